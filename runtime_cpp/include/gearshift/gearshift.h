@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// Public C++ API of the gearshift runtime: open a .gear file, pick a gear,
+// run it. Usable without Python (the tools in runtime_cpp/tools use only this
+// header). No call throws; errors come back as Status.
+//
+// Typical use:
+//   std::unique_ptr<gearshift::Runtime> rt;
+//   GS_RETURN_IF_ERROR(gearshift::Runtime::Open("m.gear", {}, &rt));
+//   GS_RETURN_IF_ERROR(rt->Prepare({{1, 8, 8, 1}}));   // input shapes
+//   const float* in[] = {x};  float* out[] = {y};
+//   GS_RETURN_IF_ERROR(rt->Run(in, out));
+#ifndef GEARSHIFT_GEARSHIFT_H_
+#define GEARSHIFT_GEARSHIFT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gearshift/status.h"
+
+namespace gearshift {
+
+// Version of this runtime library and of the .gear format it reads.
+constexpr const char* kVersion = "0.1.0";
+constexpr int kFormatMajor = 1;
+constexpr int kFormatMinor = 0;
+
+using Shape = std::vector<int64_t>;
+
+// Logical element types of graph tensors. 1.0 files use only kF32.
+enum class DType { kF32 = 0 };
+
+struct TensorInfo {
+  std::string name;
+  Shape shape;  // -1 in dimension 0 = batch, fixed by Prepare()
+  DType dtype = DType::kF32;
+};
+
+struct RuntimeOptions {
+  std::string gear;              // empty: the file's first (most precise) gear
+  int threads = 1;               // worker threads for kernels, >= 1
+  bool verify_checksums = true;  // CRC of data sections (the manifest's always)
+  bool use_mmap = true;          // false: read the file into memory instead
+};
+
+class Runtime {
+ public:
+  // Opens, maps and fully validates the file (docs/FORMAT.md section 3).
+  static Status Open(const std::string& path, const RuntimeOptions& options,
+                     std::unique_ptr<Runtime>* out);
+  virtual ~Runtime() = default;
+
+  // Graph inputs/outputs as declared in the file (batch may be -1).
+  virtual const std::vector<TensorInfo>& inputs() const = 0;
+  virtual const std::vector<TensorInfo>& outputs() const = 0;
+
+  // Gear names, highest precision first, and the current one.
+  virtual const std::vector<std::string>& gears() const = 0;
+  virtual const std::string& gear() const = 0;
+  // Switches gear without reloading; takes effect at the next Prepare/Run.
+  virtual Status SetGear(const std::string& name) = 0;
+
+  // Fixes the input shapes (one per graph input, batch included), infers
+  // every shape, and builds (or reuses a cached) execution plan for the
+  // current gear. Cheap when nothing changed.
+  virtual Status Prepare(const std::vector<Shape>& input_shapes) = 0;
+  // Concrete output shapes after the last successful Prepare().
+  virtual const std::vector<Shape>& output_shapes() const = 0;
+
+  // Runs the prepared plan. inputs[i] points to a C-contiguous buffer of
+  // input i's prepared shape and dtype; outputs[i] to a buffer the size of
+  // output_shapes()[i]. Buffers are only read/written during the call.
+  // Thread-compatible: one Run at a time per Runtime.
+  virtual Status Run(const void* const* inputs, void* const* outputs) = 0;
+
+  // Bytes of the activation arena of the current plan (0 before Prepare).
+  virtual int64_t arena_bytes() const = 0;
+  // Wall time of the last Run, in milliseconds.
+  virtual double last_latency_ms() const = 0;
+  virtual int threads() const = 0;
+};
+
+// Human-readable facts about this build: version, formats read, ISA paths.
+struct RuntimeInfo {
+  std::string version;
+  int format_major = kFormatMajor;
+  int format_minor = kFormatMinor;
+  std::vector<std::string> isa_compiled;  // e.g. {"ref"}
+  std::vector<std::string> isa_detected;  // what the CPU offers
+};
+RuntimeInfo GetRuntimeInfo();
+
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_GEARSHIFT_H_

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// ModelDesc: the validated, in-memory form of a .gear manifest. The reader
+// (gear_reader.cc) builds it and guarantees every invariant listed here; the
+// planner and executor (src/plan, src/ops) rely on them and never re-parse
+// JSON or touch raw file offsets. See docs/FORMAT.md.
+#ifndef GEARSHIFT_FORMAT_MODEL_DESC_H_
+#define GEARSHIFT_FORMAT_MODEL_DESC_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gearshift/gearshift.h"
+
+namespace gearshift {
+
+// Op types of format 1.0 (docs/FORMAT.md "Nodes").
+enum class OpType {
+  kConv2D,
+  kDepthwiseConv2D,
+  kFullyConnected,
+  kMaxPool2D,
+  kAveragePool2D,
+  kMean,
+  kRelu,
+  kRelu6,
+  kReluN1To1,
+  kLogistic,
+  kTanh,
+  kHardSwish,
+  kSoftmax,
+  kAdd,
+  kMul,
+  kConcatenation,
+  kReshape,
+  kPad,
+};
+
+enum class Padding { kSame, kValid };
+enum class Activation { kNone, kRelu, kRelu6, kReluN1To1 };
+
+// Storage element types (docs/FORMAT.md "Storage"); 1.0 uses kF32 only.
+enum class StorageDType { kF32 };
+enum class Encoding { kDense };
+
+// Union of the attributes of all ops; fields not used by an op keep defaults.
+struct NodeAttrs {
+  int stride_h = 1, stride_w = 1;
+  int dilation_h = 1, dilation_w = 1;
+  int filter_h = 1, filter_w = 1;  // pools only
+  int depth_multiplier = 1;
+  Padding padding = Padding::kValid;
+  Activation activation = Activation::kNone;
+  float beta = 1.0f;                   // SOFTMAX
+  int axis = 0;                        // CONCATENATION (non-negative)
+  std::vector<int> axes;               // MEAN
+  bool keep_dims = false;              // MEAN
+  std::vector<int64_t> shape;          // RESHAPE (excluding dim 0), may hold one -1
+  std::vector<std::pair<int64_t, int64_t>> paddings;  // PAD
+};
+
+struct NodeDesc {
+  std::string name;
+  OpType op;
+  std::vector<int> inputs;   // tensor indices; -1 = absent optional input
+  std::vector<int> outputs;  // tensor indices
+  NodeAttrs attrs;
+};
+
+struct TensorDesc {
+  std::string name;
+  Shape shape;  // dim 0 may be -1 for non-constant tensors
+  DType dtype = DType::kF32;
+  bool is_const = false;
+};
+
+struct StorageDesc {
+  int section = 0;        // index into the section table
+  uint64_t offset = 0;    // within the section
+  uint64_t length = 0;
+  StorageDType dtype = StorageDType::kF32;
+  Shape shape;
+  Encoding encoding = Encoding::kDense;
+  // Resolved by the reader: points into the mapped file, 64-byte aligned,
+  // `length` bytes valid for the lifetime of the GearFile.
+  const uint8_t* data = nullptr;
+};
+
+struct GearDesc {
+  std::string name;     // "fp32", ...
+  std::string compute;  // "f32", ...
+  // For each tensor index: storage index, or -1 for non-constant tensors.
+  // Size == tensors.size(); every constant tensor has a valid entry.
+  std::vector<int> constant_storage;
+};
+
+struct ModelDesc {
+  int version_major = 0, version_minor = 0;
+  std::string producer;
+  std::vector<TensorDesc> tensors;
+  std::vector<int> inputs, outputs;
+  std::vector<NodeDesc> nodes;  // topologically ordered
+  std::vector<StorageDesc> storage;
+  std::vector<GearDesc> gears;  // highest precision first, at least one
+};
+
+// A validated, mapped .gear file. Owns the mapping (RAII); storage `data`
+// pointers stay valid as long as the GearFile lives.
+class GearFile {
+ public:
+  struct Options {
+    bool verify_checksums = true;
+    bool use_mmap = true;
+  };
+  // Opens `path` and validates everything in docs/FORMAT.md section 3 (1-3).
+  static Status Open(const std::string& path, const Options& options,
+                     std::unique_ptr<GearFile>* out);
+  // Same over an in-memory buffer (copied), for tests and fuzzing.
+  static Status FromBuffer(const uint8_t* data, size_t size, const Options& options,
+                           std::unique_ptr<GearFile>* out);
+  virtual ~GearFile() = default;
+  virtual const ModelDesc& model() const = 0;
+  virtual uint64_t file_size() const = 0;
+};
+
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_FORMAT_MODEL_DESC_H_
