@@ -1,0 +1,76 @@
+# gearshift: the two README commands (make demo, make test) and developer helpers.
+# Everything Python lives in a project virtual environment ($(VENV)).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+CMAKE  := $(VENV)/bin/cmake
+CTEST  := $(VENV)/bin/ctest
+BUILD  ?= build
+JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: all demo test test-cpp test-python install dev deps sysdeps lint fmt bench clean
+
+all: test
+
+# ---- set-up -------------------------------------------------------------------
+$(VENV)/.stamp-venv:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	touch $@
+
+# Build tools and the project's Python dependencies (tensorflow for the
+# converters, the reference interpreter and test tools), once per pyproject change.
+$(VENV)/.stamp-deps: pyproject.toml $(VENV)/.stamp-venv
+	$(PIP) install -q setuptools wheel "pybind11>=2.10" "cmake>=3.18" ninja
+	$(PIP) install -q "numpy>=1.22" "tensorflow>=2.16" pytest scikit-learn ruff \
+		"ai-edge-litert; python_version >= '3.10'"
+	touch $@
+
+sysdeps:
+	@bash scripts/install_system_deps.sh
+
+deps: sysdeps $(VENV)/.stamp-deps
+
+# A regular (non-editable) install, as a user gets it.
+install: deps
+	$(PIP) install -q --no-build-isolation --no-deps .
+
+# Editable install for development: Python edits apply at once; rerun after C++ edits.
+dev: deps
+	$(PIP) install -q --no-build-isolation --no-deps -e .
+
+# ---- the main job -----------------------------------------------------------------
+demo: install
+	$(PY) examples/digits_demo.py
+
+# ---- tests ----------------------------------------------------------------------
+test: test-cpp test-python
+
+test-cpp: deps
+	$(CMAKE) -S . -B $(BUILD) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV))/bin/ninja \
+		-DGEARSHIFT_BUILD_TESTS=ON -DGEARSHIFT_BUILD_TOOLS=ON >/dev/null
+	$(CMAKE) --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && $(abspath $(CTEST)) --output-on-failure -j $(JOBS)
+
+# pytest exits 5 when it collects no test; that is a failure of the suite
+# layout, not a pass, so it is reported as such.
+test-python: install
+	$(PY) -m pytest -q -p no:cacheprovider tests/python; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+
+# ---- helpers -------------------------------------------------------------------
+lint: deps
+	bash scripts/lint.sh
+
+fmt: deps
+	bash scripts/format.sh
+
+bench: install
+	$(PY) benchmarks/bench_gears.py
+
+clean:
+	rm -rf $(BUILD) build-* dist *.egg-info

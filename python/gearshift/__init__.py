@@ -1,0 +1,24 @@
+"""gearshift: put a neural network on a small board.
+
+The runtime side (``Runtime``, ``runtime_info``) needs only numpy and the
+compiled extension. ``convert`` imports TensorFlow lazily, on first use, so a
+board without TensorFlow can ``import gearshift``.
+"""
+
+from __future__ import annotations
+
+from gearshift.convert import Prune, convert
+from gearshift.errors import FormatError
+from gearshift.runtime import Runtime, TensorSpec, runtime_info
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FormatError",
+    "Prune",
+    "Runtime",
+    "TensorSpec",
+    "__version__",
+    "convert",
+    "runtime_info",
+]

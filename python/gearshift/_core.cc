@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// pybind11 bindings: translation only. Status becomes gearshift.FormatError,
+// FileNotFoundError or ValueError; numpy buffers go in and out without copies
+// where the layout allows; the GIL is released while kernels run (ncnn's
+// extract keeps it, which serialises every Python thread behind inference).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "format/crc32c.h"
+#include "gearshift/gearshift.h"
+
+namespace py = pybind11;
+using gearshift::Status;
+using gearshift::StatusCode;
+
+namespace {
+
+[[noreturn]] void Raise(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kFormatError:
+    case StatusCode::kUnsupported: {
+      py::object err = py::module_::import("gearshift.errors").attr("FormatError");
+      PyErr_SetString(err.ptr(), s.message().c_str());
+      throw py::error_already_set();
+    }
+    case StatusCode::kNotFound:
+      PyErr_SetString(PyExc_FileNotFoundError, s.message().c_str());
+      throw py::error_already_set();
+    case StatusCode::kIoError:
+      PyErr_SetString(PyExc_OSError, s.message().c_str());
+      throw py::error_already_set();
+    case StatusCode::kInternal:
+      throw std::runtime_error(s.message());
+    default:
+      throw py::value_error(s.message());
+  }
+}
+
+void Check(const Status& s) {
+  if (!s.ok()) Raise(s);
+}
+
+py::list SpecList(const std::vector<gearshift::TensorInfo>& infos) {
+  py::list out;
+  for (const auto& t : infos) {
+    py::list shape;
+    for (int64_t d : t.shape) shape.append(d);
+    out.append(py::make_tuple(t.name, py::tuple(shape), "float32"));
+  }
+  return out;
+}
+
+std::string ShapeStr(const gearshift::Shape& s) {
+  std::string r = "(";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + (s.size() == 1 ? ",)" : ")");
+}
+
+// Owns one gearshift::Runtime; serialises Run calls from several Python
+// threads (the runtime is thread-compatible, not thread-safe).
+class PyRuntime {
+ public:
+  PyRuntime(const std::string& path, const std::string& gear, int threads,
+            bool verify_checksums, bool use_mmap) {
+    gearshift::RuntimeOptions opt;
+    opt.gear = gear;
+    opt.threads = threads;
+    opt.verify_checksums = verify_checksums;
+    opt.use_mmap = use_mmap;
+    Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = gearshift::Runtime::Open(path, opt, &rt_);
+    }
+    Check(s);
+  }
+
+  py::list inputs() const { return SpecList(rt_->inputs()); }
+  py::list outputs() const { return SpecList(rt_->outputs()); }
+  py::tuple gears() const { return py::cast(rt_->gears()); }
+  std::string gear() const { return rt_->gear(); }
+  void set_gear(const std::string& g) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Check(rt_->SetGear(g));
+  }
+  double last_latency_ms() const { return rt_->last_latency_ms(); }
+  int64_t arena_bytes() const { return rt_->arena_bytes(); }
+  int threads() const { return rt_->threads(); }
+
+  // inputs: float32 C-contiguous arrays, one per graph input, in order (the
+  // Python facade converts and checks dtypes). out: optional arrays to write
+  // into. Returns the output arrays.
+  py::list Run(const std::vector<py::array>& inputs, py::object out) {
+    const auto& specs = rt_->inputs();
+    if (inputs.size() != specs.size()) {
+      throw py::value_error("expected " + std::to_string(specs.size()) + " input(s), got " +
+                            std::to_string(inputs.size()));
+    }
+    std::vector<gearshift::Shape> shapes;
+    std::vector<const void*> in_ptrs;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const py::array& a = inputs[i];
+      if (!py::isinstance<py::array_t<float>>(a) ||
+          !(a.flags() & py::array::c_style)) {
+        throw py::value_error("input '" + specs[i].name +
+                              "': expected a C-contiguous float32 array");
+      }
+      gearshift::Shape shape(a.shape(), a.shape() + a.ndim());
+      shapes.push_back(shape);
+      in_ptrs.push_back(a.data());
+    }
+    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+    {
+      py::gil_scoped_release nogil;
+      lock.lock();
+    }
+    Check(rt_->Prepare(shapes));
+    const auto& out_shapes = rt_->output_shapes();
+    std::vector<py::array_t<float>> outs;
+    if (out.is_none()) {
+      for (const auto& s : out_shapes) outs.emplace_back(s);
+    } else {
+      auto given = out.cast<std::vector<py::array>>();
+      if (given.size() != out_shapes.size()) {
+        throw py::value_error("out: expected " + std::to_string(out_shapes.size()) +
+                              " array(s), got " + std::to_string(given.size()));
+      }
+      for (size_t i = 0; i < given.size(); ++i) {
+        const py::array& a = given[i];
+        gearshift::Shape shape(a.shape(), a.shape() + a.ndim());
+        if (!py::isinstance<py::array_t<float>>(a) || !(a.flags() & py::array::c_style) ||
+            !a.writeable() || shape != out_shapes[i]) {
+          throw py::value_error("out[" + std::to_string(i) +
+                                "]: expected a writeable C-contiguous float32 array of shape " +
+                                ShapeStr(out_shapes[i]));
+        }
+        outs.push_back(py::reinterpret_borrow<py::array_t<float>>(a));
+      }
+    }
+    std::vector<void*> out_ptrs;
+    for (auto& o : outs) out_ptrs.push_back(o.mutable_data());
+    Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = rt_->Run(in_ptrs.data(), out_ptrs.data());
+    }
+    Check(s);
+    py::list result;
+    for (auto& o : outs) result.append(o);
+    return result;
+  }
+
+  py::tuple OutputShapes(const std::vector<gearshift::Shape>& input_shapes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Check(rt_->Prepare(input_shapes));
+    py::list r;
+    for (const auto& s : rt_->output_shapes()) r.append(py::tuple(py::cast(s)));
+    return py::tuple(r);
+  }
+
+ private:
+  std::unique_ptr<gearshift::Runtime> rt_;
+  std::mutex mu_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "gearshift C++ runtime (internal; use gearshift.Runtime)";
+  m.attr("__version__") = gearshift::kVersion;
+  m.attr("FORMAT_MAJOR") = gearshift::kFormatMajor;
+  m.attr("FORMAT_MINOR") = gearshift::kFormatMinor;
+
+  m.def(
+      "crc32c",
+      [](py::buffer b, uint32_t crc) {
+        py::buffer_info info = b.request();
+        const auto n = static_cast<size_t>(info.size * info.itemsize);
+        py::gil_scoped_release nogil;
+        return gearshift::Crc32c(info.ptr, n, crc);
+      },
+      py::arg("data"), py::arg("crc") = 0u,
+      "CRC-32C (Castagnoli) of a bytes-like object, continuing from `crc`.");
+
+  m.def("runtime_info", []() {
+    gearshift::RuntimeInfo info = gearshift::GetRuntimeInfo();
+    py::dict d;
+    d["version"] = info.version;
+    d["format_versions"] = py::make_tuple(std::to_string(info.format_major) + "." +
+                                          std::to_string(info.format_minor));
+    d["isa_compiled"] = py::tuple(py::cast(info.isa_compiled));
+    d["isa_detected"] = py::tuple(py::cast(info.isa_detected));
+    return d;
+  });
+
+  py::class_<PyRuntime>(m, "Runtime")
+      .def(py::init<const std::string&, const std::string&, int, bool, bool>(),
+           py::arg("path"), py::arg("gear") = "", py::arg("threads") = 1,
+           py::arg("verify_checksums") = true, py::arg("use_mmap") = true)
+      .def_property_readonly("inputs", &PyRuntime::inputs)
+      .def_property_readonly("outputs", &PyRuntime::outputs)
+      .def_property_readonly("gears", &PyRuntime::gears)
+      .def_property("gear", &PyRuntime::gear, &PyRuntime::set_gear)
+      .def_property_readonly("last_latency_ms", &PyRuntime::last_latency_ms)
+      .def_property_readonly("arena_bytes", &PyRuntime::arena_bytes)
+      .def_property_readonly("threads", &PyRuntime::threads)
+      .def("run", &PyRuntime::Run, py::arg("inputs"), py::arg("out") = py::none())
+      .def("output_shapes", &PyRuntime::OutputShapes, py::arg("input_shapes"));
+}

@@ -1,0 +1,117 @@
+"""Latency and memory per gear, shared by ``gearshift bench`` and benchmarks/.
+
+Reports min/median/p90/p99 after a warm-up (benchncnn stops at min/max/avg,
+which hides the tail that a latency budget cares about).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gearshift.runtime import Runtime
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process so far (the whole process)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)
+
+
+def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
+    a = np.asarray(samples_ms, dtype=np.float64)
+    return {
+        "min": float(a.min()),
+        "median": float(np.median(a)),
+        "p90": float(np.percentile(a, 90)),
+        "p99": float(np.percentile(a, 99)),
+        "mean": float(a.mean()),
+    }
+
+
+def random_inputs(rt: Runtime, batch: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    xs = []
+    for spec in rt.inputs:
+        shape = tuple(batch if d == -1 else d for d in spec.shape)
+        xs.append(rng.standard_normal(shape).astype(np.float32))
+    return xs
+
+
+def bench_file(
+    path: str,
+    gears: Sequence[str] | None = None,
+    threads: int = 1,
+    runs: int = 50,
+    warmup: int = 5,
+    batch: int = 1,
+) -> dict[str, Any]:
+    """Benchmarks each gear of ``path``; returns the contract's JSON shape."""
+    rt = Runtime(path, threads=threads)
+    chosen = list(rt.gears) if not gears else list(gears)
+    unknown = [g for g in chosen if g not in rt.gears]
+    if unknown:
+        raise ValueError(f"unknown gear(s) {unknown}; {path} carries {list(rt.gears)}")
+    xs = random_inputs(rt, batch)
+    x = xs[0] if len(xs) == 1 else xs
+    result: dict[str, Any] = {
+        "file": os.fspath(path),
+        "file_bytes": os.path.getsize(path),
+        "batch": batch,
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+            "cpus": os.cpu_count(),
+        },
+        "gears": {},
+    }
+    for g in chosen:
+        rt.gear = g
+        for _ in range(warmup):
+            rt.run(x)
+        samples = []
+        for _ in range(runs):
+            rt.run(x)
+            samples.append(rt.last_latency_ms)
+        result["gears"][g] = {
+            "latency_ms": percentiles(samples),
+            "runs": runs,
+            "threads": rt.threads,
+            "peak_rss_bytes": peak_rss_bytes(),
+            "file_bytes": result["file_bytes"],
+            "arena_bytes": rt.arena_bytes,
+        }
+    return result
+
+
+def format_bench(result: dict[str, Any]) -> str:
+    head = f"{result['file']}  ({result['file_bytes'] / 1024:.1f} KiB, batch {result['batch']})"
+    rows = [("gear", "min ms", "median ms", "p90 ms", "p99 ms", "runs", "threads", "arena KiB",
+             "peak RSS MiB")]
+    for g, r in result["gears"].items():
+        lat = r["latency_ms"]
+        rows.append((
+            g, f"{lat['min']:.3f}", f"{lat['median']:.3f}", f"{lat['p90']:.3f}",
+            f"{lat['p99']:.3f}", str(r["runs"]), str(r["threads"]),
+            f"{r['arena_bytes'] / 1024:.1f}", f"{r['peak_rss_bytes'] / 2**20:.1f}",
+        ))
+    return head + "\n" + table(rows)
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """Aligned plain-text table; first row is the header."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, r in enumerate(rows):
+        cells = [str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                 for i, (c, w) in enumerate(zip(r, widths))]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)

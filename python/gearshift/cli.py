@@ -1,0 +1,263 @@
+"""The ``gearshift`` command line: convert, inspect, run, bench.
+
+Exit status: 0 on success, 1 on an error (one ``error: ...`` line on stderr,
+no traceback), 2 on a usage error (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gearshift.errors import FormatError
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 1."""
+
+
+def _split_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+# -- convert -------------------------------------------------------------------
+def _load_calibration(path: str | None) -> Any:
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.exists():
+        raise CliError(f"calibration file not found: {path}")
+    try:
+        data = np.load(p, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise CliError(f"cannot read calibration file {path}: {e}") from e
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            keys = list(data.keys())
+            if not keys:
+                raise CliError(f"calibration file {path} holds no arrays")
+            if len(keys) == 1:
+                return data[keys[0]]
+            return {k: data[k] for k in keys}
+    return data
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    import gearshift as gs
+
+    src = args.src
+    if not os.path.exists(src):
+        raise CliError(f"no such model: {src}")
+    prune = None
+    if args.prune is not None:
+        prune = gs.Prune(sparsity=args.prune, method=args.prune_method)
+    report = gs.convert(
+        src,
+        args.output,
+        gears=tuple(_split_list(args.gears)),
+        calibration=_load_calibration(args.calibration),
+        prune=prune,
+        storage=args.storage,
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    print(report)
+    print(f"wrote {args.output}")
+    return 0
+
+
+# -- inspect ---------------------------------------------------------------------
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from gearshift.inspect import describe, format_description
+
+    desc = describe(args.file)
+    if args.json:
+        print(json.dumps(desc, indent=2))
+    else:
+        print(format_description(desc))
+    return 0
+
+
+# -- run -------------------------------------------------------------------------
+def _load_inputs(path: str) -> Any:
+    p = Path(path)
+    if not p.exists():
+        raise CliError(f"input file not found: {path}")
+    try:
+        data = np.load(p, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise CliError(f"cannot read input file {path} (expected .npy or .npz): {e}") from e
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            return {k: data[k] for k in data.keys()}
+    return data
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import gearshift as gs
+
+    rt = gs.Runtime(args.file, gear=args.gear, threads=args.threads)
+    x = _load_inputs(args.input)
+    if isinstance(x, dict) and len(rt.inputs) == 1 and len(x) == 1:
+        x = next(iter(x.values()))
+    y = rt.run(x)
+    outputs = y if isinstance(y, dict) else {rt.outputs[0].name: y}
+    if args.output:
+        if args.output.endswith(".npz"):
+            np.savez(args.output, **outputs)
+        elif len(outputs) == 1:
+            np.save(args.output, next(iter(outputs.values())))
+        else:
+            raise CliError("the model has several outputs: give --output a .npz path")
+    print(f"gear {rt.gear}: {rt.last_latency_ms:.3f} ms")
+    for name, arr in outputs.items():
+        flat = arr.reshape(-1)
+        head = np.array2string(flat[:8], precision=5, separator=", ")
+        print(f"  {name}: shape {tuple(arr.shape)} {head}{' ...' if flat.size > 8 else ''}")
+    if args.output:
+        print(f"wrote {args.output}")
+    return 0
+
+
+# -- bench -------------------------------------------------------------------------
+def cmd_bench(args: argparse.Namespace) -> int:
+    from gearshift.bench import bench_file, format_bench
+
+    gears = None if args.gears in (None, "all") else _split_list(args.gears)
+    result = bench_file(
+        args.file,
+        gears=gears,
+        threads=args.threads,
+        runs=args.runs,
+        warmup=args.warmup,
+        batch=args.batch,
+    )
+    print(format_bench(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import gearshift as gs
+
+    print(json.dumps(gs.runtime_info(), indent=2))
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
+    return v
+
+
+def _sparsity(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= v < 1.0:
+        raise argparse.ArgumentTypeError(f"sparsity must be in [0, 1), got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gearshift",
+        description="Convert models to .gear files and run them on small boards.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    c = sub.add_parser("convert", help="convert a Keras model to a .gear file")
+    c.add_argument("src", help="model: .keras, .h5, SavedModel folder")
+    c.add_argument("-o", "--output", required=True, help="output .gear path")
+    c.add_argument("--gears", default="fp32", help="comma-separated gears (default: fp32)")
+    c.add_argument("--calibration", help="representative inputs, .npy or .npz")
+    c.add_argument("--prune", type=_sparsity, metavar="SPARSITY")
+    c.add_argument("--prune-method", default="magnitude", choices=["magnitude", "2:4", "channel"])
+    c.add_argument("--storage", default="compact", choices=["compact", "exact"])
+    c.add_argument("--json", metavar="OUT.json", help="also write the report as JSON")
+    c.set_defaults(func=cmd_convert)
+
+    i = sub.add_parser("inspect", help="show graph, gears, storage and sizes of a .gear file")
+    i.add_argument("file")
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+    i.set_defaults(func=cmd_inspect)
+
+    r = sub.add_parser("run", help="run a .gear file on inputs from a .npy/.npz file")
+    r.add_argument("file")
+    r.add_argument("--input", required=True, help="X.npy (or .npz by input name)")
+    r.add_argument("--gear", help="gear to run (default: the most precise)")
+    r.add_argument("--output", help="write outputs to Y.npy (or .npz)")
+    r.add_argument("--threads", type=_positive_int, default=1)
+    r.set_defaults(func=cmd_run)
+
+    b = sub.add_parser("bench", help="measure latency and memory per gear")
+    b.add_argument("file")
+    b.add_argument("--gears", default="all", help="comma-separated gears or 'all'")
+    b.add_argument("--threads", type=_positive_int, default=1)
+    b.add_argument("--runs", type=_positive_int, default=50)
+    b.add_argument("--warmup", type=_nonneg_int, default=5)
+    b.add_argument("--batch", type=_positive_int, default=1)
+    b.add_argument("--json", metavar="OUT.json", help="write results as JSON")
+    b.set_defaults(func=cmd_bench)
+
+    n = sub.add_parser("info", help="runtime version and CPU features")
+    n.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 1
+    except (CliError, FormatError, ValueError, OSError, ImportError) as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: still one line, but say how to get the traceback
+        if os.environ.get("GEARSHIFT_DEBUG"):
+            raise
+        print(
+            f"error: internal error ({type(e).__name__}): {_one_line(e)} "
+            "(set GEARSHIFT_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+    if isinstance(e, OSError) and e.filename and e.strerror:
+        text = f"{e.strerror}: {e.filename}"
+    return text or type(e).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The board-side facade over the C++ runtime: numpy in, numpy out."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, Union
+
+import numpy as np
+
+from gearshift import _core
+
+ArrayOrArrays = Union[np.ndarray, Sequence[np.ndarray], Mapping[str, np.ndarray]]
+
+
+class TensorSpec(NamedTuple):
+    """A graph input or output: name, shape (-1 = batch, set per run), dtype."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+class Runtime:
+    """Loads a ``.gear`` file and runs it in one of its gears.
+
+    The file is memory-mapped and fully validated on open (every offset,
+    length, index and checksum); a bad file raises :class:`gearshift.FormatError`.
+    Switching ``gear`` does not reload anything.
+
+    Args:
+        path: the ``.gear`` file.
+        gear: gear to start in; default the file's most precise gear.
+        threads: worker threads for the kernels (results do not depend on it).
+        verify_checksums: check the data sections' CRC at load (the manifest's
+            is always checked). Turn off only for trusted files on slow storage.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        gear: str | None = None,
+        threads: int = 1,
+        *,
+        verify_checksums: bool = True,
+    ) -> None:
+        path = os.fspath(path)
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+            raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no such .gear file: {path!r}")
+        if os.path.isdir(path):
+            raise ValueError(f"expected a .gear file, got a directory: {path!r}")
+        self._path = path
+        self._rt = _core.Runtime(path, gear or "", threads, verify_checksums)
+        self._inputs = [TensorSpec(n, tuple(s), d) for n, s, d in self._rt.inputs]
+        self._outputs = [TensorSpec(n, tuple(s), d) for n, s, d in self._rt.outputs]
+
+    # -- description ---------------------------------------------------------
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def inputs(self) -> list[TensorSpec]:
+        return list(self._inputs)
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        return list(self._outputs)
+
+    @property
+    def gears(self) -> tuple[str, ...]:
+        """Gear names the file carries, highest precision first."""
+        return tuple(self._rt.gears)
+
+    @property
+    def gear(self) -> str:
+        return self._rt.gear
+
+    @gear.setter
+    def gear(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise ValueError(f"gear must be a string, one of {self.gears}, got {name!r}")
+        self._rt.gear = name
+
+    @property
+    def threads(self) -> int:
+        return self._rt.threads
+
+    @property
+    def last_latency_ms(self) -> float:
+        """Wall time of the last :meth:`run`, in milliseconds (kernels only)."""
+        return self._rt.last_latency_ms
+
+    @property
+    def arena_bytes(self) -> int:
+        """Activation memory of the current plan, in bytes."""
+        return self._rt.arena_bytes
+
+    # -- inference -------------------------------------------------------------
+    def run(
+        self, x: ArrayOrArrays, out: np.ndarray | Sequence[np.ndarray] | None = None
+    ) -> Any:
+        """Runs the current gear.
+
+        ``x`` is one array for a one-input model, or a list (in ``inputs``
+        order) or dict (by input name) for several. The batch dimension is
+        taken from the input. float32 C-contiguous inputs are used in place;
+        other float dtypes or non-contiguous arrays are copied once (to
+        float32, C order). Integer, bool or complex inputs are refused.
+
+        Returns one array for a one-output model, else a dict by output name.
+        Outputs are fresh arrays unless ``out`` gives arrays to write into.
+        """
+        arrays = self._input_list(x)
+        outs = None
+        if out is not None:
+            outs = [out] if isinstance(out, np.ndarray) else list(out)
+        results = self._rt.run(arrays, outs)
+        if len(self._outputs) == 1:
+            return results[0]
+        return {spec.name: r for spec, r in zip(self._outputs, results)}
+
+    __call__ = run
+
+    def _input_list(self, x: ArrayOrArrays) -> list[np.ndarray]:
+        specs = self._inputs
+        if isinstance(x, Mapping):
+            names = [s.name for s in specs]
+            unknown = sorted(set(x) - set(names))
+            missing = [n for n in names if n not in x]
+            if unknown or missing:
+                raise ValueError(
+                    f"inputs by name: expected keys {names}, "
+                    f"missing {missing}, unexpected {unknown}"
+                )
+            items = [x[n] for n in names]
+        elif isinstance(x, (list, tuple)) and len(specs) > 1:
+            items = list(x)
+        else:
+            items = [x]
+        if len(items) != len(specs):
+            raise ValueError(f"expected {len(specs)} input(s) {[s.name for s in specs]}, "
+                             f"got {len(items)}")
+        return [_as_input(a, spec) for a, spec in zip(items, specs)]
+
+    def __repr__(self) -> str:
+        return (
+            f"Runtime({self._path!r}, gear={self.gear!r}, gears={self.gears}, "
+            f"inputs={[(s.name, s.shape) for s in self._inputs]})"
+        )
+
+
+def _as_input(a: Any, spec: TensorSpec) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.dtype == np.float32 and arr.flags.c_contiguous:
+        pass
+    elif arr.dtype.kind == "f":
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+    else:
+        raise ValueError(
+            f"input {spec.name!r}: expected dtype float32, got {arr.dtype} "
+            f"(convert with x.astype(np.float32), scaling as the model was trained)"
+        )
+    expected = spec.shape
+    if arr.ndim != len(expected) or any(
+        e != -1 and e != g for e, g in zip(expected, arr.shape)
+    ):
+        shown = tuple("N" if d == -1 else d for d in expected)
+        hint = ""
+        if arr.ndim == len(expected) - 1 and all(
+            e == -1 or e == g for e, g in zip(expected[1:], arr.shape)
+        ):
+            hint = " (a single example needs a batch axis: x[None])"
+        raise ValueError(
+            f"input {spec.name!r}: expected shape {shown}, got {tuple(arr.shape)}{hint}"
+        )
+    if arr.ndim and arr.shape[0] == 0:
+        raise ValueError(f"input {spec.name!r}: empty batch")
+    return arr
+
+
+def runtime_info() -> dict[str, Any]:
+    """Version, format versions read, and the ISA paths compiled in and detected."""
+    return dict(_core.runtime_info())

@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Builds gearshift: the pure-Python package plus the C++ runtime extension.
+
+CMakeLists.txt is the only build description; this file only drives it
+(as in pybind11's cmake_example). Two knobs pass through from the
+environment: CMAKE_ARGS (extra -D options) and GEARSHIFT_BOARD (a board
+profile name, used by cross builds).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+
+
+class CMakeExtension(Extension):
+    def __init__(self, name: str) -> None:
+        super().__init__(name, sources=[])
+
+
+class CMakeBuild(build_ext):
+    def build_extension(self, ext: Extension) -> None:
+        out_dir = Path(self.get_ext_fullpath(ext.name)).resolve().parent
+        build_temp = Path(self.build_temp) / "cmake"
+        build_temp.mkdir(parents=True, exist_ok=True)
+        cfg = "Debug" if self.debug else "Release"
+        args = [
+            f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={out_dir}",
+            f"-DPython_EXECUTABLE={sys.executable}",
+            f"-DCMAKE_BUILD_TYPE={cfg}",
+            "-DGEARSHIFT_BUILD_PYTHON=ON",
+            "-DGEARSHIFT_BUILD_TOOLS=OFF",
+        ]
+        try:
+            import pybind11
+
+            args.append(f"-Dpybind11_DIR={pybind11.get_cmake_dir()}")
+        except ImportError:
+            pass
+        try:
+            import ninja  # noqa: F401
+
+            args.append("-GNinja")
+        except ImportError:
+            pass
+        args += shlex.split(os.environ.get("CMAKE_ARGS", ""))
+        board = os.environ.get("GEARSHIFT_BOARD")
+        if board:
+            args.append(f"-DGEARSHIFT_BOARD={board}")
+        jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
+        subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build_temp), *args], check=True)
+        subprocess.run(
+            ["cmake", "--build", str(build_temp), "--target", "_core", "-j", jobs], check=True
+        )
+
+
+setup(
+    packages=["gearshift", "gearshift.converters", "gearshift.converters.passes"],
+    package_dir={"gearshift": "python/gearshift", "gearshift.converters": "converters"},
+    ext_modules=[CMakeExtension("gearshift._core")],
+    cmdclass={"build_ext": CMakeBuild},
+    zip_safe=False,
+)
