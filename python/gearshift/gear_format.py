@@ -426,13 +426,12 @@ def _get(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: st
     _need(isinstance(obj, dict), where, f"expected an object, found {type(obj).__name__}")
     _need(key in obj, where, f"missing key {key!r}")
     v = obj[key]
-    ok = (
-        _is_int(v)
-        if kind is int
-        else isinstance(v, kind)
-        and not isinstance(v, bool)
-        or (kind is bool and isinstance(v, bool))
-    )
+    if kind is int:
+        ok = _is_int(v)
+    elif kind is bool:
+        ok = isinstance(v, bool)
+    else:
+        ok = isinstance(v, kind) and not isinstance(v, bool)
     names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
     _need(ok, f"{where}.{key}", f"expected {names}, found {json.dumps(v)[:60]}")
     return v
