@@ -75,7 +75,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 # -- inspect ---------------------------------------------------------------------
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from gearshift.inspect import describe, format_description
+    from gearshift.describe import describe, format_description
 
     desc = describe(args.file)
     if args.json:
