@@ -70,7 +70,7 @@ fmt: deps
 	bash scripts/format.sh
 
 bench: install
-	$(PY) benchmarks/bench_gears.py
+	$(PY) benchmarks/bench_vs_litert.py
 
 clean:
 	rm -rf $(BUILD) build-* dist *.egg-info

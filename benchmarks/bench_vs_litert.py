@@ -1,0 +1,158 @@
+"""gearshift beside LiteRT, in the same run, on the same inputs.
+
+For each model: convert Keras -> .gear (gearshift) and Keras -> .tflite
+(TensorFlow's converter), run both interpreters at batch 1 with the same
+thread count, and report latency percentiles, the gearshift/LiteRT ratio,
+file sizes and the max difference between the two outputs.
+
+    python benchmarks/bench_vs_litert.py [--runs 200] [--threads 1] [--json OUT]
+
+Prints a table and writes JSON (default benchmarks/results/<date>-<arch>.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+import gearshift as gs
+from gearshift.bench import percentiles, table
+
+
+def models():  # name -> (keras model, input batch of 1)
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 1))
+    x = layers.Conv2D(16, 3, padding="same", activation="relu")(inp)
+    x = layers.DepthwiseConv2D(3, padding="same")(x)
+    x = layers.Conv2D(32, 1, activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    out = layers.Dense(10, activation="softmax")(x)
+    yield "digits_cnn_8x8", keras.Model(inp, out), (1, 8, 8, 1)
+    yield (
+        "mobilenet_v2_0.35_96",
+        keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None),
+        (1, 96, 96, 3),
+    )
+
+
+def litert_interpreter(tflite_bytes: bytes, threads: int):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            return None, "none"
+        return Interpreter(model_content=tflite_bytes, num_threads=threads), "tflite-runtime"
+    return Interpreter(model_content=tflite_bytes, num_threads=threads), "ai-edge-litert"
+
+
+def time_it(fn, runs: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    import tensorflow as tf
+
+    results = []
+    tmp = Path(tempfile.mkdtemp(prefix="gs-bench-"))
+    for name, model, shape in models():
+        x = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
+        gear_path = tmp / f"{name}.gear"
+        gs.convert(model, gear_path, gears=("fp32",), calibration=x)
+        rt = gs.Runtime(gear_path, threads=args.threads)
+        out = np.empty(rt.run(x).shape, np.float32)
+        # time the full Python call, as a user sees it (kernels + binding)
+        gs_ms = time_it(lambda: rt.run(x, out=out), args.runs, args.warmup)
+        y_gs = rt.run(x)
+
+        tfl = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+        interp, lrt_name = litert_interpreter(tfl, args.threads)
+        row = {
+            "model": name,
+            "threads": args.threads,
+            "gear_bytes": gear_path.stat().st_size,
+            "tflite_bytes": len(tfl),
+            "gearshift_fp32_ms": percentiles(gs_ms),
+            "arena_bytes": rt.arena_bytes,
+        }
+        if interp is not None:
+            interp.allocate_tensors()
+            inp = interp.get_input_details()[0]["index"]
+            outp = interp.get_output_details()[0]["index"]
+
+            def run_litert(interp=interp, inp=inp, outp=outp):
+                interp.set_tensor(inp, x)
+                interp.invoke()
+                return interp.get_tensor(outp)
+
+            lrt_ms = time_it(run_litert, args.runs, args.warmup)
+            y_lrt = run_litert()
+            row["litert"] = lrt_name
+            row["litert_fp32_ms"] = percentiles(lrt_ms)
+            row["ratio_median"] = row["gearshift_fp32_ms"]["median"] / row["litert_fp32_ms"][
+                "median"]
+            row["max_abs_diff_vs_litert"] = float(np.abs(y_gs - y_lrt).max())
+        results.append(row)
+
+    rows = [("model", "gear KiB", "tflite KiB", "gearshift ms", "LiteRT ms", "ratio",
+             "max |diff|")]
+    for r in results:
+        rows.append((
+            r["model"], f"{r['gear_bytes'] / 1024:.1f}", f"{r['tflite_bytes'] / 1024:.1f}",
+            f"{r['gearshift_fp32_ms']['median']:.3f}",
+            f"{r['litert_fp32_ms']['median']:.3f}" if "litert_fp32_ms" in r else "n/a",
+            f"{r['ratio_median']:.2f}x" if "ratio_median" in r else "n/a",
+            f"{r['max_abs_diff_vs_litert']:.1e}" if "max_abs_diff_vs_litert" in r else "n/a",
+        ))
+    print(f"fp32, batch 1, {args.threads} thread(s), median of {args.runs} runs "
+          f"on {platform.machine()} ({os.cpu_count()} cpus); ratio = gearshift / LiteRT")
+    print(table(rows))
+
+    doc = {
+        "date": dt.date.today().isoformat(),
+        "machine": {"platform": platform.platform(), "processor": platform.machine(),
+                    "cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "gearshift": gs.__version__,
+        "runtime_info": gs.runtime_info(),
+        "results": results,
+    }
+    out = args.json or Path(__file__).parent / "results" / (
+        f"{doc['date']}-{platform.machine()}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
