@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// ThreadPool: a small pool of persistent workers owned by one Runtime (no
+// global state). ParallelFor splits [0, n) into one contiguous chunk per
+// thread, the calling thread taking the first; because each index is handled
+// by exactly one thread and the split never changes the work done per index,
+// kernels that compute each output element inside one index give bit-identical
+// results for every thread count. With one thread everything runs inline.
+#ifndef GEARSHIFT_THREAD_POOL_H_
+#define GEARSHIFT_THREAD_POOL_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace gearshift {
+
+class ThreadPool {
+ public:
+  // Work (in multiply-adds) below which splitting a kernel is not worth waking
+  // a worker. Tests pass 1 to force splitting of tiny shapes.
+  static constexpr int64_t kDefaultMinCostPerThread = 1 << 14;
+
+  // `threads` >= 1 counts the caller: threads - 1 workers are started.
+  explicit ThreadPool(int threads, int64_t min_cost_per_thread = kDefaultMinCostPerThread);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int threads() const { return threads_; }
+  int64_t min_cost_per_thread() const { return min_cost_per_thread_; }
+
+  // Calls fn(begin, end) over disjoint ranges covering [0, n). Work below
+  // `min_per_thread` indices per thread is not split further, so tiny ops do
+  // not pay for waking workers. Blocks until every range is done.
+  template <typename F>
+  void ParallelFor(int64_t n, int64_t min_per_thread, F&& fn) {
+    using Fn = std::remove_reference_t<F>;
+    RunChunks(n, min_per_thread,
+              [](void* ctx, int64_t b, int64_t e) { (*static_cast<Fn*>(ctx))(b, e); },
+              const_cast<void*>(static_cast<const void*>(&fn)));
+  }
+
+ private:
+  using ChunkFn = void (*)(void* ctx, int64_t begin, int64_t end);
+  void RunChunks(int64_t n, int64_t min_per_thread, ChunkFn fn, void* ctx);
+  void WorkerLoop(int worker_index);
+
+  const int threads_;
+  const int64_t min_cost_per_thread_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  // Current job, guarded by mu_. generation_ changes once per job so each
+  // worker runs each job once.
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+  ChunkFn fn_ = nullptr;
+  void* ctx_ = nullptr;
+  int64_t n_ = 0;
+  int chunks_ = 0;
+  int pending_ = 0;
+};
+
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_THREAD_POOL_H_
