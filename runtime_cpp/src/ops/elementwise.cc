@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// The op is a template parameter, so each loop below compiles to a tight loop
+// with no per-element switch.
+#include "ops/elementwise.h"
+
+#include <cmath>
+
+namespace gearshift {
+namespace {
+
+template <typename F>
+void UnaryLoop(const float* x, float* y, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+}
+
+struct AddOp {
+  float operator()(float a, float b) const { return a + b; }
+};
+struct MulOp {
+  float operator()(float a, float b) const { return a * b; }
+};
+
+template <typename Op>
+void BinaryLoops(const BinaryParams& p, const float* a, const float* b, float* y) {
+  const Op op;
+  const ActRange act = p.act;
+  switch (p.kind) {
+    case BroadcastKind::kSameShape:
+      for (int64_t i = 0; i < p.size; ++i) y[i] = Clamp(op(a[i], b[i]), act);
+      return;
+    case BroadcastKind::kScalarA: {
+      const float s = a[0];
+      for (int64_t i = 0; i < p.size; ++i) y[i] = Clamp(op(s, b[i]), act);
+      return;
+    }
+    case BroadcastKind::kScalarB: {
+      const float s = b[0];
+      for (int64_t i = 0; i < p.size; ++i) y[i] = Clamp(op(a[i], s), act);
+      return;
+    }
+    case BroadcastKind::kPerChannelA:
+      for (int64_t i = 0; i < p.size; i += p.channels) {
+        for (int64_t c = 0; c < p.channels; ++c) y[i + c] = Clamp(op(a[c], b[i + c]), act);
+      }
+      return;
+    case BroadcastKind::kPerChannelB:
+      for (int64_t i = 0; i < p.size; i += p.channels) {
+        for (int64_t c = 0; c < p.channels; ++c) y[i + c] = Clamp(op(a[i + c], b[c]), act);
+      }
+      return;
+    case BroadcastKind::kGeneral:
+      break;
+  }
+  const int64_t* s = p.shape;
+  const int64_t* as = p.a_stride;
+  const int64_t* bs = p.b_stride;
+  for (int64_t i0 = 0; i0 < s[0]; ++i0) {
+    for (int64_t i1 = 0; i1 < s[1]; ++i1) {
+      for (int64_t i2 = 0; i2 < s[2]; ++i2) {
+        for (int64_t i3 = 0; i3 < s[3]; ++i3) {
+          for (int64_t i4 = 0; i4 < s[4]; ++i4) {
+            const float* ap = a + i0 * as[0] + i1 * as[1] + i2 * as[2] + i3 * as[3] + i4 * as[4];
+            const float* bp = b + i0 * bs[0] + i1 * bs[1] + i2 * bs[2] + i3 * bs[3] + i4 * bs[4];
+            for (int64_t i5 = 0; i5 < s[5]; ++i5) {
+              *y++ = Clamp(op(ap[i5 * as[5]], bp[i5 * bs[5]]), act);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+int64_t NumElements(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+}  // namespace
+
+void f32_unary__ref(UnaryOp op, const float* x, float* y, int64_t n) {
+  switch (op) {
+    case UnaryOp::kRelu:
+      return UnaryLoop(x, y, n, [](float v) { return std::max(v, 0.0f); });
+    case UnaryOp::kRelu6:
+      return UnaryLoop(x, y, n, [](float v) { return std::min(std::max(v, 0.0f), 6.0f); });
+    case UnaryOp::kReluN1To1:
+      return UnaryLoop(x, y, n, [](float v) { return std::min(std::max(v, -1.0f), 1.0f); });
+    case UnaryOp::kLogistic:
+      return UnaryLoop(x, y, n, [](float v) { return 1.0f / (1.0f + std::exp(-v)); });
+    case UnaryOp::kTanh:
+      return UnaryLoop(x, y, n, [](float v) { return std::tanh(v); });
+    case UnaryOp::kHardSwish:
+      return UnaryLoop(x, y, n, [](float v) {
+        return v * std::min(std::max(v + 3.0f, 0.0f), 6.0f) / 6.0f;
+      });
+  }
+}
+
+bool BroadcastShapes(const Shape& a, const Shape& b, Shape* out) {
+  const size_t rank = std::max(a.size(), b.size());
+  if (rank > static_cast<size_t>(kMaxRank)) return false;
+  Shape y(rank, 1);
+  for (size_t i = 0; i < rank; ++i) {
+    // Aligned at the last axis: index i of y is index i - (rank - size) of a/b.
+    const int64_t da = i + a.size() >= rank ? a[i + a.size() - rank] : 1;
+    const int64_t db = i + b.size() >= rank ? b[i + b.size() - rank] : 1;
+    if (da != db && da != 1 && db != 1) return false;
+    y[i] = da == 1 ? db : da;
+  }
+  *out = std::move(y);
+  return true;
+}
+
+bool MakeBinaryParams(const Shape& a, const Shape& b, Activation act, BinaryParams* p) {
+  Shape y;
+  if (!BroadcastShapes(a, b, &y)) return false;
+  *p = BinaryParams();
+  p->act = ActivationRange(act);
+  p->size = NumElements(y);
+  p->channels = y.empty() ? 1 : y.back();
+  const int64_t na = NumElements(a), nb = NumElements(b);
+  // A vector along the last axis: its last dim is y's and every other dim is 1.
+  auto is_channel_vector = [&](const Shape& s, int64_t n) {
+    return !s.empty() && s.back() == p->channels && n == p->channels;
+  };
+  if (na == p->size && nb == p->size) {
+    p->kind = BroadcastKind::kSameShape;
+  } else if (na == 1) {
+    p->kind = BroadcastKind::kScalarA;
+  } else if (nb == 1) {
+    p->kind = BroadcastKind::kScalarB;
+  } else if (nb == p->size && is_channel_vector(a, na)) {
+    p->kind = BroadcastKind::kPerChannelA;
+  } else if (na == p->size && is_channel_vector(b, nb)) {
+    p->kind = BroadcastKind::kPerChannelB;
+  } else {
+    p->kind = BroadcastKind::kGeneral;
+  }
+  // The strided frame is filled for every kind; only kGeneral reads it.
+  const size_t off = kMaxRank - y.size();
+  for (size_t i = 0; i < y.size(); ++i) p->shape[off + i] = y[i];
+  auto fill_strides = [&](const Shape& s, int64_t* stride) {
+    int64_t st = 1;
+    for (size_t k = s.size(); k-- > 0;) {
+      const size_t frame = kMaxRank - s.size() + k;
+      stride[frame] = s[k] == 1 ? 0 : st;
+      st *= s[k];
+    }
+  };
+  fill_strides(a, p->a_stride);
+  fill_strides(b, p->b_stride);
+  return true;
+}
+
+void f32_binary__ref(BinaryOp op, const BinaryParams& p, const float* a, const float* b,
+                     float* y) {
+  if (op == BinaryOp::kAdd) {
+    BinaryLoops<AddOp>(p, a, b, y);
+  } else {
+    BinaryLoops<MulOp>(p, a, b, y);
+  }
+}
+
+}  // namespace gearshift

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// Reference fp32 element-wise ops: the unary activations (RELU, RELU6,
+// RELU_N1_TO_1, LOGISTIC, TANH, HARD_SWISH) and ADD/MUL with NumPy
+// broadcasting up to rank 6. Broadcasting is resolved at plan time into a
+// BinaryParams whose `kind` picks a loop without index arithmetic for the
+// common cases (same shape, scalar, per-channel vector).
+#ifndef GEARSHIFT_OPS_ELEMENTWISE_H_
+#define GEARSHIFT_OPS_ELEMENTWISE_H_
+
+#include <cstdint>
+
+#include "ops/op_common.h"
+
+namespace gearshift {
+
+constexpr int kMaxRank = 6;
+
+enum class UnaryOp { kRelu, kRelu6, kReluN1To1, kLogistic, kTanh, kHardSwish };
+
+void f32_unary__ref(UnaryOp op, const float* x, float* y, int64_t n);
+
+enum class BinaryOp { kAdd, kMul };
+
+enum class BroadcastKind {
+  kSameShape,    // a, b and y have the same shape
+  kScalarA,      // a has one element
+  kScalarB,      // b has one element
+  kPerChannelA,  // a is a vector along y's last dim, b has y's shape
+  kPerChannelB,  // b is a vector along y's last dim, a has y's shape
+  kGeneral,      // anything else: strided rank-6 loops
+};
+
+struct BinaryParams {
+  BroadcastKind kind = BroadcastKind::kGeneral;
+  int64_t size = 0;      // elements of y
+  int64_t channels = 1;  // y's last dim (per-channel kinds)
+  // kGeneral: y's shape left-padded with 1s to rank 6, and element strides of
+  // a and b in that frame (0 along broadcast dimensions).
+  int64_t shape[kMaxRank] = {1, 1, 1, 1, 1, 1};
+  int64_t a_stride[kMaxRank] = {0, 0, 0, 0, 0, 0};
+  int64_t b_stride[kMaxRank] = {0, 0, 0, 0, 0, 0};
+  ActRange act;
+};
+
+// NumPy broadcast of two shapes (rank <= 6). False if incompatible.
+bool BroadcastShapes(const Shape& a, const Shape& b, Shape* out);
+
+// Resolves broadcasting of concrete shapes a and b; false if incompatible.
+bool MakeBinaryParams(const Shape& a, const Shape& b, Activation act, BinaryParams* p);
+
+void f32_binary__ref(BinaryOp op, const BinaryParams& p, const float* a, const float* b,
+                     float* y);
+
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_OPS_ELEMENTWISE_H_

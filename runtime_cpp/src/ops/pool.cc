@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// Pools split over output pixels; the window is clipped to the input once per
+// pixel, so the inner loops carry no bounds checks.
+#include "ops/pool.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace gearshift {
+namespace {
+
+// Window of output pixel `pix`, clipped to the input: rows [y0, y1), cols [x0, x1).
+struct Window {
+  int64_t n, y0, y1, x0, x1;
+};
+
+inline Window ClipWindow(const Pool2DParams& p, int64_t pix) {
+  Window w;
+  const int64_t ox = pix % p.out_w;
+  const int64_t oy = (pix / p.out_w) % p.out_h;
+  w.n = pix / (p.out_w * p.out_h);
+  const int64_t iy = oy * p.stride_h - p.pad_top;
+  const int64_t ix = ox * p.stride_w - p.pad_left;
+  w.y0 = std::max<int64_t>(iy, 0);
+  w.y1 = std::min<int64_t>(iy + p.filter_h, p.in_h);
+  w.x0 = std::max<int64_t>(ix, 0);
+  w.x1 = std::min<int64_t>(ix + p.filter_w, p.in_w);
+  return w;
+}
+
+}  // namespace
+
+void f32_max_pool2d__ref(const Pool2DParams& p, const float* x, float* y, ThreadPool* pool) {
+  const int64_t c_count = p.channels;
+  ParallelItems(pool, p.batch * p.out_h * p.out_w,
+                c_count * p.filter_h * p.filter_w, [&](int64_t begin, int64_t end) {
+    for (int64_t pix = begin; pix < end; ++pix) {
+      const Window w = ClipWindow(p, pix);
+      float* yp = y + pix * c_count;
+      std::fill(yp, yp + c_count, -std::numeric_limits<float>::infinity());
+      for (int64_t iy = w.y0; iy < w.y1; ++iy) {
+        for (int64_t ix = w.x0; ix < w.x1; ++ix) {
+          const float* xp = x + ((w.n * p.in_h + iy) * p.in_w + ix) * c_count;
+          for (int64_t c = 0; c < c_count; ++c) yp[c] = std::max(yp[c], xp[c]);
+        }
+      }
+      const bool empty = w.y0 >= w.y1 || w.x0 >= w.x1;
+      for (int64_t c = 0; c < c_count; ++c) yp[c] = Clamp(empty ? 0.0f : yp[c], p.act);
+    }
+  });
+}
+
+void f32_average_pool2d__ref(const Pool2DParams& p, const float* x, float* y,
+                             ThreadPool* pool) {
+  const int64_t c_count = p.channels;
+  ParallelItems(pool, p.batch * p.out_h * p.out_w,
+                c_count * p.filter_h * p.filter_w, [&](int64_t begin, int64_t end) {
+    for (int64_t pix = begin; pix < end; ++pix) {
+      const Window w = ClipWindow(p, pix);
+      float* yp = y + pix * c_count;
+      std::fill(yp, yp + c_count, 0.0f);
+      for (int64_t iy = w.y0; iy < w.y1; ++iy) {
+        for (int64_t ix = w.x0; ix < w.x1; ++ix) {
+          const float* xp = x + ((w.n * p.in_h + iy) * p.in_w + ix) * c_count;
+          for (int64_t c = 0; c < c_count; ++c) yp[c] += xp[c];
+        }
+      }
+      const int64_t count = std::max<int64_t>(w.y1 - w.y0, 0) * std::max<int64_t>(w.x1 - w.x0, 0);
+      const float div = static_cast<float>(std::max<int64_t>(count, 1));
+      for (int64_t c = 0; c < c_count; ++c) yp[c] = Clamp(yp[c] / div, p.act);
+    }
+  });
+}
+
+}  // namespace gearshift

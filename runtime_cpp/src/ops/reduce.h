@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// Reference fp32 MEAN over any set of axes and SOFTMAX over the last axis.
+// MEAN accumulates in double so the reference stays accurate for long
+// reductions; SOFTMAX subtracts the row maximum before exp (numerically
+// stable for any beta).
+#ifndef GEARSHIFT_OPS_REDUCE_H_
+#define GEARSHIFT_OPS_REDUCE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "ops/elementwise.h"
+
+namespace gearshift {
+
+struct MeanParams {
+  // Kept (output) dims and reduced dims, outermost first, with the input
+  // element stride of each. Unused trailing entries have size 1.
+  int kept_rank = 0, reduced_rank = 0;
+  int64_t kept_size[kMaxRank] = {1, 1, 1, 1, 1, 1};
+  int64_t kept_stride[kMaxRank] = {0, 0, 0, 0, 0, 0};
+  int64_t reduced_size[kMaxRank] = {1, 1, 1, 1, 1, 1};
+  int64_t reduced_stride[kMaxRank] = {0, 0, 0, 0, 0, 0};
+  int64_t out_size = 1, reduced_count = 1;
+};
+
+// `axes` must be distinct and < rank (the reader checks).
+MeanParams MakeMeanParams(const Shape& in, const std::vector<int>& axes);
+void f32_mean__ref(const MeanParams& p, const float* x, float* y);
+
+struct SoftmaxParams {
+  int64_t rows = 1, cols = 1;
+  float beta = 1.0f;
+};
+void f32_softmax__ref(const SoftmaxParams& p, const float* x, float* y);
+
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_OPS_REDUCE_H_
