@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// Plan: everything one inference needs for one (gear, input shapes) pair,
+// resolved ahead of time: each node's kernel and parameters, where each
+// operand lives (caller's input buffer, a constant inside the mapped file, or
+// an offset into the activation arena), and the arena size. Running a plan
+// only resolves the arena base and the caller's pointers, then calls
+// kernels: no allocation, no shape arithmetic.
+//
+// PlanCache keeps recently used plans, so switching back to a gear or to a
+// batch size seen before does not plan again.
+#ifndef GEARSHIFT_PLAN_PLAN_H_
+#define GEARSHIFT_PLAN_PLAN_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "format/model_desc.h"
+#include "gearshift/status.h"
+#include "ops/conv.h"
+#include "ops/elementwise.h"
+#include "ops/fully_connected.h"
+#include "ops/pool.h"
+#include "ops/reduce.h"
+#include "ops/shape_ops.h"
+#include "thread_pool.h"
+
+namespace gearshift {
+
+// Where an operand lives at run time.
+struct TensorRef {
+  enum class Kind { kAbsent, kInput, kConst, kArena };
+  Kind kind = Kind::kAbsent;
+  int64_t index = 0;             // kInput: graph input index; kArena: byte offset
+  const float* data = nullptr;   // kConst: the stored payload
+};
+
+// One node, ready to call. Only the params of `op` are meaningful.
+struct PlanStep {
+  OpType op = OpType::kRelu;
+  int first_operand = 0, num_operands = 0;  // range in Plan::operands_
+  TensorRef output;
+  int64_t out_elements = 0;
+  Conv2DParams conv;
+  FullyConnectedParams dense;
+  Pool2DParams pool;
+  BinaryParams binary;
+  MeanParams mean;
+  SoftmaxParams softmax;
+  ConcatParams concat;
+  PadParams pad;
+  UnaryOp unary = UnaryOp::kRelu;
+};
+
+class Plan {
+ public:
+  // Infers shapes (plan/shape_inference.h) and builds the plan of gear
+  // `gear` (index into model.gears) for the given input shapes.
+  static Status Build(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
+                      std::unique_ptr<Plan>* out);
+
+  int gear() const { return gear_; }
+  const std::vector<Shape>& input_shapes() const { return input_shapes_; }
+  const std::vector<Shape>& output_shapes() const { return output_shapes_; }
+  const std::vector<Shape>& tensor_shapes() const { return tensor_shapes_; }
+  int64_t arena_bytes() const { return arena_bytes_; }
+  const std::vector<PlanStep>& steps() const { return steps_; }
+
+  // arena: arena_bytes() bytes, 64-byte aligned. inputs/outputs as in
+  // Runtime::Run. Not thread-safe (reuses an internal pointer table).
+  void Run(const void* const* inputs, void* const* outputs, uint8_t* arena,
+           ThreadPool* pool);
+
+ private:
+  Plan() = default;
+
+  const float* Resolve(const TensorRef& ref, const void* const* inputs, uint8_t* arena) const;
+
+  int gear_ = 0;
+  std::vector<Shape> input_shapes_, output_shapes_, tensor_shapes_;
+  int64_t arena_bytes_ = 0;
+  std::vector<PlanStep> steps_;
+  std::vector<TensorRef> operands_;      // all steps' inputs, flattened
+  std::vector<TensorRef> graph_outputs_;  // where each graph output is
+  std::vector<int64_t> output_bytes_;
+  std::vector<const float*> scratch_;     // resolved operands of one step
+};
+
+// Least-recently-used cache of plans keyed by (gear, input shapes).
+class PlanCache {
+ public:
+  explicit PlanCache(size_t capacity = 16) : capacity_(capacity < 1 ? 1 : capacity) {}
+
+  // Returns the cached plan or builds (and caches) it. The pointer stays
+  // valid until a later Get evicts it.
+  Status Get(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
+             Plan** plan);
+
+  int64_t builds() const { return builds_; }  // plans built so far
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::unique_ptr<Plan> plan;
+    uint64_t last_use = 0;
+  };
+  size_t capacity_;
+  std::vector<Entry> entries_;
+  uint64_t tick_ = 0;
+  int64_t builds_ = 0;
+};
+
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_PLAN_PLAN_H_

@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// One function per op family computes the output shape and checks the
+// inputs against each other; InferShapes walks the nodes in file order
+// (which the reader guarantees is topological).
+#include "plan/shape_inference.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "ops/elementwise.h"
+#include "ops/op_common.h"
+
+namespace gearshift {
+namespace {
+
+const char* OpName(OpType op) {
+  switch (op) {
+    case OpType::kConv2D: return "CONV_2D";
+    case OpType::kDepthwiseConv2D: return "DEPTHWISE_CONV_2D";
+    case OpType::kFullyConnected: return "FULLY_CONNECTED";
+    case OpType::kMaxPool2D: return "MAX_POOL_2D";
+    case OpType::kAveragePool2D: return "AVERAGE_POOL_2D";
+    case OpType::kMean: return "MEAN";
+    case OpType::kRelu: return "RELU";
+    case OpType::kRelu6: return "RELU6";
+    case OpType::kReluN1To1: return "RELU_N1_TO_1";
+    case OpType::kLogistic: return "LOGISTIC";
+    case OpType::kTanh: return "TANH";
+    case OpType::kHardSwish: return "HARD_SWISH";
+    case OpType::kSoftmax: return "SOFTMAX";
+    case OpType::kAdd: return "ADD";
+    case OpType::kMul: return "MUL";
+    case OpType::kConcatenation: return "CONCATENATION";
+    case OpType::kReshape: return "RESHAPE";
+    case OpType::kPad: return "PAD";
+  }
+  return "?";
+}
+
+// Infers the shape of one node's output from its input shapes (absent
+// optional inputs are null).
+class NodeShapes {
+ public:
+  NodeShapes(const NodeDesc& node, std::vector<const Shape*> in)
+      : node_(node), in_(std::move(in)) {}
+
+  Status Infer(Shape* out) {
+    switch (node_.op) {
+      case OpType::kConv2D:
+      case OpType::kDepthwiseConv2D: return Conv(out);
+      case OpType::kFullyConnected: return Dense(out);
+      case OpType::kMaxPool2D:
+      case OpType::kAveragePool2D: return Pool(out);
+      case OpType::kMean: return Mean(out);
+      case OpType::kRelu:
+      case OpType::kRelu6:
+      case OpType::kReluN1To1:
+      case OpType::kLogistic:
+      case OpType::kTanh:
+      case OpType::kHardSwish:
+        GS_RETURN_IF_ERROR(Arity(1, 1));
+        *out = *in_[0];
+        return Status::Ok();
+      case OpType::kSoftmax:
+        GS_RETURN_IF_ERROR(Arity(1, 1));
+        GS_RETURN_IF_ERROR(MinRank(0, 1, "x"));
+        *out = *in_[0];
+        return Status::Ok();
+      case OpType::kAdd:
+      case OpType::kMul: return Binary(out);
+      case OpType::kConcatenation: return Concat(out);
+      case OpType::kReshape: return Reshape(out);
+      case OpType::kPad: return Pad(out);
+    }
+    return Error("unknown op");
+  }
+
+ private:
+  Status Error(const std::string& what) const {
+    return FormatError("node '" + node_.name + "' (" + OpName(node_.op) + "): " + what);
+  }
+  // Checks the input count; inputs below `required` must be present.
+  Status Arity(size_t required, size_t max) const {
+    if (in_.size() < required || in_.size() > max) {
+      return Error("expected " + std::to_string(required) +
+                   (max > required ? "-" + std::to_string(max) : std::string()) +
+                   " inputs, got " + std::to_string(in_.size()));
+    }
+    for (size_t i = 0; i < required; ++i) {
+      if (in_[i] == nullptr) return Error("input " + std::to_string(i) + " is required");
+    }
+    return Status::Ok();
+  }
+  Status Rank(size_t i, size_t rank, const char* what) const {
+    if (in_[i]->size() != rank) {
+      return Error(std::string(what) + " must have rank " + std::to_string(rank) + ", got " +
+                   ShapeToString(*in_[i]));
+    }
+    return Status::Ok();
+  }
+  Status MinRank(size_t i, size_t rank, const char* what) const {
+    if (in_[i]->size() < rank) {
+      return Error(std::string(what) + " must have rank >= " + std::to_string(rank) +
+                   ", got " + ShapeToString(*in_[i]));
+    }
+    return Status::Ok();
+  }
+
+  Status Conv(Shape* out) {
+    const NodeAttrs& a = node_.attrs;
+    const bool depthwise = node_.op == OpType::kDepthwiseConv2D;
+    GS_RETURN_IF_ERROR(Arity(2, 3));
+    GS_RETURN_IF_ERROR(Rank(0, 4, "input"));
+    GS_RETURN_IF_ERROR(Rank(1, 4, "filter"));
+    const Shape& x = *in_[0];
+    const Shape& f = *in_[1];
+    int64_t out_c;
+    if (depthwise) {
+      if (f[0] != 1 || f[3] != x[3] * a.depth_multiplier) {
+        return Error("filter shape " + ShapeToString(f) + " does not match input channels " +
+                     std::to_string(x[3]) + " x depth_multiplier " +
+                     std::to_string(a.depth_multiplier) + " (expected [1, KH, KW, " +
+                     std::to_string(x[3] * a.depth_multiplier) + "])");
+      }
+      out_c = f[3];
+    } else {
+      if (f[3] != x[3]) {
+        return Error("filter channels " + std::to_string(f[3]) + " != input channels " +
+                     std::to_string(x[3]) + " (filter " + ShapeToString(f) + ", input " +
+                     ShapeToString(x) + ")");
+      }
+      out_c = f[0];
+    }
+    GS_RETURN_IF_ERROR(Bias(2, out_c));
+    int64_t oh, ow, pad;
+    if (!ComputeWindow(x[1], static_cast<int>(f[1]), a.stride_h, a.dilation_h, a.padding, &oh,
+                       &pad) ||
+        !ComputeWindow(x[2], static_cast<int>(f[2]), a.stride_w, a.dilation_w, a.padding, &ow,
+                       &pad)) {
+      return Error("VALID window (filter " + ShapeToString(f) + ", dilation [" +
+                   std::to_string(a.dilation_h) + ", " + std::to_string(a.dilation_w) +
+                   "]) is larger than the input " + ShapeToString(x));
+    }
+    *out = {x[0], oh, ow, out_c};
+    return Status::Ok();
+  }
+
+  Status Bias(size_t i, int64_t channels) const {
+    if (in_.size() <= i || in_[i] == nullptr) return Status::Ok();
+    if (in_[i]->size() != 1 || (*in_[i])[0] != channels) {
+      return Error("bias must have shape [" + std::to_string(channels) + "], got " +
+                   ShapeToString(*in_[i]));
+    }
+    return Status::Ok();
+  }
+
+  Status Dense(Shape* out) {
+    GS_RETURN_IF_ERROR(Arity(2, 3));
+    GS_RETURN_IF_ERROR(MinRank(0, 1, "input"));
+    GS_RETURN_IF_ERROR(Rank(1, 2, "weights"));
+    const Shape& x = *in_[0];
+    const Shape& w = *in_[1];
+    if (w[1] != x.back()) {
+      return Error("weights " + ShapeToString(w) + " do not match input features " +
+                   std::to_string(x.back()) + " of input " + ShapeToString(x));
+    }
+    GS_RETURN_IF_ERROR(Bias(2, w[0]));
+    *out = x;
+    out->back() = w[0];
+    return Status::Ok();
+  }
+
+  Status Pool(Shape* out) {
+    const NodeAttrs& a = node_.attrs;
+    GS_RETURN_IF_ERROR(Arity(1, 1));
+    GS_RETURN_IF_ERROR(Rank(0, 4, "input"));
+    const Shape& x = *in_[0];
+    int64_t oh, ow, pad;
+    if (!ComputeWindow(x[1], a.filter_h, a.stride_h, 1, a.padding, &oh, &pad) ||
+        !ComputeWindow(x[2], a.filter_w, a.stride_w, 1, a.padding, &ow, &pad)) {
+      return Error("VALID filter [" + std::to_string(a.filter_h) + ", " +
+                   std::to_string(a.filter_w) + "] is larger than the input " +
+                   ShapeToString(x));
+    }
+    *out = {x[0], oh, ow, x[3]};
+    return Status::Ok();
+  }
+
+  Status Mean(Shape* out) {
+    GS_RETURN_IF_ERROR(Arity(1, 1));
+    const Shape& x = *in_[0];
+    const std::vector<int>& axes = node_.attrs.axes;
+    for (size_t i = 0; i < axes.size(); ++i) {
+      if (axes[i] < 0 || static_cast<size_t>(axes[i]) >= x.size() ||
+          std::count(axes.begin(), axes.end(), axes[i]) != 1) {
+        return Error("axes must be distinct and in [0, " + std::to_string(x.size()) +
+                     "), got axis " + std::to_string(axes[i]));
+      }
+    }
+    out->clear();
+    for (size_t d = 0; d < x.size(); ++d) {
+      const bool reduced = std::find(axes.begin(), axes.end(), static_cast<int>(d)) != axes.end();
+      if (!reduced) {
+        out->push_back(x[d]);
+      } else if (node_.attrs.keep_dims) {
+        out->push_back(1);
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Binary(Shape* out) {
+    GS_RETURN_IF_ERROR(Arity(2, 2));
+    if (!BroadcastShapes(*in_[0], *in_[1], out)) {
+      return Error("shapes " + ShapeToString(*in_[0]) + " and " + ShapeToString(*in_[1]) +
+                   " cannot be broadcast");
+    }
+    return Status::Ok();
+  }
+
+  Status Concat(Shape* out) {
+    GS_RETURN_IF_ERROR(Arity(1, std::numeric_limits<size_t>::max()));
+    for (const Shape* s : in_) {
+      if (s == nullptr) return Error("inputs must not be absent");
+    }
+    const Shape& s0 = *in_[0];
+    const int axis = node_.attrs.axis;
+    if (axis < 0 || static_cast<size_t>(axis) >= s0.size()) {
+      return Error("axis " + std::to_string(axis) + " out of range for input " +
+                   ShapeToString(s0));
+    }
+    *out = s0;
+    for (size_t i = 1; i < in_.size(); ++i) {
+      const Shape& s = *in_[i];
+      bool ok = s.size() == s0.size();
+      for (size_t d = 0; ok && d < s.size(); ++d) {
+        ok = static_cast<int>(d) == axis || s[d] == s0[d];
+      }
+      if (!ok) {
+        return Error("input " + std::to_string(i) + " shape " + ShapeToString(s) +
+                     " does not match input 0 shape " + ShapeToString(s0) +
+                     " outside axis " + std::to_string(axis));
+      }
+      (*out)[axis] += s[axis];
+    }
+    return Status::Ok();
+  }
+
+  Status Reshape(Shape* out) {
+    GS_RETURN_IF_ERROR(Arity(1, 1));
+    GS_RETURN_IF_ERROR(MinRank(0, 1, "input"));
+    const Shape& x = *in_[0];
+    const Shape& target = node_.attrs.shape;
+    if (target.size() + 1 > static_cast<size_t>(kMaxRank)) {
+      return Error("target shape has rank > " + std::to_string(kMaxRank));
+    }
+    const int64_t rest = NumElements(x) / x[0];
+    int64_t known = 1;
+    int wildcard = -1;
+    for (size_t i = 0; i < target.size(); ++i) {
+      if (target[i] == -1 && wildcard < 0) {
+        wildcard = static_cast<int>(i);
+      } else if (target[i] < 1) {
+        return Error("invalid target shape " + ShapeToString(target));
+      } else {
+        known *= target[i];
+      }
+    }
+    *out = {x[0]};
+    out->insert(out->end(), target.begin(), target.end());
+    if (wildcard >= 0) {
+      if (rest % known != 0) {
+        return Error("cannot reshape " + ShapeToString(x) + " to [batch] + " +
+                     ShapeToString(target) + ": element count mismatch");
+      }
+      (*out)[wildcard + 1] = rest / known;
+    } else if (known != rest) {
+      return Error("cannot reshape " + ShapeToString(x) + " to [batch] + " +
+                   ShapeToString(target) + ": element count mismatch (" +
+                   std::to_string(rest) + " vs " + std::to_string(known) + ")");
+    }
+    return Status::Ok();
+  }
+
+  Status Pad(Shape* out) {
+    GS_RETURN_IF_ERROR(Arity(1, 1));
+    const Shape& x = *in_[0];
+    const auto& pads = node_.attrs.paddings;
+    if (pads.size() != x.size()) {
+      return Error("paddings has " + std::to_string(pads.size()) + " pairs for input " +
+                   ShapeToString(x) + " of rank " + std::to_string(x.size()));
+    }
+    *out = x;
+    for (size_t d = 0; d < x.size(); ++d) {
+      if (pads[d].first < 0 || pads[d].second < 0) return Error("negative padding");
+      (*out)[d] += pads[d].first + pads[d].second;
+    }
+    return Status::Ok();
+  }
+
+  const NodeDesc& node_;
+  std::vector<const Shape*> in_;
+};
+
+// Declared shape `declared` admits `actual`: same rank, equal dims, except a
+// -1 in dimension 0.
+bool Matches(const Shape& declared, const Shape& actual) {
+  if (declared.size() != actual.size()) return false;
+  for (size_t d = 0; d < declared.size(); ++d) {
+    if (declared[d] != actual[d] && !(d == 0 && declared[d] == -1)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string ShapeToString(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+int64_t NumElements(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+Status InferShapes(const ModelDesc& model, const std::vector<Shape>& input_shapes,
+                   std::vector<Shape>* shapes) {
+  if (input_shapes.size() != model.inputs.size()) {
+    return InvalidArgument("expected " + std::to_string(model.inputs.size()) +
+                           " input shape(s), got " + std::to_string(input_shapes.size()));
+  }
+  const size_t n = model.tensors.size();
+  std::vector<Shape> result(n);
+  std::vector<bool> known(n, false);
+  for (size_t t = 0; t < n; ++t) {
+    if (model.tensors[t].is_const) {
+      result[t] = model.tensors[t].shape;
+      known[t] = true;
+    }
+  }
+  // Bounds the element count of every activation so offsets cannot overflow.
+  constexpr int64_t kMaxElements = int64_t{1} << 40;
+  for (size_t i = 0; i < model.inputs.size(); ++i) {
+    const TensorDesc& t = model.tensors[model.inputs[i]];
+    const Shape& s = input_shapes[i];
+    bool positive = true;
+    double elems = 1;
+    for (int64_t d : s) {
+      positive = positive && d >= 1;
+      elems *= static_cast<double>(d);
+    }
+    if (!Matches(t.shape, s) || !positive) {
+      return InvalidArgument("input '" + t.name + "': expected shape " +
+                             ShapeToString(t.shape) + ", got " + ShapeToString(s));
+    }
+    if (elems > static_cast<double>(kMaxElements)) {
+      return InvalidArgument("input '" + t.name + "': shape " + ShapeToString(s) +
+                             " is too large");
+    }
+    result[model.inputs[i]] = s;
+    known[model.inputs[i]] = true;
+  }
+  for (const NodeDesc& node : model.nodes) {
+    std::vector<const Shape*> in;
+    in.reserve(node.inputs.size());
+    for (int t : node.inputs) {
+      if (t >= 0 && (static_cast<size_t>(t) >= n || !known[t])) {
+        return FormatError("node '" + node.name + "' reads tensor " + std::to_string(t) +
+                           " before it is produced");
+      }
+      in.push_back(t >= 0 ? &result[t] : nullptr);
+    }
+    if (node.outputs.size() != 1 || node.outputs[0] < 0 ||
+        static_cast<size_t>(node.outputs[0]) >= n) {
+      return FormatError("node '" + node.name + "': expected exactly one output tensor");
+    }
+    Shape out;
+    GS_RETURN_IF_ERROR(NodeShapes(node, std::move(in)).Infer(&out));
+    const int o = node.outputs[0];
+    const TensorDesc& t = model.tensors[o];
+    if (!Matches(t.shape, out)) {
+      return FormatError("tensor '" + t.name + "' (output of node '" + node.name +
+                         "'): inferred shape " + ShapeToString(out) + ", declared " +
+                         ShapeToString(t.shape));
+    }
+    double elems = 1;
+    for (int64_t d : out) elems *= static_cast<double>(d);
+    if (elems > static_cast<double>(kMaxElements)) {
+      return InvalidArgument("tensor '" + t.name + "': shape " + ShapeToString(out) +
+                             " is too large");
+    }
+    result[o] = std::move(out);
+    known[o] = true;
+  }
+  for (int o : model.outputs) {
+    if (o < 0 || static_cast<size_t>(o) >= n || !known[o]) {
+      return FormatError("graph output " + std::to_string(o) + " is never produced");
+    }
+  }
+  *shapes = std::move(result);
+  return Status::Ok();
+}
+
+}  // namespace gearshift
