@@ -1,0 +1,54 @@
+"""Graph passes: each takes an IR graph, edits it in place, returns a PassResult.
+
+The default pipeline (:data:`DEFAULT_PIPELINE`) runs them in the order that
+lets each see the most: identities first (so a Dropout between a convolution
+and its BatchNormalization does not block folding), then batch-norm folding
+(which needs the producer's activation still unfused), then activation fusion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..ir import Graph
+
+__all__ = ["DEFAULT_PIPELINE", "PassResult", "run_passes"]
+
+
+@dataclass
+class PassResult:
+    """What one pass changed: a count and one line per change, for the report."""
+
+    name: str
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.changes)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.count} change(s)"
+
+
+PassFn = Callable[[Graph], PassResult]
+
+
+def _pipeline() -> list[PassFn]:
+    from .drop_noops import drop_noops
+    from .fold_batchnorm import fold_batchnorm
+    from .fuse_activation import fuse_activation
+
+    return [drop_noops, fold_batchnorm, fuse_activation]
+
+
+def run_passes(graph: Graph, passes: list[PassFn] | None = None) -> list[PassResult]:
+    """Runs ``passes`` (default: the standard pipeline) in place, validating after each."""
+    results = []
+    for p in passes if passes is not None else _pipeline():
+        results.append(p(graph))
+        graph.validate()
+    return results
+
+
+DEFAULT_PIPELINE = ("drop_noops", "fold_batchnorm", "fuse_activation")
