@@ -503,7 +503,8 @@ def import_keras(model: Any) -> Graph:
     g = imp.g
     names = []
     for i, kt in enumerate(model.inputs):
-        base = getattr(kt, "name", None) or f"input_{i}"
+        history = getattr(kt, "_keras_history", None)
+        base = history[0].name if history else getattr(kt, "name", None) or f"input_{i}"
         name = g.unique_name(base)
         g.add_tensor(name, _shape(kt, f"model input {base!r}"))
         names.append(name)

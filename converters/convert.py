@@ -1,0 +1,311 @@
+"""The conversion pipeline behind ``gearshift.convert``: import, passes, write, measure.
+
+1. Check the arguments (cheap, before TensorFlow is imported).
+2. Import the Keras model into the IR (``import_keras``), failing early on
+   unsupported layers.
+3. Run the graph passes (``passes.run_passes``).
+4. Write the ``.gear`` file atomically (``write_gear``).
+5. Load the written file and measure each gear's error against the Keras
+   model on the calibration data: with the C++ runtime (``gearshift.Runtime``)
+   when the extension is built, else with the numpy reference interpreter on
+   the graph read back from the file.
+
+Format 1.0 carries the ``fp32`` gear only; the compressed gears (fp16, int8,
+int4 and sparse variants) arrive with the quantizers.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Callable
+
+import numpy as np
+
+from ..report import ConvertReport, GearReport, LayerRow, PassReport
+from .ir import Graph
+from .write_gear import GEARS, WriteResult
+
+__all__ = ["AVAILABLE_GEARS", "FUTURE_GEARS", "convert", "prepare_calibration"]
+
+AVAILABLE_GEARS = tuple(GEARS)
+FUTURE_GEARS = ("fp16", "int8", "int4", "int8-sparse", "int4-sparse", "fp16-sparse")
+STORAGE_MODES = ("compact", "exact")
+MAX_ERROR_SAMPLES = 256
+RANDOM_SAMPLES = 8
+
+
+def _check_gears(gears: Sequence[str] | str) -> tuple[str, ...]:
+    if isinstance(gears, str):
+        gears = [g.strip() for g in gears.split(",") if g.strip()]
+    gears = tuple(gears)
+    if not gears:
+        raise ValueError(f"gears is empty; available gears: {', '.join(AVAILABLE_GEARS)}")
+    for g in gears:
+        if not isinstance(g, str):
+            raise ValueError(f"gear names are strings, got {g!r}")
+    later = [g for g in gears if g in FUTURE_GEARS]
+    unknown = [g for g in gears if g not in AVAILABLE_GEARS and g not in FUTURE_GEARS]
+    if unknown:
+        raise ValueError(
+            f"unknown gear(s) {', '.join(map(repr, unknown))}; valid gears in this version: "
+            f"{', '.join(AVAILABLE_GEARS)} (planned: {', '.join(FUTURE_GEARS)})"
+        )
+    if later:
+        raise ValueError(
+            f"gear(s) {', '.join(map(repr, later))} are not available yet: this version writes "
+            f"{', '.join(AVAILABLE_GEARS)} only; fp16/int8/int4 arrive with compressed gears"
+        )
+    if len(set(gears)) != len(gears):
+        raise ValueError(f"gears lists a name twice: {list(gears)}")
+    return gears
+
+
+def _describe(model: Any) -> str:
+    if isinstance(model, (str, os.PathLike)):
+        return os.fspath(model)
+    return f"keras model {getattr(model, 'name', type(model).__name__)!r}"
+
+
+def _check_source_path(model: Any) -> None:
+    """Errors that need no TensorFlow: a missing file, a .tflite."""
+    if not isinstance(model, (str, os.PathLike)):
+        return
+    p = os.fspath(model)
+    if p.lower().endswith(".tflite"):
+        raise ValueError(
+            "TFLite import arrives in a later version; convert from the Keras model "
+            "(.keras/.h5 or the in-memory keras.Model)"
+        )
+    if not os.path.exists(p):
+        raise FileNotFoundError(f"no such model file or folder: {p!r}")
+
+
+# ---------------------------------------------------------------------------
+# Calibration data
+# ---------------------------------------------------------------------------
+def _as_batch(a: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    arr = np.asarray(a, dtype=np.float32)
+    if arr.ndim == len(shape) - 1:
+        arr = arr[None]  # one sample
+    if arr.ndim != len(shape) or any(w not in (-1, g) for w, g in zip(shape, arr.shape)):
+        shown = tuple("N" if d == -1 else d for d in shape)
+        raise ValueError(f"{what}: expected shape {shown}, got {tuple(np.shape(a))}")
+    return arr
+
+
+def prepare_calibration(
+    calibration: Any,
+    input_shapes: list[tuple[int, ...]],
+    limit: int = MAX_ERROR_SAMPLES,
+    seed: int = 0,
+) -> tuple[list[np.ndarray], bool]:
+    """Calibration data as one batch per model input (at most ``limit`` samples).
+
+    Accepts an array (batch first), an iterable of arrays (batches or single
+    samples), a callable returning either, or, for several inputs, a dict by
+    input order/name or a tuple of per-input arrays. ``None`` gives
+    :data:`RANDOM_SAMPLES` standard-normal samples. Returns ``(batches, random)``.
+    """
+    n_in = len(input_shapes)
+    if calibration is None:
+        rng = np.random.default_rng(seed)
+        batches = [
+            rng.standard_normal((RANDOM_SAMPLES, *s[1:])).astype(np.float32) for s in input_shapes
+        ]
+        return batches, True
+    if callable(calibration) and not isinstance(calibration, np.ndarray):
+        calibration = calibration()
+    if isinstance(calibration, Mapping):
+        calibration = list(calibration.values())
+    if n_in > 1 and isinstance(calibration, (list, tuple)) and len(calibration) == n_in:
+        parts = [
+            _as_batch(a, s, f"calibration for input {i}")
+            for i, (a, s) in enumerate(zip(calibration, input_shapes))
+        ]
+        return [p[:limit] for p in parts], False
+    if n_in > 1:
+        raise ValueError(
+            f"the model has {n_in} inputs: give calibration as a dict or a tuple of "
+            f"{n_in} arrays, one per input"
+        )
+    shape = input_shapes[0]
+    if isinstance(calibration, np.ndarray) or not isinstance(calibration, Iterable):
+        return [_as_batch(calibration, shape, "calibration")[:limit]], False
+    chunks, count = [], 0
+    for k, item in enumerate(calibration):
+        arr = _as_batch(item, shape, f"calibration item {k}")
+        chunks.append(arr)
+        count += arr.shape[0]
+        if count >= limit:
+            break
+    if not chunks:
+        raise ValueError("calibration is empty")
+    return [np.concatenate(chunks)[:limit]], False
+
+
+# ---------------------------------------------------------------------------
+# Error measurement
+# ---------------------------------------------------------------------------
+def _keras_outputs(model: Any, xs: list[np.ndarray], batch: int = 32) -> list[np.ndarray]:
+    import keras
+
+    n = xs[0].shape[0]
+    parts: list[list[np.ndarray]] = []
+    for i in range(0, n, batch):
+        args = [x[i : i + batch] for x in xs]
+        y = model(args[0] if len(args) == 1 else args, training=False)
+        if isinstance(y, Mapping):
+            y = list(y.values())
+        ys = y if isinstance(y, (list, tuple)) else [y]
+        parts.append([np.asarray(keras.ops.convert_to_numpy(t), np.float32) for t in ys])
+    return [np.concatenate(col) for col in zip(*parts)]
+
+
+def _file_runner(path: str) -> tuple[Callable[[list[np.ndarray]], list[np.ndarray]], str]:
+    """A function running the written file, and what runs it ("runtime"/"reference")."""
+    try:
+        from .. import _core
+        from ..runtime import Runtime
+    except ImportError:
+        Runtime = None
+    if Runtime is not None and hasattr(_core, "Runtime"):
+        rt = Runtime(path)
+        names = [s.name for s in rt.outputs]
+
+        def run_rt(xs: list[np.ndarray]) -> list[np.ndarray]:
+            y = rt.run(xs[0] if len(xs) == 1 else list(xs))
+            return [y] if len(names) == 1 else [y[n] for n in names]
+
+        return run_rt, "runtime"
+
+    from .reference import graph_from_gear, run_graph
+
+    g = graph_from_gear(path)
+
+    def run_ref(xs: list[np.ndarray]) -> list[np.ndarray]:
+        outs = run_graph(g, dict(zip(g.inputs, xs)))
+        return [outs[n] for n in g.outputs]
+
+    return run_ref, "reference"
+
+
+def _errors(ref: list[np.ndarray], got: list[np.ndarray]) -> tuple[float, float]:
+    max_abs, max_rel = 0.0, 0.0
+    for r, y in zip(ref, got):
+        if r.shape != y.shape:
+            raise ValueError(f"output shape {y.shape} differs from the Keras model's {r.shape}")
+        err = float(np.max(np.abs(r.astype(np.float64) - y))) if r.size else 0.0
+        scale = float(np.max(np.abs(r))) if r.size else 0.0
+        max_abs = max(max_abs, err)
+        max_rel = max(max_rel, err / scale if scale > 0 else err)
+    return max_abs, max_rel
+
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+def _layer_rows(graph: Graph, written: WriteResult) -> list[LayerRow]:
+    rows, counted = [], set()
+    for n in graph.nodes:
+        consts = [t for t in n.inputs if t is not None and graph.tensors[t].is_const]
+        params = sum(graph.tensors[t].size for t in consts)
+        nbytes = 0
+        for t in consts:
+            if t not in counted:
+                counted.add(t)
+                nbytes += written.tensor_bytes.get(t, 0)
+        shape = graph.tensors[n.outputs[0]].shape
+        rows.append(LayerRow(n.name, n.op, shape, params, nbytes, n.activation))
+    return rows
+
+
+def _say(progress: bool, msg: str) -> None:
+    if progress:
+        print(f"gearshift: {msg}", file=sys.stderr, flush=True)
+
+
+def convert(
+    model: Any,
+    path: str | os.PathLike[str],
+    gears: Sequence[str] | str = ("fp32",),
+    calibration: Any = None,
+    prune: Any = None,
+    storage: str = "compact",
+    progress: bool = True,
+) -> ConvertReport:
+    """Converts a Keras model (object or ``.keras``/``.h5`` path) into a ``.gear`` file.
+
+    Args:
+        model: a ``keras.Model`` or a path to a saved one.
+        path: the output file, written atomically.
+        gears: gear names; this version writes ``"fp32"`` only.
+        calibration: representative inputs (see :func:`prepare_calibration`);
+            used to measure each gear's error. Default: 8 random inputs.
+        prune: must be None in this version.
+        storage: ``"compact"`` or ``"exact"``; identical while only fp32 exists.
+        progress: print one line per stage to stderr.
+
+    Returns:
+        A :class:`gearshift.report.ConvertReport`.
+    """
+    t0 = time.perf_counter()
+    gears = _check_gears(gears)
+    if prune is not None:
+        raise ValueError("pruning is not available yet; pass prune=None")
+    if storage not in STORAGE_MODES:
+        raise ValueError(f"storage must be 'compact' or 'exact', got {storage!r}")
+    out = os.fspath(path)
+    if not out:
+        raise ValueError("output path is empty")
+    _check_source_path(model)
+
+    from .import_keras import import_keras, load_keras_model
+    from .passes import run_passes
+    from .write_gear import write_gear
+
+    source = _describe(model)
+    if isinstance(model, (str, os.PathLike)):
+        _say(progress, f"loading {source}")
+        model = load_keras_model(model)
+    _say(progress, "importing the Keras graph")
+    graph = import_keras(model)
+    _say(progress, f"imported {len(graph.nodes)} nodes; running passes")
+    pass_results = run_passes(graph)
+    _say(progress, f"writing {out}")
+    written = write_gear(graph, out, gears, metadata={"gearshift.storage": storage})
+
+    xs, random = prepare_calibration(calibration, [graph.tensors[t].shape for t in graph.inputs])
+    _say(progress, f"measuring the error on {xs[0].shape[0]} {'random ' if random else ''}samples")
+    ref = _keras_outputs(model, xs)
+    run_file, backend = _file_runner(out)
+    gear_reports = []
+    for g in gears:
+        max_abs, max_rel = _errors(ref, run_file(xs))
+        gear_reports.append(
+            GearReport(
+                name=g,
+                compute=GEARS[g],
+                bytes=written.gear_bytes[g],
+                max_abs_error=max_abs,
+                max_rel_error=max_rel,
+                samples=int(xs[0].shape[0]),
+                error_backend=backend,
+            )
+        )
+    report = ConvertReport(
+        path=out,
+        file_bytes=written.file_bytes,
+        source=source,
+        gears=gear_reports,
+        layers=_layer_rows(graph, written),
+        passes=[PassReport(p.name, list(p.changes)) for p in pass_results],
+        inputs=[(t, graph.tensors[t].shape) for t in graph.inputs],
+        outputs=[(t, graph.tensors[t].shape) for t in graph.outputs],
+        storage=storage,
+        seconds=time.perf_counter() - t0,
+    )
+    _say(progress, f"done: {out} ({written.file_bytes} bytes)")
+    return report
