@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// What the CPU we run on offers, detected once per call (no cached global
+// state): cpuid/xgetbv on x86-64, getauxval(AT_HWCAP) on Linux ARM. Kernel
+// dispatch and GetRuntimeInfo() read it. Other targets report nothing.
+#ifndef GEARSHIFT_CPU_FEATURES_H_
+#define GEARSHIFT_CPU_FEATURES_H_
+
+#include <string>
+#include <vector>
+
+namespace gearshift {
+
+struct CpuFeatures {
+  // x86-64
+  bool avx2 = false, fma = false, f16c = false, avx512f = false;
+  // ARM: NEON on armv7, ASIMD (always present) on aarch64
+  bool neon = false, asimd = false;
+};
+
+CpuFeatures DetectCpuFeatures();
+
+// Names of the detected features, e.g. {"avx2", "fma", "f16c"}.
+std::vector<std::string> CpuFeatureNames(const CpuFeatures& f);
+
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_CPU_FEATURES_H_
