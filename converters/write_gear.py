@@ -18,6 +18,7 @@ independent implementations of the spec. Only the CRC function is shared.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -268,10 +269,8 @@ def write_gear(
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     _fsync_dir(folder)
     tensor_bytes = {t: e.length for e in storage for t in e.tensors}

@@ -8,7 +8,7 @@ numpy only; no TensorFlow.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 __all__ = ["ConvertReport", "GearReport", "LayerRow", "PassReport"]
 
@@ -27,10 +27,10 @@ class GearReport:
     name: str
     compute: str
     bytes: int
-    max_abs_error: Optional[float] = None
-    max_rel_error: Optional[float] = None
+    max_abs_error: float | None = None
+    max_rel_error: float | None = None
     samples: int = 0
-    error_backend: Optional[str] = None
+    error_backend: str | None = None
 
 
 @dataclass
