@@ -91,7 +91,7 @@ def _as_batch(a: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     if arr.ndim == len(shape) - 1:
         arr = arr[None]  # one sample
     if arr.ndim != len(shape) or any(w not in (-1, g) for w, g in zip(shape, arr.shape)):
-        shown = tuple("N" if d == -1 else d for d in shape)
+        shown = "(" + ", ".join("N" if d == -1 else str(d) for d in shape) + ")"
         raise ValueError(f"{what}: expected shape {shown}, got {tuple(np.shape(a))}")
     return arr
 

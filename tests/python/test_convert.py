@@ -1,0 +1,127 @@
+"""gearshift.convert: argument checks, calibration forms, and the report."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import gearshift as gs
+import numpy as np
+import pytest
+from gearshift.converters import UnsupportedOpError
+from gearshift.converters.convert import prepare_calibration
+
+
+# -- argument checks: no TensorFlow needed, nothing written -------------------------
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"gears": ("fp32", "int8")}, "compressed gears"),
+        ({"gears": ("fp16",)}, r"fp16.*not available yet"),
+        ({"gears": ("fp64",)}, r"unknown gear.*'fp64'.*fp32"),
+        ({"gears": ()}, "empty"),
+        ({"gears": ("fp32", "fp32")}, "twice"),
+        ({"prune": gs.Prune(0.5)}, "pruning is not available yet"),
+        ({"storage": "tiny"}, "compact"),
+    ],
+)
+def test_bad_arguments(tmp_path, kwargs, match):
+    out = tmp_path / "m.gear"
+    with pytest.raises(ValueError, match=match):
+        gs.convert("unused.keras", out, **kwargs)
+    assert not out.exists()
+
+
+def test_tflite_and_missing_paths(tmp_path):
+    with pytest.raises(ValueError, match="TFLite import arrives in a later version"):
+        gs.convert(tmp_path / "m.tflite", tmp_path / "m.gear")
+    with pytest.raises(FileNotFoundError):
+        gs.convert(tmp_path / "nope.keras", tmp_path / "m.gear")
+
+
+def test_prune_validation():
+    assert gs.Prune(0.5, "2:4").method == "2:4"
+    for bad in [
+        dict(sparsity=1.0),
+        dict(sparsity=-0.1),
+        dict(method="random"),
+        dict(sparsity=0.3, method="2:4"),
+        dict(sparsity=float("nan")),
+    ]:
+        with pytest.raises(ValueError):
+            gs.Prune(**bad)
+
+
+def test_calibration_forms():
+    shapes = [(-1, 4, 3)]
+    x = np.ones((5, 4, 3), np.float32)
+    (b,), rnd = prepare_calibration(x, shapes)
+    assert b.shape == (5, 4, 3) and not rnd
+    (b,), _ = prepare_calibration([x[0], x[1:3]], shapes)  # a sample and a batch
+    assert b.shape == (3, 4, 3)
+    (b,), _ = prepare_calibration(lambda: x, shapes)
+    assert b.shape == (5, 4, 3)
+    (b,), _ = prepare_calibration((x for _ in range(100)), shapes, limit=12)
+    assert b.shape == (12, 4, 3)
+    (b,), rnd = prepare_calibration(None, shapes)
+    assert b.shape == (8, 4, 3) and rnd
+    with pytest.raises(ValueError, match=r"expected shape \(N, 4, 3\)"):
+        prepare_calibration(np.ones((2, 3, 3)), shapes)
+    two = [(-1, 2), (-1, 3)]
+    a, b = prepare_calibration({"a": np.ones((4, 2)), "b": np.ones((4, 3))}, two)[0]
+    assert a.shape == (4, 2) and b.shape == (4, 3)
+    with pytest.raises(ValueError, match="2 inputs"):
+        prepare_calibration(np.ones((4, 2)), two)
+
+
+# -- end to end (TensorFlow) -------------------------------------------------------------
+def test_convert_report(tmp_path, capsys):
+    keras = pytest.importorskip("keras")
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 2)),
+            layers.Conv2D(4, 3, padding="same", use_bias=False),
+            layers.BatchNormalization(),
+            layers.ReLU(6.0),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(3, activation="softmax"),
+        ],
+        name="tiny",
+    )
+    x = np.random.default_rng(0).standard_normal((6, 8, 8, 2)).astype(np.float32)
+    out = tmp_path / "tiny.gear"
+    report = gs.convert(model, out, calibration=x, storage="exact")
+    assert "gearshift: done" in capsys.readouterr().err
+    assert report.file_bytes == os.path.getsize(out)
+    g = report.gear("fp32")
+    assert g.samples == 6 and g.error_backend in ("runtime", "reference")
+    assert g.max_abs_error < 1e-5 and g.max_rel_error < 1e-4
+    assert g.bytes == (4 * 3 * 3 * 2 + 4 + 3 * 4 + 3) * 4
+    assert [r.op for r in report.layers] == ["CONV_2D", "MEAN", "FULLY_CONNECTED", "SOFTMAX"]
+    assert report.layers[0].activation == "RELU6" and report.layers[0].params == 76
+    assert report.params == 76 + 15
+    assert {p.name: len(p.changes) for p in report.passes} == {
+        "drop_noops": 0,
+        "fold_batchnorm": 1,
+        "fuse_activation": 1,
+    }
+    text = str(report)
+    assert "fp32" in text and "CONV_2D+RELU6" in text and "(N, 8, 8, 4)" in text
+    d = json.loads(json.dumps(report.to_dict()))
+    assert d["gears"][0]["name"] == "fp32" and d["layers"][0]["output_shape"] == [-1, 8, 8, 4]
+    assert d["storage"] == "exact" and d["inputs"][0]["shape"] == [-1, 8, 8, 2]
+    # quiet mode, from a saved file, default random calibration
+    model.save(tmp_path / "tiny.keras")
+    report2 = gs.convert(str(tmp_path / "tiny.keras"), out, progress=False)
+    assert capsys.readouterr().err == ""
+    assert report2.gear("fp32").samples == 8 and report2.source.endswith("tiny.keras")
+
+
+def test_convert_unsupported_writes_nothing(tmp_path):
+    keras = pytest.importorskip("keras")
+    model = keras.Sequential([keras.Input((4, 3)), keras.layers.LSTM(2)])
+    out = tmp_path / "m.gear"
+    with pytest.raises(UnsupportedOpError, match="LSTM ×1"):
+        gs.convert(model, out, progress=False)
+    assert os.listdir(tmp_path) == []
