@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// gearshift-bench: latency and memory of each gear of a .gear file on random
+// inputs, without Python. Reports min/median/p90/p99 after a warm-up (the
+// tail is what a latency budget cares about) as a table or as the same JSON
+// that `gearshift bench --json` writes. Exit codes: 0 ok, 1 error, 2 usage.
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gearshift/gearshift.h"
+#include "tool_util.h"
+
+namespace gearshift {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: gearshift-bench FILE.gear [--gears G1,G2|all] [--threads N] [--runs N]\n"
+    "                       [--warmup N] [--batch N] [--json]\n"
+    "  --gears   comma-separated gear names, or all (default)\n"
+    "  --threads worker threads (default 1)\n"
+    "  --runs    timed runs per gear (default 50); --warmup untimed runs (default 5)\n"
+    "  --batch   batch size for inputs whose dimension 0 is -1 (default 1)\n"
+    "  --json    print JSON instead of a table\n";
+
+struct GearResult {
+  std::string gear;
+  double min = 0, median = 0, p90 = 0, p99 = 0, mean = 0;
+  int64_t arena_bytes = 0, peak_rss_bytes = 0;
+};
+
+// Percentile with linear interpolation between order statistics (NumPy's
+// default), so the C++ and Python benches agree.
+double Percentile(const std::vector<double>& sorted, double q) {
+  const double pos = q / 100.0 * static_cast<double>(sorted.size() - 1);
+  const size_t lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - static_cast<double>(lo));
+}
+
+int64_t PeakRssBytes() {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+#if defined(__APPLE__)
+  return static_cast<int64_t>(ru.ru_maxrss);
+#else
+  return static_cast<int64_t>(ru.ru_maxrss) * 1024;  // Linux reports KiB
+#endif
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  size_t pos = 0;
+  for (;;) {
+    const size_t next = s.find(sep, pos);
+    parts.push_back(s.substr(pos, next - pos));
+    if (next == std::string::npos) return parts;
+    pos = next + 1;
+  }
+}
+
+int Main(int argc, char** argv) {
+  std::string path, gears_arg = "all";
+  long threads = 1, runs = 50, warmup = 5, batch = 1;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto int_flag = [&](long lo, long hi, long* out) {
+      return i + 1 < argc && tools::ParseInt(argv[++i], lo, hi, out);
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return tools::kExitOk;
+    } else if (arg == "--json") {
+      json = true;
+    } else if (arg == "--gears") {
+      if (i + 1 >= argc) return tools::UsageError(kUsage, "--gears needs a value");
+      gears_arg = argv[++i];
+    } else if (arg == "--threads") {
+      if (!int_flag(1, 1024, &threads)) {
+        return tools::UsageError(kUsage, "--threads needs an integer in [1, 1024]");
+      }
+    } else if (arg == "--runs") {
+      if (!int_flag(1, 100000000, &runs)) {
+        return tools::UsageError(kUsage, "--runs needs a positive integer");
+      }
+    } else if (arg == "--warmup") {
+      if (!int_flag(0, 100000000, &warmup)) {
+        return tools::UsageError(kUsage, "--warmup needs a non-negative integer");
+      }
+    } else if (arg == "--batch") {
+      if (!int_flag(1, 1 << 20, &batch)) {
+        return tools::UsageError(kUsage, "--batch needs a positive integer");
+      }
+    } else if (!arg.empty() && arg[0] == '-') {
+      return tools::UsageError(kUsage, "unknown option '" + arg + "'");
+    } else if (path.empty()) {
+      path = arg;
+    } else {
+      return tools::UsageError(kUsage, "more than one model file given");
+    }
+  }
+  if (path.empty()) return tools::UsageError(kUsage, "no model file given");
+
+  RuntimeOptions options;
+  options.threads = static_cast<int>(threads);
+  std::unique_ptr<Runtime> rt;
+  Status s = Runtime::Open(path, options, &rt);
+  if (!s.ok()) return tools::FailStatus(s);
+  std::vector<std::string> gears =
+      gears_arg == "all" ? rt->gears() : Split(gears_arg, ',');
+  for (const std::string& g : gears) {
+    if (std::find(rt->gears().begin(), rt->gears().end(), g) == rt->gears().end()) {
+      std::string avail;
+      for (const std::string& a : rt->gears()) avail += (avail.empty() ? "" : ", ") + a;
+      return tools::Fail("unknown gear '" + g + "'; " + path + " carries: " + avail);
+    }
+  }
+  struct stat st;
+  const int64_t file_bytes = stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
+
+  // Random standard-normal inputs, fixed seed so runs are comparable.
+  std::mt19937 rng(0);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<Shape> shapes;
+  std::vector<std::vector<float>> in_data;
+  std::vector<const void*> in_ptrs;
+  for (const TensorInfo& in : rt->inputs()) {
+    Shape shape = in.shape;
+    if (!shape.empty() && shape[0] == -1) shape[0] = batch;
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = normal(rng);
+    shapes.push_back(shape);
+    in_data.push_back(std::move(v));
+  }
+  for (const auto& v : in_data) in_ptrs.push_back(v.data());
+
+  std::vector<GearResult> results;
+  for (const std::string& g : gears) {
+    s = rt->SetGear(g);
+    if (s.ok()) s = rt->Prepare(shapes);
+    if (!s.ok()) return tools::FailStatus(s);
+    std::vector<std::vector<float>> out_data;
+    std::vector<void*> out_ptrs;
+    for (const Shape& shape : rt->output_shapes()) {
+      int64_t n = 1;
+      for (int64_t d : shape) n *= d;
+      out_data.emplace_back(static_cast<size_t>(n));
+    }
+    for (auto& v : out_data) out_ptrs.push_back(v.data());
+    for (long i = 0; i < warmup; ++i) {
+      s = rt->Run(in_ptrs.data(), out_ptrs.data());
+      if (!s.ok()) return tools::FailStatus(s);
+    }
+    std::vector<double> samples;
+    samples.reserve(static_cast<size_t>(runs));
+    for (long i = 0; i < runs; ++i) {
+      s = rt->Run(in_ptrs.data(), out_ptrs.data());
+      if (!s.ok()) return tools::FailStatus(s);
+      samples.push_back(rt->last_latency_ms());
+    }
+    std::sort(samples.begin(), samples.end());
+    GearResult r;
+    r.gear = g;
+    r.min = samples.front();
+    r.median = Percentile(samples, 50);
+    r.p90 = Percentile(samples, 90);
+    r.p99 = Percentile(samples, 99);
+    for (double v : samples) r.mean += v / static_cast<double>(samples.size());
+    r.arena_bytes = rt->arena_bytes();
+    r.peak_rss_bytes = PeakRssBytes();
+    results.push_back(r);
+  }
+
+  if (json) {
+    std::printf("{\"file\": %s, \"file_bytes\": %lld, \"batch\": %ld, \"gears\": {",
+                JsonString(path).c_str(), static_cast<long long>(file_bytes), batch);
+    for (size_t i = 0; i < results.size(); ++i) {
+      const GearResult& r = results[i];
+      std::printf(
+          "%s%s: {\"latency_ms\": {\"min\": %.6f, \"median\": %.6f, \"p90\": %.6f, "
+          "\"p99\": %.6f, \"mean\": %.6f}, \"runs\": %ld, \"threads\": %d, "
+          "\"peak_rss_bytes\": %lld, \"file_bytes\": %lld, \"arena_bytes\": %lld}",
+          i ? ", " : "", JsonString(r.gear).c_str(), r.min, r.median, r.p90, r.p99, r.mean, runs,
+          rt->threads(), static_cast<long long>(r.peak_rss_bytes),
+          static_cast<long long>(file_bytes), static_cast<long long>(r.arena_bytes));
+    }
+    std::printf("}}\n");
+    return tools::kExitOk;
+  }
+  std::printf("%s  (%.1f KiB, batch %ld)\n", path.c_str(), static_cast<double>(file_bytes) / 1024,
+              batch);
+  std::printf("%-12s %10s %10s %10s %10s %6s %7s %10s %12s\n", "gear", "min ms", "median ms",
+              "p90 ms", "p99 ms", "runs", "threads", "arena KiB", "peak RSS MiB");
+  for (const GearResult& r : results) {
+    std::printf("%-12s %10.3f %10.3f %10.3f %10.3f %6ld %7d %10.1f %12.1f\n", r.gear.c_str(),
+                r.min, r.median, r.p90, r.p99, runs, rt->threads(),
+                static_cast<double>(r.arena_bytes) / 1024,
+                static_cast<double>(r.peak_rss_bytes) / (1 << 20));
+  }
+  return tools::kExitOk;
+}
+
+}  // namespace
+}  // namespace gearshift
+
+int main(int argc, char** argv) {
+  try {
+    return gearshift::Main(argc, argv);
+  } catch (const std::exception& e) {
+    return gearshift::tools::Fail(e.what());
+  }
+}
