@@ -274,7 +274,7 @@ class Parser {
           case 'r': out->push_back('\r'); break;
           case 't': out->push_back('\t'); break;
           case 'u': {
-            uint32_t cp;
+            uint32_t cp = 0;
             GS_RETURN_IF_ERROR(ParseHex4(pos_, &cp));
             const size_t esc = pos_ - 2;
             pos_ += 4;
@@ -285,7 +285,7 @@ class Parser {
               if (n_ - pos_ < 6 || p_[pos_] != '\\' || p_[pos_ + 1] != 'u') {
                 return Error(esc, "high surrogate not followed by a \\u low surrogate");
               }
-              uint32_t low;
+              uint32_t low = 0;
               GS_RETURN_IF_ERROR(ParseHex4(pos_ + 2, &low));
               if (low < 0xDC00 || low > 0xDFFF) {
                 return Error(pos_, "high surrogate not followed by a low surrogate");

@@ -1,0 +1,1035 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// The .gear reader: GearFile::Open / GearFile::FromBuffer. It treats every
+// byte as hostile and performs, in order, every check of docs/FORMAT.md
+// section 3 steps 1-3 (header, section table and CRCs, manifest), stopping
+// at the first failure with a kFormatError that names the field. Only a
+// fully validated file becomes a ModelDesc, so the planner and kernels never
+// see an out-of-range index, an unaligned or out-of-bounds payload, or a
+// graph that is not in topological order. Step 4 (shape inference) belongs
+// to src/plan; here only static checks that need no batch size are done.
+//
+// Integers in the file are read byte by byte (little-endian, any alignment),
+// so the reader is correct on big-endian and strict-alignment hosts too.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "format/crc32c.h"
+#include "format/file_map.h"
+#include "format/json.h"
+#include "format/model_desc.h"
+
+namespace gearshift {
+namespace {
+
+constexpr size_t kHeaderSize = 64;
+constexpr size_t kSectionEntrySize = 32;
+constexpr size_t kHeaderCrcOffset = 32;
+constexpr uint32_t kMaxSections = 1024;
+constexpr uint32_t kMinAlignment = 16;
+constexpr uint32_t kMaxAlignment = 65536;
+constexpr uint32_t kKindManifest = 1;
+constexpr uint32_t kKindTensorData = 2;
+constexpr uint32_t kFirstOptionalKind = 1024;
+constexpr uint32_t kLastOptionalKind = 65535;
+constexpr uint64_t kMaxManifestBytes = uint64_t{64} << 20;
+constexpr size_t kMaxRank = 6;
+// Data pointers handed to kernels are at least this aligned (model_desc.h).
+constexpr uintptr_t kDataAlignment = 64;
+constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
+
+uint64_t LoadLe(const uint8_t* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
+  return v;
+}
+
+std::string Hex32(uint32_t v) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string s = "0x";
+  for (int i = 7; i >= 0; --i) s += kHex[(v >> (4 * i)) & 15];
+  return s;
+}
+
+std::string ShapeStr(const Shape& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i) out += ",";
+    out += std::to_string(s[i]);
+  }
+  return out + "]";
+}
+
+struct Header {
+  uint16_t major = 0, minor = 0;
+  uint32_t alignment = 0;
+  uint32_t section_count = 0;
+  uint64_t file_size = 0;
+  uint64_t section_table_offset = 0;
+  uint32_t header_crc = 0;
+  uint32_t flags = 0;
+};
+
+struct Section {
+  uint32_t kind = 0, flags = 0;
+  uint64_t offset = 0, size = 0;
+  uint32_t crc = 0;
+  std::string label;  // "section 1 (TENSOR_DATA)"
+};
+
+std::string SectionLabel(size_t index, uint32_t kind) {
+  std::string s = "section " + std::to_string(index) + " (";
+  if (kind == kKindManifest) return s + "MANIFEST)";
+  if (kind == kKindTensorData) return s + "TENSOR_DATA)";
+  return s + "kind " + std::to_string(kind) + ")";
+}
+
+// ---- step 1: header ----------------------------------------------------------
+
+Status ReadHeader(const uint8_t* d, size_t n, Header* h) {
+  if (n < kHeaderSize) {
+    return FormatError("header: file is " + std::to_string(n) +
+                       " bytes, shorter than the 64-byte header");
+  }
+  if (std::memcmp(d, "GEAR", 4) != 0) {
+    return FormatError("header.magic: expected \"GEAR\" (47 45 41 52), found bytes " +
+                       Hex32(static_cast<uint32_t>(LoadLe(d, 4))) + " (little-endian)");
+  }
+  h->major = static_cast<uint16_t>(LoadLe(d + 4, 2));
+  h->minor = static_cast<uint16_t>(LoadLe(d + 6, 2));
+  h->alignment = static_cast<uint32_t>(LoadLe(d + 8, 4));
+  h->section_count = static_cast<uint32_t>(LoadLe(d + 12, 4));
+  h->file_size = LoadLe(d + 16, 8);
+  h->section_table_offset = LoadLe(d + 24, 8);
+  h->header_crc = static_cast<uint32_t>(LoadLe(d + 32, 4));
+  h->flags = static_cast<uint32_t>(LoadLe(d + 36, 4));
+
+  const std::string file_version = std::to_string(h->major) + "." + std::to_string(h->minor);
+  const std::string reader_version =
+      std::to_string(kFormatMajor) + "." + std::to_string(kFormatMinor);
+  if (h->major > kFormatMajor) {
+    return Status(StatusCode::kUnsupported,
+                  "header.version_major: the file is format " + file_version +
+                      ", newer than this reader's format " + reader_version +
+                      "; a newer gearshift runtime is needed to read it");
+  }
+  if (h->major < kFormatMajor) {
+    return FormatError("header.version_major: the file is format " + file_version +
+                       ", but this reader (format " + reader_version +
+                       ") knows no major version below " + std::to_string(kFormatMajor));
+  }
+  const uint32_t a = h->alignment;
+  if (a < kMinAlignment || a > kMaxAlignment || (a & (a - 1)) != 0) {
+    return FormatError("header.alignment: expected a power of two in [16, 65536], found " +
+                       std::to_string(a));
+  }
+  if (h->flags != 0) {
+    return FormatError("header.flags: expected 0 (no flags are defined in format 1.x), found " +
+                       Hex32(h->flags));
+  }
+  if (h->file_size != n) {
+    return FormatError("header.file_size: header says " + std::to_string(h->file_size) +
+                       " bytes, the file is " + std::to_string(n) + " bytes (" +
+                       (n < h->file_size ? "truncated" : "extended") + ")");
+  }
+  if (h->section_count < 1 || h->section_count > kMaxSections) {
+    return FormatError("header.section_count: expected 1..1024, found " +
+                       std::to_string(h->section_count));
+  }
+  if (h->section_table_offset != kHeaderSize) {
+    return FormatError("header.section_table_offset: expected 64, found " +
+                       std::to_string(h->section_table_offset));
+  }
+  // section_count <= 1024, so this cannot overflow.
+  const uint64_t table_end = kHeaderSize + uint64_t{h->section_count} * kSectionEntrySize;
+  if (table_end > n) {
+    return FormatError("header.section_count: a section table of " +
+                       std::to_string(h->section_count) + " entries ends at byte " +
+                       std::to_string(table_end) + ", past the end of the " +
+                       std::to_string(n) + "-byte file");
+  }
+  uint8_t head[kHeaderSize];
+  std::memcpy(head, d, kHeaderSize);
+  std::memset(head + kHeaderCrcOffset, 0, 4);
+  uint32_t crc = Crc32c(head, kHeaderSize);
+  crc = Crc32c(d + kHeaderSize, table_end - kHeaderSize, crc);
+  if (crc != h->header_crc) {
+    return FormatError("header.header_crc32c: CRC32C mismatch: stored " + Hex32(h->header_crc) +
+                       ", computed " + Hex32(crc));
+  }
+  return Status::Ok();
+}
+
+// ---- step 2: sections --------------------------------------------------------
+
+Status ReadSections(const uint8_t* d, size_t n, const Header& h, bool verify_checksums,
+                    std::vector<Section>* sections, size_t* manifest_index) {
+  const uint64_t table_end = kHeaderSize + uint64_t{h.section_count} * kSectionEntrySize;
+  uint64_t prev_end = table_end;
+  int manifests = 0;
+  sections->resize(h.section_count);
+  for (uint32_t i = 0; i < h.section_count; ++i) {
+    const uint8_t* e = d + kHeaderSize + size_t{i} * kSectionEntrySize;
+    Section& s = (*sections)[i];
+    s.kind = static_cast<uint32_t>(LoadLe(e, 4));
+    s.flags = static_cast<uint32_t>(LoadLe(e + 4, 4));
+    s.offset = LoadLe(e + 8, 8);
+    s.size = LoadLe(e + 16, 8);
+    s.crc = static_cast<uint32_t>(LoadLe(e + 24, 4));
+    s.label = SectionLabel(i, s.kind);
+    const bool optional = s.kind >= kFirstOptionalKind && s.kind <= kLastOptionalKind;
+    if (s.kind != kKindManifest && s.kind != kKindTensorData && !optional) {
+      return FormatError(s.label + ": unknown section kind " + std::to_string(s.kind) +
+                         " (known: 1 = MANIFEST, 2 = TENSOR_DATA, optional 1024..65535)");
+    }
+    if (s.kind == kKindManifest) {
+      ++manifests;
+      *manifest_index = i;
+    }
+    if (s.flags != 0) {
+      return FormatError(s.label + ": flags: expected 0, found " + Hex32(s.flags));
+    }
+    if (s.offset % h.alignment != 0) {
+      return FormatError(s.label + ": offset " + std::to_string(s.offset) +
+                         " is not a multiple of the alignment " + std::to_string(h.alignment));
+    }
+    if (s.offset < prev_end) {
+      return FormatError(s.label + ": offset " + std::to_string(s.offset) +
+                         " overlaps the section table or the previous section (which ends at " +
+                         std::to_string(prev_end) +
+                         "); sections must be in increasing offset order");
+    }
+    if (s.offset > n || s.size > n - s.offset) {
+      return FormatError(s.label + ": bytes [" + std::to_string(s.offset) + ", +" +
+                         std::to_string(s.size) + ") extend past the end of the " +
+                         std::to_string(n) + "-byte file");
+    }
+    prev_end = s.offset + s.size;
+  }
+  if (manifests != 1) {
+    return FormatError("section table: expected exactly one MANIFEST section, found " +
+                       std::to_string(manifests));
+  }
+  for (const Section& s : *sections) {
+    if (!verify_checksums && s.kind != kKindManifest) continue;
+    const uint32_t crc = Crc32c(d + s.offset, s.size);
+    if (crc != s.crc) {
+      return FormatError(s.label + ": CRC32C mismatch: stored " + Hex32(s.crc) +
+                         ", computed " + Hex32(crc));
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- step 3: manifest --------------------------------------------------------
+
+// Product of dims times elem_size, or false if it would exceed INT64_MAX.
+// Dimensions of -1 (batch) count as 1.
+bool ByteCount(const Shape& shape, int64_t elem_size, int64_t* out) {
+  int64_t n = elem_size;
+  for (int64_t dim : shape) {
+    const int64_t d = dim < 0 ? 1 : dim;
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) return false;
+    n *= d;
+  }
+  *out = n;
+  return true;
+}
+
+struct OpInfo {
+  const char* name;
+  OpType type;
+  int min_inputs, max_inputs;  // max -1 = unbounded
+  bool optional_third;         // inputs[2] (bias) may be -1
+};
+
+constexpr OpInfo kOps[] = {
+    {"CONV_2D", OpType::kConv2D, 3, 3, true},
+    {"DEPTHWISE_CONV_2D", OpType::kDepthwiseConv2D, 3, 3, true},
+    {"FULLY_CONNECTED", OpType::kFullyConnected, 3, 3, true},
+    {"MAX_POOL_2D", OpType::kMaxPool2D, 1, 1, false},
+    {"AVERAGE_POOL_2D", OpType::kAveragePool2D, 1, 1, false},
+    {"MEAN", OpType::kMean, 1, 1, false},
+    {"RELU", OpType::kRelu, 1, 1, false},
+    {"RELU6", OpType::kRelu6, 1, 1, false},
+    {"RELU_N1_TO_1", OpType::kReluN1To1, 1, 1, false},
+    {"LOGISTIC", OpType::kLogistic, 1, 1, false},
+    {"TANH", OpType::kTanh, 1, 1, false},
+    {"HARD_SWISH", OpType::kHardSwish, 1, 1, false},
+    {"SOFTMAX", OpType::kSoftmax, 1, 1, false},
+    {"ADD", OpType::kAdd, 2, 2, false},
+    {"MUL", OpType::kMul, 2, 2, false},
+    {"CONCATENATION", OpType::kConcatenation, 1, -1, false},
+    {"RESHAPE", OpType::kReshape, 1, 1, false},
+    {"PAD", OpType::kPad, 1, 1, false},
+};
+
+const OpInfo* FindOp(const std::string& name) {
+  for (const OpInfo& op : kOps) {
+    if (name == op.name) return &op;
+  }
+  return nullptr;
+}
+
+// Reads a node's "attrs" object, remembering which keys were consumed so
+// that unknown keys can be refused (FORMAT.md: attrs keys are defined per op).
+class AttrReader {
+ public:
+  AttrReader(const json::Ref& attrs, bool present) : attrs_(attrs), present_(present) {}
+
+  Status Find(const char* key, bool required, json::Ref* out, bool* found) {
+    used_.insert(key);
+    *found = false;
+    if (present_) GS_RETURN_IF_ERROR(attrs_.OptionalMember(key, out, found));
+    if (!*found && required) {
+      return FormatError(attrs_.path() + ": missing required attribute \"" + key + "\"");
+    }
+    return Status::Ok();
+  }
+  Status Pair(const char* key, int* a, int* b) {
+    json::Ref r;
+    bool found;
+    GS_RETURN_IF_ERROR(Find(key, true, &r, &found));
+    std::vector<int64_t> v;
+    GS_RETURN_IF_ERROR(r.GetIntArray(&v, 1, kMaxInt, 2));
+    *a = static_cast<int>(v[0]);
+    *b = static_cast<int>(v[1]);
+    return Status::Ok();
+  }
+  Status PaddingAttr(Padding* out) {
+    json::Ref r;
+    bool found;
+    GS_RETURN_IF_ERROR(Find("padding", true, &r, &found));
+    std::string s;
+    GS_RETURN_IF_ERROR(r.GetString(&s));
+    if (s == "SAME") {
+      *out = Padding::kSame;
+    } else if (s == "VALID") {
+      *out = Padding::kValid;
+    } else {
+      return r.Error("expected \"SAME\" or \"VALID\", found \"" + s.substr(0, 40) + "\"");
+    }
+    return Status::Ok();
+  }
+  Status ActivationAttr(Activation* out) {
+    json::Ref r;
+    bool found;
+    GS_RETURN_IF_ERROR(Find("activation", false, &r, &found));
+    *out = Activation::kNone;
+    if (!found) return Status::Ok();
+    std::string s;
+    GS_RETURN_IF_ERROR(r.GetString(&s));
+    if (s == "NONE") {
+      *out = Activation::kNone;
+    } else if (s == "RELU") {
+      *out = Activation::kRelu;
+    } else if (s == "RELU6") {
+      *out = Activation::kRelu6;
+    } else if (s == "RELU_N1_TO_1") {
+      *out = Activation::kReluN1To1;
+    } else {
+      return r.Error("expected one of \"NONE\", \"RELU\", \"RELU6\", \"RELU_N1_TO_1\", found \"" +
+                     s.substr(0, 40) + "\"");
+    }
+    return Status::Ok();
+  }
+  // Refuses keys no getter asked for.
+  Status CheckNoUnknown(const std::string& op) const {
+    if (!present_) return Status::Ok();
+    for (const std::string& key : attrs_.value().keys()) {
+      if (used_.count(key) == 0) {
+        std::string printable;
+        for (char c : key.substr(0, 40)) printable += (c >= 0x20 && c < 0x7F) ? c : '?';
+        return FormatError(attrs_.path() + ": unknown attribute \"" + printable + "\" for " +
+                           op);
+      }
+    }
+    return Status::Ok();
+  }
+  const std::string& path() const { return attrs_.path(); }
+
+ private:
+  json::Ref attrs_;
+  bool present_;
+  std::unordered_set<std::string> used_;
+};
+
+class ManifestReader {
+ public:
+  ManifestReader(const Header& header, const std::vector<Section>& sections,
+                 const uint8_t* file, ModelDesc* model)
+      : header_(header), sections_(sections), file_(file), m_(model) {}
+
+  Status Read(const uint8_t* text, uint64_t size, const std::string& label) {
+    if (size > kMaxManifestBytes) {
+      return FormatError(label + ": " + std::to_string(size) +
+                         " bytes, more than the manifest limit of " +
+                         std::to_string(kMaxManifestBytes));
+    }
+    json::Value root;
+    Status s = json::Parse(reinterpret_cast<const char*>(text), static_cast<size_t>(size),
+                           &root);
+    if (!s.ok()) return FormatError(label + ": invalid manifest: " + s.message());
+    if (!root.is_object()) {
+      return FormatError(std::string("manifest: expected a JSON object, found ") +
+                         root.TypeName());
+    }
+    root_ = &root;
+    GS_RETURN_IF_ERROR(ReadTop());
+    GS_RETURN_IF_ERROR(ReadTensors());
+    GS_RETURN_IF_ERROR(ReadGraphIo());
+    GS_RETURN_IF_ERROR(ReadNodes());
+    GS_RETURN_IF_ERROR(ReadStorage());
+    GS_RETURN_IF_ERROR(ReadGears());
+    return Status::Ok();
+  }
+
+ private:
+  Status Top(const char* key, json::Ref* out) const {
+    const json::Value* v = root_->Find(key);
+    if (!v) return FormatError(std::string("manifest: missing required key \"") + key + "\"");
+    *out = json::Ref(v, key);
+    return Status::Ok();
+  }
+
+  std::string TensorLabel(int t) const {
+    std::string name = m_->tensors[t].name.substr(0, 60);
+    for (char& c : name) {
+      if (static_cast<unsigned char>(c) < 0x20) c = '?';
+    }
+    return "tensor " + std::to_string(t) + " (" + name + ")";
+  }
+
+  Status ReadTop() {
+    m_->version_major = header_.major;
+    m_->version_minor = header_.minor;
+    if (const json::Value* p = root_->Find("producer")) {
+      GS_RETURN_IF_ERROR(json::Ref(p, "producer").GetString(&m_->producer));
+    }
+    if (const json::Value* md = root_->Find("metadata")) {
+      GS_RETURN_IF_ERROR(json::Ref(md, "metadata").ExpectObject());
+    }
+    return Status::Ok();
+  }
+
+  Status ReadTensors() {
+    json::Ref tensors;
+    GS_RETURN_IF_ERROR(Top("tensors", &tensors));
+    size_t n;
+    GS_RETURN_IF_ERROR(tensors.ExpectArray(&n, 0, static_cast<size_t>(kMaxInt)));
+    m_->tensors.resize(n);
+    std::unordered_map<std::string, int> names;
+    names.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      const json::Ref t = tensors.Item(i);
+      TensorDesc& td = m_->tensors[i];
+      GS_RETURN_IF_ERROR(t.ExpectObject());
+      json::Ref r;
+      GS_RETURN_IF_ERROR(t.Member("name", &r));
+      GS_RETURN_IF_ERROR(r.GetString(&td.name));
+      if (td.name.empty()) return r.Error("tensor names must be non-empty");
+      auto ins = names.emplace(td.name, static_cast<int>(i));
+      if (!ins.second) {
+        return r.Error("duplicate tensor name, also used by tensors[" +
+                       std::to_string(ins.first->second) + "]");
+      }
+      bool found = false;
+      GS_RETURN_IF_ERROR(t.OptionalMember("const", &r, &found));
+      if (found) GS_RETURN_IF_ERROR(r.GetBool(&td.is_const));
+      GS_RETURN_IF_ERROR(t.Member("shape", &r));
+      GS_RETURN_IF_ERROR(r.GetIntArray(&td.shape, -1, std::numeric_limits<int64_t>::max(), -1,
+                                       0, kMaxRank));
+      for (size_t d = 0; d < td.shape.size(); ++d) {
+        const bool batch_ok = d == 0 && !td.is_const;
+        if (td.shape[d] < 1 && !(batch_ok && td.shape[d] == -1)) {
+          return r.Item(d).Error("dimension is " + std::to_string(td.shape[d]) +
+                                 (batch_ok ? "; expected >= 1, or -1 for the batch"
+                                           : "; expected >= 1"));
+        }
+      }
+      int64_t bytes;
+      if (!ByteCount(td.shape, 4, &bytes)) {
+        return r.Error("element count of shape " + ShapeStr(td.shape) +
+                       " times 4 bytes overflows a 64-bit integer");
+      }
+      GS_RETURN_IF_ERROR(t.Member("dtype", &r));
+      std::string dtype;
+      GS_RETURN_IF_ERROR(r.GetString(&dtype));
+      if (dtype != "f32") {
+        return r.Error("expected \"f32\" (the only graph dtype of format 1.0), found \"" +
+                       dtype.substr(0, 40) + "\"");
+      }
+      td.dtype = DType::kF32;
+    }
+    return Status::Ok();
+  }
+
+  Status ReadIndexList(const char* key, std::vector<int>* out, size_t min_size) {
+    json::Ref r;
+    GS_RETURN_IF_ERROR(Top(key, &r));
+    std::vector<int64_t> v;
+    const int64_t nt = static_cast<int64_t>(m_->tensors.size());
+    if (!r->is_array()) {
+      return r.Error(std::string("expected array of tensor indices, found ") + r->TypeName());
+    }
+    if (r->size() < min_size) return r.Error("the graph has no outputs");
+    GS_RETURN_IF_ERROR(r.GetIntArray(&v, 0, nt - 1));
+    std::vector<char> seen(m_->tensors.size(), 0);
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (seen[v[i]]) {
+        return r.Item(i).Error("tensor " + std::to_string(v[i]) + " is listed twice");
+      }
+      seen[v[i]] = 1;
+      out->push_back(static_cast<int>(v[i]));
+    }
+    return Status::Ok();
+  }
+
+  Status ReadGraphIo() {
+    GS_RETURN_IF_ERROR(ReadIndexList("inputs", &m_->inputs, 0));
+    GS_RETURN_IF_ERROR(ReadIndexList("outputs", &m_->outputs, 1));
+    is_input_.assign(m_->tensors.size(), 0);
+    for (size_t i = 0; i < m_->inputs.size(); ++i) {
+      const int t = m_->inputs[i];
+      if (m_->tensors[t].is_const) {
+        return FormatError("inputs[" + std::to_string(i) + "]: " + TensorLabel(t) +
+                           " is a constant; graph inputs cannot be constant");
+      }
+      is_input_[t] = 1;
+    }
+    return Status::Ok();
+  }
+
+  Status ReadNodes() {
+    json::Ref nodes;
+    GS_RETURN_IF_ERROR(Top("nodes", &nodes));
+    size_t n;
+    GS_RETURN_IF_ERROR(nodes.ExpectArray(&n, 0, static_cast<size_t>(kMaxInt)));
+    const size_t nt = m_->tensors.size();
+    // available[t]: a graph input, a constant, or produced by an earlier node.
+    std::vector<char> available(nt, 0);
+    producer_.assign(nt, -1);
+    for (size_t t = 0; t < nt; ++t) available[t] = m_->tensors[t].is_const || is_input_[t];
+    m_->nodes.resize(n);
+    for (size_t k = 0; k < n; ++k) {
+      const json::Ref node = nodes.Item(k);
+      NodeDesc& nd = m_->nodes[k];
+      GS_RETURN_IF_ERROR(node.ExpectObject());
+      json::Ref r;
+      GS_RETURN_IF_ERROR(node.Member("name", &r));
+      GS_RETURN_IF_ERROR(r.GetString(&nd.name));
+      std::string printable;
+      for (char c : nd.name.substr(0, 60)) {
+        printable += static_cast<unsigned char>(c) < 0x20 ? '?' : c;
+      }
+      const std::string label = node.path() + " (" + printable + ")";
+      GS_RETURN_IF_ERROR(node.Member("op", &r));
+      std::string op_name;
+      GS_RETURN_IF_ERROR(r.GetString(&op_name));
+      const OpInfo* op = FindOp(op_name);
+      if (!op) {
+        return FormatError(label + ": unknown op \"" + op_name.substr(0, 40) + "\"");
+      }
+      nd.op = op->type;
+
+      std::vector<int64_t> ins, outs;
+      GS_RETURN_IF_ERROR(node.Member("inputs", &r));
+      GS_RETURN_IF_ERROR(r.GetIntArray(&ins, -1, static_cast<int64_t>(nt) - 1));
+      if (static_cast<int>(ins.size()) < op->min_inputs ||
+          (op->max_inputs >= 0 && static_cast<int>(ins.size()) > op->max_inputs)) {
+        std::string want = op->max_inputs < 0 ? "at least " + std::to_string(op->min_inputs)
+                           : op->min_inputs == op->max_inputs
+                               ? std::to_string(op->min_inputs)
+                               : std::to_string(op->min_inputs) + ".." +
+                                     std::to_string(op->max_inputs);
+        return FormatError(label + ": " + op->name + " takes " + want + " inputs, found " +
+                           std::to_string(ins.size()));
+      }
+      for (size_t j = 0; j < ins.size(); ++j) {
+        const int64_t t = ins[j];
+        if (t == -1) {
+          if (op->optional_third && j == 2) continue;
+          return FormatError(label + ": inputs[" + std::to_string(j) + "] of " + op->name +
+                             " is required; -1 (absent) is only allowed for the bias");
+        }
+        if (!available[t]) {
+          return FormatError(label + ": inputs[" + std::to_string(j) + "]: " +
+                             TensorLabel(static_cast<int>(t)) +
+                             " is not a graph input, a constant, or an output of an earlier "
+                             "node (nodes must be in topological order)");
+        }
+      }
+      GS_RETURN_IF_ERROR(node.Member("outputs", &r));
+      GS_RETURN_IF_ERROR(r.GetIntArray(&outs, 0, static_cast<int64_t>(nt) - 1));
+      if (outs.size() != 1) {
+        return FormatError(label + ": " + op->name + " has exactly 1 output, found " +
+                           std::to_string(outs.size()));
+      }
+      for (size_t j = 0; j < outs.size(); ++j) {
+        const int t = static_cast<int>(outs[j]);
+        const std::string where = label + ": outputs[" + std::to_string(j) + "]: ";
+        if (m_->tensors[t].is_const) {
+          return FormatError(where + TensorLabel(t) + " is a constant; nodes cannot write it");
+        }
+        if (is_input_[t]) {
+          return FormatError(where + TensorLabel(t) + " is a graph input; nodes cannot write it");
+        }
+        if (producer_[t] >= 0) {
+          return FormatError(where + TensorLabel(t) + " is already produced by nodes[" +
+                             std::to_string(producer_[t]) + "]");
+        }
+        producer_[t] = static_cast<int>(k);
+        available[t] = 1;
+      }
+      for (int64_t t : ins) nd.inputs.push_back(static_cast<int>(t));
+      for (int64_t t : outs) nd.outputs.push_back(static_cast<int>(t));
+
+      bool has_attrs = false;
+      json::Ref attrs;
+      GS_RETURN_IF_ERROR(node.OptionalMember("attrs", &attrs, &has_attrs));
+      if (has_attrs) GS_RETURN_IF_ERROR(attrs.ExpectObject());
+      if (!has_attrs) attrs = json::Ref(nullptr, node.path() + ".attrs");
+      AttrReader ar(attrs, has_attrs);
+      GS_RETURN_IF_ERROR(ReadAttrs(*op, label, &ar, &nd));
+      GS_RETURN_IF_ERROR(ar.CheckNoUnknown(op->name));
+      GS_RETURN_IF_ERROR(StaticChecks(*op, label, nd));
+    }
+    for (size_t t = 0; t < nt; ++t) {
+      if (!m_->tensors[t].is_const && !is_input_[t] && producer_[t] < 0) {
+        return FormatError("tensors[" + std::to_string(t) + "] (" + m_->tensors[t].name.substr(0, 60) +
+                           "): not a constant, not a graph input, and produced by no node");
+      }
+    }
+    return Status::Ok();
+  }
+
+  const Shape& ShapeOf(int t) const { return m_->tensors[t].shape; }
+
+  Status ReadAttrs(const OpInfo& op, const std::string& label, AttrReader* ar, NodeDesc* nd) {
+    NodeAttrs& a = nd->attrs;
+    json::Ref r;
+    bool found;
+    switch (op.type) {
+      case OpType::kConv2D:
+      case OpType::kDepthwiseConv2D:
+        GS_RETURN_IF_ERROR(ar->Pair("stride", &a.stride_h, &a.stride_w));
+        GS_RETURN_IF_ERROR(ar->Pair("dilation", &a.dilation_h, &a.dilation_w));
+        GS_RETURN_IF_ERROR(ar->PaddingAttr(&a.padding));
+        GS_RETURN_IF_ERROR(ar->ActivationAttr(&a.activation));
+        if (op.type == OpType::kDepthwiseConv2D) {
+          GS_RETURN_IF_ERROR(ar->Find("depth_multiplier", true, &r, &found));
+          GS_RETURN_IF_ERROR(r.GetInt(&a.depth_multiplier, 1, static_cast<int>(kMaxInt)));
+        }
+        break;
+      case OpType::kMaxPool2D:
+      case OpType::kAveragePool2D:
+        GS_RETURN_IF_ERROR(ar->Pair("filter", &a.filter_h, &a.filter_w));
+        GS_RETURN_IF_ERROR(ar->Pair("stride", &a.stride_h, &a.stride_w));
+        GS_RETURN_IF_ERROR(ar->PaddingAttr(&a.padding));
+        GS_RETURN_IF_ERROR(ar->ActivationAttr(&a.activation));
+        break;
+      case OpType::kFullyConnected:
+      case OpType::kAdd:
+      case OpType::kMul:
+        GS_RETURN_IF_ERROR(ar->ActivationAttr(&a.activation));
+        break;
+      case OpType::kMean: {
+        const int64_t rank = static_cast<int64_t>(ShapeOf(nd->inputs[0]).size());
+        GS_RETURN_IF_ERROR(ar->Find("axes", true, &r, &found));
+        std::vector<int64_t> axes;
+        GS_RETURN_IF_ERROR(r.GetIntArray(&axes, 0, kMaxInt, -1, 0, kMaxRank));
+        for (size_t i = 0; i < axes.size(); ++i) {
+          if (axes[i] >= rank) {
+            return r.Item(i).Error("axis " + std::to_string(axes[i]) +
+                                   " out of range for the input of rank " +
+                                   std::to_string(rank));
+          }
+          for (size_t j = 0; j < i; ++j) {
+            if (axes[j] == axes[i]) {
+              return r.Item(i).Error("axis " + std::to_string(axes[i]) + " is repeated");
+            }
+          }
+          a.axes.push_back(static_cast<int>(axes[i]));
+        }
+        GS_RETURN_IF_ERROR(ar->Find("keep_dims", true, &r, &found));
+        GS_RETURN_IF_ERROR(r.GetBool(&a.keep_dims));
+        break;
+      }
+      case OpType::kSoftmax:
+        GS_RETURN_IF_ERROR(ar->Find("beta", false, &r, &found));
+        if (found) {
+          double beta;
+          GS_RETURN_IF_ERROR(r.GetNumber(&beta));
+          if (!(std::fabs(beta) <= std::numeric_limits<float>::max())) {
+            return r.Error("beta " + std::to_string(beta) + " does not fit a float");
+          }
+          a.beta = static_cast<float>(beta);
+        }
+        break;
+      case OpType::kConcatenation: {
+        const int64_t rank = static_cast<int64_t>(ShapeOf(nd->inputs[0]).size());
+        GS_RETURN_IF_ERROR(ar->Find("axis", true, &r, &found));
+        int64_t axis;
+        GS_RETURN_IF_ERROR(r.GetInt(&axis, 0, kMaxInt));
+        if (axis >= rank) {
+          return r.Error("axis " + std::to_string(axis) + " out of range for inputs of rank " +
+                         std::to_string(rank));
+        }
+        a.axis = static_cast<int>(axis);
+        GS_RETURN_IF_ERROR(ar->ActivationAttr(&a.activation));
+        break;
+      }
+      case OpType::kReshape: {
+        GS_RETURN_IF_ERROR(ar->Find("shape", true, &r, &found));
+        GS_RETURN_IF_ERROR(r.GetIntArray(&a.shape, -1, std::numeric_limits<int64_t>::max(),
+                                         -1, 0, kMaxRank - 1));
+        int inferred = 0;
+        for (size_t i = 0; i < a.shape.size(); ++i) {
+          if (a.shape[i] == 0) return r.Item(i).Error("dimension 0 is not allowed");
+          if (a.shape[i] == -1 && ++inferred > 1) {
+            return r.Item(i).Error("at most one dimension may be -1");
+          }
+        }
+        int64_t bytes;
+        if (!ByteCount(a.shape, 4, &bytes)) {
+          return r.Error("element count of " + ShapeStr(a.shape) + " overflows");
+        }
+        break;
+      }
+      case OpType::kPad: {
+        const size_t rank = ShapeOf(nd->inputs[0]).size();
+        GS_RETURN_IF_ERROR(ar->Find("paddings", true, &r, &found));
+        size_t n;
+        if (!r->is_array()) {
+          return r.Error(std::string("expected array of [before, after] pairs, found ") +
+                         r->TypeName());
+        }
+        GS_RETURN_IF_ERROR(r.ExpectArray(&n, rank, rank));
+        for (size_t i = 0; i < n; ++i) {
+          std::vector<int64_t> pair;
+          GS_RETURN_IF_ERROR(r.Item(i).GetIntArray(&pair, 0, kMaxInt, 2));
+          a.paddings.emplace_back(pair[0], pair[1]);
+        }
+        break;
+      }
+      case OpType::kRelu:
+      case OpType::kRelu6:
+      case OpType::kReluN1To1:
+      case OpType::kLogistic:
+      case OpType::kTanh:
+      case OpType::kHardSwish:
+        break;
+    }
+    (void)label;
+    return Status::Ok();
+  }
+
+  // Shape facts that hold for every batch size; full inference is step 4.
+  Status StaticChecks(const OpInfo& op, const std::string& label, const NodeDesc& nd) const {
+    auto fail = [&](const std::string& what) {
+      return FormatError(label + ": " + op.name + " " + what);
+    };
+    const auto& in = nd.inputs;
+    switch (op.type) {
+      case OpType::kConv2D:
+      case OpType::kDepthwiseConv2D: {
+        const Shape& x = ShapeOf(in[0]);
+        const Shape& f = ShapeOf(in[1]);
+        if (x.size() != 4) return fail("input shape " + ShapeStr(x) + " must have rank 4 (NHWC)");
+        if (f.size() != 4) return fail("filter shape " + ShapeStr(f) + " must have rank 4");
+        int64_t out_channels = f[0];
+        if (op.type == OpType::kConv2D) {
+          if (f[3] != x[3]) {
+            return fail("filter shape " + ShapeStr(f) + " has " + std::to_string(f[3]) +
+                        " input channels, the input " + ShapeStr(x) + " has " +
+                        std::to_string(x[3]));
+          }
+        } else {
+          out_channels = f[3];
+          if (f[0] != 1) return fail("filter shape " + ShapeStr(f) + " must start with 1");
+          if (x[3] > std::numeric_limits<int64_t>::max() / nd.attrs.depth_multiplier ||
+              f[3] != x[3] * nd.attrs.depth_multiplier) {
+            return fail("filter shape " + ShapeStr(f) + " must have C*M = " +
+                        std::to_string(x[3]) + "*" +
+                        std::to_string(nd.attrs.depth_multiplier) + " channels");
+          }
+        }
+        if (in[2] >= 0) {
+          const Shape& b = ShapeOf(in[2]);
+          if (b.size() != 1 || b[0] != out_channels) {
+            return fail("bias shape " + ShapeStr(b) + " must be [" +
+                        std::to_string(out_channels) + "]");
+          }
+        }
+        break;
+      }
+      case OpType::kFullyConnected: {
+        const Shape& x = ShapeOf(in[0]);
+        const Shape& w = ShapeOf(in[1]);
+        if (w.size() != 2) return fail("weights shape " + ShapeStr(w) + " must have rank 2");
+        if (x.empty()) return fail("input must have rank >= 1");
+        if (x.back() != -1 && x.back() != w[1]) {
+          return fail("weights shape " + ShapeStr(w) + " does not match the input's last "
+                      "dimension " + std::to_string(x.back()));
+        }
+        if (in[2] >= 0) {
+          const Shape& b = ShapeOf(in[2]);
+          if (b.size() != 1 || b[0] != w[0]) {
+            return fail("bias shape " + ShapeStr(b) + " must be [" + std::to_string(w[0]) + "]");
+          }
+        }
+        break;
+      }
+      case OpType::kMaxPool2D:
+      case OpType::kAveragePool2D:
+        if (ShapeOf(in[0]).size() != 4) {
+          return fail("input shape " + ShapeStr(ShapeOf(in[0])) + " must have rank 4 (NHWC)");
+        }
+        break;
+      case OpType::kConcatenation:
+        for (size_t j = 1; j < in.size(); ++j) {
+          if (ShapeOf(in[j]).size() != ShapeOf(in[0]).size()) {
+            return fail("inputs[" + std::to_string(j) + "] shape " + ShapeStr(ShapeOf(in[j])) +
+                        " has a different rank than inputs[0] " + ShapeStr(ShapeOf(in[0])));
+          }
+        }
+        break;
+      default:
+        break;
+    }
+    return Status::Ok();
+  }
+
+  Status ReadStorage() {
+    json::Ref storage;
+    GS_RETURN_IF_ERROR(Top("storage", &storage));
+    size_t n;
+    GS_RETURN_IF_ERROR(storage.ExpectArray(&n, 0, static_cast<size_t>(kMaxInt)));
+    m_->storage.resize(n);
+    for (size_t k = 0; k < n; ++k) {
+      const json::Ref s = storage.Item(k);
+      StorageDesc& sd = m_->storage[k];
+      GS_RETURN_IF_ERROR(s.ExpectObject());
+      json::Ref r;
+      int64_t v;
+      GS_RETURN_IF_ERROR(s.Member("section", &r));
+      GS_RETURN_IF_ERROR(r.GetInt(&v, 0, static_cast<int64_t>(sections_.size()) - 1));
+      const Section& sec = sections_[v];
+      if (sec.kind != kKindTensorData) {
+        return r.Error(sec.label + " is not a TENSOR_DATA section");
+      }
+      sd.section = static_cast<int>(v);
+      GS_RETURN_IF_ERROR(s.Member("offset", &r));
+      GS_RETURN_IF_ERROR(r.GetInt(&v, 0));
+      sd.offset = static_cast<uint64_t>(v);
+      if (sd.offset % header_.alignment != 0) {
+        return r.Error("offset " + std::to_string(v) + " is not a multiple of the alignment " +
+                       std::to_string(header_.alignment));
+      }
+      GS_RETURN_IF_ERROR(s.Member("length", &r));
+      GS_RETURN_IF_ERROR(r.GetInt(&v, 0));
+      sd.length = static_cast<uint64_t>(v);
+      if (sd.offset > sec.size || sd.length > sec.size - sd.offset) {
+        return FormatError(s.path() + ": bytes [" + std::to_string(sd.offset) + ", +" +
+                           std::to_string(sd.length) + ") lie outside " + sec.label + " of " +
+                           std::to_string(sec.size) + " bytes");
+      }
+      GS_RETURN_IF_ERROR(s.Member("dtype", &r));
+      std::string str;
+      GS_RETURN_IF_ERROR(r.GetString(&str));
+      if (str != "f32") {
+        return r.Error("unknown storage dtype \"" + str.substr(0, 40) +
+                       "\" (format 1.0 stores f32 only)");
+      }
+      sd.dtype = StorageDType::kF32;
+      GS_RETURN_IF_ERROR(s.Member("shape", &r));
+      GS_RETURN_IF_ERROR(
+          r.GetIntArray(&sd.shape, 1, std::numeric_limits<int64_t>::max(), -1, 0, kMaxRank));
+      int64_t bytes;
+      if (!ByteCount(sd.shape, 4, &bytes)) {
+        return r.Error("element count of shape " + ShapeStr(sd.shape) +
+                       " times 4 bytes overflows a 64-bit integer");
+      }
+      GS_RETURN_IF_ERROR(s.Member("encoding", &r));
+      GS_RETURN_IF_ERROR(r.GetString(&str));
+      if (str != "dense") {
+        return r.Error("unknown encoding \"" + str.substr(0, 40) +
+                       "\" (format 1.0 has \"dense\" only)");
+      }
+      sd.encoding = Encoding::kDense;
+      bool found;
+      GS_RETURN_IF_ERROR(s.OptionalMember("quant", &r, &found));
+      if (found && !r->is_null()) return r.Error("must be absent or null in format 1.0");
+      if (sd.length != static_cast<uint64_t>(bytes)) {
+        return FormatError(s.path() + ".length: " + std::to_string(sd.length) +
+                           " bytes, but dense f32 " + ShapeStr(sd.shape) + " needs " +
+                           std::to_string(bytes));
+      }
+      sd.data = file_ + sec.offset + sd.offset;
+    }
+    return Status::Ok();
+  }
+
+  Status ReadGears() {
+    json::Ref gears;
+    GS_RETURN_IF_ERROR(Top("gears", &gears));
+    size_t n;
+    if (gears->is_array() && gears->size() == 0) {
+      return gears.Error("the file carries no gear; at least one is required");
+    }
+    GS_RETURN_IF_ERROR(gears.ExpectArray(&n, 1));
+    const size_t nt = m_->tensors.size();
+    std::vector<int> const_tensors;
+    for (size_t t = 0; t < nt; ++t) {
+      if (m_->tensors[t].is_const) const_tensors.push_back(static_cast<int>(t));
+    }
+    m_->gears.resize(n);
+    std::unordered_map<std::string, size_t> names;
+    for (size_t k = 0; k < n; ++k) {
+      const json::Ref g = gears.Item(k);
+      GearDesc& gd = m_->gears[k];
+      GS_RETURN_IF_ERROR(g.ExpectObject());
+      json::Ref r;
+      GS_RETURN_IF_ERROR(g.Member("name", &r));
+      GS_RETURN_IF_ERROR(r.GetString(&gd.name));
+      if (gd.name.empty()) return r.Error("gear names must be non-empty");
+      auto ins = names.emplace(gd.name, k);
+      if (!ins.second) {
+        return r.Error("duplicate gear name, also used by gears[" +
+                       std::to_string(ins.first->second) + "]");
+      }
+      GS_RETURN_IF_ERROR(g.Member("compute", &r));
+      GS_RETURN_IF_ERROR(r.GetString(&gd.compute));
+      if (gd.compute != "f32") {
+        return r.Error("unknown compute token \"" + gd.compute.substr(0, 40) +
+                       "\" (format 1.0 has \"f32\" only)");
+      }
+      json::Ref constants;
+      GS_RETURN_IF_ERROR(g.Member("constants", &constants));
+      size_t nc;
+      GS_RETURN_IF_ERROR(constants.ExpectArray(&nc));
+      gd.constant_storage.assign(nt, -1);
+      for (size_t j = 0; j < nc; ++j) {
+        const json::Ref pr = constants.Item(j);
+        std::vector<int64_t> pair;
+        GS_RETURN_IF_ERROR(pr.GetIntArray(&pair, std::numeric_limits<int64_t>::min(),
+                                          std::numeric_limits<int64_t>::max(), 2));
+        const int64_t t = pair[0], s = pair[1];
+        if (t < 0 || t >= static_cast<int64_t>(nt)) {
+          return pr.Error("tensor index " + std::to_string(t) + " out of range [0, " +
+                          std::to_string(nt) + ")");
+        }
+        if (s < 0 || s >= static_cast<int64_t>(m_->storage.size())) {
+          return pr.Error("storage index " + std::to_string(s) + " out of range [0, " +
+                          std::to_string(m_->storage.size()) + ")");
+        }
+        const TensorDesc& td = m_->tensors[t];
+        const StorageDesc& sd = m_->storage[s];
+        if (!td.is_const) {
+          return pr.Error(TensorLabel(static_cast<int>(t)) + " is not a constant");
+        }
+        if (gd.constant_storage[t] >= 0) {
+          return pr.Error(TensorLabel(static_cast<int>(t)) + " is listed twice");
+        }
+        if (sd.shape != td.shape) {
+          return pr.Error("storage[" + std::to_string(s) + "] shape " + ShapeStr(sd.shape) +
+                          " differs from " + TensorLabel(static_cast<int>(t)) + " shape " +
+                          ShapeStr(td.shape));
+        }
+        // 1.0: compute "f32" reads f32 storage, the only storage dtype.
+        gd.constant_storage[t] = static_cast<int>(s);
+      }
+      for (int t : const_tensors) {
+        if (gd.constant_storage[t] < 0) {
+          return constants.Error("no storage for constant " + TensorLabel(t) +
+                                 "; every constant tensor needs exactly one pair");
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  const Header& header_;
+  const std::vector<Section>& sections_;
+  const uint8_t* file_;
+  ModelDesc* m_;
+  const json::Value* root_ = nullptr;
+  std::vector<char> is_input_;
+  std::vector<int> producer_;
+};
+
+class GearFileImpl : public GearFile {
+ public:
+  explicit GearFileImpl(std::unique_ptr<FileMap> map) : map_(std::move(map)) {}
+  const ModelDesc& model() const override { return model_; }
+  uint64_t file_size() const override { return map_->size(); }
+
+  Status Load(const Options& options) {
+    const uint8_t* d = map_->data();
+    const size_t n = map_->size();
+    Header h;
+    GS_RETURN_IF_ERROR(ReadHeader(d, n, &h));
+    std::vector<Section> sections;
+    size_t manifest = 0;
+    GS_RETURN_IF_ERROR(ReadSections(d, n, h, options.verify_checksums, &sections, &manifest));
+    ManifestReader reader(h, sections, d, &model_);
+    GS_RETURN_IF_ERROR(
+        reader.Read(d + sections[manifest].offset, sections[manifest].size,
+                    sections[manifest].label));
+    // Files with alignment < 64 can place payloads at 16- or 32-byte
+    // boundaries; kernels may assume 64, so such payloads get an aligned copy.
+    for (StorageDesc& sd : model_.storage) {
+      if (reinterpret_cast<uintptr_t>(sd.data) % kDataAlignment == 0) continue;
+      std::unique_ptr<FileMap> copy;
+      GS_RETURN_IF_ERROR(FileMap::CopyOf(sd.data, static_cast<size_t>(sd.length), &copy));
+      sd.data = copy->data();
+      copies_.push_back(std::move(copy));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::unique_ptr<FileMap> map_;
+  std::vector<std::unique_ptr<FileMap>> copies_;
+  ModelDesc model_;
+};
+
+Status LoadMap(std::unique_ptr<FileMap> map, const GearFile::Options& options,
+               std::unique_ptr<GearFile>* out) {
+  std::unique_ptr<GearFileImpl> file(new (std::nothrow) GearFileImpl(std::move(map)));
+  if (!file) return Status(StatusCode::kInternal, "out of memory");
+  GS_RETURN_IF_ERROR(file->Load(options));
+  *out = std::move(file);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status GearFile::Open(const std::string& path, const Options& options,
+                      std::unique_ptr<GearFile>* out) {
+  if (out == nullptr) return InvalidArgument("GearFile::Open: out is null");
+  std::unique_ptr<FileMap> map;
+  GS_RETURN_IF_ERROR(FileMap::Open(path, options.use_mmap, &map));
+  return LoadMap(std::move(map), options, out);
+}
+
+Status GearFile::FromBuffer(const uint8_t* data, size_t size, const Options& options,
+                            std::unique_ptr<GearFile>* out) {
+  if (out == nullptr) return InvalidArgument("GearFile::FromBuffer: out is null");
+  if (data == nullptr && size != 0) {
+    return InvalidArgument("GearFile::FromBuffer: data is null");
+  }
+  std::unique_ptr<FileMap> map;
+  GS_RETURN_IF_ERROR(FileMap::CopyOf(data, size, &map));
+  return LoadMap(std::move(map), options, out);
+}
+
+}  // namespace gearshift
