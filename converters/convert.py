@@ -164,7 +164,7 @@ def _keras_outputs(model: Any, xs: list[np.ndarray], batch: int = 32) -> list[np
     return [np.concatenate(col) for col in zip(*parts)]
 
 
-def _file_runner(path: str) -> tuple[Callable[[list[np.ndarray]], list[np.ndarray]], str]:
+def _file_runner(path: str) -> tuple[Callable[[str, list[np.ndarray]], list[np.ndarray]], str]:
     """A function running the written file, and what runs it ("runtime"/"reference")."""
     try:
         from .. import _core
@@ -175,7 +175,8 @@ def _file_runner(path: str) -> tuple[Callable[[list[np.ndarray]], list[np.ndarra
         rt = Runtime(path)
         names = [s.name for s in rt.outputs]
 
-        def run_rt(xs: list[np.ndarray]) -> list[np.ndarray]:
+        def run_rt(gear: str, xs: list[np.ndarray]) -> list[np.ndarray]:
+            rt.gear = gear
             y = rt.run(xs[0] if len(xs) == 1 else list(xs))
             return [y] if len(names) == 1 else [y[n] for n in names]
 
@@ -183,9 +184,8 @@ def _file_runner(path: str) -> tuple[Callable[[list[np.ndarray]], list[np.ndarra
 
     from .reference import graph_from_gear, run_graph
 
-    g = graph_from_gear(path)
-
-    def run_ref(xs: list[np.ndarray]) -> list[np.ndarray]:
+    def run_ref(gear: str, xs: list[np.ndarray]) -> list[np.ndarray]:
+        g = graph_from_gear(path, gear)
         outs = run_graph(g, dict(zip(g.inputs, xs)))
         return [outs[n] for n in g.outputs]
 
@@ -283,7 +283,7 @@ def convert(
     run_file, backend = _file_runner(out)
     gear_reports = []
     for g in gears:
-        max_abs, max_rel = _errors(ref, run_file(xs))
+        max_abs, max_rel = _errors(ref, run_file(g, xs))
         gear_reports.append(
             GearReport(
                 name=g,
