@@ -167,7 +167,9 @@ def _as_input(a: Any, spec: TensorSpec) -> np.ndarray:
     if arr.ndim != len(expected) or any(
         e != -1 and e != g for e, g in zip(expected, arr.shape)
     ):
-        shown = tuple("N" if d == -1 else d for d in expected)
+        shown = "(" + ", ".join("N" if d == -1 else str(d) for d in expected) + (
+            ",)" if len(expected) == 1 else ")"
+        )
         hint = ""
         if arr.ndim == len(expected) - 1 and all(
             e == -1 or e == g for e, g in zip(expected[1:], arr.shape)

@@ -25,7 +25,7 @@ def small_cnn() -> keras.Model:
     y = layers.Conv2D(8, 1)(y)
     x = layers.Add()([x, y])
     x = layers.MaxPooling2D()(x)
-    z = layers.AveragePooling2D(padding="same")(x)
+    z = layers.AveragePooling2D(3, strides=2, padding="same")(x)
     x = layers.Concatenate()([x, layers.Conv2D(4, 1, activation="hard_swish")(x)])
     x = layers.Conv2D(16, 3, activation="relu")(x)
     x = layers.GlobalAveragePooling2D()(x)
