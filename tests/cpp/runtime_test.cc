@@ -8,12 +8,16 @@
 // unknown gears, thread-count invariance, zero-copy inputs, shape inference
 // errors, executor overhead, GetRuntimeInfo and the tools' .npy helper.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -645,6 +649,90 @@ TEST(ToolsNpy, ConvertsFloat64AndRefusesOtherDtypes) {
       &error));
   EXPECT_NE(error.find("does not match"), std::string::npos);
   EXPECT_FALSE(npy::Parse({1, 2, 3}, &a, &error));
+}
+
+// ---- tools: the executables, found next to this test binary -----------------
+
+std::string BuildDir() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return "";
+  std::string exe(buf, static_cast<size_t>(n));
+  return exe.substr(0, exe.rfind('/'));
+}
+
+// Runs a shell command; returns its exit code, stdout+stderr in *output.
+int Shell(const std::string& cmd, std::string* output) {
+  const std::string log = ::testing::TempDir() + "/gearshift_tools_test.log";
+  const int status = std::system((cmd + " > " + log + " 2>&1").c_str());
+  std::ifstream f(log);
+  output->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+class ToolsCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    run_ = BuildDir() + "/gearshift-run";
+    bench_ = BuildDir() + "/gearshift-bench";
+    if (access(run_.c_str(), X_OK) != 0 || access(bench_.c_str(), X_OK) != 0) {
+      GTEST_SKIP() << "tools not built next to the test binary";
+    }
+    model_ = WriteTemp(net_.b.Build(), "tools");
+    std::mt19937 rng(12);
+    x_ = Random(&rng, 2 * 72);
+    input_ = ::testing::TempDir() + "/gearshift_tools_x.npy";
+    std::string error;
+    ASSERT_TRUE(npy::Write(input_, {2, 6, 6, 2}, x_.data(), &error)) << error;
+  }
+  SmallNet net_{13};
+  std::string run_, bench_, model_, input_;
+  std::vector<float> x_;
+};
+
+TEST_F(ToolsCli, RunWritesOutputNpy) {
+  const std::string out = ::testing::TempDir() + "/gearshift_tools_y.npy";
+  std::string log;
+  ASSERT_EQ(Shell(run_ + " " + model_ + " --input " + input_ + " --output " + out +
+                      " --threads 2",
+                  &log),
+            0)
+      << log;
+  npy::Array y;
+  std::string error;
+  ASSERT_TRUE(npy::Read(out, &y, &error)) << error;
+  EXPECT_EQ(y.shape, (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(y.data, net_.Reference(x_, 2, net_.w2));
+  ASSERT_EQ(Shell(run_ + " " + model_ + " --input " + input_, &log), 0) << log;
+  EXPECT_NE(log.find("output 'probs': shape [2, 4]"), std::string::npos) << log;
+  ASSERT_EQ(Shell(run_ + " --info", &log), 0) << log;
+  EXPECT_NE(log.find("isa compiled: ref"), std::string::npos) << log;
+}
+
+TEST_F(ToolsCli, ExitCodesForErrorsAndUsage) {
+  std::string log;
+  EXPECT_EQ(Shell(run_ + " " + model_ + " --input " + input_ + " --gear int8", &log), 1);
+  EXPECT_EQ(log.rfind("error: ", 0), 0u) << log;
+  EXPECT_NE(log.find("available gears: fp32"), std::string::npos) << log;
+  EXPECT_EQ(Shell(run_ + " /nonexistent.gear --input " + input_, &log), 1) << log;
+  EXPECT_EQ(Shell(run_ + " " + model_, &log), 2) << log;
+  EXPECT_EQ(Shell(run_ + " " + model_ + " --input " + input_ + " --threads x", &log), 2);
+  EXPECT_EQ(Shell(run_ + " " + model_ + " --bogus", &log), 2) << log;
+  EXPECT_EQ(Shell(bench_, &log), 2) << log;
+  EXPECT_EQ(Shell(bench_ + " " + model_ + " --gears nope", &log), 1) << log;
+}
+
+TEST_F(ToolsCli, BenchPrintsJson) {
+  std::string log;
+  ASSERT_EQ(Shell(bench_ + " " + model_ + " --runs 5 --warmup 1 --batch 2 --json", &log), 0)
+      << log;
+  for (const char* key : {"\"file\"", "\"gears\"", "\"fp32\"", "\"latency_ms\"",
+                          "\"median\"", "\"p99\"", "\"runs\": 5", "\"threads\": 1",
+                          "\"peak_rss_bytes\"", "\"file_bytes\"", "\"arena_bytes\""}) {
+    EXPECT_NE(log.find(key), std::string::npos) << key << " missing from " << log;
+  }
+  ASSERT_EQ(Shell(bench_ + " " + model_ + " --runs 3 --gears all", &log), 0) << log;
+  EXPECT_NE(log.find("median ms"), std::string::npos) << log;
 }
 
 }  // namespace

@@ -349,6 +349,9 @@ Status InferShapes(const ModelDesc& model, const std::vector<Shape>& input_shape
   // Bounds the element count of every activation so offsets cannot overflow.
   constexpr int64_t kMaxElements = int64_t{1} << 40;
   for (size_t i = 0; i < model.inputs.size(); ++i) {
+    if (model.inputs[i] < 0 || static_cast<size_t>(model.inputs[i]) >= n) {
+      return FormatError("graph input " + std::to_string(i) + " is not a tensor index");
+    }
     const TensorDesc& t = model.tensors[model.inputs[i]];
     const Shape& s = input_shapes[i];
     bool positive = true;
