@@ -92,7 +92,7 @@ def main() -> int:
         rt = gs.Runtime(gear_path, threads=args.threads)
         out = np.empty(rt.run(x).shape, np.float32)
         # time the full Python call, as a user sees it (kernels + binding)
-        gs_ms = time_it(lambda: rt.run(x, out=out), args.runs, args.warmup)
+        gs_ms = time_it(lambda rt=rt, x=x, out=out: rt.run(x, out=out), args.runs, args.warmup)
         y_gs = rt.run(x)
 
         tfl = tf.lite.TFLiteConverter.from_keras_model(model).convert()
@@ -110,7 +110,7 @@ def main() -> int:
             inp = interp.get_input_details()[0]["index"]
             outp = interp.get_output_details()[0]["index"]
 
-            def run_litert(interp=interp, inp=inp, outp=outp):
+            def run_litert(interp=interp, inp=inp, outp=outp, x=x):
                 interp.set_tensor(inp, x)
                 interp.invoke()
                 return interp.get_tensor(outp)
@@ -119,35 +119,46 @@ def main() -> int:
             y_lrt = run_litert()
             row["litert"] = lrt_name
             row["litert_fp32_ms"] = percentiles(lrt_ms)
-            row["ratio_median"] = row["gearshift_fp32_ms"]["median"] / row["litert_fp32_ms"][
-                "median"]
+            row["ratio_median"] = (
+                row["gearshift_fp32_ms"]["median"] / row["litert_fp32_ms"]["median"]
+            )
             row["max_abs_diff_vs_litert"] = float(np.abs(y_gs - y_lrt).max())
         results.append(row)
 
-    rows = [("model", "gear KiB", "tflite KiB", "gearshift ms", "LiteRT ms", "ratio",
-             "max |diff|")]
+    rows = [("model", "gear KiB", "tflite KiB", "gearshift ms", "LiteRT ms", "ratio", "max |diff|")]
     for r in results:
-        rows.append((
-            r["model"], f"{r['gear_bytes'] / 1024:.1f}", f"{r['tflite_bytes'] / 1024:.1f}",
-            f"{r['gearshift_fp32_ms']['median']:.3f}",
-            f"{r['litert_fp32_ms']['median']:.3f}" if "litert_fp32_ms" in r else "n/a",
-            f"{r['ratio_median']:.2f}x" if "ratio_median" in r else "n/a",
-            f"{r['max_abs_diff_vs_litert']:.1e}" if "max_abs_diff_vs_litert" in r else "n/a",
-        ))
-    print(f"fp32, batch 1, {args.threads} thread(s), median of {args.runs} runs "
-          f"on {platform.machine()} ({os.cpu_count()} cpus); ratio = gearshift / LiteRT")
+        rows.append(
+            (
+                r["model"],
+                f"{r['gear_bytes'] / 1024:.1f}",
+                f"{r['tflite_bytes'] / 1024:.1f}",
+                f"{r['gearshift_fp32_ms']['median']:.3f}",
+                f"{r['litert_fp32_ms']['median']:.3f}" if "litert_fp32_ms" in r else "n/a",
+                f"{r['ratio_median']:.2f}x" if "ratio_median" in r else "n/a",
+                f"{r['max_abs_diff_vs_litert']:.1e}" if "max_abs_diff_vs_litert" in r else "n/a",
+            )
+        )
+    print(
+        f"fp32, batch 1, {args.threads} thread(s), median of {args.runs} runs "
+        f"on {platform.machine()} ({os.cpu_count()} cpus); ratio = gearshift / LiteRT"
+    )
     print(table(rows))
 
     doc = {
         "date": dt.date.today().isoformat(),
-        "machine": {"platform": platform.platform(), "processor": platform.machine(),
-                    "cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+        },
         "gearshift": gs.__version__,
         "runtime_info": gs.runtime_info(),
         "results": results,
     }
     out = args.json or Path(__file__).parent / "results" / (
-        f"{doc['date']}-{platform.machine()}.json")
+        f"{doc['date']}-{platform.machine()}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {out}")

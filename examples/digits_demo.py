@@ -45,8 +45,11 @@ def build_model():  # -> keras.Model
     x = layers.Dropout(0.2)(x)
     out = layers.Dense(10, activation="softmax", name="probs")(x)
     model = keras.Model(inp, out, name="digits_cnn")
-    model.compile(optimizer=keras.optimizers.Adam(3e-3),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -71,8 +74,10 @@ def main() -> int:
     model = build_model()
     t0 = time.perf_counter()
     model.fit(x_train, y_train, epochs=25, batch_size=64, verbose=0)
-    print(f"trained {model.name} ({model.count_params()} parameters) "
-          f"in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"trained {model.name} ({model.count_params()} parameters) "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
     keras_path = OUT / "digits_cnn.keras"
     model.save(keras_path)
 
@@ -81,8 +86,10 @@ def main() -> int:
     print(report)
 
     rt = gs.Runtime(gear_path, threads=1)
-    print(f"\nloaded {gear_path} ({gear_path.stat().st_size} bytes): gears {rt.gears}, "
-          f"inputs {rt.inputs}")
+    print(
+        f"\nloaded {gear_path} ({gear_path.stat().st_size} bytes): gears {rt.gears}, "
+        f"inputs {rt.inputs}"
+    )
 
     probs = rt.run(x_test)  # the whole test set as one batch
     ref = model.predict(x_test, verbose=0)
@@ -103,11 +110,15 @@ def main() -> int:
         model(x_test[i % len(x_test)][None], training=False)
     keras_ms = (time.perf_counter() - t0) / 200 * 1e3
 
-    print(f"\naccuracy   gearshift fp32 {acc:.4f}   keras {acc_keras:.4f}   "
-          f"top-1 agreement {agree:.4f}")
+    print(
+        f"\naccuracy   gearshift fp32 {acc:.4f}   keras {acc_keras:.4f}   "
+        f"top-1 agreement {agree:.4f}"
+    )
     print(f"max |gearshift - keras| over {len(x_test)} outputs: {max_err:.2e}")
-    print(f"latency    gearshift fp32 batch 1 median {lat:.3f} ms   "
-          f"(keras eager call {keras_ms:.2f} ms, for scale only)")
+    print(
+        f"latency    gearshift fp32 batch 1 median {lat:.3f} ms   "
+        f"(keras eager call {keras_ms:.2f} ms, for scale only)"
+    )
     print(f"activation arena {rt.arena_bytes} bytes")
     ok = agree >= 0.99 and max_err < 1e-3
     print("\ndemo OK" if ok else "\ndemo FAILED: gearshift disagrees with keras")

@@ -92,15 +92,34 @@ def bench_file(
 
 def format_bench(result: dict[str, Any]) -> str:
     head = f"{result['file']}  ({result['file_bytes'] / 1024:.1f} KiB, batch {result['batch']})"
-    rows = [("gear", "min ms", "median ms", "p90 ms", "p99 ms", "runs", "threads", "arena KiB",
-             "peak RSS MiB")]
+    rows = [
+        (
+            "gear",
+            "min ms",
+            "median ms",
+            "p90 ms",
+            "p99 ms",
+            "runs",
+            "threads",
+            "arena KiB",
+            "peak RSS MiB",
+        )
+    ]
     for g, r in result["gears"].items():
         lat = r["latency_ms"]
-        rows.append((
-            g, f"{lat['min']:.3f}", f"{lat['median']:.3f}", f"{lat['p90']:.3f}",
-            f"{lat['p99']:.3f}", str(r["runs"]), str(r["threads"]),
-            f"{r['arena_bytes'] / 1024:.1f}", f"{r['peak_rss_bytes'] / 2**20:.1f}",
-        ))
+        rows.append(
+            (
+                g,
+                f"{lat['min']:.3f}",
+                f"{lat['median']:.3f}",
+                f"{lat['p90']:.3f}",
+                f"{lat['p99']:.3f}",
+                str(r["runs"]),
+                str(r["threads"]),
+                f"{r['arena_bytes'] / 1024:.1f}",
+                f"{r['peak_rss_bytes'] / 2**20:.1f}",
+            )
+        )
     return head + "\n" + table(rows)
 
 
@@ -109,8 +128,10 @@ def table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for n, r in enumerate(rows):
-        cells = [str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                 for i, (c, w) in enumerate(zip(r, widths))]
+        cells = [
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths))
+        ]
         lines.append("  ".join(cells).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))

@@ -96,7 +96,7 @@ def _load_inputs(path: str) -> Any:
         raise CliError(f"cannot read input file {path} (expected .npy or .npz): {e}") from e
     if isinstance(data, np.lib.npyio.NpzFile):
         with data:
-            return {k: data[k] for k in data.keys()}
+            return {k: data[k] for k in data}
     return data
 
 

@@ -99,9 +99,7 @@ class Runtime:
         return self._rt.arena_bytes
 
     # -- inference -------------------------------------------------------------
-    def run(
-        self, x: ArrayOrArrays, out: np.ndarray | Sequence[np.ndarray] | None = None
-    ) -> Any:
+    def run(self, x: ArrayOrArrays, out: np.ndarray | Sequence[np.ndarray] | None = None) -> Any:
         """Runs the current gear.
 
         ``x`` is one array for a one-input model, or a list (in ``inputs``
@@ -141,8 +139,9 @@ class Runtime:
         else:
             items = [x]
         if len(items) != len(specs):
-            raise ValueError(f"expected {len(specs)} input(s) {[s.name for s in specs]}, "
-                             f"got {len(items)}")
+            raise ValueError(
+                f"expected {len(specs)} input(s) {[s.name for s in specs]}, got {len(items)}"
+            )
         return [_as_input(a, spec) for a, spec in zip(items, specs)]
 
     def __repr__(self) -> str:
@@ -164,11 +163,11 @@ def _as_input(a: Any, spec: TensorSpec) -> np.ndarray:
             f"(convert with x.astype(np.float32), scaling as the model was trained)"
         )
     expected = spec.shape
-    if arr.ndim != len(expected) or any(
-        e != -1 and e != g for e, g in zip(expected, arr.shape)
-    ):
-        shown = "(" + ", ".join("N" if d == -1 else str(d) for d in expected) + (
-            ",)" if len(expected) == 1 else ")"
+    if arr.ndim != len(expected) or any(e != -1 and e != g for e, g in zip(expected, arr.shape)):
+        shown = (
+            "("
+            + ", ".join("N" if d == -1 else str(d) for d in expected)
+            + (",)" if len(expected) == 1 else ")")
         )
         hint = ""
         if arr.ndim == len(expected) - 1 and all(

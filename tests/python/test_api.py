@@ -12,9 +12,11 @@ import gearshift as gs
 
 
 def test_import_does_not_import_tensorflow():
-    code = ("import sys, gearshift; "
-            "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, gearshift; "
+        "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 

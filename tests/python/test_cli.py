@@ -11,8 +11,13 @@ import pytest
 
 
 def gearshift(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gearshift.cli", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "gearshift.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +25,14 @@ def model_files(tmp_path_factory):
     keras = pytest.importorskip("keras")
     layers = keras.layers
     d = tmp_path_factory.mktemp("cli")
-    model = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(4, 3, activation="relu"),
-                              layers.GlobalAveragePooling2D(), layers.Dense(3)])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            layers.Conv2D(4, 3, activation="relu"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(3),
+        ]
+    )
     model.save(d / "m.keras")
     x = np.random.default_rng(0).standard_normal((5, 8, 8, 1)).astype(np.float32)
     np.save(d / "x.npy", x)
@@ -47,8 +58,7 @@ def test_convert_run_inspect_bench(model_files):
     info = json.loads(r.stdout)
     assert info["gears"][0]["name"] == "fp32"
 
-    r = gearshift("bench", d / "m.gear", "--runs", "5", "--warmup", "1", "--json",
-                  d / "b.json")
+    r = gearshift("bench", d / "m.gear", "--runs", "5", "--warmup", "1", "--json", d / "b.json")
     assert r.returncode == 0, r.stderr
     b = json.loads((d / "b.json").read_text())
     g = b["gears"]["fp32"]

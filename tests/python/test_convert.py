@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 
-import gearshift as gs
 import numpy as np
 import pytest
+
+import gearshift as gs
 from gearshift.converters import UnsupportedOpError
 from gearshift.converters.convert import prepare_calibration
 

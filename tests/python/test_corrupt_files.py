@@ -44,16 +44,26 @@ WORKER = textwrap.dedent(
 def valid_file(tmp_path_factory) -> bytes:
     keras = pytest.importorskip("keras")
     layers = keras.layers
-    model = keras.Sequential([keras.Input((6, 6, 2)), layers.Conv2D(3, 3, activation="relu"),
-                              layers.Flatten(), layers.Dense(4)])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            layers.Conv2D(3, 3, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(4),
+        ]
+    )
     path = tmp_path_factory.mktemp("valid") / "v.gear"
     gs.convert(model, path)
     return path.read_bytes()
 
 
 def _load_all(paths: list[Path]) -> dict[str, str]:
-    r = subprocess.run([sys.executable, "-c", WORKER, *map(str, paths)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", WORKER, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, f"loader crashed (rc {r.returncode}): {r.stderr[-2000:]}"
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -112,8 +122,9 @@ def test_newer_major_names_both_versions(valid_file, tmp_path):
     assert "2" in msg and "1" in msg
 
 
-@pytest.mark.parametrize("content", [b"", b"GEAR", b"not a gear file at all" * 10,
-                                     bytes(range(256)) * 4])
+@pytest.mark.parametrize(
+    "content", [b"", b"GEAR", b"not a gear file at all" * 10, bytes(range(256)) * 4]
+)
 def test_garbage(content, tmp_path):
     p = tmp_path / "g.gear"
     p.write_bytes(content)

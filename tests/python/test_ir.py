@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from gearshift.converters import reference
 from gearshift.converters.ir import Graph, IRError, Node, bypass
 from gearshift.converters.passes import run_passes

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from helpers import keras_out, rel_err
 
 keras = pytest.importorskip("keras")
@@ -41,12 +42,14 @@ def _stats_bn(model: keras.Model, seed: int = 0) -> None:
     for layer in model.layers:
         if isinstance(layer, layers.BatchNormalization):
             g, b, m, v = layer.get_weights()
-            layer.set_weights([
-                rng.uniform(0.5, 1.5, g.shape).astype(np.float32),
-                rng.normal(0, 0.2, b.shape).astype(np.float32),
-                rng.normal(0, 0.2, m.shape).astype(np.float32),
-                rng.uniform(0.5, 1.5, v.shape).astype(np.float32),
-            ])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, g.shape).astype(np.float32),
+                    rng.normal(0, 0.2, b.shape).astype(np.float32),
+                    rng.normal(0, 0.2, m.shape).astype(np.float32),
+                    rng.uniform(0.5, 1.5, v.shape).astype(np.float32),
+                ]
+            )
 
 
 def test_small_cnn(tmp_path):
@@ -97,8 +100,9 @@ def test_saved_keras_file(tmp_path):
 
 
 def test_h5_file(tmp_path):
-    model = keras.Sequential([keras.Input((6,)), layers.Dense(4, activation="relu"),
-                              layers.Dense(2)])
+    model = keras.Sequential(
+        [keras.Input((6,)), layers.Dense(4, activation="relu"), layers.Dense(2)]
+    )
     hpath = tmp_path / "m.h5"
     model.save(hpath)
     x = np.random.default_rng(3).standard_normal((3, 6)).astype(np.float32)

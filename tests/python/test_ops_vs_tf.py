@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from helpers import convert_and_run, keras_out, rel_err
 
 keras = pytest.importorskip("keras")
@@ -72,14 +73,20 @@ def test_conv2d(case, tmp_path):
 
 @pytest.mark.parametrize(
     "case",
-    [(9, 9, 3, 1, 3, 1, 1, "same"), (10, 9, 4, 2, 3, 2, 1, "same"),
-     (11, 11, 3, 1, 3, 1, 2, "valid"), (8, 8, 2, 3, 5, 2, 1, "valid")],
+    [
+        (9, 9, 3, 1, 3, 1, 1, "same"),
+        (10, 9, 4, 2, 3, 2, 1, "same"),
+        (11, 11, 3, 1, 3, 1, 2, "valid"),
+        (8, 8, 2, 3, 5, 2, 1, "valid"),
+    ],
     ids=lambda c: "-".join(map(str, c)),
 )
 def test_depthwise_conv2d(case, tmp_path):
     h, w, c, mult, k, s, d, p = case
-    m = _seq((h, w, c), layers.DepthwiseConv2D(
-        k, strides=s, dilation_rate=d, padding=p, depth_multiplier=mult))
+    m = _seq(
+        (h, w, c),
+        layers.DepthwiseConv2D(k, strides=s, dilation_rate=d, padding=p, depth_multiplier=mult),
+    )
     _check(m, _x((h, w, c)), tmp_path)
 
 
@@ -90,9 +97,15 @@ def test_dense(shape, tmp_path):
 
 @pytest.mark.parametrize("pool", ["max", "avg"])
 @pytest.mark.parametrize(
-    "case", [(8, 8, 3, 2, 2, "valid"), (9, 9, 2, 3, 2, "same"), (7, 10, 3, (2, 3), (1, 2), "same"),
-             (9, 9, 2, 3, 3, "valid")],
-    ids=lambda c: "-".join(map(str, c)))
+    "case",
+    [
+        (8, 8, 3, 2, 2, "valid"),
+        (9, 9, 2, 3, 2, "same"),
+        (7, 10, 3, (2, 3), (1, 2), "same"),
+        (9, 9, 2, 3, 3, "valid"),
+    ],
+    ids=lambda c: "-".join(map(str, c)),
+)
 def test_pooling(pool, case, tmp_path):
     h, w, c, k, s, p = case
     cls = layers.MaxPooling2D if pool == "max" else layers.AveragePooling2D
@@ -101,17 +114,25 @@ def test_pooling(pool, case, tmp_path):
 
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_global_average_pooling(keepdims, tmp_path):
-    _check(_seq((5, 6, 4), layers.GlobalAveragePooling2D(keepdims=keepdims)),
-           _x((5, 6, 4)), tmp_path)
+    _check(
+        _seq((5, 6, 4), layers.GlobalAveragePooling2D(keepdims=keepdims)), _x((5, 6, 4)), tmp_path
+    )
 
 
 @pytest.mark.parametrize(
     "act",
-    [layers.ReLU(), layers.ReLU(max_value=6.0), layers.Activation("relu"),
-     layers.Activation("relu6"), layers.Activation("sigmoid"), layers.Activation("tanh"),
-     layers.Activation("hard_swish"), layers.Activation("softmax"), layers.Softmax()],
-    ids=["ReLU", "ReLU6", "relu", "relu6", "sigmoid", "tanh", "hard_swish", "softmax",
-         "Softmax"],
+    [
+        layers.ReLU(),
+        layers.ReLU(max_value=6.0),
+        layers.Activation("relu"),
+        layers.Activation("relu6"),
+        layers.Activation("sigmoid"),
+        layers.Activation("tanh"),
+        layers.Activation("hard_swish"),
+        layers.Activation("softmax"),
+        layers.Softmax(),
+    ],
+    ids=["ReLU", "ReLU6", "relu", "relu6", "sigmoid", "tanh", "hard_swish", "softmax", "Softmax"],
 )
 def test_activations(act, tmp_path):
     x = _x((4, 5, 6)) * 4.0  # reach the saturating ranges
@@ -120,8 +141,12 @@ def test_activations(act, tmp_path):
 
 @pytest.mark.parametrize("act", ["relu", "relu6", "sigmoid", "tanh", "hard_swish", "softmax"])
 def test_fused_activation_on_conv_and_dense(act, tmp_path):
-    m = _seq((6, 6, 3), layers.Conv2D(4, 3, activation=act), layers.Flatten(),
-             layers.Dense(5, activation=act))
+    m = _seq(
+        (6, 6, 3),
+        layers.Conv2D(4, 3, activation=act),
+        layers.Flatten(),
+        layers.Dense(5, activation=act),
+    )
     _check(m, _x((6, 6, 3)) * 3.0, tmp_path)
 
 
@@ -157,15 +182,20 @@ def test_concatenate(axis, tmp_path):
 
 
 def test_flatten_reshape(tmp_path):
-    m = _seq((4, 6, 2), layers.Reshape((8, 3, 2)), layers.Conv2D(3, 2), layers.Flatten(),
-             layers.Reshape((-1, 3)), layers.Dense(2))
+    m = _seq(
+        (4, 6, 2),
+        layers.Reshape((8, 3, 2)),
+        layers.Conv2D(3, 2),
+        layers.Flatten(),
+        layers.Reshape((-1, 3)),
+        layers.Dense(2),
+    )
     _check(m, _x((4, 6, 2)), tmp_path)
 
 
 @pytest.mark.parametrize("pad", [1, ((1, 2), (0, 3))])
 def test_zero_padding(pad, tmp_path):
-    _check(_seq((5, 5, 2), layers.ZeroPadding2D(pad), layers.Conv2D(3, 3)), _x((5, 5, 2)),
-           tmp_path)
+    _check(_seq((5, 5, 2), layers.ZeroPadding2D(pad), layers.Conv2D(3, 3)), _x((5, 5, 2)), tmp_path)
 
 
 @pytest.mark.parametrize("after", ["conv", "depthwise", "dense", "standalone"])
@@ -189,9 +219,15 @@ def test_dropout_is_dropped(tmp_path):
 def test_threads_bit_identical(threads, tmp_path):
     import gearshift as gs
 
-    m = _randomize(_seq((12, 12, 3), layers.Conv2D(8, 3, padding="same", activation="relu"),
-                        layers.DepthwiseConv2D(3, strides=2), layers.Flatten(),
-                        layers.Dense(5)))
+    m = _randomize(
+        _seq(
+            (12, 12, 3),
+            layers.Conv2D(8, 3, padding="same", activation="relu"),
+            layers.DepthwiseConv2D(3, strides=2),
+            layers.Flatten(),
+            layers.Dense(5),
+        )
+    )
     x = _x((12, 12, 3), batch=3)
     gs.convert(m, tmp_path / "m.gear")
     base = gs.Runtime(tmp_path / "m.gear", threads=1).run(x)

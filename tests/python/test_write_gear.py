@@ -12,6 +12,7 @@ import struct
 
 import numpy as np
 import pytest
+
 from gearshift import gear_format as gf
 from gearshift.converters import reference, write_gear
 from gearshift.converters.ir import Graph, Node
