@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -909,6 +910,34 @@ TEST(GearReaderTest, HeaderFieldFuzzWithFixedCrc) {
       Status s = Load(f);
       (void)s;  // must not crash; validity depends on the value
     }
+  }
+}
+
+// Seeds for tests/cpp/fuzz_gear_reader.cc: with GEARSHIFT_FUZZ_CORPUS=<dir>
+// set, writes the valid files of these tests there; otherwise does nothing.
+TEST(GearReaderTest, WritesFuzzSeedCorpusWhenAsked) {
+  const char* dir = std::getenv("GEARSHIFT_FUZZ_CORPUS");
+  if (dir == nullptr) GTEST_SKIP() << "GEARSHIFT_FUZZ_CORPUS not set";
+  std::vector<std::vector<uint8_t>> files = {SmallFile()};
+  const std::vector<OpCase> cases = {
+      {"CONV_2D", {-1, 5, 5, 2}, {{4, 3, 3, 2}, {4}}, false,
+       R"({"stride":[2,1],"dilation":[1,2],"padding":"SAME","activation":"RELU6"})", {-1, 3, 5, 4}},
+      {"DEPTHWISE_CONV_2D", {-1, 5, 5, 2}, {{1, 3, 3, 6}}, true,
+       R"({"stride":[1,1],"dilation":[1,1],"padding":"SAME","depth_multiplier":3})", {-1, 5, 5, 6}},
+      {"MAX_POOL_2D", {-1, 4, 4, 3}, {}, false,
+       R"({"filter":[2,2],"stride":[2,2],"padding":"VALID"})", {-1, 2, 2, 3}},
+      {"MEAN", {-1, 4, 4, 3}, {}, false, R"({"axes":[1,2],"keep_dims":true})", {-1, 1, 1, 3}},
+      {"SOFTMAX", {-1, 7}, {}, false, R"({"beta":0.5})", {-1, 7}},
+      {"CONCATENATION", {-1, 2, 3}, {{1, 2, 3}}, false, R"({"axis":2})", {-1, 2, 6}},
+      {"PAD", {-1, 2, 3}, {}, false, R"({"paddings":[[0,0],[1,2],[0,3]]})", {-1, 5, 6}},
+  };
+  for (const OpCase& c : cases) files.push_back(BuildOpModel(c));
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string path = std::string(dir) + "/seed_" + std::to_string(i) + ".gear";
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(files[i].data()),
+              static_cast<std::streamsize>(files[i].size()));
+    ASSERT_TRUE(out.good()) << path;
   }
 }
 
