@@ -238,6 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # output piped into `head` and the like: stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CliError, FormatError, ValueError, OSError, ImportError) as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return 1
