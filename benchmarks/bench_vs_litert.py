@@ -13,7 +13,9 @@ Prints a table and writes JSON (default benchmarks/results/<date>-<arch>.json).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 import platform
@@ -44,11 +46,28 @@ def models():  # name -> (keras model, input batch of 1)
     x = layers.GlobalAveragePooling2D()(x)
     out = layers.Dense(10, activation="softmax")(x)
     yield "digits_cnn_8x8", keras.Model(inp, out), (1, 8, 8, 1)
-    yield (
-        "mobilenet_v2_0.35_96",
-        keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None),
-        (1, 96, 96, 3),
-    )
+    mnv2 = keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None)
+    randomize_batchnorm(mnv2)
+    yield "mobilenet_v2_0.35_96", mnv2, (1, 96, 96, 3)
+
+
+def randomize_batchnorm(model) -> None:
+    """Non-trivial BN statistics: with Keras' initial ones a randomly initialised
+    MobileNetV2 gives a constant output, which would hide any difference."""
+    from keras import layers
+
+    rng = np.random.default_rng(1)
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            g, b, m, v = layer.get_weights()
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, g.shape).astype(np.float32),
+                    rng.normal(0, 0.2, b.shape).astype(np.float32),
+                    rng.normal(0, 0.2, m.shape).astype(np.float32),
+                    rng.uniform(0.5, 1.5, v.shape).astype(np.float32),
+                ]
+            )
 
 
 def litert_interpreter(tflite_bytes: bytes, threads: int):
@@ -95,7 +114,8 @@ def main() -> int:
         gs_ms = time_it(lambda rt=rt, x=x, out=out: rt.run(x, out=out), args.runs, args.warmup)
         y_gs = rt.run(x)
 
-        tfl = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its signatures
+            tfl = tf.lite.TFLiteConverter.from_keras_model(model).convert()
         interp, lrt_name = litert_interpreter(tfl, args.threads)
         row = {
             "model": name,
