@@ -39,6 +39,13 @@ ACTIVATIONS: dict[str, str | None] = {
     "hard_silu": "HARD_SWISH",
     "softmax": "SOFTMAX",
 }
+# Keras activations with no single op, built from several format ops by
+# :meth:`_Importer.activate` (exact in real arithmetic, a few ulp in float32).
+# Keras 3: silu/swish(x) = x * sigmoid(x); hard_sigmoid(x) = relu6(x + 3) / 6
+# (keras/src/backend/tensorflow/nn.py); leaky_relu's default slope is 0.2.
+DECOMPOSED_ACTIVATIONS = frozenset({"silu", "swish", "hard_sigmoid", "leaky_relu"})
+KNOWN_ACTIVATIONS = frozenset(ACTIVATIONS) | DECOMPOSED_ACTIVATIONS
+_LEAKY_RELU_DEFAULT_SLOPE = 0.2
 
 NOOP_LAYERS = frozenset(
     {
@@ -73,6 +80,15 @@ SUPPORTED_LAYERS = tuple(
             "Reshape",
             "ZeroPadding2D",
             "BatchNormalization",
+            # Exact decompositions into format 1.0 ops:
+            "SeparableConv2D",
+            "Rescaling",
+            "Normalization",
+            "GlobalMaxPooling2D",
+            "Subtract",
+            "Average",
+            "LeakyReLU",
+            "PReLU",
         }
         | NOOP_LAYERS
     )
@@ -86,8 +102,16 @@ _CHANNELS_LAST_LAYERS = frozenset(
         "GlobalAveragePooling2D",
         "Flatten",
         "ZeroPadding2D",
+        "SeparableConv2D",
+        "GlobalMaxPooling2D",
     }
 )
+# Extra words for the unsupported-layer message, by layer class. Anything
+# else that is refused needs an op the format does not have yet.
+_HINTS = {
+    "Lambda": "Lambda layers hold arbitrary Python; replace with built-in layers",
+}
+_NOT_IN_FORMAT = "not supported in format 1.0"
 
 
 # ---------------------------------------------------------------------------
@@ -187,10 +211,15 @@ def layer_problem(layer: Any) -> str | None:
         return f"{cls} (data_format=channels_first)"
     if cls == "Conv2D" and getattr(layer, "groups", 1) != 1:
         return f"Conv2D (groups={layer.groups})"
-    if cls in ("Conv2D", "DepthwiseConv2D", "Dense", "Activation"):
+    if cls in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense", "Activation"):
         act = _activation_name(layer)
-        if act not in ACTIVATIONS:
+        if act not in KNOWN_ACTIVATIONS:
             return f"{cls} (activation={act})"
+    return _decomposition_problem(layer, cls)
+
+
+def _decomposition_problem(layer: Any, cls: str) -> str | None:
+    """Attribute values a supported class cannot express exactly with format 1.0 ops."""
     if cls == "ReLU":
         mv = layer.max_value
         if float(layer.negative_slope) != 0.0 or float(layer.threshold) != 0.0:
@@ -205,7 +234,25 @@ def layer_problem(layer: Any) -> str | None:
         rank = len(layer.input.shape) if _has_input(layer) else None
         if rank is None or layer.axis % rank != rank - 1:
             return f"BatchNormalization (axis={layer.axis})"
+    if cls == "LeakyReLU" and not 0.0 <= float(layer.negative_slope) <= 1.0:
+        # a*x + (1-a)*relu(x) equals leaky_relu only for slopes in [0, 1].
+        return f"LeakyReLU (negative_slope={layer.negative_slope})"
+    if cls == "Normalization":
+        if layer.invert:
+            return "Normalization (invert=True)"
+        if getattr(layer, "mean", None) is None:
+            return "Normalization (not adapted, no mean/variance)"
     return None
+
+
+def _problem_hint(problem: str) -> str:
+    """Why a problem key is refused: a known hint, else the format's op set lacks it."""
+    cls = problem.split(" ", 1)[0]
+    if cls.startswith("keras.ops."):
+        return "a raw keras.ops call in the functional graph; use the equivalent layer"
+    if problem.endswith("(subclassed Model)"):
+        return "its graph is Python code; build the model with the functional API"
+    return _HINTS.get(cls, _NOT_IN_FORMAT)
 
 
 def _has_input(layer: Any) -> bool:
@@ -224,7 +271,8 @@ def check_supported(model: Any) -> None:
         raise TypeError(f"expected a keras.Model, got {type(model).__name__}")
     problems = Counter(p for p in map(layer_problem, [model, *iter_leaf_layers(model)]) if p)
     if problems:
-        listed = ", ".join(f"{k} ×{n}" for k, n in sorted(problems.items(), key=lambda kv: -kv[1]))
+        ranked = sorted(problems.items(), key=lambda kv: -kv[1])
+        listed = ", ".join(f"{k} ×{n} ({_problem_hint(k)})" for k, n in ranked)
         raise UnsupportedOpError(
             f"unsupported layers: {listed}; supported: {', '.join(SUPPORTED_LAYERS)}, "
             "and nested Sequential/functional models"
@@ -260,6 +308,7 @@ class _Importer:
     def __init__(self) -> None:
         self.g = Graph(metadata={"gearshift.source": "keras"})
         self.weights: dict[tuple[int, str], str] = {}  # (id(layer), role) -> const name
+        self.scalars: dict[float, str] = {}  # value -> shared [1] constant
 
     # -- helpers -----------------------------------------------------------------
     def const(self, layer: Any, role: str, data: np.ndarray) -> str:
@@ -268,6 +317,13 @@ class _Importer:
         if key not in self.weights:
             self.weights[key] = self.g.add_const(f"{layer.name}/{role}", data)
         return self.weights[key]
+
+    def scalar(self, name: str, value: float) -> str:
+        """A shared ``[1]`` constant per value (decompositions reuse -1, 3, 1/6...)."""
+        v = float(np.float32(value))
+        if v not in self.scalars:
+            self.scalars[v] = self.g.add_const(name, np.array([v], np.float32))
+        return self.scalars[v]
 
     def emit(
         self,
@@ -292,15 +348,54 @@ class _Importer:
         shape: tuple[int, ...],
         attrs: dict[str, Any],
     ) -> str:
-        """Emits ``op`` then the layer's activation (if any) as its own node."""
-        act = ACTIVATIONS[_activation_name(layer)]
+        """Emits ``op`` then the layer's activation (if any) as its own node(s)."""
+        act = _activation_name(layer)
         if op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
             attrs = {**attrs, "activation": "NONE"}
-        if act is None:
+        if act == "linear":
             return self.emit(layer.name, op, inputs, shape, attrs)
         y = self.emit(layer.name, op, inputs, shape, attrs, out_name=f"{layer.name}/linear")
-        extra = {"beta": 1.0} if act == "SOFTMAX" else {}
-        return self.emit(f"{layer.name}/{act.lower()}", act, [y], shape, extra, layer.name)
+        return self.activate(layer.name, act, y, shape)
+
+    def activate(self, base: str, act: str, x: str, shape: tuple[int, ...]) -> str:
+        """Applies Keras activation ``act`` to ``x``; the result tensor is named ``base``.
+
+        Single-op activations stay one node (``fuse_activation`` may fold
+        RELU/RELU6 into the producer); the others become short chains.
+        """
+        if act in ("silu", "swish"):  # x * sigmoid(x)
+            s = self.emit(f"{base}/sigmoid", "LOGISTIC", [x], shape)
+            return self.emit(f"{base}/swish", "MUL", [x, s], shape, _NO_ACT, base)
+        if act == "hard_sigmoid":  # relu6(x + 3) / 6; the RELU6 fuses into the ADD
+            t = self.emit(
+                f"{base}/add3", "ADD", [x, self.scalar("const/three", 3.0)], shape, _NO_ACT
+            )
+            t = self.emit(f"{base}/relu6", "RELU6", [t], shape)
+            sixth = self.scalar("const/one_sixth", 1.0 / 6.0)
+            return self.emit(f"{base}/div6", "MUL", [t, sixth], shape, _NO_ACT, base)
+        if act == "leaky_relu":
+            return self.leaky_relu(base, _LEAKY_RELU_DEFAULT_SLOPE, x, shape)
+        op = ACTIVATIONS[act]
+        if op is None:
+            return self.emit(base, "IDENTITY", [x], shape)
+        extra = {"beta": 1.0} if op == "SOFTMAX" else {}
+        return self.emit(f"{base}/{op.lower()}", op, [x], shape, extra, base)
+
+    def leaky_relu(self, base: str, slope: float, x: str, shape: tuple[int, ...]) -> str:
+        """``a*x + (1-a)*relu(x)``, equal to leaky_relu for ``0 <= a <= 1``.
+
+        Four ops instead of one: a native LEAKY_RELU op comes with the TFLite
+        import work (a format change); until then this is exact with 1.0 ops.
+        """
+        if slope == 0.0:
+            return self.emit(f"{base}/relu", "RELU", [x], shape, None, base)
+        ax = self.emit(
+            f"{base}/ax", "MUL", [x, self.scalar(f"{base}/slope", slope)], shape, _NO_ACT
+        )
+        r = self.emit(f"{base}/relu", "RELU", [x], shape)
+        rest = self.scalar(f"{base}/one_minus_slope", 1.0 - slope)
+        r = self.emit(f"{base}/scaled_relu", "MUL", [r, rest], shape, _NO_ACT)
+        return self.emit(f"{base}/sum", "ADD", [ax, r], shape, _NO_ACT, base)
 
     # -- graph walk -----------------------------------------------------------------
     def model(self, model: Any, inputs: list[str]) -> list[str]:
@@ -412,9 +507,13 @@ class _Importer:
         return self.emit(layer.name, op, ins, shape)
 
     def layer_Activation(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
-        op = ACTIVATIONS[_activation_name(layer)]
-        if op is None:
+        act = _activation_name(layer)
+        if ACTIVATIONS.get(act, "") is None:
             return self.emit(layer.name, "IDENTITY", ins, shape)
+        if act in DECOMPOSED_ACTIVATIONS:
+            return self.activate(layer.name, act, ins[0], shape)
+        op = ACTIVATIONS[act]
+        assert op is not None
         return self.emit(layer.name, op, ins, shape, {"beta": 1.0} if op == "SOFTMAX" else {})
 
     def layer_Softmax(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
@@ -431,14 +530,17 @@ class _Importer:
             out.append(x)
         return out
 
-    def _chain(self, layer: Any, op: str, ins: list[str], shape: tuple[int, ...]) -> str:
+    def _chain(
+        self, layer: Any, op: str, ins: list[str], shape: tuple[int, ...], final: str | None = None
+    ) -> str:
+        """``op`` folded over ``ins`` pairwise; the last result is named ``final`` (the layer)."""
         ins = self._same_rank(layer, ins, len(shape))
         acc = ins[0]
         for i, x in enumerate(ins[1:], start=1):
             a, b = self.g.tensors[acc].shape, self.g.tensors[x].shape
             last = i == len(ins) - 1
             step = tuple(max(p, q) if -1 not in (p, q) else -1 for p, q in zip(a, b))
-            name = layer.name if last else f"{layer.name}/{i}"
+            name = (final or layer.name) if last else f"{layer.name}/{i}"
             acc = self.emit(name, op, [acc, x], shape if last else step, {"activation": "NONE"})
         return acc
 
@@ -447,6 +549,18 @@ class _Importer:
 
     def layer_Multiply(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
         return self._chain(layer, "MUL", ins, shape)
+
+    def layer_Subtract(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        """``a + (-1 * b)``: negation is exact, so this is ``a - b`` bit for bit."""
+        a, b = self._same_rank(layer, ins, len(shape))
+        minus_one = self.scalar("const/minus_one", -1.0)
+        nb = self.emit(f"{layer.name}/neg", "MUL", [b, minus_one], self.g.tensors[b].shape, _NO_ACT)
+        return self.emit(layer.name, "ADD", [a, nb], shape, _NO_ACT)
+
+    def layer_Average(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        total = self._chain(layer, "ADD", ins, shape, final=f"{layer.name}/sum")
+        inv = self.scalar(f"const/one_over_{len(ins)}", 1.0 / len(ins))
+        return self.emit(layer.name, "MUL", [total, inv], shape, _NO_ACT)
 
     def layer_Concatenate(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
         rank = len(shape)
@@ -469,6 +583,88 @@ class _Importer:
         paddings = [[0, 0], [int(t), int(b)], [int(left), int(r)], [0, 0]]
         return self.emit(layer.name, "PAD", ins, shape, {"paddings": paddings})
 
+    def layer_SeparableConv2D(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        """Depthwise (strides, dilation, padding; no bias) then a 1x1 CONV_2D with the
+        bias and activation, as Keras/TF compute it; a following BN folds into the 1x1."""
+        k = _np(layer.depthwise_kernel)  # [KH, KW, C, M]
+        kh, kw, c, m = k.shape
+        dw_filter = self.const(layer, "depthwise_filter", k.reshape(1, kh, kw, c * m))
+        dw_attrs = {**self._conv_attrs(layer), "depth_multiplier": int(m), "activation": "NONE"}
+        dw_shape = (*shape[:3], c * m)
+        dw = self.emit(
+            f"{layer.name}/depthwise",
+            "DEPTHWISE_CONV_2D",
+            [ins[0], dw_filter, None],
+            dw_shape,
+            dw_attrs,
+        )
+        pw = self.const(
+            layer, "pointwise_filter", _np(layer.pointwise_kernel).transpose(3, 0, 1, 2)
+        )
+        b = self.const(layer, "bias", _np(layer.bias)) if layer.use_bias else None
+        pw_attrs = {"stride": [1, 1], "dilation": [1, 1], "padding": "VALID"}
+        return self.with_activation(layer, "CONV_2D", [dw, pw, b], shape, pw_attrs)
+
+    def layer_GlobalMaxPooling2D(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        """MAX_POOL_2D over the whole (static) H x W, then drop the 1x1 unless keepdims."""
+        _n, h, w, c = self.g.tensors[ins[0]].shape
+        attrs = {"filter": [h, w], "stride": [1, 1], "padding": "VALID", "activation": "NONE"}
+        if layer.keepdims:
+            return self.emit(layer.name, "MAX_POOL_2D", ins, shape, attrs)
+        pooled = self.emit(
+            layer.name, "MAX_POOL_2D", ins, (-1, 1, 1, c), attrs, out_name=f"{layer.name}/4d"
+        )
+        return self.emit(
+            f"{layer.name}/flat", "RESHAPE", [pooled], shape, {"shape": [c]}, layer.name
+        )
+
+    def _affine(
+        self, layer: Any, x: str, shape: tuple[int, ...], steps: list[tuple[str, np.ndarray]]
+    ) -> str:
+        """Applies ``("MUL"|"ADD", constant)`` steps in order, skipping identity steps;
+        the last node's output is named after the layer."""
+        identity = {"MUL": 1.0, "ADD": 0.0}
+        steps = [(op, v) for op, v in steps if not np.all(v == identity[op])]
+        if not steps:
+            return self.emit(layer.name, "IDENTITY", [x], shape)
+        for i, (op, v) in enumerate(steps):
+            c = self.const(layer, "scale" if op == "MUL" else "offset", _broadcastable(v))
+            last = i == len(steps) - 1
+            name = layer.name if last else f"{layer.name}/{op.lower()}"
+            x = self.emit(name, op, [x, c], shape, _NO_ACT)
+        return x
+
+    def layer_Rescaling(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        """``x * scale + offset``, scalars or per-channel arrays, as Keras computes it."""
+        scale = np.asarray(layer.scale, np.float32)
+        offset = np.asarray(layer.offset, np.float32)
+        return self._affine(layer, ins[0], shape, [("MUL", scale), ("ADD", offset)])
+
+    def layer_Normalization(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        """``(x - mean) / max(sqrt(var), eps)``: ADD of ``-mean``, then MUL by the
+        reciprocal (Keras divides; the reciprocal costs at most an ulp or two)."""
+        import keras
+
+        mean = _np(layer.mean).astype(np.float64)
+        std = np.sqrt(_np(layer.variance).astype(np.float64))
+        denom = np.maximum(std, keras.backend.epsilon())
+        return self._affine(layer, ins[0], shape, [("ADD", -mean), ("MUL", 1.0 / denom)])
+
+    def layer_LeakyReLU(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        return self.leaky_relu(layer.name, float(layer.negative_slope), ins[0], shape)
+
+    def layer_PReLU(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        """``relu(x) - alpha * relu(-x)`` (Keras' own formula), alpha broadcast over
+        the shared axes: MUL -1 (+ fused RELU), MUL -alpha, RELU, ADD."""
+        x = ins[0]
+        neg_alpha = self.const(layer, "neg_alpha", _broadcastable(-_np(layer.alpha)))
+        minus_one = self.scalar("const/minus_one", -1.0)
+        nx = self.emit(f"{layer.name}/neg", "MUL", [x, minus_one], shape, _NO_ACT)
+        nx = self.emit(f"{layer.name}/neg_relu", "RELU", [nx], shape)
+        neg = self.emit(f"{layer.name}/neg_part", "MUL", [nx, neg_alpha], shape, _NO_ACT)
+        pos = self.emit(f"{layer.name}/relu", "RELU", [x], shape)
+        return self.emit(layer.name, "ADD", [pos, neg], shape, _NO_ACT)
+
     def layer_BatchNormalization(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
         c = shape[-1]
         gamma = _np(layer.gamma) if layer.scale else np.ones(c, np.float32)
@@ -480,6 +676,18 @@ class _Importer:
         ]
         attrs = {"epsilon": float(layer.epsilon)}
         return self.emit(layer.name, "BATCH_NORM", [ins[0], *consts], shape, attrs)
+
+
+_NO_ACT = {"activation": "NONE"}
+
+
+def _broadcastable(v: np.ndarray) -> np.ndarray:
+    """A constant for NumPy-broadcast ADD/MUL: leading 1s dropped (Keras keeps a
+    batch axis of 1 in adapted statistics), a scalar as ``[1]``."""
+    v = np.asarray(v, np.float32)
+    while v.ndim > 1 and v.shape[0] == 1:
+        v = v[0]
+    return v.reshape(1) if v.ndim == 0 else v
 
 
 def import_keras(model: Any) -> Graph:
