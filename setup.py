@@ -63,8 +63,18 @@ class CMakeBuild(build_ext):
 
 
 setup(
-    packages=["gearshift", "gearshift.converters", "gearshift.converters.passes"],
-    package_dir={"gearshift": "python/gearshift", "gearshift.converters": "converters"},
+    packages=[
+        "gearshift",
+        "gearshift.converters",
+        "gearshift.converters.passes",
+        "gearshift._boards",
+    ],
+    package_dir={
+        "gearshift": "python/gearshift",
+        "gearshift.converters": "converters",
+        "gearshift._boards": "boards",  # board profiles and toolchain files (data only)
+    },
+    package_data={"gearshift._boards": ["*.toml", "toolchains/*.cmake"]},
     ext_modules=[CMakeExtension("gearshift._core")],
     cmdclass={"build_ext": CMakeBuild},
     zip_safe=False,

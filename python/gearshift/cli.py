@@ -153,6 +153,48 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- boards ------------------------------------------------------------------------
+def cmd_boards(args: argparse.Namespace) -> int:
+    from gearshift.boards import list_boards, load_board
+
+    if args.name:
+        b = load_board(args.name)
+        if args.json:
+            print(json.dumps(b.to_dict(), indent=2))
+            return 0
+        for k, v in b.to_dict().items():
+            if isinstance(v, list):
+                v = (
+                    ", ".join(str(x) for x in v)
+                    if k != "sources"
+                    else "".join(f"\n    {x}" for x in v)
+                )
+            print(f"{k:24} {'' if v is None else v}")
+        return 0
+    boards = [load_board(n) for n in list_boards()]
+    if args.json:
+        print(json.dumps([b.to_dict() for b in boards], indent=2))
+        return 0
+    rows = [("NAME", "ARCH", "CPU", "ISA", "THREADS", "PYTHON", "CUDA")]
+    for b in boards:
+        py = b.python or "host"
+        rows.append(
+            (
+                b.name,
+                b.arch,
+                b.cpu,
+                ",".join(b.isa) or "(detected)",
+                str(b.threads or "all"),
+                py if b.python_supported else f"{py} (<3.9)",
+                b.cuda_arch or "-",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         v = int(text)
@@ -227,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     n = sub.add_parser("info", help="runtime version and CPU features")
     n.set_defaults(func=cmd_info)
+
+    bd = sub.add_parser("boards", help="list the board profiles, or show one")
+    bd.add_argument("name", nargs="?", help="a board profile to show (e.g. rpi5)")
+    bd.add_argument("--json", action="store_true", help="machine-readable output")
+    bd.set_defaults(func=cmd_boards)
     return p
 
 
