@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -55,6 +56,7 @@ SECTION_TENSOR_DATA = 2
 MAX_SECTIONS = 1024
 MAX_MANIFEST_BYTES = 64 << 20
 MAX_JSON_DEPTH = 64
+MAX_JSON_VALUES = 1 << 20  # every JSON value counts, containers included; keys do not
 MAX_RANK = 6
 OPTIONAL_KINDS = range(1024, 65536)
 SECTION_NAMES = {SECTION_MANIFEST: "MANIFEST", SECTION_TENSOR_DATA: "TENSOR_DATA"}
@@ -374,19 +376,61 @@ def _read_sections(data: bytes | memoryview, h: Header, verify_checksums: bool) 
     return sections
 
 
-def _json_depth(obj: Any) -> int:
-    depth, stack = 0, [(obj, 1)]
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json_limits(obj: Any) -> tuple[int, int, bool]:
+    """(nesting depth, number of values, whether a string holds a lone surrogate).
+
+    Values are counted as the C++ parser counts them: the top-level value,
+    every array element and every object member value, containers included;
+    object keys are not values.
+    """
+    depth, count, bad = 0, 0, False
+    stack = [(obj, 1)]
     while stack:
         o, d = stack.pop()
-        if isinstance(o, (dict, list)):
+        count += 1
+        if isinstance(o, dict):
             depth = max(depth, d)
-            children = o.values() if isinstance(o, dict) else o
-            stack.extend((c, d + 1) for c in children)
-    return depth
+            bad = bad or any(_SURROGATE.search(k) for k in o)
+            stack.extend((c, d + 1) for c in o.values())
+        elif isinstance(o, list):
+            depth = max(depth, d)
+            stack.extend((c, d + 1) for c in o)
+        elif isinstance(o, str):
+            bad = bad or _SURROGATE.search(o) is not None
+    return depth, count, bad
 
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"non-standard JSON number {name}")
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate object key {k[:60]!r}")
+        out[k] = v
+    return out
+
+
+def _finite_float(text: str) -> float:
+    v = float(text)
+    if not math.isfinite(v):
+        raise ValueError(f"number {text[:40]} out of the range of a double")
+    return v
+
+
+def _json_int(text: str) -> int | float:
+    # Like the C++ parser: an integer token outside int64 is a double (so not
+    # an integer for the validator), and must still be finite.
+    if len(text) <= 20:
+        v = int(text)
+        if -(2**63) <= v < 2**63:
+            return v
+    return _finite_float(text)
 
 
 def _read_manifest(data: bytes | memoryview, sections: list[Section]) -> dict[str, Any]:
@@ -397,13 +441,30 @@ def _read_manifest(data: bytes | memoryview, sections: list[Section]) -> dict[st
     if raw.startswith(b"\xef\xbb\xbf"):
         raise FormatError(f"{s.label()}: starts with a UTF-8 byte-order mark")
     try:
-        manifest = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        manifest = json.loads(
+            raw.decode("utf-8"),
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_json_int,
+            object_pairs_hook=_unique_pairs,
+        )
+    except RecursionError:
+        raise FormatError(
+            f"{s.label()}: invalid JSON: nesting deeper than {MAX_JSON_DEPTH}"
+        ) from None
     except (UnicodeDecodeError, ValueError) as e:
         raise FormatError(f"{s.label()}: invalid JSON: {e}") from None
+    depth, count, lone_surrogate = _json_limits(manifest)
+    if depth > MAX_JSON_DEPTH:
+        raise FormatError(f"{s.label()}: invalid JSON: nesting deeper than {MAX_JSON_DEPTH}")
+    if count > MAX_JSON_VALUES:
+        raise FormatError(
+            f"{s.label()}: invalid JSON: {count} values, more than the limit of {MAX_JSON_VALUES}"
+        )
+    if lone_surrogate:
+        raise FormatError(f"{s.label()}: invalid JSON: unpaired surrogate in a \\u escape")
     if not isinstance(manifest, dict):
         raise FormatError(f"manifest: expected a JSON object, found {type(manifest).__name__}")
-    if _json_depth(manifest) > MAX_JSON_DEPTH:
-        raise FormatError(f"manifest: nesting deeper than {MAX_JSON_DEPTH}")
     return manifest
 
 
@@ -411,6 +472,21 @@ def _read_manifest(data: bytes | memoryview, sections: list[Section]) -> dict[st
 # Manifest validation
 # ---------------------------------------------------------------------------
 _I64_MAX = 2**63 - 1
+_I32_MAX = 2**31 - 1  # attribute integers (FORMAT.md 2.3, Nodes)
+_F32_MAX = float(np.finfo(np.float32).max)
+_BIAS_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+# op -> every attribute key it may carry (anything else is refused).
+OP_ATTR_KEYS: dict[str, tuple[str, ...]] = {
+    op: tuple(attrs)
+    + (
+        ("activation",)
+        if op in _BIAS_OPS
+        or op in ("MAX_POOL_2D", "AVERAGE_POOL_2D", "ADD", "MUL", "CONCATENATION")
+        else ()
+    )
+    + (("beta",) if op == "SOFTMAX" else ())
+    for op, attrs in OPS.items()
+}
 
 
 def _is_int(v: Any) -> bool:
@@ -446,66 +522,180 @@ def _int_list(v: Any, where: str) -> list[int]:
     return v
 
 
+def _bytes_fit(shape: list[int], elem_size: int = 4) -> bool:
+    """Whether product(shape) * elem_size fits int64 (-1, the batch, counts as 1)."""
+    return math.prod(max(d, 1) for d in shape) * elem_size <= _I64_MAX
+
+
 def _check_attr(kind: str, v: Any, where: str) -> None:
     if kind == "pair":
         _need(
-            isinstance(v, list) and len(v) == 2 and all(_is_int(x) and x >= 1 for x in v),
+            isinstance(v, list)
+            and len(v) == 2
+            and all(_is_int(x) and 1 <= x <= _I32_MAX for x in v),
             where,
-            f"expected two integers >= 1, found {json.dumps(v)}",
+            f"expected two integers in [1, 2^31-1], found {json.dumps(v)[:60]}",
         )
     elif kind == "padding":
         _need(v in ("SAME", "VALID"), where, f'expected "SAME" or "VALID", found {json.dumps(v)}')
+    elif kind == "activation":
+        _need(
+            isinstance(v, str) and v in ACTIVATIONS,
+            where,
+            f"expected one of {ACTIVATIONS}, found {json.dumps(v)[:60]}",
+        )
     elif kind == "posint":
-        _need(_is_int(v) and v >= 1, where, f"expected an integer >= 1, found {json.dumps(v)}")
+        _need(
+            _is_int(v) and 1 <= v <= _I32_MAX,
+            where,
+            f"expected an integer in [1, 2^31-1], found {json.dumps(v)[:60]}",
+        )
     elif kind == "nonnegint":
-        _need(_is_int(v) and v >= 0, where, f"expected an integer >= 0, found {json.dumps(v)}")
+        _need(
+            _is_int(v) and 0 <= v <= _I32_MAX,
+            where,
+            f"expected an integer in [0, 2^31-1], found {json.dumps(v)[:60]}",
+        )
     elif kind == "intlist":
         _int_list(v, where)
     elif kind == "bool":
         _need(isinstance(v, bool), where, f"expected true/false, found {json.dumps(v)}")
+    elif kind == "beta":
+        _need(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and abs(float(v)) <= _F32_MAX,
+            where,
+            f"expected a number that fits a float, found {json.dumps(v)[:60]}",
+        )
     elif kind == "pairs":
         _need(
             isinstance(v, list)
             and all(
-                isinstance(p, list) and len(p) == 2 and all(_is_int(x) and x >= 0 for x in p)
+                isinstance(p, list)
+                and len(p) == 2
+                and all(_is_int(x) and 0 <= x <= _I32_MAX for x in p)
                 for p in v
             ),
             where,
-            f"expected [[before, after], ...] of integers >= 0, found {json.dumps(v)[:60]}",
+            f"expected [[before, after], ...] of integers in [0, 2^31-1], "
+            f"found {json.dumps(v)[:60]}",
         )
 
 
+def _check_node_attrs(op: str, attrs: dict[str, Any], in_shapes: list[Any], w: str) -> None:
+    """Attribute presence, types and ranges of one node (FORMAT.md 2.3, Nodes)."""
+    for key in attrs:
+        _need(key in OP_ATTR_KEYS[op], f"{w}.attrs", f"unknown attribute {key[:40]!r} for {op}")
+    for key, kind in OPS[op].items():
+        _need(key in attrs, f"{w}.attrs", f"missing required attribute {key!r}")
+        _check_attr(kind, attrs[key], f"{w}.attrs.{key}")
+    if "activation" in attrs:
+        _check_attr("activation", attrs["activation"], f"{w}.attrs.activation")
+    if "beta" in attrs:
+        _check_attr("beta", attrs["beta"], f"{w}.attrs.beta")
+    rank = len(in_shapes[0])
+    if op == "MEAN":
+        axes = attrs["axes"]
+        _need(
+            len(axes) <= MAX_RANK
+            and all(0 <= a < rank for a in axes)
+            and len(set(axes)) == len(axes),
+            f"{w}.attrs.axes",
+            f"expected distinct axes in [0, {rank}), found {axes}",
+        )
+    elif op == "CONCATENATION":
+        axis = attrs["axis"]
+        _need(axis < rank, f"{w}.attrs.axis", f"axis {axis} out of range for rank {rank}")
+    elif op == "RESHAPE":
+        shape = attrs["shape"]
+        _need(
+            len(shape) <= MAX_RANK - 1
+            and all(d == -1 or d >= 1 for d in shape)
+            and shape.count(-1) <= 1
+            and _bytes_fit(shape),
+            f"{w}.attrs.shape",
+            f"expected at most {MAX_RANK - 1} dims >= 1 with at most one -1, found {shape}",
+        )
+    elif op == "PAD":
+        pads = attrs["paddings"]
+        _need(len(pads) == rank, f"{w}.attrs.paddings", f"expected {rank} pairs, found {len(pads)}")
+
+
+def _static_shape_checks(
+    op: str, ins: list[int], attrs: dict[str, Any], shapes: list[Any], w: str
+) -> None:
+    """Shape facts that need no batch size (FORMAT.md 2.3; gear_reader.cc StaticChecks)."""
+    if op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        x, f = shapes[ins[0]], shapes[ins[1]]
+        _need(len(x) == 4, w, f"{op} input shape {x} must have rank 4 (NHWC)")
+        _need(len(f) == 4, w, f"{op} filter shape {f} must have rank 4")
+        if op == "CONV_2D":
+            out_channels = f[0]
+            _need(f[3] == x[3], w, f"{op} filter {f} input channels differ from the input {x}")
+        else:
+            out_channels = f[3]
+            _need(f[0] == 1, w, f"{op} filter shape {f} must start with 1")
+            m = attrs["depth_multiplier"]
+            _need(f[3] == x[3] * m, w, f"{op} filter shape {f} must have C*M = {x[3]}*{m} channels")
+        if ins[2] >= 0:
+            b = shapes[ins[2]]
+            _need(b == [out_channels], w, f"{op} bias shape {b} must be [{out_channels}]")
+    elif op == "FULLY_CONNECTED":
+        x, wt = shapes[ins[0]], shapes[ins[1]]
+        _need(len(wt) == 2, w, f"{op} weights shape {wt} must have rank 2")
+        _need(len(x) >= 1, w, f"{op} input must have rank >= 1")
+        _need(x[-1] in (-1, wt[1]), w, f"{op} weights {wt} do not match the input {x}")
+        if ins[2] >= 0:
+            b = shapes[ins[2]]
+            _need(b == [wt[0]], w, f"{op} bias shape {b} must be [{wt[0]}]")
+    elif op in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        x = shapes[ins[0]]
+        _need(len(x) == 4, w, f"{op} input shape {x} must have rank 4 (NHWC)")
+    elif op == "CONCATENATION":
+        ranks = {len(shapes[t]) for t in ins}
+        _need(len(ranks) == 1, w, f"{op} inputs differ in rank: {[shapes[t] for t in ins]}")
+
+
 def _validate_manifest(m: dict[str, Any], sections: list[Section], alignment: int) -> None:
+    if "producer" in m:
+        _get(m, "producer", str, "manifest")
+    if "metadata" in m:
+        _get(m, "metadata", dict, "manifest")
     tensors = _get(m, "tensors", list, "manifest")
     names: set[str] = set()
     const: list[bool] = []
+    shapes: list[list[int]] = []
     for i, t in enumerate(tensors):
         w = f"tensors[{i}]"
         name = _get(t, "name", str, w)
-        _need(name != "" and name not in names, w, f"name {name!r} is empty or not unique")
+        _need(name != "" and name not in names, w, f"name {name[:60]!r} is empty or not unique")
         names.add(name)
         shape = _int_list(_get(t, "shape", list, w), f"{w}.shape")
         _need(len(shape) <= MAX_RANK, w, f"rank {len(shape)} exceeds {MAX_RANK}")
         dtype = _get(t, "dtype", str, w)
-        _need(dtype == "f32", f"{w}.dtype", f'expected "f32", found {dtype!r}')
+        _need(dtype == "f32", f"{w}.dtype", f'expected "f32", found {dtype[:40]!r}')
         is_const = t.get("const", False)
         _need(isinstance(is_const, bool), f"{w}.const", "expected true/false")
         const.append(is_const)
+        shapes.append(shape)
         for d, dim in enumerate(shape):
             ok = dim >= 1 or (d == 0 and dim == -1 and not is_const)
             _need(ok, f"{w}.shape", f"dimension {d} is {dim}; expected >= 1 (or -1 for batch)")
+        _need(_bytes_fit(shape), f"{w}.shape", f"element count of {shape} x 4 bytes overflows")
     nt = len(tensors)
 
     def index(v: Any, where: str, allow_absent: bool = False) -> int:
         ok = _is_int(v) and (0 <= v < nt or (allow_absent and v == -1))
-        _need(ok, where, f"tensor index {json.dumps(v)} out of range [0, {nt})")
+        _need(ok, where, f"tensor index {json.dumps(v)[:40]} out of range [0, {nt})")
         return v
 
+    def index_list(key: str) -> list[int]:
+        out = [index(v, f"{key}[{k}]") for k, v in enumerate(_get(m, key, list, "manifest"))]
+        _need(len(set(out)) == len(out), key, f"a tensor index is listed twice: {out[:16]}")
+        return out
+
     produced: set[int] = set()
-    inputs = [index(v, f"inputs[{k}]") for k, v in enumerate(_get(m, "inputs", list, "manifest"))]
-    outputs = [
-        index(v, f"outputs[{k}]") for k, v in enumerate(_get(m, "outputs", list, "manifest"))
-    ]
+    inputs = index_list("inputs")
+    outputs = index_list("outputs")
     _need(bool(outputs), "outputs", "the graph has no outputs")
     for i in inputs:
         _need(not const[i], "inputs", f"graph input {i} is a constant")
@@ -513,16 +703,18 @@ def _validate_manifest(m: dict[str, Any], sections: list[Section], alignment: in
     for k, node in enumerate(_get(m, "nodes", list, "manifest")):
         w = f"nodes[{k}]"
         nname = _get(node, "name", str, w)
-        w = f"node {nname!r} ({w})"
+        w = f"node {nname[:60]!r} ({w})"
         op = _get(node, "op", str, w)
-        _need(op in OPS, w, f"unknown op {op!r}")
+        _need(op in OPS, w, f"unknown op {op[:40]!r}")
         ins = _get(node, "inputs", list, w)
         lo, hi = OP_ARITY.get(op, (1, 1))
         _need(len(ins) >= lo and (hi is None or len(ins) <= hi), w, f"{op} takes {lo}..{hi} inputs")
         for j, v in enumerate(ins):
-            index(v, f"{w}.inputs[{j}]", allow_absent=op in OP_ARITY and j == 2)
+            index(v, f"{w}.inputs[{j}]", allow_absent=op in _BIAS_OPS and j == 2)
             _need(v == -1 or v in available, w, f"input tensor {v} used before it is produced")
-        for j, v in enumerate(_get(node, "outputs", list, w)):
+        outs = _get(node, "outputs", list, w)
+        _need(len(outs) == 1, f"{w}.outputs", f"{op} has exactly 1 output, found {len(outs)}")
+        for j, v in enumerate(outs):
             index(v, f"{w}.outputs[{j}]")
             _need(
                 not const[v] and v not in inputs and v not in produced,
@@ -533,11 +725,8 @@ def _validate_manifest(m: dict[str, Any], sections: list[Section], alignment: in
             available.add(v)
         attrs = node.get("attrs", {})
         _need(isinstance(attrs, dict), f"{w}.attrs", "expected an object")
-        for key, kind in OPS[op].items():
-            _need(key in attrs, f"{w}.attrs", f"missing required attribute {key!r}")
-            _check_attr(kind, attrs[key], f"{w}.attrs.{key}")
-        if "activation" in attrs:
-            _need(attrs["activation"] in ACTIVATIONS, f"{w}.attrs.activation", "unknown activation")
+        _check_node_attrs(op, attrs, [shapes[t] for t in ins if t >= 0], w)
+        _static_shape_checks(op, ins, attrs, shapes, w)
     for i in range(nt):
         ok = const[i] or i in inputs or i in produced
         _need(ok, f"tensors[{i}]", "not a constant, not a graph input and produced by no node")
@@ -562,11 +751,13 @@ def _validate_manifest(m: dict[str, Any], sections: list[Section], alignment: in
             f"bytes [{off}, {off + length}) outside section {sec} of {sections[sec].size} bytes",
         )
         dtype = _get(s, "dtype", str, w)
-        _need(dtype in DTYPE_SIZES, f"{w}.dtype", f"unknown dtype {dtype!r}")
+        _need(dtype in DTYPE_SIZES, f"{w}.dtype", f"unknown dtype {dtype[:40]!r}")
         shape = _int_list(_get(s, "shape", list, w), f"{w}.shape")
+        _need(len(shape) <= MAX_RANK, f"{w}.shape", f"rank {len(shape)} exceeds {MAX_RANK}")
         _need(all(d >= 1 for d in shape), f"{w}.shape", "every dimension must be >= 1")
+        _need(_bytes_fit(shape), f"{w}.shape", f"element count of {shape} x 4 bytes overflows")
         enc = _get(s, "encoding", str, w)
-        _need(enc == "dense", f"{w}.encoding", f'expected "dense", found {enc!r}')
+        _need(enc == "dense", f"{w}.encoding", f'expected "dense", found {enc[:40]!r}')
         _need(s.get("quant") is None, f"{w}.quant", "must be absent or null in format 1.0")
         expected = math.prod(shape) * DTYPE_SIZES[dtype]
         _need(length == expected, f"{w}.length", f"expected {expected} ({dtype} x {shape})")
@@ -578,10 +769,11 @@ def _validate_manifest(m: dict[str, Any], sections: list[Section], alignment: in
     for k, g in enumerate(gears):
         w = f"gears[{k}]"
         gname = _get(g, "name", str, w)
-        _need(gname not in gnames, w, f"gear name {gname!r} is not unique")
+        _need(gname != "", f"{w}.name", "gear names must be non-empty")
+        _need(gname not in gnames, w, f"gear name {gname[:60]!r} is not unique")
         gnames.add(gname)
         compute = _get(g, "compute", str, w)
-        _need(compute in COMPUTE_DTYPES, f"{w}.compute", f"unknown compute token {compute!r}")
+        _need(compute in COMPUTE_DTYPES, f"{w}.compute", f"unknown compute token {compute[:40]!r}")
         seen: set[int] = set()
         for j, pair in enumerate(_get(g, "constants", list, w)):
             pw = f"{w}.constants[{j}]"

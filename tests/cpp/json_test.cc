@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,25 @@ TEST(JsonTest, IntegerLimits) {
   EXPECT_DOUBLE_EQ(over.number_value(), 9223372036854775808.0);
   EXPECT_FALSE(MustParse("-9223372036854775809").is_int());
   EXPECT_FALSE(MustParse("100000000000000000000000000000").is_int());
+}
+
+TEST(JsonTest, TinyNumbersRoundToZeroHugeOnesAreRefused) {
+  for (const char* tiny : {"1e-400", "0.0000001e-320", "123e-500", "1e-99999999999999999999",
+                           "0.000e999999"}) {
+    Value v = MustParse(tiny);
+    EXPECT_TRUE(v.is_number()) << tiny;
+    EXPECT_EQ(v.number_value(), 0.0) << tiny;
+  }
+  EXPECT_TRUE(std::signbit(MustParse("-1e-400").number_value()));
+  EXPECT_GT(MustParse("4.9e-324").number_value(), 0.0);  // subnormal, kept
+  for (const char* huge : {"1e400", "-1e400", "0.001e312", "1" "000000000000000000000000000000"
+                           "0000000000000000000000000000000000000000000000000000000000000000000000"
+                           "0000000000000000000000000000000000000000000000000000000000000000000000"
+                           "0000000000000000000000000000000000000000000000000000000000000000000000"
+                           "0000000000000000000000000000000000000000000000000000000000000000000000",
+                           "10e99999999999999999999"}) {
+    EXPECT_NE(ParseError(huge).find("out of the range of a double"), std::string::npos) << huge;
+  }
 }
 
 TEST(JsonTest, ContainersAndFind) {
@@ -158,6 +178,31 @@ TEST(JsonTest, SizeLimit) {
   std::string big(kMaxInputBytes + 1, ' ');
   big[0] = '0';
   EXPECT_NE(ParseError(big).find("limit"), std::string::npos);
+}
+
+TEST(JsonTest, ValueCountLimit) {
+  // The array itself plus n elements: n + 1 values.
+  auto array_of = [](size_t n) {
+    std::string s = "[";
+    for (size_t i = 0; i < n; ++i) s += i ? ",0" : "0";
+    return s + "]";
+  };
+  Value v = MustParse(array_of(kMaxValues - 1));
+  EXPECT_EQ(v.size(), kMaxValues - 1);
+  EXPECT_NE(ParseError(array_of(kMaxValues)).find("more than 1048576 values"), std::string::npos);
+  // Containers and object member values count; keys do not.
+  std::string obj = "{";
+  for (size_t i = 0; i + 2 < kMaxValues / 2; ++i) {
+    obj += (i ? ",\"" : "\"") + std::to_string(i) + "\":[]";
+  }
+  obj += "}";
+  MustParse("[" + obj + "," + obj + "]");  // 1 + 2 * (1 + (kMaxValues/2 - 2)) values
+  EXPECT_NE(ParseError("[" + obj + "," + obj + ",1,2,3]").find("values"), std::string::npos);
+  // A hostile near-64 MiB manifest is refused early, without a huge DOM.
+  std::string hostile(kMaxInputBytes - 2, '0');
+  for (size_t i = 1; i < hostile.size(); i += 2) hostile[i] = ',';
+  hostile = "[" + hostile.substr(0, hostile.size() - 1) + "0]";
+  EXPECT_NE(ParseError(hostile).find("values"), std::string::npos);
 }
 
 TEST(JsonTest, NonTerminatedBufferIsNotOverread) {

@@ -192,3 +192,129 @@ def test_manifest_rewrite_helper_is_sound(good):
 
 def test_errors_are_value_errors():
     assert issubclass(FormatError, ValueError)
+
+
+def _raw_manifest(good: bytes, text: bytes) -> bytes:
+    """``good`` with its manifest replaced by ``text`` verbatim (CRCs resealed)."""
+    f = gf.read_gear(good)
+    payload = bytes(f.section_bytes(1))
+    man_off = f.sections[0].offset
+    data_off = gf.align_offset(man_off + len(text))
+    out = bytearray(good[:man_off]) + text + bytes(data_off - man_off - len(text)) + payload
+    struct.pack_into("<Q", out, 64 + 16, len(text))
+    struct.pack_into("<Q", out, 64 + 32 + 8, data_off)
+    struct.pack_into("<Q", out, 16, len(out))
+    return reseal(out)
+
+
+@pytest.mark.parametrize(
+    "old,new,match",
+    [
+        (b'"producer"', b'"producer":"a","producer"', None),  # duplicate key at top level
+        (b'"name":"x"', b'"name": "x", "name": "x"', "duplicate object key"),
+        (b'"activation":"RELU"', b'"activation": "RELU", "beta": NaN', "non-standard"),
+        (b'"activation":"RELU"', b'"activation": "RELU", "x": 1e400', "range of a double"),
+        (b'"activation":"RELU"', b'"activation": "RELU", "x": 1' + b"0" * 400, "range"),
+        (b'"name":"x"', b'"name": "\\ud800"', "surrogate"),
+    ],
+)
+def test_strict_json(good, old, new, match):
+    text = bytes(gf.read_gear(good).section_bytes(0))
+    assert old in text
+    data = _raw_manifest(good, text.replace(old, new, 1))
+    with pytest.raises(FormatError, match=match or "duplicate object key"):
+        gf.read_gear(data)
+
+
+def test_tiny_number_rounds_to_zero(good):
+    text = bytes(gf.read_gear(good).section_bytes(0))
+    text = text.replace(b'"producer"', b'"extra": 1e-400, "producer"', 1)
+    assert gf.read_gear(_raw_manifest(good, text)).manifest["extra"] == 0.0
+
+
+def test_json_value_limit(good):
+    f = gf.read_gear(good)
+    m = json.loads(bytes(f.section_bytes(0)))
+    m["metadata"] = {}
+    _, count, _ = gf._json_limits(m)
+    m["metadata"] = {"bulk": [0] * (gf.MAX_JSON_VALUES - count - 1)}
+    assert gf._json_limits(m)[1] == gf.MAX_JSON_VALUES
+    gf.read_gear(with_manifest(good, lambda x: x.update(metadata=m["metadata"])))
+    m["metadata"]["bulk"].append(0)
+    with pytest.raises(FormatError, match="values, more than the limit"):
+        gf.read_gear(with_manifest(good, lambda x: x.update(metadata=m["metadata"])))
+
+
+def test_deep_json_is_a_format_error(good):
+    text = bytes(gf.read_gear(good).section_bytes(0))
+    text = text.replace(b'"producer"', b'"deep": ' + b"[" * 5000 + b"]" * 5000 + b', "producer"')
+    with pytest.raises(FormatError, match="nesting"):
+        gf.read_gear(_raw_manifest(good, text))
+
+
+@pytest.mark.parametrize(
+    "edit,match",
+    [
+        (lambda m: m["nodes"][0]["attrs"].update(bogus=1), "unknown attribute"),
+        (lambda m: m["nodes"][0]["outputs"].append(0), "exactly 1 output"),
+        (lambda m: m.update(outputs=[]), "no outputs"),
+        (lambda m: m["outputs"].append(m["outputs"][0]), "listed twice"),
+        (lambda m: m["inputs"].append(0), "listed twice"),
+        (lambda m: m.update(producer=1), "producer"),
+        (lambda m: m.update(metadata=[]), "metadata"),
+        (lambda m: m["gears"][0].update(name=""), "non-empty"),
+        (lambda m: m["tensors"][0].update(shape=[-1, 2**62]), "overflows"),
+        (lambda m: m["storage"][0].update(shape=[1] * 5 + [2, 3]), "rank 7"),
+        (lambda m: m["tensors"][1].update(shape=[2, 2]), "do not match"),  # w[1] != x[-1]
+        (lambda m: m["tensors"][2].update(shape=[3]), "bias"),
+        (lambda m: m["tensors"][1].update(shape=[2, 3, 1]), "rank 2"),
+    ],
+)
+def test_bad_manifest_strict_rules(good, edit, match):
+    with pytest.raises(FormatError, match=match):
+        gf.read_gear(with_manifest(good, edit))
+
+
+def _node_file(op: str, attrs: dict, x_shape: list, y_shape: list) -> bytes:
+    g = Graph()
+    g.add_tensor("x", tuple(x_shape))
+    g.add_tensor("y", tuple(y_shape))
+    g.add_node(Node("n", op, ["x"], ["y"], attrs))
+    g.inputs, g.outputs = ["x"], ["y"]
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "n.gear"
+        write_gear(g, path)
+        return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "op,attrs,ok",
+    [
+        ("SOFTMAX", {"beta": 3.4028234663852886e38}, True),
+        ("SOFTMAX", {"beta": 3.5e38}, False),
+        ("SOFTMAX", {"beta": 2}, True),
+        ("SOFTMAX", {"activation": "NONE"}, False),
+        ("RESHAPE", {"shape": [1, 1, 1, 2, 4]}, True),
+        ("RESHAPE", {"shape": [1, 1, 1, 1, 2, 4]}, False),
+        ("RESHAPE", {"shape": [-1, -1]}, False),
+        ("RESHAPE", {"shape": [0, 8]}, False),
+        ("MEAN", {"axes": [1, 1], "keep_dims": True}, False),
+        ("MEAN", {"axes": [2], "keep_dims": True}, False),
+        ("MAX_POOL_2D", {"filter": [2**31 - 1, 1], "stride": [1, 1], "padding": "SAME"}, False),
+        ("PAD", {"paddings": [[0, 0], [2**31 - 1, 0]]}, True),
+        ("PAD", {"paddings": [[0, 0], [2**31, 0]]}, False),
+        ("PAD", {"paddings": [[0, 0]]}, False),
+        ("CONCATENATION", {"axis": 2}, False),
+        ("CONCATENATION", {"axis": 2**31}, False),
+    ],
+)
+def test_attr_ranges(op, attrs, ok):
+    data = _node_file(op, attrs, [-1, 8], [-1, 8])
+    if ok:
+        gf.read_gear(data)
+    else:
+        with pytest.raises(FormatError):
+            gf.read_gear(data)

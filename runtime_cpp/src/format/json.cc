@@ -62,6 +62,9 @@ class Parser {
 
   Status ParseValue(Value* v, int depth) {
     if (pos_ >= n_) return Error(pos_, "expected a value, found end of input");
+    if (++values_ > kMaxValues) {
+      return Error(pos_, "more than " + std::to_string(kMaxValues) + " values");
+    }
     const uint8_t c = p_[pos_];
     switch (c) {
       case '{':
@@ -310,6 +313,35 @@ class Parser {
 
   static bool IsDigit(uint8_t c) { return c >= '0' && c <= '9'; }
 
+  // For the well-formed number token [start, pos_) whose integer digits end
+  // at int_end: true if its magnitude is below 1 (decimal exponent of its
+  // first significant digit < 0), so a failed conversion is an underflow.
+  bool IsTiny(size_t start, size_t int_end) const {
+    size_t i = start + (p_[start] == '-' ? 1 : 0);
+    // Decimal exponent of the first significant digit, before the exponent part.
+    int64_t order = static_cast<int64_t>(int_end - i) - 1;
+    bool significant = false;
+    for (; i < pos_ && p_[i] != 'e' && p_[i] != 'E'; ++i) {
+      if (p_[i] == '.') continue;
+      if (p_[i] != '0') {
+        significant = true;
+        break;
+      }
+      --order;
+    }
+    if (!significant) return true;  // zero
+    while (i < pos_ && p_[i] != 'e' && p_[i] != 'E') ++i;
+    int64_t exp = 0;
+    bool exp_negative = false;
+    if (i < pos_) {
+      ++i;
+      if (p_[i] == '+' || p_[i] == '-') exp_negative = p_[i++] == '-';
+      for (; i < pos_; ++i) exp = std::min<int64_t>(exp * 10 + (p_[i] - '0'), int64_t{1} << 40);
+    }
+    // |order| is bounded by the 64 MiB input, so this cannot overflow.
+    return order + (exp_negative ? -exp : exp) < 0;
+  }
+
   Status ParseNumber(Value* v) {
     const size_t start = pos_;
     bool negative = false;
@@ -366,15 +398,19 @@ class Parser {
     double d = 0;
 #if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
     const std::from_chars_result r = std::from_chars(first, last, d);
-    if (r.ec != std::errc() || r.ptr != last) {
-      return Error(start, "number out of the range of a double");
-    }
+    const bool converted = r.ec == std::errc() && r.ptr == last;
 #else
     std::istringstream in(std::string(first, last));
     in.imbue(std::locale::classic());
     in >> d;
-    if (in.fail()) return Error(start, "number out of the range of a double");
+    const bool converted = !in.fail();
 #endif
+    if (!converted) {
+      // A finite number too small for a double (1e-400) rounds to zero, as in
+      // every other JSON reader; only overflow is refused.
+      if (!IsTiny(start, int_end)) return Error(start, "number out of the range of a double");
+      d = negative ? -0.0 : 0.0;
+    }
     if (!std::isfinite(d)) return Error(start, "number out of the range of a double");
     v->num_ = d;
     return Status::Ok();
@@ -386,6 +422,7 @@ class Parser {
   const uint8_t* p_;
   size_t n_;
   size_t pos_ = 0;
+  size_t values_ = 0;  // values started so far, checked against kMaxValues
 };
 
 const Value* Value::Find(std::string_view key) const {

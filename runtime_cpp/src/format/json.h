@@ -5,7 +5,8 @@
 // third-party dependency so the runtime builds on any board. The input is
 // hostile: the parser rejects anything outside the RFC (invalid UTF-8, raw
 // control characters, lone surrogates, leading zeros, NaN/Infinity, trailing
-// commas or bytes), enforces the manifest limits (64 MiB, nesting depth 64),
+// commas or bytes), enforces the manifest limits (64 MiB, nesting depth 64,
+// at most kMaxValues values, which bounds the DOM's memory to ~100 MiB),
 // rejects duplicate object keys (which other parsers resolve differently),
 // never throws, and reports errors with their byte offset. Recursion is
 // bounded by the depth limit.
@@ -30,6 +31,11 @@ namespace json {
 
 constexpr size_t kMaxInputBytes = size_t{64} << 20;
 constexpr int kMaxDepth = 64;
+// Most JSON values in one document: the top-level value, every array element
+// and every object member value, containers included (object keys are not
+// counted). Without it a 64 MiB input of "[0,0,..." would become ~32 million
+// Values of ~100 bytes each. Real manifests hold a few thousand values.
+constexpr size_t kMaxValues = size_t{1} << 20;
 
 enum class Type { kNull, kBool, kNumber, kString, kArray, kObject };
 

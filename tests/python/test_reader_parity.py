@@ -1,0 +1,489 @@
+"""Differential test: the C++ reader and the pure-Python reader agree.
+
+Starting from the golden format-1.0 file, a seeded generator applies
+structured mutations to the decoded manifest (deleted keys, changed types,
+out-of-range indices, duplicate keys, non-finite and huge numbers, shape
+changes, attribute values at their boundaries, reordered nodes, changed ops),
+re-encodes it, rebuilds the file with correct CRCs, and checks that
+``gearshift.Runtime`` (the C++ reader) and ``gear_format.read_gear`` accept
+and reject the same files.
+
+``Runtime`` also runs step 4 of FORMAT.md section 3 (shape inference), which
+the Python reader does not do: a C++ refusal whose message does not come
+from the reader (it names no manifest field) counts as "the reader accepted".
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import re
+import struct
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from gearshift import FormatError, Runtime
+from gearshift import gear_format as gf
+
+GOLDEN = Path(__file__).parent / "data" / "golden_v1_0.gear"
+SEED = 20260101
+N_RANDOM = 1500
+
+# Messages of the C++ reader (gear_reader.cc, json.cc) begin with the field.
+_READER_ERROR = re.compile(
+    r"^(header|section|manifest|tensors|inputs|outputs|nodes|storage|gears|producer|metadata)\b"
+)
+
+
+# ---------------------------------------------------------------------------
+# JSON with duplicate keys and raw number tokens
+# ---------------------------------------------------------------------------
+class Raw:
+    """A JSON token written verbatim (``1e400``, ``NaN``, a lone surrogate string)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Raw({self.text!r})"
+
+
+class Pairs:
+    """An object written from a list of pairs, so a key may repeat."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        self.pairs = pairs
+
+
+def encode(v: Any) -> str:
+    if isinstance(v, Raw):
+        return v.text
+    if isinstance(v, Pairs):
+        return "{" + ",".join(f"{json.dumps(k)}:{encode(x)}" for k, x in v.pairs) + "}"
+    if isinstance(v, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{encode(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ",".join(encode(x) for x in v) + "]"
+    return json.dumps(v)
+
+
+# ---------------------------------------------------------------------------
+# File rebuilding
+# ---------------------------------------------------------------------------
+def rebuild(base: gf.GearFile, manifest: bytes) -> bytes:
+    """A file with ``base``'s data sections and a new manifest, CRCs correct."""
+    a = base.header.alignment
+    payloads = [
+        manifest if s.kind == gf.SECTION_MANIFEST else bytes(base.section_bytes(s.index))
+        for s in base.sections
+    ]
+    n = len(base.sections)
+    pos = gf.align_offset(gf.HEADER_SIZE + n * gf.SECTION_ENTRY_SIZE, a)
+    table, body = b"", b""
+    for i, (s, p) in enumerate(zip(base.sections, payloads)):
+        table += gf.SECTION_STRUCT.pack(s.kind, 0, pos, len(p), gf.fast_crc32c(p), 0)
+        if i + 1 < n:  # padding between sections, none after the last
+            p += bytes(gf.align_offset(len(p), a) - len(p))
+        body += p
+        pos += len(p)
+    start = gf.align_offset(gf.HEADER_SIZE + len(table), a)
+    size = start + len(body)
+    h = base.header
+    head = bytearray(
+        gf.HEADER_STRUCT.pack(
+            gf.MAGIC,
+            h.version_major,
+            h.version_minor,
+            a,
+            n,
+            size,
+            gf.HEADER_SIZE,
+            0,
+            0,
+            bytes(24),
+        )
+    )
+    struct.pack_into("<I", head, gf.HEADER_CRC_OFFSET, gf.fast_crc32c(table, gf.fast_crc32c(head)))
+    return bytes(head) + table + bytes(start - gf.HEADER_SIZE - len(table)) + body
+
+
+# ---------------------------------------------------------------------------
+# Mutations
+# ---------------------------------------------------------------------------
+I32 = 2**31 - 1
+I64 = 2**63 - 1
+INTERESTING: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    -1,
+    -2,
+    20,
+    21,
+    32,
+    64,
+    288,
+    I32,
+    I32 + 1,
+    I64,
+    -(2**63),
+    Raw("9223372036854775808"),
+    Raw("-9223372036854775809"),
+    Raw("1" + "0" * 400),
+    1.0,
+    0.5,
+    -0.0,
+    1e308,
+    3.4028234663852886e38,
+    3.4028235677973366e38,
+    Raw("1e400"),
+    Raw("-1e400"),
+    Raw("NaN"),
+    Raw("Infinity"),
+    Raw("-Infinity"),
+    Raw("1e-400"),
+    Raw("4.9e-324"),
+    Raw("1E2"),
+    "",
+    "f32",
+    "f16",
+    "x",
+    "SAME",
+    "VALID",
+    "RELU",
+    "NONE",
+    "RELU6",
+    "dense",
+    "fp32",
+    "image",
+    [],
+    {},
+    [0],
+    [1],
+    [-1],
+    [1, 1],
+    [0, 0],
+    [1, 2, 3],
+    [[0, 0]],
+    [I32, 1],
+    [I32 + 1, 1],
+    [-1, 32],
+    [2, -1],
+    [-1, -1],
+    [1, 1, 1, 1, 1],
+    [1, 1, 1, 1, 1, 1],
+    Raw('"\\ud800"'),
+    Raw('"\\udc00x"'),
+    Raw('"\\ud83d\\ude00"'),
+    Raw('"\\u0000"'),
+    {"scale": 1},
+]
+OPS = list(gf.OPS)
+ATTR_KEYS = [
+    "stride",
+    "dilation",
+    "padding",
+    "activation",
+    "depth_multiplier",
+    "filter",
+    "axes",
+    "keep_dims",
+    "beta",
+    "axis",
+    "shape",
+    "paddings",
+    "bogus",
+]
+
+
+def paths(v: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every path (tuple of keys/indices) to a value inside ``v``, ``()`` excluded."""
+    out = []
+    items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+    for k, x in items:
+        out.append((*prefix, k))
+        out.extend(paths(x, (*prefix, k)))
+    return out
+
+
+def at(m: Any, path: tuple) -> Any:
+    for k in path:
+        m = m[k]
+    return m
+
+
+def mutate(m: dict[str, Any], rng: random.Random) -> str:
+    """Applies one or two random mutations in place; returns their description."""
+    done = []
+    for _ in range(rng.choice((1, 1, 1, 2))):
+        done.append(_mutate_once(m, rng))
+    return "; ".join(done)
+
+
+def _mutate_once(m: dict[str, Any], rng: random.Random) -> str:
+    kind = rng.randrange(12)
+    all_paths = paths(m)
+    # Most mutations target the graph, not the long constant tables.
+    p = rng.choice(all_paths)
+    parent, key = at(m, p[:-1]), p[-1]
+    if kind == 0:  # delete a key / element
+        del parent[key]
+        return f"delete {p}"
+    if kind in (1, 2):  # replace with an interesting value
+        v = copy.deepcopy(rng.choice(INTERESTING))
+        parent[key] = v
+        return f"set {p} = {v!r}"
+    if kind == 3:  # integer +- small
+        ints = [
+            q for q in all_paths if isinstance(at(m, q), int) and not isinstance(at(m, q), bool)
+        ]
+        q = rng.choice(ints)
+        d = rng.choice((-2, -1, 1, 2, 100))
+        at(m, q[:-1])[q[-1]] += d
+        return f"{q} += {d}"
+    if kind == 4:  # list edits
+        lists = [q for q in all_paths if isinstance(at(m, q), list)] + [("nodes",)]
+        q = rng.choice(lists)
+        lst = at(m, q)
+        op = rng.randrange(4)
+        if op == 0 and lst:
+            lst.append(copy.deepcopy(rng.choice(lst)))
+            return f"append duplicate to {q}"
+        if op == 1 and lst:
+            lst.pop(rng.randrange(len(lst)))
+            return f"pop from {q}"
+        if op == 2 and len(lst) > 1:
+            i, j = rng.sample(range(len(lst)), 2)
+            lst[i], lst[j] = lst[j], lst[i]
+            return f"swap {q}[{i}] <-> [{j}]"
+        lst.append(copy.deepcopy(rng.choice(INTERESTING)))
+        return f"append to {q}"
+    if kind == 5:  # change an op
+        n = rng.randrange(len(m["nodes"]))
+        op = rng.choice(OPS)
+        m["nodes"][n]["op"] = op
+        return f"nodes[{n}].op = {op}"
+    if kind == 6:  # attribute at a boundary / unknown attribute
+        n = rng.randrange(len(m["nodes"]))
+        attrs = m["nodes"][n].setdefault("attrs", {})
+        k = rng.choice(ATTR_KEYS)
+        v = copy.deepcopy(rng.choice(INTERESTING))
+        attrs[k] = v
+        return f"nodes[{n}].attrs.{k} = {v!r}"
+    if kind == 7:  # duplicate an object key
+        objs = [q for q in all_paths if isinstance(at(m, q), dict) and at(m, q)] + [()]
+        q = rng.choice(objs)
+        obj = at(m, q)
+        pairs = list(obj.items())
+        k = rng.choice(pairs)[0]
+        pairs.insert(rng.randrange(len(pairs) + 1), (k, copy.deepcopy(obj[k])))
+        if q == ():
+            m.clear()
+            m["__pairs__"] = Pairs(pairs)
+        else:
+            at(m, q[:-1])[q[-1]] = Pairs(pairs)
+        return f"duplicate key {k!r} in {q}"
+    if kind == 8:  # tensor shape edits
+        t = rng.choice(m["tensors"])
+        shape = t["shape"]
+        edit = rng.randrange(5)
+        if edit == 0 and shape:
+            shape[rng.randrange(len(shape))] = rng.choice((-1, 0, 1, 2, 3, 5, 2**40, I64))
+        elif edit == 1:
+            shape.insert(rng.randrange(len(shape) + 1), rng.choice((1, 2, -1)))
+        elif edit == 2 and shape:
+            shape.pop(rng.randrange(len(shape)))
+        elif edit == 3:
+            t["const"] = not t.get("const", False)
+        else:
+            t["shape"] = [rng.choice((1, 2, 3, 2**31)) for _ in range(rng.randrange(8))]
+        return f"tensor {t['name']} edit {edit}"
+    if kind == 9:  # node inputs/outputs
+        n = rng.randrange(len(m["nodes"]))
+        node = m["nodes"][n]
+        which = rng.choice(("inputs", "outputs"))
+        lst = node[which]
+        v = rng.choice((-1, 0, rng.randrange(len(m["tensors"])), len(m["tensors"]), -2))
+        if lst and rng.random() < 0.7:
+            lst[rng.randrange(len(lst))] = v
+        else:
+            lst.append(v)
+        return f"nodes[{n}].{which} edit -> {v}"
+    if kind == 10:  # graph inputs/outputs
+        which = rng.choice(("inputs", "outputs"))
+        v = rng.choice((0, 1, 2, 20, 21, -1, rng.randrange(len(m["tensors"]))))
+        if rng.random() < 0.5:
+            m[which].append(v)
+        else:
+            m[which] = [v]
+        return f"{which} edit -> {v}"
+    # kind 11: raw-token swap of a string or number inside a node or tensor
+    q = rng.choice([q for q in all_paths if q[0] in ("nodes", "tensors", "storage", "gears")])
+    v = rng.choice(
+        [Raw("1e400"), Raw("-0"), Raw("1.0"), Raw("1e0"), Raw('"\\ud800"'), Raw("2e-400")]
+    )
+    at(m, q[:-1])[q[-1]] = v
+    return f"raw {q} = {v.text}"
+
+
+def manifest_text(m: dict[str, Any]) -> bytes:
+    if "__pairs__" in m:
+        return encode(m["__pairs__"]).encode()
+    return encode(m).encode()
+
+
+# ---------------------------------------------------------------------------
+# The two readers
+# ---------------------------------------------------------------------------
+def cpp_verdict(path: Path) -> tuple[bool, str]:
+    """(reader accepted, message). Shape-inference refusals count as accepted."""
+    try:
+        Runtime(path)
+    except (FormatError, ValueError) as e:
+        msg = str(e)
+        return (not _READER_ERROR.match(msg), msg)
+    return True, ""
+
+
+def py_verdict(data: bytes) -> tuple[bool, str]:
+    try:
+        gf.read_gear(data)
+    except FormatError as e:
+        return False, str(e)
+    return True, ""
+
+
+@pytest.fixture(scope="module")
+def base() -> gf.GearFile:
+    return gf.read_gear(GOLDEN)
+
+
+def check_pair(base: gf.GearFile, text: bytes, tmp: Path) -> tuple[bool, bool, str, str]:
+    data = rebuild(base, text)
+    tmp.write_bytes(data)
+    c_ok, c_msg = cpp_verdict(tmp)
+    p_ok, p_msg = py_verdict(data)
+    return c_ok, p_ok, c_msg, p_msg
+
+
+def test_rebuild_is_faithful(base, tmp_path):
+    text = bytes(base.section_bytes(0))
+    c_ok, p_ok, c_msg, p_msg = check_pair(base, text, tmp_path / "same.gear")
+    assert c_ok and p_ok, (c_msg, p_msg)
+    assert rebuild(base, text) == GOLDEN.read_bytes()
+
+
+# Hand-written edge cases; each is (description, edit of the manifest).
+Edit = Callable[[dict[str, Any]], Any]
+TARGETED: list[tuple[str, Edit]] = [
+    ("unknown top-level key", lambda m: m.update(future_key={"x": [1]})),
+    ("producer not a string", lambda m: m.update(producer=3)),
+    ("metadata not an object", lambda m: m.update(metadata=[])),
+    ("softmax beta huge int", lambda m: m["nodes"][11]["attrs"].update(beta=Raw("1" + "0" * 39))),
+    (
+        "softmax beta float max",
+        lambda m: m["nodes"][11]["attrs"].update(beta=3.4028234663852886e38),
+    ),
+    ("softmax beta int", lambda m: m["nodes"][11]["attrs"].update(beta=2)),
+    ("softmax activation", lambda m: m["nodes"][11]["attrs"].update(activation="NONE")),
+    ("tanh empty attrs dropped", lambda m: m["nodes"][9].pop("attrs")),
+    ("concat -1 third input", lambda m: m["nodes"][6]["inputs"].extend([-1])),
+    ("graph output repeated", lambda m: m["outputs"].append(20)),
+    ("graph input repeated", lambda m: m["inputs"].append(0)),
+    ("no outputs", lambda m: m.update(outputs=[])),
+    ("two outputs", lambda m: m["nodes"][9]["outputs"].append(16)),
+    ("reshape 5 dims", lambda m: m["nodes"][7]["attrs"].update(shape=[1, 1, 2, 4, 4])),
+    ("reshape 6 dims", lambda m: m["nodes"][7]["attrs"].update(shape=[1, 1, 1, 2, 4, 4])),
+    ("reshape two -1", lambda m: m["nodes"][7]["attrs"].update(shape=[-1, -1])),
+    ("reshape overflow", lambda m: m["nodes"][7]["attrs"].update(shape=[2**62, 4])),
+    ("pad wrong rank", lambda m: m["nodes"][0]["attrs"]["paddings"].pop()),
+    ("pad 2^31", lambda m: m["nodes"][0]["attrs"]["paddings"][1].__setitem__(0, 2**31)),
+    ("stride 2^31-1", lambda m: m["nodes"][1]["attrs"].update(stride=[I32, I32])),
+    ("stride 2^31", lambda m: m["nodes"][1]["attrs"].update(stride=[2**31, 1])),
+    ("concat axis = rank", lambda m: m["nodes"][6]["attrs"].update(axis=4)),
+    ("dw multiplier 2", lambda m: m["nodes"][2]["attrs"].update(depth_multiplier=2)),
+    ("conv bias wrong", lambda m: m["nodes"][1]["inputs"].__setitem__(2, 6)),
+    ("conv no bias", lambda m: m["nodes"][1]["inputs"].__setitem__(2, -1)),
+    ("fc weights swapped", lambda m: m["nodes"][8]["inputs"].__setitem__(1, 17)),
+    ("tensor shape overflow", lambda m: m["tensors"][1].update(shape=[-1, 2**62, 2, 2])),
+    ("storage rank 7", lambda m: m["storage"][0].update(shape=[1, 1, 1, 4, 3, 3, 2])),
+    ("empty gear name", lambda m: m["gears"][0].update(name="")),
+    ("lone surrogate name", lambda m: m["tensors"][0].update(name=Raw('"\\ud800"'))),
+    ("surrogate pair name", lambda m: m["tensors"][0].update(name=Raw('"\\ud83d\\ude00"'))),
+    ("1e-400 beta", lambda m: m["nodes"][11]["attrs"].update(beta=Raw("1e-400"))),
+    ("subnormal beta", lambda m: m["nodes"][11]["attrs"].update(beta=Raw("4.9e-324"))),
+    (
+        "mean as op",
+        lambda m: m["nodes"][5].update(op="MEAN", attrs={"axes": [1, 2], "keep_dims": True}),
+    ),
+    (
+        "mean repeated axes",
+        lambda m: m["nodes"][5].update(op="MEAN", attrs={"axes": [1, 1], "keep_dims": True}),
+    ),
+    ("max pool", lambda m: m["nodes"][4].update(op="MAX_POOL_2D")),
+    ("mul", lambda m: m["nodes"][3].update(op="MUL")),
+    ("deep metadata", lambda m: m.update(metadata={"d": json.loads("[" * 62 + "]" * 62)})),
+    ("too deep metadata", lambda m: m.update(metadata={"d": json.loads("[" * 63 + "]" * 63)})),
+]
+
+
+@pytest.mark.parametrize("desc,edit", TARGETED, ids=[d for d, _ in TARGETED])
+def test_targeted_parity(base, tmp_path, desc, edit):
+    m = json.loads(bytes(base.section_bytes(0)))
+    edit(m)
+    c_ok, p_ok, c_msg, p_msg = check_pair(base, manifest_text(m), tmp_path / "t.gear")
+    assert c_ok == p_ok, (
+        f"{desc}: C++ {'accepts' if c_ok else 'refuses'} ({c_msg}); "
+        f"Python {'accepts' if p_ok else 'refuses'} ({p_msg})"
+    )
+
+
+def test_value_count_limit_parity(base, tmp_path):
+    limit = gf.MAX_JSON_VALUES
+    m = json.loads(bytes(base.section_bytes(0)))
+    total = len(paths(m)) + 1
+    # Fill metadata so the document holds exactly `limit` values, then one more.
+    m["metadata"]["bulk"] = [0] * (limit - total - 1)
+    for extra, ok in ((0, True), (1, False)):
+        m["metadata"]["bulk"].extend([0] * extra)
+        text = json.dumps(m, separators=(",", ":")).encode()
+        c_ok, p_ok, c_msg, p_msg = check_pair(base, text, tmp_path / "big.gear")
+        assert (c_ok, p_ok) == (ok, ok), (extra, c_msg, p_msg)
+        if not ok:
+            assert "values" in c_msg and "values" in p_msg
+
+
+def test_random_mutations_parity(base, tmp_path):
+    rng = random.Random(SEED)
+    original = json.loads(bytes(base.section_bytes(0)))
+    tmp = tmp_path / "m.gear"
+    mismatches: list[str] = []
+    stats = {"both accept": 0, "both refuse": 0, "C++ step-4 refusal": 0}
+    for i in range(N_RANDOM):
+        m = copy.deepcopy(original)
+        desc = mutate(m, rng)
+        c_ok, p_ok, c_msg, p_msg = check_pair(base, manifest_text(m), tmp)
+        if c_ok != p_ok:
+            mismatches.append(
+                f"#{i} {desc}: C++ {'accepts' if c_ok else 'refuses'} ({c_msg[:160]}); "
+                f"Python {'accepts' if p_ok else 'refuses'} ({p_msg[:160]})"
+            )
+        elif c_ok:
+            stats["both accept"] += 1
+            stats["C++ step-4 refusal"] += bool(c_msg)
+        else:
+            stats["both refuse"] += 1
+    assert not mismatches, f"{len(mismatches)} disagreements:\n" + "\n".join(mismatches[:20])
+    # The generator must exercise both verdicts.
+    assert stats["both accept"] > 50 and stats["both refuse"] > 500, stats
