@@ -69,8 +69,9 @@ std::string ShapeStr(const gearshift::Shape& s) {
 class PyRuntime {
  public:
   PyRuntime(const std::string& path, const std::string& gear, int threads,
-            bool verify_checksums, bool use_mmap) {
+            bool verify_checksums, bool use_mmap, const std::string& isa) {
     gearshift::RuntimeOptions opt;
+    opt.isa = isa;
     opt.gear = gear;
     opt.threads = threads;
     opt.verify_checksums = verify_checksums;
@@ -94,6 +95,7 @@ class PyRuntime {
   double last_latency_ms() const { return rt_->last_latency_ms(); }
   int64_t arena_bytes() const { return rt_->arena_bytes(); }
   int threads() const { return rt_->threads(); }
+  std::string isa() const { return rt_->isa(); }
 
   // inputs: float32 C-contiguous arrays, one per graph input, in order (the
   // Python facade converts and checks dtypes). out: optional arrays to write
@@ -202,9 +204,11 @@ PYBIND11_MODULE(_core, m) {
   });
 
   py::class_<PyRuntime>(m, "Runtime")
-      .def(py::init<const std::string&, const std::string&, int, bool, bool>(),
+      .def(py::init<const std::string&, const std::string&, int, bool, bool,
+                    const std::string&>(),
            py::arg("path"), py::arg("gear") = "", py::arg("threads") = 1,
-           py::arg("verify_checksums") = true, py::arg("use_mmap") = true)
+           py::arg("verify_checksums") = true, py::arg("use_mmap") = true,
+           py::arg("isa") = "")
       .def_property_readonly("inputs", &PyRuntime::inputs)
       .def_property_readonly("outputs", &PyRuntime::outputs)
       .def_property_readonly("gears", &PyRuntime::gears)
@@ -212,6 +216,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("last_latency_ms", &PyRuntime::last_latency_ms)
       .def_property_readonly("arena_bytes", &PyRuntime::arena_bytes)
       .def_property_readonly("threads", &PyRuntime::threads)
+      .def_property_readonly("isa", &PyRuntime::isa)
       .def("run", &PyRuntime::Run, py::arg("inputs"), py::arg("out") = py::none())
       .def("output_shapes", &PyRuntime::OutputShapes, py::arg("input_shapes"));
 }

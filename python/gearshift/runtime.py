@@ -34,6 +34,11 @@ class Runtime:
         threads: worker threads for the kernels (results do not depend on it).
         verify_checksums: check the data sections' CRC at load (the manifest's
             is always checked). Turn off only for trusted files on slow storage.
+        isa: kernel instruction set: ``None`` picks the best the CPU offers
+            (or ``$GEARSHIFT_ISA`` when set); ``"ref"`` runs the reference
+            kernels only; else one of ``runtime_info()["isa_compiled"]`` the
+            CPU supports, e.g. ``"avx2"`` or ``"neon"``. An unavailable one
+            raises ``ValueError`` listing those available.
     """
 
     def __init__(
@@ -43,6 +48,7 @@ class Runtime:
         threads: int = 1,
         *,
         verify_checksums: bool = True,
+        isa: str | None = None,
     ) -> None:
         path = os.fspath(path)
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
@@ -52,7 +58,9 @@ class Runtime:
         if os.path.isdir(path):
             raise ValueError(f"expected a .gear file, got a directory: {path!r}")
         self._path = path
-        self._rt = _core.Runtime(path, gear or "", threads, verify_checksums)
+        if isa is not None and not isinstance(isa, str):
+            raise ValueError(f"isa must be a string or None, got {isa!r}")
+        self._rt = _core.Runtime(path, gear or "", threads, verify_checksums, isa=isa or "")
         self._inputs = [TensorSpec(n, tuple(s), d) for n, s, d in self._rt.inputs]
         self._outputs = [TensorSpec(n, tuple(s), d) for n, s, d in self._rt.outputs]
 
@@ -87,6 +95,11 @@ class Runtime:
     @property
     def threads(self) -> int:
         return self._rt.threads
+
+    @property
+    def isa(self) -> str:
+        """Kernel instruction set selected at open: ``"ref"``, ``"avx2"``, ``"neon"``."""
+        return self._rt.isa
 
     @property
     def last_latency_ms(self) -> float:

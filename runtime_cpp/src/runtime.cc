@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "dispatch.h"
 #include "plan/plan.h"
 #include "plan/shape_inference.h"
 #include "runtime_impl.h"
@@ -61,8 +62,13 @@ class AlignedBuffer {
 
 class RuntimeImpl final : public Runtime {
  public:
-  RuntimeImpl(std::unique_ptr<GearFile> file, int gear, int threads)
-      : file_(std::move(file)), model_(file_->model()), gear_index_(gear), pool_(threads) {
+  RuntimeImpl(std::unique_ptr<GearFile> file, int gear, int threads, KernelTable kernels)
+      : file_(std::move(file)),
+        model_(file_->model()),
+        gear_index_(gear),
+        pool_(threads),
+        isa_(kernels.isa),
+        cache_(16, std::move(kernels)) {
     for (int t : model_.inputs) inputs_.push_back(Info(t));
     for (int t : model_.outputs) outputs_.push_back(Info(t));
     for (const GearDesc& g : model_.gears) gears_.push_back(g.name);
@@ -76,6 +82,7 @@ class RuntimeImpl final : public Runtime {
   int64_t arena_bytes() const override { return plan_ != nullptr ? plan_->arena_bytes() : 0; }
   double last_latency_ms() const override { return last_latency_ms_; }
   int threads() const override { return pool_.threads(); }
+  const std::string& isa() const override { return isa_; }
 
   Status SetGear(const std::string& name) override {
     return Guarded("SetGear", [&]() -> Status {
@@ -178,6 +185,7 @@ class RuntimeImpl final : public Runtime {
   std::vector<std::string> gears_;
   int gear_index_;
   ThreadPool pool_;
+  std::string isa_;
   PlanCache cache_;
   Plan* plan_ = nullptr;  // owned by cache_
   bool prepared_ = false;  // a Prepare succeeded; prepared_shapes_ is valid
@@ -203,7 +211,10 @@ Status CreateRuntime(std::unique_ptr<GearFile> file, const RuntimeOptions& optio
     if (!options.gear.empty()) {
       GS_RETURN_IF_ERROR(RuntimeImpl::FindGear(model, options.gear, &gear));
     }
-    *out = std::make_unique<RuntimeImpl>(std::move(file), gear, options.threads);
+    KernelTable kernels;
+    GS_RETURN_IF_ERROR(BuildKernelTable(options.isa, &kernels));
+    *out = std::make_unique<RuntimeImpl>(std::move(file), gear, options.threads,
+                                         std::move(kernels));
     return Status::Ok();
   });
 }

@@ -2,8 +2,11 @@
 // Copyright 2026 The gearshift authors.
 //
 // GetRuntimeInfo(): the facts `gearshift info` and `gearshift-run --info`
-// print. Only the reference kernels are compiled in so far.
+// print: the reference path plus every ISA with kernels compiled into this
+// binary (dispatch.h), and the CPU features as detected (and masked by
+// GEARSHIFT_DISABLE, so the report matches what dispatch sees).
 #include "cpu_features.h"
+#include "dispatch.h"
 #include "gearshift/gearshift.h"
 
 namespace gearshift {
@@ -12,8 +15,8 @@ RuntimeInfo GetRuntimeInfo() {
   RuntimeInfo info;
   try {
     info.version = kVersion;
-    info.isa_compiled = {"ref"};
-    info.isa_detected = CpuFeatureNames(DetectCpuFeatures());
+    info.isa_compiled = CompiledIsas();
+    info.isa_detected = CpuFeatureNames(DetectCpuFeaturesMasked());
   } catch (...) {
     // Out of memory while building a few short strings: report what we have.
   }

@@ -44,6 +44,11 @@ struct RuntimeOptions {
   int threads = 1;               // worker threads for kernels, >= 1
   bool verify_checksums = true;  // CRC of data sections (the manifest's always)
   bool use_mmap = true;          // false: read the file into memory instead
+  // Kernel ISA: empty = the best this CPU offers (or $GEARSHIFT_ISA when
+  // set); "ref" = reference kernels only; else one of
+  // RuntimeInfo::isa_compiled the CPU supports ("avx2", "neon"). Anything
+  // else makes Open fail with InvalidArgument listing the available ones.
+  std::string isa;
 };
 
 class Runtime {
@@ -81,6 +86,8 @@ class Runtime {
   // Wall time of the last Run, in milliseconds.
   virtual double last_latency_ms() const = 0;
   virtual int threads() const = 0;
+  // The kernel ISA this Runtime selected at Open ("ref", "avx2", "neon").
+  virtual const std::string& isa() const = 0;
 };
 
 // Human-readable facts about this build: version, formats read, ISA paths.
@@ -88,7 +95,7 @@ struct RuntimeInfo {
   std::string version;
   int format_major = kFormatMajor;
   int format_minor = kFormatMinor;
-  std::vector<std::string> isa_compiled;  // e.g. {"ref"}
+  std::vector<std::string> isa_compiled;  // e.g. {"ref", "avx2"}
   std::vector<std::string> isa_detected;  // what the CPU offers
 };
 RuntimeInfo GetRuntimeInfo();

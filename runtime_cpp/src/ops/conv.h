@@ -5,11 +5,17 @@
 // direct loops: each output pixel is computed by one thread in a fixed order,
 // so results do not depend on the thread count. Tuned kernels live elsewhere
 // (src/kernels) and are checked against these.
+//
+// f32_conv2d__gemm runs CONV_2D on a GEMM microkernel: rows are output
+// pixels, K is KH*KW*C. 1x1 convolutions without padding point the rows
+// straight into the input; others gather MR rows at a time into a small
+// stack tile (no im2col buffer of the whole image).
 #ifndef GEARSHIFT_OPS_CONV_H_
 #define GEARSHIFT_OPS_CONV_H_
 
 #include <cstdint>
 
+#include "kernels/f32_gemm/f32_gemm.h"
 #include "ops/op_common.h"
 #include "thread_pool.h"
 
@@ -31,6 +37,19 @@ struct Conv2DParams {
 // `pool` may be null (single-threaded).
 void f32_conv2d__ref(const Conv2DParams& p, const float* x, const float* filter,
                      const float* bias, float* y, ThreadPool* pool);
+
+// Floats of the per-thread gather tile of f32_conv2d__gemm (64 KiB).
+constexpr int64_t kConvGatherTileFloats = 16384;
+
+// Whether f32_conv2d__gemm can run `p` with `kernel` (a non-1x1 convolution
+// needs MR rows of KH*KW*C floats to fit the gather tile).
+bool F32Conv2DGemmSupported(const Conv2DParams& p, const F32GemmKernel& kernel);
+
+// `packed`: filter [O, KH*KW*C] and bias packed for `kernel`. Work is split
+// over (row tile, column tile) pairs, each computed by one thread, so results
+// are bit-identical for any thread count.
+void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const float* packed,
+                      const float* x, float* y, ThreadPool* pool);
 
 // x [N,H,W,C], filter [1,KH,KW,C*M], bias [C*M] or null, y [N,OH,OW,C*M].
 void f32_depthwise_conv2d__ref(const Conv2DParams& p, const float* x, const float* filter,

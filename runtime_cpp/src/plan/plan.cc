@@ -8,6 +8,7 @@
 #include "plan/plan.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -21,10 +22,42 @@ Status Unsupported(std::string m) { return Status(StatusCode::kUnsupported, std:
 
 bool SameShapes(const std::vector<Shape>& a, const std::vector<Shape>& b) { return a == b; }
 
+// Conv/dense weights (input 1) and bias (input 2, optional) known at plan
+// time, so they can be packed once.
+bool ConstWeights(const std::vector<TensorRef>& refs, const NodeDesc& node) {
+  if (node.inputs.size() < 2 || node.inputs[1] < 0) return false;
+  if (refs[node.inputs[1]].kind != TensorRef::Kind::kConst) return false;
+  return node.inputs.size() < 3 || node.inputs[2] < 0 ||
+         refs[node.inputs[2]].kind == TensorRef::Kind::kConst;
+}
+
+const float* BiasData(const std::vector<TensorRef>& refs, const NodeDesc& node) {
+  return node.inputs.size() > 2 && node.inputs[2] >= 0 ? refs[node.inputs[2]].data : nullptr;
+}
+
 }  // namespace
 
 Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
                    std::unique_ptr<Plan>* out) {
+  return Build(model, gear, input_shapes, KernelTable(), out);
+}
+
+const float* Plan::PackGemm(int64_t n, int64_t k, const float* w, const float* bias) {
+  const size_t nr = static_cast<size_t>(kernels_.f32_gemm.nr);
+  const size_t blocks = (static_cast<size_t>(n) + nr - 1) / nr;
+  const size_t floats = blocks * F32GemmPackedBlockFloats(static_cast<size_t>(k), nr);
+  constexpr size_t kAlignFloats = 16;  // 64 bytes
+  std::unique_ptr<float[]> raw(new float[floats + kAlignFloats]);
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(raw.get());
+  float* aligned = raw.get() + ((64 - addr % 64) % 64) / sizeof(float);
+  PackF32GemmWeights(static_cast<size_t>(n), static_cast<size_t>(k), nr, w, bias, aligned);
+  packed_storage_.push_back(std::move(raw));
+  packed_bytes_ += static_cast<int64_t>(floats * sizeof(float));
+  return aligned;
+}
+
+Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
+                   const KernelTable& kernels, std::unique_ptr<Plan>* out) {
   if (gear < 0 || static_cast<size_t>(gear) >= model.gears.size()) {
     return InvalidArgument("gear index " + std::to_string(gear) + " out of range");
   }
@@ -35,6 +68,7 @@ Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& i
   }
   std::unique_ptr<Plan> plan(new Plan());
   plan->gear_ = gear;
+  plan->kernels_ = kernels;
   plan->input_shapes_ = input_shapes;
   GS_RETURN_IF_ERROR(InferShapes(model, input_shapes, &plan->tensor_shapes_));
   const std::vector<Shape>& shapes = plan->tensor_shapes_;
@@ -142,6 +176,11 @@ Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& i
                       &p.pad_top);
         ComputeWindow(p.in_w, p.kernel_w, p.stride_w, p.dilation_w, a.padding, &unused,
                       &p.pad_left);
+        if (node.op == OpType::kConv2D && ConstWeights(refs, node) &&
+            F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
+          st.packed = plan->PackGemm(p.out_c, p.kernel_h * p.kernel_w * p.in_c,
+                                     refs[node.inputs[1]].data, BiasData(refs, node));
+        }
         break;
       }
       case OpType::kFullyConnected:
@@ -149,6 +188,11 @@ Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& i
         st.dense.out_features = y.back();
         st.dense.rows = NumElements(x) / x.back();
         st.dense.act = ActivationRange(a.activation);
+        if (kernels.f32_gemm.fn != nullptr && kernels.f32_gemm.mr <= kF32GemmMaxMr &&
+            ConstWeights(refs, node)) {
+          st.packed = plan->PackGemm(st.dense.out_features, st.dense.in_features,
+                                     refs[node.inputs[1]].data, BiasData(refs, node));
+        }
         break;
       case OpType::kMaxPool2D:
       case OpType::kAveragePool2D: {
@@ -232,6 +276,10 @@ void Plan::Run(const void* const* inputs, void* const* outputs, uint8_t* arena,
     float* y = reinterpret_cast<float*>(arena + st.output.index);
     switch (st.op) {
       case OpType::kConv2D:
+        if (st.packed != nullptr) {
+          f32_conv2d__gemm(st.conv, kernels_.f32_gemm, st.packed, in[0], y, pool);
+          break;
+        }
         f32_conv2d__ref(st.conv, in[0], in[1], st.num_operands > 2 ? in[2] : nullptr, y, pool);
         break;
       case OpType::kDepthwiseConv2D:
@@ -239,6 +287,10 @@ void Plan::Run(const void* const* inputs, void* const* outputs, uint8_t* arena,
                                   y, pool);
         break;
       case OpType::kFullyConnected:
+        if (st.packed != nullptr) {
+          f32_fully_connected__gemm(st.dense, kernels_.f32_gemm, st.packed, in[0], y, pool);
+          break;
+        }
         f32_fully_connected__ref(st.dense, in[0], in[1],
                                  st.num_operands > 2 ? in[2] : nullptr, y, pool);
         break;
@@ -298,7 +350,7 @@ Status PlanCache::Get(const ModelDesc& model, int gear, const std::vector<Shape>
     }
   }
   Entry fresh;
-  GS_RETURN_IF_ERROR(Plan::Build(model, gear, input_shapes, &fresh.plan));
+  GS_RETURN_IF_ERROR(Plan::Build(model, gear, input_shapes, kernels_, &fresh.plan));
   ++builds_;
   fresh.last_use = tick_;
   if (entries_.size() >= capacity_) {

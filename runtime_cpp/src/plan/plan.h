@@ -8,6 +8,12 @@
 // only resolves the arena base and the caller's pointers, then calls
 // kernels: no allocation, no shape arithmetic.
 //
+// Convolutions and dense layers run on the GEMM microkernel of the
+// Runtime's KernelTable (dispatch.h) when it has one: their constant weights
+// and bias are packed once here into plan-owned aligned buffers (the file's
+// weights stay untouched). The cost is about one extra copy of those weights
+// per cached plan (packed_bytes()); an empty table keeps the reference ops.
+//
 // PlanCache keeps recently used plans, so switching back to a gear or to a
 // batch size seen before does not plan again.
 #ifndef GEARSHIFT_PLAN_PLAN_H_
@@ -15,8 +21,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
+#include "dispatch.h"
 #include "format/model_desc.h"
 #include "gearshift/status.h"
 #include "ops/conv.h"
@@ -43,6 +51,7 @@ struct PlanStep {
   int first_operand = 0, num_operands = 0;  // range in Plan::operands_
   TensorRef output;
   int64_t out_elements = 0;
+  const float* packed = nullptr;  // conv/dense: GEMM-packed weights, else ref op
   Conv2DParams conv;
   FullyConnectedParams dense;
   Pool2DParams pool;
@@ -60,6 +69,9 @@ class Plan {
   // `gear` (index into model.gears) for the given input shapes.
   static Status Build(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
                       std::unique_ptr<Plan>* out);
+  // Same, running conv/dense on `kernels` (reference ops where it has none).
+  static Status Build(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
+                      const KernelTable& kernels, std::unique_ptr<Plan>* out);
 
   int gear() const { return gear_; }
   const std::vector<Shape>& input_shapes() const { return input_shapes_; }
@@ -67,6 +79,9 @@ class Plan {
   const std::vector<Shape>& tensor_shapes() const { return tensor_shapes_; }
   int64_t arena_bytes() const { return arena_bytes_; }
   const std::vector<PlanStep>& steps() const { return steps_; }
+  const KernelTable& kernels() const { return kernels_; }
+  // Bytes of packed weights this plan owns (0 on the reference path).
+  int64_t packed_bytes() const { return packed_bytes_; }
 
   // arena: arena_bytes() bytes, 64-byte aligned. inputs/outputs as in
   // Runtime::Run. Not thread-safe (reuses an internal pointer table).
@@ -77,8 +92,14 @@ class Plan {
   Plan() = default;
 
   const float* Resolve(const TensorRef& ref, const void* const* inputs, uint8_t* arena) const;
+  // Packs w [n, k] (+ bias) for kernels_.f32_gemm into a new 64-byte aligned
+  // buffer owned by the plan. May throw std::bad_alloc (Runtime catches).
+  const float* PackGemm(int64_t n, int64_t k, const float* w, const float* bias);
 
   int gear_ = 0;
+  KernelTable kernels_;
+  std::vector<std::unique_ptr<float[]>> packed_storage_;
+  int64_t packed_bytes_ = 0;
   std::vector<Shape> input_shapes_, output_shapes_, tensor_shapes_;
   int64_t arena_bytes_ = 0;
   std::vector<PlanStep> steps_;
@@ -91,7 +112,8 @@ class Plan {
 // Least-recently-used cache of plans keyed by (gear, input shapes).
 class PlanCache {
  public:
-  explicit PlanCache(size_t capacity = 16) : capacity_(capacity < 1 ? 1 : capacity) {}
+  explicit PlanCache(size_t capacity = 16, KernelTable kernels = KernelTable())
+      : capacity_(capacity < 1 ? 1 : capacity), kernels_(std::move(kernels)) {}
 
   // Returns the cached plan or builds (and caches) it. The pointer stays
   // valid until a later Get evicts it.
@@ -107,6 +129,7 @@ class PlanCache {
     uint64_t last_use = 0;
   };
   size_t capacity_;
+  KernelTable kernels_;
   std::vector<Entry> entries_;
   uint64_t tick_ = 0;
   int64_t builds_ = 0;

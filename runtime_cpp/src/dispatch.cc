@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// Picks, per op, the best compiled kernel the CPU can run. The candidates
+// come from the .inc lists, so a new variant needs no change here; the
+// preference between ISAs is the order below (wider and newer first).
+#include "dispatch.h"
+
+#include <cstdlib>
+#include <iterator>
+#include <sstream>
+
+namespace gearshift {
+namespace {
+
+struct GemmEntry {
+  Isa isa;
+  F32GemmKernel kernel;
+};
+
+std::vector<GemmEntry> F32GemmEntries() {
+  std::vector<GemmEntry> v;
+#define GS_UKERNEL(isa, name, mr, nr) v.push_back({isa, {&name, mr, nr, #name}});
+#include "kernels/f32_gemm/f32_gemm.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
+// Preference order, best first. The reference path is always last.
+constexpr Isa kPreference[] = {kIsaAvx2, kIsaNeonDot, kIsaNeonFp16, kIsaNeon, kIsaRef};
+
+bool ParseIsa(const std::string& s, Isa* isa) {
+  for (Isa i : kPreference) {
+    if (s == IsaName(i)) {
+      *isa = i;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Compiled(Isa isa) {
+  if (isa == kIsaRef) return true;
+  for (const GemmEntry& e : F32GemmEntries()) {
+    if (e.isa == isa) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+const char* IsaName(Isa isa) {
+  switch (isa) {
+    case kIsaRef: return "ref";
+    case kIsaNeon: return "neon";
+    case kIsaNeonFp16: return "neon_fp16";
+    case kIsaNeonDot: return "neon_dot";
+    case kIsaAvx2: return "avx2";
+  }
+  return "?";
+}
+
+bool IsaSupported(Isa isa, const CpuFeatures& f) {
+  switch (isa) {
+    case kIsaRef: return true;
+    case kIsaAvx2: return f.avx2 && f.fma && f.f16c;
+    case kIsaNeon: return f.neon || f.asimd;
+    case kIsaNeonFp16:
+    case kIsaNeonDot: return false;  // not detected yet: no kernels either
+  }
+  return false;
+}
+
+std::vector<std::string> CompiledIsas() {
+  std::vector<std::string> v;
+  for (auto it = std::rbegin(kPreference); it != std::rend(kPreference); ++it) {
+    if (Compiled(*it)) v.push_back(IsaName(*it));
+  }
+  return v;
+}
+
+CpuFeatures DetectCpuFeaturesMasked() {
+  CpuFeatures f = DetectCpuFeatures();
+  const char* env = std::getenv("GEARSHIFT_DISABLE");
+  if (env == nullptr) return f;
+  std::stringstream ss(env);
+  std::string name;
+  while (std::getline(ss, name, ',')) {
+    if (name == "avx2") f.avx2 = false;
+    if (name == "fma") f.fma = false;
+    if (name == "f16c") f.f16c = false;
+    if (name == "avx512f") f.avx512f = false;
+    if (name == "neon" || name == "asimd") f.neon = f.asimd = false;
+  }
+  return f;
+}
+
+Status BuildKernelTable(const std::string& requested, KernelTable* out) {
+  return BuildKernelTable(requested, DetectCpuFeaturesMasked(), out);
+}
+
+Status BuildKernelTable(const std::string& requested, const CpuFeatures& features,
+                        KernelTable* out) {
+  std::string want = requested;
+  if (want.empty()) {
+    const char* env = std::getenv("GEARSHIFT_ISA");
+    if (env != nullptr) want = env;
+  }
+  std::string available;
+  for (Isa i : kPreference) {
+    if (Compiled(i) && IsaSupported(i, features)) {
+      available += (available.empty() ? "" : ", ") + std::string(IsaName(i));
+    }
+  }
+  Isa isa = kIsaRef;
+  if (want.empty()) {
+    for (Isa i : kPreference) {
+      if (Compiled(i) && IsaSupported(i, features)) {
+        isa = i;
+        break;
+      }
+    }
+  } else if (!ParseIsa(want, &isa) || !Compiled(isa) || !IsaSupported(isa, features)) {
+    return InvalidArgument("isa '" + want + "' is not available on this CPU/build; available: " +
+                           available);
+  }
+  KernelTable t;
+  t.isa = IsaName(isa);
+  if (isa != kIsaRef) {
+    for (const GemmEntry& e : F32GemmEntries()) {
+      if (e.isa == isa) t.f32_gemm = e.kernel;
+    }
+  }
+  *out = t;
+  return Status::Ok();
+}
+
+}  // namespace gearshift

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// Runtime CPU dispatch. Each Runtime builds one KernelTable when it is
+// created, from what the CPU offers (cpu_features.h) and what was compiled
+// in (the kernels' .inc lists), and hands it to every Plan it builds; there
+// is no global kernel pointer to patch. An explicit ISA can be forced through
+// RuntimeOptions::isa or the GEARSHIFT_ISA environment variable ("ref" runs
+// the reference ops only, so tests can compare paths), and features can be
+// masked off with GEARSHIFT_DISABLE=avx2,neon,... to take the fallback path.
+#ifndef GEARSHIFT_DISPATCH_H_
+#define GEARSHIFT_DISPATCH_H_
+
+#include <string>
+#include <vector>
+
+#include "cpu_features.h"
+#include "gearshift/status.h"
+#include "kernels/f32_gemm/f32_gemm.h"
+
+namespace gearshift {
+
+// ISA tokens (docs: GUIDE.md "Names"); kIsaAvx2 means AVX2 + FMA + F16C.
+enum Isa { kIsaRef = 0, kIsaNeon, kIsaNeonFp16, kIsaNeonDot, kIsaAvx2 };
+
+const char* IsaName(Isa isa);
+
+// The kernels one Runtime uses. A null f32_gemm.fn means the reference ops.
+struct KernelTable {
+  std::string isa = "ref";  // the ISA selected
+  F32GemmKernel f32_gemm;
+};
+
+// True when this CPU (as masked) can run code of `isa`.
+bool IsaSupported(Isa isa, const CpuFeatures& f);
+
+// "ref" plus every ISA with at least one kernel compiled into this binary.
+std::vector<std::string> CompiledIsas();
+
+// Features as detected, minus those named in GEARSHIFT_DISABLE (comma
+// separated feature names as CpuFeatureNames() prints them).
+CpuFeatures DetectCpuFeaturesMasked();
+
+// Builds the table for `requested` ("" = best available; else one of
+// CompiledIsas() that the CPU supports). An empty request falls back to the
+// GEARSHIFT_ISA environment variable. Unknown or unavailable ISAs give
+// InvalidArgument listing the available ones.
+Status BuildKernelTable(const std::string& requested, KernelTable* out);
+Status BuildKernelTable(const std::string& requested, const CpuFeatures& features,
+                        KernelTable* out);
+
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_DISPATCH_H_

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// fp32 GEMM microkernels: one MR x NR tile of C = A * B + bias, clamped to
+// [lo, hi] (the fused activation), over the full K. A is given as up to MR
+// row pointers, each to K contiguous floats, so callers can point rows
+// straight into an NHWC activation (1x1 convolutions, dense layers) or into a
+// small gathered tile (general convolutions) without an im2col buffer. B is
+// pre-packed once per plan by PackF32GemmWeights: per block of NR output
+// columns, NR bias values then K rows of NR weights, zero-padded to NR.
+// Microkernels own only this inner loop; ops own shapes, packing, threading.
+#ifndef GEARSHIFT_KERNELS_F32_GEMM_F32_GEMM_H_
+#define GEARSHIFT_KERNELS_F32_GEMM_F32_GEMM_H_
+
+#include <cstddef>
+
+namespace gearshift {
+
+// mr in [1, MR] rows (a[0..mr-1] are read), nc in [1, NR] columns of the
+// packed block `w` are stored; c row r starts at c + r * c_stride (floats).
+using F32GemmUkernelFn = void (*)(size_t mr, size_t nc, size_t kc, const float* const* a,
+                                  const float* w, float* c, size_t c_stride, float lo,
+                                  float hi);
+
+// One GEMM microkernel and its tile (dispatch.h picks one per Runtime).
+struct F32GemmKernel {
+  F32GemmUkernelFn fn = nullptr;
+  int mr = 0, nr = 0;
+  const char* name = "";
+};
+
+// Largest MR of any variant; callers keep MR row pointers on the stack.
+constexpr int kF32GemmMaxMr = 8;
+
+#define GS_UKERNEL(isa, name, mr, nr)                                                     \
+  void name(size_t mr_, size_t nc, size_t kc, const float* const* a, const float* w, \
+            float* c, size_t c_stride, float lo, float hi);
+#include "kernels/f32_gemm/f32_gemm.inc"
+#undef GS_UKERNEL
+
+// Floats one packed weight block takes (bias row + k weight rows).
+inline size_t F32GemmPackedBlockFloats(size_t k, size_t nr) { return (k + 1) * nr; }
+
+// Packs w [n, k] row-major (plus bias [n] or null) into `packed`, which holds
+// ceil(n / nr) * F32GemmPackedBlockFloats(k, nr) floats.
+void PackF32GemmWeights(size_t n, size_t k, size_t nr, const float* w, const float* bias,
+                        float* packed);
+
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_KERNELS_F32_GEMM_F32_GEMM_H_
