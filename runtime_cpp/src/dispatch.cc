@@ -26,6 +26,19 @@ std::vector<GemmEntry> F32GemmEntries() {
   return v;
 }
 
+struct DwconvEntry {
+  Isa isa;
+  F32DwconvUkernelFn fn;
+};
+
+std::vector<DwconvEntry> F32DwconvEntries() {
+  std::vector<DwconvEntry> v;
+#define GS_UKERNEL(isa, name, mr, nr) v.push_back({isa, &name});
+#include "kernels/f32_dwconv/f32_dwconv.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
 // Preference order, best first. The reference path is always last.
 constexpr Isa kPreference[] = {kIsaAvx2, kIsaNeonDot, kIsaNeonFp16, kIsaNeon, kIsaRef};
 
@@ -42,6 +55,9 @@ bool ParseIsa(const std::string& s, Isa* isa) {
 bool Compiled(Isa isa) {
   if (isa == kIsaRef) return true;
   for (const GemmEntry& e : F32GemmEntries()) {
+    if (e.isa == isa) return true;
+  }
+  for (const DwconvEntry& e : F32DwconvEntries()) {
     if (e.isa == isa) return true;
   }
   return false;
@@ -129,6 +145,9 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
   if (isa != kIsaRef) {
     for (const GemmEntry& e : F32GemmEntries()) {
       if (e.isa == isa) t.f32_gemm = e.kernel;
+    }
+    for (const DwconvEntry& e : F32DwconvEntries()) {
+      if (e.isa == isa) t.f32_dwconv = e.fn;
     }
   }
   *out = t;

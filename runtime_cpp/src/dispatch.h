@@ -16,6 +16,7 @@
 
 #include "cpu_features.h"
 #include "gearshift/status.h"
+#include "kernels/f32_dwconv/f32_dwconv.h"
 #include "kernels/f32_gemm/f32_gemm.h"
 
 namespace gearshift {
@@ -25,10 +26,11 @@ enum Isa { kIsaRef = 0, kIsaNeon, kIsaNeonFp16, kIsaNeonDot, kIsaAvx2 };
 
 const char* IsaName(Isa isa);
 
-// The kernels one Runtime uses. A null f32_gemm.fn means the reference ops.
+// The kernels one Runtime uses. A null pointer means the reference op.
 struct KernelTable {
   std::string isa = "ref";  // the ISA selected
   F32GemmKernel f32_gemm;
+  F32DwconvUkernelFn f32_dwconv = nullptr;
 };
 
 // True when this CPU (as masked) can run code of `isa`.

@@ -8,7 +8,8 @@
 // cannot run are skipped. The GEMM-backed ops are checked against the
 // reference ops (tolerance scaled with K, tests/cpp/tolerances.h) and for
 // bit-identical results over 1, 2 and 3 threads; dispatch is checked for
-// forced, masked and unknown ISAs; and a small CNN must give the same
+// forced, masked and unknown ISAs; and a small CNN (with a depthwise layer,
+// f32_dwconv_test.cc checks those kernels) must give the same
 // outputs (within 1e-5 relative) on the reference and the selected path.
 #include <gtest/gtest.h>
 
@@ -341,17 +342,23 @@ TEST(DispatchRuntime, SmallCnnSameOnReferenceAndSelectedPath) {
   const int b1 = b.AddConst("c1/b", {20}, Random(&rng, 20));
   const int w2 = b.AddConst("c2/w", {24, 1, 1, 20}, Random(&rng, 24 * 20));
   const int b2 = b.AddConst("c2/b", {24}, Random(&rng, 24));
+  const int wd = b.AddConst("dw/w", {1, 3, 3, 24}, Random(&rng, 9 * 24));
+  const int bd = b.AddConst("dw/b", {24}, Random(&rng, 24));
   const int w3 = b.AddConst("fc/w", {10, 5 * 5 * 24}, Random(&rng, 10 * 600));
   const int b3 = b.AddConst("fc/b", {10}, Random(&rng, 10));
   const int c1 = b.AddTensor("c1", {-1, 5, 5, 20});
   const int c2 = b.AddTensor("c2", {-1, 5, 5, 24});
+  const int dw = b.AddTensor("dw", {-1, 5, 5, 24});
   const int fl = b.AddTensor("flat", {-1, 600});
   const int y = b.AddTensor("y", {-1, 10});
   b.AddNode("c1", "CONV_2D", {x, w1, b1}, {c1},
             R"({"stride":[2,2],"dilation":[1,1],"padding":"SAME","activation":"RELU6"})");
   b.AddNode("c2", "CONV_2D", {c1, w2, b2}, {c2},
             R"({"stride":[1,1],"dilation":[1,1],"padding":"VALID","activation":"RELU"})");
-  b.AddNode("flat", "RESHAPE", {c2}, {fl}, R"({"shape":[-1]})");
+  b.AddNode("dw", "DEPTHWISE_CONV_2D", {c2, wd, bd}, {dw},
+            R"({"stride":[1,1],"dilation":[1,1],"padding":"SAME","depth_multiplier":1,)"
+            R"("activation":"RELU6"})");
+  b.AddNode("flat", "RESHAPE", {dw}, {fl}, R"({"shape":[-1]})");
   b.AddNode("fc", "FULLY_CONNECTED", {fl, w3, b3}, {y}, R"({"activation":"NONE"})");
   b.AddOutput(y);
   const auto bytes = b.Build();

@@ -1,6 +1,6 @@
 """Runtime CPU dispatch from Python: the ``isa`` option of ``gs.Runtime``.
 
-A small CNN (regular and 1x1 convolutions, a dense head) must give the same
+A small CNN (regular, 1x1 and depthwise convolutions, a dense head) must give the same
 outputs, within 1e-5 relative, on the reference kernels (``isa="ref"``) and
 on the ISA the runtime picks by default; unknown ISAs are refused with the
 available ones listed."""
@@ -22,6 +22,7 @@ def small_cnn_gear(tmp_path_factory):
             keras.Input((12, 12, 3)),
             layers.Conv2D(16, 3, strides=2, padding="same", activation="relu6"),
             layers.Conv2D(24, 1, activation="relu"),
+            layers.DepthwiseConv2D(3, padding="same", activation="relu6"),
             layers.Conv2D(8, 3, padding="valid"),
             layers.Flatten(),
             layers.Dense(10),

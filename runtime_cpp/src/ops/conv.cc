@@ -144,4 +144,40 @@ void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const 
   });
 }
 
+bool F32DepthwiseDwconvSupported(const Conv2DParams& p) {
+  return p.depth_multiplier == 1 && p.out_c == p.in_c &&
+         static_cast<int64_t>(p.kernel_h) * p.kernel_w <= kDwconvMaxTaps;
+}
+
+void f32_depthwise_conv2d__dwconv(const Conv2DParams& p, F32DwconvUkernelFn ukernel,
+                                  const float* x, const float* filter, const float* bias,
+                                  float* y, ThreadPool* pool) {
+  const int64_t pixels = p.batch * p.out_h * p.out_w;
+  const int64_t c = p.in_c;
+  ParallelItems(pool, pixels, c * p.kernel_h * p.kernel_w, [&](int64_t begin, int64_t end) {
+    const float* in[kDwconvMaxTaps];
+    const float* w[kDwconvMaxTaps];
+    for (int64_t pix = begin; pix < end; ++pix) {
+      const int64_t ox = pix % p.out_w;
+      const int64_t oy = (pix / p.out_w) % p.out_h;
+      const int64_t n = pix / (p.out_w * p.out_h);
+      const int64_t iy0 = oy * p.stride_h - p.pad_top;
+      const int64_t ix0 = ox * p.stride_w - p.pad_left;
+      size_t taps = 0;
+      for (int ky = 0; ky < p.kernel_h; ++ky) {
+        const int64_t iy = iy0 + static_cast<int64_t>(ky) * p.dilation_h;
+        if (iy < 0 || iy >= p.in_h) continue;
+        for (int kx = 0; kx < p.kernel_w; ++kx) {
+          const int64_t ix = ix0 + static_cast<int64_t>(kx) * p.dilation_w;
+          if (ix < 0 || ix >= p.in_w) continue;
+          in[taps] = x + ((n * p.in_h + iy) * p.in_w + ix) * c;
+          w[taps] = filter + (static_cast<int64_t>(ky) * p.kernel_w + kx) * c;
+          ++taps;
+        }
+      }
+      ukernel(static_cast<size_t>(c), taps, in, w, bias, y + pix * c, p.act.lo, p.act.hi);
+    }
+  });
+}
+
 }  // namespace gearshift

@@ -9,12 +9,14 @@
 // f32_conv2d__gemm runs CONV_2D on a GEMM microkernel: rows are output
 // pixels, K is KH*KW*C. 1x1 convolutions without padding point the rows
 // straight into the input; others gather MR rows at a time into a small
-// stack tile (no im2col buffer of the whole image).
+// stack tile (no im2col buffer of the whole image). DEPTHWISE_CONV_2D with
+// depth multiplier 1 runs on a channel-vectorised microkernel per pixel.
 #ifndef GEARSHIFT_OPS_CONV_H_
 #define GEARSHIFT_OPS_CONV_H_
 
 #include <cstdint>
 
+#include "kernels/f32_dwconv/f32_dwconv.h"
 #include "kernels/f32_gemm/f32_gemm.h"
 #include "ops/op_common.h"
 #include "thread_pool.h"
@@ -54,6 +56,20 @@ void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const 
 // x [N,H,W,C], filter [1,KH,KW,C*M], bias [C*M] or null, y [N,OH,OW,C*M].
 void f32_depthwise_conv2d__ref(const Conv2DParams& p, const float* x, const float* filter,
                                const float* bias, float* y, ThreadPool* pool);
+
+// Most kernel taps (KH*KW) f32_depthwise_conv2d__dwconv takes.
+constexpr int kDwconvMaxTaps = 64;
+
+// Whether f32_depthwise_conv2d__dwconv can run `p` (depth multiplier 1 and
+// at most kDwconvMaxTaps taps).
+bool F32DepthwiseDwconvSupported(const Conv2DParams& p);
+
+// Depthwise convolution (depth multiplier 1) on `ukernel`, weights used in
+// place. Split over output pixels like the reference: bit-identical for any
+// thread count.
+void f32_depthwise_conv2d__dwconv(const Conv2DParams& p, F32DwconvUkernelFn ukernel,
+                                  const float* x, const float* filter, const float* bias,
+                                  float* y, ThreadPool* pool);
 
 }  // namespace gearshift
 

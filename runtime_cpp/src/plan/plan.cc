@@ -181,6 +181,8 @@ Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& i
           st.packed = plan->PackGemm(p.out_c, p.kernel_h * p.kernel_w * p.in_c,
                                      refs[node.inputs[1]].data, BiasData(refs, node));
         }
+        st.dwconv = node.op == OpType::kDepthwiseConv2D && kernels.f32_dwconv != nullptr &&
+                    F32DepthwiseDwconvSupported(p);
         break;
       }
       case OpType::kFullyConnected:
@@ -283,6 +285,11 @@ void Plan::Run(const void* const* inputs, void* const* outputs, uint8_t* arena,
         f32_conv2d__ref(st.conv, in[0], in[1], st.num_operands > 2 ? in[2] : nullptr, y, pool);
         break;
       case OpType::kDepthwiseConv2D:
+        if (st.dwconv) {
+          f32_depthwise_conv2d__dwconv(st.conv, kernels_.f32_dwconv, in[0], in[1],
+                                       st.num_operands > 2 ? in[2] : nullptr, y, pool);
+          break;
+        }
         f32_depthwise_conv2d__ref(st.conv, in[0], in[1], st.num_operands > 2 ? in[2] : nullptr,
                                   y, pool);
         break;

@@ -52,6 +52,7 @@ struct PlanStep {
   TensorRef output;
   int64_t out_elements = 0;
   const float* packed = nullptr;  // conv/dense: GEMM-packed weights, else ref op
+  bool dwconv = false;            // depthwise: run KernelTable::f32_dwconv
   Conv2DParams conv;
   FullyConnectedParams dense;
   Pool2DParams pool;

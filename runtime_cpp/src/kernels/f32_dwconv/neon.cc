@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// NEON fp32 depthwise microkernel: 8 channels per step (two q-register
+// accumulators), then 4, then a scalar tail. Fused multiply-add on AArch64
+// and VFPv4, vmla otherwise; armv7-safe intrinsics only.
+#if defined(__aarch64__) || defined(__ARM_NEON)
+
+#include <arm_neon.h>
+
+#include <algorithm>
+
+#include "kernels/f32_dwconv/f32_dwconv.h"
+
+namespace gearshift {
+namespace {
+
+inline float32x4_t Fma(float32x4_t acc, float32x4_t a, float32x4_t b) {
+#if defined(__aarch64__) || defined(__ARM_FEATURE_FMA)
+  return vfmaq_f32(acc, a, b);
+#else
+  return vmlaq_f32(acc, a, b);
+#endif
+}
+
+}  // namespace
+
+void f32_dwconv_8c__neon(size_t channels, size_t taps, const float* const* input,
+                         const float* const* weights, const float* bias, float* output,
+                         float lo, float hi) {
+  const float32x4_t vlo = vdupq_n_f32(lo);
+  const float32x4_t vhi = vdupq_n_f32(hi);
+  size_t c = 0;
+  for (; c + 8 <= channels; c += 8) {
+    float32x4_t acc0 = bias != nullptr ? vld1q_f32(bias + c) : vdupq_n_f32(0.0f);
+    float32x4_t acc1 = bias != nullptr ? vld1q_f32(bias + c + 4) : vdupq_n_f32(0.0f);
+    for (size_t t = 0; t < taps; ++t) {
+      acc0 = Fma(acc0, vld1q_f32(input[t] + c), vld1q_f32(weights[t] + c));
+      acc1 = Fma(acc1, vld1q_f32(input[t] + c + 4), vld1q_f32(weights[t] + c + 4));
+    }
+    vst1q_f32(output + c, vminq_f32(vmaxq_f32(acc0, vlo), vhi));
+    vst1q_f32(output + c + 4, vminq_f32(vmaxq_f32(acc1, vlo), vhi));
+  }
+  for (; c + 4 <= channels; c += 4) {
+    float32x4_t acc = bias != nullptr ? vld1q_f32(bias + c) : vdupq_n_f32(0.0f);
+    for (size_t t = 0; t < taps; ++t) {
+      acc = Fma(acc, vld1q_f32(input[t] + c), vld1q_f32(weights[t] + c));
+    }
+    vst1q_f32(output + c, vminq_f32(vmaxq_f32(acc, vlo), vhi));
+  }
+  for (; c < channels; ++c) {
+    float acc = bias != nullptr ? bias[c] : 0.0f;
+    for (size_t t = 0; t < taps; ++t) acc += input[t][c] * weights[t][c];
+    output[c] = std::min(std::max(acc, lo), hi);
+  }
+}
+
+}  // namespace gearshift
+
+#endif  // defined(__aarch64__) || defined(__ARM_NEON)

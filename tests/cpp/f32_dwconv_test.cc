@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// fp32 depthwise microkernels (f32_dwconv.inc): every entry against the
+// exact (double) result at channel counts equal to, multiples of, below and
+// above its channel tile, plus 1 and a prime, with and without bias and
+// clamp, for 1..9 taps; entries the CPU cannot run are skipped. The op built
+// on them must match the reference op within tolerance (tolerances.h) and be
+// bit-identical for 1, 2 and 3 threads.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dispatch.h"
+#include "kernels/f32_dwconv/f32_dwconv.h"
+#include "ops/conv.h"
+#include "thread_pool.h"
+#include "tolerances.h"
+
+namespace gearshift {
+namespace {
+
+using testing::F32DotTolerance;
+
+struct Entry {
+  Isa isa;
+  F32DwconvUkernelFn fn;
+  int channel_tile;
+  const char* name;
+};
+
+std::vector<Entry> AllEntries() {
+  std::vector<Entry> v;
+#define GS_UKERNEL(isa, name, mr, nr) v.push_back({isa, &name, nr, #name});
+#include "kernels/f32_dwconv/f32_dwconv.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
+std::vector<float> Random(std::mt19937* rng, int64_t n) {
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = d(*rng);
+  return v;
+}
+
+std::string EntryName(const ::testing::TestParamInfo<Entry>& info) { return info.param.name; }
+
+class F32DwconvUkernel : public ::testing::TestWithParam<Entry> {};
+
+TEST_P(F32DwconvUkernel, MatchesExactAtChannelTileEdges) {
+  const Entry& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP() << "CPU lacks " << IsaName(e.isa);
+  const int64_t ct = e.channel_tile;
+  const float kInf = std::numeric_limits<float>::infinity();
+  std::mt19937 rng(3);
+  for (int64_t c : {int64_t{1}, ct - 1, ct, ct + 1, 2 * ct, 3 * ct + 5, int64_t{13}, int64_t{4},
+                    int64_t{8}, int64_t{9}, int64_t{23}}) {
+    if (c < 1) continue;
+    for (size_t taps : {size_t{0}, size_t{1}, size_t{4}, size_t{9}}) {
+      for (int variant = 0; variant < 3; ++variant) {
+        const auto in = Random(&rng, static_cast<int64_t>(taps) * c);
+        const auto w = Random(&rng, static_cast<int64_t>(taps) * c);
+        const auto b = Random(&rng, c);
+        const float* bias = variant != 1 ? b.data() : nullptr;
+        const float lo = variant == 2 ? -0.3f : -kInf, hi = variant == 2 ? 0.4f : kInf;
+        std::vector<const float*> ip(taps), wp(taps);
+        for (size_t t = 0; t < taps; ++t) {
+          ip[t] = in.data() + t * c;
+          wp[t] = w.data() + t * c;
+        }
+        std::vector<float> out(c + 1, 777.0f);
+        e.fn(c, taps, ip.data(), wp.data(), bias, out.data(), lo, hi);
+        const std::string what = std::string(e.name) + " c" + std::to_string(c) + " taps" +
+                                 std::to_string(taps) + " variant " + std::to_string(variant);
+        ASSERT_EQ(out[c], 777.0f) << what << ": wrote past the channels";
+        for (int64_t ch = 0; ch < c; ++ch) {
+          double exact = bias ? bias[ch] : 0.0, abs_sum = bias ? std::fabs(bias[ch]) : 0.0;
+          for (size_t t = 0; t < taps; ++t) {
+            const double v = static_cast<double>(ip[t][ch]) * wp[t][ch];
+            exact += v;
+            abs_sum += std::fabs(v);
+          }
+          exact = std::min<double>(std::max<double>(exact, lo), hi);
+          ASSERT_NEAR(out[ch], exact, F32DotTolerance(static_cast<int64_t>(taps), abs_sum))
+              << what << " channel " << ch;
+        }
+      }
+    }
+  }
+}
+
+TEST_P(F32DwconvUkernel, OpMatchesReferenceAndIsThreadInvariant) {
+  const Entry& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP();
+  std::mt19937 rng(4);
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int tested = 0;
+  for (int iter = 0; iter < 100; ++iter) {
+    Conv2DParams p;
+    p.batch = ri(1, 2);
+    p.in_h = ri(1, 9);
+    p.in_w = ri(1, 9);
+    p.in_c = p.out_c = ri(1, 40);
+    p.kernel_h = ri(1, 5);
+    p.kernel_w = ri(1, 5);
+    p.stride_h = ri(1, 2);
+    p.stride_w = ri(1, 2);
+    p.dilation_h = ri(1, 2);
+    p.dilation_w = ri(1, 2);
+    const Padding padding = iter % 2 ? Padding::kSame : Padding::kValid;
+    if (!ComputeWindow(p.in_h, p.kernel_h, p.stride_h, p.dilation_h, padding, &p.out_h,
+                       &p.pad_top) ||
+        !ComputeWindow(p.in_w, p.kernel_w, p.stride_w, p.dilation_w, padding, &p.out_w,
+                       &p.pad_left)) {
+      continue;
+    }
+    if (iter % 3 == 1) p.act = {0.0f, 6.0f};
+    ASSERT_TRUE(F32DepthwiseDwconvSupported(p));
+    const auto x = Random(&rng, p.batch * p.in_h * p.in_w * p.in_c);
+    const auto w = Random(&rng, p.kernel_h * p.kernel_w * p.out_c);
+    const auto b = Random(&rng, p.out_c);
+    const float* bias = iter % 4 ? b.data() : nullptr;
+    const int64_t ny = p.batch * p.out_h * p.out_w * p.out_c;
+    std::vector<float> want(ny);
+    f32_depthwise_conv2d__ref(p, x.data(), w.data(), bias, want.data(), nullptr);
+    auto run = [&](ThreadPool* pool) {
+      std::vector<float> y(ny);
+      f32_depthwise_conv2d__dwconv(p, e.fn, x.data(), w.data(), bias, y.data(), pool);
+      return y;
+    };
+    ThreadPool p1(1), p2(2, 1), p3(3, 1);
+    const auto y1 = run(&p1);
+    const std::string what = std::string(e.name) + " iter " + std::to_string(iter);
+    const int64_t taps = static_cast<int64_t>(p.kernel_h) * p.kernel_w;
+    const double tol = 2 * F32DotTolerance(taps, static_cast<double>(taps) + 1);
+    for (int64_t i = 0; i < ny; ++i) ASSERT_NEAR(y1[i], want[i], tol) << what << " at " << i;
+    const auto y2 = run(&p2), y3 = run(&p3);
+    EXPECT_EQ(std::memcmp(y1.data(), y2.data(), ny * sizeof(float)), 0) << what;
+    EXPECT_EQ(std::memcmp(y1.data(), y3.data(), ny * sizeof(float)), 0) << what;
+    ++tested;
+  }
+  EXPECT_GT(tested, 50);
+  Conv2DParams m2;
+  m2.in_c = 3;
+  m2.out_c = 6;
+  m2.depth_multiplier = 2;
+  EXPECT_FALSE(F32DepthwiseDwconvSupported(m2));
+}
+
+INSTANTIATE_TEST_SUITE_P(All, F32DwconvUkernel, ::testing::ValuesIn(AllEntries()), EntryName);
+
+}  // namespace
+}  // namespace gearshift
