@@ -12,7 +12,7 @@ JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all demo test test-cpp test-python install dev deps sysdeps lint fmt bench clean
+.PHONY: all demo test test-cpp test-python test-arm install dev deps sysdeps lint fmt bench clean
 
 all: test
 
@@ -61,6 +61,11 @@ test-cpp: deps
 test-python: install
 	$(PY) -m pytest -q -p no:cacheprovider tests/python; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+
+# Cross-compiled C++ tests for ARM boards (rpi4, rpi5, rpi3 profiles) run under
+# qemu-user; installs the cross compilers and qemu if missing. Not yet in `test`.
+test-arm: install
+	PY=$(PY) CMAKE=$(CMAKE) bash scripts/test_arm.sh
 
 # ---- helpers -------------------------------------------------------------------
 lint: deps
