@@ -26,6 +26,7 @@
 #include "gear_builder.h"
 #include "kernels/f32_gemm/f32_gemm.h"
 #include "ops/conv.h"
+#include "plan/plan.h"
 #include "ops/fully_connected.h"
 #include "runtime_impl.h"
 #include "thread_pool.h"
@@ -334,7 +335,7 @@ std::unique_ptr<Runtime> OpenSmallCnn(const std::vector<uint8_t>& bytes, const s
   return rt;
 }
 
-TEST(DispatchRuntime, SmallCnnSameOnReferenceAndSelectedPath) {
+std::vector<uint8_t> SmallCnn() {
   std::mt19937 rng(5);
   testing::GearModelBuilder b;
   const int x = b.AddInput("x", {-1, 10, 10, 3});
@@ -361,7 +362,12 @@ TEST(DispatchRuntime, SmallCnnSameOnReferenceAndSelectedPath) {
   b.AddNode("flat", "RESHAPE", {dw}, {fl}, R"({"shape":[-1]})");
   b.AddNode("fc", "FULLY_CONNECTED", {fl, w3, b3}, {y}, R"({"activation":"NONE"})");
   b.AddOutput(y);
-  const auto bytes = b.Build();
+  return b.Build();
+}
+
+TEST(DispatchRuntime, SmallCnnSameOnReferenceAndSelectedPath) {
+  std::mt19937 rng(6);
+  const auto bytes = SmallCnn();
   const int64_t batch = 3;
   const auto in = Random(&rng, batch * 300);
   auto run = [&](const std::string& isa, int threads, std::string* selected) {
@@ -389,6 +395,33 @@ TEST(DispatchRuntime, SmallCnnSameOnReferenceAndSelectedPath) {
     EXPECT_NEAR(y_best[i], y_ref[i], testing::kF32ModelRelTolerance * (1 + std::fabs(y_ref[i])))
         << "output " << i << " on " << isa_best;
   }
+}
+
+TEST(DispatchRuntime, PlansOfOneCacheSharePackedWeights) {
+  KernelTable best;
+  ASSERT_TRUE(BuildKernelTable("", &best).ok());
+  if (best.f32_gemm.fn == nullptr) GTEST_SKIP() << "no GEMM kernel on this CPU";
+  const auto bytes = SmallCnn();
+  std::unique_ptr<GearFile> file;
+  ASSERT_TRUE(GearFile::FromBuffer(bytes.data(), bytes.size(), {}, &file).ok());
+  PlanCache cache(4, best);
+  Plan* a = nullptr;
+  Plan* b = nullptr;
+  ASSERT_TRUE(cache.Get(file->model(), 0, {{1, 10, 10, 3}}, &a).ok());
+  ASSERT_TRUE(cache.Get(file->model(), 0, {{2, 10, 10, 3}}, &b).ok());
+  ASSERT_NE(a, b);
+  EXPECT_GT(a->packed_bytes(), 0);
+  int packed_steps = 0;
+  for (size_t i = 0; i < a->steps().size(); ++i) {
+    EXPECT_EQ(a->steps()[i].packed, b->steps()[i].packed) << "step " << i;
+    packed_steps += a->steps()[i].packed != nullptr;
+  }
+  EXPECT_EQ(packed_steps, 3);  // two convs and the dense layer
+  // The reference table packs nothing.
+  PlanCache ref_cache;
+  Plan* r = nullptr;
+  ASSERT_TRUE(ref_cache.Get(file->model(), 0, {{1, 10, 10, 3}}, &r).ok());
+  EXPECT_EQ(r->packed_bytes(), 0);
 }
 
 TEST(DispatchRuntime, UnavailableIsaIsRefusedAtOpen) {

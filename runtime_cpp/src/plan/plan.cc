@@ -39,25 +39,49 @@ const float* BiasData(const std::vector<TensorRef>& refs, const NodeDesc& node) 
 
 Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
                    std::unique_ptr<Plan>* out) {
-  return Build(model, gear, input_shapes, KernelTable(), out);
+  return Build(model, gear, input_shapes, KernelTable(), nullptr, out);
 }
 
-const float* Plan::PackGemm(int64_t n, int64_t k, const float* w, const float* bias) {
-  const size_t nr = static_cast<size_t>(kernels_.f32_gemm.nr);
-  const size_t blocks = (static_cast<size_t>(n) + nr - 1) / nr;
-  const size_t floats = blocks * F32GemmPackedBlockFloats(static_cast<size_t>(k), nr);
+std::shared_ptr<const float> PackedWeightsCache::Get(int64_t n, int64_t k, int nr,
+                                                     const float* w, const float* bias) {
+  for (const Entry& e : entries_) {
+    if (e.w == w && e.bias == bias && e.n == n && e.k == k && e.nr == nr) {
+      if (std::shared_ptr<const float> pack = e.pack.lock()) return pack;
+    }
+  }
+  entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
+                                [](const Entry& e) { return e.pack.expired(); }),
+                 entries_.end());
+  const size_t unr = static_cast<size_t>(nr);
+  const size_t blocks = (static_cast<size_t>(n) + unr - 1) / unr;
+  const size_t floats = blocks * F32GemmPackedBlockFloats(static_cast<size_t>(k), unr);
   constexpr size_t kAlignFloats = 16;  // 64 bytes
   std::unique_ptr<float[]> raw(new float[floats + kAlignFloats]);
   const uintptr_t addr = reinterpret_cast<uintptr_t>(raw.get());
   float* aligned = raw.get() + ((64 - addr % 64) % 64) / sizeof(float);
-  PackF32GemmWeights(static_cast<size_t>(n), static_cast<size_t>(k), nr, w, bias, aligned);
-  packed_storage_.push_back(std::move(raw));
-  packed_bytes_ += static_cast<int64_t>(floats * sizeof(float));
-  return aligned;
+  PackF32GemmWeights(static_cast<size_t>(n), static_cast<size_t>(k), unr, w, bias, aligned);
+  float* owner = raw.release();
+  std::shared_ptr<const float> pack(aligned, [owner](const float*) { delete[] owner; });
+  entries_.push_back({w, bias, n, k, nr, pack});
+  return pack;
+}
+
+const float* Plan::PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
+                            PackedWeightsCache* packs) {
+  PackedWeightsCache local;
+  std::shared_ptr<const float> pack =
+      (packs != nullptr ? packs : &local)->Get(n, k, kernels_.f32_gemm.nr, w, bias);
+  const size_t nr = static_cast<size_t>(kernels_.f32_gemm.nr);
+  packed_bytes_ += static_cast<int64_t>(((static_cast<size_t>(n) + nr - 1) / nr) *
+                                        F32GemmPackedBlockFloats(static_cast<size_t>(k), nr) *
+                                        sizeof(float));
+  packed_storage_.push_back(pack);
+  return pack.get();
 }
 
 Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
-                   const KernelTable& kernels, std::unique_ptr<Plan>* out) {
+                   const KernelTable& kernels, PackedWeightsCache* packs,
+                   std::unique_ptr<Plan>* out) {
   if (gear < 0 || static_cast<size_t>(gear) >= model.gears.size()) {
     return InvalidArgument("gear index " + std::to_string(gear) + " out of range");
   }
@@ -179,7 +203,7 @@ Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& i
         if (node.op == OpType::kConv2D && ConstWeights(refs, node) &&
             F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
           st.packed = plan->PackGemm(p.out_c, p.kernel_h * p.kernel_w * p.in_c,
-                                     refs[node.inputs[1]].data, BiasData(refs, node));
+                                     refs[node.inputs[1]].data, BiasData(refs, node), packs);
         }
         st.dwconv = node.op == OpType::kDepthwiseConv2D && kernels.f32_dwconv != nullptr &&
                     F32DepthwiseDwconvSupported(p);
@@ -193,7 +217,7 @@ Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& i
         if (kernels.f32_gemm.fn != nullptr && kernels.f32_gemm.mr <= kF32GemmMaxMr &&
             ConstWeights(refs, node)) {
           st.packed = plan->PackGemm(st.dense.out_features, st.dense.in_features,
-                                     refs[node.inputs[1]].data, BiasData(refs, node));
+                                     refs[node.inputs[1]].data, BiasData(refs, node), packs);
         }
         break;
       case OpType::kMaxPool2D:
@@ -357,7 +381,7 @@ Status PlanCache::Get(const ModelDesc& model, int gear, const std::vector<Shape>
     }
   }
   Entry fresh;
-  GS_RETURN_IF_ERROR(Plan::Build(model, gear, input_shapes, kernels_, &fresh.plan));
+  GS_RETURN_IF_ERROR(Plan::Build(model, gear, input_shapes, kernels_, &packs_, &fresh.plan));
   ++builds_;
   fresh.last_use = tick_;
   if (entries_.size() >= capacity_) {

@@ -12,7 +12,9 @@
 // Runtime's KernelTable (dispatch.h) when it has one: their constant weights
 // and bias are packed once here into plan-owned aligned buffers (the file's
 // weights stay untouched). The cost is about one extra copy of those weights
-// per cached plan (packed_bytes()); an empty table keeps the reference ops.
+// (packed_bytes()), shared by all the plans of one PlanCache through a
+// PackedWeightsCache, so other batch sizes do not pack again; an empty table
+// keeps the reference ops.
 //
 // PlanCache keeps recently used plans, so switching back to a gear or to a
 // batch size seen before does not plan again.
@@ -45,6 +47,27 @@ struct TensorRef {
   const float* data = nullptr;   // kConst: the stored payload
 };
 
+// GEMM-packed weights shared between the plans of one Runtime, keyed by the
+// constant's address and packing shape. Entries are held weakly: a pack is
+// freed when the last plan using it is evicted.
+class PackedWeightsCache {
+ public:
+  // The pack of w [n, k] (+ bias) for tile width nr, made on first use.
+  // May throw std::bad_alloc (Runtime catches).
+  std::shared_ptr<const float> Get(int64_t n, int64_t k, int nr, const float* w,
+                                   const float* bias);
+
+ private:
+  struct Entry {
+    const float* w;
+    const float* bias;
+    int64_t n, k;
+    int nr;
+    std::weak_ptr<const float> pack;
+  };
+  std::vector<Entry> entries_;
+};
+
 // One node, ready to call. Only the params of `op` are meaningful.
 struct PlanStep {
   OpType op = OpType::kRelu;
@@ -71,8 +94,10 @@ class Plan {
   static Status Build(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
                       std::unique_ptr<Plan>* out);
   // Same, running conv/dense on `kernels` (reference ops where it has none).
+  // `packs` (may be null) shares packed weights with other plans.
   static Status Build(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
-                      const KernelTable& kernels, std::unique_ptr<Plan>* out);
+                      const KernelTable& kernels, PackedWeightsCache* packs,
+                      std::unique_ptr<Plan>* out);
 
   int gear() const { return gear_; }
   const std::vector<Shape>& input_shapes() const { return input_shapes_; }
@@ -93,13 +118,14 @@ class Plan {
   Plan() = default;
 
   const float* Resolve(const TensorRef& ref, const void* const* inputs, uint8_t* arena) const;
-  // Packs w [n, k] (+ bias) for kernels_.f32_gemm into a new 64-byte aligned
-  // buffer owned by the plan. May throw std::bad_alloc (Runtime catches).
-  const float* PackGemm(int64_t n, int64_t k, const float* w, const float* bias);
+  // Packs w [n, k] (+ bias) for kernels_.f32_gemm (64-byte aligned), or
+  // reuses the pack in `packs`. May throw std::bad_alloc (Runtime catches).
+  const float* PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
+                        PackedWeightsCache* packs);
 
   int gear_ = 0;
   KernelTable kernels_;
-  std::vector<std::unique_ptr<float[]>> packed_storage_;
+  std::vector<std::shared_ptr<const float>> packed_storage_;
   int64_t packed_bytes_ = 0;
   std::vector<Shape> input_shapes_, output_shapes_, tensor_shapes_;
   int64_t arena_bytes_ = 0;
@@ -131,6 +157,7 @@ class PlanCache {
   };
   size_t capacity_;
   KernelTable kernels_;
+  PackedWeightsCache packs_;
   std::vector<Entry> entries_;
   uint64_t tick_ = 0;
   int64_t builds_ = 0;
