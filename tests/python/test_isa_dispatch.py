@@ -7,6 +7,10 @@ available ones listed."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -45,5 +49,18 @@ def test_ref_and_default_isa_agree(small_cnn_gear):
 
 
 def test_unknown_isa_is_refused(small_cnn_gear):
-    with pytest.raises(ValueError, match="available: .*ref"):
+    with pytest.raises(ValueError, match=r"available: .*ref"):
         gs.Runtime(small_cnn_gear, isa="sse9")
+
+
+def test_masked_features_and_env_override_take_the_reference_path(small_cnn_gear):
+    code = "import gearshift as gs, sys; print(gs.Runtime(sys.argv[1]).isa)"
+    for env in ({"GEARSHIFT_DISABLE": "avx2,neon"}, {"GEARSHIFT_ISA": "ref"}):
+        r = subprocess.run(
+            [sys.executable, "-c", code, str(small_cnn_gear)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+        )
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "ref", (env, r.stdout)
