@@ -48,7 +48,7 @@ demo: install
 	$(PY) examples/digits_demo.py
 
 # ---- tests ----------------------------------------------------------------------
-test: test-cpp test-python
+test: test-cpp test-python test-arm
 
 test-cpp: deps
 	$(CMAKE) -S . -B $(BUILD) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV))/bin/ninja \
