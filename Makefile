@@ -63,7 +63,7 @@ test-python: install
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
 # Cross-compiled C++ tests for ARM boards (rpi4, rpi5, rpi3 profiles) run under
-# qemu-user; installs the cross compilers and qemu if missing. Not yet in `test`.
+# qemu-user; installs the cross compilers and qemu if missing.
 test-arm: install
 	PY=$(PY) CMAKE=$(CMAKE) bash scripts/test_arm.sh
 
