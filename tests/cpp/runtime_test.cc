@@ -47,8 +47,19 @@ std::vector<float> Random(std::mt19937* rng, size_t n) {
   return v;
 }
 
+// A temp path private to this process and test: ctest runs tests in parallel
+// processes that share TempDir(), so fixed names would race.
+std::string TempPath(const std::string& stem) {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string test = info != nullptr ? std::string(info->test_suite_name()) + "." +
+                                                 info->name()
+                                           : "none";
+  return ::testing::TempDir() + "/gearshift_" + std::to_string(getpid()) + "_" + test + "_" +
+         stem;
+}
+
 std::string WriteTemp(const std::vector<uint8_t>& bytes, const std::string& name) {
-  const std::string path = ::testing::TempDir() + "/gearshift_runtime_test_" + name + ".gear";
+  const std::string path = TempPath("runtime_test_" + name + ".gear");
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   return path;
@@ -666,7 +677,7 @@ std::string BuildDir() {
 
 // Runs a shell command; returns its exit code, stdout+stderr in *output.
 int Shell(const std::string& cmd, std::string* output) {
-  const std::string log = ::testing::TempDir() + "/gearshift_tools_test.log";
+  const std::string log = TempPath("tools_test.log");
   const int status = std::system((cmd + " > " + log + " 2>&1").c_str());
   std::ifstream f(log);
   output->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
@@ -684,7 +695,7 @@ class ToolsCli : public ::testing::Test {
     model_ = WriteTemp(net_.b.Build(), "tools");
     std::mt19937 rng(12);
     x_ = Random(&rng, 2 * 72);
-    input_ = ::testing::TempDir() + "/gearshift_tools_x.npy";
+    input_ = TempPath("tools_x.npy");
     std::string error;
     ASSERT_TRUE(npy::Write(input_, {2, 6, 6, 2}, x_.data(), &error)) << error;
   }
@@ -694,7 +705,7 @@ class ToolsCli : public ::testing::Test {
 };
 
 TEST_F(ToolsCli, RunWritesOutputNpy) {
-  const std::string out = ::testing::TempDir() + "/gearshift_tools_y.npy";
+  const std::string out = TempPath("tools_y.npy");
   std::string log;
   ASSERT_EQ(Shell("GEARSHIFT_ISA=ref " + run_ + " " + model_ + " --input " + input_ +
                       " --output " + out +
