@@ -50,8 +50,9 @@ gen=()
 [ -n "$NINJA" ] && gen=(-G Ninja -DCMAKE_MAKE_PROGRAM="$NINJA")
 failed=()
 for board in "${BOARDS[@]}"; do
-  # triple, cflags and qemu cpu from the profile (validated by gearshift.boards)
-  read -r triple qemu_cpu cflags < <(PYTHONPATH=python "$PY" -c "
+  # triple, cflags and qemu cpu from the profile (validated by the installed
+  # gearshift.boards: the source tree has no compiled _core in a clean clone)
+  read -r triple qemu_cpu cflags < <("$PY" -c "
 import sys
 from gearshift.boards import load_board
 b = load_board(sys.argv[1])
