@@ -14,8 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "dispatch.h"
 #include "format/crc32c.h"
 #include "gearshift/gearshift.h"
+#include "kernels/q8_gemm/q8_gemm.h"
 
 namespace py = pybind11;
 using gearshift::Status;
@@ -200,8 +202,59 @@ PYBIND11_MODULE(_core, m) {
                                           std::to_string(info.format_minor));
     d["isa_compiled"] = py::tuple(py::cast(info.isa_compiled));
     d["isa_detected"] = py::tuple(py::cast(info.isa_detected));
+    d["isa_selected"] = py::cast(info.isa_selected);
     return d;
   });
+
+  // Testing only (tests/python/test_q8_gemm_parity.py): one int8 GEMM
+  // through the q8_gemm variant that `isa` ("" = default dispatch) selects.
+  m.def(
+      "_testing_q8_gemm",
+      [](py::array_t<int8_t, py::array::c_style | py::array::forcecast> a,
+         py::array_t<int8_t, py::array::c_style | py::array::forcecast> b, py::object bias_obj,
+         int32_t a_zp, int32_t c_zp,
+         py::array_t<int32_t, py::array::c_style | py::array::forcecast> multipliers,
+         py::array_t<int32_t, py::array::c_style | py::array::forcecast> shifts,
+         int32_t act_min, int32_t act_max, const std::string& isa) {
+        if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(1) || a.shape(0) < 1 ||
+            b.shape(0) < 1 || a.shape(1) < 1) {
+          throw py::value_error("a must be [M, K] and b [N, K], M, N, K >= 1");
+        }
+        const auto m_rows = static_cast<size_t>(a.shape(0));
+        const auto n = static_cast<size_t>(b.shape(0));
+        const auto k = static_cast<size_t>(a.shape(1));
+        py::array_t<int32_t, py::array::c_style | py::array::forcecast> bias;
+        if (!bias_obj.is_none()) bias = bias_obj.cast<decltype(bias)>();
+        if ((!bias_obj.is_none() && static_cast<size_t>(bias.size()) != n) ||
+            static_cast<size_t>(multipliers.size()) != n ||
+            static_cast<size_t>(shifts.size()) != n) {
+          throw py::value_error("bias, multipliers and shifts need N values each");
+        }
+        for (py::ssize_t i = 0; i < shifts.size(); ++i) {
+          if (shifts.data()[i] < -31 || shifts.data()[i] > 31) {
+            throw py::value_error("shifts must be in [-31, 31]");
+          }
+        }
+        if (act_min > act_max || act_min < -128 || act_max > 127) {
+          throw py::value_error("need -128 <= act_min <= act_max <= 127");
+        }
+        gearshift::KernelTable table;
+        const gearshift::Status s = gearshift::BuildKernelTable(isa, &table);
+        if (!s.ok()) throw py::value_error(s.message());
+        gearshift::Q8GemmOutput out;
+        out.c_zero_point = c_zp;
+        out.act_min = act_min;
+        out.act_max = act_max;
+        py::array_t<int8_t> c({static_cast<py::ssize_t>(m_rows), static_cast<py::ssize_t>(n)});
+        gearshift::RunQ8Gemm(table.q8_gemm, m_rows, n, k, a.data(), k, a_zp, b.data(),
+                             bias_obj.is_none() ? nullptr : bias.data(), multipliers.data(),
+                             shifts.data(), out, c.mutable_data(), n);
+        return py::make_tuple(c, std::string(table.q8_gemm.name));
+      },
+      py::arg("a"), py::arg("b"), py::arg("bias"), py::arg("a_zp"), py::arg("c_zp"),
+      py::arg("multipliers"), py::arg("shifts"), py::arg("act_min"), py::arg("act_max"),
+      py::arg("isa") = "",
+      "Testing only: (int8 C [M, N], kernel name) of one q8 GEMM on the given ISA.");
 
   py::class_<PyRuntime>(m, "Runtime")
       .def(py::init<const std::string&, const std::string&, int, bool, bool,

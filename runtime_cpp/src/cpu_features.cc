@@ -38,6 +38,9 @@ void DetectX86(CpuFeatures* f) {
     __cpuid_count(7, 0, eax, ebx, ecx, edx);
     f->avx2 = ymm_ok && avx && ((ebx >> 5) & 1);
     f->avx512f = zmm_ok && ((ebx >> 16) & 1);
+    f->avx512_vnni = zmm_ok && ((ecx >> 11) & 1);
+    __cpuid_count(7, 1, eax, ebx, ecx, edx);
+    f->avx_vnni = ymm_ok && avx && ((eax >> 4) & 1);
   }
 }
 #endif
@@ -50,12 +53,20 @@ CpuFeatures DetectCpuFeatures() {
   DetectX86(&f);
 #elif defined(__aarch64__)
 #if defined(__linux__)
-  f.asimd = (getauxval(AT_HWCAP) & (1UL << 1)) != 0;  // HWCAP_ASIMD
+  // Bits from the kernel's arch/arm64/include/uapi/asm/hwcap.h.
+  const unsigned long hwcap = getauxval(AT_HWCAP);    // NOLINT(runtime/int)
+  const unsigned long hwcap2 = getauxval(AT_HWCAP2);  // NOLINT(runtime/int)
+  f.asimd = (hwcap & (1UL << 1)) != 0;       // HWCAP_ASIMD
+  f.neon_fp16 = (hwcap & (1UL << 10)) != 0;  // HWCAP_ASIMDHP
+  f.neon_dot = (hwcap & (1UL << 20)) != 0;   // HWCAP_ASIMDDP
+  f.i8mm = (hwcap2 & (1UL << 13)) != 0;      // HWCAP2_I8MM
 #else
   f.asimd = true;  // mandatory in the AArch64 base ISA
 #endif
   f.neon = f.asimd;
 #elif defined(__arm__) && defined(__linux__)
+  // armv7: NEON only; the dot product and fp16 vector extensions are AArch64
+  // features as far as this runtime is concerned.
   f.neon = (getauxval(AT_HWCAP) & (1UL << 12)) != 0;  // HWCAP_NEON
 #endif
   return f;
@@ -69,6 +80,11 @@ std::vector<std::string> CpuFeatureNames(const CpuFeatures& f) {
   if (f.avx512f) names.push_back("avx512f");
   if (f.neon) names.push_back("neon");
   if (f.asimd) names.push_back("asimd");
+  if (f.neon_dot) names.push_back("neon_dot");
+  if (f.neon_fp16) names.push_back("neon_fp16");
+  if (f.i8mm) names.push_back("i8mm");
+  if (f.avx512_vnni) names.push_back("avx512_vnni");
+  if (f.avx_vnni) names.push_back("avx_vnni");
   return names;
 }
 

@@ -15,13 +15,19 @@ namespace gearshift {
 struct CpuFeatures {
   // x86-64
   bool avx2 = false, fma = false, f16c = false, avx512f = false;
+  // x86-64 VNNI (int8 dot products): reported only, no kernels use it yet
+  bool avx512_vnni = false, avx_vnni = false;
   // ARM: NEON on armv7, ASIMD (always present) on aarch64
   bool neon = false, asimd = false;
+  // aarch64 only (armv7 has none of these): SDOT/UDOT (HWCAP_ASIMDDP), fp16
+  // vector arithmetic (HWCAP_ASIMDHP), int8 matrix multiply (HWCAP2_I8MM)
+  bool neon_dot = false, neon_fp16 = false, i8mm = false;
 };
 
 CpuFeatures DetectCpuFeatures();
 
-// Names of the detected features, e.g. {"avx2", "fma", "f16c"}.
+// Names of the detected features, e.g. {"avx2", "fma", "f16c"} or {"neon",
+// "asimd", "neon_dot", "neon_fp16"}.
 std::vector<std::string> CpuFeatureNames(const CpuFeatures& f);
 
 }  // namespace gearshift

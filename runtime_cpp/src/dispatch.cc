@@ -39,6 +39,19 @@ std::vector<DwconvEntry> F32DwconvEntries() {
   return v;
 }
 
+struct Q8GemmEntry {
+  Isa isa;
+  Q8GemmKernel kernel;
+};
+
+std::vector<Q8GemmEntry> Q8GemmEntries() {
+  std::vector<Q8GemmEntry> v;
+#define GS_UKERNEL(isa, name, mr, nr, kr) v.push_back({isa, {&name, mr, nr, kr, #name}});
+#include "kernels/q8_gemm/q8_gemm.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
 // Preference order, best first. The reference path is always last.
 constexpr Isa kPreference[] = {kIsaAvx2, kIsaNeonDot, kIsaNeonFp16, kIsaNeon, kIsaRef};
 
@@ -60,7 +73,17 @@ bool Compiled(Isa isa) {
   for (const DwconvEntry& e : F32DwconvEntries()) {
     if (e.isa == isa) return true;
   }
+  for (const Q8GemmEntry& e : Q8GemmEntries()) {
+    if (e.isa == isa) return true;
+  }
   return false;
+}
+
+// True when a kernel of `candidate` may run under the selected ISA: the ISA
+// itself, the base it extends (neon under neon_dot/neon_fp16) and ref.
+bool Within(Isa candidate, Isa selected) {
+  if (candidate == selected || candidate == kIsaRef) return true;
+  return candidate == kIsaNeon && (selected == kIsaNeonDot || selected == kIsaNeonFp16);
 }
 
 }  // namespace
@@ -81,8 +104,8 @@ bool IsaSupported(Isa isa, const CpuFeatures& f) {
     case kIsaRef: return true;
     case kIsaAvx2: return f.avx2 && f.fma && f.f16c;
     case kIsaNeon: return f.neon || f.asimd;
-    case kIsaNeonFp16:
-    case kIsaNeonDot: return false;  // not detected yet: no kernels either
+    case kIsaNeonFp16: return (f.neon || f.asimd) && f.neon_fp16;
+    case kIsaNeonDot: return (f.neon || f.asimd) && f.neon_dot;
   }
   return false;
 }
@@ -95,20 +118,34 @@ std::vector<std::string> CompiledIsas() {
   return v;
 }
 
-CpuFeatures DetectCpuFeaturesMasked() {
-  CpuFeatures f = DetectCpuFeatures();
-  const char* env = std::getenv("GEARSHIFT_DISABLE");
-  if (env == nullptr) return f;
-  std::stringstream ss(env);
+CpuFeatures MaskCpuFeatures(CpuFeatures f, const std::string& disabled) {
+  std::stringstream ss(disabled);
   std::string name;
   while (std::getline(ss, name, ',')) {
     if (name == "avx2") f.avx2 = false;
     if (name == "fma") f.fma = false;
     if (name == "f16c") f.f16c = false;
     if (name == "avx512f") f.avx512f = false;
-    if (name == "neon" || name == "asimd") f.neon = f.asimd = false;
+    if (name == "avx512_vnni") f.avx512_vnni = false;
+    if (name == "avx_vnni") f.avx_vnni = false;
+    if (name == "neon" || name == "asimd") {
+      f.neon = f.asimd = f.neon_dot = f.neon_fp16 = f.i8mm = false;
+    }
+    if (name == "neon_dot" || name == "dotprod") f.neon_dot = false;
+    if (name == "neon_fp16") f.neon_fp16 = false;
+    if (name == "i8mm") f.i8mm = false;
   }
   return f;
+}
+
+CpuFeatures DetectCpuFeaturesMasked() {
+  const char* env = std::getenv("GEARSHIFT_DISABLE");
+  return MaskCpuFeatures(DetectCpuFeatures(), env != nullptr ? env : "");
+}
+
+std::map<std::string, std::string> SelectedKernels(const KernelTable& t) {
+  return {{"f32_gemm", t.f32_gemm.fn != nullptr ? t.f32_gemm.name : "ref"},
+          {"q8_gemm", t.q8_gemm.fn != nullptr ? t.q8_gemm.name : "ref"}};
 }
 
 Status BuildKernelTable(const std::string& requested, KernelTable* out) {
@@ -142,13 +179,27 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
   }
   KernelTable t;
   t.isa = IsaName(isa);
-  if (isa != kIsaRef) {
-    for (const GemmEntry& e : F32GemmEntries()) {
-      if (e.isa == isa) t.f32_gemm = e.kernel;
+  // Per family: the last entry of the best ISA within the selected one. The
+  // fp32 families keep null (the reference op) rather than a ref entry.
+  for (Isa i : kPreference) {
+    if (i == kIsaRef || !Within(i, isa) || !IsaSupported(i, features)) continue;
+    if (t.f32_gemm.fn == nullptr) {
+      for (const GemmEntry& e : F32GemmEntries()) {
+        if (e.isa == i) t.f32_gemm = e.kernel;
+      }
     }
-    for (const DwconvEntry& e : F32DwconvEntries()) {
-      if (e.isa == isa) t.f32_dwconv = e.fn;
+    if (t.f32_dwconv == nullptr) {
+      for (const DwconvEntry& e : F32DwconvEntries()) {
+        if (e.isa == i) t.f32_dwconv = e.fn;
+      }
     }
+  }
+  for (Isa i : kPreference) {
+    if (!Within(i, isa) || !IsaSupported(i, features)) continue;
+    for (const Q8GemmEntry& e : Q8GemmEntries()) {
+      if (e.isa == i) t.q8_gemm = e.kernel;
+    }
+    if (t.q8_gemm.fn != nullptr) break;
   }
   *out = t;
   return Status::Ok();

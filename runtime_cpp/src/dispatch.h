@@ -8,9 +8,13 @@
 // RuntimeOptions::isa or the GEARSHIFT_ISA environment variable ("ref" runs
 // the reference ops only, so tests can compare paths), and features can be
 // masked off with GEARSHIFT_DISABLE=avx2,neon,... to take the fallback path.
+// Each kernel family takes the best variant within the selected ISA's
+// family (neon_dot falls back to neon, then ref, per op), so selecting
+// neon_dot still runs the NEON fp32 GEMM and the SDOT int8 GEMM.
 #ifndef GEARSHIFT_DISPATCH_H_
 #define GEARSHIFT_DISPATCH_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +22,7 @@
 #include "gearshift/status.h"
 #include "kernels/f32_dwconv/f32_dwconv.h"
 #include "kernels/f32_gemm/f32_gemm.h"
+#include "kernels/q8_gemm/q8_gemm.h"
 
 namespace gearshift {
 
@@ -31,7 +36,12 @@ struct KernelTable {
   std::string isa = "ref";  // the ISA selected
   F32GemmKernel f32_gemm;
   F32DwconvUkernelFn f32_dwconv = nullptr;
+  Q8GemmKernel q8_gemm;  // always set: the ref microkernel is the fallback
 };
+
+// Kernel family -> selected variant name ("ref" for the reference op), e.g.
+// {"f32_gemm": "f32_gemm_4x8__neon", "q8_gemm": "q8_gemm_4x8c4__neon_dot"}.
+std::map<std::string, std::string> SelectedKernels(const KernelTable& t);
 
 // True when this CPU (as masked) can run code of `isa`.
 bool IsaSupported(Isa isa, const CpuFeatures& f);
@@ -39,8 +49,13 @@ bool IsaSupported(Isa isa, const CpuFeatures& f);
 // "ref" plus every ISA with at least one kernel compiled into this binary.
 std::vector<std::string> CompiledIsas();
 
-// Features as detected, minus those named in GEARSHIFT_DISABLE (comma
-// separated feature names as CpuFeatureNames() prints them).
+// `f` minus the features named in `disabled` (comma separated, as
+// CpuFeatureNames() prints them; "dotprod" is an alias of "neon_dot", and
+// masking "neon"/"asimd" masks every extension built on it). Tests pass the
+// list explicitly instead of setting GEARSHIFT_DISABLE.
+CpuFeatures MaskCpuFeatures(CpuFeatures f, const std::string& disabled);
+
+// Features as detected, minus those named in GEARSHIFT_DISABLE.
 CpuFeatures DetectCpuFeaturesMasked();
 
 // Builds the table for `requested` ("" = best available; else one of

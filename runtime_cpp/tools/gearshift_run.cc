@@ -66,7 +66,14 @@ int Main(int argc, char** argv) {
       return tools::UsageError(kUsage, "more than one model file given");
     }
   }
-  if (info) tools::PrintRuntimeInfo(stdout);
+  if (info) {
+    tools::PrintRuntimeInfo(stdout);
+    std::string selected;
+    for (const auto& kv : GetRuntimeInfo().isa_selected) {
+      selected += (selected.empty() ? "" : " ") + kv.first + "=" + kv.second;
+    }
+    std::printf("isa selected: %s\n", selected.c_str());
+  }
   if (path.empty()) {
     return info ? tools::kExitOk : tools::UsageError(kUsage, "no model file given");
   }

@@ -15,6 +15,7 @@
 #define GEARSHIFT_GEARSHIFT_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -97,6 +98,9 @@ struct RuntimeInfo {
   int format_minor = kFormatMinor;
   std::vector<std::string> isa_compiled;  // e.g. {"ref", "avx2"}
   std::vector<std::string> isa_detected;  // what the CPU offers
+  // Kernel family -> variant a default Runtime selects here (GEARSHIFT_ISA
+  // and GEARSHIFT_DISABLE applied), e.g. {"q8_gemm": "q8_gemm_4x8c2__avx2"}.
+  std::map<std::string, std::string> isa_selected;
 };
 RuntimeInfo GetRuntimeInfo();
 

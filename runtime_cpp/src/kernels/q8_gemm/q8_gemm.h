@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// int8 GEMM microkernels (the int8 gear's dense layers and 1x1 convolutions):
+// one MR x NR tile of C[m][n] = clamp(requant(sum_k (A[m][k] - a_zp) *
+// B[n][k] + bias[n], multiplier[n], shift[n]) + c_zp, act_min, act_max), with
+// A int8 activations (rows a_stride bytes apart), B int8 symmetric per-channel
+// weights [N][K]. B is packed once per layer by PackQ8GemmWeights: per block
+// of NR output columns, NR int32 folded biases bias'[n] = bias[n] - a_zp *
+// sum_k B[n][k] (so no kernel subtracts a_zp in its inner loop; int32
+// arithmetic is exact modulo 2^32, so the result is bit-identical), NR int32
+// multipliers, NR int32 shifts, then ceil(K / KR) groups of [NR][KR] int8
+// weights, zero-padded in both N and K. Every variant accumulates in int32
+// and hands its tile to Q8GemmRequantizeTile (ref.cc, requant.h), so all
+// ISAs round identically.
+#ifndef GEARSHIFT_KERNELS_Q8_GEMM_Q8_GEMM_H_
+#define GEARSHIFT_KERNELS_Q8_GEMM_Q8_GEMM_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace gearshift {
+
+// Output stage of one call: the output zero point and the clamp range.
+struct Q8GemmOutput {
+  int32_t c_zero_point = 0;
+  int32_t act_min = -128;
+  int32_t act_max = 127;
+};
+
+// mr in [1, MR] rows of A (row r at a + r * a_stride), nc in [1, NR]
+// columns of the packed block `w` stored to c (row r at c + r * c_stride).
+using Q8GemmUkernelFn = void (*)(size_t mr, size_t nc, size_t kc, const int8_t* a,
+                                 size_t a_stride, const void* w, int8_t* c, size_t c_stride,
+                                 const Q8GemmOutput* out);
+
+// One int8 GEMM microkernel, its tile and its weight layout (KR).
+struct Q8GemmKernel {
+  Q8GemmUkernelFn fn = nullptr;
+  int mr = 0, nr = 0, kr = 1;
+  const char* name = "";
+};
+
+constexpr int kQ8GemmMaxMr = 4;
+constexpr int kQ8GemmMaxNr = 8;
+
+#define GS_UKERNEL(isa, name, mr, nr, kr)                                               \
+  void name(size_t mr_, size_t nc, size_t kc, const int8_t* a, size_t a_stride,          \
+            const void* w, int8_t* c, size_t c_stride, const Q8GemmOutput* out);
+#include "kernels/q8_gemm/q8_gemm.inc"
+#undef GS_UKERNEL
+
+// Bytes of one packed block of NR columns.
+inline size_t Q8GemmPackedBlockBytes(size_t k, size_t nr, size_t kr) {
+  return 3 * sizeof(int32_t) * nr + (k + kr - 1) / kr * kr * nr;
+}
+
+// Packs b [n][k] row-major, bias [n] (or null), multiplier [n], shift [n]
+// and the activation zero point into `packed`, which holds ceil(n / nr) *
+// Q8GemmPackedBlockBytes(k, nr, kr) bytes.
+void PackQ8GemmWeights(size_t n, size_t k, size_t nr, size_t kr, const int8_t* b,
+                       const int32_t* bias, const int32_t* multiplier, const int32_t* shift,
+                       int32_t a_zero_point, void* packed);
+
+// The shared epilogue: requantizes acc [mr][acc_stride] (bias' included)
+// with the block's multipliers and shifts and stores nc int8 columns per row.
+void Q8GemmRequantizeTile(size_t mr, size_t nc, const int32_t* acc, size_t acc_stride,
+                          const int32_t* multiplier, const int32_t* shift,
+                          const Q8GemmOutput& out, int8_t* c, size_t c_stride);
+
+// The whole GEMM through `kernel` (packs B, walks the tiles): for tests, the
+// Python parity binding and benchmarks. m, n, k >= 1.
+void RunQ8Gemm(const Q8GemmKernel& kernel, size_t m, size_t n, size_t k, const int8_t* a,
+               size_t a_stride, int32_t a_zero_point, const int8_t* b, const int32_t* bias,
+               const int32_t* multiplier, const int32_t* shift, const Q8GemmOutput& out,
+               int8_t* c, size_t c_stride);
+
+// Plain-loop oracle on unpacked operands (no folding, no tiles), matching
+// converters/quant_ref.py: what every variant is tested against.
+void Q8GemmReference(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride,
+                     int32_t a_zero_point, const int8_t* b, const int32_t* bias,
+                     const int32_t* multiplier, const int32_t* shift, const Q8GemmOutput& out,
+                     int8_t* c, size_t c_stride);
+
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_KERNELS_Q8_GEMM_Q8_GEMM_H_

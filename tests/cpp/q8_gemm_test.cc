@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// int8 GEMM microkernels, fixed-point requantization and the q8 dispatch.
+// Every q8_gemm.inc entry must equal the plain-loop oracle (Q8GemmReference)
+// bit for bit at M, N, K equal to, multiples of, below and above its tile,
+// plus 1 and a prime, with extreme zero points, saturating multipliers and
+// shifts of both signs; entries the CPU cannot run are skipped. The
+// requant.h edge cases are checked against hand-computed values. Dispatch
+// is checked with explicitly masked features (MaskCpuFeatures, the function
+// GEARSHIFT_DISABLE goes through), and DetectedCpuSelectsExpectedVariant
+// logs which q8 variant this CPU (or emulated CPU) runs, so the emulated
+// rpi4 (cortex-a72) and rpi5 (cortex-a76) logs show both sides taken.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu_features.h"
+#include "dispatch.h"
+#include "kernels/q8_gemm/q8_gemm.h"
+#include "requant.h"
+
+namespace gearshift {
+namespace {
+
+struct Entry {
+  Isa isa;
+  Q8GemmKernel kernel;
+};
+
+std::vector<Entry> AllEntries() {
+  std::vector<Entry> v;
+#define GS_UKERNEL(isa, name, mr, nr, kr) v.push_back({isa, {&name, mr, nr, kr, #name}});
+#include "kernels/q8_gemm/q8_gemm.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
+std::string EntryName(const ::testing::TestParamInfo<Entry>& info) {
+  return info.param.kernel.name;
+}
+
+constexpr int32_t kI32Min = std::numeric_limits<int32_t>::min();
+constexpr int32_t kI32Max = std::numeric_limits<int32_t>::max();
+
+// ---- requant.h ------------------------------------------------------------------
+
+TEST(Requant, SaturatingRoundingDoublingHighMulEdges) {
+  EXPECT_EQ(SaturatingRoundingDoublingHighMul(kI32Min, kI32Min), kI32Max);
+  EXPECT_EQ(SaturatingRoundingDoublingHighMul(kI32Min, kI32Max), -kI32Max);
+  EXPECT_EQ(SaturatingRoundingDoublingHighMul(kI32Max, kI32Max), kI32Max - 1);
+  EXPECT_EQ(SaturatingRoundingDoublingHighMul(0, kI32Min), 0);
+  // 1 * 2^30 / 2^31 = 0.5. gemmlowp's nudge (2^30, or 1 - 2^30 for a
+  // negative product) with truncating division rounds positive ties up and
+  // negative ties toward zero (values from converters/quant_ref.py srdhm).
+  EXPECT_EQ(SaturatingRoundingDoublingHighMul(1, 1 << 30), 1);
+  EXPECT_EQ(SaturatingRoundingDoublingHighMul(-1, 1 << 30), 0);
+  EXPECT_EQ(SaturatingRoundingDoublingHighMul(3, 1 << 30), 2);    // 1.5 -> 2
+  EXPECT_EQ(SaturatingRoundingDoublingHighMul(-3, 1 << 30), -1);  // -1.5 -> -1
+}
+
+TEST(Requant, RoundingDivideByPOTTiesAwayFromZero) {
+  EXPECT_EQ(RoundingDivideByPOT(5, 1), 3);     // 2.5 -> 3
+  EXPECT_EQ(RoundingDivideByPOT(-5, 1), -3);   // -2.5 -> -3
+  EXPECT_EQ(RoundingDivideByPOT(-3, 1), -2);   // -1.5 -> -2
+  EXPECT_EQ(RoundingDivideByPOT(-7, 2), -2);   // -1.75 -> -2
+  EXPECT_EQ(RoundingDivideByPOT(-6, 2), -2);   // -1.5 -> -2
+  EXPECT_EQ(RoundingDivideByPOT(-5, 2), -1);   // -1.25 -> -1
+  EXPECT_EQ(RoundingDivideByPOT(7, 0), 7);
+  EXPECT_EQ(RoundingDivideByPOT(kI32Min, 31), -1);
+  EXPECT_EQ(RoundingDivideByPOT(kI32Max, 31), 1);
+}
+
+TEST(Requant, MultiplyByQuantizedMultiplierDoubleRounding) {
+  // Multiplier 2^30 is 0.5: x * 0.5 * 2^shift. Double rounding: a tie in
+  // the high multiply goes toward zero when negative, a tie in the final
+  // shift away from zero (expected values from quant_ref.py).
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(5, 1 << 30, 0), 3);     // 2.5
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(-5, 1 << 30, 0), -2);   // -2.5 in SRDHM
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(100, 1 << 30, -2), 13);  // 12.5
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(-100, 1 << 30, -2), -13);  // -12.5 in the shift
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(3, 1 << 30, 2), 6);
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(kI32Min, kI32Min, 0), kI32Max);
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(kI32Max, kI32Max, -31), 1);
+}
+
+TEST(Requant, QuantizeMultiplier) {
+  int32_t q = 0;
+  int s = 0;
+  QuantizeMultiplier(0.5, &q, &s);
+  EXPECT_EQ(q, 1 << 30);
+  EXPECT_EQ(s, 0);
+  QuantizeMultiplier(1.0, &q, &s);
+  EXPECT_EQ(q, 1 << 30);
+  EXPECT_EQ(s, 1);
+  QuantizeMultiplier(0.0, &q, &s);
+  EXPECT_EQ(q, 0);
+  QuantizeMultiplier(1e-20, &q, &s);  // shift < -31 flushes
+  EXPECT_EQ(q, 0);
+  EXPECT_EQ(s, 0);
+  QuantizeMultiplier(1e20, &q, &s);  // shift > 30 saturates
+  EXPECT_EQ(q, kI32Max);
+  EXPECT_EQ(s, 30);
+  QuantizeMultiplier(1.0 - 1e-12, &q, &s);  // rounds up to 2^31: renormalised
+  EXPECT_EQ(q, 1 << 30);
+  EXPECT_EQ(s, 1);
+}
+
+// ---- microkernels vs the oracle ---------------------------------------------------
+
+struct Case {
+  int32_t a_zp = 0, c_zp = 0, act_min = -128, act_max = 127;
+  bool bias = true;
+  int mult_kind = 0;  // 0 random, 1 near 2^31, 2 saturating shift
+};
+
+void CheckEntry(const Entry& e, size_t m, size_t n, size_t k, const Case& cs, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> i8(-128, 127);
+  const size_t a_stride = k + 3;  // rows are not contiguous
+  std::vector<int8_t> a(m * a_stride), b(n * k);
+  for (int8_t& x : a) x = static_cast<int8_t>(i8(rng));
+  for (int8_t& x : b) x = static_cast<int8_t>(i8(rng));
+  std::vector<int32_t> bias(n), mult(n), shift(n);
+  std::uniform_int_distribution<int32_t> bd(-100000, 100000);
+  std::uniform_int_distribution<int32_t> md(1 << 30, kI32Max);
+  std::uniform_int_distribution<int> sd(-12, 2);
+  for (size_t j = 0; j < n; ++j) {
+    bias[j] = j % 7 == 3 ? kI32Max - 5 : bd(rng);
+    mult[j] = cs.mult_kind == 1 ? kI32Max - static_cast<int32_t>(j % 3) : md(rng);
+    shift[j] = cs.mult_kind == 2 ? (j % 2 ? 30 : -31) : sd(rng);
+  }
+  Q8GemmOutput out;
+  out.c_zero_point = cs.c_zp;
+  out.act_min = cs.act_min;
+  out.act_max = cs.act_max;
+  const size_t c_stride = n + 2;
+  std::vector<int8_t> want(m * c_stride, 7), got(m * c_stride, 7);
+  const int32_t* bp = cs.bias ? bias.data() : nullptr;
+  Q8GemmReference(m, n, k, a.data(), a_stride, cs.a_zp, b.data(), bp, mult.data(),
+                  shift.data(), out, want.data(), c_stride);
+  RunQ8Gemm(e.kernel, m, n, k, a.data(), a_stride, cs.a_zp, b.data(), bp, mult.data(),
+            shift.data(), out, got.data(), c_stride);
+  ASSERT_EQ(got, want) << e.kernel.name << " m=" << m << " n=" << n << " k=" << k
+                       << " a_zp=" << cs.a_zp << " c_zp=" << cs.c_zp;
+}
+
+class Q8GemmUkernel : public ::testing::TestWithParam<Entry> {};
+
+TEST_P(Q8GemmUkernel, MatchesReferenceBitExactAtTileEdges) {
+  const Entry& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) {
+    GTEST_SKIP() << e.kernel.name << ": CPU lacks " << IsaName(e.isa);
+  }
+  const size_t mr = e.kernel.mr, nr = e.kernel.nr, kr = e.kernel.kr;
+  const std::vector<size_t> ms = {1, mr, 2 * mr, mr > 1 ? mr - 1 : 1, mr + 1, 7};
+  const std::vector<size_t> ns = {1, nr, 2 * nr, nr - 1, nr + 1, 13};
+  const std::vector<size_t> ks = {1, kr, 4 * kr, kr + 1, 2 * kr + 3, 16, 31, 67};
+  uint32_t seed = 1;
+  for (size_t m : ms) {
+    for (size_t n : ns) {
+      for (size_t k : ks) {
+        CheckEntry(e, m, n, k, Case(), seed++);
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+TEST_P(Q8GemmUkernel, MatchesReferenceOnEdgeCases) {
+  const Entry& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) {
+    GTEST_SKIP() << e.kernel.name << ": CPU lacks " << IsaName(e.isa);
+  }
+  std::vector<Case> cases;
+  for (int32_t a_zp : {-128, 0, 127}) {
+    for (int32_t c_zp : {-128, 0, 127}) {
+      for (int kind : {0, 1, 2}) {
+        Case cs;
+        cs.a_zp = a_zp;
+        cs.c_zp = c_zp;
+        cs.mult_kind = kind;
+        cs.bias = kind != 1;
+        cases.push_back(cs);
+      }
+    }
+  }
+  Case relu6;  // a narrow fused-activation range
+  relu6.act_min = -20;
+  relu6.act_max = 40;
+  cases.push_back(relu6);
+  uint32_t seed = 100;
+  for (const Case& cs : cases) {
+    for (size_t k : {size_t{1}, size_t{5}, size_t{64}, size_t{257}}) {
+      CheckEntry(e, 5, 11, k, cs, seed++);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Q8GemmUkernel, ::testing::ValuesIn(AllEntries()), EntryName);
+
+// ---- dispatch --------------------------------------------------------------------
+
+CpuFeatures ArmWithDot() {
+  CpuFeatures f;
+  f.neon = f.asimd = f.neon_dot = f.neon_fp16 = true;
+  return f;
+}
+
+TEST(Q8GemmDispatch, MaskedFeaturesFallBack) {
+  KernelTable t;
+#if defined(__aarch64__)
+  ASSERT_TRUE(BuildKernelTable("", ArmWithDot(), &t).ok());
+  EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x8c4__neon_dot");
+  EXPECT_STREQ(t.f32_gemm.name, "f32_gemm_4x8__neon");  // f32 falls back within
+  for (const char* off : {"neon_dot", "dotprod"}) {
+    ASSERT_TRUE(BuildKernelTable("", MaskCpuFeatures(ArmWithDot(), off), &t).ok());
+    EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x8__neon") << off;
+  }
+  ASSERT_TRUE(BuildKernelTable("", MaskCpuFeatures(ArmWithDot(), "neon,dotprod"), &t).ok());
+  EXPECT_EQ(t.isa, "ref");
+  EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x4__ref");
+  ASSERT_TRUE(BuildKernelTable("neon", ArmWithDot(), &t).ok());
+  EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x8__neon");
+#elif defined(__ARM_NEON)
+  ASSERT_TRUE(BuildKernelTable("", ArmWithDot(), &t).ok());
+  EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x8__neon");  // armv7: no SDOT kernel
+  ASSERT_TRUE(BuildKernelTable("", MaskCpuFeatures(ArmWithDot(), "neon"), &t).ok());
+  EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x4__ref");
+#elif defined(__x86_64__) || defined(_M_X64)
+  CpuFeatures f;
+  f.avx2 = f.fma = f.f16c = true;
+  ASSERT_TRUE(BuildKernelTable("", f, &t).ok());
+  EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x8c2__avx2");
+  ASSERT_TRUE(BuildKernelTable("", MaskCpuFeatures(f, "avx2"), &t).ok());
+  EXPECT_EQ(t.isa, "ref");
+  EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x4__ref");
+#endif
+  ASSERT_TRUE(BuildKernelTable("ref", &t).ok());
+  EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x4__ref");
+  EXPECT_EQ(SelectedKernels(t).at("f32_gemm"), "ref");
+}
+
+// The variant this (possibly emulated) CPU selects, logged and checked
+// against its detected features: cortex-a72 -> neon, cortex-a76 -> neon_dot.
+TEST(Q8GemmDispatch, DetectedCpuSelectsExpectedVariant) {
+  const CpuFeatures f = DetectCpuFeatures();
+  KernelTable t;
+  ASSERT_TRUE(BuildKernelTable("", f, &t).ok());
+  std::string features;
+  for (const std::string& s : CpuFeatureNames(f)) features += " " + s;
+  std::string expected = "q8_gemm_4x4__ref";
+#if defined(__aarch64__)
+  if (f.asimd) expected = f.neon_dot ? "q8_gemm_4x8c4__neon_dot" : "q8_gemm_4x8__neon";
+#elif defined(__ARM_NEON)
+  if (f.neon) expected = "q8_gemm_4x8__neon";
+#elif defined(__x86_64__) || defined(_M_X64)
+  if (f.avx2 && f.fma && f.f16c) expected = "q8_gemm_4x8c2__avx2";
+#endif
+  std::printf("[ q8 dispatch ] features:%s -> isa %s, q8_gemm %s, f32_gemm %s\n",
+              features.c_str(), t.isa.c_str(), t.q8_gemm.name,
+              SelectedKernels(t).at("f32_gemm").c_str());
+  RecordProperty("q8_gemm", t.q8_gemm.name);
+  EXPECT_EQ(std::string(t.q8_gemm.name), expected);
+}
+
+}  // namespace
+}  // namespace gearshift
