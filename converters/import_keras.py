@@ -113,6 +113,27 @@ _HINTS = {
 }
 _NOT_IN_FORMAT = "not supported in format 1.0"
 
+# Raw ``keras.ops`` calls in a functional graph (``x + 3.0``, ``ops.relu(x)``)
+# are Operations, not Layers; these map exactly onto format 1.0 ops. Keras
+# stores each call's arguments on its Node (``node.arguments.args``), which
+# is how scalar/array operands are recovered (keras/src/ops/node.py).
+RAW_UNARY_OPS: dict[str, str] = {
+    "Relu": "RELU",
+    "Relu6": "RELU6",
+    "Sigmoid": "LOGISTIC",
+    "Tanh": "TANH",
+    "HardSilu": "HARD_SWISH",
+    "Softmax": "SOFTMAX",
+}
+# Raw ops that are the same function as a decomposed Keras activation.
+RAW_DECOMPOSED_OPS: dict[str, str] = {"Silu": "silu", "HardSigmoid": "hard_sigmoid"}
+RAW_BINARY_OPS = frozenset({"Add", "Subtract", "Multiply", "Divide", "TrueDivide"})
+RAW_OPS = frozenset(
+    {*RAW_UNARY_OPS, *RAW_DECOMPOSED_OPS, *RAW_BINARY_OPS, "Negative", "Reshape"}
+    | {"Concatenate", "Mean"}
+)
+_DIVISIONS = frozenset({"Divide", "TrueDivide"})
+
 
 # ---------------------------------------------------------------------------
 # Loading
@@ -200,7 +221,7 @@ def layer_problem(layer: Any) -> str | None:
 
     cls = type(layer).__name__
     if not isinstance(layer, keras.layers.Layer):
-        return f"keras.ops.{cls}"
+        return _raw_op_problem(layer)
     if _is_model(layer):
         if not isinstance(layer, (keras.Sequential,)) and not hasattr(layer, "_nodes_by_depth"):
             return f"{cls} (subclassed Model)"
@@ -245,11 +266,128 @@ def _decomposition_problem(layer: Any, cls: str) -> str | None:
     return None
 
 
+def _raw_op_problem(op: Any) -> str | None:
+    """None if every call of raw keras.ops ``op`` maps exactly onto format ops, else
+    ``keras.ops.<Class>`` plus, for a known op, why its arguments do not."""
+    cls = type(op).__name__
+    if cls not in RAW_OPS:
+        return f"keras.ops.{cls}"
+    for node in op._inbound_nodes:
+        why = _raw_node_problem(op, node)
+        if why:
+            return f"keras.ops.{cls} ({why})"
+    return None
+
+
+def _is_tensor(v: Any) -> bool:
+    import keras
+
+    return isinstance(v, keras.KerasTensor)
+
+
+def _const_operand(v: Any) -> np.ndarray | None:
+    """A Python/NumPy number or numeric NumPy array as float32, else None
+    (backend tensors and variables are not read: they may change after import)."""
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return np.asarray(v, np.float32)
+    if isinstance(v, np.ndarray) and v.dtype.kind in "iuf":
+        return v.astype(np.float32)
+    return None
+
+
+def _const_fit_problem(c: np.ndarray, shape: Sequence[Any]) -> str | None:
+    """Why constant ``c`` cannot be an ADD/MUL operand for a tensor of ``shape``: it
+    must broadcast onto the tensor (aligned at the last axis) without growing it
+    or touching the batch axis, so the output keeps the tensor's shape."""
+    if c.size == 1:
+        return None
+    b = _broadcastable(c)
+    inner = tuple(shape[1:])
+    if b.ndim > len(inner) or None in inner:
+        return f"constant of shape {c.shape} broadcasts over the batch axis"
+    try:
+        fits = np.broadcast_shapes(inner, b.shape) == inner
+    except ValueError:
+        fits = False
+    return None if fits else f"constant of shape {c.shape} does not fit a tensor {tuple(shape)}"
+
+
+def _binary_problem(cls: str, args: Sequence[Any]) -> str | None:
+    if len(args) != 2:
+        return f"{len(args)} operands"
+    a, b = args
+    if cls in _DIVISIONS and _is_tensor(b):
+        return "division by a tensor"
+    if _is_tensor(a) and _is_tensor(b):
+        if len(a.shape) != len(b.shape):
+            return f"tensors of rank {len(a.shape)} and {len(b.shape)}"
+        return None
+    t, c = (a, b) if _is_tensor(a) else (b, a)
+    const = _const_operand(c)
+    if const is None:
+        return f"operand of type {type(c).__name__}"
+    return _const_fit_problem(const, t.shape)
+
+
+def _reshape_problem(op: Any, x: Any) -> str | None:
+    """Only reshapes that keep the batch: ``(-1, fixed dims...)`` with the same size."""
+    new = list(op.newshape) if isinstance(op.newshape, (list, tuple)) else [op.newshape]
+    rest = new[1:]
+    if not new or new[0] not in (-1, None) or any(d is None or int(d) < 1 for d in rest):
+        return f"newshape={tuple(new)} does not keep the batch axis"
+    if None in x.shape[1:] or int(np.prod(rest)) != int(np.prod(x.shape[1:])):
+        return f"newshape={tuple(new)} does not keep the batch axis"
+    return None
+
+
+def _axis_problem(cls: str, axes: Sequence[int], rank: int) -> str | None:
+    if not axes or any(not -rank <= int(a) < rank for a in axes):
+        return f"axis={list(axes)}"
+    if any(int(a) % rank == 0 for a in axes):
+        return f"axis={list(axes)} includes the batch"
+    return None
+
+
+def _raw_node_problem(op: Any, node: Any) -> str | None:
+    """Why one call of a known raw op cannot be expressed (None if it can)."""
+    cls = type(op).__name__
+    args, kwargs = node.arguments.args, node.arguments.kwargs
+    if kwargs:
+        return f"keyword arguments {sorted(kwargs)}"
+    if len(node.outputs) != 1:
+        return f"{len(node.outputs)} outputs"
+    if cls in RAW_BINARY_OPS:
+        return _binary_problem(cls, args)
+    if cls == "Concatenate":
+        xs = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+        if not all(_is_tensor(x) for x in xs):
+            return "a constant operand"
+        if len({len(x.shape) for x in xs}) != 1 or not isinstance(op.axis, int):
+            return f"axis={op.axis} over ranks {[len(x.shape) for x in xs]}"
+        return _axis_problem(cls, [op.axis], len(xs[0].shape))
+    if len(args) != 1 or not _is_tensor(args[0]):
+        return "expected one tensor operand"
+    rank = len(args[0].shape)
+    if cls == "Softmax" and not (isinstance(op.axis, int) and op.axis % rank == rank - 1):
+        return f"axis={op.axis}, not the last"
+    if cls == "Reshape":
+        return _reshape_problem(op, args[0])
+    if cls == "Mean":
+        if op.axis is None:
+            return "axis=None (over the batch)"
+        return _axis_problem(cls, list(op.axis), rank)
+    return None
+
+
 def _problem_hint(problem: str) -> str:
     """Why a problem key is refused: a known hint, else the format's op set lacks it."""
     cls = problem.split(" ", 1)[0]
     if cls.startswith("keras.ops."):
-        return "a raw keras.ops call in the functional graph; use the equivalent layer"
+        if "(" in problem:
+            return "these arguments have no exact format 1.0 equivalent"
+        return "a raw keras.ops call in the functional graph with no format 1.0 equivalent"
     if problem.endswith("(subclassed Model)"):
         return "its graph is Python code; build the model with the functional API"
     return _HINTS.get(cls, _NOT_IN_FORMAT)
@@ -275,7 +413,8 @@ def check_supported(model: Any) -> None:
         listed = ", ".join(f"{k} ×{n} ({_problem_hint(k)})" for k, n in ranked)
         raise UnsupportedOpError(
             f"unsupported layers: {listed}; supported: {', '.join(SUPPORTED_LAYERS)}, "
-            "and nested Sequential/functional models"
+            "nested Sequential/functional models, and the raw keras.ops calls "
+            f"{', '.join(sorted(RAW_OPS))} (constant divisors only)"
         )
 
 
@@ -414,8 +553,11 @@ class _Importer:
                     continue
                 if any(id(x) not in tmap for x in node.input_tensors):
                     continue
-                ins = [tmap[id(x)] for x in node.input_tensors]
-                outs = self.call(node.operation, ins, list(node.outputs))
+                if _is_raw_op(node.operation):
+                    outs = [self.raw_op(node, tmap)]
+                else:
+                    ins = [tmap[id(x)] for x in node.input_tensors]
+                    outs = self.call(node.operation, ins, list(node.outputs))
                 for kt, name in zip(node.outputs, outs):
                     tmap[id(kt)] = name
         missing = [kt for kt in model.outputs if id(kt) not in tmap]
@@ -448,6 +590,82 @@ class _Importer:
         if method is None:  # check_supported ran first; this is a bug
             raise UnsupportedOpError(f"unsupported layers: {cls} ×1")
         return [method(layer, ins, shape)]
+
+    # -- raw keras.ops calls ---------------------------------------------------------
+    def raw_op(self, node: Any, tmap: dict[int, str]) -> str:
+        """One call of a raw keras.ops op (checked by :func:`_raw_node_problem`)."""
+        op = node.operation
+        cls = type(op).__name__
+        shape = _shape(node.outputs[0], f"keras.ops.{cls} {op.name!r} output")
+        args = node.arguments.args
+        if cls in RAW_BINARY_OPS:
+            return self.raw_binary(op.name, cls, args, tmap, shape)
+        if cls == "Concatenate":
+            xs = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+            attrs = {"axis": op.axis % len(shape), "activation": "NONE"}
+            return self.emit(op.name, "CONCATENATION", [tmap[id(x)] for x in xs], shape, attrs)
+        x = tmap[id(args[0])]
+        if cls in RAW_UNARY_OPS:
+            extra = {"beta": 1.0} if cls == "Softmax" else {}
+            return self.emit(op.name, RAW_UNARY_OPS[cls], [x], shape, extra)
+        if cls in RAW_DECOMPOSED_OPS:
+            return self.activate(op.name, RAW_DECOMPOSED_OPS[cls], x, shape)
+        if cls == "Negative":  # multiplying by -1 is exact
+            minus_one = self.scalar("const/minus_one", -1.0)
+            return self.emit(op.name, "MUL", [x, minus_one], shape, _NO_ACT)
+        if cls == "Reshape":
+            return self.emit(op.name, "RESHAPE", [x], shape, {"shape": list(shape[1:])})
+        assert cls == "Mean", cls
+        rank = len(self.g.tensors[x].shape)
+        attrs = {"axes": sorted(int(a) % rank for a in op.axis), "keep_dims": bool(op.keepdims)}
+        return self.emit(op.name, "MEAN", [x], shape, attrs)
+
+    def operand(self, base: str, v: Any, tmap: dict[int, str]) -> str:
+        """A tensor operand's IR name, or a constant: a shared ``[1]`` scalar, else
+        the array with leading 1s dropped (format ADD/MUL align at the last axis)."""
+        if _is_tensor(v):
+            return tmap[id(v)]
+        c = _const_operand(v)
+        assert c is not None
+        if c.size == 1:
+            return self.scalar("const/scalar", float(c.reshape(-1)[0]))
+        return self.g.add_const(f"{base}/constant", _broadcastable(c))
+
+    def raw_binary(
+        self, base: str, cls: str, args: Sequence[Any], tmap: dict[int, str], shape: tuple[int, ...]
+    ) -> str:
+        """ADD/MUL with the tensor first; ``c - x`` is ``-1*x + c`` (both exact)."""
+        a, b = args
+        if cls in _DIVISIONS:
+            # x / c as x * (1/c): the float32 reciprocal is rounded once, so results
+            # may differ from true division by an ulp or so (well within 1e-4).
+            c = _const_operand(b)
+            assert c is not None
+            recip = (1.0 / c.astype(np.float64)).astype(np.float32)
+            return self.emit(
+                base, "MUL", [tmap[id(a)], self.operand(base, recip, tmap)], shape, _NO_ACT
+            )
+        if cls == "Subtract":  # a + (-b), negating the tensor or the constant
+            if _is_tensor(b):
+                minus_b = self.negate(base, b, tmap)
+            else:
+                c = _const_operand(b)
+                assert c is not None
+                minus_b = self.operand(base, -c, tmap)
+            first = self.operand(base, a, tmap)
+            pair = [first, minus_b] if _is_tensor(a) else [minus_b, first]
+            return self.emit(base, "ADD", pair, shape, _NO_ACT)
+        x, y = (a, b) if _is_tensor(a) else (b, a)
+        op = "ADD" if cls == "Add" else "MUL"
+        return self.emit(
+            base, op, [self.operand(base, x, tmap), self.operand(base, y, tmap)], shape, _NO_ACT
+        )
+
+    def negate(self, base: str, v: Any, tmap: dict[int, str]) -> str:
+        """``-1 * v`` for a tensor operand: exact, so ``a - b`` stays bit-exact."""
+        x = tmap[id(v)]
+        minus_one = self.scalar("const/minus_one", -1.0)
+        return self.emit(f"{base}/neg", "MUL", [x, minus_one], self.g.tensors[x].shape, _NO_ACT)
 
     # -- layers -------------------------------------------------------------------
     def layer_InputLayer(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
@@ -679,6 +897,13 @@ class _Importer:
 
 
 _NO_ACT = {"activation": "NONE"}
+
+
+def _is_raw_op(op: Any) -> bool:
+    """A keras.ops Operation recorded in a functional graph (not a Layer or Model)."""
+    import keras
+
+    return not isinstance(op, keras.layers.Layer)
 
 
 def _broadcastable(v: np.ndarray) -> np.ndarray:
