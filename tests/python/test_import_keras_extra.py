@@ -280,7 +280,7 @@ def _app_stats(model: keras.Model, seed: int = 0) -> None:
 
 
 APPS: dict[str, Callable[[], keras.Model]] = {
-    # minimalistic=False needs raw keras.ops `x + 3.0` / `x * (1/6)` (its hard_sigmoid).
+    # minimalistic=False (raw keras.ops in its hard_sigmoid) is in test_import_keras_ops.py.
     "mobilenet_v3_small_minimalistic": lambda: keras.applications.MobileNetV3Small(
         input_shape=(96, 96, 3),
         weights=None,
