@@ -12,7 +12,7 @@ JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all demo test test-cpp test-python test-arm install dev deps sysdeps lint fmt bench clean
+.PHONY: all demo test test-cpp test-python test-arm test-arm-python install dev deps sysdeps lint fmt bench clean
 
 all: test
 
@@ -48,7 +48,7 @@ demo: install
 	$(PY) examples/digits_demo.py
 
 # ---- tests ----------------------------------------------------------------------
-test: test-cpp test-python test-arm
+test: test-cpp test-python test-arm test-arm-python
 
 test-cpp: deps
 	$(CMAKE) -S . -B $(BUILD) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV))/bin/ninja \
@@ -66,6 +66,12 @@ test-python: install
 # qemu-user; installs the cross compilers and qemu if missing.
 test-arm: install
 	PY=$(PY) CMAKE=$(CMAKE) bash scripts/test_arm.sh
+
+# The Python package's tests in an emulated aarch64 Python: Debian's arm64
+# python3.11 + numpy 1.24 (apt-get download, cached in build-arm/) with the rpi4
+# wheel from `gearshift build`, under qemu-aarch64 -cpu cortex-a72.
+test-arm-python: install
+	PY=$(PY) JOBS=$(JOBS) bash scripts/test_arm_python.sh
 
 # ---- helpers -------------------------------------------------------------------
 lint: deps

@@ -195,6 +195,21 @@ def cmd_boards(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- build -----------------------------------------------------------------------
+def cmd_build(args: argparse.Namespace) -> int:
+    from gearshift.build import build
+
+    build(
+        args.board,
+        args.output,
+        jobs=args.jobs,
+        wheel=not args.no_wheel,
+        source=args.source,
+        python_root=args.python_root,
+    )
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         v = int(text)
@@ -274,6 +289,15 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("name", nargs="?", help="a board profile to show (e.g. rpi5)")
     bd.add_argument("--json", action="store_true", help="machine-readable output")
     bd.set_defaults(func=cmd_boards)
+
+    bu = sub.add_parser("build", help="cross-compile the runtime, tools and wheel for a board")
+    bu.add_argument("--board", required=True, help="board profile (see gearshift boards)")
+    bu.add_argument("-o", "--output", help="output folder (default: dist-BOARD)")
+    bu.add_argument("--jobs", type=_positive_int, help="parallel compile jobs (default: all)")
+    bu.add_argument("--no-wheel", action="store_true", help="skip the Python wheel")
+    bu.add_argument("--source", help="gearshift source tree (default: the one this runs from)")
+    bu.add_argument("--python-root", help="folder with the target Python's headers (usr/include)")
+    bu.set_defaults(func=cmd_build)
     return p
 
 
