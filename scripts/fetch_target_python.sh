@@ -54,9 +54,9 @@ fi
 if ! { [ "$(dpkg --print-architecture)" = "$arch" ] || dpkg --print-foreign-architectures | grep -qx "$arch"; }; then
   echo "   dpkg --add-architecture $arch"
   $SUDO dpkg --add-architecture "$arch"
-  $SUDO apt-get update -qq
+  $SUDO apt-get update -qq || echo "   warning: apt-get update reported errors; trying the download anyway"
 elif ! apt-cache show "python3.11:$arch" >/dev/null 2>&1; then
-  $SUDO apt-get update -qq
+  $SUDO apt-get update -qq || echo "   warning: apt-get update reported errors; trying the download anyway"
 fi
 
 debs="$dir/.debs"

@@ -294,9 +294,10 @@ def build(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Build gearshift for ``board_name`` into ``out``; returns BUILD_INFO."""
+    board = load_board(board_name)  # an unknown name first lists the boards
     src = find_source(source)
-    # the profiles and toolchain files of the tree being built
-    board = load_board(board_name, src / "boards" if (src / "boards").is_dir() else None)
+    if (src / "boards").is_dir():  # the profiles and toolchain files of the tree built
+        board = load_board(board_name, src / "boards")
     tools = check_toolchain(board)
     out_dir = Path(out if out is not None else f"dist-{board.name}").resolve()
     work = out_dir / ".build"

@@ -85,6 +85,13 @@ def test_cli_unknown_board(capsys):
     assert err.startswith("error: unknown board 'nope'") and "rpi4" in err
 
 
+def test_cli_missing_compiler(capsys, monkeypatch, no_venv_tools):
+    monkeypatch.setattr(gb.shutil, "which", _which(HOST_TOOLS))
+    assert main(["build", "--board", "rpi3", "--source", str(REPO)]) == 1
+    err = capsys.readouterr().err
+    assert "apt-get install g++-arm-linux-gnueabihf" in err and err.count("\n") == 1
+
+
 def test_cli_needs_board(capsys):
     with pytest.raises(SystemExit) as e:
         main(["build"])
