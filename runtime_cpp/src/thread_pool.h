@@ -10,6 +10,7 @@
 #ifndef GEARSHIFT_THREAD_POOL_H_
 #define GEARSHIFT_THREAD_POOL_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -24,7 +25,7 @@ class ThreadPool {
  public:
   // Work (in multiply-adds) below which splitting a kernel is not worth waking
   // a worker. Tests pass 1 to force splitting of tiny shapes.
-  static constexpr int64_t kDefaultMinCostPerThread = 1 << 14;
+  static constexpr int64_t kDefaultMinCostPerThread = 1 << 16;
 
   // `threads` >= 1 counts the caller: threads - 1 workers are started.
   explicit ThreadPool(int threads, int64_t min_cost_per_thread = kDefaultMinCostPerThread);
@@ -57,15 +58,20 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  // Current job, guarded by mu_. generation_ changes once per job so each
-  // worker runs each job once.
-  uint64_t generation_ = 0;
-  bool stop_ = false;
+  // Current job. The caller writes fn_..chunks_ and then bumps generation_
+  // (release, under mu_); a worker that sees the new generation (acquire) may
+  // read them until it decrements pending_. Every worker decrements pending_
+  // once per job, taking part or not, so the caller cannot overwrite a job a
+  // worker is still reading. Waits spin briefly before sleeping: the ops of one
+  // inference come back to back, and a futex round trip per op would cost more
+  // than a small op's work (pthreadpool and XNNPACK spin for the same reason).
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<int> pending_{0};
   ChunkFn fn_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0;
   int chunks_ = 0;
-  int pending_ = 0;
 };
 
 }  // namespace gearshift
