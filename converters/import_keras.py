@@ -89,6 +89,15 @@ SUPPORTED_LAYERS = tuple(
             "Average",
             "LeakyReLU",
             "PReLU",
+            # 1-D layers, computed as their 2-D ops on a [N,1,W,C] view:
+            "Conv1D",
+            "DepthwiseConv1D",
+            "SeparableConv1D",
+            "MaxPooling1D",
+            "AveragePooling1D",
+            "GlobalAveragePooling1D",
+            "GlobalMaxPooling1D",
+            "ZeroPadding1D",
         }
         | NOOP_LAYERS
     )
@@ -104,8 +113,26 @@ _CHANNELS_LAST_LAYERS = frozenset(
         "ZeroPadding2D",
         "SeparableConv2D",
         "GlobalMaxPooling2D",
+        "Conv1D",
+        "DepthwiseConv1D",
+        "SeparableConv1D",
+        "MaxPooling1D",
+        "AveragePooling1D",
+        "GlobalAveragePooling1D",
+        "GlobalMaxPooling1D",
     }
 )
+_CONV_LAYERS = frozenset(
+    {"Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv1D", "DepthwiseConv1D"}
+    | {"SeparableConv1D"}
+)
+# Layers that act per position (or over the last axis only): on a 3-D tensor with
+# a [N,1,W,C] view they run on the view, so chains of 1-D layers need no
+# RESHAPE pairs and a BatchNormalization after a Conv1D still folds.
+_VIEW_THROUGH_LAYERS = frozenset(
+    {"BatchNormalization", "ReLU", "Activation", "Softmax", "LeakyReLU"} | NOOP_LAYERS
+)
+_VIEW_MERGE_LAYERS = frozenset({"Add", "Multiply", "Subtract", "Average"})
 # Extra words for the unsupported-layer message, by layer class. Anything
 # else that is refused needs an op the format does not have yet.
 _HINTS = {
@@ -230,9 +257,9 @@ def layer_problem(layer: Any) -> str | None:
         return cls
     if cls in _CHANNELS_LAST_LAYERS and getattr(layer, "data_format", None) == "channels_first":
         return f"{cls} (data_format=channels_first)"
-    if cls == "Conv2D" and getattr(layer, "groups", 1) != 1:
-        return f"Conv2D (groups={layer.groups})"
-    if cls in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense", "Activation"):
+    if cls in ("Conv2D", "Conv1D") and getattr(layer, "groups", 1) != 1:
+        return f"{cls} (groups={layer.groups})"
+    if cls in _CONV_LAYERS or cls in ("Dense", "Activation"):
         act = _activation_name(layer)
         if act not in KNOWN_ACTIVATIONS:
             return f"{cls} (activation={act})"
@@ -448,6 +475,9 @@ class _Importer:
         self.g = Graph(metadata={"gearshift.source": "keras"})
         self.weights: dict[tuple[int, str], str] = {}  # (id(layer), role) -> const name
         self.scalars: dict[float, str] = {}  # value -> shared [1] constant
+        # 3-D tensor [N,W,C] -> the same data as a [N,1,W,C] tensor (1-D layers).
+        self.views: dict[str, str] = {}
+        self.lazy: set[str] = set()  # RESHAPE-to-3-D nodes dropped if unused
 
     # -- helpers -----------------------------------------------------------------
     def const(self, layer: Any, role: str, data: np.ndarray) -> str:
@@ -585,11 +615,174 @@ class _Importer:
         shape = _shape(outs[0], f"layer {layer.name!r} output")
         cls = type(layer).__name__
         method = getattr(self, f"layer_{cls}", None)
+        if self.on_view(cls, ins, shape):
+            shape4 = _shape_2d(shape)
+            ins4 = [self.views[x] for x in ins]
+            if cls in NOOP_LAYERS or method is None:
+                y4 = self.emit(layer.name, "IDENTITY", ins4[:1], shape4)
+            else:
+                y4 = method(layer, ins4, shape4)
+            return [self.from_2d(layer.name, y4, shape)]
         if cls in NOOP_LAYERS:
             return [self.emit(layer.name, "IDENTITY", ins[:1], shape)]
         if method is None:  # check_supported ran first; this is a bug
             raise UnsupportedOpError(f"unsupported layers: {cls} ×1")
         return [method(layer, ins, shape)]
+
+    # -- 1-D layers as 2-D ops on a [N,1,W,C] view -----------------------------------
+    def on_view(self, cls: str, ins: list[str], shape: tuple[int, ...]) -> bool:
+        """Whether a per-position layer can run on its inputs' 2-D views."""
+        if len(shape) != 3 or not ins or any(x not in self.views for x in ins):
+            return False
+        if any(self.g.tensors[x].shape != shape for x in ins):
+            return False
+        if cls in _VIEW_MERGE_LAYERS:
+            return True
+        return cls in _VIEW_THROUGH_LAYERS and len(ins) == 1
+
+    def to_2d(self, x: str) -> str:
+        """``x`` ``[N,W,C]`` as ``[N,1,W,C]``: its recorded view, else a RESHAPE."""
+        if x not in self.views:
+            n, w, c = self.g.tensors[x].shape
+            self.views[x] = self.emit(f"{x}/2d", "RESHAPE", [x], (n, 1, w, c), {"shape": [1, w, c]})
+        return self.views[x]
+
+    def from_2d(self, name: str, y4: str, shape: tuple[int, ...]) -> str:
+        """RESHAPE ``[N,1,W,C]`` back to ``shape``; the node is dropped at the end
+        if every consumer used the view instead."""
+        y = self.emit(f"{name}/1d", "RESHAPE", [y4], shape, {"shape": list(shape[1:])}, name)
+        self.views[y] = y4
+        self.lazy.add(self.g.nodes[-1].name)
+        return y
+
+    def drop_unused_views(self) -> None:
+        used = set(self.g.outputs)
+        for n in self.g.nodes:
+            used.update(t for t in n.inputs if t is not None)
+        self.g.nodes = [n for n in self.g.nodes if n.name not in self.lazy or n.outputs[0] in used]
+
+    def _input_1d(self, layer: Any, x: str) -> tuple[str, dict[str, Any]]:
+        """The 2-D view of a 1-D conv's input (left-padded for ``causal``) and the
+        conv attributes over ``[1, W]``."""
+        x4 = self.to_2d(x)
+        (k,), (d,) = layer.kernel_size, layer.dilation_rate
+        padding = layer.padding
+        if padding == "causal":
+            n, _, w, c = self.g.tensors[x4].shape
+            left = (k - 1) * d
+            paddings = [[0, 0], [0, 0], [left, 0], [0, 0]]
+            x4 = self.emit(
+                f"{layer.name}/causal_pad", "PAD", [x4], (n, 1, w + left, c), {"paddings": paddings}
+            )
+            padding = "valid"
+        attrs = {
+            "stride": [1, int(layer.strides[0])],
+            "dilation": [1, int(d)],
+            "padding": padding.upper(),
+        }
+        return x4, attrs
+
+    def layer_Conv1D(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        x4, attrs = self._input_1d(layer, ins[0])
+        k = _np(layer.kernel)  # [K, C, O] -> OHWI [O, 1, K, C]
+        w = self.const(layer, "filter", k.transpose(2, 0, 1)[:, None])
+        b = self.const(layer, "bias", _np(layer.bias)) if layer.use_bias else None
+        y4 = self.with_activation(layer, "CONV_2D", [x4, w, b], _shape_2d(shape), attrs)
+        return self.from_2d(layer.name, y4, shape)
+
+    def layer_DepthwiseConv1D(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        x4, attrs = self._input_1d(layer, ins[0])
+        k = _np(layer.kernel)  # [K, C, M]
+        kw, c, m = k.shape
+        w = self.const(layer, "filter", k.reshape(1, 1, kw, c * m))
+        b = self.const(layer, "bias", _np(layer.bias)) if layer.use_bias else None
+        attrs["depth_multiplier"] = int(m)
+        y4 = self.with_activation(layer, "DEPTHWISE_CONV_2D", [x4, w, b], _shape_2d(shape), attrs)
+        return self.from_2d(layer.name, y4, shape)
+
+    def layer_SeparableConv1D(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        """As SeparableConv2D: depthwise (no bias), then a 1x1 CONV_2D with bias/activation."""
+        x4, attrs = self._input_1d(layer, ins[0])
+        k = _np(layer.depthwise_kernel)  # [K, C, M]
+        kw, c, m = k.shape
+        dw_filter = self.const(layer, "depthwise_filter", k.reshape(1, 1, kw, c * m))
+        dw_attrs = {**attrs, "depth_multiplier": int(m), "activation": "NONE"}
+        n, w_out, _o = shape
+        dw = self.emit(
+            f"{layer.name}/depthwise",
+            "DEPTHWISE_CONV_2D",
+            [x4, dw_filter, None],
+            (n, 1, w_out, c * m),
+            dw_attrs,
+        )
+        pk = _np(layer.pointwise_kernel)  # [1, C*M, O] -> [O, 1, 1, C*M]
+        pw = self.const(layer, "pointwise_filter", pk.transpose(2, 0, 1)[:, None])
+        b = self.const(layer, "bias", _np(layer.bias)) if layer.use_bias else None
+        pw_attrs = {"stride": [1, 1], "dilation": [1, 1], "padding": "VALID"}
+        y4 = self.with_activation(layer, "CONV_2D", [dw, pw, b], _shape_2d(shape), pw_attrs)
+        return self.from_2d(layer.name, y4, shape)
+
+    def _pool_1d(self, layer: Any, op: str, ins: list[str], shape: tuple[int, ...]) -> str:
+        (k,) = layer.pool_size
+        (s,) = layer.strides if layer.strides is not None else layer.pool_size
+        attrs = {
+            "filter": [1, int(k)],
+            "stride": [1, int(s)],
+            "padding": layer.padding.upper(),
+            "activation": "NONE",
+        }
+        y4 = self.emit(layer.name, op, [self.to_2d(ins[0])], _shape_2d(shape), attrs)
+        return self.from_2d(layer.name, y4, shape)
+
+    def layer_MaxPooling1D(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        return self._pool_1d(layer, "MAX_POOL_2D", ins, shape)
+
+    def layer_AveragePooling1D(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        return self._pool_1d(layer, "AVERAGE_POOL_2D", ins, shape)
+
+    def layer_GlobalAveragePooling1D(
+        self, layer: Any, ins: list[str], shape: tuple[int, ...]
+    ) -> str:
+        """MEAN over the width: on the 3-D tensor, or over [1, 2] of its 2-D view."""
+        x = ins[0]
+        keep = bool(layer.keepdims)
+        if x not in self.views:
+            return self.emit(layer.name, "MEAN", [x], shape, {"axes": [1], "keep_dims": keep})
+        x4 = self.views[x]
+        if not keep:
+            return self.emit(layer.name, "MEAN", [x4], shape, {"axes": [1, 2], "keep_dims": False})
+        c = shape[-1]
+        y4 = self.emit(
+            layer.name,
+            "MEAN",
+            [x4],
+            (shape[0], 1, 1, c),
+            {"axes": [1, 2], "keep_dims": True},
+            out_name=f"{layer.name}/4d",
+        )
+        return self.emit(
+            f"{layer.name}/flat", "RESHAPE", [y4], shape, {"shape": [1, c]}, layer.name
+        )
+
+    def layer_GlobalMaxPooling1D(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        """MAX_POOL_2D over the whole width of the 2-D view, then a RESHAPE to ``shape``."""
+        x4 = self.to_2d(ins[0])
+        n, _, w, c = self.g.tensors[x4].shape
+        attrs = {"filter": [1, w], "stride": [1, 1], "padding": "VALID", "activation": "NONE"}
+        y4 = self.emit(
+            layer.name, "MAX_POOL_2D", [x4], (n, 1, 1, c), attrs, out_name=f"{layer.name}/4d"
+        )
+        return self.emit(
+            f"{layer.name}/flat", "RESHAPE", [y4], shape, {"shape": list(shape[1:])}, layer.name
+        )
+
+    def layer_ZeroPadding1D(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        left, right = (int(p) for p in layer.padding)
+        paddings = [[0, 0], [0, 0], [left, right], [0, 0]]
+        y4 = self.emit(
+            layer.name, "PAD", [self.to_2d(ins[0])], _shape_2d(shape), {"paddings": paddings}
+        )
+        return self.from_2d(layer.name, y4, shape)
 
     # -- raw keras.ops calls ---------------------------------------------------------
     def raw_op(self, node: Any, tmap: dict[int, str]) -> str:
@@ -899,6 +1092,11 @@ class _Importer:
 _NO_ACT = {"activation": "NONE"}
 
 
+def _shape_2d(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``[N, W, C]`` -> ``[N, 1, W, C]``."""
+    return (shape[0], 1, *shape[1:])
+
+
 def _is_raw_op(op: Any) -> bool:
     """A keras.ops Operation recorded in a functional graph (not a Layer or Model)."""
     import keras
@@ -950,6 +1148,7 @@ def import_keras(model: Any) -> Graph:
             o = imp.emit(f"{o}/output", "IDENTITY", [o], g.tensors[o].shape)
         final.append(o)
     g.outputs = final
+    imp.drop_unused_views()
     g.metadata["gearshift.source_model"] = str(model.name)
     g.prune()
     g.validate()
