@@ -170,9 +170,8 @@ def load_keras_model(path: str | os.PathLike[str]) -> Any:
 
     A SavedModel is wrapped with ``keras.layers.TFSMLayer``, which hides its
     graph; it is accepted only to give a clear error pointing to a Keras save.
+    Every check on the path comes before TensorFlow is imported (seconds).
     """
-    import keras
-
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such model file or folder: {path!r}")
@@ -187,10 +186,14 @@ def load_keras_model(path: str | os.PathLike[str]) -> Any:
                 "with model.save('model.keras') and convert that file"
             )
         raise ValueError(f"{path!r} is a folder, not a .keras/.h5 file or a SavedModel")
+    if lower.endswith(".gear"):
+        raise ValueError(f"{path!r} is already a .gear file; convert the Keras model it came from")
     if not lower.endswith((".keras", ".h5", ".hdf5")):
         raise ValueError(
             f"unknown model file type {os.path.splitext(path)[1]!r}: expected .keras or .h5"
         )
+    import keras
+
     return keras.models.load_model(path, compile=False)
 
 
