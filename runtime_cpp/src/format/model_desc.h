@@ -43,9 +43,30 @@ enum class OpType {
 enum class Padding { kSame, kValid };
 enum class Activation { kNone, kRelu, kRelu6, kReluN1To1 };
 
-// Storage element types (docs/FORMAT.md "Storage"); 1.0 uses kF32 only.
-enum class StorageDType { kF32 };
-enum class Encoding { kDense };
+// Storage element types and encodings (docs/FORMAT.md "Storage").
+enum class StorageDType { kF32, kF16, kI8, kI32 };
+enum class Encoding {
+  kDense,  // row-major values
+  kQ8R4,   // f32 = scale[c] * (q8 + r4 / 16), q8 from `base`, r4 the payload
+  kQ4M,    // i8 = the int4 view of `base` (block multipliers), no payload
+};
+
+// A storage entry's `quant`: real = scale * (value - zero_point).
+struct QuantDesc {
+  bool present = false;
+  int axis = -1;                    // -1: one (scale, zero_point) for the tensor
+  std::vector<float> scale;         // 1 or shape[axis] values, finite, > 0
+  std::vector<int32_t> zero_point;  // same length (zeros when absent in the file)
+};
+
+// Arithmetic of a gear (docs/FORMAT.md "Compute tokens").
+enum class Compute { kF32, kF16, kQ8, kQ4 };
+
+// int8 parameters of one activation tensor in a q8/q4 gear.
+struct ActQuant {
+  float scale = 0.0f;
+  int32_t zero_point = 0;
+};
 
 // Union of the attributes of all ops; fields not used by an op keep defaults.
 struct NodeAttrs {
@@ -85,6 +106,9 @@ struct StorageDesc {
   StorageDType dtype = StorageDType::kF32;
   Shape shape;
   Encoding encoding = Encoding::kDense;
+  int base = -1;   // kQ8R4 / kQ4M: the i8 dense entry the values derive from
+  int block = 0;   // kQ4M: block length along a channel's row
+  QuantDesc quant;  // present for kI8 and kI32
   // Resolved by the reader: points into the mapped file, 64-byte aligned,
   // `length` bytes valid for the lifetime of the GearFile.
   const uint8_t* data = nullptr;
@@ -92,10 +116,14 @@ struct StorageDesc {
 
 struct GearDesc {
   std::string name;     // "fp32", ...
-  std::string compute;  // "f32", ...
+  std::string compute;  // "f32", "f16", "q8", "q4" (the token as written)
+  Compute arith = Compute::kF32;
   // For each tensor index: storage index, or -1 for non-constant tensors.
   // Size == tensors.size(); every constant tensor has a valid entry.
   std::vector<int> constant_storage;
+  // q8/q4 only: for each tensor index, its int8 parameters (size ==
+  // tensors.size(); constants' entries unused). Empty for f32/f16.
+  std::vector<ActQuant> activations;
 };
 
 struct ModelDesc {
