@@ -148,7 +148,9 @@ class RuntimeImpl final : public Runtime {
 
   Status PrepareImpl(const std::vector<Shape>& input_shapes) {
     Plan* plan = nullptr;
-    GS_RETURN_IF_ERROR(cache_.Get(model_, gear_index_, input_shapes, &plan));
+    std::shared_ptr<const GearWeights> weights;
+    GS_RETURN_IF_ERROR(PrepareGearWeights(model_, gear_index_, &weights));
+    GS_RETURN_IF_ERROR(cache_.Get(model_, weights, input_shapes, &plan));
     try {
       arena_.Reserve(static_cast<size_t>(plan->arena_bytes()));
     } catch (const std::bad_alloc&) {

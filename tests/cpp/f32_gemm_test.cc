@@ -27,12 +27,21 @@
 #include "kernels/f32_gemm/f32_gemm.h"
 #include "ops/conv.h"
 #include "plan/plan.h"
+#include "prepare/gear_weights.h"
 #include "ops/fully_connected.h"
 #include "runtime_impl.h"
 #include "thread_pool.h"
 #include "tolerances.h"
 
 namespace gearshift {
+
+// The gear's weights, prepared as a Runtime would (test helper).
+[[maybe_unused]] static std::shared_ptr<const GearWeights> PreparedWeights(const ModelDesc& model,
+                                                                           int gear) {
+  std::shared_ptr<const GearWeights> w;
+  EXPECT_TRUE(PrepareGearWeights(model, gear, &w).ok());
+  return w;
+}
 namespace {
 
 using testing::F32DotTolerance;
@@ -407,8 +416,8 @@ TEST(DispatchRuntime, PlansOfOneCacheSharePackedWeights) {
   PlanCache cache(4, best);
   Plan* a = nullptr;
   Plan* b = nullptr;
-  ASSERT_TRUE(cache.Get(file->model(), 0, {{1, 10, 10, 3}}, &a).ok());
-  ASSERT_TRUE(cache.Get(file->model(), 0, {{2, 10, 10, 3}}, &b).ok());
+  ASSERT_TRUE(cache.Get(file->model(), PreparedWeights(file->model(), 0), {{1, 10, 10, 3}}, &a).ok());
+  ASSERT_TRUE(cache.Get(file->model(), PreparedWeights(file->model(), 0), {{2, 10, 10, 3}}, &b).ok());
   ASSERT_NE(a, b);
   EXPECT_GT(a->packed_bytes(), 0);
   int packed_steps = 0;
@@ -420,7 +429,7 @@ TEST(DispatchRuntime, PlansOfOneCacheSharePackedWeights) {
   // The reference table packs nothing.
   PlanCache ref_cache;
   Plan* r = nullptr;
-  ASSERT_TRUE(ref_cache.Get(file->model(), 0, {{1, 10, 10, 3}}, &r).ok());
+  ASSERT_TRUE(ref_cache.Get(file->model(), PreparedWeights(file->model(), 0), {{1, 10, 10, 3}}, &r).ok());
   EXPECT_EQ(r->packed_bytes(), 0);
 }
 

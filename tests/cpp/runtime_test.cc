@@ -31,9 +31,18 @@
 #include "ops/pool.h"
 #include "ops/reduce.h"
 #include "plan/plan.h"
+#include "prepare/gear_weights.h"
 #include "plan/shape_inference.h"
 
 namespace gearshift {
+
+// The gear's weights, prepared as a Runtime would (test helper).
+[[maybe_unused]] static std::shared_ptr<const GearWeights> PreparedWeights(const ModelDesc& model,
+                                                                           int gear) {
+  std::shared_ptr<const GearWeights> w;
+  EXPECT_TRUE(PrepareGearWeights(model, gear, &w).ok());
+  return w;
+}
 namespace {
 
 using testing::AppendF32;
@@ -315,9 +324,9 @@ TEST(RuntimeGears, SwitchUsesGearConstantsAndBackIsCached) {
   Plan* a = nullptr;
   Plan* b = nullptr;
   Plan* c = nullptr;
-  ASSERT_TRUE(cache.Get(file->model(), 0, {{2, 6, 6, 2}}, &a).ok());
-  ASSERT_TRUE(cache.Get(file->model(), 1, {{2, 6, 6, 2}}, &b).ok());
-  ASSERT_TRUE(cache.Get(file->model(), 0, {{2, 6, 6, 2}}, &c).ok());
+  ASSERT_TRUE(cache.Get(file->model(), PreparedWeights(file->model(), 0), {{2, 6, 6, 2}}, &a).ok());
+  ASSERT_TRUE(cache.Get(file->model(), PreparedWeights(file->model(), 1), {{2, 6, 6, 2}}, &b).ok());
+  ASSERT_TRUE(cache.Get(file->model(), PreparedWeights(file->model(), 0), {{2, 6, 6, 2}}, &c).ok());
   EXPECT_EQ(cache.builds(), 2);
   EXPECT_EQ(a, c);
   EXPECT_NE(a, b);
@@ -331,7 +340,7 @@ TEST(RuntimeGears, CacheEvictsLeastRecentlyUsed) {
   PlanCache cache(2);
   Plan* p = nullptr;
   for (int64_t batch : {1, 2, 1, 3, 1}) {
-    ASSERT_TRUE(cache.Get(file->model(), 0, {{batch, 6, 6, 2}}, &p).ok());
+    ASSERT_TRUE(cache.Get(file->model(), PreparedWeights(file->model(), 0), {{batch, 6, 6, 2}}, &p).ok());
     EXPECT_EQ(p->input_shapes()[0][0], batch);
   }
   EXPECT_EQ(cache.size(), 2u);

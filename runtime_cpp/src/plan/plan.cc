@@ -39,7 +39,9 @@ const float* BiasData(const std::vector<TensorRef>& refs, const NodeDesc& node) 
 
 Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
                    std::unique_ptr<Plan>* out) {
-  return Build(model, gear, input_shapes, KernelTable(), nullptr, out);
+  std::shared_ptr<const GearWeights> weights;
+  GS_RETURN_IF_ERROR(PrepareGearWeights(model, gear, &weights));
+  return Build(model, std::move(weights), input_shapes, KernelTable(), nullptr, out);
 }
 
 std::shared_ptr<const float> PackedWeightsCache::Get(int64_t n, int64_t k, int nr,
@@ -79,19 +81,23 @@ const float* Plan::PackGemm(int64_t n, int64_t k, const float* w, const float* b
   return pack.get();
 }
 
-Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
-                   const KernelTable& kernels, PackedWeightsCache* packs,
-                   std::unique_ptr<Plan>* out) {
-  if (gear < 0 || static_cast<size_t>(gear) >= model.gears.size()) {
+Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> weights,
+                   const std::vector<Shape>& input_shapes, const KernelTable& kernels,
+                   PackedWeightsCache* packs, std::unique_ptr<Plan>* out) {
+  if (weights == nullptr) return InvalidArgument("Plan::Build: null weights");
+  const int gear = weights->gear();
+  if (gear < 0 || static_cast<size_t>(gear) >= model.gears.size() ||
+      weights->consts().size() != model.tensors.size()) {
     return InvalidArgument("gear index " + std::to_string(gear) + " out of range");
   }
   const GearDesc& g = model.gears[gear];
-  if (g.compute != "f32") {
+  if (weights->compute() != Compute::kF32 && weights->compute() != Compute::kF16) {
     return Unsupported("gear '" + g.name + "': compute '" + g.compute +
                        "' is not supported by this build (only 'f32')");
   }
   std::unique_ptr<Plan> plan(new Plan());
   plan->gear_ = gear;
+  plan->weights_ = weights;
   plan->kernels_ = kernels;
   plan->input_shapes_ = input_shapes;
   GS_RETURN_IF_ERROR(InferShapes(model, input_shapes, &plan->tensor_shapes_));
@@ -104,20 +110,12 @@ Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& i
   for (size_t t = 0; t < num_tensors; ++t) {
     const TensorDesc& td = model.tensors[t];
     if (!td.is_const) continue;
-    const int s = t < g.constant_storage.size() ? g.constant_storage[t] : -1;
-    if (s < 0 || static_cast<size_t>(s) >= model.storage.size()) {
-      return FormatError("gear '" + g.name + "': no storage for constant '" + td.name + "'");
-    }
-    const StorageDesc& sd = model.storage[s];
-    const uint64_t need = static_cast<uint64_t>(NumElements(shapes[t])) * sizeof(float);
-    if (sd.dtype != StorageDType::kF32 || sd.encoding != Encoding::kDense ||
-        sd.data == nullptr || sd.length < need) {
-      return FormatError("gear '" + g.name + "': storage " + std::to_string(s) +
-                         " of constant '" + td.name + "' is not dense f32 of " +
-                         std::to_string(need) + " bytes");
+    const float* data = weights->at(static_cast<int>(t)).f32;
+    if (data == nullptr) {
+      return FormatError("gear '" + g.name + "': constant '" + td.name + "' has no f32 data");
     }
     refs[t].kind = TensorRef::Kind::kConst;
-    refs[t].data = reinterpret_cast<const float*>(sd.data);
+    refs[t].data = data;
   }
   for (size_t i = model.inputs.size(); i-- > 0;) {  // first occurrence wins
     refs[model.inputs[i]].kind = TensorRef::Kind::kInput;
@@ -370,8 +368,16 @@ void Plan::Run(const void* const* inputs, void* const* outputs, uint8_t* arena,
   }
 }
 
-Status PlanCache::Get(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
-                      Plan** plan) {
+void PlanCache::DropGear(int gear) {
+  entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
+                                [gear](const Entry& e) { return e.plan->gear() == gear; }),
+                 entries_.end());
+}
+
+Status PlanCache::Get(const ModelDesc& model, const std::shared_ptr<const GearWeights>& weights,
+                      const std::vector<Shape>& input_shapes, Plan** plan) {
+  if (weights == nullptr) return InvalidArgument("PlanCache::Get: null weights");
+  const int gear = weights->gear();
   ++tick_;
   for (Entry& e : entries_) {
     if (e.plan->gear() == gear && SameShapes(e.plan->input_shapes(), input_shapes)) {
@@ -381,7 +387,7 @@ Status PlanCache::Get(const ModelDesc& model, int gear, const std::vector<Shape>
     }
   }
   Entry fresh;
-  GS_RETURN_IF_ERROR(Plan::Build(model, gear, input_shapes, kernels_, &packs_, &fresh.plan));
+  GS_RETURN_IF_ERROR(Plan::Build(model, weights, input_shapes, kernels_, &packs_, &fresh.plan));
   ++builds_;
   fresh.last_use = tick_;
   if (entries_.size() >= capacity_) {

@@ -35,6 +35,7 @@
 #include "ops/pool.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
+#include "prepare/gear_weights.h"
 #include "thread_pool.h"
 
 namespace gearshift {
@@ -90,14 +91,17 @@ struct PlanStep {
 class Plan {
  public:
   // Infers shapes (plan/shape_inference.h) and builds the plan of gear
-  // `gear` (index into model.gears) for the given input shapes.
+  // `gear` (index into model.gears) for the given input shapes, preparing
+  // the gear's weights itself (reference kernels).
   static Status Build(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
                       std::unique_ptr<Plan>* out);
-  // Same, running conv/dense on `kernels` (reference ops where it has none).
-  // `packs` (may be null) shares packed weights with other plans.
-  static Status Build(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
-                      const KernelTable& kernels, PackedWeightsCache* packs,
-                      std::unique_ptr<Plan>* out);
+  // Same over already prepared weights (weights->gear() is the gear),
+  // running conv/dense on `kernels` (reference ops where it has none).
+  // `packs` (may be null) shares packed weights with other plans. The plan
+  // keeps `weights` alive.
+  static Status Build(const ModelDesc& model, std::shared_ptr<const GearWeights> weights,
+                      const std::vector<Shape>& input_shapes, const KernelTable& kernels,
+                      PackedWeightsCache* packs, std::unique_ptr<Plan>* out);
 
   int gear() const { return gear_; }
   const std::vector<Shape>& input_shapes() const { return input_shapes_; }
@@ -124,6 +128,7 @@ class Plan {
                         PackedWeightsCache* packs);
 
   int gear_ = 0;
+  std::shared_ptr<const GearWeights> weights_;
   KernelTable kernels_;
   std::vector<std::shared_ptr<const float>> packed_storage_;
   int64_t packed_bytes_ = 0;
@@ -142,10 +147,13 @@ class PlanCache {
   explicit PlanCache(size_t capacity = 16, KernelTable kernels = KernelTable())
       : capacity_(capacity < 1 ? 1 : capacity), kernels_(std::move(kernels)) {}
 
-  // Returns the cached plan or builds (and caches) it. The pointer stays
-  // valid until a later Get evicts it.
-  Status Get(const ModelDesc& model, int gear, const std::vector<Shape>& input_shapes,
-             Plan** plan);
+  // Returns the cached plan of (weights->gear(), input_shapes) or builds
+  // (and caches) it. The pointer stays valid until a later Get evicts it or
+  // DropGear drops it.
+  Status Get(const ModelDesc& model, const std::shared_ptr<const GearWeights>& weights,
+             const std::vector<Shape>& input_shapes, Plan** plan);
+  // Forgets every plan of `gear` (their weights are freed once unused).
+  void DropGear(int gear);
 
   int64_t builds() const { return builds_; }  // plans built so far
   size_t size() const { return entries_.size(); }

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// GearWeights: every constant tensor of one gear in the form its kernels
+// read, derived once from the file's storage (docs/FORMAT.md "Storage",
+// "Compute tokens"). Dense payloads that are already in that form are used in
+// place (pointers into the mapped file); everything else (q8r4 -> f32, f16
+// rounding, the q4m int4 view) is materialised into buffers this object
+// owns. Plans hold a shared_ptr, so a gear's weights live while any plan
+// uses them, and a Runtime can drop a gear's weights (memory budget) without
+// pulling them from under a run in flight.
+#ifndef GEARSHIFT_PREPARE_GEAR_WEIGHTS_H_
+#define GEARSHIFT_PREPARE_GEAR_WEIGHTS_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "format/model_desc.h"
+#include "gearshift/status.h"
+
+namespace gearshift {
+
+// One constant tensor as the kernels of a gear see it. Exactly one of the
+// pointers is set for a constant; all are null for non-constant tensors.
+struct ConstView {
+  const float* f32 = nullptr;    // f32 and f16 gears (f16: values rounded to half)
+  const int8_t* i8 = nullptr;    // q8/q4 gears: weights and other constants
+  const int32_t* i32 = nullptr;  // q8/q4 gears: biases
+  // q8/q4: the storage's quantization parameters (per channel for weights
+  // and biases, per tensor for other constants). Points into the ModelDesc.
+  const QuantDesc* quant = nullptr;
+};
+
+class GearWeights {
+ public:
+  int gear() const { return gear_; }
+  Compute compute() const { return compute_; }
+  // Indexed by tensor index; size == model.tensors.size().
+  const std::vector<ConstView>& consts() const { return consts_; }
+  const ConstView& at(int tensor) const { return consts_[static_cast<size_t>(tensor)]; }
+  // Bytes this object allocated (0 when every constant is used in place).
+  int64_t owned_bytes() const { return owned_bytes_; }
+
+  // For PrepareGearWeights and tests that assemble weights by hand.
+  GearWeights(int gear, Compute compute, size_t num_tensors)
+      : gear_(gear), compute_(compute), consts_(num_tensors) {}
+  ConstView& mutable_at(int tensor) { return consts_[static_cast<size_t>(tensor)]; }
+  // A zero-initialised, 64-byte aligned buffer owned by this object.
+  uint8_t* Allocate(size_t bytes);
+
+ private:
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const;
+  };
+  int gear_;
+  Compute compute_;
+  std::vector<ConstView> consts_;
+  std::vector<std::unique_ptr<uint8_t, FreeDeleter>> buffers_;
+  int64_t owned_bytes_ = 0;
+};
+
+// Derives gear `gear`'s constants from `model`'s storage. The ModelDesc (and
+// the GearFile owning its mapping) must outlive the result. Returns
+// kUnsupported for a combination this build cannot prepare, kInternal on
+// out-of-memory; never throws.
+Status PrepareGearWeights(const ModelDesc& model, int gear,
+                          std::shared_ptr<const GearWeights>* out);
+
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_PREPARE_GEAR_WEIGHTS_H_
