@@ -4,14 +4,16 @@
 2. Import the Keras model into the IR (``import_keras``), failing early on
    unsupported layers.
 3. Run the graph passes (``passes.run_passes``).
-4. Write the ``.gear`` file atomically (``write_gear``).
-5. Load the written file and measure each gear's error against the Keras
-   model on the calibration data: with the C++ runtime (``gearshift.Runtime``)
-   when the extension is built, else with the numpy reference interpreter on
-   the graph read back from the file.
-
-Format 1.0 carries the ``fp32`` gear only; the compressed gears (fp16, int8,
-int4 and sparse variants) arrive with the quantizers.
+4. Prune, when asked (``passes.prune``).
+5. For the int8/int4 gears: calibrate every activation's range on the
+   representative inputs (``calibrate``) and choose the integer parameters
+   (``quantize``).
+6. Write the ``.gear`` file atomically (``write_gear``).
+7. Load the written file and measure each gear's error against the Keras
+   model on the calibration data (and its accuracy on ``validation``): with
+   the C++ runtime (``gearshift.Runtime``) when the extension is built, else
+   with the numpy reference interpreter on the graph read back from the file
+   (float gears only).
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ from .write_gear import GEARS, WriteResult
 __all__ = ["AVAILABLE_GEARS", "FUTURE_GEARS", "convert", "prepare_calibration"]
 
 AVAILABLE_GEARS = tuple(GEARS)
-FUTURE_GEARS = ("fp16", "int8", "int4", "int8-sparse", "int4-sparse", "fp16-sparse")
+FUTURE_GEARS = ("int8-sparse", "int4-sparse", "fp16-sparse")
+INTEGER_GEARS = ("int8", "int4")
 STORAGE_MODES = ("compact", "exact")
+DEFAULT_CALIBRATION = "minmax"
+CALIBRATION_BATCH = 32
 MAX_ERROR_SAMPLES = 256
 RANDOM_SAMPLES = 8
 
@@ -56,7 +61,7 @@ def _check_gears(gears: Sequence[str] | str) -> tuple[str, ...]:
     if later:
         raise ValueError(
             f"gear(s) {', '.join(map(repr, later))} are not available yet: this version writes "
-            f"{', '.join(AVAILABLE_GEARS)} only; fp16/int8/int4 arrive with compressed gears"
+            f"{', '.join(AVAILABLE_GEARS)}; the sparse gears arrive with sparse storage"
         )
     if len(set(gears)) != len(gears):
         raise ValueError(f"gears lists a name twice: {list(gears)}")
@@ -192,16 +197,55 @@ def _file_runner(path: str) -> tuple[Callable[[str, list[np.ndarray]], list[np.n
     return run_ref, "reference"
 
 
-def _errors(ref: list[np.ndarray], got: list[np.ndarray]) -> tuple[float, float]:
-    max_abs, max_rel = 0.0, 0.0
+def _errors(ref: list[np.ndarray], got: list[np.ndarray]) -> tuple[float, float, float]:
+    """``(max abs, max rel, mean abs)`` error of ``got`` against ``ref``, over all outputs."""
+    max_abs, max_rel, total, count = 0.0, 0.0, 0.0, 0
     for r, y in zip(ref, got):
         if r.shape != y.shape:
             raise ValueError(f"output shape {y.shape} differs from the Keras model's {r.shape}")
-        err = float(np.max(np.abs(r.astype(np.float64) - y))) if r.size else 0.0
+        diff = np.abs(r.astype(np.float64) - y)
+        err = float(np.max(diff)) if r.size else 0.0
         scale = float(np.max(np.abs(r))) if r.size else 0.0
         max_abs = max(max_abs, err)
         max_rel = max(max_rel, err / scale if scale > 0 else err)
-    return max_abs, max_rel
+        total += float(diff.sum())
+        count += diff.size
+    return max_abs, max_rel, total / max(count, 1)
+
+
+def _check_validation(validation: Any, n_inputs: int) -> tuple[list[np.ndarray], np.ndarray] | None:
+    """``(x, labels)`` -> (one array per input, int labels); one-hot labels are accepted."""
+    if validation is None:
+        return None
+    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise ValueError("validation must be a pair (x, y): inputs and their class labels")
+    x, y = validation
+    xs = [np.asarray(a, np.float32) for a in (x if n_inputs > 1 else [x])]
+    labels = np.asarray(y)
+    if labels.ndim == 2:
+        labels = labels.argmax(axis=1)
+    if labels.ndim != 1 or labels.shape[0] != xs[0].shape[0]:
+        raise ValueError(
+            f"validation labels must be one per sample ({xs[0].shape[0]}), "
+            f"class indices or one-hot; got shape {np.shape(y)}"
+        )
+    return xs, labels.astype(np.int64)
+
+
+def _accuracy(outputs: list[np.ndarray], labels: np.ndarray) -> float:
+    """Top-1 accuracy of the first output (class scores on the last axis)."""
+    y = outputs[0].reshape(outputs[0].shape[0], -1)
+    return float(np.mean(y.argmax(axis=1) == labels))
+
+
+def _run_batched(
+    run: Callable[[str, list[np.ndarray]], list[np.ndarray]],
+    gear: str,
+    xs: list[np.ndarray],
+    batch: int = 64,
+) -> list[np.ndarray]:
+    parts = [run(gear, [x[i : i + batch] for x in xs]) for i in range(0, xs[0].shape[0], batch)]
+    return [np.concatenate(col) for col in zip(*parts)]
 
 
 # ---------------------------------------------------------------------------
@@ -227,6 +271,19 @@ def _say(progress: bool, msg: str) -> None:
         print(f"gearshift: {msg}", file=sys.stderr, flush=True)
 
 
+def _calibrate(
+    graph: Graph, xs: list[np.ndarray], method: str, progress: bool
+) -> dict[str, tuple[float, float]]:
+    from .calibrate import calibrate
+
+    n = xs[0].shape[0]
+    batches = [
+        {t: x[i : i + CALIBRATION_BATCH] for t, x in zip(graph.inputs, xs)}
+        for i in range(0, n, CALIBRATION_BATCH)
+    ]
+    return calibrate(graph, batches, method=method, progress=progress)
+
+
 def convert(
     model: Any,
     path: str | os.PathLike[str],
@@ -235,18 +292,24 @@ def convert(
     prune: Any = None,
     storage: str = "compact",
     progress: bool = True,
+    calibration_method: str = DEFAULT_CALIBRATION,
+    validation: Any = None,
 ) -> ConvertReport:
     """Converts a Keras model (object or ``.keras``/``.h5`` path) into a ``.gear`` file.
 
     Args:
         model: a ``keras.Model`` or a path to a saved one.
         path: the output file, written atomically.
-        gears: gear names; this version writes ``"fp32"`` only.
-        calibration: representative inputs (see :func:`prepare_calibration`);
-            used to measure each gear's error. Default: 8 random inputs.
-        prune: must be None in this version.
-        storage: ``"compact"`` or ``"exact"``; identical while only fp32 exists.
+        gears: gear names among ``fp32``, ``fp16``, ``int8``, ``int4``.
+        calibration: representative inputs (see :func:`prepare_calibration`),
+            at most 256 samples used; sets the int8 ranges and measures each
+            gear's error. Required for int8/int4; else default 8 random inputs.
+        prune: a ``gearshift.Prune`` or None.
+        storage: ``"compact"`` (every gear derived from int8 values plus a
+            4-bit residual) or ``"exact"`` (float32 weights kept bit for bit).
         progress: print one line per stage to stderr.
+        calibration_method: ``minmax``, ``percentile``, ``mse`` or ``entropy``.
+        validation: optional ``(x, labels)``: top-1 accuracy per gear.
 
     Returns:
         A :class:`gearshift.report.ConvertReport`.
@@ -257,6 +320,19 @@ def convert(
         raise ValueError("pruning is not available yet; pass prune=None")
     if storage not in STORAGE_MODES:
         raise ValueError(f"storage must be 'compact' or 'exact', got {storage!r}")
+    integer = [g for g in gears if g in INTEGER_GEARS]
+    if integer and calibration is None:
+        raise ValueError(
+            f"gear(s) {', '.join(integer)} need calibration=: a few hundred representative "
+            "inputs (an array, batch first), from which the int8 ranges are measured"
+        )
+    from .calibrate import CALIBRATORS
+
+    if calibration_method not in CALIBRATORS:
+        raise ValueError(
+            f"unknown calibration_method {calibration_method!r}; expected one of "
+            f"{', '.join(CALIBRATORS)}"
+        )
     out = os.fspath(path)
     if not out:
         raise ValueError("output path is empty")
@@ -274,16 +350,33 @@ def convert(
     graph = import_keras(model)
     _say(progress, f"imported {len(graph.nodes)} nodes; running passes")
     pass_results = run_passes(graph)
-    _say(progress, f"writing {out}")
-    written = write_gear(graph, out, gears, metadata={"gearshift.storage": storage})
-
+    val = _check_validation(validation, len(graph.inputs))
     xs, random = prepare_calibration(calibration, [graph.tensors[t].shape for t in graph.inputs])
+    qplan, calibration_note = None, ""
+    if integer:
+        from .quantize import quantize_graph
+
+        _say(progress, f"calibrating ({calibration_method}) on {xs[0].shape[0]} samples")
+        ranges = _calibrate(graph, xs, calibration_method, progress)
+        qplan = quantize_graph(graph, ranges)
+        calibration_note = f"{calibration_method} on {xs[0].shape[0]} samples"
+    _say(progress, f"writing {out}")
+    written = write_gear(
+        graph, out, gears, metadata={"gearshift.storage": storage}, storage=storage, qplan=qplan
+    )
+
     _say(progress, f"measuring the error on {xs[0].shape[0]} {'random ' if random else ''}samples")
     ref = _keras_outputs(model, xs)
+    source_accuracy = None
+    if val is not None:
+        source_accuracy = _accuracy(_keras_outputs(model, val[0]), val[1])
     run_file, backend = _file_runner(out)
     gear_reports = []
-    for g in gears:
-        max_abs, max_rel = _errors(ref, run_file(g, xs))
+    for g in written.gear_bytes:  # highest precision first, as in the file
+        max_abs, max_rel, mean_abs = _errors(ref, _run_batched(run_file, g, xs))
+        acc = None
+        if val is not None:
+            acc = _accuracy(_run_batched(run_file, g, val[0]), val[1])
         gear_reports.append(
             GearReport(
                 name=g,
@@ -293,6 +386,8 @@ def convert(
                 max_rel_error=max_rel,
                 samples=int(xs[0].shape[0]),
                 error_backend=backend,
+                mean_abs_error=mean_abs,
+                accuracy=acc,
             )
         )
     report = ConvertReport(
@@ -306,6 +401,8 @@ def convert(
         outputs=[(t, graph.tensors[t].shape) for t in graph.outputs],
         storage=storage,
         seconds=time.perf_counter() - t0,
+        calibration=calibration_note,
+        source_accuracy=source_accuracy,
     )
     _say(progress, f"done: {out} ({written.file_bytes} bytes)")
     return report

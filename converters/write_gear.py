@@ -1,10 +1,12 @@
-"""IR graph + gears -> ``.gear`` file, exactly as docs/FORMAT.md (1.0) lays it out.
+"""IR graph + gears -> ``.gear`` file, exactly as docs/FORMAT.md (1.1) lays it out.
 
 File layout written here: header (64 B), section table (2 x 32 B), zero
 padding, section 0 = MANIFEST (JSON), zero padding, section 1 = TENSOR_DATA
 (every storage payload at an offset that is a multiple of 64). The file ends
-right after the last payload. Identical constants (same shape and bytes) are
-stored once.
+right after the last payload. Identical storage entries (same description
+and bytes) are stored once; which entries each gear reads is
+:func:`_plan_storage`'s business (compact: int8 + 4-bit residual shared by all
+gears; exact: float32 kept bit for bit).
 
 Writing is atomic: the bytes go to a temporary file in the destination
 folder, which is flushed, fsynced and ``os.replace``-d over the destination.
@@ -30,19 +32,24 @@ from typing import IO, Any
 import numpy as np
 
 from ..gear_format import fast_crc32c
+from .dtypes import GEARS as DTYPE_GEARS
 from .ir import Graph, Node
+from .quant_ref import QParams, quantize_f16, quantize_weights_q8, round_half_away
+from .quantize import QuantPlan
 
 __all__ = ["GEARS", "StorageEntry", "WriteResult", "build_manifest", "write_gear"]
 
-FORMAT_MAJOR, FORMAT_MINOR = 1, 0
+FORMAT_MAJOR, FORMAT_MINOR = 1, 1
 ALIGNMENT = 64
 KIND_MANIFEST, KIND_TENSOR_DATA = 1, 2
 _HEADER = struct.Struct("<4sHHIIQQII24s")  # FileHeader, FORMAT.md 2.1
 _SECTION = struct.Struct("<IIQQII")  # SectionEntry, FORMAT.md 2.2
 _HEADER_SIZE, _SECTION_SIZE = 64, 32
+Q4M_BLOCK = 32
 
-# User-facing gear name -> compute token. 1.0 writes fp32 only.
-GEARS = {"fp32": "f32"}
+# User-facing gear name -> compute token (converters/dtypes.py is the table).
+GEARS = {name: spec.token for name, spec in DTYPE_GEARS.items() if not spec.sparse}
+_WEIGHT_AXIS = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3}
 
 
 def _align(x: int, a: int = ALIGNMENT) -> int:
@@ -57,17 +64,35 @@ def _producer() -> str:
     return f"gearshift {__version__}"
 
 
-@dataclass
+@dataclass(eq=False)
 class StorageEntry:
-    """One stored payload: where it goes in the data section and what it holds."""
+    """One storage entry (FORMAT.md "Storage"): a payload, or a derivation of ``base``."""
 
-    offset: int
-    data: np.ndarray  # float32, C-contiguous, exactly the stored shape
+    dtype: str  # f32, f16, i8, i32
+    shape: tuple[int, ...]
+    encoding: str = "dense"  # dense, q8r4, q4m
+    data: np.ndarray | None = None  # the payload bytes' array, little-endian; None for q4m
+    base: StorageEntry | None = None
+    block: int = 0
+    quant: dict[str, Any] | None = None
+    offset: int = 0
+    index: int = -1
     tensors: list[str] = field(default_factory=list)
 
     @property
     def length(self) -> int:
-        return int(self.data.nbytes)
+        return 0 if self.data is None else int(self.data.nbytes)
+
+    def key(self) -> tuple[Any, ...]:
+        """Identity for deduplication: same description and same bytes."""
+        digest = (
+            b""
+            if self.data is None
+            else hashlib.blake2b(self.data.tobytes(), digest_size=32).digest()
+        )
+        base = None if self.base is None else id(self.base)
+        quant = json.dumps(self.quant, sort_keys=True)
+        return (self.dtype, self.shape, self.encoding, base, self.block, quant, digest)
 
 
 @dataclass
@@ -78,10 +103,10 @@ class WriteResult:
     file_bytes: int
     manifest_bytes: int
     data_bytes: int
-    gear_bytes: dict[str, int]
-    tensor_bytes: dict[str, int]  # constant tensor -> bytes of its storage entry
+    gear_bytes: dict[str, int]  # bytes of the storage each gear reads (bases included)
+    tensor_bytes: dict[str, int]  # constant tensor -> bytes it takes in the file (all gears)
     storage_entries: int
-    deduplicated: int  # constants that share another constant's payload
+    deduplicated: int  # entries that share another's payload
 
 
 def _jsonable(v: Any) -> Any:
@@ -111,40 +136,220 @@ def _tensor_order(graph: Graph) -> list[str]:
     return list(order)
 
 
-def _plan_storage(graph: Graph, names: list[str]) -> list[StorageEntry]:
-    entries: list[StorageEntry] = []
-    by_key: dict[tuple[tuple[int, ...], bytes], StorageEntry] = {}
-    offset = 0
+def _quant_json(qp: QParams, with_zero_point: bool = True) -> dict[str, Any]:
+    """A QParams as FORMAT.md's ``quant`` object (float32 scales written exactly)."""
+    scales = np.atleast_1d(np.asarray(qp.scale, np.float32))
+    out: dict[str, Any] = {
+        "axis": qp.axis,
+        "scale": [float(x) for x in scales],
+    }
+    zps = np.atleast_1d(np.asarray(qp.zero_point, np.int64))
+    if with_zero_point and np.any(zps != 0):
+        out["zero_point"] = [int(z) for z in zps]
+    return out
+
+
+def _pack_nibbles(v: np.ndarray) -> np.ndarray:
+    """Signed 4-bit values -> bytes, element 2i in the low nibble (odd count: high nibble 0)."""
+    flat = np.asarray(v, np.int8).ravel()
+    if flat.size % 2:
+        flat = np.concatenate([flat, np.zeros(1, np.int8)])
+    u = flat.astype(np.uint8) & 0x0F
+    return (u[0::2] | (u[1::2] << 4)).astype(np.uint8)
+
+
+def _q8r4_residual(w: np.ndarray, q: np.ndarray, scale: np.ndarray, axis: int) -> np.ndarray:
+    """The writer's residual: ``clamp(round_half_away((w / s - q) * 16), -8, 7)``."""
+    shape = [1] * w.ndim
+    shape[axis] = scale.size
+    s = np.asarray(scale, np.float64).reshape(shape)
+    r = round_half_away((w.astype(np.float64) / s - q.astype(np.float64)) * 16.0)
+    return np.clip(r, -8, 7).astype(np.int8)
+
+
+class _Planner:
+    """Collects storage entries, sharing identical ones."""
+
+    def __init__(self) -> None:
+        self.entries: list[StorageEntry] = []
+        self.by_key: dict[tuple[Any, ...], StorageEntry] = {}
+        self.shared = 0
+
+    def add(self, e: StorageEntry, tensor: str) -> StorageEntry:
+        found = self.by_key.get(e.key())
+        if found is None:
+            self.by_key[e.key()] = e
+            self.entries.append(e)
+            found = e
+        elif tensor not in found.tensors:
+            self.shared += 1
+        if tensor not in found.tensors:
+            found.tensors.append(tensor)
+        return found
+
+
+def _weight_roles(graph: Graph) -> dict[str, tuple[str, int]]:
+    """Constant tensor -> (op, input position) of its first consumer."""
+    roles: dict[str, tuple[str, int]] = {}
+    for n in graph.nodes:
+        for i, t in enumerate(n.inputs):
+            if t is not None and graph.tensors[t].is_const:
+                roles.setdefault(t, (n.op, i))
+    return roles
+
+
+def _int8_base(
+    p: _Planner, name: str, f32: np.ndarray, axis: int, qplan: QuantPlan | None
+) -> StorageEntry:
+    """The i8 dense entry of a conv/dense weight: the int8 gear's, and the compact base."""
+    if qplan is not None and name in qplan.weights:
+        q, qp = qplan.weights[name]
+    else:
+        q, qp = quantize_weights_q8(f32, axis)
+    entry = StorageEntry(
+        "i8", f32.shape, data=np.ascontiguousarray(q, "i1"), quant=_quant_json(qp, False)
+    )
+    return p.add(entry, name)
+
+
+def _plan_storage(
+    graph: Graph,
+    names: list[str],
+    gears: tuple[str, ...],
+    storage: str,
+    qplan: QuantPlan | None,
+) -> tuple[list[StorageEntry], dict[str, dict[str, StorageEntry]], int]:
+    """Storage entries and, per gear, tensor -> entry. See FORMAT.md "Storage".
+
+    Float gears (fp32, fp16) read conv/dense weights as ``q8r4`` in compact
+    mode (int8 plus a 4-bit residual: 1.5 bytes a weight, shared with the
+    int8 gear's values) and as dense f32 in exact mode or when fp32 is the only
+    gear; fp16 reads the same entry (the runtime rounds to half), except in an
+    exact file without fp32, where it gets its own f16 payload. The int4 gear
+    reads the ``q4m`` view of the int8 values: no payload.
+    """
+    tokens = [GEARS[g] for g in gears]
+    integer = any(t in ("q8", "q4") for t in tokens)
+    if integer and qplan is None:
+        raise ValueError("the int8/int4 gears need a QuantPlan (calibrated parameters)")
+    exact = storage == "exact" or tuple(gears) == ("fp32",)
+    roles = _weight_roles(graph)
+    p = _Planner()
+    per_gear: dict[str, dict[str, StorageEntry]] = {g: {} for g in gears}
     for name in names:
         t = graph.tensors[name]
         if t.data is None:
             continue
-        data = np.ascontiguousarray(t.data, dtype="<f4")
-        key = (data.shape, hashlib.blake2b(data.tobytes(), digest_size=32).digest())
-        entry = by_key.get(key)
-        if entry is None:
-            entry = StorageEntry(offset=offset, data=data)
-            by_key[key] = entry
-            entries.append(entry)
-            offset = _align(offset + entry.length)
-        entry.tensors.append(name)
-    return entries
+        f32 = np.ascontiguousarray(t.data, dtype="<f4")
+        op, pos = roles.get(name, ("", -1))
+        is_weight = op in _WEIGHT_AXIS and pos == 1
+        base: StorageEntry | None = None
+        float_entry: StorageEntry | None = None
+        for g, tok in zip(gears, tokens):
+            if tok in ("f32", "f16"):
+                if float_entry is None:
+                    if is_weight and not exact:
+                        b = base = base or _int8_base(p, name, f32, _WEIGHT_AXIS[op], qplan)
+                        q = np.asarray(b.data, np.int8)
+                        scale = np.asarray(b.quant["scale"], np.float32)  # type: ignore[index]
+                        r = _q8r4_residual(f32, q, scale, _WEIGHT_AXIS[op])
+                        float_entry = p.add(
+                            StorageEntry("f32", f32.shape, "q8r4", _pack_nibbles(r), base=b), name
+                        )
+                    elif tok == "f16" and "fp32" not in gears:
+                        f16 = np.ascontiguousarray(quantize_f16(f32), "<f2")
+                        float_entry = p.add(StorageEntry("f16", f32.shape, data=f16), name)
+                    else:
+                        float_entry = p.add(StorageEntry("f32", f32.shape, data=f32), name)
+                per_gear[g][name] = float_entry
+                continue
+            assert qplan is not None
+            if is_weight:
+                b = base = base or _int8_base(p, name, f32, _WEIGHT_AXIS[op], qplan)
+                if tok == "q8":
+                    per_gear[g][name] = b
+                else:
+                    per_gear[g][name] = p.add(
+                        StorageEntry(
+                            "i8", f32.shape, "q4m", base=b, block=Q4M_BLOCK, quant=b.quant
+                        ),
+                        name,
+                    )
+            elif name in qplan.biases:
+                q, qp = qplan.biases[name]
+                per_gear[g][name] = p.add(
+                    StorageEntry(
+                        "i32",
+                        f32.shape,
+                        data=np.ascontiguousarray(q, "<i4"),
+                        quant=_quant_json(qp, with_zero_point=False),
+                    ),
+                    name,
+                )
+            else:
+                q, qp = qplan.others[name]
+                per_gear[g][name] = p.add(
+                    StorageEntry(
+                        "i8", f32.shape, data=np.ascontiguousarray(q, "i1"), quant=_quant_json(qp)
+                    ),
+                    name,
+                )
+    offset = 0
+    for i, e in enumerate(p.entries):
+        e.index = i
+        if e.data is not None:
+            e.offset = offset
+            offset = _align(offset + e.length)
+    return p.entries, per_gear, p.shared
+
+
+def _storage_json(e: StorageEntry) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if e.data is not None:
+        out.update(section=1, offset=e.offset, length=e.length)
+    out.update(dtype=e.dtype, shape=list(e.shape), encoding=e.encoding)
+    if e.base is not None:
+        out["base"] = e.base.index
+    if e.encoding == "q4m":
+        out["block"] = e.block
+    if e.quant is not None:
+        out["quant"] = e.quant
+    return out
+
+
+def _minor(manifest: dict[str, Any]) -> int:
+    """The lowest minor that expresses the file: 1.0 readers keep reading fp32-only files."""
+    plain = all(s["dtype"] == "f32" and s["encoding"] == "dense" for s in manifest["storage"])
+    return 0 if plain and all(g["compute"] == "f32" for g in manifest["gears"]) else FORMAT_MINOR
+
+
+def _gear_bytes(entries: dict[str, StorageEntry]) -> int:
+    seen: dict[int, int] = {}
+    for e in entries.values():
+        seen[e.index] = e.length
+        if e.base is not None:
+            seen[e.base.index] = e.base.length
+    return sum(seen.values())
 
 
 def build_manifest(
     graph: Graph,
     gears: tuple[str, ...] = ("fp32",),
     metadata: dict[str, str] | None = None,
-) -> tuple[dict[str, Any], list[StorageEntry]]:
-    """The manifest dict and the storage plan for ``graph`` (validated, format ops only)."""
+    storage: str = "compact",
+    qplan: QuantPlan | None = None,
+) -> tuple[dict[str, Any], list[StorageEntry], dict[str, dict[str, StorageEntry]], int]:
+    """The manifest dict, the storage entries, per gear tensor -> entry, and the shared count."""
     graph.validate(format_only=True)
     unknown = [g for g in gears if g not in GEARS]
     if unknown or not gears or len(set(gears)) != len(gears):
         raise ValueError(f"gears must be distinct names from {list(GEARS)}, got {list(gears)}")
+    if storage not in ("compact", "exact"):
+        raise ValueError(f"storage must be 'compact' or 'exact', got {storage!r}")
+    gears = tuple(sorted(gears, key=lambda g: DTYPE_GEARS[g].rank))
     names = _tensor_order(graph)
     index = {name: i for i, name in enumerate(names)}
-    storage = _plan_storage(graph, names)
-    storage_index = {t: k for k, e in enumerate(storage) for t in e.tensors}
+    entries, per_gear, shared = _plan_storage(graph, names, gears, storage, qplan)
 
     def node_json(n: Node) -> dict[str, Any]:
         return {
@@ -162,6 +367,22 @@ def build_manifest(
         if t.is_const:
             entry["const"] = True
         tensors.append(entry)
+
+    def gear_json(g: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": g,
+            "compute": GEARS[g],
+            "constants": [[index[t], per_gear[g][t].index] for t in names if t in per_gear[g]],
+        }
+        if GEARS[g] in ("q8", "q4"):
+            assert qplan is not None
+            out["activations"] = [
+                [index[t], float(np.float32(qp.scale)), int(qp.zero_point)]
+                for t in names
+                if (qp := qplan.activations.get(t)) is not None
+            ]
+        return out
+
     meta = {**graph.metadata, **(metadata or {})}
     manifest = {
         "producer": _producer(),
@@ -170,33 +391,18 @@ def build_manifest(
         "inputs": [index[t] for t in graph.inputs],
         "outputs": [index[t] for t in graph.outputs],
         "nodes": [node_json(n) for n in graph.nodes],
-        "storage": [
-            {
-                "section": 1,
-                "offset": e.offset,
-                "length": e.length,
-                "dtype": "f32",
-                "shape": list(e.data.shape),
-                "encoding": "dense",
-            }
-            for e in storage
-        ],
-        "gears": [
-            {
-                "name": g,
-                "compute": GEARS[g],
-                "constants": [[index[t], storage_index[t]] for t in names if t in storage_index],
-            }
-            for g in gears
-        ],
+        "storage": [_storage_json(e) for e in entries],
+        "gears": [gear_json(g) for g in gears],
     }
-    return manifest, storage
+    return manifest, entries, per_gear, shared
 
 
 def _write_data(f: IO[bytes], storage: list[StorageEntry]) -> tuple[int, int]:
     """Writes the TENSOR_DATA payloads with zero padding; returns ``(size, crc)``."""
     crc, pos = 0, 0
     for e in storage:
+        if e.data is None:
+            continue
         pad = e.offset - pos
         if pad:
             zeros = bytes(pad)
@@ -210,9 +416,10 @@ def _write_data(f: IO[bytes], storage: list[StorageEntry]) -> tuple[int, int]:
 
 
 def _write_file(
-    f: IO[bytes], manifest_bytes: bytes, storage: list[StorageEntry]
+    f: IO[bytes], manifest_bytes: bytes, storage: list[StorageEntry], minor: int = FORMAT_MINOR
 ) -> tuple[int, int]:
     """Writes the whole file into ``f``; returns ``(file_size, data_size)``."""
+    storage = [e for e in storage if e.data is not None]
     count = 2 if storage else 1
     table_end = _HEADER_SIZE + count * _SECTION_SIZE
     manifest_off = _align(table_end)
@@ -231,7 +438,7 @@ def _write_file(
 
     def header(crc: int) -> bytes:
         return _HEADER.pack(
-            b"GEAR", FORMAT_MAJOR, FORMAT_MINOR, ALIGNMENT, count, end, _HEADER_SIZE, crc, 0, b""
+            b"GEAR", FORMAT_MAJOR, minor, ALIGNMENT, count, end, _HEADER_SIZE, crc, 0, b""
         )
 
     header_crc = fast_crc32c(table, fast_crc32c(header(0)))
@@ -247,9 +454,16 @@ def write_gear(
     path: str | os.PathLike[str],
     gears: tuple[str, ...] = ("fp32",),
     metadata: dict[str, str] | None = None,
+    storage: str = "compact",
+    qplan: QuantPlan | None = None,
 ) -> WriteResult:
-    """Writes ``graph`` with ``gears`` to ``path`` atomically; see the module docstring."""
-    manifest, storage = build_manifest(graph, tuple(gears), metadata)
+    """Writes ``graph`` with ``gears`` to ``path`` atomically; see the module docstring.
+
+    ``qplan`` (from ``quantize.quantize_graph``) is required for int8/int4.
+    """
+    manifest, entries, per_gear, shared = build_manifest(
+        graph, tuple(gears), metadata, storage, qplan
+    )
     manifest_bytes = json.dumps(
         manifest, ensure_ascii=False, allow_nan=False, separators=(",", ":")
     ).encode("utf-8")
@@ -262,7 +476,7 @@ def write_gear(
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            file_size, data_size = _write_file(f, manifest_bytes, storage)
+            file_size, data_size = _write_file(f, manifest_bytes, entries, _minor(manifest))
             f.flush()
             os.fsync(f.fileno())
         mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
@@ -273,17 +487,19 @@ def write_gear(
             os.unlink(tmp)
         raise
     _fsync_dir(folder)
-    tensor_bytes = {t: e.length for e in storage for t in e.tensors}
-    total = sum(e.length for e in storage)
+    tensor_bytes: dict[str, int] = {}
+    for e in entries:
+        for t in e.tensors[:1]:  # a shared payload counts for its first tensor
+            tensor_bytes[t] = tensor_bytes.get(t, 0) + e.length
     return WriteResult(
         path=path,
         file_bytes=file_size,
         manifest_bytes=len(manifest_bytes),
         data_bytes=data_size,
-        gear_bytes=dict.fromkeys(gears, total),
+        gear_bytes={g: _gear_bytes(per_gear[g]) for g in per_gear},
         tensor_bytes=tensor_bytes,
-        storage_entries=len(storage),
-        deduplicated=sum(len(e.tensors) - 1 for e in storage),
+        storage_entries=len(entries),
+        deduplicated=shared,
     )
 
 

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 
     from .report import ConvertReport
 
-__all__ = ["PRUNE_METHODS", "Prune", "convert"]
+__all__ = ["PRUNE_METHODS", "PRUNE_NORMS", "PRUNE_SCOPES", "Prune", "convert"]
 
 PRUNE_METHODS = ("magnitude", "2:4", "channel")
+PRUNE_SCOPES = ("global", "layer")
+PRUNE_NORMS = ("l1", "l2")
 
 Calibration = Union["np.ndarray", Iterable["np.ndarray"], Callable[[], Any], None]
 
@@ -31,14 +33,29 @@ class Prune:
 
     Args:
         sparsity: fraction of weights set to zero, in [0, 1). For ``"2:4"`` it
-            must be 0.5 (two of every four consecutive weights).
+            must be 0.5 (two of every four consecutive weights). For
+            ``"channel"`` it is the fraction of output channels removed.
         method: ``"magnitude"`` (smallest weights anywhere in a tensor),
             ``"2:4"`` (structured, two zeros in every group of four along the
             input axis) or ``"channel"`` (whole output channels).
+        scope: ``"global"`` (one threshold over all pruned layers) or
+            ``"layer"`` (the same fraction in every layer, or every group of
+            channel-tied layers). ``None`` picks the usual choice per method:
+            global for magnitude, per layer for channel (filter norms of
+            layers with different fan-in are not comparable without
+            normalising, and a global channel ranking can empty a layer).
+            2:4 is per group of four by definition and ignores it.
+        include_first_last: also prune the first and last prunable layers
+            (those next to the graph inputs and outputs), which are the most
+            sensitive and the smallest, so they are kept by default.
+        norm: ``"l1"`` or ``"l2"``, the filter norm that ranks channels.
     """
 
     sparsity: float = 0.5
     method: str = "magnitude"
+    scope: str | None = None
+    include_first_last: bool = False
+    norm: str = "l1"
 
     def __post_init__(self) -> None:
         s = self.sparsity
@@ -52,6 +69,25 @@ class Prune:
             )
         if self.method == "2:4" and float(s) != 0.5:
             raise ValueError(f'Prune(method="2:4") means sparsity 0.5, got {s}')
+        if self.scope not in (None, *PRUNE_SCOPES):
+            raise ValueError(
+                f"Prune.scope must be None or one of {', '.join(PRUNE_SCOPES)}, got {self.scope!r}"
+            )
+        if not isinstance(self.include_first_last, bool):
+            raise ValueError(
+                f"Prune.include_first_last must be a bool, got {self.include_first_last!r}"
+            )
+        if self.norm not in PRUNE_NORMS:
+            raise ValueError(
+                f"Prune.norm must be one of {', '.join(PRUNE_NORMS)}, got {self.norm!r}"
+            )
+
+    @property
+    def effective_scope(self) -> str:
+        """``scope``, or the method's default when it is None."""
+        if self.scope is not None:
+            return self.scope
+        return "layer" if self.method == "channel" else "global"
 
 
 def convert(
@@ -62,6 +98,8 @@ def convert(
     prune: Prune | None = None,
     storage: str = "compact",
     progress: bool = True,
+    calibration_method: str = "minmax",
+    validation: Any = None,
 ) -> ConvertReport:
     """Converts a Keras model (object or file) into a ``.gear`` file.
 
@@ -78,4 +116,6 @@ def convert(
         prune=prune,
         storage=storage,
         progress=progress,
+        calibration_method=calibration_method,
+        validation=validation,
     )

@@ -19,9 +19,12 @@ class GearReport:
 
     ``max_abs_error`` is ``max |y_gear - y_source|`` over the calibration
     samples; ``max_rel_error`` divides that by ``max |y_source|`` (so it does
-    not explode on outputs near zero). ``error_backend`` says what ran the
-    file: ``"runtime"`` (the C++ runtime) or ``"reference"`` (the numpy oracle,
-    used when the extension is not built).
+    not explode on outputs near zero); ``mean_abs_error`` is the mean of
+    ``|y_gear - y_source|``. ``accuracy`` is top-1 accuracy on the
+    ``validation`` data when labels were given. ``bytes`` counts the storage
+    the gear reads (a payload shared with other gears counts for each).
+    ``error_backend`` says what ran the file: ``"runtime"`` (the C++ runtime)
+    or ``"reference"`` (the numpy oracle, used when the extension is not built).
     """
 
     name: str
@@ -31,6 +34,8 @@ class GearReport:
     max_rel_error: float | None = None
     samples: int = 0
     error_backend: str | None = None
+    mean_abs_error: float | None = None
+    accuracy: float | None = None
 
 
 @dataclass
@@ -65,6 +70,9 @@ class ConvertReport:
     outputs: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
     storage: str = "compact"
     seconds: float = 0.0
+    calibration: str = ""  # method and sample count, e.g. "minmax on 256 samples"
+    source_accuracy: float | None = None  # the source model's, on the validation data
+    pruning: list[str] = field(default_factory=list)  # the pruning report's lines
 
     @property
     def params(self) -> int:
@@ -94,6 +102,12 @@ class ConvertReport:
             f"gearshift conversion: {self.source} -> {self.path}",
             f"  file {_bytes(self.file_bytes)}, {self.params:,} parameters, "
             f"{len(self.layers)} nodes, storage={self.storage}, {self.seconds:.1f} s",
+            *([f"  calibration: {self.calibration}"] if self.calibration else []),
+            *(
+                [f"  source model accuracy: {self.source_accuracy:.4f}"]
+                if self.source_accuracy is not None
+                else []
+            ),
             "  inputs:  " + ", ".join(f"{n} {shape(s)}" for n, s in self.inputs),
             "  outputs: " + ", ".join(f"{n} {shape(s)}" for n, s in self.outputs),
             "",
@@ -104,16 +118,28 @@ class ConvertReport:
                 g.compute,
                 _bytes(g.bytes),
                 _num(g.max_abs_error),
+                _num(g.mean_abs_error),
                 _num(g.max_rel_error),
+                "-" if g.accuracy is None else f"{g.accuracy:.4f}",
                 str(g.samples),
                 g.error_backend or "-",
             ]
             for g in self.gears
         ]
         lines += _table(
-            ["gear", "compute", "bytes", "max abs err", "max rel err", "samples", "measured by"],
+            [
+                "gear",
+                "compute",
+                "bytes",
+                "max abs err",
+                "mean abs err",
+                "max rel err",
+                "accuracy",
+                "samples",
+                "measured by",
+            ],
             rows,
-            right={2, 3, 4, 5},
+            right={2, 3, 4, 5, 6, 7},
         )
         lines.append("")
         rows = [
@@ -127,6 +153,9 @@ class ConvertReport:
             for r in self.layers
         ]
         lines += _table(["layer", "op", "output", "params", "bytes"], rows, right={3, 4})
+        if self.pruning:
+            lines.append("")
+            lines += self.pruning
         if self.passes:
             lines.append("")
             lines.append("passes:")

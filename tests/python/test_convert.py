@@ -17,8 +17,9 @@ from gearshift.converters.convert import prepare_calibration
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        ({"gears": ("fp32", "int8")}, "compressed gears"),
-        ({"gears": ("fp16",)}, r"fp16.*not available yet"),
+        ({"gears": ("fp32", "int8")}, r"int8 need calibration="),
+        ({"gears": ("int8-sparse",)}, r"int8-sparse.*not available yet"),
+        ({"gears": ("int8",), "calibration": [[0.0]], "calibration_method": "x"}, "minmax"),
         ({"gears": ("fp64",)}, r"unknown gear.*'fp64'.*fp32"),
         ({"gears": ()}, "empty"),
         ({"gears": ("fp32", "fp32")}, "twice"),

@@ -1,0 +1,141 @@
+"""Post-training int8 quantization of a graph: the parameters of the int8 and int4 gears.
+
+Input: a graph after the passes, and a calibrated float range per activation
+tensor (``calibrate.calibrate``). Output: :class:`QuantPlan`, every number the
+writer puts into the ``q8``/``q4`` gears of a ``.gear`` file (FORMAT.md
+"Compute tokens", QUANTIZATION.md "The int8 gear, op by op"):
+
+- an int8 ``(scale, zero_point)`` per non-constant tensor, chosen from its
+  range as gemmlowp does, with the ties the format requires: the inputs and
+  output of MAX_POOL_2D, AVERAGE_POOL_2D, RESHAPE, PAD and CONCATENATION share
+  one set of parameters (from the union of their ranges), and SOFTMAX outputs
+  get TFLite's fixed ``(1/256, -128)``;
+- conv/depthwise/dense weights symmetric per output channel, biases int32 at
+  ``x_scale * w_scale[c]``;
+- any other constant operand (of ADD, MUL, CONCATENATION, ...) asymmetric per
+  tensor from its own min and max.
+
+Both integer gears share all of it: the int4 gear's weights are derived from
+the int8 ones in the file (the ``q4m`` encoding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .ir import Graph
+from .quant_ref import QParams, choose_qparams, quantize, quantize_bias, quantize_weights_q8
+
+__all__ = ["TIED_OPS", "WEIGHT_OPS", "QuantPlan", "quantize_graph"]
+
+WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+# Ops whose int8 form moves values without rescaling: one (scale, zp) for all
+# their non-constant inputs and their output.
+TIED_OPS = ("MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "PAD", "CONCATENATION")
+SOFTMAX_QPARAMS = (1.0 / 256.0, -128)
+
+
+@dataclass
+class QuantPlan:
+    """The integer gears' numbers, by tensor name."""
+
+    activations: dict[str, QParams] = field(default_factory=dict)
+    # conv/depthwise/dense weights: int8 values and per-channel params
+    weights: dict[str, tuple[np.ndarray, QParams]] = field(default_factory=dict)
+    # their biases: int32 values and per-channel params (x_scale * w_scale)
+    biases: dict[str, tuple[np.ndarray, QParams]] = field(default_factory=dict)
+    # every other constant operand: int8 values and per-tensor params
+    others: dict[str, tuple[np.ndarray, QParams]] = field(default_factory=dict)
+
+
+class _Groups:
+    """Union-find over tensor names (ties between tensors that share parameters)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, a: str) -> str:
+        self.parent.setdefault(a, a)
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+
+def _activation_params(graph: Graph, ranges: dict[str, tuple[float, float]]) -> dict[str, QParams]:
+    names = [t.name for t in graph.tensors.values() if not t.is_const]
+    missing = [n for n in names if n not in ranges]
+    if missing:
+        raise ValueError(
+            f"no calibrated range for {len(missing)} tensor(s), e.g. {missing[0]!r}: "
+            "calibrate the graph after the passes"
+        )
+    groups = _Groups()
+    fixed: dict[str, tuple[float, int]] = {}
+    for n in graph.nodes:
+        if n.op in TIED_OPS:
+            for t in n.inputs:
+                if t is not None and not graph.tensors[t].is_const:
+                    groups.union(n.outputs[0], t)
+        if n.op == "SOFTMAX":
+            fixed[n.outputs[0]] = SOFTMAX_QPARAMS
+    lo: dict[str, float] = {}
+    hi: dict[str, float] = {}
+    pinned: dict[str, tuple[float, int]] = {}
+    for name in names:
+        root = groups.find(name)
+        rmin, rmax = ranges[name]
+        lo[root] = min(lo.get(root, 0.0), float(rmin))
+        hi[root] = max(hi.get(root, 0.0), float(rmax))
+        if name in fixed:
+            pinned[root] = fixed[name]
+    out: dict[str, QParams] = {}
+    for name in names:
+        root = groups.find(name)
+        if root in pinned:
+            scale, zp = pinned[root]
+            out[name] = QParams.of(np.float32(scale), zp)
+        else:
+            out[name] = choose_qparams(lo[root], hi[root])
+    return out
+
+
+def quantize_graph(graph: Graph, ranges: dict[str, tuple[float, float]]) -> QuantPlan:
+    """Integer-gear parameters for ``graph`` from calibrated ``ranges`` (see module doc)."""
+    plan = QuantPlan(activations=_activation_params(graph, ranges))
+    weight_axis = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3}
+    for n in graph.nodes:
+        consts = [
+            (i, t) for i, t in enumerate(n.inputs) if t is not None and graph.tensors[t].is_const
+        ]
+        for i, t in consts:
+            data = np.asarray(graph.tensors[t].data, np.float32)
+            if n.op in WEIGHT_OPS and i == 1:
+                if t not in plan.weights:
+                    plan.weights[t] = quantize_weights_q8(data, weight_axis[n.op])
+            elif n.op in WEIGHT_OPS and i == 2:
+                x_qp = plan.activations[n.inputs[0]]
+                w_qp = quantize_weights_q8(
+                    np.asarray(graph.tensors[n.inputs[1]].data, np.float32), weight_axis[n.op]
+                )[1]
+                q = quantize_bias(data, float(x_qp.scale), w_qp.scale)
+                b_scale = (np.float32(x_qp.scale) * w_qp.scale).astype(np.float32)
+                b_qp = QParams.of(b_scale, np.zeros(b_scale.shape, np.int64), 0)
+                prev = plan.biases.get(t)
+                if prev is not None and not np.array_equal(prev[0], q):
+                    raise ValueError(
+                        f"bias {t!r} is shared by layers with different input scales; "
+                        "the int8 gear needs one bias per layer"
+                    )
+                plan.biases[t] = (q, b_qp)
+            elif t not in plan.others:
+                qp = choose_qparams(float(data.min(initial=0.0)), float(data.max(initial=0.0)))
+                plan.others[t] = (quantize(data, qp), qp)
+    return plan
