@@ -49,6 +49,16 @@ def _load_calibration(path: str | None) -> Any:
     return data
 
 
+def _load_validation(path: str | None) -> Any:
+    """``--validation FILE.npz`` holding arrays ``x`` (inputs) and ``y`` (labels)."""
+    if path is None:
+        return None
+    data = _load_calibration(path)
+    if not isinstance(data, dict) or not {"x", "y"} <= set(data):
+        raise CliError(f"validation file {path} must be an .npz with arrays 'x' and 'y'")
+    return data["x"], data["y"]
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     import gearshift as gs
 
@@ -65,6 +75,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
         calibration=_load_calibration(args.calibration),
         prune=prune,
         storage=args.storage,
+        calibration_method=args.calibration_method,
+        validation=_load_validation(args.validation),
     )
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -251,8 +263,19 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("convert", help="convert a Keras model to a .gear file")
     c.add_argument("src", help="model: .keras, .h5, SavedModel folder")
     c.add_argument("-o", "--output", required=True, help="output .gear path")
-    c.add_argument("--gears", default="fp32", help="comma-separated gears (default: fp32)")
+    c.add_argument(
+        "--gears", default="fp32", help="comma-separated: fp32,fp16,int8,int4 (default: fp32)"
+    )
     c.add_argument("--calibration", help="representative inputs, .npy or .npz")
+    c.add_argument(
+        "--calibration-method",
+        default="minmax",
+        choices=["minmax", "percentile", "mse", "entropy"],
+        help="how int8 ranges are chosen (default: minmax)",
+    )
+    c.add_argument(
+        "--validation", metavar="FILE.npz", help="arrays x and y: report accuracy per gear"
+    )
     c.add_argument("--prune", type=_sparsity, metavar="SPARSITY")
     c.add_argument("--prune-method", default="magnitude", choices=["magnitude", "2:4", "channel"])
     c.add_argument("--storage", default="compact", choices=["compact", "exact"])
