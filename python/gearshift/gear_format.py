@@ -1,4 +1,4 @@
-"""Pure-Python reader of the ``.gear`` format (docs/FORMAT.md, version 1.0).
+"""Pure-Python reader of the ``.gear`` format (docs/FORMAT.md, version 1.1).
 
 This is the second, independent implementation of the spec: the C++ runtime
 is the first. ``gearshift inspect`` uses it to describe a file without
@@ -23,7 +23,9 @@ from typing import Any, Union
 
 import numpy as np
 
+from . import gear_codec
 from .errors import FormatError
+from .gear_codec import Q4M_MAX_BLOCK as _Q4M_MAX_BLOCK
 
 __all__ = [
     "ACTIVATIONS",
@@ -38,6 +40,7 @@ __all__ = [
     "VERSION_MINOR",
     "GearFile",
     "Header",
+    "Quant",
     "Section",
     "align_offset",
     "crc32c",
@@ -47,7 +50,7 @@ __all__ = [
 
 MAGIC = b"GEAR"
 VERSION_MAJOR = 1
-VERSION_MINOR = 0
+VERSION_MINOR = 1
 ALIGNMENT = 64
 HEADER_SIZE = 64
 SECTION_ENTRY_SIZE = 32
@@ -67,9 +70,17 @@ SECTION_STRUCT = struct.Struct("<IIQQII")
 HEADER_CRC_OFFSET = 32  # byte offset of FileHeader.header_crc32c
 assert HEADER_STRUCT.size == HEADER_SIZE and SECTION_STRUCT.size == SECTION_ENTRY_SIZE
 
-DTYPE_SIZES = {"f32": 4}
-DTYPE_NUMPY = {"f32": np.dtype("<f4")}
-COMPUTE_DTYPES = {"f32": {"f32"}}
+DTYPE_SIZES = {"f32": 4, "f16": 2, "i8": 1, "i32": 4}
+DTYPE_NUMPY = {
+    "f32": np.dtype("<f4"),
+    "f16": np.dtype("<f2"),
+    "i8": np.dtype("i1"),
+    "i32": np.dtype("<i4"),
+}
+ENCODINGS = ("dense", "q8r4", "q4m")
+# compute token -> storage dtypes its constants may have (the per-role rules
+# of q8/q4 are checked on top, in _check_integer_constant).
+COMPUTE_DTYPES = {"f32": {"f32"}, "f16": {"f16", "f32"}, "q8": {"i8", "i32"}, "q4": {"i8", "i32"}}
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 
 # op -> required attrs with their JSON type check. Optional attrs (activation,
@@ -214,8 +225,9 @@ class Section:
 class GearFile:
     """A parsed and validated ``.gear`` file.
 
-    ``data`` holds the whole file; :meth:`storage_array` returns read-only
-    numpy views into it (no copy), as the C++ runtime uses mmapped weights.
+    ``data`` holds the whole file; :meth:`storage_values` returns read-only
+    numpy views into it for ``dense`` entries (no copy), as the C++ runtime
+    uses mmapped weights, and materialises ``q8r4``/``q4m`` values.
     """
 
     header: Header
@@ -235,23 +247,76 @@ class GearFile:
         s = self.sections[index]
         return memoryview(self.data)[s.offset : s.offset + s.size]
 
-    def storage_array(self, index: int) -> np.ndarray:
-        """Storage entry ``index`` as a read-only array view of its stored shape."""
+    def storage_payload(self, index: int) -> memoryview:
+        """The stored bytes of entry ``index`` (empty for ``q4m``, which has no payload)."""
         entry = self.manifest["storage"][index]
-        sec = self.sections[entry["section"]]
-        start = sec.offset + entry["offset"]
-        buf = memoryview(self.data)[start : start + entry["length"]]
-        arr = np.frombuffer(buf, dtype=DTYPE_NUMPY[entry["dtype"]])
-        return arr.reshape(entry["shape"])
+        if entry["encoding"] == "q4m":
+            return memoryview(b"")
+        start = self.sections[entry["section"]].offset + entry["offset"]
+        return memoryview(self.data)[start : start + entry["length"]]
+
+    def storage_quant(self, index: int) -> Quant | None:
+        """Entry ``index``'s quantization parameters (a ``q4m`` entry's are its base's)."""
+        entry = self.manifest["storage"][index]
+        if entry["encoding"] == "q4m":
+            return self.storage_quant(entry["base"])
+        q = entry.get("quant")
+        return None if q is None else _parse_quant(q, entry["dtype"], entry["shape"], "quant")
+
+    def storage_values(self, index: int) -> np.ndarray:
+        """The values entry ``index`` yields, exactly as FORMAT.md defines them.
+
+        ``dense``: a read-only view of the payload in its dtype (float32,
+        float16, int8, int32). ``q8r4``: float32 ``s[c] * (q + r * 0.0625)``
+        in binary32. ``q4m``: int8, the base's values by the integer rule.
+        """
+        entry = self.manifest["storage"][index]
+        enc = entry["encoding"]
+        if enc == "dense":
+            arr = np.frombuffer(self.storage_payload(index), dtype=DTYPE_NUMPY[entry["dtype"]])
+            return arr.reshape(entry["shape"])
+        base = entry["base"]
+        bq = self.storage_quant(base)
+        assert bq is not None and bq.axis is not None  # checked when the file was read
+        q = self.storage_values(base)
+        if enc == "q8r4":
+            r = gear_codec.unpack_nibbles(self.storage_payload(index), q.size)
+            return gear_codec.q8r4_values(q, r.reshape(q.shape), bq.scale, bq.axis)
+        return gear_codec.q4m_values(q, bq.axis, int(entry["block"]))
+
+    def storage_array(self, index: int) -> np.ndarray:
+        """Same as :meth:`storage_values` (the 1.0 name, kept for callers)."""
+        return self.storage_values(index)
+
+    def gear(self, name: str | None = None) -> dict[str, Any]:
+        """The manifest entry of gear ``name`` (default: the first, highest precision)."""
+        gears = self.manifest["gears"]
+        g = gears[0] if name is None else next((g for g in gears if g["name"] == name), None)
+        if g is None:
+            raise ValueError(f"unknown gear {name!r}; the file carries {self.gear_names}")
+        return g
 
     def constants(self, gear: str | None = None) -> dict[str, np.ndarray]:
-        """Tensor name -> stored array for every constant of ``gear`` (default: the first)."""
-        gears = self.manifest["gears"]
-        g = gears[0] if gear is None else next((g for g in gears if g["name"] == gear), None)
-        if g is None:
-            raise ValueError(f"unknown gear {gear!r}; the file carries {self.gear_names}")
+        """Tensor name -> values (:meth:`storage_values`) of every constant of ``gear``."""
+        g = self.gear(gear)
         tensors = self.manifest["tensors"]
-        return {tensors[t]["name"]: self.storage_array(s) for t, s in g["constants"]}
+        return {tensors[t]["name"]: self.storage_values(s) for t, s in g["constants"]}
+
+    def constant_storage(self, gear: str | None = None) -> dict[str, int]:
+        """Tensor name -> storage index of every constant of ``gear``."""
+        tensors = self.manifest["tensors"]
+        return {tensors[t]["name"]: s for t, s in self.gear(gear)["constants"]}
+
+    def activations(self, gear: str | None = None) -> dict[str, tuple[float, int]]:
+        """Tensor name -> int8 ``(scale, zero_point)`` of a q8/q4 gear (empty for f32/f16).
+
+        ``scale`` is the float32 value as a Python float.
+        """
+        tensors = self.manifest["tensors"]
+        return {
+            tensors[t]["name"]: (float(np.float32(s)), int(z))
+            for t, s, z in self.gear(gear).get("activations") or []
+        }
 
 
 # ---------------------------------------------------------------------------
@@ -277,7 +342,7 @@ def read_gear(source: Source, verify_checksums: bool = True) -> GearFile:
     header = _read_header(data)
     sections = _read_sections(data, header, verify_checksums)
     manifest = _read_manifest(data, sections)
-    _validate_manifest(manifest, sections, header.alignment)
+    _validate_manifest(manifest, sections, header.alignment, data)
     return GearFile(header=header, sections=sections, manifest=manifest, data=data)
 
 
@@ -655,7 +720,9 @@ def _static_shape_checks(
         _need(len(ranks) == 1, w, f"{op} inputs differ in rank: {[shapes[t] for t in ins]}")
 
 
-def _validate_manifest(m: dict[str, Any], sections: list[Section], alignment: int) -> None:
+def _validate_manifest(
+    m: dict[str, Any], sections: list[Section], alignment: int, data: bytes | memoryview
+) -> None:
     if "producer" in m:
         _get(m, "producer", str, "manifest")
     if "metadata" in m:
@@ -734,37 +801,10 @@ def _validate_manifest(m: dict[str, Any], sections: list[Section], alignment: in
         _need(o in available, "outputs", f"output tensor {o} is never produced")
 
     storage = _get(m, "storage", list, "manifest")
-    for k, s in enumerate(storage):
-        w = f"storage[{k}]"
-        sec = _get(s, "section", int, w)
-        _need(
-            0 <= sec < len(sections) and sections[sec].kind == SECTION_TENSOR_DATA,
-            f"{w}.section",
-            f"{sec} is not the index of a TENSOR_DATA section",
-        )
-        off = _get(s, "offset", int, w)
-        length = _get(s, "length", int, w)
-        _need(off >= 0 and off % alignment == 0, f"{w}.offset", f"{off} not aligned to {alignment}")
-        _need(
-            length >= 0 and off + length <= sections[sec].size,
-            w,
-            f"bytes [{off}, {off + length}) outside section {sec} of {sections[sec].size} bytes",
-        )
-        dtype = _get(s, "dtype", str, w)
-        _need(dtype in DTYPE_SIZES, f"{w}.dtype", f"unknown dtype {dtype[:40]!r}")
-        shape = _int_list(_get(s, "shape", list, w), f"{w}.shape")
-        _need(len(shape) <= MAX_RANK, f"{w}.shape", f"rank {len(shape)} exceeds {MAX_RANK}")
-        _need(all(d >= 1 for d in shape), f"{w}.shape", "every dimension must be >= 1")
-        _need(_bytes_fit(shape), f"{w}.shape", f"element count of {shape} x 4 bytes overflows")
-        enc = _get(s, "encoding", str, w)
-        _need(enc == "dense", f"{w}.encoding", f'expected "dense", found {enc[:40]!r}')
-        _need(s.get("quant") is None, f"{w}.quant", "must be absent or null in format 1.0")
-        expected = math.prod(shape) * DTYPE_SIZES[dtype]
-        _need(length == expected, f"{w}.length", f"expected {expected} ({dtype} x {shape})")
-
+    quants = _validate_storage(storage, sections, alignment, data)
+    nodes = m["nodes"]
     gears = _get(m, "gears", list, "manifest")
     _need(bool(gears), "gears", "the file carries no gear")
-    const_ids = {i for i in range(nt) if const[i]}
     gnames: set[str] = set()
     for k, g in enumerate(gears):
         w = f"gears[{k}]"
@@ -772,29 +812,398 @@ def _validate_manifest(m: dict[str, Any], sections: list[Section], alignment: in
         _need(gname != "", f"{w}.name", "gear names must be non-empty")
         _need(gname not in gnames, w, f"gear name {gname[:60]!r} is not unique")
         gnames.add(gname)
-        compute = _get(g, "compute", str, w)
-        _need(compute in COMPUTE_DTYPES, f"{w}.compute", f"unknown compute token {compute[:40]!r}")
-        seen: set[int] = set()
-        for j, pair in enumerate(_get(g, "constants", list, w)):
-            pw = f"{w}.constants[{j}]"
+        w = f"gear {gname[:60]!r} ({w})"
+        _validate_gear(g, w, tensors, const, nodes, storage, quants, sections, data)
+
+
+# ---------------------------------------------------------------------------
+# Storage (FORMAT.md 2.3 "Storage")
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Quant:
+    """A storage entry's ``quant``: ``real = scale * (value - zero_point)``.
+
+    ``axis`` is None for one set of parameters for the whole tensor, else the
+    channel axis; ``scale`` is float32 and ``zero_point`` int64, one element
+    per channel (or one).
+    """
+
+    axis: int | None
+    scale: np.ndarray
+    zero_point: np.ndarray
+
+    def same_as(self, other: Quant) -> bool:
+        return (
+            self.axis == other.axis
+            and np.array_equal(self.scale, other.scale)
+            and np.array_equal(self.zero_point, other.zero_point)
+        )
+
+
+def _f32_scale(v: Any) -> np.float32 | None:
+    """``v`` as a float32 scale if it is a number that stays finite and > 0 as float32."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    if not (math.isfinite(float(v)) and abs(float(v)) <= _F32_MAX):
+        return None
+    f = np.float32(v)
+    return f if np.isfinite(f) and f > 0 else None
+
+
+def _parse_quant(q: Any, dtype: str, shape: list[int], w: str) -> Quant:
+    """Checks one ``quant`` object (FORMAT.md "quant") and returns it parsed."""
+    _need(isinstance(q, dict), w, f"expected an object, found {json.dumps(q)[:60]}")
+    axis = q.get("axis")
+    if axis is not None:
+        _need(
+            _is_int(axis) and 0 <= axis < len(shape),
+            f"{w}.axis",
+            f"expected null or an axis in [0, {len(shape)}), found {json.dumps(axis)[:40]}",
+        )
+    n = 1 if axis is None else shape[axis]
+    scale = _get(q, "scale", list, w)
+    _need(len(scale) == n, f"{w}.scale", f"expected {n} values, found {len(scale)}")
+    scales = [_f32_scale(v) for v in scale]
+    bad = next((j for j, v in enumerate(scales) if v is None), None)
+    _need(
+        bad is None,
+        f"{w}.scale[{bad}]",
+        f"expected a finite float32 > 0, found {json.dumps(scale[bad] if bad is not None else 0)}",
+    )
+    zps = q.get("zero_point")
+    if zps is None:
+        zps = [0] * n
+    _need(
+        isinstance(zps, list) and all(_is_int(z) for z in zps),
+        f"{w}.zero_point",
+        f"expected an integer array, found {json.dumps(zps)[:60]}",
+    )
+    _need(len(zps) == n, f"{w}.zero_point", f"expected {n} values, found {len(zps)}")
+    lo, hi = (-128, 127) if dtype == "i8" else (0, 0)
+    bad = next((j for j, z in enumerate(zps) if not lo <= z <= hi), None)
+    _need(
+        bad is None,
+        f"{w}.zero_point[{bad}]",
+        f"expected an integer in [{lo}, {hi}] for {dtype}, "
+        f"found {zps[bad] if bad is not None else 0}",
+    )
+    return Quant(axis, np.array(scales, np.float32), np.array(zps, np.int64))
+
+
+def _check_payload(
+    s: dict[str, Any], w: str, expected: int, sections: list[Section], alignment: int
+) -> None:
+    """``section``/``offset``/``length`` of an entry with a payload: in bounds, the right size."""
+    sec = _get(s, "section", int, w)
+    _need(
+        0 <= sec < len(sections) and sections[sec].kind == SECTION_TENSOR_DATA,
+        f"{w}.section",
+        f"{sec} is not the index of a TENSOR_DATA section",
+    )
+    off = _get(s, "offset", int, w)
+    length = _get(s, "length", int, w)
+    _need(off >= 0 and off % alignment == 0, f"{w}.offset", f"{off} not aligned to {alignment}")
+    _need(
+        length >= 0 and off + length <= sections[sec].size,
+        w,
+        f"bytes [{off}, {off + length}) outside section {sec} of {sections[sec].size} bytes",
+    )
+    what = f"{s['encoding']} {s['dtype']} x {s['shape']}"
+    _need(length == expected, f"{w}.length", f"expected {expected} ({what}), found {length}")
+
+
+def _validate_storage(
+    storage: list[Any], sections: list[Section], alignment: int, data: bytes | memoryview
+) -> list[Quant | None]:
+    """Every storage entry's fields, bounds, length and ``quant``; then every ``base``.
+
+    Returns the parsed ``quant`` of every entry (a ``q4m`` entry's is its base's).
+    """
+    quants: list[Quant | None] = []
+    for k, s in enumerate(storage):
+        w = f"storage[{k}]"
+        dtype = _get(s, "dtype", str, w)
+        _need(dtype in DTYPE_SIZES, f"{w}.dtype", f"unknown dtype {dtype[:40]!r}")
+        shape = _int_list(_get(s, "shape", list, w), f"{w}.shape")
+        _need(len(shape) <= MAX_RANK, f"{w}.shape", f"rank {len(shape)} exceeds {MAX_RANK}")
+        _need(all(d >= 1 for d in shape), f"{w}.shape", "every dimension must be >= 1")
+        size = DTYPE_SIZES[dtype]
+        _need(
+            _bytes_fit(shape, size),
+            f"{w}.shape",
+            f"element count of {shape} x {size} bytes overflows",
+        )
+        enc = _get(s, "encoding", str, w)
+        _need(enc in ENCODINGS, f"{w}.encoding", f"expected one of {ENCODINGS}, found {enc[:40]!r}")
+        want_dtype = {"q8r4": "f32", "q4m": "i8"}.get(enc)
+        _need(
+            want_dtype in (None, dtype),
+            f"{w}.dtype",
+            f"encoding {enc} yields {want_dtype}, found {dtype!r}",
+        )
+        n = math.prod(shape)
+        if enc == "q4m":
+            for key in ("section", "offset"):
+                _need(key not in s, f"{w}.{key}", "a q4m entry has no payload: must be absent")
             _need(
-                isinstance(pair, list) and len(pair) == 2 and all(_is_int(x) for x in pair),
-                pw,
-                "expected a [tensor, storage] pair",
+                s.get("length", 0) == 0 and _is_int(s.get("length", 0)),
+                f"{w}.length",
+                "a q4m entry has no payload: must be absent or 0",
             )
-            t, s = pair
-            _need(t in const_ids and t not in seen, pw, f"tensor {t} is not a constant or repeated")
-            _need(0 <= s < len(storage), pw, f"storage index {s} out of range")
-            seen.add(t)
+            block = _get(s, "block", int, w)
             _need(
-                storage[s]["shape"] == tensors[t]["shape"],
-                pw,
-                f"storage shape {storage[s]['shape']} != tensor shape {tensors[t]['shape']}",
+                1 <= block <= _Q4M_MAX_BLOCK,
+                f"{w}.block",
+                f"expected an integer in [1, {_Q4M_MAX_BLOCK}], found {block}",
             )
+        else:
+            _check_payload(s, w, n * size if enc == "dense" else (n + 1) // 2, sections, alignment)
+        if enc == "dense":
+            _need("base" not in s, f"{w}.base", "only q8r4 and q4m entries have a base")
+        q = s.get("quant")
+        if dtype in ("i8", "i32") and enc == "dense":
+            _need(q is not None, f"{w}.quant", f"required for {dtype} storage")
+            quants.append(_parse_quant(q, dtype, shape, f"{w}.quant"))
+        else:
+            if enc != "q4m":
+                _need(q is None, f"{w}.quant", f"must be absent or null for {dtype} storage")
+            quants.append(None)
+    for k, s in enumerate(storage):
+        if s["encoding"] == "dense":
+            continue
+        w = f"storage[{k}]"
+        b = _get(s, "base", int, w)
+        _need(0 <= b < len(storage), f"{w}.base", f"storage index {b} out of range")
+        base, bq = storage[b], quants[b]
+        _need(
+            base["dtype"] == "i8"
+            and base["encoding"] == "dense"
+            and bq is not None
+            and bq.axis is not None,
+            f"{w}.base",
+            f"storage[{b}] is not an i8 dense entry with per-channel quant",
+        )
+        _need(
+            base["shape"] == s["shape"],
+            f"{w}.base",
+            f"storage[{b}] has shape {base['shape']}, this entry {s['shape']}",
+        )
+        if s["encoding"] == "q4m":
+            own = s.get("quant")
+            if own is not None:
+                mine = _parse_quant(own, "i8", s["shape"], f"{w}.quant")
+                _need(mine.same_as(bq), f"{w}.quant", f"differs from its base storage[{b}]'s")
+            quants[k] = bq
+    return quants
+
+
+# ---------------------------------------------------------------------------
+# Gears (FORMAT.md 2.3 "Gears", "Compute tokens")
+# ---------------------------------------------------------------------------
+WEIGHT_AXES = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
+TIED_OPS = ("MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "PAD", "CONCATENATION")
+
+
+def _constant_roles(nodes: list[Any], const: list[bool]) -> dict[int, set[Any]]:
+    """Constant tensor -> its roles in the integer gears: ``("weight", axis)``, ``"bias"``,
+    ``"operand"`` (any other constant input)."""
+    roles: dict[int, set[Any]] = {}
+    for node in nodes:
+        ins = node["inputs"]
+        for j, t in enumerate(ins):
+            if t < 0 or not const[t]:
+                continue
+            if node["op"] in WEIGHT_AXES and j == 1:
+                role: Any = ("weight", WEIGHT_AXES[node["op"]])
+            elif node["op"] in WEIGHT_AXES and j == 2:
+                role = "bias"
+            else:
+                role = "operand"
+            roles.setdefault(t, set()).add(role)
+    return roles
+
+
+def _weight_values_symmetric(
+    storage: list[Any], k: int, sections: list[Section], data: bytes | memoryview
+) -> bool:
+    """Whether dense i8 entry ``k`` holds values in [-127, 127] only."""
+    e = storage[k]
+    start = sections[e["section"]].offset + e["offset"]
+    arr = np.frombuffer(memoryview(data)[start : start + e["length"]], np.int8)
+    return not np.any(arr == -128)
+
+
+def _check_integer_constant(
+    role: Any,
+    compute: str,
+    k: int,
+    storage: list[Any],
+    quants: list[Quant | None],
+    sections: list[Section],
+    data: bytes | memoryview,
+    w: str,
+) -> None:
+    e, q = storage[k], quants[k]
+    desc = f"storage[{k}] ({e['dtype']} {e['encoding']})"
+    if isinstance(role, tuple):
+        enc = "dense" if compute == "q8" else "q4m"
+        _need(
+            e["dtype"] == "i8" and e["encoding"] == enc,
+            w,
+            f"a weight of a {compute} gear must be i8 {enc}, found {desc}",
+        )
+        assert q is not None
+        _need(
+            q.axis == role[1] and not np.any(q.zero_point),
+            w,
+            f"weight quant must be symmetric per channel along axis {role[1]}, found axis "
+            f"{q.axis} and zero points {q.zero_point.tolist()[:8]}",
+        )
+        dense = k if enc == "dense" else e["base"]
+        _need(
+            _weight_values_symmetric(storage, dense, sections, data),
+            w,
+            f"weight values of storage[{dense}] must be in [-127, 127] (symmetric), found -128",
+        )
+    elif role == "bias":
+        _need(
+            e["dtype"] == "i32" and e["encoding"] == "dense" and q is not None and q.axis == 0,
+            w,
+            f"a bias of a {compute} gear must be i32 dense with per-channel quant, found {desc}"
+            + ("" if q is None else f" with quant axis {q.axis}"),
+        )
+    else:
+        _need(
+            e["dtype"] == "i8" and e["encoding"] == "dense" and q is not None and q.axis is None,
+            w,
+            f"a constant operand of a {compute} gear must be i8 dense with per-tensor quant, "
+            f"found {desc}" + ("" if q is None else f" with quant axis {q.axis}"),
+        )
+
+
+def _parse_activations(
+    g: dict[str, Any], w: str, tensors: list[Any], const: list[bool]
+) -> dict[int, tuple[np.float32, int]]:
+    acts: dict[int, tuple[np.float32, int]] = {}
+    for j, item in enumerate(_get(g, "activations", list, w)):
+        aw = f"{w}.activations[{j}]"
+        _need(
+            isinstance(item, list) and len(item) == 3,
+            aw,
+            f"expected [tensor, scale, zero_point], found {json.dumps(item)[:60]}",
+        )
+        t, scale, zp = item
+        _need(
+            _is_int(t) and 0 <= t < len(tensors) and not const[t],
+            aw,
+            f"{json.dumps(t)[:40]} is not the index of a non-constant tensor",
+        )
+        _need(t not in acts, aw, f"tensor {t} is listed twice")
+        s32 = _f32_scale(scale)
+        _need(s32 is not None, aw, f"scale: expected a finite float32 > 0, found {scale}")
+        _need(
+            _is_int(zp) and -128 <= zp <= 127,
+            aw,
+            f"zero_point: expected an integer in [-128, 127], found {json.dumps(zp)[:40]}",
+        )
+        acts[t] = (s32, zp)  # type: ignore[assignment]
+    missing = [t for t in range(len(tensors)) if not const[t] and t not in acts]
+    _need(
+        not missing,
+        f"{w}.activations",
+        f"no parameters for tensor(s) {missing[:8]} ({tensors[missing[0]]['name'][:40]!r}, ...)"
+        if missing
+        else "",
+    )
+    return acts
+
+
+def _check_tied(
+    nodes: list[Any],
+    acts: dict[int, tuple[np.float32, int]],
+    const_quant: dict[int, Quant | None],
+    tensors: list[Any],
+    w: str,
+) -> None:
+    """Tied ops (pools, RESHAPE, PAD, CONCATENATION): each input's (scale, zp) is the output's."""
+    for node in nodes:
+        if node["op"] not in TIED_OPS:
+            continue
+        out = node["outputs"][0]
+        want = acts[out]
+        for t in node["inputs"]:
+            if t in acts:
+                got = acts[t]
+            else:
+                q = const_quant.get(t)
+                if q is None or q.axis is not None:
+                    continue  # reported by the constant's own check
+                got = (q.scale[0], int(q.zero_point[0]))
             _need(
-                storage[s]["dtype"] in COMPUTE_DTYPES[compute],
-                pw,
-                f"storage dtype {storage[s]['dtype']} cannot feed compute {compute}",
+                got[0] == want[0] and got[1] == want[1],
+                f"{w}.activations",
+                f"node {node['name'][:40]!r} ({node['op']}) moves values without rescaling: input "
+                f"{tensors[t]['name'][:40]!r} has (scale {float(got[0])!r}, zero point {got[1]}), "
+                f"output {tensors[out]['name'][:40]!r} has (scale {float(want[0])!r}, zero point "
+                f"{want[1]})",
             )
-        missing = sorted(const_ids - seen)
-        _need(not missing, w, f"no storage for constant tensors {missing[:8]}")
+
+
+def _validate_gear(
+    g: dict[str, Any],
+    w: str,
+    tensors: list[Any],
+    const: list[bool],
+    nodes: list[Any],
+    storage: list[Any],
+    quants: list[Quant | None],
+    sections: list[Section],
+    data: bytes | memoryview,
+) -> None:
+    compute = _get(g, "compute", str, w)
+    _need(
+        compute in COMPUTE_DTYPES,
+        f"{w}.compute",
+        f"expected one of {tuple(COMPUTE_DTYPES)}, found {compute[:40]!r}",
+    )
+    integer = compute in ("q8", "q4")
+    roles = _constant_roles(nodes, const) if integer else {}
+    const_ids = {i for i in range(len(tensors)) if const[i]}
+    seen: dict[int, int] = {}
+    for j, pair in enumerate(_get(g, "constants", list, w)):
+        pw = f"{w}.constants[{j}]"
+        _need(
+            isinstance(pair, list) and len(pair) == 2 and all(_is_int(x) for x in pair),
+            pw,
+            "expected a [tensor, storage] pair",
+        )
+        t, s = pair
+        _need(t in const_ids and t not in seen, pw, f"tensor {t} is not a constant or repeated")
+        _need(0 <= s < len(storage), pw, f"storage index {s} out of range")
+        seen[t] = s
+        pw = f"{pw} (tensor {tensors[t]['name'][:40]!r})"
+        _need(
+            storage[s]["shape"] == tensors[t]["shape"],
+            pw,
+            f"storage shape {storage[s]['shape']} != tensor shape {tensors[t]['shape']}",
+        )
+        _need(
+            storage[s]["dtype"] in COMPUTE_DTYPES[compute],
+            pw,
+            f"storage[{s}] dtype {storage[s]['dtype']} cannot feed compute {compute} "
+            f"(takes {sorted(COMPUTE_DTYPES[compute])})",
+        )
+        if integer:
+            for role in sorted(roles.get(t, {"operand"}), key=str):
+                _check_integer_constant(role, compute, s, storage, quants, sections, data, pw)
+    missing = sorted(const_ids - set(seen))
+    _need(not missing, w, f"no storage for constant tensors {missing[:8]}")
+    if not integer:
+        _need(
+            g.get("activations") is None,
+            f"{w}.activations",
+            f"only q8 and q4 gears carry activation parameters, this one computes {compute}",
+        )
+        return
+    acts = _parse_activations(g, w, tensors, const)
+    _check_tied(nodes, acts, {t: quants[s] for t, s in seen.items()}, tensors, w)

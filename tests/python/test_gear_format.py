@@ -318,3 +318,360 @@ def test_attr_ranges(op, attrs, ok):
     else:
         with pytest.raises(FormatError):
             gf.read_gear(data)
+
+
+# ---------------------------------------------------------------------------
+# Format 1.1: hand-built files (tests/python/gear_bytes.py), no writer involved
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny():
+    from gear_bytes import tiny_model
+
+    b, x = tiny_model()
+    return b, x, b.bytes()
+
+
+def _stor(m: dict, tensor: str, gear: str) -> int:
+    """Storage index of ``tensor`` in ``gear`` of manifest ``m``."""
+    t = next(i for i, e in enumerate(m["tensors"]) if e["name"] == tensor)
+    g = next(g for g in m["gears"] if g["name"] == gear)
+    return next(s for tt, s in g["constants"] if tt == t)
+
+
+def _tidx(m: dict, name: str) -> int:
+    return next(i for i, e in enumerate(m["tensors"]) if e["name"] == name)
+
+
+def _act(m: dict, gear: str, name: str) -> list:
+    g = next(g for g in m["gears"] if g["name"] == gear)
+    return next(a for a in g["activations"] if a[0] == _tidx(m, name))
+
+
+def test_v11_round_trip(tiny):
+    from gearshift import gear_codec as codec
+
+    b, _x, data = tiny
+    f = gf.read_gear(data)
+    assert f.version == (1, 1)
+    assert f.gear_names == ("fp32", "fp32r", "fp16", "int8", "int4")
+    m = b.manifest()
+    for k, entry in enumerate(m["storage"]):
+        v = f.storage_values(k)
+        assert list(v.shape) == entry["shape"]
+        if entry["encoding"] == "dense":
+            want = np.frombuffer(b.payloads[k], gf.DTYPE_NUMPY[entry["dtype"]])
+            np.testing.assert_array_equal(v.ravel(), want)
+            assert v.dtype == gf.DTYPE_NUMPY[entry["dtype"]]
+        base, bq = f.storage_values(entry.get("base", k)), f.storage_quant(entry.get("base", k))
+        if entry["encoding"] == "q8r4":
+            r = codec.unpack_nibbles(b.payloads[k], base.size).reshape(base.shape)
+            assert v.dtype == np.float32
+            np.testing.assert_array_equal(v, codec.q8r4_values(base, r, bq.scale, bq.axis))
+        if entry["encoding"] == "q4m":
+            assert v.dtype == np.int8
+            np.testing.assert_array_equal(v, codec.q4m_values(base, bq.axis, entry["block"]))
+            assert f.storage_quant(k).same_as(bq)
+            assert len(f.storage_payload(k)) == 0
+    consts = f.constants("fp32")
+    np.testing.assert_array_equal(consts["conv/w"], b.graph.tensors["conv/w"].data)
+    assert f.constants("int8")["conv/b"].dtype == np.int32
+    acts = f.activations("int8")
+    assert set(acts) == {n for n, t in b.graph.tensors.items() if not t.is_const}
+    assert acts["y"] == (1 / 256, -128)
+    assert f.activations("fp32") == {}
+    assert f.gear()["name"] == "fp32"
+
+
+def test_v11_minor_0_is_read(tiny):
+    b, _x, _data = tiny
+    assert gf.read_gear(b.bytes(minor=0)).version == (1, 0)
+
+
+def _rebuilt(b, edit, payload_edit=None) -> bytes:
+    from gear_bytes import layout, pack
+
+    payloads = dict(b.payloads)
+    if payload_edit:
+        payload_edit(b.manifest(), payloads)
+    m, data = layout(b.manifest(), payloads)
+    edit(m)
+    return pack(m, data)
+
+
+def test_v11_edit_helper_is_sound(tiny):
+    b, _x, data = tiny
+    assert _rebuilt(b, lambda m: None) == data
+
+
+def _set_const(m: dict, gear: str, tensor: str, storage: int) -> None:
+    g = next(g for g in m["gears"] if g["name"] == gear)
+    next(p for p in g["constants"] if p[0] == _tidx(m, tensor))[1] = storage
+
+
+def _s(m, t, g):
+    return m["storage"][_stor(m, t, g)]
+
+
+V11_REJECTIONS = [
+    (lambda m: m["storage"][0].update(dtype="f64"), r"storage\[0\]\.dtype: unknown dtype"),
+    (lambda m: m["storage"][0].update(encoding="sparse"), r"storage\[0\]\.encoding"),
+    (lambda m: _s(m, "conv/w", "fp32r").update(dtype="i8"), "encoding q8r4 yields f32"),
+    (lambda m: _s(m, "conv/w", "int4").update(dtype="f32"), "encoding q4m yields i8"),
+    (lambda m: _s(m, "conv/w", "fp32r").update(length=72), r"length: expected 36"),
+    (lambda m: _s(m, "conv/w", "int4").update(section=1), "q4m entry has no payload"),
+    (lambda m: _s(m, "conv/w", "int4").update(length=8), "q4m entry has no payload"),
+    (lambda m: _s(m, "conv/w", "int4").update(block=0), r"block: expected an integer in \[1"),
+    (lambda m: _s(m, "conv/w", "int4").update(block=65537), r"block"),
+    (lambda m: _s(m, "conv/w", "int4").pop("block"), "missing key 'block'"),
+    (lambda m: _s(m, "conv/w", "int4").pop("base"), "missing key 'base'"),
+    (lambda m: _s(m, "conv/w", "int4").update(base=999), r"base: storage index 999 out of"),
+    (lambda m: _s(m, "conv/w", "fp32r").update(base=0), "not an i8 dense entry"),
+    (
+        lambda m: _s(m, "conv/w", "int4").update(base=_stor(m, "mul/k", "int8")),
+        "not an i8 dense entry with per-channel quant",
+    ),
+    (
+        lambda m: _s(m, "conv/w", "int4").update(base=_stor(m, "dw/w", "int8")),
+        r"has shape \[1, 3, 3, 8\]",
+    ),
+    (lambda m: _s(m, "conv/w", "fp32").update(base=1), "only q8r4 and q4m entries have a base"),
+    (lambda m: _s(m, "conv/w", "int8").pop("quant"), "quant: required for i8"),
+    (lambda m: _s(m, "conv/b", "int8").update(quant=None), "quant: required for i32"),
+    (lambda m: _s(m, "conv/w", "fp32").update(quant={"scale": [1.0]}), "absent or null for f32"),
+    (lambda m: _s(m, "conv/w", "fp16").update(quant={"scale": [1.0]}), "absent or null for f16"),
+    (
+        lambda m: _s(m, "conv/w", "fp32r").update(quant={"scale": [1.0]}),
+        "absent or null for f32",
+    ),
+    (lambda m: _s(m, "conv/w", "int8")["quant"].update(scale=[1.0]), r"scale: expected 4 values"),
+    (lambda m: _s(m, "conv/w", "int8")["quant"].update(axis=4), r"quant\.axis"),
+    (lambda m: _s(m, "conv/w", "int8")["quant"].update(axis=True), r"quant\.axis"),
+    (lambda m: _s(m, "mul/k", "int8")["quant"].update(scale=[0.0]), r"scale\[0\]: expected a"),
+    (lambda m: _s(m, "mul/k", "int8")["quant"].update(scale=[-1.0]), r"finite float32 > 0"),
+    (lambda m: _s(m, "mul/k", "int8")["quant"].update(scale=[1e39]), r"finite float32 > 0"),
+    (lambda m: _s(m, "mul/k", "int8")["quant"].update(scale=[1e-50]), r"finite float32 > 0"),
+    (lambda m: _s(m, "mul/k", "int8")["quant"].update(scale=["1"]), r"finite float32 > 0"),
+    (lambda m: _s(m, "mul/k", "int8")["quant"].update(zero_point=[128]), r"\[-128, 127\]"),
+    (lambda m: _s(m, "mul/k", "int8")["quant"].update(zero_point=[1, 2]), "expected 1 values"),
+    (lambda m: _s(m, "mul/k", "int8")["quant"].update(zero_point=[0.5]), "integer array"),
+    (lambda m: _s(m, "conv/b", "int8")["quant"].update(zero_point=[1, 0, 0, 0]), r"\[0, 0\]"),
+    (
+        lambda m: _s(m, "conv/w", "int4").update(quant={"axis": 0, "scale": [1.0] * 4}),
+        "differs from its base",
+    ),
+    # gears
+    (lambda m: m["gears"][3].update(compute="q2"), r"gears\[3\]\)\.compute: expected one of"),
+    (lambda m: m["gears"][0]["constants"][0].__setitem__(1, 1), "i8 cannot feed compute f32"),
+    (lambda m: m["gears"][2]["constants"][0].__setitem__(1, 1), "i8 cannot feed compute f16"),
+    (lambda m: m["gears"][3]["constants"][0].__setitem__(1, 0), "f32 cannot feed compute q8"),
+    (
+        lambda m: m["gears"][3]["constants"][0].__setitem__(1, _stor(m, "conv/w", "int4")),
+        "weight of a q8 gear must be i8 dense",
+    ),
+    (
+        lambda m: m["gears"][4]["constants"][0].__setitem__(1, _stor(m, "conv/w", "int8")),
+        "weight of a q4 gear must be i8 q4m",
+    ),
+    (
+        lambda m: _s(m, "conv/w", "int8")["quant"].update(zero_point=[1, 0, 0, 0]),
+        "symmetric per channel along axis 0",
+    ),
+    (
+        lambda m: _s(m, "dw/w", "int8")["quant"].update(axis=0, scale=[1.0], zero_point=[0]),
+        "symmetric per channel along axis 3, found axis 0",  # [1,3,3,8]: axis 0 has 1 channel
+    ),
+    (
+        lambda m: _set_const(m, "int8", "dw/b", _stor(m, "mul/k", "int8")),
+        "bias of a q8 gear must be i32 dense",
+    ),
+    (
+        lambda m: _s(m, "mul/k", "int8").update(
+            quant={"axis": 0, "scale": [0.1] * 8, "zero_point": [0] * 8}
+        ),
+        "constant operand of a q8 gear must be i8 dense with per-tensor quant",
+    ),
+    (lambda m: m["gears"][3].pop("activations"), "missing key 'activations'"),
+    (lambda m: m["gears"][4]["activations"].pop(), "no parameters for tensor"),
+    (
+        lambda m: m["gears"][3]["activations"].append(m["gears"][3]["activations"][0]),
+        "listed twice",
+    ),
+    (
+        lambda m: m["gears"][3]["activations"].append([_tidx(m, "conv/w"), 1.0, 0]),
+        "not the index of a non-constant tensor",
+    ),
+    (lambda m: m["gears"][3]["activations"][0].__setitem__(1, 0.0), "scale: expected a finite"),
+    (lambda m: m["gears"][3]["activations"][0].__setitem__(1, 1e39), "scale: expected a finite"),
+    (lambda m: m["gears"][3]["activations"][0].__setitem__(2, 128), "zero_point: expected"),
+    (lambda m: m["gears"][3]["activations"][0].pop(), r"expected \[tensor, scale, zero_point\]"),
+    (lambda m: m["gears"][0].update(activations=[]), "only q8 and q4 gears carry activation"),
+    (lambda m: _act(m, "int8", "p").__setitem__(2, 0), r"'pool' \(MAX_POOL_2D\) moves values"),
+    (lambda m: _act(m, "int4", "r").__setitem__(1, 0.5), r"'reshape' \(RESHAPE\) moves values"),
+    (lambda m: _act(m, "int8", "pd").__setitem__(1, 0.5), r"'pad' \(PAD\) moves values"),
+    (lambda m: _act(m, "int8", "h").__setitem__(1, 0.5), r"'cat' \(CONCATENATION\) moves"),
+]
+
+
+@pytest.mark.parametrize("edit,match", V11_REJECTIONS)
+def test_v11_rejections(tiny, edit, match):
+    b, _x, _data = tiny
+    with pytest.raises(FormatError, match=match):
+        gf.read_gear(_rebuilt(b, edit))
+
+
+def test_v11_weight_value_minus_128_refused(tiny):
+    b, _x, _data = tiny
+
+    def poke(m, payloads):
+        k = _stor(m, "fc/w", "int8")
+        p = bytearray(payloads[k])
+        p[3] = 0x80
+        payloads[k] = bytes(p)
+
+    with pytest.raises(FormatError, match=r"must be in \[-127, 127\]"):
+        gf.read_gear(_rebuilt(b, lambda m: None, poke))
+
+
+def test_v11_q4m_length_zero_is_accepted(tiny):
+    b, _x, _data = tiny
+    gf.read_gear(_rebuilt(b, lambda m: _s(m, "conv/w", "int4").update(length=0)))
+
+
+def test_v11_q4m_quant_equal_to_base_is_accepted(tiny):
+    b, _x, _data = tiny
+
+    def edit(m):
+        _s(m, "conv/w", "int4")["quant"] = dict(_s(m, "conv/w", "int8")["quant"])
+
+    gf.read_gear(_rebuilt(b, edit))
+
+
+def test_v11_dense_f16_and_i32_lengths(tiny):
+    b, _x, _data = tiny
+    with pytest.raises(FormatError, match=r"length: expected 144 \(dense f16"):
+        gf.read_gear(_rebuilt(b, lambda m: _s(m, "conv/w", "fp16").update(length=288)))
+    with pytest.raises(FormatError, match=r"length: expected 16 \(dense i32"):
+        gf.read_gear(_rebuilt(b, lambda m: _s(m, "conv/b", "int8").update(length=4)))
+
+
+# ---------------------------------------------------------------------------
+# gear_codec: the encodings' value rules
+# ---------------------------------------------------------------------------
+def test_nibbles_layout_and_odd_counts():
+    from gearshift import gear_codec as codec
+
+    p = codec.pack_nibbles(np.array([1, -1, -8]))
+    assert p.tolist() == [0xF1, 0x08]  # element 0 low, element 1 high, odd tail's high = 0
+    np.testing.assert_array_equal(codec.unpack_nibbles(p, 3), [1, -1, -8])
+    np.testing.assert_array_equal(codec.unpack_nibbles(bytes(p), 3), [1, -1, -8])
+    v = np.arange(-8, 8)
+    for n in (0, 1, 15, 16):
+        np.testing.assert_array_equal(codec.unpack_nibbles(codec.pack_nibbles(v[:n]), n), v[:n])
+        assert codec.pack_nibbles(v[:n]).size == (n + 1) // 2
+    with pytest.raises(ValueError, match=r"\[-8, 7\]"):
+        codec.pack_nibbles(np.array([8]))
+    with pytest.raises(ValueError, match="need 3 bytes"):
+        codec.unpack_nibbles(p, 5)
+
+
+def _q8r4_scalar(q: int, r: int, s: np.float32) -> np.float32:
+    return np.float32(s * np.float32(np.float32(q) + np.float32(r) * np.float32(0.0625)))
+
+
+def test_q8r4_values_bit_exact_and_error_bound():
+    from gearshift import gear_codec as codec
+    from gearshift.converters import quant_ref as qr
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(16, 3, 3, 5)).astype(np.float32)
+    w[3] = 0.0
+    q, qp = qr.quantize_weights_q8(w, 0)
+    r = codec.q8r4_residual(w, q, qp.scale, 0)
+    assert r.dtype == np.int8 and r.min() >= -8 and r.max() <= 7
+    v = codec.q8r4_values(q, r, qp.scale, 0)
+    assert v.dtype == np.float32
+    want = np.array(
+        [
+            _q8r4_scalar(int(qq), int(rr), qp.scale[c])
+            for c in range(16)
+            for qq, rr in zip(q[c].ravel(), r[c].ravel())
+        ],
+        np.float32,
+    ).reshape(w.shape)
+    assert v.tobytes() == want.tobytes()
+    assert np.all(v[3] == 0)  # exact zeros stay exact
+    s = qp.scale[:, None, None, None].astype(np.float64)
+    err = np.abs(v.astype(np.float64) - w) / s
+    ulp = 2.0**-20  # the product's rounding, relative to s (|q + r/16| < 2**7)
+    # Where the residual is not clamped, the error is at most s/32 (FORMAT.md's bound).
+    d16 = (w / s - q) * 16
+    assert np.all(err[d16 <= 7.5] <= 1 / 32 + ulp)
+    # (w/s - q) can reach +1/2 (q rounds half away from zero), while r/16 stops at
+    # 7/16: there the clamp leaves up to s/16. FORMAT.md's "at most s/32" misses this.
+    assert np.all(err <= 1 / 16 + ulp)
+
+
+def test_q8r4_clamp_case_exceeds_s_over_32():
+    from gearshift import gear_codec as codec
+
+    s = np.array([1.0], np.float32)
+    w = np.array([[2.49]], np.float32)  # q = 2, (w - q) * 16 = 7.84 -> r = 7 after the clamp
+    q = np.array([[2]], np.int8)
+    r = codec.q8r4_residual(w, q, s, 0)
+    assert r[0, 0] == 7
+    assert abs(float(codec.q8r4_values(q, r, s, 0)[0, 0]) - 2.49) > 1 / 32
+
+
+def _q4m_scalar_block(block: list[int]) -> tuple[list[int], int]:
+    def rdiv(q: int, m: int) -> int:
+        return (1 if q > 0 else -1 if q < 0 else 0) * ((2 * abs(q) + m) // (2 * m))
+
+    best = None
+    for m in range(1, 16):
+        vals = [m * min(max(rdiv(q, m), -8), 7) for q in block]
+        e = sum((q - v) ** 2 for q, v in zip(block, vals))
+        if best is None or e < best[0]:
+            best = (e, vals, m)
+    assert best is not None
+    return best[1], best[2]
+
+
+@pytest.mark.parametrize(
+    "axis,shape,block", [(0, (3, 5, 9), 32), (2, (4, 2, 7), 3), (0, (2, 70), 32)]
+)
+def test_q4m_matches_the_integer_rule(axis, shape, block):
+    from gearshift import gear_codec as codec
+
+    rng = np.random.default_rng(1)
+    q = rng.integers(-127, 128, size=shape).astype(np.int8)
+    q.reshape(-1)[:5] = [127, -127, 0, 64, -64]
+    got = codec.q4m_values(q, axis, block)
+    assert got.dtype == np.int8 and got.shape == q.shape
+    rows = codec.channel_rows(q, axis)
+    want_rows, want_m = [], []
+    for row in rows.tolist():
+        out, ms = [], []
+        for i in range(0, len(row), block):
+            vals, m = _q4m_scalar_block(row[i : i + block])
+            out += vals
+            ms.append(m)
+        want_rows.append(out)
+        want_m.append(ms)
+    np.testing.assert_array_equal(codec.channel_rows(got, axis), want_rows)
+    np.testing.assert_array_equal(codec.q4m_multipliers(q, axis, block), want_m)
+
+
+def test_q4m_ties_and_edges():
+    from gearshift import gear_codec as codec
+
+    # [16]: m = 4 (4 * 4) and m = 8 (2 * 8) are both exact; the smaller wins.
+    assert codec.q4m_multipliers(np.array([[16]], np.int8), 0, 32).tolist() == [[4]]
+    assert codec.q4m_values(np.array([[16]], np.int8), 0).tolist() == [[16]]
+    # an all-zero block: every m is exact -> m = 1
+    assert codec.q4m_multipliers(np.zeros((1, 5), np.int8), 0).tolist() == [[1]]
+    assert codec.rdiv(np.array([5, -5, 7, -3, 0]), 2).tolist() == [3, -3, 4, -2, 0]
+    assert codec.rdiv(np.array([7, -7]), 3).tolist() == [2, -2]
+    v = codec.q4m_values(np.array([[127, -127, 1, -1]], np.int8), 0)
+    assert np.abs(v).max() <= 120
+    with pytest.raises(ValueError, match="block"):
+        codec.q4m_values(np.zeros((1, 4), np.int8), 0, 0)
