@@ -31,10 +31,11 @@ from typing import IO, Any
 
 import numpy as np
 
+from ..gear_codec import Q4M_BLOCK, pack_nibbles, q8r4_residual
 from ..gear_format import fast_crc32c
 from .dtypes import GEARS as DTYPE_GEARS
 from .ir import Graph, Node
-from .quant_ref import QParams, quantize_f16, quantize_weights_q8, round_half_away
+from .quant_ref import QParams, quantize_f16, quantize_weights_q8
 from .quantize import QuantPlan
 
 __all__ = ["GEARS", "StorageEntry", "WriteResult", "build_manifest", "write_gear"]
@@ -45,7 +46,6 @@ KIND_MANIFEST, KIND_TENSOR_DATA = 1, 2
 _HEADER = struct.Struct("<4sHHIIQQII24s")  # FileHeader, FORMAT.md 2.1
 _SECTION = struct.Struct("<IIQQII")  # SectionEntry, FORMAT.md 2.2
 _HEADER_SIZE, _SECTION_SIZE = 64, 32
-Q4M_BLOCK = 32
 
 # User-facing gear name -> compute token (converters/dtypes.py is the table).
 GEARS = {name: spec.token for name, spec in DTYPE_GEARS.items() if not spec.sparse}
@@ -149,24 +149,6 @@ def _quant_json(qp: QParams, with_zero_point: bool = True) -> dict[str, Any]:
     return out
 
 
-def _pack_nibbles(v: np.ndarray) -> np.ndarray:
-    """Signed 4-bit values -> bytes, element 2i in the low nibble (odd count: high nibble 0)."""
-    flat = np.asarray(v, np.int8).ravel()
-    if flat.size % 2:
-        flat = np.concatenate([flat, np.zeros(1, np.int8)])
-    u = flat.astype(np.uint8) & 0x0F
-    return (u[0::2] | (u[1::2] << 4)).astype(np.uint8)
-
-
-def _q8r4_residual(w: np.ndarray, q: np.ndarray, scale: np.ndarray, axis: int) -> np.ndarray:
-    """The writer's residual: ``clamp(round_half_away((w / s - q) * 16), -8, 7)``."""
-    shape = [1] * w.ndim
-    shape[axis] = scale.size
-    s = np.asarray(scale, np.float64).reshape(shape)
-    r = round_half_away((w.astype(np.float64) / s - q.astype(np.float64)) * 16.0)
-    return np.clip(r, -8, 7).astype(np.int8)
-
-
 class _Planner:
     """Collects storage entries, sharing identical ones."""
 
@@ -252,9 +234,9 @@ def _plan_storage(
                         b = base = base or _int8_base(p, name, f32, _WEIGHT_AXIS[op], qplan)
                         q = np.asarray(b.data, np.int8)
                         scale = np.asarray(b.quant["scale"], np.float32)  # type: ignore[index]
-                        r = _q8r4_residual(f32, q, scale, _WEIGHT_AXIS[op])
+                        r = q8r4_residual(f32, q, scale, _WEIGHT_AXIS[op])
                         float_entry = p.add(
-                            StorageEntry("f32", f32.shape, "q8r4", _pack_nibbles(r), base=b), name
+                            StorageEntry("f32", f32.shape, "q8r4", pack_nibbles(r), base=b), name
                         )
                     elif tok == "f16" and "fp32" not in gears:
                         f16 = np.ascontiguousarray(quantize_f16(f32), "<f2")
