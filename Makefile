@@ -26,7 +26,7 @@ $(VENV)/.stamp-venv:
 # converters, the reference interpreter and test tools), once per pyproject change.
 $(VENV)/.stamp-deps: pyproject.toml $(VENV)/.stamp-venv
 	$(PIP) install -q setuptools wheel "pybind11>=2.10" "cmake>=3.18" ninja
-	$(PIP) install -q "numpy>=1.22" "tensorflow>=2.16" pytest scikit-learn ruff \
+	$(PIP) install -q "numpy>=1.22" "tensorflow>=2.16" pytest scikit-learn ruff mlxtend \
 		"ai-edge-litert; python_version >= '3.10'"
 	touch $@
 
@@ -82,6 +82,7 @@ fmt: deps
 
 bench: install
 	$(PY) benchmarks/bench_vs_litert.py
+	$(PY) benchmarks/bench_gears.py
 
 clean:
 	rm -rf $(BUILD) build-* dist *.egg-info
