@@ -77,18 +77,28 @@ __all__ = [
     "activation_range",
     "choose_qparams",
     "dequantize",
+    "dequantize_output",
     "dequantize_q4",
     "multiply_by_quantized_multiplier",
     "pack_int4",
     "q8_add",
     "q8_avg_pool",
+    "q8_concatenation",
     "q8_conv2d",
     "q8_depthwise_conv2d",
     "q8_fully_connected",
+    "q8_lookup_table",
     "q8_max_pool",
+    "q8_mean",
+    "q8_mul",
+    "q8_pad",
+    "q8_relu",
+    "q8_softmax",
+    "q8_table_op",
     "quantize",
     "quantize_bias",
     "quantize_f16",
+    "quantize_input",
     "quantize_multiplier",
     "quantize_multipliers",
     "quantize_q4",
@@ -567,3 +577,118 @@ def unpack_int4(packed: np.ndarray) -> np.ndarray:
     nib[0::2] = p & 0x0F
     nib[1::2] = p >> 4
     return ((nib.astype(np.int16) ^ 8) - 8).astype(np.int8)
+
+
+# -- the rest of the int8 gear (docs/QUANTIZATION.md "The int8 gear, op by op") ------
+def quantize_input(x: np.ndarray, qp: QParams) -> np.ndarray:
+    """Graph input on entry to a q8/q4 gear: ``clamp(rha((double)x / (double)s) + z)``."""
+    return quantize(np.asarray(x, np.float32), qp)
+
+
+def dequantize_output(q: np.ndarray, qp: QParams) -> np.ndarray:
+    """Graph output on exit from a q8/q4 gear: ``(float)((double)s * (q - z))``."""
+    return dequantize(q, qp)
+
+
+def _requantize_to(
+    acc: np.ndarray, real_multiplier: float, y: QParams, lo: int, hi: int
+) -> np.ndarray:
+    """``clamp(MBQM(acc, real_multiplier) + zy, lo, hi)`` as int8 (one multiplier)."""
+    m, s = quantize_multiplier(real_multiplier)
+    out = multiply_by_quantized_multiplier(_wrap_int32(acc), m, s) + int(y.zero_point)
+    return np.clip(out, lo, hi).astype(np.int8)
+
+
+def q8_mul(
+    aq: np.ndarray, a: QParams, bq: np.ndarray, b: QParams, y: QParams, activation: str = "NONE"
+) -> np.ndarray:
+    """int8 MUL (TFLite ``MulElementwise``), NumPy broadcasting:
+    ``MBQM((qa - za) * (qb - zb), sa * sb / sy) + zy``, the multiplier in double."""
+    prod = (np.asarray(aq, np.int64) - int(a.zero_point)) * (
+        np.asarray(bq, np.int64) - int(b.zero_point)
+    )
+    m = np.float64(a.scale) * np.float64(b.scale) / np.float64(y.scale)
+    return _requantize_to(prod, float(m), y, *activation_range(activation, y))
+
+
+def q8_mean(
+    xq: np.ndarray, x: QParams, y: QParams, axes: tuple[int, ...] | list[int], keep_dims: bool
+) -> np.ndarray:
+    """int8 MEAN: ``acc = sum(q - zx)`` over the reduced positions (int32), ``n`` their
+    count, ``MBQM(acc, sx / (sy * n)) + zy``, clamped to [-128, 127]."""
+    xq = np.asarray(xq, np.int64)
+    axes = tuple(int(a) for a in axes)
+    n = int(np.prod([xq.shape[a] for a in axes], dtype=np.int64)) if axes else 1
+    acc = np.sum(xq - int(x.zero_point), axis=axes, keepdims=bool(keep_dims))
+    m = np.float64(x.scale) / (np.float64(y.scale) * np.float64(n))
+    return _requantize_to(acc, float(m), y, -128, 127)
+
+
+def q8_relu(xq: np.ndarray, x: QParams, y: QParams, op: str = "RELU") -> np.ndarray:
+    """int8 RELU / RELU6 / RELU_N1_TO_1: ``MBQM(q - zx, sx / sy) + zy``, clamped to the
+    activation's range in ``y`` (TFLite ``QuantizedReluX``)."""
+    if op not in ("RELU", "RELU6", "RELU_N1_TO_1"):
+        raise ValueError(f"not a relu: {op!r}")
+    m = np.float64(x.scale) / np.float64(y.scale)
+    acc = np.asarray(xq, np.int64) - int(x.zero_point)
+    return _requantize_to(acc, float(m), y, *activation_range(op, y))
+
+
+def _logistic_f64(v: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-v))
+
+
+TABLE_FUNCTIONS = {
+    "LOGISTIC": _logistic_f64,
+    "TANH": np.tanh,
+    "HARD_SWISH": lambda v: v * np.minimum(np.maximum(v + 3.0, 0.0), 6.0) / 6.0,
+}
+
+
+def q8_lookup_table(op: str, x: QParams, y: QParams) -> np.ndarray:
+    """The 256-entry int8 table of LOGISTIC / TANH / HARD_SWISH, indexed by ``q + 128``:
+    ``v = (double)sx * (q - zx)``, ``f(v)`` in double, ``clamp(rha(f / (double)sy) + zy)``."""
+    q = np.arange(-128, 128, dtype=np.int64)
+    v = np.float64(x.scale) * (q - int(x.zero_point)).astype(np.float64)
+    f = TABLE_FUNCTIONS[op](v)
+    out = round_half_away(f / np.float64(y.scale)) + int(y.zero_point)
+    return np.clip(out, -128, 127).astype(np.int8)
+
+
+def q8_table_op(xq: np.ndarray, x: QParams, y: QParams, op: str) -> np.ndarray:
+    """int8 LOGISTIC / TANH / HARD_SWISH through :func:`q8_lookup_table`."""
+    return q8_lookup_table(op, x, y)[np.asarray(xq, np.int64) + 128]
+
+
+def q8_softmax(xq: np.ndarray, x: QParams, y: QParams, beta: float = 1.0) -> np.ndarray:
+    """int8 SOFTMAX along the last axis: ``e_i = exp((double)beta * sx * (q_i - max q))``,
+    summed in index order, ``clamp(rha(e_i / sum / (double)sy) + zy)``.
+
+    ``beta`` is used as a float32 (the attribute "fits a float"), widened to double.
+    """
+    q = np.asarray(xq, np.int64)
+    d = (q - q.max(axis=-1, keepdims=True)).astype(np.float64)
+    e = np.exp(np.float64(np.float32(beta)) * np.float64(x.scale) * d)
+    total = np.cumsum(e, axis=-1)[..., -1:]  # sequential, index order (np.sum is pairwise)
+    out = round_half_away(e / total / np.float64(y.scale)) + int(y.zero_point)
+    return np.clip(out, -128, 127).astype(np.int8)
+
+
+def q8_pad(xq: np.ndarray, x: QParams, paddings: list[list[int]]) -> np.ndarray:
+    """int8 PAD: values unchanged, new positions filled with the zero point."""
+    return np.pad(
+        np.asarray(xq, np.int8),
+        [tuple(p) for p in paddings],
+        constant_values=int(x.zero_point),
+    )
+
+
+def q8_concatenation(
+    xs: list[np.ndarray], axis: int, y: QParams, activation: str = "NONE"
+) -> np.ndarray:
+    """int8 CONCATENATION: values unchanged (inputs share ``y``'s params), then the fused
+    activation's clamp in ``y``."""
+    out = np.concatenate([np.asarray(x, np.int8) for x in xs], axis=axis)
+    lo, hi = activation_range(activation, y)
+    return np.clip(out, lo, hi).astype(np.int8)
