@@ -9,7 +9,6 @@ It can also run a graph read back from a ``.gear`` file (:func:`graph_from_gear`
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any, Callable
 
@@ -17,7 +16,7 @@ import numpy as np
 
 from .ir import Graph, Node
 
-__all__ = ["graph_from_gear", "run", "run_graph", "same_padding"]
+__all__ = ["float_constants", "graph_from_gear", "run", "run_graph", "same_padding"]
 
 
 def same_padding(size: int, k: int, s: int, d: int, padding: str) -> tuple[int, int, int]:
@@ -232,21 +231,49 @@ def run(graph: Graph, x: Any) -> np.ndarray | dict[str, np.ndarray]:
     return next(iter(outs.values())) if len(outs) == 1 else outs
 
 
-def graph_from_gear(source: str | os.PathLike[str] | bytes, gear: str | None = None) -> Graph:
-    """Rebuilds an IR graph from a ``.gear`` file (read by ``gearshift.gear_format``).
+def float_constants(gf: Any, gear: str | None = None) -> dict[str, np.ndarray]:
+    """Tensor name -> float32 values of every constant of a gear, as its compute sees them.
+
+    ``f32``: the stored values (``dense``, or ``q8r4`` materialised bit-exactly).
+    ``f16``: half values (``f16`` storage, or ``f32`` storage rounded by
+    ``quant_ref.quantize_f16``, as FORMAT.md says) widened to float32.
+    ``q8``/``q4``: the dequantized integers, ``scale * (q - zero_point)``: only
+    an approximation of what those gears compute (their arithmetic is integer
+    throughout; ``gear_reference.run_gear`` runs them exactly).
+    """
+    from .quant_ref import QParams, dequantize, quantize_f16
+
+    g = gf.gear(gear)
+    tensors = gf.manifest["tensors"]
+    out: dict[str, np.ndarray] = {}
+    for t, s in g["constants"]:
+        v = gf.storage_values(s)
+        if g["compute"] == "f16":
+            v = quantize_f16(v) if v.dtype == np.float32 else v
+        elif g["compute"] in ("q8", "q4"):
+            q = gf.storage_quant(s)
+            v = dequantize(v, QParams.of(q.scale, q.zero_point, q.axis))
+        out[tensors[t]["name"]] = np.array(v, dtype=np.float32)  # a writable copy
+    return out
+
+
+def graph_from_gear(source: Any, gear: str | None = None) -> Graph:
+    """Rebuilds an IR graph from a ``.gear`` file: a path, bytes, or a ``GearFile``.
 
     Lets :func:`run` execute what was actually written, byte for byte: the
     fallback for measuring a file's error when the C++ runtime is not built.
+    The constants are ``gear``'s as :func:`float_constants` gives them: exact
+    for the f32 and f16 gears, dequantized for q8/q4.
     """
-    from ..gear_format import read_gear
+    from ..gear_format import GearFile, read_gear
 
-    gf = read_gear(source)
+    gf = source if isinstance(source, GearFile) else read_gear(source)
     m = gf.manifest
-    consts = gf.constants(gear)
+    consts = float_constants(gf, gear)
     g = Graph(metadata=dict(m.get("metadata", {})))
     names = [t["name"] for t in m["tensors"]]
     for t in m["tensors"]:
-        data = np.array(consts[t["name"]]) if t.get("const") else None
+        data = consts[t["name"]] if t.get("const") else None
         g.add_tensor(t["name"], t["shape"], data)
     g.inputs = [names[i] for i in m["inputs"]]
     g.outputs = [names[i] for i in m["outputs"]]

@@ -1,0 +1,165 @@
+"""The whole-gear oracle: any gear of a ``.gear`` 1.1 file, run in numpy.
+
+``run_gear(source, gear, inputs)`` gives what the C++ runtime must give:
+
+- ``f32`` and ``f16`` gears: the float interpreter of ``reference.py`` on the
+  gear's constants as ``reference.float_constants`` materialises them
+  (``q8r4`` bit-exact; f16 rounding by ``quant_ref.quantize_f16``). Float
+  kernels may differ from it by rounding, so compare those with a tolerance.
+- ``q8`` and ``q4`` gears: integer arithmetic end to end with the kernels of
+  ``quant_ref.py``, op by op as docs/QUANTIZATION.md "The int8 gear, op by
+  op" specifies: graph inputs quantized with the gear's activation
+  parameters, every intermediate tensor int8, outputs dequantized. The C++
+  runtime's integer gears must match this bit for bit.
+
+:func:`run_gear_int8` returns every tensor's int8 values, to find the first
+node where a runtime departs from the oracle.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Union
+
+import numpy as np
+
+from ..gear_format import GearFile, read_gear
+from . import quant_ref as qr
+from .reference import graph_from_gear, run_graph
+
+__all__ = ["run_gear", "run_gear_int8"]
+
+Source = Union[str, "os.PathLike[str]", bytes, GearFile]
+
+
+def _open(source: Source) -> GearFile:
+    return source if isinstance(source, GearFile) else read_gear(source)
+
+
+def _input_map(gf: GearFile, inputs: Any) -> dict[int, np.ndarray]:
+    """Graph inputs (one array, a list in graph order, or a dict by name) by tensor index."""
+    m = gf.manifest
+    tensors, idx = m["tensors"], m["inputs"]
+    names = [tensors[i]["name"] for i in idx]
+    if isinstance(inputs, Mapping):
+        items = dict(inputs)
+    elif isinstance(inputs, (list, tuple)) and len(idx) > 1:
+        items = dict(zip(names, inputs))
+    else:
+        items = {names[0]: inputs}
+    if sorted(items) != sorted(names):
+        raise ValueError(f"expected inputs {names}, got {sorted(items)}")
+    out = {}
+    for i, name in zip(idx, names):
+        arr = np.asarray(items[name], dtype=np.float32)
+        want = tensors[i]["shape"]
+        if arr.ndim != len(want) or any(w not in (-1, g) for w, g in zip(want, arr.shape)):
+            raise ValueError(f"input {name!r}: expected shape {want}, got {arr.shape}")
+        out[i] = arr
+    return out
+
+
+def _qparams(q: Any) -> qr.QParams:
+    """A ``gear_format.Quant`` as ``quant_ref.QParams``."""
+    if q.axis is None:
+        return qr.QParams.of(q.scale[0], int(q.zero_point[0]))
+    return qr.QParams.of(q.scale, q.zero_point, q.axis)
+
+
+def _eval_int8(
+    node: dict[str, Any],
+    x: list[np.ndarray | None],
+    p: list[qr.QParams | None],
+    y: qr.QParams,
+) -> np.ndarray:
+    """One node of a q8/q4 gear: int8 inputs ``x`` with params ``p`` -> int8 output."""
+    op, a = node["op"], node.get("attrs", {})
+    act = a.get("activation", "NONE")
+    if op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        kern = qr.q8_conv2d if op == "CONV_2D" else qr.q8_depthwise_conv2d
+        return kern(
+            x[0], p[0], x[1], p[1], x[2], y,
+            tuple(a["stride"]), tuple(a["dilation"]), a["padding"], act,
+        )  # fmt: skip
+    if op == "FULLY_CONNECTED":
+        return qr.q8_fully_connected(x[0], p[0], x[1], p[1], x[2], y, act)
+    if op in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        kern = qr.q8_max_pool if op == "MAX_POOL_2D" else qr.q8_avg_pool
+        return kern(x[0], p[0], y, tuple(a["filter"]), tuple(a["stride"]), a["padding"], act)
+    if op == "ADD":
+        return qr.q8_add(x[0], p[0], x[1], p[1], y, act)
+    if op == "MUL":
+        return qr.q8_mul(x[0], p[0], x[1], p[1], y, act)
+    if op == "MEAN":
+        return qr.q8_mean(x[0], p[0], y, a["axes"], a["keep_dims"])
+    if op in ("RELU", "RELU6", "RELU_N1_TO_1"):
+        return qr.q8_relu(x[0], p[0], y, op)
+    if op in qr.TABLE_FUNCTIONS:
+        return qr.q8_table_op(x[0], p[0], y, op)
+    if op == "SOFTMAX":
+        return qr.q8_softmax(x[0], p[0], y, float(a.get("beta", 1.0)))
+    if op == "CONCATENATION":
+        return qr.q8_concatenation(x, int(a["axis"]), y, act)  # type: ignore[arg-type]
+    if op == "RESHAPE":
+        return np.asarray(x[0]).reshape((x[0].shape[0], *a["shape"]))
+    if op == "PAD":
+        return qr.q8_pad(x[0], p[0], a["paddings"])
+    raise ValueError(f"no int8 kernel for op {op!r}")
+
+
+def run_gear_int8(source: Source, gear: str, inputs: Any) -> dict[str, np.ndarray]:
+    """Runs q8/q4 gear ``gear``; returns every non-constant tensor's int8 values by name
+    (graph inputs after quantization included)."""
+    gf = _open(source)
+    g = gf.gear(gear)
+    if g["compute"] not in ("q8", "q4"):
+        raise ValueError(f"gear {gear!r} computes {g['compute']}, not q8/q4")
+    m = gf.manifest
+    tensors = m["tensors"]
+    params: dict[int, qr.QParams] = {
+        t: qr.QParams.of(np.float32(s), int(z)) for t, s, z in g["activations"]
+    }
+    values: dict[int, np.ndarray] = {}
+    for t, s in g["constants"]:
+        values[t] = np.asarray(gf.storage_values(s))
+        params[t] = _qparams(gf.storage_quant(s))
+    for i, x in _input_map(gf, inputs).items():
+        values[i] = qr.quantize_input(x, params[i])
+    for node in m["nodes"]:
+        ins = node["inputs"]
+        xs = [None if t < 0 else values[t] for t in ins]
+        ps = [None if t < 0 else params[t] for t in ins]
+        out = node["outputs"][0]
+        try:
+            y = _eval_int8(node, xs, ps, params[out])
+        except Exception as e:
+            raise type(e)(f"node {node['name']!r} ({node['op']}): {e}") from e
+        want = tensors[out]["shape"]
+        if y.ndim != len(want) or any(w not in (-1, d) for w, d in zip(want, y.shape)):
+            raise ValueError(
+                f"node {node['name']!r} ({node['op']}): computed shape {y.shape}, declared {want}"
+            )
+        values[out] = np.asarray(y, np.int8)
+    return {tensors[t]["name"]: v for t, v in values.items() if not tensors[t].get("const")}
+
+
+def run_gear(source: Source, gear: str, inputs: Any) -> dict[str, np.ndarray]:
+    """Runs gear ``gear`` of a ``.gear`` file (path, bytes or a read ``GearFile``) on
+    ``inputs`` (one array, a list in graph order, or a dict by name); returns the
+    float32 graph outputs by name, as the runtime returns them."""
+    gf = _open(source)
+    compute = gf.gear(gear)["compute"]
+    tensors = gf.manifest["tensors"]
+    if compute in ("f32", "f16"):
+        graph = graph_from_gear(gf, gear)
+        ins = {tensors[i]["name"]: v for i, v in _input_map(gf, inputs).items()}
+        return run_graph(graph, ins)
+    q = run_gear_int8(gf, gear, inputs)
+    acts = gf.activations(gear)
+    out = {}
+    for i in gf.manifest["outputs"]:
+        name = tensors[i]["name"]
+        s, z = acts[name]
+        out[name] = qr.dequantize_output(q[name], qr.QParams.of(np.float32(s), z))
+    return out
