@@ -16,19 +16,38 @@ def _shape(s: list[int]) -> str:
     return "[" + ", ".join("N" if d == -1 else str(d) for d in s) + "]"
 
 
+def _referenced(storage: list[dict[str, Any]], used: set[int]) -> set[int]:
+    """``used`` plus every ``base`` they derive from: the entries a gear needs loaded."""
+    out = set(used)
+    for s in used:
+        if "base" in storage[s]:
+            out.add(storage[s]["base"])
+    return out
+
+
 def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Graph, gears, per-tensor storage and sizes of ``path`` as a JSON-able dict."""
+    """Graph, gears, per-tensor storage and sizes of ``path`` as a JSON-able dict.
+
+    Sizes count stored payload bytes. A gear's ``weight_bytes`` counts every
+    entry it references, the bases of its ``q8r4``/``q4m`` entries included
+    (an entry shared by several gears counts for each); ``unique_bytes`` only
+    those no other gear references: what dropping the gear from the file saves.
+    """
     gf = read_gear(path)
     m = gf.manifest
     tensors = m["tensors"]
+    entries = m["storage"]
+    refs = {g["name"]: _referenced(entries, {s for _, s in g["constants"]}) for g in m["gears"]}
     storage_users: dict[int, list[str]] = {}
-    for g in m["gears"]:
-        for _t, s in g["constants"]:
-            storage_users.setdefault(s, []).append(g["name"])
+    for gname, used in refs.items():
+        for s in used:
+            storage_users.setdefault(s, []).append(gname)
 
     storage = []
-    for i, entry in enumerate(m["storage"]):
-        arr = gf.storage_array(i)
+    sparsity: dict[int, float] = {}
+    for i, entry in enumerate(entries):
+        arr = gf.storage_values(i)
+        sparsity[i] = float(np.count_nonzero(arr == 0) / max(arr.size, 1))
         names = sorted(
             {tensors[t]["name"] for g in m["gears"] for t, s in g["constants"] if s == i}
         )
@@ -39,23 +58,46 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
                 "dtype": entry["dtype"],
                 "shape": entry["shape"],
                 "encoding": entry["encoding"],
-                "bytes": entry["length"],
-                "sparsity": float(np.count_nonzero(arr == 0) / max(arr.size, 1)),
+                "base": entry.get("base"),
+                "bytes": entry.get("length", 0),
+                "sparsity": sparsity[i],
                 "gears": sorted(set(storage_users.get(i, []))),
             }
         )
 
+    def nbytes(ids: set[int]) -> int:
+        return int(sum(entries[s].get("length", 0) for s in ids))
+
     gears = []
     for g in m["gears"]:
-        used = {s for _, s in g["constants"]}
+        used = refs[g["name"]]
+        others = set().union(*(r for n, r in refs.items() if n != g["name"]))
         gears.append(
             {
                 "name": g["name"],
                 "compute": g["compute"],
                 "constants": len(g["constants"]),
-                "weight_bytes": int(sum(m["storage"][s]["length"] for s in used)),
+                "activations": len(g.get("activations") or []),
+                "weight_bytes": nbytes(used),
+                "unique_bytes": nbytes(used - others),
             }
         )
+
+    constants = []
+    for t, tensor in enumerate(tensors):
+        if not tensor.get("const"):
+            continue
+        per_gear = {}
+        for g in m["gears"]:
+            s = next(s for tt, s in g["constants"] if tt == t)
+            per_gear[g["name"]] = {
+                "storage": s,
+                "dtype": entries[s]["dtype"],
+                "encoding": entries[s]["encoding"],
+                "bytes": nbytes(_referenced(entries, {s})),
+                "sparsity": sparsity[s],
+            }
+        constants.append({"name": tensor["name"], "shape": tensor["shape"], "gears": per_gear})
 
     return {
         "file": os.fspath(path),
@@ -80,6 +122,8 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
         ],
         "gears": gears,
         "storage": storage,
+        "storage_bytes": nbytes(set(range(len(entries)))),
+        "constants": constants,
         "sections": [
             {
                 "index": s.index,
@@ -109,11 +153,32 @@ def format_description(d: dict[str, Any]) -> str:
             (str(i), n["name"], n["op"], " ".join(_shape(s) for s in n["output_shapes"]), attrs)
         )
     out += [table(rows), "", "gears (highest precision first):"]
-    rows = [("gear", "compute", "constants", "weight bytes")]
+    rows = [("gear", "compute", "constants", "weight bytes", "unique bytes")]
     for g in d["gears"]:
-        rows.append((g["name"], g["compute"], str(g["constants"]), f"{g['weight_bytes']:,}"))
-    out += [table(rows), "", "storage:"]
-    rows = [("#", "tensor", "dtype", "shape", "encoding", "bytes", "sparsity", "gears")]
+        rows.append(
+            (
+                g["name"],
+                g["compute"],
+                str(g["constants"]),
+                f"{g['weight_bytes']:,}",
+                f"{g.get('unique_bytes', 0):,}",
+            )
+        )
+    out += [table(rows), f"weights stored: {d.get('storage_bytes', 0):,} bytes", ""]
+    gnames = [g["name"] for g in d["gears"]]
+    rows = [("tensor", "shape", *gnames)]
+    for c in d.get("constants", []):
+        cells = []
+        for gname in gnames:
+            e = c["gears"][gname]
+            cells.append(
+                f"#{e['storage']} {e['dtype']} {e['encoding']} {e['bytes']:,} B "
+                f"{e['sparsity']:.0%} zero"
+            )
+        rows.append((c["name"], _shape(c["shape"]), *cells))
+    out += ["constants (per gear: storage, dtype, encoding, bytes, sparsity):", table(rows), ""]
+    out += ["storage:"]
+    rows = [("#", "tensor", "dtype", "shape", "encoding", "base", "bytes", "sparsity", "gears")]
     for s in d["storage"]:
         rows.append(
             (
@@ -122,6 +187,7 @@ def format_description(d: dict[str, Any]) -> str:
                 s["dtype"],
                 _shape(s["shape"]),
                 s["encoding"],
+                "" if s.get("base") is None else str(s["base"]),
                 f"{s['bytes']:,}",
                 f"{s['sparsity']:.1%}",
                 ",".join(s["gears"]),

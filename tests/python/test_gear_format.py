@@ -675,3 +675,34 @@ def test_q4m_ties_and_edges():
     assert np.abs(v).max() <= 120
     with pytest.raises(ValueError, match="block"):
         codec.q4m_values(np.zeros((1, 4), np.int8), 0, 0)
+
+
+def test_describe_v11(tiny, tmp_path):
+    import json as _json
+
+    from gearshift.describe import describe, format_description
+
+    _b, _x, data = tiny
+    path = tmp_path / "tiny.gear"
+    path.write_bytes(data)
+    d = describe(path)
+    _json.dumps(d)  # JSON-able
+    gears = {g["name"]: g for g in d["gears"]}
+    assert gears["int8"]["compute"] == "q8" and gears["int8"]["activations"] > 0
+    # int8 and int4 share every byte (q4m has no payload; its base is int8's weights)
+    assert gears["int8"]["weight_bytes"] == gears["int4"]["weight_bytes"] > 0
+    assert gears["int8"]["unique_bytes"] == gears["int4"]["unique_bytes"] == 0
+    # fp32r references the int8 bases too, plus its residuals
+    assert gears["fp32r"]["unique_bytes"] > 0
+    assert gears["fp32r"]["weight_bytes"] > gears["fp32r"]["unique_bytes"]
+    entries = d["storage"]
+    assert d["storage_bytes"] == sum(e["bytes"] for e in entries)
+    q4m = [e for e in entries if e["encoding"] == "q4m"]
+    assert q4m and all(e["bytes"] == 0 and e["base"] is not None for e in q4m)
+    assert all(0.0 <= e["sparsity"] <= 1.0 for e in entries)
+    conv = next(c for c in d["constants"] if c["name"] == "conv/w")
+    assert conv["gears"]["int4"]["encoding"] == "q4m"
+    assert conv["gears"]["int4"]["bytes"] == conv["gears"]["int8"]["bytes"] == 72
+    assert conv["gears"]["fp16"]["dtype"] == "f16"
+    text = format_description(d)
+    assert "q4m" in text and "unique bytes" in text and "conv/w" in text
