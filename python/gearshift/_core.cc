@@ -198,8 +198,12 @@ PYBIND11_MODULE(_core, m) {
     gearshift::RuntimeInfo info = gearshift::GetRuntimeInfo();
     py::dict d;
     d["version"] = info.version;
-    d["format_versions"] = py::make_tuple(std::to_string(info.format_major) + "." +
-                                          std::to_string(info.format_minor));
+    // Every minor of the major is read (a 1.1 reader reads 1.0 files).
+    py::list versions;
+    for (int minor = 0; minor <= info.format_minor; ++minor) {
+      versions.append(std::to_string(info.format_major) + "." + std::to_string(minor));
+    }
+    d["format_versions"] = py::tuple(versions);
     d["isa_compiled"] = py::tuple(py::cast(info.isa_compiled));
     d["isa_detected"] = py::tuple(py::cast(info.isa_detected));
     d["isa_selected"] = py::cast(info.isa_selected);

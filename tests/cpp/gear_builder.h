@@ -23,6 +23,8 @@
 #define GEARSHIFT_TESTS_CPP_GEAR_BUILDER_H_
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -167,7 +169,88 @@ inline uint64_t AppendF32(std::vector<uint8_t>* data, const std::vector<float>& 
   return off;
 }
 
-// Builds a one-gear ("fp32") f32 model programmatically. Attribute objects
+// Pads `data` to `alignment` and appends raw bytes; returns their offset.
+inline uint64_t AppendBytes(std::vector<uint8_t>* data, const std::vector<uint8_t>& bytes,
+                            uint32_t alignment = 64) {
+  data->resize(AlignUp(data->size(), alignment), 0);
+  const uint64_t off = data->size();
+  data->insert(data->end(), bytes.begin(), bytes.end());
+  return off;
+}
+
+// Little-endian payloads of the 1.1 storage dtypes and the q8r4 residuals.
+inline std::vector<uint8_t> I8Bytes(const std::vector<int8_t>& v) {
+  return std::vector<uint8_t>(v.begin(), v.end());
+}
+inline std::vector<uint8_t> I32Bytes(const std::vector<int32_t>& v) {
+  std::vector<uint8_t> b;
+  for (int32_t x : v) {
+    const auto u = static_cast<uint32_t>(x);
+    for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(u >> (8 * i)));
+  }
+  return b;
+}
+inline std::vector<uint8_t> F16Bytes(const std::vector<uint16_t>& bits) {
+  std::vector<uint8_t> b;
+  for (uint16_t x : bits) {
+    b.push_back(static_cast<uint8_t>(x));
+    b.push_back(static_cast<uint8_t>(x >> 8));
+  }
+  return b;
+}
+// Residuals r in [-8, 7], two per byte, element 2i in the low nibble.
+inline std::vector<uint8_t> NibbleBytes(const std::vector<int>& r) {
+  std::vector<uint8_t> b((r.size() + 1) / 2, 0);
+  for (size_t i = 0; i < r.size(); ++i) {
+    const uint8_t n = static_cast<uint8_t>(r[i] & 0x0F);
+    b[i / 2] |= static_cast<uint8_t>(i % 2 == 0 ? n : n << 4);
+  }
+  return b;
+}
+
+// A storage entry's "quant" (docs/FORMAT.md "Storage"). axis -1 = null.
+struct QuantSpec {
+  int axis = -1;
+  std::vector<float> scale;
+  std::vector<int> zero_point;  // empty: the key is omitted
+};
+
+// Shortest decimal text that reads back as the same float32.
+inline std::string FloatJson(float v) {
+  char buf[32];
+  for (int digits = 6; digits <= 9; ++digits) {
+    std::snprintf(buf, sizeof(buf), "%.*g", digits, static_cast<double>(v));
+    if (std::strtof(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+inline std::string QuantJson(const QuantSpec& q) {
+  std::string j = "{\"axis\":" + (q.axis < 0 ? std::string("null") : std::to_string(q.axis)) +
+                  ",\"scale\":[";
+  for (size_t i = 0; i < q.scale.size(); ++i) j += (i ? "," : "") + FloatJson(q.scale[i]);
+  j += "]";
+  if (!q.zero_point.empty()) {
+    j += ",\"zero_point\":[";
+    for (size_t i = 0; i < q.zero_point.size(); ++i) {
+      j += (i ? "," : "") + std::to_string(q.zero_point[i]);
+    }
+    j += "]";
+  }
+  return j + "}";
+}
+
+// One entry of a q8/q4 gear's "activations".
+struct ActSpec {
+  int tensor;
+  float scale;
+  int zero_point;
+};
+
+// Builds an f32 model programmatically: by default one gear ("fp32") over
+// the constants of AddConst. Format 1.1 files add storage entries of any
+// dtype/encoding (AddStorage*) and gears of any compute (AddGear); the
+// header then says 1.1. Attribute objects
 // are passed as JSON text, e.g. R"({"stride":[1,1],"padding":"SAME"})".
 class GearModelBuilder {
  public:
@@ -185,10 +268,83 @@ class GearModelBuilder {
                const std::vector<float>& values) {
     tensors_.push_back(Tensor{name, shape, true});
     const int t = static_cast<int>(tensors_.size()) - 1;
-    const uint64_t off = AppendF32(&data_, values);
-    storage_.push_back(Storage{off, values.size() * 4, shape});
-    constants_.emplace_back(t, static_cast<int>(storage_.size()) - 1);
+    const int s = AddF32Storage(shape, values);
+    constants_.emplace_back(t, s);
     return t;
+  }
+  // A constant tensor whose storage each gear names (AddGear).
+  int AddConstTensor(const std::string& name, const std::vector<int64_t>& shape) {
+    tensors_.push_back(Tensor{name, shape, true});
+    return static_cast<int>(tensors_.size()) - 1;
+  }
+
+  // Storage entries; each returns the storage index.
+  int AddF32Storage(const std::vector<int64_t>& shape, const std::vector<float>& values) {
+    std::vector<uint8_t> bytes;
+    AppendF32(&bytes, values);
+    return AddStorage("f32", "dense", shape, bytes);
+  }
+  int AddF16Storage(const std::vector<int64_t>& shape, const std::vector<uint16_t>& bits) {
+    return AddStorage("f16", "dense", shape, F16Bytes(bits));
+  }
+  int AddI8Storage(const std::vector<int64_t>& shape, const std::vector<int8_t>& values,
+                   const QuantSpec& quant) {
+    return AddStorage("i8", "dense", shape, I8Bytes(values), -1, 0, QuantJson(quant));
+  }
+  int AddI32Storage(const std::vector<int64_t>& shape, const std::vector<int32_t>& values,
+                    const QuantSpec& quant) {
+    return AddStorage("i32", "dense", shape, I32Bytes(values), -1, 0, QuantJson(quant));
+  }
+  int AddQ8R4Storage(const std::vector<int64_t>& shape, int base, const std::vector<int>& r) {
+    return AddStorage("f32", "q8r4", shape, NibbleBytes(r), base);
+  }
+  int AddQ4MStorage(const std::vector<int64_t>& shape, int base, int block) {
+    Storage st;
+    st.dtype = "i8";
+    st.encoding = "q4m";
+    st.shape = shape;
+    st.base = base;
+    st.block = block;
+    st.payload = false;
+    storage_.push_back(st);
+    minor_ = 1;
+    return static_cast<int>(storage_.size()) - 1;
+  }
+  // Any entry: `bytes` go to section 1; quant_json "" omits the key.
+  int AddStorage(const std::string& dtype, const std::string& encoding,
+                 const std::vector<int64_t>& shape, const std::vector<uint8_t>& bytes,
+                 int base = -1, int block = 0, const std::string& quant_json = "") {
+    Storage st;
+    st.offset = AppendBytes(&data_, bytes);
+    st.length = bytes.size();
+    st.dtype = dtype;
+    st.encoding = encoding;
+    st.shape = shape;
+    st.base = base;
+    st.block = block;
+    st.quant = quant_json;
+    storage_.push_back(st);
+    if (dtype != "f32" || encoding != "dense") minor_ = 1;
+    return static_cast<int>(storage_.size()) - 1;
+  }
+
+  // Gears, in order (the first is the default). Without any, Build writes
+  // one "fp32" gear over AddConst's storage.
+  void AddGear(const std::string& name, const std::string& compute,
+               const std::vector<std::pair<int, int>>& constants,
+               const std::vector<ActSpec>& activations = {}) {
+    gears_.push_back(Gear{name, compute, constants, activations});
+    if (compute != "f32") minor_ = 1;
+  }
+  // (tensor, storage) pairs of the AddConst constants.
+  const std::vector<std::pair<int, int>>& default_constants() const { return constants_; }
+  // Activation parameters for every non-constant tensor, all equal.
+  std::vector<ActSpec> UniformActivations(float scale, int zero_point) const {
+    std::vector<ActSpec> a;
+    for (size_t t = 0; t < tensors_.size(); ++t) {
+      if (!tensors_[t].is_const) a.push_back(ActSpec{static_cast<int>(t), scale, zero_point});
+    }
+    return a;
   }
   void AddNode(const std::string& name, const std::string& op, const std::vector<int>& inputs,
                const std::vector<int>& outputs, const std::string& attrs_json = "{}") {
@@ -212,23 +368,51 @@ class GearModelBuilder {
     }
     j += "],\"storage\":[";
     for (size_t i = 0; i < storage_.size(); ++i) {
+      const Storage& st = storage_[i];
       if (i) j += ",";
-      j += "{\"section\":1,\"offset\":" + std::to_string(storage_[i].offset) +
-           ",\"length\":" + std::to_string(storage_[i].length) +
-           ",\"dtype\":\"f32\",\"shape\":" + Ints(storage_[i].shape) +
-           ",\"encoding\":\"dense\"}";
+      j += "{";
+      if (st.payload) {
+        j += "\"section\":1,\"offset\":" + std::to_string(st.offset) +
+             ",\"length\":" + std::to_string(st.length) + ",";
+      }
+      j += "\"dtype\":\"" + st.dtype + "\",\"shape\":" + Ints(st.shape) +
+           ",\"encoding\":\"" + st.encoding + "\"";
+      if (st.base >= 0) j += ",\"base\":" + std::to_string(st.base);
+      if (st.encoding == "q4m") j += ",\"block\":" + std::to_string(st.block);
+      if (!st.quant.empty()) j += ",\"quant\":" + st.quant;
+      j += "}";
     }
-    j += "],\"gears\":[{\"name\":\"fp32\",\"compute\":\"f32\",\"constants\":[";
-    for (size_t i = 0; i < constants_.size(); ++i) {
-      if (i) j += ",";
-      j += "[" + std::to_string(constants_[i].first) + "," +
-           std::to_string(constants_[i].second) + "]";
+    j += "],\"gears\":[";
+    std::vector<Gear> gears = gears_;
+    if (gears.empty()) gears.push_back(Gear{"fp32", "f32", constants_, {}});
+    for (size_t g = 0; g < gears.size(); ++g) {
+      if (g) j += ",";
+      j += "{\"name\":\"" + gears[g].name + "\",\"compute\":\"" + gears[g].compute +
+           "\",\"constants\":[";
+      for (size_t i = 0; i < gears[g].constants.size(); ++i) {
+        if (i) j += ",";
+        j += "[" + std::to_string(gears[g].constants[i].first) + "," +
+             std::to_string(gears[g].constants[i].second) + "]";
+      }
+      j += "]";
+      if (gears[g].compute == "q8" || gears[g].compute == "q4") {
+        j += ",\"activations\":[";
+        for (size_t i = 0; i < gears[g].activations.size(); ++i) {
+          const ActSpec& a = gears[g].activations[i];
+          if (i) j += ",";
+          j += "[" + std::to_string(a.tensor) + "," + FloatJson(a.scale) + "," +
+               std::to_string(a.zero_point) + "]";
+        }
+        j += "]";
+      }
+      j += "}";
     }
-    j += "]}]}";
+    j += "]}";
     return j;
   }
   const std::vector<uint8_t>& data() const { return data_; }
-  std::vector<uint8_t> Build() const { return BuildGearFile(ManifestJson(), data_); }
+  uint16_t minor() const { return minor_; }
+  std::vector<uint8_t> Build() const { return BuildGearFile(ManifestJson(), data_, 1, minor_); }
 
  private:
   struct Tensor {
@@ -242,8 +426,17 @@ class GearModelBuilder {
     std::string attrs;
   };
   struct Storage {
-    uint64_t offset, length;
+    uint64_t offset = 0, length = 0;
+    std::string dtype = "f32", encoding = "dense";
     std::vector<int64_t> shape;
+    int base = -1, block = 0;
+    std::string quant;  // JSON, "" = absent
+    bool payload = true;
+  };
+  struct Gear {
+    std::string name, compute;
+    std::vector<std::pair<int, int>> constants;
+    std::vector<ActSpec> activations;
   };
   template <typename T>
   static std::string Ints(const std::vector<T>& v) {
@@ -260,7 +453,9 @@ class GearModelBuilder {
   std::vector<Node> nodes_;
   std::vector<Storage> storage_;
   std::vector<std::pair<int, int>> constants_;
+  std::vector<Gear> gears_;
   std::vector<uint8_t> data_;
+  uint16_t minor_ = 0;
 };
 
 }  // namespace testing

@@ -535,8 +535,11 @@ TEST(GearReaderTest, StorageErrors) {
   ExpectFormatError(SmallFileWith(w0, "{\"section\": 1, \"offset\": -64, \"length\": 216"),
                     "storage[0].offset");
   ExpectFormatError(SmallFileWith("\"dtype\": \"f32\", \"shape\": [3, 3, 3, 2], \"encoding\"",
-                                  "\"dtype\": \"i8\", \"shape\": [3, 3, 3, 2], \"encoding\""),
-                    "storage[0].dtype: unknown storage dtype \"i8\"");
+                                  "\"dtype\": \"u8\", \"shape\": [3, 3, 3, 2], \"encoding\""),
+                    "storage[0].dtype: unknown storage dtype \"u8\" (known: f32, f16, i8, i32)");
+  ExpectFormatError(SmallFileWith("\"dtype\": \"f32\", \"shape\": [3, 3, 3, 2], \"encoding\"",
+                                  "\"dtype\": \"f16\", \"shape\": [3, 3, 3, 2], \"encoding\""),
+                    "storage[0].length: 216 bytes, but dense f16 [3,3,3,2] needs 108");
   ExpectFormatError(SmallFileWith("\"encoding\": \"dense\"}", "\"encoding\": \"csr\"}"),
                     "storage[0].encoding: unknown encoding \"csr\"");
   ExpectFormatError(SmallFileWith("\"quant\": null", "\"quant\": {}"),
@@ -553,8 +556,13 @@ TEST(GearReaderTest, GearErrors) {
                     "gears[1].name: duplicate gear name, also used by gears[0]");
   ExpectFormatError(SmallFileWith("\"name\": \"fp32\"", "\"name\": \"\""), "non-empty");
   ExpectFormatError(SmallFileWith("\"compute\": \"f32\", \"constants\": [[1, 0]",
+                                  "\"compute\": \"q16\", \"constants\": [[1, 0]"),
+                    "gears[0].compute: unknown compute token \"q16\" (known: f32, f16, q8, q4)");
+  ExpectFormatError(SmallFileWith("\"compute\": \"f32\", \"constants\": [[1, 0]",
                                   "\"compute\": \"q8\", \"constants\": [[1, 0]"),
-                    "gears[0].compute: unknown compute token \"q8\"");
+                    "gears[0].constants[0]: tensor 1 (conv/w): compute \"q8\" takes i8 dense "
+                    "storage with symmetric per-channel quant on axis 0 as weights of nodes[0] "
+                    "(conv); storage[0] is f32 dense");
   ExpectFormatError(SmallFileWith("[[1, 0], [2, 1], [5, 2]]", "[[1, 0], [2, 1]]"),
                     "gears[0].constants: no storage for constant tensor 5 (fc/w)");
   ExpectFormatError(SmallFileWith("[[1, 0], [2, 1], [5, 2]]", "[[1, 0], [2, 1], [5, 2], [1, 0]]"),
@@ -675,7 +683,7 @@ TEST(GearReaderTest, VersionHandling) {
   Status s = Load(BuildGearFile(m.manifest, m.data, 2, 3));
   EXPECT_EQ(s.code(), StatusCode::kUnsupported);
   EXPECT_NE(s.message().find("2.3"), std::string::npos) << s.message();
-  EXPECT_NE(s.message().find("1.0"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("format 1.1"), std::string::npos) << s.message();
   s = Load(BuildGearFile(m.manifest, m.data, 0, 9));
   EXPECT_EQ(s.code(), StatusCode::kFormatError);
   EXPECT_NE(s.message().find("0.9"), std::string::npos) << s.message();

@@ -14,6 +14,7 @@
 // so the reader is correct on big-endian and strict-alignment hosts too.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -244,6 +245,78 @@ bool ByteCount(const Shape& shape, int64_t elem_size, int64_t* out) {
   return true;
 }
 
+// Names and element sizes of storage dtypes and encodings (FORMAT.md "Storage").
+const char* DTypeName(StorageDType d) {
+  switch (d) {
+    case StorageDType::kF32:
+      return "f32";
+    case StorageDType::kF16:
+      return "f16";
+    case StorageDType::kI8:
+      return "i8";
+    case StorageDType::kI32:
+      return "i32";
+  }
+  return "?";
+}
+
+int64_t DTypeSize(StorageDType d) {
+  switch (d) {
+    case StorageDType::kF16:
+      return 2;
+    case StorageDType::kI8:
+      return 1;
+    case StorageDType::kF32:
+    case StorageDType::kI32:
+      break;
+  }
+  return 4;
+}
+
+bool ParseStorageDType(const std::string& s, StorageDType* out) {
+  if (s == "f32") {
+    *out = StorageDType::kF32;
+  } else if (s == "f16") {
+    *out = StorageDType::kF16;
+  } else if (s == "i8") {
+    *out = StorageDType::kI8;
+  } else if (s == "i32") {
+    *out = StorageDType::kI32;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+const char* EncodingName(Encoding e) {
+  switch (e) {
+    case Encoding::kDense:
+      return "dense";
+    case Encoding::kQ8R4:
+      return "q8r4";
+    case Encoding::kQ4M:
+      return "q4m";
+  }
+  return "?";
+}
+
+// A number for messages, with `digits` significant digits (9 round-trips a
+// float32, 17 a double).
+std::string Num(double v, int digits) {
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%.*g", digits, v);
+  return buf;
+}
+
+// Names from the file, cut and with control characters replaced, for messages.
+std::string Printable(const std::string& s) {
+  std::string out = s.substr(0, 60);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20) c = '?';
+  }
+  return out;
+}
+
 struct OpInfo {
   const char* name;
   OpType type;
@@ -277,6 +350,13 @@ const OpInfo* FindOp(const std::string& name) {
     if (name == op.name) return &op;
   }
   return nullptr;
+}
+
+const char* OpName(OpType type) {
+  for (const OpInfo& op : kOps) {
+    if (op.type == type) return op.name;
+  }
+  return "?";
 }
 
 // Reads a node's "attrs" object, remembering which keys were consumed so
@@ -604,8 +684,8 @@ class ManifestReader {
     }
     for (size_t t = 0; t < nt; ++t) {
       if (!m_->tensors[t].is_const && !is_input_[t] && producer_[t] < 0) {
-        return FormatError("tensors[" + std::to_string(t) + "] (" + m_->tensors[t].name.substr(0, 60) +
-                           "): not a constant, not a graph input, and produced by no node");
+        return FormatError("tensors[" + std::to_string(t) + "] (" +
+                           m_->tensors[t].name.substr(0, 60) + "): not a constant, not a graph input, and produced by no node");
       }
     }
     return Status::Ok();
@@ -808,6 +888,8 @@ class ManifestReader {
     return Status::Ok();
   }
 
+  // ---- storage (FORMAT.md "Storage") ----------------------------------------
+
   Status ReadStorage() {
     json::Ref storage;
     GS_RETURN_IF_ERROR(Top("storage", &storage));
@@ -815,10 +897,100 @@ class ManifestReader {
     GS_RETURN_IF_ERROR(storage.ExpectArray(&n, 0, static_cast<size_t>(kMaxInt)));
     m_->storage.resize(n);
     for (size_t k = 0; k < n; ++k) {
-      const json::Ref s = storage.Item(k);
+      GS_RETURN_IF_ERROR(ReadStorageEntry(storage.Item(k), &m_->storage[k]));
+    }
+    // Bases may come later in the array, so they are resolved in a second pass.
+    for (size_t k = 0; k < n; ++k) {
       StorageDesc& sd = m_->storage[k];
-      GS_RETURN_IF_ERROR(s.ExpectObject());
-      json::Ref r;
+      if (sd.encoding == Encoding::kDense) continue;
+      const std::string path = "storage[" + std::to_string(k) + "].base";
+      const StorageDesc& b = m_->storage[sd.base];
+      const std::string bl = "storage[" + std::to_string(sd.base) + "]";
+      if (b.dtype != StorageDType::kI8 || b.encoding != Encoding::kDense) {
+        return FormatError(path + ": " + bl + " is " + DTypeName(b.dtype) + " " +
+                           EncodingName(b.encoding) + "; a base must be an i8 dense entry");
+      }
+      if (b.quant.axis < 0) {
+        return FormatError(path + ": " + bl +
+                           " is quantized per tensor (quant.axis null); a base must be "
+                           "quantized per channel");
+      }
+      if (b.shape != sd.shape) {
+        return FormatError(path + ": " + bl + " has shape " + ShapeStr(b.shape) +
+                           ", this entry " + ShapeStr(sd.shape) + "; they must be equal");
+      }
+      if (sd.encoding == Encoding::kQ4M) {
+        if (sd.quant.present && (sd.quant.axis != b.quant.axis || sd.quant.scale != b.quant.scale ||
+                                 sd.quant.zero_point != b.quant.zero_point)) {
+          return FormatError("storage[" + std::to_string(k) + "].quant: differs from " + bl +
+                             ".quant; a q4m entry's quant is its base's (omit it)");
+        }
+        sd.quant = b.quant;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status ReadStorageEntry(const json::Ref& s, StorageDesc* sd) {
+    GS_RETURN_IF_ERROR(s.ExpectObject());
+    json::Ref r;
+    std::string str;
+    GS_RETURN_IF_ERROR(s.Member("dtype", &r));
+    GS_RETURN_IF_ERROR(r.GetString(&str));
+    if (!ParseStorageDType(str, &sd->dtype)) {
+      return r.Error("unknown storage dtype \"" + str.substr(0, 40) +
+                     "\" (known: f32, f16, i8, i32)");
+    }
+    GS_RETURN_IF_ERROR(s.Member("encoding", &r));
+    GS_RETURN_IF_ERROR(r.GetString(&str));
+    if (str == "dense") {
+      sd->encoding = Encoding::kDense;
+    } else if (str == "q8r4") {
+      sd->encoding = Encoding::kQ8R4;
+    } else if (str == "q4m") {
+      sd->encoding = Encoding::kQ4M;
+    } else {
+      return r.Error("unknown encoding \"" + str.substr(0, 40) +
+                     "\" (known: dense, q8r4, q4m)");
+    }
+    if (sd->encoding == Encoding::kQ8R4 && sd->dtype != StorageDType::kF32) {
+      return r.Error(std::string("encoding \"q8r4\" yields f32 values, but dtype is \"") +
+                     DTypeName(sd->dtype) + "\"");
+    }
+    if (sd->encoding == Encoding::kQ4M && sd->dtype != StorageDType::kI8) {
+      return r.Error(std::string("encoding \"q4m\" yields i8 values, but dtype is \"") +
+                     DTypeName(sd->dtype) + "\"");
+    }
+    GS_RETURN_IF_ERROR(s.Member("shape", &r));
+    GS_RETURN_IF_ERROR(
+        r.GetIntArray(&sd->shape, 1, std::numeric_limits<int64_t>::max(), -1, 0, kMaxRank));
+    int64_t bytes;
+    if (!ByteCount(sd->shape, DTypeSize(sd->dtype), &bytes)) {
+      return r.Error("element count of shape " + ShapeStr(sd->shape) + " times " +
+                     std::to_string(DTypeSize(sd->dtype)) +
+                     " bytes overflows a 64-bit integer");
+    }
+    const int64_t elements = bytes / DTypeSize(sd->dtype);
+
+    bool found = false;
+    if (sd->encoding == Encoding::kQ4M) {
+      // The int4 view has no payload; only its block length.
+      for (const char* key : {"section", "offset"}) {
+        GS_RETURN_IF_ERROR(s.OptionalMember(key, &r, &found));
+        if (found) return r.Error("must be absent: a q4m entry has no payload");
+      }
+      GS_RETURN_IF_ERROR(s.OptionalMember("length", &r, &found));
+      if (found) {
+        int64_t v;
+        GS_RETURN_IF_ERROR(r.GetInt(&v));
+        if (v != 0) {
+          return r.Error("a q4m entry has no payload; length must be absent or 0, found " +
+                         std::to_string(v));
+        }
+      }
+      GS_RETURN_IF_ERROR(s.Member("block", &r));
+      GS_RETURN_IF_ERROR(r.GetInt(&sd->block, 1, 65536));
+    } else {
       int64_t v;
       GS_RETURN_IF_ERROR(s.Member("section", &r));
       GS_RETURN_IF_ERROR(r.GetInt(&v, 0, static_cast<int64_t>(sections_.size()) - 1));
@@ -826,57 +998,108 @@ class ManifestReader {
       if (sec.kind != kKindTensorData) {
         return r.Error(sec.label + " is not a TENSOR_DATA section");
       }
-      sd.section = static_cast<int>(v);
+      sd->section = static_cast<int>(v);
       GS_RETURN_IF_ERROR(s.Member("offset", &r));
       GS_RETURN_IF_ERROR(r.GetInt(&v, 0));
-      sd.offset = static_cast<uint64_t>(v);
-      if (sd.offset % header_.alignment != 0) {
+      sd->offset = static_cast<uint64_t>(v);
+      if (sd->offset % header_.alignment != 0) {
         return r.Error("offset " + std::to_string(v) + " is not a multiple of the alignment " +
                        std::to_string(header_.alignment));
       }
       GS_RETURN_IF_ERROR(s.Member("length", &r));
       GS_RETURN_IF_ERROR(r.GetInt(&v, 0));
-      sd.length = static_cast<uint64_t>(v);
-      if (sd.offset > sec.size || sd.length > sec.size - sd.offset) {
-        return FormatError(s.path() + ": bytes [" + std::to_string(sd.offset) + ", +" +
-                           std::to_string(sd.length) + ") lie outside " + sec.label + " of " +
+      sd->length = static_cast<uint64_t>(v);
+      if (sd->offset > sec.size || sd->length > sec.size - sd->offset) {
+        return FormatError(s.path() + ": bytes [" + std::to_string(sd->offset) + ", +" +
+                           std::to_string(sd->length) + ") lie outside " + sec.label + " of " +
                            std::to_string(sec.size) + " bytes");
       }
-      GS_RETURN_IF_ERROR(s.Member("dtype", &r));
-      std::string str;
-      GS_RETURN_IF_ERROR(r.GetString(&str));
-      if (str != "f32") {
-        return r.Error("unknown storage dtype \"" + str.substr(0, 40) +
-                       "\" (format 1.0 stores f32 only)");
+      // q8r4: one 4-bit residual per element.
+      const int64_t need = sd->encoding == Encoding::kQ8R4 ? elements / 2 + elements % 2 : bytes;
+      if (sd->length != static_cast<uint64_t>(need)) {
+        return FormatError(s.path() + ".length: " + std::to_string(sd->length) + " bytes, but " +
+                           EncodingName(sd->encoding) + " " + DTypeName(sd->dtype) + " " +
+                           ShapeStr(sd->shape) + " needs " + std::to_string(need));
       }
-      sd.dtype = StorageDType::kF32;
-      GS_RETURN_IF_ERROR(s.Member("shape", &r));
-      GS_RETURN_IF_ERROR(
-          r.GetIntArray(&sd.shape, 1, std::numeric_limits<int64_t>::max(), -1, 0, kMaxRank));
-      int64_t bytes;
-      if (!ByteCount(sd.shape, 4, &bytes)) {
-        return r.Error("element count of shape " + ShapeStr(sd.shape) +
-                       " times 4 bytes overflows a 64-bit integer");
-      }
-      GS_RETURN_IF_ERROR(s.Member("encoding", &r));
-      GS_RETURN_IF_ERROR(r.GetString(&str));
-      if (str != "dense") {
-        return r.Error("unknown encoding \"" + str.substr(0, 40) +
-                       "\" (format 1.0 has \"dense\" only)");
-      }
-      sd.encoding = Encoding::kDense;
-      bool found;
-      GS_RETURN_IF_ERROR(s.OptionalMember("quant", &r, &found));
-      if (found && !r->is_null()) return r.Error("must be absent or null in format 1.0");
-      if (sd.length != static_cast<uint64_t>(bytes)) {
-        return FormatError(s.path() + ".length: " + std::to_string(sd.length) +
-                           " bytes, but dense f32 " + ShapeStr(sd.shape) + " needs " +
-                           std::to_string(bytes));
-      }
-      sd.data = file_ + sec.offset + sd.offset;
+      sd->data = file_ + sec.offset + sd->offset;
+    }
+    if (sd->encoding != Encoding::kDense) {
+      GS_RETURN_IF_ERROR(s.Member("base", &r));
+      GS_RETURN_IF_ERROR(r.GetInt(&sd->base, 0, static_cast<int>(m_->storage.size()) - 1));
+    }
+
+    GS_RETURN_IF_ERROR(s.OptionalMember("quant", &r, &found));
+    const bool has_quant = found && !r->is_null();
+    const bool integer = sd->dtype == StorageDType::kI8 || sd->dtype == StorageDType::kI32;
+    if (!integer && has_quant) {
+      return r.Error(std::string("must be absent or null for ") + DTypeName(sd->dtype) +
+                     " storage");
+    }
+    if (has_quant) {
+      GS_RETURN_IF_ERROR(ReadQuant(r, sd));
+    } else if (integer && sd->encoding != Encoding::kQ4M) {
+      return FormatError(s.path() + ": an " + DTypeName(sd->dtype) +
+                         " entry needs \"quant\" (scale and zero point)");
     }
     return Status::Ok();
   }
+
+  // A storage entry's quant object: {"axis", "scale", "zero_point"}.
+  Status ReadQuant(const json::Ref& q, StorageDesc* sd) const {
+    QuantDesc& qd = sd->quant;
+    GS_RETURN_IF_ERROR(q.ExpectObject());
+    qd.present = true;
+    json::Ref r;
+    bool found;
+    GS_RETURN_IF_ERROR(q.OptionalMember("axis", &r, &found));
+    qd.axis = -1;
+    if (found && !r->is_null()) {
+      int64_t a;
+      GS_RETURN_IF_ERROR(r.GetInt(&a));
+      if (a < 0 || a >= static_cast<int64_t>(sd->shape.size())) {
+        return r.Error("axis " + std::to_string(a) + " out of range for shape " +
+                       ShapeStr(sd->shape) + " (null: one scale for the whole tensor)");
+      }
+      qd.axis = static_cast<int>(a);
+    }
+    const int64_t channels = qd.axis < 0 ? 1 : sd->shape[qd.axis];
+    GS_RETURN_IF_ERROR(q.Member("scale", &r));
+    if (!r->is_array()) {
+      return r.Error(std::string("expected array of numbers, found ") + r->TypeName());
+    }
+    if (static_cast<int64_t>(r->size()) != channels) {
+      return r.Error(std::to_string(r->size()) + " values, expected " +
+                     (qd.axis < 0 ? std::string("1 (axis null: one scale for the tensor)")
+                                  : std::to_string(channels) + " (shape[" +
+                                        std::to_string(qd.axis) + "] of " +
+                                        ShapeStr(sd->shape) + ")"));
+    }
+    qd.scale.resize(static_cast<size_t>(channels));
+    for (size_t i = 0; i < qd.scale.size(); ++i) {
+      GS_RETURN_IF_ERROR(ReadScale(r.Item(i), &qd.scale[i]));
+    }
+    qd.zero_point.assign(qd.scale.size(), 0);
+    GS_RETURN_IF_ERROR(q.OptionalMember("zero_point", &r, &found));
+    if (found && !r->is_null()) {
+      std::vector<int64_t> zps;
+      GS_RETURN_IF_ERROR(r.GetIntArray(&zps, std::numeric_limits<int64_t>::min(),
+                                       std::numeric_limits<int64_t>::max(),
+                                       static_cast<long>(channels)));
+      for (size_t i = 0; i < zps.size(); ++i) {
+        if (sd->dtype == StorageDType::kI32 && zps[i] != 0) {
+          return r.Item(i).Error("must be 0 for i32 storage, got " + std::to_string(zps[i]));
+        }
+        if (zps[i] < -128 || zps[i] > 127) {
+          return r.Item(i).Error("zero point " + std::to_string(zps[i]) +
+                                 " out of the i8 range [-128, 127]");
+        }
+        qd.zero_point[i] = static_cast<int32_t>(zps[i]);
+      }
+    }
+    return Status::Ok();
+  }
+
+  // ---- gears (FORMAT.md "Gears", "Compute tokens") --------------------------
 
   Status ReadGears() {
     json::Ref gears;
@@ -891,6 +1114,8 @@ class ManifestReader {
     for (size_t t = 0; t < nt; ++t) {
       if (m_->tensors[t].is_const) const_tensors.push_back(static_cast<int>(t));
     }
+    CollectConstUses();
+    symmetric_checked_.assign(m_->storage.size(), 0);
     m_->gears.resize(n);
     std::unordered_map<std::string, size_t> names;
     for (size_t k = 0; k < n; ++k) {
@@ -906,11 +1131,20 @@ class ManifestReader {
         return r.Error("duplicate gear name, also used by gears[" +
                        std::to_string(ins.first->second) + "]");
       }
+      const std::string label = g.path() + " (" + Printable(gd.name) + ")";
       GS_RETURN_IF_ERROR(g.Member("compute", &r));
       GS_RETURN_IF_ERROR(r.GetString(&gd.compute));
-      if (gd.compute != "f32") {
+      if (gd.compute == "f32") {
+        gd.arith = Compute::kF32;
+      } else if (gd.compute == "f16") {
+        gd.arith = Compute::kF16;
+      } else if (gd.compute == "q8") {
+        gd.arith = Compute::kQ8;
+      } else if (gd.compute == "q4") {
+        gd.arith = Compute::kQ4;
+      } else {
         return r.Error("unknown compute token \"" + gd.compute.substr(0, 40) +
-                       "\" (format 1.0 has \"f32\" only)");
+                       "\" (known: f32, f16, q8, q4)");
       }
       json::Ref constants;
       GS_RETURN_IF_ERROR(g.Member("constants", &constants));
@@ -944,7 +1178,7 @@ class ManifestReader {
                           " differs from " + TensorLabel(static_cast<int>(t)) + " shape " +
                           ShapeStr(td.shape));
         }
-        // 1.0: compute "f32" reads f32 storage, the only storage dtype.
+        GS_RETURN_IF_ERROR(CheckConstant(pr, gd, static_cast<int>(t), static_cast<int>(s)));
         gd.constant_storage[t] = static_cast<int>(s);
       }
       for (int t : const_tensors) {
@@ -953,7 +1187,211 @@ class ManifestReader {
                                  "; every constant tensor needs exactly one pair");
         }
       }
+      GS_RETURN_IF_ERROR(ReadActivations(g, label, &gd));
     }
+    return Status::Ok();
+  }
+
+  // Where each constant tensor is read: (node, input position) pairs.
+  void CollectConstUses() {
+    const_uses_.assign(m_->tensors.size(), {});
+    for (size_t k = 0; k < m_->nodes.size(); ++k) {
+      const NodeDesc& nd = m_->nodes[k];
+      for (size_t j = 0; j < nd.inputs.size(); ++j) {
+        const int t = nd.inputs[j];
+        if (t >= 0 && m_->tensors[t].is_const) {
+          const_uses_[t].emplace_back(static_cast<int>(k), static_cast<int>(j));
+        }
+      }
+    }
+  }
+
+  static bool HasWeights(OpType op) {
+    return op == OpType::kConv2D || op == OpType::kDepthwiseConv2D ||
+           op == OpType::kFullyConnected;
+  }
+
+  // The storage a gear gives constant `t` must be one its compute token takes
+  // (FORMAT.md "Compute tokens"), for every use of the tensor.
+  Status CheckConstant(const json::Ref& pr, const GearDesc& gd, int t, int s) {
+    const StorageDesc& sd = m_->storage[s];
+    const std::string have = "storage[" + std::to_string(s) + "] is " + DTypeName(sd.dtype) +
+                             " " + EncodingName(sd.encoding);
+    auto fail = [&](const std::string& want) {
+      return pr.Error(TensorLabel(t) + ": compute \"" + gd.compute + "\" takes " + want + "; " +
+                      have);
+    };
+    switch (gd.arith) {
+      case Compute::kF32:
+        if (sd.dtype != StorageDType::kF32) return fail("f32 storage (dense or q8r4)");
+        return Status::Ok();
+      case Compute::kF16:
+        if (sd.dtype != StorageDType::kF16 && sd.dtype != StorageDType::kF32) {
+          return fail("f16 or f32 storage");
+        }
+        return Status::Ok();
+      case Compute::kQ8:
+      case Compute::kQ4:
+        break;
+    }
+    for (const auto& use : const_uses_[t]) {
+      const NodeDesc& nd = m_->nodes[use.first];
+      const std::string role = std::string(" as ") +
+                               (use.second == 1 && HasWeights(nd.op)   ? "weights"
+                                : use.second == 2 && HasWeights(nd.op) ? "bias"
+                                                                       : "an operand") +
+                               " of nodes[" + std::to_string(use.first) + "] (" +
+                               Printable(nd.name) + ")";
+      if (HasWeights(nd.op) && use.second == 1) {
+        const int axis = nd.op == OpType::kDepthwiseConv2D ? 3 : 0;
+        const Encoding enc = gd.arith == Compute::kQ8 ? Encoding::kDense : Encoding::kQ4M;
+        const std::string want = std::string("i8 ") + EncodingName(enc) +
+                                 " storage with symmetric per-channel quant on axis " +
+                                 std::to_string(axis) + role;
+        if (sd.dtype != StorageDType::kI8 || sd.encoding != enc) return fail(want);
+        if (sd.quant.axis != axis) {
+          return fail(want + " (its quant.axis is " +
+                      (sd.quant.axis < 0 ? std::string("null") : std::to_string(sd.quant.axis)) +
+                      ")");
+        }
+        for (int32_t zp : sd.quant.zero_point) {
+          if (zp != 0) return fail(want + " (its zero point " + std::to_string(zp) + " is not 0)");
+        }
+        GS_RETURN_IF_ERROR(CheckSymmetricValues(enc == Encoding::kDense ? s : sd.base));
+      } else if (HasWeights(nd.op) && use.second == 2) {
+        const std::string want = "i32 dense storage with per-channel quant on axis 0" + role;
+        if (sd.dtype != StorageDType::kI32 || sd.encoding != Encoding::kDense ||
+            sd.quant.axis != 0) {
+          return fail(want);
+        }
+      } else {
+        const std::string want = "i8 dense storage with per-tensor quant (axis null)" + role;
+        if (sd.dtype != StorageDType::kI8 || sd.encoding != Encoding::kDense ||
+            sd.quant.axis != -1) {
+          return fail(want);
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Symmetric int8 weights never hold -128 (kernels may rely on |q| <= 127).
+  Status CheckSymmetricValues(int s) {
+    if (symmetric_checked_[s]) return Status::Ok();
+    const StorageDesc& sd = m_->storage[s];
+    const auto* q = reinterpret_cast<const int8_t*>(sd.data);
+    for (uint64_t i = 0; i < sd.length; ++i) {
+      if (q[i] == -128) {
+        return FormatError("storage[" + std::to_string(s) + "]: value -128 at element " +
+                           std::to_string(i) +
+                           "; weights of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED are "
+                           "symmetric, in [-127, 127]");
+      }
+    }
+    symmetric_checked_[s] = 1;
+    return Status::Ok();
+  }
+
+  // A gear's "activations": required, complete and consistent for q8/q4.
+  Status ReadActivations(const json::Ref& g, const std::string& label, GearDesc* gd) const {
+    json::Ref acts;
+    bool found;
+    GS_RETURN_IF_ERROR(g.OptionalMember("activations", &acts, &found));
+    const bool integer = gd->arith == Compute::kQ8 || gd->arith == Compute::kQ4;
+    if (!integer) {
+      if (found && !acts->is_null() && !(acts->is_array() && acts->size() == 0)) {
+        return acts.Error("only q8 and q4 gears carry activation parameters; compute \"" +
+                          gd->compute + "\" must leave it absent");
+      }
+      return Status::Ok();
+    }
+    if (!found || acts->is_null()) {
+      return FormatError(label + ": compute \"" + gd->compute +
+                         "\" needs \"activations\": int8 (scale, zero point) of every "
+                         "non-constant tensor");
+    }
+    size_t n;
+    if (!acts->is_array()) {
+      return acts.Error(std::string("expected array of [tensor, scale, zero_point], found ") +
+                        acts->TypeName());
+    }
+    GS_RETURN_IF_ERROR(acts.ExpectArray(&n));
+    const size_t nt = m_->tensors.size();
+    gd->activations.assign(nt, ActQuant());
+    std::vector<char> seen(nt, 0);
+    for (size_t i = 0; i < n; ++i) {
+      const json::Ref item = acts.Item(i);
+      if (!item->is_array() || item->size() != 3) {
+        return item.Error("expected [tensor, scale, zero_point]");
+      }
+      int64_t t;
+      GS_RETURN_IF_ERROR(item.Item(0).GetInt(&t, 0, static_cast<int64_t>(nt) - 1));
+      if (m_->tensors[t].is_const) {
+        return item.Error(TensorLabel(static_cast<int>(t)) +
+                          " is a constant; its parameters are its storage's quant");
+      }
+      if (seen[t]) return item.Error(TensorLabel(static_cast<int>(t)) + " is listed twice");
+      seen[t] = 1;
+      ActQuant& aq = gd->activations[t];
+      GS_RETURN_IF_ERROR(ReadScale(item.Item(1), &aq.scale));
+      GS_RETURN_IF_ERROR(item.Item(2).GetInt(&aq.zero_point, -128, 127));
+    }
+    for (size_t t = 0; t < nt; ++t) {
+      if (!m_->tensors[t].is_const && !seen[t]) {
+        return FormatError(label + ": " + TensorLabel(static_cast<int>(t)) +
+                           " has no activation parameters; a " + gd->compute +
+                           " gear lists every non-constant tensor in \"activations\"");
+      }
+    }
+    // Value-moving ops keep (scale, zero point): TFLite's int8 specification.
+    for (size_t k = 0; k < m_->nodes.size(); ++k) {
+      const NodeDesc& nd = m_->nodes[k];
+      if (nd.op != OpType::kMaxPool2D && nd.op != OpType::kAveragePool2D &&
+          nd.op != OpType::kReshape && nd.op != OpType::kPad &&
+          nd.op != OpType::kConcatenation) {
+        continue;
+      }
+      const int out = nd.outputs[0];
+      const ActQuant& y = gd->activations[out];
+      for (size_t j = 0; j < nd.inputs.size(); ++j) {
+        const int t = nd.inputs[j];
+        ActQuant x = gd->activations[t];
+        if (m_->tensors[t].is_const) {
+          const QuantDesc& q = m_->storage[gd->constant_storage[t]].quant;
+          x.scale = q.scale[0];
+          x.zero_point = q.zero_point[0];
+        }
+        if (x.scale != y.scale || x.zero_point != y.zero_point) {
+          return FormatError(label + ": nodes[" + std::to_string(k) + "] (" +
+                             Printable(nd.name) + "): input " + TensorLabel(t) + " has " +
+                             ParamStr(x) + ", output " + TensorLabel(out) + " has " +
+                             ParamStr(y) + "; " + OpName(nd.op) +
+                             " moves values without rescaling, so they must be equal");
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  static std::string ParamStr(const ActQuant& a) {
+    return "(scale " + Num(a.scale, 9) + ", zero point " + std::to_string(a.zero_point) + ")";
+  }
+
+  // Scales (quant and activations): finite float32 values > 0, written so
+  // that they read back as the same float32.
+  static Status ReadScale(const json::Ref& r, float* out) {
+    double d;
+    GS_RETURN_IF_ERROR(r.GetNumber(&d));
+    if (!(d > 0)) return r.Error("must be > 0, got " + Num(d, 9));
+    if (!(d <= std::numeric_limits<float>::max())) {
+      return r.Error("must be a finite float32, got " + Num(d, 17));
+    }
+    const float f = static_cast<float>(d);
+    if (static_cast<double>(f) != d) {
+      return r.Error("must be a float32 value, got " + Num(d, 17) + " (nearest float32: " +
+                     Num(f, 9) + ")");
+    }
+    *out = f;
     return Status::Ok();
   }
 
@@ -964,6 +1402,9 @@ class ManifestReader {
   const json::Value* root_ = nullptr;
   std::vector<char> is_input_;
   std::vector<int> producer_;
+  // Per constant tensor: (node index, input position) of every read.
+  std::vector<std::vector<std::pair<int, int>>> const_uses_;
+  std::vector<char> symmetric_checked_;  // per storage entry
 };
 
 class GearFileImpl : public GearFile {

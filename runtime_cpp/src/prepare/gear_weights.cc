@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 The gearshift authors.
+//
+// The per-gear derivations of docs/FORMAT.md: q8r4 -> f32, f32/f16 -> the
+// f16 gear's values, q4m -> int8. Each is exact integer or single-rounding
+// float arithmetic, so every build and ISA derives the same bits (the f16
+// rounding is written with integer operations, not F16C, for that reason).
 #include "prepare/gear_weights.h"
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <string>
+#include <unordered_map>
+#include <utility>
 
 namespace gearshift {
 
@@ -21,34 +29,326 @@ uint8_t* GearWeights::Allocate(size_t bytes) {
   return static_cast<uint8_t*>(p);
 }
 
+// ---- f16 ---------------------------------------------------------------------
+
+uint16_t F32ToF16Bits(float x) {
+  uint32_t f;
+  std::memcpy(&f, &x, 4);
+  const auto sign = static_cast<uint16_t>((f >> 16) & 0x8000u);
+  const uint32_t a = f & 0x7FFFFFFFu;
+  if (a >= 0x7F800000u) {
+    if (a == 0x7F800000u) return sign | 0x7C00u;  // infinity stays infinite
+    return static_cast<uint16_t>(sign | 0x7E00u | ((a >> 13) & 0x3FFu));  // quiet NaN
+  }
+  if (a >= 0x477FE000u) return sign | 0x7BFFu;  // |x| >= 65504: saturate
+  if (a >= 0x38800000u) {                        // a normal half: rebias 127 -> 15
+    uint32_t h = (a - 0x38000000u) >> 13;
+    const uint32_t rem = a & 0x1FFFu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // carries into the exponent
+    return static_cast<uint16_t>(sign | h);
+  }
+  if (a <= 0x33000000u) return sign;  // |x| <= 2^-25 rounds (ties to even) to zero
+  // A subnormal half: units of 2^-24.
+  const uint32_t e = a >> 23;  // 102..112
+  const uint32_t m = (a & 0x7FFFFFu) | 0x800000u;
+  const uint32_t shift = 126 - e;  // 14..24
+  uint32_t h = m >> shift;
+  const uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+  if (rem > half || (rem == half && (h & 1u))) ++h;
+  return static_cast<uint16_t>(sign | h);
+}
+
+float F16BitsToF32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t e = (h >> 10) & 0x1Fu;
+  uint32_t m = h & 0x3FFu;
+  uint32_t f;
+  if (e == 0x1F) {
+    f = sign | 0x7F800000u | (m << 13);
+  } else if (e != 0) {
+    f = sign | ((e + 112) << 23) | (m << 13);
+  } else if (m == 0) {
+    f = sign;
+  } else {  // subnormal: normalise
+    uint32_t shift = 0;
+    while ((m & 0x400u) == 0) {
+      m <<= 1;
+      ++shift;
+    }
+    f = sign | ((113 - shift) << 23) | ((m & 0x3FFu) << 13);
+  }
+  float x;
+  std::memcpy(&x, &f, 4);
+  return x;
+}
+
+// ---- q8r4 and q4m ------------------------------------------------------------------
+
+ChannelLayout LayoutOf(const Shape& shape, int axis) {
+  ChannelLayout l;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    const int64_t n = shape[d];
+    if (axis < 0 || static_cast<int>(d) < axis) {
+      l.outer *= n;
+    } else if (static_cast<int>(d) == axis) {
+      l.channels = n;
+    } else {
+      l.inner *= n;
+    }
+  }
+  return l;
+}
+
+void DecodeQ8R4(const int8_t* q, const uint8_t* residuals, const ChannelLayout& layout,
+                const float* scale, float* out) {
+  int64_t i = 0;
+  for (int64_t o = 0; o < layout.outer; ++o) {
+    for (int64_t c = 0; c < layout.channels; ++c) {
+      const float s = scale[c];
+      for (int64_t k = 0; k < layout.inner; ++k, ++i) {
+        const uint8_t byte = residuals[i / 2];
+        const int nibble = (i % 2 == 0) ? (byte & 0x0F) : (byte >> 4);
+        const int r = nibble >= 8 ? nibble - 16 : nibble;
+        // q + r/16 is exact in float; the product is the one rounding.
+        out[i] = s * (static_cast<float>(q[i]) + static_cast<float>(r) * 0.0625f);
+      }
+    }
+  }
+}
+
+namespace {
+
+// rdiv(q, m) = sign(q) * ((2|q| + m) div 2m): round half away from zero.
+int RoundDiv(int q, int m) {
+  const int a = q < 0 ? -q : q;
+  const int r = (2 * a + m) / (2 * m);
+  return q < 0 ? -r : r;
+}
+
+int V(int q, int m) {
+  int r = RoundDiv(q, m);
+  r = r < -8 ? -8 : (r > 7 ? 7 : r);
+  return m * r;
+}
+
+}  // namespace
+
+void DeriveQ4M(const int8_t* q, const ChannelLayout& layout, int block, int8_t* out) {
+  const int64_t row = layout.outer * layout.inner;  // K values per channel
+  // Index in q of value k of channel c's row.
+  auto at = [&](int64_t c, int64_t k) {
+    return (k / layout.inner * layout.channels + c) * layout.inner + k % layout.inner;
+  };
+  for (int64_t c = 0; c < layout.channels; ++c) {
+    for (int64_t b0 = 0; b0 < row; b0 += block) {
+      const int64_t b1 = b0 + block < row ? b0 + block : row;
+      int best_m = 1;
+      int64_t best_err = std::numeric_limits<int64_t>::max();
+      for (int m = 1; m <= 15; ++m) {
+        int64_t err = 0;
+        for (int64_t k = b0; k < b1; ++k) {
+          const int v = q[at(c, k)];
+          const int64_t d = v - V(v, m);
+          err += d * d;
+        }
+        if (err < best_err) {  // strict: the smallest m wins a tie
+          best_err = err;
+          best_m = m;
+        }
+      }
+      for (int64_t k = b0; k < b1; ++k) {
+        const int64_t i = at(c, k);
+        out[i] = static_cast<int8_t>(V(q[i], best_m));
+      }
+    }
+  }
+}
+
+// ---- PrepareGearWeights ----------------------------------------------------------
+
+namespace {
+
+int64_t Elements(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+class Preparer {
+ public:
+  Preparer(const ModelDesc& model, int gear, GearWeights* w)
+      : model_(model), g_(model.gears[gear]), w_(w) {}
+
+  Status Run() {
+    for (size_t t = 0; t < model_.tensors.size(); ++t) {
+      const TensorDesc& td = model_.tensors[t];
+      if (!td.is_const) continue;
+      const int s = t < g_.constant_storage.size() ? g_.constant_storage[t] : -1;
+      if (s < 0 || static_cast<size_t>(s) >= model_.storage.size()) {
+        return FormatError("gear '" + g_.name + "': no storage for constant '" + td.name + "'");
+      }
+      GS_RETURN_IF_ERROR(Const(td, s, &w_->mutable_at(static_cast<int>(t))));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Status Bad(const TensorDesc& td, int s, const std::string& why) const {
+    return FormatError("gear '" + g_.name + "': storage " + std::to_string(s) +
+                       " of constant '" + td.name + "' " + why);
+  }
+
+  // A q8r4/q4m entry's base, checked (ModelDescs built by hand skip the reader).
+  Status Base(const TensorDesc& td, int s, const StorageDesc** out) const {
+    const StorageDesc& sd = model_.storage[s];
+    if (sd.base < 0 || static_cast<size_t>(sd.base) >= model_.storage.size()) {
+      return Bad(td, s, "has no valid base entry");
+    }
+    const StorageDesc& b = model_.storage[sd.base];
+    if (b.dtype != StorageDType::kI8 || b.encoding != Encoding::kDense || b.data == nullptr ||
+        b.shape != sd.shape || b.quant.axis < 0 ||
+        static_cast<size_t>(b.quant.axis) >= b.shape.size() ||
+        static_cast<int64_t>(b.quant.scale.size()) != b.shape[b.quant.axis]) {
+      return Bad(td, s, "has a base that is not i8 dense with per-channel quant of its shape");
+    }
+    *out = &b;
+    return Status::Ok();
+  }
+
+  // f32 values of an f32 entry: in place for dense, decoded for q8r4.
+  Status F32Values(const TensorDesc& td, int s, const float** out) {
+    const StorageDesc& sd = model_.storage[s];
+    if (sd.dtype == StorageDType::kF32 && sd.encoding == Encoding::kDense && sd.data) {
+      *out = reinterpret_cast<const float*>(sd.data);
+      return Status::Ok();
+    }
+    if (sd.dtype != StorageDType::kF32 || sd.encoding != Encoding::kQ8R4 || !sd.data) {
+      return Bad(td, s, "is not f32 (dense or q8r4)");
+    }
+    auto it = f32_cache_.find(s);
+    if (it != f32_cache_.end()) {
+      *out = it->second;
+      return Status::Ok();
+    }
+    const StorageDesc* b = nullptr;
+    GS_RETURN_IF_ERROR(Base(td, s, &b));
+    const int64_t n = Elements(sd.shape);
+    auto* dst = reinterpret_cast<float*>(w_->Allocate(static_cast<size_t>(n) * sizeof(float)));
+    DecodeQ8R4(reinterpret_cast<const int8_t*>(b->data), sd.data,
+               LayoutOf(sd.shape, b->quant.axis), b->quant.scale.data(), dst);
+    f32_cache_.emplace(s, dst);
+    *out = dst;
+    return Status::Ok();
+  }
+
+  Status F16Values(const TensorDesc& td, int s, const float** out) {
+    auto it = f16_cache_.find(s);
+    if (it != f16_cache_.end()) {
+      *out = it->second;
+      return Status::Ok();
+    }
+    const StorageDesc& sd = model_.storage[s];
+    const int64_t n = Elements(sd.shape);
+    float* dst;
+    if (sd.dtype == StorageDType::kF16 && sd.encoding == Encoding::kDense && sd.data) {
+      dst = reinterpret_cast<float*>(w_->Allocate(static_cast<size_t>(n) * sizeof(float)));
+      for (int64_t i = 0; i < n; ++i) {
+        const uint8_t* p = sd.data + 2 * i;  // little-endian, any host
+        dst[i] = F16BitsToF32(static_cast<uint16_t>(p[0] | (p[1] << 8)));
+      }
+    } else {
+      const float* src = nullptr;
+      GS_RETURN_IF_ERROR(F32Values(td, s, &src));
+      // A q8r4 decode is already owned: round it in place.
+      const bool owned = sd.encoding != Encoding::kDense;
+      dst = owned ? const_cast<float*>(src)
+                  : reinterpret_cast<float*>(
+                        w_->Allocate(static_cast<size_t>(n) * sizeof(float)));
+      for (int64_t i = 0; i < n; ++i) dst[i] = RoundToF16(src[i]);
+    }
+    f16_cache_.emplace(s, dst);
+    *out = dst;
+    return Status::Ok();
+  }
+
+  Status Const(const TensorDesc& td, int s, ConstView* v) {
+    const StorageDesc& sd = model_.storage[s];
+    switch (g_.arith) {
+      case Compute::kF32:
+        return F32Values(td, s, &v->f32);
+      case Compute::kF16:
+        if (sd.dtype != StorageDType::kF16 && sd.dtype != StorageDType::kF32) {
+          return Bad(td, s, "is neither f16 nor f32");
+        }
+        return F16Values(td, s, &v->f32);
+      case Compute::kQ8:
+      case Compute::kQ4:
+        break;
+    }
+    if (!sd.quant.present || sd.quant.scale.empty()) {
+      return Bad(td, s, "has no quantization parameters");
+    }
+    v->quant = &sd.quant;
+    if (sd.dtype == StorageDType::kI32 && sd.encoding == Encoding::kDense && sd.data) {
+      v->i32 = reinterpret_cast<const int32_t*>(sd.data);
+      return Status::Ok();
+    }
+    if (sd.dtype == StorageDType::kI8 && sd.encoding == Encoding::kDense && sd.data) {
+      v->i8 = reinterpret_cast<const int8_t*>(sd.data);
+      return Status::Ok();
+    }
+    if (g_.arith == Compute::kQ4 && sd.dtype == StorageDType::kI8 &&
+        sd.encoding == Encoding::kQ4M) {
+      auto it = i8_cache_.find(s);
+      if (it == i8_cache_.end()) {
+        const StorageDesc* b = nullptr;
+        GS_RETURN_IF_ERROR(Base(td, s, &b));
+        if (sd.block < 1) return Bad(td, s, "has a q4m block length below 1");
+        auto* dst = reinterpret_cast<int8_t*>(
+            w_->Allocate(static_cast<size_t>(Elements(sd.shape))));
+        DeriveQ4M(reinterpret_cast<const int8_t*>(b->data), LayoutOf(sd.shape, b->quant.axis),
+                  sd.block, dst);
+        it = i8_cache_.emplace(s, dst).first;
+      }
+      v->i8 = it->second;
+      // The int4 view keeps the base's scales (the reader copies them too).
+      v->quant = &model_.storage[sd.base].quant;
+      return Status::Ok();
+    }
+    return Bad(td, s,
+               std::string("is not storage a ") + g_.compute +
+                   " gear takes (i8/i32 dense" + (g_.arith == Compute::kQ4 ? ", i8 q4m" : "") +
+                   ")");
+  }
+
+  const ModelDesc& model_;
+  const GearDesc& g_;
+  GearWeights* w_;
+  // Derived buffers by storage index: a payload shared by several tensors
+  // of the gear is derived once.
+  std::unordered_map<int, const float*> f32_cache_, f16_cache_;
+  std::unordered_map<int, const int8_t*> i8_cache_;
+};
+
+}  // namespace
+
 Status PrepareGearWeights(const ModelDesc& model, int gear,
                           std::shared_ptr<const GearWeights>* out) {
+  if (out == nullptr) return InvalidArgument("PrepareGearWeights: out is null");
   if (gear < 0 || static_cast<size_t>(gear) >= model.gears.size()) {
     return InvalidArgument("gear index " + std::to_string(gear) + " out of range");
   }
-  const GearDesc& g = model.gears[gear];
-  if (g.arith != Compute::kF32) {
-    return Status(StatusCode::kUnsupported, "gear '" + g.name + "': compute '" + g.compute +
-                                                "' is not supported by this build yet");
+  try {
+    const GearDesc& g = model.gears[gear];
+    auto w = std::make_shared<GearWeights>(gear, g.arith, model.tensors.size());
+    Preparer preparer(model, gear, w.get());
+    GS_RETURN_IF_ERROR(preparer.Run());
+    *out = std::move(w);
+    return Status::Ok();
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kInternal, "gear '" + model.gears[gear].name +
+                                             "': out of memory preparing its weights");
   }
-  auto w = std::make_shared<GearWeights>(gear, g.arith, model.tensors.size());
-  for (size_t t = 0; t < model.tensors.size(); ++t) {
-    const TensorDesc& td = model.tensors[t];
-    if (!td.is_const) continue;
-    const int s = t < g.constant_storage.size() ? g.constant_storage[t] : -1;
-    if (s < 0 || static_cast<size_t>(s) >= model.storage.size()) {
-      return FormatError("gear '" + g.name + "': no storage for constant '" + td.name + "'");
-    }
-    const StorageDesc& sd = model.storage[s];
-    if (sd.dtype != StorageDType::kF32 || sd.encoding != Encoding::kDense ||
-        sd.data == nullptr) {
-      return FormatError("gear '" + g.name + "': storage " + std::to_string(s) +
-                         " of constant '" + td.name + "' is not dense f32");
-    }
-    w->mutable_at(static_cast<int>(t)).f32 = reinterpret_cast<const float*>(sd.data);
-  }
-  *out = std::move(w);
-  return Status::Ok();
 }
 
 }  // namespace gearshift

@@ -61,11 +61,48 @@ class GearWeights {
 };
 
 // Derives gear `gear`'s constants from `model`'s storage. The ModelDesc (and
-// the GearFile owning its mapping) must outlive the result. Returns
-// kUnsupported for a combination this build cannot prepare, kInternal on
-// out-of-memory; never throws.
+// the GearFile owning its mapping) must outlive the result. Per compute:
+//   f32: f32 dense in place; q8r4 decoded into an owned buffer.
+//   f16: f16 storage widened exactly, f32 storage (dense or q8r4) rounded to
+//        half and back (RoundToF16), both into owned f32 buffers.
+//   q8:  i8 and i32 dense in place, with their quant.
+//   q4:  as q8, but q4m entries become their int4 view (DeriveQ4M) in an
+//        owned int8 buffer, with the base's quant.
+// Returns kFormatError for storage a gear's compute cannot take, kInternal
+// on out-of-memory; never throws.
 Status PrepareGearWeights(const ModelDesc& model, int gear,
                           std::shared_ptr<const GearWeights>* out);
+
+// ---- the derivations, exposed for tests ----------------------------------
+
+// IEEE binary32 -> binary16 bits: round to nearest even; finite values
+// beyond +-65504 saturate to +-65504 (docs/QUANTIZATION.md); infinities stay
+// infinite and NaN stays NaN (quiet). Bit for bit numpy's
+// converters/quant_ref.py quantize_f16, without needing F16C.
+uint16_t F32ToF16Bits(float x);
+// binary16 bits -> binary32, exact (subnormals, infinities, NaN included).
+float F16BitsToF32(uint16_t h);
+// The f16 gear's value of an f32 constant.
+inline float RoundToF16(float x) { return F16BitsToF32(F32ToF16Bits(x)); }
+
+// Channel layout of a per-channel tensor: `outer` x `channels` x `inner`
+// in C order, with the channel axis in the middle.
+struct ChannelLayout {
+  int64_t outer = 1, channels = 1, inner = 1;
+};
+// Layout of `shape` around `axis` (axis < 0: one channel).
+ChannelLayout LayoutOf(const Shape& shape, int axis);
+
+// q8r4 (FORMAT.md): out[i] = scale[c] * ((float)q[i] + (float)r[i] * 0.0625f),
+// r[i] the signed nibble i of `residuals` (low nibble first).
+void DecodeQ8R4(const int8_t* q, const uint8_t* residuals, const ChannelLayout& layout,
+                const float* scale, float* out);
+
+// q4m (FORMAT.md): each channel's row of K = outer * inner values (C order
+// with the channel axis removed) is cut into blocks of `block`; a block's
+// values become m * clamp(rdiv(q, m), -8, 7) with the m in 1..15 of least
+// squared error (the smallest on a tie). Integer arithmetic only.
+void DeriveQ4M(const int8_t* q, const ChannelLayout& layout, int block, int8_t* out);
 
 }  // namespace gearshift
 
