@@ -79,11 +79,17 @@ def _activation_params(graph: Graph, ranges: dict[str, tuple[float, float]]) -> 
         )
     groups = _Groups()
     fixed: dict[str, tuple[float, int]] = {}
+    ranges = dict(ranges)
     for n in graph.nodes:
         if n.op in TIED_OPS:
             for t in n.inputs:
-                if t is not None and not graph.tensors[t].is_const:
-                    groups.union(n.outputs[0], t)
+                if t is None:
+                    continue
+                data = graph.tensors[t].data
+                if data is not None:  # a constant operand moves unchanged too: same params
+                    ranges[t] = (float(np.min(data, initial=0.0)), float(np.max(data, initial=0.0)))
+                    names.append(t)
+                groups.union(n.outputs[0], t)
         if n.op == "SOFTMAX":
             fixed[n.outputs[0]] = SOFTMAX_QPARAMS
     lo: dict[str, float] = {}
@@ -109,7 +115,8 @@ def _activation_params(graph: Graph, ranges: dict[str, tuple[float, float]]) -> 
 
 def quantize_graph(graph: Graph, ranges: dict[str, tuple[float, float]]) -> QuantPlan:
     """Integer-gear parameters for ``graph`` from calibrated ``ranges`` (see module doc)."""
-    plan = QuantPlan(activations=_activation_params(graph, ranges))
+    params = _activation_params(graph, ranges)
+    plan = QuantPlan(activations={k: v for k, v in params.items() if not graph.tensors[k].is_const})
     weight_axis = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3}
     for n in graph.nodes:
         consts = [
@@ -136,6 +143,9 @@ def quantize_graph(graph: Graph, ranges: dict[str, tuple[float, float]]) -> Quan
                     )
                 plan.biases[t] = (q, b_qp)
             elif t not in plan.others:
-                qp = choose_qparams(float(data.min(initial=0.0)), float(data.max(initial=0.0)))
+                if t in params:  # tied to a CONCATENATION/... output
+                    qp = params[t]
+                else:
+                    qp = choose_qparams(float(data.min(initial=0.0)), float(data.max(initial=0.0)))
                 plan.others[t] = (quantize(data, qp), qp)
     return plan

@@ -209,3 +209,18 @@ def test_gear_bytes_count_bases(graph_and_plan, tmp_path):
 def test_integer_gears_need_a_plan():
     with pytest.raises(ValueError, match="QuantPlan"):
         write_gear.build_manifest(cnn(), ("int8",))
+
+
+def test_constant_operand_of_a_tied_op_shares_its_parameters():
+    g = Graph()
+    g.add_tensor("x", (-1, 4))
+    k = g.add_const("k", np.array([[5.0, -2.0]], np.float32))
+    g.add_tensor("y", (-1, 6))
+    g.add_node(Node("cat", "CONCATENATION", ["x", k], ["y"], {"axis": 1}))
+    g.inputs, g.outputs = ["x"], ["y"]
+    plan = quantize_graph(g, {"x": (-1.0, 1.0), "y": (-1.0, 1.0)})
+    q, qp = plan.others["k"]
+    assert qp_tuple(qp) == qp_tuple(plan.activations["y"]) == qp_tuple(plan.activations["x"])
+    # the group's range grew to hold the constant
+    assert float(qp.scale) * (127 - int(qp.zero_point)) >= 5.0 - float(qp.scale)
+    assert "k" not in plan.activations
