@@ -304,7 +304,8 @@ def convert(
         calibration: representative inputs (see :func:`prepare_calibration`),
             at most 256 samples used; sets the int8 ranges and measures each
             gear's error. Required for int8/int4; else default 8 random inputs.
-        prune: a ``gearshift.Prune`` or None.
+        prune: a ``gearshift.Prune`` or None: applied to the graph after the
+            passes, so every gear carries the pruned weights.
         storage: ``"compact"`` (every gear derived from int8 values plus a
             4-bit residual) or ``"exact"`` (float32 weights kept bit for bit).
         progress: print one line per stage to stderr.
@@ -316,8 +317,8 @@ def convert(
     """
     t0 = time.perf_counter()
     gears = _check_gears(gears)
-    if prune is not None:
-        raise ValueError("pruning is not available yet; pass prune=None")
+    if prune is not None and not hasattr(prune, "sparsity"):
+        raise ValueError(f"prune must be a gearshift.Prune or None, got {type(prune).__name__}")
     if storage not in STORAGE_MODES:
         raise ValueError(f"storage must be 'compact' or 'exact', got {storage!r}")
     integer = [g for g in gears if g in INTEGER_GEARS]
@@ -350,6 +351,12 @@ def convert(
     graph = import_keras(model)
     _say(progress, f"imported {len(graph.nodes)} nodes; running passes")
     pass_results = run_passes(graph)
+    pruning: list[str] = []
+    if prune is not None:
+        from .passes.prune import apply_pruning
+
+        _say(progress, f"pruning ({prune.method}, sparsity {prune.sparsity:g})")
+        pruning = str(apply_pruning(graph, prune, progress=progress)).splitlines()
     val = _check_validation(validation, len(graph.inputs))
     xs, random = prepare_calibration(calibration, [graph.tensors[t].shape for t in graph.inputs])
     qplan, calibration_note = None, ""
@@ -403,6 +410,7 @@ def convert(
         seconds=time.perf_counter() - t0,
         calibration=calibration_note,
         source_accuracy=source_accuracy,
+        pruning=pruning,
     )
     _say(progress, f"done: {out} ({written.file_bytes} bytes)")
     return report

@@ -23,7 +23,7 @@ from gearshift.converters.convert import prepare_calibration
         ({"gears": ("fp64",)}, r"unknown gear.*'fp64'.*fp32"),
         ({"gears": ()}, "empty"),
         ({"gears": ("fp32", "fp32")}, "twice"),
-        ({"prune": gs.Prune(0.5)}, "pruning is not available yet"),
+        ({"prune": 0.5}, "gearshift.Prune"),
         ({"storage": "tiny"}, "compact"),
     ],
 )
@@ -127,3 +127,30 @@ def test_convert_unsupported_writes_nothing(tmp_path):
     with pytest.raises(UnsupportedOpError, match="LSTM ×1"):
         gs.convert(model, out, progress=False)
     assert os.listdir(tmp_path) == []
+
+
+def test_convert_prunes_every_gear(tmp_path):
+    keras = pytest.importorskip("keras")
+    from gearshift import gear_format as gf
+
+    keras.utils.set_random_seed(0)
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            layers.Conv2D(8, 3, activation="relu"),
+            layers.Conv2D(8, 3, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(10),
+        ]
+    )
+    x = np.random.default_rng(0).standard_normal((16, 8, 8, 1)).astype(np.float32)
+    out = tmp_path / "p.gear"
+    prune = gs.Prune(0.5, method="magnitude", include_first_last=True)
+    report = gs.convert(model, out, calibration=x, prune=prune, progress=False, storage="exact")
+    assert any("50.0% achieved" in line for line in report.pruning)
+    assert "pruning: magnitude" in str(report)
+    weights = gf.read_gear(out).constants("fp32")
+    kernels = [w for name, w in weights.items() if w.ndim > 1]
+    zeros = sum(int((w == 0).sum()) for w in kernels) / sum(w.size for w in kernels)
+    assert zeros == pytest.approx(0.5, abs=0.01)
