@@ -67,7 +67,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise CliError(f"no such model: {src}")
     prune = None
     if args.prune is not None:
-        prune = gs.Prune(sparsity=args.prune, method=args.prune_method)
+        prune = gs.Prune(
+            sparsity=args.prune,
+            method=args.prune_method,
+            scope=args.prune_scope,
+            include_first_last=args.prune_first_last,
+            norm=args.prune_norm,
+        )
     report = gs.convert(
         src,
         args.output,
@@ -278,6 +284,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--prune", type=_sparsity, metavar="SPARSITY")
     c.add_argument("--prune-method", default="magnitude", choices=["magnitude", "2:4", "channel"])
+    c.add_argument(
+        "--prune-scope",
+        choices=["global", "layer"],
+        help="one threshold over all layers or the same fraction per layer "
+        "(default: global for magnitude, layer for channel)",
+    )
+    c.add_argument(
+        "--prune-first-last", action="store_true", help="also prune the first and last layers"
+    )
+    c.add_argument(
+        "--prune-norm", default="l1", choices=["l1", "l2"], help="channel importance norm"
+    )
     c.add_argument("--storage", default="compact", choices=["compact", "exact"])
     c.add_argument("--json", metavar="OUT.json", help="also write the report as JSON")
     c.set_defaults(func=cmd_convert)
