@@ -215,12 +215,14 @@ struct QuantSpec {
   std::vector<int> zero_point;  // empty: the key is omitted
 };
 
-// Shortest decimal text that reads back as the same float32.
+// Shortest decimal text whose double value is exactly the float32 `v`
+// (what Python's json.dumps writes for float(np.float32(v))); the reader
+// refuses scales that are not exactly a float32.
 inline std::string FloatJson(float v) {
-  char buf[32];
-  for (int digits = 6; digits <= 9; ++digits) {
+  char buf[40];
+  for (int digits = 6; digits <= 17; ++digits) {
     std::snprintf(buf, sizeof(buf), "%.*g", digits, static_cast<double>(v));
-    if (std::strtof(buf, nullptr) == v) break;
+    if (std::strtod(buf, nullptr) == static_cast<double>(v)) break;
   }
   return buf;
 }
@@ -457,6 +459,87 @@ class GearModelBuilder {
   std::vector<uint8_t> data_;
   uint16_t minor_ = 0;
 };
+
+// A format 1.1 model with every storage dtype and encoding and four gears,
+// for reader, weight-preparation and runtime tests:
+//   x [-1,2,2,3] -> CONV_2D (1x1, 4 filters) -> MAX_POOL_2D 2x2 -> RESHAPE [4]
+//   -> CONCATENATION (flat, flat) -> FULLY_CONNECTED [2,8] -> ADD k -> y [-1,2]
+// Tensors: 0 x, 1 conv/w, 2 conv/b, 3 conv/out, 4 pool, 5 flat, 6 cat,
+// 7 fc/w, 8 fc/out, 9 k, 10 y.
+// Storage: 0-3 f32 dense (conv/w, conv/b, fc/w, k); 4 f16 conv/w; 5 i8
+// conv/w (axis 0); 6 i32 conv/b; 7 i8 fc/w (axis 0); 8 i8 k (per tensor,
+// zero point 3); 9 q8r4 conv/w over 5; 10 q4m conv/w over 5 (block 2);
+// 11 q4m fc/w over 7 (block 4).
+// Gears: "fp32" (f32; conv/w from q8r4), "fp16" (f16; conv/w f16 storage),
+// "int8" (q8), "int4" (q4). Scales are distinct so tests can find and
+// replace them in the manifest text.
+struct MixedModelOptions {
+  int8_t conv_w0 = 100;  // first int8 conv weight (-128 makes it asymmetric)
+};
+inline GearModelBuilder MixedGearModel(const MixedModelOptions& opt = MixedModelOptions()) {
+  GearModelBuilder b;
+  const int x = b.AddInput("x", {-1, 2, 2, 3});
+  const int w = b.AddConstTensor("conv/w", {4, 1, 1, 3});
+  const int bias = b.AddConstTensor("conv/b", {4});
+  const int c = b.AddTensor("conv/out", {-1, 2, 2, 4});
+  const int p = b.AddTensor("pool", {-1, 1, 1, 4});
+  const int r = b.AddTensor("flat", {-1, 4});
+  const int cat = b.AddTensor("cat", {-1, 8});
+  const int fw = b.AddConstTensor("fc/w", {2, 8});
+  const int fy = b.AddTensor("fc/out", {-1, 2});
+  const int k = b.AddConstTensor("k", {2});
+  const int y = b.AddTensor("y", {-1, 2});
+  b.AddNode("conv", "CONV_2D", {x, w, bias}, {c},
+            R"({"stride":[1,1],"dilation":[1,1],"padding":"SAME","activation":"RELU"})");
+  b.AddNode("pool", "MAX_POOL_2D", {c}, {p}, R"({"filter":[2,2],"stride":[2,2],"padding":"VALID"})");
+  b.AddNode("reshape", "RESHAPE", {p}, {r}, R"({"shape":[4]})");
+  b.AddNode("concat", "CONCATENATION", {r, r}, {cat}, R"({"axis":1})");
+  b.AddNode("fc", "FULLY_CONNECTED", {cat, fw, -1}, {fy}, "{}");
+  b.AddNode("add", "ADD", {fy, k}, {y}, "{}");
+  b.AddOutput(y);
+
+  const std::vector<float> wf = {1.5625f, -0.1875f, 0.25f,  0.5f,   -0.5f, 1.0f,
+                                 0.25f,   0.75f,    -1.0f,  0.125f, 0.0f,  -0.0625f};
+  const std::vector<float> fwf(16, 0.0625f);
+  const int s_w = b.AddF32Storage({4, 1, 1, 3}, wf);
+  const int s_b = b.AddF32Storage({4}, {0.5f, -0.25f, 0.0f, 1.0f});
+  const int s_fw = b.AddF32Storage({2, 8}, fwf);
+  const int s_k = b.AddF32Storage({2}, {0.5f, -0.5f});
+  // f16 bits of wf (all exactly representable): 1.5625 = 0x3E40, ...
+  const int s_w16 = b.AddF16Storage({4, 1, 1, 3}, {0x3E40, 0xB200, 0x3400, 0x3800, 0xB800, 0x3C00,
+                                                   0x3400, 0x3A00, 0xBC00, 0x3000, 0x0000, 0xAC00});
+  QuantSpec wq;
+  wq.axis = 0;
+  wq.scale = {0.015625f, 0.03125f, 0.046875f, 0.0078125f};
+  const int s_w8 = b.AddI8Storage(
+      {4, 1, 1, 3}, {opt.conv_w0, -12, 16, 16, -16, 32, 5, 16, -21, 16, 0, -8}, wq);
+  QuantSpec bq;
+  bq.axis = 0;
+  bq.scale = {0.0006103515625f, 0.001220703125f, 0.0018310546875f, 0.00030517578125f};
+  bq.zero_point = {0, 0, 0, 0};
+  const int s_b32 = b.AddI32Storage({4}, {819, -205, 0, 3277}, bq);
+  QuantSpec fq;
+  fq.axis = 0;
+  fq.scale = {0.00048828125f, 0.000732421875f};
+  const int s_fw8 = b.AddI8Storage({2, 8}, std::vector<int8_t>(16, 127), fq);
+  QuantSpec kq;
+  kq.scale = {0.0234375f};
+  kq.zero_point = {3};
+  const int s_k8 = b.AddI8Storage({2}, {24, -18}, kq);
+  const int s_wr = b.AddQ8R4Storage({4, 1, 1, 3}, s_w8, {0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, -8});
+  const int s_w4 = b.AddQ4MStorage({4, 1, 1, 3}, s_w8, 2);
+  const int s_fw4 = b.AddQ4MStorage({2, 8}, s_fw8, 4);
+
+  b.AddGear("fp32", "f32", {{w, s_wr}, {bias, s_b}, {fw, s_fw}, {k, s_k}});
+  b.AddGear("fp16", "f16", {{w, s_w16}, {bias, s_b}, {fw, s_fw}, {k, s_k}});
+  const std::vector<ActSpec> acts = {{x, 0.0390625f, -5},      {c, 0.02734375f, -128},
+                                     {p, 0.02734375f, -128},   {r, 0.02734375f, -128},
+                                     {cat, 0.02734375f, -128}, {fy, 0.1171875f, 4},
+                                     {y, 0.2265625f, 7}};
+  b.AddGear("int8", "q8", {{w, s_w8}, {bias, s_b32}, {fw, s_fw8}, {k, s_k8}}, acts);
+  b.AddGear("int4", "q4", {{w, s_w4}, {bias, s_b32}, {fw, s_fw4}, {k, s_k8}}, acts);
+  return b;
+}
 
 }  // namespace testing
 }  // namespace gearshift

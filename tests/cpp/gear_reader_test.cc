@@ -921,12 +921,331 @@ TEST(GearReaderTest, HeaderFieldFuzzWithFixedCrc) {
   }
 }
 
+// ---- format 1.1: quantized storage and gears ------------------------------------
+
+using testing::MixedGearModel;
+
+// The mixed 1.1 model (gear_builder.h) with one manifest substring replaced.
+std::vector<uint8_t> MixedFileWith(const std::string& from, const std::string& to,
+                                   const testing::MixedModelOptions& opt = {}) {
+  const GearModelBuilder b = MixedGearModel(opt);
+  return BuildGearFile(Replace(b.ManifestJson(), from, to), b.data(), 1, 1);
+}
+std::vector<uint8_t> MixedFile() { return MixedGearModel().Build(); }
+
+TEST(GearReader11Test, LoadsEveryDtypeEncodingAndCompute) {
+  std::unique_ptr<GearFile> file;
+  const std::vector<uint8_t> bytes = MixedFile();
+  Status s = Load(bytes, &file);
+  ASSERT_TRUE(s.ok()) << s.message();
+  const ModelDesc& m = file->model();
+  EXPECT_EQ(m.version_minor, 1);
+  ASSERT_EQ(m.storage.size(), 12u);
+  EXPECT_EQ(m.storage[4].dtype, StorageDType::kF16);
+  EXPECT_EQ(m.storage[4].length, 24u);
+  EXPECT_EQ(m.storage[5].dtype, StorageDType::kI8);
+  EXPECT_TRUE(m.storage[5].quant.present);
+  EXPECT_EQ(m.storage[5].quant.axis, 0);
+  EXPECT_EQ(m.storage[5].quant.scale,
+            (std::vector<float>{0.015625f, 0.03125f, 0.046875f, 0.0078125f}));
+  EXPECT_EQ(m.storage[5].quant.zero_point, (std::vector<int32_t>{0, 0, 0, 0}));  // default
+  EXPECT_EQ(m.storage[6].dtype, StorageDType::kI32);
+  EXPECT_EQ(m.storage[6].quant.scale[0], 0.0006103515625f);
+  EXPECT_EQ(m.storage[8].quant.axis, -1);
+  EXPECT_EQ(m.storage[8].quant.zero_point, (std::vector<int32_t>{3}));
+  EXPECT_EQ(m.storage[9].encoding, Encoding::kQ8R4);
+  EXPECT_EQ(m.storage[9].base, 5);
+  EXPECT_EQ(m.storage[9].length, 6u);
+  EXPECT_EQ(m.storage[10].encoding, Encoding::kQ4M);
+  EXPECT_EQ(m.storage[10].block, 2);
+  EXPECT_EQ(m.storage[10].length, 0u);
+  EXPECT_EQ(m.storage[10].data, nullptr);
+  EXPECT_EQ(m.storage[10].quant.scale, m.storage[5].quant.scale);  // the base's
+  EXPECT_EQ(m.storage[11].quant.axis, 0);
+  for (const StorageDesc& sd : m.storage) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(sd.data) % 64, 0u);
+  }
+  ASSERT_EQ(m.gears.size(), 4u);
+  EXPECT_EQ(m.gears[0].arith, Compute::kF32);
+  EXPECT_EQ(m.gears[1].arith, Compute::kF16);
+  EXPECT_EQ(m.gears[2].arith, Compute::kQ8);
+  EXPECT_EQ(m.gears[3].arith, Compute::kQ4);
+  EXPECT_EQ(m.gears[3].compute, "q4");
+  EXPECT_TRUE(m.gears[0].activations.empty());
+  ASSERT_EQ(m.gears[2].activations.size(), m.tensors.size());
+  EXPECT_EQ(m.gears[2].activations[0].scale, 0.0390625f);
+  EXPECT_EQ(m.gears[2].activations[0].zero_point, -5);
+  EXPECT_EQ(m.gears[2].activations[10].zero_point, 7);
+  EXPECT_EQ(m.gears[3].constant_storage[1], 10);
+}
+
+TEST(GearReader11Test, QuantScaleErrors) {
+  const std::string w = "\"scale\":[0.015625,0.03125,0.046875,0.0078125]";
+  ExpectFormatError(MixedFileWith(w, "\"scale\":[0.015625,0.03125,0,0.0078125]"),
+                    "storage[5].quant.scale[2]: must be > 0, got 0");
+  ExpectFormatError(MixedFileWith(w, "\"scale\":[0.015625,0.03125,-0.5,0.0078125]"),
+                    "storage[5].quant.scale[2]: must be > 0, got -0.5");
+  ExpectFormatError(MixedFileWith(w, "\"scale\":[0.015625,0.03125,0.1,0.0078125]"),
+                    "storage[5].quant.scale[2]: must be a float32 value, got "
+                    "0.10000000000000001 (nearest float32: 0.100000001)");
+  ExpectFormatError(MixedFileWith(w, "\"scale\":[0.015625,0.03125,1e39,0.0078125]"),
+                    "storage[5].quant.scale[2]: must be a finite float32");
+  ExpectFormatError(MixedFileWith(w, "\"scale\":[0.015625,0.03125,1e-50,0.0078125]"),
+                    "storage[5].quant.scale[2]: must be a float32 value");
+  ExpectFormatError(MixedFileWith(w, "\"scale\":[0.015625,0.03125,\"1\",0.0078125]"),
+                    "storage[5].quant.scale[2]: expected number, found string");
+  // JSON has no NaN or infinity: the manifest does not parse.
+  ExpectFormatError(MixedFileWith(w, "\"scale\":[0.015625,0.03125,NaN,0.0078125]"),
+                    "invalid manifest");
+  ExpectFormatError(MixedFileWith(w, "\"scale\":[0.015625,0.03125,1e400,0.0078125]"),
+                    "invalid manifest");
+  ExpectFormatError(MixedFileWith(w, "\"scale\":[0.015625,0.03125,0.046875]"),
+                    "storage[5].quant.scale: 3 values, expected 4 (shape[0] of [4,1,1,3])");
+  ExpectFormatError(MixedFileWith(w, "\"scale\":0.5"),
+                    "storage[5].quant.scale: expected array of numbers, found number");
+  ExpectFormatError(MixedFileWith("\"scale\":[0.0234375]", "\"scale\":[0.0234375,1]"),
+                    "storage[8].quant.scale: 2 values, expected 1 (axis null");
+  ExpectFormatError(MixedFileWith("{\"axis\":0,\"scale\":[0.015625", "{\"scale\":[0.015625"),
+                    "storage[5].quant.scale: 4 values, expected 1");
+  // A bias scale that is not exactly a float32 (a double product).
+  ExpectFormatError(MixedFileWith("0.0006103515625,", "0.00061035156,"),
+                    "storage[6].quant.scale[0]: must be a float32 value");
+}
+
+TEST(GearReader11Test, QuantAxisAndZeroPointErrors) {
+  ExpectFormatError(MixedFileWith("{\"axis\":0,\"scale\":[0.015625", "{\"axis\":4,\"scale\":[0.015625"),
+                    "storage[5].quant.axis: axis 4 out of range for shape [4,1,1,3]");
+  ExpectFormatError(MixedFileWith("{\"axis\":0,\"scale\":[0.015625", "{\"axis\":-1,\"scale\":[0.015625"),
+                    "storage[5].quant.axis: axis -1 out of range");
+  ExpectFormatError(MixedFileWith("{\"axis\":0,\"scale\":[0.015625", "{\"axis\":\"0\",\"scale\":[0.015625"),
+                    "storage[5].quant.axis: expected integer, found string");
+  ExpectFormatError(MixedFileWith("\"zero_point\":[3]", "\"zero_point\":[128]"),
+                    "storage[8].quant.zero_point[0]: zero point 128 out of the i8 range [-128, 127]");
+  ExpectFormatError(MixedFileWith("\"zero_point\":[3]", "\"zero_point\":[-129]"),
+                    "storage[8].quant.zero_point[0]: zero point -129 out of the i8 range");
+  ExpectFormatError(MixedFileWith("\"zero_point\":[3]", "\"zero_point\":[3.5]"),
+                    "storage[8].quant.zero_point: expected array of 1 integers, found number");
+  ExpectFormatError(MixedFileWith("\"zero_point\":[3]", "\"zero_point\":[3,3]"),
+                    "storage[8].quant.zero_point: expected array of 1 integers, found 2 elements");
+  ExpectFormatError(MixedFileWith("\"zero_point\":[0,0,0,0]", "\"zero_point\":[0,1,0,0]"),
+                    "storage[6].quant.zero_point[1]: must be 0 for i32 storage, got 1");
+  EXPECT_TRUE(Load(MixedFileWith("\"zero_point\":[0,0,0,0]", "\"zero_point\":null")).ok());
+  // Integer storage needs quant; float storage must not have it.
+  ExpectFormatError(
+      MixedFileWith(",\"quant\":{\"axis\":null,\"scale\":[0.0234375],\"zero_point\":[3]}", ""),
+      "storage[8]: an i8 entry needs \"quant\"");
+  ExpectFormatError(MixedFileWith("\"quant\":{\"axis\":null,", "\"quant\":null,\"q\":{\"axis\":null,"),
+                    "storage[8]: an i8 entry needs \"quant\"");
+  ExpectFormatError(MixedFileWith("\"dtype\":\"f16\",\"shape\":[4,1,1,3],\"encoding\":\"dense\"",
+                                  "\"dtype\":\"f16\",\"shape\":[4,1,1,3],\"encoding\":\"dense\","
+                                  "\"quant\":{\"scale\":[1]}"),
+                    "storage[4].quant: must be absent or null for f16 storage");
+  ExpectFormatError(MixedFileWith("\"quant\":{\"axis\":null,", "\"quant\":[{\"axis\":null,"),
+                    "");
+}
+
+TEST(GearReader11Test, EncodingErrors) {
+  // q8r4: one residual nibble per element, f32 only, over a per-channel i8 base.
+  ExpectFormatError(
+      MixedFileWith("\"length\":6,\"dtype\":\"f32\"", "\"length\":5,\"dtype\":\"f32\""),
+      "storage[9].length: 5 bytes, but q8r4 f32 [4,1,1,3] needs 6");
+  ExpectFormatError(MixedFileWith("\"length\":6,\"dtype\":\"f32\"", "\"length\":6,\"dtype\":\"i8\""),
+                    "storage[9].encoding: encoding \"q8r4\" yields f32 values, but dtype is \"i8\"");
+  ExpectFormatError(MixedFileWith("\"encoding\":\"q8r4\",\"base\":5", "\"encoding\":\"q8r4\""),
+                    "storage[9]: missing required key \"base\"");
+  ExpectFormatError(MixedFileWith("\"encoding\":\"q8r4\",\"base\":5", "\"encoding\":\"q8r4\",\"base\":12"),
+                    "storage[9].base: integer 12 out of range [0, 11]");
+  ExpectFormatError(MixedFileWith("\"encoding\":\"q8r4\",\"base\":5", "\"encoding\":\"q8r4\",\"base\":0"),
+                    "storage[9].base: storage[0] is f32 dense; a base must be an i8 dense entry");
+  ExpectFormatError(MixedFileWith("\"encoding\":\"q8r4\",\"base\":5", "\"encoding\":\"q8r4\",\"base\":9"),
+                    "storage[9].base: storage[9] is f32 q8r4");
+  // q4m: no payload, a block, a per-channel base of the same shape.
+  ExpectFormatError(MixedFileWith("\"encoding\":\"q4m\",\"base\":5", "\"encoding\":\"q4m\",\"base\":6"),
+                    "storage[10].base: storage[6] is i32 dense; a base must be an i8 dense entry");
+  ExpectFormatError(MixedFileWith("\"encoding\":\"q4m\",\"base\":5", "\"encoding\":\"q4m\",\"base\":8"),
+                    "storage[10].base: storage[8] is quantized per tensor");
+  ExpectFormatError(MixedFileWith("\"encoding\":\"q4m\",\"base\":5", "\"encoding\":\"q4m\",\"base\":7"),
+                    "storage[10].base: storage[7] has shape [2,8], this entry [4,1,1,3]");
+  ExpectFormatError(MixedFileWith("\"encoding\":\"q4m\",\"base\":5", "\"encoding\":\"q4m\",\"base\":10"),
+                    "storage[10].base: storage[10] is i8 q4m");
+  ExpectFormatError(MixedFileWith("\"base\":5,\"block\":2", "\"base\":5,\"block\":0"),
+                    "storage[10].block: integer 0 out of range [1, 65536]");
+  ExpectFormatError(MixedFileWith("\"base\":5,\"block\":2", "\"base\":5,\"block\":65537"),
+                    "storage[10].block: integer 65537 out of range [1, 65536]");
+  ExpectFormatError(MixedFileWith("\"base\":5,\"block\":2", "\"base\":5"),
+                    "storage[10]: missing required key \"block\"");
+  EXPECT_TRUE(Load(MixedFileWith("\"base\":5,\"block\":2", "\"base\":5,\"block\":65536")).ok());
+  ExpectFormatError(MixedFileWith("{\"dtype\":\"i8\",\"shape\":[4,1,1,3],\"encoding\":\"q4m\"",
+                                  "{\"section\":1,\"dtype\":\"i8\",\"shape\":[4,1,1,3],"
+                                  "\"encoding\":\"q4m\""),
+                    "storage[10].section: must be absent: a q4m entry has no payload");
+  ExpectFormatError(MixedFileWith("{\"dtype\":\"i8\",\"shape\":[4,1,1,3],\"encoding\":\"q4m\"",
+                                  "{\"length\":4,\"dtype\":\"i8\",\"shape\":[4,1,1,3],"
+                                  "\"encoding\":\"q4m\""),
+                    "storage[10].length: a q4m entry has no payload");
+  EXPECT_TRUE(Load(MixedFileWith("{\"dtype\":\"i8\",\"shape\":[4,1,1,3],\"encoding\":\"q4m\"",
+                                 "{\"length\":0,\"dtype\":\"i8\",\"shape\":[4,1,1,3],"
+                                 "\"encoding\":\"q4m\""))
+                  .ok());
+  ExpectFormatError(MixedFileWith("{\"dtype\":\"i8\",\"shape\":[4,1,1,3],\"encoding\":\"q4m\"",
+                                  "{\"dtype\":\"f32\",\"shape\":[4,1,1,3],\"encoding\":\"q4m\""),
+                    "storage[10].encoding: encoding \"q4m\" yields i8 values, but dtype is \"f32\"");
+  // A q4m entry may restate its base's quant, but not change it.
+  EXPECT_TRUE(Load(MixedFileWith("\"base\":5,\"block\":2",
+                                 "\"base\":5,\"block\":2,\"quant\":{\"axis\":0,\"scale\":"
+                                 "[0.015625,0.03125,0.046875,0.0078125]}"))
+                  .ok());
+  ExpectFormatError(MixedFileWith("\"base\":5,\"block\":2",
+                                  "\"base\":5,\"block\":2,\"quant\":{\"axis\":0,\"scale\":"
+                                  "[0.015625,0.03125,0.046875,0.5]}"),
+                    "storage[10].quant: differs from storage[5].quant");
+  // Dense lengths follow the dtype's element size.
+  ExpectFormatError(MixedFileWith("\"length\":16,\"dtype\":\"i32\"", "\"length\":4,\"dtype\":\"i32\""),
+                    "storage[6].length: 4 bytes, but dense i32 [4] needs 16");
+  ExpectFormatError(MixedFileWith("\"length\":12,\"dtype\":\"i8\"", "\"length\":48,\"dtype\":\"i8\""),
+                    "storage[5].length: 48 bytes, but dense i8 [4,1,1,3] needs 12");
+}
+
+TEST(GearReader11Test, ComputeTokenConstantRules) {
+  // f32 takes f32 storage only; f16 takes f16 or f32.
+  ExpectFormatError(MixedFileWith("\"constants\":[[1,9],", "\"constants\":[[1,4],"),
+                    "gears[0].constants[0]: tensor 1 (conv/w): compute \"f32\" takes f32 storage "
+                    "(dense or q8r4); storage[4] is f16 dense");
+  ExpectFormatError(MixedFileWith("\"constants\":[[1,9],", "\"constants\":[[1,5],"),
+                    "storage[5] is i8 dense");
+  EXPECT_TRUE(Load(MixedFileWith("\"constants\":[[1,4],", "\"constants\":[[1,9],")).ok());
+  ExpectFormatError(MixedFileWith("\"constants\":[[1,4],", "\"constants\":[[1,10],"),
+                    "gears[1].constants[0]: tensor 1 (conv/w): compute \"f16\" takes f16 or f32 "
+                    "storage; storage[10] is i8 q4m");
+  // q8: weights i8 dense per channel on the op's axis, biases i32, other
+  // constants i8 per tensor.
+  ExpectFormatError(MixedFileWith("\"constants\":[[1,5],", "\"constants\":[[1,10],"),
+                    "gears[2].constants[0]: tensor 1 (conv/w): compute \"q8\" takes i8 dense "
+                    "storage with symmetric per-channel quant on axis 0 as weights of nodes[0] "
+                    "(conv); storage[10] is i8 q4m");
+  ExpectFormatError(MixedFileWith("\"constants\":[[1,5],", "\"constants\":[[1,0],"),
+                    "storage[0] is f32 dense");
+  ExpectFormatError(MixedFileWith("[2,6],[7,7],[9,8]]", "[2,1],[7,7],[9,8]]"),
+                    "gears[2].constants[1]: tensor 2 (conv/b): compute \"q8\" takes i32 dense "
+                    "storage with per-channel quant on axis 0 as bias of nodes[0] (conv)");
+  ExpectFormatError(MixedFileWith("[7,7],[9,8]]", "[7,7],[9,3]]"),
+                    "gears[2].constants[3]: tensor 9 (k): compute \"q8\" takes i8 dense storage "
+                    "with per-tensor quant (axis null) as an operand of nodes[5] (add)");
+  ExpectFormatError(MixedFileWith("\"axis\":null,\"scale\":[0.0234375],\"zero_point\":[3]",
+                                  "\"axis\":0,\"scale\":[0.0234375,0.0234375],\"zero_point\":[3,3]"),
+                    "tensor 9 (k): compute \"q8\" takes i8 dense storage with per-tensor quant");
+  ExpectFormatError(MixedFileWith("\"scale\":[0.00048828125,0.000732421875]}",
+                                  "\"scale\":[0.00048828125,0.000732421875],\"zero_point\":[0,5]}"),
+                    "gears[2].constants[2]: tensor 7 (fc/w): compute \"q8\" takes i8 dense storage "
+                    "with symmetric per-channel quant on axis 0 as weights of nodes[4] (fc) (its "
+                    "zero point 5 is not 0)");
+  ExpectFormatError(MixedFileWith("{\"axis\":0,\"scale\":[0.015625", "{\"axis\":3,\"scale\":[0.015625,0.03125"
+                                  ",0.046875,0.0078125],\"ignored\":[0.015625"),
+                    "");
+  // q4: weights are the q4m view; i8 dense weights are refused there.
+  ExpectFormatError(MixedFileWith("\"constants\":[[1,10],", "\"constants\":[[1,5],"),
+                    "gears[3].constants[0]: tensor 1 (conv/w): compute \"q4\" takes i8 q4m "
+                    "storage with symmetric per-channel quant on axis 0");
+  // Symmetric weights never hold -128 (checked where a gear uses them).
+  testing::MixedModelOptions opt;
+  opt.conv_w0 = -128;
+  ExpectFormatError(MixedGearModel(opt).Build(),
+                    "storage[5]: value -128 at element 0; weights of CONV_2D, DEPTHWISE_CONV_2D "
+                    "and FULLY_CONNECTED are symmetric, in [-127, 127]");
+}
+
+TEST(GearReader11Test, ActivationErrors) {
+  ExpectFormatError(MixedFileWith("[3,0.02734375,-128],", ""),
+                    "gears[2] (int8): tensor 3 (conv/out) has no activation parameters; a q8 gear "
+                    "lists every non-constant tensor in \"activations\"");
+  ExpectFormatError(MixedFileWith("\"activations\"", "\"activationz\""),
+                    "gears[2] (int8): compute \"q8\" needs \"activations\"");
+  ExpectFormatError(MixedFileWith("[[0,0.0390625,-5],", "null,[[0,0.0390625,-5],"), "");
+  ExpectFormatError(MixedFileWith("[0,0.0390625,-5]", "[0,0,-5]"),
+                    "gears[2].activations[0][1]: must be > 0, got 0");
+  ExpectFormatError(MixedFileWith("[0,0.0390625,-5]", "[0,-0.0390625,-5]"),
+                    "gears[2].activations[0][1]: must be > 0, got -0.0390625");
+  ExpectFormatError(MixedFileWith("[0,0.0390625,-5]", "[0,0.3,-5]"),
+                    "gears[2].activations[0][1]: must be a float32 value");
+  ExpectFormatError(MixedFileWith("[0,0.0390625,-5]", "[0,0.0390625,-129]"),
+                    "gears[2].activations[0][2]: integer -129 out of range [-128, 127]");
+  ExpectFormatError(MixedFileWith("[0,0.0390625,-5]", "[0,0.0390625,-5.0]"),
+                    "gears[2].activations[0][2]: expected integer, found number");
+  ExpectFormatError(MixedFileWith("[0,0.0390625,-5]", "[0,0.0390625]"),
+                    "gears[2].activations[0]: expected [tensor, scale, zero_point]");
+  ExpectFormatError(MixedFileWith("[0,0.0390625,-5]", "[11,0.0390625,-5]"),
+                    "gears[2].activations[0][0]: integer 11 out of range [0, 10]");
+  ExpectFormatError(MixedFileWith("[0,0.0390625,-5]", "[1,0.0390625,-5]"),
+                    "gears[2].activations[0]: tensor 1 (conv/w) is a constant");
+  ExpectFormatError(MixedFileWith("[0,0.0390625,-5]", "[0,0.0390625,-5],[0,0.0390625,-5]"),
+                    "gears[2].activations[1]: tensor 0 (x) is listed twice");
+  ExpectFormatError(MixedFileWith("\"compute\":\"f32\",\"constants\":[[1,9],[2,1],[7,2],[9,3]]",
+                                  "\"compute\":\"f32\",\"constants\":[[1,9],[2,1],[7,2],[9,3]],"
+                                  "\"activations\":[[0,1,0]]"),
+                    "gears[0].activations: only q8 and q4 gears carry activation parameters");
+  EXPECT_TRUE(Load(MixedFileWith("\"compute\":\"f32\",\"constants\":[[1,9],[2,1],[7,2],[9,3]]",
+                                 "\"compute\":\"f32\",\"constants\":[[1,9],[2,1],[7,2],[9,3]],"
+                                 "\"activations\":[]"))
+                  .ok());
+}
+
+TEST(GearReader11Test, ValueMovingOpsKeepTheirParameters) {
+  // MAX_POOL_2D, RESHAPE and CONCATENATION: input and output (scale, zp) equal.
+  ExpectFormatError(MixedFileWith("[4,0.02734375,-128]", "[4,0.02734375,-127]"),
+                    "gears[2] (int8): nodes[1] (pool): input tensor 3 (conv/out) has (scale "
+                    "0.02734375, zero point -128), output tensor 4 (pool) has (scale 0.02734375, "
+                    "zero point -127); MAX_POOL_2D moves values without rescaling");
+  ExpectFormatError(MixedFileWith("[5,0.02734375,-128]", "[5,0.0546875,-128]"),
+                    "gears[2] (int8): nodes[2] (reshape): input tensor 4 (pool) has (scale "
+                    "0.02734375, zero point -128), output tensor 5 (flat) has (scale 0.0546875, "
+                    "zero point -128); RESHAPE moves values");
+  ExpectFormatError(MixedFileWith("[6,0.02734375,-128]", "[6,0.02734375,0]"),
+                    "gears[2] (int8): nodes[3] (concat): input tensor 5 (flat)");
+  // The int4 gear is checked the same way (its own activations).
+  const GearModelBuilder b = MixedGearModel();
+  std::string j = b.ManifestJson();
+  const size_t int4 = j.find("\"name\":\"int4\"");
+  ASSERT_NE(int4, std::string::npos);
+  const size_t at = j.find("[5,0.02734375,-128]", int4);
+  ASSERT_NE(at, std::string::npos);
+  j.replace(at, 19, "[5,0.02734375,-100]");
+  ExpectFormatError(BuildGearFile(j, b.data(), 1, 1),
+                    "gears[3] (int4): nodes[2] (reshape)");
+}
+
+// A conv/w constant of shape [1,KH,KW,C] in a depthwise conv takes axis 3.
+TEST(GearReader11Test, DepthwiseWeightsArePerChannelOnAxis3) {
+  for (int axis : {3, 0}) {
+    GearModelBuilder b;
+    const int x = b.AddInput("x", {-1, 3, 3, 2});
+    const int w = b.AddConstTensor("dw/w", {1, 2, 2, 2});
+    const int y = b.AddTensor("y", {-1, 2, 2, 2});
+    b.AddNode("dw", "DEPTHWISE_CONV_2D", {x, w, -1}, {y},
+              R"({"stride":[1,1],"dilation":[1,1],"padding":"VALID","depth_multiplier":1})");
+    b.AddOutput(y);
+    testing::QuantSpec q;
+    q.axis = axis;
+    q.scale = axis == 3 ? std::vector<float>{0.5f, 0.25f} : std::vector<float>{0.5f};
+    const int s = b.AddI8Storage({1, 2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8}, q);
+    b.AddGear("int8", "q8", {{w, s}}, b.UniformActivations(0.125f, 0));
+    if (axis == 3) {
+      std::unique_ptr<GearFile> file;
+      Status st = Load(b.Build(), &file);
+      ASSERT_TRUE(st.ok()) << st.message();
+    } else {
+      ExpectFormatError(b.Build(), "per-channel quant on axis 3 as weights of nodes[0] (dw) (its "
+                                   "quant.axis is 0)");
+    }
+  }
+}
+
 // Seeds for tests/cpp/fuzz_gear_reader.cc: with GEARSHIFT_FUZZ_CORPUS=<dir>
 // set, writes the valid files of these tests there; otherwise does nothing.
 TEST(GearReaderTest, WritesFuzzSeedCorpusWhenAsked) {
   const char* dir = std::getenv("GEARSHIFT_FUZZ_CORPUS");
   if (dir == nullptr) GTEST_SKIP() << "GEARSHIFT_FUZZ_CORPUS not set";
-  std::vector<std::vector<uint8_t>> files = {SmallFile()};
+  // The 1.1 model gives the fuzzer every dtype, encoding and compute token.
+  std::vector<std::vector<uint8_t>> files = {SmallFile(), MixedFile()};
   const std::vector<OpCase> cases = {
       {"CONV_2D", {-1, 5, 5, 2}, {{4, 3, 3, 2}, {4}}, false,
        R"({"stride":[2,1],"dilation":[1,2],"padding":"SAME","activation":"RELU6"})", {-1, 3, 5, 4}},
