@@ -57,14 +57,21 @@ TOKENS: dict[str, TokenSpec] = {
     "q4": TokenSpec("q4", 4, "int8", "q8", integer=True),
 }
 
-# Highest precision first: Runtime.gears lists them in this order.
+# Highest precision first: Runtime.gears lists them in this order. A pruned
+# ``<gear>-sparse`` gear computes with its dense counterpart's token and
+# precision (FORMAT.md 1.2: same values, only the kernels may differ), so it
+# ranks right after it.
 GEARS: dict[str, GearSpec] = {
     g.name: g
     for g in (
         GearSpec("fp32", "f32", 0),
-        GearSpec("fp16", "f16", 1),
-        GearSpec("int8", "q8", 2),
-        GearSpec("int4", "q4", 3),
+        GearSpec("fp32-sparse", "f32", 1, sparse=True),
+        GearSpec("fp16", "f16", 2),
+        GearSpec("fp16-sparse", "f16", 3, sparse=True),
+        GearSpec("int8", "q8", 4),
+        GearSpec("int8-sparse", "q8", 5, sparse=True),
+        GearSpec("int4", "q4", 6),
+        GearSpec("int4-sparse", "q4", 7, sparse=True),
     )
 }
 

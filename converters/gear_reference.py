@@ -1,4 +1,4 @@
-"""The whole-gear oracle: any gear of a ``.gear`` 1.1 file, run in numpy.
+"""The whole-gear oracle: any gear of a ``.gear`` 1.2 file, run in numpy.
 
 ``run_gear(source, gear, inputs)`` gives what the C++ runtime must give:
 
@@ -14,6 +14,13 @@
 
 :func:`run_gear_int8` returns every tensor's int8 values, to find the first
 node where a runtime departs from the oracle.
+
+Sparse storage (``bitmap``/``csr``/``2:4``, a ``q8r4`` over a sparse base) is
+densified by ``GearFile.storage_values``, and a gear's ``sparse`` flag is
+ignored: FORMAT.md defines a sparse gear's results as its dense
+counterpart's (identical for ``q8``/``q4``, whose sums are integers; for
+``f32``/``f16`` a sparse kernel may differ only by float summation order),
+so one oracle serves both and ``int8-sparse`` must match ``int8`` bit for bit.
 """
 
 from __future__ import annotations

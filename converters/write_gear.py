@@ -1,4 +1,4 @@
-"""IR graph + gears -> ``.gear`` file, exactly as docs/FORMAT.md (1.1) lays it out.
+"""IR graph + gears -> ``.gear`` file, exactly as docs/FORMAT.md (1.2) lays it out.
 
 File layout written here: header (64 B), section table (2 x 32 B), zero
 padding, section 0 = MANIFEST (JSON), zero padding, section 1 = TENSOR_DATA
@@ -6,7 +6,9 @@ padding, section 0 = MANIFEST (JSON), zero padding, section 1 = TENSOR_DATA
 right after the last payload. Identical storage entries (same description
 and bytes) are stored once; which entries each gear reads is
 :func:`_plan_storage`'s business (compact: int8 + 4-bit residual shared by all
-gears; exact: float32 kept bit for bit).
+gears; exact: float32 kept bit for bit; int8 weights with zeros in the
+smallest of dense/bitmap/csr/2:4). The header says the lowest minor version
+that expresses the file (:func:`_minor`).
 
 Writing is atomic: the bytes go to a temporary file in the destination
 folder, which is flushed, fsynced and ``os.replace``-d over the destination.
@@ -33,6 +35,12 @@ import numpy as np
 
 from ..gear_codec import Q4M_BLOCK, pack_nibbles, q8r4_residual
 from ..gear_format import fast_crc32c
+from ..sparse_codec import (
+    SPARSE_ENCODINGS,
+    choose_encoding,
+    encode_sparse,
+    q8r4_sparse_residual,
+)
 from .dtypes import GEARS as DTYPE_GEARS
 from .ir import Graph, Node
 from .quant_ref import QParams, quantize_f16, quantize_weights_q8
@@ -40,7 +48,7 @@ from .quantize import QuantPlan
 
 __all__ = ["GEARS", "StorageEntry", "WriteResult", "build_manifest", "write_gear"]
 
-FORMAT_MAJOR, FORMAT_MINOR = 1, 1
+FORMAT_MAJOR, FORMAT_MINOR = 1, 2
 ALIGNMENT = 64
 KIND_MANIFEST, KIND_TENSOR_DATA = 1, 2
 _HEADER = struct.Struct("<4sHHIIQQII24s")  # FileHeader, FORMAT.md 2.1
@@ -48,7 +56,7 @@ _SECTION = struct.Struct("<IIQQII")  # SectionEntry, FORMAT.md 2.2
 _HEADER_SIZE, _SECTION_SIZE = 64, 32
 
 # User-facing gear name -> compute token (converters/dtypes.py is the table).
-GEARS = {name: spec.token for name, spec in DTYPE_GEARS.items() if not spec.sparse}
+GEARS = {name: spec.token for name, spec in DTYPE_GEARS.items()}
 _WEIGHT_AXIS = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3}
 
 
@@ -70,7 +78,7 @@ class StorageEntry:
 
     dtype: str  # f32, f16, i8, i32
     shape: tuple[int, ...]
-    encoding: str = "dense"  # dense, q8r4, q4m
+    encoding: str = "dense"  # dense, q8r4, q4m, bitmap, csr, 2:4
     data: np.ndarray | None = None  # the payload bytes' array, little-endian; None for q4m
     base: StorageEntry | None = None
     block: int = 0
@@ -78,6 +86,11 @@ class StorageEntry:
     offset: int = 0
     index: int = -1
     tensors: list[str] = field(default_factory=list)
+    nnz: int | None = None  # sparse encodings only: stored non-zeros
+    # An i8 weight entry's dense values and, when sparse, its stored slots (flat indices in
+    # payload order): what a q8r4 residual over it is computed from. Not written.
+    values: np.ndarray | None = field(default=None, repr=False)
+    slots: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def length(self) -> int:
@@ -92,7 +105,7 @@ class StorageEntry:
         )
         base = None if self.base is None else id(self.base)
         quant = json.dumps(self.quant, sort_keys=True)
-        return (self.dtype, self.shape, self.encoding, base, self.block, quant, digest)
+        return (self.dtype, self.shape, self.encoding, base, self.block, quant, self.nnz, digest)
 
 
 @dataclass
@@ -181,17 +194,54 @@ def _weight_roles(graph: Graph) -> dict[str, tuple[str, int]]:
 
 
 def _int8_base(
-    p: _Planner, name: str, f32: np.ndarray, axis: int, qplan: QuantPlan | None
+    p: _Planner,
+    name: str,
+    f32: np.ndarray,
+    axis: int,
+    qplan: QuantPlan | None,
+    op: str = "",
+    residual: bool = False,
 ) -> StorageEntry:
-    """The i8 dense entry of a conv/dense weight: the int8 gear's, and the compact base."""
+    """The i8 entry of a conv/dense weight: the int8 gear's, and the compact base.
+
+    Int8 values with zeros go in the smallest of dense/bitmap/csr/2:4
+    (``sparse_codec.choose_encoding``; with ``residual``, counting the q8r4
+    residual the float gears add). A sparse base drops the residual of every
+    value it does not store, so under a residual it is used only when those
+    residuals are all 0 (pruned weights are exact zeros): the float gears'
+    values stay bit for bit what a dense base gives, else the base stays dense.
+    """
     if qplan is not None and name in qplan.weights:
         q, qp = qplan.weights[name]
     else:
         q, qp = quantize_weights_q8(f32, axis)
-    entry = StorageEntry(
-        "i8", f32.shape, data=np.ascontiguousarray(q, "i1"), quant=_quant_json(qp, False)
-    )
+    q = np.ascontiguousarray(q, "i1")
+    quant = _quant_json(qp, False)
+    entry = StorageEntry("i8", f32.shape, data=q, quant=quant, values=q)
+    if np.any(q == 0):
+        enc = choose_encoding(q, axis, op, residual=residual)
+        if enc != "dense":
+            sp = encode_sparse(q, axis, enc)
+            lost = np.ones(q.size, bool)
+            lost[sp.slots] = False
+            scale = np.asarray(quant["scale"], np.float32)
+            if not residual or not np.any(q8r4_residual(f32, q, scale, axis).ravel()[lost]):
+                entry = StorageEntry(
+                    "i8", f32.shape, enc, sp.payload, quant=quant, nnz=sp.nnz, values=q
+                )
+                entry.slots = sp.slots
     return p.add(entry, name)
+
+
+def _q8r4_entry(f32: np.ndarray, b: StorageEntry, axis: int) -> StorageEntry:
+    """The compact float entry over int8 base ``b``: one residual nibble per stored value."""
+    q = np.asarray(b.values, np.int8)
+    scale = np.asarray(b.quant["scale"], np.float32)  # type: ignore[index]
+    if b.slots is None:
+        r = q8r4_residual(f32, q, scale, axis)
+    else:
+        r = q8r4_sparse_residual(f32, q, scale, axis, b.slots)
+    return StorageEntry("f32", f32.shape, "q8r4", pack_nibbles(r), base=b)
 
 
 def _plan_storage(
@@ -208,13 +258,18 @@ def _plan_storage(
     int8 gear's values) and as dense f32 in exact mode or when fp32 is the only
     gear; fp16 reads the same entry (the runtime rounds to half), except in an
     exact file without fp32, where it gets its own f16 payload. The int4 gear
-    reads the ``q4m`` view of the int8 values: no payload.
+    reads the ``q4m`` view of the int8 values: no payload. An int8 weight base
+    with zeros is stored sparse where that is smaller (:func:`_int8_base`).
+    A ``<gear>-sparse`` gear reads exactly what its dense counterpart reads;
+    only its ``sparse`` flag differs (FORMAT.md "Gears").
     """
     tokens = [GEARS[g] for g in gears]
     integer = any(t in ("q8", "q4") for t in tokens)
     if integer and qplan is None:
         raise ValueError("the int8/int4 gears need a QuantPlan (calibrated parameters)")
     exact = storage == "exact" or tuple(gears) == ("fp32",)
+    # whether the compact float gears put a q8r4 residual over the int8 weight bases
+    residual = not exact and any(t in ("f32", "f16") for t in tokens)
     roles = _weight_roles(graph)
     p = _Planner()
     per_gear: dict[str, dict[str, StorageEntry]] = {g: {} for g in gears}
@@ -231,13 +286,10 @@ def _plan_storage(
             if tok in ("f32", "f16"):
                 if float_entry is None:
                     if is_weight and not exact:
-                        b = base = base or _int8_base(p, name, f32, _WEIGHT_AXIS[op], qplan)
-                        q = np.asarray(b.data, np.int8)
-                        scale = np.asarray(b.quant["scale"], np.float32)  # type: ignore[index]
-                        r = q8r4_residual(f32, q, scale, _WEIGHT_AXIS[op])
-                        float_entry = p.add(
-                            StorageEntry("f32", f32.shape, "q8r4", pack_nibbles(r), base=b), name
+                        b = base = base or _int8_base(
+                            p, name, f32, _WEIGHT_AXIS[op], qplan, op, residual
                         )
+                        float_entry = p.add(_q8r4_entry(f32, b, _WEIGHT_AXIS[op]), name)
                     elif tok == "f16" and "fp32" not in gears:
                         f16 = np.ascontiguousarray(quantize_f16(f32), "<f2")
                         float_entry = p.add(StorageEntry("f16", f32.shape, data=f16), name)
@@ -247,7 +299,7 @@ def _plan_storage(
                 continue
             assert qplan is not None
             if is_weight:
-                b = base = base or _int8_base(p, name, f32, _WEIGHT_AXIS[op], qplan)
+                b = base = base or _int8_base(p, name, f32, _WEIGHT_AXIS[op], qplan, op, residual)
                 if tok == "q8":
                     per_gear[g][name] = b
                 else:
@@ -290,6 +342,8 @@ def _storage_json(e: StorageEntry) -> dict[str, Any]:
     if e.data is not None:
         out.update(section=1, offset=e.offset, length=e.length)
     out.update(dtype=e.dtype, shape=list(e.shape), encoding=e.encoding)
+    if e.nnz is not None:
+        out["nnz"] = e.nnz
     if e.base is not None:
         out["base"] = e.base.index
     if e.encoding == "q4m":
@@ -300,9 +354,14 @@ def _storage_json(e: StorageEntry) -> dict[str, Any]:
 
 
 def _minor(manifest: dict[str, Any]) -> int:
-    """The lowest minor that expresses the file: 1.0 readers keep reading fp32-only files."""
+    """The lowest minor that expresses the file: 1.0 readers keep reading fp32-only files,
+    1.1 readers every file without sparse storage or a sparse gear."""
+    if any(s["encoding"] in SPARSE_ENCODINGS for s in manifest["storage"]) or any(
+        g.get("sparse") for g in manifest["gears"]
+    ):
+        return 2
     plain = all(s["dtype"] == "f32" and s["encoding"] == "dense" for s in manifest["storage"])
-    return 0 if plain and all(g["compute"] == "f32" for g in manifest["gears"]) else FORMAT_MINOR
+    return 0 if plain and all(g["compute"] == "f32" for g in manifest["gears"]) else 1
 
 
 def _gear_bytes(entries: dict[str, StorageEntry]) -> int:
@@ -356,6 +415,8 @@ def build_manifest(
             "compute": GEARS[g],
             "constants": [[index[t], per_gear[g][t].index] for t in names if t in per_gear[g]],
         }
+        if DTYPE_GEARS[g].sparse:
+            out["sparse"] = True
         if GEARS[g] in ("q8", "q4"):
             assert qplan is not None
             out["activations"] = [

@@ -10,6 +10,7 @@ import numpy as np
 
 from gearshift.bench import table
 from gearshift.gear_format import read_gear
+from gearshift.sparse_codec import SPARSE_ENCODINGS
 
 
 def _shape(s: list[int]) -> str:
@@ -25,6 +26,16 @@ def _referenced(storage: list[dict[str, Any]], used: set[int]) -> set[int]:
     return out
 
 
+def _encoding(storage: list[dict[str, Any]], s: int) -> str:
+    """``s``'s encoding, with a sparse base's after a slash (``q8r4/csr``): the bytes a
+    q8r4/q4m entry reads are its base's as much as its own."""
+    e = storage[s]
+    b = e.get("base")
+    if b is not None and storage[b]["encoding"] in SPARSE_ENCODINGS:
+        return f"{e['encoding']}/{storage[b]['encoding']}"
+    return str(e["encoding"])
+
+
 def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Graph, gears, per-tensor storage and sizes of ``path`` as a JSON-able dict.
 
@@ -32,6 +43,9 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     entry it references, the bases of its ``q8r4``/``q4m`` entries included
     (an entry shared by several gears counts for each); ``unique_bytes`` only
     those no other gear references: what dropping the gear from the file saves.
+    ``sparsity`` is the fraction of zeros in the values an entry yields (sparse
+    entries densified); ``nnz`` the stored non-zeros of a sparse entry (of a
+    q8r4/q4m entry's sparse base in ``constants``), else None.
     """
     gf = read_gear(path)
     m = gf.manifest
@@ -60,6 +74,7 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
                 "encoding": entry["encoding"],
                 "base": entry.get("base"),
                 "bytes": entry.get("length", 0),
+                "nnz": entry.get("nnz"),
                 "sparsity": sparsity[i],
                 "gears": sorted(set(storage_users.get(i, []))),
             }
@@ -76,6 +91,7 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
             {
                 "name": g["name"],
                 "compute": g["compute"],
+                "sparse": bool(g.get("sparse", False)),
                 "constants": len(g["constants"]),
                 "activations": len(g.get("activations") or []),
                 "weight_bytes": nbytes(used),
@@ -90,11 +106,13 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
         per_gear = {}
         for g in m["gears"]:
             s = next(s for tt, s in g["constants"] if tt == t)
+            b = entries[s].get("base", s)
             per_gear[g["name"]] = {
                 "storage": s,
                 "dtype": entries[s]["dtype"],
-                "encoding": entries[s]["encoding"],
+                "encoding": _encoding(entries, s),
                 "bytes": nbytes(_referenced(entries, {s})),
+                "nnz": entries[b].get("nnz"),
                 "sparsity": sparsity[s],
             }
         constants.append({"name": tensor["name"], "shape": tensor["shape"], "gears": per_gear})
@@ -158,7 +176,7 @@ def format_description(d: dict[str, Any]) -> str:
         rows.append(
             (
                 g["name"],
-                g["compute"],
+                g["compute"] + (" sparse" if g.get("sparse") else ""),
                 str(g["constants"]),
                 f"{g['weight_bytes']:,}",
                 f"{g.get('unique_bytes', 0):,}",
@@ -171,14 +189,17 @@ def format_description(d: dict[str, Any]) -> str:
         cells = []
         for gname in gnames:
             e = c["gears"][gname]
+            nnz = "" if e.get("nnz") is None else f" nnz {e['nnz']:,}"
             cells.append(
-                f"#{e['storage']} {e['dtype']} {e['encoding']} {e['bytes']:,} B "
+                f"#{e['storage']} {e['dtype']} {e['encoding']}{nnz} {e['bytes']:,} B "
                 f"{e['sparsity']:.0%} zero"
             )
         rows.append((c["name"], _shape(c["shape"]), *cells))
     out += ["constants (per gear: storage, dtype, encoding, bytes, sparsity):", table(rows), ""]
     out += ["storage:"]
-    rows = [("#", "tensor", "dtype", "shape", "encoding", "base", "bytes", "sparsity", "gears")]
+    rows = [
+        ("#", "tensor", "dtype", "shape", "encoding", "base", "bytes", "nnz", "sparsity", "gears")
+    ]
     for s in d["storage"]:
         rows.append(
             (
@@ -189,6 +210,7 @@ def format_description(d: dict[str, Any]) -> str:
                 s["encoding"],
                 "" if s.get("base") is None else str(s["base"]),
                 f"{s['bytes']:,}",
+                "" if s.get("nnz") is None else f"{s['nnz']:,}",
                 f"{s['sparsity']:.1%}",
                 ",".join(s["gears"]),
             )

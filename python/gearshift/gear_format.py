@@ -1,4 +1,4 @@
-"""Pure-Python reader of the ``.gear`` format (docs/FORMAT.md, version 1.1).
+"""Pure-Python reader of the ``.gear`` format (docs/FORMAT.md, version 1.2).
 
 This is the second, independent implementation of the spec: the C++ runtime
 is the first. ``gearshift inspect`` uses it to describe a file without
@@ -19,13 +19,14 @@ import os
 import re
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 
-from . import gear_codec
+from . import gear_codec, sparse_codec
 from .errors import FormatError
 from .gear_codec import Q4M_MAX_BLOCK as _Q4M_MAX_BLOCK
+from .sparse_codec import SPARSE_ENCODINGS
 
 __all__ = [
     "ACTIVATIONS",
@@ -50,7 +51,7 @@ __all__ = [
 
 MAGIC = b"GEAR"
 VERSION_MAJOR = 1
-VERSION_MINOR = 1
+VERSION_MINOR = 2
 ALIGNMENT = 64
 HEADER_SIZE = 64
 SECTION_ENTRY_SIZE = 32
@@ -77,7 +78,9 @@ DTYPE_NUMPY = {
     "i8": np.dtype("i1"),
     "i32": np.dtype("<i4"),
 }
-ENCODINGS = ("dense", "q8r4", "q4m")
+ENCODINGS = ("dense", "q8r4", "q4m", *SPARSE_ENCODINGS)
+# encodings that hold int8 values a q8r4/q4m entry may derive from, and a q8 weight may use
+I8_BASE_ENCODINGS = ("dense", *SPARSE_ENCODINGS)
 # compute token -> storage dtypes its constants may have (the per-role rules
 # of q8/q4 are checked on top, in _check_integer_constant).
 COMPUTE_DTYPES = {"f32": {"f32"}, "f16": {"f16", "f32"}, "q8": {"i8", "i32"}, "q4": {"i8", "i32"}}
@@ -227,7 +230,8 @@ class GearFile:
 
     ``data`` holds the whole file; :meth:`storage_values` returns read-only
     numpy views into it for ``dense`` entries (no copy), as the C++ runtime
-    uses mmapped weights, and materialises ``q8r4``/``q4m`` values.
+    uses mmapped weights, and materialises ``q8r4``/``q4m`` values and the
+    sparse (``bitmap``/``csr``/``2:4``) ones, densified.
     """
 
     header: Header
@@ -267,22 +271,47 @@ class GearFile:
         """The values entry ``index`` yields, exactly as FORMAT.md defines them.
 
         ``dense``: a read-only view of the payload in its dtype (float32,
-        float16, int8, int32). ``q8r4``: float32 ``s[c] * (q + r * 0.0625)``
-        in binary32. ``q4m``: int8, the base's values by the integer rule.
+        float16, int8, int32). ``bitmap``/``csr``/``2:4``: the int8 values
+        densified (zeros where nothing is stored). ``q8r4``: float32
+        ``s[c] * (q + r * 0.0625)`` in binary32 (over a sparse base: at its
+        stored slots, exact zero elsewhere). ``q4m``: int8, the base's
+        (densified) values by the integer rule.
         """
         entry = self.manifest["storage"][index]
         enc = entry["encoding"]
         if enc == "dense":
             arr = np.frombuffer(self.storage_payload(index), dtype=DTYPE_NUMPY[entry["dtype"]])
             return arr.reshape(entry["shape"])
+        if enc in SPARSE_ENCODINGS:
+            arr = self._sparse(index)[0]
+            arr.flags.writeable = False
+            return arr
         base = entry["base"]
         bq = self.storage_quant(base)
         assert bq is not None and bq.axis is not None  # checked when the file was read
+        if enc == "q8r4" and self.manifest["storage"][base]["encoding"] in SPARSE_ENCODINGS:
+            q, slots = self._sparse(base)
+            r = gear_codec.unpack_nibbles(self.storage_payload(index), slots.size)
+            return sparse_codec.q8r4_sparse_values(q, r, slots, bq.scale, bq.axis)
         q = self.storage_values(base)
         if enc == "q8r4":
             r = gear_codec.unpack_nibbles(self.storage_payload(index), q.size)
             return gear_codec.q8r4_values(q, r.reshape(q.shape), bq.scale, bq.axis)
         return gear_codec.q4m_values(q, bq.axis, int(entry["block"]))
+
+    def _sparse(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(dense int8 values, stored slots) of sparse entry ``index`` (checked at read)."""
+        entry = self.manifest["storage"][index]
+        q = self.storage_quant(index)
+        assert q is not None and q.axis is not None
+        return sparse_codec.decode_slots(
+            self.storage_payload(index), entry["encoding"], entry["shape"], q.axis, entry["nnz"]
+        )
+
+    def storage_nnz(self, index: int) -> int | None:
+        """The ``nnz`` of a sparse entry (its stored non-zeros); None for other encodings."""
+        entry = self.manifest["storage"][index]
+        return int(entry["nnz"]) if entry["encoding"] in SPARSE_ENCODINGS else None
 
     def storage_array(self, index: int) -> np.ndarray:
         """Same as :meth:`storage_values` (the 1.0 name, kept for callers)."""
@@ -801,7 +830,7 @@ def _validate_manifest(
         _need(o in available, "outputs", f"output tensor {o} is never produced")
 
     storage = _get(m, "storage", list, "manifest")
-    quants = _validate_storage(storage, sections, alignment, data)
+    quants, i8_values = _validate_storage(storage, sections, alignment, data)
     nodes = m["nodes"]
     gears = _get(m, "gears", list, "manifest")
     _need(bool(gears), "gears", "the file carries no gear")
@@ -813,7 +842,8 @@ def _validate_manifest(
         _need(gname not in gnames, w, f"gear name {gname[:60]!r} is not unique")
         gnames.add(gname)
         w = f"gear {gname[:60]!r} ({w})"
-        _validate_gear(g, w, tensors, const, nodes, storage, quants, sections, data)
+        _validate_gear(g, w, tensors, const, nodes, storage, quants, i8_values)
+    _check_two_four(storage, gears, tensors, nodes)
 
 
 # ---------------------------------------------------------------------------
@@ -891,9 +921,10 @@ def _parse_quant(q: Any, dtype: str, shape: list[int], w: str) -> Quant:
 
 
 def _check_payload(
-    s: dict[str, Any], w: str, expected: int, sections: list[Section], alignment: int
+    s: dict[str, Any], w: str, expected: int | None, sections: list[Section], alignment: int
 ) -> None:
-    """``section``/``offset``/``length`` of an entry with a payload: in bounds, the right size."""
+    """``section``/``offset``/``length`` of an entry with a payload: in bounds, and the right
+    size when ``expected`` is known (a ``q8r4``'s depends on its base: checked later)."""
     sec = _get(s, "section", int, w)
     _need(
         0 <= sec < len(sections) and sections[sec].kind == SECTION_TENSOR_DATA,
@@ -908,16 +939,48 @@ def _check_payload(
         w,
         f"bytes [{off}, {off + length}) outside section {sec} of {sections[sec].size} bytes",
     )
-    what = f"{s['encoding']} {s['dtype']} x {s['shape']}"
-    _need(length == expected, f"{w}.length", f"expected {expected} ({what}), found {length}")
+    if expected is not None:
+        what = f"{s['encoding']} {s['dtype']} x {s['shape']}"
+        if s["encoding"] in SPARSE_ENCODINGS:
+            what += f" with nnz {s['nnz']}"
+        _need(length == expected, f"{w}.length", f"expected {expected} ({what}), found {length}")
+
+
+# storage index -> its int8 values (dense view, or a sparse entry densified)
+I8Values = Callable[[int], np.ndarray]
+
+
+def _check_sparse_fields(s: dict[str, Any], w: str, shape: list[int], q: Quant) -> int:
+    """``nnz`` and the applicability of a sparse entry; returns its payload length."""
+    enc = s["encoding"]
+    _need(
+        q.axis is not None,
+        f"{w}.quant.axis",
+        f"a {enc} entry needs per-channel quant (the rows are channels), found null",
+    )
+    assert q.axis is not None
+    nnz = _get(s, "nnz", int, w)
+    n = math.prod(shape)
+    most = n // 2 if enc == "2:4" else n
+    _need(0 <= nnz <= most, f"{w}.nnz", f"expected an integer in [0, {most}], found {nnz}")
+    if enc == "2:4":
+        _need(
+            q.axis == 0 and shape[-1] % 4 == 0,
+            f"{w}.encoding",
+            f"2:4 needs a CONV_2D/FULLY_CONNECTED weight (channel axis 0) whose last dimension "
+            f"is a multiple of 4, found axis {q.axis} and shape {shape}",
+        )
+    return sparse_codec.sparse_length(enc, shape, q.axis, nnz)
 
 
 def _validate_storage(
     storage: list[Any], sections: list[Section], alignment: int, data: bytes | memoryview
-) -> list[Quant | None]:
-    """Every storage entry's fields, bounds, length and ``quant``; then every ``base``.
+) -> tuple[list[Quant | None], I8Values]:
+    """Every storage entry's fields, bounds, length and ``quant``; then every ``base``; then
+    every sparse payload's contents.
 
-    Returns the parsed ``quant`` of every entry (a ``q4m`` entry's is its base's).
+    Returns the parsed ``quant`` of every entry (a ``q4m`` entry's is its base's)
+    and a function giving an int8 entry's values (sparse ones decoded once).
     """
     quants: list[Quant | None] = []
     for k, s in enumerate(storage):
@@ -935,12 +998,25 @@ def _validate_storage(
         )
         enc = _get(s, "encoding", str, w)
         _need(enc in ENCODINGS, f"{w}.encoding", f"expected one of {ENCODINGS}, found {enc[:40]!r}")
-        want_dtype = {"q8r4": "f32", "q4m": "i8"}.get(enc)
+        sparse = enc in SPARSE_ENCODINGS
+        want_dtype = "i8" if sparse else {"q8r4": "f32", "q4m": "i8"}.get(enc)
         _need(
             want_dtype in (None, dtype),
             f"{w}.dtype",
             f"encoding {enc} yields {want_dtype}, found {dtype!r}",
         )
+        if enc in I8_BASE_ENCODINGS:
+            _need("base" not in s, f"{w}.base", "only q8r4 and q4m entries have a base")
+        if not sparse:
+            _need("nnz" not in s, f"{w}.nnz", "only bitmap, csr and 2:4 entries have nnz")
+        q = s.get("quant")
+        parsed: Quant | None = None
+        if dtype in ("i8", "i32") and enc in I8_BASE_ENCODINGS:
+            _need(q is not None, f"{w}.quant", f"required for {dtype} storage")
+            parsed = _parse_quant(q, dtype, shape, f"{w}.quant")
+        elif enc != "q4m":
+            _need(q is None, f"{w}.quant", f"must be absent or null for {dtype} storage")
+        quants.append(parsed)
         n = math.prod(shape)
         if enc == "q4m":
             for key in ("section", "offset"):
@@ -956,20 +1032,14 @@ def _validate_storage(
                 f"{w}.block",
                 f"expected an integer in [1, {_Q4M_MAX_BLOCK}], found {block}",
             )
+        elif sparse:
+            assert parsed is not None
+            expected = _check_sparse_fields(s, w, shape, parsed)
+            _check_payload(s, w, expected, sections, alignment)
         else:
-            _check_payload(s, w, n * size if enc == "dense" else (n + 1) // 2, sections, alignment)
-        if enc == "dense":
-            _need("base" not in s, f"{w}.base", "only q8r4 and q4m entries have a base")
-        q = s.get("quant")
-        if dtype in ("i8", "i32") and enc == "dense":
-            _need(q is not None, f"{w}.quant", f"required for {dtype} storage")
-            quants.append(_parse_quant(q, dtype, shape, f"{w}.quant"))
-        else:
-            if enc != "q4m":
-                _need(q is None, f"{w}.quant", f"must be absent or null for {dtype} storage")
-            quants.append(None)
+            _check_payload(s, w, n * size if enc == "dense" else None, sections, alignment)
     for k, s in enumerate(storage):
-        if s["encoding"] == "dense":
+        if s["encoding"] in I8_BASE_ENCODINGS:
             continue
         w = f"storage[{k}]"
         b = _get(s, "base", int, w)
@@ -977,24 +1047,55 @@ def _validate_storage(
         base, bq = storage[b], quants[b]
         _need(
             base["dtype"] == "i8"
-            and base["encoding"] == "dense"
+            and base["encoding"] in I8_BASE_ENCODINGS
             and bq is not None
             and bq.axis is not None,
             f"{w}.base",
-            f"storage[{b}] is not an i8 dense entry with per-channel quant",
+            f"storage[{b}] is not an i8 entry (dense, bitmap, csr or 2:4) with per-channel quant",
         )
         _need(
             base["shape"] == s["shape"],
             f"{w}.base",
             f"storage[{b}] has shape {base['shape']}, this entry {s['shape']}",
         )
+        if s["encoding"] == "q8r4":
+            slots = sparse_codec.slot_count(base["encoding"], base["shape"], base.get("nnz", 0))
+            what = f"q8r4 f32 x {s['shape']}: one nibble per value stored by storage[{b}]"
+            if base["encoding"] != "dense":
+                what += f" ({base['encoding']}, {slots} slots)"
+            _need(
+                s["length"] == (slots + 1) // 2,
+                f"{w}.length",
+                f"expected {(slots + 1) // 2} ({what}), found {s['length']}",
+            )
         if s["encoding"] == "q4m":
             own = s.get("quant")
             if own is not None:
                 mine = _parse_quant(own, "i8", s["shape"], f"{w}.quant")
                 _need(mine.same_as(bq), f"{w}.quant", f"differs from its base storage[{b}]'s")
             quants[k] = bq
-    return quants
+    decoded: dict[int, np.ndarray] = {}
+    for k, s in enumerate(storage):
+        if s["encoding"] not in SPARSE_ENCODINGS:
+            continue
+        start = sections[s["section"]].offset + s["offset"]
+        payload = memoryview(data)[start : start + s["length"]]
+        axis = quants[k].axis  # type: ignore[union-attr]
+        try:
+            decoded[k] = sparse_codec.decode_sparse(
+                payload, s["encoding"], s["shape"], axis, s["nnz"]
+            )
+        except ValueError as e:
+            raise FormatError(f"manifest: storage[{k}]: {e}") from None
+
+    def i8_values(k: int) -> np.ndarray:
+        if k in decoded:
+            return decoded[k]
+        e = storage[k]
+        start = sections[e["section"]].offset + e["offset"]
+        return np.frombuffer(memoryview(data)[start : start + e["length"]], np.int8)
+
+    return quants, i8_values
 
 
 # ---------------------------------------------------------------------------
@@ -1023,34 +1124,24 @@ def _constant_roles(nodes: list[Any], const: list[bool]) -> dict[int, set[Any]]:
     return roles
 
 
-def _weight_values_symmetric(
-    storage: list[Any], k: int, sections: list[Section], data: bytes | memoryview
-) -> bool:
-    """Whether dense i8 entry ``k`` holds values in [-127, 127] only."""
-    e = storage[k]
-    start = sections[e["section"]].offset + e["offset"]
-    arr = np.frombuffer(memoryview(data)[start : start + e["length"]], np.int8)
-    return not np.any(arr == -128)
-
-
 def _check_integer_constant(
     role: Any,
     compute: str,
     k: int,
     storage: list[Any],
     quants: list[Quant | None],
-    sections: list[Section],
-    data: bytes | memoryview,
+    i8_values: I8Values,
     w: str,
 ) -> None:
     e, q = storage[k], quants[k]
     desc = f"storage[{k}] ({e['dtype']} {e['encoding']})"
     if isinstance(role, tuple):
-        enc = "dense" if compute == "q8" else "q4m"
+        encs: tuple[str, ...] = I8_BASE_ENCODINGS if compute == "q8" else ("q4m",)
+        names = "dense, bitmap, csr or 2:4" if compute == "q8" else "q4m"
         _need(
-            e["dtype"] == "i8" and e["encoding"] == enc,
+            e["dtype"] == "i8" and e["encoding"] in encs,
             w,
-            f"a weight of a {compute} gear must be i8 {enc}, found {desc}",
+            f"a weight of a {compute} gear must be i8 {names}, found {desc}",
         )
         assert q is not None
         _need(
@@ -1059,11 +1150,11 @@ def _check_integer_constant(
             f"weight quant must be symmetric per channel along axis {role[1]}, found axis "
             f"{q.axis} and zero points {q.zero_point.tolist()[:8]}",
         )
-        dense = k if enc == "dense" else e["base"]
+        values = k if e["encoding"] != "q4m" else e["base"]
         _need(
-            _weight_values_symmetric(storage, dense, sections, data),
+            not np.any(i8_values(values) == -128),
             w,
-            f"weight values of storage[{dense}] must be in [-127, 127] (symmetric), found -128",
+            f"weight values of storage[{values}] must be in [-127, 127] (symmetric), found -128",
         )
     elif role == "bias":
         _need(
@@ -1157,10 +1248,11 @@ def _validate_gear(
     nodes: list[Any],
     storage: list[Any],
     quants: list[Quant | None],
-    sections: list[Section],
-    data: bytes | memoryview,
+    i8_values: I8Values,
 ) -> None:
     compute = _get(g, "compute", str, w)
+    if "sparse" in g:
+        _get(g, "sparse", bool, w)
     _need(
         compute in COMPUTE_DTYPES,
         f"{w}.compute",
@@ -1195,7 +1287,7 @@ def _validate_gear(
         )
         if integer:
             for role in sorted(roles.get(t, {"operand"}), key=str):
-                _check_integer_constant(role, compute, s, storage, quants, sections, data, pw)
+                _check_integer_constant(role, compute, s, storage, quants, i8_values, pw)
     missing = sorted(const_ids - set(seen))
     _need(not missing, w, f"no storage for constant tensors {missing[:8]}")
     if not integer:
@@ -1207,3 +1299,30 @@ def _validate_gear(
         return
     acts = _parse_activations(g, w, tensors, const)
     _check_tied(nodes, acts, {t: quants[s] for t, s in seen.items()}, tensors, w)
+
+
+def _check_two_four(
+    storage: list[Any], gears: list[Any], tensors: list[Any], nodes: list[Any]
+) -> None:
+    """FORMAT.md: ``2:4`` only for ``CONV_2D`` and ``FULLY_CONNECTED`` weights. Every tensor a
+    gear reads from a 2:4 entry (directly, or through a q8r4/q4m entry derived from it) must
+    be used only as input 1 of such nodes."""
+    uses: dict[int, list[str]] = {}
+    for node in nodes:
+        for j, t in enumerate(node["inputs"]):
+            if t >= 0 and not (node["op"] in sparse_codec.TWO_FOUR_OPS and j == 1):
+                uses.setdefault(t, []).append(f"input {j} of {node['op']} node {node['name']!r}")
+    consumed = {t for node in nodes for t in node["inputs"] if t >= 0}
+    for g in gears:
+        for t, s in g["constants"]:
+            for e in (s, storage[s].get("base")):
+                if e is None or storage[e]["encoding"] != "2:4":
+                    continue
+                what = uses.get(t, [])[:1] or ([] if t in consumed else ["used by no node"])
+                _need(
+                    not what,
+                    f"storage[{e}].encoding",
+                    f"2:4 applies only to CONV_2D and FULLY_CONNECTED weights; gear "
+                    f"{g['name'][:40]!r} reads it for tensor {tensors[t]['name'][:40]!r}, "
+                    f"which is {what[0][:80] if what else ''}",
+                )

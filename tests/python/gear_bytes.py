@@ -1,10 +1,13 @@
-"""Hand-built ``.gear`` 1.1 files for the reader and oracle tests.
+"""Hand-built ``.gear`` 1.1/1.2 files for the reader and oracle tests.
 
 Written from docs/FORMAT.md alone, independently of ``converters/write_gear.py``
 (so the reader is not checked against the writer's own reading of the spec):
 :func:`layout` places payloads in one TENSOR_DATA section, :func:`pack` lays
 out header, section table and sections with their CRCs. :func:`tiny_model`
-builds a small graph with fp32 / fp32-q8r4 / fp16 / int8 / int4 gears.
+builds a small graph with fp32 / fp32-q8r4 / fp16 / int8 / int4 gears;
+:func:`sparse_model` a pruned one whose int8 weights are stored ``bitmap``,
+``csr`` and ``2:4``, encoded by :func:`spec_encode`, a plain per-element
+transcription of FORMAT.md 1.2 that shares no code with ``sparse_codec``.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ class Builder:
         self.names = list(graph.tensors)
         self.storage: list[dict[str, Any]] = []
         self.payloads: dict[int, bytes] = {}
+        self.slots: dict[int, list[int]] = {}  # sparse entry -> stored slots (flat indices)
         self.gears: list[dict[str, Any]] = []
 
     def idx(self, name: str) -> int:
@@ -102,6 +106,31 @@ class Builder:
         self.payloads[len(self.storage) - 1] = gear_codec.pack_nibbles(r).tobytes()
         return len(self.storage) - 1
 
+    def sparse(self, q: np.ndarray, encoding: str, quant: dict[str, Any]) -> int:
+        """An i8 ``bitmap``/``csr``/``2:4`` entry of ``q`` (per-channel ``quant``)."""
+        payload, nnz, slots = spec_encode(q, quant["axis"], encoding)
+        self.storage.append(
+            {
+                "dtype": "i8",
+                "shape": list(q.shape),
+                "encoding": encoding,
+                "nnz": nnz,
+                "quant": quant,
+            }
+        )
+        self.payloads[len(self.storage) - 1] = payload
+        self.slots[len(self.storage) - 1] = slots
+        return len(self.storage) - 1
+
+    def q8r4_sparse(self, w: np.ndarray, base: int, q: np.ndarray, qp: qr.QParams) -> int:
+        """A q8r4 entry over sparse ``base``: residuals of its stored slots, in their order."""
+        r = gear_codec.q8r4_residual(w, q, qp.scale, qp.axis).ravel()[self.slots[base]]
+        self.storage.append(
+            {"dtype": "f32", "shape": list(w.shape), "encoding": "q8r4", "base": base}
+        )
+        self.payloads[len(self.storage) - 1] = gear_codec.pack_nibbles(r).tobytes()
+        return len(self.storage) - 1
+
     def q4m(self, base: int, block: int = 32) -> int:
         shape = self.storage[base]["shape"]
         self.storage.append(
@@ -109,12 +138,16 @@ class Builder:
         )
         return len(self.storage) - 1
 
-    def gear(self, name: str, compute: str, consts: dict[str, int], acts=None) -> None:
+    def gear(
+        self, name: str, compute: str, consts: dict[str, int], acts=None, sparse: bool = False
+    ) -> None:
         g: dict[str, Any] = {
             "name": name,
             "compute": compute,
             "constants": [[self.idx(t), s] for t, s in consts.items()],
         }
+        if sparse:
+            g["sparse"] = True
         if acts is not None:
             g["activations"] = [
                 [self.idx(t), float(np.float32(qp.scale)), int(qp.zero_point)]
@@ -284,4 +317,108 @@ def tiny_model(seed: int = 0, block: int = 32) -> tuple[Builder, np.ndarray]:
     x = np.random.default_rng(seed + 1).normal(size=(4, 6, 6, 2)).astype(np.float32)
     b = Builder(g)
     add_all_gears(b, x, block)
+    return b, x
+
+
+# ---------------------------------------------------------------------------
+# Format 1.2 sparse storage, transcribed element by element from FORMAT.md
+# ---------------------------------------------------------------------------
+def spec_encode(q: np.ndarray, axis: int, encoding: str) -> tuple[bytes, int, list[int]]:
+    """``(payload, nnz, slots)`` of int8 ``q``; slots are flat C-order indices of the
+    stored values in payload order. Slow and literal on purpose."""
+    q = np.asarray(q, np.int8)
+    flat_index = np.arange(q.size).reshape(q.shape)
+    rows = np.moveaxis(q, axis, 0).reshape(q.shape[axis], -1).tolist()
+    where = np.moveaxis(flat_index, axis, 0).reshape(q.shape[axis], -1).tolist()
+    c, k = len(rows), len(rows[0])
+    if encoding == "bitmap":
+        bits = bytearray((c * k + 7) // 8)
+        values, slots = [], []
+        order = [x for row in where for x in row]
+        for i, v in enumerate(x for row in rows for x in row):
+            if v != 0:
+                bits[i // 8] |= 1 << (i % 8)
+                values.append(v)
+                slots.append(order[i])
+        return bytes(bits) + struct.pack(f"<{len(values)}b", *values), len(values), slots
+    if encoding == "csr":
+        ptr, cols, values, slots = [0], [], [], []
+        for row, idx in zip(rows, where):
+            for j, v in enumerate(row):
+                if v != 0:
+                    cols.append(j)
+                    values.append(v)
+                    slots.append(idx[j])
+            ptr.append(len(values))
+        fmt = "H" if k <= 65536 else "I"
+        out = struct.pack(f"<{c + 1}I", *ptr) + struct.pack(f"<{len(cols)}{fmt}", *cols)
+        return out + struct.pack(f"<{len(values)}b", *values), len(values), slots
+    assert encoding == "2:4" and axis == 0 and q.shape[-1] % 4 == 0
+    flat = q.ravel().tolist()
+    values, nibbles, slots = [], [], []
+    for g in range(len(flat) // 4):
+        group = flat[4 * g : 4 * g + 4]
+        nz = [p for p in range(4) if group[p] != 0]
+        assert len(nz) <= 2, "not a 2:4 pattern"
+        pos = sorted(nz + [p for p in range(4) if p not in nz][: 2 - len(nz)])
+        values += [group[pos[0]], group[pos[1]]]
+        slots += [4 * g + pos[0], 4 * g + pos[1]]
+        nibbles.append(pos[0] | pos[1] << 2)
+    if len(nibbles) % 2:
+        nibbles.append(0)
+    posb = bytes(nibbles[i] | nibbles[i + 1] << 4 for i in range(0, len(nibbles), 2))
+    nnz = sum(v != 0 for v in values)
+    return struct.pack(f"<{len(values)}b", *values) + posb, nnz, slots
+
+
+def prune(w: np.ndarray, fraction: float, two_four: bool = False) -> np.ndarray:
+    """``w`` with ``fraction`` of its values (the smallest) zeroed; ``two_four``: the two
+    smallest of every four consecutive values instead."""
+    w = np.array(w, np.float32)
+    if two_four:
+        g = w.reshape(-1, 4)
+        small = np.argsort(np.abs(g), axis=1, kind="stable")[:, :2]
+        np.put_along_axis(g, small, 0.0, axis=1)
+        return g.reshape(w.shape)
+    flat = w.ravel()
+    order = np.argsort(np.abs(flat), kind="stable")
+    flat[order[: round(fraction * flat.size)]] = 0.0
+    return flat.reshape(w.shape)
+
+
+SPARSE_PLAN = {"conv/w": "csr", "dw/w": "bitmap", "fc/w": "2:4"}
+
+
+def sparse_graph(seed: int = 0) -> Graph:
+    """:func:`tiny_graph` with its weights pruned: conv 80%, depthwise 60%, FC 2:4."""
+    g = tiny_graph(seed)
+    g.tensors["conv/w"].data = prune(g.tensors["conv/w"].data, 0.8)
+    g.tensors["dw/w"].data = prune(g.tensors["dw/w"].data, 0.6)
+    g.tensors["fc/w"].data = prune(g.tensors["fc/w"].data, 0.5, two_four=True)
+    return g
+
+
+def sparse_model(seed: int = 0) -> tuple[Builder, np.ndarray]:
+    """The pruned tiny graph with the five gears of :func:`add_all_gears` (dense storage)
+    plus ``fp32r-sparse`` (q8r4 over sparse bases), ``int8-sparse`` (sparse i8 weights,
+    :data:`SPARSE_PLAN`) and ``int4-sparse`` (q4m over them)."""
+    g = sparse_graph(seed)
+    x = np.random.default_rng(seed + 1).normal(size=(4, 6, 6, 2)).astype(np.float32)
+    b = Builder(g)
+    acts = add_all_gears(b, x)
+    m = b.manifest()
+    f32r = {t: s for t, s in ((m["tensors"][t]["name"], s) for t, s in m["gears"][1]["constants"])}
+    i8 = {t: s for t, s in ((m["tensors"][t]["name"], s) for t, s in m["gears"][3]["constants"])}
+    i4 = dict(i8)
+    for name, enc in SPARSE_PLAN.items():
+        axis = WEIGHT_AXES[next(n.op for n in g.nodes if n.inputs[1:2] == [name])]
+        w = g.tensors[name].data
+        q, qp = qr.quantize_weights_q8(w, axis)
+        base = b.sparse(q, enc, quant_json(qp))
+        i8[name] = base
+        i4[name] = b.q4m(base)
+        f32r[name] = b.q8r4_sparse(w, base, q, qp)
+    b.gear("fp32r-sparse", "f32", f32r, sparse=True)
+    b.gear("int8-sparse", "q8", i8, acts, sparse=True)
+    b.gear("int4-sparse", "q4", i4, acts, sparse=True)
     return b, x

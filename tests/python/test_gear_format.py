@@ -425,10 +425,10 @@ V11_REJECTIONS = [
     (lambda m: _s(m, "conv/w", "int4").pop("block"), "missing key 'block'"),
     (lambda m: _s(m, "conv/w", "int4").pop("base"), "missing key 'base'"),
     (lambda m: _s(m, "conv/w", "int4").update(base=999), r"base: storage index 999 out of"),
-    (lambda m: _s(m, "conv/w", "fp32r").update(base=0), "not an i8 dense entry"),
+    (lambda m: _s(m, "conv/w", "fp32r").update(base=0), r"not an i8 entry \(dense, bitmap"),
     (
         lambda m: _s(m, "conv/w", "int4").update(base=_stor(m, "mul/k", "int8")),
-        "not an i8 dense entry with per-channel quant",
+        r"not an i8 entry \(dense, bitmap, csr or 2:4\) with per-channel quant",
     ),
     (
         lambda m: _s(m, "conv/w", "int4").update(base=_stor(m, "dw/w", "int8")),
