@@ -33,8 +33,7 @@ from .write_gear import GEARS, WriteResult
 __all__ = ["AVAILABLE_GEARS", "FUTURE_GEARS", "convert", "prepare_calibration"]
 
 AVAILABLE_GEARS = tuple(GEARS)
-FUTURE_GEARS = ("int8-sparse", "int4-sparse", "fp16-sparse")
-INTEGER_GEARS = ("int8", "int4")
+FUTURE_GEARS: tuple[str, ...] = ()
 STORAGE_MODES = ("compact", "exact")
 DEFAULT_CALIBRATION = "minmax"
 CALIBRATION_BATCH = 32
@@ -321,7 +320,7 @@ def convert(
         raise ValueError(f"prune must be a gearshift.Prune or None, got {type(prune).__name__}")
     if storage not in STORAGE_MODES:
         raise ValueError(f"storage must be 'compact' or 'exact', got {storage!r}")
-    integer = [g for g in gears if g in INTEGER_GEARS]
+    integer = [g for g in gears if GEARS[g] in ("q8", "q4")]
     if integer and calibration is None:
         raise ValueError(
             f"gear(s) {', '.join(integer)} need calibration=: a few hundred representative "

@@ -18,7 +18,7 @@ from gearshift.converters.convert import prepare_calibration
     "kwargs,match",
     [
         ({"gears": ("fp32", "int8")}, r"int8 need calibration="),
-        ({"gears": ("int8-sparse",)}, r"int8-sparse.*not available yet"),
+        ({"gears": ("int9",)}, r"unknown gear.*int8-sparse"),
         ({"gears": ("int8",), "calibration": [[0.0]], "calibration_method": "x"}, "minmax"),
         ({"gears": ("fp64",)}, r"unknown gear.*'fp64'.*fp32"),
         ({"gears": ()}, "empty"),
