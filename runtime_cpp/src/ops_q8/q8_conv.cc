@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// Reference loops first (work split over output pixels or rows, each output
+// element computed by one thread), the GEMM paths at the end. Accumulators
+// are uint32 so that wrap-around is defined; the final cast back to int32 is
+// two's complement (what the oracle's _wrap_int32 does).
+#include "ops_q8/q8_conv.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace gearshift {
+namespace {
+
+inline int8_t OutputStage(uint32_t acc, const Q8ChannelRequant& q, int64_t c) {
+  const int32_t v = MultiplyByQuantizedMultiplier(static_cast<int32_t>(acc), q.multiplier[c],
+                                                  q.shift[c]);
+  return Q8Clamp(int64_t{v} + q.y_zero_point, q.act);
+}
+
+inline uint32_t Product(int8_t x, int32_t x_zero_point, int8_t w) {
+  return static_cast<uint32_t>((int32_t{x} - x_zero_point) * int32_t{w});
+}
+
+}  // namespace
+
+void MakeQ8ChannelRequant(Q8Quant x, const std::vector<float>& w_scale, Q8Quant y,
+                          int64_t channels, Activation act, Q8ChannelRequant* q) {
+  q->x_zero_point = x.zero_point;
+  q->y_zero_point = y.zero_point;
+  q->act = Q8ActivationRange(act, y);
+  q->multiplier.assign(static_cast<size_t>(channels), 0);
+  q->shift.assign(static_cast<size_t>(channels), 0);
+  for (int64_t c = 0; c < channels; ++c) {
+    const float sw = w_scale.size() == 1 ? w_scale[0] : w_scale[static_cast<size_t>(c)];
+    // quant_ref._out_multiplier: double(sx) * double(sw[c]) / double(sy).
+    const double m =
+        static_cast<double>(x.scale) * static_cast<double>(sw) / static_cast<double>(y.scale);
+    int shift = 0;
+    QuantizeMultiplier(m, &q->multiplier[c], &shift);
+    q->shift[c] = shift;
+  }
+}
+
+void q8_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q, const int8_t* x,
+                    const int8_t* filter, const int32_t* bias, int8_t* y, ThreadPool* pool) {
+  const int64_t pixels = p.batch * p.out_h * p.out_w;
+  const int64_t cost = p.out_c * p.kernel_h * p.kernel_w * p.in_c;
+  ParallelItems(pool, pixels, cost, [&](int64_t begin, int64_t end) {
+    for (int64_t pix = begin; pix < end; ++pix) {
+      const int64_t ox = pix % p.out_w;
+      const int64_t oy = (pix / p.out_w) % p.out_h;
+      const int64_t n = pix / (p.out_w * p.out_h);
+      const int64_t iy0 = oy * p.stride_h - p.pad_top;
+      const int64_t ix0 = ox * p.stride_w - p.pad_left;
+      for (int64_t oc = 0; oc < p.out_c; ++oc) {
+        uint32_t acc = bias != nullptr ? static_cast<uint32_t>(bias[oc]) : 0u;
+        for (int ky = 0; ky < p.kernel_h; ++ky) {
+          const int64_t iy = iy0 + static_cast<int64_t>(ky) * p.dilation_h;
+          if (iy < 0 || iy >= p.in_h) continue;  // padding: contributes (zx - zx) * w = 0
+          for (int kx = 0; kx < p.kernel_w; ++kx) {
+            const int64_t ix = ix0 + static_cast<int64_t>(kx) * p.dilation_w;
+            if (ix < 0 || ix >= p.in_w) continue;
+            const int8_t* xp = x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c;
+            const int8_t* wp = filter + ((oc * p.kernel_h + ky) * p.kernel_w + kx) * p.in_c;
+            for (int64_t c = 0; c < p.in_c; ++c) acc += Product(xp[c], q.x_zero_point, wp[c]);
+          }
+        }
+        y[pix * p.out_c + oc] = OutputStage(acc, q, oc);
+      }
+    }
+  });
+}
+
+void q8_depthwise_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q,
+                              const int8_t* x, const int8_t* filter, const int32_t* bias,
+                              int8_t* y, ThreadPool* pool) {
+  const int64_t pixels = p.batch * p.out_h * p.out_w;
+  const int64_t m = p.depth_multiplier;
+  // Channels in blocks, taps outside, channels inside: the filter and the
+  // input are read contiguously and no buffer is allocated at run time.
+  constexpr int64_t kBlock = 64;
+  ParallelItems(pool, pixels, p.out_c * p.kernel_h * p.kernel_w,
+                [&](int64_t begin, int64_t end) {
+    uint32_t acc[kBlock];
+    for (int64_t pix = begin; pix < end; ++pix) {
+      const int64_t ox = pix % p.out_w;
+      const int64_t oy = (pix / p.out_w) % p.out_h;
+      const int64_t n = pix / (p.out_w * p.out_h);
+      const int64_t iy0 = oy * p.stride_h - p.pad_top;
+      const int64_t ix0 = ox * p.stride_w - p.pad_left;
+      for (int64_t c0 = 0; c0 < p.out_c; c0 += kBlock) {
+        const int64_t cn = std::min(kBlock, p.out_c - c0);
+        for (int64_t j = 0; j < cn; ++j) {
+          acc[j] = bias != nullptr ? static_cast<uint32_t>(bias[c0 + j]) : 0u;
+        }
+        for (int ky = 0; ky < p.kernel_h; ++ky) {
+          const int64_t iy = iy0 + static_cast<int64_t>(ky) * p.dilation_h;
+          if (iy < 0 || iy >= p.in_h) continue;
+          for (int kx = 0; kx < p.kernel_w; ++kx) {
+            const int64_t ix = ix0 + static_cast<int64_t>(kx) * p.dilation_w;
+            if (ix < 0 || ix >= p.in_w) continue;
+            const int8_t* xp = x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c;
+            const int8_t* wp =
+                filter + (static_cast<int64_t>(ky) * p.kernel_w + kx) * p.out_c + c0;
+            for (int64_t j = 0; j < cn; ++j) {
+              acc[j] += Product(xp[(c0 + j) / m], q.x_zero_point, wp[j]);
+            }
+          }
+        }
+        for (int64_t j = 0; j < cn; ++j) {
+          y[pix * p.out_c + c0 + j] = OutputStage(acc[j], q, c0 + j);
+        }
+      }
+    }
+  });
+}
+
+void q8_fully_connected__ref(const FullyConnectedParams& p, const Q8ChannelRequant& q,
+                             const int8_t* x, const int8_t* w, const int32_t* bias, int8_t* y,
+                             ThreadPool* pool) {
+  const int64_t in = p.in_features, out = p.out_features;
+  ParallelItems(pool, p.rows, in * out, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int8_t* xr = x + r * in;
+      for (int64_t o = 0; o < out; ++o) {
+        uint32_t acc = bias != nullptr ? static_cast<uint32_t>(bias[o]) : 0u;
+        const int8_t* wr = w + o * in;
+        for (int64_t i = 0; i < in; ++i) acc += Product(xr[i], q.x_zero_point, wr[i]);
+        y[r * out + o] = OutputStage(acc, q, o);
+      }
+    }
+  });
+}
+
+// ---- GEMM paths ---------------------------------------------------------------
+
+namespace {
+
+bool IsDirectGemm(const Conv2DParams& p) {
+  return p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+         p.pad_top == 0 && p.pad_left == 0;
+}
+
+Q8GemmOutput GemmOutput(const Q8ChannelRequant& q) {
+  Q8GemmOutput out;
+  out.c_zero_point = q.y_zero_point;
+  out.act_min = q.act.lo;
+  out.act_max = q.act.hi;
+  return out;
+}
+
+}  // namespace
+
+size_t Q8GemmPackedBytes(size_t n, size_t k, const Q8GemmKernel& kernel) {
+  const auto nr = static_cast<size_t>(kernel.nr);
+  return (n + nr - 1) / nr * Q8GemmPackedBlockBytes(k, nr, static_cast<size_t>(kernel.kr));
+}
+
+bool Q8Conv2DGemmSupported(const Conv2DParams& p, const Q8GemmKernel& kernel) {
+  if (kernel.fn == nullptr || kernel.mr > kQ8GemmMaxMr || kernel.mr < 1) return false;
+  if (IsDirectGemm(p)) return true;
+  return kernel.mr * p.kernel_h * p.kernel_w * p.in_c <= kQ8ConvGatherTileBytes;
+}
+
+void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q,
+                     const Q8GemmKernel& kernel, const void* packed, const int8_t* x, int8_t* y,
+                     ThreadPool* pool) {
+  const int64_t pixels = p.batch * p.out_h * p.out_w;
+  const int64_t kdim = static_cast<int64_t>(p.kernel_h) * p.kernel_w * p.in_c;
+  const int64_t out_c = p.out_c;
+  const int64_t mr = kernel.mr, nr = kernel.nr;
+  const int64_t mtiles = (pixels + mr - 1) / mr, ntiles = (out_c + nr - 1) / nr;
+  const size_t block = Q8GemmPackedBlockBytes(static_cast<size_t>(kdim),
+                                              static_cast<size_t>(nr),
+                                              static_cast<size_t>(kernel.kr));
+  const auto* w = static_cast<const char*>(packed);
+  const Q8GemmOutput out = GemmOutput(q);
+  const bool direct = IsDirectGemm(p);
+  const auto pad = static_cast<int8_t>(q.x_zero_point);
+  ParallelItems(pool, mtiles * ntiles, mr * nr * kdim, [&](int64_t begin, int64_t end) {
+    int8_t tile[kQ8ConvGatherTileBytes];  // unused (uninitialised) when direct
+    const int8_t* a = nullptr;
+    size_t a_stride = 0;
+    int64_t have_mt = -1;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t mt = item / ntiles, nt = item % ntiles;
+      const int64_t r0 = mt * mr, m = std::min(mr, pixels - r0);
+      if (mt != have_mt) {  // items are row-tile major: gather once per tile
+        have_mt = mt;
+        if (direct) {
+          a = x + r0 * p.in_c;
+          a_stride = static_cast<size_t>(p.in_c);
+        } else {
+          for (int64_t i = 0; i < m; ++i) {
+            const int64_t pix = r0 + i;
+            const int64_t ox = pix % p.out_w;
+            const int64_t oy = (pix / p.out_w) % p.out_h;
+            const int64_t n = pix / (p.out_w * p.out_h);
+            const int64_t iy0 = oy * p.stride_h - p.pad_top;
+            const int64_t ix0 = ox * p.stride_w - p.pad_left;
+            for (int ky = 0; ky < p.kernel_h; ++ky) {
+              const int64_t iy = iy0 + static_cast<int64_t>(ky) * p.dilation_h;
+              for (int kx = 0; kx < p.kernel_w; ++kx) {
+                const int64_t ix = ix0 + static_cast<int64_t>(kx) * p.dilation_w;
+                int8_t* dst = tile + i * kdim + (static_cast<int64_t>(ky) * p.kernel_w + kx) *
+                                                    p.in_c;
+                if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) {
+                  std::memset(dst, pad, static_cast<size_t>(p.in_c));
+                } else {
+                  std::memcpy(dst, x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c,
+                              static_cast<size_t>(p.in_c));
+                }
+              }
+            }
+          }
+          a = tile;
+          a_stride = static_cast<size_t>(kdim);
+        }
+      }
+      const int64_t n0 = nt * nr;
+      kernel.fn(static_cast<size_t>(m), static_cast<size_t>(std::min(nr, out_c - n0)),
+                static_cast<size_t>(kdim), a, a_stride, w + nt * block, y + r0 * out_c + n0,
+                static_cast<size_t>(out_c), &out);
+    }
+  });
+}
+
+void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequant& q,
+                              const Q8GemmKernel& kernel, const void* packed, const int8_t* x,
+                              int8_t* y, ThreadPool* pool) {
+  const int64_t k = p.in_features, n = p.out_features;
+  const int64_t mr = kernel.mr, nr = kernel.nr;
+  const int64_t mtiles = (p.rows + mr - 1) / mr, ntiles = (n + nr - 1) / nr;
+  const size_t block = Q8GemmPackedBlockBytes(static_cast<size_t>(k), static_cast<size_t>(nr),
+                                              static_cast<size_t>(kernel.kr));
+  const auto* w = static_cast<const char*>(packed);
+  const Q8GemmOutput out = GemmOutput(q);
+  ParallelItems(pool, mtiles * ntiles, mr * nr * k, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t mt = item / ntiles, nt = item % ntiles;
+      const int64_t r0 = mt * mr, n0 = nt * nr;
+      kernel.fn(static_cast<size_t>(std::min(mr, p.rows - r0)),
+                static_cast<size_t>(std::min(nr, n - n0)), static_cast<size_t>(k), x + r0 * k,
+                static_cast<size_t>(k), w + nt * block, y + r0 * n + n0, static_cast<size_t>(n),
+                &out);
+    }
+  });
+}
+
+}  // namespace gearshift

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// int8 CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (quant_ref.q8_conv2d,
+// q8_depthwise_conv2d, q8_fully_connected; TFLite's reference_integer_ops
+// ConvPerChannel, DepthwiseConvPerChannel, FullyConnected): int32
+// accumulation (modulo 2^32) of (qx - zx) * qw over the in-bounds taps (a
+// skipped padding tap equals padding with zx), plus the int32 bias, then per
+// output channel MultiplyByQuantizedMultiplier(acc, sx * sw[c] / sy) + zy,
+// clamped to the fused activation's range. Weights are symmetric (zero
+// point 0). Geometry comes from the fp32 ops' params (ops/conv.h,
+// ops/fully_connected.h); their float `act` is unused here.
+//
+// The __ref kernels are the plain-loop oracle. The __gemm variants run the
+// same arithmetic on a q8 GEMM microkernel (kernels/q8_gemm) over weights
+// packed once by PackQ8GemmWeights with the input zero point folded into the
+// bias; integer sums do not depend on their order, so every variant and
+// every thread count gives the reference's bits.
+#ifndef GEARSHIFT_OPS_Q8_Q8_CONV_H_
+#define GEARSHIFT_OPS_Q8_Q8_CONV_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/q8_gemm/q8_gemm.h"
+#include "ops/conv.h"
+#include "ops/fully_connected.h"
+#include "ops_q8/q8_common.h"
+#include "thread_pool.h"
+
+namespace gearshift {
+
+// The int8 side of a conv/dense layer, resolved at plan time.
+struct Q8ChannelRequant {
+  int32_t x_zero_point = 0;
+  int32_t y_zero_point = 0;
+  Q8Range act;
+  // Per output channel: QuantizeMultiplier((double)sx * sw[c] / (double)sy).
+  std::vector<int32_t> multiplier, shift;
+};
+
+// Fills `q` for scales x, w_scale (1 value: per tensor, or one per output
+// channel) and y, `channels` output channels and fused activation `act`.
+void MakeQ8ChannelRequant(Q8Quant x, const std::vector<float>& w_scale, Q8Quant y,
+                          int64_t channels, Activation act, Q8ChannelRequant* q);
+
+// x [N,H,W,C], filter [O,KH,KW,C], bias [O] or null, y [N,OH,OW,O].
+void q8_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q, const int8_t* x,
+                    const int8_t* filter, const int32_t* bias, int8_t* y, ThreadPool* pool);
+
+// x [N,H,W,C], filter [1,KH,KW,C*M], bias [C*M] or null, y [N,OH,OW,C*M];
+// output channel c*M+m reads input channel c.
+void q8_depthwise_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q,
+                              const int8_t* x, const int8_t* filter, const int32_t* bias,
+                              int8_t* y, ThreadPool* pool);
+
+// y[r, o] over rows r of x [rows, I], w [O, I].
+void q8_fully_connected__ref(const FullyConnectedParams& p, const Q8ChannelRequant& q,
+                             const int8_t* x, const int8_t* w, const int32_t* bias, int8_t* y,
+                             ThreadPool* pool);
+
+// Bytes of PackQ8GemmWeights' output for n columns of depth k.
+size_t Q8GemmPackedBytes(size_t n, size_t k, const Q8GemmKernel& kernel);
+
+// Per-thread gather tile of q8_conv2d__gemm (bytes, on the stack).
+constexpr int64_t kQ8ConvGatherTileBytes = 32768;
+
+// Whether q8_conv2d__gemm can run `p` on `kernel`: a convolution that is not
+// a plain 1x1/stride-1/unpadded GEMM needs MR rows of KH*KW*C bytes in the
+// gather tile.
+bool Q8Conv2DGemmSupported(const Conv2DParams& p, const Q8GemmKernel& kernel);
+
+// `packed`: filter [O, KH*KW*C], bias, q.multiplier/shift and q.x_zero_point
+// packed by PackQ8GemmWeights for `kernel`. Rows of the GEMM are output
+// pixels; a non-direct convolution gathers MR rows at a time (padding taps
+// filled with zx, which the folded bias cancels).
+void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q,
+                     const Q8GemmKernel& kernel, const void* packed, const int8_t* x, int8_t* y,
+                     ThreadPool* pool);
+
+// `packed`: w [O, I] etc. packed as for q8_conv2d__gemm.
+void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequant& q,
+                              const Q8GemmKernel& kernel, const void* packed, const int8_t* x,
+                              int8_t* y, ThreadPool* pool);
+
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_OPS_Q8_Q8_CONV_H_

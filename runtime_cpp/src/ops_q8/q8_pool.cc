@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// Split over output pixels like the fp32 pools; the window is clipped to the
+// input once per pixel.
+#include "ops_q8/q8_pool.h"
+
+#include <algorithm>
+
+namespace gearshift {
+namespace {
+
+struct Window {
+  int64_t n, y0, y1, x0, x1;
+};
+
+Window ClipWindow(const Pool2DParams& p, int64_t pix) {
+  Window w;
+  const int64_t ox = pix % p.out_w;
+  const int64_t oy = (pix / p.out_w) % p.out_h;
+  w.n = pix / (p.out_w * p.out_h);
+  const int64_t iy = oy * p.stride_h - p.pad_top;
+  const int64_t ix = ox * p.stride_w - p.pad_left;
+  w.y0 = std::max<int64_t>(iy, 0);
+  w.y1 = std::min<int64_t>(iy + p.filter_h, p.in_h);
+  w.x0 = std::max<int64_t>(ix, 0);
+  w.x1 = std::min<int64_t>(ix + p.filter_w, p.in_w);
+  return w;
+}
+
+}  // namespace
+
+void q8_max_pool2d__ref(const Pool2DParams& p, Q8Range act, const int8_t* x, int8_t* y,
+                        ThreadPool* pool) {
+  const int64_t channels = p.channels;
+  ParallelItems(pool, p.batch * p.out_h * p.out_w, channels * p.filter_h * p.filter_w,
+                [&](int64_t begin, int64_t end) {
+    for (int64_t pix = begin; pix < end; ++pix) {
+      const Window w = ClipWindow(p, pix);
+      int8_t* yp = y + pix * channels;
+      // An empty window (impossible with SAME/VALID) clamps to act.lo, as the oracle's.
+      std::fill(yp, yp + channels, static_cast<int8_t>(-128));
+      for (int64_t iy = w.y0; iy < w.y1; ++iy) {
+        for (int64_t ix = w.x0; ix < w.x1; ++ix) {
+          const int8_t* xp = x + ((w.n * p.in_h + iy) * p.in_w + ix) * channels;
+          for (int64_t c = 0; c < channels; ++c) yp[c] = std::max(yp[c], xp[c]);
+        }
+      }
+      for (int64_t c = 0; c < channels; ++c) yp[c] = Q8Clamp(yp[c], act);
+    }
+  });
+}
+
+void q8_average_pool2d__ref(const Pool2DParams& p, Q8Range act, const int8_t* x, int8_t* y,
+                            ThreadPool* pool) {
+  const int64_t channels = p.channels;
+  ParallelItems(pool, p.batch * p.out_h * p.out_w, channels * p.filter_h * p.filter_w,
+                [&](int64_t begin, int64_t end) {
+    for (int64_t pix = begin; pix < end; ++pix) {
+      const Window w = ClipWindow(p, pix);
+      const int64_t count =
+          std::max<int64_t>(std::max<int64_t>(w.y1 - w.y0, 0) * std::max<int64_t>(w.x1 - w.x0, 0),
+                            1);
+      const int64_t half = count / 2;
+      for (int64_t c = 0; c < channels; ++c) {
+        int64_t acc = 0;
+        for (int64_t iy = w.y0; iy < w.y1; ++iy) {
+          for (int64_t ix = w.x0; ix < w.x1; ++ix) {
+            acc += x[((w.n * p.in_h + iy) * p.in_w + ix) * channels + c];
+          }
+        }
+        // Round half away from zero (C division truncates toward zero).
+        const int64_t avg = acc > 0 ? (acc + half) / count : -((-acc + half) / count);
+        y[pix * channels + c] = Q8Clamp(avg, act);
+      }
+    }
+  });
+}
+
+}  // namespace gearshift

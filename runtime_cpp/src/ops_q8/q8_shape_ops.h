@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// int8 CONCATENATION, RESHAPE (a copy) and PAD: values move unchanged, since
+// inputs and output share (scale, zero point) (docs/FORMAT.md "Compute
+// tokens"). CONCATENATION clamps to its fused activation's range (a no-op
+// for NONE); PAD fills with the zero point, which is real 0. Shapes come
+// from the fp32 ops' ConcatParams/PadParams.
+#ifndef GEARSHIFT_OPS_Q8_Q8_SHAPE_OPS_H_
+#define GEARSHIFT_OPS_Q8_Q8_SHAPE_OPS_H_
+
+#include <cstdint>
+
+#include "ops/shape_ops.h"
+#include "ops_q8/q8_common.h"
+
+namespace gearshift {
+
+void q8_concat__ref(const ConcatParams& p, Q8Range act, const int8_t* const* inputs, int8_t* y);
+void q8_copy__ref(const int8_t* x, int8_t* y, int64_t n);
+void q8_pad__ref(const PadParams& p, int8_t pad_value, const int8_t* x, int8_t* y);
+
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_OPS_Q8_Q8_SHAPE_OPS_H_
