@@ -4,7 +4,10 @@
 // Plan building (shape inference, lifetimes, arena layout, kernel params)
 // and the executor loop. Every graph output is computed into the arena and
 // copied to the caller at the end: one memcpy per output buys freedom from
-// aliasing between caller buffers and the arena.
+// aliasing between caller buffers and the arena. int8 gears share the
+// geometry part of each step with f32 and add their quantized parameters
+// (PrepareQ8Step); their graph inputs live in the arena too, quantized on
+// entry, and every output is dequantized to the caller at the end.
 #include "plan/plan.h"
 
 #include <algorithm>
@@ -31,8 +34,21 @@ bool ConstWeights(const std::vector<TensorRef>& refs, const NodeDesc& node) {
          refs[node.inputs[2]].kind == TensorRef::Kind::kConst;
 }
 
-const float* BiasData(const std::vector<TensorRef>& refs, const NodeDesc& node) {
+const void* BiasData(const std::vector<TensorRef>& refs, const NodeDesc& node) {
   return node.inputs.size() > 2 && node.inputs[2] >= 0 ? refs[node.inputs[2]].data : nullptr;
+}
+
+// A 64-byte aligned heap buffer of `bytes`, freed with the returned owner.
+std::shared_ptr<void> AlignedBytes(size_t bytes) {
+  std::unique_ptr<uint8_t[]> raw(new uint8_t[bytes + 64]);
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(raw.get());
+  uint8_t* aligned = raw.get() + (64 - addr % 64) % 64;
+  uint8_t* owner = raw.release();
+  return std::shared_ptr<void>(aligned, [owner](void*) { delete[] owner; });
+}
+
+bool SameQuant(Q8Quant a, Q8Quant b) {
+  return a.scale == b.scale && a.zero_point == b.zero_point;
 }
 
 }  // namespace
@@ -68,6 +84,30 @@ std::shared_ptr<const float> PackedWeightsCache::Get(int64_t n, int64_t k, int n
   return pack;
 }
 
+std::shared_ptr<const void> PackedWeightsCache::GetQ8(const Q8GemmKernel& kernel, int64_t n,
+                                                      int64_t k, const int8_t* w,
+                                                      const int32_t* bias,
+                                                      const Q8ChannelRequant& q) {
+  for (const Q8Entry& e : q8_entries_) {
+    if (e.w == w && e.bias == bias && e.n == n && e.k == k && e.nr == kernel.nr &&
+        e.kr == kernel.kr && e.a_zero_point == q.x_zero_point && e.multiplier == q.multiplier &&
+        e.shift == q.shift) {
+      if (std::shared_ptr<const void> pack = e.pack.lock()) return pack;
+    }
+  }
+  q8_entries_.erase(std::remove_if(q8_entries_.begin(), q8_entries_.end(),
+                                   [](const Q8Entry& e) { return e.pack.expired(); }),
+                    q8_entries_.end());
+  std::shared_ptr<void> pack =
+      AlignedBytes(Q8GemmPackedBytes(static_cast<size_t>(n), static_cast<size_t>(k), kernel));
+  PackQ8GemmWeights(static_cast<size_t>(n), static_cast<size_t>(k),
+                    static_cast<size_t>(kernel.nr), static_cast<size_t>(kernel.kr), w, bias,
+                    q.multiplier.data(), q.shift.data(), q.x_zero_point, pack.get());
+  q8_entries_.push_back({w, bias, n, k, kernel.nr, kernel.kr, q.x_zero_point, q.multiplier,
+                         q.shift, pack});
+  return pack;
+}
+
 const float* Plan::PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
                             PackedWeightsCache* packs) {
   PackedWeightsCache local;
@@ -91,12 +131,13 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     return InvalidArgument("gear index " + std::to_string(gear) + " out of range");
   }
   const GearDesc& g = model.gears[gear];
-  if (weights->compute() != Compute::kF32 && weights->compute() != Compute::kF16) {
-    return Unsupported("gear '" + g.name + "': compute '" + g.compute +
-                       "' is not supported by this build (only 'f32')");
+  const bool int8 = weights->compute() == Compute::kQ8 || weights->compute() == Compute::kQ4;
+  if (int8 && g.activations.size() != model.tensors.size()) {
+    return FormatError("gear '" + g.name + "': activations do not cover every tensor");
   }
   std::unique_ptr<Plan> plan(new Plan());
   plan->gear_ = gear;
+  plan->int8_ = int8;
   plan->weights_ = weights;
   plan->kernels_ = kernels;
   plan->input_shapes_ = input_shapes;
@@ -110,9 +151,13 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
   for (size_t t = 0; t < num_tensors; ++t) {
     const TensorDesc& td = model.tensors[t];
     if (!td.is_const) continue;
-    const float* data = weights->at(static_cast<int>(t)).f32;
+    const ConstView& cv = weights->at(static_cast<int>(t));
+    const void* data = int8 ? (cv.i8 != nullptr ? static_cast<const void*>(cv.i8)
+                                                : static_cast<const void*>(cv.i32))
+                            : static_cast<const void*>(cv.f32);
     if (data == nullptr) {
-      return FormatError("gear '" + g.name + "': constant '" + td.name + "' has no f32 data");
+      return FormatError("gear '" + g.name + "': constant '" + td.name + "' has no " +
+                         (int8 ? "int8/int32" : "f32") + " data");
     }
     refs[t].kind = TensorRef::Kind::kConst;
     refs[t].data = data;
@@ -139,12 +184,21 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     }
   }
   for (int o : model.outputs) last_use[o] = num_nodes;
+  // int8 gears quantize the graph inputs into the arena before step 0; an
+  // input buffer is live from step 0 (nothing else is live before it).
+  if (int8) {
+    for (int t : model.inputs) {
+      producer[t] = 0;
+      last_use[t] = std::max(last_use[t], 0);
+    }
+  }
+  const int64_t element_bytes = int8 ? 1 : static_cast<int64_t>(sizeof(float));
   std::vector<ArenaRequest> requests;
   std::vector<int> request_tensor;
   for (size_t t = 0; t < num_tensors; ++t) {
     if (producer[t] < 0) continue;
     ArenaRequest r;
-    r.bytes = NumElements(shapes[t]) * static_cast<int64_t>(sizeof(float));
+    r.bytes = NumElements(shapes[t]) * element_bytes;
     r.first_step = producer[t];
     r.last_step = last_use[t];
     requests.push_back(r);
@@ -198,12 +252,13 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
                       &p.pad_top);
         ComputeWindow(p.in_w, p.kernel_w, p.stride_w, p.dilation_w, a.padding, &unused,
                       &p.pad_left);
-        if (node.op == OpType::kConv2D && ConstWeights(refs, node) &&
+        if (!int8 && node.op == OpType::kConv2D && ConstWeights(refs, node) &&
             F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
           st.packed = plan->PackGemm(p.out_c, p.kernel_h * p.kernel_w * p.in_c,
-                                     refs[node.inputs[1]].data, BiasData(refs, node), packs);
+                                     static_cast<const float*>(refs[node.inputs[1]].data),
+                                     static_cast<const float*>(BiasData(refs, node)), packs);
         }
-        st.dwconv = node.op == OpType::kDepthwiseConv2D && kernels.f32_dwconv != nullptr &&
+        st.dwconv = !int8 && node.op == OpType::kDepthwiseConv2D && kernels.f32_dwconv != nullptr &&
                     F32DepthwiseDwconvSupported(p);
         break;
       }
@@ -212,10 +267,11 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         st.dense.out_features = y.back();
         st.dense.rows = NumElements(x) / x.back();
         st.dense.act = ActivationRange(a.activation);
-        if (kernels.f32_gemm.fn != nullptr && kernels.f32_gemm.mr <= kF32GemmMaxMr &&
+        if (!int8 && kernels.f32_gemm.fn != nullptr && kernels.f32_gemm.mr <= kF32GemmMaxMr &&
             ConstWeights(refs, node)) {
           st.packed = plan->PackGemm(st.dense.out_features, st.dense.in_features,
-                                     refs[node.inputs[1]].data, BiasData(refs, node), packs);
+                                     static_cast<const float*>(refs[node.inputs[1]].data),
+                                     static_cast<const float*>(BiasData(refs, node)), packs);
         }
         break;
       case OpType::kMaxPool2D:
@@ -267,6 +323,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         st.pad = MakePadParams(x, a.paddings);
         break;
     }
+    if (int8) GS_RETURN_IF_ERROR(plan->PrepareQ8Step(model, node, refs, packs, &st));
     plan->steps_.push_back(std::move(st));
   }
   for (int o : model.outputs) {
@@ -274,28 +331,50 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     plan->output_shapes_.push_back(shapes[o]);
     plan->output_bytes_.push_back(NumElements(shapes[o]) * static_cast<int64_t>(sizeof(float)));
   }
+  if (int8) {
+    for (int t : model.inputs) {
+      plan->q8_inputs_.push_back({refs[t].index, NumElements(shapes[t]), g.activations[t]});
+    }
+    for (int o : model.outputs) {
+      if (refs[o].kind == TensorRef::Kind::kConst) {
+        return Unsupported("gear '" + g.name + "': graph output '" + model.tensors[o].name +
+                           "' is a constant");
+      }
+      plan->q8_outputs_.push_back({refs[o].index, NumElements(shapes[o]), g.activations[o]});
+    }
+  }
   plan->scratch_.assign(max_operands, nullptr);
+  plan->scratch_q8_.assign(max_operands, nullptr);
   *out = std::move(plan);
   return Status::Ok();
 }
 
-const float* Plan::Resolve(const TensorRef& ref, const void* const* inputs,
-                           uint8_t* arena) const {
+const void* Plan::Resolve(const TensorRef& ref, const void* const* inputs,
+                          uint8_t* arena) const {
   switch (ref.kind) {
     case TensorRef::Kind::kAbsent: return nullptr;
-    case TensorRef::Kind::kInput: return static_cast<const float*>(inputs[ref.index]);
+    case TensorRef::Kind::kInput: return inputs[ref.index];
     case TensorRef::Kind::kConst: return ref.data;
-    case TensorRef::Kind::kArena: return reinterpret_cast<const float*>(arena + ref.index);
+    case TensorRef::Kind::kArena: return arena + ref.index;
   }
   return nullptr;
 }
 
 void Plan::Run(const void* const* inputs, void* const* outputs, uint8_t* arena,
                ThreadPool* pool) {
+  if (int8_) {
+    RunQ8(inputs, outputs, arena, pool);
+  } else {
+    RunF32(inputs, outputs, arena, pool);
+  }
+}
+
+void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* arena,
+                  ThreadPool* pool) {
+  const float** in = scratch_.data();
   for (const PlanStep& st : steps_) {
-    const float** in = scratch_.data();
     for (int i = 0; i < st.num_operands; ++i) {
-      in[i] = Resolve(operands_[st.first_operand + i], inputs, arena);
+      in[i] = static_cast<const float*>(Resolve(operands_[st.first_operand + i], inputs, arena));
     }
     float* y = reinterpret_cast<float*>(arena + st.output.index);
     switch (st.op) {
@@ -361,10 +440,222 @@ void Plan::Run(const void* const* inputs, void* const* outputs, uint8_t* arena,
     }
   }
   for (size_t i = 0; i < graph_outputs_.size(); ++i) {
-    const float* src = Resolve(graph_outputs_[i], inputs, arena);
+    const void* src = Resolve(graph_outputs_[i], inputs, arena);
     if (src != outputs[i]) {
       std::memmove(outputs[i], src, static_cast<size_t>(output_bytes_[i]));
     }
+  }
+}
+
+Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
+                           const std::vector<TensorRef>& refs, PackedWeightsCache* packs,
+                           PlanStep* st) {
+  const GearDesc& g = model.gears[gear_];
+  auto fail = [&](const std::string& m) {
+    return FormatError("gear '" + g.name + "', node '" + node.name + "': " + m);
+  };
+  // (scale, zero point) of an operand: the gear's activation parameters, or
+  // a constant's per-tensor storage quant.
+  auto quant_of = [&](int t, Q8Quant* q) -> Status {
+    if (refs[t].kind != TensorRef::Kind::kConst) {
+      *q = g.activations[t];
+      return Status::Ok();
+    }
+    const ConstView& cv = weights_->at(t);
+    if (cv.i8 == nullptr || cv.quant == nullptr || cv.quant->scale.size() != 1) {
+      return fail("constant '" + model.tensors[t].name + "' is not int8 with per-tensor quant");
+    }
+    q->scale = cv.quant->scale[0];
+    q->zero_point = cv.quant->zero_point.empty() ? 0 : cv.quant->zero_point[0];
+    return Status::Ok();
+  };
+  // Value-moving ops (pools, CONCATENATION, RESHAPE, PAD) need equal
+  // parameters in and out (the reader checks; a plan never rescales there).
+  auto same_as_output = [&](int t, Q8Quant y) -> Status {
+    Q8Quant q;
+    GS_RETURN_IF_ERROR(quant_of(t, &q));
+    if (!SameQuant(q, y)) {
+      return fail("input '" + model.tensors[t].name +
+                  "' and the output have different int8 parameters");
+    }
+    return Status::Ok();
+  };
+  Q8Quant x, y = g.activations[node.outputs[0]];
+  GS_RETURN_IF_ERROR(quant_of(node.inputs[0], &x));
+  const Activation act = node.attrs.activation;
+  switch (node.op) {
+    case OpType::kConv2D:
+    case OpType::kDepthwiseConv2D:
+    case OpType::kFullyConnected: {
+      const int wt = node.inputs[1];
+      const int bt = node.inputs.size() > 2 ? node.inputs[2] : -1;
+      if (refs[wt].kind != TensorRef::Kind::kConst) {
+        return Unsupported("gear '" + g.name + "', node '" + node.name +
+                           "': int8 weights must be constant");
+      }
+      const ConstView& w = weights_->at(wt);
+      const bool dense = node.op == OpType::kFullyConnected;
+      const int64_t channels = dense ? st->dense.out_features : st->conv.out_c;
+      const int axis = node.op == OpType::kDepthwiseConv2D ? 3 : 0;
+      if (w.i8 == nullptr || w.quant == nullptr) return fail("weights are not int8");
+      const QuantDesc& wq = *w.quant;
+      if (!(wq.scale.size() == 1 ||
+            (static_cast<int64_t>(wq.scale.size()) == channels && wq.axis == axis))) {
+        return fail("weight quant is neither per tensor nor per output channel");
+      }
+      for (int32_t z : wq.zero_point) {
+        if (z != 0) return fail("int8 weights must be symmetric (zero point 0)");
+      }
+      const int32_t* bias = nullptr;
+      if (bt >= 0) {
+        bias = refs[bt].kind == TensorRef::Kind::kConst ? weights_->at(bt).i32 : nullptr;
+        if (bias == nullptr) return fail("the bias is not a constant int32 tensor");
+      }
+      MakeQ8ChannelRequant(x, wq.scale, y, channels, act, &st->q8_channel);
+      const Q8GemmKernel& kernel = kernels_.q8_gemm;
+      const bool gemm = dense ? kernel.fn != nullptr && kernel.mr >= 1 && kernel.mr <= kQ8GemmMaxMr
+                              : node.op == OpType::kConv2D &&
+                                    Q8Conv2DGemmSupported(st->conv, kernel);
+      if (gemm) {
+        const int64_t k = dense ? st->dense.in_features
+                                : int64_t{st->conv.kernel_h} * st->conv.kernel_w * st->conv.in_c;
+        PackedWeightsCache local;
+        std::shared_ptr<const void> pack = (packs != nullptr ? packs : &local)
+                                               ->GetQ8(kernel, channels, k, w.i8, bias,
+                                                       st->q8_channel);
+        packed_bytes_ += static_cast<int64_t>(
+            Q8GemmPackedBytes(static_cast<size_t>(channels), static_cast<size_t>(k), kernel));
+        st->q8_packed = pack.get();
+        packed_storage_.push_back(std::move(pack));
+      }
+      break;
+    }
+    case OpType::kMaxPool2D:
+    case OpType::kAveragePool2D:
+      GS_RETURN_IF_ERROR(same_as_output(node.inputs[0], y));
+      st->q8_act = Q8ActivationRange(act, y);
+      break;
+    case OpType::kMean:
+      st->q8_rescale = MakeQ8MeanParams(x, y, st->mean.reduced_count);
+      break;
+    case OpType::kRelu:
+    case OpType::kRelu6:
+    case OpType::kReluN1To1:
+      st->q8_rescale = MakeQ8RescaleParams(st->unary, x, y);
+      break;
+    case OpType::kLogistic:
+    case OpType::kTanh:
+    case OpType::kHardSwish:
+      st->q8_table = MakeQ8Table(st->unary, x, y);
+      break;
+    case OpType::kSoftmax:
+      st->q8_softmax = MakeQ8SoftmaxParams(node.attrs.beta, x, y);
+      break;
+    case OpType::kAdd:
+    case OpType::kMul: {
+      Q8Quant b;
+      GS_RETURN_IF_ERROR(quant_of(node.inputs[1], &b));
+      if (node.op == OpType::kAdd) {
+        st->q8_add = MakeQ8AddParams(x, b, y, act);
+      } else {
+        st->q8_mul = MakeQ8MulParams(x, b, y, act);
+      }
+      break;
+    }
+    case OpType::kConcatenation:
+      for (int t : node.inputs) GS_RETURN_IF_ERROR(same_as_output(t, y));
+      st->q8_act = Q8ActivationRange(act, y);
+      break;
+    case OpType::kReshape:
+      GS_RETURN_IF_ERROR(same_as_output(node.inputs[0], y));
+      break;
+    case OpType::kPad:
+      GS_RETURN_IF_ERROR(same_as_output(node.inputs[0], y));
+      st->q8_pad_value = static_cast<int8_t>(y.zero_point);
+      break;
+  }
+  return Status::Ok();
+}
+
+void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena,
+                 ThreadPool* pool) {
+  for (size_t i = 0; i < q8_inputs_.size(); ++i) {
+    const Q8Io& io = q8_inputs_[i];
+    q8_quantize__ref(static_cast<const float*>(inputs[i]), io.quant,
+                     reinterpret_cast<int8_t*>(arena + io.offset), io.elements);
+  }
+  const int8_t** in = scratch_q8_.data();
+  for (const PlanStep& st : steps_) {
+    for (int i = 0; i < st.num_operands; ++i) {
+      in[i] = static_cast<const int8_t*>(Resolve(operands_[st.first_operand + i], inputs, arena));
+    }
+    // Conv/dense operand 2 is the int32 bias.
+    const auto* bias = st.num_operands > 2 ? static_cast<const int32_t*>(Resolve(
+                                                 operands_[st.first_operand + 2], inputs, arena))
+                                           : nullptr;
+    int8_t* y = reinterpret_cast<int8_t*>(arena + st.output.index);
+    switch (st.op) {
+      case OpType::kConv2D:
+        if (st.q8_packed != nullptr) {
+          q8_conv2d__gemm(st.conv, st.q8_channel, kernels_.q8_gemm, st.q8_packed, in[0], y, pool);
+        } else {
+          q8_conv2d__ref(st.conv, st.q8_channel, in[0], in[1], bias, y, pool);
+        }
+        break;
+      case OpType::kDepthwiseConv2D:
+        q8_depthwise_conv2d__ref(st.conv, st.q8_channel, in[0], in[1], bias, y, pool);
+        break;
+      case OpType::kFullyConnected:
+        if (st.q8_packed != nullptr) {
+          q8_fully_connected__gemm(st.dense, st.q8_channel, kernels_.q8_gemm, st.q8_packed,
+                                   in[0], y, pool);
+        } else {
+          q8_fully_connected__ref(st.dense, st.q8_channel, in[0], in[1], bias, y, pool);
+        }
+        break;
+      case OpType::kMaxPool2D:
+        q8_max_pool2d__ref(st.pool, st.q8_act, in[0], y, pool);
+        break;
+      case OpType::kAveragePool2D:
+        q8_average_pool2d__ref(st.pool, st.q8_act, in[0], y, pool);
+        break;
+      case OpType::kMean:
+        q8_mean__ref(st.mean, st.q8_rescale, in[0], y);
+        break;
+      case OpType::kRelu:
+      case OpType::kRelu6:
+      case OpType::kReluN1To1:
+        q8_rescale__ref(st.q8_rescale, in[0], y, st.out_elements);
+        break;
+      case OpType::kLogistic:
+      case OpType::kTanh:
+      case OpType::kHardSwish:
+        q8_lookup__ref(st.q8_table, in[0], y, st.out_elements);
+        break;
+      case OpType::kSoftmax:
+        q8_softmax__ref(st.softmax, st.q8_softmax, in[0], y);
+        break;
+      case OpType::kAdd:
+        q8_add__ref(st.binary, st.q8_add, in[0], in[1], y);
+        break;
+      case OpType::kMul:
+        q8_mul__ref(st.binary, st.q8_mul, in[0], in[1], y);
+        break;
+      case OpType::kConcatenation:
+        q8_concat__ref(st.concat, st.q8_act, in, y);
+        break;
+      case OpType::kReshape:
+        q8_copy__ref(in[0], y, st.out_elements);
+        break;
+      case OpType::kPad:
+        q8_pad__ref(st.pad, st.q8_pad_value, in[0], y);
+        break;
+    }
+  }
+  for (size_t i = 0; i < q8_outputs_.size(); ++i) {
+    const Q8Io& io = q8_outputs_[i];
+    q8_dequantize__ref(reinterpret_cast<const int8_t*>(arena + io.offset), io.quant,
+                       static_cast<float*>(outputs[i]), io.elements);
   }
 }
 

@@ -16,6 +16,15 @@
 // PackedWeightsCache, so other batch sizes do not pack again; an empty table
 // keeps the reference ops.
 //
+// Gears computing in int8 (q8, q4: the same at plan level, only their
+// weights differ) keep int8 activations in the arena (one byte per element)
+// with the gear's `activations` parameters: graph inputs are quantized into
+// the arena on entry and outputs dequantized into the caller's float buffers
+// at the end; every multiplier, clamp range and table is computed here
+// (src/ops_q8). Their convolutions and dense layers run on the table's q8
+// GEMM microkernel, packed once like the f32 weights; an empty table keeps
+// the int8 reference ops, which every path matches bit for bit.
+//
 // PlanCache keeps recently used plans, so switching back to a gear or to a
 // batch size seen before does not plan again.
 #ifndef GEARSHIFT_PLAN_PLAN_H_
@@ -35,6 +44,11 @@
 #include "ops/pool.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
+#include "ops_q8/q8_conv.h"
+#include "ops_q8/q8_elementwise.h"
+#include "ops_q8/q8_pool.h"
+#include "ops_q8/q8_reduce.h"
+#include "ops_q8/q8_shape_ops.h"
 #include "prepare/gear_weights.h"
 #include "thread_pool.h"
 
@@ -44,8 +58,8 @@ namespace gearshift {
 struct TensorRef {
   enum class Kind { kAbsent, kInput, kConst, kArena };
   Kind kind = Kind::kAbsent;
-  int64_t index = 0;             // kInput: graph input index; kArena: byte offset
-  const float* data = nullptr;   // kConst: the stored payload
+  int64_t index = 0;            // kInput: graph input index; kArena: byte offset
+  const void* data = nullptr;   // kConst: the constant (f32; int8 gears: i8 or i32)
 };
 
 // GEMM-packed weights shared between the plans of one Runtime, keyed by the
@@ -57,6 +71,11 @@ class PackedWeightsCache {
   // May throw std::bad_alloc (Runtime catches).
   std::shared_ptr<const float> Get(int64_t n, int64_t k, int nr, const float* w,
                                    const float* bias);
+  // The int8 pack (PackQ8GemmWeights) of w [n, k] (+ bias) for `kernel`
+  // with q's multipliers, shifts and input zero point, made on first use.
+  std::shared_ptr<const void> GetQ8(const Q8GemmKernel& kernel, int64_t n, int64_t k,
+                                    const int8_t* w, const int32_t* bias,
+                                    const Q8ChannelRequant& q);
 
  private:
   struct Entry {
@@ -66,7 +85,17 @@ class PackedWeightsCache {
     int nr;
     std::weak_ptr<const float> pack;
   };
+  struct Q8Entry {
+    const int8_t* w;
+    const int32_t* bias;
+    int64_t n, k;
+    int nr, kr;
+    int32_t a_zero_point;
+    std::vector<int32_t> multiplier, shift;
+    std::weak_ptr<const void> pack;
+  };
   std::vector<Entry> entries_;
+  std::vector<Q8Entry> q8_entries_;
 };
 
 // One node, ready to call. Only the params of `op` are meaningful.
@@ -86,6 +115,16 @@ struct PlanStep {
   ConcatParams concat;
   PadParams pad;
   UnaryOp unary = UnaryOp::kRelu;
+  // int8 gears: the quantized side of the params above.
+  const void* q8_packed = nullptr;  // conv/dense: q8 GEMM pack, else ref op
+  Q8ChannelRequant q8_channel;      // conv, depthwise, dense
+  Q8AddParams q8_add;
+  Q8MulParams q8_mul;
+  Q8RescaleParams q8_rescale;  // RELU family, MEAN
+  Q8Table q8_table{};          // LOGISTIC, TANH, HARD_SWISH
+  Q8SoftmaxParams q8_softmax;
+  Q8Range q8_act;              // pools, CONCATENATION
+  int8_t q8_pad_value = 0;     // PAD
 };
 
 class Plan {
@@ -110,6 +149,8 @@ class Plan {
   int64_t arena_bytes() const { return arena_bytes_; }
   const std::vector<PlanStep>& steps() const { return steps_; }
   const KernelTable& kernels() const { return kernels_; }
+  // True for q8/q4 gears: int8 activations and kernels.
+  bool int8() const { return int8_; }
   // Bytes of packed weights this plan owns (0 on the reference path).
   int64_t packed_bytes() const { return packed_bytes_; }
 
@@ -121,16 +162,24 @@ class Plan {
  private:
   Plan() = default;
 
-  const float* Resolve(const TensorRef& ref, const void* const* inputs, uint8_t* arena) const;
+  const void* Resolve(const TensorRef& ref, const void* const* inputs, uint8_t* arena) const;
+  void RunF32(const void* const* inputs, void* const* outputs, uint8_t* arena,
+              ThreadPool* pool);
+  void RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool);
+  // Fills the q8_* fields of `st` (geometry already set) for an int8 gear.
+  Status PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
+                       const std::vector<TensorRef>& refs, PackedWeightsCache* packs,
+                       PlanStep* st);
   // Packs w [n, k] (+ bias) for kernels_.f32_gemm (64-byte aligned), or
   // reuses the pack in `packs`. May throw std::bad_alloc (Runtime catches).
   const float* PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
                         PackedWeightsCache* packs);
 
   int gear_ = 0;
+  bool int8_ = false;
   std::shared_ptr<const GearWeights> weights_;
   KernelTable kernels_;
-  std::vector<std::shared_ptr<const float>> packed_storage_;
+  std::vector<std::shared_ptr<const void>> packed_storage_;
   int64_t packed_bytes_ = 0;
   std::vector<Shape> input_shapes_, output_shapes_, tensor_shapes_;
   int64_t arena_bytes_ = 0;
@@ -139,6 +188,14 @@ class Plan {
   std::vector<TensorRef> graph_outputs_;  // where each graph output is
   std::vector<int64_t> output_bytes_;
   std::vector<const float*> scratch_;     // resolved operands of one step
+  std::vector<const int8_t*> scratch_q8_;  // the same, int8 gears
+  // int8 gears: graph inputs quantized into the arena, outputs dequantized.
+  struct Q8Io {
+    int64_t offset = 0;  // arena byte offset (inputs)
+    int64_t elements = 0;
+    Q8Quant quant;
+  };
+  std::vector<Q8Io> q8_inputs_, q8_outputs_;
 };
 
 // Least-recently-used cache of plans keyed by (gear, input shapes).
