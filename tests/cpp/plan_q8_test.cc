@@ -22,8 +22,11 @@
 
 #include "dispatch.h"
 #include "format/model_desc.h"
+#include "gear_builder.h"
+#include "gearshift/gearshift.h"
 #include "plan/plan.h"
 #include "prepare/gear_weights.h"
+#include "runtime_impl.h"
 #include "thread_pool.h"
 
 namespace gearshift {
@@ -418,6 +421,43 @@ TEST(PlanQ8, ConvHeavySpeedLog) {
   std::printf("conv-heavy plan, 1 thread, best of 5: f32 %s %.3f ms, q8 %s %.3f ms, q8 reference "
               "ops %.3f ms\n",
               best.f32_gemm.name, f, best.q8_gemm.name, q, qref);
+}
+
+// Through the public API: gear_builder.h's mixed 1.1 model (conv 1x1 ->
+// max pool -> reshape -> concat -> dense -> add of an int8 constant) on its
+// int8 and int4 gears, against converters/gear_reference.run_gear (the numpy
+// whole-graph oracle) on the same input, for the reference and the best
+// ISA, 1 and 3 threads.
+TEST(PlanQ8, RuntimeRunsInt8AndInt4GearsLikeTheNumpyOracle) {
+  const std::vector<uint8_t> bytes = testing::MixedGearModel().Build();
+  const std::vector<float> x = {0.5f,  -0.25f, 1.0f,  0.3f,  -1.2f, 2.0f,  0.0f,  0.75f,
+                                -0.6f, 1.5f,   0.1f,  -2.0f, -0.5f, 0.25f, -1.0f, 4.0f,
+                                1.2f,  -2.0f,  0.05f, -0.75f, 0.6f, -1.5f, 0.9f,  2.0f};
+  // run_gear(file, gear, x.reshape(2, 2, 2, 3))["y"]
+  const std::vector<float> want8 = {1.5859375f, 1.1328125f, 2.0390625f, 1.8125f};
+  const std::vector<float> want4 = {1.359375f, 0.90625f, 1.5859375f, 1.359375f};
+  for (const char* isa : {"ref", ""}) {
+    for (int threads : {1, 3}) {
+      std::unique_ptr<GearFile> file;
+      ASSERT_TRUE(GearFile::FromBuffer(bytes.data(), bytes.size(), {}, &file).ok());
+      RuntimeOptions options;
+      options.isa = isa;
+      options.threads = threads;
+      std::unique_ptr<Runtime> rt;
+      const Status s = CreateRuntime(std::move(file), options, &rt);
+      ASSERT_TRUE(s.ok()) << s.message();
+      for (const auto& gear : {std::make_pair("int8", want8), std::make_pair("int4", want4)}) {
+        ASSERT_TRUE(rt->SetGear(gear.first).ok());
+        ASSERT_TRUE(rt->Prepare({{2, 2, 2, 3}}).ok());
+        std::vector<float> y(4, NAN);
+        const void* in[] = {x.data()};
+        void* out[] = {y.data()};
+        const Status r = rt->Run(in, out);
+        ASSERT_TRUE(r.ok()) << r.message();
+        EXPECT_EQ(y, gear.second) << gear.first << " isa '" << isa << "' threads " << threads;
+      }
+    }
+  }
 }
 
 // The golden script (numpy, converters/quant_ref.py), for the record:
