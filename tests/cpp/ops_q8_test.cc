@@ -28,8 +28,8 @@ namespace {
 
 using I8 = std::vector<int8_t>;
 
-Conv2DParams Geometry(int64_t h, int64_t w, int64_t c, int kh, int kw, int64_t out_c,
-                      int stride, Padding pad, int dilation = 1, int depth_multiplier = 1) {
+Conv2DParams Geometry(int64_t h, int64_t w, int64_t c, int kh, int kw, int64_t out_c, int stride,
+                      Padding pad, int dilation = 1, int depth_multiplier = 1) {
   Conv2DParams p;
   p.batch = 1;
   p.in_h = h;
@@ -168,12 +168,11 @@ I8 NaiveDepthwise(const Conv2DParams& p, const Q8ChannelRequant& q, const I8& x,
                        int64_t{w[(ky * p.kernel_w + kx) * p.out_c + oc]};
               }
             }
-            const int64_t v =
-                MultiplyByQuantizedMultiplier(static_cast<int32_t>(acc), q.multiplier[oc],
-                                              q.shift[oc]) +
-                q.y_zero_point;
-            y[i++] = static_cast<int8_t>(std::min<int64_t>(std::max<int64_t>(v, q.act.lo),
-                                                           q.act.hi));
+            const int64_t v = MultiplyByQuantizedMultiplier(static_cast<int32_t>(acc),
+                                                            q.multiplier[oc], q.shift[oc]) +
+                              q.y_zero_point;
+            y[i++] =
+                static_cast<int8_t>(std::min<int64_t>(std::max<int64_t>(v, q.act.lo), q.act.hi));
           }
         }
       }
@@ -381,8 +380,8 @@ TEST(OpsQ8, Tables) {
   I8 y(x.size());
   const auto n = static_cast<int64_t>(x.size());
   // LOGISTIC, y = (1/256, -128): 0.5 -> 0; ~1 -> 128 -> 127; ~0 -> -128.
-  q8_lookup__ref(MakeQ8Table(UnaryOp::kLogistic, {0.1f, 0}, {1.0f / 256, -128}), x.data(),
-                 y.data(), n);
+  q8_lookup__ref(MakeQ8Table(UnaryOp::kLogistic, {0.1f, 0}, {1.0f / 256, -128}), x.data(), y.data(),
+                 n);
   EXPECT_EQ(y[0], 0);
   EXPECT_EQ(y[1], 127);
   EXPECT_EQ(y[2], -128);
@@ -459,8 +458,8 @@ std::vector<Q8GemmKernel> RunnableKernels() {
 
 std::vector<int32_t> Pack(const Q8GemmKernel& k, int64_t n, int64_t kdim, const I8& w,
                           const std::vector<int32_t>& bias, const Q8ChannelRequant& q) {
-  std::vector<int32_t> packed(Q8GemmPackedBytes(static_cast<size_t>(n), static_cast<size_t>(kdim),
-                                                k) / 4 + 1);
+  std::vector<int32_t> packed(
+      Q8GemmPackedBytes(static_cast<size_t>(n), static_cast<size_t>(kdim), k) / 4 + 1);
   PackQ8GemmWeights(static_cast<size_t>(n), static_cast<size_t>(kdim), static_cast<size_t>(k.nr),
                     static_cast<size_t>(k.kr), w.data(), bias.data(), q.multiplier.data(),
                     q.shift.data(), q.x_zero_point, packed.data());
@@ -473,8 +472,8 @@ TEST(OpsQ8, ConvGemmMatchesReference) {
     Padding pad;
   };
   const Case cases[] = {
-      {5, 7, 3, 3, 3, 5, 1, 1, Padding::kSame},   {6, 6, 8, 1, 1, 9, 1, 1, Padding::kValid},
-      {7, 5, 4, 3, 3, 8, 2, 1, Padding::kSame},   {9, 9, 2, 3, 3, 3, 1, 2, Padding::kSame},
+      {5, 7, 3, 3, 3, 5, 1, 1, Padding::kSame},    {6, 6, 8, 1, 1, 9, 1, 1, Padding::kValid},
+      {7, 5, 4, 3, 3, 8, 2, 1, Padding::kSame},    {9, 9, 2, 3, 3, 3, 1, 2, Padding::kSame},
       {4, 4, 16, 1, 1, 17, 2, 1, Padding::kValid}, {8, 8, 5, 5, 5, 4, 2, 1, Padding::kValid},
       {3, 3, 33, 2, 2, 1, 1, 1, Padding::kSame},
   };
@@ -483,8 +482,8 @@ TEST(OpsQ8, ConvGemmMatchesReference) {
   ASSERT_FALSE(kernels.empty());
   for (const Case& cs : cases) {
     for (int batch : {1, 2}) {
-      Conv2DParams p = Geometry(cs.h, cs.w, cs.c, cs.kh, cs.kw, cs.o, cs.stride, cs.pad,
-                                cs.dilation);
+      Conv2DParams p =
+          Geometry(cs.h, cs.w, cs.c, cs.kh, cs.kw, cs.o, cs.stride, cs.pad, cs.dilation);
       p.batch = batch;
       const int64_t kdim = int64_t{cs.kh} * cs.kw * cs.c;
       const I8 x = RandomI8(&rng, batch * cs.h * cs.w * cs.c);
@@ -492,8 +491,8 @@ TEST(OpsQ8, ConvGemmMatchesReference) {
       const std::vector<int32_t> bias = RandomBias(&rng, cs.o);
       const int32_t zx = std::uniform_int_distribution<int>(-128, 127)(rng);
       Q8ChannelRequant q;
-      MakeQ8ChannelRequant({0.02f, zx}, RandomScales(&rng, cs.o, 0.0005f, 0.01f), {0.05f, -3},
-                           cs.o, batch == 1 ? Activation::kNone : Activation::kRelu6, &q);
+      MakeQ8ChannelRequant({0.02f, zx}, RandomScales(&rng, cs.o, 0.0005f, 0.01f), {0.05f, -3}, cs.o,
+                           batch == 1 ? Activation::kNone : Activation::kRelu6, &q);
       const size_t out = static_cast<size_t>(batch * p.out_h * p.out_w * cs.o);
       I8 ref(out);
       q8_conv2d__ref(p, q, x.data(), w.data(), bias.data(), ref.data(), nullptr);
@@ -504,8 +503,8 @@ TEST(OpsQ8, ConvGemmMatchesReference) {
           ThreadPool pool(threads, 1);
           I8 y(out, 0x55);
           q8_conv2d__gemm(p, q, k, packed.data(), x.data(), y.data(), &pool);
-          EXPECT_EQ(y, ref) << k.name << " " << cs.h << "x" << cs.w << "x" << cs.c << " k"
-                            << cs.kh << " s" << cs.stride << " threads " << threads;
+          EXPECT_EQ(y, ref) << k.name << " " << cs.h << "x" << cs.w << "x" << cs.c << " k" << cs.kh
+                            << " s" << cs.stride << " threads " << threads;
         }
       }
     }
@@ -526,8 +525,8 @@ TEST(OpsQ8, DenseGemmMatchesReference) {
         const I8 w = RandomI8(&rng, outf * in, -127, 127);
         const std::vector<int32_t> bias = RandomBias(&rng, outf);
         Q8ChannelRequant q;
-        MakeQ8ChannelRequant({0.03f, -128}, RandomScales(&rng, outf, 0.0005f, 0.01f),
-                             {0.07f, 9}, outf, Activation::kRelu, &q);
+        MakeQ8ChannelRequant({0.03f, -128}, RandomScales(&rng, outf, 0.0005f, 0.01f), {0.07f, 9},
+                             outf, Activation::kRelu, &q);
         I8 ref(static_cast<size_t>(rows * outf));
         q8_fully_connected__ref(p, q, x.data(), w.data(), bias.data(), ref.data(), nullptr);
         for (const Q8GemmKernel& k : kernels) {

@@ -38,7 +38,9 @@ struct Lcg {
     s = s * 1664525u + 1013904223u;
     return s >> 8;
   }
-  int Int(int lo, int hi) { return lo + static_cast<int>(Next() % static_cast<uint32_t>(hi - lo + 1)); }
+  int Int(int lo, int hi) {
+    return lo + static_cast<int>(Next() % static_cast<uint32_t>(hi - lo + 1));
+  }
 };
 
 std::vector<int> Ints(uint32_t seed, int64_t n, int lo, int hi) {
@@ -220,7 +222,8 @@ Outputs RunModel(const Q8Model& m, const KernelTable& kernels, int threads,
   o.add.assign(kBatch * 8 * 8 * 8, NAN);
   const std::vector<float> x = Input();
   std::vector<uint8_t> arena_storage(static_cast<size_t>(plan->arena_bytes()) + 64);
-  uint8_t* arena = arena_storage.data() + (64 - reinterpret_cast<uintptr_t>(arena_storage.data()) % 64) % 64;
+  uint8_t* arena =
+      arena_storage.data() + (64 - reinterpret_cast<uintptr_t>(arena_storage.data()) % 64) % 64;
   const void* in[] = {x.data()};
   void* out[] = {o.sm.data(), o.fc.data(), o.add.data()};
   ThreadPool pool(threads, 1);  // min cost 1: even tiny ops are split
@@ -418,9 +421,10 @@ TEST(PlanQ8, ConvHeavySpeedLog) {
     return best_ms;
   };
   const double f = time_ms(wf, best), q = time_ms(wq, best), qref = time_ms(wq, KernelTable());
-  std::printf("conv-heavy plan, 1 thread, best of 5: f32 %s %.3f ms, q8 %s %.3f ms, q8 reference "
-              "ops %.3f ms\n",
-              best.f32_gemm.name, f, best.q8_gemm.name, q, qref);
+  std::printf(
+      "conv-heavy plan, 1 thread, best of 5: f32 %s %.3f ms, q8 %s %.3f ms, q8 reference "
+      "ops %.3f ms\n",
+      best.f32_gemm.name, f, best.q8_gemm.name, q, qref);
 }
 
 // Through the public API: gear_builder.h's mixed 1.1 model (conv 1x1 ->
@@ -430,9 +434,9 @@ TEST(PlanQ8, ConvHeavySpeedLog) {
 // ISA, 1 and 3 threads.
 TEST(PlanQ8, RuntimeRunsInt8AndInt4GearsLikeTheNumpyOracle) {
   const std::vector<uint8_t> bytes = testing::MixedGearModel().Build();
-  const std::vector<float> x = {0.5f,  -0.25f, 1.0f,  0.3f,  -1.2f, 2.0f,  0.0f,  0.75f,
-                                -0.6f, 1.5f,   0.1f,  -2.0f, -0.5f, 0.25f, -1.0f, 4.0f,
-                                1.2f,  -2.0f,  0.05f, -0.75f, 0.6f, -1.5f, 0.9f,  2.0f};
+  const std::vector<float> x = {0.5f,  -0.25f, 1.0f,  0.3f,   -1.2f, 2.0f,  0.0f,  0.75f,
+                                -0.6f, 1.5f,   0.1f,  -2.0f,  -0.5f, 0.25f, -1.0f, 4.0f,
+                                1.2f,  -2.0f,  0.05f, -0.75f, 0.6f,  -1.5f, 0.9f,  2.0f};
   // run_gear(file, gear, x.reshape(2, 2, 2, 3))["y"]
   const std::vector<float> want8 = {1.5859375f, 1.1328125f, 2.0390625f, 1.8125f};
   const std::vector<float> want4 = {1.359375f, 0.90625f, 1.5859375f, 1.359375f};

@@ -61,13 +61,14 @@ inline int32_t WrapAddI32(int32_t a, int32_t b) {
 // bound f maps to zp + round_half_away(float32(f) / float32(scale)), the
 // division in float32.
 inline Q8Range Q8ActivationRange(Activation a, Q8Quant y) {
-  auto q = [&](float f) {
-    return y.zero_point + static_cast<int32_t>(std::round(f / y.scale));
-  };
+  auto q = [&](float f) { return y.zero_point + static_cast<int32_t>(std::round(f / y.scale)); };
   Q8Range r;
   switch (a) {
-    case Activation::kNone: break;
-    case Activation::kRelu: r.lo = std::max(r.lo, q(0.0f)); break;
+    case Activation::kNone:
+      break;
+    case Activation::kRelu:
+      r.lo = std::max(r.lo, q(0.0f));
+      break;
     case Activation::kRelu6:
       r.lo = std::max(r.lo, q(0.0f));
       r.hi = std::min(r.hi, q(6.0f));

@@ -14,8 +14,8 @@ namespace gearshift {
 namespace {
 
 inline int8_t OutputStage(uint32_t acc, const Q8ChannelRequant& q, int64_t c) {
-  const int32_t v = MultiplyByQuantizedMultiplier(static_cast<int32_t>(acc), q.multiplier[c],
-                                                  q.shift[c]);
+  const int32_t v =
+      MultiplyByQuantizedMultiplier(static_cast<int32_t>(acc), q.multiplier[c], q.shift[c]);
   return Q8Clamp(int64_t{v} + q.y_zero_point, q.act);
 }
 
@@ -25,8 +25,8 @@ inline uint32_t Product(int8_t x, int32_t x_zero_point, int8_t w) {
 
 }  // namespace
 
-void MakeQ8ChannelRequant(Q8Quant x, const std::vector<float>& w_scale, Q8Quant y,
-                          int64_t channels, Activation act, Q8ChannelRequant* q) {
+void MakeQ8ChannelRequant(Q8Quant x, const std::vector<float>& w_scale, Q8Quant y, int64_t channels,
+                          Activation act, Q8ChannelRequant* q) {
   q->x_zero_point = x.zero_point;
   q->y_zero_point = y.zero_point;
   q->act = Q8ActivationRange(act, y);
@@ -73,16 +73,15 @@ void q8_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q, const int8
   });
 }
 
-void q8_depthwise_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q,
-                              const int8_t* x, const int8_t* filter, const int32_t* bias,
-                              int8_t* y, ThreadPool* pool) {
+void q8_depthwise_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q, const int8_t* x,
+                              const int8_t* filter, const int32_t* bias, int8_t* y,
+                              ThreadPool* pool) {
   const int64_t pixels = p.batch * p.out_h * p.out_w;
   const int64_t m = p.depth_multiplier;
   // Channels in blocks, taps outside, channels inside: the filter and the
   // input are read contiguously and no buffer is allocated at run time.
   constexpr int64_t kBlock = 64;
-  ParallelItems(pool, pixels, p.out_c * p.kernel_h * p.kernel_w,
-                [&](int64_t begin, int64_t end) {
+  ParallelItems(pool, pixels, p.out_c * p.kernel_h * p.kernel_w, [&](int64_t begin, int64_t end) {
     uint32_t acc[kBlock];
     for (int64_t pix = begin; pix < end; ++pix) {
       const int64_t ox = pix % p.out_w;
@@ -102,8 +101,7 @@ void q8_depthwise_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q,
             const int64_t ix = ix0 + static_cast<int64_t>(kx) * p.dilation_w;
             if (ix < 0 || ix >= p.in_w) continue;
             const int8_t* xp = x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c;
-            const int8_t* wp =
-                filter + (static_cast<int64_t>(ky) * p.kernel_w + kx) * p.out_c + c0;
+            const int8_t* wp = filter + (static_cast<int64_t>(ky) * p.kernel_w + kx) * p.out_c + c0;
             for (int64_t j = 0; j < cn; ++j) {
               acc[j] += Product(xp[(c0 + j) / m], q.x_zero_point, wp[j]);
             }
@@ -164,16 +162,14 @@ bool Q8Conv2DGemmSupported(const Conv2DParams& p, const Q8GemmKernel& kernel) {
   return kernel.mr * p.kernel_h * p.kernel_w * p.in_c <= kQ8ConvGatherTileBytes;
 }
 
-void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q,
-                     const Q8GemmKernel& kernel, const void* packed, const int8_t* x, int8_t* y,
-                     ThreadPool* pool) {
+void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKernel& kernel,
+                     const void* packed, const int8_t* x, int8_t* y, ThreadPool* pool) {
   const int64_t pixels = p.batch * p.out_h * p.out_w;
   const int64_t kdim = static_cast<int64_t>(p.kernel_h) * p.kernel_w * p.in_c;
   const int64_t out_c = p.out_c;
   const int64_t mr = kernel.mr, nr = kernel.nr;
   const int64_t mtiles = (pixels + mr - 1) / mr, ntiles = (out_c + nr - 1) / nr;
-  const size_t block = Q8GemmPackedBlockBytes(static_cast<size_t>(kdim),
-                                              static_cast<size_t>(nr),
+  const size_t block = Q8GemmPackedBlockBytes(static_cast<size_t>(kdim), static_cast<size_t>(nr),
                                               static_cast<size_t>(kernel.kr));
   const auto* w = static_cast<const char*>(packed);
   const Q8GemmOutput out = GemmOutput(q);
@@ -204,8 +200,8 @@ void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q,
               const int64_t iy = iy0 + static_cast<int64_t>(ky) * p.dilation_h;
               for (int kx = 0; kx < p.kernel_w; ++kx) {
                 const int64_t ix = ix0 + static_cast<int64_t>(kx) * p.dilation_w;
-                int8_t* dst = tile + i * kdim + (static_cast<int64_t>(ky) * p.kernel_w + kx) *
-                                                    p.in_c;
+                int8_t* dst =
+                    tile + i * kdim + (static_cast<int64_t>(ky) * p.kernel_w + kx) * p.in_c;
                 if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) {
                   std::memset(dst, pad, static_cast<size_t>(p.in_c));
                 } else {

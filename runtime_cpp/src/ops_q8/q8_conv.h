@@ -41,8 +41,8 @@ struct Q8ChannelRequant {
 
 // Fills `q` for scales x, w_scale (1 value: per tensor, or one per output
 // channel) and y, `channels` output channels and fused activation `act`.
-void MakeQ8ChannelRequant(Q8Quant x, const std::vector<float>& w_scale, Q8Quant y,
-                          int64_t channels, Activation act, Q8ChannelRequant* q);
+void MakeQ8ChannelRequant(Q8Quant x, const std::vector<float>& w_scale, Q8Quant y, int64_t channels,
+                          Activation act, Q8ChannelRequant* q);
 
 // x [N,H,W,C], filter [O,KH,KW,C], bias [O] or null, y [N,OH,OW,O].
 void q8_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q, const int8_t* x,
@@ -50,9 +50,9 @@ void q8_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q, const int8
 
 // x [N,H,W,C], filter [1,KH,KW,C*M], bias [C*M] or null, y [N,OH,OW,C*M];
 // output channel c*M+m reads input channel c.
-void q8_depthwise_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q,
-                              const int8_t* x, const int8_t* filter, const int32_t* bias,
-                              int8_t* y, ThreadPool* pool);
+void q8_depthwise_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q, const int8_t* x,
+                              const int8_t* filter, const int32_t* bias, int8_t* y,
+                              ThreadPool* pool);
 
 // y[r, o] over rows r of x [rows, I], w [O, I].
 void q8_fully_connected__ref(const FullyConnectedParams& p, const Q8ChannelRequant& q,
@@ -74,9 +74,8 @@ bool Q8Conv2DGemmSupported(const Conv2DParams& p, const Q8GemmKernel& kernel);
 // packed by PackQ8GemmWeights for `kernel`. Rows of the GEMM are output
 // pixels; a non-direct convolution gathers MR rows at a time (padding taps
 // filled with zx, which the folded bias cancels).
-void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q,
-                     const Q8GemmKernel& kernel, const void* packed, const int8_t* x, int8_t* y,
-                     ThreadPool* pool);
+void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKernel& kernel,
+                     const void* packed, const int8_t* x, int8_t* y, ThreadPool* pool);
 
 // `packed`: w [O, I] etc. packed as for q8_conv2d__gemm.
 void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequant& q,

@@ -34,19 +34,27 @@ void BinaryLoop(const BinaryParams& p, const int8_t* a, const int8_t* b, int8_t*
 
 Activation ActivationOf(UnaryOp op) {
   switch (op) {
-    case UnaryOp::kRelu: return Activation::kRelu;
-    case UnaryOp::kRelu6: return Activation::kRelu6;
-    case UnaryOp::kReluN1To1: return Activation::kReluN1To1;
-    default: return Activation::kNone;
+    case UnaryOp::kRelu:
+      return Activation::kRelu;
+    case UnaryOp::kRelu6:
+      return Activation::kRelu6;
+    case UnaryOp::kReluN1To1:
+      return Activation::kReluN1To1;
+    default:
+      return Activation::kNone;
   }
 }
 
 double TableFunction(UnaryOp op, double v) {
   switch (op) {
-    case UnaryOp::kLogistic: return 1.0 / (1.0 + std::exp(-v));
-    case UnaryOp::kTanh: return std::tanh(v);
-    case UnaryOp::kHardSwish: return v * std::min(std::max(v + 3.0, 0.0), 6.0) / 6.0;
-    default: return v;
+    case UnaryOp::kLogistic:
+      return 1.0 / (1.0 + std::exp(-v));
+    case UnaryOp::kTanh:
+      return std::tanh(v);
+    case UnaryOp::kHardSwish:
+      return v * std::min(std::max(v + 3.0, 0.0), 6.0) / 6.0;
+    default:
+      return v;
   }
 }
 
@@ -100,14 +108,14 @@ Q8AddParams MakeQ8AddParams(Q8Quant a, Q8Quant b, Q8Quant y, Activation act) {
   const double twice_max = 2.0 * static_cast<double>(std::max(a.scale, b.scale));
   p.a = MakeQ8Requant(static_cast<double>(a.scale) / twice_max);
   p.b = MakeQ8Requant(static_cast<double>(b.scale) / twice_max);
-  p.out = MakeQ8Requant(twice_max / (static_cast<double>(int64_t{1} << p.left_shift) *
-                                     static_cast<double>(y.scale)));
+  p.out = MakeQ8Requant(
+      twice_max / (static_cast<double>(int64_t{1} << p.left_shift) * static_cast<double>(y.scale)));
   p.act = Q8ActivationRange(act, y);
   return p;
 }
 
-void q8_add__ref(const BinaryParams& shape, const Q8AddParams& p, const int8_t* a,
-                 const int8_t* b, int8_t* y) {
+void q8_add__ref(const BinaryParams& shape, const Q8AddParams& p, const int8_t* a, const int8_t* b,
+                 int8_t* y) {
   BinaryLoop(shape, a, b, y, [&p](int8_t qa, int8_t qb) {
     // (q - z) << 20 is at most 255 * 2^20 in magnitude: no overflow.
     const int32_t va = (int32_t{qa} - p.a_zero_point) * (int32_t{1} << p.left_shift);
@@ -128,8 +136,8 @@ Q8MulParams MakeQ8MulParams(Q8Quant a, Q8Quant b, Q8Quant y, Activation act) {
   return p;
 }
 
-void q8_mul__ref(const BinaryParams& shape, const Q8MulParams& p, const int8_t* a,
-                 const int8_t* b, int8_t* y) {
+void q8_mul__ref(const BinaryParams& shape, const Q8MulParams& p, const int8_t* a, const int8_t* b,
+                 int8_t* y) {
   BinaryLoop(shape, a, b, y, [&p](int8_t qa, int8_t qb) {
     const int32_t prod = (int32_t{qa} - p.a_zero_point) * (int32_t{qb} - p.b_zero_point);
     return Q8Clamp(int64_t{ApplyQ8Requant(prod, p.out)} + p.y_zero_point, p.act);

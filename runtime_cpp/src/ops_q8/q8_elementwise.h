@@ -50,8 +50,8 @@ struct Q8AddParams {
   Q8Range act;
 };
 Q8AddParams MakeQ8AddParams(Q8Quant a, Q8Quant b, Q8Quant y, Activation act);
-void q8_add__ref(const BinaryParams& shape, const Q8AddParams& p, const int8_t* a,
-                 const int8_t* b, int8_t* y);
+void q8_add__ref(const BinaryParams& shape, const Q8AddParams& p, const int8_t* a, const int8_t* b,
+                 int8_t* y);
 
 // y = clamp(MBQM((qa - za) * (qb - zb), sa * sb / sy) + zy, act).
 struct Q8MulParams {
@@ -60,8 +60,8 @@ struct Q8MulParams {
   Q8Range act;
 };
 Q8MulParams MakeQ8MulParams(Q8Quant a, Q8Quant b, Q8Quant y, Activation act);
-void q8_mul__ref(const BinaryParams& shape, const Q8MulParams& p, const int8_t* a,
-                 const int8_t* b, int8_t* y);
+void q8_mul__ref(const BinaryParams& shape, const Q8MulParams& p, const int8_t* a, const int8_t* b,
+                 int8_t* y);
 
 }  // namespace gearshift
 

@@ -35,20 +35,21 @@ void q8_max_pool2d__ref(const Pool2DParams& p, Q8Range act, const int8_t* x, int
   const int64_t channels = p.channels;
   ParallelItems(pool, p.batch * p.out_h * p.out_w, channels * p.filter_h * p.filter_w,
                 [&](int64_t begin, int64_t end) {
-    for (int64_t pix = begin; pix < end; ++pix) {
-      const Window w = ClipWindow(p, pix);
-      int8_t* yp = y + pix * channels;
-      // An empty window (impossible with SAME/VALID) clamps to act.lo, as the oracle's.
-      std::fill(yp, yp + channels, static_cast<int8_t>(-128));
-      for (int64_t iy = w.y0; iy < w.y1; ++iy) {
-        for (int64_t ix = w.x0; ix < w.x1; ++ix) {
-          const int8_t* xp = x + ((w.n * p.in_h + iy) * p.in_w + ix) * channels;
-          for (int64_t c = 0; c < channels; ++c) yp[c] = std::max(yp[c], xp[c]);
-        }
-      }
-      for (int64_t c = 0; c < channels; ++c) yp[c] = Q8Clamp(yp[c], act);
-    }
-  });
+                  for (int64_t pix = begin; pix < end; ++pix) {
+                    const Window w = ClipWindow(p, pix);
+                    int8_t* yp = y + pix * channels;
+                    // An empty window (impossible with SAME/VALID) clamps to act.lo, as the
+                    // oracle's.
+                    std::fill(yp, yp + channels, static_cast<int8_t>(-128));
+                    for (int64_t iy = w.y0; iy < w.y1; ++iy) {
+                      for (int64_t ix = w.x0; ix < w.x1; ++ix) {
+                        const int8_t* xp = x + ((w.n * p.in_h + iy) * p.in_w + ix) * channels;
+                        for (int64_t c = 0; c < channels; ++c) yp[c] = std::max(yp[c], xp[c]);
+                      }
+                    }
+                    for (int64_t c = 0; c < channels; ++c) yp[c] = Q8Clamp(yp[c], act);
+                  }
+                });
 }
 
 void q8_average_pool2d__ref(const Pool2DParams& p, Q8Range act, const int8_t* x, int8_t* y,
@@ -56,25 +57,24 @@ void q8_average_pool2d__ref(const Pool2DParams& p, Q8Range act, const int8_t* x,
   const int64_t channels = p.channels;
   ParallelItems(pool, p.batch * p.out_h * p.out_w, channels * p.filter_h * p.filter_w,
                 [&](int64_t begin, int64_t end) {
-    for (int64_t pix = begin; pix < end; ++pix) {
-      const Window w = ClipWindow(p, pix);
-      const int64_t count =
-          std::max<int64_t>(std::max<int64_t>(w.y1 - w.y0, 0) * std::max<int64_t>(w.x1 - w.x0, 0),
-                            1);
-      const int64_t half = count / 2;
-      for (int64_t c = 0; c < channels; ++c) {
-        int64_t acc = 0;
-        for (int64_t iy = w.y0; iy < w.y1; ++iy) {
-          for (int64_t ix = w.x0; ix < w.x1; ++ix) {
-            acc += x[((w.n * p.in_h + iy) * p.in_w + ix) * channels + c];
-          }
-        }
-        // Round half away from zero (C division truncates toward zero).
-        const int64_t avg = acc > 0 ? (acc + half) / count : -((-acc + half) / count);
-        y[pix * channels + c] = Q8Clamp(avg, act);
-      }
-    }
-  });
+                  for (int64_t pix = begin; pix < end; ++pix) {
+                    const Window w = ClipWindow(p, pix);
+                    const int64_t count = std::max<int64_t>(
+                        std::max<int64_t>(w.y1 - w.y0, 0) * std::max<int64_t>(w.x1 - w.x0, 0), 1);
+                    const int64_t half = count / 2;
+                    for (int64_t c = 0; c < channels; ++c) {
+                      int64_t acc = 0;
+                      for (int64_t iy = w.y0; iy < w.y1; ++iy) {
+                        for (int64_t ix = w.x0; ix < w.x1; ++ix) {
+                          acc += x[((w.n * p.in_h + iy) * p.in_w + ix) * channels + c];
+                        }
+                      }
+                      // Round half away from zero (C division truncates toward zero).
+                      const int64_t avg = acc > 0 ? (acc + half) / count : -((-acc + half) / count);
+                      y[pix * channels + c] = Q8Clamp(avg, act);
+                    }
+                  }
+                });
 }
 
 }  // namespace gearshift

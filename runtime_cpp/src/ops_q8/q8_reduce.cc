@@ -22,8 +22,7 @@ Q8RescaleParams MakeQ8MeanParams(Q8Quant x, Q8Quant y, int64_t reduced_count) {
   return p;
 }
 
-void q8_mean__ref(const MeanParams& shape, const Q8RescaleParams& q, const int8_t* x,
-                  int8_t* y) {
+void q8_mean__ref(const MeanParams& shape, const Q8RescaleParams& q, const int8_t* x, int8_t* y) {
   const MeanParams& p = shape;
   int64_t kept_idx[kMaxRank] = {0, 0, 0, 0, 0, 0};
   for (int64_t o = 0; o < p.out_size; ++o) {

@@ -19,8 +19,7 @@ namespace gearshift {
 
 // MEAN's output stage: multiplier sx / (sy * n), no activation.
 Q8RescaleParams MakeQ8MeanParams(Q8Quant x, Q8Quant y, int64_t reduced_count);
-void q8_mean__ref(const MeanParams& shape, const Q8RescaleParams& q, const int8_t* x,
-                  int8_t* y);
+void q8_mean__ref(const MeanParams& shape, const Q8RescaleParams& q, const int8_t* x, int8_t* y);
 
 struct Q8SoftmaxParams {
   double beta_x_scale = 1.0;  // (double)beta * (double)sx

@@ -39,8 +39,8 @@ void q8_pad__ref(const PadParams& p, int8_t pad_value, const int8_t* x, int8_t* 
         for (int64_t i3 = 0; i3 < p.in[3]; ++i3) {
           for (int64_t i4 = 0; i4 < p.in[4]; ++i4) {
             const int64_t row =
-                ((((i0 + b[0]) * o[1] + i1 + b[1]) * o[2] + i2 + b[2]) * o[3] + i3 + b[3]) *
-                    o[4] + i4 + b[4];
+                ((((i0 + b[0]) * o[1] + i1 + b[1]) * o[2] + i2 + b[2]) * o[3] + i3 + b[3]) * o[4] +
+                i4 + b[4];
             std::memcpy(y + row * o[5] + b[5], x, row_bytes);
             x += p.in[5];
           }

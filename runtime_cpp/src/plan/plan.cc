@@ -47,9 +47,7 @@ std::shared_ptr<void> AlignedBytes(size_t bytes) {
   return std::shared_ptr<void>(aligned, [owner](void*) { delete[] owner; });
 }
 
-bool SameQuant(Q8Quant a, Q8Quant b) {
-  return a.scale == b.scale && a.zero_point == b.zero_point;
-}
+bool SameQuant(Q8Quant a, Q8Quant b) { return a.scale == b.scale && a.zero_point == b.zero_point; }
 
 }  // namespace
 
@@ -100,11 +98,11 @@ std::shared_ptr<const void> PackedWeightsCache::GetQ8(const Q8GemmKernel& kernel
                     q8_entries_.end());
   std::shared_ptr<void> pack =
       AlignedBytes(Q8GemmPackedBytes(static_cast<size_t>(n), static_cast<size_t>(k), kernel));
-  PackQ8GemmWeights(static_cast<size_t>(n), static_cast<size_t>(k),
-                    static_cast<size_t>(kernel.nr), static_cast<size_t>(kernel.kr), w, bias,
-                    q.multiplier.data(), q.shift.data(), q.x_zero_point, pack.get());
-  q8_entries_.push_back({w, bias, n, k, kernel.nr, kernel.kr, q.x_zero_point, q.multiplier,
-                         q.shift, pack});
+  PackQ8GemmWeights(static_cast<size_t>(n), static_cast<size_t>(k), static_cast<size_t>(kernel.nr),
+                    static_cast<size_t>(kernel.kr), w, bias, q.multiplier.data(), q.shift.data(),
+                    q.x_zero_point, pack.get());
+  q8_entries_.push_back(
+      {w, bias, n, k, kernel.nr, kernel.kr, q.x_zero_point, q.multiplier, q.shift, pack});
   return pack;
 }
 
@@ -349,8 +347,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
   return Status::Ok();
 }
 
-const void* Plan::Resolve(const TensorRef& ref, const void* const* inputs,
-                          uint8_t* arena) const {
+const void* Plan::Resolve(const TensorRef& ref, const void* const* inputs, uint8_t* arena) const {
   switch (ref.kind) {
     case TensorRef::Kind::kAbsent: return nullptr;
     case TensorRef::Kind::kInput: return inputs[ref.index];
@@ -513,16 +510,16 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
       }
       MakeQ8ChannelRequant(x, wq.scale, y, channels, act, &st->q8_channel);
       const Q8GemmKernel& kernel = kernels_.q8_gemm;
-      const bool gemm = dense ? kernel.fn != nullptr && kernel.mr >= 1 && kernel.mr <= kQ8GemmMaxMr
-                              : node.op == OpType::kConv2D &&
-                                    Q8Conv2DGemmSupported(st->conv, kernel);
+      const bool gemm = dense
+                            ? kernel.fn != nullptr && kernel.mr >= 1 && kernel.mr <= kQ8GemmMaxMr
+                            : node.op == OpType::kConv2D && Q8Conv2DGemmSupported(st->conv, kernel);
       if (gemm) {
         const int64_t k = dense ? st->dense.in_features
                                 : int64_t{st->conv.kernel_h} * st->conv.kernel_w * st->conv.in_c;
         PackedWeightsCache local;
-        std::shared_ptr<const void> pack = (packs != nullptr ? packs : &local)
-                                               ->GetQ8(kernel, channels, k, w.i8, bias,
-                                                       st->q8_channel);
+        std::shared_ptr<const void> pack =
+            (packs != nullptr ? packs : &local)
+                ->GetQ8(kernel, channels, k, w.i8, bias, st->q8_channel);
         packed_bytes_ += static_cast<int64_t>(
             Q8GemmPackedBytes(static_cast<size_t>(channels), static_cast<size_t>(k), kernel));
         st->q8_packed = pack.get();
@@ -590,9 +587,10 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
       in[i] = static_cast<const int8_t*>(Resolve(operands_[st.first_operand + i], inputs, arena));
     }
     // Conv/dense operand 2 is the int32 bias.
-    const auto* bias = st.num_operands > 2 ? static_cast<const int32_t*>(Resolve(
-                                                 operands_[st.first_operand + 2], inputs, arena))
-                                           : nullptr;
+    const auto* bias =
+        st.num_operands > 2
+            ? static_cast<const int32_t*>(Resolve(operands_[st.first_operand + 2], inputs, arena))
+            : nullptr;
     int8_t* y = reinterpret_cast<int8_t*>(arena + st.output.index);
     switch (st.op) {
       case OpType::kConv2D:
@@ -607,8 +605,8 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         break;
       case OpType::kFullyConnected:
         if (st.q8_packed != nullptr) {
-          q8_fully_connected__gemm(st.dense, st.q8_channel, kernels_.q8_gemm, st.q8_packed,
-                                   in[0], y, pool);
+          q8_fully_connected__gemm(st.dense, st.q8_channel, kernels_.q8_gemm, st.q8_packed, in[0],
+                                   y, pool);
         } else {
           q8_fully_connected__ref(st.dense, st.q8_channel, in[0], in[1], bias, y, pool);
         }

@@ -58,8 +58,8 @@ namespace gearshift {
 struct TensorRef {
   enum class Kind { kAbsent, kInput, kConst, kArena };
   Kind kind = Kind::kAbsent;
-  int64_t index = 0;            // kInput: graph input index; kArena: byte offset
-  const void* data = nullptr;   // kConst: the constant (f32; int8 gears: i8 or i32)
+  int64_t index = 0;           // kInput: graph input index; kArena: byte offset
+  const void* data = nullptr;  // kConst: the constant (f32; int8 gears: i8 or i32)
 };
 
 // GEMM-packed weights shared between the plans of one Runtime, keyed by the
@@ -123,8 +123,8 @@ struct PlanStep {
   Q8RescaleParams q8_rescale;  // RELU family, MEAN
   Q8Table q8_table{};          // LOGISTIC, TANH, HARD_SWISH
   Q8SoftmaxParams q8_softmax;
-  Q8Range q8_act;              // pools, CONCATENATION
-  int8_t q8_pad_value = 0;     // PAD
+  Q8Range q8_act;           // pools, CONCATENATION
+  int8_t q8_pad_value = 0;  // PAD
 };
 
 class Plan {
@@ -163,13 +163,11 @@ class Plan {
   Plan() = default;
 
   const void* Resolve(const TensorRef& ref, const void* const* inputs, uint8_t* arena) const;
-  void RunF32(const void* const* inputs, void* const* outputs, uint8_t* arena,
-              ThreadPool* pool);
+  void RunF32(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool);
   void RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool);
   // Fills the q8_* fields of `st` (geometry already set) for an int8 gear.
   Status PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
-                       const std::vector<TensorRef>& refs, PackedWeightsCache* packs,
-                       PlanStep* st);
+                       const std::vector<TensorRef>& refs, PackedWeightsCache* packs, PlanStep* st);
   // Packs w [n, k] (+ bias) for kernels_.f32_gemm (64-byte aligned), or
   // reuses the pack in `packs`. May throw std::bad_alloc (Runtime catches).
   const float* PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
