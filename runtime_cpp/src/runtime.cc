@@ -2,12 +2,16 @@
 // Copyright 2026 The gearshift authors.
 //
 // The Runtime behind include/gearshift/gearshift.h: owns the mapped file, the
-// thread pool, the plan cache and one activation arena that grows to the
-// largest plan used. Every public entry point catches std::bad_alloc and any
-// other exception and returns a Status, so nothing throws out of the runtime.
+// thread pool, the plan cache, each gear's prepared weights (within an
+// optional memory budget) and one activation arena that grows to the largest
+// plan used. Every public entry point catches std::bad_alloc and any other
+// exception and returns a Status, so nothing throws out of the runtime.
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <new>
 #include <string>
 #include <utility>
@@ -60,15 +64,25 @@ class AlignedBuffer {
   size_t capacity_ = 0;
 };
 
+// Concurrency: run_mu_ serialises everything that touches the plan cache,
+// the current plan and the arena (Run, Prepare, dropping evicted plans);
+// state_mu_ guards the per-gear weights and the budget bookkeeping, and is
+// held only briefly (or while a gear's weights are prepared). Lock order:
+// run_mu_, then state_mu_. SetGear takes only state_mu_, so it never waits
+// for a run; a run reads the gear once at its start and finishes in it.
 class RuntimeImpl final : public Runtime {
  public:
-  RuntimeImpl(std::unique_ptr<GearFile> file, int gear, int threads, KernelTable kernels)
+  RuntimeImpl(std::unique_ptr<GearFile> file, int gear, int threads, KernelTable kernels,
+              bool prepare_all, int64_t budget)
       : file_(std::move(file)),
         model_(file_->model()),
         gear_index_(gear),
         pool_(threads),
         isa_(kernels.isa),
-        cache_(16, std::move(kernels)) {
+        prepare_all_(prepare_all),
+        budget_(budget),
+        cache_(16, std::move(kernels)),
+        slots_(model_.gears.size()) {
     for (int t : model_.inputs) inputs_.push_back(Info(t));
     for (int t : model_.outputs) outputs_.push_back(Info(t));
     for (const GearDesc& g : model_.gears) gears_.push_back(g.name);
@@ -77,31 +91,44 @@ class RuntimeImpl final : public Runtime {
   const std::vector<TensorInfo>& inputs() const override { return inputs_; }
   const std::vector<TensorInfo>& outputs() const override { return outputs_; }
   const std::vector<std::string>& gears() const override { return gears_; }
-  const std::string& gear() const override { return gears_[gear_index_]; }
+  const std::string& gear() const override { return gears_[gear_index_.load()]; }
   const std::vector<Shape>& output_shapes() const override { return output_shapes_; }
-  int64_t arena_bytes() const override { return plan_ != nullptr ? plan_->arena_bytes() : 0; }
-  double last_latency_ms() const override { return last_latency_ms_; }
+  int64_t arena_bytes() const override { return arena_bytes_.load(); }
+  double last_latency_ms() const override { return last_latency_ms_.load(); }
   int threads() const override { return pool_.threads(); }
   const std::string& isa() const override { return isa_; }
+
+  int64_t prepared_bytes() const override {
+    std::lock_guard<std::mutex> state(state_mu_);
+    return PreparedBytesLocked();
+  }
 
   Status SetGear(const std::string& name) override {
     return Guarded("SetGear", [&]() -> Status {
       int index;
       GS_RETURN_IF_ERROR(FindGear(model_, name, &index));
-      gear_index_ = index;
+      {
+        std::lock_guard<std::mutex> state(state_mu_);
+        GS_RETURN_IF_ERROR(EnsureWeightsLocked(index));
+        gear_index_.store(index);
+      }
+      // Free evicted gears' plans now if no run is in flight; else the next
+      // Run does it (a running plan must not be destroyed under it).
+      std::unique_lock<std::mutex> run(run_mu_, std::try_to_lock);
+      if (run.owns_lock()) ApplyPendingDrops();
       return Status::Ok();
     });
   }
 
   Status Prepare(const std::vector<Shape>& input_shapes) override {
-    return Guarded("Prepare", [&] { return PrepareImpl(input_shapes); });
+    return Guarded("Prepare", [&] {
+      std::lock_guard<std::mutex> run(run_mu_);
+      return PrepareImpl(gear_index_.load(), input_shapes);
+    });
   }
 
   Status Run(const void* const* inputs, void* const* outputs) override {
     return Guarded("Run", [&]() -> Status {
-      if (plan_ == nullptr || plan_->gear() != gear_index_) {
-        GS_RETURN_IF_ERROR(PrepareForRun());
-      }
       if (inputs == nullptr || outputs == nullptr) {
         return InvalidArgument("Run: inputs and outputs must not be null");
       }
@@ -117,10 +144,19 @@ class RuntimeImpl final : public Runtime {
                                  outputs_[i].name + "') is null");
         }
       }
+      std::lock_guard<std::mutex> run(run_mu_);
+      ApplyPendingDrops();
+      const int gear = gear_index_.load();  // this run's gear, whatever SetGear does next
+      if (plan_ == nullptr || plan_->gear() != gear) {
+        GS_RETURN_IF_ERROR(PrepareForRun(gear));
+      } else {
+        std::lock_guard<std::mutex> state(state_mu_);
+        slots_[gear].last_use = ++tick_;
+      }
       const auto start = std::chrono::steady_clock::now();
       plan_->Run(inputs, outputs, arena_.data(), &pool_);
       const auto end = std::chrono::steady_clock::now();
-      last_latency_ms_ = std::chrono::duration<double, std::milli>(end - start).count();
+      last_latency_ms_.store(std::chrono::duration<double, std::milli>(end - start).count());
       return Status::Ok();
     });
   }
@@ -137,7 +173,45 @@ class RuntimeImpl final : public Runtime {
     return InvalidArgument("unknown gear '" + name + "'; available gears: " + names);
   }
 
+  // prepare="all": every gear's weights now, and their plans too when the
+  // input shapes are fixed.
+  Status PrepareAll() {
+    {
+      std::lock_guard<std::mutex> state(state_mu_);
+      for (size_t g = 0; g < slots_.size(); ++g) {
+        GS_RETURN_IF_ERROR(EnsureWeightsLocked(static_cast<int>(g)));
+      }
+      // Eviction makes room for the gear being prepared; with "all" every
+      // gear must fit at once.
+      for (size_t g = 0; g < slots_.size(); ++g) {
+        if (slots_[g].weights == nullptr) {
+          return InvalidArgument("prepare=\"all\": the prepared weights of all gears need " +
+                                 std::to_string(AllGearsBytesLocked()) +
+                                 " bytes, more than the memory budget of " +
+                                 std::to_string(budget_) +
+                                 " bytes; raise the budget or use prepare=\"lazy\"");
+        }
+      }
+    }
+    std::vector<Shape> shapes;
+    for (const TensorInfo& in : inputs_) {
+      if (!in.shape.empty() && in.shape[0] < 0) return Status::Ok();  // shapes come later
+      shapes.push_back(in.shape);
+    }
+    std::lock_guard<std::mutex> run(run_mu_);
+    return PrepareImpl(gear_index_.load(), shapes);
+  }
+
  private:
+  // One gear's prepared state. Plans in cache_ hold `weights` too, so
+  // dropping it here frees the memory once those plans are dropped.
+  struct Slot {
+    std::shared_ptr<const GearWeights> weights;
+    int64_t packed = 0;  // packed GEMM bytes of this gear's plans
+    uint64_t last_use = 0;
+    int64_t bytes() const { return weights ? weights->owned_bytes() + packed : 0; }
+  };
+
   TensorInfo Info(int t) const {
     TensorInfo info;
     info.name = model_.tensors[t].name;
@@ -146,11 +220,93 @@ class RuntimeImpl final : public Runtime {
     return info;
   }
 
-  Status PrepareImpl(const std::vector<Shape>& input_shapes) {
+  int64_t PreparedBytesLocked() const {
+    int64_t total = 0;
+    for (const Slot& s : slots_) total += s.bytes();
+    return total;
+  }
+
+  // Sum over gears of the bytes known so far (for the prepare="all" message).
+  int64_t AllGearsBytesLocked() {
+    int64_t total = 0;
+    for (size_t g = 0; g < slots_.size(); ++g) {
+      std::shared_ptr<const GearWeights> w;
+      if (PrepareGearWeights(model_, static_cast<int>(g), &w).ok()) total += w->owned_bytes();
+    }
+    return total;
+  }
+
+  // Makes gear g's weights resident (state_mu_ held), then keeps the total
+  // within the budget by dropping least-recently-used other gears.
+  Status EnsureWeightsLocked(int g) {
+    Slot& slot = slots_[g];
+    slot.last_use = ++tick_;
+    if (slot.weights != nullptr) return Status::Ok();
+    GS_RETURN_IF_ERROR(PrepareGearWeights(model_, g, &slot.weights));
+    return EnforceBudgetLocked(g);
+  }
+
+  Status EnforceBudgetLocked(int keep) {
+    if (budget_ <= 0) return Status::Ok();
+    while (PreparedBytesLocked() > budget_) {
+      int lru = -1;
+      for (size_t g = 0; g < slots_.size(); ++g) {
+        if (static_cast<int>(g) == keep || slots_[g].weights == nullptr) continue;
+        if (lru < 0 || slots_[g].last_use < slots_[lru].last_use) lru = static_cast<int>(g);
+      }
+      if (lru < 0) {
+        const Slot& s = slots_[keep];
+        const int64_t owned = s.weights->owned_bytes(), packed = s.packed;
+        DropSlotLocked(keep);
+        return InvalidArgument(
+            "gear '" + gears_[keep] + "' needs " + std::to_string(owned + packed) +
+            " bytes of prepared weights (" + std::to_string(owned) + " derived, " +
+            std::to_string(packed) + " packed for the kernels), more than the memory budget of " +
+            std::to_string(budget_) + " bytes; raise the budget or pick a smaller gear");
+      }
+      DropSlotLocked(lru);
+    }
+    return Status::Ok();
+  }
+
+  void DropSlotLocked(int g) {
+    slots_[g].weights.reset();
+    slots_[g].packed = 0;
+    pending_drop_.push_back(g);
+  }
+
+  // Forgets the plans of evicted gears (run_mu_ held).
+  void ApplyPendingDrops() {
+    std::vector<int> drops;
+    {
+      std::lock_guard<std::mutex> state(state_mu_);
+      drops.swap(pending_drop_);
+    }
+    for (int g : drops) {
+      if (plan_ != nullptr && plan_->gear() == g) plan_ = nullptr;
+      cache_.DropGear(g);
+    }
+  }
+
+  // Builds (or finds) the plan of `gear` for `input_shapes` and makes it
+  // current (run_mu_ held).
+  Status PrepareImpl(int gear, const std::vector<Shape>& input_shapes) {
+    ApplyPendingDrops();
     Plan* plan = nullptr;
-    std::shared_ptr<const GearWeights> weights;
-    GS_RETURN_IF_ERROR(PrepareGearWeights(model_, gear_index_, &weights));
-    GS_RETURN_IF_ERROR(cache_.Get(model_, weights, input_shapes, &plan));
+    GS_RETURN_IF_ERROR(GetPlan(gear, input_shapes, &plan));
+    if (prepare_all_ && !(all_prepared_ && SameShapes(all_shapes_, input_shapes))) {
+      // Every gear gets its plan for these shapes now, so a switch costs no
+      // planning or packing later.
+      for (size_t g = 0; g < slots_.size(); ++g) {
+        if (static_cast<int>(g) == gear) continue;
+        Plan* other = nullptr;
+        GS_RETURN_IF_ERROR(GetPlan(static_cast<int>(g), input_shapes, &other));
+      }
+      // Other gears' plans may have evicted this one from the cache.
+      GS_RETURN_IF_ERROR(GetPlan(gear, input_shapes, &plan));
+      all_prepared_ = true;
+      all_shapes_ = input_shapes;
+    }
     try {
       arena_.Reserve(static_cast<size_t>(plan->arena_bytes()));
     } catch (const std::bad_alloc&) {
@@ -159,16 +315,48 @@ class RuntimeImpl final : public Runtime {
                       "-byte activation arena");
     }
     plan_ = plan;
+    arena_bytes_.store(plan->arena_bytes());
     prepared_ = true;
     prepared_shapes_ = input_shapes;
     output_shapes_ = plan->output_shapes();
     return Status::Ok();
   }
 
-  // Run without a plan for the current gear: reuse the last prepared shapes,
-  // or the declared ones when no input has a batch wildcard.
-  Status PrepareForRun() {
-    if (prepared_) return PrepareImpl(prepared_shapes_);
+  // The cached plan of (gear, shapes), its weights prepared and the budget
+  // kept (run_mu_ held).
+  Status GetPlan(int gear, const std::vector<Shape>& input_shapes, Plan** plan) {
+    std::shared_ptr<const GearWeights> weights;
+    {
+      std::lock_guard<std::mutex> state(state_mu_);
+      GS_RETURN_IF_ERROR(EnsureWeightsLocked(gear));
+      weights = slots_[gear].weights;
+    }
+    ApplyPendingDrops();
+    // A plan that was current may be evicted from the cache by this Get.
+    plan_ = nullptr;
+    GS_RETURN_IF_ERROR(cache_.Get(model_, weights, input_shapes, plan));
+    Status budget;
+    {
+      std::lock_guard<std::mutex> state(state_mu_);
+      Slot& slot = slots_[gear];
+      if (slot.weights == weights) {
+        slot.packed = std::max(slot.packed, (*plan)->packed_bytes());
+        budget = EnforceBudgetLocked(gear);
+      }
+    }
+    ApplyPendingDrops();
+    if (!budget.ok()) *plan = nullptr;
+    return budget;
+  }
+
+  static bool SameShapes(const std::vector<Shape>& a, const std::vector<Shape>& b) {
+    return a == b;
+  }
+
+  // Run without a plan for `gear`: reuse the last prepared shapes, or the
+  // declared ones when no input has a batch wildcard (run_mu_ held).
+  Status PrepareForRun(int gear) {
+    if (prepared_) return PrepareImpl(gear, prepared_shapes_);
     std::vector<Shape> shapes;
     for (const TensorInfo& in : inputs_) {
       if (!in.shape.empty() && in.shape[0] < 0) {
@@ -178,23 +366,36 @@ class RuntimeImpl final : public Runtime {
       }
       shapes.push_back(in.shape);
     }
-    return PrepareImpl(shapes);
+    return PrepareImpl(gear, shapes);
   }
 
   std::unique_ptr<GearFile> file_;
   const ModelDesc& model_;
   std::vector<TensorInfo> inputs_, outputs_;
   std::vector<std::string> gears_;
-  int gear_index_;
+  std::atomic<int> gear_index_;
   ThreadPool pool_;
   std::string isa_;
+  const bool prepare_all_;
+  const int64_t budget_;  // bytes; <= 0: unlimited
+
+  std::mutex run_mu_;  // guards everything below up to state_mu_
   PlanCache cache_;
-  Plan* plan_ = nullptr;  // owned by cache_
+  Plan* plan_ = nullptr;   // owned by cache_
   bool prepared_ = false;  // a Prepare succeeded; prepared_shapes_ is valid
   std::vector<Shape> prepared_shapes_;
+  bool all_prepared_ = false;  // prepare="all": every gear planned for all_shapes_
+  std::vector<Shape> all_shapes_;
   std::vector<Shape> output_shapes_;
   AlignedBuffer arena_;
-  double last_latency_ms_ = 0.0;
+
+  mutable std::mutex state_mu_;  // guards slots_, pending_drop_, tick_
+  std::vector<Slot> slots_;
+  std::vector<int> pending_drop_;  // gears whose plans cache_ must forget
+  uint64_t tick_ = 0;
+
+  std::atomic<int64_t> arena_bytes_{0};
+  std::atomic<double> last_latency_ms_{0.0};
 };
 
 }  // namespace
@@ -207,6 +408,14 @@ Status CreateRuntime(std::unique_ptr<GearFile> file, const RuntimeOptions& optio
       return InvalidArgument("threads must be in [1, 1024], got " +
                              std::to_string(options.threads));
     }
+    if (options.prepare != "lazy" && options.prepare != "all") {
+      return InvalidArgument("prepare must be \"lazy\" or \"all\", got \"" + options.prepare +
+                             "\"");
+    }
+    if (options.memory_budget_bytes < 0) {
+      return InvalidArgument("memory_budget_bytes must be >= 0 (0: unlimited), got " +
+                             std::to_string(options.memory_budget_bytes));
+    }
     const ModelDesc& model = file->model();
     if (model.gears.empty()) return FormatError("file has no gears");
     int gear = 0;
@@ -215,8 +424,11 @@ Status CreateRuntime(std::unique_ptr<GearFile> file, const RuntimeOptions& optio
     }
     KernelTable kernels;
     GS_RETURN_IF_ERROR(BuildKernelTable(options.isa, &kernels));
-    *out = std::make_unique<RuntimeImpl>(std::move(file), gear, options.threads,
-                                         std::move(kernels));
+    auto rt = std::make_unique<RuntimeImpl>(std::move(file), gear, options.threads,
+                                            std::move(kernels), options.prepare == "all",
+                                            options.memory_budget_bytes);
+    if (options.prepare == "all") GS_RETURN_IF_ERROR(rt->PrepareAll());
+    *out = std::move(rt);
     return Status::Ok();
   });
 }

@@ -164,7 +164,7 @@ TEST(Q4MTest, HandComputedBlocks) {
   // Block 2: 127 needs the largest step: m = 15, 7 * 15 = 105; 3 and -3
   // round to 0 (rdiv(3, 15) = (6 + 15) div 30 = 0).
   const int8_t q[] = {-6, -11, 35, 127, 3, -3};
-  int8_t out[6];
+  int8_t out[7];
   DeriveQ4M(q, LayoutOf({1, 6}, 0), 3, out);
   EXPECT_EQ(std::vector<int8_t>(out, out + 6), (std::vector<int8_t>{-5, -10, 35, 105, 0, 0}));
   // Halves round away from zero: 3 / 2 = 1.5 -> 2 (m = 2 gives 4, -4; m = 1

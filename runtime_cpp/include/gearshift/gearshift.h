@@ -5,6 +5,13 @@
 // run it. Usable without Python (the tools in runtime_cpp/tools use only this
 // header). No call throws; errors come back as Status.
 //
+// Thread safety: a Runtime may be shared between threads. Run and Prepare
+// calls from several threads are serialised (one activation arena); SetGear
+// may be called at any time from any thread, also while a Run executes in
+// another: that run completes in the gear it started with, and the next one
+// uses the new gear. output_shapes() refers to the latest Prepare or Run of
+// any thread.
+//
 // Typical use:
 //   std::unique_ptr<gearshift::Runtime> rt;
 //   GS_RETURN_IF_ERROR(gearshift::Runtime::Open("m.gear", {}, &rt));
@@ -50,6 +57,16 @@ struct RuntimeOptions {
   // RuntimeInfo::isa_compiled the CPU supports ("avx2", "neon"). Anything
   // else makes Open fail with InvalidArgument listing the available ones.
   std::string isa;
+  // When each gear's weights are prepared (derived from the file's storage
+  // and packed for the kernels): "lazy" at the first switch to the gear (or
+  // its first run), "all" at Open (plans too once the input shapes are
+  // known), so that later switches cost no preparation.
+  std::string prepare = "lazy";
+  // Upper bound on the bytes prepared weights may take (prepared_bytes());
+  // 0 = unlimited. Over it, the least recently used gears other than the
+  // current one are dropped and prepared again at their next use; a gear
+  // that does not fit alone makes SetGear/Prepare/Run fail.
+  int64_t memory_budget_bytes = 0;
 };
 
 class Runtime {
@@ -67,6 +84,8 @@ class Runtime {
   virtual const std::vector<std::string>& gears() const = 0;
   virtual const std::string& gear() const = 0;
   // Switches gear without reloading; takes effect at the next Prepare/Run.
+  // The first switch to a gear prepares its weights (RuntimeOptions::prepare);
+  // later switches only swap a pointer. Safe during a Run in another thread.
   virtual Status SetGear(const std::string& name) = 0;
 
   // Fixes the input shapes (one per graph input, batch included), infers
@@ -79,13 +98,17 @@ class Runtime {
   // Runs the prepared plan. inputs[i] points to a C-contiguous buffer of
   // input i's prepared shape and dtype; outputs[i] to a buffer the size of
   // output_shapes()[i]. Buffers are only read/written during the call.
-  // Thread-compatible: one Run at a time per Runtime.
+  // Calls from several threads run one at a time.
   virtual Status Run(const void* const* inputs, void* const* outputs) = 0;
 
   // Bytes of the activation arena of the current plan (0 before Prepare).
   virtual int64_t arena_bytes() const = 0;
   // Wall time of the last Run, in milliseconds.
   virtual double last_latency_ms() const = 0;
+  // Bytes allocated for prepared weights of the gears held now: values
+  // derived from the file (q8r4, f16, int4 views) plus kernel-packed copies.
+  // Weights used in place from the file count nothing.
+  virtual int64_t prepared_bytes() const = 0;
   virtual int threads() const = 0;
   // The kernel ISA this Runtime selected at Open ("ref", "avx2", "neon").
   virtual const std::string& isa() const = 0;
