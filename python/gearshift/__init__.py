@@ -7,9 +7,11 @@ board without TensorFlow can ``import gearshift``.
 
 from __future__ import annotations
 
+from gearshift import power
 from gearshift.convert import Prune, convert
 from gearshift.errors import FormatError
 from gearshift.runtime import Runtime, TensorSpec, runtime_info
+from gearshift.shifter import Shifter
 
 __version__ = "0.1.0"
 
@@ -17,8 +19,10 @@ __all__ = [
     "FormatError",
     "Prune",
     "Runtime",
+    "Shifter",
     "TensorSpec",
     "__version__",
     "convert",
+    "power",
     "runtime_info",
 ]
