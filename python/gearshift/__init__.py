@@ -8,6 +8,7 @@ board without TensorFlow can ``import gearshift``.
 from __future__ import annotations
 
 from gearshift import power
+from gearshift.cascade import Cascade
 from gearshift.convert import Prune, convert
 from gearshift.errors import FormatError
 from gearshift.runtime import Runtime, TensorSpec, runtime_info
@@ -16,6 +17,7 @@ from gearshift.shifter import Shifter
 __version__ = "0.1.0"
 
 __all__ = [
+    "Cascade",
     "FormatError",
     "Prune",
     "Runtime",
