@@ -66,14 +66,18 @@ std::string ShapeStr(const gearshift::Shape& s) {
   return r + (s.size() == 1 ? ",)" : ")");
 }
 
-// Owns one gearshift::Runtime; serialises Run calls from several Python
-// threads (the runtime is thread-compatible, not thread-safe).
+// Owns one gearshift::Runtime. The runtime is thread-safe; mu_ only keeps
+// one thread's Prepare, output_shapes and Run together. Locks are taken
+// with the GIL released (a thread holding mu_ needs the GIL to finish).
 class PyRuntime {
  public:
   PyRuntime(const std::string& path, const std::string& gear, int threads,
-            bool verify_checksums, bool use_mmap, const std::string& isa) {
+            bool verify_checksums, bool use_mmap, const std::string& isa,
+            const std::string& prepare, int64_t memory_budget_bytes) {
     gearshift::RuntimeOptions opt;
     opt.isa = isa;
+    opt.prepare = prepare;
+    opt.memory_budget_bytes = memory_budget_bytes;
     opt.gear = gear;
     opt.threads = threads;
     opt.verify_checksums = verify_checksums;
@@ -90,10 +94,16 @@ class PyRuntime {
   py::list outputs() const { return SpecList(rt_->outputs()); }
   py::tuple gears() const { return py::cast(rt_->gears()); }
   std::string gear() const { return rt_->gear(); }
+  // No mu_: a switch never waits for a run (that run finishes in its gear).
   void set_gear(const std::string& g) {
-    std::lock_guard<std::mutex> lock(mu_);
-    Check(rt_->SetGear(g));
+    Status s;
+    {
+      py::gil_scoped_release nogil;  // the first switch may prepare weights
+      s = rt_->SetGear(g);
+    }
+    Check(s);
   }
+  int64_t prepared_bytes() const { return rt_->prepared_bytes(); }
   double last_latency_ms() const { return rt_->last_latency_ms(); }
   int64_t arena_bytes() const { return rt_->arena_bytes(); }
   int threads() const { return rt_->threads(); }
@@ -122,11 +132,13 @@ class PyRuntime {
       in_ptrs.push_back(a.data());
     }
     std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+    Status prepared;
     {
       py::gil_scoped_release nogil;
       lock.lock();
+      prepared = rt_->Prepare(shapes);  // may prepare a gear's weights: no GIL
     }
-    Check(rt_->Prepare(shapes));
+    Check(prepared);
     const auto& out_shapes = rt_->output_shapes();
     std::vector<py::array_t<float>> outs;
     if (out.is_none()) {
@@ -163,8 +175,14 @@ class PyRuntime {
   }
 
   py::tuple OutputShapes(const std::vector<gearshift::Shape>& input_shapes) {
-    std::lock_guard<std::mutex> lock(mu_);
-    Check(rt_->Prepare(input_shapes));
+    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+    Status s;
+    {
+      py::gil_scoped_release nogil;
+      lock.lock();
+      s = rt_->Prepare(input_shapes);
+    }
+    Check(s);
     py::list r;
     for (const auto& s : rt_->output_shapes()) r.append(py::tuple(py::cast(s)));
     return py::tuple(r);
@@ -177,8 +195,11 @@ class PyRuntime {
 
 }  // namespace
 
+void RegisterShift(pybind11::module_& m);
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "gearshift C++ runtime (internal; use gearshift.Runtime)";
+  RegisterShift(m);
   m.attr("__version__") = gearshift::kVersion;
   m.attr("FORMAT_MAJOR") = gearshift::kFormatMajor;
   m.attr("FORMAT_MINOR") = gearshift::kFormatMinor;
@@ -262,16 +283,18 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<PyRuntime>(m, "Runtime")
       .def(py::init<const std::string&, const std::string&, int, bool, bool,
-                    const std::string&>(),
+                    const std::string&, const std::string&, int64_t>(),
            py::arg("path"), py::arg("gear") = "", py::arg("threads") = 1,
            py::arg("verify_checksums") = true, py::arg("use_mmap") = true,
-           py::arg("isa") = "")
+           py::arg("isa") = "", py::arg("prepare") = "lazy",
+           py::arg("memory_budget_bytes") = 0)
       .def_property_readonly("inputs", &PyRuntime::inputs)
       .def_property_readonly("outputs", &PyRuntime::outputs)
       .def_property_readonly("gears", &PyRuntime::gears)
       .def_property("gear", &PyRuntime::gear, &PyRuntime::set_gear)
       .def_property_readonly("last_latency_ms", &PyRuntime::last_latency_ms)
       .def_property_readonly("arena_bytes", &PyRuntime::arena_bytes)
+      .def_property_readonly("prepared_bytes", &PyRuntime::prepared_bytes)
       .def_property_readonly("threads", &PyRuntime::threads)
       .def_property_readonly("isa", &PyRuntime::isa)
       .def("run", &PyRuntime::Run, py::arg("inputs"), py::arg("out") = py::none())

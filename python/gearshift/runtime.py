@@ -26,12 +26,26 @@ class Runtime:
 
     The file is memory-mapped and fully validated on open (every offset,
     length, index and checksum); a bad file raises :class:`gearshift.FormatError`.
-    Switching ``gear`` does not reload anything.
+    Switching ``gear`` does not reload anything: a gear's weights are prepared
+    once (derived from the file and packed for the kernels), after which a
+    switch costs microseconds.
+
+    A ``Runtime`` may be shared between threads: runs from several threads
+    take turns, and setting ``gear`` while another thread runs is safe (that
+    run finishes in the gear it started with).
 
     Args:
         path: the ``.gear`` file.
         gear: gear to start in; default the file's most precise gear.
         threads: worker threads for the kernels (results do not depend on it).
+        prepare: ``"lazy"`` prepares a gear's weights at the first switch to it
+            (or its first run); ``"all"`` prepares every gear now, so that no
+            later switch has to.
+        memory_budget_mb: cap on the memory prepared weights may take (see
+            ``prepared_bytes``), in MiB; ``None`` = no cap. Over it, the least
+            recently used gears other than the current one are dropped and
+            prepared again when next used; a gear that does not fit alone
+            raises ``ValueError``.
         verify_checksums: check the data sections' CRC at load (the manifest's
             is always checked). Turn off only for trusted files on slow storage.
         isa: kernel instruction set: ``None`` picks the best the CPU offers
@@ -46,6 +60,8 @@ class Runtime:
         path: str | os.PathLike[str],
         gear: str | None = None,
         threads: int = 1,
+        prepare: str = "lazy",
+        memory_budget_mb: float | None = None,
         *,
         verify_checksums: bool = True,
         isa: str | None = None,
@@ -60,7 +76,21 @@ class Runtime:
         self._path = path
         if isa is not None and not isinstance(isa, str):
             raise ValueError(f"isa must be a string or None, got {isa!r}")
-        self._rt = _core.Runtime(path, gear or "", threads, verify_checksums, isa=isa or "")
+        if prepare not in ("lazy", "all"):
+            raise ValueError(
+                f'prepare must be "lazy" (at the first switch to a gear) or "all" '
+                f"(every gear now), got {prepare!r}"
+            )
+        budget = _budget_bytes(memory_budget_mb)
+        self._rt = _core.Runtime(
+            path,
+            gear or "",
+            threads,
+            verify_checksums,
+            isa=isa or "",
+            prepare=prepare,
+            memory_budget_bytes=budget,
+        )
         self._inputs = [TensorSpec(n, tuple(s), d) for n, s, d in self._rt.inputs]
         self._outputs = [TensorSpec(n, tuple(s), d) for n, s, d in self._rt.outputs]
 
@@ -110,6 +140,16 @@ class Runtime:
     def arena_bytes(self) -> int:
         """Activation memory of the current plan, in bytes."""
         return self._rt.arena_bytes
+
+    @property
+    def prepared_bytes(self) -> int:
+        """Bytes the runtime allocated for prepared weights of the gears it holds.
+
+        Values derived from the file (fp16 rounding, int4 views, q8r4 decodes)
+        plus copies packed for the kernels; weights used in place from the
+        mapped file count nothing. Bounded by ``memory_budget_mb``.
+        """
+        return self._rt.prepared_bytes
 
     # -- inference -------------------------------------------------------------
     def run(self, x: ArrayOrArrays, out: np.ndarray | Sequence[np.ndarray] | None = None) -> Any:
@@ -162,6 +202,22 @@ class Runtime:
             f"Runtime({self._path!r}, gear={self.gear!r}, gears={self.gears}, "
             f"inputs={[(s.name, s.shape) for s in self._inputs]})"
         )
+
+
+def _budget_bytes(memory_budget_mb: float | None) -> int:
+    """MiB (None = unlimited) -> bytes for the C++ runtime (0 = unlimited)."""
+    if memory_budget_mb is None:
+        return 0
+    if isinstance(memory_budget_mb, bool) or not isinstance(memory_budget_mb, (int, float)):
+        raise ValueError(
+            f"memory_budget_mb must be a number of MiB or None (no cap), got {memory_budget_mb!r}"
+        )
+    if not memory_budget_mb > 0 or memory_budget_mb == float("inf"):
+        raise ValueError(
+            f"memory_budget_mb must be a finite number > 0, or None for no cap, "
+            f"got {memory_budget_mb!r}"
+        )
+    return max(1, int(memory_budget_mb * 1024 * 1024))
 
 
 def _as_input(a: Any, spec: TensorSpec) -> np.ndarray:
