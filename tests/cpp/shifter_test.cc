@@ -49,8 +49,7 @@ class FakeRuntime : public Runtime {
     return Status::Ok();
   }
   int64_t arena_bytes() const override { return 0; }
-  // No `override`: compiles both before and after the Runtime API gains it.
-  int64_t prepared_bytes() const { return 0; }
+  int64_t prepared_bytes() const override { return 0; }
   double last_latency_ms() const override { return last_; }
   int threads() const override { return 1; }
   const std::string& isa() const override { return isa_; }
