@@ -270,6 +270,17 @@ def _say(progress: bool, msg: str) -> None:
         print(f"gearshift: {msg}", file=sys.stderr, flush=True)
 
 
+def _gear_notes(graph: Graph, gear: str) -> list[str]:
+    from .write_gear import int4_int8_layers
+
+    if GEARS[gear] != "q4":
+        return []
+    kept = sorted(int4_int8_layers(graph))
+    if not kept:
+        return []
+    return [f"kept at int8 (first layers, which amplify weight error most): {', '.join(kept)}"]
+
+
 def _calibrate(
     graph: Graph, xs: list[np.ndarray], method: str, progress: bool
 ) -> dict[str, tuple[float, float]]:
@@ -394,6 +405,7 @@ def convert(
                 error_backend=backend,
                 mean_abs_error=mean_abs,
                 accuracy=acc,
+                notes=_gear_notes(graph, g),
             )
         )
     report = ConvertReport(

@@ -1136,8 +1136,9 @@ def _check_integer_constant(
     e, q = storage[k], quants[k]
     desc = f"storage[{k}] ({e['dtype']} {e['encoding']})"
     if isinstance(role, tuple):
-        encs: tuple[str, ...] = I8_BASE_ENCODINGS if compute == "q8" else ("q4m",)
-        names = "dense, bitmap, csr or 2:4" if compute == "q8" else "q4m"
+        # a q4 gear may keep a layer at int8: the converter's per-layer fallback
+        encs: tuple[str, ...] = I8_BASE_ENCODINGS + (("q4m",) if compute == "q4" else ())
+        names = "dense, bitmap, csr or 2:4" + (" or q4m" if compute == "q4" else "")
         _need(
             e["dtype"] == "i8" and e["encoding"] in encs,
             w,

@@ -36,6 +36,7 @@ class GearReport:
     error_backend: str | None = None
     mean_abs_error: float | None = None
     accuracy: float | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. layers kept at a higher precision
 
 
 @dataclass
@@ -141,6 +142,7 @@ class ConvertReport:
             rows,
             right={2, 3, 4, 5, 6, 7},
         )
+        lines += [f"  {g.name}: {note}" for g in self.gears for note in g.notes]
         lines.append("")
         rows = [
             [

@@ -1142,10 +1142,11 @@ TEST(GearReader11Test, ComputeTokenConstantRules) {
   ExpectFormatError(MixedFileWith("{\"axis\":0,\"scale\":[0.015625", "{\"axis\":3,\"scale\":[0.015625,0.03125"
                                   ",0.046875,0.0078125],\"ignored\":[0.015625"),
                     "");
-  // q4: weights are the q4m view; i8 dense weights are refused there.
-  ExpectFormatError(MixedFileWith("\"constants\":[[1,10],", "\"constants\":[[1,5],"),
-                    "gears[3].constants[0]: tensor 1 (conv/w): compute \"q4\" takes i8 q4m "
-                    "storage with symmetric per-channel quant on axis 0");
+  // q4: weights are the q4m view, or i8 dense for a layer kept at int8 (the
+  // converter's per-layer fallback); anything else is refused.
+  EXPECT_TRUE(Load(MixedFileWith("\"constants\":[[1,10],", "\"constants\":[[1,5],")).ok());
+  ExpectFormatError(MixedFileWith("\"constants\":[[1,10],", "\"constants\":[[1,0],"),
+                    "gears[3].constants[0]: tensor 1 (conv/w): compute \"q4\"");
   // Symmetric weights never hold -128 (checked where a gear uses them).
   testing::MixedModelOptions opt;
   opt.conv_w0 = -128;

@@ -12,6 +12,15 @@ from gearshift.converters.ir import Graph, Node
 from gearshift.converters.quant_ref import quantize_weights_q8
 from gearshift.converters.quantize import quantize_graph
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _q8r4_for_small_weights():
+    """These graphs are tiny: let every weight take the compact q8r4 form."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(write_gear, "COMPACT_MIN_ELEMENTS", 0)
+        yield
+
+
 RNG = np.random.default_rng(7)
 
 
@@ -131,6 +140,8 @@ def test_compact_storage_plan(graph_and_plan):
     assert i8["fc/w"]["dtype"] == "i8" and i8["fc/w"]["quant"]["axis"] == 0
     assert i4["fc/w"]["encoding"] == "q4m" and "length" not in i4["fc/w"]
     assert i4["fc/w"]["block"] == 32 and i4["fc/w"]["base"] == w["base"]
+    # the first layer (reading the graph input) stays int8 in the int4 gear
+    assert i4["conv/w"] == i8["conv/w"] and i8["conv/w"]["encoding"] == "dense"
     assert i8["fc/b"]["dtype"] == "i32" and i4["fc/b"] == i8["fc/b"]
     assert f32["fc/b"]["dtype"] == "f32" and f32["fc/b"]["encoding"] == "dense"
     assert i8["mul/k"]["dtype"] == "i8" and i8["mul/k"]["quant"]["axis"] is None
@@ -219,7 +230,7 @@ def test_constant_operand_of_a_tied_op_shares_its_parameters():
     g.add_node(Node("cat", "CONCATENATION", ["x", k], ["y"], {"axis": 1}))
     g.inputs, g.outputs = ["x"], ["y"]
     plan = quantize_graph(g, {"x": (-1.0, 1.0), "y": (-1.0, 1.0)})
-    q, qp = plan.others["k"]
+    _, qp = plan.others["k"]
     assert qp_tuple(qp) == qp_tuple(plan.activations["y"]) == qp_tuple(plan.activations["x"])
     # the group's range grew to hold the constant
     assert float(qp.scale) * (127 - int(qp.zero_point)) >= 5.0 - float(qp.scale)

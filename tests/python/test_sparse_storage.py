@@ -33,6 +33,15 @@ from gearshift.converters.gear_reference import run_gear, run_gear_int8
 from gearshift.converters.quant_ref import quantize_weights_q8
 from gearshift.converters.quantize import quantize_graph
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _q8r4_for_small_weights():
+    """These graphs are tiny: let every weight take the compact q8r4 form."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(wg, "COMPACT_MIN_ELEMENTS", 0)
+        yield
+
+
 RNG = np.random.default_rng(12)
 
 

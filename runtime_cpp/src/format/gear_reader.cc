@@ -1244,10 +1244,13 @@ class ManifestReader {
                                Printable(nd.name) + ")";
       if (HasWeights(nd.op) && use.second == 1) {
         const int axis = nd.op == OpType::kDepthwiseConv2D ? 3 : 0;
-        const Encoding enc = gd.arith == Compute::kQ8 ? Encoding::kDense : Encoding::kQ4M;
-        const std::string want = std::string("i8 ") + EncodingName(enc) +
-                                 " storage with symmetric per-channel quant on axis " +
-                                 std::to_string(axis) + role;
+        // q4 gears may keep a layer at int8 (dense): the converter's per-layer fallback.
+        const Encoding enc = sd.encoding == Encoding::kQ4M && gd.arith == Compute::kQ4
+                                 ? Encoding::kQ4M
+                                 : Encoding::kDense;
+        const std::string want =
+            std::string("i8 ") + (gd.arith == Compute::kQ8 ? "dense" : "q4m or dense") +
+            " storage with symmetric per-channel quant on axis " + std::to_string(axis) + role;
         if (sd.dtype != StorageDType::kI8 || sd.encoding != enc) return fail(want);
         if (sd.quant.axis != axis) {
           return fail(want + " (its quant.axis is " +
