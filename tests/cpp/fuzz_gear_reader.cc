@@ -9,6 +9,11 @@
 //
 // Each input is loaded with checksums verified and, to let mutations reach
 // the manifest validator past the CRCs, once more with every CRC recomputed.
+// Every gear of a file that loads is then prepared (f16 rounding, q8r4
+// decoding, q4m views), so the derivations see hostile-but-valid files too.
+// Seeds, format 1.0 and 1.1 (every storage dtype, encoding and compute):
+//   GEARSHIFT_FUZZ_CORPUS=corpus build/gearshift_tests
+//       --gtest_filter=GearReaderTest.WritesFuzzSeedCorpusWhenAsked
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -18,6 +23,7 @@
 #include "format/crc32c.h"
 #include "format/json.h"
 #include "format/model_desc.h"
+#include "prepare/gear_weights.h"
 
 namespace {
 
@@ -67,6 +73,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (uint64_t i = 0; i < s.length; ++i) sink ^= s.data[i];
     }
     (void)sink;
+    for (size_t g = 0; g < file->model().gears.size(); ++g) {
+      std::shared_ptr<const gearshift::GearWeights> weights;
+      (void)gearshift::PrepareGearWeights(file->model(), static_cast<int>(g), &weights);
+    }
   }
 
   // The JSON parser on its own, on the raw input.
