@@ -1,4 +1,4 @@
-"""The ``gearshift`` command line: convert, inspect, run, bench.
+"""The ``gearshift`` command line: convert, inspect, run, bench, simulate.
 
 Exit status: 0 on success, 1 on an error (one ``error: ...`` line on stderr,
 no traceback), 2 on a usage error (argparse).
@@ -164,6 +164,48 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- simulate ----------------------------------------------------------------------
+def _report_accuracy(path: str | None) -> dict[str, float] | None:
+    """Per-gear accuracy from a ``gearshift convert --json`` report."""
+    if path is None:
+        return None
+    try:
+        doc = json.loads(Path(path).read_text())
+        return {g["name"]: g["accuracy"] for g in doc["gears"] if g.get("accuracy") is not None}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CliError(f"cannot read accuracies from {path} (a convert --json report): {e}") from e
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import gearshift as gs
+    from gearshift.simulate import format_timeline, plot_timeline, simulate, to_json
+
+    if not Path(args.trace).exists():
+        raise CliError(f"trace file not found: {args.trace}")
+    x = None
+    if args.input:
+        x = _load_inputs(args.input)
+        if isinstance(x, dict) and len(x) == 1:
+            x = next(iter(x.values()))
+    rows = simulate(
+        args.file,
+        args.trace,
+        args.latency_budget_ms,
+        x=x,
+        accuracy=_report_accuracy(args.report),
+        threads=args.threads,
+    )
+    gears = gs.Runtime(args.file).gears
+    print(format_timeline(rows, gears))
+    if args.json:
+        Path(args.json).write_text(json.dumps(to_json(rows), indent=2) + "\n")
+        print(f"wrote {args.json}")
+    if args.plot:
+        plot_timeline(rows, gears, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     import gearshift as gs
 
@@ -322,6 +364,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", type=_positive_int, default=1)
     b.add_argument("--json", metavar="OUT.json", help="write results as JSON")
     b.set_defaults(func=cmd_bench)
+
+    sm = sub.add_parser(
+        "simulate", help="play a battery/temperature trace against a model, in trace time"
+    )
+    sm.add_argument("file")
+    sm.add_argument("--trace", required=True, help="CSV: time_s,charge_pct,charging,temp_c")
+    sm.add_argument("--latency-budget-ms", type=float, help="latency budget per inference")
+    sm.add_argument("--input", help="X.npy to run (default: random data of the input shape)")
+    sm.add_argument("--report", help="convert --json report: shows each gear's accuracy")
+    sm.add_argument("--threads", type=_positive_int, default=1)
+    sm.add_argument("--json", metavar="OUT.json", help="write the timeline as JSON")
+    sm.add_argument("--plot", metavar="OUT.png", help="plot charge, temperature, latency, gear")
+    sm.set_defaults(func=cmd_simulate)
 
     n = sub.add_parser("info", help="runtime version and CPU features")
     n.set_defaults(func=cmd_info)

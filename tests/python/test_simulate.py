@@ -1,0 +1,88 @@
+"""``gearshift simulate``: a battery trace played against a real four-gear file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gearshift.cli import main
+from gearshift.converters.calibrate import calibrate
+from gearshift.converters.ir import Graph, Node
+from gearshift.converters.quantize import quantize_graph
+from gearshift.converters.write_gear import write_gear
+from gearshift.simulate import simulate
+
+GEARS = ("fp32", "fp16", "int8", "int4")
+
+
+@pytest.fixture(scope="module")
+def gear_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(3)
+    g = Graph()
+    g.add_tensor("x", (-1, 16))
+    w = g.add_const("fc/w", rng.standard_normal((8, 16)).astype(np.float32))
+    b = g.add_const("fc/b", rng.standard_normal(8).astype(np.float32))
+    g.add_tensor("y", (-1, 8))
+    g.add_node(Node("fc", "FULLY_CONNECTED", ["x", w, b], ["y"], {"activation": "RELU"}))
+    g.inputs, g.outputs = ["x"], ["y"]
+    x = rng.standard_normal((32, 16)).astype(np.float32)
+    plan = quantize_graph(g, calibrate(g, [x], progress=False))
+    path = tmp_path_factory.mktemp("sim") / "m.gear"
+    write_gear(g, path, GEARS, qplan=plan)
+    return path
+
+
+def draining_trace(path: Path) -> Path:
+    """100% down to 3% on battery, then plugged in; temperature flat."""
+    lines = ["time_s,charge_pct,charging,temp_c"]
+    for i in range(40):
+        lines.append(f"{i * 60},{100 - i * 2.5:.1f},0,45")
+    for i in range(40, 50):
+        lines.append(f"{i * 60},{3 + (i - 40):.1f},1,45")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_drain_shifts_down_in_order_then_charging_shifts_up(gear_file, tmp_path):
+    rows = simulate(
+        gear_file, draining_trace(tmp_path / "t.csv"), latency_budget_ms=1000.0, min_dwell_s=0
+    )
+    assert len(rows) == 50 and rows[0].time_s == 0 and rows[-1].time_s == 49 * 60
+    rank = {g: i for i, g in enumerate(GEARS)}
+    discharging = [rank[r.gear] for r in rows if r.charging is False]
+    assert discharging == sorted(discharging)  # never up while discharging
+    assert rows[0].gear == "fp32" and discharging[-1] == rank["int4"]  # cheapest near empty
+    assert rows[-1].gear == "fp32"  # plugged in: precision first
+    assert all(r.latency_ms >= 0 and r.reason for r in rows)
+
+
+def test_cli_writes_timeline_json_and_plot(gear_file, tmp_path, capsys):
+    trace = draining_trace(tmp_path / "t.csv")
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"gears": [{"name": "int8", "accuracy": 0.97}]}))
+    out = tmp_path / "timeline.json"
+    args = ["simulate", str(gear_file), "--trace", str(trace), "--latency-budget-ms", "50"]
+    args += ["--json", str(out), "--report", str(report)]
+    plot = None
+    try:
+        import matplotlib  # noqa: F401
+
+        plot = tmp_path / "t.png"
+        args += ["--plot", str(plot)]
+    except ImportError:
+        pass
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "runs per gear" in text and "int8" in text and "0.9700" in text
+    timeline = json.loads(out.read_text())
+    assert len(timeline) == 50 and {"gear", "reason", "latency_ms"} <= set(timeline[0])
+    if plot is not None:
+        assert plot.stat().st_size > 1000
+
+
+def test_cli_missing_trace_is_a_clean_error(gear_file, tmp_path, capsys):
+    assert main(["simulate", str(gear_file), "--trace", str(tmp_path / "no.csv")]) == 1
+    assert capsys.readouterr().err.startswith("error: trace file not found")
