@@ -137,6 +137,41 @@ def latency_ms(path: Path, gear: str, x: np.ndarray, runs: int) -> dict[str, flo
     return percentiles(samples)
 
 
+def cascade_rows(path: Path, x: np.ndarray, y: np.ndarray) -> list[dict[str, Any]]:
+    """Accuracy, escalation rate and mean per-example wall time of cascades vs single gears."""
+    rt = gs.Runtime(path, threads=1)
+    rows = []
+    setups: list[tuple[tuple[str, ...], float | None]] = [((g,), None) for g in ("int8", "fp32")]
+    setups += [(("int8", "fp32"), c) for c in (0.9, 0.99)]
+    setups += [(("int4", "fp32"), 0.9)]
+    for gears, conf in setups:
+        if conf is None:
+            rt.gear = gears[0]
+            fn = rt.run
+            casc = None
+        else:
+            casc = gs.Cascade(rt, gears=gears, confidence=conf)
+            fn = casc.run
+        for i in range(20):  # warm up (and prepare every gear)
+            fn(x[i : i + 1])
+        if casc is not None:
+            casc.reset()
+        hits, t0 = 0, time.perf_counter()
+        for i in range(len(x)):
+            hits += int(fn(x[i : i + 1]).argmax() == y[i])
+        ms = (time.perf_counter() - t0) / len(x) * 1e3
+        rows.append(
+            {
+                "gears": list(gears),
+                "confidence": conf,
+                "accuracy": hits / len(x),
+                "escalation_rate": None if casc is None else casc.escalation_rate,
+                "mean_ms_per_example": ms,
+            }
+        )
+    return rows
+
+
 def gear_rows(report, path: Path, x_test: np.ndarray, runs: int) -> list[dict[str, Any]]:
     rows = []
     for g in report.gears:
@@ -188,6 +223,7 @@ def bench_model(name: str, model, data, epochs: int, runs: int, tmp: Path) -> di
             for g in rep_x.gears
         ],
     }
+    out["cascade"] = cascade_rows(compact, x_test, y_test)
     int8_only = tmp / f"{name}-int8.gear"
     rep8 = gs.convert(model, int8_only, gears=("int8",), calibration=calib, progress=False)
     out["int8_only_gear_bytes"] = rep8.file_bytes
@@ -265,6 +301,18 @@ def print_tables(results: list[dict[str, Any]]) -> None:
             + ", ".join(f"{k} {v:.4f}" for k, v in r["calibration_methods_int8_accuracy"].items())
         )
         print(f"magnitude 50%: {r['magnitude50']}")
+        rows = [("cascade", "confidence", "accuracy", "escalated", "ms / example")]
+        for c in r["cascade"]:
+            rows.append(
+                (
+                    " -> ".join(c["gears"]),
+                    "-" if c["confidence"] is None else f"{c['confidence']:g}",
+                    f"{c['accuracy']:.4f}",
+                    "-" if c["escalation_rate"] is None else f"{c['escalation_rate']:.3f}",
+                    f"{c['mean_ms_per_example']:.4f}",
+                )
+            )
+        print(table(rows))
 
 
 def main() -> int:
