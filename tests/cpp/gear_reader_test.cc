@@ -540,8 +540,10 @@ TEST(GearReaderTest, StorageErrors) {
   ExpectFormatError(SmallFileWith("\"dtype\": \"f32\", \"shape\": [3, 3, 3, 2], \"encoding\"",
                                   "\"dtype\": \"f16\", \"shape\": [3, 3, 3, 2], \"encoding\""),
                     "storage[0].length: 216 bytes, but dense f16 [3,3,3,2] needs 108");
+  ExpectFormatError(SmallFileWith("\"encoding\": \"dense\"}", "\"encoding\": \"zstd\"}"),
+                    "storage[0].encoding: unknown encoding \"zstd\"");
   ExpectFormatError(SmallFileWith("\"encoding\": \"dense\"}", "\"encoding\": \"csr\"}"),
-                    "storage[0].encoding: unknown encoding \"csr\"");
+                    "storage[0].encoding: encoding \"csr\" yields i8 values, but dtype is \"f32\"");
   ExpectFormatError(SmallFileWith("\"quant\": null", "\"quant\": {}"),
                     "storage[1].quant: must be absent or null");
   ExpectFormatError(SmallFileWith("\"shape\": [3], \"encoding\"", "\"shape\": [0], \"encoding\""),
@@ -560,8 +562,9 @@ TEST(GearReaderTest, GearErrors) {
                     "gears[0].compute: unknown compute token \"q16\" (known: f32, f16, q8, q4)");
   ExpectFormatError(SmallFileWith("\"compute\": \"f32\", \"constants\": [[1, 0]",
                                   "\"compute\": \"q8\", \"constants\": [[1, 0]"),
-                    "gears[0].constants[0]: tensor 1 (conv/w): compute \"q8\" takes i8 dense "
-                    "storage with symmetric per-channel quant on axis 0 as weights of nodes[0] "
+                    "gears[0].constants[0]: tensor 1 (conv/w): compute \"q8\" takes i8 dense, "
+                    "bitmap, csr or 2:4 storage with symmetric per-channel quant on axis 0 as "
+                    "weights of nodes[0] "
                     "(conv); storage[0] is f32 dense");
   ExpectFormatError(SmallFileWith("[[1, 0], [2, 1], [5, 2]]", "[[1, 0], [2, 1]]"),
                     "gears[0].constants: no storage for constant tensor 5 (fc/w)");
@@ -683,7 +686,7 @@ TEST(GearReaderTest, VersionHandling) {
   Status s = Load(BuildGearFile(m.manifest, m.data, 2, 3));
   EXPECT_EQ(s.code(), StatusCode::kUnsupported);
   EXPECT_NE(s.message().find("2.3"), std::string::npos) << s.message();
-  EXPECT_NE(s.message().find("format 1.1"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("format 1.2"), std::string::npos) << s.message();
   s = Load(BuildGearFile(m.manifest, m.data, 0, 9));
   EXPECT_EQ(s.code(), StatusCode::kFormatError);
   EXPECT_NE(s.message().find("0.9"), std::string::npos) << s.message();
@@ -1056,12 +1059,14 @@ TEST(GearReader11Test, EncodingErrors) {
   ExpectFormatError(MixedFileWith("\"encoding\":\"q8r4\",\"base\":5", "\"encoding\":\"q8r4\",\"base\":12"),
                     "storage[9].base: integer 12 out of range [0, 11]");
   ExpectFormatError(MixedFileWith("\"encoding\":\"q8r4\",\"base\":5", "\"encoding\":\"q8r4\",\"base\":0"),
-                    "storage[9].base: storage[0] is f32 dense; a base must be an i8 dense entry");
+                    "storage[9].base: storage[0] is f32 dense; a base must be an i8 entry "
+                    "(dense, bitmap, csr or 2:4)");
   ExpectFormatError(MixedFileWith("\"encoding\":\"q8r4\",\"base\":5", "\"encoding\":\"q8r4\",\"base\":9"),
                     "storage[9].base: storage[9] is f32 q8r4");
   // q4m: no payload, a block, a per-channel base of the same shape.
   ExpectFormatError(MixedFileWith("\"encoding\":\"q4m\",\"base\":5", "\"encoding\":\"q4m\",\"base\":6"),
-                    "storage[10].base: storage[6] is i32 dense; a base must be an i8 dense entry");
+                    "storage[10].base: storage[6] is i32 dense; a base must be an i8 entry "
+                    "(dense, bitmap, csr or 2:4)");
   ExpectFormatError(MixedFileWith("\"encoding\":\"q4m\",\"base\":5", "\"encoding\":\"q4m\",\"base\":8"),
                     "storage[10].base: storage[8] is quantized per tensor");
   ExpectFormatError(MixedFileWith("\"encoding\":\"q4m\",\"base\":5", "\"encoding\":\"q4m\",\"base\":7"),
@@ -1120,8 +1125,9 @@ TEST(GearReader11Test, ComputeTokenConstantRules) {
   // q8: weights i8 dense per channel on the op's axis, biases i32, other
   // constants i8 per tensor.
   ExpectFormatError(MixedFileWith("\"constants\":[[1,5],", "\"constants\":[[1,10],"),
-                    "gears[2].constants[0]: tensor 1 (conv/w): compute \"q8\" takes i8 dense "
-                    "storage with symmetric per-channel quant on axis 0 as weights of nodes[0] "
+                    "gears[2].constants[0]: tensor 1 (conv/w): compute \"q8\" takes i8 dense, "
+                    "bitmap, csr or 2:4 storage with symmetric per-channel quant on axis 0 as "
+                    "weights of nodes[0] "
                     "(conv); storage[10] is i8 q4m");
   ExpectFormatError(MixedFileWith("\"constants\":[[1,5],", "\"constants\":[[1,0],"),
                     "storage[0] is f32 dense");
@@ -1136,8 +1142,8 @@ TEST(GearReader11Test, ComputeTokenConstantRules) {
                     "tensor 9 (k): compute \"q8\" takes i8 dense storage with per-tensor quant");
   ExpectFormatError(MixedFileWith("\"scale\":[0.00048828125,0.000732421875]}",
                                   "\"scale\":[0.00048828125,0.000732421875],\"zero_point\":[0,5]}"),
-                    "gears[2].constants[2]: tensor 7 (fc/w): compute \"q8\" takes i8 dense storage "
-                    "with symmetric per-channel quant on axis 0 as weights of nodes[4] (fc) (its "
+                    "gears[2].constants[2]: tensor 7 (fc/w): compute \"q8\" takes i8 dense, "
+                    "bitmap, csr or 2:4 storage with symmetric per-channel quant on axis 0 as weights of nodes[4] (fc) (its "
                     "zero point 5 is not 0)");
   ExpectFormatError(MixedFileWith("{\"axis\":0,\"scale\":[0.015625", "{\"axis\":3,\"scale\":[0.015625,0.03125"
                                   ",0.046875,0.0078125],\"ignored\":[0.015625"),

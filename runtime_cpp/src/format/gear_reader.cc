@@ -27,6 +27,7 @@
 #include "format/file_map.h"
 #include "format/json.h"
 #include "format/model_desc.h"
+#include "format/sparse_codec.h"
 
 namespace gearshift {
 namespace {
@@ -296,6 +297,12 @@ const char* EncodingName(Encoding e) {
       return "q8r4";
     case Encoding::kQ4M:
       return "q4m";
+    case Encoding::kBitmap:
+      return "bitmap";
+    case Encoding::kCsr:
+      return "csr";
+    case Encoding::kTwoFour:
+      return "2:4";
   }
   return "?";
 }
@@ -902,13 +909,15 @@ class ManifestReader {
     // Bases may come later in the array, so they are resolved in a second pass.
     for (size_t k = 0; k < n; ++k) {
       StorageDesc& sd = m_->storage[k];
-      if (sd.encoding == Encoding::kDense) continue;
+      if (sd.encoding != Encoding::kQ8R4 && sd.encoding != Encoding::kQ4M) continue;
       const std::string path = "storage[" + std::to_string(k) + "].base";
       const StorageDesc& b = m_->storage[sd.base];
       const std::string bl = "storage[" + std::to_string(sd.base) + "]";
-      if (b.dtype != StorageDType::kI8 || b.encoding != Encoding::kDense) {
+      if (b.dtype != StorageDType::kI8 ||
+          (b.encoding != Encoding::kDense && !IsSparseEncoding(b.encoding))) {
         return FormatError(path + ": " + bl + " is " + DTypeName(b.dtype) + " " +
-                           EncodingName(b.encoding) + "; a base must be an i8 dense entry");
+                           EncodingName(b.encoding) +
+                           "; a base must be an i8 entry (dense, bitmap, csr or 2:4)");
       }
       if (b.quant.axis < 0) {
         return FormatError(path + ": " + bl +
@@ -927,6 +936,29 @@ class ManifestReader {
         }
         sd.quant = b.quant;
       }
+      if (sd.encoding == Encoding::kQ8R4) {
+        // One nibble per value the base stores (a pruned weight stays 0).
+        const int64_t slots = SlotCount(b.encoding, b.shape, b.nnz);
+        const uint64_t need = static_cast<uint64_t>(slots / 2 + slots % 2);
+        if (sd.length != need) {
+          std::string what = "one nibble per value stored by " + bl;
+          if (b.encoding != Encoding::kDense) {
+            what += std::string(" (") + EncodingName(b.encoding) + ", " + std::to_string(slots) +
+                    " slots)";
+          }
+          return FormatError("storage[" + std::to_string(k) + "].length: " +
+                             std::to_string(sd.length) + " bytes, but q8r4 f32 " +
+                             ShapeStr(sd.shape) + " needs " + std::to_string(need) + " (" +
+                             what + ")");
+        }
+      }
+    }
+    // Contents of sparse payloads: after every field is known, as the Python reader.
+    for (size_t k = 0; k < n; ++k) {
+      const StorageDesc& sd = m_->storage[k];
+      if (!IsSparseEncoding(sd.encoding)) continue;
+      const Status st = CheckSparsePayload(sd);
+      if (!st.ok()) return FormatError("storage[" + std::to_string(k) + "]: " + st.message());
     }
     return Status::Ok();
   }
@@ -949,9 +981,20 @@ class ManifestReader {
       sd->encoding = Encoding::kQ8R4;
     } else if (str == "q4m") {
       sd->encoding = Encoding::kQ4M;
+    } else if (str == "bitmap") {
+      sd->encoding = Encoding::kBitmap;
+    } else if (str == "csr") {
+      sd->encoding = Encoding::kCsr;
+    } else if (str == "2:4") {
+      sd->encoding = Encoding::kTwoFour;
     } else {
       return r.Error("unknown encoding \"" + str.substr(0, 40) +
-                     "\" (known: dense, q8r4, q4m)");
+                     "\" (known: dense, q8r4, q4m, bitmap, csr, 2:4)");
+    }
+    const bool sparse = IsSparseEncoding(sd->encoding);
+    if (sparse && sd->dtype != StorageDType::kI8) {
+      return r.Error("encoding \"" + str + "\" yields i8 values, but dtype is \"" +
+                     DTypeName(sd->dtype) + "\"");
     }
     if (sd->encoding == Encoding::kQ8R4 && sd->dtype != StorageDType::kF32) {
       return r.Error(std::string("encoding \"q8r4\" yields f32 values, but dtype is \"") +
@@ -970,7 +1013,6 @@ class ManifestReader {
                      std::to_string(DTypeSize(sd->dtype)) +
                      " bytes overflows a 64-bit integer");
     }
-    const int64_t elements = bytes / DTypeSize(sd->dtype);
 
     bool found = false;
     if (sd->encoding == Encoding::kQ4M) {
@@ -1014,18 +1056,34 @@ class ManifestReader {
                            std::to_string(sd->length) + ") lie outside " + sec.label + " of " +
                            std::to_string(sec.size) + " bytes");
       }
-      // q8r4: one 4-bit residual per element.
-      const int64_t need = sd->encoding == Encoding::kQ8R4 ? elements / 2 + elements % 2 : bytes;
-      if (sd->length != static_cast<uint64_t>(need)) {
+      // q8r4's length depends on its base, sparse lengths on nnz and quant:
+      // both are checked once those are known (ReadStorage, below).
+      const int64_t need = bytes;
+      if (sd->encoding == Encoding::kDense && sd->length != static_cast<uint64_t>(need)) {
         return FormatError(s.path() + ".length: " + std::to_string(sd->length) + " bytes, but " +
                            EncodingName(sd->encoding) + " " + DTypeName(sd->dtype) + " " +
                            ShapeStr(sd->shape) + " needs " + std::to_string(need));
       }
       sd->data = file_ + sec.offset + sd->offset;
     }
-    if (sd->encoding != Encoding::kDense) {
+    if (sd->encoding == Encoding::kQ8R4 || sd->encoding == Encoding::kQ4M) {
       GS_RETURN_IF_ERROR(s.Member("base", &r));
       GS_RETURN_IF_ERROR(r.GetInt(&sd->base, 0, static_cast<int>(m_->storage.size()) - 1));
+    } else if (sparse) {
+      GS_RETURN_IF_ERROR(s.OptionalMember("base", &r, &found));
+      if (found) return r.Error("only q8r4 and q4m entries have a base");
+    }
+    GS_RETURN_IF_ERROR(s.OptionalMember("nnz", &r, &found));
+    if (sparse) {
+      GS_RETURN_IF_ERROR(s.Member("nnz", &r));
+      const int64_t most = MaxNnz(sd->encoding, sd->shape);
+      GS_RETURN_IF_ERROR(r.GetInt(&sd->nnz));
+      if (sd->nnz < 0 || sd->nnz > most) {
+        return r.Error("expected an integer in [0, " + std::to_string(most) + "], found " +
+                       std::to_string(sd->nnz));
+      }
+    } else if (found) {
+      return r.Error("only bitmap, csr and 2:4 entries have nnz");
     }
 
     GS_RETURN_IF_ERROR(s.OptionalMember("quant", &r, &found));
@@ -1040,6 +1098,25 @@ class ManifestReader {
     } else if (integer && sd->encoding != Encoding::kQ4M) {
       return FormatError(s.path() + ": an " + DTypeName(sd->dtype) +
                          " entry needs \"quant\" (scale and zero point)");
+    }
+    if (sparse) {
+      if (sd->quant.axis < 0) {
+        return FormatError(s.path() + ".quant.axis: a " + EncodingName(sd->encoding) +
+                           " entry needs per-channel quant (the rows are channels), found null");
+      }
+      if (sd->encoding == Encoding::kTwoFour && !TwoFourApplies(sd->shape, sd->quant.axis)) {
+        return FormatError(s.path() +
+                           ".encoding: 2:4 needs a CONV_2D/FULLY_CONNECTED weight (channel axis "
+                           "0) whose last dimension is a multiple of 4, found axis " +
+                           std::to_string(sd->quant.axis) + " and shape " + ShapeStr(sd->shape));
+      }
+      const uint64_t need = SparseLength(sd->encoding, sd->shape, sd->quant.axis, sd->nnz);
+      if (sd->length != need) {
+        return FormatError(s.path() + ".length: " + std::to_string(sd->length) + " bytes, but " +
+                           EncodingName(sd->encoding) + " i8 " + ShapeStr(sd->shape) +
+                           " with nnz " + std::to_string(sd->nnz) + " needs " +
+                           std::to_string(need));
+      }
     }
     return Status::Ok();
   }
@@ -1146,6 +1223,9 @@ class ManifestReader {
         return r.Error("unknown compute token \"" + gd.compute.substr(0, 40) +
                        "\" (known: f32, f16, q8, q4)");
       }
+      bool has_sparse = false;
+      GS_RETURN_IF_ERROR(g.OptionalMember("sparse", &r, &has_sparse));
+      if (has_sparse) GS_RETURN_IF_ERROR(r.GetBool(&gd.sparse));
       json::Ref constants;
       GS_RETURN_IF_ERROR(g.Member("constants", &constants));
       size_t nc;
@@ -1179,6 +1259,7 @@ class ManifestReader {
                           ShapeStr(td.shape));
         }
         GS_RETURN_IF_ERROR(CheckConstant(pr, gd, static_cast<int>(t), static_cast<int>(s)));
+        GS_RETURN_IF_ERROR(CheckTwoFourUse(gd, static_cast<int>(t), static_cast<int>(s)));
         gd.constant_storage[t] = static_cast<int>(s);
       }
       for (int t : const_tensors) {
@@ -1244,14 +1325,16 @@ class ManifestReader {
                                Printable(nd.name) + ")";
       if (HasWeights(nd.op) && use.second == 1) {
         const int axis = nd.op == OpType::kDepthwiseConv2D ? 3 : 0;
-        // q4 gears may keep a layer at int8 (dense): the converter's per-layer fallback.
-        const Encoding enc = sd.encoding == Encoding::kQ4M && gd.arith == Compute::kQ4
-                                 ? Encoding::kQ4M
-                                 : Encoding::kDense;
+        // q4 gears may keep a layer at int8 (dense or sparse): the converter's
+        // per-layer fallback.
+        const bool q4m = sd.encoding == Encoding::kQ4M && gd.arith == Compute::kQ4;
+        const bool i8 = sd.encoding == Encoding::kDense || IsSparseEncoding(sd.encoding);
         const std::string want =
-            std::string("i8 ") + (gd.arith == Compute::kQ8 ? "dense" : "q4m or dense") +
+            std::string("i8 ") +
+            (gd.arith == Compute::kQ8 ? "dense, bitmap, csr or 2:4"
+                                      : "q4m, dense, bitmap, csr or 2:4") +
             " storage with symmetric per-channel quant on axis " + std::to_string(axis) + role;
-        if (sd.dtype != StorageDType::kI8 || sd.encoding != enc) return fail(want);
+        if (sd.dtype != StorageDType::kI8 || !(q4m || i8)) return fail(want);
         if (sd.quant.axis != axis) {
           return fail(want + " (its quant.axis is " +
                       (sd.quant.axis < 0 ? std::string("null") : std::to_string(sd.quant.axis)) +
@@ -1260,7 +1343,7 @@ class ManifestReader {
         for (int32_t zp : sd.quant.zero_point) {
           if (zp != 0) return fail(want + " (its zero point " + std::to_string(zp) + " is not 0)");
         }
-        GS_RETURN_IF_ERROR(CheckSymmetricValues(enc == Encoding::kDense ? s : sd.base));
+        GS_RETURN_IF_ERROR(CheckSymmetricValues(q4m ? sd.base : s));
       } else if (HasWeights(nd.op) && use.second == 2) {
         const std::string want = "i32 dense storage with per-channel quant on axis 0" + role;
         if (sd.dtype != StorageDType::kI32 || sd.encoding != Encoding::kDense ||
@@ -1278,15 +1361,44 @@ class ManifestReader {
     return Status::Ok();
   }
 
+  // FORMAT.md: 2:4 only for CONV_2D and FULLY_CONNECTED weights. A tensor a
+  // gear reads from a 2:4 entry (directly, or through a q8r4/q4m entry over
+  // one) must be used, and only as input 1 of such nodes.
+  Status CheckTwoFourUse(const GearDesc& gd, int t, int s) const {
+    const StorageDesc& sd = m_->storage[s];
+    for (int e : {s, sd.base}) {
+      if (e < 0 || m_->storage[e].encoding != Encoding::kTwoFour) continue;
+      std::string what = const_uses_[t].empty() ? "used by no node" : "";
+      for (const auto& use : const_uses_[t]) {
+        const NodeDesc& nd = m_->nodes[use.first];
+        if ((nd.op == OpType::kConv2D || nd.op == OpType::kFullyConnected) && use.second == 1) {
+          continue;
+        }
+        what = "input " + std::to_string(use.second) + " of " + OpName(nd.op) + " node '" +
+               Printable(nd.name) + "'";
+        break;
+      }
+      if (!what.empty()) {
+        return FormatError("storage[" + std::to_string(e) +
+                           "].encoding: 2:4 applies only to CONV_2D and FULLY_CONNECTED weights; "
+                           "gear '" + Printable(gd.name) + "' reads it for " + TensorLabel(t) +
+                           ", which is " + what);
+      }
+    }
+    return Status::Ok();
+  }
+
   // Symmetric int8 weights never hold -128 (kernels may rely on |q| <= 127).
   Status CheckSymmetricValues(int s) {
     if (symmetric_checked_[s]) return Status::Ok();
     const StorageDesc& sd = m_->storage[s];
+    // Sparse entries: only the stored values (after the bitmap / indices).
+    const uint64_t first = IsSparseEncoding(sd.encoding) ? SparseValuesOffset(sd) : 0;
     const auto* q = reinterpret_cast<const int8_t*>(sd.data);
-    for (uint64_t i = 0; i < sd.length; ++i) {
+    for (uint64_t i = first; i < sd.length; ++i) {
       if (q[i] == -128) {
-        return FormatError("storage[" + std::to_string(s) + "]: value -128 at element " +
-                           std::to_string(i) +
+        return FormatError("storage[" + std::to_string(s) + "]: value -128 at " +
+                           (first ? "stored value " : "element ") + std::to_string(i - first) +
                            "; weights of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED are "
                            "symmetric, in [-127, 127]");
       }

@@ -49,6 +49,10 @@ enum class Encoding {
   kDense,  // row-major values
   kQ8R4,   // f32 = scale[c] * (q8 + r4 / 16), q8 from `base`, r4 the payload
   kQ4M,    // i8 = the int4 view of `base` (block multipliers), no payload
+  // 1.2: sparse i8 (format/sparse_codec.h), zeros not stored, `nnz` values.
+  kBitmap,   // presence bits over the [C, K] rows, then the non-zeros
+  kCsr,      // u32 row offsets, u16/u32 column indices, then the non-zeros
+  kTwoFour,  // two slots per group of four along the last dim, 2-bit positions
 };
 
 // A storage entry's `quant`: real = scale * (value - zero_point).
@@ -106,8 +110,9 @@ struct StorageDesc {
   StorageDType dtype = StorageDType::kF32;
   Shape shape;
   Encoding encoding = Encoding::kDense;
-  int base = -1;   // kQ8R4 / kQ4M: the i8 dense entry the values derive from
+  int base = -1;   // kQ8R4 / kQ4M: the i8 (dense or sparse) entry the values derive from
   int block = 0;   // kQ4M: block length along a channel's row
+  int64_t nnz = 0;  // sparse encodings: stored non-zeros (payload checked by the reader)
   QuantDesc quant;  // present for kI8 and kI32
   // Resolved by the reader: points into the mapped file, 64-byte aligned,
   // `length` bytes valid for the lifetime of the GearFile.
@@ -124,6 +129,9 @@ struct GearDesc {
   // q8/q4 only: for each tensor index, its int8 parameters (size ==
   // tensors.size(); constants' entries unused). Empty for f32/f16.
   std::vector<ActQuant> activations;
+  // 1.2: run conv/dense layers whose weights are stored sparse on sparse
+  // kernels (PrepareGearWeights keeps them compressed); default false.
+  bool sparse = false;
 };
 
 struct ModelDesc {
