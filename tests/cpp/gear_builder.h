@@ -208,6 +208,70 @@ inline std::vector<uint8_t> NibbleBytes(const std::vector<int>& r) {
   return b;
 }
 
+// A sparse int8 payload (docs/FORMAT.md 1.2) of `q`, seen as `rows` rows of
+// `q.size() / rows` values (channel axis 0, so the row-major order is the
+// tensor's C order). "2:4" needs every group of four to hold at most two
+// non-zeros; a group with fewer stores zeros at the lowest free positions.
+struct SparsePayload {
+  std::vector<uint8_t> bytes;
+  int64_t nnz = 0;
+};
+inline SparsePayload EncodeSparse(const std::vector<int8_t>& q, int64_t rows,
+                                  const std::string& encoding) {
+  SparsePayload out;
+  const int64_t n = static_cast<int64_t>(q.size()), k = n / rows;
+  std::vector<uint8_t> values;
+  if (encoding == "2:4") {
+    const int64_t groups = n / 4;
+    std::vector<uint8_t> pos(static_cast<size_t>((groups + 1) / 2), 0);
+    for (int64_t g = 0; g < groups; ++g) {
+      int p[2], m = 0;
+      for (int i = 0; i < 4 && m < 2; ++i) {
+        if (q[static_cast<size_t>(g * 4 + i)] != 0) p[m++] = i;
+      }
+      for (int i = 0; i < 4 && m < 2; ++i) {  // fill with the lowest free positions
+        if (q[static_cast<size_t>(g * 4 + i)] == 0 && (m == 0 || p[0] != i)) p[m++] = i;
+      }
+      if (p[0] > p[1]) std::swap(p[0], p[1]);
+      for (int i = 0; i < 2; ++i) {
+        const int8_t v = q[static_cast<size_t>(g * 4 + p[i])];
+        values.push_back(static_cast<uint8_t>(v));
+        out.nnz += v != 0;
+      }
+      pos[static_cast<size_t>(g / 2)] |= static_cast<uint8_t>((p[0] | p[1] << 2) << (4 * (g % 2)));
+    }
+    out.bytes = values;
+    out.bytes.insert(out.bytes.end(), pos.begin(), pos.end());
+    return out;
+  }
+  for (int8_t v : q) {
+    if (v != 0) values.push_back(static_cast<uint8_t>(v));
+  }
+  out.nnz = static_cast<int64_t>(values.size());
+  if (encoding == "bitmap") {
+    out.bytes.assign(static_cast<size_t>((n + 7) / 8), 0);
+    for (int64_t i = 0; i < n; ++i) {
+      if (q[static_cast<size_t>(i)] != 0) out.bytes[static_cast<size_t>(i / 8)] |= 1u << (i % 8);
+    }
+  } else {  // csr
+    const int isz = k <= 65536 ? 2 : 4;
+    uint32_t count = 0;
+    for (int i = 0; i < 4; ++i) out.bytes.push_back(0);
+    std::vector<uint8_t> idx;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < k; ++c) {
+        if (q[static_cast<size_t>(r * k + c)] == 0) continue;
+        ++count;
+        for (int i = 0; i < isz; ++i) idx.push_back(static_cast<uint8_t>(c >> (8 * i)));
+      }
+      for (int i = 0; i < 4; ++i) out.bytes.push_back(static_cast<uint8_t>(count >> (8 * i)));
+    }
+    out.bytes.insert(out.bytes.end(), idx.begin(), idx.end());
+  }
+  out.bytes.insert(out.bytes.end(), values.begin(), values.end());
+  return out;
+}
+
 // A storage entry's "quant" (docs/FORMAT.md "Storage"). axis -1 = null.
 struct QuantSpec {
   int axis = -1;
@@ -309,8 +373,17 @@ class GearModelBuilder {
     st.block = block;
     st.payload = false;
     storage_.push_back(st);
-    minor_ = 1;
+    if (minor_ < 1) minor_ = 1;
     return static_cast<int>(storage_.size()) - 1;
+  }
+  // A 1.2 sparse i8 entry (encoding "bitmap", "csr" or "2:4"; EncodeSparse
+  // makes the bytes and nnz).
+  int AddSparseI8Storage(const std::string& encoding, const std::vector<int64_t>& shape,
+                         const std::vector<uint8_t>& bytes, int64_t nnz, const QuantSpec& quant) {
+    const int s = AddStorage("i8", encoding, shape, bytes, -1, 0, QuantJson(quant));
+    storage_[static_cast<size_t>(s)].nnz = nnz;
+    minor_ = 2;
+    return s;
   }
   // Any entry: `bytes` go to section 1; quant_json "" omits the key.
   int AddStorage(const std::string& dtype, const std::string& encoding,
@@ -326,7 +399,7 @@ class GearModelBuilder {
     st.block = block;
     st.quant = quant_json;
     storage_.push_back(st);
-    if (dtype != "f32" || encoding != "dense") minor_ = 1;
+    if ((dtype != "f32" || encoding != "dense") && minor_ < 1) minor_ = 1;
     return static_cast<int>(storage_.size()) - 1;
   }
 
@@ -334,9 +407,10 @@ class GearModelBuilder {
   // one "fp32" gear over AddConst's storage.
   void AddGear(const std::string& name, const std::string& compute,
                const std::vector<std::pair<int, int>>& constants,
-               const std::vector<ActSpec>& activations = {}) {
-    gears_.push_back(Gear{name, compute, constants, activations});
-    if (compute != "f32") minor_ = 1;
+               const std::vector<ActSpec>& activations = {}, bool sparse = false) {
+    gears_.push_back(Gear{name, compute, constants, activations, sparse});
+    if (compute != "f32" && minor_ < 1) minor_ = 1;
+    if (sparse) minor_ = 2;
   }
   // (tensor, storage) pairs of the AddConst constants.
   const std::vector<std::pair<int, int>>& default_constants() const { return constants_; }
@@ -381,16 +455,17 @@ class GearModelBuilder {
            ",\"encoding\":\"" + st.encoding + "\"";
       if (st.base >= 0) j += ",\"base\":" + std::to_string(st.base);
       if (st.encoding == "q4m") j += ",\"block\":" + std::to_string(st.block);
+      if (st.nnz >= 0) j += ",\"nnz\":" + std::to_string(st.nnz);
       if (!st.quant.empty()) j += ",\"quant\":" + st.quant;
       j += "}";
     }
     j += "],\"gears\":[";
     std::vector<Gear> gears = gears_;
-    if (gears.empty()) gears.push_back(Gear{"fp32", "f32", constants_, {}});
+    if (gears.empty()) gears.push_back(Gear{"fp32", "f32", constants_, {}, false});
     for (size_t g = 0; g < gears.size(); ++g) {
       if (g) j += ",";
       j += "{\"name\":\"" + gears[g].name + "\",\"compute\":\"" + gears[g].compute +
-           "\",\"constants\":[";
+           "\"," + (gears[g].sparse ? "\"sparse\":true," : "") + "\"constants\":[";
       for (size_t i = 0; i < gears[g].constants.size(); ++i) {
         if (i) j += ",";
         j += "[" + std::to_string(gears[g].constants[i].first) + "," +
@@ -434,11 +509,13 @@ class GearModelBuilder {
     int base = -1, block = 0;
     std::string quant;  // JSON, "" = absent
     bool payload = true;
+    int64_t nnz = -1;  // sparse entries; -1 = key absent
   };
   struct Gear {
     std::string name, compute;
     std::vector<std::pair<int, int>> constants;
     std::vector<ActSpec> activations;
+    bool sparse = false;
   };
   template <typename T>
   static std::string Ints(const std::vector<T>& v) {

@@ -34,6 +34,16 @@ bool ConstWeights(const std::vector<TensorRef>& refs, const NodeDesc& node) {
          refs[node.inputs[2]].kind == TensorRef::Kind::kConst;
 }
 
+// The SparseMatrix a `sparse` gear keeps for a CONV_2D / FULLY_CONNECTED
+// node's constant weights; null for any other node or dense weights.
+const SparseMatrix* SparseWeights(const GearWeights& w, const std::vector<TensorRef>& refs,
+                                  const NodeDesc& node) {
+  if (node.op != OpType::kConv2D && node.op != OpType::kFullyConnected) return nullptr;
+  if (node.inputs.size() < 2 || node.inputs[1] < 0) return nullptr;
+  if (refs[node.inputs[1]].kind != TensorRef::Kind::kConst) return nullptr;
+  return w.at(node.inputs[1]).sparse;
+}
+
 const void* BiasData(const std::vector<TensorRef>& refs, const NodeDesc& node) {
   return node.inputs.size() > 2 && node.inputs[2] >= 0 ? refs[node.inputs[2]].data : nullptr;
 }
@@ -153,6 +163,8 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     const void* data = int8 ? (cv.i8 != nullptr ? static_cast<const void*>(cv.i8)
                                                 : static_cast<const void*>(cv.i32))
                             : static_cast<const void*>(cv.f32);
+    // A sparse weight: only its steps read it, through PlanStep::sparse.
+    if (data == nullptr) data = cv.sparse;
     if (data == nullptr) {
       return FormatError("gear '" + g.name + "': constant '" + td.name + "' has no " +
                          (int8 ? "int8/int32" : "f32") + " data");
@@ -250,8 +262,14 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
                       &p.pad_top);
         ComputeWindow(p.in_w, p.kernel_w, p.stride_w, p.dilation_w, a.padding, &unused,
                       &p.pad_left);
-        if (!int8 && node.op == OpType::kConv2D && ConstWeights(refs, node) &&
-            F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
+        st.sparse = SparseWeights(*weights, refs, node);
+        if (st.sparse != nullptr &&
+            (st.sparse->rows != p.out_c || st.sparse->cols != p.kernel_h * p.kernel_w * p.in_c ||
+             (int8 ? st.sparse->i8.size() : st.sparse->f32.size()) != st.sparse->col.size())) {
+          return FormatError("node '" + node.name + "': its sparse weights do not fit the filter");
+        }
+        if (st.sparse == nullptr && !int8 && node.op == OpType::kConv2D &&
+            ConstWeights(refs, node) && F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
           st.packed = plan->PackGemm(p.out_c, p.kernel_h * p.kernel_w * p.in_c,
                                      static_cast<const float*>(refs[node.inputs[1]].data),
                                      static_cast<const float*>(BiasData(refs, node)), packs);
@@ -265,8 +283,15 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         st.dense.out_features = y.back();
         st.dense.rows = NumElements(x) / x.back();
         st.dense.act = ActivationRange(a.activation);
-        if (!int8 && kernels.f32_gemm.fn != nullptr && kernels.f32_gemm.mr <= kF32GemmMaxMr &&
-            ConstWeights(refs, node)) {
+        st.sparse = SparseWeights(*weights, refs, node);
+        if (st.sparse != nullptr &&
+            (st.sparse->rows != st.dense.out_features ||
+             st.sparse->cols != st.dense.in_features ||
+             (int8 ? st.sparse->i8.size() : st.sparse->f32.size()) != st.sparse->col.size())) {
+          return FormatError("node '" + node.name + "': its sparse weights do not fit the layer");
+        }
+        if (st.sparse == nullptr && !int8 && kernels.f32_gemm.fn != nullptr &&
+            kernels.f32_gemm.mr <= kF32GemmMaxMr && ConstWeights(refs, node)) {
           st.packed = plan->PackGemm(st.dense.out_features, st.dense.in_features,
                                      static_cast<const float*>(refs[node.inputs[1]].data),
                                      static_cast<const float*>(BiasData(refs, node)), packs);
@@ -376,6 +401,11 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
     float* y = reinterpret_cast<float*>(arena + st.output.index);
     switch (st.op) {
       case OpType::kConv2D:
+        if (st.sparse != nullptr) {
+          f32_conv2d__sparse(st.conv, *st.sparse, in[0], st.num_operands > 2 ? in[2] : nullptr,
+                             y, pool);
+          break;
+        }
         if (st.packed != nullptr) {
           f32_conv2d__gemm(st.conv, kernels_.f32_gemm, st.packed, in[0], y, pool);
           break;
@@ -392,6 +422,11 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
                                   y, pool);
         break;
       case OpType::kFullyConnected:
+        if (st.sparse != nullptr) {
+          f32_fully_connected__sparse(st.dense, *st.sparse, in[0],
+                                      st.num_operands > 2 ? in[2] : nullptr, y, pool);
+          break;
+        }
         if (st.packed != nullptr) {
           f32_fully_connected__gemm(st.dense, kernels_.f32_gemm, st.packed, in[0], y, pool);
           break;
@@ -494,7 +529,9 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
       const bool dense = node.op == OpType::kFullyConnected;
       const int64_t channels = dense ? st->dense.out_features : st->conv.out_c;
       const int axis = node.op == OpType::kDepthwiseConv2D ? 3 : 0;
-      if (w.i8 == nullptr || w.quant == nullptr) return fail("weights are not int8");
+      if ((w.i8 == nullptr && w.sparse == nullptr) || w.quant == nullptr) {
+        return fail("weights are not int8");
+      }
       const QuantDesc& wq = *w.quant;
       if (!(wq.scale.size() == 1 ||
             (static_cast<int64_t>(wq.scale.size()) == channels && wq.axis == axis))) {
@@ -510,9 +547,10 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
       }
       MakeQ8ChannelRequant(x, wq.scale, y, channels, act, &st->q8_channel);
       const Q8GemmKernel& kernel = kernels_.q8_gemm;
-      const bool gemm = dense
-                            ? kernel.fn != nullptr && kernel.mr >= 1 && kernel.mr <= kQ8GemmMaxMr
-                            : node.op == OpType::kConv2D && Q8Conv2DGemmSupported(st->conv, kernel);
+      const bool gemm =
+          st->sparse == nullptr &&
+          (dense ? kernel.fn != nullptr && kernel.mr >= 1 && kernel.mr <= kQ8GemmMaxMr
+                 : node.op == OpType::kConv2D && Q8Conv2DGemmSupported(st->conv, kernel));
       if (gemm) {
         const int64_t k = dense ? st->dense.in_features
                                 : int64_t{st->conv.kernel_h} * st->conv.kernel_w * st->conv.in_c;
@@ -594,7 +632,9 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
     int8_t* y = reinterpret_cast<int8_t*>(arena + st.output.index);
     switch (st.op) {
       case OpType::kConv2D:
-        if (st.q8_packed != nullptr) {
+        if (st.sparse != nullptr) {
+          q8_conv2d__sparse(st.conv, st.q8_channel, *st.sparse, in[0], bias, y, pool);
+        } else if (st.q8_packed != nullptr) {
           q8_conv2d__gemm(st.conv, st.q8_channel, kernels_.q8_gemm, st.q8_packed, in[0], y, pool);
         } else {
           q8_conv2d__ref(st.conv, st.q8_channel, in[0], in[1], bias, y, pool);
@@ -604,7 +644,9 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         q8_depthwise_conv2d__ref(st.conv, st.q8_channel, in[0], in[1], bias, y, pool);
         break;
       case OpType::kFullyConnected:
-        if (st.q8_packed != nullptr) {
+        if (st.sparse != nullptr) {
+          q8_fully_connected__sparse(st.dense, st.q8_channel, *st.sparse, in[0], bias, y, pool);
+        } else if (st.q8_packed != nullptr) {
           q8_fully_connected__gemm(st.dense, st.q8_channel, kernels_.q8_gemm, st.q8_packed, in[0],
                                    y, pool);
         } else {

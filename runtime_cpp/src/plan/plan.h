@@ -25,6 +25,10 @@
 // GEMM microkernel, packed once like the f32 weights; an empty table keeps
 // the int8 reference ops, which every path matches bit for bit.
 //
+// In a gear with `sparse`, conv/dense layers whose weights are stored sparse
+// (PrepareGearWeights kept them as a SparseMatrix) run on the sparse
+// reference kernels instead; layers with dense weights keep the path above.
+//
 // PlanCache keeps recently used plans, so switching back to a gear or to a
 // batch size seen before does not plan again.
 #ifndef GEARSHIFT_PLAN_PLAN_H_
@@ -44,11 +48,13 @@
 #include "ops/pool.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
+#include "ops/sparse_conv.h"
 #include "ops_q8/q8_conv.h"
 #include "ops_q8/q8_elementwise.h"
 #include "ops_q8/q8_pool.h"
 #include "ops_q8/q8_reduce.h"
 #include "ops_q8/q8_shape_ops.h"
+#include "ops_q8/q8_sparse.h"
 #include "prepare/gear_weights.h"
 #include "thread_pool.h"
 
@@ -106,6 +112,9 @@ struct PlanStep {
   int64_t out_elements = 0;
   const float* packed = nullptr;  // conv/dense: GEMM-packed weights, else ref op
   bool dwconv = false;            // depthwise: run KernelTable::f32_dwconv
+  // CONV_2D / FULLY_CONNECTED of a `sparse` gear whose weights are stored
+  // sparse: the sparse kernels (ops/sparse_conv.h, ops_q8/q8_sparse.h).
+  const SparseMatrix* sparse = nullptr;
   Conv2DParams conv;
   FullyConnectedParams dense;
   Pool2DParams pool;

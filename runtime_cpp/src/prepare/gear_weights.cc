@@ -7,13 +7,17 @@
 // rounding is written with integer operations, not F16C, for that reason).
 #include "prepare/gear_weights.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <new>
 #include <string>
 #include <unordered_map>
 #include <utility>
+
+#include "format/sparse_codec.h"
 
 namespace gearshift {
 
@@ -27,6 +31,30 @@ uint8_t* GearWeights::Allocate(size_t bytes) {
   buffers_.emplace_back(static_cast<uint8_t*>(p));
   owned_bytes_ += static_cast<int64_t>(rounded);
   return static_cast<uint8_t*>(p);
+}
+
+const SparseMatrix* GearWeights::Adopt(std::unique_ptr<SparseMatrix> m) {
+  owned_bytes_ += m->bytes();
+  sparse_.emplace_back(std::move(m));
+  return sparse_.back().get();
+}
+
+void DensifySparse(const StorageDesc& sd, int8_t* out) {
+  ForEachSparseSlot(sd, [&](int64_t, int64_t index, int8_t v) {
+    if (v != 0) out[index] = v;  // a 2:4 slot may hold a zero
+  });
+}
+
+void DecodeQ8R4Sparse(const StorageDesc& base, const uint8_t* residuals, float* out) {
+  const SparseRows rows = SparseRowsOf(base.shape, base.quant.axis);
+  const float* scale = base.quant.scale.data();
+  ForEachSparseSlot(base, [&](int64_t j, int64_t index, int8_t q) {
+    const uint8_t byte = residuals[j / 2];
+    const int nibble = (j % 2 == 0) ? (byte & 0x0F) : (byte >> 4);
+    const int r = nibble >= 8 ? nibble - 16 : nibble;
+    out[index] = scale[rows.ChannelOf(index)] *
+                 (static_cast<float>(q) + static_cast<float>(r) * 0.0625f);
+  });
 }
 
 // ---- f16 ---------------------------------------------------------------------
@@ -180,44 +208,98 @@ class Preparer {
       : model_(model), g_(model.gears[gear]), w_(w) {}
 
   Status Run() {
-    for (size_t t = 0; t < model_.tensors.size(); ++t) {
+    // Tensors whose every read is the weights (input 1) of CONV_2D or
+    // FULLY_CONNECTED: the only ones a sparse gear keeps compressed.
+    const size_t nt = model_.tensors.size();
+    std::vector<int> uses(nt, 0), weight_uses(nt, 0);
+    for (const NodeDesc& nd : model_.nodes) {
+      for (size_t j = 0; j < nd.inputs.size(); ++j) {
+        const int t = nd.inputs[j];
+        if (t < 0 || static_cast<size_t>(t) >= nt) continue;
+        ++uses[t];
+        weight_uses[t] +=
+            j == 1 && (nd.op == OpType::kConv2D || nd.op == OpType::kFullyConnected);
+      }
+    }
+    for (size_t t = 0; t < nt; ++t) {
       const TensorDesc& td = model_.tensors[t];
       if (!td.is_const) continue;
       const int s = t < g_.constant_storage.size() ? g_.constant_storage[t] : -1;
       if (s < 0 || static_cast<size_t>(s) >= model_.storage.size()) {
         return FormatError("gear '" + g_.name + "': no storage for constant '" + td.name + "'");
       }
-      GS_RETURN_IF_ERROR(Const(td, s, &w_->mutable_at(static_cast<int>(t))));
+      ConstView* v = &w_->mutable_at(static_cast<int>(t));
+      if (g_.sparse && uses[t] > 0 && uses[t] == weight_uses[t] && SparseStored(s)) {
+        GS_RETURN_IF_ERROR(SparseConst(td, s, v));
+      } else {
+        GS_RETURN_IF_ERROR(Const(td, s, v));
+      }
     }
     return Status::Ok();
   }
 
  private:
+  // Where derived values go: an owned buffer, or a temporary for a sparse weight.
+  using FloatSink = std::function<float*(size_t)>;
+  using I8Sink = std::function<int8_t*(size_t)>;
+
   Status Bad(const TensorDesc& td, int s, const std::string& why) const {
     return FormatError("gear '" + g_.name + "': storage " + std::to_string(s) +
                        " of constant '" + td.name + "' " + why);
   }
 
-  // A q8r4/q4m entry's base, checked (ModelDescs built by hand skip the reader).
+  float* OwnedFloats(size_t n) { return reinterpret_cast<float*>(w_->Allocate(n * sizeof(float))); }
+  int8_t* OwnedI8(size_t n) { return reinterpret_cast<int8_t*>(w_->Allocate(n)); }
+
+  // Whether entry s holds sparse values itself or through its q8r4/q4m base.
+  bool SparseStored(int s) const {
+    const StorageDesc& sd = model_.storage[s];
+    if (IsSparseEncoding(sd.encoding)) return true;
+    if (sd.encoding != Encoding::kQ8R4 && sd.encoding != Encoding::kQ4M) return false;
+    return sd.base >= 0 && static_cast<size_t>(sd.base) < model_.storage.size() &&
+           IsSparseEncoding(model_.storage[sd.base].encoding);
+  }
+
+  // A sparse i8 entry, checked (ModelDescs built by hand skip the reader).
+  Status CheckSparse(const TensorDesc& td, int s) const {
+    const StorageDesc& sd = model_.storage[s];
+    if (sd.dtype != StorageDType::kI8 || sd.quant.axis < 0 ||
+        static_cast<size_t>(sd.quant.axis) >= sd.shape.size() ||
+        static_cast<int64_t>(sd.quant.scale.size()) != sd.shape[sd.quant.axis]) {
+      return Bad(td, s, "is sparse but not i8 with per-channel quant of its shape");
+    }
+    const Status st = CheckSparsePayload(sd);
+    if (!st.ok()) return Bad(td, s, "is a damaged sparse entry: " + st.message());
+    return Status::Ok();
+  }
+
+  // A q8r4/q4m entry's base, checked: i8 dense or sparse, per-channel quant.
   Status Base(const TensorDesc& td, int s, const StorageDesc** out) const {
     const StorageDesc& sd = model_.storage[s];
     if (sd.base < 0 || static_cast<size_t>(sd.base) >= model_.storage.size()) {
       return Bad(td, s, "has no valid base entry");
     }
     const StorageDesc& b = model_.storage[sd.base];
-    if (b.dtype != StorageDType::kI8 || b.encoding != Encoding::kDense || b.data == nullptr ||
-        b.shape != sd.shape || b.quant.axis < 0 ||
+    const bool sparse = IsSparseEncoding(b.encoding);
+    if (b.dtype != StorageDType::kI8 || !(b.encoding == Encoding::kDense || sparse) ||
+        (!sparse && b.data == nullptr) || b.shape != sd.shape || b.quant.axis < 0 ||
         static_cast<size_t>(b.quant.axis) >= b.shape.size() ||
         static_cast<int64_t>(b.quant.scale.size()) != b.shape[b.quant.axis]) {
-      return Bad(td, s, "has a base that is not i8 dense with per-channel quant of its shape");
+      return Bad(td, s,
+                 "has a base that is not i8 (dense or sparse) with per-channel quant of its "
+                 "shape");
     }
+    if (sparse) GS_RETURN_IF_ERROR(CheckSparse(td, sd.base));
     *out = &b;
     return Status::Ok();
   }
 
-  // f32 values of an f32 entry: in place for dense, decoded for q8r4.
-  Status F32Values(const TensorDesc& td, int s, const float** out) {
+  // f32 values of an f32 entry: in place for dense, decoded (into `sink`)
+  // for q8r4 over a dense or a sparse base.
+  Status F32Into(const TensorDesc& td, int s, const FloatSink& sink, const float** out,
+                 bool* derived) {
     const StorageDesc& sd = model_.storage[s];
+    *derived = false;
     if (sd.dtype == StorageDType::kF32 && sd.encoding == Encoding::kDense && sd.data) {
       *out = reinterpret_cast<const float*>(sd.data);
       return Status::Ok();
@@ -225,62 +307,121 @@ class Preparer {
     if (sd.dtype != StorageDType::kF32 || sd.encoding != Encoding::kQ8R4 || !sd.data) {
       return Bad(td, s, "is not f32 (dense or q8r4)");
     }
-    auto it = f32_cache_.find(s);
-    if (it != f32_cache_.end()) {
-      *out = it->second;
-      return Status::Ok();
-    }
     const StorageDesc* b = nullptr;
     GS_RETURN_IF_ERROR(Base(td, s, &b));
     const int64_t n = Elements(sd.shape);
-    auto* dst = reinterpret_cast<float*>(w_->Allocate(static_cast<size_t>(n) * sizeof(float)));
-    DecodeQ8R4(reinterpret_cast<const int8_t*>(b->data), sd.data,
-               LayoutOf(sd.shape, b->quant.axis), b->quant.scale.data(), dst);
-    f32_cache_.emplace(s, dst);
+    const bool sparse = IsSparseEncoding(b->encoding);
+    const int64_t slots = sparse ? SlotCount(b->encoding, b->shape, b->nnz) : n;
+    if (sd.length != static_cast<uint64_t>(slots / 2 + slots % 2)) {
+      return Bad(td, s, "has a q8r4 residual of the wrong length for its base");
+    }
+    float* dst = sink(static_cast<size_t>(n));
+    if (sparse) {
+      std::fill(dst, dst + n, 0.0f);  // a pruned weight is an exact zero
+      DecodeQ8R4Sparse(*b, sd.data, dst);
+    } else {
+      DecodeQ8R4(reinterpret_cast<const int8_t*>(b->data), sd.data,
+                 LayoutOf(sd.shape, b->quant.axis), b->quant.scale.data(), dst);
+    }
     *out = dst;
+    *derived = true;
     return Status::Ok();
   }
 
-  Status F16Values(const TensorDesc& td, int s, const float** out) {
-    auto it = f16_cache_.find(s);
-    if (it != f16_cache_.end()) {
-      *out = it->second;
-      return Status::Ok();
-    }
+  // The f16 gear's values of an f16 or f32 entry, always into `sink`.
+  Status F16Into(const TensorDesc& td, int s, const FloatSink& sink, const float** out) {
     const StorageDesc& sd = model_.storage[s];
     const int64_t n = Elements(sd.shape);
-    float* dst;
     if (sd.dtype == StorageDType::kF16 && sd.encoding == Encoding::kDense && sd.data) {
-      dst = reinterpret_cast<float*>(w_->Allocate(static_cast<size_t>(n) * sizeof(float)));
+      float* dst = sink(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i) {
         const uint8_t* p = sd.data + 2 * i;  // little-endian, any host
         dst[i] = F16BitsToF32(static_cast<uint16_t>(p[0] | (p[1] << 8)));
       }
-    } else {
-      const float* src = nullptr;
-      GS_RETURN_IF_ERROR(F32Values(td, s, &src));
-      // A q8r4 decode is already owned: round it in place.
-      const bool owned = sd.encoding != Encoding::kDense;
-      dst = owned ? const_cast<float*>(src)
-                  : reinterpret_cast<float*>(
-                        w_->Allocate(static_cast<size_t>(n) * sizeof(float)));
-      for (int64_t i = 0; i < n; ++i) dst[i] = RoundToF16(src[i]);
+      *out = dst;
+      return Status::Ok();
     }
-    f16_cache_.emplace(s, dst);
+    if (sd.dtype != StorageDType::kF16 && sd.dtype != StorageDType::kF32) {
+      return Bad(td, s, "is neither f16 nor f32");
+    }
+    const float* src = nullptr;
+    bool derived = false;
+    GS_RETURN_IF_ERROR(F32Into(td, s, sink, &src, &derived));
+    // A q8r4 decode already sits in the sink's buffer: round it in place.
+    float* dst = derived ? const_cast<float*>(src) : sink(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) dst[i] = RoundToF16(src[i]);
     *out = dst;
     return Status::Ok();
   }
 
+  // int8 values of an i8 entry (dense in place; sparse densified, q4m
+  // derived into `sink`), and the quant that goes with them.
+  Status I8Into(const TensorDesc& td, int s, const I8Sink& sink, const int8_t** out,
+                const QuantDesc** quant) {
+    const StorageDesc& sd = model_.storage[s];
+    const int64_t n = Elements(sd.shape);
+    *quant = &sd.quant;
+    if (sd.dtype == StorageDType::kI8 && sd.encoding == Encoding::kDense && sd.data) {
+      *out = reinterpret_cast<const int8_t*>(sd.data);
+      return Status::Ok();
+    }
+    if (sd.dtype == StorageDType::kI8 && IsSparseEncoding(sd.encoding)) {
+      GS_RETURN_IF_ERROR(CheckSparse(td, s));
+      int8_t* dst = sink(static_cast<size_t>(n));
+      std::memset(dst, 0, static_cast<size_t>(n));
+      DensifySparse(sd, dst);
+      *out = dst;
+      return Status::Ok();
+    }
+    if (g_.arith == Compute::kQ4 && sd.dtype == StorageDType::kI8 &&
+        sd.encoding == Encoding::kQ4M) {
+      const StorageDesc* b = nullptr;
+      GS_RETURN_IF_ERROR(Base(td, s, &b));
+      if (sd.block < 1) return Bad(td, s, "has a q4m block length below 1");
+      const int8_t* q = reinterpret_cast<const int8_t*>(b->data);
+      std::vector<int8_t> dense;  // a sparse base, densified for the view
+      if (IsSparseEncoding(b->encoding)) {
+        dense.assign(static_cast<size_t>(n), 0);
+        DensifySparse(*b, dense.data());
+        q = dense.data();
+      }
+      int8_t* dst = sink(static_cast<size_t>(n));
+      DeriveQ4M(q, LayoutOf(sd.shape, b->quant.axis), sd.block, dst);
+      *out = dst;
+      // The int4 view keeps the base's scales (the reader copies them too).
+      *quant = &b->quant;
+      return Status::Ok();
+    }
+    return Bad(td, s,
+               std::string("is not storage a ") + g_.compute + " gear takes (i8/i32 dense" +
+                   ", i8 sparse" + (g_.arith == Compute::kQ4 ? ", i8 q4m" : "") + ")");
+  }
+
   Status Const(const TensorDesc& td, int s, ConstView* v) {
     const StorageDesc& sd = model_.storage[s];
+    const FloatSink owned_f = [this](size_t n) { return OwnedFloats(n); };
     switch (g_.arith) {
-      case Compute::kF32:
-        return F32Values(td, s, &v->f32);
-      case Compute::kF16:
-        if (sd.dtype != StorageDType::kF16 && sd.dtype != StorageDType::kF32) {
-          return Bad(td, s, "is neither f16 nor f32");
+      case Compute::kF32: {
+        auto it = f32_cache_.find(s);
+        if (it == f32_cache_.end()) {
+          const float* p = nullptr;
+          bool derived = false;
+          GS_RETURN_IF_ERROR(F32Into(td, s, owned_f, &p, &derived));
+          it = f32_cache_.emplace(s, p).first;
         }
-        return F16Values(td, s, &v->f32);
+        v->f32 = it->second;
+        return Status::Ok();
+      }
+      case Compute::kF16: {
+        auto it = f16_cache_.find(s);
+        if (it == f16_cache_.end()) {
+          const float* p = nullptr;
+          GS_RETURN_IF_ERROR(F16Into(td, s, owned_f, &p));
+          it = f16_cache_.emplace(s, p).first;
+        }
+        v->f32 = it->second;
+        return Status::Ok();
+      }
       case Compute::kQ8:
       case Compute::kQ4:
         break;
@@ -293,32 +434,74 @@ class Preparer {
       v->i32 = reinterpret_cast<const int32_t*>(sd.data);
       return Status::Ok();
     }
-    if (sd.dtype == StorageDType::kI8 && sd.encoding == Encoding::kDense && sd.data) {
-      v->i8 = reinterpret_cast<const int8_t*>(sd.data);
+    auto it = i8_cache_.find(s);
+    if (it == i8_cache_.end()) {
+      const int8_t* p = nullptr;
+      const QuantDesc* q = nullptr;
+      GS_RETURN_IF_ERROR(I8Into(td, s, [this](size_t n) { return OwnedI8(n); }, &p, &q));
+      it = i8_cache_.emplace(s, std::make_pair(p, q)).first;
+    }
+    v->i8 = it->second.first;
+    v->quant = it->second.second;
+    return Status::Ok();
+  }
+
+  // A sparse gear's CONV_2D/FULLY_CONNECTED weight: the gear's values
+  // (derived into a temporary) compressed per output channel.
+  Status SparseConst(const TensorDesc& td, int s, ConstView* v) {
+    const StorageDesc& sd = model_.storage[s];
+    auto it = sparse_cache_.find(s);
+    if (it != sparse_cache_.end()) {
+      v->sparse = it->second.first;
+      v->quant = it->second.second;
       return Status::Ok();
     }
-    if (g_.arith == Compute::kQ4 && sd.dtype == StorageDType::kI8 &&
-        sd.encoding == Encoding::kQ4M) {
-      auto it = i8_cache_.find(s);
-      if (it == i8_cache_.end()) {
-        const StorageDesc* b = nullptr;
-        GS_RETURN_IF_ERROR(Base(td, s, &b));
-        if (sd.block < 1) return Bad(td, s, "has a q4m block length below 1");
-        auto* dst = reinterpret_cast<int8_t*>(
-            w_->Allocate(static_cast<size_t>(Elements(sd.shape))));
-        DeriveQ4M(reinterpret_cast<const int8_t*>(b->data), LayoutOf(sd.shape, b->quant.axis),
-                  sd.block, dst);
-        it = i8_cache_.emplace(s, dst).first;
+    const int64_t n = Elements(sd.shape);
+    const int64_t rows = sd.shape.empty() ? 1 : sd.shape[0];
+    const int64_t cols = rows > 0 ? n / rows : 0;
+    if (sd.shape.size() < 2 || cols > std::numeric_limits<int32_t>::max()) {
+      return Bad(td, s, "cannot be a sparse weight (rank below 2 or rows too long)");
+    }
+    auto m = std::unique_ptr<SparseMatrix>(new SparseMatrix());
+    const QuantDesc* quant = nullptr;
+    switch (g_.arith) {
+      case Compute::kF32:
+      case Compute::kF16: {
+        std::vector<float> tmp;
+        const FloatSink sink = [&tmp](size_t k) {
+          tmp.resize(k);
+          return tmp.data();
+        };
+        const float* p = nullptr;
+        bool derived = false;
+        if (g_.arith == Compute::kF32) {
+          GS_RETURN_IF_ERROR(F32Into(td, s, sink, &p, &derived));
+        } else {
+          GS_RETURN_IF_ERROR(F16Into(td, s, sink, &p));
+        }
+        BuildSparseMatrix(p, rows, cols, m.get());
+        break;
       }
-      v->i8 = it->second;
-      // The int4 view keeps the base's scales (the reader copies them too).
-      v->quant = &model_.storage[sd.base].quant;
-      return Status::Ok();
+      case Compute::kQ8:
+      case Compute::kQ4: {
+        std::vector<int8_t> tmp;
+        const int8_t* p = nullptr;
+        GS_RETURN_IF_ERROR(I8Into(
+            td, s,
+            [&tmp](size_t k) {
+              tmp.resize(k);
+              return tmp.data();
+            },
+            &p, &quant));
+        BuildSparseMatrix(p, rows, cols, m.get());
+        break;
+      }
     }
-    return Bad(td, s,
-               std::string("is not storage a ") + g_.compute +
-                   " gear takes (i8/i32 dense" + (g_.arith == Compute::kQ4 ? ", i8 q4m" : "") +
-                   ")");
+    const SparseMatrix* owned = w_->Adopt(std::move(m));
+    sparse_cache_.emplace(s, std::make_pair(owned, quant));
+    v->sparse = owned;
+    v->quant = quant;
+    return Status::Ok();
   }
 
   const ModelDesc& model_;
@@ -327,7 +510,8 @@ class Preparer {
   // Derived buffers by storage index: a payload shared by several tensors
   // of the gear is derived once.
   std::unordered_map<int, const float*> f32_cache_, f16_cache_;
-  std::unordered_map<int, const int8_t*> i8_cache_;
+  std::unordered_map<int, std::pair<const int8_t*, const QuantDesc*>> i8_cache_;
+  std::unordered_map<int, std::pair<const SparseMatrix*, const QuantDesc*>> sparse_cache_;
 };
 
 }  // namespace

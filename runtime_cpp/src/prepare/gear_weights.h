@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "format/model_desc.h"
+#include "ops/sparse_matrix.h"
 #include "gearshift/status.h"
 
 namespace gearshift {
@@ -30,6 +31,9 @@ struct ConstView {
   // q8/q4: the storage's quantization parameters (per channel for weights
   // and biases, per tensor for other constants). Points into the ModelDesc.
   const QuantDesc* quant = nullptr;
+  // `sparse` gears: a CONV_2D/FULLY_CONNECTED weight stored sparse in the
+  // file, kept compressed (then f32 and i8 are null).
+  const SparseMatrix* sparse = nullptr;
 };
 
 class GearWeights {
@@ -48,6 +52,8 @@ class GearWeights {
   ConstView& mutable_at(int tensor) { return consts_[static_cast<size_t>(tensor)]; }
   // A zero-initialised, 64-byte aligned buffer owned by this object.
   uint8_t* Allocate(size_t bytes);
+  // Takes ownership of a sparse weight (counted in owned_bytes()).
+  const SparseMatrix* Adopt(std::unique_ptr<SparseMatrix> m);
 
  private:
   struct FreeDeleter {
@@ -57,17 +63,23 @@ class GearWeights {
   Compute compute_;
   std::vector<ConstView> consts_;
   std::vector<std::unique_ptr<uint8_t, FreeDeleter>> buffers_;
+  std::vector<std::unique_ptr<const SparseMatrix>> sparse_;
   int64_t owned_bytes_ = 0;
 };
 
 // Derives gear `gear`'s constants from `model`'s storage. The ModelDesc (and
 // the GearFile owning its mapping) must outlive the result. Per compute:
-//   f32: f32 dense in place; q8r4 decoded into an owned buffer.
+//   f32: f32 dense in place; q8r4 decoded into an owned buffer (over a
+//        sparse base: exact zeros at the slots the base does not store).
 //   f16: f16 storage widened exactly, f32 storage (dense or q8r4) rounded to
 //        half and back (RoundToF16), both into owned f32 buffers.
-//   q8:  i8 and i32 dense in place, with their quant.
-//   q4:  as q8, but q4m entries become their int4 view (DeriveQ4M) in an
-//        owned int8 buffer, with the base's quant.
+//   q8:  i8 and i32 dense in place, with their quant; sparse i8 densified.
+//   q4:  as q8, but q4m entries become their int4 view (DeriveQ4M, on the
+//        densified values of a sparse base) in an owned int8 buffer, with
+//        the base's quant.
+// In a gear with `sparse`, a CONV_2D/FULLY_CONNECTED weight whose storage
+// (or its q8r4/q4m base) is sparse, and that no other op reads, becomes a
+// SparseMatrix of the values above instead (ConstView::sparse).
 // Returns kFormatError for storage a gear's compute cannot take, kInternal
 // on out-of-memory; never throws.
 Status PrepareGearWeights(const ModelDesc& model, int gear,
@@ -103,6 +115,13 @@ void DecodeQ8R4(const int8_t* q, const uint8_t* residuals, const ChannelLayout& 
 // values become m * clamp(rdiv(q, m), -8, 7) with the m in 1..15 of least
 // squared error (the smallest on a tie). Integer arithmetic only.
 void DeriveQ4M(const int8_t* q, const ChannelLayout& layout, int block, int8_t* out);
+
+// q8r4 over a sparse base: out (n floats, zeroed by the caller) gets
+// scale[c] * ((float)q + (float)r * 0.0625f) at every slot the base stores,
+// r the slot's nibble of `residuals`. `base` must be a checked sparse entry.
+void DecodeQ8R4Sparse(const StorageDesc& base, const uint8_t* residuals, float* out);
+// The dense int8 values of a checked sparse entry into out (n bytes, zeroed).
+void DensifySparse(const StorageDesc& sd, int8_t* out);
 
 }  // namespace gearshift
 
