@@ -401,12 +401,12 @@ TEST(SparseKernelsTest, MatchTheDenseKernels) {
 
       // The same weights as a dense layer [O, KH*KW*C].
       FullyConnectedParams fp;
-      fp.rows = 3;
+      fp.rows = 7;  // one block of four rows and a partial one
       fp.in_features = kdim;
       fp.out_features = k.o;
-      std::vector<int8_t> fx(static_cast<size_t>(3 * kdim));
+      std::vector<int8_t> fx(static_cast<size_t>(7 * kdim));
       for (auto& v : fx) v = static_cast<int8_t>(xi(rng));
-      std::vector<int8_t> fy_ref(static_cast<size_t>(3 * k.o)), fy_sp(fy_ref.size());
+      std::vector<int8_t> fy_ref(static_cast<size_t>(7 * k.o)), fy_sp(fy_ref.size());
       q8_fully_connected__ref(fp, rq, fx.data(), q.data(), bias.data(), fy_ref.data(), nullptr);
       q8_fully_connected__sparse(fp, rq, sm, fx.data(), bias.data(), fy_sp.data(), nullptr);
       EXPECT_EQ(fy_ref, fy_sp);

@@ -14,14 +14,31 @@ void f32_fully_connected__sparse(const FullyConnectedParams& p, const SparseMatr
   const int64_t* ptr = w.row_ptr.data();
   const int32_t* col = w.col.data();
   const float* val = w.f32.data();
-  const int64_t cost = out > 0 ? w.nnz() / out + 1 : 1;
-  ParallelItems(pool, p.rows * out, cost, [&](int64_t begin, int64_t end) {
-    for (int64_t idx = begin; idx < end; ++idx) {
-      const int64_t r = idx / out, o = idx % out;
-      const float* xp = x + r * in;
-      float acc = bias != nullptr ? bias[o] : 0.0f;
-      for (int64_t j = ptr[o]; j < ptr[o + 1]; ++j) acc += xp[col[j]] * val[j];
-      y[idx] = Clamp(acc, p.act);
+  // Items are (block of kRows input rows, output channel); each output
+  // element still sums its terms in increasing column order.
+  constexpr int64_t kRows = 4;
+  const int64_t blocks = (p.rows + kRows - 1) / kRows;
+  const int64_t cost = kRows * (out > 0 ? w.nnz() / out + 1 : 1);
+  ParallelItems(pool, blocks * out, cost, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t r0 = item / out * kRows, o = item % out;
+      const int64_t m = p.rows - r0 < kRows ? p.rows - r0 : kRows;
+      const float init = bias != nullptr ? bias[o] : 0.0f;
+      float acc[kRows] = {init, init, init, init};
+      const float* xr = x + r0 * in;
+      if (m == kRows) {
+        for (int64_t j = ptr[o]; j < ptr[o + 1]; ++j) {
+          const float v = val[j];
+          const float* xc = xr + col[j];
+          for (int64_t i = 0; i < kRows; ++i) acc[i] += xc[i * in] * v;
+        }
+      } else {  // the last, partial block (batch 1: the only one), row by row
+        for (int64_t i = 0; i < m; ++i) {
+          const float* xi = xr + i * in;
+          for (int64_t j = ptr[o]; j < ptr[o + 1]; ++j) acc[i] += xi[col[j]] * val[j];
+        }
+      }
+      for (int64_t i = 0; i < m; ++i) y[(r0 + i) * out + o] = Clamp(acc[i], p.act);
     }
   });
 }

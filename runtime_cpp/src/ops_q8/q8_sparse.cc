@@ -23,18 +23,37 @@ void q8_fully_connected__sparse(const FullyConnectedParams& p, const Q8ChannelRe
   const int32_t* col = w.col.data();
   const int8_t* val = w.i8.data();
   const auto zx = static_cast<uint32_t>(q.x_zero_point);
-  const int64_t cost = out > 0 ? w.nnz() / out + 1 : 1;
-  ParallelItems(pool, p.rows * out, cost, [&](int64_t begin, int64_t end) {
-    for (int64_t idx = begin; idx < end; ++idx) {
-      const int64_t r = idx / out, o = idx % out;
-      const int8_t* xp = x + r * in;
+  // Work items are (block of kRows input rows, output channel): each stored
+  // weight is loaded once per block.
+  constexpr int64_t kRows = 4;
+  const int64_t blocks = (p.rows + kRows - 1) / kRows;
+  const int64_t cost = kRows * (out > 0 ? w.nnz() / out + 1 : 1);
+  ParallelItems(pool, blocks * out, cost, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t r0 = item / out * kRows, o = item % out;
+      const int64_t m = p.rows - r0 < kRows ? p.rows - r0 : kRows;
       // sum (x - zx) * w = sum x * w - zx * sum w, modulo 2^32.
-      uint32_t acc = (bias != nullptr ? static_cast<uint32_t>(bias[o]) : 0u) -
-                     zx * static_cast<uint32_t>(w.row_sum[static_cast<size_t>(o)]);
-      for (int64_t j = ptr[o]; j < ptr[o + 1]; ++j) {
-        acc += static_cast<uint32_t>(int32_t{xp[col[j]]} * int32_t{val[j]});
+      const uint32_t init = (bias != nullptr ? static_cast<uint32_t>(bias[o]) : 0u) -
+                            zx * static_cast<uint32_t>(w.row_sum[static_cast<size_t>(o)]);
+      uint32_t acc[kRows] = {init, init, init, init};
+      const int8_t* xr = x + r0 * in;
+      if (m == kRows) {
+        for (int64_t j = ptr[o]; j < ptr[o + 1]; ++j) {
+          const int32_t v = val[j];
+          const int8_t* xc = xr + col[j];
+          for (int64_t i = 0; i < kRows; ++i) {
+            acc[i] += static_cast<uint32_t>(int32_t{xc[i * in]} * v);
+          }
+        }
+      } else {  // the last, partial block (batch 1: the only one), row by row
+        for (int64_t i = 0; i < m; ++i) {
+          const int8_t* xi = xr + i * in;
+          for (int64_t j = ptr[o]; j < ptr[o + 1]; ++j) {
+            acc[i] += static_cast<uint32_t>(int32_t{xi[col[j]]} * int32_t{val[j]});
+          }
+        }
       }
-      y[idx] = OutputStage(acc, q, o);
+      for (int64_t i = 0; i < m; ++i) y[(r0 + i) * out + o] = OutputStage(acc[i], q, o);
     }
   });
 }
