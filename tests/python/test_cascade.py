@@ -78,3 +78,10 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="measure"):
         gs.Cascade(rt, measure="entropy")
     assert gs.Cascade(rt).escalation_rate == 0.0
+
+
+def test_int8_softmax_output_is_read_as_probabilities() -> None:
+    # a softmax output quantized in 1/256 steps: rows sum to 1 only approximately
+    p = np.array([[0.96875, 0.01171875, 0.0078125] + [0.00390625] * 7], np.float32)
+    assert abs(float(p.sum()) - 1.0) > 1e-3
+    assert confidence(p)[0] == pytest.approx(0.96875 / float(p.sum()), rel=1e-6)
