@@ -30,6 +30,7 @@
 #include "ops_q8/q8_sparse.h"
 #include "plan/plan.h"
 #include "prepare/gear_weights.h"
+#include "thread_pool.h"
 #include "tolerances.h"
 
 namespace gearshift {
@@ -410,6 +411,13 @@ TEST(SparseKernelsTest, MatchTheDenseKernels) {
       q8_fully_connected__ref(fp, rq, fx.data(), q.data(), bias.data(), fy_ref.data(), nullptr);
       q8_fully_connected__sparse(fp, rq, sm, fx.data(), bias.data(), fy_sp.data(), nullptr);
       EXPECT_EQ(fy_ref, fy_sp);
+      // Split over three threads (cost floor 1 forces the split): the same bits.
+      ThreadPool pool(3, 1);
+      std::vector<int8_t> fy_mt(fy_ref.size()), y_mt(y_ref.size());
+      q8_fully_connected__sparse(fp, rq, sm, fx.data(), bias.data(), fy_mt.data(), &pool);
+      q8_conv2d__sparse(p, rq, sm, x.data(), bias.data(), y_mt.data(), &pool);
+      EXPECT_EQ(fy_mt, fy_sp);
+      EXPECT_EQ(y_mt, y_sp);
       std::vector<float> fxf(fx.size()), g_ref(fy_ref.size()), g_sp(fy_ref.size());
       for (size_t i = 0; i < fx.size(); ++i) fxf[i] = static_cast<float>(fx[i]) / 32.0f;
       f32_fully_connected__ref(fp, fxf.data(), wf.data(), bf.data(), g_ref.data(), nullptr);
