@@ -193,9 +193,10 @@ class Entropy(HistogramCalibrator):
     """Range minimising KL(P || Q), TensorRT-style, over a shared shrink factor.
 
     For each candidate ``[lo*t, hi*t]``: P is the histogram restricted to the
-    bins inside, with the clipped outliers folded into its edge bins; Q is P
-    merged into 255 equal-width quantization levels and spread back uniformly
-    over each level's non-empty bins. The ``t`` with the least KL wins; like
+    bins inside, with the clipped outliers folded into its edge bins; Q is the
+    inside bins *without* the outliers merged into 255 equal-width
+    quantization levels and spread back uniformly over each level's non-empty
+    bins, so clipping costs KL. The ``t`` with the least KL wins; like
     TensorRT, candidates narrower than ``levels`` bins are not considered.
     """
 
@@ -213,15 +214,20 @@ class Entropy(HistogramCalibrator):
             i0 = int(np.searchsorted(edges, clo, side="right")) - 1
             i1 = int(np.searchsorted(edges, chi, side="left"))
             i0, i1 = max(i0, 0), min(max(i1, i0 + 1), self.bins)
-            p = counts[i0:i1].astype(np.float64).copy()
-            if p.size < self.levels:  # fewer bins than levels: Q == P, KL 0, meaningless
+            inner = counts[i0:i1].astype(np.float64)
+            if inner.size < self.levels:  # fewer bins than levels: Q == P, KL 0, meaningless
                 continue
+            p = inner.copy()
             p[0] += counts[:i0].sum()
             p[-1] += counts[i1:].sum()
-            # quantize P into `levels` groups of bins, spread back over non-empty bins
+            # Q: the *unclipped* inner bins quantized into `levels` groups and spread
+            # back over non-empty bins. Building Q from P with the outliers folded
+            # in (as this did first) hides the clipping error from the KL, and a
+            # large spike at zero (ReLU outputs, image backgrounds) then shrank
+            # the range to 1/8 and the digits CNN's int8 accuracy to 10%.
             group = np.minimum((np.arange(p.size) * self.levels) // p.size, self.levels - 1)
-            nz = p > 0
-            sums = np.bincount(group, weights=p, minlength=self.levels)
+            nz = inner > 0
+            sums = np.bincount(group, weights=inner, minlength=self.levels)
             nnz = np.bincount(group, weights=nz.astype(np.float64), minlength=self.levels)
             q = np.where(nz, sums[group] / np.maximum(nnz[group], 1), 0.0)
             ps, qs = p / p.sum(), q / q.sum()
