@@ -139,8 +139,22 @@ def format_timeline(rows: list[SimulationRow], gears: tuple[str, ...] = ()) -> s
     return table(out) + f"\n{len(rows)} rows; runs per gear: {summary}"
 
 
-def to_json(rows: list[SimulationRow]) -> list[dict[str, Any]]:
-    return [asdict(r) for r in rows]
+def to_json(rows: list[SimulationRow]) -> dict[str, Any]:
+    """``{"steps": [...one dict per trace row...], "summary": {...}}``."""
+    gears = list(dict.fromkeys(r.gear for r in rows))
+    summary: dict[str, Any] = {
+        "rows": len(rows),
+        "duration_s": rows[-1].time_s - rows[0].time_s if rows else 0.0,
+        "switches": sum(a.gear != b.gear for a, b in zip(rows, rows[1:])),
+        "runs_per_gear": {g: sum(r.gear == g for r in rows) for g in gears},
+        "mean_latency_ms_per_gear": {
+            g: float(np.mean([r.latency_ms for r in rows if r.gear == g])) for g in gears
+        },
+    }
+    acc = [r.accuracy for r in rows if r.accuracy is not None]
+    if len(acc) == len(rows) and rows:
+        summary["mean_accuracy"] = float(np.mean(acc))
+    return {"steps": [asdict(r) for r in rows], "summary": summary}
 
 
 def plot_timeline(rows: list[SimulationRow], gears: tuple[str, ...], out: str) -> None:

@@ -77,8 +77,11 @@ def test_cli_writes_timeline_json_and_plot(gear_file, tmp_path, capsys):
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "runs per gear" in text and "int8" in text and "0.9700" in text
-    timeline = json.loads(out.read_text())
-    assert len(timeline) == 50 and {"gear", "reason", "latency_ms"} <= set(timeline[0])
+    doc = json.loads(out.read_text())
+    steps = doc["steps"]
+    keys = {"time_s", "charge_pct", "charging", "temp_c", "gear", "reason", "latency_ms"}
+    assert len(steps) == 50 and keys <= set(steps[0])
+    assert doc["summary"]["rows"] == 50 and sum(doc["summary"]["runs_per_gear"].values()) == 50
     if plot is not None:
         assert plot.stat().st_size > 1000
 
