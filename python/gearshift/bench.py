@@ -51,8 +51,15 @@ def bench_file(
     runs: int = 50,
     warmup: int = 5,
     batch: int = 1,
+    power: Any = None,
 ) -> dict[str, Any]:
-    """Benchmarks each gear of ``path``; returns the contract's JSON shape."""
+    """Benchmarks each gear of ``path``; returns the contract's JSON shape.
+
+    ``power``: a ``gearshift.power`` source (or None). Where it reports
+    ``power_w`` (read before and after each gear's runs, averaged), each gear
+    also gets ``power_w`` and ``joules_per_inference`` (power times the median
+    latency): the board's whole draw, not the model's alone.
+    """
     rt = Runtime(path, threads=threads)
     chosen = list(rt.gears) if not gears else list(gears)
     unknown = [g for g in chosen if g not in rt.gears]
@@ -75,10 +82,23 @@ def bench_file(
         rt.gear = g
         for _ in range(warmup):
             rt.run(x)
+        watts = []
+        if power is not None:
+            watts.append(power.read().power_w)
         samples = []
         for _ in range(runs):
             rt.run(x)
             samples.append(rt.last_latency_ms)
+        if power is not None:
+            watts.append(power.read().power_w)
+        known = [w for w in watts if w is not None]
+        energy = {}
+        if known:
+            w = float(np.mean(known))
+            energy = {
+                "power_w": w,
+                "joules_per_inference": w * percentiles(samples)["median"] / 1e3,
+            }
         result["gears"][g] = {
             "latency_ms": percentiles(samples),
             "runs": runs,
@@ -86,6 +106,7 @@ def bench_file(
             "peak_rss_bytes": peak_rss_bytes(),
             "file_bytes": result["file_bytes"],
             "arena_bytes": rt.arena_bytes,
+            **energy,
         }
     return result
 
@@ -103,6 +124,7 @@ def format_bench(result: dict[str, Any]) -> str:
             "threads",
             "arena KiB",
             "peak RSS MiB",
+            "mJ / inference",
         )
     ]
     for g, r in result["gears"].items():
@@ -118,6 +140,7 @@ def format_bench(result: dict[str, Any]) -> str:
                 str(r["threads"]),
                 f"{r['arena_bytes'] / 1024:.1f}",
                 f"{r['peak_rss_bytes'] / 2**20:.1f}",
+                f"{r['joules_per_inference'] * 1e3:.3f}" if "joules_per_inference" in r else "-",
             )
         )
     return head + "\n" + table(rows)

@@ -145,6 +145,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 # -- bench -------------------------------------------------------------------------
+def _power_source(spec: str) -> Any:
+    """``--power``: none, auto (what this machine has), or a sysfs root for a fake tree."""
+    if spec == "none":
+        return None
+    import gearshift as gs
+
+    return gs.power.auto() if spec == "auto" else gs.power.auto(root=spec)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from gearshift.bench import bench_file, format_bench
 
@@ -156,6 +165,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         runs=args.runs,
         warmup=args.warmup,
         batch=args.batch,
+        power=_power_source(args.power),
     )
     print(format_bench(result))
     if args.json:
@@ -363,6 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup", type=_nonneg_int, default=5)
     b.add_argument("--batch", type=_positive_int, default=1)
     b.add_argument("--json", metavar="OUT.json", help="write results as JSON")
+    b.add_argument(
+        "--power",
+        default="auto",
+        help="power source for joules per inference: auto (default), none, or a sysfs root",
+    )
     b.set_defaults(func=cmd_bench)
 
     sm = sub.add_parser(
