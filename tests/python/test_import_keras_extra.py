@@ -85,7 +85,7 @@ CASES: dict[str, Callable[[], keras.Model]] = {
     ),
     "separable_bn_relu_folds": lambda: seq(
         (8, 8, 3),
-        layers.SeparableConv2D(4, 3, strides=(2, 1), depth_multiplier=2),
+        layers.SeparableConv2D(4, 3, strides=(2, 2), depth_multiplier=2),
         layers.BatchNormalization(),
         layers.ReLU(),
     ),
