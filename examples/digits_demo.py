@@ -82,7 +82,13 @@ def main() -> int:
     model.save(keras_path)
 
     gear_path = OUT / "digits_cnn.gear"
-    report = gs.convert(model, gear_path, gears=("fp32",), calibration=x_train[:256])
+    report = gs.convert(
+        model,
+        gear_path,
+        gears=("fp32", "fp16", "int8", "int4"),
+        calibration=x_train[:256],
+        validation=(x_test, y_test),
+    )
     print(report)
 
     rt = gs.Runtime(gear_path, threads=1)
@@ -120,6 +126,17 @@ def main() -> int:
         f"(keras eager call {keras_ms:.2f} ms, for scale only)"
     )
     print(f"activation arena {rt.arena_bytes} bytes")
+
+    print("\nevery gear of the one file, switched without reloading:")
+    for gear in rt.gears:
+        rt.gear = gear
+        p = rt.run(x_test)
+        print(
+            f"  {gear:5}  accuracy {float((p.argmax(1) == y_test).mean()):.4f}   "
+            f"batch-1 median {median_latency_ms(rt, x_test):.3f} ms   "
+            f"reads {report.gear(gear).bytes:,} bytes of weights"
+        )
+    rt.gear = "fp32"
     ok = agree >= 0.99 and max_err < 1e-3
     print("\ndemo OK" if ok else "\ndemo FAILED: gearshift disagrees with keras")
     return 0 if ok else 1
