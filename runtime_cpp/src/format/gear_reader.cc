@@ -289,24 +289,6 @@ bool ParseStorageDType(const std::string& s, StorageDType* out) {
   return true;
 }
 
-const char* EncodingName(Encoding e) {
-  switch (e) {
-    case Encoding::kDense:
-      return "dense";
-    case Encoding::kQ8R4:
-      return "q8r4";
-    case Encoding::kQ4M:
-      return "q4m";
-    case Encoding::kBitmap:
-      return "bitmap";
-    case Encoding::kCsr:
-      return "csr";
-    case Encoding::kTwoFour:
-      return "2:4";
-  }
-  return "?";
-}
-
 // A number for messages, with `digits` significant digits (9 round-trips a
 // float32, 17 a double).
 std::string Num(double v, int digits) {

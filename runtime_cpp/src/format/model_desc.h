@@ -55,6 +55,25 @@ enum class Encoding {
   kTwoFour,  // two slots per group of four along the last dim, 2-bit positions
 };
 
+// The encoding's name as FORMAT.md spells it (error messages of the reader).
+inline const char* EncodingName(Encoding e) {
+  switch (e) {
+    case Encoding::kDense:
+      return "dense";
+    case Encoding::kQ8R4:
+      return "q8r4";
+    case Encoding::kQ4M:
+      return "q4m";
+    case Encoding::kBitmap:
+      return "bitmap";
+    case Encoding::kCsr:
+      return "csr";
+    case Encoding::kTwoFour:
+      return "2:4";
+  }
+  return "?";
+}
+
 // A storage entry's `quant`: real = scale * (value - zero_point).
 struct QuantDesc {
   bool present = false;

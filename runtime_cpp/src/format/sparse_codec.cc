@@ -30,19 +30,6 @@ uint32_t LoadU32(const uint8_t* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
 }
 
-const char* Name(Encoding e) {
-  switch (e) {
-    case Encoding::kBitmap:
-      return "bitmap";
-    case Encoding::kCsr:
-      return "csr";
-    case Encoding::kTwoFour:
-      return "2:4";
-    default:
-      return "dense";
-  }
-}
-
 }  // namespace
 
 SparseRows SparseRowsOf(const Shape& shape, int axis) {
@@ -109,7 +96,7 @@ uint64_t SparseValuesOffset(const StorageDesc& sd) {
 }
 
 Status CheckSparsePayload(const StorageDesc& sd) {
-  const char* name = Name(sd.encoding);
+  const char* name = EncodingName(sd.encoding);
   if (!IsSparseEncoding(sd.encoding)) {
     return FormatError(std::string(name) + " is not a sparse encoding");
   }
