@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import io
-import json
 import os
 import platform
 import sys
@@ -34,6 +32,7 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
+from results_doc import write_results
 
 import gearshift as gs
 from gearshift.bench import percentiles, table
@@ -340,24 +339,7 @@ def main() -> int:
         f"({os.cpu_count()} cpus)"
     )
     print_tables(results)
-    doc = {
-        "date": dt.date.today().isoformat(),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": sys.version.split()[0],
-        },
-        "gearshift": gs.__version__,
-        "runtime_info": gs.runtime_info(),
-        "results": results,
-    }
-    out = args.json or Path(__file__).parent / "results" / (
-        f"gears-{doc['date']}-{platform.machine()}.json"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(results, "gears-", args.json)
     return 0
 
 
