@@ -686,7 +686,7 @@ TEST(GearReaderTest, VersionHandling) {
   Status s = Load(BuildGearFile(m.manifest, m.data, 2, 3));
   EXPECT_EQ(s.code(), StatusCode::kUnsupported);
   EXPECT_NE(s.message().find("2.3"), std::string::npos) << s.message();
-  EXPECT_NE(s.message().find("format 1.2"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("format 1.3"), std::string::npos) << s.message();
   s = Load(BuildGearFile(m.manifest, m.data, 0, 9));
   EXPECT_EQ(s.code(), StatusCode::kFormatError);
   EXPECT_NE(s.message().find("0.9"), std::string::npos) << s.message();

@@ -332,6 +332,22 @@ constexpr OpInfo kOps[] = {
     {"CONCATENATION", OpType::kConcatenation, 1, -1, false},
     {"RESHAPE", OpType::kReshape, 1, 1, false},
     {"PAD", OpType::kPad, 1, 1, false},
+    // 1.3
+    {"TRANSPOSE_CONV", OpType::kTransposeConv, 3, 3, true},
+    {"SUB", OpType::kSub, 2, 2, false},
+    {"DIV", OpType::kDiv, 2, 2, false},
+    {"MAXIMUM", OpType::kMaximum, 2, 2, false},
+    {"MINIMUM", OpType::kMinimum, 2, 2, false},
+    {"LEAKY_RELU", OpType::kLeakyRelu, 1, 1, false},
+    {"PRELU", OpType::kPrelu, 2, 2, false},
+    {"RESIZE_BILINEAR", OpType::kResizeBilinear, 1, 1, false},
+    {"RESIZE_NEAREST_NEIGHBOR", OpType::kResizeNearestNeighbor, 1, 1, false},
+    {"DEPTH_TO_SPACE", OpType::kDepthToSpace, 1, 1, false},
+    {"SPACE_TO_DEPTH", OpType::kSpaceToDepth, 1, 1, false},
+    {"TRANSPOSE", OpType::kTranspose, 1, 1, false},
+    {"SLICE", OpType::kSlice, 1, 1, false},
+    {"GATHER", OpType::kGather, 1, 1, false},
+    {"QUANTIZE", OpType::kQuantize, 1, 1, false},
 };
 
 const OpInfo* FindOp(const std::string& name) {
@@ -408,6 +424,26 @@ class AttrReader {
       return r.Error("expected one of \"NONE\", \"RELU\", \"RELU6\", \"RELU_N1_TO_1\", found \"" +
                      s.substr(0, 40) + "\"");
     }
+    return Status::Ok();
+  }
+  Status Bool(const char* key, bool* out) {
+    json::Ref r;
+    bool found;
+    GS_RETURN_IF_ERROR(Find(key, true, &r, &found));
+    return r.GetBool(out);
+  }
+  // A number that must fit a float (finite); `required` false keeps *out.
+  Status Float(const char* key, bool required, float* out) {
+    json::Ref r;
+    bool found;
+    GS_RETURN_IF_ERROR(Find(key, required, &r, &found));
+    if (!found) return Status::Ok();
+    double v;
+    GS_RETURN_IF_ERROR(r.GetNumber(&v));
+    if (!(std::fabs(v) <= std::numeric_limits<float>::max())) {
+      return r.Error("value " + Num(v, 17) + " does not fit a float");
+    }
+    *out = static_cast<float>(v);
     return Status::Ok();
   }
   // Refuses keys no getter asked for.
@@ -787,8 +823,99 @@ class ManifestReader {
           GS_RETURN_IF_ERROR(r.Item(i).GetIntArray(&pair, 0, kMaxInt, 2));
           a.paddings.emplace_back(pair[0], pair[1]);
         }
+        GS_RETURN_IF_ERROR(ar->Float("value", false, &a.pad_value));  // 1.3
         break;
       }
+      case OpType::kTransposeConv:
+        GS_RETURN_IF_ERROR(ar->Pair("stride", &a.stride_h, &a.stride_w));
+        GS_RETURN_IF_ERROR(ar->PaddingAttr(&a.padding));
+        GS_RETURN_IF_ERROR(ar->Pair("output_size", &a.size_h, &a.size_w));
+        GS_RETURN_IF_ERROR(ar->ActivationAttr(&a.activation));
+        break;
+      case OpType::kSub:
+      case OpType::kDiv:
+        GS_RETURN_IF_ERROR(ar->ActivationAttr(&a.activation));
+        break;
+      case OpType::kLeakyRelu:
+        GS_RETURN_IF_ERROR(ar->Float("alpha", true, &a.alpha));
+        break;
+      case OpType::kResizeBilinear:
+      case OpType::kResizeNearestNeighbor:
+        GS_RETURN_IF_ERROR(ar->Pair("size", &a.size_h, &a.size_w));
+        GS_RETURN_IF_ERROR(ar->Bool("align_corners", &a.align_corners));
+        GS_RETURN_IF_ERROR(ar->Bool("half_pixel_centers", &a.half_pixel_centers));
+        if (a.align_corners && a.half_pixel_centers) {
+          return FormatError(ar->path() +
+                             ": align_corners and half_pixel_centers cannot both be true");
+        }
+        break;
+      case OpType::kDepthToSpace:
+      case OpType::kSpaceToDepth:
+        GS_RETURN_IF_ERROR(ar->Find("block_size", true, &r, &found));
+        GS_RETURN_IF_ERROR(r.GetInt(&a.block_size, 1, static_cast<int>(kMaxInt)));
+        break;
+      case OpType::kTranspose: {
+        const size_t rank = ShapeOf(nd->inputs[0]).size();
+        GS_RETURN_IF_ERROR(ar->Find("perm", true, &r, &found));
+        std::vector<int64_t> perm;
+        GS_RETURN_IF_ERROR(r.GetIntArray(&perm, 0, kMaxInt, static_cast<long>(rank)));
+        std::vector<char> seen(rank, 0);
+        for (size_t i = 0; i < perm.size(); ++i) {
+          if (perm[i] >= static_cast<int64_t>(rank) || seen[perm[i]]) {
+            return r.Error("expected a permutation of 0.." + std::to_string(rank - 1) +
+                           ", found " + ShapeStr(perm));
+          }
+          seen[perm[i]] = 1;
+          a.perm.push_back(static_cast<int>(perm[i]));
+        }
+        // The batch (axis 0) never moves (FORMAT.md "Ops added in 1.3").
+        if (rank > 0 && perm[0] != 0) {
+          return r.Error("perm[0] must be 0 (the batch axis stays first), found " +
+                         std::to_string(perm[0]));
+        }
+        break;
+      }
+      case OpType::kSlice: {
+        const Shape& x = ShapeOf(nd->inputs[0]);
+        if (x.empty()) return FormatError(label + ": SLICE input must have rank >= 1");
+        const long n = static_cast<long>(x.size()) - 1;
+        json::Ref rb, re, rs;
+        GS_RETURN_IF_ERROR(ar->Find("begin", true, &rb, &found));
+        GS_RETURN_IF_ERROR(rb.GetIntArray(&a.begin, 0, std::numeric_limits<int64_t>::max(), n));
+        GS_RETURN_IF_ERROR(ar->Find("end", true, &re, &found));
+        GS_RETURN_IF_ERROR(re.GetIntArray(&a.end, 0, std::numeric_limits<int64_t>::max(), n));
+        GS_RETURN_IF_ERROR(ar->Find("strides", true, &rs, &found));
+        GS_RETURN_IF_ERROR(rs.GetIntArray(&a.strides, 1, kMaxInt, n));
+        for (long i = 0; i < n; ++i) {
+          const int64_t dim = x[i + 1];
+          if (!(a.begin[i] < a.end[i] && a.end[i] <= dim)) {
+            return rb.Item(static_cast<size_t>(i))
+                .Error("slice [" + std::to_string(a.begin[i]) + ", " + std::to_string(a.end[i]) +
+                       ") of axis " + std::to_string(i + 1) + " is not inside [0, " +
+                       std::to_string(dim) + ") or is empty");
+          }
+        }
+        break;
+      }
+      case OpType::kGather: {
+        const Shape& x = ShapeOf(nd->inputs[0]);
+        GS_RETURN_IF_ERROR(ar->Find("axis", true, &r, &found));
+        int64_t axis;
+        GS_RETURN_IF_ERROR(r.GetInt(&axis, 1, kMaxInt));
+        if (axis >= static_cast<int64_t>(x.size())) {
+          return r.Error("axis " + std::to_string(axis) + " out of range [1, " +
+                         std::to_string(x.size()) + ") for the input " + ShapeStr(x));
+        }
+        a.axis = static_cast<int>(axis);
+        GS_RETURN_IF_ERROR(ar->Find("indices", true, &r, &found));
+        GS_RETURN_IF_ERROR(r.GetIntArray(&a.indices, 0, x[axis] - 1, -1, 1));
+        break;
+      }
+      case OpType::kMaximum:
+      case OpType::kMinimum:
+      case OpType::kPrelu:
+      case OpType::kQuantize:
+        break;
       case OpType::kRelu:
       case OpType::kRelu6:
       case OpType::kReluN1To1:
@@ -863,6 +990,52 @@ class ManifestReader {
           return fail("input shape " + ShapeStr(ShapeOf(in[0])) + " must have rank 4 (NHWC)");
         }
         break;
+      case OpType::kTransposeConv: {
+        const Shape& x = ShapeOf(in[0]);
+        const Shape& f = ShapeOf(in[1]);
+        if (x.size() != 4) return fail("input shape " + ShapeStr(x) + " must have rank 4 (NHWC)");
+        if (f.size() != 4) return fail("filter shape " + ShapeStr(f) + " must have rank 4");
+        if (f[3] != x[3]) {
+          return fail("filter shape " + ShapeStr(f) + " has " + std::to_string(f[3]) +
+                      " input channels, the input " + ShapeStr(x) + " has " +
+                      std::to_string(x[3]));
+        }
+        if (in[2] >= 0) {
+          const Shape& b = ShapeOf(in[2]);
+          if (b.size() != 1 || b[0] != f[0]) {
+            return fail("bias shape " + ShapeStr(b) + " must be [" + std::to_string(f[0]) + "]");
+          }
+        }
+        break;
+      }
+      case OpType::kPrelu:
+        if (!m_->tensors[in[1]].is_const) {
+          return fail("alpha (inputs[1]) must be a constant, found " + TensorLabel(in[1]));
+        }
+        break;
+      case OpType::kResizeBilinear:
+      case OpType::kResizeNearestNeighbor:
+        if (ShapeOf(in[0]).size() != 4) {
+          return fail("input shape " + ShapeStr(ShapeOf(in[0])) + " must have rank 4 (NHWC)");
+        }
+        break;
+      case OpType::kDepthToSpace:
+      case OpType::kSpaceToDepth: {
+        const Shape& x = ShapeOf(in[0]);
+        if (x.size() != 4) return fail("input shape " + ShapeStr(x) + " must have rank 4 (NHWC)");
+        const int64_t b = nd.attrs.block_size;
+        if (op.type == OpType::kDepthToSpace) {
+          // b <= 2^31 - 1, so b * b fits int64.
+          if (x[3] % (b * b) != 0) {
+            return fail("block_size " + std::to_string(b) + ": input channels " +
+                        std::to_string(x[3]) + " are not a multiple of block_size^2");
+          }
+        } else if (x[1] % b != 0 || x[2] % b != 0) {
+          return fail("block_size " + std::to_string(b) + " does not divide the input's height "
+                      "and width " + ShapeStr(x));
+        }
+        break;
+      }
       case OpType::kConcatenation:
         for (size_t j = 1; j < in.size(); ++j) {
           if (ShapeOf(in[j]).size() != ShapeOf(in[0]).size()) {
@@ -1269,9 +1442,11 @@ class ManifestReader {
     }
   }
 
+  // Ops whose input 1 is int8 per-channel weights and input 2 an int32 bias
+  // in integer gears.
   static bool HasWeights(OpType op) {
     return op == OpType::kConv2D || op == OpType::kDepthwiseConv2D ||
-           op == OpType::kFullyConnected;
+           op == OpType::kFullyConnected || op == OpType::kTransposeConv;
   }
 
   // The storage a gear gives constant `t` must be one its compute token takes
@@ -1443,11 +1618,7 @@ class ManifestReader {
     // Value-moving ops keep (scale, zero point): TFLite's int8 specification.
     for (size_t k = 0; k < m_->nodes.size(); ++k) {
       const NodeDesc& nd = m_->nodes[k];
-      if (nd.op != OpType::kMaxPool2D && nd.op != OpType::kAveragePool2D &&
-          nd.op != OpType::kReshape && nd.op != OpType::kPad &&
-          nd.op != OpType::kConcatenation) {
-        continue;
-      }
+      if (!MovesValues(nd.op)) continue;
       const int out = nd.outputs[0];
       const ActQuant& y = gd->activations[out];
       for (size_t j = 0; j < nd.inputs.size(); ++j) {
@@ -1468,6 +1639,30 @@ class ManifestReader {
       }
     }
     return Status::Ok();
+  }
+
+  // Ops whose int8 inputs and output share (scale, zero point) (FORMAT.md
+  // "Compute tokens").
+  static bool MovesValues(OpType op) {
+    switch (op) {
+      case OpType::kMaxPool2D:
+      case OpType::kAveragePool2D:
+      case OpType::kReshape:
+      case OpType::kPad:
+      case OpType::kConcatenation:
+      case OpType::kMaximum:
+      case OpType::kMinimum:
+      case OpType::kResizeBilinear:
+      case OpType::kResizeNearestNeighbor:
+      case OpType::kDepthToSpace:
+      case OpType::kSpaceToDepth:
+      case OpType::kTranspose:
+      case OpType::kSlice:
+      case OpType::kGather:
+        return true;
+      default:
+        return false;
+    }
   }
 
   static std::string ParamStr(const ActQuant& a) {

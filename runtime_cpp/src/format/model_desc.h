@@ -18,7 +18,7 @@
 
 namespace gearshift {
 
-// Op types of format 1.0 (docs/FORMAT.md "Nodes").
+// Op types of format 1.0, then those added in 1.3 (docs/FORMAT.md "Nodes").
 enum class OpType {
   kConv2D,
   kDepthwiseConv2D,
@@ -38,6 +38,22 @@ enum class OpType {
   kConcatenation,
   kReshape,
   kPad,
+  // 1.3
+  kTransposeConv,
+  kSub,
+  kDiv,
+  kMaximum,
+  kMinimum,
+  kLeakyRelu,
+  kPrelu,
+  kResizeBilinear,
+  kResizeNearestNeighbor,
+  kDepthToSpace,
+  kSpaceToDepth,
+  kTranspose,
+  kSlice,
+  kGather,
+  kQuantize,
 };
 
 enum class Padding { kSame, kValid };
@@ -105,6 +121,16 @@ struct NodeAttrs {
   bool keep_dims = false;              // MEAN
   std::vector<int64_t> shape;          // RESHAPE (excluding dim 0), may hold one -1
   std::vector<std::pair<int64_t, int64_t>> paddings;  // PAD
+  // 1.3
+  float pad_value = 0.0f;                // PAD's optional `value`
+  int size_h = 1, size_w = 1;            // TRANSPOSE_CONV output_size, RESIZE_* size
+  bool align_corners = false;            // RESIZE_*
+  bool half_pixel_centers = false;       // RESIZE_*
+  float alpha = 0.0f;                    // LEAKY_RELU
+  int block_size = 1;                    // DEPTH_TO_SPACE, SPACE_TO_DEPTH
+  std::vector<int> perm;                 // TRANSPOSE (perm[0] == 0)
+  std::vector<int64_t> begin, end, strides;  // SLICE: axes 1..rank-1
+  std::vector<int64_t> indices;          // GATHER (along `axis`, 1 <= axis < rank)
 };
 
 struct NodeDesc {

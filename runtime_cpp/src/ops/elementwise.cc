@@ -21,6 +21,21 @@ struct AddOp {
 struct MulOp {
   float operator()(float a, float b) const { return a * b; }
 };
+struct SubOp {
+  float operator()(float a, float b) const { return a - b; }
+};
+struct DivOp {
+  float operator()(float a, float b) const { return a / b; }
+};
+struct MaxOp {
+  float operator()(float a, float b) const { return a > b ? a : b; }
+};
+struct MinOp {
+  float operator()(float a, float b) const { return a < b ? a : b; }
+};
+struct PreluOp {
+  float operator()(float a, float alpha) const { return a >= 0.0f ? a : alpha * a; }
+};
 
 template <typename Op>
 void BinaryLoops(const BinaryParams& p, const float* a, const float* b, float* y) {
@@ -158,11 +173,26 @@ bool MakeBinaryParams(const Shape& a, const Shape& b, Activation act, BinaryPara
 
 void f32_binary__ref(BinaryOp op, const BinaryParams& p, const float* a, const float* b,
                      float* y) {
-  if (op == BinaryOp::kAdd) {
-    BinaryLoops<AddOp>(p, a, b, y);
-  } else {
-    BinaryLoops<MulOp>(p, a, b, y);
+  switch (op) {
+    case BinaryOp::kAdd:
+      return BinaryLoops<AddOp>(p, a, b, y);
+    case BinaryOp::kMul:
+      return BinaryLoops<MulOp>(p, a, b, y);
+    case BinaryOp::kSub:
+      return BinaryLoops<SubOp>(p, a, b, y);
+    case BinaryOp::kDiv:
+      return BinaryLoops<DivOp>(p, a, b, y);
+    case BinaryOp::kMaximum:
+      return BinaryLoops<MaxOp>(p, a, b, y);
+    case BinaryOp::kMinimum:
+      return BinaryLoops<MinOp>(p, a, b, y);
+    case BinaryOp::kPrelu:
+      return BinaryLoops<PreluOp>(p, a, b, y);
   }
+}
+
+void f32_leaky_relu__ref(float alpha, const float* x, float* y, int64_t n) {
+  UnaryLoop(x, y, n, [alpha](float v) { return v >= 0.0f ? v : alpha * v; });
 }
 
 }  // namespace gearshift

@@ -2,8 +2,9 @@
 // Copyright 2026 The gearshift authors.
 //
 // Reference fp32 element-wise ops: the unary activations (RELU, RELU6,
-// RELU_N1_TO_1, LOGISTIC, TANH, HARD_SWISH) and ADD/MUL with NumPy
-// broadcasting up to rank 6. Broadcasting is resolved at plan time into a
+// RELU_N1_TO_1, LOGISTIC, TANH, HARD_SWISH, and 1.3's LEAKY_RELU) and the
+// binary ops (ADD, MUL; 1.3: SUB, DIV, MAXIMUM, MINIMUM, PRELU with alpha as
+// operand b) with NumPy broadcasting up to rank 6. Broadcasting is resolved at plan time into a
 // BinaryParams whose `kind` picks a loop without index arithmetic for the
 // common cases (same shape, scalar, per-channel vector).
 #ifndef GEARSHIFT_OPS_ELEMENTWISE_H_
@@ -21,7 +22,12 @@ enum class UnaryOp { kRelu, kRelu6, kReluN1To1, kLogistic, kTanh, kHardSwish };
 
 void f32_unary__ref(UnaryOp op, const float* x, float* y, int64_t n);
 
-enum class BinaryOp { kAdd, kMul };
+// y = x >= 0 ? x : alpha * x.
+void f32_leaky_relu__ref(float alpha, const float* x, float* y, int64_t n);
+
+// kPrelu: a >= 0 ? a : b * a (b is alpha). kMaximum/kMinimum as TFLite:
+// a > b ? a : b and a < b ? a : b.
+enum class BinaryOp { kAdd, kMul, kSub, kDiv, kMaximum, kMinimum, kPrelu };
 
 enum class BroadcastKind {
   kSameShape,    // a, b and y have the same shape

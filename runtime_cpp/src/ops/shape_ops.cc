@@ -46,8 +46,10 @@ void f32_copy__ref(const float* x, float* y, int64_t n) {
   if (x != y) std::memcpy(y, x, static_cast<size_t>(n) * sizeof(float));
 }
 
-PadParams MakePadParams(const Shape& in, const std::vector<std::pair<int64_t, int64_t>>& pads) {
+PadParams MakePadParams(const Shape& in, const std::vector<std::pair<int64_t, int64_t>>& pads,
+                        float value) {
   PadParams p;
+  p.value = value;
   const size_t off = kMaxRank - in.size();
   for (size_t d = 0; d < in.size(); ++d) {
     p.in[off + d] = in[d];
@@ -59,7 +61,7 @@ PadParams MakePadParams(const Shape& in, const std::vector<std::pair<int64_t, in
 }
 
 void f32_pad__ref(const PadParams& p, const float* x, float* y) {
-  std::fill(y, y + p.out_size, 0.0f);
+  std::fill(y, y + p.out_size, p.value);
   const int64_t* o = p.out;
   const int64_t* b = p.before;
   const size_t row_bytes = static_cast<size_t>(p.in[5]) * sizeof(float);

@@ -3,7 +3,7 @@
 //
 // Reference data-movement ops: CONCATENATION, RESHAPE (a plain copy: the
 // planner gives every tensor its own buffer, which keeps aliasing out of the
-// executor) and PAD with zeros. Rank <= 6.
+// executor) and PAD with zeros or (1.3) its `value`. Rank <= 6.
 #ifndef GEARSHIFT_OPS_SHAPE_OPS_H_
 #define GEARSHIFT_OPS_SHAPE_OPS_H_
 
@@ -33,8 +33,10 @@ struct PadParams {
   int64_t before[kMaxRank] = {0, 0, 0, 0, 0, 0};
   int64_t out[kMaxRank] = {1, 1, 1, 1, 1, 1};
   int64_t out_size = 1;
+  float value = 0.0f;  // fill (PAD's `value`, 1.3)
 };
-PadParams MakePadParams(const Shape& in, const std::vector<std::pair<int64_t, int64_t>>& pads);
+PadParams MakePadParams(const Shape& in, const std::vector<std::pair<int64_t, int64_t>>& pads,
+                        float value = 0.0f);
 void f32_pad__ref(const PadParams& p, const float* x, float* y);
 
 }  // namespace gearshift

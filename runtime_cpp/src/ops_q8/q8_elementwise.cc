@@ -144,4 +144,104 @@ void q8_mul__ref(const BinaryParams& shape, const Q8MulParams& p, const int8_t* 
   });
 }
 
+// ---- 1.3 ----------------------------------------------------------------------
+
+Q8RescaleParams MakeQ8RequantizeParams(Q8Quant x, Q8Quant y) {
+  Q8RescaleParams p;
+  p.x_zero_point = x.zero_point;
+  p.y_zero_point = y.zero_point;
+  p.requant = MakeQ8Requant(static_cast<double>(x.scale) / static_cast<double>(y.scale));
+  return p;  // range: the full int8 range
+}
+
+Q8AddParams MakeQ8SubParams(Q8Quant a, Q8Quant b, Q8Quant y, Activation act) {
+  Q8AddParams p = MakeQ8AddParams(a, b, y, act);
+  // Negating the fixed-point multiplier is not the same as negating the
+  // result: SaturatingRoundingDoublingHighMul rounds ties upwards.
+  p.b.multiplier = -p.b.multiplier;
+  return p;
+}
+
+void q8_maximum__ref(const BinaryParams& shape, const int8_t* a, const int8_t* b, int8_t* y) {
+  BinaryLoop(shape, a, b, y, [](int8_t qa, int8_t qb) { return qa > qb ? qa : qb; });
+}
+
+void q8_minimum__ref(const BinaryParams& shape, const int8_t* a, const int8_t* b, int8_t* y) {
+  BinaryLoop(shape, a, b, y, [](int8_t qa, int8_t qb) { return qa < qb ? qa : qb; });
+}
+
+Q8DivParams MakeQ8DivParams(Q8Quant a, Q8Quant b, Q8Quant y, Activation act) {
+  Q8DivParams p;
+  p.a_zero_point = a.zero_point;
+  p.b_zero_point = b.zero_point;
+  p.y_zero_point = y.zero_point;
+  p.a_scale = static_cast<double>(a.scale);
+  p.b_scale = static_cast<double>(b.scale);
+  p.y_scale = static_cast<double>(y.scale);
+  p.act = Q8ActivationRange(act, y);
+  return p;
+}
+
+void q8_div__ref(const BinaryParams& shape, const Q8DivParams& p, const int8_t* a, const int8_t* b,
+                 int8_t* y) {
+  BinaryLoop(shape, a, b, y, [&p](int8_t qa, int8_t qb) {
+    const int32_t da = int32_t{qa} - p.a_zero_point;
+    const int32_t db = int32_t{qb} - p.b_zero_point;
+    if (db == 0) {
+      // +-inf saturates (and then meets the activation's clamp); NaN (0/0)
+      // has no int8 value and maps to real 0.
+      const int64_t v = da > 0 ? 127 : da < 0 ? -128 : p.y_zero_point;
+      return Q8Clamp(v, p.act);
+    }
+    const double r = p.a_scale * static_cast<double>(da) / (p.b_scale * static_cast<double>(db)) /
+                     p.y_scale;
+    // |r| <= 255 * max scale ratio could exceed int64 only for absurd
+    // scales; clamp in double first.
+    const double q = std::min(std::max(std::round(r) + static_cast<double>(p.y_zero_point),
+                                       -1024.0), 1024.0);
+    return Q8Clamp(static_cast<int64_t>(q), p.act);
+  });
+}
+
+Q8LeakyReluParams MakeQ8LeakyReluParams(float alpha, Q8Quant x, Q8Quant y) {
+  Q8LeakyReluParams p;
+  p.x_zero_point = x.zero_point;
+  p.y_zero_point = y.zero_point;
+  const double sx = static_cast<double>(x.scale), sy = static_cast<double>(y.scale);
+  p.identity = MakeQ8Requant(sx / sy);
+  p.alpha = MakeQ8Requant(static_cast<double>(alpha) * sx / sy);
+  return p;
+}
+
+void q8_leaky_relu__ref(const Q8LeakyReluParams& p, const int8_t* x, int8_t* y, int64_t n) {
+  const Q8Range full;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t d = int32_t{x[i]} - p.x_zero_point;
+    const int32_t v = ApplyQ8Requant(d, d >= 0 ? p.identity : p.alpha);
+    y[i] = Q8Clamp(int64_t{v} + p.y_zero_point, full);
+  }
+}
+
+Q8PreluParams MakeQ8PreluParams(Q8Quant x, Q8Quant alpha, Q8Quant y) {
+  Q8PreluParams p;
+  p.x_zero_point = x.zero_point;
+  p.alpha_zero_point = alpha.zero_point;
+  p.y_zero_point = y.zero_point;
+  const double sx = static_cast<double>(x.scale), sy = static_cast<double>(y.scale);
+  p.identity = MakeQ8Requant(sx / sy);
+  p.alpha = MakeQ8Requant(sx * static_cast<double>(alpha.scale) / sy);
+  return p;
+}
+
+void q8_prelu__ref(const BinaryParams& shape, const Q8PreluParams& p, const int8_t* x,
+                   const int8_t* alpha, int8_t* y) {
+  const Q8Range full;
+  BinaryLoop(shape, x, alpha, y, [&p, full](int8_t qx, int8_t qa) {
+    const int32_t d = int32_t{qx} - p.x_zero_point;
+    const int32_t v = d >= 0 ? ApplyQ8Requant(d, p.identity)
+                             : ApplyQ8Requant(d * (int32_t{qa} - p.alpha_zero_point), p.alpha);
+    return Q8Clamp(int64_t{v} + p.y_zero_point, full);
+  });
+}
+
 }  // namespace gearshift

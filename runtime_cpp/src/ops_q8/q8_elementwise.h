@@ -7,7 +7,10 @@
 // a 256-entry table built at plan time in double, ADD (quant_ref.q8_add,
 // TFLite's AddElementwise: 20 bits of headroom, per-input multipliers, then
 // the output multiplier) and MUL, both with NumPy broadcasting resolved into
-// the fp32 ops' BinaryParams (its float `act` is unused here).
+// the fp32 ops' BinaryParams (its float `act` is unused here). Format 1.3
+// adds SUB (ADD with b's multiplier negated), DIV (in double), MAXIMUM and
+// MINIMUM (on the int8 values), LEAKY_RELU, PRELU and QUANTIZE (TFLite's
+// int8 kernels).
 #ifndef GEARSHIFT_OPS_Q8_Q8_ELEMENTWISE_H_
 #define GEARSHIFT_OPS_Q8_Q8_ELEMENTWISE_H_
 
@@ -62,6 +65,53 @@ struct Q8MulParams {
 Q8MulParams MakeQ8MulParams(Q8Quant a, Q8Quant b, Q8Quant y, Activation act);
 void q8_mul__ref(const BinaryParams& shape, const Q8MulParams& p, const int8_t* a, const int8_t* b,
                  int8_t* y);
+
+// ---- 1.3 ----------------------------------------------------------------------
+
+// QUANTIZE (int8 to int8): y = clamp(MBQM(x - zx, sx / sy) + zy), full range.
+Q8RescaleParams MakeQ8RequantizeParams(Q8Quant x, Q8Quant y);
+
+// SUB: TFLite's int8 SUB runs the ADD kernel with input b's quantized
+// multiplier negated (after QuantizeMultiplier, so rounding ties fall as
+// TFLite's do); run with q8_add__ref.
+Q8AddParams MakeQ8SubParams(Q8Quant a, Q8Quant b, Q8Quant y, Activation act);
+
+// MAXIMUM / MINIMUM on the int8 values (inputs and output share (s, z)).
+void q8_maximum__ref(const BinaryParams& shape, const int8_t* a, const int8_t* b, int8_t* y);
+void q8_minimum__ref(const BinaryParams& shape, const int8_t* a, const int8_t* b, int8_t* y);
+
+// DIV in double: clamp(round_half_away(((double)sa * (qa - za)) /
+// ((double)sb * (qb - zb)) / (double)sy) + zy, act); x/0 saturates by the
+// sign of the numerator (then the activation's clamp), 0/0 gives zy.
+struct Q8DivParams {
+  int32_t a_zero_point = 0, b_zero_point = 0, y_zero_point = 0;
+  double a_scale = 1.0, b_scale = 1.0, y_scale = 1.0;
+  Q8Range act;
+};
+Q8DivParams MakeQ8DivParams(Q8Quant a, Q8Quant b, Q8Quant y, Activation act);
+void q8_div__ref(const BinaryParams& shape, const Q8DivParams& p, const int8_t* a, const int8_t* b,
+                 int8_t* y);
+
+// LEAKY_RELU: d = q - zx; MBQM(d, sx / sy) if d >= 0 else
+// MBQM(d, alpha * sx / sy); + zy, clamp. Multipliers in double from the
+// float32 scales and alpha.
+struct Q8LeakyReluParams {
+  int32_t x_zero_point = 0, y_zero_point = 0;
+  Q8Requant identity, alpha;
+};
+Q8LeakyReluParams MakeQ8LeakyReluParams(float alpha, Q8Quant x, Q8Quant y);
+void q8_leaky_relu__ref(const Q8LeakyReluParams& p, const int8_t* x, int8_t* y, int64_t n);
+
+// PRELU: d = q - zx; MBQM(d, sx / sy) if d >= 0 else
+// MBQM(d * (qa - za), sx * sa / sy); + zy, clamp. alpha is operand b of the
+// broadcast.
+struct Q8PreluParams {
+  int32_t x_zero_point = 0, alpha_zero_point = 0, y_zero_point = 0;
+  Q8Requant identity, alpha;
+};
+Q8PreluParams MakeQ8PreluParams(Q8Quant x, Q8Quant alpha, Q8Quant y);
+void q8_prelu__ref(const BinaryParams& shape, const Q8PreluParams& p, const int8_t* x,
+                   const int8_t* alpha, int8_t* y);
 
 }  // namespace gearshift
 

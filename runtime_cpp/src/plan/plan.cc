@@ -341,9 +341,58 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         break;
       }
       case OpType::kReshape:
+      case OpType::kQuantize:
         break;
       case OpType::kPad:
-        st.pad = MakePadParams(x, a.paddings);
+        st.pad = MakePadParams(x, a.paddings, a.pad_value);
+        break;
+      case OpType::kTransposeConv: {
+        const Shape& f = shapes[node.inputs[1]];
+        Conv2DParams& p = st.conv;
+        p.batch = x[0];
+        p.in_h = x[1];
+        p.in_w = x[2];
+        p.in_c = x[3];
+        p.out_h = y[1];
+        p.out_w = y[2];
+        p.out_c = y[3];
+        p.kernel_h = static_cast<int>(f[1]);
+        p.kernel_w = static_cast<int>(f[2]);
+        p.stride_h = a.stride_h;
+        p.stride_w = a.stride_w;
+        p.act = ActivationRange(a.activation);
+        p.pad_top = TransposeConvPadBefore(p.in_h, p.out_h, p.kernel_h, p.stride_h, a.padding);
+        p.pad_left = TransposeConvPadBefore(p.in_w, p.out_w, p.kernel_w, p.stride_w, a.padding);
+        break;
+      }
+      case OpType::kSub:
+      case OpType::kDiv:
+      case OpType::kMaximum:
+      case OpType::kMinimum:
+      case OpType::kPrelu:
+        MakeBinaryParams(x, shapes[node.inputs[1]], a.activation, &st.binary);
+        break;
+      case OpType::kLeakyRelu:
+        st.alpha = a.alpha;
+        break;
+      case OpType::kResizeBilinear:
+      case OpType::kResizeNearestNeighbor:
+        st.resize = MakeResizeParams(x, y, a);
+        break;
+      case OpType::kDepthToSpace:
+        st.strided = MakeDepthToSpaceParams(x, a.block_size);
+        break;
+      case OpType::kSpaceToDepth:
+        st.strided = MakeSpaceToDepthParams(x, a.block_size);
+        break;
+      case OpType::kTranspose:
+        st.strided = MakeTransposeParams(x, a.perm);
+        break;
+      case OpType::kSlice:
+        st.strided = MakeSliceParams(x, a.begin, a.end, a.strides);
+        break;
+      case OpType::kGather:
+        st.gather = MakeGatherParams(x, a.axis, a.indices);
         break;
     }
     if (int8) GS_RETURN_IF_ERROR(plan->PrepareQ8Step(model, node, refs, packs, &st));
@@ -469,6 +518,46 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
       case OpType::kPad:
         f32_pad__ref(st.pad, in[0], y);
         break;
+      case OpType::kTransposeConv:
+        f32_transpose_conv2d__ref(st.conv, in[0], in[1], st.num_operands > 2 ? in[2] : nullptr, y,
+                                  pool);
+        break;
+      case OpType::kSub:
+        f32_binary__ref(BinaryOp::kSub, st.binary, in[0], in[1], y);
+        break;
+      case OpType::kDiv:
+        f32_binary__ref(BinaryOp::kDiv, st.binary, in[0], in[1], y);
+        break;
+      case OpType::kMaximum:
+        f32_binary__ref(BinaryOp::kMaximum, st.binary, in[0], in[1], y);
+        break;
+      case OpType::kMinimum:
+        f32_binary__ref(BinaryOp::kMinimum, st.binary, in[0], in[1], y);
+        break;
+      case OpType::kPrelu:
+        f32_binary__ref(BinaryOp::kPrelu, st.binary, in[0], in[1], y);
+        break;
+      case OpType::kLeakyRelu:
+        f32_leaky_relu__ref(st.alpha, in[0], y, st.out_elements);
+        break;
+      case OpType::kResizeBilinear:
+        f32_resize_bilinear__ref(st.resize, in[0], y);
+        break;
+      case OpType::kResizeNearestNeighbor:
+        f32_resize_nearest__ref(st.resize, in[0], y);
+        break;
+      case OpType::kDepthToSpace:
+      case OpType::kSpaceToDepth:
+      case OpType::kTranspose:
+      case OpType::kSlice:
+        f32_strided_copy__ref(st.strided, in[0], y);
+        break;
+      case OpType::kGather:
+        f32_gather__ref(st.gather, in[0], y);
+        break;
+      case OpType::kQuantize:  // identity in float gears
+        f32_copy__ref(in[0], y, st.out_elements);
+        break;
     }
   }
   for (size_t i = 0; i < graph_outputs_.size(); ++i) {
@@ -501,7 +590,8 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
     q->zero_point = cv.quant->zero_point.empty() ? 0 : cv.quant->zero_point[0];
     return Status::Ok();
   };
-  // Value-moving ops (pools, CONCATENATION, RESHAPE, PAD) need equal
+  // Value-moving ops (pools, CONCATENATION, RESHAPE, PAD, 1.3's layout ops,
+  // resizes, MAXIMUM/MINIMUM) need equal
   // parameters in and out (the reader checks; a plan never rescales there).
   auto same_as_output = [&](int t, Q8Quant y) -> Status {
     Q8Quant q;
@@ -518,7 +608,8 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
   switch (node.op) {
     case OpType::kConv2D:
     case OpType::kDepthwiseConv2D:
-    case OpType::kFullyConnected: {
+    case OpType::kFullyConnected:
+    case OpType::kTransposeConv: {
       const int wt = node.inputs[1];
       const int bt = node.inputs.size() > 2 ? node.inputs[2] : -1;
       if (refs[wt].kind != TensorRef::Kind::kConst) {
@@ -606,7 +697,45 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
       break;
     case OpType::kPad:
       GS_RETURN_IF_ERROR(same_as_output(node.inputs[0], y));
-      st->q8_pad_value = static_cast<int8_t>(y.zero_point);
+      // The fill is real `value` (default 0, which quantizes to zy).
+      st->q8_pad_value = QuantizeQ8(node.attrs.pad_value, y);
+      break;
+    case OpType::kSub: {
+      Q8Quant b;
+      GS_RETURN_IF_ERROR(quant_of(node.inputs[1], &b));
+      st->q8_add = MakeQ8SubParams(x, b, y, act);
+      break;
+    }
+    case OpType::kDiv: {
+      Q8Quant b;
+      GS_RETURN_IF_ERROR(quant_of(node.inputs[1], &b));
+      st->q8_div = MakeQ8DivParams(x, b, y, act);
+      break;
+    }
+    case OpType::kPrelu: {
+      Q8Quant alpha;
+      GS_RETURN_IF_ERROR(quant_of(node.inputs[1], &alpha));
+      st->q8_prelu = MakeQ8PreluParams(x, alpha, y);
+      break;
+    }
+    case OpType::kLeakyRelu:
+      st->q8_leaky_relu = MakeQ8LeakyReluParams(node.attrs.alpha, x, y);
+      break;
+    case OpType::kQuantize:
+      st->q8_rescale = MakeQ8RequantizeParams(x, y);
+      break;
+    case OpType::kMaximum:
+    case OpType::kMinimum:
+      for (int t : node.inputs) GS_RETURN_IF_ERROR(same_as_output(t, y));
+      break;
+    case OpType::kResizeBilinear:
+    case OpType::kResizeNearestNeighbor:
+    case OpType::kDepthToSpace:
+    case OpType::kSpaceToDepth:
+    case OpType::kTranspose:
+    case OpType::kSlice:
+    case OpType::kGather:
+      GS_RETURN_IF_ERROR(same_as_output(node.inputs[0], y));
       break;
   }
   return Status::Ok();
@@ -689,6 +818,45 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         break;
       case OpType::kPad:
         q8_pad__ref(st.pad, st.q8_pad_value, in[0], y);
+        break;
+      case OpType::kTransposeConv:
+        q8_transpose_conv2d__ref(st.conv, st.q8_channel, in[0], in[1], bias, y, pool);
+        break;
+      case OpType::kSub:
+        q8_add__ref(st.binary, st.q8_add, in[0], in[1], y);
+        break;
+      case OpType::kDiv:
+        q8_div__ref(st.binary, st.q8_div, in[0], in[1], y);
+        break;
+      case OpType::kMaximum:
+        q8_maximum__ref(st.binary, in[0], in[1], y);
+        break;
+      case OpType::kMinimum:
+        q8_minimum__ref(st.binary, in[0], in[1], y);
+        break;
+      case OpType::kPrelu:
+        q8_prelu__ref(st.binary, st.q8_prelu, in[0], in[1], y);
+        break;
+      case OpType::kLeakyRelu:
+        q8_leaky_relu__ref(st.q8_leaky_relu, in[0], y, st.out_elements);
+        break;
+      case OpType::kQuantize:
+        q8_rescale__ref(st.q8_rescale, in[0], y, st.out_elements);
+        break;
+      case OpType::kResizeBilinear:
+        q8_resize_bilinear__ref(st.resize, in[0], y);
+        break;
+      case OpType::kResizeNearestNeighbor:
+        q8_resize_nearest__ref(st.resize, in[0], y);
+        break;
+      case OpType::kDepthToSpace:
+      case OpType::kSpaceToDepth:
+      case OpType::kTranspose:
+      case OpType::kSlice:
+        q8_strided_copy__ref(st.strided, in[0], y);
+        break;
+      case OpType::kGather:
+        q8_gather__ref(st.gather, in[0], y);
         break;
     }
   }

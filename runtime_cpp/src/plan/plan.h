@@ -45,16 +45,22 @@
 #include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/fully_connected.h"
+#include "ops/layout_ops.h"
 #include "ops/pool.h"
 #include "ops/reduce.h"
+#include "ops/resize.h"
 #include "ops/shape_ops.h"
 #include "ops/sparse_conv.h"
+#include "ops/transpose_conv.h"
 #include "ops_q8/q8_conv.h"
 #include "ops_q8/q8_elementwise.h"
+#include "ops_q8/q8_layout_ops.h"
 #include "ops_q8/q8_pool.h"
 #include "ops_q8/q8_reduce.h"
+#include "ops_q8/q8_resize.h"
 #include "ops_q8/q8_shape_ops.h"
 #include "ops_q8/q8_sparse.h"
+#include "ops_q8/q8_transpose_conv.h"
 #include "prepare/gear_weights.h"
 #include "thread_pool.h"
 
@@ -115,7 +121,7 @@ struct PlanStep {
   // CONV_2D / FULLY_CONNECTED of a `sparse` gear whose weights are stored
   // sparse: the sparse kernels (ops/sparse_conv.h, ops_q8/q8_sparse.h).
   const SparseMatrix* sparse = nullptr;
-  Conv2DParams conv;
+  Conv2DParams conv;  // also TRANSPOSE_CONV
   FullyConnectedParams dense;
   Pool2DParams pool;
   BinaryParams binary;
@@ -124,16 +130,23 @@ struct PlanStep {
   ConcatParams concat;
   PadParams pad;
   UnaryOp unary = UnaryOp::kRelu;
+  float alpha = 0.0f;          // LEAKY_RELU
+  ResizeParams resize;         // RESIZE_*
+  StridedCopyParams strided;   // TRANSPOSE, SLICE, DEPTH_TO_SPACE, SPACE_TO_DEPTH
+  GatherParams gather;         // GATHER
   // int8 gears: the quantized side of the params above.
   const void* q8_packed = nullptr;  // conv/dense: q8 GEMM pack, else ref op
   Q8ChannelRequant q8_channel;      // conv, depthwise, dense
-  Q8AddParams q8_add;
+  Q8AddParams q8_add;  // ADD, SUB
   Q8MulParams q8_mul;
-  Q8RescaleParams q8_rescale;  // RELU family, MEAN
+  Q8DivParams q8_div;
+  Q8LeakyReluParams q8_leaky_relu;
+  Q8PreluParams q8_prelu;
+  Q8RescaleParams q8_rescale;  // RELU family, MEAN, QUANTIZE
   Q8Table q8_table{};          // LOGISTIC, TANH, HARD_SWISH
   Q8SoftmaxParams q8_softmax;
   Q8Range q8_act;           // pools, CONCATENATION
-  int8_t q8_pad_value = 0;  // PAD
+  int8_t q8_pad_value = 0;  // PAD: zy, or its `value` quantized
 };
 
 class Plan {

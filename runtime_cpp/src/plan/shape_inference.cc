@@ -35,6 +35,21 @@ const char* OpName(OpType op) {
     case OpType::kConcatenation: return "CONCATENATION";
     case OpType::kReshape: return "RESHAPE";
     case OpType::kPad: return "PAD";
+    case OpType::kTransposeConv: return "TRANSPOSE_CONV";
+    case OpType::kSub: return "SUB";
+    case OpType::kDiv: return "DIV";
+    case OpType::kMaximum: return "MAXIMUM";
+    case OpType::kMinimum: return "MINIMUM";
+    case OpType::kLeakyRelu: return "LEAKY_RELU";
+    case OpType::kPrelu: return "PRELU";
+    case OpType::kResizeBilinear: return "RESIZE_BILINEAR";
+    case OpType::kResizeNearestNeighbor: return "RESIZE_NEAREST_NEIGHBOR";
+    case OpType::kDepthToSpace: return "DEPTH_TO_SPACE";
+    case OpType::kSpaceToDepth: return "SPACE_TO_DEPTH";
+    case OpType::kTranspose: return "TRANSPOSE";
+    case OpType::kSlice: return "SLICE";
+    case OpType::kGather: return "GATHER";
+    case OpType::kQuantize: return "QUANTIZE";
   }
   return "?";
 }
@@ -60,6 +75,8 @@ class NodeShapes {
       case OpType::kLogistic:
       case OpType::kTanh:
       case OpType::kHardSwish:
+      case OpType::kLeakyRelu:
+      case OpType::kQuantize:
         GS_RETURN_IF_ERROR(Arity(1, 1));
         *out = *in_[0];
         return Status::Ok();
@@ -69,10 +86,23 @@ class NodeShapes {
         *out = *in_[0];
         return Status::Ok();
       case OpType::kAdd:
-      case OpType::kMul: return Binary(out);
+      case OpType::kMul:
+      case OpType::kSub:
+      case OpType::kDiv:
+      case OpType::kMaximum:
+      case OpType::kMinimum: return Binary(out);
       case OpType::kConcatenation: return Concat(out);
       case OpType::kReshape: return Reshape(out);
       case OpType::kPad: return Pad(out);
+      case OpType::kTransposeConv: return TransposeConv(out);
+      case OpType::kPrelu: return Prelu(out);
+      case OpType::kResizeBilinear:
+      case OpType::kResizeNearestNeighbor: return Resize(out);
+      case OpType::kDepthToSpace:
+      case OpType::kSpaceToDepth: return BlockShuffle(out);
+      case OpType::kTranspose: return Transpose(out);
+      case OpType::kSlice: return Slice(out);
+      case OpType::kGather: return Gather(out);
     }
     return Error("unknown op");
   }
@@ -297,6 +327,132 @@ class NodeShapes {
       if (pads[d].first < 0 || pads[d].second < 0) return Error("negative padding");
       (*out)[d] += pads[d].first + pads[d].second;
     }
+    return Status::Ok();
+  }
+
+  // 1.3 ops. The reader checked the attributes against the declared shapes;
+  // these checks repeat what plans rely on, for ModelDescs built elsewhere.
+
+  Status TransposeConv(Shape* out) {
+    const NodeAttrs& a = node_.attrs;
+    GS_RETURN_IF_ERROR(Arity(2, 3));
+    GS_RETURN_IF_ERROR(Rank(0, 4, "input"));
+    GS_RETURN_IF_ERROR(Rank(1, 4, "filter"));
+    const Shape& x = *in_[0];
+    const Shape& f = *in_[1];
+    if (f[3] != x[3]) {
+      return Error("filter channels " + std::to_string(f[3]) + " != input channels " +
+                   std::to_string(x[3]));
+    }
+    GS_RETURN_IF_ERROR(Bias(2, f[0]));
+    if (a.size_h < 1 || a.size_w < 1 || a.stride_h < 1 || a.stride_w < 1) {
+      return Error("output_size and stride must be >= 1");
+    }
+    *out = {x[0], a.size_h, a.size_w, f[0]};
+    return Status::Ok();
+  }
+
+  Status Prelu(Shape* out) {
+    GS_RETURN_IF_ERROR(Arity(2, 2));
+    // alpha broadcasts onto x; the output keeps x's shape.
+    Shape y;
+    if (!BroadcastShapes(*in_[0], *in_[1], &y) || y != *in_[0]) {
+      return Error("alpha " + ShapeToString(*in_[1]) + " does not broadcast to the input " +
+                   ShapeToString(*in_[0]));
+    }
+    *out = std::move(y);
+    return Status::Ok();
+  }
+
+  Status Resize(Shape* out) {
+    const NodeAttrs& a = node_.attrs;
+    GS_RETURN_IF_ERROR(Arity(1, 1));
+    GS_RETURN_IF_ERROR(Rank(0, 4, "input"));
+    if (a.size_h < 1 || a.size_w < 1 || (a.align_corners && a.half_pixel_centers)) {
+      return Error("invalid size or align_corners/half_pixel_centers");
+    }
+    const Shape& x = *in_[0];
+    *out = {x[0], a.size_h, a.size_w, x[3]};
+    return Status::Ok();
+  }
+
+  Status BlockShuffle(Shape* out) {
+    GS_RETURN_IF_ERROR(Arity(1, 1));
+    GS_RETURN_IF_ERROR(Rank(0, 4, "input"));
+    const Shape& x = *in_[0];
+    const int64_t b = node_.attrs.block_size;
+    if (b < 1 || x[1] > std::numeric_limits<int64_t>::max() / (b * b) ||
+        x[2] > std::numeric_limits<int64_t>::max() / (b * b)) {
+      return Error("block_size " + std::to_string(b) + " out of range for " + ShapeToString(x));
+    }
+    if (node_.op == OpType::kDepthToSpace) {
+      if (x[3] % (b * b) != 0) {
+        return Error("input channels " + std::to_string(x[3]) + " not a multiple of " +
+                     std::to_string(b * b));
+      }
+      *out = {x[0], x[1] * b, x[2] * b, x[3] / (b * b)};
+    } else {
+      if (x[1] % b != 0 || x[2] % b != 0) {
+        return Error("block_size " + std::to_string(b) + " does not divide " + ShapeToString(x));
+      }
+      *out = {x[0], x[1] / b, x[2] / b, x[3] * b * b};
+    }
+    return Status::Ok();
+  }
+
+  Status Transpose(Shape* out) {
+    GS_RETURN_IF_ERROR(Arity(1, 1));
+    const Shape& x = *in_[0];
+    const std::vector<int>& perm = node_.attrs.perm;
+    std::vector<char> seen(x.size(), 0);
+    bool ok = perm.size() == x.size() && !perm.empty() && perm[0] == 0;
+    for (size_t i = 0; ok && i < perm.size(); ++i) {
+      ok = perm[i] >= 0 && static_cast<size_t>(perm[i]) < x.size() && !seen[perm[i]];
+      if (ok) seen[perm[i]] = 1;
+    }
+    if (!ok) return Error("perm is not a permutation of the input's axes with perm[0] = 0");
+    out->clear();
+    for (int p : perm) out->push_back(x[p]);
+    return Status::Ok();
+  }
+
+  Status Slice(Shape* out) {
+    GS_RETURN_IF_ERROR(Arity(1, 1));
+    GS_RETURN_IF_ERROR(MinRank(0, 1, "input"));
+    const NodeAttrs& a = node_.attrs;
+    const Shape& x = *in_[0];
+    const size_t n = x.size() - 1;
+    if (a.begin.size() != n || a.end.size() != n || a.strides.size() != n) {
+      return Error("begin, end and strides need " + std::to_string(n) + " entries each");
+    }
+    *out = {x[0]};
+    for (size_t i = 0; i < n; ++i) {
+      if (!(a.begin[i] >= 0 && a.begin[i] < a.end[i] && a.end[i] <= x[i + 1] &&
+            a.strides[i] >= 1)) {
+        return Error("slice of axis " + std::to_string(i + 1) + " out of range for input " +
+                     ShapeToString(x));
+      }
+      out->push_back((a.end[i] - a.begin[i] + a.strides[i] - 1) / a.strides[i]);
+    }
+    return Status::Ok();
+  }
+
+  Status Gather(Shape* out) {
+    GS_RETURN_IF_ERROR(Arity(1, 1));
+    const NodeAttrs& a = node_.attrs;
+    const Shape& x = *in_[0];
+    if (a.axis < 1 || static_cast<size_t>(a.axis) >= x.size() || a.indices.empty()) {
+      return Error("axis " + std::to_string(a.axis) + " out of range [1, " +
+                   std::to_string(x.size()) + ") or no indices");
+    }
+    for (int64_t i : a.indices) {
+      if (i < 0 || i >= x[a.axis]) {
+        return Error("index " + std::to_string(i) + " out of range for axis " +
+                     std::to_string(a.axis) + " of " + ShapeToString(x));
+      }
+    }
+    *out = x;
+    (*out)[a.axis] = static_cast<int64_t>(a.indices.size());
     return Status::Ok();
   }
 
