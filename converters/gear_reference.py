@@ -1,4 +1,4 @@
-"""The whole-gear oracle: any gear of a ``.gear`` 1.2 file, run in numpy.
+"""The whole-gear oracle: any gear of a ``.gear`` 1.3 file, run in numpy.
 
 ``run_gear(source, gear, inputs)`` gives what the C++ runtime must give:
 
@@ -33,7 +33,7 @@ import numpy as np
 
 from ..gear_format import GearFile, read_gear
 from . import quant_ref as qr
-from .reference import graph_from_gear, run_graph
+from .reference import MOVE_OPS, graph_from_gear, run_graph
 
 __all__ = ["run_gear", "run_gear_int8"]
 
@@ -111,7 +111,32 @@ def _eval_int8(
     if op == "RESHAPE":
         return np.asarray(x[0]).reshape((x[0].shape[0], *a["shape"]))
     if op == "PAD":
-        return qr.q8_pad(x[0], p[0], a["paddings"])
+        return qr.q8_pad(x[0], p[0], a["paddings"], a.get("value"))
+    if op == "TRANSPOSE_CONV":
+        return qr.q8_transpose_conv(
+            x[0], p[0], x[1], p[1], x[2], y,
+            tuple(a["stride"]), a["padding"], tuple(a["output_size"]), act,
+        )  # fmt: skip
+    if op == "SUB":
+        return qr.q8_sub(x[0], p[0], x[1], p[1], y, act)
+    if op == "DIV":
+        return qr.q8_div(x[0], p[0], x[1], p[1], y, act)
+    if op == "MAXIMUM":
+        return qr.q8_maximum(x[0], x[1])
+    if op == "MINIMUM":
+        return qr.q8_minimum(x[0], x[1])
+    if op == "LEAKY_RELU":
+        return qr.q8_leaky_relu(x[0], p[0], y, float(a["alpha"]))
+    if op == "PRELU":
+        return qr.q8_prelu(x[0], p[0], x[1], p[1], y)
+    if op == "RESIZE_BILINEAR":
+        return qr.q8_resize_bilinear(
+            x[0], tuple(a["size"]), bool(a["align_corners"]), bool(a["half_pixel_centers"])
+        )
+    if op in MOVE_OPS:
+        return qr.q8_move(op, x[0], a)
+    if op == "QUANTIZE":
+        return qr.q8_requantize(x[0], p[0], y)
     raise ValueError(f"no int8 kernel for op {op!r}")
 
 

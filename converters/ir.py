@@ -21,6 +21,7 @@ import numpy as np
 
 __all__ = [
     "ACTIVATIONS",
+    "FORMAT_13_OPS",
     "FORMAT_OPS",
     "FUSABLE_ACTIVATION_OPS",
     "IR_ONLY_OPS",
@@ -50,6 +51,42 @@ FORMAT_OPS = frozenset(
         "CONCATENATION",
         "RESHAPE",
         "PAD",
+        # 1.3
+        "TRANSPOSE_CONV",
+        "SUB",
+        "DIV",
+        "MAXIMUM",
+        "MINIMUM",
+        "LEAKY_RELU",
+        "PRELU",
+        "RESIZE_BILINEAR",
+        "RESIZE_NEAREST_NEIGHBOR",
+        "DEPTH_TO_SPACE",
+        "SPACE_TO_DEPTH",
+        "TRANSPOSE",
+        "SLICE",
+        "GATHER",
+        "QUANTIZE",
+    }
+)
+# Ops (and PAD's ``value``) that need format 1.3 (FORMAT.md "Ops added in 1.3").
+FORMAT_13_OPS = frozenset(
+    {
+        "TRANSPOSE_CONV",
+        "SUB",
+        "DIV",
+        "MAXIMUM",
+        "MINIMUM",
+        "LEAKY_RELU",
+        "PRELU",
+        "RESIZE_BILINEAR",
+        "RESIZE_NEAREST_NEIGHBOR",
+        "DEPTH_TO_SPACE",
+        "SPACE_TO_DEPTH",
+        "TRANSPOSE",
+        "SLICE",
+        "GATHER",
+        "QUANTIZE",
     }
 )
 # IDENTITY: y = x (inference no-ops such as Dropout). BATCH_NORM: inputs x,
@@ -67,6 +104,9 @@ FUSABLE_ACTIVATION_OPS = frozenset(
         "MAX_POOL_2D",
         "AVERAGE_POOL_2D",
         "CONCATENATION",
+        "TRANSPOSE_CONV",
+        "SUB",
+        "DIV",
     }
 )
 

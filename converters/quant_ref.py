@@ -68,7 +68,11 @@ from typing import Union
 
 import numpy as np
 
-from .reference import same_padding
+from .reference import (
+    move_values,
+    same_padding,
+    transpose_conv_accumulate,
+)
 
 __all__ = [
     "INT32_MAX",
@@ -86,15 +90,25 @@ __all__ = [
     "q8_concatenation",
     "q8_conv2d",
     "q8_depthwise_conv2d",
+    "q8_div",
     "q8_fully_connected",
+    "q8_leaky_relu",
     "q8_lookup_table",
     "q8_max_pool",
+    "q8_maximum",
     "q8_mean",
+    "q8_minimum",
+    "q8_move",
     "q8_mul",
     "q8_pad",
+    "q8_prelu",
     "q8_relu",
+    "q8_requantize",
+    "q8_resize_bilinear",
     "q8_softmax",
+    "q8_sub",
     "q8_table_op",
+    "q8_transpose_conv",
     "quantize",
     "quantize_bias",
     "quantize_f16",
@@ -264,9 +278,12 @@ def dequantize(q: np.ndarray, qp: QParams) -> np.ndarray:
 def weight_channel_axis(op: str) -> int:
     """Output-channel axis of a filter.
 
-    CONV_2D ``[O,KH,KW,I]`` and FC ``[O,I]`` -> 0, DEPTHWISE ``[1,KH,KW,C*M]`` -> 3.
+    CONV_2D and TRANSPOSE_CONV ``[O,KH,KW,I]`` and FC ``[O,I]`` -> 0,
+    DEPTHWISE ``[1,KH,KW,C*M]`` -> 3.
     """
     if op in ("CONV_2D", "FULLY_CONNECTED"):
+        return 0
+    if op == "TRANSPOSE_CONV":  # [O,KH,KW,C], like CONV_2D
         return 0
     if op == "DEPTHWISE_CONV_2D":
         return 3
@@ -437,10 +454,18 @@ def q8_add(
 ) -> np.ndarray:
     """int8 ADD (TFLite ``AddElementwise``): both inputs rescaled to ``2 * max scale`` with
     20 bits of headroom, summed, then rescaled to the output; broadcasting as numpy."""
+    return _q8_add_sub(aq, a, bq, b, y, activation, 1)
+
+
+def _q8_add_sub(
+    aq: np.ndarray, a: QParams, bq: np.ndarray, b: QParams, y: QParams, activation: str, sign: int
+) -> np.ndarray:
+    """ADD (``sign`` 1) and SUB (``sign`` -1, input b's multiplier negated, as TFLite)."""
     left_shift = 20
     twice_max = 2.0 * float(max(np.float32(a.scale), np.float32(b.scale)))
     m1, s1 = quantize_multiplier(float(np.float32(a.scale)) / twice_max)
     m2, s2 = quantize_multiplier(float(np.float32(b.scale)) / twice_max)
+    m2 *= sign
     mo, so = quantize_multiplier(twice_max / ((1 << left_shift) * float(np.float32(y.scale))))
     va = (np.asarray(aq, np.int64) - int(a.zero_point)) << left_shift
     vb = (np.asarray(bq, np.int64) - int(b.zero_point)) << left_shift
@@ -675,13 +700,15 @@ def q8_softmax(xq: np.ndarray, x: QParams, y: QParams, beta: float = 1.0) -> np.
     return np.clip(out, -128, 127).astype(np.int8)
 
 
-def q8_pad(xq: np.ndarray, x: QParams, paddings: list[list[int]]) -> np.ndarray:
-    """int8 PAD: values unchanged, new positions filled with the zero point."""
-    return np.pad(
-        np.asarray(xq, np.int8),
-        [tuple(p) for p in paddings],
-        constant_values=int(x.zero_point),
-    )
+def q8_pad(
+    xq: np.ndarray, x: QParams, paddings: list[list[int]], value: float | None = None
+) -> np.ndarray:
+    """int8 PAD: values unchanged, new positions filled with the zero point, or (a PAD with
+    ``value``, 1.3) with ``clamp(rha(value / s) + z)``."""
+    fill = int(x.zero_point)
+    if value is not None:
+        fill = int(np.clip(round_half_away(float(value) / np.float64(x.scale)) + fill, -128, 127))
+    return np.pad(np.asarray(xq, np.int8), [tuple(p) for p in paddings], constant_values=fill)
 
 
 def q8_concatenation(
@@ -692,3 +719,149 @@ def q8_concatenation(
     out = np.concatenate([np.asarray(x, np.int8) for x in xs], axis=axis)
     lo, hi = activation_range(activation, y)
     return np.clip(out, lo, hi).astype(np.int8)
+
+
+# -- format 1.3 ops (docs/QUANTIZATION.md rows marked 1.3) ---------------------------
+def q8_transpose_conv(
+    xq: np.ndarray,
+    x: QParams,
+    wq: np.ndarray,
+    w: QParams,
+    bias: np.ndarray | None,
+    y: QParams,
+    stride: tuple[int, int],
+    padding: str,
+    output_size: tuple[int, int],
+    activation: str = "NONE",
+) -> np.ndarray:
+    """int8 TRANSPOSE_CONV (TFLite ``reference_integer_ops::TransposeConv``): int32
+    accumulation of ``(qx - zx) * qw`` into every output position a tap reaches, plus the
+    int32 bias, ``MBQM(acc, sx * sw[c] / sy) + zy``, clamped to the activation."""
+    x64 = np.asarray(xq, np.int64) - int(x.zero_point)
+    acc = transpose_conv_accumulate(
+        x64, np.asarray(wq, np.int64), stride, padding, output_size, np.int64
+    )
+    if bias is not None:
+        acc = acc + np.asarray(bias, np.int64)
+    return _requantize(_wrap_int32(acc), _out_multiplier(x, w, y), y, activation)
+
+
+def q8_sub(
+    aq: np.ndarray, a: QParams, bq: np.ndarray, b: QParams, y: QParams, activation: str = "NONE"
+) -> np.ndarray:
+    """int8 SUB: :func:`q8_add` with input b's multiplier negated (TFLite's int8 SUB)."""
+    return _q8_add_sub(aq, a, bq, b, y, activation, -1)
+
+
+def q8_div(
+    aq: np.ndarray, a: QParams, bq: np.ndarray, b: QParams, y: QParams, activation: str = "NONE"
+) -> np.ndarray:
+    """int8 DIV in double: ``clamp(rha((sa * (qa - za)) / (sb * (qb - zb)) / sy) + zy)``;
+    ``qb == zb`` gives the clamp bound by the numerator's sign, and ``zy`` for 0/0."""
+    num = np.float64(a.scale) * (np.asarray(aq, np.int64) - int(a.zero_point)).astype(np.float64)
+    den = np.float64(b.scale) * (np.asarray(bq, np.int64) - int(b.zero_point)).astype(np.float64)
+    num, den = np.broadcast_arrays(num, den)
+    lo, hi = activation_range(activation, y)
+    safe = np.where(den == 0, 1.0, den)
+    q = round_half_away(num / safe / np.float64(y.scale)) + int(y.zero_point)
+    q = np.where(den == 0, np.where(num > 0, 127, np.where(num < 0, -128, int(y.zero_point))), q)
+    return np.clip(q, lo, hi).astype(np.int8)
+
+
+def q8_maximum(aq: np.ndarray, bq: np.ndarray) -> np.ndarray:
+    """int8 MAXIMUM: max of the int8 values (inputs and output share one ``(s, z)``)."""
+    return np.maximum(np.asarray(aq, np.int8), np.asarray(bq, np.int8))
+
+
+def q8_minimum(aq: np.ndarray, bq: np.ndarray) -> np.ndarray:
+    """int8 MINIMUM: min of the int8 values (inputs and output share one ``(s, z)``)."""
+    return np.minimum(np.asarray(aq, np.int8), np.asarray(bq, np.int8))
+
+
+def q8_leaky_relu(xq: np.ndarray, x: QParams, y: QParams, alpha: float) -> np.ndarray:
+    """int8 LEAKY_RELU (TFLite ``QuantizeLeakyRelu``): ``d = q - zx``; ``MBQM(d, sx / sy)``
+    if ``d >= 0``, else ``MBQM(d, alpha * sx / sy)``; ``+ zy``, clamp."""
+    d = np.asarray(xq, np.int64) - int(x.zero_point)
+    m1, s1 = quantize_multiplier(float(np.float64(x.scale) / np.float64(y.scale)))
+    ma, sa = quantize_multiplier(
+        float(np.float64(np.float32(alpha)) * np.float64(x.scale) / np.float64(y.scale))
+    )
+    pos = multiply_by_quantized_multiplier(d, m1, s1)
+    neg = multiply_by_quantized_multiplier(d, ma, sa)
+    out = np.where(d >= 0, pos, neg) + int(y.zero_point)
+    return np.clip(out, -128, 127).astype(np.int8)
+
+
+def q8_prelu(xq: np.ndarray, x: QParams, aq: np.ndarray, a: QParams, y: QParams) -> np.ndarray:
+    """int8 PRELU (TFLite ``BroadcastPrelu4DSlow``): ``d = q - zx``; ``MBQM(d, sx / sy)`` if
+    ``d >= 0``, else ``MBQM(d * (qa - za), sx * sa / sy)``; ``+ zy``, clamp; alpha broadcast."""
+    d = np.asarray(xq, np.int64) - int(x.zero_point)
+    al = np.asarray(aq, np.int64) - int(a.zero_point)
+    d, al = np.broadcast_arrays(d, al)
+    m1, s1 = quantize_multiplier(float(np.float64(x.scale) / np.float64(y.scale)))
+    m2, s2 = quantize_multiplier(
+        float(np.float64(x.scale) * np.float64(a.scale) / np.float64(y.scale))
+    )
+    pos = multiply_by_quantized_multiplier(d, m1, s1)
+    neg = multiply_by_quantized_multiplier(d * al, m2, s2)
+    out = np.where(d >= 0, pos, neg) + int(y.zero_point)
+    return np.clip(out, -128, 127).astype(np.int8)
+
+
+def _c_div(a: np.ndarray, b: int) -> np.ndarray:
+    """C integer division (truncates toward zero) of int64 values by a positive ``b``."""
+    a = np.asarray(a, np.int64)
+    return np.where(a >= 0, a // b, -((-a) // b))
+
+
+def _bilinear_taps_10(
+    size_in: int, size_out: int, align_corners: bool, half_pixel_centers: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One axis of TFLite's integer RESIZE_BILINEAR: ``(lo, hi, v)`` with ``v`` the source
+    coordinate in 10-bit fixed point. ``scale_10 = (1024 * in + out / 2) / out`` (integer
+    division; ``in - 1``, ``out - 1`` with ``align_corners`` and ``out > 1``)."""
+    if align_corners and size_out > 1:
+        num, den = size_in - 1, size_out - 1
+    else:
+        num, den = size_in, size_out
+    scale_10 = ((1 << 10) * num + den // 2) // den
+    o = np.arange(size_out, dtype=np.int64)
+    v = o * scale_10 + (scale_10 // 2 - (1 << 9) if half_pixel_centers else 0)
+    lo = np.maximum(_c_div(v, 1 << 10), 0)
+    hi = np.minimum(_c_div(v + (1 << 10) - 1, 1 << 10), size_in - 1)
+    return lo, hi, v
+
+
+def q8_resize_bilinear(
+    xq: np.ndarray, size: tuple[int, int], align_corners: bool, half_pixel_centers: bool
+) -> np.ndarray:
+    """int8 RESIZE_BILINEAR (TFLite's integer kernel): taps weighted in 10-bit fixed point,
+    summed in int64, divided by 2^20 rounding half away from zero. Same ``(s, z)`` in and out."""
+    x = np.asarray(xq, np.int64)
+    y0, y1, vy = _bilinear_taps_10(x.shape[1], size[0], align_corners, half_pixel_centers)
+    x0, x1, vx = _bilinear_taps_10(x.shape[2], size[1], align_corners, half_pixel_centers)
+    one = 1 << 10
+    wy1 = (vy - one * y0)[None, :, None, None]  # weight of the hi row
+    wx1 = (vx - one * x0)[None, None, :, None]
+    wy0, wx0 = one - wy1, one - wx1
+    acc = (
+        x[:, y0][:, :, x0] * wy0 * wx0
+        + x[:, y1][:, :, x0] * wy1 * wx0
+        + x[:, y0][:, :, x1] * wy0 * wx1
+        + x[:, y1][:, :, x1] * wy1 * wx1
+    )
+    rounded = acc + np.where(acc > 0, 1 << 19, -(1 << 19))
+    return _c_div(rounded, 1 << 20).astype(np.int8)
+
+
+def q8_requantize(xq: np.ndarray, x: QParams, y: QParams) -> np.ndarray:
+    """int8 QUANTIZE (int8 to int8, TFLite's ``Requantize``): ``MBQM(q - zx, sx / sy) + zy``,
+    clamp."""
+    m = np.float64(x.scale) / np.float64(y.scale)
+    return _requantize_to(np.asarray(xq, np.int64) - int(x.zero_point), float(m), y, -128, 127)
+
+
+def q8_move(op: str, xq: np.ndarray, attrs: dict) -> np.ndarray:
+    """RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH, TRANSPOSE, SLICE, GATHER:
+    int8 values moved unchanged (the float kernels' index arithmetic, on int8)."""
+    return np.ascontiguousarray(move_values(op, np.asarray(xq, np.int8), attrs))

@@ -7,10 +7,10 @@ writer puts into the ``q8``/``q4`` gears of a ``.gear`` file (FORMAT.md
 
 - an int8 ``(scale, zero_point)`` per non-constant tensor, chosen from its
   range as gemmlowp does, with the ties the format requires: the inputs and
-  output of MAX_POOL_2D, AVERAGE_POOL_2D, RESHAPE, PAD and CONCATENATION share
-  one set of parameters (from the union of their ranges), and SOFTMAX outputs
-  get TFLite's fixed ``(1/256, -128)``;
-- conv/depthwise/dense weights symmetric per output channel, biases int32 at
+  output of MAX_POOL_2D, AVERAGE_POOL_2D, RESHAPE, PAD, CONCATENATION and the
+  value-moving ops of 1.3 (:data:`TIED_OPS`) share one set of parameters
+  (from the union of their ranges), and SOFTMAX outputs get TFLite's fixed ``(1/256, -128)``;
+- conv/depthwise/dense/transpose-conv weights symmetric per output channel, biases int32 at
   ``x_scale * w_scale[c]``;
 - any other constant operand (of ADD, MUL, CONCATENATION, ...) asymmetric per
   tensor from its own min and max.
@@ -28,12 +28,30 @@ import numpy as np
 from .ir import Graph
 from .quant_ref import QParams, choose_qparams, quantize, quantize_bias, quantize_weights_q8
 
-__all__ = ["TIED_OPS", "WEIGHT_OPS", "QuantPlan", "quantize_graph"]
+__all__ = ["TIED_OPS", "WEIGHT_AXIS", "WEIGHT_OPS", "QuantPlan", "quantize_graph"]
 
-WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+# Output-channel axis of each WEIGHT_OPS filter (quant_ref.weight_channel_axis).
+WEIGHT_AXIS = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3, "TRANSPOSE_CONV": 0}
 # Ops whose int8 form moves values without rescaling: one (scale, zp) for all
-# their non-constant inputs and their output.
-TIED_OPS = ("MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "PAD", "CONCATENATION")
+# their non-constant inputs and their output (FORMAT.md "Compute tokens").
+TIED_OPS = (
+    "MAX_POOL_2D",
+    "AVERAGE_POOL_2D",
+    "RESHAPE",
+    "PAD",
+    "CONCATENATION",
+    # 1.3
+    "MAXIMUM",
+    "MINIMUM",
+    "RESIZE_BILINEAR",
+    "RESIZE_NEAREST_NEIGHBOR",
+    "DEPTH_TO_SPACE",
+    "SPACE_TO_DEPTH",
+    "TRANSPOSE",
+    "SLICE",
+    "GATHER",
+)
 SOFTMAX_QPARAMS = (1.0 / 256.0, -128)
 
 
@@ -117,7 +135,7 @@ def quantize_graph(graph: Graph, ranges: dict[str, tuple[float, float]]) -> Quan
     """Integer-gear parameters for ``graph`` from calibrated ``ranges`` (see module doc)."""
     params = _activation_params(graph, ranges)
     plan = QuantPlan(activations={k: v for k, v in params.items() if not graph.tensors[k].is_const})
-    weight_axis = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3}
+    weight_axis = WEIGHT_AXIS
     for n in graph.nodes:
         consts = [
             (i, t) for i, t in enumerate(n.inputs) if t is not None and graph.tensors[t].is_const

@@ -16,7 +16,20 @@ import numpy as np
 
 from .ir import Graph, Node
 
-__all__ = ["float_constants", "graph_from_gear", "run", "run_graph", "same_padding"]
+__all__ = [
+    "MOVE_OPS",
+    "bilinear_taps",
+    "float_constants",
+    "graph_from_gear",
+    "move_values",
+    "nearest_indices",
+    "resize_scale",
+    "run",
+    "run_graph",
+    "same_padding",
+    "transpose_conv_accumulate",
+    "transpose_conv_padding",
+]
 
 
 def same_padding(size: int, k: int, s: int, d: int, padding: str) -> tuple[int, int, int]:
@@ -106,6 +119,171 @@ def _pool(node: Node, x: np.ndarray) -> np.ndarray:
     return total / count
 
 
+def transpose_conv_padding(
+    h: int, w: int, kh: int, kw: int, stride: tuple[int, int], padding: str, out: tuple[int, int]
+) -> tuple[int, int]:
+    """``(pt, pl)`` of TRANSPOSE_CONV: the padding before of a forward ``CONV_2D`` from
+    ``out`` to ``[h, w]`` (FORMAT.md: SAME ``max((H-1)*sh + KH - OH, 0) / 2``, VALID 0)."""
+    if padding == "VALID":
+        return 0, 0
+    if padding != "SAME":
+        raise ValueError(f"padding must be SAME or VALID, got {padding!r}")
+    sh, sw = stride
+    oh, ow = out
+    return max((h - 1) * sh + kh - oh, 0) // 2, max((w - 1) * sw + kw - ow, 0) // 2
+
+
+def transpose_conv_accumulate(
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: tuple[int, int],
+    padding: str,
+    out: tuple[int, int],
+    dtype: type = np.float64,
+) -> np.ndarray:
+    """``y[n, iy*sh + ky - pt, ix*sw + kx - pl, o] += x[n,iy,ix,c] * w[o,ky,kx,c]``, positions
+    outside ``[OH, OW]`` dropped; no bias. ``dtype`` float64 (float) or int64 (int8 gear)."""
+    o, kh, kw, c = w.shape
+    n, h, wd, cx = x.shape
+    if cx != c:
+        raise ValueError(f"input has {cx} channels, filter expects {c}")
+    sh, sw = stride
+    oh, ow = out
+    pt, pl = transpose_conv_padding(h, wd, kh, kw, stride, padding, out)
+    rows = max((h - 1) * sh + kh, pt + oh)
+    cols = max((wd - 1) * sw + kw, pl + ow)
+    buf = np.zeros((n, rows, cols, o), dtype)
+    xs = x.astype(dtype)
+    for ky in range(kh):
+        for kx in range(kw):
+            contrib = xs @ w[:, ky, kx, :].astype(dtype).T
+            buf[:, ky : ky + (h - 1) * sh + 1 : sh, kx : kx + (wd - 1) * sw + 1 : sw, :] += contrib
+    return buf[:, pt : pt + oh, pl : pl + ow, :]
+
+
+def _transpose_conv(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    a = node.attrs
+    y = transpose_conv_accumulate(x, w, tuple(a["stride"]), a["padding"], tuple(a["output_size"]))
+    if b is not None:
+        y = y + b
+    return y
+
+
+def resize_scale(size_in: int, size_out: int, align_corners: bool) -> np.float32:
+    """TFLite's resize scale in float32: ``(in-1)/(out-1)`` with ``align_corners`` (and
+    ``out > 1``), else ``in/out``."""
+    if align_corners and size_out > 1:
+        return np.float32(size_in - 1) / np.float32(size_out - 1)
+    return np.float32(size_in) / np.float32(size_out)
+
+
+def bilinear_taps(
+    size_in: int, size_out: int, align_corners: bool, half_pixel_centers: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per output position of one axis: ``(lo, hi, f)`` as FORMAT.md's RESIZE_BILINEAR
+    (float32 source coordinate ``v``, ``lo = max(floor(v), 0)``, ``hi = min(ceil(v), in-1)``,
+    ``f = v - lo``)."""
+    scale = resize_scale(size_in, size_out, align_corners)
+    o = np.arange(size_out, dtype=np.float32)
+    half = np.float32(0.5)
+    v = ((o + half) * scale - half if half_pixel_centers else o * scale).astype(np.float32)
+    lo = np.maximum(np.floor(v), 0).astype(np.int64)
+    hi = np.minimum(np.ceil(v).astype(np.int64), size_in - 1)
+    f = (v - lo.astype(np.float32)).astype(np.float32)
+    return lo, hi, f
+
+
+def nearest_indices(
+    size_in: int, size_out: int, align_corners: bool, half_pixel_centers: bool
+) -> np.ndarray:
+    """RESIZE_NEAREST_NEIGHBOR's source index per output position (TFLite's, float32)."""
+    scale = resize_scale(size_in, size_out, align_corners)
+    offset = np.float32(0.5 if half_pixel_centers else 0.0)
+    v = ((np.arange(size_out, dtype=np.float32) + offset) * scale).astype(np.float32)
+    v64 = v.astype(np.float64)  # std::round: half away from zero, exact
+    src = np.sign(v64) * np.floor(np.abs(v64) + 0.5) if align_corners else np.floor(v64)
+    return np.clip(src.astype(np.int64), 0, size_in - 1)
+
+
+def _resize_bilinear(node: Node, x: np.ndarray) -> np.ndarray:
+    a = node.attrs
+    oh, ow = a["size"]
+    ac, hp = bool(a["align_corners"]), bool(a["half_pixel_centers"])
+    y0, y1, fy = bilinear_taps(x.shape[1], oh, ac, hp)
+    x0, x1, fx = bilinear_taps(x.shape[2], ow, ac, hp)
+    xd = x.astype(np.float64)
+    fy = fy.astype(np.float64)[None, :, None, None]
+    fx = fx.astype(np.float64)[None, None, :, None]
+    top = xd[:, y0][:, :, x0] * (1 - fx) + xd[:, y0][:, :, x1] * fx
+    bot = xd[:, y1][:, :, x0] * (1 - fx) + xd[:, y1][:, :, x1] * fx
+    return top * (1 - fy) + bot * fy
+
+
+def resize_nearest(x: np.ndarray, attrs: dict[str, Any]) -> np.ndarray:
+    oh, ow = attrs["size"]
+    ac, hp = bool(attrs["align_corners"]), bool(attrs["half_pixel_centers"])
+    rows = nearest_indices(x.shape[1], oh, ac, hp)
+    cols = nearest_indices(x.shape[2], ow, ac, hp)
+    return x[:, rows][:, :, cols]
+
+
+def depth_to_space(x: np.ndarray, b: int) -> np.ndarray:
+    """``y[n, h*b + i, w*b + j, c] = x[n, h, w, (i*b + j) * C/b² + c]``."""
+    n, h, w, c = x.shape
+    if c % (b * b):
+        raise ValueError(f"DEPTH_TO_SPACE: {c} channels is not a multiple of {b}*{b}")
+    cc = c // (b * b)
+    return x.reshape(n, h, w, b, b, cc).transpose(0, 1, 3, 2, 4, 5).reshape(n, h * b, w * b, cc)
+
+
+def space_to_depth(x: np.ndarray, b: int) -> np.ndarray:
+    """The inverse of :func:`depth_to_space`."""
+    n, h, w, c = x.shape
+    if h % b or w % b:
+        raise ValueError(f"SPACE_TO_DEPTH: {h}x{w} is not a multiple of {b}")
+    return (
+        x.reshape(n, h // b, b, w // b, b, c)
+        .transpose(0, 1, 3, 2, 4, 5)
+        .reshape(n, h // b, w // b, b * b * c)
+    )
+
+
+def slice_axes(x: np.ndarray, attrs: dict[str, Any]) -> np.ndarray:
+    """SLICE: ``x[:, begin[0]:end[0]:strides[0], ...]`` (axes 1.. only)."""
+    idx = tuple(
+        slice(int(b), int(e), int(s))
+        for b, e, s in zip(*(attrs[k] for k in ("begin", "end", "strides")))
+    )
+    return x[(slice(None), *idx)]
+
+
+def move_values(op: str, x: np.ndarray, attrs: dict[str, Any]) -> np.ndarray:
+    """The ops that only move values (any dtype): the same code serves f32 and int8."""
+    if op == "DEPTH_TO_SPACE":
+        return depth_to_space(x, int(attrs["block_size"]))
+    if op == "SPACE_TO_DEPTH":
+        return space_to_depth(x, int(attrs["block_size"]))
+    if op == "TRANSPOSE":
+        return np.transpose(x, [int(p) for p in attrs["perm"]])
+    if op == "SLICE":
+        return slice_axes(x, attrs)
+    if op == "GATHER":
+        return np.take(x, np.asarray(attrs["indices"], np.int64), axis=int(attrs["axis"]))
+    if op == "RESIZE_NEAREST_NEIGHBOR":
+        return resize_nearest(x, attrs)
+    raise ValueError(f"not a value-moving op: {op!r}")
+
+
+MOVE_OPS = (
+    "DEPTH_TO_SPACE",
+    "SPACE_TO_DEPTH",
+    "TRANSPOSE",
+    "SLICE",
+    "GATHER",
+    "RESIZE_NEAREST_NEIGHBOR",
+)
+
+
 def _softmax(x: np.ndarray, beta: float) -> np.ndarray:
     z = beta * x.astype(np.float64)
     z = z - z.max(axis=-1, keepdims=True)
@@ -169,7 +347,33 @@ def _eval(node: Node, args: list[np.ndarray | None]) -> np.ndarray:
     elif op == "RESHAPE":
         return _reshape(node, args[0])  # type: ignore[arg-type]
     elif op == "PAD":
-        return np.pad(args[0], [tuple(p) for p in a["paddings"]])  # type: ignore[call-overload]
+        value = np.float32(a.get("value", 0.0))
+        return np.pad(args[0], [tuple(p) for p in a["paddings"]], constant_values=value)  # type: ignore[call-overload]
+    elif op == "TRANSPOSE_CONV":
+        y = _transpose_conv(node, *args)  # type: ignore[arg-type]
+    elif op == "SUB":
+        y = np.subtract(args[0], args[1], dtype=np.float64)
+    elif op == "DIV":
+        with np.errstate(divide="ignore", invalid="ignore"):  # IEEE: inf / nan
+            y = np.divide(
+                np.asarray(args[0], np.float32), np.asarray(args[1], np.float32), dtype=np.float32
+            )
+    elif op == "MAXIMUM":
+        return np.maximum(args[0], args[1])
+    elif op == "MINIMUM":
+        return np.minimum(args[0], args[1])
+    elif op == "LEAKY_RELU":
+        x = np.asarray(args[0], np.float64)
+        return np.where(x >= 0, x, np.float64(np.float32(a["alpha"])) * x)
+    elif op == "PRELU":
+        x = np.asarray(args[0], np.float64)
+        return np.where(x >= 0, x, np.asarray(args[1], np.float64) * x)
+    elif op == "RESIZE_BILINEAR":
+        return _resize_bilinear(node, args[0])  # type: ignore[arg-type]
+    elif op in MOVE_OPS:
+        return move_values(op, args[0], a)  # type: ignore[arg-type]
+    elif op == "QUANTIZE":
+        return args[0]  # type: ignore[return-value]
     elif op == "BATCH_NORM":
         return _batch_norm(node, *args)  # type: ignore[arg-type]
     else:

@@ -1,4 +1,4 @@
-"""IR graph + gears -> ``.gear`` file, exactly as docs/FORMAT.md (1.2) lays it out.
+"""IR graph + gears -> ``.gear`` file, exactly as docs/FORMAT.md (1.3) lays it out.
 
 File layout written here: header (64 B), section table (2 x 32 B), zero
 padding, section 0 = MANIFEST (JSON), zero padding, section 1 = TENSOR_DATA
@@ -42,13 +42,13 @@ from ..sparse_codec import (
     q8r4_sparse_residual,
 )
 from .dtypes import GEARS as DTYPE_GEARS
-from .ir import Graph, Node
+from .ir import FORMAT_13_OPS, Graph, Node
 from .quant_ref import QParams, quantize_f16, quantize_weights_q8
 from .quantize import QuantPlan
 
 __all__ = ["GEARS", "StorageEntry", "WriteResult", "build_manifest", "write_gear"]
 
-FORMAT_MAJOR, FORMAT_MINOR = 1, 2
+FORMAT_MAJOR, FORMAT_MINOR = 1, 3
 ALIGNMENT = 64
 KIND_MANIFEST, KIND_TENSOR_DATA = 1, 2
 _HEADER = struct.Struct("<4sHHIIQQII24s")  # FileHeader, FORMAT.md 2.1
@@ -65,7 +65,7 @@ GEARS = {name: spec.token for name, spec in DTYPE_GEARS.items()}
 # q8r4 (half of it from the first conv's 144 weights), 1.1e-3 with only its
 # 9,216-weight conv q8r4; the issue's target is 1e-3.
 COMPACT_MIN_ELEMENTS = 16384
-_WEIGHT_AXIS = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3}
+_WEIGHT_AXIS = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3, "TRANSPOSE_CONV": 0}
 
 
 def _align(x: int, a: int = ALIGNMENT) -> int:
@@ -402,7 +402,13 @@ def _storage_json(e: StorageEntry) -> dict[str, Any]:
 
 def _minor(manifest: dict[str, Any]) -> int:
     """The lowest minor that expresses the file: 1.0 readers keep reading fp32-only files,
-    1.1 readers every file without sparse storage or a sparse gear."""
+    1.1 readers every file without sparse storage or a sparse gear, 1.2 readers every file
+    without a 1.3 op or a PAD ``value``."""
+    if any(
+        n["op"] in FORMAT_13_OPS or (n["op"] == "PAD" and "value" in n.get("attrs", {}))
+        for n in manifest["nodes"]
+    ):
+        return 3
     if any(s["encoding"] in SPARSE_ENCODINGS for s in manifest["storage"]) or any(
         g.get("sparse") for g in manifest["gears"]
     ):

@@ -1,4 +1,4 @@
-"""Pure-Python reader of the ``.gear`` format (docs/FORMAT.md, version 1.2).
+"""Pure-Python reader of the ``.gear`` format (docs/FORMAT.md, version 1.3).
 
 This is the second, independent implementation of the spec: the C++ runtime
 is the first. ``gearshift inspect`` uses it to describe a file without
@@ -51,7 +51,7 @@ __all__ = [
 
 MAGIC = b"GEAR"
 VERSION_MAJOR = 1
-VERSION_MINOR = 2
+VERSION_MINOR = 3
 ALIGNMENT = 64
 HEADER_SIZE = 64
 SECTION_ENTRY_SIZE = 32
@@ -90,6 +90,7 @@ ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 # beta) are checked when present.
 _CONV_ATTRS = {"stride": "pair", "dilation": "pair", "padding": "padding"}
 _POOL_ATTRS = {"filter": "pair", "stride": "pair", "padding": "padding"}
+_RESIZE_ATTRS = {"size": "pair", "align_corners": "bool", "half_pixel_centers": "bool"}
 OPS: dict[str, dict[str, str]] = {
     "CONV_2D": _CONV_ATTRS,
     "DEPTHWISE_CONV_2D": {**_CONV_ATTRS, "depth_multiplier": "posint"},
@@ -109,6 +110,22 @@ OPS: dict[str, dict[str, str]] = {
     "CONCATENATION": {"axis": "nonnegint"},
     "RESHAPE": {"shape": "intlist"},
     "PAD": {"paddings": "pairs"},
+    # 1.3
+    "TRANSPOSE_CONV": {"stride": "pair", "padding": "padding", "output_size": "pair"},
+    "SUB": {},
+    "DIV": {},
+    "MAXIMUM": {},
+    "MINIMUM": {},
+    "LEAKY_RELU": {"alpha": "number"},
+    "PRELU": {},
+    "RESIZE_BILINEAR": _RESIZE_ATTRS,
+    "RESIZE_NEAREST_NEIGHBOR": _RESIZE_ATTRS,
+    "DEPTH_TO_SPACE": {"block_size": "posint"},
+    "SPACE_TO_DEPTH": {"block_size": "posint"},
+    "TRANSPOSE": {"perm": "intlist"},
+    "SLICE": {"begin": "intlist", "end": "intlist", "strides": "intlist"},
+    "GATHER": {"axis": "nonnegint", "indices": "intlist"},
+    "QUANTIZE": {},
 }
 # Inputs per op: (minimum, maximum); None = unbounded.
 OP_ARITY: dict[str, tuple[int, int | None]] = {
@@ -118,6 +135,12 @@ OP_ARITY: dict[str, tuple[int, int | None]] = {
     "ADD": (2, 2),
     "MUL": (2, 2),
     "CONCATENATION": (1, None),
+    "TRANSPOSE_CONV": (3, 3),
+    "SUB": (2, 2),
+    "DIV": (2, 2),
+    "MAXIMUM": (2, 2),
+    "MINIMUM": (2, 2),
+    "PRELU": (2, 2),
 }
 
 
@@ -568,17 +591,14 @@ def _read_manifest(data: bytes | memoryview, sections: list[Section]) -> dict[st
 _I64_MAX = 2**63 - 1
 _I32_MAX = 2**31 - 1  # attribute integers (FORMAT.md 2.3, Nodes)
 _F32_MAX = float(np.finfo(np.float32).max)
-_BIAS_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+_BIAS_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+_ACTIVATION_OPS = ("MAX_POOL_2D", "AVERAGE_POOL_2D", "ADD", "MUL", "CONCATENATION", "SUB", "DIV")
 # op -> every attribute key it may carry (anything else is refused).
 OP_ATTR_KEYS: dict[str, tuple[str, ...]] = {
     op: tuple(attrs)
-    + (
-        ("activation",)
-        if op in _BIAS_OPS
-        or op in ("MAX_POOL_2D", "AVERAGE_POOL_2D", "ADD", "MUL", "CONCATENATION")
-        else ()
-    )
+    + (("activation",) if op in _BIAS_OPS or op in _ACTIVATION_OPS else ())
     + (("beta",) if op == "SOFTMAX" else ())
+    + (("value",) if op == "PAD" else ())
     for op, attrs in OPS.items()
 }
 
@@ -654,7 +674,7 @@ def _check_attr(kind: str, v: Any, where: str) -> None:
         _int_list(v, where)
     elif kind == "bool":
         _need(isinstance(v, bool), where, f"expected true/false, found {json.dumps(v)}")
-    elif kind == "beta":
+    elif kind in ("beta", "number"):
         _need(
             isinstance(v, (int, float)) and not isinstance(v, bool) and abs(float(v)) <= _F32_MAX,
             where,
@@ -686,6 +706,8 @@ def _check_node_attrs(op: str, attrs: dict[str, Any], in_shapes: list[Any], w: s
         _check_attr("activation", attrs["activation"], f"{w}.attrs.activation")
     if "beta" in attrs:
         _check_attr("beta", attrs["beta"], f"{w}.attrs.beta")
+    if "value" in attrs:
+        _check_attr("number", attrs["value"], f"{w}.attrs.value")
     rank = len(in_shapes[0])
     if op == "MEAN":
         axes = attrs["axes"]
@@ -712,10 +734,56 @@ def _check_node_attrs(op: str, attrs: dict[str, Any], in_shapes: list[Any], w: s
     elif op == "PAD":
         pads = attrs["paddings"]
         _need(len(pads) == rank, f"{w}.attrs.paddings", f"expected {rank} pairs, found {len(pads)}")
+    else:
+        _check_attrs_13(op, attrs, in_shapes[0], w)
+
+
+def _check_attrs_13(op: str, attrs: dict[str, Any], x: list[int], w: str) -> None:
+    """Attribute ranges of the ops added in 1.3 against the input's declared shape ``x``
+    (FORMAT.md "Ops added in 1.3": the batch, axis 0, is never moved, sliced or gathered)."""
+    rank = len(x)
+    if op == "RESIZE_BILINEAR":
+        _need(
+            not (attrs["align_corners"] and attrs["half_pixel_centers"]),
+            f"{w}.attrs",
+            "align_corners and half_pixel_centers are not both true",
+        )
+    elif op == "TRANSPOSE":
+        perm = attrs["perm"]
+        _need(
+            sorted(perm) == list(range(rank)) and perm[:1] == [0],
+            f"{w}.attrs.perm",
+            f"expected a permutation of 0..{rank - 1} starting with 0, found {perm[:16]}",
+        )
+    elif op == "SLICE":
+        for key in ("begin", "end", "strides"):
+            v = attrs[key]
+            _need(
+                len(v) == rank - 1,
+                f"{w}.attrs.{key}",
+                f"expected {rank - 1} entries (axes 1..{rank - 1}), found {len(v)}",
+            )
+        for i, (b, e, st) in enumerate(zip(attrs["begin"], attrs["end"], attrs["strides"])):
+            dim = x[i + 1]
+            _need(
+                0 <= b < e <= dim and 1 <= st <= _I32_MAX,
+                f"{w}.attrs",
+                f"axis {i + 1}: expected 0 <= begin < end <= {dim} and strides >= 1, found "
+                f"begin {b}, end {e}, strides {st}",
+            )
+    elif op == "GATHER":
+        axis, idx = attrs["axis"], attrs["indices"]
+        _need(1 <= axis < rank, f"{w}.attrs.axis", f"expected an axis in [1, {rank}), found {axis}")
+        dim = x[axis] if 1 <= axis < rank else 0
+        _need(
+            len(idx) >= 1 and all(0 <= i < dim for i in idx),
+            f"{w}.attrs.indices",
+            f"expected at least one index, each in [0, {dim}), found {idx[:16]}",
+        )
 
 
 def _static_shape_checks(
-    op: str, ins: list[int], attrs: dict[str, Any], shapes: list[Any], w: str
+    op: str, ins: list[int], attrs: dict[str, Any], shapes: list[Any], const: list[bool], w: str
 ) -> None:
     """Shape facts that need no batch size (FORMAT.md 2.3; gear_reader.cc StaticChecks)."""
     if op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
@@ -747,6 +815,33 @@ def _static_shape_checks(
     elif op == "CONCATENATION":
         ranks = {len(shapes[t]) for t in ins}
         _need(len(ranks) == 1, w, f"{op} inputs differ in rank: {[shapes[t] for t in ins]}")
+    elif op == "TRANSPOSE_CONV":
+        x, f = shapes[ins[0]], shapes[ins[1]]
+        _need(len(x) == 4, w, f"{op} input shape {x} must have rank 4 (NHWC)")
+        _need(len(f) == 4, w, f"{op} filter shape {f} must have rank 4")
+        _need(f[3] == x[3], w, f"{op} filter {f} input channels differ from the input {x}")
+        if ins[2] >= 0:
+            b = shapes[ins[2]]
+            _need(b == [f[0]], w, f"{op} bias shape {b} must be [{f[0]}]")
+    elif op in ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH"):
+        x = shapes[ins[0]]
+        _need(len(x) == 4, w, f"{op} input shape {x} must have rank 4 (NHWC)")
+        b = attrs.get("block_size", 1)
+        if op == "DEPTH_TO_SPACE":
+            _need(x[3] % (b * b) == 0, w, f"{op} input channels {x[3]} not a multiple of {b}*{b}")
+        elif op == "SPACE_TO_DEPTH":
+            _need(
+                x[1] % b == 0 and x[2] % b == 0,
+                w,
+                f"{op} input height and width {x[1:3]} not multiples of {b}",
+            )
+    elif op == "PRELU":
+        x, a = shapes[ins[0]], shapes[ins[1]]
+        _need(const[ins[1]], w, f"{op} alpha (input 1) must be a constant")
+        fits = len(a) <= len(x) and all(
+            d == 1 or d == xd or xd == -1 for d, xd in zip(a[::-1], x[::-1])
+        )
+        _need(fits, w, f"{op} alpha shape {a} does not broadcast to the input {x}")
 
 
 def _validate_manifest(
@@ -822,7 +917,7 @@ def _validate_manifest(
         attrs = node.get("attrs", {})
         _need(isinstance(attrs, dict), f"{w}.attrs", "expected an object")
         _check_node_attrs(op, attrs, [shapes[t] for t in ins if t >= 0], w)
-        _static_shape_checks(op, ins, attrs, shapes, w)
+        _static_shape_checks(op, ins, attrs, shapes, const, w)
     for i in range(nt):
         ok = const[i] or i in inputs or i in produced
         _need(ok, f"tensors[{i}]", "not a constant, not a graph input and produced by no node")
@@ -1101,8 +1196,24 @@ def _validate_storage(
 # ---------------------------------------------------------------------------
 # Gears (FORMAT.md 2.3 "Gears", "Compute tokens")
 # ---------------------------------------------------------------------------
-WEIGHT_AXES = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
-TIED_OPS = ("MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "PAD", "CONCATENATION")
+WEIGHT_AXES = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0, "TRANSPOSE_CONV": 0}
+TIED_OPS = (
+    "MAX_POOL_2D",
+    "AVERAGE_POOL_2D",
+    "RESHAPE",
+    "PAD",
+    "CONCATENATION",
+    # 1.3
+    "MAXIMUM",
+    "MINIMUM",
+    "RESIZE_BILINEAR",
+    "RESIZE_NEAREST_NEIGHBOR",
+    "DEPTH_TO_SPACE",
+    "SPACE_TO_DEPTH",
+    "TRANSPOSE",
+    "SLICE",
+    "GATHER",
+)
 
 
 def _constant_roles(nodes: list[Any], const: list[bool]) -> dict[int, set[Any]]:
@@ -1217,7 +1328,8 @@ def _check_tied(
     tensors: list[Any],
     w: str,
 ) -> None:
-    """Tied ops (pools, RESHAPE, PAD, CONCATENATION): each input's (scale, zp) is the output's."""
+    """Tied ops (pools, RESHAPE, PAD, CONCATENATION, the 1.3 value-moving ops): each input's
+    (scale, zp) is the output's."""
     for node in nodes:
         if node["op"] not in TIED_OPS:
             continue

@@ -282,7 +282,7 @@ def test_sparse_file_reads_like_its_dense_gears(sparse_file):
     _b, _x, data = sparse_file
     f = gf.read_gear(data)
     assert f.version == (1, 2)
-    assert gf.VERSION_MINOR == 2
+    assert gf.VERSION_MINOR >= 2
     m = f.manifest
     for name, enc in SPARSE_PLAN.items():
         k = _name_stor(m, name, "int8-sparse")
