@@ -12,7 +12,8 @@
 // Every gear of a file that loads is then prepared (f16 rounding, q8r4
 // decoding, q4m views), so the derivations see hostile-but-valid files too.
 // Seeds, format 1.0 and 1.1 (every storage dtype, encoding and compute) and
-// 1.2 (bitmap, csr and 2:4 weights, q8r4/q4m over them, sparse gears):
+// 1.2 (bitmap, csr and 2:4 weights, q8r4/q4m over them, sparse gears) and 1.3
+// (one file per op added in 1.3):
 //   GEARSHIFT_FUZZ_CORPUS=corpus build/gearshift_tests
 //       --gtest_filter=GearReaderTest.WritesFuzzSeedCorpusWhenAsked:SparseReaderTest.WritesFuzzSeeds*
 #include <cstddef>

@@ -1246,6 +1246,247 @@ TEST(GearReader11Test, DepthwiseWeightsArePerChannelOnAxis3) {
   }
 }
 
+// ---- format 1.3 ops ---------------------------------------------------------------
+
+// One valid case of every op added in 1.3 (shared with the fuzz seeds).
+std::vector<OpCase> Ops13Cases() {
+  return {
+      {"TRANSPOSE_CONV", {-1, 3, 3, 2}, {{4, 3, 3, 2}, {4}}, false,
+       R"({"stride":[2,2],"padding":"SAME","output_size":[6,6],"activation":"RELU"})",
+       {-1, 6, 6, 4}},
+      {"TRANSPOSE_CONV", {-1, 3, 3, 2}, {{4, 2, 2, 2}}, true,
+       R"({"stride":[1,2],"padding":"VALID","output_size":[4,6]})", {-1, 4, 6, 4}},
+      {"SUB", {-1, 2, 7}, {{7}}, false, R"({"activation":"RELU6"})", {-1, 2, 7}},
+      {"DIV", {-1, 7}, {{1}}, false, "{}", {-1, 7}},
+      {"MAXIMUM", {-1, 7}, {{1, 7}}, false, "{}", {-1, 7}},
+      {"MINIMUM", {-1, 7}, {{1}}, false, "{}", {-1, 7}},
+      {"LEAKY_RELU", {-1, 7}, {}, false, R"({"alpha":0.2})", {-1, 7}},
+      {"PRELU", {-1, 4, 4, 3}, {{1, 1, 3}}, false, "{}", {-1, 4, 4, 3}},
+      {"RESIZE_BILINEAR", {-1, 4, 4, 3}, {}, false,
+       R"({"size":[8,6],"align_corners":false,"half_pixel_centers":true})", {-1, 8, 6, 3}},
+      {"RESIZE_NEAREST_NEIGHBOR", {-1, 4, 4, 3}, {}, false,
+       R"({"size":[2,2],"align_corners":true,"half_pixel_centers":false})", {-1, 2, 2, 3}},
+      {"DEPTH_TO_SPACE", {-1, 2, 3, 8}, {}, false, R"({"block_size":2})", {-1, 4, 6, 2}},
+      {"SPACE_TO_DEPTH", {-1, 4, 6, 2}, {}, false, R"({"block_size":2})", {-1, 2, 3, 8}},
+      {"TRANSPOSE", {-1, 2, 3, 4}, {}, false, R"({"perm":[0,3,1,2]})", {-1, 4, 2, 3}},
+      {"SLICE", {-1, 4, 5}, {}, false, R"({"begin":[1,0],"end":[4,5],"strides":[2,2]})",
+       {-1, 2, 3}},
+      {"GATHER", {-1, 3, 2}, {}, false, R"({"axis":1,"indices":[2,0,2]})", {-1, 3, 2}},
+      {"QUANTIZE", {-1, 7}, {}, false, "{}", {-1, 7}},
+      {"PAD", {-1, 2, 3}, {}, false, R"({"paddings":[[0,0],[1,0],[0,1]],"value":-1.5})",
+       {-1, 3, 4}},
+  };
+}
+
+TEST(GearReader13Test, EveryNewOpLoads) {
+  const std::vector<OpCase> cases = Ops13Cases();
+  for (const OpCase& c : cases) {
+    SCOPED_TRACE(std::string(c.op) + " " + c.attrs);
+    std::unique_ptr<GearFile> file;
+    Status s = Load(BuildOpModel(c), &file);
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+  std::unique_ptr<GearFile> file;
+  ASSERT_TRUE(Load(BuildOpModel(cases[0]), &file).ok());
+  const NodeDesc& tc = file->model().nodes[0];
+  EXPECT_EQ(tc.op, OpType::kTransposeConv);
+  EXPECT_EQ(tc.attrs.size_h, 6);
+  EXPECT_EQ(tc.attrs.stride_w, 2);
+  EXPECT_EQ(tc.attrs.padding, Padding::kSame);
+  EXPECT_EQ(tc.attrs.activation, Activation::kRelu);
+  ASSERT_TRUE(Load(BuildOpModel(cases[1]), &file).ok());
+  EXPECT_EQ(file->model().nodes[0].inputs[2], -1);  // the optional bias
+  ASSERT_TRUE(Load(BuildOpModel(cases[6]), &file).ok());
+  EXPECT_EQ(file->model().nodes[0].attrs.alpha, 0.2f);
+  ASSERT_TRUE(Load(BuildOpModel(cases[8]), &file).ok());
+  EXPECT_EQ(file->model().nodes[0].attrs.size_h, 8);
+  EXPECT_TRUE(file->model().nodes[0].attrs.half_pixel_centers);
+  EXPECT_FALSE(file->model().nodes[0].attrs.align_corners);
+  ASSERT_TRUE(Load(BuildOpModel(cases[12]), &file).ok());
+  EXPECT_EQ(file->model().nodes[0].attrs.perm, (std::vector<int>{0, 3, 1, 2}));
+  ASSERT_TRUE(Load(BuildOpModel(cases[13]), &file).ok());
+  EXPECT_EQ(file->model().nodes[0].attrs.begin, (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(file->model().nodes[0].attrs.strides, (std::vector<int64_t>{2, 2}));
+  ASSERT_TRUE(Load(BuildOpModel(cases[14]), &file).ok());
+  EXPECT_EQ(file->model().nodes[0].attrs.indices, (std::vector<int64_t>{2, 0, 2}));
+  EXPECT_EQ(file->model().nodes[0].attrs.axis, 1);
+  ASSERT_TRUE(Load(BuildOpModel(cases[16]), &file).ok());
+  EXPECT_EQ(file->model().nodes[0].attrs.pad_value, -1.5);
+  // PAD without `value` (1.0 files) fills with 0.
+  ASSERT_TRUE(Load(SmallFile(), &file).ok());
+  EXPECT_EQ(file->model().nodes[0].attrs.pad_value, 0.0);
+}
+
+TEST(GearReader13Test, BadAttrsAndShapes) {
+  struct Bad {
+    const char* op;
+    std::vector<int64_t> x;
+    std::vector<std::vector<int64_t>> consts;
+    const char* attrs;
+    const char* needle;
+  };
+  const std::vector<Bad> bad = {
+      {"TRANSPOSE", {-1, 2, 3}, {}, R"({"perm":[1,0,2]})",
+       "perm[0] must be 0 (the batch axis stays first)"},
+      {"TRANSPOSE", {-1, 2, 3}, {}, R"({"perm":[0,1,1]})", "expected a permutation of 0..2"},
+      {"TRANSPOSE", {-1, 2, 3}, {}, R"({"perm":[0,1,3]})", "expected a permutation of 0..2"},
+      {"TRANSPOSE", {-1, 2, 3}, {}, R"({"perm":[0,1]})", "attrs.perm: expected array of 3"},
+      {"TRANSPOSE", {-1, 2, 3}, {}, "{}", "missing required attribute \"perm\""},
+      {"SLICE", {-1, 4, 5}, {}, R"({"begin":[0,0],"end":[5,5],"strides":[1,1]})",
+       "slice [0, 5) of axis 1 is not inside [0, 4)"},
+      {"SLICE", {-1, 4, 5}, {}, R"({"begin":[0,2],"end":[4,2],"strides":[1,1]})",
+       "attrs.begin[1]: slice [2, 2) of axis 2"},
+      {"SLICE", {-1, 4, 5}, {}, R"({"begin":[0,0],"end":[4,5],"strides":[1,0]})",
+       "attrs.strides[1]: integer 0 out of range"},
+      {"SLICE", {-1, 4, 5}, {}, R"({"begin":[0,0,0],"end":[4,5],"strides":[1,1]})",
+       "attrs.begin: expected array of 2 integers"},
+      {"SLICE", {-1, 4, 5}, {}, R"({"begin":[-1,0],"end":[4,5],"strides":[1,1]})",
+       "attrs.begin[0]: integer -1 out of range"},
+      {"GATHER", {-1, 3, 2}, {}, R"({"axis":1,"indices":[0,3]})",
+       "attrs.indices[1]: integer 3 out of range [0, 2]"},
+      {"GATHER", {-1, 3, 2}, {}, R"({"axis":1,"indices":[-1]})", "out of range [0, 2]"},
+      {"GATHER", {-1, 3, 2}, {}, R"({"axis":0,"indices":[0]})", "attrs.axis: integer 0 out of"},
+      {"GATHER", {-1, 3, 2}, {}, R"({"axis":3,"indices":[0]})", "axis 3 out of range [1, 3)"},
+      {"GATHER", {-1, 3, 2}, {}, R"({"axis":1,"indices":[]})", "with 1.."},
+      {"DEPTH_TO_SPACE", {-1, 2, 2, 8}, {}, R"({"block_size":3})",
+       "input channels 8 are not a multiple of block_size^2"},
+      {"DEPTH_TO_SPACE", {-1, 2, 2, 8}, {}, R"({"block_size":0})", "integer 0 out of range"},
+      {"DEPTH_TO_SPACE", {-1, 2, 8}, {}, R"({"block_size":2})", "must have rank 4"},
+      {"SPACE_TO_DEPTH", {-1, 4, 6, 1}, {}, R"({"block_size":4})",
+       "block_size 4 does not divide the input's height and width"},
+      {"RESIZE_BILINEAR", {-1, 4, 4, 3}, {},
+       R"({"size":[8,8],"align_corners":true,"half_pixel_centers":true})",
+       "align_corners and half_pixel_centers cannot both be true"},
+      {"RESIZE_BILINEAR", {-1, 4, 4, 3}, {}, R"({"size":[8,8],"half_pixel_centers":true})",
+       "missing required attribute \"align_corners\""},
+      {"RESIZE_NEAREST_NEIGHBOR", {-1, 4, 4, 3}, {},
+       R"({"size":[0,8],"align_corners":false,"half_pixel_centers":false})",
+       "attrs.size[0]: integer 0 out of range"},
+      {"RESIZE_NEAREST_NEIGHBOR", {-1, 4, 3}, {},
+       R"({"size":[2,2],"align_corners":false,"half_pixel_centers":false})", "must have rank 4"},
+      {"TRANSPOSE_CONV", {-1, 3, 3, 2}, {{4, 3, 3, 2}}, R"({"stride":[1,1],"padding":"SAME"})",
+       "missing required attribute \"output_size\""},
+      {"TRANSPOSE_CONV", {-1, 3, 3, 2}, {{4, 3, 3, 5}},
+       R"({"stride":[1,1],"padding":"SAME","output_size":[3,3]})",
+       "TRANSPOSE_CONV filter shape [4,3,3,5] has 5 input channels"},
+      {"TRANSPOSE_CONV", {-1, 3, 3, 2}, {{4, 3, 3, 2}, {3}},
+       R"({"stride":[1,1],"padding":"SAME","output_size":[3,3]})", "bias shape [3] must be [4]"},
+      {"TRANSPOSE_CONV", {-1, 3, 3, 2}, {{4, 3, 3, 2}},
+       R"({"stride":[1,1],"padding":"SAME","output_size":[3,3],"dilation":[1,1]})",
+       "unknown attribute \"dilation\" for TRANSPOSE_CONV"},
+      {"LEAKY_RELU", {-1, 7}, {}, "{}", "missing required attribute \"alpha\""},
+      {"LEAKY_RELU", {-1, 7}, {}, R"({"alpha":1e300})", "does not fit a float"},
+      {"PAD", {-1, 2}, {}, R"({"paddings":[[0,0],[1,1]],"value":"x"})", "attrs.value"},
+      {"MAXIMUM", {-1, 7}, {{7}}, R"({"activation":"RELU"})", "unknown attribute \"activation\""},
+      {"RESIZE_BICUBIC", {-1, 4, 4, 3}, {}, "{}", "unknown op \"RESIZE_BICUBIC\""},
+  };
+  for (const Bad& c : bad) {
+    SCOPED_TRACE(std::string(c.op) + " " + c.attrs);
+    OpCase oc{c.op, c.x, c.consts, false, c.attrs, {-1, 1}};
+    if (std::string(c.op) == "TRANSPOSE_CONV" && c.consts.size() == 1) oc.bias_absent = true;
+    ExpectFormatError(BuildOpModel(oc), c.needle);
+  }
+  // PRELU's alpha must be a constant.
+  GearModelBuilder b;
+  const int x = b.AddInput("x", {-1, 3});
+  const int a = b.AddInput("a", {-1, 3});
+  const int y = b.AddTensor("y", {-1, 3});
+  b.AddNode("prelu", "PRELU", {x, a}, {y});
+  b.AddOutput(y);
+  ExpectFormatError(b.Build(), "PRELU alpha (inputs[1]) must be a constant");
+}
+
+// int8 gears: TRANSPOSE_CONV weights per channel on axis 0 with an i32 bias,
+// PRELU's alpha i8 per tensor, value-moving 1.3 ops keep their parameters.
+TEST(GearReader13Test, Int8GearRules) {
+  auto tconv = [](int axis) {
+    GearModelBuilder b;
+    const int x = b.AddInput("x", {-1, 2, 2, 2});
+    const int w = b.AddConstTensor("w", {2, 2, 2, 2});
+    const int bias = b.AddConstTensor("b", {2});
+    const int y = b.AddTensor("y", {-1, 4, 4, 2});
+    b.AddNode("tc", "TRANSPOSE_CONV", {x, w, bias}, {y},
+              R"({"stride":[2,2],"padding":"VALID","output_size":[4,4]})");
+    b.AddOutput(y);
+    testing::QuantSpec q;
+    q.axis = axis;
+    q.scale = {0.5f, 0.25f};
+    const int ws = b.AddI8Storage({2, 2, 2, 2}, std::vector<int8_t>(16, 3), q);
+    testing::QuantSpec bq;
+    bq.axis = 0;
+    bq.scale = {0.5f, 0.25f};
+    const int bs = b.AddI32Storage({2}, {1, 2}, bq);
+    b.AddGear("int8", "q8", {{w, ws}, {bias, bs}}, b.UniformActivations(0.125f, 0));
+    return b.Build();
+  };
+  std::unique_ptr<GearFile> file;
+  Status st = Load(tconv(0), &file);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ExpectFormatError(tconv(3),
+                    "per-channel quant on axis 0 as weights of nodes[0] (tc) (its quant.axis is 3)");
+
+  // PRELU alpha per channel is refused; per tensor loads.
+  for (bool per_tensor : {true, false}) {
+    GearModelBuilder b;
+    const int x = b.AddInput("x", {-1, 2});
+    const int a = b.AddConstTensor("alpha", {2});
+    const int y = b.AddTensor("y", {-1, 2});
+    b.AddNode("prelu", "PRELU", {x, a}, {y});
+    b.AddOutput(y);
+    testing::QuantSpec q;
+    if (!per_tensor) q.axis = 0;
+    q.scale = per_tensor ? std::vector<float>{0.5f} : std::vector<float>{0.5f, 0.5f};
+    const int s = b.AddI8Storage({2}, {1, 2}, q);
+    b.AddGear("int8", "q8", {{a, s}}, b.UniformActivations(0.125f, 0));
+    if (per_tensor) {
+      st = Load(b.Build(), &file);
+      EXPECT_TRUE(st.ok()) << st.message();
+    } else {
+      ExpectFormatError(b.Build(), "i8 dense storage with per-tensor quant (axis null) as an "
+                                   "operand of nodes[0] (prelu)");
+    }
+  }
+
+  // Each value-moving 1.3 op refuses different input/output parameters;
+  // SUB (which rescales) accepts them.
+  struct Mover {
+    const char* op;
+    std::vector<int64_t> x, y;
+    const char* attrs;
+  };
+  const std::vector<Mover> movers = {
+      {"RESIZE_BILINEAR", {-1, 2, 2, 1}, {-1, 4, 4, 1},
+       R"({"size":[4,4],"align_corners":false,"half_pixel_centers":false})"},
+      {"RESIZE_NEAREST_NEIGHBOR", {-1, 2, 2, 1}, {-1, 4, 4, 1},
+       R"({"size":[4,4],"align_corners":false,"half_pixel_centers":false})"},
+      {"DEPTH_TO_SPACE", {-1, 1, 1, 4}, {-1, 2, 2, 1}, R"({"block_size":2})"},
+      {"SPACE_TO_DEPTH", {-1, 2, 2, 1}, {-1, 1, 1, 4}, R"({"block_size":2})"},
+      {"TRANSPOSE", {-1, 2, 3}, {-1, 3, 2}, R"({"perm":[0,2,1]})"},
+      {"SLICE", {-1, 4}, {-1, 2}, R"({"begin":[1],"end":[3],"strides":[1]})"},
+      {"GATHER", {-1, 4}, {-1, 1}, R"({"axis":1,"indices":[3]})"},
+      {"MAXIMUM", {-1, 4}, {-1, 4}, "{}"},
+      {"MINIMUM", {-1, 4}, {-1, 4}, "{}"},
+      {"SUB", {-1, 4}, {-1, 4}, "{}"},
+  };
+  for (const Mover& m : movers) {
+    SCOPED_TRACE(m.op);
+    GearModelBuilder b;
+    const int x = b.AddInput("x", m.x);
+    const int y = b.AddTensor("y", m.y);
+    const std::string op = m.op;
+    const bool binary = op == "MAXIMUM" || op == "MINIMUM" || op == "SUB";
+    b.AddNode("n", m.op, binary ? std::vector<int>{x, x} : std::vector<int>{x}, {y}, m.attrs);
+    b.AddOutput(y);
+    b.AddGear("int8", "q8", {}, {{x, 0.5f, 0}, {y, 0.5f, 1}});
+    if (op == "SUB") {
+      st = Load(b.Build(), &file);
+      EXPECT_TRUE(st.ok()) << st.message();
+    } else {
+      ExpectFormatError(b.Build(), op + " moves values without rescaling, so they must be equal");
+    }
+  }
+}
+
 // Seeds for tests/cpp/fuzz_gear_reader.cc: with GEARSHIFT_FUZZ_CORPUS=<dir>
 // set, writes the valid files of these tests there; otherwise does nothing.
 TEST(GearReaderTest, WritesFuzzSeedCorpusWhenAsked) {
@@ -1266,6 +1507,7 @@ TEST(GearReaderTest, WritesFuzzSeedCorpusWhenAsked) {
       {"PAD", {-1, 2, 3}, {}, false, R"({"paddings":[[0,0],[1,2],[0,3]]})", {-1, 5, 6}},
   };
   for (const OpCase& c : cases) files.push_back(BuildOpModel(c));
+  for (const OpCase& c : Ops13Cases()) files.push_back(BuildOpModel(c));  // format 1.3
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string path = std::string(dir) + "/seed_" + std::to_string(i) + ".gear";
     std::ofstream out(path, std::ios::binary);

@@ -433,7 +433,7 @@ class AttrReader {
     return r.GetBool(out);
   }
   // A number that must fit a float (finite); `required` false keeps *out.
-  Status Float(const char* key, bool required, float* out) {
+  Status Number(const char* key, bool required, double* out) {
     json::Ref r;
     bool found;
     GS_RETURN_IF_ERROR(Find(key, required, &r, &found));
@@ -443,6 +443,12 @@ class AttrReader {
     if (!(std::fabs(v) <= std::numeric_limits<float>::max())) {
       return r.Error("value " + Num(v, 17) + " does not fit a float");
     }
+    *out = v;
+    return Status::Ok();
+  }
+  Status Float(const char* key, bool required, float* out) {
+    double v = *out;
+    GS_RETURN_IF_ERROR(Number(key, required, &v));
     *out = static_cast<float>(v);
     return Status::Ok();
   }
@@ -823,7 +829,7 @@ class ManifestReader {
           GS_RETURN_IF_ERROR(r.Item(i).GetIntArray(&pair, 0, kMaxInt, 2));
           a.paddings.emplace_back(pair[0], pair[1]);
         }
-        GS_RETURN_IF_ERROR(ar->Float("value", false, &a.pad_value));  // 1.3
+        GS_RETURN_IF_ERROR(ar->Number("value", false, &a.pad_value));  // 1.3
         break;
       }
       case OpType::kTransposeConv:

@@ -122,7 +122,7 @@ struct NodeAttrs {
   std::vector<int64_t> shape;          // RESHAPE (excluding dim 0), may hold one -1
   std::vector<std::pair<int64_t, int64_t>> paddings;  // PAD
   // 1.3
-  float pad_value = 0.0f;                // PAD's optional `value`
+  double pad_value = 0.0;  // PAD's optional `value` (as written; f32 gears round it)
   int size_h = 1, size_w = 1;            // TRANSPOSE_CONV output_size, RESIZE_* size
   bool align_corners = false;            // RESIZE_*
   bool half_pixel_centers = false;       // RESIZE_*

@@ -3,9 +3,15 @@
 #include "ops_q8/q8_shape_ops.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace gearshift {
+
+int8_t QuantizeQ8Fill(double value, Q8Quant q) {
+  const double v = std::round(value / static_cast<double>(q.scale)) + q.zero_point;
+  return static_cast<int8_t>(std::min(std::max(v, -128.0), 127.0));
+}
 
 void q8_concat__ref(const ConcatParams& p, Q8Range act, const int8_t* const* inputs, int8_t* y) {
   const bool clamp = act.lo > -128 || act.hi < 127;

@@ -4,8 +4,9 @@
 // int8 CONCATENATION, RESHAPE (a copy) and PAD: values move unchanged, since
 // inputs and output share (scale, zero point) (docs/FORMAT.md "Compute
 // tokens"). CONCATENATION clamps to its fused activation's range (a no-op
-// for NONE); PAD fills with the zero point, which is real 0. Shapes come
-// from the fp32 ops' ConcatParams/PadParams.
+// for NONE); PAD fills with the zero point, which is real 0, or (1.3) with
+// its `value` quantized. Shapes come from the fp32 ops' ConcatParams and
+// PadParams.
 #ifndef GEARSHIFT_OPS_Q8_Q8_SHAPE_OPS_H_
 #define GEARSHIFT_OPS_Q8_Q8_SHAPE_OPS_H_
 
@@ -15,6 +16,10 @@
 #include "ops_q8/q8_common.h"
 
 namespace gearshift {
+
+// PAD's fill: clamp(round_half_away(value / (double)s) + z), with `value`
+// the double the file holds (QUANTIZATION.md; 0 gives the zero point).
+int8_t QuantizeQ8Fill(double value, Q8Quant q);
 
 void q8_concat__ref(const ConcatParams& p, Q8Range act, const int8_t* const* inputs, int8_t* y);
 void q8_copy__ref(const int8_t* x, int8_t* y, int64_t n);

@@ -344,7 +344,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
       case OpType::kQuantize:
         break;
       case OpType::kPad:
-        st.pad = MakePadParams(x, a.paddings, a.pad_value);
+        st.pad = MakePadParams(x, a.paddings, static_cast<float>(a.pad_value));
         break;
       case OpType::kTransposeConv: {
         const Shape& f = shapes[node.inputs[1]];
@@ -698,7 +698,7 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
     case OpType::kPad:
       GS_RETURN_IF_ERROR(same_as_output(node.inputs[0], y));
       // The fill is real `value` (default 0, which quantizes to zy).
-      st->q8_pad_value = QuantizeQ8(node.attrs.pad_value, y);
+      st->q8_pad_value = QuantizeQ8Fill(node.attrs.pad_value, y);
       break;
     case OpType::kSub: {
       Q8Quant b;
