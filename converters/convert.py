@@ -1,7 +1,8 @@
 """The conversion pipeline behind ``gearshift.convert``: import, passes, write, measure.
 
 1. Check the arguments (cheap, before TensorFlow is imported).
-2. Import the Keras model into the IR (``import_keras``), failing early on
+2. Import the Keras or TFLite model into the IR (``import_keras``,
+   ``import_tflite``), failing early on
    unsupported layers.
 3. Run the graph passes (``passes.run_passes``).
 4. Prune, when asked (``passes.prune``).
@@ -18,16 +19,19 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from ..report import ConvertReport, GearReport, LayerRow, PassReport
 from .ir import Graph
+from .quantize import QuantPlan
 from .write_gear import GEARS, WriteResult
 
 __all__ = ["AVAILABLE_GEARS", "FUTURE_GEARS", "convert", "prepare_calibration"]
@@ -73,18 +77,61 @@ def _describe(model: Any) -> str:
     return f"keras model {getattr(model, 'name', type(model).__name__)!r}"
 
 
+def _is_tflite(model: Any) -> bool:
+    return isinstance(model, (str, os.PathLike)) and os.fspath(model).lower().endswith(".tflite")
+
+
 def _check_source_path(model: Any) -> None:
-    """Errors that need no TensorFlow: a missing file, a .tflite."""
+    """Errors that need no TensorFlow: a missing file."""
     if not isinstance(model, (str, os.PathLike)):
         return
     p = os.fspath(model)
-    if p.lower().endswith(".tflite"):
-        raise ValueError(
-            "TFLite import arrives in a later version; convert from the Keras model "
-            "(.keras/.h5 or the in-memory keras.Model)"
-        )
     if not os.path.exists(p):
         raise FileNotFoundError(f"no such model file or folder: {p!r}")
+
+
+@dataclass
+class _Source:
+    """The imported graph and how to run the model it came from (the error oracle)."""
+
+    graph: Graph
+    outputs: Callable[[list[np.ndarray]], list[np.ndarray]]
+    qplan: QuantPlan | None = None  # an integer .tflite's own int8 numbers
+    kind: str = "keras"
+    notes: list[str] = field(default_factory=list)
+
+
+def _load_source(model: Any, progress: bool) -> _Source:
+    if _is_tflite(model):
+        from .import_tflite import import_tflite
+        from .litert_runner import interpreter_class, run_tflite
+
+        path = os.fspath(model)
+        _say(progress, f"importing {path}")
+        imp = import_tflite(path)
+        if interpreter_class() is not None:
+            outputs: Callable[[list[np.ndarray]], list[np.ndarray]] = lambda xs: run_tflite(  # noqa: E731
+                path, xs
+            )
+        else:  # no interpreter installed: the IR's own float reference
+            from .reference import run_graph
+
+            reference = copy.deepcopy(imp.graph)
+
+            def outputs(xs: list[np.ndarray]) -> list[np.ndarray]:
+                got = run_graph(reference, dict(zip(reference.inputs, xs)))
+                return [np.asarray(got[t], np.float32) for t in reference.outputs]
+
+        return _Source(imp.graph, outputs, imp.qplan, f"tflite {imp.kind}", imp.notes)
+
+    from .import_keras import import_keras, load_keras_model
+
+    if isinstance(model, (str, os.PathLike)):
+        _say(progress, f"loading {os.fspath(model)}")
+        model = load_keras_model(model)
+    _say(progress, "importing the Keras graph")
+    keras_model = model
+    return _Source(import_keras(model), lambda xs: _keras_outputs(keras_model, xs))
 
 
 # ---------------------------------------------------------------------------
@@ -305,7 +352,8 @@ def convert(
     calibration_method: str = DEFAULT_CALIBRATION,
     validation: Any = None,
 ) -> ConvertReport:
-    """Converts a Keras model (object or ``.keras``/``.h5`` path) into a ``.gear`` file.
+    """Converts a Keras model (object or ``.keras``/``.h5`` path) or a ``.tflite`` file into a
+    ``.gear`` file.
 
     Args:
         model: a ``keras.Model`` or a path to a saved one.
@@ -332,7 +380,7 @@ def convert(
     if storage not in STORAGE_MODES:
         raise ValueError(f"storage must be 'compact' or 'exact', got {storage!r}")
     integer = [g for g in gears if GEARS[g] in ("q8", "q4")]
-    if integer and calibration is None:
+    if integer and calibration is None and not _is_tflite(model):
         raise ValueError(
             f"gear(s) {', '.join(integer)} need calibration=: a few hundred representative "
             "inputs (an array, batch first), from which the int8 ranges are measured"
@@ -349,16 +397,12 @@ def convert(
         raise ValueError("output path is empty")
     _check_source_path(model)
 
-    from .import_keras import import_keras, load_keras_model
     from .passes import run_passes
     from .write_gear import write_gear
 
-    source = _describe(model)
-    if isinstance(model, (str, os.PathLike)):
-        _say(progress, f"loading {source}")
-        model = load_keras_model(model)
-    _say(progress, "importing the Keras graph")
-    graph = import_keras(model)
+    src = _load_source(model, progress)
+    source = _describe(model) + (f" ({src.kind})" if src.kind != "keras" else "")
+    graph = src.graph
     _say(progress, f"imported {len(graph.nodes)} nodes; running passes")
     pass_results = run_passes(graph)
     pruning: list[str] = []
@@ -370,7 +414,17 @@ def convert(
     val = _check_validation(validation, len(graph.inputs))
     xs, random = prepare_calibration(calibration, [graph.tensors[t].shape for t in graph.inputs])
     qplan, calibration_note = None, ""
-    if integer:
+    if integer and src.qplan is not None:
+        from .quantize import refit_plan
+
+        qplan = refit_plan(graph, src.qplan)
+        calibration_note = "the model's own int8 parameters"
+    elif integer:
+        if calibration is None:
+            raise ValueError(
+                f"gear(s) {', '.join(integer)} need calibration=: this {src.kind} model carries "
+                "no int8 parameters of its own, so its ranges are measured on representative inputs"
+            )
         from .quantize import quantize_graph
 
         _say(progress, f"calibrating ({calibration_method}) on {xs[0].shape[0]} samples")
@@ -383,10 +437,10 @@ def convert(
     )
 
     _say(progress, f"measuring the error on {xs[0].shape[0]} {'random ' if random else ''}samples")
-    ref = _keras_outputs(model, xs)
+    ref = src.outputs(xs)
     source_accuracy = None
     if val is not None:
-        source_accuracy = _accuracy(_keras_outputs(model, val[0]), val[1])
+        source_accuracy = _accuracy(src.outputs(val[0]), val[1])
     run_file, backend = _file_runner(out)
     gear_reports = []
     for g in written.gear_bytes:  # highest precision first, as in the file
@@ -422,6 +476,7 @@ def convert(
         calibration=calibration_note,
         source_accuracy=source_accuracy,
         pruning=pruning,
+        import_notes=src.notes,
     )
     _say(progress, f"done: {out} ({written.file_bytes} bytes)")
     return report

@@ -5,7 +5,14 @@ with nested models flattened into the parent graph) and emits one IR node per
 layer call, plus a separate activation node where a layer has
 ``activation=...`` (``fuse_activation`` folds it back where exact). Weights
 are converted to the format's layouts here: Conv2D ``[KH,KW,C,O]`` -> OHWI,
-DepthwiseConv2D ``[KH,KW,C,M]`` -> ``[1,KH,KW,C*M]``, Dense ``[I,O]`` -> ``[O,I]``.
+DepthwiseConv2D ``[KH,KW,C,M]`` -> ``[1,KH,KW,C*M]``, Dense ``[I,O]`` -> ``[O,I]``,
+Conv2DTranspose ``[KH,KW,O,C]`` -> ``[O,KH,KW,C]``.
+
+Layers with a format 1.3 op (FORMAT.md "Ops added in 1.3") map onto it:
+Conv2DTranspose, Subtract, Maximum, Minimum, LeakyReLU (and ReLU with a
+negative slope, the ``leaky_relu`` activation), PReLU, UpSampling2D,
+Resizing, Permute and Cropping2D. The writer marks a file 1.3 only when it
+holds one of those ops.
 
 Before building anything, every layer is checked, and all unsupported ones
 are reported at once in a single :class:`UnsupportedOpError`.
@@ -24,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from .ir import Graph, Node
+from .ir import FUSABLE_ACTIVATION_OPS, Graph, Node
 
 __all__ = ["SUPPORTED_LAYERS", "check_supported", "import_keras", "load_keras_model"]
 
@@ -42,9 +49,12 @@ ACTIVATIONS: dict[str, str | None] = {
 # Keras activations with no single op, built from several format ops by
 # :meth:`_Importer.activate` (exact in real arithmetic, a few ulp in float32).
 # Keras 3: silu/swish(x) = x * sigmoid(x); hard_sigmoid(x) = relu6(x + 3) / 6
-# (keras/src/backend/tensorflow/nn.py); leaky_relu's default slope is 0.2.
-DECOMPOSED_ACTIVATIONS = frozenset({"silu", "swish", "hard_sigmoid", "leaky_relu"})
-KNOWN_ACTIVATIONS = frozenset(ACTIVATIONS) | DECOMPOSED_ACTIVATIONS
+# (keras/src/backend/tensorflow/nn.py).
+DECOMPOSED_ACTIVATIONS = frozenset({"silu", "swish", "hard_sigmoid"})
+# Keras activations whose op takes an attribute: leaky_relu is LEAKY_RELU with
+# Keras' default slope 0.2.
+ATTR_ACTIVATIONS = frozenset({"leaky_relu"})
+KNOWN_ACTIVATIONS = frozenset(ACTIVATIONS) | DECOMPOSED_ACTIVATIONS | ATTR_ACTIVATIONS
 _LEAKY_RELU_DEFAULT_SLOPE = 0.2
 
 NOOP_LAYERS = frozenset(
@@ -87,8 +97,16 @@ SUPPORTED_LAYERS = tuple(
             "GlobalMaxPooling2D",
             "Subtract",
             "Average",
+            # Format 1.3 ops:
             "LeakyReLU",
             "PReLU",
+            "Conv2DTranspose",
+            "Maximum",
+            "Minimum",
+            "UpSampling2D",
+            "Resizing",
+            "Permute",
+            "Cropping2D",
             # 1-D layers, computed as their 2-D ops on a [N,1,W,C] view:
             "Conv1D",
             "DepthwiseConv1D",
@@ -120,11 +138,15 @@ _CHANNELS_LAST_LAYERS = frozenset(
         "AveragePooling1D",
         "GlobalAveragePooling1D",
         "GlobalMaxPooling1D",
+        "Conv2DTranspose",
+        "UpSampling2D",
+        "Resizing",
+        "Cropping2D",
     }
 )
 _CONV_LAYERS = frozenset(
     {"Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv1D", "DepthwiseConv1D"}
-    | {"SeparableConv1D"}
+    | {"SeparableConv1D", "Conv2DTranspose"}
 )
 # Layers that act per position (or over the last axis only): on a 3-D tensor with
 # a [N,1,W,C] view they run on the view, so chains of 1-D layers need no
@@ -132,16 +154,16 @@ _CONV_LAYERS = frozenset(
 _VIEW_THROUGH_LAYERS = frozenset(
     {"BatchNormalization", "ReLU", "Activation", "Softmax", "LeakyReLU"} | NOOP_LAYERS
 )
-_VIEW_MERGE_LAYERS = frozenset({"Add", "Multiply", "Subtract", "Average"})
+_VIEW_MERGE_LAYERS = frozenset({"Add", "Multiply", "Subtract", "Average", "Maximum", "Minimum"})
 # Extra words for the unsupported-layer message, by layer class. Anything
 # else that is refused needs an op the format does not have yet.
 _HINTS = {
     "Lambda": "Lambda layers hold arbitrary Python; replace with built-in layers",
 }
-_NOT_IN_FORMAT = "not supported in format 1.0"
+_NOT_IN_FORMAT = "not supported in format 1.3"
 
 # Raw ``keras.ops`` calls in a functional graph (``x + 3.0``, ``ops.relu(x)``)
-# are Operations, not Layers; these map exactly onto format 1.0 ops. Keras
+# are Operations, not Layers; these map exactly onto format ops. Keras
 # stores each call's arguments on its Node (``node.arguments.args``), which
 # is how scalar/array operands are recovered (keras/src/ops/node.py).
 RAW_UNARY_OPS: dict[str, str] = {
@@ -154,10 +176,15 @@ RAW_UNARY_OPS: dict[str, str] = {
 }
 # Raw ops that are the same function as a decomposed Keras activation.
 RAW_DECOMPOSED_OPS: dict[str, str] = {"Silu": "silu", "HardSigmoid": "hard_sigmoid"}
-RAW_BINARY_OPS = frozenset({"Add", "Subtract", "Multiply", "Divide", "TrueDivide"})
+RAW_BINARY_OPS = frozenset(
+    {"Add", "Subtract", "Multiply", "Divide", "TrueDivide", "Maximum", "Minimum"}
+)
+# Commutative raw binary ops (a constant operand goes second). Subtract of two
+# tensors is SUB; with a constant it stays an exact ADD (``x + (-c)``).
+_RAW_COMMUTATIVE = {"Add": "ADD", "Multiply": "MUL", "Maximum": "MAXIMUM", "Minimum": "MINIMUM"}
 RAW_OPS = frozenset(
     {*RAW_UNARY_OPS, *RAW_DECOMPOSED_OPS, *RAW_BINARY_OPS, "Negative", "Reshape"}
-    | {"Concatenate", "Mean"}
+    | {"Concatenate", "Mean", "LeakyRelu"}
 )
 _DIVISIONS = frozenset({"Divide", "TrueDivide"})
 
@@ -270,13 +297,10 @@ def layer_problem(layer: Any) -> str | None:
 
 
 def _decomposition_problem(layer: Any, cls: str) -> str | None:
-    """Attribute values a supported class cannot express exactly with format 1.0 ops."""
-    if cls == "ReLU":
-        mv = layer.max_value
-        if float(layer.negative_slope) != 0.0 or float(layer.threshold) != 0.0:
-            return f"ReLU (negative_slope={layer.negative_slope}, threshold={layer.threshold})"
-        if mv is not None and float(mv) != 6.0:
-            return f"ReLU (max_value={mv})"
+    """Attribute values a supported class cannot express exactly with format ops."""
+    check = _ATTR_CHECKS.get(cls)
+    if check is not None:
+        return check(layer)
     if cls == "Softmax":
         axis = layer.axis
         if not (axis == -1 or axis == [-1] or axis == (-1,)):
@@ -285,15 +309,64 @@ def _decomposition_problem(layer: Any, cls: str) -> str | None:
         rank = len(layer.input.shape) if _has_input(layer) else None
         if rank is None or layer.axis % rank != rank - 1:
             return f"BatchNormalization (axis={layer.axis})"
-    if cls == "LeakyReLU" and not 0.0 <= float(layer.negative_slope) <= 1.0:
-        # a*x + (1-a)*relu(x) equals leaky_relu only for slopes in [0, 1].
-        return f"LeakyReLU (negative_slope={layer.negative_slope})"
     if cls == "Normalization":
         if layer.invert:
             return "Normalization (invert=True)"
         if getattr(layer, "mean", None) is None:
             return "Normalization (not adapted, no mean/variance)"
     return None
+
+
+def _relu_problem(layer: Any) -> str | None:
+    """ReLU is RELU, RELU6 (``max_value=6``) or LEAKY_RELU (a negative slope alone)."""
+    mv, slope = layer.max_value, float(layer.negative_slope)
+    if float(layer.threshold) != 0.0:
+        return f"ReLU (threshold={layer.threshold})"
+    if mv is not None and float(mv) != 6.0:
+        return f"ReLU (max_value={mv})"
+    if mv is not None and slope != 0.0:
+        return f"ReLU (negative_slope={layer.negative_slope}, max_value={mv})"
+    return None
+
+
+def _transpose_conv_problem(layer: Any) -> str | None:
+    """TRANSPOSE_CONV has no dilation, and its output size comes from Keras' own
+    output shape only without ``output_padding``."""
+    if tuple(layer.dilation_rate) != (1, 1):
+        return f"Conv2DTranspose (dilation_rate={tuple(layer.dilation_rate)})"
+    if layer.output_padding is not None:
+        return f"Conv2DTranspose (output_padding={layer.output_padding})"
+    return None
+
+
+def _upsampling_problem(layer: Any) -> str | None:
+    if layer.interpolation not in _RESIZE_OPS:
+        return f"UpSampling2D (interpolation={layer.interpolation})"
+    return None
+
+
+def _resizing_problem(layer: Any) -> str | None:
+    """tf.image.resize without cropping, padding or antialiasing (``ScaleAndTranslate``)."""
+    if layer.interpolation not in _RESIZE_OPS:
+        return f"Resizing (interpolation={layer.interpolation})"
+    for flag in ("crop_to_aspect_ratio", "pad_to_aspect_ratio", "antialias"):
+        if getattr(layer, flag, False):
+            return f"Resizing ({flag}=True)"
+    return None
+
+
+_ATTR_CHECKS = {
+    "ReLU": _relu_problem,
+    "Conv2DTranspose": _transpose_conv_problem,
+    "UpSampling2D": _upsampling_problem,
+    "Resizing": _resizing_problem,
+}
+# Keras interpolation -> op. Keras 3 (TF backend) computes nearest UpSampling2D
+# as ops.repeat and everything else with tf.image.resize, i.e. ResizeBilinear /
+# ResizeNearestNeighbor with half_pixel_centers=True, align_corners=False; with
+# an integer factor f, nearest's floor((o + 0.5) / f) is exactly repeat's o // f.
+_RESIZE_OPS = {"nearest": "RESIZE_NEAREST_NEIGHBOR", "bilinear": "RESIZE_BILINEAR"}
+_RESIZE_FLAGS = {"align_corners": False, "half_pixel_centers": True}
 
 
 def _raw_op_problem(op: Any) -> str | None:
@@ -416,8 +489,8 @@ def _problem_hint(problem: str) -> str:
     cls = problem.split(" ", 1)[0]
     if cls.startswith("keras.ops."):
         if "(" in problem:
-            return "these arguments have no exact format 1.0 equivalent"
-        return "a raw keras.ops call in the functional graph with no format 1.0 equivalent"
+            return "these arguments have no exact format 1.3 equivalent"
+        return "a raw keras.ops call in the functional graph with no format 1.3 equivalent"
     if problem.endswith("(subclassed Model)"):
         return "its graph is Python code; build the model with the functional API"
     return _HINTS.get(cls, _NOT_IN_FORMAT)
@@ -546,28 +619,22 @@ class _Importer:
             sixth = self.scalar("const/one_sixth", 1.0 / 6.0)
             return self.emit(f"{base}/div6", "MUL", [t, sixth], shape, _NO_ACT, base)
         if act == "leaky_relu":
-            return self.leaky_relu(base, _LEAKY_RELU_DEFAULT_SLOPE, x, shape)
+            slope = _LEAKY_RELU_DEFAULT_SLOPE
+            return self.leaky_relu(f"{base}/leaky_relu", slope, x, shape, base)
         op = ACTIVATIONS[act]
         if op is None:
             return self.emit(base, "IDENTITY", [x], shape)
         extra = {"beta": 1.0} if op == "SOFTMAX" else {}
         return self.emit(f"{base}/{op.lower()}", op, [x], shape, extra, base)
 
-    def leaky_relu(self, base: str, slope: float, x: str, shape: tuple[int, ...]) -> str:
-        """``a*x + (1-a)*relu(x)``, equal to leaky_relu for ``0 <= a <= 1``.
-
-        Four ops instead of one: a native LEAKY_RELU op comes with the TFLite
-        import work (a format change); until then this is exact with 1.0 ops.
-        """
+    def leaky_relu(
+        self, name: str, slope: float, x: str, shape: tuple[int, ...], out_name: str | None = None
+    ) -> str:
+        """LEAKY_RELU ``x >= 0 ? x : slope * x`` (RELU for slope 0, which may fuse)."""
         if slope == 0.0:
-            return self.emit(f"{base}/relu", "RELU", [x], shape, None, base)
-        ax = self.emit(
-            f"{base}/ax", "MUL", [x, self.scalar(f"{base}/slope", slope)], shape, _NO_ACT
-        )
-        r = self.emit(f"{base}/relu", "RELU", [x], shape)
-        rest = self.scalar(f"{base}/one_minus_slope", 1.0 - slope)
-        r = self.emit(f"{base}/scaled_relu", "MUL", [r, rest], shape, _NO_ACT)
-        return self.emit(f"{base}/sum", "ADD", [ax, r], shape, _NO_ACT, base)
+            return self.emit(name, "RELU", [x], shape, None, out_name)
+        attrs = {"alpha": float(np.float32(slope))}
+        return self.emit(name, "LEAKY_RELU", [x], shape, attrs, out_name)
 
     # -- graph walk -----------------------------------------------------------------
     def model(self, model: Any, inputs: list[str]) -> list[str]:
@@ -801,6 +868,8 @@ class _Importer:
             attrs = {"axis": op.axis % len(shape), "activation": "NONE"}
             return self.emit(op.name, "CONCATENATION", [tmap[id(x)] for x in xs], shape, attrs)
         x = tmap[id(args[0])]
+        if cls == "LeakyRelu":
+            return self.leaky_relu(op.name, float(op.negative_slope), x, shape)
         if cls in RAW_UNARY_OPS:
             extra = {"beta": 1.0} if cls == "Softmax" else {}
             return self.emit(op.name, RAW_UNARY_OPS[cls], [x], shape, extra)
@@ -830,7 +899,8 @@ class _Importer:
     def raw_binary(
         self, base: str, cls: str, args: Sequence[Any], tmap: dict[int, str], shape: tuple[int, ...]
     ) -> str:
-        """ADD/MUL with the tensor first; ``c - x`` is ``-1*x + c`` (both exact)."""
+        """ADD/MUL/MAXIMUM/MINIMUM with the tensor first; SUB of two tensors; with a
+        constant, ``x - c`` is ``x + (-c)`` and ``c - x`` is ``-1*x + c`` (both exact)."""
         a, b = args
         if cls in _DIVISIONS:
             # x / c as x * (1/c): the float32 reciprocal is rounded once, so results
@@ -841,7 +911,9 @@ class _Importer:
             return self.emit(
                 base, "MUL", [tmap[id(a)], self.operand(base, recip, tmap)], shape, _NO_ACT
             )
-        if cls == "Subtract":  # a + (-b), negating the tensor or the constant
+        if cls == "Subtract" and _is_tensor(a) and _is_tensor(b):
+            return self.emit(base, "SUB", [tmap[id(a)], tmap[id(b)]], shape, _NO_ACT)
+        if cls == "Subtract":  # negating the constant or the tensor is exact
             if _is_tensor(b):
                 minus_b = self.negate(base, b, tmap)
             else:
@@ -851,11 +923,10 @@ class _Importer:
             first = self.operand(base, a, tmap)
             pair = [first, minus_b] if _is_tensor(a) else [minus_b, first]
             return self.emit(base, "ADD", pair, shape, _NO_ACT)
-        x, y = (a, b) if _is_tensor(a) else (b, a)
-        op = "ADD" if cls == "Add" else "MUL"
-        return self.emit(
-            base, op, [self.operand(base, x, tmap), self.operand(base, y, tmap)], shape, _NO_ACT
-        )
+        x, y = (a, b) if _is_tensor(a) else (b, a)  # the rest commute
+        op = _RAW_COMMUTATIVE[cls]
+        ins = [self.operand(base, x, tmap), self.operand(base, y, tmap)]
+        return self.emit(base, op, ins, shape, _NO_ACT if op in FUSABLE_ACTIVATION_OPS else {})
 
     def negate(self, base: str, v: Any, tmap: dict[int, str]) -> str:
         """``-1 * v`` for a tensor operand: exact, so ``a - b`` stays bit-exact."""
@@ -917,6 +988,10 @@ class _Importer:
         return self.emit(layer.name, "MEAN", ins, shape, attrs)
 
     def layer_ReLU(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        """RELU, RELU6, or LEAKY_RELU for a negative slope (:func:`_relu_problem`)."""
+        slope = float(layer.negative_slope)
+        if slope != 0.0:
+            return self.leaky_relu(layer.name, slope, ins[0], shape)
         op = "RELU" if layer.max_value is None else "RELU6"
         return self.emit(layer.name, op, ins, shape)
 
@@ -924,7 +999,7 @@ class _Importer:
         act = _activation_name(layer)
         if ACTIVATIONS.get(act, "") is None:
             return self.emit(layer.name, "IDENTITY", ins, shape)
-        if act in DECOMPOSED_ACTIVATIONS:
+        if act not in ACTIVATIONS:
             return self.activate(layer.name, act, ins[0], shape)
         op = ACTIVATIONS[act]
         assert op is not None
@@ -949,13 +1024,14 @@ class _Importer:
     ) -> str:
         """``op`` folded over ``ins`` pairwise; the last result is named ``final`` (the layer)."""
         ins = self._same_rank(layer, ins, len(shape))
+        attrs = _NO_ACT if op in FUSABLE_ACTIVATION_OPS else {}
         acc = ins[0]
         for i, x in enumerate(ins[1:], start=1):
             a, b = self.g.tensors[acc].shape, self.g.tensors[x].shape
             last = i == len(ins) - 1
             step = tuple(max(p, q) if -1 not in (p, q) else -1 for p, q in zip(a, b))
             name = (final or layer.name) if last else f"{layer.name}/{i}"
-            acc = self.emit(name, op, [acc, x], shape if last else step, {"activation": "NONE"})
+            acc = self.emit(name, op, [acc, x], shape if last else step, attrs)
         return acc
 
     def layer_Add(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
@@ -965,11 +1041,13 @@ class _Importer:
         return self._chain(layer, "MUL", ins, shape)
 
     def layer_Subtract(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
-        """``a + (-1 * b)``: negation is exact, so this is ``a - b`` bit for bit."""
-        a, b = self._same_rank(layer, ins, len(shape))
-        minus_one = self.scalar("const/minus_one", -1.0)
-        nb = self.emit(f"{layer.name}/neg", "MUL", [b, minus_one], self.g.tensors[b].shape, _NO_ACT)
-        return self.emit(layer.name, "ADD", [a, nb], shape, _NO_ACT)
+        return self._chain(layer, "SUB", ins, shape)
+
+    def layer_Maximum(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        return self._chain(layer, "MAXIMUM", ins, shape)
+
+    def layer_Minimum(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        return self._chain(layer, "MINIMUM", ins, shape)
 
     def layer_Average(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
         total = self._chain(layer, "ADD", ins, shape, final=f"{layer.name}/sum")
@@ -1068,16 +1146,48 @@ class _Importer:
         return self.leaky_relu(layer.name, float(layer.negative_slope), ins[0], shape)
 
     def layer_PReLU(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
-        """``relu(x) - alpha * relu(-x)`` (Keras' own formula), alpha broadcast over
-        the shared axes: MUL -1 (+ fused RELU), MUL -alpha, RELU, ADD."""
-        x = ins[0]
-        neg_alpha = self.const(layer, "neg_alpha", _broadcastable(-_np(layer.alpha)))
-        minus_one = self.scalar("const/minus_one", -1.0)
-        nx = self.emit(f"{layer.name}/neg", "MUL", [x, minus_one], shape, _NO_ACT)
-        nx = self.emit(f"{layer.name}/neg_relu", "RELU", [nx], shape)
-        neg = self.emit(f"{layer.name}/neg_part", "MUL", [nx, neg_alpha], shape, _NO_ACT)
-        pos = self.emit(f"{layer.name}/relu", "RELU", [x], shape)
-        return self.emit(layer.name, "ADD", [pos, neg], shape, _NO_ACT)
+        """PRELU with Keras' alpha as stored: the input shape without the batch, 1 on
+        the shared axes, so it broadcasts onto ``x`` aligned at the last axis."""
+        alpha = self.const(layer, "alpha", _np(layer.alpha))
+        return self.emit(layer.name, "PRELU", [ins[0], alpha], shape)
+
+    def layer_Conv2DTranspose(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        """TRANSPOSE_CONV; Keras' output shape is the op's ``output_size`` (TF computes
+        its padding from that size as FORMAT.md does)."""
+        w = self.const(layer, "filter", _np(layer.kernel).transpose(2, 0, 1, 3))
+        b = self.const(layer, "bias", _np(layer.bias)) if layer.use_bias else None
+        attrs = {
+            "stride": [int(s) for s in layer.strides],
+            "padding": layer.padding.upper(),
+            "output_size": [int(shape[1]), int(shape[2])],
+            "activation": "NONE",
+        }
+        return self.with_activation(layer, "TRANSPOSE_CONV", [ins[0], w, b], shape, attrs)
+
+    def _resize(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        attrs = {"size": [int(shape[1]), int(shape[2])], **_RESIZE_FLAGS}
+        return self.emit(layer.name, _RESIZE_OPS[layer.interpolation], ins, shape, attrs)
+
+    def layer_UpSampling2D(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        return self._resize(layer, ins, shape)
+
+    def layer_Resizing(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        return self._resize(layer, ins, shape)
+
+    def layer_Permute(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        perm = [0, *(int(d) for d in layer.dims)]
+        return self.emit(layer.name, "TRANSPOSE", ins, shape, {"perm": perm})
+
+    def layer_Cropping2D(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
+        """SLICE over axes 1..3: ``[top : H-bottom, left : W-right, :]``."""
+        _n, h, w, c = self.g.tensors[ins[0]].shape
+        (top, bottom), (left, right) = layer.cropping
+        attrs = {
+            "begin": [int(top), int(left), 0],
+            "end": [h - int(bottom), w - int(right), c],
+            "strides": [1, 1, 1],
+        }
+        return self.emit(layer.name, "SLICE", ins, shape, attrs)
 
     def layer_BatchNormalization(self, layer: Any, ins: list[str], shape: tuple[int, ...]) -> str:
         c = shape[-1]

@@ -28,7 +28,7 @@ import numpy as np
 from .ir import Graph
 from .quant_ref import QParams, choose_qparams, quantize, quantize_bias, quantize_weights_q8
 
-__all__ = ["TIED_OPS", "WEIGHT_AXIS", "WEIGHT_OPS", "QuantPlan", "quantize_graph"]
+__all__ = ["TIED_OPS", "WEIGHT_AXIS", "WEIGHT_OPS", "QuantPlan", "quantize_graph", "refit_plan"]
 
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 # Output-channel axis of each WEIGHT_OPS filter (quant_ref.weight_channel_axis).
@@ -167,3 +167,59 @@ def quantize_graph(graph: Graph, ranges: dict[str, tuple[float, float]]) -> Quan
                     qp = choose_qparams(float(data.min(initial=0.0)), float(data.max(initial=0.0)))
                 plan.others[t] = (quantize(data, qp), qp)
     return plan
+
+
+def refit_plan(graph: Graph, plan: QuantPlan) -> QuantPlan:
+    """An imported model's own int8 numbers, fitted to ``graph`` after the passes and pruning.
+
+    Entries of tensors the passes removed are dropped. A weight pruned to exact
+    zeros gets int8 value 0 there (the rest keep the file's values); a weight
+    whose shape changed (channel pruning) is re-quantized per channel, and so is
+    its bias. Activation parameters stay the file's: a range does not depend on
+    how many channels share it.
+    """
+    missing = [
+        t.name for t in graph.tensors.values() if not t.is_const and t.name not in plan.activations
+    ]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} tensor(s) have no int8 parameters after the passes, e.g. "
+            f"{missing[0]!r}: convert with calibration= instead"
+        )
+    out = QuantPlan(activations={k: v for k, v in plan.activations.items() if k in graph.tensors})
+    for n in graph.nodes:
+        for i, t in enumerate(n.inputs):
+            if t is None or not graph.tensors[t].is_const:
+                continue
+            data = np.asarray(graph.tensors[t].data, np.float32)
+            if n.op in WEIGHT_OPS and i == 1:
+                prev = plan.weights.get(t)
+                if prev is not None and prev[0].shape == data.shape:
+                    out.weights[t] = (np.where(data == 0, 0, prev[0]).astype(np.int8), prev[1])
+                else:
+                    out.weights[t] = quantize_weights_q8(data, WEIGHT_AXIS[n.op])
+            elif n.op in WEIGHT_OPS and i == 2:
+                prev = plan.biases.get(t)
+                w = n.inputs[1]
+                same_w = (
+                    w is not None
+                    and w in plan.weights
+                    and plan.weights[w][0].shape == (graph.tensors[w].shape)
+                )
+                if prev is not None and prev[0].shape == data.shape and same_w:
+                    out.biases[t] = prev
+                else:
+                    assert w is not None
+                    x_qp = out.activations[n.inputs[0]]  # type: ignore[index]
+                    w_qp = out.weights[w][1]
+                    b_scale = (np.float32(x_qp.scale) * w_qp.scale).astype(np.float32)
+                    q = quantize_bias(data, float(x_qp.scale), w_qp.scale)
+                    out.biases[t] = (q, QParams.of(b_scale, np.zeros(b_scale.shape, np.int64), 0))
+            elif t not in out.others:
+                prev = plan.others.get(t)
+                if prev is not None and prev[0].shape == data.shape:
+                    out.others[t] = prev
+                else:
+                    qp = choose_qparams(float(data.min(initial=0.0)), float(data.max(initial=0.0)))
+                    out.others[t] = (quantize(data, qp), qp)
+    return out

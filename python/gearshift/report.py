@@ -74,6 +74,7 @@ class ConvertReport:
     calibration: str = ""  # method and sample count, e.g. "minmax on 256 samples"
     source_accuracy: float | None = None  # the source model's, on the validation data
     pruning: list[str] = field(default_factory=list)  # the pruning report's lines
+    import_notes: list[str] = field(default_factory=list)  # what the importer changed or kept
 
     @property
     def params(self) -> int:
@@ -104,6 +105,7 @@ class ConvertReport:
             f"  file {_bytes(self.file_bytes)}, {self.params:,} parameters, "
             f"{len(self.layers)} nodes, storage={self.storage}, {self.seconds:.1f} s",
             *([f"  calibration: {self.calibration}"] if self.calibration else []),
+            *[f"  import: {note}" for note in self.import_notes],
             *(
                 [f"  source model accuracy: {self.source_accuracy:.4f}"]
                 if self.source_accuracy is not None

@@ -1,0 +1,495 @@
+"""Import a ``.tflite`` model into the IR (and, for an integer model, its int8 gear's numbers).
+
+``tflite_file.read_tflite`` parses and checks the flatbuffer; this module maps
+each TFLite operator onto FORMAT.md's ops, in the file's (topological) order:
+
+- float32 models import as they are; float16-weight models' ``DEQUANTIZE``
+  of fp16 constants, hybrid models' int8 weights and ``DENSIFY`` of sparse
+  constants are folded into float32 constants (a sparse weight keeps its
+  zeros, so the writer stores its int8 base sparse and the ``-sparse`` gears
+  use it);
+- a fully integer model (int8, or uint8 shifted by -128) also yields a
+  :class:`~converters.quantize.QuantPlan` holding the file's own activation
+  parameters, int8 weights and int32 biases: the int8 gear computes what
+  LiteRT computes, and the float gears are rebuilt from the dequantized weights;
+- the batch (dimension 0) becomes ``-1``; an op that would mix the batch into
+  other dimensions is refused.
+
+Unsupported ops are found before any work: :func:`check_ops` raises one
+:class:`UnsupportedOpsError` naming every one with its count.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .ir import Graph, Node
+from .quant_ref import QParams, choose_qparams, quantize, quantize_bias, quantize_weights_q8
+from .quantize import TIED_OPS, WEIGHT_AXIS, QuantPlan
+from .tflite_file import TensorInfo, TFLiteFile, TFLiteFormatError, read_tflite
+from .tflite_ops import HANDLERS as _HANDLERS
+
+__all__ = [
+    "SUPPORTED_TFLITE_OPS",
+    "TFLiteFormatError",
+    "TFLiteImport",
+    "TFLiteImportError",
+    "UnsupportedOpsError",
+    "check_ops",
+    "import_tflite",
+    "op_usage",
+]
+
+SUPPORTED_TFLITE_OPS = frozenset(
+    {
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "TRANSPOSE_CONV",
+        "FULLY_CONNECTED",
+        "ADD",
+        "SUB",
+        "MUL",
+        "DIV",
+        "MAXIMUM",
+        "MINIMUM",
+        "CONCATENATION",
+        "RESHAPE",
+        "SQUEEZE",
+        "EXPAND_DIMS",
+        "TRANSPOSE",
+        "PAD",
+        "PADV2",
+        "MAX_POOL_2D",
+        "AVERAGE_POOL_2D",
+        "MEAN",
+        "RELU",
+        "RELU6",
+        "RELU_N1_TO_1",
+        "LEAKY_RELU",
+        "PRELU",
+        "LOGISTIC",
+        "TANH",
+        "HARD_SWISH",
+        "SOFTMAX",
+        "RESIZE_BILINEAR",
+        "RESIZE_NEAREST_NEIGHBOR",
+        "DEPTH_TO_SPACE",
+        "SPACE_TO_DEPTH",
+        "STRIDED_SLICE",
+        "SLICE",
+        "SPLIT",
+        "SPLIT_V",
+        "GATHER",
+        "QUANTIZE",
+        "DEQUANTIZE",
+        "DENSIFY",
+        "CUSTOM:Convolution2DTransposeBias",
+    }
+)
+_FUSED = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+_PADDING = {0: "SAME", 1: "VALID"}
+_INT_TYPES = ("int8", "uint8")
+
+
+class TFLiteImportError(ValueError):
+    """The model is valid TFLite but cannot become a gearshift graph (says why and what to do)."""
+
+
+class UnsupportedOpsError(TFLiteImportError):
+    """The model uses ops outside the supported set; ``ops`` maps each to its count."""
+
+    def __init__(self, path: str, ops: dict[str, int]) -> None:
+        self.ops = ops
+        listed = ", ".join(f"{op} x{n}" for op, n in sorted(ops.items()))
+        super().__init__(
+            f"{path}: {sum(ops.values())} operator(s) gearshift cannot import: {listed}. "
+            f"Supported: {', '.join(sorted(SUPPORTED_TFLITE_OPS))}. Re-export the model "
+            "without them (or run that part outside the model)."
+        )
+
+
+@dataclass
+class TFLiteImport:
+    """What :func:`import_tflite` returns."""
+
+    graph: Graph
+    kind: str  # float32, float16, dynamic-range, int8, uint8, mixed
+    qplan: QuantPlan | None = None  # the file's own int8 numbers (integer models only)
+    notes: list[str] = field(default_factory=list)
+
+
+def op_usage(source: str | os.PathLike[str] | bytes | TFLiteFile) -> list[tuple[str, int, bool]]:
+    """``(op, count, supported)`` per operator kind of the model, in order of first use."""
+    tf = source if isinstance(source, TFLiteFile) else read_tflite(source)
+    counts = Counter(tf.op_names)
+    return [(op, counts[op], op in SUPPORTED_TFLITE_OPS) for op in dict.fromkeys(tf.op_names)]
+
+
+def check_ops(tf: TFLiteFile) -> None:
+    """Raises :class:`UnsupportedOpsError` listing every unsupported op with its count."""
+    bad = {op: n for op, n, ok in op_usage(tf) if not ok}
+    if bad:
+        raise UnsupportedOpsError(tf.path, bad)
+
+
+def import_tflite(source: str | os.PathLike[str] | bytes) -> TFLiteImport:
+    """Reads a ``.tflite`` model into the IR; see the module docstring."""
+    tf = read_tflite(source)
+    check_ops(tf)
+    return _Importer(tf).run()
+
+
+def _act_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (-1, *shape[1:]) if shape else shape
+
+
+def _ints(a: Any) -> list[int]:
+    return [] if a is None else [int(v) for v in np.asarray(a).ravel()]
+
+
+def _qparams(t: TensorInfo) -> QParams:
+    """``t``'s int8 params (uint8: zero point - 128); per-channel keeps its axis."""
+    zp = t.zero_point - (128 if t.type_name == "uint8" else 0)
+    if t.scale.size == 1:
+        return QParams.of(t.scale[0], int(zp[0]))
+    return QParams.of(t.scale, zp, t.quantized_dimension)
+
+
+def _dequantize(q: np.ndarray, t: TensorInfo) -> np.ndarray:
+    s = t.scale.astype(np.float64)
+    z = t.zero_point.astype(np.float64)
+    if s.size > 1:
+        shape = [1] * q.ndim
+        shape[t.quantized_dimension] = s.size
+        s, z = s.reshape(shape), z.reshape(shape)
+    return ((q.astype(np.float64) - z) * s).astype(np.float32)
+
+
+class _Importer:
+    def __init__(self, tf: TFLiteFile) -> None:
+        self.tf = tf
+        self.g = Graph()
+        self.names: dict[int, str] = {}  # TFLite activation tensor -> IR tensor
+        self.consts: dict[int, np.ndarray] = {}  # folded constants (float32), by tensor
+        self.const_names: dict[int, str] = {}  # constants already in the IR
+        self.qact: dict[str, QParams] = {}  # IR activation -> the file's int8 params
+        self.qconst: dict[str, tuple[np.ndarray, TensorInfo]] = {}  # IR const -> raw ints
+        self.notes: list[str] = []
+        self.op_index = 0
+
+    # -- tensors --------------------------------------------------------------------
+    def info(self, i: int) -> TensorInfo:
+        return self.tf.tensors[i]
+
+    def fail(self, msg: str) -> TFLiteImportError:
+        op = self.tf.op_names[self.op_index] if self.tf.op_names else "?"
+        return TFLiteImportError(f"{self.tf.path}: operator {self.op_index} ({op}): {msg}")
+
+    def is_const(self, i: int) -> bool:
+        return i in self.consts or (
+            i not in self.names and self.tf.buffer_bytes(self.info(i)) is not None
+        )
+
+    def raw(self, i: int) -> np.ndarray:
+        """A constant's values in its file dtype (op parameters: shapes, axes, ...)."""
+        v = self.tf.value(self.info(i))
+        if v is None:
+            raise self.fail(f"input {self.info(i).name!r} must be a constant")
+        return v
+
+    def params(self, i: int) -> list[int]:
+        return _ints(self.raw(i))
+
+    def fconst(self, i: int) -> np.ndarray:
+        """A constant as float32 (dequantized when stored as integers or fp16)."""
+        if i in self.consts:
+            return self.consts[i]
+        t = self.info(i)
+        v = self.raw(i)
+        if t.type_name in ("float32", "float16", "float64"):
+            f = v.astype(np.float32)
+        elif t.quantized and t.type_name in (*_INT_TYPES, "int32"):
+            f = _dequantize(v, t)
+        else:
+            raise self.fail(f"constant {t.name!r} of type {t.type_name} is not a number tensor")
+        self.consts[i] = f
+        return f
+
+    def const_name(self, i: int, data: np.ndarray | None = None) -> str:
+        """The IR constant for TFLite tensor ``i`` (``data`` overrides its value)."""
+        if data is None and i in self.const_names:
+            return self.const_names[i]
+        t = self.info(i)
+        arr = self.fconst(i) if data is None else data
+        name = self.g.add_const(t.name, arr)
+        if data is None:
+            self.const_names[i] = name
+            if t.quantized and t.type_name in (*_INT_TYPES, "int32") and t.buffer:
+                self.qconst[name] = (self.raw(i), t)
+        return name
+
+    def operand(self, i: int) -> str:
+        """An op input: an activation's IR name, or a constant added to the IR."""
+        if i in self.names:
+            return self.names[i]
+        if self.is_const(i):
+            return self.const_name(i)
+        raise self.fail(f"input {self.info(i).name!r} is neither computed before nor a constant")
+
+    def act(self, i: int) -> str:
+        if i not in self.names:
+            raise self.fail(f"input {self.info(i).name!r} must be computed (not a constant)")
+        return self.names[i]
+
+    def new_output(self, i: int, shape: tuple[int, ...] | None = None) -> str:
+        t = self.info(i)
+        name = self.g.unique_name(t.name, "tensors")
+        self.g.add_tensor(name, _act_shape(t.shape) if shape is None else shape)
+        self.names[i] = name
+        if t.quantized and t.type_name in _INT_TYPES:
+            self.qact[name] = _qparams(t)
+        return name
+
+    def rank(self, i: int) -> int:
+        return len(self.info(i).shape)
+
+    # -- nodes ----------------------------------------------------------------------
+    def emit(
+        self, op: str, inputs: list[str | None], out: int, attrs: dict[str, Any] | None = None
+    ) -> Node:
+        y = self.new_output(out)
+        node = Node(self.g.unique_name(y, "nodes"), op, inputs, [y], dict(attrs or {}))
+        return self.g.add_node(node)
+
+    def emit_fused(
+        self, op: str, inputs: list[str | None], out: int, opts: Any, attrs: dict[str, Any]
+    ) -> None:
+        """An op with TFLite's fused activation; TANH becomes its own node."""
+        act = _FUSED.get(int(getattr(opts, "fusedActivationFunction", 0) or 0), "?")
+        if act in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
+            self.emit(op, inputs, out, {**attrs, "activation": act})
+            return
+        if act != "TANH":
+            raise self.fail(f"fused activation {act} is not supported")
+        node = self.emit(op, inputs, out, {**attrs, "activation": "NONE"})
+        y = node.outputs[0]
+        pre = self.g.unique_name(f"{y}/pre_tanh", "tensors")
+        self.g.add_tensor(pre, self.g.tensors[y].shape)
+        node.outputs = [pre]
+        self.g.add_node(Node(self.g.unique_name(f"{y}/tanh", "nodes"), "TANH", [pre], [y]))
+
+    def alias(self, out: int, src: str) -> None:
+        """``out`` is the same values as IR tensor ``src`` (identity ops)."""
+        self.names[out] = src
+        t = self.info(out)
+        if src not in self.qact and t.quantized and t.type_name in _INT_TYPES:
+            self.qact[src] = _qparams(t)
+
+    # -- the walk ---------------------------------------------------------------------
+    def run(self) -> TFLiteImport:
+        sg = self.tf.subgraph
+        for i in _ints(sg.inputs):
+            t = self.info(i)
+            if not t.shape:
+                raise TFLiteImportError(f"{self.tf.path}: input {t.name!r} is a scalar")
+            if t.type_name not in ("float32", *_INT_TYPES):
+                raise TFLiteImportError(
+                    f"{self.tf.path}: input {t.name!r} is {t.type_name}; gearshift models "
+                    "take float32 (or quantized int8/uint8) inputs"
+                )
+            self.new_output(i)
+            self.g.inputs.append(self.names[i])
+        for k, op in enumerate(sg.operators or []):
+            self.op_index = k
+            self.convert_op(self.tf.op_names[k], op)
+        for i in _ints(sg.outputs):
+            if i not in self.names:
+                raise TFLiteImportError(
+                    f"{self.tf.path}: output {self.info(i).name!r} is a constant, not computed"
+                )
+            self.g.outputs.append(self.names[i])
+        self.rename_outputs()
+        self.g.prune()
+        self.g.validate()
+        kind, qplan = self.quant_plan()
+        return TFLiteImport(self.g, kind, qplan, self.notes)
+
+    def rename_outputs(self) -> None:
+        """Graph outputs carry the TFLite output names (aliases may have hidden them)."""
+        for i, cur in zip(_ints(self.tf.subgraph.outputs), list(self.g.outputs)):
+            want = self.info(i).name
+            if cur == want or want in self.g.tensors or cur in self.g.inputs:
+                continue
+            if self.g.outputs.count(cur) > 1:
+                continue
+            t = self.g.tensors.pop(cur)
+            t.name = want
+            self.g.tensors[want] = t
+            for n in self.g.nodes:
+                n.inputs = [want if x == cur else x for x in n.inputs]
+                n.outputs = [want if x == cur else x for x in n.outputs]
+            self.g.outputs = [want if x == cur else x for x in self.g.outputs]
+            if cur in self.qact:
+                self.qact[want] = self.qact.pop(cur)
+
+    def convert_op(self, name: str, op: Any) -> None:
+        ins, outs = _ints(op.inputs), _ints(op.outputs)
+        opts = op.builtinOptions
+        conversion = name in ("DEQUANTIZE", "DENSIFY", "QUANTIZE")
+        if conversion and ins[0] not in self.names and self.is_const(ins[0]):
+            self.consts[outs[0]] = self.fconst(ins[0])
+            if name == "DENSIFY":
+                self.notes.append(f"sparse constant {self.info(ins[0]).name!r} densified")
+            return
+        if name in _FOLDABLE and all(
+            i < 0 or (i not in self.names and self.is_const(i)) for i in ins
+        ):
+            self.fold(name, ins, outs)
+            return
+        handler = _HANDLERS.get(name)
+        if handler is None:  # check_ops guarantees this does not happen
+            raise self.fail("unsupported operator")
+        handler(self, ins, outs, opts, op)
+
+    def fold(self, name: str, ins: list[int], outs: list[int]) -> None:
+        """Shape-only ops on constants (weights reshaped/transposed in the file)."""
+        x = self.fconst(ins[0])
+        shape = self.info(outs[0]).shape
+        y = np.transpose(x, self.params(ins[1])) if name == "TRANSPOSE" else x.reshape(shape)
+        self.consts[outs[0]] = np.ascontiguousarray(y, np.float32)
+
+    # -- the int8 gear -------------------------------------------------------------------
+    def quant_plan(self) -> tuple[str, QuantPlan | None]:
+        acts = [t for t in self.g.tensors.values() if not t.is_const]
+        have = [t.name for t in acts if t.name in self.qact]
+        types = {self.info(i).type_name for i in self.names} | {
+            self.info(i).type_name for i in self.consts
+        }
+        if not have:
+            if "float16" in types:
+                return "float16", None
+            if self.qconst:
+                return "dynamic-range", None
+            return "float32", None
+        if len(have) < len(acts):
+            self.notes.append(
+                f"{len(acts) - len(have)} of {len(acts)} activations carry no int8 parameters "
+                "(a partly quantized model): the int8 gear is calibrated instead"
+            )
+            return "mixed", None
+        uint8 = any(self.info(i).type_name == "uint8" for i in self.names)
+        self.tie_params()
+        return ("uint8" if uint8 else "int8"), self.build_plan()
+
+    def tie_params(self) -> None:
+        """Where a value-moving op's input has other params than its output (TFLite
+        requantizes there, e.g. CONCATENATION), insert a QUANTIZE node: the format
+        needs them equal (FORMAT.md "Compute tokens")."""
+        for node in list(self.g.nodes):
+            if node.op not in TIED_OPS:
+                continue
+            out = self.qact[node.outputs[0]]
+            for k, x in enumerate(node.inputs):
+                if x is None or self.g.tensors[x].is_const:
+                    continue
+                qp = self.qact[x]
+                if _same(qp, out):
+                    continue
+                y = self.g.unique_name(f"{x}/requantized", "tensors")
+                self.g.add_tensor(y, self.g.tensors[x].shape)
+                self.qact[y] = out
+                q = Node(self.g.unique_name(y, "nodes"), "QUANTIZE", [x], [y])
+                self.g.nodes.insert(self.g.nodes.index(node), q)
+                node.inputs[k] = y
+                self.notes.append(
+                    f"{node.op} {node.name!r}: input {x!r} requantized to its output's scale"
+                )
+
+    def build_plan(self) -> QuantPlan:
+        plan = QuantPlan(
+            activations={
+                t: self.qact[t]
+                for t in self.g.tensors
+                if t in self.qact and not self.g.tensors[t].is_const
+            }
+        )
+        for n in self.g.nodes:
+            for pos, t in enumerate(n.inputs):
+                if t is None or not self.g.tensors[t].is_const:
+                    continue
+                if n.op in WEIGHT_AXIS and pos == 1:
+                    plan.weights[t] = self.plan_weight(n, t)
+                elif n.op in WEIGHT_AXIS and pos == 2:
+                    plan.biases[t] = self.plan_bias(n, t, plan)
+                elif t not in plan.others:
+                    plan.others[t] = self.plan_other(n, t)
+        return plan
+
+    def plan_weight(self, n: Node, t: str) -> tuple[np.ndarray, QParams]:
+        axis = WEIGHT_AXIS[n.op]
+        raw = self.qconst.get(t)
+        data = np.asarray(self.g.tensors[t].data)
+        if raw is not None:
+            q, info = raw
+            if info.type_name == "int8" and not np.any(info.zero_point) and q.shape == data.shape:
+                if info.scale.size == 1:
+                    scale = np.full(data.shape[axis], info.scale[0], np.float32)
+                    return np.asarray(q, np.int8), QParams.of(
+                        scale, np.zeros(scale.size, np.int64), axis
+                    )
+                if info.quantized_dimension == axis:
+                    return np.asarray(q, np.int8), QParams.of(
+                        info.scale, np.zeros(info.scale.size, np.int64), axis
+                    )
+        self.notes.append(
+            f"weights {t!r} re-quantized symmetric per channel (the file's are "
+            "asymmetric or per another axis): the int8 gear differs from LiteRT here"
+        )
+        return quantize_weights_q8(data, axis)
+
+    def plan_bias(self, n: Node, t: str, plan: QuantPlan) -> tuple[np.ndarray, QParams]:
+        x_qp = plan.activations[n.inputs[0]]  # type: ignore[index]
+        w_qp = (
+            plan.weights[n.inputs[1]][1]
+            if n.inputs[1] in plan.weights
+            else self.plan_weight(n, n.inputs[1])[1]
+        )  # type: ignore[index]
+        b_scale = (np.float32(x_qp.scale) * w_qp.scale).astype(np.float32)
+        raw = self.qconst.get(t)
+        if raw is not None and raw[1].type_name == "int32":
+            q, info = raw
+            s = np.broadcast_to(info.scale, b_scale.shape).astype(np.float32)
+            if np.allclose(s, b_scale, rtol=1e-6, atol=0):
+                return np.asarray(q, np.int32), QParams.of(
+                    b_scale, np.zeros(b_scale.shape, np.int64), 0
+                )
+        data = np.asarray(self.g.tensors[t].data)
+        q = quantize_bias(data, float(x_qp.scale), w_qp.scale)
+        return q, QParams.of(b_scale, np.zeros(b_scale.shape, np.int64), 0)
+
+    def plan_other(self, n: Node, t: str) -> tuple[np.ndarray, QParams]:
+        data = np.asarray(self.g.tensors[t].data)
+        if n.op in TIED_OPS:
+            qp = self.qact[n.outputs[0]]
+            return quantize(data, qp), qp
+        raw = self.qconst.get(t)
+        if raw is not None:
+            q, info = raw
+            if info.type_name in _INT_TYPES and info.scale.size == 1 and q.shape == data.shape:
+                qp = _qparams(info)
+                shift = 128 if info.type_name == "uint8" else 0
+                return (q.astype(np.int64) - shift).astype(np.int8), qp
+        qp = choose_qparams(float(data.min(initial=0.0)), float(data.max(initial=0.0)))
+        return quantize(data, qp), qp
+
+
+def _same(a: QParams, b: QParams) -> bool:
+    return bool(np.array_equal(a.scale, b.scale) and np.array_equal(a.zero_point, b.zero_point))
+
+
+_FOLDABLE = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE"})
