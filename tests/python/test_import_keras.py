@@ -261,7 +261,7 @@ def test_unsupported_layers_all_listed_with_counts():
     y = layers.Flatten()(layers.Conv3D(2, 2)(b))
     c = keras.Input((6, 6, 4))
     z = layers.Conv2D(4, 3, groups=2)(c)
-    z = layers.ReLU(negative_slope=0.1)(z)
+    z = layers.ReLU(negative_slope=0.1, threshold=0.5)(z)
     z = layers.Conv2D(2, 1, activation="gelu")(z)
     z = layers.Flatten()(z)
     model = keras.Model([a, b, c], layers.Concatenate()([x, y, z]))
@@ -271,7 +271,7 @@ def test_unsupported_layers_all_listed_with_counts():
     assert msg.startswith("unsupported layers: ")
     assert "LSTM ×2" in msg and "Conv3D ×1" in msg
     assert "Conv2D (groups=2) ×1" in msg
-    assert "ReLU (negative_slope=0.1" in msg
+    assert "ReLU (threshold=0.5) ×1" in msg
     assert "Conv2D (activation=gelu) ×1" in msg
     assert "supported: " in msg and "DepthwiseConv2D" in msg
     assert isinstance(e.value, ValueError)

@@ -1,4 +1,4 @@
-"""Layers the Keras importer builds from several format 1.0 ops, end to end.
+"""Layers the Keras importer builds from several format ops, end to end.
 
 Each model gets random weights (and, where a layer has statistics, non-trivial
 ones), goes through ``gs.convert`` to a ``.gear`` file and the C++ runtime,
@@ -161,8 +161,8 @@ def test_merge_layers(cls: type, shapes: list[tuple[int, ...]], tmp_path: Path) 
 
 
 def test_passes_see_through_decompositions() -> None:
-    """BN after a SeparableConv2D folds into its 1x1 conv, and RELU6/RELU after
-    the new ADD/MUL nodes fuse (hard_sigmoid's RELU6 into its ADD 3)."""
+    """BN after a SeparableConv2D folds into its 1x1 conv, and RELU6 after
+    hard_sigmoid's ADD 3 fuses into it; PReLU is one PRELU node (format 1.3)."""
     model = seq(
         (8, 8, 3),
         layers.SeparableConv2D(4, 3, padding="same"),
@@ -178,13 +178,15 @@ def test_passes_see_through_decompositions() -> None:
     assert "BATCH_NORM" not in counts and "RELU6" not in counts
     assert counts["CONV_2D"] == 1 and counts["DEPTHWISE_CONV_2D"] == 1
     acts = {n.op: n.activation for n in g.nodes if n.activation != "NONE"}
-    assert acts == {"CONV_2D": "RELU", "ADD": "RELU6", "MUL": "RELU"}
+    assert acts == {"CONV_2D": "RELU", "ADD": "RELU6"}
+    assert counts["PRELU"] == 1
     names = list(g.tensors)
     assert len(names) == len(set(names))
 
 
 def test_constants_named_deterministically() -> None:
-    """Same model, same names; decomposition scalars are shared per value."""
+    """Same model, same names; decomposition scalars are shared per value, and
+    LeakyReLU/PReLU are single 1.3 ops (an attribute, Keras' alpha as stored)."""
     model = seq(
         (4, 4, 2),
         layers.Activation("hard_sigmoid", name="hs1"),
@@ -196,37 +198,27 @@ def test_constants_named_deterministically() -> None:
     assert list(a.tensors) == list(b.tensors)
     assert [n.name for n in a.nodes] == [n.name for n in b.nodes]
     consts = sorted(t.name for t in a.tensors.values() if t.is_const)
-    assert consts == [
-        "const/minus_one",
-        "const/one_sixth",
-        "const/three",
-        "leaky/one_minus_slope",
-        "leaky/slope",
-        "prelu/neg_alpha",
-    ]
+    assert consts == ["const/one_sixth", "const/three", "prelu/alpha"]
 
 
 def test_unsupported_message_names_counts_and_format() -> None:
     inp = keras.Input((8, 8, 3))
-    x = layers.Cropping2D(1)(inp)
-    x = layers.Cropping2D(1)(x)
-    x = layers.UpSampling2D()(x)
-    x = layers.Conv2DTranspose(3, 3)(x)
+    x = layers.Cropping3D(1)(layers.Reshape((8, 8, 3, 1))(inp))
+    x = layers.Reshape((6, 6, 1))(x)
+    x = layers.UpSampling2D(interpolation="bicubic")(x)
+    x = layers.UpSampling2D(interpolation="bicubic")(x)
+    x = layers.Conv2DTranspose(3, 3, dilation_rate=2)(x)
     x = layers.Lambda(lambda t: t * 2.0)(x)
-    y = layers.Permute((2, 1, 3))(x)
-    x = layers.Maximum()([x, y])
-    x = layers.Minimum()([x, y])
     x = layers.LayerNormalization()(x)
     x = layers.ReLU(max_value=4.0)(x)
-    x = layers.LeakyReLU(negative_slope=1.5)(x)
     with pytest.raises(UnsupportedOpError) as e:
         import_keras(keras.Model(inp, x))
     msg = str(e.value)
-    assert "Cropping2D ×2 (not supported in format 1.0)" in msg
-    for cls in ("UpSampling2D", "Conv2DTranspose", "Permute", "Maximum", "Minimum"):
-        assert f"{cls} ×1 (not supported in format 1.0)" in msg
-    assert "LayerNormalization ×1" in msg and "ReLU (max_value=4.0) ×1" in msg
-    assert "LeakyReLU (negative_slope=1.5) ×1" in msg
+    assert "Cropping3D ×1 (not supported in format 1.3)" in msg
+    assert "UpSampling2D (interpolation=bicubic) ×2" in msg
+    assert "Conv2DTranspose (dilation_rate=(2, 2)) ×1" in msg
+    assert "LayerNormalization ×1 (not supported in format 1.3)" in msg
+    assert "ReLU (max_value=4.0) ×1" in msg
     assert "Lambda ×1 (Lambda layers hold arbitrary Python; replace with built-in layers)" in msg
 
 

@@ -116,12 +116,12 @@ def test_unsupported_layers_listed_before_work(tmp_path):
     x = layers.Conv2D(4, 3)(inp)
     x = layers.LayerNormalization()(x)
     x = layers.LayerNormalization()(x)
-    x = layers.Conv2DTranspose(2, 3)(x)
+    x = layers.Conv2DTranspose(2, 3, dilation_rate=2)(x)
     model = keras.Model(inp, x)
     out = tmp_path / "bad.gear"
     with pytest.raises(ValueError) as e:
         gs.convert(model, out)
     msg = str(e.value)
     assert "LayerNormalization" in msg and "2" in msg
-    assert "Conv2DTranspose" in msg
+    assert "Conv2DTranspose (dilation_rate=(2, 2))" in msg
     assert not out.exists()
