@@ -144,6 +144,11 @@ def import_tflite(source: str | os.PathLike[str] | bytes) -> TFLiteImport:
     return _Importer(tf).run()
 
 
+def _short(name: str) -> str:
+    """TFLite names a fused tensor by all its source ops, ``;``-joined: keep the first."""
+    return name.split(";")[0] or name
+
+
 def _act_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     return (-1, *shape[1:]) if shape else shape
 
@@ -180,6 +185,7 @@ class _Importer:
         self.qact: dict[str, QParams] = {}  # IR activation -> the file's int8 params
         self.qconst: dict[str, tuple[np.ndarray, TensorInfo]] = {}  # IR const -> raw ints
         self.notes: list[str] = []
+        self.densified: list[float] = []  # zero fraction of each DENSIFY-decoded constant
         self.op_index = 0
 
     # -- tensors --------------------------------------------------------------------
@@ -226,7 +232,9 @@ class _Importer:
             return self.const_names[i]
         t = self.info(i)
         arr = self.fconst(i) if data is None else data
-        name = self.g.add_const(t.name, arr)
+        if arr.ndim == 0:  # a scalar operand broadcasts the same as a [1] constant
+            arr = arr.reshape(1)
+        name = self.g.add_const(_short(t.name), arr)
         if data is None:
             self.const_names[i] = name
             if t.quantized and t.type_name in (*_INT_TYPES, "int32") and t.buffer:
@@ -248,7 +256,7 @@ class _Importer:
 
     def new_output(self, i: int, shape: tuple[int, ...] | None = None) -> str:
         t = self.info(i)
-        name = self.g.unique_name(t.name, "tensors")
+        name = self.g.unique_name(_short(t.name), "tensors")
         self.g.add_tensor(name, _act_shape(t.shape) if shape is None else shape)
         self.names[i] = name
         if t.quantized and t.type_name in _INT_TYPES:
@@ -314,6 +322,12 @@ class _Importer:
                 )
             self.g.outputs.append(self.names[i])
         self.rename_outputs()
+        if self.densified:
+            self.notes.append(
+                f"{len(self.densified)} sparse-encoded constant(s) decoded (DENSIFY), "
+                f"{np.mean(self.densified):.0%} zeros on average, kept as zeros: int8 weights "
+                "with zeros are stored sparse where smaller, and '-sparse' gears run sparse kernels"
+            )
         self.g.prune()
         self.g.validate()
         kind, qplan = self.quant_plan()
@@ -322,7 +336,7 @@ class _Importer:
     def rename_outputs(self) -> None:
         """Graph outputs carry the TFLite output names (aliases may have hidden them)."""
         for i, cur in zip(_ints(self.tf.subgraph.outputs), list(self.g.outputs)):
-            want = self.info(i).name
+            want = _short(self.info(i).name)
             if cur == want or want in self.g.tensors or cur in self.g.inputs:
                 continue
             if self.g.outputs.count(cur) > 1:
@@ -344,7 +358,7 @@ class _Importer:
         if conversion and ins[0] not in self.names and self.is_const(ins[0]):
             self.consts[outs[0]] = self.fconst(ins[0])
             if name == "DENSIFY":
-                self.notes.append(f"sparse constant {self.info(ins[0]).name!r} densified")
+                self.densified.append(float(np.mean(self.consts[outs[0]] == 0)))
             return
         if name in _FOLDABLE and all(
             i < 0 or (i not in self.names and self.is_const(i)) for i in ins

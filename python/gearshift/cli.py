@@ -93,6 +93,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 # -- inspect ---------------------------------------------------------------------
 def cmd_inspect(args: argparse.Namespace) -> int:
+    if str(args.file).lower().endswith(".tflite"):
+        from gearshift.describe_tflite import describe_tflite, format_tflite_description
+
+        desc = describe_tflite(args.file)
+        print(json.dumps(desc, indent=2) if args.json else format_tflite_description(desc))
+        return 0 if desc["importable"] else 1
+
     from gearshift.describe import describe, format_description
 
     desc = describe(args.file)
@@ -319,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     c = sub.add_parser("convert", help="convert a Keras model to a .gear file")
-    c.add_argument("src", help="model: .keras, .h5, SavedModel folder")
+    c.add_argument("src", help="model: .keras, .h5, SavedModel folder, or .tflite")
     c.add_argument("-o", "--output", required=True, help="output .gear path")
     c.add_argument(
         "--gears", default="fp32", help="comma-separated: fp32,fp16,int8,int4 (default: fp32)"
@@ -352,7 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", metavar="OUT.json", help="also write the report as JSON")
     c.set_defaults(func=cmd_convert)
 
-    i = sub.add_parser("inspect", help="show graph, gears, storage and sizes of a .gear file")
+    i = sub.add_parser(
+        "inspect",
+        help="show graph, gears, storage and sizes of a .gear file; for a .tflite, the ops "
+        "it needs and whether gearshift supports them",
+    )
     i.add_argument("file")
     i.add_argument("--json", action="store_true", help="machine-readable output")
     i.set_defaults(func=cmd_inspect)

@@ -1,0 +1,236 @@
+"""The TFLite importer's edges: hostile and corrupted files, refusals, model kinds,
+sparse decoding, and ``gearshift inspect`` on a ``.tflite``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from tflite_edit import edit
+
+import gearshift as gs
+from gearshift.converters.import_tflite import (
+    TFLiteImportError,
+    UnsupportedOpsError,
+    import_tflite,
+)
+from gearshift.converters.tflite_file import TFLiteFormatError, densify, read_tflite
+
+tf = pytest.importorskip("tensorflow")
+
+
+def _convert(fn, shapes, mode: str = "float32") -> bytes:
+    specs = [tf.TensorSpec(s, tf.float32) for s in shapes]
+    cf = tf.function(fn, input_signature=specs).get_concrete_function()
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([cf])
+    if mode != "float32":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        conv.target_spec.supported_types = [tf.float16]
+    if mode == "int8":
+        rng = np.random.default_rng(0)
+        conv.representative_dataset = lambda: (
+            [rng.uniform(-1, 1, s).astype(np.float32) for s in shapes] for _ in range(8)
+        )
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return conv.convert()
+
+
+W = np.random.default_rng(3).normal(0, 0.3, (3, 3, 4, 8)).astype(np.float32)
+B = np.linspace(-0.5, 0.5, 8).astype(np.float32)
+
+
+def _conv_fn(x):
+    return tf.nn.relu(tf.nn.conv2d(x, W, 1, "SAME") + B)
+
+
+@pytest.fixture(scope="module")
+def conv_model() -> bytes:
+    return _convert(_conv_fn, [(1, 8, 8, 4)])
+
+
+# -- kinds ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "mode,kind",
+    [
+        ("float32", "float32"),
+        ("float16", "float16"),
+        ("dynamic", "dynamic-range"),
+        ("int8", "int8"),
+    ],
+)
+def test_model_kinds(mode, kind):
+    # big enough for the dynamic-range quantizer (it skips weights under 1024 values)
+    w = np.random.default_rng(4).normal(0, 0.2, (3, 3, 16, 32)).astype(np.float32)
+    imp = import_tflite(_convert(lambda x: tf.nn.conv2d(x, w, 1, "SAME"), [(1, 8, 8, 16)], mode))
+    assert imp.kind == kind
+    assert (imp.qplan is not None) == (kind == "int8")
+    assert imp.graph.op_counts() == {"CONV_2D": 1}
+    assert imp.graph.tensors[imp.graph.inputs[0]].shape == (-1, 8, 8, 16)
+
+
+def test_float_model_int8_gear_needs_calibration(conv_model, tmp_path):
+    p = tmp_path / "m.tflite"
+    p.write_bytes(conv_model)
+    with pytest.raises(ValueError, match="calibration"):
+        gs.convert(p, tmp_path / "m.gear", gears=("fp32", "int8"), progress=False)
+
+
+def test_int8_model_needs_no_calibration(tmp_path):
+    p = tmp_path / "q.tflite"
+    p.write_bytes(_convert(_conv_fn, [(1, 8, 8, 4)], "int8"))
+    report = gs.convert(p, tmp_path / "q.gear", gears=("fp32", "int8", "int4"), progress=False)
+    assert report.calibration == "the model's own int8 parameters"
+    assert "tflite int8" in report.source
+
+
+# -- refusals ------------------------------------------------------------------------------
+def test_unsupported_ops_listed_with_counts_before_work(tmp_path):
+    def fn(x):
+        return tf.math.cumsum(tf.math.cumsum(x, axis=1), axis=2) + tf.cast(
+            tf.argmax(x, axis=3)[..., None], tf.float32
+        )
+
+    p = tmp_path / "u.tflite"
+    p.write_bytes(_convert(fn, [(1, 4, 4, 2)]))
+    with pytest.raises(UnsupportedOpsError) as e:
+        gs.convert(p, tmp_path / "u.gear", progress=False)
+    assert e.value.ops["CUMSUM"] == 2 and e.value.ops["ARG_MAX"] == 1
+    assert "CUMSUM x2" in str(e.value) and "ARG_MAX x1" in str(e.value)
+    assert not (tmp_path / "u.gear").exists()
+
+
+def test_batch_mixing_reshape_refused():
+    data = _convert(lambda x: tf.reshape(x, [-1]) * 2.0, [(1, 4, 4, 2)])
+    with pytest.raises(TFLiteImportError, match="batch"):
+        import_tflite(data)
+
+
+# -- hostile files --------------------------------------------------------------------------
+def test_wrong_identifier(conv_model):
+    bad = conv_model[:4] + b"TFL2" + conv_model[8:]
+    with pytest.raises(TFLiteFormatError, match="identifier"):
+        read_tflite(bad)
+    with pytest.raises(TFLiteFormatError, match="too short"):
+        read_tflite(b"TFL3")
+
+
+def test_truncated_files_fail_cleanly(conv_model):
+    n = len(conv_model)
+    for cut in sorted({8, 16, 64, n // 4, n // 2, n - 64, n - 8, n - 1}):
+        # the only acceptable failure: a clear error (no crash, no other exception type)
+        with contextlib.suppress(TFLiteFormatError, TFLiteImportError):
+            import_tflite(conv_model[:cut])
+
+
+def test_random_byte_flips_fail_cleanly(conv_model):
+    """Flipped bytes inside the flatbuffer: a clean error or a valid import, nothing else."""
+    rng = np.random.default_rng(7)
+    outcomes = {"ok": 0, "error": 0}
+    for _ in range(150):
+        data = bytearray(conv_model)
+        for pos in rng.integers(8, len(data), 3):
+            data[pos] = int(rng.integers(0, 256))
+        try:
+            import_tflite(bytes(data))
+            outcomes["ok"] += 1
+        except (TFLiteFormatError, TFLiteImportError):
+            outcomes["error"] += 1
+    assert sum(outcomes.values()) == 150
+
+
+def _set_tensor_buffer(index: int):
+    def change(s, m):
+        m.subgraphs[0].tensors[1].buffer = index
+
+    return change
+
+
+def test_out_of_range_indices(conv_model):
+    with pytest.raises(TFLiteFormatError, match="buffer 9999"):
+        read_tflite(edit(conv_model, _set_tensor_buffer(9999)))
+
+    def bad_input(s, m):
+        op = m.subgraphs[0].operators[0]
+        op.inputs = [777, *list(op.inputs)[1:]]
+
+    with pytest.raises(TFLiteFormatError, match="tensor 777"):
+        read_tflite(edit(conv_model, bad_input))
+
+    def bad_opcode(s, m):
+        m.subgraphs[0].operators[0].opcodeIndex = 55
+
+    with pytest.raises(TFLiteFormatError, match="opcode 55"):
+        read_tflite(edit(conv_model, bad_opcode))
+
+    def short_buffer(s, m):
+        t = m.subgraphs[0].tensors
+        w = next(x for x in t if list(x.shape) == [8, 3, 3, 4])
+        m.buffers[w.buffer].data = m.buffers[w.buffer].data[:100]
+
+    with pytest.raises(TFLiteFormatError, match="needs 288"):
+        import_tflite(edit(conv_model, short_buffer))
+
+
+# -- sparse constants --------------------------------------------------------------------------
+def _dim(fmt, size=0, seg=None, idx=None):
+    def vec(v):
+        return None if v is None else SimpleNamespace(values=np.asarray(v))
+
+    return SimpleNamespace(
+        format=fmt, denseSize=size, arraySegments=vec(seg), arrayIndices=vec(idx)
+    )
+
+
+def test_densify_csr_and_blocks():
+    dense = np.array([[0, 2, 0, 0], [0, 0, 0, 0], [5, 0, 0, 7]], np.float32)
+    csr = SimpleNamespace(
+        traversalOrder=[0, 1],
+        blockMap=None,
+        dimMetadata=[_dim(0, 3), _dim(1, seg=[0, 1, 1, 3], idx=[1, 0, 3])],
+    )
+    np.testing.assert_array_equal(densify(np.array([2, 5, 7], np.float32), (3, 4), csr), dense)
+    # 2x2 blocks over a 4x4 matrix: block rows dense, block columns CSR, blocks dense inside
+    full = np.arange(16, dtype=np.float32).reshape(4, 4)
+    full[0:2, 2:4] = 0
+    full[2:4, 0:2] = 0
+    block = SimpleNamespace(
+        traversalOrder=[0, 1, 2, 3],
+        blockMap=[0, 1],
+        dimMetadata=[_dim(0, 2), _dim(1, seg=[0, 1, 2], idx=[0, 1]), _dim(0, 2), _dim(0, 2)],
+    )
+    values = np.concatenate([full[0:2, 0:2].ravel(), full[2:4, 2:4].ravel()])
+    np.testing.assert_array_equal(densify(values, (4, 4), block), full)
+    hostile = SimpleNamespace(
+        traversalOrder=[0, 1],
+        blockMap=None,
+        dimMetadata=[_dim(0, 3), _dim(1, seg=[0, 1, 1, 30], idx=[1, 0, 3])],
+    )
+    with pytest.raises(TFLiteFormatError, match="out of range"):
+        densify(np.zeros(3, np.float32), (3, 4), hostile)
+
+
+# -- inspect ---------------------------------------------------------------------------------
+def _cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "gearshift.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_inspect_tflite(conv_model, tmp_path):
+    p = tmp_path / "m.tflite"
+    p.write_bytes(conv_model)
+    r = _cli("inspect", str(p))
+    assert r.returncode == 0, r.stderr
+    assert "CONV_2D" in r.stdout and "can convert this model (float32)" in r.stdout
+    bad = tmp_path / "u.tflite"
+    bad.write_bytes(_convert(lambda x: tf.math.cumsum(x, axis=1), [(1, 4, 4, 2)]))
+    r = _cli("inspect", "--json", str(bad))
+    assert r.returncode == 1
+    d = json.loads(r.stdout)
+    assert d["unsupported"] == {"CUMSUM": 1} and not d["importable"]
