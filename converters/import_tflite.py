@@ -33,6 +33,7 @@ from .quant_ref import QParams, choose_qparams, quantize, quantize_bias, quantiz
 from .quantize import TIED_OPS, WEIGHT_AXIS, QuantPlan
 from .tflite_file import TensorInfo, TFLiteFile, TFLiteFormatError, read_tflite
 from .tflite_ops import HANDLERS as _HANDLERS
+from .tflite_ops import fold_ints
 
 __all__ = [
     "SUPPORTED_TFLITE_OPS",
@@ -89,6 +90,10 @@ SUPPORTED_TFLITE_OPS = frozenset(
         "DEQUANTIZE",
         "DENSIFY",
         "CUSTOM:Convolution2DTransposeBias",
+        # shape arithmetic only (a Flatten with a free batch: SHAPE -> STRIDED_SLICE -> PACK
+        # -> RESHAPE), folded to constants; the RESHAPE takes its output's static shape
+        "SHAPE",
+        "PACK",
     }
 )
 _FUSED = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
@@ -182,6 +187,7 @@ class _Importer:
         self.names: dict[int, str] = {}  # TFLite activation tensor -> IR tensor
         self.consts: dict[int, np.ndarray] = {}  # folded constants (float32), by tensor
         self.const_names: dict[int, str] = {}  # constants already in the IR
+        self.ints: dict[int, np.ndarray] = {}  # folded integer tensors (shape arithmetic)
         self.qact: dict[str, QParams] = {}  # IR activation -> the file's int8 params
         self.qconst: dict[str, tuple[np.ndarray, TensorInfo]] = {}  # IR const -> raw ints
         self.notes: list[str] = []
@@ -197,12 +203,16 @@ class _Importer:
         return TFLiteImportError(f"{self.tf.path}: operator {self.op_index} ({op}): {msg}")
 
     def is_const(self, i: int) -> bool:
-        return i in self.consts or (
-            i not in self.names and self.tf.buffer_bytes(self.info(i)) is not None
+        return (
+            i in self.consts
+            or i in self.ints
+            or (i not in self.names and self.tf.buffer_bytes(self.info(i)) is not None)
         )
 
     def raw(self, i: int) -> np.ndarray:
         """A constant's values in its file dtype (op parameters: shapes, axes, ...)."""
+        if i in self.ints:
+            return self.ints[i]
         v = self.tf.value(self.info(i))
         if v is None:
             raise self.fail(f"input {self.info(i).name!r} must be a constant")
@@ -359,6 +369,15 @@ class _Importer:
             self.consts[outs[0]] = self.fconst(ins[0])
             if name == "DENSIFY":
                 self.densified.append(float(np.mean(self.consts[outs[0]] == 0)))
+            return
+        if name == "SHAPE":
+            self.ints[outs[0]] = np.asarray(self.info(ins[0]).shape, np.int32)
+            return
+        out_type = self.info(outs[0]).type_name
+        if out_type in ("int32", "int64") and all(
+            i < 0 or (i not in self.names and self.is_const(i)) for i in ins
+        ):
+            self.ints[outs[0]] = fold_ints(self, name, ins, outs[0], opts)
             return
         if name in _FOLDABLE and all(
             i < 0 or (i not in self.names and self.is_const(i)) for i in ins

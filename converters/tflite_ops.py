@@ -19,7 +19,7 @@ from .ir import Node
 if TYPE_CHECKING:
     from .import_tflite import _Importer
 
-__all__ = ["HANDLERS"]
+__all__ = ["HANDLERS", "fold_ints"]
 
 Handler = Callable[["_Importer", list[int], list[int], Any, Any], None]
 HANDLERS: dict[str, Handler] = {}
@@ -440,3 +440,46 @@ def _quantize(imp: _Importer, ins: list[int], outs: list[int], opts: Any, op: An
             imp.emit("QUANTIZE", [x], outs[0])
             return
     imp.alias(outs[0], x)
+
+
+# -- shape arithmetic on constants ------------------------------------------------------------
+def _slice_1d(imp: _Importer, x: np.ndarray, ins: list[int], opts: Any) -> np.ndarray:
+    if x.ndim != 1:
+        raise imp.fail("STRIDED_SLICE of a constant integer tensor of rank > 1")
+    b, e = imp.params(ins[1])[0], imp.params(ins[2])[0]
+    s = imp.params(ins[3])[0] if len(ins) > 3 and ins[3] >= 0 else 1
+    if int(_opt(opts, "shrinkAxisMask", 0)) & 1:
+        return np.asarray(x[b % x.size])
+    begin = None if int(_opt(opts, "beginMask", 0)) & 1 else b
+    end = None if int(_opt(opts, "endMask", 0)) & 1 else e
+    return x[begin:end:s]
+
+
+def fold_ints(imp: _Importer, name: str, ins: list[int], out: int, opts: Any) -> np.ndarray:
+    """An integer op whose inputs are all constants (shape arithmetic), computed here."""
+    xs = [imp.raw(i) for i in ins if i >= 0]
+    if name == "PACK":
+        y = np.stack(xs, axis=int(_opt(opts, "axis", 0)))
+    elif name == "CONCATENATION":
+        y = np.concatenate(xs, axis=int(_opt(opts, "axis", 0)))
+    elif name == "STRIDED_SLICE":
+        y = _slice_1d(imp, xs[0], ins, opts)
+    elif name in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS"):
+        y = xs[0].reshape(imp.info(out).shape)
+    elif name == "GATHER":
+        y = np.take(xs[0], xs[1], axis=int(_opt(opts, "axis", 0)))
+    elif name in ("ADD", "SUB", "MUL"):
+        y = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply}[name](xs[0], xs[1])
+    else:
+        raise imp.fail(f"{name} on constant integer tensors is not supported")
+    return np.asarray(y, np.int64)
+
+
+@_handles("PACK")
+def _pack(imp: _Importer, ins: list[int], outs: list[int], opts: Any, op: Any) -> None:
+    raise imp.fail("PACK of computed tensors (only PACK in shape arithmetic is folded)")
+
+
+@_handles("SHAPE")
+def _shape(imp: _Importer, ins: list[int], outs: list[int], opts: Any, op: Any) -> None:
+    raise imp.fail("SHAPE is folded to a constant before this point")  # never reached

@@ -234,3 +234,99 @@ def test_inspect_tflite(conv_model, tmp_path):
     assert r.returncode == 1
     d = json.loads(r.stdout)
     assert d["unsupported"] == {"CUMSUM": 1} and not d["importable"]
+
+
+# -- whole integer models --------------------------------------------------------------------
+def _vision_model():
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((16, 16, 3))
+    x = layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    y = layers.DepthwiseConv2D(3, padding="same")(x)
+    x = layers.Add()([x, y])
+    s = layers.GlobalAveragePooling2D(keepdims=True)(x)
+    s = layers.Conv2D(8, 1, activation="hard_sigmoid")(s)
+    x = layers.Multiply()([x, s])
+    z = layers.Conv2D(4, 1, activation="hard_swish")(x)
+    x = layers.Concatenate()([x, z])
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu6")(x)
+    x = layers.UpSampling2D(interpolation="bilinear")(x)
+    x = layers.Conv2DTranspose(6, 3, strides=2, padding="same")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    out = layers.Dense(10)(x)
+    return keras.Model(inp, out)
+
+
+@pytest.fixture(scope="module")
+def int8_models(tmp_path_factory):
+    """The same vision model as int8 TFLite with float, int8 and uint8 interfaces."""
+    model = _vision_model()
+    rng = np.random.default_rng(0)
+    data = rng.uniform(-1, 1, (48, 16, 16, 3)).astype(np.float32)
+    out = {}
+    for iface in (tf.float32, tf.int8, tf.uint8):
+        conv = tf.lite.TFLiteConverter.from_keras_model(model)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([d[None]] for d in data[:32])
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = conv.inference_output_type = iface
+        p = tmp_path_factory.mktemp("int8") / f"m_{iface.name}.tflite"
+        p.write_bytes(conv.convert())
+        out[iface.name] = p
+    return out, data[32:]
+
+
+@pytest.mark.parametrize("iface", ["float32", "int8", "uint8"])
+def test_int8_model_bit_exact_with_litert(int8_models, iface, tmp_path):
+    """The int8 gear of an imported int8 model computes LiteRT's int8 values exactly: those
+    of its reference kernels, which define the arithmetic (docs/QUANTIZATION.md)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from gearshift.converters.litert_runner import run_tflite
+
+    paths, xs = int8_models
+    src = paths[iface]
+    gear = tmp_path / "m.gear"
+    gs.convert(src, gear, gears=("fp32", "int8", "int4"), progress=False)
+    it = Interpreter(model_path=str(src))
+    ops = {o["op_name"] for o in it._get_ops_details()}
+    assert {"TRANSPOSE_CONV", "RESIZE_BILINEAR", "HARD_SWISH", "CONCATENATION"} <= ops
+    scale = it.get_output_details()[0]["quantization"][0] or 1.0
+    if iface == "float32":  # float interface: the output's params sit on the DEQUANTIZE input
+        from gearshift.converters.import_tflite import import_tflite as imp_
+
+        imp = imp_(src)
+        scale = float(imp.qplan.activations[imp.graph.outputs[0]].scale)
+    got = gs.Runtime(gear, gear="int8").run(xs)
+    ref = run_tflite(src, [xs], experimental_op_resolver_type=OpResolverType.BUILTIN_REF)[0]
+    assert np.abs(ref).max() > 20 * scale  # a real range of values, not a collapsed output
+    np.testing.assert_array_equal(np.round(got / scale), np.round(ref / scale))
+    # LiteRT's optimized int8 depthwise kernel rounds a few sums differently from its own
+    # reference kernel (measured here: 2 of 2048 values, 1 unit); through the layers after
+    # it that reaches the output as at most a unit or two
+    fast = run_tflite(
+        src, [xs], experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )[0]
+    assert np.abs(np.round(got / scale) - np.round(fast / scale)).max() <= 2
+    # int4 runs on the same activation parameters, with 4-bit weights: close, not equal
+    q4 = gs.Runtime(gear, gear="int4").run(xs)
+    assert np.abs(q4 - ref).max() < 0.5 * np.abs(ref).max()
+
+
+def test_int8_model_pruned(int8_models, tmp_path):
+    """Pruning an imported int8 model: the file's parameters stay, pruned weights are 0."""
+    paths, xs = int8_models
+    report = gs.convert(
+        paths["int8"],
+        tmp_path / "p.gear",
+        gears=("fp32", "int8", "int8-sparse"),
+        prune=gs.Prune(0.5),
+        progress=False,
+    )
+    assert report.calibration == "the model's own int8 parameters"
+    a = gs.Runtime(tmp_path / "p.gear", gear="int8").run(xs)
+    b = gs.Runtime(tmp_path / "p.gear", gear="int8-sparse").run(xs)
+    np.testing.assert_array_equal(a, b)
