@@ -98,7 +98,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
         desc = describe_tflite(args.file)
         print(json.dumps(desc, indent=2) if args.json else format_tflite_description(desc))
-        return 0 if desc["importable"] else 1
+        if not desc["importable"]:
+            raise CliError(f"gearshift cannot convert {args.file}: {desc['error']}")
+        return 0
 
     from gearshift.describe import describe, format_description
 
