@@ -18,7 +18,12 @@ from . import PassResult
 __all__ = ["batchnorm_scale_shift", "fold_batchnorm"]
 
 # Which axis of the filter holds the output channel, per foldable op.
-_OUT_CHANNEL_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
+_OUT_CHANNEL_AXIS = {
+    "CONV_2D": 0,
+    "DEPTHWISE_CONV_2D": 3,
+    "FULLY_CONNECTED": 0,
+    "TRANSPOSE_CONV": 0,
+}
 
 
 def batchnorm_scale_shift(graph: Graph, bn: Node) -> tuple[np.ndarray, np.ndarray]:

@@ -273,3 +273,26 @@ def test_refused_settings(name: str) -> None:
     with pytest.raises(UnsupportedOpError) as info:
         import_keras(seq((6, 6, 2), layer))
     assert key in str(info.value)
+
+
+def test_batchnorm_folds_into_transpose_conv(tmp_path: Path) -> None:
+    """BatchNormalization after Conv2DTranspose folds into its filter and bias (output
+    channel axis 0), then the ReLU fuses: one TRANSPOSE_CONV node, fp32 exact to Keras."""
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2DTranspose(5, 3, strides=2, padding="same")(inp)
+    x = keras.layers.BatchNormalization()(x)
+    model = keras.Model(inp, keras.layers.ReLU()(x))
+    rng = np.random.default_rng(0)
+    model.layers[2].set_weights(
+        [rng.uniform(0.5, 2, 5), rng.normal(0, 1, 5), rng.normal(0, 1, 5), rng.uniform(0.5, 2, 5)]
+    )
+    graph = import_keras(model)
+    from gearshift.converters.passes import run_passes
+
+    run_passes(graph)
+    assert graph.op_counts() == {"TRANSPOSE_CONV": 1}
+    xs = rng.normal(size=(4, 8, 8, 3)).astype(np.float32)
+    gs.convert(model, tmp_path / "m.gear", gears=("fp32",), progress=False)
+    got = gs.Runtime(tmp_path / "m.gear").run(xs)
+    assert rel_err(got, keras_out(model, xs)) < 1e-5
