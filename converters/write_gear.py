@@ -76,7 +76,7 @@ def _producer() -> str:
     try:
         from .. import __version__
     except ImportError:  # the package __init__ is still being written
-        __version__ = "0.2.0"
+        __version__ = "0.3.0"
     return f"gearshift {__version__}"
 
 

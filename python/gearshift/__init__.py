@@ -14,7 +14,7 @@ from gearshift.errors import FormatError
 from gearshift.runtime import Runtime, TensorSpec, runtime_info
 from gearshift.shifter import Shifter
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "Cascade",

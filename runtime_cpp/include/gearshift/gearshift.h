@@ -32,7 +32,7 @@
 namespace gearshift {
 
 // Version of this runtime library and of the .gear format it reads.
-constexpr const char* kVersion = "0.2.0";
+constexpr const char* kVersion = "0.3.0";
 constexpr int kFormatMajor = 1;
 constexpr int kFormatMinor = 3;
 
