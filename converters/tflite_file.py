@@ -44,6 +44,7 @@ _TENSOR_TYPES = {
     10: ("float64", "<f8"),
 }
 MAX_RANK = 8
+MAX_DENSE_ELEMENTS = 1 << 28  # a decoded sparse constant above 1 GiB of float32 is refused
 
 
 class TFLiteFormatError(ValueError):
@@ -261,6 +262,8 @@ def densify(values: np.ndarray, shape: tuple[int, ...], sp: Any, name: str = "")
     an inner coordinate to the original dimension they split. Every segment and
     index is bounds-checked, so a hostile file fails cleanly.
     """
+    if int(np.prod(shape, dtype=np.float64)) > MAX_DENSE_ELEMENTS:
+        raise TFLiteFormatError(f"sparse tensor {name!r}: shape {list(shape)} is implausibly large")
     order = _ints(sp.traversalOrder)
     block_map = _ints(sp.blockMap)
     meta = sp.dimMetadata or []
