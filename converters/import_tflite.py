@@ -13,7 +13,8 @@ each TFLite operator onto FORMAT.md's ops, in the file's (topological) order:
   parameters, int8 weights and int32 biases: the int8 gear computes what
   LiteRT computes, and the float gears are rebuilt from the dequantized weights;
 - the batch (dimension 0) becomes ``-1``; an op that would mix the batch into
-  other dimensions is refused.
+  other dimensions is refused, and so is an input with other unknown dimensions
+  (its file shape holds placeholders, usually 1).
 
 Unsupported ops are found before any work: :func:`check_ops` raises one
 :class:`UnsupportedOpsError` naming every one with its count.
@@ -319,6 +320,13 @@ class _Importer:
                 raise TFLiteImportError(
                     f"{self.tf.path}: input {t.name!r} is {t.type_name}; gearshift models "
                     "take float32 (or quantized int8/uint8) inputs"
+                )
+            signature = _ints(sg.tensors[i].shapeSignature)
+            if any(d < 0 for d in signature[1:]):
+                raise TFLiteImportError(
+                    f"{self.tf.path}: input {t.name!r} has unknown dimensions "
+                    f"{signature} (shape stored as {list(t.shape)}): gearshift graphs have "
+                    "fixed shapes except the batch; re-export the model with a fixed input shape"
                 )
             self.new_output(i)
             self.g.inputs.append(self.names[i])
