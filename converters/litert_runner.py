@@ -14,7 +14,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["interpreter_class", "run_tflite"]
+__all__ = ["LiteRTCrashed", "interpreter_class", "run_tflite", "run_tflite_isolated"]
+
+
+class LiteRTCrashed(RuntimeError):
+    """The interpreter process died or failed on the model (LiteRT aborts on some inputs)."""
 
 
 def interpreter_class() -> Any | None:
@@ -78,3 +82,49 @@ def run_tflite(
         it.invoke()
         parts.append([_from_output(it.get_tensor(d["index"]), d) for d in outs])
     return [np.concatenate(col) for col in zip(*parts)]
+
+
+def run_tflite_isolated(
+    model: str | os.PathLike[str], xs: list[np.ndarray], timeout: float = 600.0
+) -> list[np.ndarray]:
+    """:func:`run_tflite` in a child process: LiteRT aborts the whole process on some
+    inputs (an int8 ``DIV`` by its zero point, a failed check in a reference kernel), and
+    a conversion must report that, not die with it. Raises :class:`LiteRTCrashed`."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="gearshift-litert-") as tmp:
+        src, dst = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+        np.savez(src, *xs)
+        cmd = [
+            sys.executable,
+            "-m",
+            "gearshift.converters.litert_runner",
+            os.fspath(model),
+            src,
+            dst,
+        ]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise LiteRTCrashed(f"LiteRT did not finish within {timeout:.0f} s") from None
+        if r.returncode != 0 or not os.path.exists(dst):
+            tail = (r.stderr or "").strip().splitlines()[-1:] or [f"exit status {r.returncode}"]
+            raise LiteRTCrashed(f"LiteRT failed on the model: {tail[0]}")
+        with np.load(dst) as out:
+            return [out[f"arr_{i}"] for i in range(len(out.files))]
+
+
+def _main(argv: list[str]) -> int:
+    model, src, dst = argv
+    with np.load(src) as data:
+        xs = [data[f"arr_{i}"] for i in range(len(data.files))]
+    np.savez(dst, *run_tflite(model, xs))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(_main(sys.argv[1:]))

@@ -35,7 +35,7 @@ def test_bad_arguments(tmp_path, kwargs, match):
 
 
 def test_missing_paths(tmp_path):
-    with pytest.raises(FileNotFoundError, match="m.tflite"):
+    with pytest.raises(FileNotFoundError, match=r"m\.tflite"):
         gs.convert(tmp_path / "m.tflite", tmp_path / "m.gear")
     with pytest.raises(FileNotFoundError):
         gs.convert(tmp_path / "nope.keras", tmp_path / "m.gear")

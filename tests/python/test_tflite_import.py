@@ -330,3 +330,20 @@ def test_int8_model_pruned(int8_models, tmp_path):
     a = gs.Runtime(tmp_path / "p.gear", gear="int8").run(xs)
     b = gs.Runtime(tmp_path / "p.gear", gear="int8-sparse").run(xs)
     np.testing.assert_array_equal(a, b)
+
+
+def test_litert_abort_does_not_kill_the_conversion(tmp_path):
+    """LiteRT aborts the process on an int8 DIV whose divisor hits its zero point; convert()
+    runs it in a child process and falls back to the imported float graph, with a note."""
+
+    def fn(a, b):
+        return a / b
+
+    shapes = [(1, 4, 4, 2), (1, 4, 4, 2)]
+    p = tmp_path / "div.tflite"
+    p.write_bytes(_convert(fn, shapes, "int8"))
+    # random normal inputs put divisors on the zero point: LiteRT's int8 DIV aborts there
+    report = gs.convert(p, tmp_path / "div.gear", gears=("fp32", "int8"), progress=False)
+    assert [g.name for g in report.gears] == ["fp32", "int8"]
+    assert any("LiteRT failed" in n for n in report.import_notes), report.import_notes
+    assert report.gears[0].max_abs_error < 1e-5  # fp32 against the float graph itself
