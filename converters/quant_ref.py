@@ -26,13 +26,20 @@ Semantics followed (facts looked up, code written from the definitions):
     ``rdbpot(srdhm(x * 2**max(s, 0), m), max(-s, 0))``. The left shift wraps in
     32 bits like the C++ (where overflow is a caller bug; real layers never get
     there).
+  - ``multiply_by_quantized_multiplier_single_round(x, m, s)`` = TFLite's
+    ``TFLITE_SINGLE_ROUNDING`` form, ``(x * m + 2**(30 - s)) >> (31 - s)`` in
+    int64 (an arithmetic shift: nearest, ties toward +inf), not wrapped: what
+    LiteRT's reference int8 ``FULLY_CONNECTED`` uses (measured, per-channel and
+    per-tensor weights alike; docs/QUANTIZATION.md), so ``q8_fully_connected``
+    does too. ``|x * m| < 2**62``, so the sum never overflows int64.
 
 * **Kernels** follow TFLite's reference integer kernels
   (``reference_integer_ops::ConvPerChannel``, ``DepthwiseConvPerChannel``,
   ``FullyConnected``, ``AddElementwise``, ``AveragePool``, ``MaxPool``):
   int32 accumulation of ``(x - x_zp) * w`` (weights symmetric, zero point 0),
   plus the int32 bias, requantized per output channel by
-  ``x_scale * w_scale[c] / y_scale`` (computed in double from float32 scales),
+  ``x_scale * w_scale[c] / y_scale`` (computed in double from float32 scales;
+  double rounding, except ``FULLY_CONNECTED``: single rounding, as LiteRT),
   plus ``y_zp``, clamped to the fused activation's range. Padding taps are
   skipped, which equals padding with ``x_zp``. The int32 accumulator wraps
   like the C++ would. ``q8_add`` uses TFLite's ``left_shift = 20`` scheme;
@@ -84,6 +91,7 @@ __all__ = [
     "dequantize_output",
     "dequantize_q4",
     "multiply_by_quantized_multiplier",
+    "multiply_by_quantized_multiplier_single_round",
     "pack_int4",
     "q8_add",
     "q8_avg_pool",
@@ -211,6 +219,26 @@ def multiply_by_quantized_multiplier(
     return rounding_divide_by_pot(srdhm(_wrap_int32(x << left), multiplier), right)
 
 
+def multiply_by_quantized_multiplier_single_round(
+    x: ArrayLike, multiplier: ArrayLike, shift: ArrayLike
+) -> np.ndarray:
+    """TFLite ``MultiplyByQuantizedMultiplier`` with ``TFLITE_SINGLE_ROUNDING``.
+
+    ``(x * multiplier + 2**(30 - shift)) >> (31 - shift)`` in int64, ``shift`` in
+    [-31, 31] (31: no rounding term): one rounding, to nearest with ties toward
+    +inf (the shift is arithmetic). The int64 result is not wrapped to int32 (a
+    caller clamps it). ``x`` int32 and ``|multiplier| < 2**31`` keep every step
+    within int64. Broadcasts per channel.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    m = np.asarray(multiplier, dtype=np.int64)
+    total = 31 - np.asarray(shift, dtype=np.int64)
+    if np.any((total < 0) | (total > 62)):
+        raise ValueError("shift must be in [-31, 31]")
+    rounding = (np.int64(1) << total) >> 1  # 2**(total - 1), 0 when total == 0
+    return (x * m + rounding) >> total
+
+
 # -- quantization parameters -------------------------------------------------------
 @dataclass(frozen=True)
 class QParams:
@@ -336,12 +364,19 @@ def activation_range(act: str, qp: QParams, qmin: int = -128, qmax: int = 127) -
 
 
 # -- integer kernels ---------------------------------------------------------------
-def _requantize(acc: np.ndarray, real_multiplier: np.ndarray, y: QParams, act: str) -> np.ndarray:
-    """int32 accumulator (last axis = channel) -> int8 output."""
+def _requantize(
+    acc: np.ndarray, real_multiplier: np.ndarray, y: QParams, act: str, single: bool = False
+) -> np.ndarray:
+    """int32 accumulator (last axis = channel) -> int8 output; ``single``: single rounding
+    (:func:`multiply_by_quantized_multiplier_single_round`), else double."""
     m, s = quantize_multipliers(real_multiplier)
     if m.size == 1:
         m, s = m[0], s[0]
-    out = multiply_by_quantized_multiplier(acc, m, s) + int(y.zero_point)
+    if single:
+        out = multiply_by_quantized_multiplier_single_round(acc, m, s)
+    else:
+        out = multiply_by_quantized_multiplier(acc, m, s)
+    out = out + int(y.zero_point)
     lo, hi = activation_range(act, y)
     return np.clip(out, lo, hi).astype(np.int8)
 
@@ -441,12 +476,18 @@ def q8_fully_connected(
     y: QParams,
     activation: str = "NONE",
 ) -> np.ndarray:
-    """int8 FULLY_CONNECTED, ``[N,I] x [O,I]^T``; per-tensor or per-channel weights."""
+    """int8 FULLY_CONNECTED, ``[N,I] x [O,I]^T``; per-tensor or per-channel weights.
+
+    Requantized with *single* rounding
+    (:func:`multiply_by_quantized_multiplier_single_round`), as LiteRT's reference
+    int8 ``FULLY_CONNECTED`` does with per-channel and per-tensor weights alike,
+    where the convolutions round twice.
+    """
     x32 = np.asarray(xq, np.int64) - int(x.zero_point)
     acc = x32 @ np.asarray(wq, np.int64).T
     if bias is not None:
         acc = acc + np.asarray(bias, np.int64)
-    return _requantize(_wrap_int32(acc), _out_multiplier(x, w, y), y, activation)
+    return _requantize(_wrap_int32(acc), _out_multiplier(x, w, y), y, activation, single=True)
 
 
 def q8_add(

@@ -239,8 +239,8 @@ PYBIND11_MODULE(_core, m) {
          py::array_t<int8_t, py::array::c_style | py::array::forcecast> b, py::object bias_obj,
          int32_t a_zp, int32_t c_zp,
          py::array_t<int32_t, py::array::c_style | py::array::forcecast> multipliers,
-         py::array_t<int32_t, py::array::c_style | py::array::forcecast> shifts,
-         int32_t act_min, int32_t act_max, const std::string& isa) {
+         py::array_t<int32_t, py::array::c_style | py::array::forcecast> shifts, int32_t act_min,
+         int32_t act_max, const std::string& isa, bool single_rounding) {
         if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(1) || a.shape(0) < 1 ||
             b.shape(0) < 1 || a.shape(1) < 1) {
           throw py::value_error("a must be [M, K] and b [N, K], M, N, K >= 1");
@@ -270,6 +270,7 @@ PYBIND11_MODULE(_core, m) {
         out.c_zero_point = c_zp;
         out.act_min = act_min;
         out.act_max = act_max;
+        out.single_rounding = single_rounding;
         py::array_t<int8_t> c({static_cast<py::ssize_t>(m_rows), static_cast<py::ssize_t>(n)});
         gearshift::RunQ8Gemm(table.q8_gemm, m_rows, n, k, a.data(), k, a_zp, b.data(),
                              bias_obj.is_none() ? nullptr : bias.data(), multipliers.data(),
@@ -278,8 +279,9 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("a"), py::arg("b"), py::arg("bias"), py::arg("a_zp"), py::arg("c_zp"),
       py::arg("multipliers"), py::arg("shifts"), py::arg("act_min"), py::arg("act_max"),
-      py::arg("isa") = "",
-      "Testing only: (int8 C [M, N], kernel name) of one q8 GEMM on the given ISA.");
+      py::arg("isa") = "", py::arg("single_rounding") = false,
+      "Testing only: (int8 C [M, N], kernel name) of one q8 GEMM on the given ISA "
+      "(single_rounding: FULLY_CONNECTED's requantization, else CONV_2D's).");
 
   py::class_<PyRuntime>(m, "Runtime")
       .def(py::init<const std::string&, const std::string&, int, bool, bool,

@@ -4,10 +4,12 @@
 // Fixed-point requantization, the one C++ definition every integer kernel
 // uses: gemmlowp's SaturatingRoundingDoublingHighMul and RoundingDivideByPOT
 // and TFLite's MultiplyByQuantizedMultiplier in its default double-rounding
-// form (no TFLITE_SINGLE_ROUNDING), plus QuantizeMultiplier. The numpy oracle
-// is converters/quant_ref.py; the two must agree bit for bit (tested through
-// _core._testing_q8_gemm). Wrapping steps use unsigned arithmetic so they are
-// defined behaviour. Only baseline-flag translation units include this
+// form (no TFLITE_SINGLE_ROUNDING), its single-rounding form (only int8
+// FULLY_CONNECTED uses it, as LiteRT's reference kernel does), plus
+// QuantizeMultiplier. The numpy oracle is converters/quant_ref.py; the two
+// must agree bit for bit (tested through _core._testing_q8_gemm). Wrapping
+// steps use unsigned arithmetic so they are defined behaviour. Only
+// baseline-flag translation units include this
 // (kernels/q8_gemm/ref.cc requantizes for every variant), so no copy of these
 // inline functions is ever compiled with -mavx2 or +dotprod.
 #ifndef GEARSHIFT_REQUANT_H_
@@ -46,6 +48,23 @@ inline int32_t MultiplyByQuantizedMultiplier(int32_t x, int32_t multiplier, int 
   const int right = shift > 0 ? 0 : -shift;
   const auto shifted = static_cast<int32_t>(static_cast<uint32_t>(x) << left);
   return RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(shifted, multiplier), right);
+}
+
+// TFLite's MultiplyByQuantizedMultiplier with TFLITE_SINGLE_ROUNDING, what
+// LiteRT's reference int8 FULLY_CONNECTED computes (per-channel and
+// per-tensor weights alike; docs/QUANTIZATION.md): (x * multiplier +
+// 2^(30 - shift)) >> (31 - shift) in int64, shift in [-31, 31] (31: no
+// rounding term). One rounding, to nearest with ties toward +inf: the shift
+// is arithmetic (implementation-defined for negative values before C++20,
+// arithmetic on every supported compiler, as RoundingDivideByPOT assumes).
+// No overflow: |x * multiplier| <= 2^62 (both int32) and the rounding term
+// is at most 2^61. The int64 result is not wrapped to int32:
+// callers clamp it (quant_ref.multiply_by_quantized_multiplier_single_round).
+inline int64_t MultiplyByQuantizedMultiplierSingleRounding(int32_t x, int32_t multiplier,
+                                                           int shift) {
+  const int total_shift = 31 - shift;
+  const int64_t round = total_shift > 0 ? int64_t{1} << (total_shift - 1) : 0;
+  return (static_cast<int64_t>(x) * multiplier + round) >> total_shift;
 }
 
 // Real multiplier m >= 0 -> (multiplier, shift) with m ~= multiplier *

@@ -525,8 +525,10 @@ TEST(OpsQ8, DenseGemmMatchesReference) {
         const I8 w = RandomI8(&rng, outf * in, -127, 127);
         const std::vector<int32_t> bias = RandomBias(&rng, outf);
         Q8ChannelRequant q;
+        // no fused activation on odd widths: negative ties (single rounding
+        // sends them toward +inf) reach the output
         MakeQ8ChannelRequant({0.03f, -128}, RandomScales(&rng, outf, 0.0005f, 0.01f), {0.07f, 9},
-                             outf, Activation::kRelu, &q);
+                             outf, in % 2 ? Activation::kNone : Activation::kRelu, &q);
         I8 ref(static_cast<size_t>(rows * outf));
         q8_fully_connected__ref(p, q, x.data(), w.data(), bias.data(), ref.data(), nullptr);
         for (const Q8GemmKernel& k : kernels) {
@@ -538,6 +540,55 @@ TEST(OpsQ8, DenseGemmMatchesReference) {
             EXPECT_EQ(y, ref) << k.name << " rows " << rows << " in " << in << " out " << outf;
           }
         }
+      }
+    }
+  }
+}
+
+// FULLY_CONNECTED requantizes with single rounding, as LiteRT's reference
+// FullyConnected: (acc * M + 2^(30 - shift)) >> (31 - shift) in int64 (ties
+// toward +inf); CONV_2D keeps TFLite's double rounding (SRDHM, then
+// RoundingDivideByPOT). acc 8838 at 0.0023194204 with zy 7 is 27.499:
+// single rounding gives 27 (what LiteRT gives), double 28 (SRDHM rounds
+// 5247.7 up to 5248, which the shift by 8 then sees as a tie, 20.5 -> 21).
+// acc -20 at 0.125 (-2.5): single -2, double -3. The reference kernel and the
+// GEMM path of every runnable microkernel, 1 and 3 threads, agree.
+TEST(OpsQ8, FullyConnectedRoundsOnceConvTwice) {
+  struct Tie {
+    int32_t bias;
+    double m;
+    int32_t zy;
+    int8_t dense, conv;
+  };
+  const Tie ties[] = {{8837, 0.0023194204, 7, 27, 28}, {-21, 0.125, 0, -2, -3}};
+  for (const Tie& t : ties) {
+    Q8ChannelRequant q;
+    q.y_zero_point = t.zy;
+    q.multiplier.assign(1, 0);
+    q.shift.assign(1, 0);
+    QuantizeMultiplier(t.m, &q.multiplier[0], &q.shift[0]);
+    const I8 x = {1}, w = {1};  // zx = 0: acc = 1 + bias
+    const std::vector<int32_t> bias = {t.bias};
+    FullyConnectedParams fp;
+    fp.rows = fp.in_features = fp.out_features = 1;
+    I8 y(1, 0x55);
+    q8_fully_connected__ref(fp, q, x.data(), w.data(), bias.data(), y.data(), nullptr);
+    EXPECT_EQ(y[0], t.dense) << t.bias;
+    const Conv2DParams cp = Geometry(1, 1, 1, 1, 1, 1, 1, Padding::kValid);
+    q8_conv2d__ref(cp, q, x.data(), w.data(), bias.data(), y.data(), nullptr);
+    EXPECT_EQ(y[0], t.conv) << t.bias;
+    q8_depthwise_conv2d__ref(cp, q, x.data(), w.data(), bias.data(), y.data(), nullptr);
+    EXPECT_EQ(y[0], t.conv) << t.bias;
+    for (const Q8GemmKernel& k : RunnableKernels()) {
+      const std::vector<int32_t> packed = Pack(k, 1, 1, w, bias, q);
+      for (int threads : {1, 3}) {
+        ThreadPool pool(threads, 1);
+        y[0] = 0x55;
+        q8_fully_connected__gemm(fp, q, k, packed.data(), x.data(), y.data(), &pool);
+        EXPECT_EQ(y[0], t.dense) << k.name << " " << t.bias;
+        y[0] = 0x55;
+        q8_conv2d__gemm(cp, q, k, packed.data(), x.data(), y.data(), &pool);
+        EXPECT_EQ(y[0], t.conv) << k.name << " " << t.bias;
       }
     }
   }

@@ -89,6 +89,36 @@ TEST(Requant, MultiplyByQuantizedMultiplierDoubleRounding) {
   EXPECT_EQ(MultiplyByQuantizedMultiplier(kI32Max, kI32Max, -31), 1);
 }
 
+TEST(Requant, MultiplyByQuantizedMultiplierSingleRounding) {
+  // (x * m + 2^(30 - shift)) >> (31 - shift): one rounding, ties toward +inf
+  // (expected values from quant_ref.py multiply_by_quantized_multiplier_single_round).
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(5, 1 << 30, 0), 3);        // 2.5
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(-5, 1 << 30, 0), -2);      // -2.5
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(100, 1 << 30, -2), 13);    // 12.5
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(-100, 1 << 30, -2), -12);  // -12.5
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(-20, 1 << 30, -2), -2);    // -2.5
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(-20, 1 << 30, -2), -3);  // double: away from 0
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(3, 1 << 30, 2), 6);
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(-3, 1 << 30, 0), -1);  // -1.5
+  // Where the two differ without a tie in the real product: LiteRT's
+  // FULLY_CONNECTED example, 8838 * 0.0023194204 = 20.499 (double rounding: 21).
+  int32_t q = 0;
+  int s = 0;
+  QuantizeMultiplier(0.0023194204, &q, &s);
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(8838, q, s), 20);
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(8838, q, s), 21);
+  // The int64 extremes: |x * m| < 2^62, plus at most 2^61, never overflows;
+  // the result is not wrapped to int32.
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(kI32Min, kI32Max, -31), -1);
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(kI32Max, kI32Max, -31), 1);
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(kI32Min, kI32Max, 0), kI32Min + 1);
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(kI32Max, kI32Max, 30),
+            (int64_t{kI32Max} * kI32Max + 1) >> 1);
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(kI32Min, kI32Max, 31),
+            int64_t{kI32Min} * kI32Max);
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(12345, 0, -7), 0);
+}
+
 TEST(Requant, QuantizeMultiplier) {
   int32_t q = 0;
   int s = 0;
@@ -117,6 +147,7 @@ struct Case {
   int32_t a_zp = 0, c_zp = 0, act_min = -128, act_max = 127;
   bool bias = true;
   int mult_kind = 0;  // 0 random, 1 near 2^31, 2 saturating shift
+  bool single_rounding = false;  // FULLY_CONNECTED's requantization
 };
 
 void CheckEntry(const Entry& e, size_t m, size_t n, size_t k, const Case& cs, uint32_t seed) {
@@ -139,6 +170,7 @@ void CheckEntry(const Entry& e, size_t m, size_t n, size_t k, const Case& cs, ui
   out.c_zero_point = cs.c_zp;
   out.act_min = cs.act_min;
   out.act_max = cs.act_max;
+  out.single_rounding = cs.single_rounding;
   const size_t c_stride = n + 2;
   std::vector<int8_t> want(m * c_stride, 7), got(m * c_stride, 7);
   const int32_t* bp = cs.bias ? bias.data() : nullptr;
@@ -147,7 +179,8 @@ void CheckEntry(const Entry& e, size_t m, size_t n, size_t k, const Case& cs, ui
   RunQ8Gemm(e.kernel, m, n, k, a.data(), a_stride, cs.a_zp, b.data(), bp, mult.data(),
             shift.data(), out, got.data(), c_stride);
   ASSERT_EQ(got, want) << e.kernel.name << " m=" << m << " n=" << n << " k=" << k
-                       << " a_zp=" << cs.a_zp << " c_zp=" << cs.c_zp;
+                       << " a_zp=" << cs.a_zp << " c_zp=" << cs.c_zp
+                       << " single_rounding=" << cs.single_rounding;
 }
 
 class Q8GemmUkernel : public ::testing::TestWithParam<Entry> {};
@@ -165,8 +198,12 @@ TEST_P(Q8GemmUkernel, MatchesReferenceBitExactAtTileEdges) {
   for (size_t m : ms) {
     for (size_t n : ns) {
       for (size_t k : ks) {
-        CheckEntry(e, m, n, k, Case(), seed++);
-        if (HasFatalFailure()) return;
+        for (bool single : {false, true}) {
+          Case cs;
+          cs.single_rounding = single;
+          CheckEntry(e, m, n, k, cs, seed++);
+          if (HasFatalFailure()) return;
+        }
       }
     }
   }
@@ -181,18 +218,23 @@ TEST_P(Q8GemmUkernel, MatchesReferenceOnEdgeCases) {
   for (int32_t a_zp : {-128, 0, 127}) {
     for (int32_t c_zp : {-128, 0, 127}) {
       for (int kind : {0, 1, 2}) {
-        Case cs;
-        cs.a_zp = a_zp;
-        cs.c_zp = c_zp;
-        cs.mult_kind = kind;
-        cs.bias = kind != 1;
-        cases.push_back(cs);
+        for (bool single : {false, true}) {
+          Case cs;
+          cs.a_zp = a_zp;
+          cs.c_zp = c_zp;
+          cs.mult_kind = kind;
+          cs.bias = kind != 1;
+          cs.single_rounding = single;
+          cases.push_back(cs);
+        }
       }
     }
   }
   Case relu6;  // a narrow fused-activation range
   relu6.act_min = -20;
   relu6.act_max = 40;
+  cases.push_back(relu6);
+  relu6.single_rounding = true;
   cases.push_back(relu6);
   uint32_t seed = 100;
   for (const Case& cs : cases) {

@@ -252,13 +252,16 @@ def test_q8_fc_add_pools_vs_float() -> None:
 
 
 # -- kernels vs LiteRT, bit for bit ---------------------------------------------------
-def _litert(model, reps: list[np.ndarray]):
+def _litert(model, reps: list[np.ndarray], per_tensor_dense: bool = False):
     """Full-integer TFLite conversion + a LiteRT interpreter on the reference kernels
-    (``BUILTIN_REF``), inputs resized to the representative batch."""
+    (``BUILTIN_REF``), inputs resized to the representative batch; ``per_tensor_dense``:
+    FULLY_CONNECTED weights with one scale (TF's default is one per output channel)."""
     tf = pytest.importorskip("tensorflow")
     litert = pytest.importorskip("ai_edge_litert.interpreter")
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if per_tensor_dense:
+        conv._experimental_disable_per_channel_quantization_for_dense_layers = True
     n = len(reps[0])
     conv.representative_dataset = lambda: ([r[i : i + 1] for r in reps] for i in range(n))
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -374,6 +377,37 @@ def test_q8_fully_connected_bit_exact_vs_litert(keras) -> None:
     w, wqp, b = _weights(interp, ins)
     got = qr.q8_fully_connected(xq, _qp(ins[0]), w, wqp, b, _qp(out), "RELU")
     np.testing.assert_array_equal(got, y_lite)
+
+
+@pytest.mark.parametrize("per_tensor", [False, True], ids=["per_channel", "per_tensor"])
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_q8_fully_connected_rounds_once_like_litert(keras, per_tensor, act) -> None:
+    """LiteRT's reference int8 FULLY_CONNECTED requantizes with single rounding (where
+    CONV_2D rounds twice), with per-channel and per-tensor weights alike: over 4096 rows
+    of random int8 input, q8_fully_connected equals it on every value, while the
+    double-rounding requantization misses some (this test can tell them apart)."""
+    keras.utils.set_random_seed(13)
+    rng = np.random.default_rng(13)
+    layer = keras.layers.Dense(24, activation=act, bias_initializer="random_normal")
+    inp = keras.Input((48,))
+    model = keras.Model(inp, layer(inp))
+    interp = _litert(model, [rng.normal(size=(16, 48)).astype(np.float32)], per_tensor)
+    ins, out = _op_tensors(interp, "FULLY_CONNECTED")
+    w, wqp, b = _weights(interp, ins)
+    assert np.size(wqp.scale) == (1 if per_tensor else 24)
+    d = interp.get_input_details()[0]
+    xq = rng.integers(-128, 128, size=(4096, 48), dtype=np.int8)
+    interp.resize_tensor_input(d["index"], xq.shape)
+    interp.allocate_tensors()
+    interp.set_tensor(d["index"], xq)
+    interp.invoke()
+    y_lite = interp.get_tensor(interp.get_output_details()[0]["index"])
+    fused = "RELU" if act else "NONE"
+    xqp, yqp = _qp(ins[0]), _qp(out)
+    np.testing.assert_array_equal(qr.q8_fully_connected(xq, xqp, w, wqp, b, yqp, fused), y_lite)
+    acc = (xq.astype(np.int64) - int(xqp.zero_point)) @ w.astype(np.int64).T + b
+    twice = qr._requantize(acc, qr._out_multiplier(xqp, wqp, yqp), yqp, fused)
+    assert np.count_nonzero(twice != y_lite) > 0
 
 
 @pytest.mark.parametrize("kind", ["avg", "max"])

@@ -13,12 +13,6 @@
 namespace gearshift {
 namespace {
 
-inline int8_t OutputStage(uint32_t acc, const Q8ChannelRequant& q, int64_t c) {
-  const int32_t v =
-      MultiplyByQuantizedMultiplier(static_cast<int32_t>(acc), q.multiplier[c], q.shift[c]);
-  return Q8Clamp(int64_t{v} + q.y_zero_point, q.act);
-}
-
 inline uint32_t Product(int8_t x, int32_t x_zero_point, int8_t w) {
   return static_cast<uint32_t>((int32_t{x} - x_zero_point) * int32_t{w});
 }
@@ -67,7 +61,7 @@ void q8_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q, const int8
             for (int64_t c = 0; c < p.in_c; ++c) acc += Product(xp[c], q.x_zero_point, wp[c]);
           }
         }
-        y[pix * p.out_c + oc] = OutputStage(acc, q, oc);
+        y[pix * p.out_c + oc] = Q8ConvOutput(acc, q, oc);
       }
     }
   });
@@ -108,7 +102,7 @@ void q8_depthwise_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q, 
           }
         }
         for (int64_t j = 0; j < cn; ++j) {
-          y[pix * p.out_c + c0 + j] = OutputStage(acc[j], q, c0 + j);
+          y[pix * p.out_c + c0 + j] = Q8ConvOutput(acc[j], q, c0 + j);
         }
       }
     }
@@ -126,7 +120,7 @@ void q8_fully_connected__ref(const FullyConnectedParams& p, const Q8ChannelRequa
         uint32_t acc = bias != nullptr ? static_cast<uint32_t>(bias[o]) : 0u;
         const int8_t* wr = w + o * in;
         for (int64_t i = 0; i < in; ++i) acc += Product(xr[i], q.x_zero_point, wr[i]);
-        y[r * out + o] = OutputStage(acc, q, o);
+        y[r * out + o] = Q8DenseOutput(acc, q, o);
       }
     }
   });
@@ -232,7 +226,8 @@ void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequ
   const size_t block = Q8GemmPackedBlockBytes(static_cast<size_t>(k), static_cast<size_t>(nr),
                                               static_cast<size_t>(kernel.kr));
   const auto* w = static_cast<const char*>(packed);
-  const Q8GemmOutput out = GemmOutput(q);
+  Q8GemmOutput out = GemmOutput(q);
+  out.single_rounding = true;  // FULLY_CONNECTED rounds once, as the reference
   ParallelItems(pool, mtiles * ntiles, mr * nr * k, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
       const int64_t mt = item / ntiles, nt = item % ntiles;

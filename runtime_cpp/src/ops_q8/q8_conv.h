@@ -7,9 +7,13 @@
 // accumulation (modulo 2^32) of (qx - zx) * qw over the in-bounds taps (a
 // skipped padding tap equals padding with zx), plus the int32 bias, then per
 // output channel MultiplyByQuantizedMultiplier(acc, sx * sw[c] / sy) + zy,
-// clamped to the fused activation's range. Weights are symmetric (zero
-// point 0). Geometry comes from the fp32 ops' params (ops/conv.h,
-// ops/fully_connected.h); their float `act` is unused here.
+// clamped to the fused activation's range. The convolutions round twice
+// (TFLite's default MultiplyByQuantizedMultiplier); FULLY_CONNECTED rounds
+// once (its TFLITE_SINGLE_ROUNDING form), because LiteRT's reference
+// FullyConnected does (measured; docs/QUANTIZATION.md), whatever `q` says.
+// Weights are symmetric (zero point 0). Geometry comes from the fp32 ops'
+// params (ops/conv.h, ops/fully_connected.h); their float `act` is unused
+// here.
 //
 // The __ref kernels are the plain-loop oracle. The __gemm variants run the
 // same arithmetic on a q8 GEMM microkernel (kernels/q8_gemm) over weights
@@ -43,6 +47,21 @@ struct Q8ChannelRequant {
 // channel) and y, `channels` output channels and fused activation `act`.
 void MakeQ8ChannelRequant(Q8Quant x, const std::vector<float>& w_scale, Q8Quant y, int64_t channels,
                           Activation act, Q8ChannelRequant* q);
+
+// Output channel c of a convolution: double rounding, + zy, clamp.
+inline int8_t Q8ConvOutput(uint32_t acc, const Q8ChannelRequant& q, int64_t c) {
+  const int32_t v =
+      MultiplyByQuantizedMultiplier(static_cast<int32_t>(acc), q.multiplier[c], q.shift[c]);
+  return Q8Clamp(int64_t{v} + q.y_zero_point, q.act);
+}
+
+// Output channel c of a dense layer: single rounding (no int64 overflow:
+// requant.h), + zy, clamp.
+inline int8_t Q8DenseOutput(uint32_t acc, const Q8ChannelRequant& q, int64_t c) {
+  const int64_t v = MultiplyByQuantizedMultiplierSingleRounding(static_cast<int32_t>(acc),
+                                                                q.multiplier[c], q.shift[c]);
+  return Q8Clamp(v + q.y_zero_point, q.act);
+}
 
 // x [N,H,W,C], filter [O,KH,KW,C], bias [O] or null, y [N,OH,OW,O].
 void q8_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q, const int8_t* x,

@@ -5,15 +5,6 @@
 #include "ops_q8/q8_sparse.h"
 
 namespace gearshift {
-namespace {
-
-inline int8_t OutputStage(uint32_t acc, const Q8ChannelRequant& q, int64_t c) {
-  const int32_t v =
-      MultiplyByQuantizedMultiplier(static_cast<int32_t>(acc), q.multiplier[c], q.shift[c]);
-  return Q8Clamp(int64_t{v} + q.y_zero_point, q.act);
-}
-
-}  // namespace
 
 void q8_fully_connected__sparse(const FullyConnectedParams& p, const Q8ChannelRequant& q,
                                 const SparseMatrix& w, const int8_t* x, const int32_t* bias,
@@ -53,7 +44,7 @@ void q8_fully_connected__sparse(const FullyConnectedParams& p, const Q8ChannelRe
           }
         }
       }
-      for (int64_t i = 0; i < m; ++i) y[(r0 + i) * out + o] = OutputStage(acc[i], q, o);
+      for (int64_t i = 0; i < m; ++i) y[(r0 + i) * out + o] = Q8DenseOutput(acc[i], q, o);
     }
   });
 }
@@ -84,7 +75,7 @@ void q8_conv2d__sparse(const Conv2DParams& p, const Q8ChannelRequant& q, const S
           acc += static_cast<uint32_t>((int32_t{xn[(iy * p.in_w + ix) * in_c + c]} - zx) *
                                        int32_t{val[j]});
         }
-        y[pix * p.out_c + oc] = OutputStage(acc, q, oc);
+        y[pix * p.out_c + oc] = Q8ConvOutput(acc, q, oc);
       }
     }
   });

@@ -3,7 +3,8 @@
 //
 // int8 GEMM microkernels (the int8 gear's dense layers and 1x1 convolutions):
 // one MR x NR tile of C[m][n] = clamp(requant(sum_k (A[m][k] - a_zp) *
-// B[n][k] + bias[n], multiplier[n], shift[n]) + c_zp, act_min, act_max), with
+// B[n][k] + bias[n], multiplier[n], shift[n]) + c_zp, act_min, act_max)
+// (requant: double or single rounding, as Q8GemmOutput says), with
 // A int8 activations (rows a_stride bytes apart), B int8 symmetric per-channel
 // weights [N][K]. B is packed once per layer by PackQ8GemmWeights: per block
 // of NR output columns, NR int32 folded biases bias'[n] = bias[n] - a_zp *
@@ -21,11 +22,15 @@
 
 namespace gearshift {
 
-// Output stage of one call: the output zero point and the clamp range.
+// Output stage of one call: the output zero point, the clamp range and the
+// rounding: TFLite's double-rounding MultiplyByQuantizedMultiplier (CONV_2D)
+// or, with single_rounding, its single-rounding form (FULLY_CONNECTED, as
+// LiteRT's reference kernel; requant.h).
 struct Q8GemmOutput {
   int32_t c_zero_point = 0;
   int32_t act_min = -128;
   int32_t act_max = 127;
+  bool single_rounding = false;
 };
 
 // mr in [1, MR] rows of A (row r at a + r * a_stride), nc in [1, NR]

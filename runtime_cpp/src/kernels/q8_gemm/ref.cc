@@ -28,9 +28,10 @@ int32_t WrapAdd(int32_t a, int64_t b) {
 }
 
 int8_t OutputStage(int32_t acc, int32_t multiplier, int32_t shift, const Q8GemmOutput& out) {
-  const int64_t v =
-      static_cast<int64_t>(MultiplyByQuantizedMultiplier(acc, multiplier, shift)) +
-      out.c_zero_point;
+  const int64_t scaled = out.single_rounding
+                             ? MultiplyByQuantizedMultiplierSingleRounding(acc, multiplier, shift)
+                             : int64_t{MultiplyByQuantizedMultiplier(acc, multiplier, shift)};
+  const int64_t v = scaled + out.c_zero_point;
   return static_cast<int8_t>(std::min<int64_t>(std::max<int64_t>(v, out.act_min), out.act_max));
 }
 
