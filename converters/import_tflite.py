@@ -30,11 +30,12 @@ from typing import Any
 import numpy as np
 
 from .ir import Graph, Node
-from .quant_ref import QParams, choose_qparams, quantize, quantize_bias, quantize_weights_q8
-from .quantize import TIED_OPS, WEIGHT_AXIS, QuantPlan
+from .quant_ref import QParams
+from .quantize import QuantPlan
 from .tflite_file import TensorInfo, TFLiteFile, TFLiteFormatError, read_tflite
 from .tflite_ops import HANDLERS as _HANDLERS
 from .tflite_ops import fold_ints
+from .tflite_quant import file_plan, tensor_qparams
 
 __all__ = [
     "SUPPORTED_TFLITE_OPS",
@@ -163,14 +164,6 @@ def _ints(a: Any) -> list[int]:
     return [] if a is None else [int(v) for v in np.asarray(a).ravel()]
 
 
-def _qparams(t: TensorInfo) -> QParams:
-    """``t``'s int8 params (uint8: zero point - 128); per-channel keeps its axis."""
-    zp = t.zero_point - (128 if t.type_name == "uint8" else 0)
-    if t.scale.size == 1:
-        return QParams.of(t.scale[0], int(zp[0]))
-    return QParams.of(t.scale, zp, t.quantized_dimension)
-
-
 def _dequantize(q: np.ndarray, t: TensorInfo) -> np.ndarray:
     s = t.scale.astype(np.float64)
     z = t.zero_point.astype(np.float64)
@@ -271,7 +264,7 @@ class _Importer:
         self.g.add_tensor(name, _act_shape(t.shape) if shape is None else shape)
         self.names[i] = name
         if t.quantized and t.type_name in _INT_TYPES:
-            self.qact[name] = _qparams(t)
+            self.qact[name] = tensor_qparams(t)
         return name
 
     def rank(self, i: int) -> int:
@@ -307,7 +300,7 @@ class _Importer:
         self.names[out] = src
         t = self.info(out)
         if src not in self.qact and t.quantized and t.type_name in _INT_TYPES:
-            self.qact[src] = _qparams(t)
+            self.qact[src] = tensor_qparams(t)
 
     # -- the walk ---------------------------------------------------------------------
     def run(self) -> TFLiteImport:
@@ -424,113 +417,7 @@ class _Importer:
             )
             return "mixed", None
         uint8 = any(self.info(i).type_name == "uint8" for i in self.names)
-        self.tie_params()
-        return ("uint8" if uint8 else "int8"), self.build_plan()
-
-    def tie_params(self) -> None:
-        """Where a value-moving op's input has other params than its output (TFLite
-        requantizes there, e.g. CONCATENATION), insert a QUANTIZE node: the format
-        needs them equal (FORMAT.md "Compute tokens")."""
-        for node in list(self.g.nodes):
-            if node.op not in TIED_OPS:
-                continue
-            out = self.qact[node.outputs[0]]
-            for k, x in enumerate(node.inputs):
-                if x is None or self.g.tensors[x].is_const:
-                    continue
-                qp = self.qact[x]
-                if _same(qp, out):
-                    continue
-                y = self.g.unique_name(f"{x}/requantized", "tensors")
-                self.g.add_tensor(y, self.g.tensors[x].shape)
-                self.qact[y] = out
-                q = Node(self.g.unique_name(y, "nodes"), "QUANTIZE", [x], [y])
-                self.g.nodes.insert(self.g.nodes.index(node), q)
-                node.inputs[k] = y
-                self.notes.append(
-                    f"{node.op} {node.name!r}: input {x!r} requantized to its output's scale"
-                )
-
-    def build_plan(self) -> QuantPlan:
-        plan = QuantPlan(
-            activations={
-                t: self.qact[t]
-                for t in self.g.tensors
-                if t in self.qact and not self.g.tensors[t].is_const
-            }
-        )
-        for n in self.g.nodes:
-            for pos, t in enumerate(n.inputs):
-                if t is None or not self.g.tensors[t].is_const:
-                    continue
-                if n.op in WEIGHT_AXIS and pos == 1:
-                    plan.weights[t] = self.plan_weight(n, t)
-                elif n.op in WEIGHT_AXIS and pos == 2:
-                    plan.biases[t] = self.plan_bias(n, t, plan)
-                elif t not in plan.others:
-                    plan.others[t] = self.plan_other(n, t)
-        return plan
-
-    def plan_weight(self, n: Node, t: str) -> tuple[np.ndarray, QParams]:
-        axis = WEIGHT_AXIS[n.op]
-        raw = self.qconst.get(t)
-        data = np.asarray(self.g.tensors[t].data)
-        if raw is not None:
-            q, info = raw
-            if info.type_name == "int8" and not np.any(info.zero_point) and q.shape == data.shape:
-                if info.scale.size == 1:
-                    scale = np.full(data.shape[axis], info.scale[0], np.float32)
-                    return np.asarray(q, np.int8), QParams.of(
-                        scale, np.zeros(scale.size, np.int64), axis
-                    )
-                if info.quantized_dimension == axis:
-                    return np.asarray(q, np.int8), QParams.of(
-                        info.scale, np.zeros(info.scale.size, np.int64), axis
-                    )
-        self.notes.append(
-            f"weights {t!r} re-quantized symmetric per channel (the file's are "
-            "asymmetric or per another axis): the int8 gear differs from LiteRT here"
-        )
-        return quantize_weights_q8(data, axis)
-
-    def plan_bias(self, n: Node, t: str, plan: QuantPlan) -> tuple[np.ndarray, QParams]:
-        x_qp = plan.activations[n.inputs[0]]  # type: ignore[index]
-        w_qp = (
-            plan.weights[n.inputs[1]][1]
-            if n.inputs[1] in plan.weights
-            else self.plan_weight(n, n.inputs[1])[1]
-        )  # type: ignore[index]
-        b_scale = (np.float32(x_qp.scale) * w_qp.scale).astype(np.float32)
-        raw = self.qconst.get(t)
-        if raw is not None and raw[1].type_name == "int32":
-            q, info = raw
-            s = np.broadcast_to(info.scale, b_scale.shape).astype(np.float32)
-            if np.allclose(s, b_scale, rtol=1e-6, atol=0):
-                return np.asarray(q, np.int32), QParams.of(
-                    b_scale, np.zeros(b_scale.shape, np.int64), 0
-                )
-        data = np.asarray(self.g.tensors[t].data)
-        q = quantize_bias(data, float(x_qp.scale), w_qp.scale)
-        return q, QParams.of(b_scale, np.zeros(b_scale.shape, np.int64), 0)
-
-    def plan_other(self, n: Node, t: str) -> tuple[np.ndarray, QParams]:
-        data = np.asarray(self.g.tensors[t].data)
-        if n.op in TIED_OPS:
-            qp = self.qact[n.outputs[0]]
-            return quantize(data, qp), qp
-        raw = self.qconst.get(t)
-        if raw is not None:
-            q, info = raw
-            if info.type_name in _INT_TYPES and info.scale.size == 1 and q.shape == data.shape:
-                qp = _qparams(info)
-                shift = 128 if info.type_name == "uint8" else 0
-                return (q.astype(np.int64) - shift).astype(np.int8), qp
-        qp = choose_qparams(float(data.min(initial=0.0)), float(data.max(initial=0.0)))
-        return quantize(data, qp), qp
-
-
-def _same(a: QParams, b: QParams) -> bool:
-    return bool(np.array_equal(a.scale, b.scale) and np.array_equal(a.zero_point, b.zero_point))
+        return ("uint8" if uint8 else "int8"), file_plan(self.g, self.qact, self.qconst, self.notes)
 
 
 _FOLDABLE = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE"})

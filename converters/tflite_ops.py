@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from .ir import Node
+from .tflite_quant import same_params, tensor_qparams
 
 if TYPE_CHECKING:
     from .import_tflite import _Importer
@@ -433,12 +434,10 @@ def _quantize(imp: _Importer, ins: list[int], outs: list[int], opts: Any, op: An
     x = imp.act(ins[0])
     src, dst = imp.info(ins[0]), imp.info(outs[0])
     ints = ("int8", "uint8")
-    if src.type_name in ints and dst.type_name in ints and x in imp.qact:
-        from .import_tflite import _qparams, _same
-
-        if not _same(imp.qact[x], _qparams(dst)):
-            imp.emit("QUANTIZE", [x], outs[0])
-            return
+    both_int = src.type_name in ints and dst.type_name in ints and x in imp.qact
+    if both_int and not same_params(imp.qact[x], tensor_qparams(dst)):
+        imp.emit("QUANTIZE", [x], outs[0])
+        return
     imp.alias(outs[0], x)
 
 
