@@ -41,6 +41,8 @@ import gearshift as gs
 tf = pytest.importorskip("tensorflow")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 
+from tflite_edit import tflite_from_fn  # noqa: E402
+
 from gearshift.converters.litert_runner import run_tflite  # noqa: E402
 from gearshift.converters.tflite_file import load_schema, read_tflite  # noqa: E402
 
@@ -451,30 +453,23 @@ def _inputs(case: Case, n: int, seed: int) -> list[np.ndarray]:
 
 
 def _convert_tflite(case: Case, mode: str) -> bytes:
-    specs = [tf.TensorSpec(s, tf.float32) for s in case.signature or case.shapes]
     fn = case.fn
     if mode == "int8-deep":
         fn = lambda a, *rest: case.fn(tf.nn.relu6(a), *rest)  # noqa: E731
-    cf = tf.function(fn, input_signature=specs).get_concrete_function()
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([cf])
-    if mode != "float32":
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        conv.target_spec.supported_types = [tf.float16]
-    if mode in INT_MODES:
-        seed = zlib.crc32(case.name.encode())
+    seed = zlib.crc32(case.name.encode())
 
-        def reps():
-            for k in range(8):
-                yield [x[:1] for x in _inputs(case, 1, seed + k)]
+    def reps():
+        for k in range(8):
+            yield [x[:1] for x in _inputs(case, 1, seed + k)]
 
-        conv.representative_dataset = reps
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if mode != "int8-float-io":
-            io = tf.uint8 if mode == "uint8-io" else tf.int8
-            conv.inference_input_type = io
-            conv.inference_output_type = io
-    model = conv.convert()
+    io = {"int8-float-io": None, "uint8-io": tf.uint8}.get(mode, tf.int8)
+    model = tflite_from_fn(
+        fn,
+        case.signature or case.shapes,
+        "int8" if mode in INT_MODES else mode,
+        reps,
+        io,
+    )
     if case.signature and any(None in s[1:] for s in case.signature):
         model = _static_shapes(model, case.shapes)
     return model

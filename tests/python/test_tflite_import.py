@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from tflite_edit import edit
+from tflite_edit import edit, tflite_from_fn
 
 import gearshift as gs
 from gearshift.converters.import_tflite import (
@@ -25,20 +25,13 @@ tf = pytest.importorskip("tensorflow")
 
 
 def _convert(fn, shapes, mode: str = "float32") -> bytes:
-    specs = [tf.TensorSpec(s, tf.float32) for s in shapes]
-    cf = tf.function(fn, input_signature=specs).get_concrete_function()
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([cf])
-    if mode != "float32":
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        conv.target_spec.supported_types = [tf.float16]
-    if mode == "int8":
-        rng = np.random.default_rng(0)
-        conv.representative_dataset = lambda: (
-            [rng.uniform(-1, 1, s).astype(np.float32) for s in shapes] for _ in range(8)
-        )
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return conv.convert()
+    rng = np.random.default_rng(0)
+
+    def reps():
+        for _ in range(8):
+            yield [rng.uniform(-1, 1, s).astype(np.float32) for s in shapes]
+
+    return tflite_from_fn(fn, shapes, mode, reps)
 
 
 W = np.random.default_rng(3).normal(0, 0.3, (3, 3, 4, 8)).astype(np.float32)

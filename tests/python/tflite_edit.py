@@ -62,3 +62,30 @@ def custom_transpose_conv_to_builtin(data: bytes) -> bytes:
             op.customOptions = None
 
     return edit(data, change)
+
+
+def tflite_from_fn(
+    fn: Callable[..., Any],
+    shapes: Any,
+    mode: str = "float32",
+    representative: Callable[[], Any] | None = None,
+    io_type: Any = None,
+) -> bytes:
+    """A TFLite model of ``fn`` made by TensorFlow's converter: ``mode`` float32, float16
+    (fp16 weights), dynamic (int8 weights, float activations) or int8 (full integer, from
+    ``representative``; ``io_type`` tf.int8/tf.uint8 for an integer interface)."""
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec(s, tf.float32) for s in shapes]
+    cf = tf.function(fn, input_signature=specs).get_concrete_function()
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([cf])
+    if mode != "float32":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        conv.target_spec.supported_types = [tf.float16]
+    if mode == "int8":
+        conv.representative_dataset = representative
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if io_type is not None:
+            conv.inference_input_type = conv.inference_output_type = io_type
+    return conv.convert()
