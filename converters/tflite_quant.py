@@ -12,7 +12,7 @@ models").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -44,6 +44,8 @@ class _Context:
     qact: dict[str, QParams]  # IR activation -> the file's int8 params
     qconst: dict[str, tuple[np.ndarray, TensorInfo]]  # IR constant -> the file's raw ints
     notes: list[str]
+    requantized_inputs: list[str] = field(default_factory=list)
+    requantized_weights: list[str] = field(default_factory=list)
 
 
 def file_plan(
@@ -56,7 +58,20 @@ def file_plan(
     QUANTIZE nodes (:func:`_tie_params`) and appends to ``notes``."""
     ctx = _Context(graph, qact, qconst, notes)
     _tie_params(ctx)
-    return _build_plan(ctx)
+    plan = _build_plan(ctx)
+    if ctx.requantized_inputs:
+        notes.append(
+            f"{len(ctx.requantized_inputs)} value-moving op(s) had inputs with other int8 "
+            f"parameters than their output, now requantized by a QUANTIZE node first "
+            f"(e.g. {ctx.requantized_inputs[0]}): at most 1 unit from LiteRT there"
+        )
+    if ctx.requantized_weights:
+        notes.append(
+            f"{len(ctx.requantized_weights)} weight tensor(s) re-quantized symmetric per "
+            f"channel (the file's are asymmetric or per another axis, e.g. "
+            f"{ctx.requantized_weights[0]!r}): the int8 gear differs from LiteRT there"
+        )
+    return plan
 
 
 def _tie_params(ctx: _Context) -> None:
@@ -79,9 +94,7 @@ def _tie_params(ctx: _Context) -> None:
             q = Node(ctx.g.unique_name(y, "nodes"), "QUANTIZE", [x], [y])
             ctx.g.nodes.insert(ctx.g.nodes.index(node), q)
             node.inputs[k] = y
-            ctx.notes.append(
-                f"{node.op} {node.name!r}: input {x!r} requantized to its output's scale"
-            )
+            ctx.requantized_inputs.append(f"{node.op} {node.name!r}")
 
 
 def _build_plan(ctx: _Context) -> QuantPlan:
@@ -119,10 +132,8 @@ def _plan_weight(ctx: _Context, n: Node, t: str) -> tuple[np.ndarray, QParams]:
                 return np.asarray(q, np.int8), QParams.of(
                     info.scale, np.zeros(info.scale.size, np.int64), axis
                 )
-    ctx.notes.append(
-        f"weights {t!r} re-quantized symmetric per channel (the file's are "
-        "asymmetric or per another axis): the int8 gear differs from LiteRT here"
-    )
+    if t not in ctx.requantized_weights:
+        ctx.requantized_weights.append(t)
     return quantize_weights_q8(data, axis)
 
 

@@ -14,6 +14,7 @@ import pytest
 from tflite_edit import edit, tflite_from_fn
 
 import gearshift as gs
+from gearshift.converters.gear_reference import run_gear
 from gearshift.converters.import_tflite import (
     TFLiteImportError,
     UnsupportedOpsError,
@@ -340,3 +341,45 @@ def test_litert_abort_does_not_kill_the_conversion(tmp_path):
     assert [g.name for g in report.gears] == ["fp32", "int8"]
     assert any("LiteRT failed" in n for n in report.import_notes), report.import_notes
     assert report.gears[0].max_abs_error < 1e-5  # fp32 against the float graph itself
+
+
+def test_concat_inputs_with_other_params_get_requantized(tmp_path):
+    """A CONCATENATION whose inputs carry other int8 parameters than its output (TF's
+    converter never writes one and LiteRT's int8 kernel refuses it; uint8 models of old
+    converters have them): the importer inserts a QUANTIZE before it, and the int8 gear
+    still computes the model (checked against the same file's fp32 gear)."""
+    w1 = np.random.default_rng(5).normal(0, 0.4, (3, 3, 4, 6)).astype(np.float32)
+    w2 = np.random.default_rng(6).normal(0, 0.4, (1, 1, 4, 5)).astype(np.float32)
+
+    def fn(x):
+        a = tf.nn.conv2d(x, w1, 1, "SAME")
+        b = tf.nn.conv2d(x, w2, 1, "SAME")
+        return tf.concat([a, b], axis=3)
+
+    model = _convert(fn, [(1, 6, 6, 4)], "int8")
+
+    def widen_first_input(s, m):
+        sg = m.subgraphs[0]
+        codes = [c.builtinCode for c in m.operatorCodes]
+        concat = next(
+            op for op in sg.operators if codes[op.opcodeIndex] == s.BuiltinOperator.CONCATENATION
+        )
+        q = sg.tensors[int(concat.inputs[0])].quantization
+        q.scale = np.asarray(q.scale, np.float32) * 1.7
+
+    p = tmp_path / "c.tflite"
+    p.write_bytes(edit(model, widen_first_input))
+    imp = import_tflite(p)
+    assert imp.graph.op_counts().get("QUANTIZE") == 1
+    assert any("requantized by a QUANTIZE node" in n for n in imp.notes)
+    gs.convert(p, tmp_path / "c.gear", gears=("fp32", "int8"), progress=False)
+    xs = np.random.default_rng(1).uniform(-1, 1, (16, 6, 6, 4)).astype(np.float32)
+    f32 = gs.Runtime(tmp_path / "c.gear", gear="fp32").run(xs)
+    q8 = gs.Runtime(tmp_path / "c.gear", gear="int8").run(xs)
+    qp = imp.qplan.activations[imp.graph.outputs[0]]
+    scale, zp = float(qp.scale), int(qp.zero_point)
+    inside = (f32 > (-127 - zp) * scale) & (f32 < (126 - zp) * scale)  # not clipped by int8
+    assert inside.mean() > 0.9
+    assert np.abs(q8 - f32)[inside].max() <= 4 * scale
+    oracle = run_gear(tmp_path / "c.gear", "int8", xs)[imp.graph.outputs[0]]
+    np.testing.assert_array_equal(q8, oracle)
