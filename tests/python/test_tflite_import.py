@@ -383,3 +383,26 @@ def test_concat_inputs_with_other_params_get_requantized(tmp_path):
     assert np.abs(q8 - f32)[inside].max() <= 4 * scale
     oracle = run_gear(tmp_path / "c.gear", "int8", xs)[imp.graph.outputs[0]]
     np.testing.assert_array_equal(q8, oracle)
+
+
+def test_asymmetric_weights_requantized_with_a_note(tmp_path):
+    """Weights with a non-zero zero point (old asymmetric/uint8 files; edited in here) are
+    re-quantized symmetric per channel from their dequantized values, with one note."""
+    model = _convert(_conv_fn, [(1, 8, 8, 4)], "int8")
+
+    def shift_weights(s, m):
+        sg = m.subgraphs[0]
+        w = next(t for t in sg.tensors if list(t.shape) == [8, 3, 3, 4])
+        w.quantization.zeroPoint = np.full(8, 3, np.int64)
+
+    p = tmp_path / "w.tflite"
+    p.write_bytes(edit(model, shift_weights))
+    imp = import_tflite(p)
+    assert any("re-quantized symmetric per channel" in n for n in imp.notes)
+    w = imp.qplan.weights[imp.graph.nodes[0].inputs[1]]
+    assert not np.any(w[1].zero_point)
+    gs.convert(p, tmp_path / "w.gear", gears=("fp32", "int8"), progress=False)
+    xs = np.random.default_rng(2).uniform(-1, 1, (8, 8, 8, 4)).astype(np.float32)
+    f32 = gs.Runtime(tmp_path / "w.gear", gear="fp32").run(xs)
+    q8 = gs.Runtime(tmp_path / "w.gear", gear="int8").run(xs)
+    assert np.abs(q8 - f32).max() < 0.05 * np.abs(f32).max()
