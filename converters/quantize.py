@@ -28,7 +28,17 @@ import numpy as np
 from .ir import Graph
 from .quant_ref import QParams, choose_qparams, quantize, quantize_bias, quantize_weights_q8
 
-__all__ = ["TIED_OPS", "WEIGHT_AXIS", "WEIGHT_OPS", "QuantPlan", "quantize_graph", "refit_plan"]
+__all__ = [
+    "TIED_OPS",
+    "WEIGHT_AXIS",
+    "WEIGHT_OPS",
+    "QuantPlan",
+    "bias_qparams",
+    "quantize_bias_q32",
+    "quantize_constant",
+    "quantize_graph",
+    "refit_plan",
+]
 
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 # Output-channel axis of each WEIGHT_OPS filter (quant_ref.weight_channel_axis).
@@ -53,6 +63,23 @@ TIED_OPS = (
     "GATHER",
 )
 SOFTMAX_QPARAMS = (1.0 / 256.0, -128)
+
+
+def bias_qparams(x_qp: QParams, w_qp: QParams) -> QParams:
+    """A conv/dense bias's int32 params: ``x_scale * w_scale[c]`` (float32 product, as TFLite)."""
+    b_scale = (np.float32(x_qp.scale) * w_qp.scale).astype(np.float32)
+    return QParams.of(b_scale, np.zeros(b_scale.shape, np.int64), 0)
+
+
+def quantize_bias_q32(data: np.ndarray, x_qp: QParams, w_qp: QParams) -> tuple[np.ndarray, QParams]:
+    """A bias as int32 values at :func:`bias_qparams`."""
+    return quantize_bias(data, float(x_qp.scale), w_qp.scale), bias_qparams(x_qp, w_qp)
+
+
+def quantize_constant(data: np.ndarray) -> tuple[np.ndarray, QParams]:
+    """Any other constant operand: int8, asymmetric per tensor from its own min and max."""
+    qp = choose_qparams(float(data.min(initial=0.0)), float(data.max(initial=0.0)))
+    return quantize(data, qp), qp
 
 
 @dataclass
@@ -150,9 +177,7 @@ def quantize_graph(graph: Graph, ranges: dict[str, tuple[float, float]]) -> Quan
                 w_qp = quantize_weights_q8(
                     np.asarray(graph.tensors[n.inputs[1]].data, np.float32), weight_axis[n.op]
                 )[1]
-                q = quantize_bias(data, float(x_qp.scale), w_qp.scale)
-                b_scale = (np.float32(x_qp.scale) * w_qp.scale).astype(np.float32)
-                b_qp = QParams.of(b_scale, np.zeros(b_scale.shape, np.int64), 0)
+                q, b_qp = quantize_bias_q32(data, x_qp, w_qp)
                 prev = plan.biases.get(t)
                 if prev is not None and not np.array_equal(prev[0], q):
                     raise ValueError(
@@ -162,10 +187,9 @@ def quantize_graph(graph: Graph, ranges: dict[str, tuple[float, float]]) -> Quan
                 plan.biases[t] = (q, b_qp)
             elif t not in plan.others:
                 if t in params:  # tied to a CONCATENATION/... output
-                    qp = params[t]
+                    plan.others[t] = (quantize(data, params[t]), params[t])
                 else:
-                    qp = choose_qparams(float(data.min(initial=0.0)), float(data.max(initial=0.0)))
-                plan.others[t] = (quantize(data, qp), qp)
+                    plan.others[t] = quantize_constant(data)
     return plan
 
 
@@ -211,15 +235,11 @@ def refit_plan(graph: Graph, plan: QuantPlan) -> QuantPlan:
                 else:
                     assert w is not None
                     x_qp = out.activations[n.inputs[0]]  # type: ignore[index]
-                    w_qp = out.weights[w][1]
-                    b_scale = (np.float32(x_qp.scale) * w_qp.scale).astype(np.float32)
-                    q = quantize_bias(data, float(x_qp.scale), w_qp.scale)
-                    out.biases[t] = (q, QParams.of(b_scale, np.zeros(b_scale.shape, np.int64), 0))
+                    out.biases[t] = quantize_bias_q32(data, x_qp, out.weights[w][1])
             elif t not in out.others:
                 prev = plan.others.get(t)
                 if prev is not None and prev[0].shape == data.shape:
                     out.others[t] = prev
                 else:
-                    qp = choose_qparams(float(data.min(initial=0.0)), float(data.max(initial=0.0)))
-                    out.others[t] = (quantize(data, qp), qp)
+                    out.others[t] = quantize_constant(data)
     return out

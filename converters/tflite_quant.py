@@ -17,8 +17,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .ir import Graph, Node
-from .quant_ref import QParams, choose_qparams, quantize, quantize_bias, quantize_weights_q8
-from .quantize import TIED_OPS, WEIGHT_AXIS, QuantPlan
+from .quant_ref import QParams, quantize, quantize_weights_q8
+from .quantize import (
+    TIED_OPS,
+    WEIGHT_AXIS,
+    QuantPlan,
+    bias_qparams,
+    quantize_bias_q32,
+    quantize_constant,
+)
 from .tflite_file import TensorInfo
 
 __all__ = ["file_plan", "same_params", "tensor_qparams"]
@@ -138,24 +145,17 @@ def _plan_weight(ctx: _Context, n: Node, t: str) -> tuple[np.ndarray, QParams]:
 
 
 def _plan_bias(ctx: _Context, n: Node, t: str, plan: QuantPlan) -> tuple[np.ndarray, QParams]:
+    # _build_plan visits a node's weights (input 1) before its bias (input 2)
     x_qp = plan.activations[n.inputs[0]]  # type: ignore[index]
-    w_qp = (
-        plan.weights[n.inputs[1]][1]
-        if n.inputs[1] in plan.weights
-        else _plan_weight(ctx, n, n.inputs[1])[1]
-    )  # type: ignore[index]
-    b_scale = (np.float32(x_qp.scale) * w_qp.scale).astype(np.float32)
+    w_qp = plan.weights[n.inputs[1]][1]  # type: ignore[index]
+    b_qp = bias_qparams(x_qp, w_qp)
     raw = ctx.qconst.get(t)
     if raw is not None and raw[1].type_name == "int32":
         q, info = raw
-        s = np.broadcast_to(info.scale, b_scale.shape).astype(np.float32)
-        if np.allclose(s, b_scale, rtol=1e-6, atol=0):
-            return np.asarray(q, np.int32), QParams.of(
-                b_scale, np.zeros(b_scale.shape, np.int64), 0
-            )
-    data = np.asarray(ctx.g.tensors[t].data)
-    q = quantize_bias(data, float(x_qp.scale), w_qp.scale)
-    return q, QParams.of(b_scale, np.zeros(b_scale.shape, np.int64), 0)
+        s = np.broadcast_to(info.scale, b_qp.scale.shape).astype(np.float32)
+        if np.allclose(s, b_qp.scale, rtol=1e-6, atol=0):
+            return np.asarray(q, np.int32), b_qp
+    return quantize_bias_q32(np.asarray(ctx.g.tensors[t].data), x_qp, w_qp)
 
 
 def _plan_other(ctx: _Context, n: Node, t: str) -> tuple[np.ndarray, QParams]:
@@ -170,5 +170,4 @@ def _plan_other(ctx: _Context, n: Node, t: str) -> tuple[np.ndarray, QParams]:
             qp = tensor_qparams(info)
             shift = 128 if info.type_name == "uint8" else 0
             return (q.astype(np.int64) - shift).astype(np.int8), qp
-    qp = choose_qparams(float(data.min(initial=0.0)), float(data.max(initial=0.0)))
-    return quantize(data, qp), qp
+    return quantize_constant(data)
