@@ -48,58 +48,11 @@ __all__ = [
     "op_usage",
 ]
 
-SUPPORTED_TFLITE_OPS = frozenset(
-    {
-        "CONV_2D",
-        "DEPTHWISE_CONV_2D",
-        "TRANSPOSE_CONV",
-        "FULLY_CONNECTED",
-        "ADD",
-        "SUB",
-        "MUL",
-        "DIV",
-        "MAXIMUM",
-        "MINIMUM",
-        "CONCATENATION",
-        "RESHAPE",
-        "SQUEEZE",
-        "EXPAND_DIMS",
-        "TRANSPOSE",
-        "PAD",
-        "PADV2",
-        "MAX_POOL_2D",
-        "AVERAGE_POOL_2D",
-        "MEAN",
-        "RELU",
-        "RELU6",
-        "RELU_N1_TO_1",
-        "LEAKY_RELU",
-        "PRELU",
-        "LOGISTIC",
-        "TANH",
-        "HARD_SWISH",
-        "SOFTMAX",
-        "RESIZE_BILINEAR",
-        "RESIZE_NEAREST_NEIGHBOR",
-        "DEPTH_TO_SPACE",
-        "SPACE_TO_DEPTH",
-        "STRIDED_SLICE",
-        "SLICE",
-        "SPLIT",
-        "SPLIT_V",
-        "GATHER",
-        "QUANTIZE",
-        "DEQUANTIZE",
-        "DENSIFY",
-        "CUSTOM:Convolution2DTransposeBias",
-        # shape arithmetic only (a Flatten with a free batch: SHAPE -> STRIDED_SLICE -> PACK
-        # -> RESHAPE), folded to constants; the RESHAPE takes its output's static shape
-        "SHAPE",
-        "PACK",
-    }
-)
+# One handler per op (tflite_ops.HANDLERS), plus DENSIFY, which only ever decodes a constant
+# (convert_op folds it). SHAPE and PACK have handlers only to be folded as shape arithmetic
+# (a Flatten with a free batch: SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE).
+SUPPORTED_TFLITE_OPS = frozenset(_HANDLERS) | {"DENSIFY"}
 _FUSED = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
-_PADDING = {0: "SAME", 1: "VALID"}
 _INT_TYPES = ("int8", "uint8")
 
 
@@ -197,6 +150,7 @@ class _Importer:
         return TFLiteImportError(f"{self.tf.path}: operator {self.op_index} ({op}): {msg}")
 
     def is_const(self, i: int) -> bool:
+        """A constant in the file or folded here (never an activation ``names`` holds)."""
         return (
             i in self.consts
             or i in self.ints
@@ -230,19 +184,18 @@ class _Importer:
         self.consts[i] = f
         return f
 
-    def const_name(self, i: int, data: np.ndarray | None = None) -> str:
-        """The IR constant for TFLite tensor ``i`` (``data`` overrides its value)."""
-        if data is None and i in self.const_names:
+    def const_name(self, i: int) -> str:
+        """The IR constant for TFLite tensor ``i`` (added once)."""
+        if i in self.const_names:
             return self.const_names[i]
         t = self.info(i)
-        arr = self.fconst(i) if data is None else data
+        arr = self.fconst(i)
         if arr.ndim == 0:  # a scalar operand broadcasts the same as a [1] constant
             arr = arr.reshape(1)
         name = self.g.add_const(_short(t.name), arr)
-        if data is None:
-            self.const_names[i] = name
-            if t.quantized and t.type_name in (*_INT_TYPES, "int32") and t.buffer:
-                self.qconst[name] = (self.raw(i), t)
+        self.const_names[i] = name
+        if t.quantized and t.type_name in (*_INT_TYPES, "int32") and t.buffer:
+            self.qconst[name] = (self.raw(i), t)
         return name
 
     def operand(self, i: int) -> str:
@@ -258,10 +211,10 @@ class _Importer:
             raise self.fail(f"input {self.info(i).name!r} must be computed (not a constant)")
         return self.names[i]
 
-    def new_output(self, i: int, shape: tuple[int, ...] | None = None) -> str:
+    def new_output(self, i: int) -> str:
         t = self.info(i)
         name = self.g.unique_name(_short(t.name), "tensors")
-        self.g.add_tensor(name, _act_shape(t.shape) if shape is None else shape)
+        self.g.add_tensor(name, _act_shape(t.shape))
         self.names[i] = name
         if t.quantized and t.type_name in _INT_TYPES:
             self.qact[name] = tensor_qparams(t)
@@ -365,8 +318,8 @@ class _Importer:
     def convert_op(self, name: str, op: Any) -> None:
         ins, outs = _ints(op.inputs), _ints(op.outputs)
         opts = op.builtinOptions
-        conversion = name in ("DEQUANTIZE", "DENSIFY", "QUANTIZE")
-        if conversion and ins[0] not in self.names and self.is_const(ins[0]):
+        all_const = all(i < 0 or self.is_const(i) for i in ins)
+        if name in ("DEQUANTIZE", "DENSIFY", "QUANTIZE") and all_const:
             self.consts[outs[0]] = self.fconst(ins[0])
             if name == "DENSIFY":
                 self.densified.append(float(np.mean(self.consts[outs[0]] == 0)))
@@ -374,15 +327,10 @@ class _Importer:
         if name == "SHAPE":
             self.ints[outs[0]] = np.asarray(self.info(ins[0]).shape, np.int32)
             return
-        out_type = self.info(outs[0]).type_name
-        if out_type in ("int32", "int64") and all(
-            i < 0 or (i not in self.names and self.is_const(i)) for i in ins
-        ):
+        if all_const and self.info(outs[0]).type_name in ("int32", "int64"):
             self.ints[outs[0]] = fold_ints(self, name, ins, outs[0], opts)
             return
-        if name in _FOLDABLE and all(
-            i < 0 or (i not in self.names and self.is_const(i)) for i in ins
-        ):
+        if all_const and name in _FOLDABLE:
             self.fold(name, ins, outs)
             return
         handler = _HANDLERS.get(name)

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .quant_ref import round_half_away
+
 __all__ = ["LiteRTCrashed", "interpreter_class", "run_tflite", "run_tflite_isolated"]
 
 
@@ -48,7 +50,7 @@ def _to_input(x: np.ndarray, d: dict[str, Any]) -> np.ndarray:
         return x.astype(np.float32)
     scale, zp = d["quantization"]
     info = np.iinfo(d["dtype"])
-    q = np.floor(np.abs(x.astype(np.float64) / scale) + 0.5) * np.sign(x) + zp
+    q = round_half_away(x.astype(np.float64) / scale) + zp
     return np.clip(q, info.min, info.max).astype(d["dtype"])
 
 

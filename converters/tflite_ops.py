@@ -48,7 +48,7 @@ def _padding(imp: _Importer, opts: Any) -> str:
 
 
 def _weight(imp: _Importer, i: int, what: str = "weights") -> str:
-    if i < 0 or i in imp.names or not imp.is_const(i):
+    if i < 0 or not imp.is_const(i):
         raise imp.fail(f"{what} computed at run time are not supported (they must be constants)")
     return imp.const_name(i)
 
