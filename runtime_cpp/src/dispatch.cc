@@ -52,6 +52,19 @@ std::vector<Q8GemmEntry> Q8GemmEntries() {
   return v;
 }
 
+struct Q8DwconvEntry {
+  Isa isa;
+  Q8DwconvKernel kernel;
+};
+
+std::vector<Q8DwconvEntry> Q8DwconvEntries() {
+  std::vector<Q8DwconvEntry> v;
+#define GS_UKERNEL(isa, name, ct) v.push_back({isa, {&name, ct, #name}});
+#include "kernels/q8_dwconv/q8_dwconv.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
 // Preference order, best first. The reference path is always last.
 constexpr Isa kPreference[] = {kIsaAvx2, kIsaNeonDot, kIsaNeonFp16, kIsaNeon, kIsaRef};
 
@@ -74,6 +87,9 @@ bool Compiled(Isa isa) {
     if (e.isa == isa) return true;
   }
   for (const Q8GemmEntry& e : Q8GemmEntries()) {
+    if (e.isa == isa) return true;
+  }
+  for (const Q8DwconvEntry& e : Q8DwconvEntries()) {
     if (e.isa == isa) return true;
   }
   return false;
@@ -145,7 +161,8 @@ CpuFeatures DetectCpuFeaturesMasked() {
 
 std::map<std::string, std::string> SelectedKernels(const KernelTable& t) {
   return {{"f32_gemm", t.f32_gemm.fn != nullptr ? t.f32_gemm.name : "ref"},
-          {"q8_gemm", t.q8_gemm.fn != nullptr ? t.q8_gemm.name : "ref"}};
+          {"q8_gemm", t.q8_gemm.fn != nullptr ? t.q8_gemm.name : "ref"},
+          {"q8_dwconv", t.q8_dwconv.fn != nullptr ? t.q8_dwconv.name : "ref"}};
 }
 
 Status BuildKernelTable(const std::string& requested, KernelTable* out) {
@@ -200,6 +217,13 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
       if (e.isa == i) t.q8_gemm = e.kernel;
     }
     if (t.q8_gemm.fn != nullptr) break;
+  }
+  for (Isa i : kPreference) {
+    if (!Within(i, isa) || !IsaSupported(i, features)) continue;
+    for (const Q8DwconvEntry& e : Q8DwconvEntries()) {
+      if (e.isa == i) t.q8_dwconv = e.kernel;
+    }
+    if (t.q8_dwconv.fn != nullptr) break;
   }
   *out = t;
   return Status::Ok();

@@ -22,6 +22,7 @@
 #include "gearshift/status.h"
 #include "kernels/f32_dwconv/f32_dwconv.h"
 #include "kernels/f32_gemm/f32_gemm.h"
+#include "kernels/q8_dwconv/q8_dwconv.h"
 #include "kernels/q8_gemm/q8_gemm.h"
 
 namespace gearshift {
@@ -36,7 +37,8 @@ struct KernelTable {
   std::string isa = "ref";  // the ISA selected
   F32GemmKernel f32_gemm;
   F32DwconvUkernelFn f32_dwconv = nullptr;
-  Q8GemmKernel q8_gemm;  // always set: the ref microkernel is the fallback
+  Q8GemmKernel q8_gemm;      // always set: the ref microkernel is the fallback
+  Q8DwconvKernel q8_dwconv;  // always set, likewise
 };
 
 // Kernel family -> selected variant name ("ref" for the reference op), e.g.

@@ -245,6 +245,44 @@ TEST_P(Q8GemmUkernel, MatchesReferenceOnEdgeCases) {
   }
 }
 
+// The in-register epilogues (q8_requant/*.h) over the whole int32 range:
+// k = 1 with a zero activation leaves acc = bias, so random full-range
+// biases, multipliers in [0, 2^31) and every shift in [-31, 30] reach the
+// requantization directly, with zero points and clamp ranges at both ends.
+TEST_P(Q8GemmUkernel, RequantizesFullInt32RangeBitExact) {
+  const Entry& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) {
+    GTEST_SKIP() << e.kernel.name << ": CPU lacks " << IsaName(e.isa);
+  }
+  std::mt19937 rng(77);
+  std::uniform_int_distribution<int32_t> any(kI32Min, kI32Max);
+  std::uniform_int_distribution<int32_t> md(0, kI32Max);
+  const size_t m = 5, n = 64, k = 1;
+  for (int round = 0; round < 62; ++round) {
+    std::vector<int8_t> a(m, 0), b(n, 1);
+    std::vector<int32_t> bias(n), mult(n), shift(n);
+    for (size_t j = 0; j < n; ++j) {
+      bias[j] = j < 4 ? (j % 2 ? kI32Min : kI32Max) : any(rng);
+      mult[j] = j == 4 ? 0 : (j == 5 ? kI32Max : md(rng));
+      shift[j] = round - 31;
+    }
+    // Small accumulators too, so the rounding ties and the clamp are hit.
+    for (size_t j = n / 2; j < n; ++j) bias[j] %= 1 << (j % 31 + 1);
+    for (int32_t zp : {-128, 0, 127}) {
+      Q8GemmOutput out;
+      out.c_zero_point = zp;
+      out.act_min = round % 3 == 0 ? -128 : -20;
+      out.act_max = round % 2 == 0 ? 127 : 30;
+      std::vector<int8_t> want(m * n), got(m * n);
+      Q8GemmReference(m, n, k, a.data(), k, 0, b.data(), bias.data(), mult.data(), shift.data(),
+                      out, want.data(), n);
+      RunQ8Gemm(e.kernel, m, n, k, a.data(), k, 0, b.data(), bias.data(), mult.data(),
+                shift.data(), out, got.data(), n);
+      ASSERT_EQ(got, want) << e.kernel.name << " shift " << round - 31 << " zp " << zp;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(All, Q8GemmUkernel, ::testing::ValuesIn(AllEntries()), EntryName);
 
 // ---- dispatch --------------------------------------------------------------------

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace gearshift {
 namespace {
@@ -96,8 +97,12 @@ void q8_depthwise_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q, 
             if (ix < 0 || ix >= p.in_w) continue;
             const int8_t* xp = x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c;
             const int8_t* wp = filter + (static_cast<int64_t>(ky) * p.kernel_w + kx) * p.out_c + c0;
-            for (int64_t j = 0; j < cn; ++j) {
-              acc[j] += Product(xp[(c0 + j) / m], q.x_zero_point, wp[j]);
+            if (m == 1) {  // no division per product in the common case
+              for (int64_t j = 0; j < cn; ++j) acc[j] += Product(xp[c0 + j], q.x_zero_point, wp[j]);
+            } else {
+              for (int64_t j = 0; j < cn; ++j) {
+                acc[j] += Product(xp[(c0 + j) / m], q.x_zero_point, wp[j]);
+              }
             }
           }
         }
@@ -236,6 +241,65 @@ void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequ
                 static_cast<size_t>(std::min(nr, n - n0)), static_cast<size_t>(k), x + r0 * k,
                 static_cast<size_t>(k), w + nt * block, y + r0 * n + n0, static_cast<size_t>(n),
                 &out);
+    }
+  });
+}
+
+// ---- depthwise ----------------------------------------------------------------
+
+bool Q8DepthwiseDwconvSupported(const Conv2DParams& p, const Q8DwconvKernel& kernel) {
+  return kernel.fn != nullptr && kernel.ct > 0 && p.depth_multiplier == 1 && p.in_c == p.out_c;
+}
+
+size_t Q8DepthwisePackedBytes(const Conv2DParams& p, const Q8DwconvKernel& kernel) {
+  const auto taps = static_cast<size_t>(p.kernel_h) * static_cast<size_t>(p.kernel_w);
+  return Q8DwconvPackedBytes(static_cast<size_t>(p.out_c), taps, static_cast<size_t>(kernel.ct)) +
+         static_cast<size_t>(p.in_c);
+}
+
+void PackQ8Depthwise(const Conv2DParams& p, const Q8ChannelRequant& q,
+                     const Q8DwconvKernel& kernel, const int8_t* filter, const int32_t* bias,
+                     void* packed) {
+  const auto taps = static_cast<size_t>(p.kernel_h) * static_cast<size_t>(p.kernel_w);
+  const auto c = static_cast<size_t>(p.out_c);
+  const auto ct = static_cast<size_t>(kernel.ct);
+  PackQ8DwconvWeights(c, taps, ct, filter, bias, q.multiplier.data(), q.shift.data(),
+                      q.x_zero_point, packed);
+  std::memset(static_cast<char*>(packed) + Q8DwconvPackedBytes(c, taps, ct), q.x_zero_point,
+              static_cast<size_t>(p.in_c));
+}
+
+void q8_depthwise_conv2d__dw(const Conv2DParams& p, const Q8ChannelRequant& q,
+                             const Q8DwconvKernel& kernel, const void* packed, const int8_t* x,
+                             int8_t* y, ThreadPool* pool) {
+  const int64_t taps = int64_t{p.kernel_h} * p.kernel_w;
+  const int64_t c = p.out_c;
+  const auto* zero = static_cast<const int8_t*>(packed) +
+                     Q8DwconvPackedBytes(static_cast<size_t>(c), static_cast<size_t>(taps),
+                                         static_cast<size_t>(kernel.ct));
+  const Q8GemmOutput out = GemmOutput(q);
+  const int64_t rows = p.batch * p.out_h;
+  ParallelItems(pool, rows, p.out_w * c * taps, [&](int64_t begin, int64_t end) {
+    std::vector<const int8_t*> ptrs(static_cast<size_t>(p.out_w * taps));
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t n = row / p.out_h, oy = row % p.out_h;
+      const int8_t* image = x + n * p.in_h * p.in_w * c;
+      const int8_t** ptr = ptrs.data();
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        const int64_t iy0 = oy * p.stride_h - p.pad_top;
+        const int64_t ix0 = ox * p.stride_w - p.pad_left;
+        for (int ky = 0; ky < p.kernel_h; ++ky) {
+          const int64_t iy = iy0 + int64_t{ky} * p.dilation_h;
+          for (int kx = 0; kx < p.kernel_w; ++kx) {
+            const int64_t ix = ix0 + int64_t{kx} * p.dilation_w;
+            *ptr++ = (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w)
+                         ? zero
+                         : image + (iy * p.in_w + ix) * c;
+          }
+        }
+      }
+      kernel.fn(static_cast<size_t>(c), static_cast<size_t>(p.out_w), static_cast<size_t>(taps),
+                ptrs.data(), packed, y + row * p.out_w * c, &out);
     }
   });
 }

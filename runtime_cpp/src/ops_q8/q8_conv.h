@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/q8_dwconv/q8_dwconv.h"
 #include "kernels/q8_gemm/q8_gemm.h"
 #include "ops/conv.h"
 #include "ops/fully_connected.h"
@@ -100,6 +101,29 @@ void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8G
 void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequant& q,
                               const Q8GemmKernel& kernel, const void* packed, const int8_t* x,
                               int8_t* y, ThreadPool* pool);
+
+// ---- depthwise on a q8_dwconv microkernel ----
+
+// Whether q8_depthwise_conv2d__dw can run `p`: depth multiplier 1.
+bool Q8DepthwiseDwconvSupported(const Conv2DParams& p, const Q8DwconvKernel& kernel);
+
+// Bytes of the prepared depthwise layer: the packed weights, then a row of
+// in_c copies of the input zero point (what padding taps point to).
+size_t Q8DepthwisePackedBytes(const Conv2DParams& p, const Q8DwconvKernel& kernel);
+
+// Packs filter [1,KH,KW,C], bias, q's multipliers/shifts and zero point into
+// `packed` (Q8DepthwisePackedBytes bytes).
+void PackQ8Depthwise(const Conv2DParams& p, const Q8ChannelRequant& q,
+                     const Q8DwconvKernel& kernel, const int8_t* filter, const int32_t* bias,
+                     void* packed);
+
+// Output rows split over threads; per row, the tap pointers of its pixels
+// are built on the fly (the padding taps point to the zero-point row), so
+// no im2col copy exists and strides, dilation and padding are all the
+// driver's business.
+void q8_depthwise_conv2d__dw(const Conv2DParams& p, const Q8ChannelRequant& q,
+                             const Q8DwconvKernel& kernel, const void* packed, const int8_t* x,
+                             int8_t* y, ThreadPool* pool);
 
 }  // namespace gearshift
 

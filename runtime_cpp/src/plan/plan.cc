@@ -653,6 +653,14 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
             Q8GemmPackedBytes(static_cast<size_t>(channels), static_cast<size_t>(k), kernel));
         st->q8_packed = pack.get();
         packed_storage_.push_back(std::move(pack));
+      } else if (node.op == OpType::kDepthwiseConv2D && st->sparse == nullptr && w.i8 != nullptr &&
+                 Q8DepthwiseDwconvSupported(st->conv, kernels_.q8_dwconv)) {
+        const size_t bytes = Q8DepthwisePackedBytes(st->conv, kernels_.q8_dwconv);
+        std::shared_ptr<void> pack = AlignedBytes(bytes);
+        PackQ8Depthwise(st->conv, st->q8_channel, kernels_.q8_dwconv, w.i8, bias, pack.get());
+        packed_bytes_ += static_cast<int64_t>(bytes);
+        st->q8_packed = pack.get();
+        packed_storage_.push_back(std::move(pack));
       }
       break;
     }
@@ -770,7 +778,12 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         }
         break;
       case OpType::kDepthwiseConv2D:
-        q8_depthwise_conv2d__ref(st.conv, st.q8_channel, in[0], in[1], bias, y, pool);
+        if (st.q8_packed != nullptr) {
+          q8_depthwise_conv2d__dw(st.conv, st.q8_channel, kernels_.q8_dwconv, st.q8_packed, in[0],
+                                  y, pool);
+        } else {
+          q8_depthwise_conv2d__ref(st.conv, st.q8_channel, in[0], in[1], bias, y, pool);
+        }
         break;
       case OpType::kFullyConnected:
         if (st.sparse != nullptr) {

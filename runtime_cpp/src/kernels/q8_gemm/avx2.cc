@@ -8,7 +8,9 @@
 // equal the reference's. An odd last k reads a zero partner activation (the
 // packed weight is zero there). Compiled with -mavx2 -mfma -mf16c
 // (CMakeLists.txt, by file name) and only called when cpuid reports AVX2
-// (dispatch.cc); the requantizing epilogue is the shared one in ref.cc.
+// (dispatch.cc). The double-rounding epilogue runs in registers
+// (q8_requant/avx2.h); FULLY_CONNECTED's single rounding takes the shared
+// scalar one (ref.cc).
 #if defined(__x86_64__) || defined(_M_X64)
 
 #include <immintrin.h>
@@ -16,6 +18,7 @@
 #include <cstdint>
 
 #include "kernels/q8_gemm/q8_gemm.h"
+#include "kernels/q8_requant/avx2.h"
 
 namespace gearshift {
 namespace {
@@ -50,6 +53,16 @@ void q8_gemm_4x8c2__avx2(size_t mr, size_t nc, size_t kc, const int8_t* a, size_
     acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(wv, PairOf(a1 + k, two)));
     acc2 = _mm256_add_epi32(acc2, _mm256_madd_epi16(wv, PairOf(a2 + k, two)));
     acc3 = _mm256_add_epi32(acc3, _mm256_madd_epi16(wv, PairOf(a3 + k, two)));
+  }
+  if (!out->single_rounding) {
+    const requant_avx2::Params rq = requant_avx2::Load(head + kNr, head + 2 * kNr,
+                                                       out->c_zero_point, out->act_min, out->act_max);
+    const __m256i accs[4] = {acc0, acc1, acc2, acc3};
+    for (size_t r = 0; r < mr; ++r) {
+      requant_avx2::StoreN(c + r * c_stride,
+                           requant_avx2::PackToI8(requant_avx2::Apply(accs[r], rq)), nc);
+    }
+    return;
   }
   alignas(32) int32_t acc[kQ8GemmMaxMr * kNr];
   _mm256_store_si256(reinterpret_cast<__m256i*>(acc + 0), acc0);

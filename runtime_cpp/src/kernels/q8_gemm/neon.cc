@@ -13,6 +13,7 @@
 #include <arm_neon.h>
 
 #include "kernels/q8_gemm/q8_gemm.h"
+#include "kernels/q8_requant/neon.h"
 
 namespace gearshift {
 
@@ -44,6 +45,23 @@ void q8_gemm_4x8__neon(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t 
     acc2b = vmlal_n_s16(acc2b, whi, a2[k]);
     acc3a = vmlal_n_s16(acc3a, wlo, a3[k]);
     acc3b = vmlal_n_s16(acc3b, whi, a3[k]);
+  }
+  if (!out->single_rounding) {
+    // Double rounding in registers (q8_requant/neon.h).
+    const requant_neon::Params ra = requant_neon::Load(head + kNr, head + 2 * kNr,
+                                                       out->c_zero_point, out->act_min, out->act_max);
+    const requant_neon::Params rb =
+        requant_neon::Load(head + kNr + 4, head + 2 * kNr + 4, out->c_zero_point, out->act_min,
+                           out->act_max);
+    const int32x4_t lo[4] = {acc0a, acc1a, acc2a, acc3a};
+    const int32x4_t hi[4] = {acc0b, acc1b, acc2b, acc3b};
+    for (size_t r = 0; r < mr; ++r) {
+      requant_neon::StoreN(c + r * c_stride,
+                           requant_neon::PackToI8(requant_neon::Apply(lo[r], ra),
+                                                  requant_neon::Apply(hi[r], rb)),
+                           nc);
+    }
+    return;
   }
   int32_t acc[kQ8GemmMaxMr * kNr];
   vst1q_s32(acc + 0, acc0a);

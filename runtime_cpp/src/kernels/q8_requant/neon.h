@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// TFLite's double-rounding MultiplyByQuantizedMultiplier (requant.h), then
+// + zero point and the activation clamp, on 4 int32 lanes with NEON, bit for
+// bit the scalar form (gemmlowp fixedpoint_neon.h): SQRDMULH is exactly
+// SaturatingRoundingDoublingHighMul (its round-half-up on 2ab + 2^31 equals
+// the reference's ties-away nudge, and INT32_MIN^2 saturates alike); the
+// rounding divide by 2^e is SRSHL after subtracting 1 from negative values
+// (where e > 0), which turns round-half-up into ties away from zero. The
+// left shift (SSHL) wraps as the reference's. The clamp runs before adding
+// the zero point (lo - zp, hi - zp), so no int32 sum can overflow.
+// Include only from NEON translation units (neon*.cc).
+#ifndef GEARSHIFT_KERNELS_Q8_REQUANT_NEON_H_
+#define GEARSHIFT_KERNELS_Q8_REQUANT_NEON_H_
+
+#include <arm_neon.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace gearshift {
+namespace requant_neon {
+
+// Per-group constants of 4 columns.
+struct Params {
+  int32x4_t multiplier, left, neg_right, zero_point, lo, hi;
+};
+
+inline Params Load(const int32_t* multiplier, const int32_t* shift, int32_t zero_point,
+                   int32_t act_min, int32_t act_max) {
+  Params p;
+  p.multiplier = vld1q_s32(multiplier);
+  const int32x4_t s = vld1q_s32(shift);
+  p.left = vmaxq_s32(s, vdupq_n_s32(0));
+  p.neg_right = vminq_s32(s, vdupq_n_s32(0));  // -right
+  p.zero_point = vdupq_n_s32(zero_point);
+  p.lo = vdupq_n_s32(act_min - zero_point);
+  p.hi = vdupq_n_s32(act_max - zero_point);
+  return p;
+}
+
+inline int32x4_t Apply(int32x4_t acc, const Params& p) {
+  const int32x4_t x = vqrdmulhq_s32(vshlq_s32(acc, p.left), p.multiplier);
+  const int32x4_t fixup = vshrq_n_s32(vandq_s32(x, p.neg_right), 31);
+  int32x4_t v = vrshlq_s32(vqaddq_s32(x, fixup), p.neg_right);
+  v = vminq_s32(vmaxq_s32(v, p.lo), p.hi);
+  return vaddq_s32(v, p.zero_point);
+}
+
+// 8 int32 lanes already in [-128, 127] -> 8 bytes.
+inline int8x8_t PackToI8(int32x4_t a, int32x4_t b) {
+  return vqmovn_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)));
+}
+
+// Stores the first n (1..8) bytes of v.
+inline void StoreN(int8_t* c, int8x8_t v, size_t n) {
+  if (n == 8) {
+    vst1_s8(c, v);
+    return;
+  }
+  int8_t tmp[8];
+  vst1_s8(tmp, v);
+  for (size_t i = 0; i < n; ++i) c[i] = tmp[i];
+}
+
+}  // namespace requant_neon
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_KERNELS_Q8_REQUANT_NEON_H_

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// int8 depthwise microkernels (kernels/q8_dwconv) through their op driver
+// (q8_depthwise_conv2d__dw) against the plain-loop reference op
+// (q8_depthwise_conv2d__ref), bit for bit: channel counts below, at and
+// above every tile (1, 3, 8, 15, 16, 17, 33, 144), 1x1 to 7x7 and
+// non-square kernels, strides 1-2, dilation 1-2, same and valid padding,
+// batch 1-2, zero points at both ends, per-tensor and per-channel scales,
+// fused activations, 1 and 3 threads. Entries the CPU cannot run are
+// skipped; under qemu the NEON entry runs.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu_features.h"
+#include "dispatch.h"
+#include "kernels/q8_dwconv/q8_dwconv.h"
+#include "ops/conv.h"
+#include "ops_q8/q8_conv.h"
+#include "thread_pool.h"
+
+namespace gearshift {
+namespace {
+
+using I8 = std::vector<int8_t>;
+
+struct Entry {
+  Isa isa;
+  Q8DwconvKernel kernel;
+};
+
+std::vector<Entry> AllEntries() {
+  std::vector<Entry> v;
+#define GS_UKERNEL(isa, name, ct) v.push_back({isa, {&name, ct, #name}});
+#include "kernels/q8_dwconv/q8_dwconv.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
+std::string EntryName(const ::testing::TestParamInfo<Entry>& info) {
+  return info.param.kernel.name;
+}
+
+struct Case {
+  int64_t h, w, c;
+  int kh, kw, stride, dilation;
+  Padding pad;
+};
+
+class Q8DwconvUkernel : public ::testing::TestWithParam<Entry> {};
+
+TEST_P(Q8DwconvUkernel, MatchesReferenceOpBitExact) {
+  const Entry& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) {
+    GTEST_SKIP() << e.kernel.name << ": CPU lacks " << IsaName(e.isa);
+  }
+  std::vector<Case> cases;
+  for (int64_t c : {1, 3, 8, 15, 16, 17, 33}) {
+    cases.push_back({5, 6, c, 3, 3, 1, 1, Padding::kSame});
+    cases.push_back({7, 7, c, 3, 3, 2, 1, Padding::kSame});
+  }
+  cases.push_back({6, 5, 24, 1, 1, 1, 1, Padding::kValid});
+  cases.push_back({9, 9, 16, 5, 5, 1, 1, Padding::kSame});
+  cases.push_back({9, 8, 20, 5, 5, 2, 1, Padding::kValid});
+  cases.push_back({11, 10, 7, 7, 7, 1, 1, Padding::kSame});
+  cases.push_back({8, 8, 32, 3, 3, 1, 2, Padding::kSame});
+  cases.push_back({6, 9, 9, 2, 3, 2, 1, Padding::kSame});
+  cases.push_back({1, 1, 144, 3, 3, 1, 1, Padding::kSame});
+  cases.push_back({14, 14, 144, 3, 3, 2, 1, Padding::kSame});
+  std::mt19937 rng(2026);
+  std::uniform_int_distribution<int> i8(-128, 127);
+  int n = 0;
+  for (const Case& cs : cases) {
+    ++n;
+    Conv2DParams p;
+    p.batch = n % 3 == 0 ? 2 : 1;
+    p.in_h = cs.h;
+    p.in_w = cs.w;
+    p.in_c = p.out_c = cs.c;
+    p.kernel_h = cs.kh;
+    p.kernel_w = cs.kw;
+    p.stride_h = p.stride_w = cs.stride;
+    p.dilation_h = p.dilation_w = cs.dilation;
+    ComputeWindow(cs.h, cs.kh, cs.stride, cs.dilation, cs.pad, &p.out_h, &p.pad_top);
+    ComputeWindow(cs.w, cs.kw, cs.stride, cs.dilation, cs.pad, &p.out_w, &p.pad_left);
+    const int64_t taps = int64_t{cs.kh} * cs.kw;
+    I8 x(static_cast<size_t>(p.batch * cs.h * cs.w * cs.c));
+    I8 w(static_cast<size_t>(taps * cs.c));
+    for (int8_t& v : x) v = static_cast<int8_t>(i8(rng));
+    for (int8_t& v : w) v = static_cast<int8_t>(i8(rng));
+    std::vector<int32_t> bias(static_cast<size_t>(cs.c));
+    std::uniform_int_distribution<int32_t> bd(-50000, 50000);
+    for (int32_t& b : bias) b = bd(rng);
+    // Zero points at both ends and in between; per-tensor and per-channel.
+    const int32_t zx = n % 3 == 0 ? -128 : (n % 3 == 1 ? 127 : i8(rng));
+    const int32_t zy = n % 2 == 0 ? -128 : 5;
+    std::vector<float> ws;
+    std::uniform_real_distribution<float> sd(0.0005f, 0.02f);
+    for (int64_t c = 0; c < (n % 2 == 0 ? 1 : cs.c); ++c) ws.push_back(sd(rng));
+    const Activation act = n % 4 == 0 ? Activation::kRelu6 : Activation::kNone;
+    Q8ChannelRequant q;
+    MakeQ8ChannelRequant({0.03f, zx}, ws, {0.04f, zy}, cs.c, act, &q);
+    const bool with_bias = n % 5 != 0;
+    const size_t out = static_cast<size_t>(p.batch * p.out_h * p.out_w * cs.c);
+    I8 ref(out);
+    q8_depthwise_conv2d__ref(p, q, x.data(), w.data(), with_bias ? bias.data() : nullptr,
+                             ref.data(), nullptr);
+    ASSERT_TRUE(Q8DepthwiseDwconvSupported(p, e.kernel));
+    std::vector<int64_t> packed((Q8DepthwisePackedBytes(p, e.kernel) + 7) / 8);
+    PackQ8Depthwise(p, q, e.kernel, w.data(), with_bias ? bias.data() : nullptr, packed.data());
+    for (int threads : {1, 3}) {
+      ThreadPool pool(threads, 1);
+      I8 y(out, 0x55);
+      q8_depthwise_conv2d__dw(p, q, e.kernel, packed.data(), x.data(), y.data(), &pool);
+      ASSERT_EQ(y, ref) << e.kernel.name << " " << cs.h << "x" << cs.w << "x" << cs.c << " k"
+                        << cs.kh << "x" << cs.kw << " s" << cs.stride << " d" << cs.dilation
+                        << " zx " << zx << " threads " << threads;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Q8DwconvUkernel, ::testing::ValuesIn(AllEntries()), EntryName);
+
+TEST(Q8DwconvDispatch, DepthMultiplierAboveOneTakesTheReferenceOp) {
+  Conv2DParams p;
+  p.in_c = 3;
+  p.out_c = 6;
+  p.depth_multiplier = 2;
+  KernelTable t;
+  ASSERT_TRUE(BuildKernelTable("", &t).ok());
+  EXPECT_FALSE(Q8DepthwiseDwconvSupported(p, t.q8_dwconv));
+  p.in_c = p.out_c = 6;
+  p.depth_multiplier = 1;
+  EXPECT_TRUE(Q8DepthwiseDwconvSupported(p, t.q8_dwconv)) << t.q8_dwconv.name;
+}
+
+}  // namespace
+}  // namespace gearshift
