@@ -38,6 +38,8 @@ void DetectX86(CpuFeatures* f) {
     __cpuid_count(7, 0, eax, ebx, ecx, edx);
     f->avx2 = ymm_ok && avx && ((ebx >> 5) & 1);
     f->avx512f = zmm_ok && ((ebx >> 16) & 1);
+    f->avx512bw = zmm_ok && ((ebx >> 30) & 1);
+    f->avx512vl = zmm_ok && ((ebx >> 31) & 1);
     f->avx512_vnni = zmm_ok && ((ecx >> 11) & 1);
     __cpuid_count(7, 1, eax, ebx, ecx, edx);
     f->avx_vnni = ymm_ok && avx && ((eax >> 4) & 1);
@@ -78,6 +80,8 @@ std::vector<std::string> CpuFeatureNames(const CpuFeatures& f) {
   if (f.fma) names.push_back("fma");
   if (f.f16c) names.push_back("f16c");
   if (f.avx512f) names.push_back("avx512f");
+  if (f.avx512bw) names.push_back("avx512bw");
+  if (f.avx512vl) names.push_back("avx512vl");
   if (f.neon) names.push_back("neon");
   if (f.asimd) names.push_back("asimd");
   if (f.neon_dot) names.push_back("neon_dot");

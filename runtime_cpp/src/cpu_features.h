@@ -15,7 +15,8 @@ namespace gearshift {
 struct CpuFeatures {
   // x86-64
   bool avx2 = false, fma = false, f16c = false, avx512f = false;
-  // x86-64 VNNI (int8 dot products): reported only, no kernels use it yet
+  bool avx512bw = false, avx512vl = false;
+  // x86-64 VNNI (int8 dot products, VPDPBUSD): the int8 GEMM's fastest path
   bool avx512_vnni = false, avx_vnni = false;
   // ARM: NEON on armv7, ASIMD (always present) on aarch64
   bool neon = false, asimd = false;

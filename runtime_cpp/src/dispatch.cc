@@ -46,7 +46,8 @@ struct Q8GemmEntry {
 
 std::vector<Q8GemmEntry> Q8GemmEntries() {
   std::vector<Q8GemmEntry> v;
-#define GS_UKERNEL(isa, name, mr, nr, kr) v.push_back({isa, {&name, mr, nr, kr, #name}});
+#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset) \
+  v.push_back({isa, {&name, mr, nr, kr, #name, a_offset}});
 #include "kernels/q8_gemm/q8_gemm.inc"
 #undef GS_UKERNEL
   return v;
@@ -66,7 +67,8 @@ std::vector<Q8DwconvEntry> Q8DwconvEntries() {
 }
 
 // Preference order, best first. The reference path is always last.
-constexpr Isa kPreference[] = {kIsaAvx2, kIsaNeonDot, kIsaNeonFp16, kIsaNeon, kIsaRef};
+constexpr Isa kPreference[] = {kIsaAvx512Vnni, kIsaAvxVnni, kIsaAvx2, kIsaNeonDot,
+                               kIsaNeonFp16,   kIsaNeon,    kIsaRef};
 
 bool ParseIsa(const std::string& s, Isa* isa) {
   for (Isa i : kPreference) {
@@ -99,6 +101,8 @@ bool Compiled(Isa isa) {
 // itself, the base it extends (neon under neon_dot/neon_fp16) and ref.
 bool Within(Isa candidate, Isa selected) {
   if (candidate == selected || candidate == kIsaRef) return true;
+  if (candidate == kIsaAvx2) return selected == kIsaAvxVnni || selected == kIsaAvx512Vnni;
+  if (candidate == kIsaAvxVnni) return selected == kIsaAvx512Vnni;
   return candidate == kIsaNeon && (selected == kIsaNeonDot || selected == kIsaNeonFp16);
 }
 
@@ -111,6 +115,8 @@ const char* IsaName(Isa isa) {
     case kIsaNeonFp16: return "neon_fp16";
     case kIsaNeonDot: return "neon_dot";
     case kIsaAvx2: return "avx2";
+    case kIsaAvxVnni: return "avxvnni";
+    case kIsaAvx512Vnni: return "avx512vnni";
   }
   return "?";
 }
@@ -119,6 +125,9 @@ bool IsaSupported(Isa isa, const CpuFeatures& f) {
   switch (isa) {
     case kIsaRef: return true;
     case kIsaAvx2: return f.avx2 && f.fma && f.f16c;
+    case kIsaAvxVnni: return f.avx2 && f.fma && f.f16c && f.avx_vnni;
+    case kIsaAvx512Vnni:
+      return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512_vnni;
     case kIsaNeon: return f.neon || f.asimd;
     case kIsaNeonFp16: return (f.neon || f.asimd) && f.neon_fp16;
     case kIsaNeonDot: return (f.neon || f.asimd) && f.neon_dot;
@@ -138,10 +147,15 @@ CpuFeatures MaskCpuFeatures(CpuFeatures f, const std::string& disabled) {
   std::stringstream ss(disabled);
   std::string name;
   while (std::getline(ss, name, ',')) {
-    if (name == "avx2") f.avx2 = false;
+    if (name == "avx2") f.avx2 = f.avx_vnni = f.avx512_vnni = false;
     if (name == "fma") f.fma = false;
     if (name == "f16c") f.f16c = false;
-    if (name == "avx512f") f.avx512f = false;
+    if (name == "avx512f" || name == "avx512") {
+      f.avx512f = f.avx512bw = f.avx512vl = f.avx512_vnni = false;
+    }
+    if (name == "avx512bw") f.avx512bw = false;
+    if (name == "avx512vl") f.avx512vl = false;
+    if (name == "vnni") f.avx512_vnni = f.avx_vnni = false;
     if (name == "avx512_vnni") f.avx512_vnni = false;
     if (name == "avx_vnni") f.avx_vnni = false;
     if (name == "neon" || name == "asimd") {

@@ -27,8 +27,11 @@
 
 namespace gearshift {
 
-// ISA tokens (docs: GUIDE.md "Names"); kIsaAvx2 means AVX2 + FMA + F16C.
-enum Isa { kIsaRef = 0, kIsaNeon, kIsaNeonFp16, kIsaNeonDot, kIsaAvx2 };
+// ISA tokens; kIsaAvx2 means AVX2 + FMA + F16C, kIsaAvxVnni that plus
+// AVX-VNNI, kIsaAvx512Vnni AVX2 + AVX-512 F/BW/VL + AVX512-VNNI. Each x86
+// token includes the ones below it (an avx512vnni table still runs the
+// AVX2 fp32 kernels).
+enum Isa { kIsaRef = 0, kIsaNeon, kIsaNeonFp16, kIsaNeonDot, kIsaAvx2, kIsaAvxVnni, kIsaAvx512Vnni };
 
 const char* IsaName(Isa isa);
 

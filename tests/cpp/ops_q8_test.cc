@@ -445,7 +445,8 @@ struct GemmEntry {
 
 std::vector<Q8GemmKernel> RunnableKernels() {
   std::vector<GemmEntry> all;
-#define GS_UKERNEL(isa, name, mr, nr, kr) all.push_back({isa, {&name, mr, nr, kr, #name}});
+#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset) \
+  all.push_back({isa, {&name, mr, nr, kr, #name, a_offset}});
 #include "kernels/q8_gemm/q8_gemm.inc"
 #undef GS_UKERNEL
   const CpuFeatures f = DetectCpuFeatures();
@@ -460,9 +461,8 @@ std::vector<int32_t> Pack(const Q8GemmKernel& k, int64_t n, int64_t kdim, const 
                           const std::vector<int32_t>& bias, const Q8ChannelRequant& q) {
   std::vector<int32_t> packed(
       Q8GemmPackedBytes(static_cast<size_t>(n), static_cast<size_t>(kdim), k) / 4 + 1);
-  PackQ8GemmWeights(static_cast<size_t>(n), static_cast<size_t>(kdim), static_cast<size_t>(k.nr),
-                    static_cast<size_t>(k.kr), w.data(), bias.data(), q.multiplier.data(),
-                    q.shift.data(), q.x_zero_point, packed.data());
+  PackQ8GemmWeights(k, static_cast<size_t>(n), static_cast<size_t>(kdim), w.data(), bias.data(),
+                    q.multiplier.data(), q.shift.data(), q.x_zero_point, packed.data());
   return packed;
 }
 

@@ -287,7 +287,7 @@ TEST(PlanQ8, GemmPathPacksConvAndDenseAndSharesPacks) {
     EXPECT_EQ(r->steps()[i].q8_packed, nullptr);
     packed += a->steps()[i].q8_packed != nullptr;
   }
-  EXPECT_EQ(packed, 3);  // conv 3x3 (gathered), conv 1x1 (direct), dense
+  EXPECT_EQ(packed, 4);  // conv 3x3 (gathered), conv 1x1 (direct), depthwise, dense
   EXPECT_GT(a->packed_bytes(), 0);
   EXPECT_EQ(r->packed_bytes(), 0);
   // int8 activations: one byte per element. The two largest live tensors

@@ -35,7 +35,8 @@ struct Entry {
 
 std::vector<Entry> AllEntries() {
   std::vector<Entry> v;
-#define GS_UKERNEL(isa, name, mr, nr, kr) v.push_back({isa, {&name, mr, nr, kr, #name}});
+#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset) \
+  v.push_back({isa, {&name, mr, nr, kr, #name, a_offset}});
 #include "kernels/q8_gemm/q8_gemm.inc"
 #undef GS_UKERNEL
   return v;
@@ -341,7 +342,13 @@ TEST(Q8GemmDispatch, DetectedCpuSelectsExpectedVariant) {
 #elif defined(__ARM_NEON)
   if (f.neon) expected = "q8_gemm_4x8__neon";
 #elif defined(__x86_64__) || defined(_M_X64)
-  if (f.avx2 && f.fma && f.f16c) expected = "q8_gemm_4x8c2__avx2";
+  if (f.avx2 && f.fma && f.f16c) {
+    expected = "q8_gemm_4x8c2__avx2";
+    if (f.avx_vnni) expected = "q8_gemm_4x8c4__avxvnni";
+    if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512_vnni) {
+      expected = "q8_gemm_4x16c4__avx512vnni";
+    }
+  }
 #endif
   std::printf("[ q8 dispatch ] features:%s -> isa %s, q8_gemm %s, f32_gemm %s\n",
               features.c_str(), t.isa.c_str(), t.q8_gemm.name,

@@ -98,7 +98,7 @@ std::shared_ptr<const void> PackedWeightsCache::GetQ8(const Q8GemmKernel& kernel
                                                       const Q8ChannelRequant& q) {
   for (const Q8Entry& e : q8_entries_) {
     if (e.w == w && e.bias == bias && e.n == n && e.k == k && e.nr == kernel.nr &&
-        e.kr == kernel.kr && e.a_zero_point == q.x_zero_point && e.multiplier == q.multiplier &&
+        e.kr == kernel.kr && e.a_offset == kernel.a_offset && e.a_zero_point == q.x_zero_point && e.multiplier == q.multiplier &&
         e.shift == q.shift) {
       if (std::shared_ptr<const void> pack = e.pack.lock()) return pack;
     }
@@ -108,11 +108,33 @@ std::shared_ptr<const void> PackedWeightsCache::GetQ8(const Q8GemmKernel& kernel
                     q8_entries_.end());
   std::shared_ptr<void> pack =
       AlignedBytes(Q8GemmPackedBytes(static_cast<size_t>(n), static_cast<size_t>(k), kernel));
-  PackQ8GemmWeights(static_cast<size_t>(n), static_cast<size_t>(k), static_cast<size_t>(kernel.nr),
-                    static_cast<size_t>(kernel.kr), w, bias, q.multiplier.data(), q.shift.data(),
-                    q.x_zero_point, pack.get());
+  PackQ8GemmWeights(kernel, static_cast<size_t>(n), static_cast<size_t>(k), w, bias,
+                    q.multiplier.data(), q.shift.data(), q.x_zero_point, pack.get());
   q8_entries_.push_back(
-      {w, bias, n, k, kernel.nr, kernel.kr, q.x_zero_point, q.multiplier, q.shift, pack});
+      {w, bias, n, k, kernel.nr, kernel.kr, kernel.a_offset, q.x_zero_point, q.multiplier, q.shift,
+       pack});
+  return pack;
+}
+
+std::shared_ptr<const void> PackedWeightsCache::GetQ8Depthwise(const Q8DwconvKernel& kernel,
+                                                               const Conv2DParams& p,
+                                                               const int8_t* w,
+                                                               const int32_t* bias,
+                                                               const Q8ChannelRequant& q,
+                                                               size_t* bytes) {
+  const int64_t taps = int64_t{p.kernel_h} * p.kernel_w;
+  *bytes = Q8DepthwisePackedBytes(p, kernel);
+  for (const Q8Entry& e : q8_entries_) {
+    if (e.w == w && e.bias == bias && e.n == p.out_c && e.k == taps && e.nr == kernel.ct &&
+        e.kr == 0 && e.a_zero_point == q.x_zero_point && e.multiplier == q.multiplier &&
+        e.shift == q.shift) {
+      if (std::shared_ptr<const void> pack = e.pack.lock()) return pack;
+    }
+  }
+  std::shared_ptr<void> pack = AlignedBytes(*bytes);
+  PackQ8Depthwise(p, q, kernel, w, bias, pack.get());
+  q8_entries_.push_back(
+      {w, bias, p.out_c, taps, kernel.ct, 0, 0, q.x_zero_point, q.multiplier, q.shift, pack});
   return pack;
 }
 
@@ -655,9 +677,11 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
         packed_storage_.push_back(std::move(pack));
       } else if (node.op == OpType::kDepthwiseConv2D && st->sparse == nullptr && w.i8 != nullptr &&
                  Q8DepthwiseDwconvSupported(st->conv, kernels_.q8_dwconv)) {
-        const size_t bytes = Q8DepthwisePackedBytes(st->conv, kernels_.q8_dwconv);
-        std::shared_ptr<void> pack = AlignedBytes(bytes);
-        PackQ8Depthwise(st->conv, st->q8_channel, kernels_.q8_dwconv, w.i8, bias, pack.get());
+        size_t bytes = 0;
+        PackedWeightsCache local;
+        std::shared_ptr<const void> pack =
+            (packs != nullptr ? packs : &local)
+                ->GetQ8Depthwise(kernels_.q8_dwconv, st->conv, w.i8, bias, st->q8_channel, &bytes);
         packed_bytes_ += static_cast<int64_t>(bytes);
         st->q8_packed = pack.get();
         packed_storage_.push_back(std::move(pack));

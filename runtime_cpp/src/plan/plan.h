@@ -88,6 +88,11 @@ class PackedWeightsCache {
   std::shared_ptr<const void> GetQ8(const Q8GemmKernel& kernel, int64_t n, int64_t k,
                                     const int8_t* w, const int32_t* bias,
                                     const Q8ChannelRequant& q);
+  // The int8 depthwise pack (PackQ8Depthwise) of filter w for geometry p
+  // and `kernel`, made on first use; `bytes` receives its size.
+  std::shared_ptr<const void> GetQ8Depthwise(const Q8DwconvKernel& kernel, const Conv2DParams& p,
+                                             const int8_t* w, const int32_t* bias,
+                                             const Q8ChannelRequant& q, size_t* bytes);
 
  private:
   struct Entry {
@@ -101,7 +106,7 @@ class PackedWeightsCache {
     const int8_t* w;
     const int32_t* bias;
     int64_t n, k;
-    int nr, kr;
+    int nr, kr, a_offset;  // depthwise packs: nr = channel tile, kr = 0
     int32_t a_zero_point;
     std::vector<int32_t> multiplier, shift;
     std::weak_ptr<const void> pack;

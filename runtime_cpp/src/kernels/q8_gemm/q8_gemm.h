@@ -39,17 +39,21 @@ using Q8GemmUkernelFn = void (*)(size_t mr, size_t nc, size_t kc, const int8_t* 
                                  size_t a_stride, const void* w, int8_t* c, size_t c_stride,
                                  const Q8GemmOutput* out);
 
-// One int8 GEMM microkernel, its tile and its weight layout (KR).
+// One int8 GEMM microkernel, its tile, its weight layout (KR) and the
+// offset it adds to every activation: 128 for the VNNI kernels, whose
+// VPDPBUSD multiplies unsigned by signed bytes, so they read x ^ 0x80 =
+// x + 128 and the packing folds (a_zp + 128) * sum_k B into the bias.
 struct Q8GemmKernel {
   Q8GemmUkernelFn fn = nullptr;
   int mr = 0, nr = 0, kr = 1;
   const char* name = "";
+  int a_offset = 0;
 };
 
 constexpr int kQ8GemmMaxMr = 4;
-constexpr int kQ8GemmMaxNr = 8;
+constexpr int kQ8GemmMaxNr = 16;
 
-#define GS_UKERNEL(isa, name, mr, nr, kr)                                               \
+#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset)                                     \
   void name(size_t mr_, size_t nc, size_t kc, const int8_t* a, size_t a_stride,          \
             const void* w, int8_t* c, size_t c_stride, const Q8GemmOutput* out);
 #include "kernels/q8_gemm/q8_gemm.inc"
@@ -61,9 +65,9 @@ inline size_t Q8GemmPackedBlockBytes(size_t k, size_t nr, size_t kr) {
 }
 
 // Packs b [n][k] row-major, bias [n] (or null), multiplier [n], shift [n]
-// and the activation zero point into `packed`, which holds ceil(n / nr) *
-// Q8GemmPackedBlockBytes(k, nr, kr) bytes.
-void PackQ8GemmWeights(size_t n, size_t k, size_t nr, size_t kr, const int8_t* b,
+// and the activation zero point (plus kernel.a_offset) for `kernel` into
+// `packed`, which holds ceil(n / nr) * Q8GemmPackedBlockBytes(k, nr, kr) bytes.
+void PackQ8GemmWeights(const Q8GemmKernel& kernel, size_t n, size_t k, const int8_t* b,
                        const int32_t* bias, const int32_t* multiplier, const int32_t* shift,
                        int32_t a_zero_point, void* packed);
 

@@ -37,9 +37,12 @@ int8_t OutputStage(int32_t acc, int32_t multiplier, int32_t shift, const Q8GemmO
 
 }  // namespace
 
-void PackQ8GemmWeights(size_t n, size_t k, size_t nr, size_t kr, const int8_t* b,
+void PackQ8GemmWeights(const Q8GemmKernel& kernel, size_t n, size_t k, const int8_t* b,
                        const int32_t* bias, const int32_t* multiplier, const int32_t* shift,
                        int32_t a_zero_point, void* packed) {
+  const auto nr = static_cast<size_t>(kernel.nr);
+  const auto kr = static_cast<size_t>(kernel.kr);
+  a_zero_point += kernel.a_offset;
   auto* p = static_cast<char*>(packed);
   const size_t kp = (k + kr - 1) / kr * kr;
   for (size_t n0 = 0; n0 < n; n0 += nr) {
@@ -84,7 +87,7 @@ void RunQ8Gemm(const Q8GemmKernel& kernel, size_t m, size_t n, size_t k, const i
   const size_t block = Q8GemmPackedBlockBytes(k, nr, kernel.kr);
   // int32 elements, so the block heads are 4-byte aligned.
   std::vector<int32_t> packed(((n + nr - 1) / nr * block + 3) / 4);
-  PackQ8GemmWeights(n, k, nr, kernel.kr, b, bias, multiplier, shift, a_zero_point,
+  PackQ8GemmWeights(kernel, n, k, b, bias, multiplier, shift, a_zero_point,
                     packed.data());
   const auto* w = reinterpret_cast<const char*>(packed.data());
   for (size_t r0 = 0; r0 < m; r0 += mr) {

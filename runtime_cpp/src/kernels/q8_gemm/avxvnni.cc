@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// AVX-VNNI (VEX-encoded, 256-bit) int8 GEMM microkernel, 4 rows x 8 columns, K in groups of 4 ("c4"): one
+// VPDPBUSD per row and group adds, per column, the dot product of 4
+// unsigned activation bytes and 4 signed weights into an int32 lane. The
+// activations are signed, so the kernel reads x ^ 0x80 = x + 128 and the
+// packing folds (zx + 128) * sum_k w into the bias (a_offset 128 in
+// q8_gemm.inc); every product is at most 255 * 128, and the lane sums are
+// exact, so the result equals the reference's. Full groups are fixed 4-byte
+// broadcasts; a partial last group is read once, after the loop, zero-filled
+// (its packed weights are zero). The double-rounding epilogue runs in
+// registers (q8_requant/avx2.h); FULLY_CONNECTED's single rounding takes the
+// shared scalar one. Compiled with -mavxvnni (by file name); dispatched only
+// where cpuid reports AVX-VNNI.
+#if defined(__x86_64__) || defined(_M_X64)
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/q8_gemm/q8_gemm.h"
+#include "kernels/q8_requant/avx2.h"
+
+namespace gearshift {
+namespace {
+
+inline int32_t Load4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+inline int32_t LoadTail(const int8_t* p, size_t n) {
+  int32_t v = 0;
+  std::memcpy(&v, p, n);
+  return v;
+}
+
+// 8 requantized columns of one row from 8 int32 accumulators.
+inline __m128i Requant8(__m256i acc, const int32_t* head, size_t nr, size_t col,
+                        const Q8GemmOutput& out) {
+  const requant_avx2::Params rq = requant_avx2::Load(head + nr + col, head + 2 * nr + col,
+                                                     out.c_zero_point, out.act_min, out.act_max);
+  return requant_avx2::PackToI8(requant_avx2::Apply(acc, rq));
+}
+
+inline __m256i Load256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+inline void Store256(int32_t* p, __m256i v) { _mm256_store_si256(reinterpret_cast<__m256i*>(p), v); }
+
+}  // namespace
+
+void q8_gemm_4x8c4__avxvnni(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
+                            const void* w, int8_t* c, size_t c_stride, const Q8GemmOutput* out) {
+  constexpr size_t kNr = 8;
+  const auto* head = static_cast<const int32_t*>(w);
+  const int8_t* a0 = a;
+  const int8_t* a1 = mr > 1 ? a0 + a_stride : a0;
+  const int8_t* a2 = mr > 2 ? a1 + a_stride : a1;
+  const int8_t* a3 = mr > 3 ? a2 + a_stride : a2;
+  __m256i acc0 = Load256(head);
+  __m256i acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  const auto* wp = reinterpret_cast<const int8_t*>(head + 3 * kNr);
+  const __m256i flip = _mm256_set1_epi32(static_cast<int32_t>(0x80808080u));
+  size_t k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    const __m256i wv = Load256(wp);
+    wp += 4 * kNr;
+    acc0 = _mm256_dpbusd_avx_epi32(acc0, _mm256_xor_si256(_mm256_set1_epi32(Load4(a0 + k)), flip), wv);
+    acc1 = _mm256_dpbusd_avx_epi32(acc1, _mm256_xor_si256(_mm256_set1_epi32(Load4(a1 + k)), flip), wv);
+    acc2 = _mm256_dpbusd_avx_epi32(acc2, _mm256_xor_si256(_mm256_set1_epi32(Load4(a2 + k)), flip), wv);
+    acc3 = _mm256_dpbusd_avx_epi32(acc3, _mm256_xor_si256(_mm256_set1_epi32(Load4(a3 + k)), flip), wv);
+  }
+  if (k < kc) {
+    const size_t n = kc - k;
+    const __m256i wv = Load256(wp);
+    acc0 = _mm256_dpbusd_avx_epi32(acc0, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a0 + k, n)), flip), wv);
+    acc1 = _mm256_dpbusd_avx_epi32(acc1, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a1 + k, n)), flip), wv);
+    acc2 = _mm256_dpbusd_avx_epi32(acc2, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a2 + k, n)), flip), wv);
+    acc3 = _mm256_dpbusd_avx_epi32(acc3, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a3 + k, n)), flip), wv);
+  }
+  const __m256i accs[4] = {acc0, acc1, acc2, acc3};
+  if (!out->single_rounding) {
+    for (size_t r = 0; r < mr; ++r) {
+      requant_avx2::StoreN(c + r * c_stride, Requant8(accs[r], head, kNr, 0, *out), nc);
+    }
+    return;
+  }
+  alignas(64) int32_t acc[kQ8GemmMaxMr * kNr];
+  for (size_t r = 0; r < 4; ++r) Store256(acc + r * kNr, accs[r]);
+  Q8GemmRequantizeTile(mr, nc, acc, kNr, head + kNr, head + 2 * kNr, *out, c, c_stride);
+}
+
+}  // namespace gearshift
+
+#endif  // defined(__x86_64__) || defined(_M_X64)
