@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace gearshift {
 namespace {
@@ -241,6 +242,268 @@ void q8_prelu__ref(const BinaryParams& shape, const Q8PreluParams& p, const int8
     const int32_t v = d >= 0 ? ApplyQ8Requant(d, p.identity)
                              : ApplyQ8Requant(d * (int32_t{qa} - p.alpha_zero_point), p.alpha);
     return Q8Clamp(int64_t{v} + p.y_zero_point, full);
+  });
+}
+
+// ---- optimised variants ----------------------------------------------------------
+
+namespace {
+
+// MultiplyByQuantizedMultiplier without branches on the data. gemmlowp's
+// SaturatingRoundingDoublingHighMul, trunc((ab + nudge) / 2^31) with
+// nudge = ab >= 0 ? 2^30 : 1 - 2^30, equals floor((ab + 2^30) / 2^31), an
+// arithmetic shift; its one saturating case needs multiplier == INT32_MIN,
+// which QuantizeMultiplier never makes (callers check: UsableMultiplier).
+// RoundingDivideByPOT is the same as requant.h's, in int32.
+struct FastRequant {
+  int32_t multiplier = 0;
+  int left = 0, right = 0;
+  int32_t mask = 0, half_mask = 0;
+};
+
+FastRequant MakeFastRequant(Q8Requant r) {
+  FastRequant f;
+  f.multiplier = r.multiplier;
+  f.left = r.shift > 0 ? r.shift : 0;
+  f.right = r.shift > 0 ? 0 : -r.shift;
+  f.mask = static_cast<int32_t>((int64_t{1} << f.right) - 1);
+  f.half_mask = f.mask >> 1;
+  return f;
+}
+
+bool UsableMultiplier(Q8Requant r) {
+  return r.multiplier != std::numeric_limits<int32_t>::min() && r.shift >= -31 && r.shift <= 30;
+}
+
+inline int32_t ApplyFast(int32_t x, const FastRequant& f) {
+  const auto xs = static_cast<int32_t>(static_cast<uint32_t>(x) << f.left);
+  const int64_t ab = int64_t{xs} * f.multiplier;
+  const auto h = static_cast<int32_t>((ab + (int64_t{1} << 30)) >> 31);
+  const int32_t threshold = f.half_mask + static_cast<int32_t>(static_cast<uint32_t>(h) >> 31);
+  return (h >> f.right) + ((h & f.mask) > threshold ? 1 : 0);
+}
+
+// Whether the compiler vectorises ApplyFast's 32x32->64-bit product with the
+// baseline flags (NEON; SSE4.1's pmuldq where a build enables it). Without it
+// ADD reads its input stages from tables instead.
+#if defined(__aarch64__) || defined(__ARM_NEON) || defined(__SSE4_1__)
+constexpr bool kVectorMul64 = true;
+#else
+constexpr bool kVectorMul64 = false;
+#endif
+
+// Q8Clamp(v + zy, r) for int32 v without the int64: clamping v to the range
+// shifted by -zy first is the same (np.clip's order kept: hi wins).
+struct FastOut {
+  int32_t zero_point = 0, lo = -128, hi = 127;
+};
+
+FastOut MakeFastOut(int32_t zero_point, Q8Range r) {
+  return FastOut{zero_point, r.lo - zero_point, r.hi - zero_point};
+}
+
+inline int8_t Finish(int32_t v, const FastOut& o) {
+  return static_cast<int8_t>(std::min(std::max(v, o.lo), o.hi) + o.zero_point);
+}
+
+// BinaryParams' rank-6 frame with size-1 dims dropped and neighbours merged
+// where both operands step through them as one (same-shape operands become
+// one contiguous row; [N,H,W,C] + [C] becomes rows of C).
+struct Frame {
+  int rank = 0;
+  int64_t shape[kMaxRank] = {1, 1, 1, 1, 1, 1};
+  int64_t as[kMaxRank] = {0, 0, 0, 0, 0, 0};
+  int64_t bs[kMaxRank] = {0, 0, 0, 0, 0, 0};
+};
+
+Frame Coalesce(const BinaryParams& p) {
+  Frame f;
+  for (int d = 0; d < kMaxRank; ++d) {
+    if (p.shape[d] == 1) continue;
+    const int k = f.rank - 1;
+    if (k >= 0 && f.as[k] == p.a_stride[d] * p.shape[d] &&
+        f.bs[k] == p.b_stride[d] * p.shape[d]) {
+      f.shape[k] *= p.shape[d];
+      f.as[k] = p.a_stride[d];
+      f.bs[k] = p.b_stride[d];
+      continue;
+    }
+    f.shape[f.rank] = p.shape[d];
+    f.as[f.rank] = p.a_stride[d];
+    f.bs[f.rank] = p.b_stride[d];
+    ++f.rank;
+  }
+  if (f.rank == 0) f.rank = 1;  // one element: shape 1, strides 0
+  return f;
+}
+
+// One contiguous run of y. A stride-0 operand is read once, so the compiler
+// hoists its part of `e` out of the loop.
+template <typename E>
+inline void ElemRow(const int8_t* a, int64_t as, const int8_t* b, int64_t bs, int8_t* y, int64_t n,
+                    const E& e) {
+  if (as == 1 && bs == 1) {
+    for (int64_t i = 0; i < n; ++i) y[i] = e(a[i], b[i]);
+  } else if (as == 1 && bs == 0) {
+    const int8_t qb = *b;
+    for (int64_t i = 0; i < n; ++i) y[i] = e(a[i], qb);
+  } else if (as == 0 && bs == 1) {
+    const int8_t qa = *a;
+    for (int64_t i = 0; i < n; ++i) y[i] = e(qa, b[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = e(a[i * as], b[i * bs]);
+  }
+}
+
+// Elements per work item: rows longer than this are split so that one large
+// same-shape tensor still spreads over the threads.
+constexpr int64_t kBlock = 4096;
+
+// Runs e over the broadcast, items = (row, block of the row); `cost` is the
+// rough per-element work relative to a multiply-add, so small tensors stay on
+// the calling thread.
+template <typename E>
+void BinaryOpt(const BinaryParams& p, const int8_t* a, const int8_t* b, int8_t* y,
+               ThreadPool* pool, int64_t cost, const E& e) {
+  if (p.size <= 0) return;
+  const Frame f = Coalesce(p);
+  const int inner = f.rank - 1;
+  const int64_t len = f.shape[inner];
+  const int64_t blocks = (len + kBlock - 1) / kBlock;
+  const int64_t rows = p.size / len;
+  ParallelItems(pool, rows * blocks, std::min(len, kBlock) * cost, [&](int64_t begin, int64_t end) {
+    int64_t idx[kMaxRank] = {0, 0, 0, 0, 0, 0};
+    int64_t row = begin / blocks;
+    for (int d = inner - 1; d >= 0; --d) {
+      idx[d] = row % f.shape[d];
+      row /= f.shape[d];
+    }
+    int64_t item = begin;
+    while (item < end) {
+      int64_t ao = 0, bo = 0;
+      for (int d = 0; d < inner; ++d) {
+        ao += idx[d] * f.as[d];
+        bo += idx[d] * f.bs[d];
+      }
+      const int64_t row_index = item / blocks;
+      int8_t* yr = y + row_index * len;
+      for (int64_t blk = item % blocks; blk < blocks && item < end; ++blk, ++item) {
+        const int64_t s = blk * kBlock;
+        const int64_t n = std::min(kBlock, len - s);
+        ElemRow(a + ao + s * f.as[inner], f.as[inner], b + bo + s * f.bs[inner], f.bs[inner],
+                yr + s, n, e);
+      }
+      for (int d = inner - 1; d >= 0; --d) {  // next row
+        if (++idx[d] < f.shape[d]) break;
+        idx[d] = 0;
+      }
+    }
+  });
+}
+
+template <typename Ref>
+Q8Table TableOf(const Ref& ref) {
+  int8_t x[256];
+  for (int i = 0; i < 256; ++i) x[i] = static_cast<int8_t>(i - 128);
+  Q8Table t;
+  ref(x, t.data(), int64_t{256});
+  return t;
+}
+
+}  // namespace
+
+Q8Table MakeQ8RescaleTable(const Q8RescaleParams& p) {
+  return TableOf([&p](const int8_t* x, int8_t* y, int64_t n) { q8_rescale__ref(p, x, y, n); });
+}
+
+Q8Table MakeQ8LeakyReluTable(const Q8LeakyReluParams& p) {
+  return TableOf([&p](const int8_t* x, int8_t* y, int64_t n) { q8_leaky_relu__ref(p, x, y, n); });
+}
+
+void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n,
+                    ThreadPool* pool) {
+  const int8_t* t = table.data();
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  ParallelItems(pool, blocks, std::min(n, kBlock) * 2, [&](int64_t begin, int64_t end) {
+    const int64_t stop = std::min(end * kBlock, n);
+    for (int64_t i = begin * kBlock; i < stop; ++i) {
+      y[i] = t[static_cast<uint8_t>(x[i]) ^ 0x80u];  // q + 128
+    }
+  });
+}
+
+void q8_add__opt(const BinaryParams& shape, const Q8AddParams& p, const int8_t* a,
+                 const int8_t* b, int8_t* y, ThreadPool* pool) {
+  if (!UsableMultiplier(p.a) || !UsableMultiplier(p.b) || !UsableMultiplier(p.out) ||
+      p.left_shift < 0 || p.left_shift > 23) {
+    q8_add__ref(shape, p, a, b, y);  // never from Make*Params; kept exact anyway
+    return;
+  }
+  const FastRequant fa = MakeFastRequant(p.a), fb = MakeFastRequant(p.b);
+  const FastRequant fo = MakeFastRequant(p.out);
+  const FastOut out = MakeFastOut(p.y_zero_point, p.act);
+  const int32_t za = p.a_zero_point, zb = p.b_zero_point, one = int32_t{1} << p.left_shift;
+  auto in_a = [&](int8_t q) { return ApplyFast((int32_t{q} - za) * one, fa); };
+  auto in_b = [&](int8_t q) { return ApplyFast((int32_t{q} - zb) * one, fb); };
+  if (kVectorMul64 || shape.size < 2048) {
+    BinaryOpt(shape, a, b, y, pool, 8, [&](int8_t qa, int8_t qb) {
+      return Finish(ApplyFast(WrapAddI32(in_a(qa), in_b(qb)), fo), out);
+    });
+    return;
+  }
+  // Scalar 64-bit products (x86-64 baseline): the input stages, functions of
+  // one int8 each, come from two 256-entry tables of the same values.
+  int32_t ta[256], tb[256];
+  for (int i = 0; i < 256; ++i) {
+    ta[i] = in_a(static_cast<int8_t>(i - 128));
+    tb[i] = in_b(static_cast<int8_t>(i - 128));
+  }
+  BinaryOpt(shape, a, b, y, pool, 4, [&](int8_t qa, int8_t qb) {
+    const int32_t sum = WrapAddI32(ta[static_cast<uint8_t>(qa) ^ 0x80u],
+                                   tb[static_cast<uint8_t>(qb) ^ 0x80u]);
+    return Finish(ApplyFast(sum, fo), out);
+  });
+}
+
+void q8_mul__opt(const BinaryParams& shape, const Q8MulParams& p, const int8_t* a,
+                 const int8_t* b, int8_t* y, ThreadPool* pool) {
+  if (!UsableMultiplier(p.out)) {
+    q8_mul__ref(shape, p, a, b, y);
+    return;
+  }
+  const FastRequant fo = MakeFastRequant(p.out);
+  const FastOut out = MakeFastOut(p.y_zero_point, p.act);
+  const int32_t za = p.a_zero_point, zb = p.b_zero_point;
+  BinaryOpt(shape, a, b, y, pool, 4, [&](int8_t qa, int8_t qb) {
+    return Finish(ApplyFast((int32_t{qa} - za) * (int32_t{qb} - zb), fo), out);
+  });
+}
+
+void q8_maximum__opt(const BinaryParams& shape, const int8_t* a, const int8_t* b, int8_t* y,
+                     ThreadPool* pool) {
+  BinaryOpt(shape, a, b, y, pool, 1, [](int8_t qa, int8_t qb) { return std::max(qa, qb); });
+}
+
+void q8_minimum__opt(const BinaryParams& shape, const int8_t* a, const int8_t* b, int8_t* y,
+                     ThreadPool* pool) {
+  BinaryOpt(shape, a, b, y, pool, 1, [](int8_t qa, int8_t qb) { return std::min(qa, qb); });
+}
+
+void q8_prelu__opt(const BinaryParams& shape, const Q8PreluParams& p, const int8_t* x,
+                   const int8_t* alpha, int8_t* y, ThreadPool* pool) {
+  if (!UsableMultiplier(p.identity) || !UsableMultiplier(p.alpha)) {
+    q8_prelu__ref(shape, p, x, alpha, y);
+    return;
+  }
+  const FastRequant fi = MakeFastRequant(p.identity), fa = MakeFastRequant(p.alpha);
+  const FastOut out = MakeFastOut(p.y_zero_point, Q8Range{});
+  const int32_t zx = p.x_zero_point, za = p.alpha_zero_point;
+  BinaryOpt(shape, x, alpha, y, pool, 8, [&](int8_t qx, int8_t qa) {
+    const int32_t d = int32_t{qx} - zx;
+    // Both sides computed, then selected: no branch on the data.
+    const int32_t pos = ApplyFast(d, fi);
+    const int32_t neg = ApplyFast(d * (int32_t{qa} - za), fa);
+    return Finish(d >= 0 ? pos : neg, out);
   });
 }
 

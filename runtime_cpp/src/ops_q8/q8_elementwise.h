@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "ops/elementwise.h"
+#include "ops/op_common.h"
 #include "ops_q8/q8_common.h"
 
 namespace gearshift {
@@ -112,6 +113,34 @@ struct Q8PreluParams {
 Q8PreluParams MakeQ8PreluParams(Q8Quant x, Q8Quant alpha, Q8Quant y);
 void q8_prelu__ref(const BinaryParams& shape, const Q8PreluParams& p, const int8_t* x,
                    const int8_t* alpha, int8_t* y);
+
+// ---- optimised variants ----------------------------------------------------------
+//
+// Each gives the same integers as its __ref (tests/cpp/ops_q8_fast_test.cc),
+// for every thread count: every output element is computed by one thread with
+// the same arithmetic. Binary ops coalesce BinaryParams' frame into the
+// fewest dims and run contiguous rows with branch-free int32 code (a 64-bit
+// product only inside the fixed-point multiply), which compilers vectorise
+// where the ISA has a 32x32->64 lane multiply (NEON, SSE4.1) and which runs
+// without data-dependent branches elsewhere.
+
+// Tables of the one-input ops that map an int8 to an int8, built by running
+// the __ref on all 256 values, so a lookup is exact by construction.
+Q8Table MakeQ8RescaleTable(const Q8RescaleParams& p);      // RELU family, QUANTIZE
+Q8Table MakeQ8LeakyReluTable(const Q8LeakyReluParams& p);  // LEAKY_RELU
+
+void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n,
+                    ThreadPool* pool);
+void q8_add__opt(const BinaryParams& shape, const Q8AddParams& p, const int8_t* a,
+                 const int8_t* b, int8_t* y, ThreadPool* pool);  // ADD and SUB
+void q8_mul__opt(const BinaryParams& shape, const Q8MulParams& p, const int8_t* a,
+                 const int8_t* b, int8_t* y, ThreadPool* pool);
+void q8_maximum__opt(const BinaryParams& shape, const int8_t* a, const int8_t* b, int8_t* y,
+                     ThreadPool* pool);
+void q8_minimum__opt(const BinaryParams& shape, const int8_t* a, const int8_t* b, int8_t* y,
+                     ThreadPool* pool);
+void q8_prelu__opt(const BinaryParams& shape, const Q8PreluParams& p, const int8_t* x,
+                   const int8_t* alpha, int8_t* y, ThreadPool* pool);
 
 }  // namespace gearshift
 

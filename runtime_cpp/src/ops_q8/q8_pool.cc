@@ -77,4 +77,41 @@ void q8_average_pool2d__ref(const Pool2DParams& p, Q8Range act, const int8_t* x,
                 });
 }
 
+void q8_average_pool2d__opt(const Pool2DParams& p, Q8Range act, const int8_t* x, int8_t* y,
+                            ThreadPool* pool) {
+  if (int64_t{p.filter_h} * p.filter_w >= (int64_t{1} << 23)) {
+    q8_average_pool2d__ref(p, act, x, y, pool);
+    return;
+  }
+  constexpr int64_t kChannelBlock = 256;
+  const int64_t channels = p.channels;
+  ParallelItems(pool, p.batch * p.out_h * p.out_w, channels * p.filter_h * p.filter_w,
+                [&](int64_t begin, int64_t end) {
+                  int32_t acc[kChannelBlock];
+                  for (int64_t pix = begin; pix < end; ++pix) {
+                    const Window w = ClipWindow(p, pix);
+                    const int32_t count = static_cast<int32_t>(std::max<int64_t>(
+                        std::max<int64_t>(w.y1 - w.y0, 0) * std::max<int64_t>(w.x1 - w.x0, 0), 1));
+                    const int32_t half = count / 2;
+                    for (int64_t c0 = 0; c0 < channels; c0 += kChannelBlock) {
+                      const int64_t cn = std::min(kChannelBlock, channels - c0);
+                      std::fill(acc, acc + cn, 0);
+                      for (int64_t iy = w.y0; iy < w.y1; ++iy) {
+                        for (int64_t ix = w.x0; ix < w.x1; ++ix) {
+                          const int8_t* xp =
+                              x + ((w.n * p.in_h + iy) * p.in_w + ix) * channels + c0;
+                          for (int64_t c = 0; c < cn; ++c) acc[c] += xp[c];
+                        }
+                      }
+                      int8_t* yp = y + pix * channels + c0;
+                      for (int64_t c = 0; c < cn; ++c) {
+                        const int32_t s = acc[c];
+                        const int32_t avg = s > 0 ? (s + half) / count : -((-s + half) / count);
+                        yp[c] = Q8Clamp(avg, act);
+                      }
+                    }
+                  }
+                });
+}
+
 }  // namespace gearshift

@@ -22,6 +22,13 @@ void q8_max_pool2d__ref(const Pool2DParams& p, Q8Range act, const int8_t* x, int
 void q8_average_pool2d__ref(const Pool2DParams& p, Q8Range act, const int8_t* x, int8_t* y,
                             ThreadPool* pool);
 
+// Same integers as the __ref: the taps of a block of channels are summed in
+// int32 (exact: windows under 2^23 taps, else it runs the __ref) with the
+// channel loop innermost, so it vectorises; one division per output. MAX_POOL
+// keeps its __ref, whose channel loop is already innermost.
+void q8_average_pool2d__opt(const Pool2DParams& p, Q8Range act, const int8_t* x, int8_t* y,
+                            ThreadPool* pool);
+
 }  // namespace gearshift
 
 #endif  // GEARSHIFT_OPS_Q8_Q8_POOL_H_

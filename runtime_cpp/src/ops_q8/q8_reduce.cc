@@ -74,4 +74,114 @@ void q8_softmax__ref(const SoftmaxParams& shape, const Q8SoftmaxParams& q, const
   }
 }
 
+// ---- optimised variants ----------------------------------------------------------
+
+namespace {
+
+inline int8_t MeanOut(uint32_t sum, const Q8RescaleParams& q) {
+  return Q8Clamp(int64_t{ApplyQ8Requant(static_cast<int32_t>(sum), q.requant)} + q.y_zero_point,
+                 q.range);
+}
+
+// Output o's sum as the __ref's odometer walks it.
+int8_t MeanOne(const MeanParams& p, const Q8RescaleParams& q, const int8_t* x, int64_t o) {
+  int64_t off = 0;
+  for (int k = p.kept_rank - 1; k >= 0; --k) {
+    off += (o % p.kept_size[k]) * p.kept_stride[k];
+    o /= p.kept_size[k];
+  }
+  uint32_t acc = 0;
+  int64_t red_idx[kMaxRank] = {0, 0, 0, 0, 0, 0};
+  for (int64_t r = 0; r < p.reduced_count; ++r) {
+    acc += static_cast<uint32_t>(int32_t{x[off]} - q.x_zero_point);
+    for (int k = p.reduced_rank - 1; k >= 0; --k) {
+      off += p.reduced_stride[k];
+      if (++red_idx[k] < p.reduced_size[k]) break;
+      off -= red_idx[k] * p.reduced_stride[k];
+      red_idx[k] = 0;
+    }
+  }
+  return MeanOut(acc, q);
+}
+
+}  // namespace
+
+void q8_mean__opt(const MeanParams& shape, const Q8RescaleParams& q, const int8_t* x, int8_t* y,
+                  ThreadPool* pool) {
+  const MeanParams& p = shape;
+  if (p.out_size <= 0) return;
+  const int last = p.kept_rank - 1;
+  if (last < 0 || p.kept_stride[last] != 1 || p.kept_size[last] < 8) {
+    ParallelItems(pool, p.out_size, p.reduced_count * 2, [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) y[o] = MeanOne(p, q, x, o);
+    });
+    return;
+  }
+  constexpr int64_t kChannelBlock = 256;
+  const int64_t channels = p.kept_size[last];
+  const int64_t blocks = (channels + kChannelBlock - 1) / kChannelBlock;
+  const int64_t outer = p.out_size / channels;
+  // sum(q - zx) = sum(q) - n * zx, modulo 2^32 like the __ref's wrapped sum.
+  const uint32_t zero_sum =
+      static_cast<uint32_t>(p.reduced_count) * static_cast<uint32_t>(q.x_zero_point);
+  ParallelItems(
+      pool, outer * blocks, p.reduced_count * std::min(channels, kChannelBlock),
+      [&](int64_t begin, int64_t end) {
+        uint32_t acc[kChannelBlock];
+        for (int64_t item = begin; item < end; ++item) {
+          int64_t o = item / blocks;
+          const int64_t c0 = (item % blocks) * kChannelBlock;
+          const int64_t cn = std::min(kChannelBlock, channels - c0);
+          int8_t* yp = y + o * channels + c0;
+          int64_t off = c0;
+          for (int k = last - 1; k >= 0; --k) {
+            off += (o % p.kept_size[k]) * p.kept_stride[k];
+            o /= p.kept_size[k];
+          }
+          std::fill(acc, acc + cn, 0u);
+          int64_t red_idx[kMaxRank] = {0, 0, 0, 0, 0, 0};
+          for (int64_t r = 0; r < p.reduced_count; ++r) {
+            const int8_t* xp = x + off;
+            for (int64_t c = 0; c < cn; ++c) acc[c] += static_cast<uint32_t>(int32_t{xp[c]});
+            for (int k = p.reduced_rank - 1; k >= 0; --k) {
+              off += p.reduced_stride[k];
+              if (++red_idx[k] < p.reduced_size[k]) break;
+              off -= red_idx[k] * p.reduced_stride[k];
+              red_idx[k] = 0;
+            }
+          }
+          for (int64_t c = 0; c < cn; ++c) yp[c] = MeanOut(acc[c] - zero_sum, q);
+        }
+      });
+}
+
+void q8_softmax__opt(const SoftmaxParams& shape, const Q8SoftmaxParams& q, const int8_t* x,
+                     int8_t* y, ThreadPool* pool) {
+  if (shape.rows * shape.cols < 128) {  // fewer exps than the table
+    q8_softmax__ref(shape, q, x, y);
+    return;
+  }
+  double table[256];  // table[k] = exp(beta * sx * -k)
+  for (int k = 0; k < 256; ++k) {
+    table[k] = std::exp(q.beta_x_scale * static_cast<double>(int32_t{-k}));
+  }
+  const int64_t cols = shape.cols;
+  ParallelItems(pool, shape.rows, cols * 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int8_t* xp = x + r * cols;
+      int8_t* yp = y + r * cols;
+      int32_t m = xp[0];
+      for (int64_t c = 1; c < cols; ++c) m = std::max<int32_t>(m, xp[c]);
+      // table[m - q] = exp(beta * sx * (q - m)), as the __ref's e(c).
+      double sum = 0.0;
+      for (int64_t c = 0; c < cols; ++c) sum += table[m - xp[c]];
+      for (int64_t c = 0; c < cols; ++c) {
+        const double v =
+            std::round(table[m - xp[c]] / sum / q.y_scale) + static_cast<double>(q.y_zero_point);
+        yp[c] = static_cast<int8_t>(std::min(std::max(v, -128.0), 127.0));
+      }
+    }
+  });
+}
+
 }  // namespace gearshift

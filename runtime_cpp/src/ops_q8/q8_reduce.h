@@ -12,6 +12,7 @@
 
 #include <cstdint>
 
+#include "ops/op_common.h"
 #include "ops/reduce.h"
 #include "ops_q8/q8_elementwise.h"
 
@@ -29,6 +30,19 @@ struct Q8SoftmaxParams {
 Q8SoftmaxParams MakeQ8SoftmaxParams(float beta, Q8Quant x, Q8Quant y);
 void q8_softmax__ref(const SoftmaxParams& shape, const Q8SoftmaxParams& q, const int8_t* x,
                      int8_t* y);
+
+// Same integers as the __refs, for every thread count. MEAN: where the
+// innermost kept dim is contiguous (global pooling: MEAN over H, W of NHWC),
+// blocks of it are summed in uint32 (the wrapped int32 sum does not depend on
+// the order) with the zero point subtracted once; else one odometer per
+// output as the __ref, split over outputs. SOFTMAX: exp takes at most 256
+// arguments (beta * sx * d, d = q - max in [-255, 0]), so the doubles are
+// computed once per call into a table, the same libm call on the same
+// argument as the __ref's; rows split over threads.
+void q8_mean__opt(const MeanParams& shape, const Q8RescaleParams& q, const int8_t* x, int8_t* y,
+                  ThreadPool* pool);
+void q8_softmax__opt(const SoftmaxParams& shape, const Q8SoftmaxParams& q, const int8_t* x,
+                     int8_t* y, ThreadPool* pool);
 
 }  // namespace gearshift
 

@@ -82,4 +82,60 @@ void q8_resize_nearest__ref(const ResizeParams& p, const int8_t* x, int8_t* y) {
   }
 }
 
+void q8_resize_bilinear__opt(const ResizeParams& p, const int8_t* x, int8_t* y,
+                             ThreadPool* pool) {
+  const int64_t sh = ResizeScale10(p.in_h, p.out_h, p.align_corners);
+  const int64_t sw = ResizeScale10(p.in_w, p.out_w, p.align_corners);
+  const int64_t c_n = p.channels;
+  ParallelItems(pool, p.batch * p.out_h, p.out_w * c_n * 4, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t n = row / p.out_h, oy = row % p.out_h;
+      const int8_t* xn = x + n * p.in_h * p.in_w * c_n;
+      int8_t* yp = y + row * p.out_w * c_n;
+      const Taps10 ty = BilinearTaps10(oy, sh, p.half_pixel_centers, p.in_h);
+      const int64_t wy1 = ty.v - kOne * ty.lo;
+      const int64_t wy0 = kOne - wy1;
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        const Taps10 tx = BilinearTaps10(ox, sw, p.half_pixel_centers, p.in_w);
+        const int64_t wx1 = tx.v - kOne * tx.lo;
+        const int64_t wx0 = kOne - wx1;
+        const auto w00 = static_cast<int32_t>(wy0 * wx0), w10 = static_cast<int32_t>(wy1 * wx0);
+        const auto w01 = static_cast<int32_t>(wy0 * wx1), w11 = static_cast<int32_t>(wy1 * wx1);
+        const int8_t* x00 = xn + (ty.lo * p.in_w + tx.lo) * c_n;
+        const int8_t* x10 = xn + (ty.hi * p.in_w + tx.lo) * c_n;
+        const int8_t* x01 = xn + (ty.lo * p.in_w + tx.hi) * c_n;
+        const int8_t* x11 = xn + (ty.hi * p.in_w + tx.hi) * c_n;
+        for (int64_t c = 0; c < c_n; ++c) {
+          const int32_t sum = x00[c] * w00 + x10[c] * w10 + x01[c] * w01 + x11[c] * w11;
+          const int32_t round = sum > 0 ? (int32_t{1} << 19) : -(int32_t{1} << 19);
+          yp[c] = static_cast<int8_t>((sum + round) / (int32_t{1} << 20));
+        }
+        yp += c_n;
+      }
+    }
+  });
+}
+
+void q8_resize_nearest__opt(const ResizeParams& p, const int8_t* x, int8_t* y, ThreadPool* pool) {
+  const float sh = ResizeScale(p.in_h, p.out_h, p.align_corners);
+  const float sw = ResizeScale(p.in_w, p.out_w, p.align_corners);
+  const auto bytes = static_cast<size_t>(p.channels);
+  ParallelItems(pool, p.batch * p.out_h, p.out_w * p.channels / 4 + 1,
+                [&](int64_t begin, int64_t end) {
+                  for (int64_t row = begin; row < end; ++row) {
+                    const int64_t n = row / p.out_h, oy = row % p.out_h;
+                    const int64_t iy =
+                        NearestSource(oy, p.in_h, sh, p.align_corners, p.half_pixel_centers);
+                    const int8_t* xr = x + (n * p.in_h + iy) * p.in_w * p.channels;
+                    int8_t* yp = y + row * p.out_w * p.channels;
+                    for (int64_t ox = 0; ox < p.out_w; ++ox) {
+                      const int64_t ix =
+                          NearestSource(ox, p.in_w, sw, p.align_corners, p.half_pixel_centers);
+                      if (bytes > 0) std::memcpy(yp, xr + ix * p.channels, bytes);
+                      yp += p.channels;
+                    }
+                  }
+                });
+}
+
 }  // namespace gearshift

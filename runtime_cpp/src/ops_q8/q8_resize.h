@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "ops/op_common.h"
 #include "ops/resize.h"
 
 namespace gearshift {
@@ -23,6 +24,13 @@ int64_t ResizeScale10(int64_t in, int64_t out, bool align_corners);
 
 void q8_resize_bilinear__ref(const ResizeParams& p, const int8_t* x, int8_t* y);
 void q8_resize_nearest__ref(const ResizeParams& p, const int8_t* x, int8_t* y);
+
+// Same integers as the __refs, output rows split over threads. Bilinear sums
+// in int32, which is exact: the two weights of an axis sum to 1024 and each
+// is in [-512, 1536] (the source coordinate is at least -512/1024), so
+// |sum| <= 128 * 2048 * 2048 = 2^29; the channel loop then vectorises.
+void q8_resize_bilinear__opt(const ResizeParams& p, const int8_t* x, int8_t* y, ThreadPool* pool);
+void q8_resize_nearest__opt(const ResizeParams& p, const int8_t* x, int8_t* y, ThreadPool* pool);
 
 }  // namespace gearshift
 

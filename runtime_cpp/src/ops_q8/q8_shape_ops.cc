@@ -56,4 +56,98 @@ void q8_pad__ref(const PadParams& p, int8_t pad_value, const int8_t* x, int8_t* 
   }
 }
 
+void q8_concat__opt(const ConcatParams& p, Q8Range act, const int8_t* const* inputs, int8_t* y,
+                    ThreadPool* pool) {
+  const bool clamp = act.lo > -128 || act.hi < 127;
+  const auto count = static_cast<int64_t>(p.in_chunk.size());
+  if (count == 0) return;
+  // Copies are cheap per byte: a quarter of a multiply-add each.
+  const int64_t cost = p.out_chunk / count / 4 + 1;
+  ParallelItems(pool, p.outer * count, cost, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t o = item / count;
+      const auto i = static_cast<size_t>(item % count);
+      int64_t at = 0;  // offset of input i in an output row
+      for (size_t j = 0; j < i; ++j) at += p.in_chunk[j];
+      const int64_t n = p.in_chunk[i];
+      const int8_t* xp = inputs[i] + o * n;
+      int8_t* yp = y + o * p.out_chunk + at;
+      if (clamp) {
+        // Q8Clamp in int32 (the same values; vectorises).
+        for (int64_t k = 0; k < n; ++k) {
+          yp[k] = static_cast<int8_t>(std::min(std::max(int32_t{xp[k]}, act.lo), act.hi));
+        }
+      } else if (n > 0) {
+        std::memcpy(yp, xp, static_cast<size_t>(n));
+      }
+    }
+  });
+}
+
+void q8_pad__opt(const PadParams& p, int8_t pad_value, const int8_t* x, int8_t* y,
+                 ThreadPool* pool) {
+  for (int d = 0; d < kMaxRank; ++d) {
+    if (p.before[d] < 0 || p.out[d] < p.before[d] + p.in[d]) {  // negative pads
+      q8_pad__ref(p, pad_value, x, y);
+      return;
+    }
+  }
+  if (p.out_size <= 0) return;
+  // Trailing dims without padding join the dim before them, so a row is as
+  // wide as possible (PAD of H and W in NHWC: rows of W * C bytes).
+  int64_t in[kMaxRank], b[kMaxRank], o[kMaxRank];
+  for (int d = 0; d < kMaxRank; ++d) {
+    in[d] = p.in[d];
+    b[d] = p.before[d];
+    o[d] = p.out[d];
+  }
+  for (int k = 0; k < kMaxRank - 1 && b[5] == 0 && o[5] == in[5]; ++k) {
+    const int64_t w = in[5];
+    in[5] = in[4] * w;
+    b[5] = b[4] * w;
+    o[5] = o[4] * w;
+    for (int d = 4; d > 0; --d) {
+      in[d] = in[d - 1];
+      b[d] = b[d - 1];
+      o[d] = o[d - 1];
+    }
+    in[0] = o[0] = 1;
+    b[0] = 0;
+  }
+  const int64_t width = o[5];
+  if (width <= 0) return;
+  const int64_t rows = p.out_size / width;
+  ParallelItems(pool, rows, width / 4 + 1, [&](int64_t begin, int64_t end) {
+    // Output row index over dims 0..4, stepped as an odometer.
+    int64_t idx[kMaxRank - 1];
+    int64_t r = begin;
+    for (int d = kMaxRank - 2; d >= 0; --d) {
+      idx[d] = r % o[d];
+      r /= o[d];
+    }
+    for (int64_t row = begin; row < end; ++row) {
+      int8_t* yp = y + row * width;
+      // The input row this output row shows, if any.
+      int64_t src = 0;
+      bool inside = in[5] > 0;
+      for (int d = 0; d < kMaxRank - 1; ++d) {
+        const int64_t j = idx[d] - b[d];
+        inside = inside && j >= 0 && j < in[d];
+        src = src * in[d] + j;
+      }
+      if (inside) {
+        std::memset(yp, pad_value, static_cast<size_t>(b[5]));
+        std::memcpy(yp + b[5], x + src * in[5], static_cast<size_t>(in[5]));
+        std::memset(yp + b[5] + in[5], pad_value, static_cast<size_t>(width - b[5] - in[5]));
+      } else {
+        std::memset(yp, pad_value, static_cast<size_t>(width));
+      }
+      for (int d = kMaxRank - 2; d >= 0; --d) {
+        if (++idx[d] < o[d]) break;
+        idx[d] = 0;
+      }
+    }
+  });
+}
+
 }  // namespace gearshift

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 
+#include "ops/op_common.h"
 #include "ops/shape_ops.h"
 #include "ops_q8/q8_common.h"
 
@@ -24,6 +25,15 @@ int8_t QuantizeQ8Fill(double value, Q8Quant q);
 void q8_concat__ref(const ConcatParams& p, Q8Range act, const int8_t* const* inputs, int8_t* y);
 void q8_copy__ref(const int8_t* x, int8_t* y, int64_t n);
 void q8_pad__ref(const PadParams& p, int8_t pad_value, const int8_t* x, int8_t* y);
+
+// Same bytes as the __refs, split over threads where there are enough of
+// them: CONCATENATION copies each (outer, input) chunk with memcpy (a clamp
+// loop only under a fused activation); PAD writes each output row once (fill,
+// copy, fill) instead of filling the whole output and then copying over it.
+void q8_concat__opt(const ConcatParams& p, Q8Range act, const int8_t* const* inputs, int8_t* y,
+                    ThreadPool* pool);
+void q8_pad__opt(const PadParams& p, int8_t pad_value, const int8_t* x, int8_t* y,
+                 ThreadPool* pool);
 
 }  // namespace gearshift
 

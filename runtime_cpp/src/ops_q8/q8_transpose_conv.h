@@ -25,6 +25,13 @@ void q8_transpose_conv2d__ref(const Conv2DParams& p, const Q8ChannelRequant& q, 
                               const int8_t* filter, const int32_t* bias, int8_t* y,
                               ThreadPool* pool);
 
+// Same integers as the __ref: per output pixel the taps that reach it are
+// found once for a block of output channels (not once per channel), and each
+// tap's dot product runs over contiguous input channels in uint32.
+void q8_transpose_conv2d__opt(const Conv2DParams& p, const Q8ChannelRequant& q, const int8_t* x,
+                              const int8_t* filter, const int32_t* bias, int8_t* y,
+                              ThreadPool* pool);
+
 }  // namespace gearshift
 
 #endif  // GEARSHIFT_OPS_Q8_Q8_TRANSPOSE_CONV_H_
