@@ -700,6 +700,7 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
     case OpType::kRelu6:
     case OpType::kReluN1To1:
       st->q8_rescale = MakeQ8RescaleParams(st->unary, x, y);
+      st->q8_table = MakeQ8RescaleTable(st->q8_rescale);  // run as a lookup
       break;
     case OpType::kLogistic:
     case OpType::kTanh:
@@ -752,9 +753,11 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
     }
     case OpType::kLeakyRelu:
       st->q8_leaky_relu = MakeQ8LeakyReluParams(node.attrs.alpha, x, y);
+      st->q8_table = MakeQ8LeakyReluTable(st->q8_leaky_relu);  // run as a lookup
       break;
     case OpType::kQuantize:
       st->q8_rescale = MakeQ8RequantizeParams(x, y);
+      st->q8_table = MakeQ8RescaleTable(st->q8_rescale);  // run as a lookup
       break;
     case OpType::kMaximum:
     case OpType::kMinimum:
@@ -823,68 +826,68 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         q8_max_pool2d__ref(st.pool, st.q8_act, in[0], y, pool);
         break;
       case OpType::kAveragePool2D:
-        q8_average_pool2d__ref(st.pool, st.q8_act, in[0], y, pool);
+        q8_average_pool2d__opt(st.pool, st.q8_act, in[0], y, pool);
         break;
       case OpType::kMean:
-        q8_mean__ref(st.mean, st.q8_rescale, in[0], y);
+        q8_mean__opt(st.mean, st.q8_rescale, in[0], y, pool);
         break;
       case OpType::kRelu:
       case OpType::kRelu6:
       case OpType::kReluN1To1:
-        q8_rescale__ref(st.q8_rescale, in[0], y, st.out_elements);
+        q8_lookup__opt(st.q8_table, in[0], y, st.out_elements, pool);
         break;
       case OpType::kLogistic:
       case OpType::kTanh:
       case OpType::kHardSwish:
-        q8_lookup__ref(st.q8_table, in[0], y, st.out_elements);
+        q8_lookup__opt(st.q8_table, in[0], y, st.out_elements, pool);
         break;
       case OpType::kSoftmax:
-        q8_softmax__ref(st.softmax, st.q8_softmax, in[0], y);
+        q8_softmax__opt(st.softmax, st.q8_softmax, in[0], y, pool);
         break;
       case OpType::kAdd:
-        q8_add__ref(st.binary, st.q8_add, in[0], in[1], y);
+        q8_add__opt(st.binary, st.q8_add, in[0], in[1], y, pool);
         break;
       case OpType::kMul:
-        q8_mul__ref(st.binary, st.q8_mul, in[0], in[1], y);
+        q8_mul__opt(st.binary, st.q8_mul, in[0], in[1], y, pool);
         break;
       case OpType::kConcatenation:
-        q8_concat__ref(st.concat, st.q8_act, in, y);
+        q8_concat__opt(st.concat, st.q8_act, in, y, pool);
         break;
       case OpType::kReshape:
         q8_copy__ref(in[0], y, st.out_elements);
         break;
       case OpType::kPad:
-        q8_pad__ref(st.pad, st.q8_pad_value, in[0], y);
+        q8_pad__opt(st.pad, st.q8_pad_value, in[0], y, pool);
         break;
       case OpType::kTransposeConv:
-        q8_transpose_conv2d__ref(st.conv, st.q8_channel, in[0], in[1], bias, y, pool);
+        q8_transpose_conv2d__opt(st.conv, st.q8_channel, in[0], in[1], bias, y, pool);
         break;
       case OpType::kSub:
-        q8_add__ref(st.binary, st.q8_add, in[0], in[1], y);
+        q8_add__opt(st.binary, st.q8_add, in[0], in[1], y, pool);
         break;
       case OpType::kDiv:
         q8_div__ref(st.binary, st.q8_div, in[0], in[1], y);
         break;
       case OpType::kMaximum:
-        q8_maximum__ref(st.binary, in[0], in[1], y);
+        q8_maximum__opt(st.binary, in[0], in[1], y, pool);
         break;
       case OpType::kMinimum:
-        q8_minimum__ref(st.binary, in[0], in[1], y);
+        q8_minimum__opt(st.binary, in[0], in[1], y, pool);
         break;
       case OpType::kPrelu:
-        q8_prelu__ref(st.binary, st.q8_prelu, in[0], in[1], y);
+        q8_prelu__opt(st.binary, st.q8_prelu, in[0], in[1], y, pool);
         break;
       case OpType::kLeakyRelu:
-        q8_leaky_relu__ref(st.q8_leaky_relu, in[0], y, st.out_elements);
+        q8_lookup__opt(st.q8_table, in[0], y, st.out_elements, pool);
         break;
       case OpType::kQuantize:
-        q8_rescale__ref(st.q8_rescale, in[0], y, st.out_elements);
+        q8_lookup__opt(st.q8_table, in[0], y, st.out_elements, pool);
         break;
       case OpType::kResizeBilinear:
-        q8_resize_bilinear__ref(st.resize, in[0], y);
+        q8_resize_bilinear__opt(st.resize, in[0], y, pool);
         break;
       case OpType::kResizeNearestNeighbor:
-        q8_resize_nearest__ref(st.resize, in[0], y);
+        q8_resize_nearest__opt(st.resize, in[0], y, pool);
         break;
       case OpType::kDepthToSpace:
       case OpType::kSpaceToDepth:
