@@ -157,8 +157,7 @@ size_t Q8GemmPackedBytes(size_t n, size_t k, const Q8GemmKernel& kernel) {
 
 bool Q8Conv2DGemmSupported(const Conv2DParams& p, const Q8GemmKernel& kernel) {
   if (kernel.fn == nullptr || kernel.mr > kQ8GemmMaxMr || kernel.mr < 1) return false;
-  if (IsDirectGemm(p)) return true;
-  return kernel.mr * p.kernel_h * p.kernel_w * p.in_c <= kQ8ConvGatherTileBytes;
+  return true;
 }
 
 void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKernel& kernel,
@@ -175,7 +174,9 @@ void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8G
   const bool direct = IsDirectGemm(p);
   const auto pad = static_cast<int8_t>(q.x_zero_point);
   ParallelItems(pool, mtiles * ntiles, mr * nr * kdim, [&](int64_t begin, int64_t end) {
-    int8_t tile[kQ8ConvGatherTileBytes];  // unused (uninitialised) when direct
+    // One buffer per chunk of work, not per tile; empty when direct.
+    std::vector<int8_t> gather(direct ? 0 : static_cast<size_t>(mr * kdim));
+    int8_t* tile = gather.data();
     const int8_t* a = nullptr;
     size_t a_stride = 0;
     int64_t have_mt = -1;
