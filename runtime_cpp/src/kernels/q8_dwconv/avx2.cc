@@ -41,13 +41,21 @@ inline __m256i LoadW(const int8_t* p) {
 void q8_dwconv_16c__avx2(size_t channels, size_t width, size_t taps, const int8_t* const* input,
                          const void* w, int8_t* output, const Q8GemmOutput* out) {
   const size_t block = 3 * sizeof(int32_t) * kCt + taps * kCt;
-  for (size_t px = 0; px < width; ++px) {
-    const int8_t* const* in = input + px * taps;
-    const auto* wb = static_cast<const char*>(w);
-    for (size_t c0 = 0; c0 < channels; c0 += kCt, wb += block) {
-      const size_t cn = channels - c0 < kCt ? channels - c0 : kCt;
-      const auto* head = reinterpret_cast<const int32_t*>(wb);
-      const auto* wt = reinterpret_cast<const int8_t*>(head + 3 * kCt);
+  const auto* wb = static_cast<const char*>(w);
+  // Channel tiles outside, pixels inside: each tile's requantization
+  // constants are loaded once per row of pixels.
+  for (size_t c0 = 0; c0 < channels; c0 += kCt, wb += block) {
+    const size_t cn = channels - c0 < kCt ? channels - c0 : kCt;
+    const auto* head = reinterpret_cast<const int32_t*>(wb);
+    const auto* wt = reinterpret_cast<const int8_t*>(head + 3 * kCt);
+    const __m256i bias0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(head));
+    const __m256i bias1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(head + 8));
+    const requant_avx2::Params r0 = requant_avx2::Load(
+        head + kCt, head + 2 * kCt, out->c_zero_point, out->act_min, out->act_max);
+    const requant_avx2::Params r1 = requant_avx2::Load(
+        head + kCt + 8, head + 2 * kCt + 8, out->c_zero_point, out->act_min, out->act_max);
+    for (size_t px = 0; px < width; ++px) {
+      const int8_t* const* in = input + px * taps;
       __m256i acc_a = _mm256_setzero_si256();  // channels 0-3 | 8-11
       __m256i acc_b = _mm256_setzero_si256();  // channels 4-7 | 12-15
       size_t t = 0;
@@ -70,24 +78,18 @@ void q8_dwconv_16c__avx2(size_t channels, size_t width, size_t taps, const int8_
         acc_b = _mm256_add_epi32(acc_b, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, z),
                                                           _mm256_unpackhi_epi16(w0, z)));
       }
-      const __m256i bias0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(head));
-      const __m256i bias1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(head + 8));
       const __m256i acc0 = _mm256_add_epi32(bias0, _mm256_permute2x128_si256(acc_a, acc_b, 0x20));
       const __m256i acc1 = _mm256_add_epi32(bias1, _mm256_permute2x128_si256(acc_a, acc_b, 0x31));
-      const requant_avx2::Params r0 = requant_avx2::Load(
-          head + kCt, head + 2 * kCt, out->c_zero_point, out->act_min, out->act_max);
-      const requant_avx2::Params r1 = requant_avx2::Load(
-          head + kCt + 8, head + 2 * kCt + 8, out->c_zero_point, out->act_min, out->act_max);
       const __m128i lo = requant_avx2::PackToI8(requant_avx2::Apply(acc0, r0));
       const __m128i hi = requant_avx2::PackToI8(requant_avx2::Apply(acc1, r1));
+      int8_t* y = output + px * channels + c0;
       if (cn == kCt) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(output + c0), _mm_unpacklo_epi64(lo, hi));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y), _mm_unpacklo_epi64(lo, hi));
       } else {
-        requant_avx2::StoreN(output + c0, lo, cn < 8 ? cn : 8);
-        if (cn > 8) requant_avx2::StoreN(output + c0 + 8, hi, cn - 8);
+        requant_avx2::StoreN(y, lo, cn < 8 ? cn : 8);
+        if (cn > 8) requant_avx2::StoreN(y + 8, hi, cn - 8);
       }
     }
-    output += channels;
   }
 }
 

@@ -32,13 +32,22 @@ inline int8x16_t LoadX(const int8_t* p, size_t n) {
 void q8_dwconv_16c__neon(size_t channels, size_t width, size_t taps, const int8_t* const* input,
                          const void* w, int8_t* output, const Q8GemmOutput* out) {
   const size_t block = 3 * sizeof(int32_t) * kCt + taps * kCt;
-  for (size_t px = 0; px < width; ++px) {
-    const int8_t* const* in = input + px * taps;
-    const auto* wb = static_cast<const char*>(w);
-    for (size_t c0 = 0; c0 < channels; c0 += kCt, wb += block) {
-      const size_t cn = channels - c0 < kCt ? channels - c0 : kCt;
-      const auto* head = reinterpret_cast<const int32_t*>(wb);
-      const auto* wt = reinterpret_cast<const int8_t*>(head + 3 * kCt);
+  const auto* wb = static_cast<const char*>(w);
+  const int32_t zp = out->c_zero_point, lo = out->act_min, hi = out->act_max;
+  // Channel tiles outside, pixels inside: each tile's requantization
+  // constants are loaded once per row of pixels.
+  for (size_t c0 = 0; c0 < channels; c0 += kCt, wb += block) {
+    const size_t cn = channels - c0 < kCt ? channels - c0 : kCt;
+    const auto* head = reinterpret_cast<const int32_t*>(wb);
+    const auto* wt = reinterpret_cast<const int8_t*>(head + 3 * kCt);
+    const int32_t* m = head + kCt;
+    const int32_t* s = head + 2 * kCt;
+    const requant_neon::Params r0 = requant_neon::Load(m, s, zp, lo, hi);
+    const requant_neon::Params r1 = requant_neon::Load(m + 4, s + 4, zp, lo, hi);
+    const requant_neon::Params r2 = requant_neon::Load(m + 8, s + 8, zp, lo, hi);
+    const requant_neon::Params r3 = requant_neon::Load(m + 12, s + 12, zp, lo, hi);
+    for (size_t px = 0; px < width; ++px) {
+      const int8_t* const* in = input + px * taps;
       int32x4_t acc0 = vld1q_s32(head);
       int32x4_t acc1 = vld1q_s32(head + 4);
       int32x4_t acc2 = vld1q_s32(head + 8);
@@ -53,23 +62,18 @@ void q8_dwconv_16c__neon(size_t channels, size_t width, size_t taps, const int8_
         acc2 = vaddw_s16(acc2, vget_low_s16(phi));
         acc3 = vaddw_s16(acc3, vget_high_s16(phi));
       }
-      const int32_t* m = head + kCt;
-      const int32_t* s = head + 2 * kCt;
-      const int32_t zp = out->c_zero_point, lo = out->act_min, hi = out->act_max;
-      const int8x8_t y0 =
-          requant_neon::PackToI8(requant_neon::Apply(acc0, requant_neon::Load(m, s, zp, lo, hi)),
-                                 requant_neon::Apply(acc1, requant_neon::Load(m + 4, s + 4, zp, lo, hi)));
-      const int8x8_t y1 = requant_neon::PackToI8(
-          requant_neon::Apply(acc2, requant_neon::Load(m + 8, s + 8, zp, lo, hi)),
-          requant_neon::Apply(acc3, requant_neon::Load(m + 12, s + 12, zp, lo, hi)));
+      const int8x8_t y0 = requant_neon::PackToI8(requant_neon::Apply(acc0, r0),
+                                                 requant_neon::Apply(acc1, r1));
+      const int8x8_t y1 = requant_neon::PackToI8(requant_neon::Apply(acc2, r2),
+                                                 requant_neon::Apply(acc3, r3));
+      int8_t* y = output + px * channels + c0;
       if (cn == kCt) {
-        vst1q_s8(output + c0, vcombine_s8(y0, y1));
+        vst1q_s8(y, vcombine_s8(y0, y1));
       } else {
-        requant_neon::StoreN(output + c0, y0, cn < 8 ? cn : 8);
-        if (cn > 8) requant_neon::StoreN(output + c0 + 8, y1, cn - 8);
+        requant_neon::StoreN(y, y0, cn < 8 ? cn : 8);
+        if (cn > 8) requant_neon::StoreN(y + 8, y1, cn - 8);
       }
     }
-    output += channels;
   }
 }
 

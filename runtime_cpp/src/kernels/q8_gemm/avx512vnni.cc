@@ -10,7 +10,7 @@
 // exact, so the result equals the reference's. Full groups are fixed 4-byte
 // broadcasts; a partial last group is read once, after the loop, zero-filled
 // (its packed weights are zero). The double-rounding epilogue runs in
-// registers (q8_requant/avx2.h); FULLY_CONNECTED's single rounding takes the
+// registers (q8_requant/avx512.h); FULLY_CONNECTED's single rounding takes the
 // shared scalar one. Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni (by file name); dispatched only
 // where cpuid reports AVX-512 F/BW/VL and AVX512-VNNI.
 #if defined(__x86_64__) || defined(_M_X64)
@@ -21,7 +21,7 @@
 #include <cstring>
 
 #include "kernels/q8_gemm/q8_gemm.h"
-#include "kernels/q8_requant/avx2.h"
+#include "kernels/q8_requant/avx512.h"
 
 namespace gearshift {
 namespace {
@@ -36,14 +36,6 @@ inline int32_t LoadTail(const int8_t* p, size_t n) {
   int32_t v = 0;
   std::memcpy(&v, p, n);
   return v;
-}
-
-// 8 requantized columns of one row from 8 int32 accumulators.
-inline __m128i Requant8(__m256i acc, const int32_t* head, size_t nr, size_t col,
-                        const Q8GemmOutput& out) {
-  const requant_avx2::Params rq = requant_avx2::Load(head + nr + col, head + 2 * nr + col,
-                                                     out.c_zero_point, out.act_min, out.act_max);
-  return requant_avx2::PackToI8(requant_avx2::Apply(acc, rq));
 }
 
 }  // namespace
@@ -79,16 +71,11 @@ void q8_gemm_4x16c4__avx512vnni(size_t mr, size_t nc, size_t kc, const int8_t* a
   }
   const __m512i accs[4] = {acc0, acc1, acc2, acc3};
   if (!out->single_rounding) {
+    const requant_avx512::Params rq = requant_avx512::Load(
+        head + kNr, head + 2 * kNr, out->c_zero_point, out->act_min, out->act_max);
     for (size_t r = 0; r < mr; ++r) {
-      int8_t* cr = c + r * c_stride;
-      const __m128i lo = Requant8(_mm512_castsi512_si256(accs[r]), head, kNr, 0, *out);
-      const __m128i hi = Requant8(_mm512_extracti64x4_epi64(accs[r], 1), head, kNr, 8, *out);
-      if (nc == kNr) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(cr), _mm_unpacklo_epi64(lo, hi));
-      } else {
-        requant_avx2::StoreN(cr, lo, nc < 8 ? nc : 8);
-        if (nc > 8) requant_avx2::StoreN(cr + 8, hi, nc - 8);
-      }
+      requant_avx512::StoreN(c + r * c_stride,
+                             requant_avx512::PackToI8(requant_avx512::Apply(accs[r], rq)), nc);
     }
     return;
   }

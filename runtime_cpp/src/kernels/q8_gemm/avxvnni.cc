@@ -38,14 +38,6 @@ inline int32_t LoadTail(const int8_t* p, size_t n) {
   return v;
 }
 
-// 8 requantized columns of one row from 8 int32 accumulators.
-inline __m128i Requant8(__m256i acc, const int32_t* head, size_t nr, size_t col,
-                        const Q8GemmOutput& out) {
-  const requant_avx2::Params rq = requant_avx2::Load(head + nr + col, head + 2 * nr + col,
-                                                     out.c_zero_point, out.act_min, out.act_max);
-  return requant_avx2::PackToI8(requant_avx2::Apply(acc, rq));
-}
-
 inline __m256i Load256(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
@@ -85,8 +77,11 @@ void q8_gemm_4x8c4__avxvnni(size_t mr, size_t nc, size_t kc, const int8_t* a, si
   }
   const __m256i accs[4] = {acc0, acc1, acc2, acc3};
   if (!out->single_rounding) {
+    const requant_avx2::Params rq = requant_avx2::Load(head + kNr, head + 2 * kNr,
+                                                       out->c_zero_point, out->act_min, out->act_max);
     for (size_t r = 0; r < mr; ++r) {
-      requant_avx2::StoreN(c + r * c_stride, Requant8(accs[r], head, kNr, 0, *out), nc);
+      requant_avx2::StoreN(c + r * c_stride,
+                           requant_avx2::PackToI8(requant_avx2::Apply(accs[r], rq)), nc);
     }
     return;
   }

@@ -3,14 +3,17 @@
 //
 // TFLite's double-rounding MultiplyByQuantizedMultiplier (requant.h), then
 // + zero point and the activation clamp, on 8 int32 lanes with AVX2, bit for
-// bit the scalar form. AVX2 has no 64-bit arithmetic shift, so the rounding
-// doubling high multiply works on |x|: with m >= 0 (QuantizeMultiplier never
-// makes a negative multiplier), round(x * m / 2^31) ties away from zero is
-// sign(x) * ((|x| * m + 2^30 - [x < 0]) >> 31), |x| * m taken unsigned
-// (_mm256_mul_epu32, exact for |INT32_MIN| = 2^31). The rounding divide by
-// 2^e adds 1 where the remainder exceeds (2^e - 1) / 2 + [r < 0], as
-// RoundingDivideByPOT. The clamp runs before adding the zero point, in
-// int32 (lo - zp, hi - zp), which equals clamping the int64 sum.
+// bit the scalar form. The rounding doubling high multiply: gemmlowp's
+// truncating (ab + nudge) / 2^31 equals floor((ab + 2^30) / 2^31) for both
+// signs (for ab < 0: trunc((ab + 1 - 2^30) / 2^31) = ceil(...) = that floor),
+// and its result fits 32 bits, so a logical 64-bit shift gives the right low
+// half (no 64-bit arithmetic shift needed); the one saturating input pair,
+// INT32_MIN * INT32_MIN, cannot occur because QuantizeMultiplier never makes
+// a negative multiplier. The rounding divide by 2^e adds 1 where the
+// remainder exceeds (2^e - 1) / 2 + [r < 0], as RoundingDivideByPOT; its
+// masks are computed once per column group. The clamp runs before adding
+// the zero point, in int32 (lo - zp, hi - zp), which equals clamping the
+// int64 sum.
 // Include only from translation units compiled with -mavx2 (avx2.cc files).
 #ifndef GEARSHIFT_KERNELS_Q8_REQUANT_AVX2_H_
 #define GEARSHIFT_KERNELS_Q8_REQUANT_AVX2_H_
@@ -23,9 +26,9 @@
 namespace gearshift {
 namespace requant_avx2 {
 
-// Per-block constants of one 8-column group.
+// Per-group constants of 8 columns.
 struct Params {
-  __m256i multiplier, left, right, zero_point, lo, hi;
+  __m256i multiplier, left, right, mask, half_mask, zero_point, lo, hi;
 };
 
 inline Params Load(const int32_t* multiplier, const int32_t* shift, int32_t zero_point,
@@ -34,8 +37,11 @@ inline Params Load(const int32_t* multiplier, const int32_t* shift, int32_t zero
   p.multiplier = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(multiplier));
   const __m256i s = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(shift));
   const __m256i zero = _mm256_setzero_si256();
+  const __m256i one = _mm256_set1_epi32(1);
   p.left = _mm256_max_epi32(s, zero);
   p.right = _mm256_max_epi32(_mm256_sub_epi32(zero, s), zero);
+  p.mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, p.right), one);
+  p.half_mask = _mm256_srli_epi32(p.mask, 1);
   p.zero_point = _mm256_set1_epi32(zero_point);
   p.lo = _mm256_set1_epi32(act_min - zero_point);
   p.hi = _mm256_set1_epi32(act_max - zero_point);
@@ -45,25 +51,14 @@ inline Params Load(const int32_t* multiplier, const int32_t* shift, int32_t zero
 // The requantized int32 values (zero point added, clamped to [act_min, act_max]).
 inline __m256i Apply(__m256i acc, const Params& p) {
   const __m256i x = _mm256_sllv_epi32(acc, p.left);
-  const __m256i ax = _mm256_abs_epi32(x);
-  const __m256i neg = _mm256_srli_epi32(x, 31);  // 1 where x < 0
   const __m256i half = _mm256_set1_epi64x(int64_t{1} << 30);
-  const __m256i even = _mm256_mul_epu32(ax, p.multiplier);
-  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(ax, 32), _mm256_srli_epi64(p.multiplier, 32));
-  const __m256i low32 = _mm256_set1_epi64x(0xffffffff);
-  const __m256i neg_even = _mm256_and_si256(neg, low32);
-  const __m256i neg_odd = _mm256_srli_epi64(neg, 32);
-  const __m256i q_even =
-      _mm256_srli_epi64(_mm256_sub_epi64(_mm256_add_epi64(even, half), neg_even), 31);
-  const __m256i q_odd =
-      _mm256_srli_epi64(_mm256_sub_epi64(_mm256_add_epi64(odd, half), neg_odd), 31);
-  const __m256i q = _mm256_blend_epi32(q_even, _mm256_slli_epi64(q_odd, 32), 0xAA);
-  const __m256i r = _mm256_sign_epi32(q, x);  // q is 0 where x is 0
+  const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, p.multiplier), half);
+  const __m256i odd = _mm256_add_epi64(
+      _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(p.multiplier, 32)), half);
+  const __m256i r = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
   // RoundingDivideByPOT(r, right)
-  const __m256i one = _mm256_set1_epi32(1);
-  const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, p.right), one);
-  const __m256i rem = _mm256_and_si256(r, mask);
-  const __m256i thr = _mm256_add_epi32(_mm256_srli_epi32(mask, 1), _mm256_srli_epi32(r, 31));
+  const __m256i rem = _mm256_and_si256(r, p.mask);
+  const __m256i thr = _mm256_add_epi32(p.half_mask, _mm256_srli_epi32(r, 31));
   __m256i v = _mm256_sub_epi32(_mm256_srav_epi32(r, p.right), _mm256_cmpgt_epi32(rem, thr));
   v = _mm256_min_epi32(_mm256_max_epi32(v, p.lo), p.hi);
   return _mm256_add_epi32(v, p.zero_point);
