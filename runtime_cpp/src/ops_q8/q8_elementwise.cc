@@ -341,7 +341,11 @@ Frame Coalesce(const BinaryParams& p) {
 // hoists its part of `e` out of the loop.
 template <typename E>
 inline void ElemRow(const int8_t* a, int64_t as, const int8_t* b, int64_t bs, int8_t* y, int64_t n,
-                    const E& e) {
+                    const E& fn) {
+  // A local copy of the functor (with its parameters captured by value): int8
+  // stores may alias anything reached through a reference, which would force
+  // a reload of every parameter per element and block vectorisation.
+  const E e = fn;
   if (as == 1 && bs == 1) {
     for (int64_t i = 0; i < n; ++i) y[i] = e(a[i], b[i]);
   } else if (as == 1 && bs == 0) {
@@ -424,7 +428,8 @@ void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n,
                     ThreadPool* pool) {
   const int8_t* t = table.data();
   const int64_t blocks = (n + kBlock - 1) / kBlock;
-  ParallelItems(pool, blocks, std::min(n, kBlock) * 2, [&](int64_t begin, int64_t end) {
+  // Pointers by value: int8 stores could alias captured references.
+  ParallelItems(pool, blocks, std::min(n, kBlock) * 2, [=](int64_t begin, int64_t end) {
     const int64_t stop = std::min(end * kBlock, n);
     for (int64_t i = begin * kBlock; i < stop; ++i) {
       y[i] = t[static_cast<uint8_t>(x[i]) ^ 0x80u];  // q + 128
@@ -443,10 +448,10 @@ void q8_add__opt(const BinaryParams& shape, const Q8AddParams& p, const int8_t* 
   const FastRequant fo = MakeFastRequant(p.out);
   const FastOut out = MakeFastOut(p.y_zero_point, p.act);
   const int32_t za = p.a_zero_point, zb = p.b_zero_point, one = int32_t{1} << p.left_shift;
-  auto in_a = [&](int8_t q) { return ApplyFast((int32_t{q} - za) * one, fa); };
-  auto in_b = [&](int8_t q) { return ApplyFast((int32_t{q} - zb) * one, fb); };
+  auto in_a = [=](int8_t q) { return ApplyFast((int32_t{q} - za) * one, fa); };
+  auto in_b = [=](int8_t q) { return ApplyFast((int32_t{q} - zb) * one, fb); };
   if (kVectorMul64 || shape.size < 2048) {
-    BinaryOpt(shape, a, b, y, pool, 8, [&](int8_t qa, int8_t qb) {
+    BinaryOpt(shape, a, b, y, pool, 8, [=](int8_t qa, int8_t qb) {
       return Finish(ApplyFast(WrapAddI32(in_a(qa), in_b(qb)), fo), out);
     });
     return;
@@ -458,9 +463,11 @@ void q8_add__opt(const BinaryParams& shape, const Q8AddParams& p, const int8_t* 
     ta[i] = in_a(static_cast<int8_t>(i - 128));
     tb[i] = in_b(static_cast<int8_t>(i - 128));
   }
-  BinaryOpt(shape, a, b, y, pool, 4, [&](int8_t qa, int8_t qb) {
-    const int32_t sum = WrapAddI32(ta[static_cast<uint8_t>(qa) ^ 0x80u],
-                                   tb[static_cast<uint8_t>(qb) ^ 0x80u]);
+  const int32_t* pa = ta;
+  const int32_t* pb = tb;
+  BinaryOpt(shape, a, b, y, pool, 4, [=](int8_t qa, int8_t qb) {
+    const int32_t sum = WrapAddI32(pa[static_cast<uint8_t>(qa) ^ 0x80u],
+                                   pb[static_cast<uint8_t>(qb) ^ 0x80u]);
     return Finish(ApplyFast(sum, fo), out);
   });
 }
@@ -474,7 +481,7 @@ void q8_mul__opt(const BinaryParams& shape, const Q8MulParams& p, const int8_t* 
   const FastRequant fo = MakeFastRequant(p.out);
   const FastOut out = MakeFastOut(p.y_zero_point, p.act);
   const int32_t za = p.a_zero_point, zb = p.b_zero_point;
-  BinaryOpt(shape, a, b, y, pool, 4, [&](int8_t qa, int8_t qb) {
+  BinaryOpt(shape, a, b, y, pool, 4, [=](int8_t qa, int8_t qb) {
     return Finish(ApplyFast((int32_t{qa} - za) * (int32_t{qb} - zb), fo), out);
   });
 }
@@ -498,7 +505,7 @@ void q8_prelu__opt(const BinaryParams& shape, const Q8PreluParams& p, const int8
   const FastRequant fi = MakeFastRequant(p.identity), fa = MakeFastRequant(p.alpha);
   const FastOut out = MakeFastOut(p.y_zero_point, Q8Range{});
   const int32_t zx = p.x_zero_point, za = p.alpha_zero_point;
-  BinaryOpt(shape, x, alpha, y, pool, 8, [&](int8_t qx, int8_t qa) {
+  BinaryOpt(shape, x, alpha, y, pool, 8, [=](int8_t qx, int8_t qa) {
     const int32_t d = int32_t{qx} - zx;
     // Both sides computed, then selected: no branch on the data.
     const int32_t pos = ApplyFast(d, fi);
