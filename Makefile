@@ -12,7 +12,7 @@ JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all demo test test-cpp test-tsan test-python test-arm test-arm-python install dev deps sysdeps lint fmt bench clean
+.PHONY: all demo test test-cpp test-tsan test-python test-arm test-arm-python install dev deps sysdeps lint fmt bench icount clean
 
 all: test
 
@@ -97,6 +97,35 @@ fmt: deps
 bench: install
 	$(PY) benchmarks/bench_vs_litert.py
 	$(PY) benchmarks/bench_gears.py
+
+# Instructions per inference on emulated ARM (Cortex-A72 = Raspberry Pi 4,
+# Cortex-A76 = Pi 5): gearshift fp32 and int8 against LiteRT fp32 and int8 on
+# MobileNetV2 1.0/224, batch 1, 1 thread. ICOUNT is an external
+# instruction-counting tool (arm-icount's icount.sh: qemu-user with a counting
+# TCG plugin), not part of this repository; without it the target says so and
+# does nothing. It counts this checkout (uncommitted edits included), makes
+# the models once into $(ICOUNT_OUT)/mnv2 and writes one JSON per CPU to
+# $(ICOUNT_OUT)/. Not part of `make test`.
+ICOUNT      ?= ../shared/tools/arm-icount/icount.sh
+ICOUNT_OUT  ?= build-icount
+ICOUNT_CPUS ?= cortex-a72 cortex-a76
+
+icount:
+	@if [ ! -f "$(ICOUNT)" ]; then \
+		echo "icount: the instruction-counting tool is not available ($(ICOUNT) not found;"; \
+		echo "        set ICOUNT=/path/to/icount.sh). Nothing counted."; \
+		exit 0; \
+	fi; \
+	set -e; \
+	$(MAKE) --no-print-directory install; \
+	bash "$(ICOUNT)" setup --source "$(CURDIR)" --cpu "$$(echo $(ICOUNT_CPUS) | tr ' ' ,)"; \
+	m=$(ICOUNT_OUT)/mnv2; \
+	[ -f $$m/models.json ] || bash "$(ICOUNT)" make-models $$m --python $(PY); \
+	for cpu in $(ICOUNT_CPUS); do \
+		bash "$(ICOUNT)" compare $$m/mnv2.gear fp32=$$m/mnv2.tflite int8=$$m/mnv2_int8.tflite \
+			--input $$m/x.npy --cpu $$cpu --source "$(CURDIR)" \
+			--json $(ICOUNT_OUT)/icount-$$cpu.json; \
+	done
 
 clean:
 	rm -rf $(BUILD) build-* dist *.egg-info
