@@ -103,9 +103,10 @@ bench: install
 # MobileNetV2 1.0/224, batch 1, 1 thread. ICOUNT is an external
 # instruction-counting tool (arm-icount's icount.sh: qemu-user with a counting
 # TCG plugin), not part of this repository; without it the target says so and
-# does nothing. It counts this checkout (uncommitted edits included), makes
-# the models once into $(ICOUNT_OUT)/mnv2 and writes one JSON per CPU to
-# $(ICOUNT_OUT)/. Not part of `make test`.
+# does nothing. It counts this checkout (uncommitted edits included; the tool
+# builds its own aarch64 wheels), makes the models once into $(ICOUNT_OUT)/mnv2
+# (after `make install`; delete the folder to remake them) and writes one JSON
+# per CPU to $(ICOUNT_OUT)/icount-<cpu>.json. Not part of `make test`.
 ICOUNT      ?= ../shared/tools/arm-icount/icount.sh
 ICOUNT_OUT  ?= build-icount
 ICOUNT_CPUS ?= cortex-a72 cortex-a76
@@ -117,10 +118,12 @@ icount:
 		exit 0; \
 	fi; \
 	set -e; \
-	$(MAKE) --no-print-directory install; \
 	bash "$(ICOUNT)" setup --source "$(CURDIR)" --cpu "$$(echo $(ICOUNT_CPUS) | tr ' ' ,)"; \
 	m=$(ICOUNT_OUT)/mnv2; \
-	[ -f $$m/models.json ] || bash "$(ICOUNT)" make-models $$m --python $(PY); \
+	if [ ! -f $$m/models.json ]; then \
+		$(MAKE) --no-print-directory install; \
+		bash "$(ICOUNT)" make-models $$m --python $(PY); \
+	fi; \
 	for cpu in $(ICOUNT_CPUS); do \
 		bash "$(ICOUNT)" compare $$m/mnv2.gear fp32=$$m/mnv2.tflite int8=$$m/mnv2_int8.tflite \
 			--input $$m/x.npy --cpu $$cpu --source "$(CURDIR)" \
