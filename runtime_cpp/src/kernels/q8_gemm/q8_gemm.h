@@ -12,8 +12,10 @@
 // arithmetic is exact modulo 2^32, so the result is bit-identical), NR int32
 // multipliers, NR int32 shifts, then ceil(K / KR) groups of [NR][KR] int8
 // weights, zero-padded in both N and K. Every variant accumulates in int32
-// and hands its tile to Q8GemmRequantizeTile (ref.cc, requant.h), so all
-// ISAs round identically.
+// and requantizes TFLite's double rounding in registers (q8_requant/*.h,
+// each bit for bit requant.h, tested over the whole int32 range); the
+// single rounding of FULLY_CONNECTED goes through Q8GemmRequantizeTile
+// (ref.cc), so all ISAs round identically.
 #ifndef GEARSHIFT_KERNELS_Q8_GEMM_Q8_GEMM_H_
 #define GEARSHIFT_KERNELS_Q8_GEMM_Q8_GEMM_H_
 
