@@ -8,9 +8,12 @@
 // threads (the pools split every op, however small).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "ops_q8/q8_common.h"
@@ -130,6 +133,32 @@ TEST_F(Q8Fast, UnaryTablesMatchReference) {
     for (ThreadPool* pool : pools_) {
       q8_lookup__opt(t, in.data(), got.data(), n, pool);
       ASSERT_EQ(got, want) << "lookup trial " << trial;
+    }
+  }
+}
+
+TEST_F(Q8Fast, QuantizeAndDequantizeMatchReference) {
+  for (int trial = 0; trial < 50; ++trial) {
+    const Q8Quant q = Quant();
+    const int64_t n = Int(1, 30000);
+    std::vector<float> x(static_cast<size_t>(n));
+    for (float& v : x) v = static_cast<float>(Int(-100000, 100000)) * q.scale / 300.0f;
+    x[0] = NAN;
+    if (n > 2) {
+      x[1] = INFINITY;
+      x[2] = -INFINITY;
+    }
+    I8 want(x.size()), got(x.size());
+    q8_quantize__ref(x.data(), q, want.data(), n);
+    for (ThreadPool* pool : pools_) {
+      q8_quantize__opt(x.data(), q, got.data(), n, pool);
+      ASSERT_EQ(got, want) << "trial " << trial;
+    }
+    std::vector<float> fwant(x.size()), fgot(x.size());
+    q8_dequantize__ref(want.data(), q, fwant.data(), n);
+    for (ThreadPool* pool : pools_) {
+      q8_dequantize__opt(want.data(), q, fgot.data(), n, pool);
+      ASSERT_EQ(fgot, fwant) << "trial " << trial;
     }
   }
 }

@@ -424,6 +424,26 @@ Q8Table MakeQ8LeakyReluTable(const Q8LeakyReluParams& p) {
   return TableOf([&p](const int8_t* x, int8_t* y, int64_t n) { q8_leaky_relu__ref(p, x, y, n); });
 }
 
+void q8_quantize__opt(const float* x, Q8Quant q, int8_t* y, int64_t n, ThreadPool* pool) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  ParallelItems(pool, blocks, std::min(n, kBlock) * 8, [=](int64_t begin, int64_t end) {
+    const int64_t stop = std::min(end * kBlock, n);
+    for (int64_t i = begin * kBlock; i < stop; ++i) y[i] = QuantizeQ8(x[i], q);
+  });
+}
+
+void q8_dequantize__opt(const int8_t* x, Q8Quant q, float* y, int64_t n, ThreadPool* pool) {
+  // 256 possible values: a table of the __ref's floats.
+  float table[256];
+  for (int i = 0; i < 256; ++i) table[i] = DequantizeQ8(static_cast<int8_t>(i - 128), q);
+  const float* t = table;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  ParallelItems(pool, blocks, std::min(n, kBlock) * 2, [=](int64_t begin, int64_t end) {
+    const int64_t stop = std::min(end * kBlock, n);
+    for (int64_t i = begin * kBlock; i < stop; ++i) y[i] = t[static_cast<uint8_t>(x[i]) ^ 0x80u];
+  });
+}
+
 void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n,
                     ThreadPool* pool) {
   const int8_t* t = table.data();

@@ -129,6 +129,11 @@ void q8_prelu__ref(const BinaryParams& shape, const Q8PreluParams& p, const int8
 Q8Table MakeQ8RescaleTable(const Q8RescaleParams& p);      // RELU family, QUANTIZE
 Q8Table MakeQ8LeakyReluTable(const Q8LeakyReluParams& p);  // LEAKY_RELU
 
+// Graph input quantization and output dequantization: the __refs' element
+// functions, split over threads for large tensors (an image input).
+void q8_quantize__opt(const float* x, Q8Quant q, int8_t* y, int64_t n, ThreadPool* pool);
+void q8_dequantize__opt(const int8_t* x, Q8Quant q, float* y, int64_t n, ThreadPool* pool);
+
 void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n,
                     ThreadPool* pool);
 void q8_add__opt(const BinaryParams& shape, const Q8AddParams& p, const int8_t* a,
