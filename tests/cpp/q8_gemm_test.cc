@@ -318,7 +318,7 @@ TEST(Q8GemmDispatch, MaskedFeaturesFallBack) {
   CpuFeatures f;
   f.avx2 = f.fma = f.f16c = true;
   ASSERT_TRUE(BuildKernelTable("", f, &t).ok());
-  EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x8c2__avx2");
+  EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_3x8c8__avx2");
   ASSERT_TRUE(BuildKernelTable("", MaskCpuFeatures(f, "avx2"), &t).ok());
   EXPECT_EQ(t.isa, "ref");
   EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x4__ref");
@@ -343,7 +343,7 @@ TEST(Q8GemmDispatch, DetectedCpuSelectsExpectedVariant) {
   if (f.neon) expected = "q8_gemm_4x8__neon";
 #elif defined(__x86_64__) || defined(_M_X64)
   if (f.avx2 && f.fma && f.f16c) {
-    expected = "q8_gemm_4x8c2__avx2";
+    expected = "q8_gemm_3x8c8__avx2";
     if (f.avx_vnni) expected = "q8_gemm_4x8c4__avxvnni";
     if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512_vnni) {
       expected = "q8_gemm_4x16c4__avx512vnni";

@@ -780,8 +780,8 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
                  ThreadPool* pool) {
   for (size_t i = 0; i < q8_inputs_.size(); ++i) {
     const Q8Io& io = q8_inputs_[i];
-    q8_quantize__ref(static_cast<const float*>(inputs[i]), io.quant,
-                     reinterpret_cast<int8_t*>(arena + io.offset), io.elements);
+    q8_quantize__opt(static_cast<const float*>(inputs[i]), io.quant,
+                     reinterpret_cast<int8_t*>(arena + io.offset), io.elements, pool);
   }
   const int8_t** in = scratch_q8_.data();
   for (const PlanStep& st : steps_) {
@@ -902,8 +902,8 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
   }
   for (size_t i = 0; i < q8_outputs_.size(); ++i) {
     const Q8Io& io = q8_outputs_[i];
-    q8_dequantize__ref(reinterpret_cast<const int8_t*>(arena + io.offset), io.quant,
-                       static_cast<float*>(outputs[i]), io.elements);
+    q8_dequantize__opt(reinterpret_cast<const int8_t*>(arena + io.offset), io.quant,
+                       static_cast<float*>(outputs[i]), io.elements, pool);
   }
 }
 

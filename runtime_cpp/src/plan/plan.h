@@ -148,7 +148,7 @@ struct PlanStep {
   Q8LeakyReluParams q8_leaky_relu;
   Q8PreluParams q8_prelu;
   Q8RescaleParams q8_rescale;  // RELU family, MEAN, QUANTIZE
-  Q8Table q8_table{};          // LOGISTIC, TANH, HARD_SWISH
+  Q8Table q8_table{};          // one-input int8 -> int8 ops run as a lookup
   Q8SoftmaxParams q8_softmax;
   Q8Range q8_act;           // pools, CONCATENATION
   int8_t q8_pad_value = 0;  // PAD: zy, or its `value` quantized
