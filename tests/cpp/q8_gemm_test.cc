@@ -346,7 +346,7 @@ TEST(Q8GemmDispatch, DetectedCpuSelectsExpectedVariant) {
     expected = "q8_gemm_3x8c8__avx2";
     if (f.avx_vnni) expected = "q8_gemm_4x8c4__avxvnni";
     if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512_vnni) {
-      expected = "q8_gemm_4x16c4__avx512vnni";
+      expected = "q8_gemm_8x16c4__avx512vnni";
     }
   }
 #endif

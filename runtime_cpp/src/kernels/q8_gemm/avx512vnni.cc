@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 The gearshift authors.
 //
-// AVX-512 VNNI int8 GEMM microkernel, 4 rows x 16 columns, K in groups of 4 ("c4"): one
+// AVX-512 VNNI int8 GEMM microkernel, 8 rows x 16 columns (eight
+// independent accumulator chains hide VPDPBUSD's latency), K in groups of 4 ("c4"): one
 // VPDPBUSD per row and group adds, per column, the dot product of 4
 // unsigned activation bytes and 4 signed weights into an int32 lane. The
 // activations are signed, so the kernel reads x ^ 0x80 = x + 128 and the
@@ -40,48 +41,50 @@ inline int32_t LoadTail(const int8_t* p, size_t n) {
 
 }  // namespace
 
-void q8_gemm_4x16c4__avx512vnni(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
+void q8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
                                 const void* w, int8_t* c, size_t c_stride, const Q8GemmOutput* out) {
   constexpr size_t kNr = 16;
+  constexpr size_t kMr = 8;
   const auto* head = static_cast<const int32_t*>(w);
-  const int8_t* a0 = a;
-  const int8_t* a1 = mr > 1 ? a0 + a_stride : a0;
-  const int8_t* a2 = mr > 2 ? a1 + a_stride : a1;
-  const int8_t* a3 = mr > 3 ? a2 + a_stride : a2;
-  __m512i acc0 = _mm512_loadu_si512(head);
-  __m512i acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  // Rows past mr repeat the last real row (computed, never stored), so the
+  // loop has no row branches.
+  const int8_t* rows[kMr];
+  rows[0] = a;
+  for (size_t r = 1; r < kMr; ++r) rows[r] = r < mr ? rows[r - 1] + a_stride : rows[r - 1];
+  const __m512i bias = _mm512_loadu_si512(head);
+  __m512i acc[kMr];
+  for (size_t r = 0; r < kMr; ++r) acc[r] = bias;
   const auto* wp = reinterpret_cast<const int8_t*>(head + 3 * kNr);
   const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
   size_t k = 0;
   for (; k + 4 <= kc; k += 4) {
     const __m512i wv = _mm512_loadu_si512(wp);
     wp += 4 * kNr;
-    acc0 = _mm512_dpbusd_epi32(acc0, _mm512_xor_si512(_mm512_set1_epi32(Load4(a0 + k)), flip), wv);
-    acc1 = _mm512_dpbusd_epi32(acc1, _mm512_xor_si512(_mm512_set1_epi32(Load4(a1 + k)), flip), wv);
-    acc2 = _mm512_dpbusd_epi32(acc2, _mm512_xor_si512(_mm512_set1_epi32(Load4(a2 + k)), flip), wv);
-    acc3 = _mm512_dpbusd_epi32(acc3, _mm512_xor_si512(_mm512_set1_epi32(Load4(a3 + k)), flip), wv);
+    for (size_t r = 0; r < kMr; ++r) {  // unrolled by the compiler: fixed count
+      acc[r] = _mm512_dpbusd_epi32(
+          acc[r], _mm512_xor_si512(_mm512_set1_epi32(Load4(rows[r] + k)), flip), wv);
+    }
   }
   if (k < kc) {
     const size_t n = kc - k;
     const __m512i wv = _mm512_loadu_si512(wp);
-    acc0 = _mm512_dpbusd_epi32(acc0, _mm512_xor_si512(_mm512_set1_epi32(LoadTail(a0 + k, n)), flip), wv);
-    acc1 = _mm512_dpbusd_epi32(acc1, _mm512_xor_si512(_mm512_set1_epi32(LoadTail(a1 + k, n)), flip), wv);
-    acc2 = _mm512_dpbusd_epi32(acc2, _mm512_xor_si512(_mm512_set1_epi32(LoadTail(a2 + k, n)), flip), wv);
-    acc3 = _mm512_dpbusd_epi32(acc3, _mm512_xor_si512(_mm512_set1_epi32(LoadTail(a3 + k, n)), flip), wv);
+    for (size_t r = 0; r < kMr; ++r) {
+      acc[r] = _mm512_dpbusd_epi32(
+          acc[r], _mm512_xor_si512(_mm512_set1_epi32(LoadTail(rows[r] + k, n)), flip), wv);
+    }
   }
-  const __m512i accs[4] = {acc0, acc1, acc2, acc3};
   if (!out->single_rounding) {
     const requant_avx512::Params rq = requant_avx512::Load(
         head + kNr, head + 2 * kNr, out->c_zero_point, out->act_min, out->act_max);
     for (size_t r = 0; r < mr; ++r) {
       requant_avx512::StoreN(c + r * c_stride,
-                             requant_avx512::PackToI8(requant_avx512::Apply(accs[r], rq)), nc);
+                             requant_avx512::PackToI8(requant_avx512::Apply(acc[r], rq)), nc);
     }
     return;
   }
-  alignas(64) int32_t acc[kQ8GemmMaxMr * kNr];
-  for (size_t r = 0; r < 4; ++r) _mm512_store_si512(acc + r * kNr, accs[r]);
-  Q8GemmRequantizeTile(mr, nc, acc, kNr, head + kNr, head + 2 * kNr, *out, c, c_stride);
+  alignas(64) int32_t tile[kMr * kNr];
+  for (size_t r = 0; r < kMr; ++r) _mm512_store_si512(tile + r * kNr, acc[r]);
+  Q8GemmRequantizeTile(mr, nc, tile, kNr, head + kNr, head + 2 * kNr, *out, c, c_stride);
 }
 
 }  // namespace gearshift

@@ -52,7 +52,7 @@ struct Q8GemmKernel {
   int a_offset = 0;
 };
 
-constexpr int kQ8GemmMaxMr = 4;
+constexpr int kQ8GemmMaxMr = 8;
 constexpr int kQ8GemmMaxNr = 16;
 
 #define GS_UKERNEL(isa, name, mr, nr, kr, a_offset)                                     \

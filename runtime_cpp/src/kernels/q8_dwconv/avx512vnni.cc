@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// AVX-512 int8 depthwise microkernel, 32 channels per tile, taps in pairs:
+// the two taps' activations and weights are sign-extended to int16 and
+// interleaved, and one VPDPWSSD (AVX512-VNNI) adds x[t] * w[t] + x[t+1] *
+// w[t+1] per channel into an int32 lane, exactly (each product is at most
+// 2^14). The interleave leaves channels in 4-wide groups alternating
+// between two accumulators; one two-source permute per half restores the
+// order before the 16-lane requantization (q8_requant/avx512.h). A last tile
+// narrower than 32 is read and written with byte masks, so nothing past C
+// is touched. Compiled with AVX-512 F/BW/VL/VNNI flags (by file name);
+// dispatched only where cpuid reports them (ISA token avx512vnni).
+#if defined(__x86_64__) || defined(_M_X64)
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/q8_dwconv/q8_dwconv.h"
+#include "kernels/q8_requant/avx512.h"
+
+namespace gearshift {
+namespace {
+
+constexpr size_t kCt = 32;
+
+inline __m512i LoadX(const int8_t* p, __mmask32 m) {
+  return _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, p));
+}
+
+inline __m512i LoadW(const int8_t* p) {
+  return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+}  // namespace
+
+void q8_dwconv_32c__avx512vnni(size_t channels, size_t width, size_t taps,
+                               const int8_t* const* input, const void* w, int8_t* output,
+                               const Q8GemmOutput* out) {
+  const size_t block = 3 * sizeof(int32_t) * kCt + taps * kCt;
+  const auto* wb = static_cast<const char*>(w);
+  const __m512i lo_idx = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+  const __m512i hi_idx = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+  for (size_t c0 = 0; c0 < channels; c0 += kCt, wb += block) {
+    const size_t cn = channels - c0 < kCt ? channels - c0 : kCt;
+    const __mmask32 m = cn == kCt ? ~__mmask32{0} : static_cast<__mmask32>((1u << cn) - 1);
+    const auto* head = reinterpret_cast<const int32_t*>(wb);
+    const auto* wt = reinterpret_cast<const int8_t*>(head + 3 * kCt);
+    const __m512i bias0 = _mm512_loadu_si512(head);
+    const __m512i bias1 = _mm512_loadu_si512(head + 16);
+    const requant_avx512::Params r0 = requant_avx512::Load(
+        head + kCt, head + 2 * kCt, out->c_zero_point, out->act_min, out->act_max);
+    const requant_avx512::Params r1 = requant_avx512::Load(
+        head + kCt + 16, head + 2 * kCt + 16, out->c_zero_point, out->act_min, out->act_max);
+    for (size_t px = 0; px < width; ++px) {
+      const int8_t* const* in = input + px * taps;
+      __m512i acc_a = _mm512_setzero_si512();
+      __m512i acc_b = _mm512_setzero_si512();
+      size_t t = 0;
+      for (; t + 2 <= taps; t += 2) {
+        const __m512i x0 = LoadX(in[t] + c0, m);
+        const __m512i x1 = LoadX(in[t + 1] + c0, m);
+        const __m512i w0 = LoadW(wt + t * kCt);
+        const __m512i w1 = LoadW(wt + (t + 1) * kCt);
+        acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, x1),
+                                    _mm512_unpacklo_epi16(w0, w1));
+        acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, x1),
+                                    _mm512_unpackhi_epi16(w0, w1));
+      }
+      if (t < taps) {
+        const __m512i x0 = LoadX(in[t] + c0, m);
+        const __m512i w0 = LoadW(wt + t * kCt);
+        const __m512i z = _mm512_setzero_si512();
+        acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, z),
+                                    _mm512_unpacklo_epi16(w0, z));
+        acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, z),
+                                    _mm512_unpackhi_epi16(w0, z));
+      }
+      const __m512i acc0 = _mm512_add_epi32(bias0, _mm512_permutex2var_epi64(acc_a, lo_idx, acc_b));
+      const __m512i acc1 = _mm512_add_epi32(bias1, _mm512_permutex2var_epi64(acc_a, hi_idx, acc_b));
+      const __m128i y0 = requant_avx512::PackToI8(requant_avx512::Apply(acc0, r0));
+      const __m128i y1 = requant_avx512::PackToI8(requant_avx512::Apply(acc1, r1));
+      int8_t* y = output + px * channels + c0;
+      _mm256_mask_storeu_epi8(y, m, _mm256_set_m128i(y1, y0));
+    }
+  }
+}
+
+}  // namespace gearshift
+
+#endif  // defined(__x86_64__) || defined(_M_X64)
