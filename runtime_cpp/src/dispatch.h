@@ -45,7 +45,7 @@ struct KernelTable {
 };
 
 // Kernel family -> selected variant name ("ref" for the reference op), e.g.
-// {"f32_gemm": "f32_gemm_4x8__neon", "q8_gemm": "q8_gemm_4x8c4__neon_dot"}.
+// {"f32_gemm": "f32_gemm_4x8__neon", "q8_gemm": "q8_gemm_8x8c4__neon_dot"}.
 std::map<std::string, std::string> SelectedKernels(const KernelTable& t);
 
 // True when this CPU (as masked) can run code of `isa`.

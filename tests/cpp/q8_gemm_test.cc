@@ -298,7 +298,7 @@ TEST(Q8GemmDispatch, MaskedFeaturesFallBack) {
   KernelTable t;
 #if defined(__aarch64__)
   ASSERT_TRUE(BuildKernelTable("", ArmWithDot(), &t).ok());
-  EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x8c4__neon_dot");
+  EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_8x8c4__neon_dot");
   EXPECT_STREQ(t.f32_gemm.name, "f32_gemm_4x8__neon");  // f32 falls back within
   for (const char* off : {"neon_dot", "dotprod"}) {
     ASSERT_TRUE(BuildKernelTable("", MaskCpuFeatures(ArmWithDot(), off), &t).ok());
@@ -338,7 +338,7 @@ TEST(Q8GemmDispatch, DetectedCpuSelectsExpectedVariant) {
   for (const std::string& s : CpuFeatureNames(f)) features += " " + s;
   std::string expected = "q8_gemm_4x4__ref";
 #if defined(__aarch64__)
-  if (f.asimd) expected = f.neon_dot ? "q8_gemm_4x8c4__neon_dot" : "q8_gemm_4x8__neon";
+  if (f.asimd) expected = f.neon_dot ? "q8_gemm_8x8c4__neon_dot" : "q8_gemm_4x8__neon";
 #elif defined(__ARM_NEON)
   if (f.neon) expected = "q8_gemm_4x8__neon";
 #elif defined(__x86_64__) || defined(_M_X64)
