@@ -135,6 +135,34 @@ void q8_fully_connected__ref(const FullyConnectedParams& p, const Q8ChannelRequa
 
 namespace {
 
+// Gather copies of one pixel's channels. Stems have 1-4 channels: fixed-size
+// moves there instead of a library call per tap.
+inline void CopyChannels(int8_t* d, const int8_t* s, size_t n) {
+  if (n >= 8) {
+    std::memcpy(d, s, n);
+    return;
+  }
+  if (n & 4) {
+    std::memcpy(d, s, 4);
+    d += 4;
+    s += 4;
+  }
+  if (n & 2) {
+    std::memcpy(d, s, 2);
+    d += 2;
+    s += 2;
+  }
+  if (n & 1) *d = *s;
+}
+
+inline void FillChannels(int8_t* d, int8_t v, size_t n) {
+  if (n >= 8) {
+    std::memset(d, v, n);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) d[i] = v;
+}
+
 bool IsDirectGemm(const Conv2DParams& p) {
   return p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
          p.pad_top == 0 && p.pad_left == 0;
@@ -203,10 +231,10 @@ void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8G
                 int8_t* dst =
                     tile + i * kdim + (static_cast<int64_t>(ky) * p.kernel_w + kx) * p.in_c;
                 if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) {
-                  std::memset(dst, pad, static_cast<size_t>(p.in_c));
+                  FillChannels(dst, pad, static_cast<size_t>(p.in_c));
                 } else {
-                  std::memcpy(dst, x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c,
-                              static_cast<size_t>(p.in_c));
+                  CopyChannels(dst, x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c,
+                               static_cast<size_t>(p.in_c));
                 }
               }
             }

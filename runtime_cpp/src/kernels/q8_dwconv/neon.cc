@@ -46,6 +46,7 @@ void q8_dwconv_16c__neon(size_t channels, size_t width, size_t taps, const int8_
     const requant_neon::Params r1 = requant_neon::Load(m + 4, s + 4, zp, lo, hi);
     const requant_neon::Params r2 = requant_neon::Load(m + 8, s + 8, zp, lo, hi);
     const requant_neon::Params r3 = requant_neon::Load(m + 12, s + 12, zp, lo, hi);
+    const requant_neon::Output16 o = requant_neon::LoadOutput16(zp, lo, hi);
     for (size_t px = 0; px < width; ++px) {
       const int8_t* const* in = input + px * taps;
       int32x4_t acc0 = vld1q_s32(head);
@@ -62,16 +63,15 @@ void q8_dwconv_16c__neon(size_t channels, size_t width, size_t taps, const int8_
         acc2 = vaddw_s16(acc2, vget_low_s16(phi));
         acc3 = vaddw_s16(acc3, vget_high_s16(phi));
       }
-      const int8x8_t y0 = requant_neon::PackToI8(requant_neon::Apply(acc0, r0),
-                                                 requant_neon::Apply(acc1, r1));
-      const int8x8_t y1 = requant_neon::PackToI8(requant_neon::Apply(acc2, r2),
-                                                 requant_neon::Apply(acc3, r3));
+      const int8x16_t yv = requant_neon::Finish16(
+          requant_neon::Scale(acc0, r0), requant_neon::Scale(acc1, r1),
+          requant_neon::Scale(acc2, r2), requant_neon::Scale(acc3, r3), o);
       int8_t* y = output + px * channels + c0;
       if (cn == kCt) {
-        vst1q_s8(y, vcombine_s8(y0, y1));
+        vst1q_s8(y, yv);
       } else {
-        requant_neon::StoreN(y, y0, cn < 8 ? cn : 8);
-        if (cn > 8) requant_neon::StoreN(y + 8, y1, cn - 8);
+        requant_neon::StoreN(y, vget_low_s8(yv), cn < 8 ? cn : 8);
+        if (cn > 8) requant_neon::StoreN(y + 8, vget_high_s8(yv), cn - 8);
       }
     }
   }

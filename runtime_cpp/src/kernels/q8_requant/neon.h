@@ -25,6 +25,7 @@ namespace requant_neon {
 // Per-group constants of 4 columns.
 struct Params {
   int32x4_t multiplier, left, neg_right, zero_point, lo, hi;
+  bool any_left;  // some column shifts left (a multiplier >= 1): rare
 };
 
 inline Params Load(const int32_t* multiplier, const int32_t* shift, int32_t zero_point,
@@ -37,15 +38,47 @@ inline Params Load(const int32_t* multiplier, const int32_t* shift, int32_t zero
   p.zero_point = vdupq_n_s32(zero_point);
   p.lo = vdupq_n_s32(act_min - zero_point);
   p.hi = vdupq_n_s32(act_max - zero_point);
+  p.any_left = shift[0] > 0 || shift[1] > 0 || shift[2] > 0 || shift[3] > 0;
   return p;
 }
 
-inline int32x4_t Apply(int32x4_t acc, const Params& p) {
-  const int32x4_t x = vqrdmulhq_s32(vshlq_s32(acc, p.left), p.multiplier);
+// MultiplyByQuantizedMultiplier alone (no zero point, no clamp).
+inline int32x4_t Scale(int32x4_t acc, const Params& p) {
+  if (p.any_left) acc = vshlq_s32(acc, p.left);
+  const int32x4_t x = vqrdmulhq_s32(acc, p.multiplier);
   const int32x4_t fixup = vshrq_n_s32(vandq_s32(x, p.neg_right), 31);
-  int32x4_t v = vrshlq_s32(vqaddq_s32(x, fixup), p.neg_right);
+  return vrshlq_s32(vqaddq_s32(x, fixup), p.neg_right);
+}
+
+inline int32x4_t Apply(int32x4_t acc, const Params& p) {
+  int32x4_t v = Scale(acc, p);
   v = vminq_s32(vmaxq_s32(v, p.lo), p.hi);
   return vaddq_s32(v, p.zero_point);
+}
+
+// Output stage of 16 scaled values at once: saturate to int16, add the
+// zero point (saturating), saturate to int8, clamp to [act_min, act_max] in
+// int8 (max, then min: np.clip's order). Equal to clamp(v + zp) in exact
+// arithmetic: a value that saturates in either narrowing is beyond every
+// int8 bound on the same side, so it clamps to the same end.
+struct Output16 {
+  int16x8_t zero_point;
+  int8x16_t lo, hi;
+};
+
+inline Output16 LoadOutput16(int32_t zero_point, int32_t act_min, int32_t act_max) {
+  Output16 o;
+  o.zero_point = vdupq_n_s16(static_cast<int16_t>(zero_point));
+  o.lo = vdupq_n_s8(static_cast<int8_t>(act_min < -128 ? -128 : act_min));
+  o.hi = vdupq_n_s8(static_cast<int8_t>(act_max > 127 ? 127 : act_max));
+  return o;
+}
+
+inline int8x16_t Finish16(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d, const Output16& o) {
+  const int16x8_t ab = vqaddq_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)), o.zero_point);
+  const int16x8_t cd = vqaddq_s16(vcombine_s16(vqmovn_s32(c), vqmovn_s32(d)), o.zero_point);
+  const int8x16_t v = vcombine_s8(vqmovn_s16(ab), vqmovn_s16(cd));
+  return vminq_s8(vmaxq_s8(v, o.lo), o.hi);
 }
 
 // 8 int32 lanes already in [-128, 127] -> 8 bytes.
