@@ -310,20 +310,24 @@ void q8_depthwise_conv2d__dw(const Conv2DParams& p, const Q8ChannelRequant& q,
   const int64_t rows = p.batch * p.out_h;
   ParallelItems(pool, rows, p.out_w * c * taps, [&](int64_t begin, int64_t end) {
     std::vector<const int8_t*> ptrs(static_cast<size_t>(p.out_w * taps));
+    std::vector<const int8_t*> in_rows(static_cast<size_t>(p.kernel_h));
     for (int64_t row = begin; row < end; ++row) {
       const int64_t n = row / p.out_h, oy = row % p.out_h;
       const int8_t* image = x + n * p.in_h * p.in_w * c;
+      // Per filter row: the input row it reads, or null in the padding.
+      for (int ky = 0; ky < p.kernel_h; ++ky) {
+        const int64_t iy = oy * p.stride_h - p.pad_top + int64_t{ky} * p.dilation_h;
+        in_rows[static_cast<size_t>(ky)] =
+            iy < 0 || iy >= p.in_h ? nullptr : image + iy * p.in_w * c;
+      }
       const int8_t** ptr = ptrs.data();
       for (int64_t ox = 0; ox < p.out_w; ++ox) {
-        const int64_t iy0 = oy * p.stride_h - p.pad_top;
         const int64_t ix0 = ox * p.stride_w - p.pad_left;
         for (int ky = 0; ky < p.kernel_h; ++ky) {
-          const int64_t iy = iy0 + int64_t{ky} * p.dilation_h;
+          const int8_t* r = in_rows[static_cast<size_t>(ky)];
           for (int kx = 0; kx < p.kernel_w; ++kx) {
             const int64_t ix = ix0 + int64_t{kx} * p.dilation_w;
-            *ptr++ = (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w)
-                         ? zero
-                         : image + (iy * p.in_w + ix) * c;
+            *ptr++ = r == nullptr || ix < 0 || ix >= p.in_w ? zero : r + ix * c;
           }
         }
       }

@@ -24,6 +24,7 @@ namespace gearshift {
 namespace {
 
 constexpr size_t kCt = 32;
+constexpr size_t kMaxPairs = 13;  // 5x5 filters
 
 inline __m512i LoadX(const int8_t* p, __mmask32 m) {
   return _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, p));
@@ -53,29 +54,52 @@ void q8_dwconv_32c__avx512vnni(size_t channels, size_t width, size_t taps,
         head + kCt, head + 2 * kCt, out->c_zero_point, out->act_min, out->act_max);
     const requant_avx512::Params r1 = requant_avx512::Load(
         head + kCt + 16, head + 2 * kCt + 16, out->c_zero_point, out->act_min, out->act_max);
+    // The tile's weights, widened and interleaved by tap pair once per row
+    // of pixels (up to kMaxPairs pairs; longer filters interleave per pixel).
+    __m512i wlo[kMaxPairs], whi[kMaxPairs];
+    const size_t pairs = (taps + 1) / 2;
+    const bool cached = pairs <= kMaxPairs;
+    if (cached) {
+      for (size_t q = 0; q < pairs; ++q) {
+        const __m512i w0 = LoadW(wt + 2 * q * kCt);
+        const __m512i w1 = 2 * q + 1 < taps ? LoadW(wt + (2 * q + 1) * kCt) : _mm512_setzero_si512();
+        wlo[q] = _mm512_unpacklo_epi16(w0, w1);
+        whi[q] = _mm512_unpackhi_epi16(w0, w1);
+      }
+    }
     for (size_t px = 0; px < width; ++px) {
       const int8_t* const* in = input + px * taps;
       __m512i acc_a = _mm512_setzero_si512();
       __m512i acc_b = _mm512_setzero_si512();
-      size_t t = 0;
-      for (; t + 2 <= taps; t += 2) {
-        const __m512i x0 = LoadX(in[t] + c0, m);
-        const __m512i x1 = LoadX(in[t + 1] + c0, m);
-        const __m512i w0 = LoadW(wt + t * kCt);
-        const __m512i w1 = LoadW(wt + (t + 1) * kCt);
-        acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, x1),
-                                    _mm512_unpacklo_epi16(w0, w1));
-        acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, x1),
-                                    _mm512_unpackhi_epi16(w0, w1));
-      }
-      if (t < taps) {
-        const __m512i x0 = LoadX(in[t] + c0, m);
-        const __m512i w0 = LoadW(wt + t * kCt);
-        const __m512i z = _mm512_setzero_si512();
-        acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, z),
-                                    _mm512_unpacklo_epi16(w0, z));
-        acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, z),
-                                    _mm512_unpackhi_epi16(w0, z));
+      if (cached) {
+        size_t t = 0;
+        for (size_t q = 0; q < pairs; ++q, t += 2) {
+          const __m512i x0 = LoadX(in[t] + c0, m);
+          const __m512i x1 = t + 1 < taps ? LoadX(in[t + 1] + c0, m) : _mm512_setzero_si512();
+          acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, x1), wlo[q]);
+          acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, x1), whi[q]);
+        }
+      } else {
+        size_t t = 0;
+        for (; t + 2 <= taps; t += 2) {
+          const __m512i x0 = LoadX(in[t] + c0, m);
+          const __m512i x1 = LoadX(in[t + 1] + c0, m);
+          const __m512i w0 = LoadW(wt + t * kCt);
+          const __m512i w1 = LoadW(wt + (t + 1) * kCt);
+          acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, x1),
+                                      _mm512_unpacklo_epi16(w0, w1));
+          acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, x1),
+                                      _mm512_unpackhi_epi16(w0, w1));
+        }
+        if (t < taps) {
+          const __m512i x0 = LoadX(in[t] + c0, m);
+          const __m512i w0 = LoadW(wt + t * kCt);
+          const __m512i z = _mm512_setzero_si512();
+          acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, z),
+                                      _mm512_unpacklo_epi16(w0, z));
+          acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, z),
+                                      _mm512_unpackhi_epi16(w0, z));
+        }
       }
       const __m512i acc0 = _mm512_add_epi32(bias0, _mm512_permutex2var_epi64(acc_a, lo_idx, acc_b));
       const __m512i acc1 = _mm512_add_epi32(bias1, _mm512_permutex2var_epi64(acc_a, hi_idx, acc_b));
