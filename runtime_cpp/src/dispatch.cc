@@ -46,8 +46,8 @@ struct Q8GemmEntry {
 
 std::vector<Q8GemmEntry> Q8GemmEntries() {
   std::vector<Q8GemmEntry> v;
-#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset) \
-  v.push_back({isa, {&name, mr, nr, kr, #name, a_offset}});
+#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin) \
+  v.push_back({isa, {&name, mr, nr, kr, #name, a_offset, wmin}});
 #include "kernels/q8_gemm/q8_gemm.inc"
 #undef GS_UKERNEL
   return v;
@@ -176,6 +176,7 @@ CpuFeatures DetectCpuFeaturesMasked() {
 std::map<std::string, std::string> SelectedKernels(const KernelTable& t) {
   return {{"f32_gemm", t.f32_gemm.fn != nullptr ? t.f32_gemm.name : "ref"},
           {"q8_gemm", t.q8_gemm.fn != nullptr ? t.q8_gemm.name : "ref"},
+          {"q8_gemm_w127", t.q8_gemm_w127.fn != nullptr ? t.q8_gemm_w127.name : "ref"},
           {"q8_dwconv", t.q8_dwconv.fn != nullptr ? t.q8_dwconv.name : "ref"}};
 }
 
@@ -225,10 +226,14 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
       }
     }
   }
+  // The general int8 GEMM: the last wmin -128 entry of the best ISA. The
+  // w127 one: that ISA's last entry of any wmin.
   for (Isa i : kPreference) {
     if (!Within(i, isa) || !IsaSupported(i, features)) continue;
     for (const Q8GemmEntry& e : Q8GemmEntries()) {
-      if (e.isa == i) t.q8_gemm = e.kernel;
+      if (e.isa != i) continue;
+      if (e.kernel.wmin <= -128) t.q8_gemm = e.kernel;
+      t.q8_gemm_w127 = e.kernel;
     }
     if (t.q8_gemm.fn != nullptr) break;
   }

@@ -41,6 +41,7 @@ struct KernelTable {
   F32GemmKernel f32_gemm;
   F32DwconvUkernelFn f32_dwconv = nullptr;
   Q8GemmKernel q8_gemm;      // always set: the ref microkernel is the fallback
+  Q8GemmKernel q8_gemm_w127;  // for layers without a -128 weight (== q8_gemm if none faster)
   Q8DwconvKernel q8_dwconv;  // always set, likewise
 };
 

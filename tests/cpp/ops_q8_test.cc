@@ -445,8 +445,8 @@ struct GemmEntry {
 
 std::vector<Q8GemmKernel> RunnableKernels() {
   std::vector<GemmEntry> all;
-#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset) \
-  all.push_back({isa, {&name, mr, nr, kr, #name, a_offset}});
+#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin) \
+  all.push_back({isa, {&name, mr, nr, kr, #name, a_offset, wmin}});
 #include "kernels/q8_gemm/q8_gemm.inc"
 #undef GS_UKERNEL
   const CpuFeatures f = DetectCpuFeatures();

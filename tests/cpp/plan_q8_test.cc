@@ -296,6 +296,43 @@ TEST(PlanQ8, GemmPathPacksConvAndDenseAndSharesPacks) {
   EXPECT_LE(r->arena_bytes(), 4 * 512 + 4 * 64);
 }
 
+// A GEMM kernel with wmin -127 (two int8 products summed in int16, e.g.
+// q8_gemm_2x8c8__neon_mlal) must not get a layer holding a -128 weight: the
+// plan checks each layer's weights and gives such a layer the general
+// kernel. Modelled here with any two distinct kernels, so it runs on every
+// CPU; the outputs stay those of the reference ops.
+TEST(PlanQ8, LayerWithMinus128WeightTakesTheGeneralKernel) {
+  std::unique_ptr<Q8Model> m = BuildModel(Compute::kQ8);
+  KernelTable t;
+  ASSERT_TRUE(BuildKernelTable("", &t).ok());
+  if (t.q8_gemm.fn == &q8_gemm_4x4__ref) GTEST_SKIP() << "only the reference GEMM here";
+  t.q8_gemm_w127 = t.q8_gemm;
+  t.q8_gemm_w127.wmin = -127;
+  t.q8_gemm = Q8GemmKernel{&q8_gemm_4x4__ref, 4, 4, 1, "q8_gemm_4x4__ref", 0, -128};
+  int pw = -1;
+  for (size_t i = 0; i < m->model.tensors.size(); ++i) {
+    if (m->model.tensors[i].name == "pw") pw = static_cast<int>(i);
+  }
+  ASSERT_GE(pw, 0);
+  const Outputs before = RunModel(*m, KernelTable(), 1);
+  auto* w = const_cast<int8_t*>(m->weights->at(pw).i8);
+  w[5] = -128;  // the 1x1 conv now holds a -128 weight; the 3x3 conv and FC do not
+  const Outputs ref = RunModel(*m, KernelTable(), 1);
+  EXPECT_FALSE(ref == before);
+  std::unique_ptr<Plan> plan;
+  ASSERT_TRUE(Plan::Build(m->model, m->weights, {{1, 8, 8, 3}}, t, nullptr, &plan).ok());
+  int general = 0, fast = 0;
+  for (const PlanStep& st : plan->steps()) {
+    if (st.q8_packed == nullptr || st.op == OpType::kDepthwiseConv2D) continue;
+    general += st.q8_gemm.fn == &q8_gemm_4x4__ref;
+    fast += st.q8_gemm.wmin == -127;
+  }
+  EXPECT_EQ(general, 1);  // pw
+  EXPECT_EQ(fast, 2);     // conv, fc
+  EXPECT_TRUE(RunModel(*m, t, 1) == ref);
+  EXPECT_TRUE(RunModel(*m, t, 3) == ref);
+}
+
 TEST(PlanQ8, Q4GearPlansLikeQ8) {
   std::unique_ptr<Q8Model> m8 = BuildModel(Compute::kQ8);
   std::unique_ptr<Q8Model> m4 = BuildModel(Compute::kQ4);

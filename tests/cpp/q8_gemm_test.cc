@@ -35,8 +35,8 @@ struct Entry {
 
 std::vector<Entry> AllEntries() {
   std::vector<Entry> v;
-#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset) \
-  v.push_back({isa, {&name, mr, nr, kr, #name, a_offset}});
+#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin) \
+  v.push_back({isa, {&name, mr, nr, kr, #name, a_offset, wmin}});
 #include "kernels/q8_gemm/q8_gemm.inc"
 #undef GS_UKERNEL
   return v;
@@ -157,7 +157,9 @@ void CheckEntry(const Entry& e, size_t m, size_t n, size_t k, const Case& cs, ui
   const size_t a_stride = k + 3;  // rows are not contiguous
   std::vector<int8_t> a(m * a_stride), b(n * k);
   for (int8_t& x : a) x = static_cast<int8_t>(i8(rng));
-  for (int8_t& x : b) x = static_cast<int8_t>(i8(rng));
+  // A wmin -127 kernel is exact only without -128 weights (the plan checks).
+  std::uniform_int_distribution<int> wd(e.kernel.wmin, 127);
+  for (int8_t& x : b) x = static_cast<int8_t>(wd(rng));
   std::vector<int32_t> bias(n), mult(n), shift(n);
   std::uniform_int_distribution<int32_t> bd(-100000, 100000);
   std::uniform_int_distribution<int32_t> md(1 << 30, kI32Max);
@@ -303,6 +305,8 @@ TEST(Q8GemmDispatch, MaskedFeaturesFallBack) {
   for (const char* off : {"neon_dot", "dotprod"}) {
     ASSERT_TRUE(BuildKernelTable("", MaskCpuFeatures(ArmWithDot(), off), &t).ok());
     EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x8__neon") << off;
+    // layers without a -128 weight take the SMULL/SMLAL/SADALP kernel
+    EXPECT_STREQ(t.q8_gemm_w127.name, "q8_gemm_2x8c8__neon_mlal") << off;
   }
   ASSERT_TRUE(BuildKernelTable("", MaskCpuFeatures(ArmWithDot(), "neon,dotprod"), &t).ok());
   EXPECT_EQ(t.isa, "ref");

@@ -659,7 +659,18 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
         if (bias == nullptr) return fail("the bias is not a constant int32 tensor");
       }
       MakeQ8ChannelRequant(x, wq.scale, y, channels, act, &st->q8_channel);
-      const Q8GemmKernel& kernel = kernels_.q8_gemm;
+      // A kernel that sums two int8 products in int16 is exact only without
+      // -128 weights: checked here, per layer, on the gear's own values.
+      bool has_w_min = false;
+      if (w.i8 != nullptr && (dense || node.op == OpType::kConv2D) &&
+          kernels_.q8_gemm_w127.fn != kernels_.q8_gemm.fn) {
+        const int64_t count = channels * (dense ? st->dense.in_features
+                                                : int64_t{st->conv.kernel_h} * st->conv.kernel_w *
+                                                      st->conv.in_c);
+        for (int64_t i = 0; i < count && !has_w_min; ++i) has_w_min = w.i8[i] == -128;
+      }
+      const Q8GemmKernel& kernel = has_w_min ? kernels_.q8_gemm : kernels_.q8_gemm_w127;
+      st->q8_gemm = kernel;
       const bool gemm =
           st->sparse == nullptr &&
           (dense ? kernel.fn != nullptr && kernel.mr >= 1 && kernel.mr <= kQ8GemmMaxMr
@@ -799,7 +810,7 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         if (st.sparse != nullptr) {
           q8_conv2d__sparse(st.conv, st.q8_channel, *st.sparse, in[0], bias, y, pool);
         } else if (st.q8_packed != nullptr) {
-          q8_conv2d__gemm(st.conv, st.q8_channel, kernels_.q8_gemm, st.q8_packed, in[0], y, pool);
+          q8_conv2d__gemm(st.conv, st.q8_channel, st.q8_gemm, st.q8_packed, in[0], y, pool);
         } else {
           q8_conv2d__ref(st.conv, st.q8_channel, in[0], in[1], bias, y, pool);
         }
@@ -816,7 +827,7 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         if (st.sparse != nullptr) {
           q8_fully_connected__sparse(st.dense, st.q8_channel, *st.sparse, in[0], bias, y, pool);
         } else if (st.q8_packed != nullptr) {
-          q8_fully_connected__gemm(st.dense, st.q8_channel, kernels_.q8_gemm, st.q8_packed, in[0],
+          q8_fully_connected__gemm(st.dense, st.q8_channel, st.q8_gemm, st.q8_packed, in[0],
                                    y, pool);
         } else {
           q8_fully_connected__ref(st.dense, st.q8_channel, in[0], in[1], bias, y, pool);

@@ -141,6 +141,7 @@ struct PlanStep {
   GatherParams gather;         // GATHER
   // int8 gears: the quantized side of the params above.
   const void* q8_packed = nullptr;  // conv/dense: q8 GEMM pack, else ref op
+  Q8GemmKernel q8_gemm;             // the GEMM kernel q8_packed is packed for
   Q8ChannelRequant q8_channel;      // conv, depthwise, dense
   Q8AddParams q8_add;  // ADD, SUB
   Q8MulParams q8_mul;

@@ -50,12 +50,13 @@ struct Q8GemmKernel {
   int mr = 0, nr = 0, kr = 1;
   const char* name = "";
   int a_offset = 0;
+  int wmin = -128;  // the least weight value the kernel is exact for
 };
 
 constexpr int kQ8GemmMaxMr = 8;
 constexpr int kQ8GemmMaxNr = 16;
 
-#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset)                                     \
+#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin)                               \
   void name(size_t mr_, size_t nc, size_t kc, const int8_t* a, size_t a_stride,          \
             const void* w, int8_t* c, size_t c_stride, const Q8GemmOutput* out);
 #include "kernels/q8_gemm/q8_gemm.inc"
