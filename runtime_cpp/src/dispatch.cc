@@ -66,6 +66,19 @@ std::vector<Q8DwconvEntry> Q8DwconvEntries() {
   return v;
 }
 
+struct Q8QuantizeEntry {
+  Isa isa;
+  Q8QuantizeKernel kernel;
+};
+
+std::vector<Q8QuantizeEntry> Q8QuantizeEntries() {
+  std::vector<Q8QuantizeEntry> v;
+#define GS_UKERNEL(isa, name) v.push_back({isa, {&name, #name}});
+#include "kernels/q8_quantize/q8_quantize.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
 // Preference order, best first. The reference path is always last.
 constexpr Isa kPreference[] = {kIsaAvx512Vnni, kIsaAvxVnni, kIsaAvx2, kIsaNeonDot,
                                kIsaNeonFp16,   kIsaNeon,    kIsaRef};
@@ -92,6 +105,9 @@ bool Compiled(Isa isa) {
     if (e.isa == isa) return true;
   }
   for (const Q8DwconvEntry& e : Q8DwconvEntries()) {
+    if (e.isa == isa) return true;
+  }
+  for (const Q8QuantizeEntry& e : Q8QuantizeEntries()) {
     if (e.isa == isa) return true;
   }
   return false;
@@ -243,6 +259,13 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
       if (e.isa == i) t.q8_dwconv = e.kernel;
     }
     if (t.q8_dwconv.fn != nullptr) break;
+  }
+  for (Isa i : kPreference) {
+    if (!Within(i, isa) || !IsaSupported(i, features)) continue;
+    for (const Q8QuantizeEntry& e : Q8QuantizeEntries()) {
+      if (e.isa == i) t.q8_quantize = e.kernel;
+    }
+    if (t.q8_quantize.fn != nullptr) break;
   }
   *out = t;
   return Status::Ok();

@@ -24,6 +24,7 @@
 #include "kernels/f32_gemm/f32_gemm.h"
 #include "kernels/q8_dwconv/q8_dwconv.h"
 #include "kernels/q8_gemm/q8_gemm.h"
+#include "kernels/q8_quantize/q8_quantize.h"
 
 namespace gearshift {
 
@@ -43,6 +44,7 @@ struct KernelTable {
   Q8GemmKernel q8_gemm;      // always set: the ref microkernel is the fallback
   Q8GemmKernel q8_gemm_w127;  // for layers without a -128 weight (== q8_gemm if none faster)
   Q8DwconvKernel q8_dwconv;  // always set, likewise
+  Q8QuantizeKernel q8_quantize;  // graph inputs -> int8; null: the scalar loop
 };
 
 // Kernel family -> selected variant name ("ref" for the reference op), e.g.

@@ -445,12 +445,18 @@ inline int8_t QuantizeQ8Branchless(float x, double scale, int32_t zp) {
 
 }  // namespace
 
-void q8_quantize__opt(const float* x, Q8Quant q, int8_t* y, int64_t n, ThreadPool* pool) {
+void q8_quantize__opt(const float* x, Q8Quant q, int8_t* y, int64_t n, ThreadPool* pool,
+                      Q8QuantizeUkernelFn kernel) {
   const double s = static_cast<double>(q.scale);
   const int32_t zp = q.zero_point;
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   ParallelItems(pool, blocks, std::min(n, kBlock) * 8, [=](int64_t begin, int64_t end) {
     const int64_t stop = std::min(end * kBlock, n);
+    if (kernel != nullptr) {
+      kernel(static_cast<size_t>(stop - begin * kBlock), x + begin * kBlock, s, zp,
+             y + begin * kBlock);
+      return;
+    }
     for (int64_t i = begin * kBlock; i < stop; ++i) y[i] = QuantizeQ8Branchless(x[i], s, zp);
   });
 }

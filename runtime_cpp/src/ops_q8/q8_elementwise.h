@@ -17,6 +17,7 @@
 #include <array>
 #include <cstdint>
 
+#include "kernels/q8_quantize/q8_quantize.h"
 #include "ops/elementwise.h"
 #include "ops/op_common.h"
 #include "ops_q8/q8_common.h"
@@ -131,7 +132,10 @@ Q8Table MakeQ8LeakyReluTable(const Q8LeakyReluParams& p);  // LEAKY_RELU
 
 // Graph input quantization and output dequantization: the __refs' element
 // functions, split over threads for large tensors (an image input).
-void q8_quantize__opt(const float* x, Q8Quant q, int8_t* y, int64_t n, ThreadPool* pool);
+// `kernel` (a kernels/q8_quantize microkernel) over blocks split across
+// threads; null runs a branch-free scalar loop instead.
+void q8_quantize__opt(const float* x, Q8Quant q, int8_t* y, int64_t n, ThreadPool* pool,
+                      Q8QuantizeUkernelFn kernel = nullptr);
 void q8_dequantize__opt(const int8_t* x, Q8Quant q, float* y, int64_t n, ThreadPool* pool);
 
 void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n,

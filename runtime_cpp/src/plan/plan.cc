@@ -792,7 +792,8 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
   for (size_t i = 0; i < q8_inputs_.size(); ++i) {
     const Q8Io& io = q8_inputs_[i];
     q8_quantize__opt(static_cast<const float*>(inputs[i]), io.quant,
-                     reinterpret_cast<int8_t*>(arena + io.offset), io.elements, pool);
+                     reinterpret_cast<int8_t*>(arena + io.offset), io.elements, pool,
+                     kernels_.q8_quantize.fn);
   }
   const int8_t** in = scratch_q8_.data();
   for (const PlanStep& st : steps_) {
