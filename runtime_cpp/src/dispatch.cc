@@ -193,7 +193,8 @@ std::map<std::string, std::string> SelectedKernels(const KernelTable& t) {
   return {{"f32_gemm", t.f32_gemm.fn != nullptr ? t.f32_gemm.name : "ref"},
           {"q8_gemm", t.q8_gemm.fn != nullptr ? t.q8_gemm.name : "ref"},
           {"q8_gemm_w127", t.q8_gemm_w127.fn != nullptr ? t.q8_gemm_w127.name : "ref"},
-          {"q8_dwconv", t.q8_dwconv.fn != nullptr ? t.q8_dwconv.name : "ref"}};
+          {"q8_dwconv", t.q8_dwconv.fn != nullptr ? t.q8_dwconv.name : "ref"},
+          {"q8_quantize", t.q8_quantize.fn != nullptr ? t.q8_quantize.name : "ref"}};
 }
 
 Status BuildKernelTable(const std::string& requested, KernelTable* out) {
