@@ -9,6 +9,8 @@
 // batch 1-2, zero points at both ends, per-tensor and per-channel scales,
 // fused activations, 1 and 3 threads. Entries the CPU cannot run are
 // skipped; under qemu the NEON entry runs.
+#include "kernels/q8_dwconv/q8_dwconv.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -18,7 +20,6 @@
 
 #include "cpu_features.h"
 #include "dispatch.h"
-#include "kernels/q8_dwconv/q8_dwconv.h"
 #include "ops/conv.h"
 #include "ops_q8/q8_conv.h"
 #include "thread_pool.h"

@@ -6,6 +6,8 @@
 // a tie, NaN, infinities, signed zeros, subnormals, values far beyond the
 // int8 range, zero points at both ends, lengths around the 8-value step, and
 // through the threaded driver at 1 and 3 threads.
+#include "kernels/q8_quantize/q8_quantize.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,7 +19,6 @@
 
 #include "cpu_features.h"
 #include "dispatch.h"
-#include "kernels/q8_quantize/q8_quantize.h"
 #include "ops_q8/q8_common.h"
 #include "ops_q8/q8_elementwise.h"
 #include "thread_pool.h"
@@ -89,8 +90,7 @@ TEST_P(Q8QuantizeUkernel, MatchesQuantizeQ8BitExact) {
   q8_quantize__ref(x.data(), q, want.data(), static_cast<int64_t>(x.size()));
   for (int threads : {1, 3}) {
     ThreadPool pool(threads, 1);
-    q8_quantize__opt(x.data(), q, got.data(), static_cast<int64_t>(x.size()), &pool,
-                     e.kernel.fn);
+    q8_quantize__opt(x.data(), q, got.data(), static_cast<int64_t>(x.size()), &pool, e.kernel.fn);
     ASSERT_EQ(got, want) << e.kernel.name << " threads " << threads;
   }
 }

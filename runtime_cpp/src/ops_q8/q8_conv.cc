@@ -286,9 +286,8 @@ size_t Q8DepthwisePackedBytes(const Conv2DParams& p, const Q8DwconvKernel& kerne
          static_cast<size_t>(p.in_c);
 }
 
-void PackQ8Depthwise(const Conv2DParams& p, const Q8ChannelRequant& q,
-                     const Q8DwconvKernel& kernel, const int8_t* filter, const int32_t* bias,
-                     void* packed) {
+void PackQ8Depthwise(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8DwconvKernel& kernel,
+                     const int8_t* filter, const int32_t* bias, void* packed) {
   const auto taps = static_cast<size_t>(p.kernel_h) * static_cast<size_t>(p.kernel_w);
   const auto c = static_cast<size_t>(p.out_c);
   const auto ct = static_cast<size_t>(kernel.ct);

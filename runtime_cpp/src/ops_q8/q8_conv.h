@@ -111,9 +111,8 @@ size_t Q8DepthwisePackedBytes(const Conv2DParams& p, const Q8DwconvKernel& kerne
 
 // Packs filter [1,KH,KW,C], bias, q's multipliers/shifts and zero point into
 // `packed` (Q8DepthwisePackedBytes bytes).
-void PackQ8Depthwise(const Conv2DParams& p, const Q8ChannelRequant& q,
-                     const Q8DwconvKernel& kernel, const int8_t* filter, const int32_t* bias,
-                     void* packed);
+void PackQ8Depthwise(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8DwconvKernel& kernel,
+                     const int8_t* filter, const int32_t* bias, void* packed);
 
 // Output rows split over threads; per row, the tap pointers of its pixels
 // are built on the fly (the padding taps point to the zero-point row), so

@@ -13,12 +13,13 @@
 // AVX2.
 #if defined(__x86_64__) || defined(_M_X64)
 
+#include "kernels/q8_requant/avx2.h"
+
 #include <immintrin.h>
 
 #include <cstring>
 
 #include "kernels/q8_dwconv/q8_dwconv.h"
-#include "kernels/q8_requant/avx2.h"
 
 namespace gearshift {
 namespace {
@@ -97,10 +98,10 @@ void q8_dwconv_16c__avx2(size_t channels, size_t width, size_t taps, const int8_
           const __m256i x0 = LoadX(in[t] + c0, cn);
           const __m256i w0 = LoadW(wt + t * kCt);
           const __m256i z = _mm256_setzero_si256();
-          acc_a = _mm256_add_epi32(acc_a, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, z),
-                                                            _mm256_unpacklo_epi16(w0, z)));
-          acc_b = _mm256_add_epi32(acc_b, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, z),
-                                                            _mm256_unpackhi_epi16(w0, z)));
+          acc_a = _mm256_add_epi32(
+              acc_a, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, z), _mm256_unpacklo_epi16(w0, z)));
+          acc_b = _mm256_add_epi32(
+              acc_b, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, z), _mm256_unpackhi_epi16(w0, z)));
         }
       }
       const __m256i acc0 = _mm256_add_epi32(bias0, _mm256_permute2x128_si256(acc_a, acc_b, 0x20));

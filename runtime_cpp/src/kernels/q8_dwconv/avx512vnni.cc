@@ -62,7 +62,8 @@ void q8_dwconv_32c__avx512vnni(size_t channels, size_t width, size_t taps,
     if (cached) {
       for (size_t q = 0; q < pairs; ++q) {
         const __m512i w0 = LoadW(wt + 2 * q * kCt);
-        const __m512i w1 = 2 * q + 1 < taps ? LoadW(wt + (2 * q + 1) * kCt) : _mm512_setzero_si512();
+        const __m512i w1 =
+            2 * q + 1 < taps ? LoadW(wt + (2 * q + 1) * kCt) : _mm512_setzero_si512();
         wlo[q] = _mm512_unpacklo_epi16(w0, w1);
         whi[q] = _mm512_unpackhi_epi16(w0, w1);
       }

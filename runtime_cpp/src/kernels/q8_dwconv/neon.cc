@@ -8,12 +8,13 @@
 // activations through a zeroed buffer, so nothing past C is read.
 #if defined(__aarch64__) || defined(__ARM_NEON)
 
+#include "kernels/q8_requant/neon.h"
+
 #include <arm_neon.h>
 
 #include <cstring>
 
 #include "kernels/q8_dwconv/q8_dwconv.h"
-#include "kernels/q8_requant/neon.h"
 
 namespace gearshift {
 namespace {
@@ -63,9 +64,9 @@ void q8_dwconv_16c__neon(size_t channels, size_t width, size_t taps, const int8_
         acc2 = vaddw_s16(acc2, vget_low_s16(phi));
         acc3 = vaddw_s16(acc3, vget_high_s16(phi));
       }
-      const int8x16_t yv = requant_neon::Finish16(
-          requant_neon::Scale(acc0, r0), requant_neon::Scale(acc1, r1),
-          requant_neon::Scale(acc2, r2), requant_neon::Scale(acc3, r3), o);
+      const int8x16_t yv =
+          requant_neon::Finish16(requant_neon::Scale(acc0, r0), requant_neon::Scale(acc1, r1),
+                                 requant_neon::Scale(acc2, r2), requant_neon::Scale(acc3, r3), o);
       int8_t* y = output + px * channels + c0;
       if (cn == kCt) {
         vst1q_s8(y, yv);

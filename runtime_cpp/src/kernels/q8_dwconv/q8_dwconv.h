@@ -37,9 +37,9 @@ struct Q8DwconvKernel {
   const char* name = "";
 };
 
-#define GS_UKERNEL(isa, name, ct) \
-  void name(size_t channels, size_t width, size_t taps, const int8_t* const* input, \
-            const void* w, int8_t* output, const Q8GemmOutput* out);
+#define GS_UKERNEL(isa, name, ct)                                                                  \
+  void name(size_t channels, size_t width, size_t taps, const int8_t* const* input, const void* w, \
+            int8_t* output, const Q8GemmOutput* out);
 #include "kernels/q8_dwconv/q8_dwconv.inc"
 #undef GS_UKERNEL
 

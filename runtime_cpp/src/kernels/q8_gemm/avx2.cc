@@ -17,13 +17,14 @@
 // AVX2 (dispatch.cc).
 #if defined(__x86_64__) || defined(_M_X64)
 
+#include "kernels/q8_requant/avx2.h"
+
 #include <immintrin.h>
 
 #include <cstdint>
 #include <cstring>
 
 #include "kernels/q8_gemm/q8_gemm.h"
-#include "kernels/q8_requant/avx2.h"
 
 namespace gearshift {
 namespace {
@@ -95,8 +96,8 @@ void q8_gemm_3x8c8__avx2(size_t mr, size_t nc, size_t kc, const int8_t* a, size_
                            _mm256_add_epi32(bias, Reduce(r1c01, r1c23, r1c45, r1c67)),
                            _mm256_add_epi32(bias, Reduce(r2c01, r2c23, r2c45, r2c67))};
   if (!out->single_rounding) {
-    const requant_avx2::Params rq = requant_avx2::Load(head + kNr, head + 2 * kNr,
-                                                       out->c_zero_point, out->act_min, out->act_max);
+    const requant_avx2::Params rq = requant_avx2::Load(
+        head + kNr, head + 2 * kNr, out->c_zero_point, out->act_min, out->act_max);
     for (size_t r = 0; r < mr; ++r) {
       requant_avx2::StoreN(c + r * c_stride,
                            requant_avx2::PackToI8(requant_avx2::Apply(accs[r], rq)), nc);

@@ -12,8 +12,8 @@
 // broadcasts; a partial last group is read once, after the loop, zero-filled
 // (its packed weights are zero). The double-rounding epilogue runs in
 // registers (q8_requant/avx512.h); FULLY_CONNECTED's single rounding takes the
-// shared scalar one. Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni (by file name); dispatched only
-// where cpuid reports AVX-512 F/BW/VL and AVX512-VNNI.
+// shared scalar one. Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni (by file name);
+// dispatched only where cpuid reports AVX-512 F/BW/VL and AVX512-VNNI.
 #if defined(__x86_64__) || defined(_M_X64)
 
 #include <immintrin.h>
@@ -42,7 +42,8 @@ inline int32_t LoadTail(const int8_t* p, size_t n) {
 }  // namespace
 
 void q8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
-                                const void* w, int8_t* c, size_t c_stride, const Q8GemmOutput* out) {
+                                const void* w, int8_t* c, size_t c_stride,
+                                const Q8GemmOutput* out) {
   constexpr size_t kNr = 16;
   constexpr size_t kMr = 8;
   const auto* head = static_cast<const int32_t*>(w);

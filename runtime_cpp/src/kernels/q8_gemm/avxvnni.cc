@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 The gearshift authors.
 //
-// AVX-VNNI (VEX-encoded, 256-bit) int8 GEMM microkernel, 4 rows x 8 columns, K in groups of 4 ("c4"): one
-// VPDPBUSD per row and group adds, per column, the dot product of 4
-// unsigned activation bytes and 4 signed weights into an int32 lane. The
-// activations are signed, so the kernel reads x ^ 0x80 = x + 128 and the
-// packing folds (zx + 128) * sum_k w into the bias (a_offset 128 in
+// AVX-VNNI (VEX-encoded, 256-bit) int8 GEMM microkernel, 4 rows x 8 columns, K in groups of 4
+// ("c4"): one VPDPBUSD per row and group adds, per column, the dot product of 4 unsigned activation
+// bytes and 4 signed weights into an int32 lane. The activations are signed, so the kernel reads x
+// ^ 0x80 = x + 128 and the packing folds (zx + 128) * sum_k w into the bias (a_offset 128 in
 // q8_gemm.inc); every product is at most 255 * 128, and the lane sums are
 // exact, so the result equals the reference's. Full groups are fixed 4-byte
 // broadcasts; a partial last group is read once, after the loop, zero-filled
@@ -38,11 +37,11 @@ inline int32_t LoadTail(const int8_t* p, size_t n) {
   return v;
 }
 
-inline __m256i Load256(const void* p) {
-  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
+inline __m256i Load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
-inline void Store256(int32_t* p, __m256i v) { _mm256_store_si256(reinterpret_cast<__m256i*>(p), v); }
+inline void Store256(int32_t* p, __m256i v) {
+  _mm256_store_si256(reinterpret_cast<__m256i*>(p), v);
+}
 
 }  // namespace
 
@@ -62,23 +61,31 @@ void q8_gemm_4x8c4__avxvnni(size_t mr, size_t nc, size_t kc, const int8_t* a, si
   for (; k + 4 <= kc; k += 4) {
     const __m256i wv = Load256(wp);
     wp += 4 * kNr;
-    acc0 = _mm256_dpbusd_avx_epi32(acc0, _mm256_xor_si256(_mm256_set1_epi32(Load4(a0 + k)), flip), wv);
-    acc1 = _mm256_dpbusd_avx_epi32(acc1, _mm256_xor_si256(_mm256_set1_epi32(Load4(a1 + k)), flip), wv);
-    acc2 = _mm256_dpbusd_avx_epi32(acc2, _mm256_xor_si256(_mm256_set1_epi32(Load4(a2 + k)), flip), wv);
-    acc3 = _mm256_dpbusd_avx_epi32(acc3, _mm256_xor_si256(_mm256_set1_epi32(Load4(a3 + k)), flip), wv);
+    acc0 =
+        _mm256_dpbusd_avx_epi32(acc0, _mm256_xor_si256(_mm256_set1_epi32(Load4(a0 + k)), flip), wv);
+    acc1 =
+        _mm256_dpbusd_avx_epi32(acc1, _mm256_xor_si256(_mm256_set1_epi32(Load4(a1 + k)), flip), wv);
+    acc2 =
+        _mm256_dpbusd_avx_epi32(acc2, _mm256_xor_si256(_mm256_set1_epi32(Load4(a2 + k)), flip), wv);
+    acc3 =
+        _mm256_dpbusd_avx_epi32(acc3, _mm256_xor_si256(_mm256_set1_epi32(Load4(a3 + k)), flip), wv);
   }
   if (k < kc) {
     const size_t n = kc - k;
     const __m256i wv = Load256(wp);
-    acc0 = _mm256_dpbusd_avx_epi32(acc0, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a0 + k, n)), flip), wv);
-    acc1 = _mm256_dpbusd_avx_epi32(acc1, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a1 + k, n)), flip), wv);
-    acc2 = _mm256_dpbusd_avx_epi32(acc2, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a2 + k, n)), flip), wv);
-    acc3 = _mm256_dpbusd_avx_epi32(acc3, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a3 + k, n)), flip), wv);
+    acc0 = _mm256_dpbusd_avx_epi32(
+        acc0, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a0 + k, n)), flip), wv);
+    acc1 = _mm256_dpbusd_avx_epi32(
+        acc1, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a1 + k, n)), flip), wv);
+    acc2 = _mm256_dpbusd_avx_epi32(
+        acc2, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a2 + k, n)), flip), wv);
+    acc3 = _mm256_dpbusd_avx_epi32(
+        acc3, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a3 + k, n)), flip), wv);
   }
   const __m256i accs[4] = {acc0, acc1, acc2, acc3};
   if (!out->single_rounding) {
-    const requant_avx2::Params rq = requant_avx2::Load(head + kNr, head + 2 * kNr,
-                                                       out->c_zero_point, out->act_min, out->act_max);
+    const requant_avx2::Params rq = requant_avx2::Load(
+        head + kNr, head + 2 * kNr, out->c_zero_point, out->act_min, out->act_max);
     for (size_t r = 0; r < mr; ++r) {
       requant_avx2::StoreN(c + r * c_stride,
                            requant_avx2::PackToI8(requant_avx2::Apply(accs[r], rq)), nc);

@@ -13,10 +13,11 @@
 // called when getauxval reports NEON/ASIMD (dispatch.cc).
 #if defined(__aarch64__) || defined(__ARM_NEON)
 
+#include "kernels/q8_requant/neon.h"
+
 #include <arm_neon.h>
 
 #include "kernels/q8_gemm/q8_gemm.h"
-#include "kernels/q8_requant/neon.h"
 
 namespace gearshift {
 
@@ -43,20 +44,20 @@ void q8_gemm_4x8__neon(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t 
     const int16x8_t x1 = vmovl_s8(vld1_s8(a1 + k));
     const int16x8_t x2 = vmovl_s8(vld1_s8(a2 + k));
     const int16x8_t x3 = vmovl_s8(vld1_s8(a3 + k));
-#define GS_Q8_NEON_STEP(xpart, lane)                       \
-  {                                                        \
-    const int16x8_t wv = vmovl_s8(vld1_s8(wp));            \
-    wp += kNr;                                             \
-    const int16x4_t wlo = vget_low_s16(wv);                \
-    const int16x4_t whi = vget_high_s16(wv);               \
-    acc0a = vmlal_lane_s16(acc0a, wlo, xpart(x0), lane);   \
-    acc0b = vmlal_lane_s16(acc0b, whi, xpart(x0), lane);   \
-    acc1a = vmlal_lane_s16(acc1a, wlo, xpart(x1), lane);   \
-    acc1b = vmlal_lane_s16(acc1b, whi, xpart(x1), lane);   \
-    acc2a = vmlal_lane_s16(acc2a, wlo, xpart(x2), lane);   \
-    acc2b = vmlal_lane_s16(acc2b, whi, xpart(x2), lane);   \
-    acc3a = vmlal_lane_s16(acc3a, wlo, xpart(x3), lane);   \
-    acc3b = vmlal_lane_s16(acc3b, whi, xpart(x3), lane);   \
+#define GS_Q8_NEON_STEP(xpart, lane)                     \
+  {                                                      \
+    const int16x8_t wv = vmovl_s8(vld1_s8(wp));          \
+    wp += kNr;                                           \
+    const int16x4_t wlo = vget_low_s16(wv);              \
+    const int16x4_t whi = vget_high_s16(wv);             \
+    acc0a = vmlal_lane_s16(acc0a, wlo, xpart(x0), lane); \
+    acc0b = vmlal_lane_s16(acc0b, whi, xpart(x0), lane); \
+    acc1a = vmlal_lane_s16(acc1a, wlo, xpart(x1), lane); \
+    acc1b = vmlal_lane_s16(acc1b, whi, xpart(x1), lane); \
+    acc2a = vmlal_lane_s16(acc2a, wlo, xpart(x2), lane); \
+    acc2b = vmlal_lane_s16(acc2b, whi, xpart(x2), lane); \
+    acc3a = vmlal_lane_s16(acc3a, wlo, xpart(x3), lane); \
+    acc3b = vmlal_lane_s16(acc3b, whi, xpart(x3), lane); \
   }
     GS_Q8_NEON_STEP(vget_low_s16, 0)
     GS_Q8_NEON_STEP(vget_low_s16, 1)
@@ -84,11 +85,10 @@ void q8_gemm_4x8__neon(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t 
   }
   if (!out->single_rounding) {
     // Double rounding in registers (q8_requant/neon.h).
-    const requant_neon::Params ra = requant_neon::Load(head + kNr, head + 2 * kNr,
-                                                       out->c_zero_point, out->act_min, out->act_max);
-    const requant_neon::Params rb =
-        requant_neon::Load(head + kNr + 4, head + 2 * kNr + 4, out->c_zero_point, out->act_min,
-                           out->act_max);
+    const requant_neon::Params ra = requant_neon::Load(
+        head + kNr, head + 2 * kNr, out->c_zero_point, out->act_min, out->act_max);
+    const requant_neon::Params rb = requant_neon::Load(
+        head + kNr + 4, head + 2 * kNr + 4, out->c_zero_point, out->act_min, out->act_max);
     const requant_neon::Output16 o =
         requant_neon::LoadOutput16(out->c_zero_point, out->act_min, out->act_max);
     const int32x4_t lo[4] = {acc0a, acc1a, acc2a, acc3a};

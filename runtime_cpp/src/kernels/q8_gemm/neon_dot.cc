@@ -50,9 +50,8 @@ inline int8x16_t LoadTail(const int8_t* p, size_t n) {
 
 }  // namespace
 
-void q8_gemm_8x8c4__neon_dot(size_t mr, size_t nc, size_t kc, const int8_t* a,
-                             size_t a_stride, const void* w, int8_t* c, size_t c_stride,
-                             const Q8GemmOutput* out) {
+void q8_gemm_8x8c4__neon_dot(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
+                             const void* w, int8_t* c, size_t c_stride, const Q8GemmOutput* out) {
   constexpr size_t kNr = 8;
   constexpr size_t kMr = 8;
   const auto* head = static_cast<const int32_t*>(w);
@@ -71,14 +70,14 @@ void q8_gemm_8x8c4__neon_dot(size_t mr, size_t nc, size_t kc, const int8_t* a,
   for (; k + 16 <= kc; k += 16) {
     int8x16_t x[kMr];
     for (size_t r = 0; r < kMr; ++r) x[r] = vld1q_s8(rows[r] + k);
-#define GS_Q8_SDOT_GROUP(g)                                  \
-  {                                                          \
-    const int8x16_t wa = vld1q_s8(wp + 32 * (g));            \
-    const int8x16_t wb = vld1q_s8(wp + 32 * (g) + 16);       \
-    for (size_t r = 0; r < kMr; ++r) {                       \
-      lo[r] = vdotq_laneq_s32(lo[r], wa, x[r], g);           \
-      hi[r] = vdotq_laneq_s32(hi[r], wb, x[r], g);           \
-    }                                                        \
+#define GS_Q8_SDOT_GROUP(g)                            \
+  {                                                    \
+    const int8x16_t wa = vld1q_s8(wp + 32 * (g));      \
+    const int8x16_t wb = vld1q_s8(wp + 32 * (g) + 16); \
+    for (size_t r = 0; r < kMr; ++r) {                 \
+      lo[r] = vdotq_laneq_s32(lo[r], wa, x[r], g);     \
+      hi[r] = vdotq_laneq_s32(hi[r], wb, x[r], g);     \
+    }                                                  \
   }
     GS_Q8_SDOT_GROUP(0)
     GS_Q8_SDOT_GROUP(1)
@@ -108,11 +107,10 @@ void q8_gemm_8x8c4__neon_dot(size_t mr, size_t nc, size_t kc, const int8_t* a,
     }
   }
   if (!out->single_rounding) {
-    const requant_neon::Params ra = requant_neon::Load(head + kNr, head + 2 * kNr,
-                                                       out->c_zero_point, out->act_min, out->act_max);
-    const requant_neon::Params rb =
-        requant_neon::Load(head + kNr + 4, head + 2 * kNr + 4, out->c_zero_point, out->act_min,
-                           out->act_max);
+    const requant_neon::Params ra = requant_neon::Load(
+        head + kNr, head + 2 * kNr, out->c_zero_point, out->act_min, out->act_max);
+    const requant_neon::Params rb = requant_neon::Load(
+        head + kNr + 4, head + 2 * kNr + 4, out->c_zero_point, out->act_min, out->act_max);
     const requant_neon::Output16 o =
         requant_neon::LoadOutput16(out->c_zero_point, out->act_min, out->act_max);
     // Two rows per narrowing: rows past mr are duplicates, computed but not stored.

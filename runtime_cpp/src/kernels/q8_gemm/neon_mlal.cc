@@ -44,9 +44,8 @@ inline void Reduce(const int32x4_t* acc, int32x4_t* lo, int32x4_t* hi) {
 
 }  // namespace
 
-void q8_gemm_2x8c8__neon_mlal(size_t mr, size_t nc, size_t kc, const int8_t* a,
-                              size_t a_stride, const void* w, int8_t* c, size_t c_stride,
-                              const Q8GemmOutput* out) {
+void q8_gemm_2x8c8__neon_mlal(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
+                              const void* w, int8_t* c, size_t c_stride, const Q8GemmOutput* out) {
   constexpr size_t kNr = 8;
   const auto* head = static_cast<const int32_t*>(w);
   const int8_t* a0 = a;
@@ -58,7 +57,7 @@ void q8_gemm_2x8c8__neon_mlal(size_t mr, size_t nc, size_t kc, const int8_t* a,
   for (; k + 16 <= kc; k += 16) {
     const int8x16_t x0 = vld1q_s8(a0 + k);
     const int8x16_t x1 = vld1q_s8(a1 + k);
-    for (size_t j = 0; j < kNr; ++j) {  // unrolled: fixed count
+    for (size_t j = 0; j < kNr; ++j) {               // unrolled: fixed count
       const int8x8_t wa = vld1_s8(wp + 8 * j);       // column j, k .. k+7
       const int8x8_t wb = vld1_s8(wp + 64 + 8 * j);  // column j, k+8 .. k+15
       const int16x8_t p0 = vmlal_s8(vmull_s8(vget_low_s8(x0), wa), vget_high_s8(x0), wb);
@@ -90,16 +89,15 @@ void q8_gemm_2x8c8__neon_mlal(size_t mr, size_t nc, size_t kc, const int8_t* a,
   lo1 = vaddq_s32(lo1, bias_lo);
   hi1 = vaddq_s32(hi1, bias_hi);
   if (!out->single_rounding) {
-    const requant_neon::Params ra = requant_neon::Load(head + kNr, head + 2 * kNr,
-                                                       out->c_zero_point, out->act_min, out->act_max);
-    const requant_neon::Params rb =
-        requant_neon::Load(head + kNr + 4, head + 2 * kNr + 4, out->c_zero_point, out->act_min,
-                           out->act_max);
+    const requant_neon::Params ra = requant_neon::Load(
+        head + kNr, head + 2 * kNr, out->c_zero_point, out->act_min, out->act_max);
+    const requant_neon::Params rb = requant_neon::Load(
+        head + kNr + 4, head + 2 * kNr + 4, out->c_zero_point, out->act_min, out->act_max);
     const requant_neon::Output16 o =
         requant_neon::LoadOutput16(out->c_zero_point, out->act_min, out->act_max);
-    const int8x16_t y = requant_neon::Finish16(
-        requant_neon::Scale(lo0, ra), requant_neon::Scale(hi0, rb), requant_neon::Scale(lo1, ra),
-        requant_neon::Scale(hi1, rb), o);
+    const int8x16_t y =
+        requant_neon::Finish16(requant_neon::Scale(lo0, ra), requant_neon::Scale(hi0, rb),
+                               requant_neon::Scale(lo1, ra), requant_neon::Scale(hi1, rb), o);
     requant_neon::StoreN(c, vget_low_s8(y), nc);
     if (mr > 1) requant_neon::StoreN(c + c_stride, vget_high_s8(y), nc);
     return;

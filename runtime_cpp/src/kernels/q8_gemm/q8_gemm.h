@@ -37,8 +37,8 @@ struct Q8GemmOutput {
 
 // mr in [1, MR] rows of A (row r at a + r * a_stride), nc in [1, NR]
 // columns of the packed block `w` stored to c (row r at c + r * c_stride).
-using Q8GemmUkernelFn = void (*)(size_t mr, size_t nc, size_t kc, const int8_t* a,
-                                 size_t a_stride, const void* w, int8_t* c, size_t c_stride,
+using Q8GemmUkernelFn = void (*)(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
+                                 const void* w, int8_t* c, size_t c_stride,
                                  const Q8GemmOutput* out);
 
 // One int8 GEMM microkernel, its tile, its weight layout (KR) and the
@@ -56,9 +56,9 @@ struct Q8GemmKernel {
 constexpr int kQ8GemmMaxMr = 8;
 constexpr int kQ8GemmMaxNr = 16;
 
-#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin)                               \
-  void name(size_t mr_, size_t nc, size_t kc, const int8_t* a, size_t a_stride,          \
-            const void* w, int8_t* c, size_t c_stride, const Q8GemmOutput* out);
+#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin)                                      \
+  void name(size_t mr_, size_t nc, size_t kc, const int8_t* a, size_t a_stride, const void* w, \
+            int8_t* c, size_t c_stride, const Q8GemmOutput* out);
 #include "kernels/q8_gemm/q8_gemm.inc"
 #undef GS_UKERNEL
 
@@ -77,15 +77,15 @@ void PackQ8GemmWeights(const Q8GemmKernel& kernel, size_t n, size_t k, const int
 // The shared epilogue: requantizes acc [mr][acc_stride] (bias' included)
 // with the block's multipliers and shifts and stores nc int8 columns per row.
 void Q8GemmRequantizeTile(size_t mr, size_t nc, const int32_t* acc, size_t acc_stride,
-                          const int32_t* multiplier, const int32_t* shift,
-                          const Q8GemmOutput& out, int8_t* c, size_t c_stride);
+                          const int32_t* multiplier, const int32_t* shift, const Q8GemmOutput& out,
+                          int8_t* c, size_t c_stride);
 
 // The whole GEMM through `kernel` (packs B, walks the tiles): for tests, the
 // Python parity binding and benchmarks. m, n, k >= 1.
 void RunQ8Gemm(const Q8GemmKernel& kernel, size_t m, size_t n, size_t k, const int8_t* a,
                size_t a_stride, int32_t a_zero_point, const int8_t* b, const int32_t* bias,
-               const int32_t* multiplier, const int32_t* shift, const Q8GemmOutput& out,
-               int8_t* c, size_t c_stride);
+               const int32_t* multiplier, const int32_t* shift, const Q8GemmOutput& out, int8_t* c,
+               size_t c_stride);
 
 // Plain-loop oracle on unpacked operands (no folding, no tiles), matching
 // converters/quant_ref.py: what every variant is tested against.

@@ -69,8 +69,8 @@ void PackQ8GemmWeights(const Q8GemmKernel& kernel, size_t n, size_t k, const int
 }
 
 void Q8GemmRequantizeTile(size_t mr, size_t nc, const int32_t* acc, size_t acc_stride,
-                          const int32_t* multiplier, const int32_t* shift,
-                          const Q8GemmOutput& out, int8_t* c, size_t c_stride) {
+                          const int32_t* multiplier, const int32_t* shift, const Q8GemmOutput& out,
+                          int8_t* c, size_t c_stride) {
   for (size_t r = 0; r < mr; ++r) {
     for (size_t j = 0; j < nc; ++j) {
       c[r * c_stride + j] = OutputStage(acc[r * acc_stride + j], multiplier[j], shift[j], out);
@@ -80,15 +80,14 @@ void Q8GemmRequantizeTile(size_t mr, size_t nc, const int32_t* acc, size_t acc_s
 
 void RunQ8Gemm(const Q8GemmKernel& kernel, size_t m, size_t n, size_t k, const int8_t* a,
                size_t a_stride, int32_t a_zero_point, const int8_t* b, const int32_t* bias,
-               const int32_t* multiplier, const int32_t* shift, const Q8GemmOutput& out,
-               int8_t* c, size_t c_stride) {
+               const int32_t* multiplier, const int32_t* shift, const Q8GemmOutput& out, int8_t* c,
+               size_t c_stride) {
   const auto nr = static_cast<size_t>(kernel.nr);
   const auto mr = static_cast<size_t>(kernel.mr);
   const size_t block = Q8GemmPackedBlockBytes(k, nr, kernel.kr);
   // int32 elements, so the block heads are 4-byte aligned.
   std::vector<int32_t> packed(((n + nr - 1) / nr * block + 3) / 4);
-  PackQ8GemmWeights(kernel, n, k, b, bias, multiplier, shift, a_zero_point,
-                    packed.data());
+  PackQ8GemmWeights(kernel, n, k, b, bias, multiplier, shift, a_zero_point, packed.data());
   const auto* w = reinterpret_cast<const char*>(packed.data());
   for (size_t r0 = 0; r0 < m; r0 += mr) {
     for (size_t n0 = 0, nb = 0; n0 < n; n0 += nr, ++nb) {

@@ -24,10 +24,10 @@ inline int32x2_t Quantize2(float32x2_t x, float64x2_t scale, float64x2_t zp) {
   const float64x2_t t = vrndq_f64(c);
   const float64x2_t f = vsubq_f64(c, t);
   const float64x2_t one = vdupq_n_f64(1.0);
-  const float64x2_t up = vreinterpretq_f64_u64(
-      vandq_u64(vcgeq_f64(f, vdupq_n_f64(0.5)), vreinterpretq_u64_f64(one)));
-  const float64x2_t down = vreinterpretq_f64_u64(
-      vandq_u64(vcleq_f64(f, vdupq_n_f64(-0.5)), vreinterpretq_u64_f64(one)));
+  const float64x2_t up =
+      vreinterpretq_f64_u64(vandq_u64(vcgeq_f64(f, vdupq_n_f64(0.5)), vreinterpretq_u64_f64(one)));
+  const float64x2_t down =
+      vreinterpretq_f64_u64(vandq_u64(vcleq_f64(f, vdupq_n_f64(-0.5)), vreinterpretq_u64_f64(one)));
   float64x2_t r = vaddq_f64(vsubq_f64(vaddq_f64(t, up), down), zp);
   r = vbslq_f64(vceqq_f64(v, v), r, zp);  // NaN -> zero point
   r = vminq_f64(vmaxq_f64(r, vdupq_n_f64(-128.0)), vdupq_n_f64(127.0));
@@ -42,10 +42,10 @@ void q8_quantize__neon(size_t n, const float* x, double scale, int32_t zero_poin
   auto step = [&](const float* in, int8_t* out) {
     const float32x4_t a = vld1q_f32(in);
     const float32x4_t b = vld1q_f32(in + 4);
-    const int32x4_t qa = vcombine_s32(Quantize2(vget_low_f32(a), s, zp),
-                                      Quantize2(vget_high_f32(a), s, zp));
-    const int32x4_t qb = vcombine_s32(Quantize2(vget_low_f32(b), s, zp),
-                                      Quantize2(vget_high_f32(b), s, zp));
+    const int32x4_t qa =
+        vcombine_s32(Quantize2(vget_low_f32(a), s, zp), Quantize2(vget_high_f32(a), s, zp));
+    const int32x4_t qb =
+        vcombine_s32(Quantize2(vget_low_f32(b), s, zp), Quantize2(vget_high_f32(b), s, zp));
     vst1_s8(out, vmovn_s16(vcombine_s16(vmovn_s32(qa), vmovn_s32(qb))));
   };
   size_t i = 0;

@@ -55,7 +55,8 @@ inline __m256i Apply(__m256i acc, const Params& p) {
   const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, p.multiplier), half);
   const __m256i odd = _mm256_add_epi64(
       _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(p.multiplier, 32)), half);
-  const __m256i r = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
+  const __m256i r =
+      _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
   // RoundingDivideByPOT(r, right)
   const __m256i rem = _mm256_and_si256(r, p.mask);
   const __m256i thr = _mm256_add_epi32(p.half_mask, _mm256_srli_epi32(r, 31));
