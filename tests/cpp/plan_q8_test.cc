@@ -296,8 +296,8 @@ TEST(PlanQ8, GemmPathPacksConvAndDenseAndSharesPacks) {
   EXPECT_LE(r->arena_bytes(), 4 * 512 + 4 * 64);
 }
 
-// A GEMM kernel with wmin -127 (two int8 products summed in int16, e.g.
-// q8_gemm_2x8c8__neon_mlal) must not get a layer holding a -128 weight: the
+// A GEMM kernel with wmin -127 (one that sums two int8 products in int16,
+// as SMULL + SMLAL do) must not get a layer holding a -128 weight: the
 // plan checks each layer's weights and gives such a layer the general
 // kernel. Modelled here with any two distinct kernels, so it runs on every
 // CPU; the outputs stay those of the reference ops.

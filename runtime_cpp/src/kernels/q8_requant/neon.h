@@ -38,7 +38,11 @@ inline Params Load(const int32_t* multiplier, const int32_t* shift, int32_t zero
   p.zero_point = vdupq_n_s32(zero_point);
   p.lo = vdupq_n_s32(act_min - zero_point);
   p.hi = vdupq_n_s32(act_max - zero_point);
+#if defined(__aarch64__)
+  p.any_left = vmaxvq_s32(s) > 0;
+#else
   p.any_left = shift[0] > 0 || shift[1] > 0 || shift[2] > 0 || shift[3] > 0;
+#endif
   return p;
 }
 
