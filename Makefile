@@ -103,18 +103,18 @@ bench: install
 # MobileNetV2 1.0/224, batch 1, 1 thread. ICOUNT is an external
 # instruction-counting tool (arm-icount's icount.sh: qemu-user with a counting
 # TCG plugin), not part of this repository; without it the target says so and
-# does nothing. It counts this checkout (uncommitted edits included; the tool
+# does nothing (make icount ICOUNT=/path/to/icount.sh). It counts this checkout (uncommitted edits included; the tool
 # builds its own aarch64 wheels), makes the models once into $(ICOUNT_OUT)/mnv2
 # (after `make install`; delete the folder to remake them) and writes one JSON
 # per CPU to $(ICOUNT_OUT)/icount-<cpu>.json. Not part of `make test`.
-ICOUNT      ?= ../shared/tools/arm-icount/icount.sh
+ICOUNT      ?=
 ICOUNT_OUT  ?= build-icount
 ICOUNT_CPUS ?= cortex-a72 cortex-a76
 
 icount:
-	@if [ ! -f "$(ICOUNT)" ]; then \
-		echo "icount: the instruction-counting tool is not available ($(ICOUNT) not found;"; \
-		echo "        set ICOUNT=/path/to/icount.sh). Nothing counted."; \
+	@if [ -z "$(ICOUNT)" ] || [ ! -f "$(ICOUNT)" ]; then \
+		echo "icount: the instruction-counting tool is not available ('$(ICOUNT)' not found;"; \
+		echo "        run make icount ICOUNT=/path/to/icount.sh). Nothing counted."; \
 		exit 0; \
 	fi; \
 	set -e; \
