@@ -13,39 +13,31 @@
 namespace gearshift {
 namespace {
 
-struct GemmEntry {
+// One compiled variant of a kernel family and the ISA it needs.
+template <typename Kernel>
+struct Entry {
   Isa isa;
-  F32GemmKernel kernel;
+  Kernel kernel;
 };
 
-std::vector<GemmEntry> F32GemmEntries() {
-  std::vector<GemmEntry> v;
+std::vector<Entry<F32GemmKernel>> F32GemmEntries() {
+  std::vector<Entry<F32GemmKernel>> v;
 #define GS_UKERNEL(isa, name, mr, nr) v.push_back({isa, {&name, mr, nr, #name}});
 #include "kernels/f32_gemm/f32_gemm.inc"
 #undef GS_UKERNEL
   return v;
 }
 
-struct DwconvEntry {
-  Isa isa;
-  F32DwconvUkernelFn fn;
-};
-
-std::vector<DwconvEntry> F32DwconvEntries() {
-  std::vector<DwconvEntry> v;
+std::vector<Entry<F32DwconvUkernelFn>> F32DwconvEntries() {
+  std::vector<Entry<F32DwconvUkernelFn>> v;
 #define GS_UKERNEL(isa, name, mr, nr) v.push_back({isa, &name});
 #include "kernels/f32_dwconv/f32_dwconv.inc"
 #undef GS_UKERNEL
   return v;
 }
 
-struct Q8GemmEntry {
-  Isa isa;
-  Q8GemmKernel kernel;
-};
-
-std::vector<Q8GemmEntry> Q8GemmEntries() {
-  std::vector<Q8GemmEntry> v;
+std::vector<Entry<Q8GemmKernel>> Q8GemmEntries() {
+  std::vector<Entry<Q8GemmKernel>> v;
 #define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin) \
   v.push_back({isa, {&name, mr, nr, kr, #name, a_offset, wmin}});
 #include "kernels/q8_gemm/q8_gemm.inc"
@@ -53,30 +45,28 @@ std::vector<Q8GemmEntry> Q8GemmEntries() {
   return v;
 }
 
-struct Q8DwconvEntry {
-  Isa isa;
-  Q8DwconvKernel kernel;
-};
-
-std::vector<Q8DwconvEntry> Q8DwconvEntries() {
-  std::vector<Q8DwconvEntry> v;
+std::vector<Entry<Q8DwconvKernel>> Q8DwconvEntries() {
+  std::vector<Entry<Q8DwconvKernel>> v;
 #define GS_UKERNEL(isa, name, ct) v.push_back({isa, {&name, ct, #name}});
 #include "kernels/q8_dwconv/q8_dwconv.inc"
 #undef GS_UKERNEL
   return v;
 }
 
-struct Q8QuantizeEntry {
-  Isa isa;
-  Q8QuantizeKernel kernel;
-};
-
-std::vector<Q8QuantizeEntry> Q8QuantizeEntries() {
-  std::vector<Q8QuantizeEntry> v;
+std::vector<Entry<Q8QuantizeKernel>> Q8QuantizeEntries() {
+  std::vector<Entry<Q8QuantizeKernel>> v;
 #define GS_UKERNEL(isa, name) v.push_back({isa, {&name, #name}});
 #include "kernels/q8_quantize/q8_quantize.inc"
 #undef GS_UKERNEL
   return v;
+}
+
+template <typename Kernel>
+bool HasIsa(const std::vector<Entry<Kernel>>& entries, Isa isa) {
+  for (const Entry<Kernel>& e : entries) {
+    if (e.isa == isa) return true;
+  }
+  return false;
 }
 
 // Preference order, best first. The reference path is always last.
@@ -94,23 +84,9 @@ bool ParseIsa(const std::string& s, Isa* isa) {
 }
 
 bool Compiled(Isa isa) {
-  if (isa == kIsaRef) return true;
-  for (const GemmEntry& e : F32GemmEntries()) {
-    if (e.isa == isa) return true;
-  }
-  for (const DwconvEntry& e : F32DwconvEntries()) {
-    if (e.isa == isa) return true;
-  }
-  for (const Q8GemmEntry& e : Q8GemmEntries()) {
-    if (e.isa == isa) return true;
-  }
-  for (const Q8DwconvEntry& e : Q8DwconvEntries()) {
-    if (e.isa == isa) return true;
-  }
-  for (const Q8QuantizeEntry& e : Q8QuantizeEntries()) {
-    if (e.isa == isa) return true;
-  }
-  return false;
+  return isa == kIsaRef || HasIsa(F32GemmEntries(), isa) || HasIsa(F32DwconvEntries(), isa) ||
+         HasIsa(Q8GemmEntries(), isa) || HasIsa(Q8DwconvEntries(), isa) ||
+         HasIsa(Q8QuantizeEntries(), isa);
 }
 
 // True when a kernel of `candidate` may run under the selected ISA: the ISA
@@ -122,31 +98,68 @@ bool Within(Isa candidate, Isa selected) {
   return candidate == kIsaNeon && (selected == kIsaNeonDot || selected == kIsaNeonFp16);
 }
 
+// The last entry of the best ISA (preference order) that may run under
+// `selected` on this CPU, or `none` if no entry qualifies; `with_ref` says
+// whether ref entries count (the fp32 families keep their reference ops
+// instead).
+template <typename Kernel>
+Kernel PickBest(const std::vector<Entry<Kernel>>& entries, Isa selected,
+                const CpuFeatures& features, bool with_ref, Kernel none) {
+  for (Isa i : kPreference) {
+    if ((i == kIsaRef && !with_ref) || !Within(i, selected) || !IsaSupported(i, features)) {
+      continue;
+    }
+    bool found = false;
+    Kernel k = none;
+    for (const Entry<Kernel>& e : entries) {
+      if (e.isa == i) {
+        k = e.kernel;
+        found = true;
+      }
+    }
+    if (found) return k;
+  }
+  return none;
+}
+
 }  // namespace
 
 const char* IsaName(Isa isa) {
   switch (isa) {
-    case kIsaRef: return "ref";
-    case kIsaNeon: return "neon";
-    case kIsaNeonFp16: return "neon_fp16";
-    case kIsaNeonDot: return "neon_dot";
-    case kIsaAvx2: return "avx2";
-    case kIsaAvxVnni: return "avxvnni";
-    case kIsaAvx512Vnni: return "avx512vnni";
+    case kIsaRef:
+      return "ref";
+    case kIsaNeon:
+      return "neon";
+    case kIsaNeonFp16:
+      return "neon_fp16";
+    case kIsaNeonDot:
+      return "neon_dot";
+    case kIsaAvx2:
+      return "avx2";
+    case kIsaAvxVnni:
+      return "avxvnni";
+    case kIsaAvx512Vnni:
+      return "avx512vnni";
   }
   return "?";
 }
 
 bool IsaSupported(Isa isa, const CpuFeatures& f) {
   switch (isa) {
-    case kIsaRef: return true;
-    case kIsaAvx2: return f.avx2 && f.fma && f.f16c;
-    case kIsaAvxVnni: return f.avx2 && f.fma && f.f16c && f.avx_vnni;
+    case kIsaRef:
+      return true;
+    case kIsaAvx2:
+      return f.avx2 && f.fma && f.f16c;
+    case kIsaAvxVnni:
+      return f.avx2 && f.fma && f.f16c && f.avx_vnni;
     case kIsaAvx512Vnni:
       return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512_vnni;
-    case kIsaNeon: return f.neon || f.asimd;
-    case kIsaNeonFp16: return (f.neon || f.asimd) && f.neon_fp16;
-    case kIsaNeonDot: return (f.neon || f.asimd) && f.neon_dot;
+    case kIsaNeon:
+      return f.neon || f.asimd;
+    case kIsaNeonFp16:
+      return (f.neon || f.asimd) && f.neon_fp16;
+    case kIsaNeonDot:
+      return (f.neon || f.asimd) && f.neon_dot;
   }
   return false;
 }
@@ -223,50 +236,31 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
       }
     }
   } else if (!ParseIsa(want, &isa) || !Compiled(isa) || !IsaSupported(isa, features)) {
-    return InvalidArgument("isa '" + want + "' is not available on this CPU/build; available: " +
-                           available);
+    return InvalidArgument("isa '" + want +
+                           "' is not available on this CPU/build; available: " + available);
   }
   KernelTable t;
   t.isa = IsaName(isa);
   // Per family: the last entry of the best ISA within the selected one. The
   // fp32 families keep null (the reference op) rather than a ref entry.
-  for (Isa i : kPreference) {
-    if (i == kIsaRef || !Within(i, isa) || !IsaSupported(i, features)) continue;
-    if (t.f32_gemm.fn == nullptr) {
-      for (const GemmEntry& e : F32GemmEntries()) {
-        if (e.isa == i) t.f32_gemm = e.kernel;
-      }
-    }
-    if (t.f32_dwconv == nullptr) {
-      for (const DwconvEntry& e : F32DwconvEntries()) {
-        if (e.isa == i) t.f32_dwconv = e.fn;
-      }
-    }
+  t.f32_gemm = PickBest(F32GemmEntries(), isa, features, false, F32GemmKernel());
+  t.f32_dwconv = PickBest<F32DwconvUkernelFn>(F32DwconvEntries(), isa, features, false, nullptr);
+  t.q8_dwconv = PickBest(Q8DwconvEntries(), isa, features, true, Q8DwconvKernel());
+  t.q8_quantize = PickBest(Q8QuantizeEntries(), isa, features, true, Q8QuantizeKernel());
+  // The general int8 GEMM: the best ISA's last wmin -128 entry. The w127 one
+  // (for layers without a -128 weight): that ISA's last entry of any wmin.
+  std::vector<Entry<Q8GemmKernel>> general;
+  for (const Entry<Q8GemmKernel>& e : Q8GemmEntries()) {
+    if (e.kernel.wmin <= -128) general.push_back(e);
   }
-  // The general int8 GEMM: the last wmin -128 entry of the best ISA. The
-  // w127 one: that ISA's last entry of any wmin.
-  for (Isa i : kPreference) {
-    if (!Within(i, isa) || !IsaSupported(i, features)) continue;
-    for (const Q8GemmEntry& e : Q8GemmEntries()) {
-      if (e.isa != i) continue;
-      if (e.kernel.wmin <= -128) t.q8_gemm = e.kernel;
-      t.q8_gemm_w127 = e.kernel;
-    }
-    if (t.q8_gemm.fn != nullptr) break;
+  t.q8_gemm = PickBest(general, isa, features, true, Q8GemmKernel());
+  t.q8_gemm_w127 = t.q8_gemm;
+  Isa gemm_isa = kIsaRef;
+  for (const Entry<Q8GemmKernel>& e : general) {
+    if (e.kernel.fn == t.q8_gemm.fn) gemm_isa = e.isa;
   }
-  for (Isa i : kPreference) {
-    if (!Within(i, isa) || !IsaSupported(i, features)) continue;
-    for (const Q8DwconvEntry& e : Q8DwconvEntries()) {
-      if (e.isa == i) t.q8_dwconv = e.kernel;
-    }
-    if (t.q8_dwconv.fn != nullptr) break;
-  }
-  for (Isa i : kPreference) {
-    if (!Within(i, isa) || !IsaSupported(i, features)) continue;
-    for (const Q8QuantizeEntry& e : Q8QuantizeEntries()) {
-      if (e.isa == i) t.q8_quantize = e.kernel;
-    }
-    if (t.q8_quantize.fn != nullptr) break;
+  for (const Entry<Q8GemmKernel>& e : Q8GemmEntries()) {
+    if (e.isa == gemm_isa) t.q8_gemm_w127 = e.kernel;
   }
   *out = t;
   return Status::Ok();
