@@ -183,9 +183,12 @@ size_t Q8GemmPackedBytes(size_t n, size_t k, const Q8GemmKernel& kernel) {
   return (n + nr - 1) / nr * Q8GemmPackedBlockBytes(k, nr, static_cast<size_t>(kernel.kr));
 }
 
-bool Q8Conv2DGemmSupported(const Conv2DParams& p, const Q8GemmKernel& kernel) {
-  if (kernel.fn == nullptr || kernel.mr > kQ8GemmMaxMr || kernel.mr < 1) return false;
-  return true;
+bool Q8GemmUsable(const Q8GemmKernel& kernel) {
+  return kernel.fn != nullptr && kernel.mr >= 1 && kernel.mr <= kQ8GemmMaxMr;
+}
+
+bool Q8Conv2DGemmSupported(const Conv2DParams& /*p*/, const Q8GemmKernel& kernel) {
+  return Q8GemmUsable(kernel);
 }
 
 void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKernel& kernel,

@@ -82,10 +82,13 @@ void q8_fully_connected__ref(const FullyConnectedParams& p, const Q8ChannelRequa
 // Bytes of PackQ8GemmWeights' output for n columns of depth k.
 size_t Q8GemmPackedBytes(size_t n, size_t k, const Q8GemmKernel& kernel);
 
+// Whether the GEMM drivers can run `kernel` (set, with 1 <= MR <= kQ8GemmMaxMr).
+bool Q8GemmUsable(const Q8GemmKernel& kernel);
+
 // Whether q8_conv2d__gemm can run `p` on `kernel`: any geometry, given a
-// GEMM microkernel (a convolution that is not a plain 1x1/stride-1/unpadded
-// GEMM gathers MR rows of KH*KW*C bytes into a per-thread buffer of that
-// size, so no layer size pushes it onto the reference loop).
+// usable kernel (a convolution that is not a plain 1x1/stride-1/unpadded GEMM
+// gathers MR rows of KH*KW*C bytes into a per-thread buffer of that size, so
+// no layer size pushes it onto the reference loop).
 bool Q8Conv2DGemmSupported(const Conv2DParams& p, const Q8GemmKernel& kernel);
 
 // `packed`: filter [O, KH*KW*C], bias, q.multiplier/shift and q.x_zero_point

@@ -92,50 +92,50 @@ std::shared_ptr<const float> PackedWeightsCache::Get(int64_t n, int64_t k, int n
   return pack;
 }
 
-std::shared_ptr<const void> PackedWeightsCache::GetQ8(const Q8GemmKernel& kernel, int64_t n,
-                                                      int64_t k, const int8_t* w,
-                                                      const int32_t* bias,
-                                                      const Q8ChannelRequant& q) {
+bool PackedWeightsCache::Q8Key::operator==(const Q8Key& o) const {
+  return w == o.w && bias == o.bias && n == o.n && k == o.k && nr == o.nr && kr == o.kr &&
+         a_offset == o.a_offset && a_zero_point == o.a_zero_point && multiplier == o.multiplier &&
+         shift == o.shift;
+}
+
+std::shared_ptr<const void> PackedWeightsCache::FindOrPackQ8(
+    Q8Key key, size_t bytes, const std::function<void(void*)>& pack_into) {
   for (const Q8Entry& e : q8_entries_) {
-    if (e.w == w && e.bias == bias && e.n == n && e.k == k && e.nr == kernel.nr &&
-        e.kr == kernel.kr && e.a_offset == kernel.a_offset && e.a_zero_point == q.x_zero_point && e.multiplier == q.multiplier &&
-        e.shift == q.shift) {
+    if (e.key == key) {
       if (std::shared_ptr<const void> pack = e.pack.lock()) return pack;
     }
   }
   q8_entries_.erase(std::remove_if(q8_entries_.begin(), q8_entries_.end(),
                                    [](const Q8Entry& e) { return e.pack.expired(); }),
                     q8_entries_.end());
-  std::shared_ptr<void> pack =
-      AlignedBytes(Q8GemmPackedBytes(static_cast<size_t>(n), static_cast<size_t>(k), kernel));
-  PackQ8GemmWeights(kernel, static_cast<size_t>(n), static_cast<size_t>(k), w, bias,
-                    q.multiplier.data(), q.shift.data(), q.x_zero_point, pack.get());
-  q8_entries_.push_back(
-      {w, bias, n, k, kernel.nr, kernel.kr, kernel.a_offset, q.x_zero_point, q.multiplier, q.shift,
-       pack});
+  std::shared_ptr<void> pack = AlignedBytes(bytes);
+  pack_into(pack.get());
+  q8_entries_.push_back({std::move(key), pack});
   return pack;
+}
+
+std::shared_ptr<const void> PackedWeightsCache::GetQ8(const Q8GemmKernel& kernel, int64_t n,
+                                                      int64_t k, const int8_t* w,
+                                                      const int32_t* bias,
+                                                      const Q8ChannelRequant& q) {
+  const size_t bytes = Q8GemmPackedBytes(static_cast<size_t>(n), static_cast<size_t>(k), kernel);
+  return FindOrPackQ8(
+      {w, bias, n, k, kernel.nr, kernel.kr, kernel.a_offset, q.x_zero_point, q.multiplier, q.shift},
+      bytes, [&](void* out) {
+        PackQ8GemmWeights(kernel, static_cast<size_t>(n), static_cast<size_t>(k), w, bias,
+                          q.multiplier.data(), q.shift.data(), q.x_zero_point, out);
+      });
 }
 
 std::shared_ptr<const void> PackedWeightsCache::GetQ8Depthwise(const Q8DwconvKernel& kernel,
                                                                const Conv2DParams& p,
-                                                               const int8_t* w,
-                                                               const int32_t* bias,
+                                                               const int8_t* w, const int32_t* bias,
                                                                const Q8ChannelRequant& q,
                                                                size_t* bytes) {
-  const int64_t taps = int64_t{p.kernel_h} * p.kernel_w;
   *bytes = Q8DepthwisePackedBytes(p, kernel);
-  for (const Q8Entry& e : q8_entries_) {
-    if (e.w == w && e.bias == bias && e.n == p.out_c && e.k == taps && e.nr == kernel.ct &&
-        e.kr == 0 && e.a_zero_point == q.x_zero_point && e.multiplier == q.multiplier &&
-        e.shift == q.shift) {
-      if (std::shared_ptr<const void> pack = e.pack.lock()) return pack;
-    }
-  }
-  std::shared_ptr<void> pack = AlignedBytes(*bytes);
-  PackQ8Depthwise(p, q, kernel, w, bias, pack.get());
-  q8_entries_.push_back(
-      {w, bias, p.out_c, taps, kernel.ct, 0, 0, q.x_zero_point, q.multiplier, q.shift, pack});
-  return pack;
+  return FindOrPackQ8({w, bias, p.out_c, int64_t{p.kernel_h} * p.kernel_w, kernel.ct, 0, 0,
+                       q.x_zero_point, q.multiplier, q.shift},
+                      *bytes, [&](void* out) { PackQ8Depthwise(p, q, kernel, w, bias, out); });
 }
 
 const float* Plan::PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
@@ -664,16 +664,16 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
       bool has_w_min = false;
       if (w.i8 != nullptr && (dense || node.op == OpType::kConv2D) &&
           kernels_.q8_gemm_w127.fn != kernels_.q8_gemm.fn) {
-        const int64_t count = channels * (dense ? st->dense.in_features
-                                                : int64_t{st->conv.kernel_h} * st->conv.kernel_w *
-                                                      st->conv.in_c);
+        const int64_t count =
+            channels * (dense ? st->dense.in_features
+                              : int64_t{st->conv.kernel_h} * st->conv.kernel_w * st->conv.in_c);
         for (int64_t i = 0; i < count && !has_w_min; ++i) has_w_min = w.i8[i] == -128;
       }
       const Q8GemmKernel& kernel = has_w_min ? kernels_.q8_gemm : kernels_.q8_gemm_w127;
       st->q8_gemm = kernel;
       const bool gemm =
           st->sparse == nullptr &&
-          (dense ? kernel.fn != nullptr && kernel.mr >= 1 && kernel.mr <= kQ8GemmMaxMr
+          (dense ? Q8GemmUsable(kernel)
                  : node.op == OpType::kConv2D && Q8Conv2DGemmSupported(st->conv, kernel));
       if (gemm) {
         const int64_t k = dense ? st->dense.in_features
@@ -828,8 +828,8 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         if (st.sparse != nullptr) {
           q8_fully_connected__sparse(st.dense, st.q8_channel, *st.sparse, in[0], bias, y, pool);
         } else if (st.q8_packed != nullptr) {
-          q8_fully_connected__gemm(st.dense, st.q8_channel, st.q8_gemm, st.q8_packed, in[0],
-                                   y, pool);
+          q8_fully_connected__gemm(st.dense, st.q8_channel, st.q8_gemm, st.q8_packed, in[0], y,
+                                   pool);
         } else {
           q8_fully_connected__ref(st.dense, st.q8_channel, in[0], in[1], bias, y, pool);
         }

@@ -35,6 +35,7 @@
 #define GEARSHIFT_PLAN_PLAN_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -102,15 +103,26 @@ class PackedWeightsCache {
     int nr;
     std::weak_ptr<const float> pack;
   };
-  struct Q8Entry {
+  // What identifies an int8 pack: the weights, the layout it was made for
+  // (a depthwise pack has kr = 0 and nr = its channel tile) and the
+  // requantization folded into it.
+  struct Q8Key {
     const int8_t* w;
     const int32_t* bias;
     int64_t n, k;
-    int nr, kr, a_offset;  // depthwise packs: nr = channel tile, kr = 0
+    int nr, kr, a_offset;
     int32_t a_zero_point;
     std::vector<int32_t> multiplier, shift;
+    bool operator==(const Q8Key& o) const;
+  };
+  struct Q8Entry {
+    Q8Key key;
     std::weak_ptr<const void> pack;
   };
+  // The live pack for `key`, else a new one of `bytes` bytes filled by
+  // `pack_into` (expired entries are dropped on the way).
+  std::shared_ptr<const void> FindOrPackQ8(Q8Key key, size_t bytes,
+                                           const std::function<void(void*)>& pack_into);
   std::vector<Entry> entries_;
   std::vector<Q8Entry> q8_entries_;
 };
