@@ -424,40 +424,15 @@ Q8Table MakeQ8LeakyReluTable(const Q8LeakyReluParams& p) {
   return TableOf([&p](const int8_t* x, int8_t* y, int64_t n) { q8_leaky_relu__ref(p, x, y, n); });
 }
 
-namespace {
-
-// QuantizeQ8 without a libm call or a branch, so the loop vectorises: the
-// same double division, then round half away from zero as trunc plus the
-// sign where the (exact) fraction reaches one half. Clamping v to +-256
-// first changes nothing after the final clamp (|zp| <= 128) and keeps the
-// int32 truncation in range; NaN (v != v) maps to the zero point as in
-// QuantizeQ8, and infinities saturate as there.
-inline int8_t QuantizeQ8Branchless(float x, double scale, int32_t zp) {
-  const double v = static_cast<double>(x) / scale;
-  const double c = v < -256.0 ? -256.0 : (v > 256.0 ? 256.0 : v);
-  const auto t = static_cast<int32_t>(c);
-  const double f = c - static_cast<double>(t);
-  int32_t r = t + (f >= 0.5 ? 1 : 0) - (f <= -0.5 ? 1 : 0) + zp;
-  r = v != v ? zp : r;
-  r = r < -128 ? -128 : (r > 127 ? 127 : r);
-  return static_cast<int8_t>(r);
-}
-
-}  // namespace
-
 void q8_quantize__opt(const float* x, Q8Quant q, int8_t* y, int64_t n, ThreadPool* pool,
                       Q8QuantizeUkernelFn kernel) {
+  if (kernel == nullptr) kernel = &q8_quantize_1x__ref;  // QuantizeQ8 per value
   const double s = static_cast<double>(q.scale);
   const int32_t zp = q.zero_point;
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   ParallelItems(pool, blocks, std::min(n, kBlock) * 8, [=](int64_t begin, int64_t end) {
-    const int64_t stop = std::min(end * kBlock, n);
-    if (kernel != nullptr) {
-      kernel(static_cast<size_t>(stop - begin * kBlock), x + begin * kBlock, s, zp,
-             y + begin * kBlock);
-      return;
-    }
-    for (int64_t i = begin * kBlock; i < stop; ++i) y[i] = QuantizeQ8Branchless(x[i], s, zp);
+    const int64_t first = begin * kBlock;
+    kernel(static_cast<size_t>(std::min(end * kBlock, n) - first), x + first, s, zp, y + first);
   });
 }
 

@@ -132,8 +132,8 @@ Q8Table MakeQ8LeakyReluTable(const Q8LeakyReluParams& p);  // LEAKY_RELU
 
 // Graph input quantization and output dequantization: the __refs' element
 // functions, split over threads for large tensors (an image input).
-// `kernel` (a kernels/q8_quantize microkernel) over blocks split across
-// threads; null runs a branch-free scalar loop instead.
+// `kernel` (a kernels/q8_quantize microkernel; null: q8_quantize_1x__ref, the
+// per-value QuantizeQ8) over blocks split across threads.
 void q8_quantize__opt(const float* x, Q8Quant q, int8_t* y, int64_t n, ThreadPool* pool,
                       Q8QuantizeUkernelFn kernel = nullptr);
 void q8_dequantize__opt(const int8_t* x, Q8Quant q, float* y, int64_t n, ThreadPool* pool);

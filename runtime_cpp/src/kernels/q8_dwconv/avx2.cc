@@ -38,6 +38,16 @@ inline __m256i LoadW(const int8_t* p) {
   return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
+// The weights of taps t and t + 1 (zero past the last tap), widened and
+// interleaved as the activations are: channels' pairs for the low and high
+// unpack halves.
+inline void WeightPair(const int8_t* wt, size_t t, size_t taps, __m256i* lo, __m256i* hi) {
+  const __m256i w0 = LoadW(wt + t * kCt);
+  const __m256i w1 = t + 1 < taps ? LoadW(wt + (t + 1) * kCt) : _mm256_setzero_si256();
+  *lo = _mm256_unpacklo_epi16(w0, w1);
+  *hi = _mm256_unpackhi_epi16(w0, w1);
+}
+
 }  // namespace
 
 void q8_dwconv_16c__avx2(size_t channels, size_t width, size_t taps, const int8_t* const* input,
@@ -61,48 +71,23 @@ void q8_dwconv_16c__avx2(size_t channels, size_t width, size_t taps, const int8_
     __m256i wlo[kMaxPairs], whi[kMaxPairs];
     const size_t pairs = (taps + 1) / 2;
     const bool cached = pairs <= kMaxPairs;
-    if (cached) {
-      for (size_t q = 0; q < pairs; ++q) {
-        const __m256i w0 = LoadW(wt + 2 * q * kCt);
-        const __m256i w1 =
-            2 * q + 1 < taps ? LoadW(wt + (2 * q + 1) * kCt) : _mm256_setzero_si256();
-        wlo[q] = _mm256_unpacklo_epi16(w0, w1);
-        whi[q] = _mm256_unpackhi_epi16(w0, w1);
-      }
-    }
+    for (size_t q = 0; cached && q < pairs; ++q) WeightPair(wt, 2 * q, taps, &wlo[q], &whi[q]);
     for (size_t px = 0; px < width; ++px) {
       const int8_t* const* in = input + px * taps;
       __m256i acc_a = _mm256_setzero_si256();  // channels 0-3 | 8-11
       __m256i acc_b = _mm256_setzero_si256();  // channels 4-7 | 12-15
-      if (cached) {
-        size_t t = 0;
-        for (size_t q = 0; q < pairs; ++q, t += 2) {
-          const __m256i x0 = LoadX(in[t] + c0, cn);
-          const __m256i x1 = t + 1 < taps ? LoadX(in[t + 1] + c0, cn) : _mm256_setzero_si256();
-          acc_a = _mm256_add_epi32(acc_a, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), wlo[q]));
-          acc_b = _mm256_add_epi32(acc_b, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), whi[q]));
+      for (size_t q = 0, t = 0; q < pairs; ++q, t += 2) {
+        const __m256i x0 = LoadX(in[t] + c0, cn);
+        const __m256i x1 = t + 1 < taps ? LoadX(in[t + 1] + c0, cn) : _mm256_setzero_si256();
+        __m256i wl, wh;
+        if (cached) {
+          wl = wlo[q];
+          wh = whi[q];
+        } else {
+          WeightPair(wt, t, taps, &wl, &wh);
         }
-      } else {
-        size_t t = 0;
-        for (; t + 2 <= taps; t += 2) {
-          const __m256i x0 = LoadX(in[t] + c0, cn);
-          const __m256i x1 = LoadX(in[t + 1] + c0, cn);
-          const __m256i w0 = LoadW(wt + t * kCt);
-          const __m256i w1 = LoadW(wt + (t + 1) * kCt);
-          acc_a = _mm256_add_epi32(acc_a, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1),
-                                                            _mm256_unpacklo_epi16(w0, w1)));
-          acc_b = _mm256_add_epi32(acc_b, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
-                                                            _mm256_unpackhi_epi16(w0, w1)));
-        }
-        if (t < taps) {
-          const __m256i x0 = LoadX(in[t] + c0, cn);
-          const __m256i w0 = LoadW(wt + t * kCt);
-          const __m256i z = _mm256_setzero_si256();
-          acc_a = _mm256_add_epi32(
-              acc_a, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, z), _mm256_unpacklo_epi16(w0, z)));
-          acc_b = _mm256_add_epi32(
-              acc_b, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, z), _mm256_unpackhi_epi16(w0, z)));
-        }
+        acc_a = _mm256_add_epi32(acc_a, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), wl));
+        acc_b = _mm256_add_epi32(acc_b, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), wh));
       }
       const __m256i acc0 = _mm256_add_epi32(bias0, _mm256_permute2x128_si256(acc_a, acc_b, 0x20));
       const __m256i acc1 = _mm256_add_epi32(bias1, _mm256_permute2x128_si256(acc_a, acc_b, 0x31));

@@ -34,6 +34,16 @@ inline __m512i LoadW(const int8_t* p) {
   return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
+// The weights of taps t and t + 1 (zero past the last tap), widened and
+// interleaved as the activations are: channels' pairs for the low and high
+// unpack halves.
+inline void WeightPair(const int8_t* wt, size_t t, size_t taps, __m512i* lo, __m512i* hi) {
+  const __m512i w0 = LoadW(wt + t * kCt);
+  const __m512i w1 = t + 1 < taps ? LoadW(wt + (t + 1) * kCt) : _mm512_setzero_si512();
+  *lo = _mm512_unpacklo_epi16(w0, w1);
+  *hi = _mm512_unpackhi_epi16(w0, w1);
+}
+
 }  // namespace
 
 void q8_dwconv_32c__avx512vnni(size_t channels, size_t width, size_t taps,
@@ -59,48 +69,23 @@ void q8_dwconv_32c__avx512vnni(size_t channels, size_t width, size_t taps,
     __m512i wlo[kMaxPairs], whi[kMaxPairs];
     const size_t pairs = (taps + 1) / 2;
     const bool cached = pairs <= kMaxPairs;
-    if (cached) {
-      for (size_t q = 0; q < pairs; ++q) {
-        const __m512i w0 = LoadW(wt + 2 * q * kCt);
-        const __m512i w1 =
-            2 * q + 1 < taps ? LoadW(wt + (2 * q + 1) * kCt) : _mm512_setzero_si512();
-        wlo[q] = _mm512_unpacklo_epi16(w0, w1);
-        whi[q] = _mm512_unpackhi_epi16(w0, w1);
-      }
-    }
+    for (size_t q = 0; cached && q < pairs; ++q) WeightPair(wt, 2 * q, taps, &wlo[q], &whi[q]);
     for (size_t px = 0; px < width; ++px) {
       const int8_t* const* in = input + px * taps;
       __m512i acc_a = _mm512_setzero_si512();
       __m512i acc_b = _mm512_setzero_si512();
-      if (cached) {
-        size_t t = 0;
-        for (size_t q = 0; q < pairs; ++q, t += 2) {
-          const __m512i x0 = LoadX(in[t] + c0, m);
-          const __m512i x1 = t + 1 < taps ? LoadX(in[t + 1] + c0, m) : _mm512_setzero_si512();
-          acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, x1), wlo[q]);
-          acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, x1), whi[q]);
+      for (size_t q = 0, t = 0; q < pairs; ++q, t += 2) {
+        const __m512i x0 = LoadX(in[t] + c0, m);
+        const __m512i x1 = t + 1 < taps ? LoadX(in[t + 1] + c0, m) : _mm512_setzero_si512();
+        __m512i wl, wh;
+        if (cached) {
+          wl = wlo[q];
+          wh = whi[q];
+        } else {
+          WeightPair(wt, t, taps, &wl, &wh);
         }
-      } else {
-        size_t t = 0;
-        for (; t + 2 <= taps; t += 2) {
-          const __m512i x0 = LoadX(in[t] + c0, m);
-          const __m512i x1 = LoadX(in[t + 1] + c0, m);
-          const __m512i w0 = LoadW(wt + t * kCt);
-          const __m512i w1 = LoadW(wt + (t + 1) * kCt);
-          acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, x1),
-                                      _mm512_unpacklo_epi16(w0, w1));
-          acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, x1),
-                                      _mm512_unpackhi_epi16(w0, w1));
-        }
-        if (t < taps) {
-          const __m512i x0 = LoadX(in[t] + c0, m);
-          const __m512i w0 = LoadW(wt + t * kCt);
-          const __m512i z = _mm512_setzero_si512();
-          acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, z),
-                                      _mm512_unpacklo_epi16(w0, z));
-          acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, z),
-                                      _mm512_unpackhi_epi16(w0, z));
-        }
+        acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, x1), wl);
+        acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, x1), wh);
       }
       const __m512i acc0 = _mm512_add_epi32(bias0, _mm512_permutex2var_epi64(acc_a, lo_idx, acc_b));
       const __m512i acc1 = _mm512_add_epi32(bias1, _mm512_permutex2var_epi64(acc_a, hi_idx, acc_b));

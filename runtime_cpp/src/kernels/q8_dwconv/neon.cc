@@ -43,10 +43,10 @@ void q8_dwconv_16c__neon(size_t channels, size_t width, size_t taps, const int8_
     const auto* wt = reinterpret_cast<const int8_t*>(head + 3 * kCt);
     const int32_t* m = head + kCt;
     const int32_t* s = head + 2 * kCt;
-    const requant_neon::Params r0 = requant_neon::Load(m, s, zp, lo, hi);
-    const requant_neon::Params r1 = requant_neon::Load(m + 4, s + 4, zp, lo, hi);
-    const requant_neon::Params r2 = requant_neon::Load(m + 8, s + 8, zp, lo, hi);
-    const requant_neon::Params r3 = requant_neon::Load(m + 12, s + 12, zp, lo, hi);
+    const requant_neon::Params r0 = requant_neon::Load(m, s);
+    const requant_neon::Params r1 = requant_neon::Load(m + 4, s + 4);
+    const requant_neon::Params r2 = requant_neon::Load(m + 8, s + 8);
+    const requant_neon::Params r3 = requant_neon::Load(m + 12, s + 12);
     const requant_neon::Output16 o = requant_neon::LoadOutput16(zp, lo, hi);
     for (size_t px = 0; px < width; ++px) {
       const int8_t* const* in = input + px * taps;

@@ -83,24 +83,11 @@ void q8_gemm_4x8__neon(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t 
     acc3a = vmlal_n_s16(acc3a, wlo, a3[k]);
     acc3b = vmlal_n_s16(acc3b, whi, a3[k]);
   }
-  if (!out->single_rounding) {
-    // Double rounding in registers (q8_requant/neon.h).
-    const requant_neon::Params ra = requant_neon::Load(
-        head + kNr, head + 2 * kNr, out->c_zero_point, out->act_min, out->act_max);
-    const requant_neon::Params rb = requant_neon::Load(
-        head + kNr + 4, head + 2 * kNr + 4, out->c_zero_point, out->act_min, out->act_max);
-    const requant_neon::Output16 o =
-        requant_neon::LoadOutput16(out->c_zero_point, out->act_min, out->act_max);
+  if (!out->single_rounding) {  // double rounding in registers (q8_requant/neon.h)
     const int32x4_t lo[4] = {acc0a, acc1a, acc2a, acc3a};
     const int32x4_t hi[4] = {acc0b, acc1b, acc2b, acc3b};
-    // Two rows per narrowing: rows past mr are duplicates, computed but not stored.
-    for (size_t r = 0; r < mr; r += 2) {
-      const int8x16_t y = requant_neon::Finish16(
-          requant_neon::Scale(lo[r], ra), requant_neon::Scale(hi[r], rb),
-          requant_neon::Scale(lo[r + 1], ra), requant_neon::Scale(hi[r + 1], rb), o);
-      requant_neon::StoreN(c + r * c_stride, vget_low_s8(y), nc);
-      if (r + 1 < mr) requant_neon::StoreN(c + (r + 1) * c_stride, vget_high_s8(y), nc);
-    }
+    requant_neon::StoreTile8(lo, hi, mr, nc, head + kNr, head + 2 * kNr, out->c_zero_point,
+                             out->act_min, out->act_max, c, c_stride);
     return;
   }
   int32_t acc[kQ8GemmMaxMr * kNr];

@@ -106,21 +106,9 @@ void q8_gemm_8x8c4__neon_dot(size_t mr, size_t nc, size_t kc, const int8_t* a, s
       hi[r] = vdotq_s32(hi[r], wb, x);
     }
   }
-  if (!out->single_rounding) {
-    const requant_neon::Params ra = requant_neon::Load(
-        head + kNr, head + 2 * kNr, out->c_zero_point, out->act_min, out->act_max);
-    const requant_neon::Params rb = requant_neon::Load(
-        head + kNr + 4, head + 2 * kNr + 4, out->c_zero_point, out->act_min, out->act_max);
-    const requant_neon::Output16 o =
-        requant_neon::LoadOutput16(out->c_zero_point, out->act_min, out->act_max);
-    // Two rows per narrowing: rows past mr are duplicates, computed but not stored.
-    for (size_t r = 0; r < mr; r += 2) {
-      const int8x16_t y = requant_neon::Finish16(
-          requant_neon::Scale(lo[r], ra), requant_neon::Scale(hi[r], rb),
-          requant_neon::Scale(lo[r + 1], ra), requant_neon::Scale(hi[r + 1], rb), o);
-      requant_neon::StoreN(c + r * c_stride, vget_low_s8(y), nc);
-      if (r + 1 < mr) requant_neon::StoreN(c + (r + 1) * c_stride, vget_high_s8(y), nc);
-    }
+  if (!out->single_rounding) {  // double rounding in registers (q8_requant/neon.h)
+    requant_neon::StoreTile8(lo, hi, mr, nc, head + kNr, head + 2 * kNr, out->c_zero_point,
+                             out->act_min, out->act_max, c, c_stride);
     return;
   }
   int32_t tile[kMr * kNr];

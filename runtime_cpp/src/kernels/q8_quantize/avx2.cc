@@ -33,7 +33,7 @@ inline __m128i Quantize4(__m128 x, __m256d scale, __m256d zp) {
 
 }  // namespace
 
-void q8_quantize__avx2(size_t n, const float* x, double scale, int32_t zero_point, int8_t* y) {
+void q8_quantize_8x__avx2(size_t n, const float* x, double scale, int32_t zero_point, int8_t* y) {
   const __m256d s = _mm256_set1_pd(scale);
   const __m256d zp = _mm256_set1_pd(static_cast<double>(zero_point));
   auto step = [&](const float* in, int8_t* out) {

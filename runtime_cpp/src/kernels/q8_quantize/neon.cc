@@ -36,7 +36,7 @@ inline int32x2_t Quantize2(float32x2_t x, float64x2_t scale, float64x2_t zp) {
 
 }  // namespace
 
-void q8_quantize__neon(size_t n, const float* x, double scale, int32_t zero_point, int8_t* y) {
+void q8_quantize_8x__neon(size_t n, const float* x, double scale, int32_t zero_point, int8_t* y) {
   const float64x2_t s = vdupq_n_f64(scale);
   const float64x2_t zp = vdupq_n_f64(static_cast<double>(zero_point));
   auto step = [&](const float* in, int8_t* out) {

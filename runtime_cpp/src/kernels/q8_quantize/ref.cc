@@ -7,7 +7,7 @@
 
 namespace gearshift {
 
-void q8_quantize__ref(size_t n, const float* x, double scale, int32_t zero_point, int8_t* y) {
+void q8_quantize_1x__ref(size_t n, const float* x, double scale, int32_t zero_point, int8_t* y) {
   const Q8Quant q{static_cast<float>(scale), zero_point};
   for (size_t i = 0; i < n; ++i) y[i] = QuantizeQ8(x[i], q);
 }
