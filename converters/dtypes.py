@@ -1,7 +1,7 @@
 """The gear table: user-facing gear names <-> internal compute tokens, in one place.
 
-Users say ``fp32``/``fp16``/``int8``/``int4`` (CONTRACT.md); code inside the
-project says ``f32``/``f16``/``q8``/``q4`` (GUIDE.md section 3). This module is
+Users say ``fp32``/``fp16``/``int8``/``int4`` (the public API); code inside the
+project says ``f32``/``f16``/``q8``/``q4`` (the runtime's compute tokens). This module is
 the only Python place that maps one to the other, and it must stay equal to the
 runtime's ``dtypes.h`` once that exists (a test will compare them). Everything
 else (quantizers, writer, report) looks gears up here instead of spelling the

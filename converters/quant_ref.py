@@ -2,7 +2,7 @@
 
 Plain, vectorised numpy, written for reading. The C++ ``ref`` kernels must match
 the integer kernels here bit for bit, and every optimised ISA kernel must match
-those (GUIDE.md sections 4-5). Nothing here is fast on purpose.
+those (docs/ARCHITECTURE.md). Nothing here is fast on purpose.
 
 Semantics followed (facts looked up, code written from the definitions):
 

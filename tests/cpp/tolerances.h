@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 The gearshift authors.
 //
-// The one place float tolerances of the kernel tests live (GUIDE.md section
-// 5). An fp32 dot product of length K, summed in any order with or without
+// The one place float tolerances of the kernel tests live (integer kernels
+// are compared exactly; float ones within these bounds). An fp32 dot product of length K, summed in any order with or without
 // FMA, is within about K * eps * sum|a_i * b_i| of the exact value; the bound
 // below is that with a safety factor of 2, plus a tiny absolute floor for
 // results that cancel to zero.

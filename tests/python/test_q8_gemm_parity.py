@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""int8 GEMM microkernels against the numpy oracle, bit for bit (GUIDE.md section 5).
+"""int8 GEMM microkernels against the numpy oracle, bit for bit.
 
 ``_core._testing_q8_gemm`` runs one GEMM through the q8_gemm variant an ISA
 selects (``ref`` and every compiled ISA this CPU supports); the expected
