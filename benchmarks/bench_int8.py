@@ -391,16 +391,6 @@ def bench_case(files: CaseFiles, threads: int, args: argparse.Namespace) -> dict
 # ---- report --------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "cpu model")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def source_revision() -> dict[str, Any]:
     """The git HEAD (and whether runtime_cpp/ has uncommitted changes) of the
     checkout the measured gearshift was installed from, where that is a checkout
@@ -516,7 +506,7 @@ def main() -> int:
         print("no case matches --cases")
         return 1
 
-    from results_doc import write_results
+    from results_doc import cpu_model, litert_version, write_results
 
     import gearshift as gs
 
@@ -559,7 +549,7 @@ def main() -> int:
     header = (
         f"\nbatch 1, median ms of alternating rounds (runs = rounds) on {cpu} "
         f"({platform.machine()}, {os.cpu_count()} cpus), gearshift {gs.__version__} ISA "
-        f"{isa_text}, LiteRT {_litert_version()} (XNNPACK).\nint8 rel diff = max|y_gs_int8 - "
+        f"{isa_text}, LiteRT {litert_version()} (XNNPACK).\nint8 rel diff = max|y_gs_int8 - "
         "y_LiteRT_int8| / max|y_LiteRT_int8| on the timed input."
     )
     print_table(results, header)
@@ -573,7 +563,7 @@ def main() -> int:
         cpu_model=cpu,
         isa_selected=isa,
         source=source_revision(),
-        litert=_litert_version(),
+        litert=litert_version(),
         cases=case_info,
         timing=(
             f"batch 1, threads {threads}, {args.warmup} warm-up rounds, up to {args.runs} rounds "
@@ -590,15 +580,6 @@ def main() -> int:
         ),
     )
     return 0
-
-
-def _litert_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"ai-edge-litert {version('ai-edge-litert')}"
-    except PackageNotFoundError:
-        return "unknown"
 
 
 if __name__ == "__main__":

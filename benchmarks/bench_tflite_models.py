@@ -45,7 +45,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
-from results_doc import write_results
+from results_doc import cpu_model, litert_version, write_results
 
 import gearshift as gs
 from gearshift.bench import percentiles, table
@@ -304,8 +304,9 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
             )
     print(
         f"\nbatch 1, {args.threads} thread(s), median / p90 ms of {args.runs} interleaved runs on "
-        f"{platform.machine()} ({os.cpu_count()} cpus); ratio = gearshift / LiteRT fp32 (XNNPACK)"
-        " median.\ngear KiB: compact storage (the default, the one timed), exact in parentheses. "
+        f"{cpu_model()} ({platform.machine()}, {os.cpu_count()} cpus); "
+        "ratio = gearshift / LiteRT fp32 (XNNPACK) median.\n"
+        "gear KiB: compact storage (the default, the one timed), exact in parentheses. "
         "rel diff = max |y - y_LiteRT| / max |y_LiteRT|,\nworst output, over "
         f"{EVAL_SAMPLES} image-like inputs; fp32 of the compact file (weights int8 + 4-bit "
         "residual), of the exact file in parentheses."
@@ -371,7 +372,7 @@ def main() -> int:
         / "results"
         / f"{time.strftime('%Y-%m-%d')}-{platform.machine()}-tflite.json",
         models_from=f"mediapipe {_mediapipe_version()} (bundled .tflite files)",
-        litert=_litert_version(),
+        litert=litert_version(),
         inputs=(
             "synthetic image-like: smooth random colour fields (bilinear upsampled uniform noise "
             "at grids 3, 8, 24 weighted 0.5/0.3/0.2, plus N(0, 0.02) pixel noise, clipped to "
@@ -393,15 +394,6 @@ def _mediapipe_version() -> str:
 
     try:
         return version("mediapipe")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def _litert_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"ai-edge-litert {version('ai-edge-litert')}"
     except PackageNotFoundError:
         return "unknown"
 

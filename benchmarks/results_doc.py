@@ -17,6 +17,27 @@ from typing import Any
 import gearshift as gs
 
 
+def cpu_model() -> str:
+    """The CPU's model name as the OS reports it (every published number names it)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def litert_version() -> str:
+    """``ai-edge-litert X.Y.Z``, or ``unknown`` when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"ai-edge-litert {version('ai-edge-litert')}"
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def write_results(results: Any, prefix: str, out: Path | None = None, **extra: Any) -> Path:
     """Writes ``{date, machine, gearshift, runtime_info, **extra, results}`` as JSON.
 
@@ -27,6 +48,7 @@ def write_results(results: Any, prefix: str, out: Path | None = None, **extra: A
         "machine": {
             "platform": platform.platform(),
             "processor": platform.machine(),
+            "cpu_model": cpu_model(),
             "cpus": os.cpu_count(),
             "python": sys.version.split()[0],
         },
