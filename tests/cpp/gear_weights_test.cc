@@ -5,6 +5,8 @@
 // against hand-computed values (f16 rounding, saturation, subnormals and NaN;
 // the q8r4 decode, odd counts included; the q4m integer rule and its tie
 // break), and PrepareGearWeights for every compute token of a 1.1 file.
+#include "prepare/gear_weights.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,7 +19,6 @@
 
 #include "format/model_desc.h"
 #include "gear_builder.h"
-#include "prepare/gear_weights.h"
 
 namespace gearshift {
 namespace {
@@ -57,7 +58,7 @@ TEST(F16Test, RoundsToNearestEvenAndSaturates) {
       {-std::numeric_limits<float>::infinity(), 0xFC00},
       // Ties to even: 1 + 2^-11 lies halfway between 1 (even) and 1 + 2^-10.
       {1.0f + 0x1p-11f, 0x3C00},
-      {1.0f + 3 * 0x1p-11f, 0x3C02},  // halfway between 0x3C01 and 0x3C02 (even)
+      {1.0f + 3 * 0x1p-11f, 0x3C02},         // halfway between 0x3C01 and 0x3C02 (even)
       {1.0f + 0x1p-11f + 0x1p-20f, 0x3C01},  // just above the tie
   };
   for (const Case& c : cases) EXPECT_EQ(F32ToF16Bits(c.x), c.h) << c.x;
@@ -73,13 +74,13 @@ TEST(F16Test, RoundsToNearestEvenAndSaturates) {
 }
 
 TEST(F16Test, Subnormals) {
-  EXPECT_EQ(F32ToF16Bits(0x1p-24f), 0x0001);           // smallest subnormal
+  EXPECT_EQ(F32ToF16Bits(0x1p-24f), 0x0001);  // smallest subnormal
   EXPECT_EQ(F32ToF16Bits(-0x1p-24f), 0x8001);
-  EXPECT_EQ(F32ToF16Bits(0x1p-25f), 0x0000);           // tie between 0 and 2^-24: even (0)
+  EXPECT_EQ(F32ToF16Bits(0x1p-25f), 0x0000);  // tie between 0 and 2^-24: even (0)
   EXPECT_EQ(F32ToF16Bits(-0x1p-25f), 0x8000);
-  EXPECT_EQ(F32ToF16Bits(1.5f * 0x1p-25f), 0x0001);    // above the tie
-  EXPECT_EQ(F32ToF16Bits(3.0f * 0x1p-25f), 0x0002);    // 1.5 units: tie, even is 2
-  EXPECT_EQ(F32ToF16Bits(5.0f * 0x1p-25f), 0x0002);    // 2.5 units: tie, even is 2
+  EXPECT_EQ(F32ToF16Bits(1.5f * 0x1p-25f), 0x0001);  // above the tie
+  EXPECT_EQ(F32ToF16Bits(3.0f * 0x1p-25f), 0x0002);  // 1.5 units: tie, even is 2
+  EXPECT_EQ(F32ToF16Bits(5.0f * 0x1p-25f), 0x0002);  // 2.5 units: tie, even is 2
   EXPECT_EQ(F32ToF16Bits(0x1p-30f), 0x0000);
   EXPECT_EQ(F32ToF16Bits(1023.0f * 0x1p-24f), 0x03FF);  // largest subnormal
   EXPECT_EQ(F32ToF16Bits(0x1p-14f), 0x0400);            // smallest normal
@@ -150,8 +151,8 @@ TEST(Q8R4Test, DecodesPerChannelWithOddCount) {
   EXPECT_EQ(out2[0], 5.09375f);  // 0.5 * 10.1875
   EXPECT_EQ(out2[1], -1.75f);    // 0.5 * (-3 - 0.5)
   EXPECT_EQ(out2[2], 0.0f);
-  EXPECT_EQ(out2[3], 31.75f);                         // 0.25 * 127
-  EXPECT_EQ(out2[4], 0.25f * (-127.0f - 0.0625f));    // -31.765625
+  EXPECT_EQ(out2[3], 31.75f);                        // 0.25 * 127
+  EXPECT_EQ(out2[4], 0.25f * (-127.0f - 0.0625f));   // -31.765625
   EXPECT_EQ(out2[5], 0.25f * (1.0f + 7 * 0.0625f));  // 0.359375
 }
 
@@ -181,8 +182,7 @@ TEST(Q4MTest, HandComputedBlocks) {
   // lone 100 takes m = 14 (7 * 14 = 98, error 4; m = 15 gives 105, error 25).
   const int8_t q4[] = {-6, -11, 35, 127, 3, -3, 100};
   DeriveQ4M(q4, LayoutOf({1, 7}, 0), 3, out);
-  EXPECT_EQ(std::vector<int8_t>(out, out + 7),
-            (std::vector<int8_t>{-5, -10, 35, 105, 0, 0, 98}));
+  EXPECT_EQ(std::vector<int8_t>(out, out + 7), (std::vector<int8_t>{-5, -10, 35, 105, 0, 0, 98}));
 }
 
 TEST(Q4MTest, RowsFollowTheChannelAxis) {
@@ -233,9 +233,10 @@ TEST_F(PrepareTest, F32DecodesQ8R4AndUsesDenseInPlace) {
   const float* cw = w->at(1).f32;
   ASSERT_NE(cw, nullptr);
   EXPECT_NE(reinterpret_cast<const uint8_t*>(cw), m().storage[9].data);
-  const float expect[] = {1.5625f, -0.1875f, 0.25f,   0.5f, -0.5f, 1.0f,
-                          0.234375f, 0.75f, -0.9697265625f,  // 0.046875 * (-21 + 5/16)
-                          0.125f,  0.0f,    -0.06640625f};    // 0.0078125 * (-8 - 8/16)
+  const float expect[] = {
+      1.5625f, -0.1875f,  0.25f,       0.5f,           -0.5f,
+      1.0f,    0.234375f, 0.75f,       -0.9697265625f,  // 0.046875 * (-21 + 5/16)
+      0.125f,  0.0f,      -0.06640625f};                // 0.0078125 * (-8 - 8/16)
   for (int i = 0; i < 12; ++i) EXPECT_EQ(cw[i], expect[i]) << i;
   // Dense f32 entries are used in place.
   EXPECT_EQ(reinterpret_cast<const uint8_t*>(w->at(2).f32), m().storage[1].data);
@@ -249,8 +250,8 @@ TEST_F(PrepareTest, F16WidensF16StorageAndRoundsF32Storage) {
   ASSERT_NE(w, nullptr);
   EXPECT_EQ(w->compute(), Compute::kF16);
   const float* cw = w->at(1).f32;
-  const float expect[] = {1.5625f, -0.1875f, 0.25f,  0.5f,   -0.5f, 1.0f,
-                          0.25f,   0.75f,    -1.0f,  0.125f, 0.0f,  -0.0625f};
+  const float expect[] = {1.5625f, -0.1875f, 0.25f, 0.5f,   -0.5f, 1.0f,
+                          0.25f,   0.75f,    -1.0f, 0.125f, 0.0f,  -0.0625f};
   for (int i = 0; i < 12; ++i) EXPECT_EQ(cw[i], expect[i]) << i;
   // f32 storage gets its own rounded copy (values here are exact halves).
   EXPECT_NE(reinterpret_cast<const uint8_t*>(w->at(2).f32), m().storage[1].data);
@@ -287,16 +288,59 @@ TEST_F(PrepareTest, Q4DerivesTheInt4ViewWithTheBaseScales) {
   //   16 (error 1); m = 5 -> 5, 15 (error 1): a tie, m = 4 wins -> 4, 16.
   // {-21}: m = 3 exact. {16,0}: m = 4 exact. {-8}: m = 1 exact.
   const int8_t expect[] = {98, -14, 16, 16, -16, 32, 4, 16, -21, 16, 0, -8};
-  const int8_t* q = w->at(1).i8;
-  ASSERT_NE(q, nullptr);
+  // No int8 copy: a recipe the plan derives its 4-bit packs from.
+  EXPECT_EQ(w->at(1).i8, nullptr);
+  const Q4MTensor* q4 = w->at(1).q4;
+  ASSERT_NE(q4, nullptr);
+  EXPECT_EQ(q4->elements, 12);
+  EXPECT_EQ(q4->blocks, 2);
+  int8_t q[12];
+  q4->Expand(q);
   for (int i = 0; i < 12; ++i) EXPECT_EQ(q[i], expect[i]) << i;
+  uint8_t r[6], mult[8];
+  q4->Derive(r, mult);
+  EXPECT_EQ(r[0], 0xF7);  // 98 = 14 * 7, -14 = 14 * -1
+  EXPECT_EQ(mult[0], 14);
+  EXPECT_EQ(mult[7], 1);                             // {-8}: m = 1,
+  EXPECT_EQ(r[5] >> 4, 0x8);                         // r = -8
   EXPECT_EQ(w->at(1).quant, &m().storage[5].quant);  // the base's scales
   // fc/w: all 127, blocks of 4: m = 15 -> 105 everywhere.
-  for (int i = 0; i < 16; ++i) EXPECT_EQ(w->at(7).i8[i], 105);
+  ASSERT_NE(w->at(7).q4, nullptr);
+  int8_t fc[16];
+  w->at(7).q4->Expand(fc);
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(fc[i], 105);
   // Bias and the other constant as in q8, in place.
   EXPECT_EQ(reinterpret_cast<const uint8_t*>(w->at(2).i32), m().storage[6].data);
   EXPECT_EQ(reinterpret_cast<const uint8_t*>(w->at(9).i8), m().storage[8].data);
-  EXPECT_EQ(w->owned_bytes(), 128);  // two int8 tensors, one 64-byte block each
+  EXPECT_EQ(w->owned_bytes(), 2 * static_cast<int64_t>(sizeof(Q4MTensor)));
+}
+
+// The 4-bit parts, decoded as Q4MTensor documents, give DeriveQ4M's values
+// on a tensor of many blocks, channels in the middle axis and a block that
+// does not divide the row.
+TEST(Q4MTest, PartsFollowTheDocumentedLayout) {
+  std::vector<int8_t> q(3 * 5 * 7);
+  uint32_t s = 12345;
+  for (auto& v : q) {
+    s = s * 1103515245u + 12345u;
+    v = static_cast<int8_t>(static_cast<int>(s >> 16) % 255 - 127);
+  }
+  const ChannelLayout layout = LayoutOf({3, 5, 7}, 1);
+  for (int block : {1, 3, 4, 32}) {
+    std::vector<int8_t> want(q.size()), got(q.size());
+    DeriveQ4M(q.data(), layout, block, want.data());
+    const int64_t blocks = (3 * 7 + block - 1) / block;
+    std::vector<uint8_t> r((q.size() + 1) / 2), m(static_cast<size_t>(5 * blocks));
+    DeriveQ4MParts(q.data(), layout, block, r.data(), m.data());
+    for (size_t i = 0; i < q.size(); ++i) {
+      const int v = (((r[i / 2] >> ((i % 2) * 4)) & 0xF) ^ 8) - 8;
+      const int64_t c = (static_cast<int64_t>(i) / 7) % 5;
+      const int64_t k = static_cast<int64_t>(i) / 35 * 7 + static_cast<int64_t>(i) % 7;
+      got[i] = static_cast<int8_t>(m[static_cast<size_t>(c * blocks + k / block)] * v);
+    }
+    EXPECT_EQ(got, want) << "block " << block;
+    for (uint8_t mm : m) EXPECT_TRUE(mm >= 1 && mm <= 15);
+  }
 }
 
 TEST_F(PrepareTest, RefusesStorageAGearCannotTake) {

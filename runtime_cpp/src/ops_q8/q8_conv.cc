@@ -8,7 +8,10 @@
 #include "ops_q8/q8_conv.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <vector>
 
 namespace gearshift {
@@ -183,6 +186,43 @@ size_t Q8GemmPackedBytes(size_t n, size_t k, const Q8GemmKernel& kernel) {
   return (n + nr - 1) / nr * Q8GemmPackedBlockBytes(k, nr, static_cast<size_t>(kernel.kr));
 }
 
+size_t Q4GemmPackedBytes(size_t n, size_t k, const Q8GemmKernel& kernel, size_t q4_block) {
+  const auto nr = static_cast<size_t>(kernel.nr);
+  return (n + nr - 1) / nr *
+         Q4GemmPackedBlockBytes(k, nr, static_cast<size_t>(kernel.kr), q4_block);
+}
+
+namespace {
+
+struct FreeBytes {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// The int8 blocks of an int4 pack, rebuilt for one call, in parallel over
+// the blocks; 64-byte aligned as the plan's int8 packs are.
+std::unique_ptr<void, FreeBytes> UnpackQ4Pack(const Q8GemmKernel& kernel, size_t n, size_t k,
+                                              size_t q4_block, const void* packed,
+                                              ThreadPool* pool) {
+  const auto nr = static_cast<size_t>(kernel.nr), kr = static_cast<size_t>(kernel.kr);
+  const size_t blocks = (n + nr - 1) / nr;
+  const size_t q8 = Q8GemmPackedBlockBytes(k, nr, kr);
+  const size_t q4 = Q4GemmPackedBlockBytes(k, nr, kr, q4_block);
+  void* raw = std::aligned_alloc(64, (blocks * q8 + 63) / 64 * 64);
+  if (raw == nullptr) throw std::bad_alloc();  // caught by the Runtime, as vector's
+  std::unique_ptr<void, FreeBytes> out(raw);
+  const auto* src = static_cast<const char*>(packed);
+  auto* dst = static_cast<char*>(raw);
+  ParallelItems(pool, static_cast<int64_t>(blocks), static_cast<int64_t>(nr * k) * 4,
+                [&](int64_t begin, int64_t end) {
+                  for (int64_t b = begin; b < end; ++b) {
+                    UnpackQ4GemmBlock(nr, kr, k, q4_block, src + b * q4, dst + b * q8);
+                  }
+                });
+  return out;
+}
+
+}  // namespace
+
 bool Q8GemmUsable(const Q8GemmKernel& kernel) {
   return kernel.fn != nullptr && kernel.mr >= 1 && kernel.mr <= kQ8GemmMaxMr;
 }
@@ -192,10 +232,17 @@ bool Q8Conv2DGemmSupported(const Conv2DParams& /*p*/, const Q8GemmKernel& kernel
 }
 
 void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKernel& kernel,
-                     const void* packed, const int8_t* x, int8_t* y, ThreadPool* pool) {
+                     const void* packed, const int8_t* x, int8_t* y, ThreadPool* pool,
+                     size_t q4_block) {
   const int64_t pixels = p.batch * p.out_h * p.out_w;
   const int64_t kdim = static_cast<int64_t>(p.kernel_h) * p.kernel_w * p.in_c;
   const int64_t out_c = p.out_c;
+  std::unique_ptr<void, FreeBytes> unpacked;
+  if (q4_block > 0) {
+    unpacked = UnpackQ4Pack(kernel, static_cast<size_t>(out_c), static_cast<size_t>(kdim), q4_block,
+                            packed, pool);
+    packed = unpacked.get();
+  }
   const int64_t mr = kernel.mr, nr = kernel.nr;
   const int64_t mtiles = (pixels + mr - 1) / mr, ntiles = (out_c + nr - 1) / nr;
   const size_t block = Q8GemmPackedBlockBytes(static_cast<size_t>(kdim), static_cast<size_t>(nr),
@@ -256,8 +303,14 @@ void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8G
 
 void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequant& q,
                               const Q8GemmKernel& kernel, const void* packed, const int8_t* x,
-                              int8_t* y, ThreadPool* pool) {
+                              int8_t* y, ThreadPool* pool, size_t q4_block) {
   const int64_t k = p.in_features, n = p.out_features;
+  std::unique_ptr<void, FreeBytes> unpacked;
+  if (q4_block > 0) {
+    unpacked = UnpackQ4Pack(kernel, static_cast<size_t>(n), static_cast<size_t>(k), q4_block,
+                            packed, pool);
+    packed = unpacked.get();
+  }
   const int64_t mr = kernel.mr, nr = kernel.nr;
   const int64_t mtiles = (p.rows + mr - 1) / mr, ntiles = (n + nr - 1) / nr;
   const size_t block = Q8GemmPackedBlockBytes(static_cast<size_t>(k), static_cast<size_t>(nr),

@@ -94,14 +94,20 @@ bool Q8Conv2DGemmSupported(const Conv2DParams& p, const Q8GemmKernel& kernel);
 // `packed`: filter [O, KH*KW*C], bias, q.multiplier/shift and q.x_zero_point
 // packed by PackQ8GemmWeights for `kernel`. Rows of the GEMM are output
 // pixels; a non-direct convolution gathers MR rows at a time (padding taps
-// filled with zx, which the folded bias cancels).
+// filled with zx, which the folded bias cancels). q4_block > 0: `packed` is
+// an int4 pack (PackQ4GemmWeights, q4m blocks of q4_block), unpacked to
+// int8 blocks for the call (a transient buffer of the layer's int8 size).
 void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKernel& kernel,
-                     const void* packed, const int8_t* x, int8_t* y, ThreadPool* pool);
+                     const void* packed, const int8_t* x, int8_t* y, ThreadPool* pool,
+                     size_t q4_block = 0);
 
 // `packed`: w [O, I] etc. packed as for q8_conv2d__gemm.
 void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequant& q,
                               const Q8GemmKernel& kernel, const void* packed, const int8_t* x,
-                              int8_t* y, ThreadPool* pool);
+                              int8_t* y, ThreadPool* pool, size_t q4_block = 0);
+
+// Bytes of PackQ4GemmWeights' output for n columns of depth k.
+size_t Q4GemmPackedBytes(size_t n, size_t k, const Q8GemmKernel& kernel, size_t q4_block);
 
 // ---- depthwise on a q8_dwconv microkernel ----
 

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "plan/arena_planner.h"
 #include "plan/shape_inference.h"
@@ -68,8 +70,8 @@ Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& i
   return Build(model, std::move(weights), input_shapes, KernelTable(), nullptr, out);
 }
 
-std::shared_ptr<const float> PackedWeightsCache::Get(int64_t n, int64_t k, int nr,
-                                                     const float* w, const float* bias) {
+std::shared_ptr<const float> PackedWeightsCache::Get(int64_t n, int64_t k, int nr, const float* w,
+                                                     const float* bias) {
   for (const Entry& e : entries_) {
     if (e.w == w && e.bias == bias && e.n == n && e.k == k && e.nr == nr) {
       if (std::shared_ptr<const float> pack = e.pack.lock()) return pack;
@@ -95,7 +97,7 @@ std::shared_ptr<const float> PackedWeightsCache::Get(int64_t n, int64_t k, int n
 bool PackedWeightsCache::Q8Key::operator==(const Q8Key& o) const {
   return w == o.w && bias == o.bias && n == o.n && k == o.k && nr == o.nr && kr == o.kr &&
          a_offset == o.a_offset && a_zero_point == o.a_zero_point && multiplier == o.multiplier &&
-         shift == o.shift;
+         shift == o.shift && q4_block == o.q4_block;
 }
 
 std::shared_ptr<const void> PackedWeightsCache::FindOrPackQ8(
@@ -117,24 +119,44 @@ std::shared_ptr<const void> PackedWeightsCache::FindOrPackQ8(
 std::shared_ptr<const void> PackedWeightsCache::GetQ8(const Q8GemmKernel& kernel, int64_t n,
                                                       int64_t k, const int8_t* w,
                                                       const int32_t* bias,
-                                                      const Q8ChannelRequant& q) {
+                                                      const Q8ChannelRequant& q, const void* id) {
   const size_t bytes = Q8GemmPackedBytes(static_cast<size_t>(n), static_cast<size_t>(k), kernel);
-  return FindOrPackQ8(
-      {w, bias, n, k, kernel.nr, kernel.kr, kernel.a_offset, q.x_zero_point, q.multiplier, q.shift},
-      bytes, [&](void* out) {
-        PackQ8GemmWeights(kernel, static_cast<size_t>(n), static_cast<size_t>(k), w, bias,
-                          q.multiplier.data(), q.shift.data(), q.x_zero_point, out);
-      });
+  return FindOrPackQ8({id != nullptr ? id : w, bias, n, k, kernel.nr, kernel.kr, kernel.a_offset,
+                       q.x_zero_point, q.multiplier, q.shift, 0},
+                      bytes, [&](void* out) {
+                        PackQ8GemmWeights(kernel, static_cast<size_t>(n), static_cast<size_t>(k), w,
+                                          bias, q.multiplier.data(), q.shift.data(), q.x_zero_point,
+                                          out);
+                      });
+}
+
+std::shared_ptr<const void> PackedWeightsCache::GetQ4(const Q8GemmKernel& kernel, int64_t n,
+                                                      int64_t k, const Q4MTensor& w,
+                                                      const int32_t* bias,
+                                                      const Q8ChannelRequant& q, size_t* bytes) {
+  const auto block = static_cast<size_t>(w.block);
+  *bytes = Q4GemmPackedBytes(static_cast<size_t>(n), static_cast<size_t>(k), kernel, block);
+  return FindOrPackQ8({&w, bias, n, k, kernel.nr, kernel.kr, kernel.a_offset, q.x_zero_point,
+                       q.multiplier, q.shift, w.block},
+                      *bytes, [&](void* out) {
+                        // The 4-bit parts exist only while this pack is made.
+                        std::vector<uint8_t> r(static_cast<size_t>((w.elements + 1) / 2));
+                        std::vector<uint8_t> m(static_cast<size_t>(w.layout.channels * w.blocks));
+                        w.Derive(r.data(), m.data());
+                        PackQ4GemmWeights(kernel, static_cast<size_t>(n), static_cast<size_t>(k),
+                                          r.data(), m.data(), block, bias, q.multiplier.data(),
+                                          q.shift.data(), q.x_zero_point, out);
+                      });
 }
 
 std::shared_ptr<const void> PackedWeightsCache::GetQ8Depthwise(const Q8DwconvKernel& kernel,
                                                                const Conv2DParams& p,
                                                                const int8_t* w, const int32_t* bias,
                                                                const Q8ChannelRequant& q,
-                                                               size_t* bytes) {
+                                                               size_t* bytes, const void* id) {
   *bytes = Q8DepthwisePackedBytes(p, kernel);
-  return FindOrPackQ8({w, bias, p.out_c, int64_t{p.kernel_h} * p.kernel_w, kernel.ct, 0, 0,
-                       q.x_zero_point, q.multiplier, q.shift},
+  return FindOrPackQ8({id != nullptr ? id : w, bias, p.out_c, int64_t{p.kernel_h} * p.kernel_w,
+                       kernel.ct, 0, 0, q.x_zero_point, q.multiplier, q.shift, 0},
                       *bytes, [&](void* out) { PackQ8Depthwise(p, q, kernel, w, bias, out); });
 }
 
@@ -144,9 +166,9 @@ const float* Plan::PackGemm(int64_t n, int64_t k, const float* w, const float* b
   std::shared_ptr<const float> pack =
       (packs != nullptr ? packs : &local)->Get(n, k, kernels_.f32_gemm.nr, w, bias);
   const size_t nr = static_cast<size_t>(kernels_.f32_gemm.nr);
-  packed_bytes_ += static_cast<int64_t>(((static_cast<size_t>(n) + nr - 1) / nr) *
-                                        F32GemmPackedBlockFloats(static_cast<size_t>(k), nr) *
-                                        sizeof(float));
+  packed_bytes_ +=
+      static_cast<int64_t>(((static_cast<size_t>(n) + nr - 1) / nr) *
+                           F32GemmPackedBlockFloats(static_cast<size_t>(k), nr) * sizeof(float));
   packed_storage_.push_back(pack);
   return pack.get();
 }
@@ -185,6 +207,8 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     const void* data = int8 ? (cv.i8 != nullptr ? static_cast<const void*>(cv.i8)
                                                 : static_cast<const void*>(cv.i32))
                             : static_cast<const void*>(cv.f32);
+    // A 4-bit weight: its steps pack it; other reads get int8 values below.
+    if (data == nullptr && int8) data = cv.q4;
     // A sparse weight: only its steps read it, through PlanStep::sparse.
     if (data == nullptr) data = cv.sparse;
     if (data == nullptr) {
@@ -280,8 +304,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         p.depth_multiplier = a.depth_multiplier;
         p.act = ActivationRange(a.activation);
         int64_t unused;
-        ComputeWindow(p.in_h, p.kernel_h, p.stride_h, p.dilation_h, a.padding, &unused,
-                      &p.pad_top);
+        ComputeWindow(p.in_h, p.kernel_h, p.stride_h, p.dilation_h, a.padding, &unused, &p.pad_top);
         ComputeWindow(p.in_w, p.kernel_w, p.stride_w, p.dilation_w, a.padding, &unused,
                       &p.pad_left);
         st.sparse = SparseWeights(*weights, refs, node);
@@ -307,8 +330,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         st.dense.act = ActivationRange(a.activation);
         st.sparse = SparseWeights(*weights, refs, node);
         if (st.sparse != nullptr &&
-            (st.sparse->rows != st.dense.out_features ||
-             st.sparse->cols != st.dense.in_features ||
+            (st.sparse->rows != st.dense.out_features || st.sparse->cols != st.dense.in_features ||
              (int8 ? st.sparse->i8.size() : st.sparse->f32.size()) != st.sparse->col.size())) {
           return FormatError("node '" + node.name + "': its sparse weights do not fit the layer");
         }
@@ -341,12 +363,24 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
       case OpType::kMean:
         st.mean = MakeMeanParams(x, a.axes);
         break;
-      case OpType::kRelu: st.unary = UnaryOp::kRelu; break;
-      case OpType::kRelu6: st.unary = UnaryOp::kRelu6; break;
-      case OpType::kReluN1To1: st.unary = UnaryOp::kReluN1To1; break;
-      case OpType::kLogistic: st.unary = UnaryOp::kLogistic; break;
-      case OpType::kTanh: st.unary = UnaryOp::kTanh; break;
-      case OpType::kHardSwish: st.unary = UnaryOp::kHardSwish; break;
+      case OpType::kRelu:
+        st.unary = UnaryOp::kRelu;
+        break;
+      case OpType::kRelu6:
+        st.unary = UnaryOp::kRelu6;
+        break;
+      case OpType::kReluN1To1:
+        st.unary = UnaryOp::kReluN1To1;
+        break;
+      case OpType::kLogistic:
+        st.unary = UnaryOp::kLogistic;
+        break;
+      case OpType::kTanh:
+        st.unary = UnaryOp::kTanh;
+        break;
+      case OpType::kHardSwish:
+        st.unary = UnaryOp::kHardSwish;
+        break;
       case OpType::kSoftmax:
         st.softmax.cols = x.back();
         st.softmax.rows = NumElements(x) / x.back();
@@ -420,6 +454,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     if (int8) GS_RETURN_IF_ERROR(plan->PrepareQ8Step(model, node, refs, packs, &st));
     plan->steps_.push_back(std::move(st));
   }
+  if (int8) plan->ExpandQ4Reads(model);
   for (int o : model.outputs) {
     plan->graph_outputs_.push_back(refs[o]);
     plan->output_shapes_.push_back(shapes[o]);
@@ -445,16 +480,19 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
 
 const void* Plan::Resolve(const TensorRef& ref, const void* const* inputs, uint8_t* arena) const {
   switch (ref.kind) {
-    case TensorRef::Kind::kAbsent: return nullptr;
-    case TensorRef::Kind::kInput: return inputs[ref.index];
-    case TensorRef::Kind::kConst: return ref.data;
-    case TensorRef::Kind::kArena: return arena + ref.index;
+    case TensorRef::Kind::kAbsent:
+      return nullptr;
+    case TensorRef::Kind::kInput:
+      return inputs[ref.index];
+    case TensorRef::Kind::kConst:
+      return ref.data;
+    case TensorRef::Kind::kArena:
+      return arena + ref.index;
   }
   return nullptr;
 }
 
-void Plan::Run(const void* const* inputs, void* const* outputs, uint8_t* arena,
-               ThreadPool* pool) {
+void Plan::Run(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool) {
   if (int8_) {
     RunQ8(inputs, outputs, arena, pool);
   } else {
@@ -473,8 +511,8 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
     switch (st.op) {
       case OpType::kConv2D:
         if (st.sparse != nullptr) {
-          f32_conv2d__sparse(st.conv, *st.sparse, in[0], st.num_operands > 2 ? in[2] : nullptr,
-                             y, pool);
+          f32_conv2d__sparse(st.conv, *st.sparse, in[0], st.num_operands > 2 ? in[2] : nullptr, y,
+                             pool);
           break;
         }
         if (st.packed != nullptr) {
@@ -489,8 +527,8 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
                                        st.num_operands > 2 ? in[2] : nullptr, y, pool);
           break;
         }
-        f32_depthwise_conv2d__ref(st.conv, in[0], in[1], st.num_operands > 2 ? in[2] : nullptr,
-                                  y, pool);
+        f32_depthwise_conv2d__ref(st.conv, in[0], in[1], st.num_operands > 2 ? in[2] : nullptr, y,
+                                  pool);
         break;
       case OpType::kFullyConnected:
         if (st.sparse != nullptr) {
@@ -502,8 +540,8 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
           f32_fully_connected__gemm(st.dense, kernels_.f32_gemm, st.packed, in[0], y, pool);
           break;
         }
-        f32_fully_connected__ref(st.dense, in[0], in[1],
-                                 st.num_operands > 2 ? in[2] : nullptr, y, pool);
+        f32_fully_connected__ref(st.dense, in[0], in[1], st.num_operands > 2 ? in[2] : nullptr, y,
+                                 pool);
         break;
       case OpType::kMaxPool2D:
         f32_max_pool2d__ref(st.pool, in[0], y, pool);
@@ -590,6 +628,29 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
   }
 }
 
+void Plan::ExpandQ4Reads(const ModelDesc& model) {
+  std::unordered_map<int, const int8_t*> expanded;  // tensor -> its int8 values
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    const PlanStep& st = steps_[s];
+    const NodeDesc& node = model.nodes[s];
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      const int t = node.inputs[j];
+      const Q4MTensor* q4 = t >= 0 ? weights_->at(t).q4 : nullptr;
+      // A packed conv/dense/depthwise step never reads operand 1 itself.
+      if (q4 == nullptr || (j == 1 && st.q8_packed != nullptr)) continue;
+      auto it = expanded.find(t);
+      if (it == expanded.end()) {
+        std::shared_ptr<void> values = AlignedBytes(static_cast<size_t>(q4->elements));
+        q4->Expand(static_cast<int8_t*>(values.get()));
+        packed_bytes_ += q4->elements;
+        it = expanded.emplace(t, static_cast<const int8_t*>(values.get())).first;
+        packed_storage_.push_back(std::move(values));
+      }
+      operands_[static_cast<size_t>(st.first_operand) + j].data = it->second;
+    }
+  }
+}
+
 Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
                            const std::vector<TensorRef>& refs, PackedWeightsCache* packs,
                            PlanStep* st) {
@@ -642,7 +703,7 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
       const bool dense = node.op == OpType::kFullyConnected;
       const int64_t channels = dense ? st->dense.out_features : st->conv.out_c;
       const int axis = node.op == OpType::kDepthwiseConv2D ? 3 : 0;
-      if ((w.i8 == nullptr && w.sparse == nullptr) || w.quant == nullptr) {
+      if ((w.i8 == nullptr && w.sparse == nullptr && w.q4 == nullptr) || w.quant == nullptr) {
         return fail("weights are not int8");
       }
       const QuantDesc& wq = *w.quant;
@@ -679,20 +740,45 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
         const int64_t k = dense ? st->dense.in_features
                                 : int64_t{st->conv.kernel_h} * st->conv.kernel_w * st->conv.in_c;
         PackedWeightsCache local;
-        std::shared_ptr<const void> pack =
-            (packs != nullptr ? packs : &local)
-                ->GetQ8(kernel, channels, k, w.i8, bias, st->q8_channel);
-        packed_bytes_ += static_cast<int64_t>(
-            Q8GemmPackedBytes(static_cast<size_t>(channels), static_cast<size_t>(k), kernel));
+        PackedWeightsCache* cache = packs != nullptr ? packs : &local;
+        std::shared_ptr<const void> pack;
+        size_t bytes = 0;
+        const Q4MTensor* q4 = w.q4;
+        if (q4 != nullptr && q4->layout.outer == 1 && q4->layout.channels == channels &&
+            q4->layout.inner == k) {
+          // Rows are the channels' rows of the q4m view: pack it 4-bit.
+          pack = cache->GetQ4(kernel, channels, k, *q4, bias, st->q8_channel, &bytes);
+          st->q4_block = static_cast<size_t>(q4->block);
+        } else {
+          std::vector<int8_t> expanded;
+          const int8_t* values = w.i8;
+          if (q4 != nullptr) {  // a hand-made layout: int8 pack of its values
+            expanded.resize(static_cast<size_t>(q4->elements));
+            q4->Expand(expanded.data());
+            values = expanded.data();
+          }
+          pack = cache->GetQ8(kernel, channels, k, values, bias, st->q8_channel, q4);
+          bytes = Q8GemmPackedBytes(static_cast<size_t>(channels), static_cast<size_t>(k), kernel);
+        }
+        packed_bytes_ += static_cast<int64_t>(bytes);
         st->q8_packed = pack.get();
         packed_storage_.push_back(std::move(pack));
-      } else if (node.op == OpType::kDepthwiseConv2D && st->sparse == nullptr && w.i8 != nullptr &&
+      } else if (node.op == OpType::kDepthwiseConv2D && st->sparse == nullptr &&
+                 (w.i8 != nullptr || w.q4 != nullptr) &&
                  Q8DepthwiseDwconvSupported(st->conv, kernels_.q8_dwconv)) {
         size_t bytes = 0;
         PackedWeightsCache local;
+        std::vector<int8_t> expanded;  // a depthwise pack holds int8 copies anyway
+        const int8_t* values = w.i8;
+        if (w.q4 != nullptr) {
+          expanded.resize(static_cast<size_t>(w.q4->elements));
+          w.q4->Expand(expanded.data());
+          values = expanded.data();
+        }
         std::shared_ptr<const void> pack =
             (packs != nullptr ? packs : &local)
-                ->GetQ8Depthwise(kernels_.q8_dwconv, st->conv, w.i8, bias, st->q8_channel, &bytes);
+                ->GetQ8Depthwise(kernels_.q8_dwconv, st->conv, values, bias, st->q8_channel, &bytes,
+                                 w.q4);
         packed_bytes_ += static_cast<int64_t>(bytes);
         st->q8_packed = pack.get();
         packed_storage_.push_back(std::move(pack));
@@ -811,7 +897,8 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         if (st.sparse != nullptr) {
           q8_conv2d__sparse(st.conv, st.q8_channel, *st.sparse, in[0], bias, y, pool);
         } else if (st.q8_packed != nullptr) {
-          q8_conv2d__gemm(st.conv, st.q8_channel, st.q8_gemm, st.q8_packed, in[0], y, pool);
+          q8_conv2d__gemm(st.conv, st.q8_channel, st.q8_gemm, st.q8_packed, in[0], y, pool,
+                          st.q4_block);
         } else {
           q8_conv2d__ref(st.conv, st.q8_channel, in[0], in[1], bias, y, pool);
         }
@@ -829,7 +916,7 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
           q8_fully_connected__sparse(st.dense, st.q8_channel, *st.sparse, in[0], bias, y, pool);
         } else if (st.q8_packed != nullptr) {
           q8_fully_connected__gemm(st.dense, st.q8_channel, st.q8_gemm, st.q8_packed, in[0], y,
-                                   pool);
+                                   pool, st.q4_block);
         } else {
           q8_fully_connected__ref(st.dense, st.q8_channel, in[0], in[1], bias, y, pool);
         }
@@ -942,10 +1029,9 @@ Status PlanCache::Get(const ModelDesc& model, const std::shared_ptr<const GearWe
   ++builds_;
   fresh.last_use = tick_;
   if (entries_.size() >= capacity_) {
-    auto lru = std::min_element(entries_.begin(), entries_.end(),
-                                [](const Entry& a, const Entry& b) {
-                                  return a.last_use < b.last_use;
-                                });
+    auto lru =
+        std::min_element(entries_.begin(), entries_.end(),
+                         [](const Entry& a, const Entry& b) { return a.last_use < b.last_use; });
     *lru = std::move(fresh);
     *plan = lru->plan.get();
   } else {

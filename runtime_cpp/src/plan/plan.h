@@ -82,18 +82,25 @@ class PackedWeightsCache {
  public:
   // The pack of w [n, k] (+ bias) for tile width nr, made on first use.
   // May throw std::bad_alloc (Runtime catches).
-  std::shared_ptr<const float> Get(int64_t n, int64_t k, int nr, const float* w,
-                                   const float* bias);
+  std::shared_ptr<const float> Get(int64_t n, int64_t k, int nr, const float* w, const float* bias);
   // The int8 pack (PackQ8GemmWeights) of w [n, k] (+ bias) for `kernel`
   // with q's multipliers, shifts and input zero point, made on first use.
+  // `id` (if set) identifies the weights instead of w, for values expanded
+  // into a temporary (a q4 weight's int8 values).
   std::shared_ptr<const void> GetQ8(const Q8GemmKernel& kernel, int64_t n, int64_t k,
-                                    const int8_t* w, const int32_t* bias,
-                                    const Q8ChannelRequant& q);
+                                    const int8_t* w, const int32_t* bias, const Q8ChannelRequant& q,
+                                    const void* id = nullptr);
+  // The int4 pack (PackQ4GemmWeights) of a q4m weight whose channel rows are
+  // the GEMM's [n, k] rows; `bytes` receives its size.
+  std::shared_ptr<const void> GetQ4(const Q8GemmKernel& kernel, int64_t n, int64_t k,
+                                    const Q4MTensor& w, const int32_t* bias,
+                                    const Q8ChannelRequant& q, size_t* bytes);
   // The int8 depthwise pack (PackQ8Depthwise) of filter w for geometry p
   // and `kernel`, made on first use; `bytes` receives its size.
   std::shared_ptr<const void> GetQ8Depthwise(const Q8DwconvKernel& kernel, const Conv2DParams& p,
                                              const int8_t* w, const int32_t* bias,
-                                             const Q8ChannelRequant& q, size_t* bytes);
+                                             const Q8ChannelRequant& q, size_t* bytes,
+                                             const void* id = nullptr);
 
  private:
   struct Entry {
@@ -107,12 +114,13 @@ class PackedWeightsCache {
   // (a depthwise pack has kr = 0 and nr = its channel tile) and the
   // requantization folded into it.
   struct Q8Key {
-    const int8_t* w;
+    const void* w;
     const int32_t* bias;
     int64_t n, k;
     int nr, kr, a_offset;
     int32_t a_zero_point;
     std::vector<int32_t> multiplier, shift;
+    int q4_block;  // > 0: an int4 pack
     bool operator==(const Q8Key& o) const;
   };
   struct Q8Entry {
@@ -147,15 +155,16 @@ struct PlanStep {
   ConcatParams concat;
   PadParams pad;
   UnaryOp unary = UnaryOp::kRelu;
-  float alpha = 0.0f;          // LEAKY_RELU
-  ResizeParams resize;         // RESIZE_*
-  StridedCopyParams strided;   // TRANSPOSE, SLICE, DEPTH_TO_SPACE, SPACE_TO_DEPTH
-  GatherParams gather;         // GATHER
+  float alpha = 0.0f;         // LEAKY_RELU
+  ResizeParams resize;        // RESIZE_*
+  StridedCopyParams strided;  // TRANSPOSE, SLICE, DEPTH_TO_SPACE, SPACE_TO_DEPTH
+  GatherParams gather;        // GATHER
   // int8 gears: the quantized side of the params above.
   const void* q8_packed = nullptr;  // conv/dense: q8 GEMM pack, else ref op
   Q8GemmKernel q8_gemm;             // the GEMM kernel q8_packed is packed for
+  size_t q4_block = 0;              // > 0: q8_packed is an int4 pack (q4m blocks)
   Q8ChannelRequant q8_channel;      // conv, depthwise, dense
-  Q8AddParams q8_add;  // ADD, SUB
+  Q8AddParams q8_add;               // ADD, SUB
   Q8MulParams q8_mul;
   Q8DivParams q8_div;
   Q8LeakyReluParams q8_leaky_relu;
@@ -196,8 +205,7 @@ class Plan {
 
   // arena: arena_bytes() bytes, 64-byte aligned. inputs/outputs as in
   // Runtime::Run. Not thread-safe (reuses an internal pointer table).
-  void Run(const void* const* inputs, void* const* outputs, uint8_t* arena,
-           ThreadPool* pool);
+  void Run(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool);
 
  private:
   Plan() = default;
@@ -208,6 +216,10 @@ class Plan {
   // Fills the q8_* fields of `st` (geometry already set) for an int8 gear.
   Status PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
                        const std::vector<TensorRef>& refs, PackedWeightsCache* packs, PlanStep* st);
+  // Gives every step that reads a q4 weight itself (not through a pack: a
+  // reference kernel, TRANSPOSE_CONV) its int8 values, expanded once per
+  // plan into memory the plan owns (counted in packed_bytes()).
+  void ExpandQ4Reads(const ModelDesc& model);
   // Packs w [n, k] (+ bias) for kernels_.f32_gemm (64-byte aligned), or
   // reuses the pack in `packs`. May throw std::bad_alloc (Runtime catches).
   const float* PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
@@ -222,10 +234,10 @@ class Plan {
   std::vector<Shape> input_shapes_, output_shapes_, tensor_shapes_;
   int64_t arena_bytes_ = 0;
   std::vector<PlanStep> steps_;
-  std::vector<TensorRef> operands_;      // all steps' inputs, flattened
+  std::vector<TensorRef> operands_;       // all steps' inputs, flattened
   std::vector<TensorRef> graph_outputs_;  // where each graph output is
   std::vector<int64_t> output_bytes_;
-  std::vector<const float*> scratch_;     // resolved operands of one step
+  std::vector<const float*> scratch_;      // resolved operands of one step
   std::vector<const int8_t*> scratch_q8_;  // the same, int8 gears
   // int8 gears: graph inputs quantized into the arena, outputs dequantized.
   struct Q8Io {

@@ -16,6 +16,7 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "format/sparse_codec.h"
 
@@ -31,6 +32,12 @@ uint8_t* GearWeights::Allocate(size_t bytes) {
   buffers_.emplace_back(static_cast<uint8_t*>(p));
   owned_bytes_ += static_cast<int64_t>(rounded);
   return static_cast<uint8_t*>(p);
+}
+
+Q4MTensor* GearWeights::NewQ4M() {
+  q4m_.push_back(std::unique_ptr<Q4MTensor>(new Q4MTensor()));
+  owned_bytes_ += static_cast<int64_t>(sizeof(Q4MTensor));
+  return q4m_.back().get();
 }
 
 const SparseMatrix* GearWeights::Adopt(std::unique_ptr<SparseMatrix> m) {
@@ -52,8 +59,8 @@ void DecodeQ8R4Sparse(const StorageDesc& base, const uint8_t* residuals, float* 
     const uint8_t byte = residuals[j / 2];
     const int nibble = (j % 2 == 0) ? (byte & 0x0F) : (byte >> 4);
     const int r = nibble >= 8 ? nibble - 16 : nibble;
-    out[index] = scale[rows.ChannelOf(index)] *
-                 (static_cast<float>(q) + static_cast<float>(r) * 0.0625f);
+    out[index] =
+        scale[rows.ChannelOf(index)] * (static_cast<float>(q) + static_cast<float>(r) * 0.0625f);
   });
 }
 
@@ -65,11 +72,11 @@ uint16_t F32ToF16Bits(float x) {
   const auto sign = static_cast<uint16_t>((f >> 16) & 0x8000u);
   const uint32_t a = f & 0x7FFFFFFFu;
   if (a >= 0x7F800000u) {
-    if (a == 0x7F800000u) return sign | 0x7C00u;  // infinity stays infinite
+    if (a == 0x7F800000u) return sign | 0x7C00u;                          // infinity stays infinite
     return static_cast<uint16_t>(sign | 0x7E00u | ((a >> 13) & 0x3FFu));  // quiet NaN
   }
   if (a >= 0x477FE000u) return sign | 0x7BFFu;  // |x| >= 65504: saturate
-  if (a >= 0x38800000u) {                        // a normal half: rebias 127 -> 15
+  if (a >= 0x38800000u) {                       // a normal half: rebias 127 -> 15
     uint32_t h = (a - 0x38000000u) >> 13;
     const uint32_t rem = a & 0x1FFFu;
     if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // carries into the exponent
@@ -161,8 +168,12 @@ int V(int q, int m) {
 
 }  // namespace
 
-void DeriveQ4M(const int8_t* q, const ChannelLayout& layout, int block, int8_t* out) {
+void DeriveQ4MParts(const int8_t* q, const ChannelLayout& layout, int block, uint8_t* r_out,
+                    uint8_t* m_out) {
   const int64_t row = layout.outer * layout.inner;  // K values per channel
+  const int64_t blocks = (row + block - 1) / block;
+  const int64_t n = row * layout.channels;
+  std::memset(r_out, 0, static_cast<size_t>((n + 1) / 2));
   // Index in q of value k of channel c's row.
   auto at = [&](int64_t c, int64_t k) {
     return (k / layout.inner * layout.channels + c) * layout.inner + k % layout.inner;
@@ -184,12 +195,50 @@ void DeriveQ4M(const int8_t* q, const ChannelLayout& layout, int block, int8_t* 
           best_m = m;
         }
       }
+      m_out[c * blocks + b0 / block] = static_cast<uint8_t>(best_m);
       for (int64_t k = b0; k < b1; ++k) {
         const int64_t i = at(c, k);
-        out[i] = static_cast<int8_t>(V(q[i], best_m));
+        const int r = V(q[i], best_m) / best_m;  // exact: V is a multiple of m
+        r_out[i >> 1] |= static_cast<uint8_t>((r & 0xF) << ((i & 1) * 4));
       }
     }
   }
+}
+
+void DeriveQ4M(const int8_t* q, const ChannelLayout& layout, int block, int8_t* out) {
+  const int64_t n = layout.outer * layout.channels * layout.inner;
+  const int64_t blocks = (layout.outer * layout.inner + block - 1) / block;
+  std::vector<uint8_t> r(static_cast<size_t>((n + 1) / 2));
+  std::vector<uint8_t> m(static_cast<size_t>(layout.channels * blocks));
+  DeriveQ4MParts(q, layout, block, r.data(), m.data());
+  for (int64_t i = 0; i < n; ++i) {
+    const int v = (((r[i >> 1] >> ((i & 1) * 4)) & 0xF) ^ 8) - 8;
+    const int64_t c = (i / layout.inner) % layout.channels;
+    const int64_t k = i / (layout.inner * layout.channels) * layout.inner + i % layout.inner;
+    out[i] = static_cast<int8_t>(m[c * blocks + k / block] * v);
+  }
+}
+
+void Q4MTensor::Derive(uint8_t* r, uint8_t* m) const {
+  const auto* q = reinterpret_cast<const int8_t*>(base->data);
+  std::vector<int8_t> dense;  // a sparse base, densified for the view
+  if (IsSparseEncoding(base->encoding)) {
+    dense.assign(static_cast<size_t>(elements), 0);
+    DensifySparse(*base, dense.data());
+    q = dense.data();
+  }
+  DeriveQ4MParts(q, layout, block, r, m);
+}
+
+void Q4MTensor::Expand(int8_t* out) const {
+  const auto* q = reinterpret_cast<const int8_t*>(base->data);
+  std::vector<int8_t> dense;
+  if (IsSparseEncoding(base->encoding)) {
+    dense.assign(static_cast<size_t>(elements), 0);
+    DensifySparse(*base, dense.data());
+    q = dense.data();
+  }
+  DeriveQ4M(q, layout, block, out);
 }
 
 // ---- PrepareGearWeights ----------------------------------------------------------
@@ -217,8 +266,7 @@ class Preparer {
         const int t = nd.inputs[j];
         if (t < 0 || static_cast<size_t>(t) >= nt) continue;
         ++uses[t];
-        weight_uses[t] +=
-            j == 1 && (nd.op == OpType::kConv2D || nd.op == OpType::kFullyConnected);
+        weight_uses[t] += j == 1 && (nd.op == OpType::kConv2D || nd.op == OpType::kFullyConnected);
       }
     }
     for (size_t t = 0; t < nt; ++t) {
@@ -244,8 +292,8 @@ class Preparer {
   using I8Sink = std::function<int8_t*(size_t)>;
 
   Status Bad(const TensorDesc& td, int s, const std::string& why) const {
-    return FormatError("gear '" + g_.name + "': storage " + std::to_string(s) +
-                       " of constant '" + td.name + "' " + why);
+    return FormatError("gear '" + g_.name + "': storage " + std::to_string(s) + " of constant '" +
+                       td.name + "' " + why);
   }
 
   float* OwnedFloats(size_t n) { return reinterpret_cast<float*>(w_->Allocate(n * sizeof(float))); }
@@ -434,6 +482,10 @@ class Preparer {
       v->i32 = reinterpret_cast<const int32_t*>(sd.data);
       return Status::Ok();
     }
+    if (g_.arith == Compute::kQ4 && sd.dtype == StorageDType::kI8 &&
+        sd.encoding == Encoding::kQ4M) {
+      return Q4Const(td, s, v);
+    }
     auto it = i8_cache_.find(s);
     if (it == i8_cache_.end()) {
       const int8_t* p = nullptr;
@@ -442,6 +494,28 @@ class Preparer {
       it = i8_cache_.emplace(s, std::make_pair(p, q)).first;
     }
     v->i8 = it->second.first;
+    v->quant = it->second.second;
+    return Status::Ok();
+  }
+
+  // A q4 gear's q4m weight: its recipe (Q4MTensor), derived by the plan.
+  Status Q4Const(const TensorDesc& td, int s, ConstView* v) {
+    const StorageDesc& sd = model_.storage[s];
+    auto it = q4_cache_.find(s);
+    if (it == q4_cache_.end()) {
+      const StorageDesc* b = nullptr;
+      GS_RETURN_IF_ERROR(Base(td, s, &b));
+      if (sd.block < 1) return Bad(td, s, "has a q4m block length below 1");
+      Q4MTensor* t = w_->NewQ4M();
+      t->layout = LayoutOf(sd.shape, b->quant.axis);
+      t->block = sd.block;
+      t->elements = Elements(sd.shape);
+      t->blocks = (t->layout.outer * t->layout.inner + sd.block - 1) / sd.block;
+      t->base = b;
+      // The int4 view keeps the base's scales (the reader copies them too).
+      it = q4_cache_.emplace(s, std::make_pair(t, &b->quant)).first;
+    }
+    v->q4 = it->second.first;
     v->quant = it->second.second;
     return Status::Ok();
   }
@@ -512,6 +586,7 @@ class Preparer {
   std::unordered_map<int, const float*> f32_cache_, f16_cache_;
   std::unordered_map<int, std::pair<const int8_t*, const QuantDesc*>> i8_cache_;
   std::unordered_map<int, std::pair<const SparseMatrix*, const QuantDesc*>> sparse_cache_;
+  std::unordered_map<int, std::pair<const Q4MTensor*, const QuantDesc*>> q4_cache_;
 };
 
 }  // namespace
@@ -530,8 +605,8 @@ Status PrepareGearWeights(const ModelDesc& model, int gear,
     *out = std::move(w);
     return Status::Ok();
   } catch (const std::bad_alloc&) {
-    return Status(StatusCode::kInternal, "gear '" + model.gears[gear].name +
-                                             "': out of memory preparing its weights");
+    return Status(StatusCode::kInternal,
+                  "gear '" + model.gears[gear].name + "': out of memory preparing its weights");
   }
 }
 

@@ -17,10 +17,36 @@
 #include <vector>
 
 #include "format/model_desc.h"
-#include "ops/sparse_matrix.h"
 #include "gearshift/status.h"
+#include "ops/sparse_matrix.h"
 
 namespace gearshift {
+
+// Channel layout of a per-channel tensor: `outer` x `channels` x `inner`
+// in C order, with the channel axis in the middle.
+struct ChannelLayout {
+  int64_t outer = 1, channels = 1, inner = 1;
+};
+
+// A q4 gear's int4 weight (the q4m view, FORMAT.md), not materialised: the
+// recipe to derive it from its int8 base in the file, so that the gear holds
+// no int8 copy. Element i is m[c * blocks + b] * r[i], c its channel, b the
+// block of its position k in the channel's row (b = k / block), r[i] in
+// [-8, 7] and the block multiplier m in 1..15 (DeriveQ4MParts). The plan
+// derives the parts into its 4-bit GEMM packs, or the int8 values where an
+// op reads them.
+struct Q4MTensor {
+  ChannelLayout layout;
+  int block = 1;
+  int64_t elements = 0;
+  int64_t blocks = 0;                 // per channel: ceil(outer * inner / block)
+  const StorageDesc* base = nullptr;  // i8, dense (mapped) or sparse, checked
+  // r: (elements + 1) / 2 bytes of nibbles (C order, low first); m:
+  // layout.channels * blocks multipliers. May throw std::bad_alloc.
+  void Derive(uint8_t* r, uint8_t* m) const;
+  // The int8 values (elements bytes): DeriveQ4M's. May throw std::bad_alloc.
+  void Expand(int8_t* out) const;
+};
 
 // One constant tensor as the kernels of a gear see it. Exactly one of the
 // pointers is set for a constant; all are null for non-constant tensors.
@@ -34,6 +60,9 @@ struct ConstView {
   // `sparse` gears: a CONV_2D/FULLY_CONNECTED weight stored sparse in the
   // file, kept compressed (then f32 and i8 are null).
   const SparseMatrix* sparse = nullptr;
+  // q4 gears: a q4m weight, left underived (then i8 is null); the plan packs
+  // it 4-bit for the GEMM kernels or expands it where an op reads int8.
+  const Q4MTensor* q4 = nullptr;
 };
 
 class GearWeights {
@@ -54,6 +83,8 @@ class GearWeights {
   uint8_t* Allocate(size_t bytes);
   // Takes ownership of a sparse weight (counted in owned_bytes()).
   const SparseMatrix* Adopt(std::unique_ptr<SparseMatrix> m);
+  // A new Q4MTensor owned by this object.
+  Q4MTensor* NewQ4M();
 
  private:
   struct FreeDeleter {
@@ -64,6 +95,7 @@ class GearWeights {
   std::vector<ConstView> consts_;
   std::vector<std::unique_ptr<uint8_t, FreeDeleter>> buffers_;
   std::vector<std::unique_ptr<const SparseMatrix>> sparse_;
+  std::vector<std::unique_ptr<Q4MTensor>> q4m_;
   int64_t owned_bytes_ = 0;
 };
 
@@ -74,9 +106,9 @@ class GearWeights {
 //   f16: f16 storage widened exactly, f32 storage (dense or q8r4) rounded to
 //        half and back (RoundToF16), both into owned f32 buffers.
 //   q8:  i8 and i32 dense in place, with their quant; sparse i8 densified.
-//   q4:  as q8, but q4m entries become their int4 view (DeriveQ4M, on the
-//        densified values of a sparse base) in an owned int8 buffer, with
-//        the base's quant.
+//   q4:  as q8, but q4m entries become Q4MTensor recipes (ConstView::q4):
+//        the int4 view is derived when a plan packs it, never held as int8
+//        by the gear; with the base's quant.
 // In a gear with `sparse`, a CONV_2D/FULLY_CONNECTED weight whose storage
 // (or its q8r4/q4m base) is sparse, and that no other op reads, becomes a
 // SparseMatrix of the values above instead (ConstView::sparse).
@@ -97,11 +129,6 @@ float F16BitsToF32(uint16_t h);
 // The f16 gear's value of an f32 constant.
 inline float RoundToF16(float x) { return F16BitsToF32(F32ToF16Bits(x)); }
 
-// Channel layout of a per-channel tensor: `outer` x `channels` x `inner`
-// in C order, with the channel axis in the middle.
-struct ChannelLayout {
-  int64_t outer = 1, channels = 1, inner = 1;
-};
 // Layout of `shape` around `axis` (axis < 0: one channel).
 ChannelLayout LayoutOf(const Shape& shape, int axis);
 
@@ -115,6 +142,11 @@ void DecodeQ8R4(const int8_t* q, const uint8_t* residuals, const ChannelLayout& 
 // values become m * clamp(rdiv(q, m), -8, 7) with the m in 1..15 of least
 // squared error (the smallest on a tie). Integer arithmetic only.
 void DeriveQ4M(const int8_t* q, const ChannelLayout& layout, int block, int8_t* out);
+// The same view in parts: r_out gets ceil(n / 2) bytes of nibbles (C order,
+// low nibble first), m_out channels * ceil(outer * inner / block) multipliers
+// (channel-major), value i being m * r as Q4MTensor describes.
+void DeriveQ4MParts(const int8_t* q, const ChannelLayout& layout, int block, uint8_t* r_out,
+                    uint8_t* m_out);
 
 // q8r4 over a sparse base: out (n floats, zeroed by the caller) gets
 // scale[c] * ((float)q + (float)r * 0.0625f) at every slot the base stores,

@@ -74,6 +74,23 @@ void PackQ8GemmWeights(const Q8GemmKernel& kernel, size_t n, size_t k, const int
                        const int32_t* bias, const int32_t* multiplier, const int32_t* shift,
                        int32_t a_zero_point, void* packed);
 
+// int4 packs (the q4 gear's weights, 4-bit in memory): per block of NR
+// columns the int8 block's int32 head, then its ceil(K / KR) * KR * NR weight
+// bytes as signed nibbles r (byte i of the int8 layout is nibble i, low
+// first), then ceil(K / block) x NR bytes of q4m multipliers m (block b of
+// column j at b * NR + j), the weight being m * r; padded to 4 bytes.
+size_t Q4GemmPackedBlockBytes(size_t k, size_t nr, size_t kr, size_t block);
+// Packs an int4 weight [n][k] given as nibbles r (row-major, two per byte,
+// low first) and multipliers m [n][ceil(k / block)], as PackQ8GemmWeights
+// would pack its values m * r.
+void PackQ4GemmWeights(const Q8GemmKernel& kernel, size_t n, size_t k, const uint8_t* r,
+                       const uint8_t* m, size_t block, const int32_t* bias,
+                       const int32_t* multiplier, const int32_t* shift, int32_t a_zero_point,
+                       void* packed);
+// One int4 block -> the int8 block PackQ8GemmWeights makes of the same
+// values (Q8GemmPackedBlockBytes(k, nr, kr) bytes at q8, 4-byte aligned).
+void UnpackQ4GemmBlock(size_t nr, size_t kr, size_t k, size_t block, const void* q4, void* q8);
+
 // The shared epilogue: requantizes acc [mr][acc_stride] (bias' included)
 // with the block's multipliers and shifts and stores nc int8 columns per row.
 void Q8GemmRequantizeTile(size_t mr, size_t nc, const int32_t* acc, size_t acc_stride,
