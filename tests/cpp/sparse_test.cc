@@ -292,6 +292,12 @@ std::vector<float> DenseValues(const ConstView& v, int64_t n, bool int8) {
     }
     return out;
   }
+  if (v.q4 != nullptr) {  // an int4 gear's weight over a sparse base
+    std::vector<int8_t> q(static_cast<size_t>(n));
+    v.q4->Expand(q.data());
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(q[i]);
+    return out;
+  }
   for (int64_t i = 0; i < n; ++i) out[i] = int8 ? static_cast<float>(v.i8[i]) : v.f32[i];
   return out;
 }
