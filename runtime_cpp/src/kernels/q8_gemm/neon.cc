@@ -86,8 +86,8 @@ void q8_gemm_4x8__neon(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t 
   if (!out->single_rounding) {  // double rounding in registers (q8_requant/neon.h)
     const int32x4_t lo[4] = {acc0a, acc1a, acc2a, acc3a};
     const int32x4_t hi[4] = {acc0b, acc1b, acc2b, acc3b};
-    requant_neon::StoreTile8(lo, hi, mr, nc, head + kNr, head + 2 * kNr, out->c_zero_point,
-                             out->act_min, out->act_max, c, c_stride);
+    requant_neon::StoreTile8<4>(lo, hi, mr, nc, head + kNr, head + 2 * kNr, out->c_zero_point,
+                                out->act_min, out->act_max, c, c_stride);
     return;
   }
   int32_t acc[kQ8GemmMaxMr * kNr];
