@@ -305,8 +305,8 @@ TEST(Q8GemmDispatch, MaskedFeaturesFallBack) {
   for (const char* off : {"neon_dot", "dotprod"}) {
     ASSERT_TRUE(BuildKernelTable("", MaskCpuFeatures(ArmWithDot(), off), &t).ok());
     EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x8__neon") << off;
-    // no wmin -127 kernel is compiled in: every layer takes the general one
-    EXPECT_STREQ(t.q8_gemm_w127.name, t.q8_gemm.name) << off;
+    // layers without a -128 weight take the SMLAL-pair kernel
+    EXPECT_STREQ(t.q8_gemm_w127.name, "q8_gemm_3x8c16__neon_mlal") << off;
   }
   ASSERT_TRUE(BuildKernelTable("", MaskCpuFeatures(ArmWithDot(), "neon,dotprod"), &t).ok());
   EXPECT_EQ(t.isa, "ref");
