@@ -126,6 +126,64 @@ TEST_P(Q8DwconvUkernel, MatchesReferenceOpBitExact) {
 
 INSTANTIATE_TEST_SUITE_P(All, Q8DwconvUkernel, ::testing::ValuesIn(AllEntries()), EntryName);
 
+// The NEON kernel's 3x3 path on full 16-channel tiles, each branch of it:
+// weights without -128 (two taps' products summed in int16, at their
+// extremes too), with -128 (one tap at a time), and shifts of 0 or left
+// (the general requantization) next to right shifts.
+TEST_P(Q8DwconvUkernel, ThreeByThreeTilesBitExact) {
+  const Entry& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) {
+    GTEST_SKIP() << e.kernel.name << ": CPU lacks " << IsaName(e.isa);
+  }
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> i8(-128, 127), w127(-127, 127), sign(0, 1);
+  for (int variant = 0; variant < 5; ++variant) {
+    for (int stride : {1, 2}) {
+      Conv2DParams p;
+      p.batch = 1;
+      p.dilation_h = p.dilation_w = 1;
+      p.in_h = p.in_w = 7;
+      p.in_c = p.out_c = 48;
+      p.kernel_h = p.kernel_w = 3;
+      p.stride_h = p.stride_w = stride;
+      ComputeWindow(p.in_h, 3, stride, 1, Padding::kSame, &p.out_h, &p.pad_top);
+      ComputeWindow(p.in_w, 3, stride, 1, Padding::kSame, &p.out_w, &p.pad_left);
+      I8 x(static_cast<size_t>(p.in_h * p.in_w * p.in_c)), w(9 * 48);
+      for (int8_t& v : x) v = static_cast<int8_t>(variant == 1 || variant == 2 ? -128 : i8(rng));
+      for (int8_t& v : w) {
+        if (variant == 1) {
+          v = static_cast<int8_t>(sign(rng) ? 127 : -127);
+        } else if (variant == 2) {
+          v = -128;
+        } else {
+          v = static_cast<int8_t>(w127(rng));
+        }
+      }
+      if (variant == 0) w[5] = -128;  // one tile one tap at a time, the others in pairs
+      std::vector<int32_t> bias(48);
+      std::uniform_int_distribution<int32_t> bd(-50000, 50000);
+      for (int32_t& b : bias) b = bd(rng);
+      std::vector<float> ws(48, 0.004f);
+      for (size_t c = 0; c < ws.size(); ++c) {
+        if (variant == 3 && c % 3 == 1) ws[c] = 3.0f;  // a left shift
+        if (variant == 4 && c % 5 == 2) ws[c] = 1.0f;  // shift 0
+      }
+      const int32_t zx = variant % 3 == 0 ? 127 : (variant % 3 == 1 ? -128 : 3);
+      Q8ChannelRequant q;
+      MakeQ8ChannelRequant({0.03f, zx}, ws, {0.04f, variant % 2 ? -128 : 7}, 48,
+                           variant == 4 ? Activation::kRelu6 : Activation::kNone, &q);
+      const size_t out = static_cast<size_t>(p.out_h * p.out_w * 48);
+      I8 ref(out), y(out, 0x55);
+      q8_depthwise_conv2d__ref(p, q, x.data(), w.data(), bias.data(), ref.data(), nullptr);
+      ASSERT_TRUE(Q8DepthwiseDwconvSupported(p, e.kernel));
+      std::vector<int64_t> packed((Q8DepthwisePackedBytes(p, e.kernel) + 7) / 8);
+      PackQ8Depthwise(p, q, e.kernel, w.data(), bias.data(), packed.data());
+      q8_depthwise_conv2d__dw(p, q, e.kernel, packed.data(), x.data(), y.data(), nullptr);
+      ASSERT_EQ(y, ref) << e.kernel.name << " variant " << variant << " stride " << stride;
+    }
+  }
+}
+
 TEST(Q8DwconvDispatch, DepthMultiplierAboveOneTakesTheReferenceOp) {
   Conv2DParams p;
   p.in_c = 3;
