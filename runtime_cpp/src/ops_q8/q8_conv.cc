@@ -249,8 +249,12 @@ void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8G
                                               static_cast<size_t>(kernel.kr));
   const auto* w = static_cast<const char*>(packed);
   const Q8GemmOutput out = GemmOutput(q);
-  const bool direct = IsDirectGemm(p);
-  const auto pad = static_cast<int8_t>(q.x_zero_point);
+  // VNNI kernels read x + 128 as unsigned bytes: rows are flipped once per
+  // row tile here (a direct GEMM then copies its rows too).
+  const auto flip = static_cast<uint8_t>(kernel.a_offset != 0 ? 0x80 : 0);
+  const bool direct = IsDirectGemm(p) && flip == 0;
+  const bool flip_direct = IsDirectGemm(p) && flip != 0;
+  const auto pad = static_cast<int8_t>(static_cast<uint8_t>(q.x_zero_point) ^ flip);
   ParallelItems(pool, mtiles * ntiles, mr * nr * kdim, [&](int64_t begin, int64_t end) {
     // One buffer per chunk of work, not per tile; empty when direct.
     std::vector<int8_t> gather(direct ? 0 : static_cast<size_t>(mr * kdim));
@@ -266,6 +270,10 @@ void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8G
         if (direct) {
           a = x + r0 * p.in_c;
           a_stride = static_cast<size_t>(p.in_c);
+        } else if (flip_direct) {
+          FlipRows(tile, x + r0 * p.in_c, static_cast<size_t>(m * p.in_c), flip);
+          a = tile;
+          a_stride = static_cast<size_t>(kdim);
         } else {
           for (int64_t i = 0; i < m; ++i) {
             const int64_t pix = r0 + i;
@@ -282,6 +290,9 @@ void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8G
                     tile + i * kdim + (static_cast<int64_t>(ky) * p.kernel_w + kx) * p.in_c;
                 if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) {
                   FillChannels(dst, pad, static_cast<size_t>(p.in_c));
+                } else if (flip != 0) {
+                  FlipRows(dst, x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c,
+                           static_cast<size_t>(p.in_c), flip);
                 } else {
                   CopyChannels(dst, x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c,
                                static_cast<size_t>(p.in_c));
@@ -318,14 +329,25 @@ void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequ
   const auto* w = static_cast<const char*>(packed);
   Q8GemmOutput out = GemmOutput(q);
   out.single_rounding = true;  // FULLY_CONNECTED rounds once, as the reference
+  const auto flip = static_cast<uint8_t>(kernel.a_offset != 0 ? 0x80 : 0);
   ParallelItems(pool, mtiles * ntiles, mr * nr * k, [&](int64_t begin, int64_t end) {
+    // VNNI kernels: the row tile flipped to x + 128 once (see q8_conv2d__gemm).
+    std::vector<int8_t> flipped(flip != 0 ? static_cast<size_t>(mr * k) : 0);
+    int64_t have_mt = -1;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t mt = item / ntiles, nt = item % ntiles;
-      const int64_t r0 = mt * mr, n0 = nt * nr;
-      kernel.fn(static_cast<size_t>(std::min(mr, p.rows - r0)),
-                static_cast<size_t>(std::min(nr, n - n0)), static_cast<size_t>(k), x + r0 * k,
-                static_cast<size_t>(k), w + nt * block, y + r0 * n + n0, static_cast<size_t>(n),
-                &out);
+      const int64_t r0 = mt * mr, n0 = nt * nr, rows = std::min(mr, p.rows - r0);
+      const int8_t* a = x + r0 * k;
+      if (flip != 0) {
+        if (mt != have_mt) {
+          FlipRows(flipped.data(), a, static_cast<size_t>(rows * k), flip);
+          have_mt = mt;
+        }
+        a = flipped.data();
+      }
+      kernel.fn(static_cast<size_t>(rows), static_cast<size_t>(std::min(nr, n - n0)),
+                static_cast<size_t>(k), a, static_cast<size_t>(k), w + nt * block, y + r0 * n + n0,
+                static_cast<size_t>(n), &out);
     }
   });
 }

@@ -5,10 +5,11 @@
 // independent accumulator chains hide VPDPBUSD's latency), K in groups of 4 ("c4"): one
 // VPDPBUSD per row and group adds, per column, the dot product of 4
 // unsigned activation bytes and 4 signed weights into an int32 lane. The
-// activations are signed, so the kernel reads x ^ 0x80 = x + 128 and the
-// packing folds (zx + 128) * sum_k w into the bias (a_offset 128 in
-// q8_gemm.inc); every product is at most 255 * 128, and the lane sums are
-// exact, so the result equals the reference's. Full groups are fixed 4-byte
+// activations are signed, so the drivers hand it x ^ 0x80 = x + 128 (a_offset
+// 128 in q8_gemm.inc: flipped once per row tile, not once per column block)
+// and the packing folds (zx + 128) * sum_k w into the bias; every product is
+// at most 255 * 128, and the lane sums are exact, so the result equals the
+// reference's. Full groups are fixed 4-byte
 // broadcasts; a partial last group is read once, after the loop, zero-filled
 // (its packed weights are zero). The double-rounding epilogue runs in
 // registers (q8_requant/avx512.h); FULLY_CONNECTED's single rounding takes the
@@ -52,39 +53,69 @@ void q8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kc, const int8_t* a
   const int8_t* rows[kMr];
   rows[0] = a;
   for (size_t r = 1; r < kMr; ++r) rows[r] = r < mr ? rows[r - 1] + a_stride : rows[r - 1];
+  // Named accumulators, not an array: with an array GCC 12 keeps copies in
+  // memory and adds a register move per row to every k step.
   const __m512i bias = _mm512_loadu_si512(head);
-  __m512i acc[kMr];
-  for (size_t r = 0; r < kMr; ++r) acc[r] = bias;
+  __m512i acc0 = bias, acc1 = bias, acc2 = bias, acc3 = bias;
+  __m512i acc4 = bias, acc5 = bias, acc6 = bias, acc7 = bias;
+  const int8_t *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3];
+  const int8_t *a4 = rows[4], *a5 = rows[5], *a6 = rows[6], *a7 = rows[7];
   const auto* wp = reinterpret_cast<const int8_t*>(head + 3 * kNr);
-  const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
+#define GS_DP(i, load) acc##i = _mm512_dpbusd_epi32(acc##i, _mm512_set1_epi32(load), wv)
   size_t k = 0;
   for (; k + 4 <= kc; k += 4) {
     const __m512i wv = _mm512_loadu_si512(wp);
     wp += 4 * kNr;
-    for (size_t r = 0; r < kMr; ++r) {  // unrolled by the compiler: fixed count
-      acc[r] = _mm512_dpbusd_epi32(
-          acc[r], _mm512_xor_si512(_mm512_set1_epi32(Load4(rows[r] + k)), flip), wv);
-    }
+    GS_DP(0, Load4(a0 + k));
+    GS_DP(1, Load4(a1 + k));
+    GS_DP(2, Load4(a2 + k));
+    GS_DP(3, Load4(a3 + k));
+    GS_DP(4, Load4(a4 + k));
+    GS_DP(5, Load4(a5 + k));
+    GS_DP(6, Load4(a6 + k));
+    GS_DP(7, Load4(a7 + k));
   }
   if (k < kc) {
     const size_t n = kc - k;
     const __m512i wv = _mm512_loadu_si512(wp);
-    for (size_t r = 0; r < kMr; ++r) {
-      acc[r] = _mm512_dpbusd_epi32(
-          acc[r], _mm512_xor_si512(_mm512_set1_epi32(LoadTail(rows[r] + k, n)), flip), wv);
-    }
+    GS_DP(0, LoadTail(a0 + k, n));
+    GS_DP(1, LoadTail(a1 + k, n));
+    GS_DP(2, LoadTail(a2 + k, n));
+    GS_DP(3, LoadTail(a3 + k, n));
+    GS_DP(4, LoadTail(a4 + k, n));
+    GS_DP(5, LoadTail(a5 + k, n));
+    GS_DP(6, LoadTail(a6 + k, n));
+    GS_DP(7, LoadTail(a7 + k, n));
   }
+#undef GS_DP
   if (!out->single_rounding) {
     const requant_avx512::Params rq = requant_avx512::Load(
         head + kNr, head + 2 * kNr, out->c_zero_point, out->act_min, out->act_max);
-    for (size_t r = 0; r < mr; ++r) {
-      requant_avx512::StoreN(c + r * c_stride,
-                             requant_avx512::PackToI8(requant_avx512::Apply(acc[r], rq)), nc);
-    }
+    auto store = [&](size_t r, __m512i v) {
+      if (r < mr) {
+        requant_avx512::StoreN(c + r * c_stride,
+                               requant_avx512::PackToI8(requant_avx512::Apply(v, rq)), nc);
+      }
+    };
+    store(0, acc0);
+    store(1, acc1);
+    store(2, acc2);
+    store(3, acc3);
+    store(4, acc4);
+    store(5, acc5);
+    store(6, acc6);
+    store(7, acc7);
     return;
   }
   alignas(64) int32_t tile[kMr * kNr];
-  for (size_t r = 0; r < kMr; ++r) _mm512_store_si512(tile + r * kNr, acc[r]);
+  _mm512_store_si512(tile + 0 * kNr, acc0);
+  _mm512_store_si512(tile + 1 * kNr, acc1);
+  _mm512_store_si512(tile + 2 * kNr, acc2);
+  _mm512_store_si512(tile + 3 * kNr, acc3);
+  _mm512_store_si512(tile + 4 * kNr, acc4);
+  _mm512_store_si512(tile + 5 * kNr, acc5);
+  _mm512_store_si512(tile + 6 * kNr, acc6);
+  _mm512_store_si512(tile + 7 * kNr, acc7);
   Q8GemmRequantizeTile(mr, nc, tile, kNr, head + kNr, head + 2 * kNr, *out, c, c_stride);
 }
 

@@ -3,9 +3,9 @@
 //
 // AVX-VNNI (VEX-encoded, 256-bit) int8 GEMM microkernel, 4 rows x 8 columns, K in groups of 4
 // ("c4"): one VPDPBUSD per row and group adds, per column, the dot product of 4 unsigned activation
-// bytes and 4 signed weights into an int32 lane. The activations are signed, so the kernel reads x
-// ^ 0x80 = x + 128 and the packing folds (zx + 128) * sum_k w into the bias (a_offset 128 in
-// q8_gemm.inc); every product is at most 255 * 128, and the lane sums are
+// bytes and 4 signed weights into an int32 lane. The activations are signed, so the drivers hand it
+// x ^ 0x80 = x + 128 (a_offset 128 in q8_gemm.inc) and the packing folds (zx + 128) * sum_k w into
+// the bias; every product is at most 255 * 128, and the lane sums are
 // exact, so the result equals the reference's. Full groups are fixed 4-byte
 // broadcasts; a partial last group is read once, after the loop, zero-filled
 // (its packed weights are zero). The double-rounding epilogue runs in
@@ -56,31 +56,22 @@ void q8_gemm_4x8c4__avxvnni(size_t mr, size_t nc, size_t kc, const int8_t* a, si
   __m256i acc0 = Load256(head);
   __m256i acc1 = acc0, acc2 = acc0, acc3 = acc0;
   const auto* wp = reinterpret_cast<const int8_t*>(head + 3 * kNr);
-  const __m256i flip = _mm256_set1_epi32(static_cast<int32_t>(0x80808080u));
   size_t k = 0;
   for (; k + 4 <= kc; k += 4) {
     const __m256i wv = Load256(wp);
     wp += 4 * kNr;
-    acc0 =
-        _mm256_dpbusd_avx_epi32(acc0, _mm256_xor_si256(_mm256_set1_epi32(Load4(a0 + k)), flip), wv);
-    acc1 =
-        _mm256_dpbusd_avx_epi32(acc1, _mm256_xor_si256(_mm256_set1_epi32(Load4(a1 + k)), flip), wv);
-    acc2 =
-        _mm256_dpbusd_avx_epi32(acc2, _mm256_xor_si256(_mm256_set1_epi32(Load4(a2 + k)), flip), wv);
-    acc3 =
-        _mm256_dpbusd_avx_epi32(acc3, _mm256_xor_si256(_mm256_set1_epi32(Load4(a3 + k)), flip), wv);
+    acc0 = _mm256_dpbusd_avx_epi32(acc0, _mm256_set1_epi32(Load4(a0 + k)), wv);
+    acc1 = _mm256_dpbusd_avx_epi32(acc1, _mm256_set1_epi32(Load4(a1 + k)), wv);
+    acc2 = _mm256_dpbusd_avx_epi32(acc2, _mm256_set1_epi32(Load4(a2 + k)), wv);
+    acc3 = _mm256_dpbusd_avx_epi32(acc3, _mm256_set1_epi32(Load4(a3 + k)), wv);
   }
   if (k < kc) {
     const size_t n = kc - k;
     const __m256i wv = Load256(wp);
-    acc0 = _mm256_dpbusd_avx_epi32(
-        acc0, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a0 + k, n)), flip), wv);
-    acc1 = _mm256_dpbusd_avx_epi32(
-        acc1, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a1 + k, n)), flip), wv);
-    acc2 = _mm256_dpbusd_avx_epi32(
-        acc2, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a2 + k, n)), flip), wv);
-    acc3 = _mm256_dpbusd_avx_epi32(
-        acc3, _mm256_xor_si256(_mm256_set1_epi32(LoadTail(a3 + k, n)), flip), wv);
+    acc0 = _mm256_dpbusd_avx_epi32(acc0, _mm256_set1_epi32(LoadTail(a0 + k, n)), wv);
+    acc1 = _mm256_dpbusd_avx_epi32(acc1, _mm256_set1_epi32(LoadTail(a1 + k, n)), wv);
+    acc2 = _mm256_dpbusd_avx_epi32(acc2, _mm256_set1_epi32(LoadTail(a2 + k, n)), wv);
+    acc3 = _mm256_dpbusd_avx_epi32(acc3, _mm256_set1_epi32(LoadTail(a3 + k, n)), wv);
   }
   const __m256i accs[4] = {acc0, acc1, acc2, acc3};
   if (!out->single_rounding) {

@@ -42,9 +42,10 @@ using Q8GemmUkernelFn = void (*)(size_t mr, size_t nc, size_t kc, const int8_t* 
                                  const Q8GemmOutput* out);
 
 // One int8 GEMM microkernel, its tile, its weight layout (KR) and the
-// offset it adds to every activation: 128 for the VNNI kernels, whose
-// VPDPBUSD multiplies unsigned by signed bytes, so they read x ^ 0x80 =
-// x + 128 and the packing folds (a_zp + 128) * sum_k B into the bias.
+// offset its activations carry: 128 for the VNNI kernels, whose VPDPBUSD
+// multiplies unsigned by signed bytes: their A rows must hold x ^ 0x80 =
+// x + 128 as unsigned bytes (the drivers flip each row tile once, FlipRows)
+// and the packing folds (a_zp + 128) * sum_k B into the bias.
 struct Q8GemmKernel {
   Q8GemmUkernelFn fn = nullptr;
   int mr = 0, nr = 0, kr = 1;
@@ -97,8 +98,12 @@ void Q8GemmRequantizeTile(size_t mr, size_t nc, const int32_t* acc, size_t acc_s
                           const int32_t* multiplier, const int32_t* shift, const Q8GemmOutput& out,
                           int8_t* c, size_t c_stride);
 
-// The whole GEMM through `kernel` (packs B, walks the tiles): for tests, the
-// Python parity binding and benchmarks. m, n, k >= 1.
+// dst[i] = src[i] ^ flip for n bytes: a row of A for a kernel with a_offset
+// 128 (flip 0x80), a copy for the others (flip 0).
+void FlipRows(int8_t* dst, const int8_t* src, size_t n, uint8_t flip);
+
+// The whole GEMM through `kernel` (packs B, flips A where the kernel needs, walks the tiles): for
+// tests, the Python parity binding and benchmarks. m, n, k >= 1.
 void RunQ8Gemm(const Q8GemmKernel& kernel, size_t m, size_t n, size_t k, const int8_t* a,
                size_t a_stride, int32_t a_zero_point, const int8_t* b, const int32_t* bias,
                const int32_t* multiplier, const int32_t* shift, const Q8GemmOutput& out, int8_t* c,

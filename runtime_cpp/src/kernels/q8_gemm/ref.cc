@@ -78,10 +78,24 @@ void Q8GemmRequantizeTile(size_t mr, size_t nc, const int32_t* acc, size_t acc_s
   }
 }
 
+void FlipRows(int8_t* dst, const int8_t* src, size_t n, uint8_t flip) {
+  // A plain loop the compiler vectorises.
+  const auto* s = reinterpret_cast<const uint8_t*>(src);
+  auto* d = reinterpret_cast<uint8_t*>(dst);
+  for (size_t i = 0; i < n; ++i) d[i] = static_cast<uint8_t>(s[i] ^ flip);
+}
+
 void RunQ8Gemm(const Q8GemmKernel& kernel, size_t m, size_t n, size_t k, const int8_t* a,
                size_t a_stride, int32_t a_zero_point, const int8_t* b, const int32_t* bias,
                const int32_t* multiplier, const int32_t* shift, const Q8GemmOutput& out, int8_t* c,
                size_t c_stride) {
+  std::vector<int8_t> flipped;
+  if (kernel.a_offset != 0) {  // the kernel reads x + 128 as unsigned bytes
+    flipped.resize(m * k);
+    for (size_t r = 0; r < m; ++r) FlipRows(flipped.data() + r * k, a + r * a_stride, k, 0x80);
+    a = flipped.data();
+    a_stride = k;
+  }
   const auto nr = static_cast<size_t>(kernel.nr);
   const auto mr = static_cast<size_t>(kernel.mr);
   const size_t block = Q8GemmPackedBlockBytes(k, nr, kernel.kr);
