@@ -9,8 +9,8 @@
 // by-lane q8_gemm_4x8__neon needs 4 SMLALs plus the widening. Exact: a
 // product of an activation and a weight in [-127, 127] is at most 16256 in
 // magnitude, so two of them fit int16. The 4 partial sums of each output are
-// added pairwise (ADDP) after the loop. 3 x 8 keeps the 24 accumulators, 3
-// activation rows and a weight column within the 32 registers. A last group
+// added pairwise (ADDP) after the loop. 3 x 8 fits the 32 registers: 24
+// accumulators, 3 activation rows, 2 weight columns, 3 products. A last group
 // shorter than 16 reads only its own bytes (loads ending at the last byte,
 // shifted into place), so nothing past K is read. The double-rounding
 // epilogue runs in registers (q8_requant/neon.h). AArch64 only (ARMv7 has 16
