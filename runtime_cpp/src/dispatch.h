@@ -25,6 +25,7 @@
 #include "kernels/q8_dwconv/q8_dwconv.h"
 #include "kernels/q8_gemm/q8_gemm.h"
 #include "kernels/q8_quantize/q8_quantize.h"
+#include "kernels/q8_vbinary/q8_vbinary.h"
 
 namespace gearshift {
 
@@ -32,7 +33,15 @@ namespace gearshift {
 // AVX-VNNI, kIsaAvx512Vnni AVX2 + AVX-512 F/BW/VL + AVX512-VNNI. Each x86
 // token includes the ones below it (an avx512vnni table still runs the
 // AVX2 fp32 kernels).
-enum Isa { kIsaRef = 0, kIsaNeon, kIsaNeonFp16, kIsaNeonDot, kIsaAvx2, kIsaAvxVnni, kIsaAvx512Vnni };
+enum Isa {
+  kIsaRef = 0,
+  kIsaNeon,
+  kIsaNeonFp16,
+  kIsaNeonDot,
+  kIsaAvx2,
+  kIsaAvxVnni,
+  kIsaAvx512Vnni
+};
 
 const char* IsaName(Isa isa);
 
@@ -41,10 +50,11 @@ struct KernelTable {
   std::string isa = "ref";  // the ISA selected
   F32GemmKernel f32_gemm;
   F32DwconvUkernelFn f32_dwconv = nullptr;
-  Q8GemmKernel q8_gemm;      // always set: the ref microkernel is the fallback
-  Q8GemmKernel q8_gemm_w127;  // for layers without a -128 weight (== q8_gemm if none faster)
-  Q8DwconvKernel q8_dwconv;  // always set, likewise
+  Q8GemmKernel q8_gemm;          // always set: the ref microkernel is the fallback
+  Q8GemmKernel q8_gemm_w127;     // for layers without a -128 weight (== q8_gemm if none faster)
+  Q8DwconvKernel q8_dwconv;      // always set, likewise
   Q8QuantizeKernel q8_quantize;  // graph inputs -> int8; null: the scalar loop
+  Q8VBinaryKernel q8_vbinary;    // ADD/SUB, MUL, PRELU rows; null: the portable loops
 };
 
 // Kernel family -> selected variant name ("ref" for the reference op), e.g.

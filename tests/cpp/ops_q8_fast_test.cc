@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "cpu_features.h"
+#include "dispatch.h"
 #include "ops_q8/q8_common.h"
 #include "ops_q8/q8_conv.h"
 #include "ops_q8/q8_elementwise.h"
@@ -111,8 +113,8 @@ TEST_F(Q8Fast, UnaryTablesMatchReference) {
   for (int trial = 0; trial < 200; ++trial) {
     const Q8Quant x = Quant(), y = Quant();
     const UnaryOp ops[] = {UnaryOp::kRelu, UnaryOp::kRelu6, UnaryOp::kReluN1To1};
-    const Q8RescaleParams rp = Int(0, 3) == 3 ? MakeQ8RequantizeParams(x, y)
-                                              : MakeQ8RescaleParams(ops[Int(0, 2)], x, y);
+    const Q8RescaleParams rp =
+        Int(0, 3) == 3 ? MakeQ8RequantizeParams(x, y) : MakeQ8RescaleParams(ops[Int(0, 2)], x, y);
     const float alpha = static_cast<float>(Int(-300, 300)) / 100.0f;
     const Q8LeakyReluParams lp = MakeQ8LeakyReluParams(alpha, x, y);
     const int64_t n = Int(0, 3) == 0 ? 256 : Int(1, 20000);
@@ -167,7 +169,22 @@ TEST_F(Q8Fast, QuantizeAndDequantizeMatchReference) {
   }
 }
 
+// The row kernel sets this CPU can run (kernels/q8_vbinary), after the
+// portable loops (an empty set).
+std::vector<Q8VBinaryKernel> VBinaryKernels() {
+  std::vector<Q8VBinaryKernel> v(1);
+  const CpuFeatures f = DetectCpuFeatures();
+#define GS_UKERNEL(isa, suffix)                                                           \
+  if (IsaSupported(isa, f)) {                                                             \
+    v.push_back({&q8_vadd__##suffix, &q8_vmul__##suffix, &q8_vprelu__##suffix, #suffix}); \
+  }
+#include "kernels/q8_vbinary/q8_vbinary.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
 TEST_F(Q8Fast, BinaryOpsMatchReference) {
+  const std::vector<Q8VBinaryKernel> kernels = VBinaryKernels();
   for (int trial = 0; trial < 400; ++trial) {
     Shape sa = RandomShape(4, trial % 10 == 0 ? 70 : 9);
     Shape sb = BroadcastOf(sa);
@@ -179,26 +196,36 @@ TEST_F(Q8Fast, BinaryOpsMatchReference) {
     const Q8Quant qa = Quant(), qb = Quant(), qy = Quant();
     const Activation act = Act();
     I8 want(static_cast<size_t>(shape.size)), got(want.size());
+    const Q8VBinaryKernel* rows = nullptr;  // set per kernel set below
     auto check = [&](const char* what, auto ref, auto opt) {
       ref(want.data());
-      for (ThreadPool* pool : pools_) {
-        std::fill(got.begin(), got.end(), int8_t{0});
-        opt(got.data(), pool);
-        ASSERT_EQ(got, want) << what << " trial " << trial;
+      for (const Q8VBinaryKernel& k : kernels) {
+        rows = &k;
+        for (ThreadPool* pool : pools_) {
+          std::fill(got.begin(), got.end(), int8_t{0});
+          opt(got.data(), pool);
+          ASSERT_EQ(got, want) << what << " rows " << k.name << " trial " << trial;
+        }
       }
     };
     const Q8AddParams add = MakeQ8AddParams(qa, qb, qy, act);
     check(
         "add", [&](int8_t* y) { q8_add__ref(shape, add, a.data(), b.data(), y); },
-        [&](int8_t* y, ThreadPool* pool) { q8_add__opt(shape, add, a.data(), b.data(), y, pool); });
+        [&](int8_t* y, ThreadPool* pool) {
+          q8_add__opt(shape, add, a.data(), b.data(), y, pool, rows);
+        });
     const Q8AddParams sub = MakeQ8SubParams(qa, qb, qy, act);
     check(
         "sub", [&](int8_t* y) { q8_add__ref(shape, sub, a.data(), b.data(), y); },
-        [&](int8_t* y, ThreadPool* pool) { q8_add__opt(shape, sub, a.data(), b.data(), y, pool); });
+        [&](int8_t* y, ThreadPool* pool) {
+          q8_add__opt(shape, sub, a.data(), b.data(), y, pool, rows);
+        });
     const Q8MulParams mul = MakeQ8MulParams(qa, qb, qy, act);
     check(
         "mul", [&](int8_t* y) { q8_mul__ref(shape, mul, a.data(), b.data(), y); },
-        [&](int8_t* y, ThreadPool* pool) { q8_mul__opt(shape, mul, a.data(), b.data(), y, pool); });
+        [&](int8_t* y, ThreadPool* pool) {
+          q8_mul__opt(shape, mul, a.data(), b.data(), y, pool, rows);
+        });
     check(
         "max", [&](int8_t* y) { q8_maximum__ref(shape, a.data(), b.data(), y); },
         [&](int8_t* y, ThreadPool* pool) { q8_maximum__opt(shape, a.data(), b.data(), y, pool); });
@@ -209,13 +236,13 @@ TEST_F(Q8Fast, BinaryOpsMatchReference) {
     check(
         "prelu", [&](int8_t* y) { q8_prelu__ref(shape, prelu, a.data(), b.data(), y); },
         [&](int8_t* y, ThreadPool* pool) {
-          q8_prelu__opt(shape, prelu, a.data(), b.data(), y, pool);
+          q8_prelu__opt(shape, prelu, a.data(), b.data(), y, pool, rows);
         });
   }
 }
 
 // Same-scale inputs (the residual ADD of MobileNetV2) and extreme scale
-// ratios, where the multipliers' shifts reach their ends.
+// ratios, where the multipliers' shifts reach their ends; every row kernel.
 TEST_F(Q8Fast, AddExtremeScales) {
   const float scales[] = {1e-6f, 1e-3f, 0.0235f, 0.5f, 1.0f, 7.0f, 300.0f};
   const int32_t zeros[] = {-128, 0, 127};
@@ -227,16 +254,22 @@ TEST_F(Q8Fast, AddExtremeScales) {
     for (float sb : scales) {
       for (float sy : scales) {
         const Q8Quant qa{sa, zeros[Int(0, 2)]}, qb{sb, zeros[Int(0, 2)]}, qy{sy, zeros[Int(0, 2)]};
-        for (const Q8AddParams& p :
-             {MakeQ8AddParams(qa, qb, qy, Act()), MakeQ8SubParams(qa, qb, qy, Act())}) {
-          q8_add__ref(shape, p, a.data(), b.data(), want.data());
-          q8_add__opt(shape, p, a.data(), b.data(), got.data(), pools_[2]);
-          ASSERT_EQ(got, want) << sa << " " << sb << " " << sy;
+        for (const Q8VBinaryKernel& k : VBinaryKernels()) {
+          for (const Q8AddParams& p :
+               {MakeQ8AddParams(qa, qb, qy, Act()), MakeQ8SubParams(qa, qb, qy, Act())}) {
+            q8_add__ref(shape, p, a.data(), b.data(), want.data());
+            q8_add__opt(shape, p, a.data(), b.data(), got.data(), pools_[2], &k);
+            ASSERT_EQ(got, want) << sa << " " << sb << " " << sy << " " << k.name;
+          }
+          const Q8MulParams m = MakeQ8MulParams(qa, qb, qy, Act());
+          q8_mul__ref(shape, m, a.data(), b.data(), want.data());
+          q8_mul__opt(shape, m, a.data(), b.data(), got.data(), pools_[2], &k);
+          ASSERT_EQ(got, want) << sa << " " << sb << " " << sy << " " << k.name;
+          const Q8PreluParams pr = MakeQ8PreluParams(qa, qb, qy);
+          q8_prelu__ref(shape, pr, a.data(), b.data(), want.data());
+          q8_prelu__opt(shape, pr, a.data(), b.data(), got.data(), pools_[2], &k);
+          ASSERT_EQ(got, want) << sa << " " << sb << " " << sy << " " << k.name;
         }
-        const Q8MulParams m = MakeQ8MulParams(qa, qb, qy, Act());
-        q8_mul__ref(shape, m, a.data(), b.data(), want.data());
-        q8_mul__opt(shape, m, a.data(), b.data(), got.data(), pools_[2]);
-        ASSERT_EQ(got, want) << sa << " " << sb << " " << sy;
       }
     }
   }
@@ -394,10 +427,8 @@ TEST_F(Q8Fast, TransposeConvMatchesReference) {
     p.stride_h = Int(1, 3);
     p.stride_w = Int(1, 3);
     const Padding pad = Int(0, 1) != 0 ? Padding::kSame : Padding::kValid;
-    p.out_h = pad == Padding::kSame ? p.in_h * p.stride_h
-                                    : (p.in_h - 1) * p.stride_h + p.kernel_h;
-    p.out_w = pad == Padding::kSame ? p.in_w * p.stride_w
-                                    : (p.in_w - 1) * p.stride_w + p.kernel_w;
+    p.out_h = pad == Padding::kSame ? p.in_h * p.stride_h : (p.in_h - 1) * p.stride_h + p.kernel_h;
+    p.out_w = pad == Padding::kSame ? p.in_w * p.stride_w : (p.in_w - 1) * p.stride_w + p.kernel_w;
     p.pad_top = TransposeConvPadBefore(p.in_h, p.out_h, p.kernel_h, p.stride_h, pad);
     p.pad_left = TransposeConvPadBefore(p.in_w, p.out_w, p.kernel_w, p.stride_w, pad);
     const Q8Quant x = Quant(), y = Quant();

@@ -194,12 +194,12 @@ void q8_div__ref(const BinaryParams& shape, const Q8DivParams& p, const int8_t* 
       const int64_t v = da > 0 ? 127 : da < 0 ? -128 : p.y_zero_point;
       return Q8Clamp(v, p.act);
     }
-    const double r = p.a_scale * static_cast<double>(da) / (p.b_scale * static_cast<double>(db)) /
-                     p.y_scale;
+    const double r =
+        p.a_scale * static_cast<double>(da) / (p.b_scale * static_cast<double>(db)) / p.y_scale;
     // |r| <= 255 * max scale ratio could exceed int64 only for absurd
     // scales; clamp in double first.
-    const double q = std::min(std::max(std::round(r) + static_cast<double>(p.y_zero_point),
-                                       -1024.0), 1024.0);
+    const double q =
+        std::min(std::max(std::round(r) + static_cast<double>(p.y_zero_point), -1024.0), 1024.0);
     return Q8Clamp(static_cast<int64_t>(q), p.act);
   });
 }
@@ -321,8 +321,7 @@ Frame Coalesce(const BinaryParams& p) {
   for (int d = 0; d < kMaxRank; ++d) {
     if (p.shape[d] == 1) continue;
     const int k = f.rank - 1;
-    if (k >= 0 && f.as[k] == p.a_stride[d] * p.shape[d] &&
-        f.bs[k] == p.b_stride[d] * p.shape[d]) {
+    if (k >= 0 && f.as[k] == p.a_stride[d] * p.shape[d] && f.bs[k] == p.b_stride[d] * p.shape[d]) {
       f.shape[k] *= p.shape[d];
       f.as[k] = p.a_stride[d];
       f.bs[k] = p.b_stride[d];
@@ -366,9 +365,10 @@ constexpr int64_t kBlock = 4096;
 // Runs e over the broadcast, items = (row, block of the row); `cost` is the
 // rough per-element work relative to a multiply-add, so small tensors stay on
 // the calling thread.
-template <typename E>
-void BinaryOpt(const BinaryParams& p, const int8_t* a, const int8_t* b, int8_t* y,
-               ThreadPool* pool, int64_t cost, const E& e) {
+// `run(a, as, b, bs, y, n)` computes one contiguous run of y.
+template <typename R>
+void BinaryRows(const BinaryParams& p, const int8_t* a, const int8_t* b, int8_t* y,
+                ThreadPool* pool, int64_t cost, const R& run) {
   if (p.size <= 0) return;
   const Frame f = Coalesce(p);
   const int inner = f.rank - 1;
@@ -394,8 +394,8 @@ void BinaryOpt(const BinaryParams& p, const int8_t* a, const int8_t* b, int8_t* 
       for (int64_t blk = item % blocks; blk < blocks && item < end; ++blk, ++item) {
         const int64_t s = blk * kBlock;
         const int64_t n = std::min(kBlock, len - s);
-        ElemRow(a + ao + s * f.as[inner], f.as[inner], b + bo + s * f.bs[inner], f.bs[inner],
-                yr + s, n, e);
+        run(a + ao + s * f.as[inner], f.as[inner], b + bo + s * f.bs[inner], f.bs[inner], yr + s,
+            n);
       }
       for (int d = inner - 1; d >= 0; --d) {  // next row
         if (++idx[d] < f.shape[d]) break;
@@ -403,6 +403,38 @@ void BinaryOpt(const BinaryParams& p, const int8_t* a, const int8_t* b, int8_t* 
       }
     }
   });
+}
+
+template <typename E>
+void BinaryOpt(const BinaryParams& p, const int8_t* a, const int8_t* b, int8_t* y, ThreadPool* pool,
+               int64_t cost, const E& e) {
+  BinaryRows(p, a, b, y, pool, cost,
+             [&e](const int8_t* ra, int64_t as, const int8_t* rb, int64_t bs, int8_t* ry,
+                  int64_t n) { ElemRow(ra, as, rb, bs, ry, n, e); });
+}
+
+// Rows where both operands are contiguous go to `kernel`, the rest to the
+// portable element function e.
+template <typename K, typename P, typename E>
+void BinaryKernelOpt(const BinaryParams& p, const int8_t* a, const int8_t* b, int8_t* y,
+                     ThreadPool* pool, int64_t cost, K kernel, const P& params, const E& e) {
+  BinaryRows(
+      p, a, b, y, pool, cost,
+      [&](const int8_t* ra, int64_t as, const int8_t* rb, int64_t bs, int8_t* ry, int64_t n) {
+        if (as == 1 && bs == 1) {
+          kernel(static_cast<size_t>(n), ra, rb, ry, &params);
+        } else {
+          ElemRow(ra, as, rb, bs, ry, n, e);
+        }
+      });
+}
+
+Q8VRequant VRequant(Q8Requant r) {
+  Q8VRequant v;
+  v.multiplier = r.multiplier;
+  v.left = r.shift > 0 ? r.shift : 0;
+  v.right = r.shift > 0 ? 0 : -r.shift;
+  return v;
 }
 
 template <typename Ref>
@@ -448,8 +480,7 @@ void q8_dequantize__opt(const int8_t* x, Q8Quant q, float* y, int64_t n, ThreadP
   });
 }
 
-void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n,
-                    ThreadPool* pool) {
+void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n, ThreadPool* pool) {
   const int8_t* t = table.data();
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   // Pointers by value: int8 stores could alias captured references.
@@ -461,8 +492,8 @@ void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n,
   });
 }
 
-void q8_add__opt(const BinaryParams& shape, const Q8AddParams& p, const int8_t* a,
-                 const int8_t* b, int8_t* y, ThreadPool* pool) {
+void q8_add__opt(const BinaryParams& shape, const Q8AddParams& p, const int8_t* a, const int8_t* b,
+                 int8_t* y, ThreadPool* pool, const Q8VBinaryKernel* rows) {
   if (!UsableMultiplier(p.a) || !UsableMultiplier(p.b) || !UsableMultiplier(p.out) ||
       p.left_shift < 0 || p.left_shift > 23) {
     q8_add__ref(shape, p, a, b, y);  // never from Make*Params; kept exact anyway
@@ -474,6 +505,22 @@ void q8_add__opt(const BinaryParams& shape, const Q8AddParams& p, const int8_t* 
   const int32_t za = p.a_zero_point, zb = p.b_zero_point, one = int32_t{1} << p.left_shift;
   auto in_a = [=](int8_t q) { return ApplyFast((int32_t{q} - za) * one, fa); };
   auto in_b = [=](int8_t q) { return ApplyFast((int32_t{q} - zb) * one, fb); };
+  if (rows != nullptr && rows->add != nullptr) {
+    Q8VAddParams v;
+    v.a_zero_point = za;
+    v.b_zero_point = zb;
+    v.y_zero_point = p.y_zero_point;
+    v.left_shift = p.left_shift;
+    v.a = VRequant(p.a);
+    v.b = VRequant(p.b);
+    v.out = VRequant(p.out);
+    v.act_min = p.act.lo;
+    v.act_max = p.act.hi;
+    BinaryKernelOpt(shape, a, b, y, pool, 2, rows->add, v, [=](int8_t qa, int8_t qb) {
+      return Finish(ApplyFast(WrapAddI32(in_a(qa), in_b(qb)), fo), out);
+    });
+    return;
+  }
   if (kVectorMul64 || shape.size < 2048) {
     BinaryOpt(shape, a, b, y, pool, 8, [=](int8_t qa, int8_t qb) {
       return Finish(ApplyFast(WrapAddI32(in_a(qa), in_b(qb)), fo), out);
@@ -490,14 +537,14 @@ void q8_add__opt(const BinaryParams& shape, const Q8AddParams& p, const int8_t* 
   const int32_t* pa = ta;
   const int32_t* pb = tb;
   BinaryOpt(shape, a, b, y, pool, 4, [=](int8_t qa, int8_t qb) {
-    const int32_t sum = WrapAddI32(pa[static_cast<uint8_t>(qa) ^ 0x80u],
-                                   pb[static_cast<uint8_t>(qb) ^ 0x80u]);
+    const int32_t sum =
+        WrapAddI32(pa[static_cast<uint8_t>(qa) ^ 0x80u], pb[static_cast<uint8_t>(qb) ^ 0x80u]);
     return Finish(ApplyFast(sum, fo), out);
   });
 }
 
-void q8_mul__opt(const BinaryParams& shape, const Q8MulParams& p, const int8_t* a,
-                 const int8_t* b, int8_t* y, ThreadPool* pool) {
+void q8_mul__opt(const BinaryParams& shape, const Q8MulParams& p, const int8_t* a, const int8_t* b,
+                 int8_t* y, ThreadPool* pool, const Q8VBinaryKernel* rows) {
   if (!UsableMultiplier(p.out)) {
     q8_mul__ref(shape, p, a, b, y);
     return;
@@ -505,9 +552,21 @@ void q8_mul__opt(const BinaryParams& shape, const Q8MulParams& p, const int8_t* 
   const FastRequant fo = MakeFastRequant(p.out);
   const FastOut out = MakeFastOut(p.y_zero_point, p.act);
   const int32_t za = p.a_zero_point, zb = p.b_zero_point;
-  BinaryOpt(shape, a, b, y, pool, 4, [=](int8_t qa, int8_t qb) {
+  auto e = [=](int8_t qa, int8_t qb) {
     return Finish(ApplyFast((int32_t{qa} - za) * (int32_t{qb} - zb), fo), out);
-  });
+  };
+  if (rows != nullptr && rows->mul != nullptr) {
+    Q8VMulParams v;
+    v.a_zero_point = za;
+    v.b_zero_point = zb;
+    v.y_zero_point = p.y_zero_point;
+    v.out = VRequant(p.out);
+    v.act_min = p.act.lo;
+    v.act_max = p.act.hi;
+    BinaryKernelOpt(shape, a, b, y, pool, 1, rows->mul, v, e);
+    return;
+  }
+  BinaryOpt(shape, a, b, y, pool, 4, e);
 }
 
 void q8_maximum__opt(const BinaryParams& shape, const int8_t* a, const int8_t* b, int8_t* y,
@@ -521,7 +580,7 @@ void q8_minimum__opt(const BinaryParams& shape, const int8_t* a, const int8_t* b
 }
 
 void q8_prelu__opt(const BinaryParams& shape, const Q8PreluParams& p, const int8_t* x,
-                   const int8_t* alpha, int8_t* y, ThreadPool* pool) {
+                   const int8_t* alpha, int8_t* y, ThreadPool* pool, const Q8VBinaryKernel* rows) {
   if (!UsableMultiplier(p.identity) || !UsableMultiplier(p.alpha)) {
     q8_prelu__ref(shape, p, x, alpha, y);
     return;
@@ -529,13 +588,24 @@ void q8_prelu__opt(const BinaryParams& shape, const Q8PreluParams& p, const int8
   const FastRequant fi = MakeFastRequant(p.identity), fa = MakeFastRequant(p.alpha);
   const FastOut out = MakeFastOut(p.y_zero_point, Q8Range{});
   const int32_t zx = p.x_zero_point, za = p.alpha_zero_point;
-  BinaryOpt(shape, x, alpha, y, pool, 8, [=](int8_t qx, int8_t qa) {
+  auto e = [=](int8_t qx, int8_t qa) {
     const int32_t d = int32_t{qx} - zx;
     // Both sides computed, then selected: no branch on the data.
     const int32_t pos = ApplyFast(d, fi);
     const int32_t neg = ApplyFast(d * (int32_t{qa} - za), fa);
     return Finish(d >= 0 ? pos : neg, out);
-  });
+  };
+  if (rows != nullptr && rows->prelu != nullptr) {
+    Q8VPreluParams v;
+    v.x_zero_point = zx;
+    v.alpha_zero_point = za;
+    v.y_zero_point = p.y_zero_point;
+    v.identity = VRequant(p.identity);
+    v.alpha = VRequant(p.alpha);
+    BinaryKernelOpt(shape, x, alpha, y, pool, 2, rows->prelu, v, e);
+    return;
+  }
+  BinaryOpt(shape, x, alpha, y, pool, 8, e);
 }
 
 }  // namespace gearshift

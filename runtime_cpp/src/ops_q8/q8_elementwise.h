@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "kernels/q8_quantize/q8_quantize.h"
+#include "kernels/q8_vbinary/q8_vbinary.h"
 #include "ops/elementwise.h"
 #include "ops/op_common.h"
 #include "ops_q8/q8_common.h"
@@ -138,18 +139,22 @@ void q8_quantize__opt(const float* x, Q8Quant q, int8_t* y, int64_t n, ThreadPoo
                       Q8QuantizeUkernelFn kernel = nullptr);
 void q8_dequantize__opt(const int8_t* x, Q8Quant q, float* y, int64_t n, ThreadPool* pool);
 
-void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n,
-                    ThreadPool* pool);
-void q8_add__opt(const BinaryParams& shape, const Q8AddParams& p, const int8_t* a,
-                 const int8_t* b, int8_t* y, ThreadPool* pool);  // ADD and SUB
-void q8_mul__opt(const BinaryParams& shape, const Q8MulParams& p, const int8_t* a,
-                 const int8_t* b, int8_t* y, ThreadPool* pool);
+void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n, ThreadPool* pool);
+// `rows` (may be null): the dispatched row kernels (kernels/q8_vbinary) for
+// the rows where both operands are contiguous; other rows, and every row
+// without one, run the portable loops.
+void q8_add__opt(const BinaryParams& shape, const Q8AddParams& p, const int8_t* a, const int8_t* b,
+                 int8_t* y, ThreadPool* pool,
+                 const Q8VBinaryKernel* rows = nullptr);  // ADD and SUB
+void q8_mul__opt(const BinaryParams& shape, const Q8MulParams& p, const int8_t* a, const int8_t* b,
+                 int8_t* y, ThreadPool* pool, const Q8VBinaryKernel* rows = nullptr);
 void q8_maximum__opt(const BinaryParams& shape, const int8_t* a, const int8_t* b, int8_t* y,
                      ThreadPool* pool);
 void q8_minimum__opt(const BinaryParams& shape, const int8_t* a, const int8_t* b, int8_t* y,
                      ThreadPool* pool);
 void q8_prelu__opt(const BinaryParams& shape, const Q8PreluParams& p, const int8_t* x,
-                   const int8_t* alpha, int8_t* y, ThreadPool* pool);
+                   const int8_t* alpha, int8_t* y, ThreadPool* pool,
+                   const Q8VBinaryKernel* rows = nullptr);
 
 }  // namespace gearshift
 

@@ -944,10 +944,10 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         q8_softmax__opt(st.softmax, st.q8_softmax, in[0], y, pool);
         break;
       case OpType::kAdd:
-        q8_add__opt(st.binary, st.q8_add, in[0], in[1], y, pool);
+        q8_add__opt(st.binary, st.q8_add, in[0], in[1], y, pool, &kernels_.q8_vbinary);
         break;
       case OpType::kMul:
-        q8_mul__opt(st.binary, st.q8_mul, in[0], in[1], y, pool);
+        q8_mul__opt(st.binary, st.q8_mul, in[0], in[1], y, pool, &kernels_.q8_vbinary);
         break;
       case OpType::kConcatenation:
         q8_concat__opt(st.concat, st.q8_act, in, y, pool);
@@ -962,7 +962,7 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         q8_transpose_conv2d__opt(st.conv, st.q8_channel, in[0], in[1], bias, y, pool);
         break;
       case OpType::kSub:
-        q8_add__opt(st.binary, st.q8_add, in[0], in[1], y, pool);
+        q8_add__opt(st.binary, st.q8_add, in[0], in[1], y, pool, &kernels_.q8_vbinary);
         break;
       case OpType::kDiv:
         q8_div__ref(st.binary, st.q8_div, in[0], in[1], y);
@@ -974,7 +974,7 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         q8_minimum__opt(st.binary, in[0], in[1], y, pool);
         break;
       case OpType::kPrelu:
-        q8_prelu__opt(st.binary, st.q8_prelu, in[0], in[1], y, pool);
+        q8_prelu__opt(st.binary, st.q8_prelu, in[0], in[1], y, pool, &kernels_.q8_vbinary);
         break;
       case OpType::kLeakyRelu:
         q8_lookup__opt(st.q8_table, in[0], y, st.out_elements, pool);

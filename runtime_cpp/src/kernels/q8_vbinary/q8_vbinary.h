@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// int8 binary elementwise row kernels (ADD/SUB, MUL, PRELU): n elements of
+// two contiguous int8 rows (same-shape operands, or a PRELU alpha row per
+// channel row) with TFLite's fixed-point arithmetic, bit for bit the ops'
+// __ref (ops_q8/q8_elementwise.cc; tests/cpp/ops_q8_fast_test.cc). Each
+// MultiplyByQuantizedMultiplier (MBQM) is TFLite's double rounding:
+// SaturatingRoundingDoublingHighMul of x << left by the multiplier, then
+// RoundingDivideByPOT by right (multiplier never INT32_MIN, as
+// QuantizeMultiplier makes them; the ops check before calling). The ops run
+// the portable loops where no kernel is selected (dispatch.cc) and for
+// broadcast strides.
+#ifndef GEARSHIFT_KERNELS_Q8_VBINARY_Q8_VBINARY_H_
+#define GEARSHIFT_KERNELS_Q8_VBINARY_Q8_VBINARY_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace gearshift {
+
+// One MBQM: x -> RDBPOT(SRDHM(x << left, multiplier), right).
+struct Q8VRequant {
+  int32_t multiplier = 0;
+  int32_t left = 0, right = 0;
+};
+
+// ADD: y = clamp(MBQM(MBQM((a - za) << s, ra) + MBQM((b - zb) << s, rb), ro) + zy, lo, hi).
+struct Q8VAddParams {
+  int32_t a_zero_point = 0, b_zero_point = 0, y_zero_point = 0;
+  int32_t left_shift = 0;
+  Q8VRequant a, b, out;
+  int32_t act_min = -128, act_max = 127;
+};
+
+// MUL: y = clamp(MBQM((a - za) * (b - zb), ro) + zy, lo, hi).
+struct Q8VMulParams {
+  int32_t a_zero_point = 0, b_zero_point = 0, y_zero_point = 0;
+  Q8VRequant out;
+  int32_t act_min = -128, act_max = 127;
+};
+
+// PRELU: d = x - zx; y = clamp((d >= 0 ? MBQM(d, ri) : MBQM(d * (alpha - za), ra)) + zy).
+struct Q8VPreluParams {
+  int32_t x_zero_point = 0, alpha_zero_point = 0, y_zero_point = 0;
+  Q8VRequant identity, alpha;
+};
+
+using Q8VAddUkernelFn = void (*)(size_t n, const int8_t* a, const int8_t* b, int8_t* y,
+                                 const Q8VAddParams* p);
+using Q8VMulUkernelFn = void (*)(size_t n, const int8_t* a, const int8_t* b, int8_t* y,
+                                 const Q8VMulParams* p);
+using Q8VPreluUkernelFn = void (*)(size_t n, const int8_t* x, const int8_t* alpha, int8_t* y,
+                                   const Q8VPreluParams* p);
+
+// One ISA's set; all null: the ops' portable loops.
+struct Q8VBinaryKernel {
+  Q8VAddUkernelFn add = nullptr;
+  Q8VMulUkernelFn mul = nullptr;
+  Q8VPreluUkernelFn prelu = nullptr;
+  const char* name = "";
+};
+
+#define GS_UKERNEL(isa, suffix)                                                       \
+  void q8_vadd__##suffix(size_t n, const int8_t* a, const int8_t* b, int8_t* y,       \
+                         const Q8VAddParams* p);                                      \
+  void q8_vmul__##suffix(size_t n, const int8_t* a, const int8_t* b, int8_t* y,       \
+                         const Q8VMulParams* p);                                      \
+  void q8_vprelu__##suffix(size_t n, const int8_t* x, const int8_t* alpha, int8_t* y, \
+                           const Q8VPreluParams* p);
+#include "kernels/q8_vbinary/q8_vbinary.inc"
+#undef GS_UKERNEL
+
+}  // namespace gearshift
+
+#endif  // GEARSHIFT_KERNELS_Q8_VBINARY_Q8_VBINARY_H_
