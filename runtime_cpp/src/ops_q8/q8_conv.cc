@@ -259,55 +259,61 @@ void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8G
     // One buffer per chunk of work, not per tile; empty when direct.
     std::vector<int8_t> gather(direct ? 0 : static_cast<size_t>(mr * kdim));
     int8_t* tile = gather.data();
-    const int8_t* a = nullptr;
-    size_t a_stride = 0;
-    int64_t have_mt = -1;
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t mt = item / ntiles, nt = item % ntiles;
+    // Per-call values as locals: through the by-reference captures the
+    // compiler reloads them around every microkernel call.
+    const Q8GemmUkernelFn ukernel = kernel.fn;
+    const Q8GemmOutput o = out;
+    const auto kc = static_cast<size_t>(kdim), ldc = static_cast<size_t>(out_c);
+    const char* const wb = w;
+    const size_t wstride = block;
+    // Items are row-tile major: walk (mt, nt) without a division per item.
+    int64_t mt = begin / ntiles, nt = begin % ntiles;
+    for (int64_t item = begin; item < end; nt = 0, ++mt) {
       const int64_t r0 = mt * mr, m = std::min(mr, pixels - r0);
-      if (mt != have_mt) {  // items are row-tile major: gather once per tile
-        have_mt = mt;
-        if (direct) {
-          a = x + r0 * p.in_c;
-          a_stride = static_cast<size_t>(p.in_c);
-        } else if (flip_direct) {
-          FlipRows(tile, x + r0 * p.in_c, static_cast<size_t>(m * p.in_c), flip);
-          a = tile;
-          a_stride = static_cast<size_t>(kdim);
-        } else {
-          for (int64_t i = 0; i < m; ++i) {
-            const int64_t pix = r0 + i;
-            const int64_t ox = pix % p.out_w;
-            const int64_t oy = (pix / p.out_w) % p.out_h;
-            const int64_t n = pix / (p.out_w * p.out_h);
-            const int64_t iy0 = oy * p.stride_h - p.pad_top;
-            const int64_t ix0 = ox * p.stride_w - p.pad_left;
-            for (int ky = 0; ky < p.kernel_h; ++ky) {
-              const int64_t iy = iy0 + static_cast<int64_t>(ky) * p.dilation_h;
-              for (int kx = 0; kx < p.kernel_w; ++kx) {
-                const int64_t ix = ix0 + static_cast<int64_t>(kx) * p.dilation_w;
-                int8_t* dst =
-                    tile + i * kdim + (static_cast<int64_t>(ky) * p.kernel_w + kx) * p.in_c;
-                if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) {
-                  FillChannels(dst, pad, static_cast<size_t>(p.in_c));
-                } else if (flip != 0) {
-                  FlipRows(dst, x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c,
-                           static_cast<size_t>(p.in_c), flip);
-                } else {
-                  CopyChannels(dst, x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c,
-                               static_cast<size_t>(p.in_c));
-                }
+      const int8_t* a = nullptr;
+      size_t a_stride = 0;
+      if (direct) {
+        a = x + r0 * p.in_c;
+        a_stride = static_cast<size_t>(p.in_c);
+      } else if (flip_direct) {
+        FlipRows(tile, x + r0 * p.in_c, static_cast<size_t>(m * p.in_c), flip);
+        a = tile;
+        a_stride = kc;
+      } else {  // gather the tile's rows once
+        for (int64_t i = 0; i < m; ++i) {
+          const int64_t pix = r0 + i;
+          const int64_t ox = pix % p.out_w;
+          const int64_t oy = (pix / p.out_w) % p.out_h;
+          const int64_t n = pix / (p.out_w * p.out_h);
+          const int64_t iy0 = oy * p.stride_h - p.pad_top;
+          const int64_t ix0 = ox * p.stride_w - p.pad_left;
+          for (int ky = 0; ky < p.kernel_h; ++ky) {
+            const int64_t iy = iy0 + static_cast<int64_t>(ky) * p.dilation_h;
+            for (int kx = 0; kx < p.kernel_w; ++kx) {
+              const int64_t ix = ix0 + static_cast<int64_t>(kx) * p.dilation_w;
+              int8_t* dst = tile + i * kdim + (static_cast<int64_t>(ky) * p.kernel_w + kx) * p.in_c;
+              if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) {
+                FillChannels(dst, pad, static_cast<size_t>(p.in_c));
+              } else if (flip != 0) {
+                FlipRows(dst, x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c,
+                         static_cast<size_t>(p.in_c), flip);
+              } else {
+                CopyChannels(dst, x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c,
+                             static_cast<size_t>(p.in_c));
               }
             }
           }
-          a = tile;
-          a_stride = static_cast<size_t>(kdim);
         }
+        a = tile;
+        a_stride = kc;
       }
-      const int64_t n0 = nt * nr;
-      kernel.fn(static_cast<size_t>(m), static_cast<size_t>(std::min(nr, out_c - n0)),
-                static_cast<size_t>(kdim), a, a_stride, w + nt * block, y + r0 * out_c + n0,
-                static_cast<size_t>(out_c), &out);
+      const auto rows = static_cast<size_t>(m);
+      int8_t* const yr = y + r0 * out_c;
+      for (; nt < ntiles && item < end; ++nt, ++item) {
+        const int64_t n0 = nt * nr;
+        ukernel(rows, static_cast<size_t>(std::min(nr, out_c - n0)), kc, a, a_stride,
+                wb + nt * wstride, yr + n0, ldc, &o);
+      }
     }
   });
 }
