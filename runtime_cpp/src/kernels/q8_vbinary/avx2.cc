@@ -19,14 +19,15 @@
 namespace gearshift {
 namespace {
 
+// Broadcast constants: every 32-bit lane holds the same value, so the odd
+// lanes' products use the multiplier register as it is.
 struct VRequant {
-  __m256i multiplier, multiplier_odd, left, right, mask, half_mask;
+  __m256i multiplier, left, right, mask, half_mask;
 };
 
 VRequant Broadcast(const Q8VRequant& r) {
   VRequant v;
   v.multiplier = _mm256_set1_epi32(r.multiplier);
-  v.multiplier_odd = _mm256_srli_epi64(v.multiplier, 32);
   v.left = _mm256_set1_epi32(r.left);
   v.right = _mm256_set1_epi32(r.right);
   const int32_t mask = static_cast<int32_t>((int64_t{1} << r.right) - 1);
@@ -41,7 +42,7 @@ inline __m256i Mbqm(__m256i acc, const VRequant& p) {
   const __m256i half = _mm256_set1_epi64x(int64_t{1} << 30);
   const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, p.multiplier), half);
   const __m256i odd =
-      _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), p.multiplier_odd), half);
+      _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), p.multiplier), half);
   const __m256i r =
       _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
   const __m256i rem = _mm256_and_si256(r, p.mask);
