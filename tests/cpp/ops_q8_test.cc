@@ -21,6 +21,7 @@
 #include "ops_q8/q8_pool.h"
 #include "ops_q8/q8_reduce.h"
 #include "ops_q8/q8_shape_ops.h"
+#include "ops_q8/q8_transpose_conv.h"
 #include "thread_pool.h"
 
 namespace gearshift {
@@ -506,6 +507,52 @@ TEST(OpsQ8, ConvGemmMatchesReference) {
           EXPECT_EQ(y, ref) << k.name << " " << cs.h << "x" << cs.w << "x" << cs.c << " k" << cs.kh
                             << " s" << cs.stride << " threads " << threads;
         }
+      }
+    }
+  }
+}
+
+// TRANSPOSE_CONV on the GEMM kernels (gathered taps, padding where a tap
+// reads no input pixel) gives the reference's integers: strides 1-3, kernels
+// larger and smaller than the stride, SAME and VALID, every runnable kernel.
+TEST(OpsQ8, TransposeConvGemmMatchesReference) {
+  std::mt19937 rng(17);
+  const std::vector<Q8GemmKernel> kernels = RunnableKernels();
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int trial = 0; trial < 40; ++trial) {
+    Conv2DParams p;
+    p.batch = pick(1, 2);
+    p.in_h = pick(1, 6);
+    p.in_w = pick(1, 6);
+    p.in_c = pick(1, 20);
+    p.out_c = trial % 8 == 0 ? pick(17, 40) : pick(1, 12);
+    p.kernel_h = pick(1, 4);
+    p.kernel_w = pick(1, 4);
+    p.stride_h = pick(1, 3);
+    p.stride_w = pick(1, 3);
+    const Padding pad = pick(0, 1) != 0 ? Padding::kSame : Padding::kValid;
+    p.out_h = pad == Padding::kSame ? p.in_h * p.stride_h : (p.in_h - 1) * p.stride_h + p.kernel_h;
+    p.out_w = pad == Padding::kSame ? p.in_w * p.stride_w : (p.in_w - 1) * p.stride_w + p.kernel_w;
+    p.pad_top = TransposeConvPadBefore(p.in_h, p.out_h, p.kernel_h, p.stride_h, pad);
+    p.pad_left = TransposeConvPadBefore(p.in_w, p.out_w, p.kernel_w, p.stride_w, pad);
+    const int64_t kdim = int64_t{p.kernel_h} * p.kernel_w * p.in_c;
+    const I8 x = RandomI8(&rng, p.batch * p.in_h * p.in_w * p.in_c);
+    const I8 w = RandomI8(&rng, p.out_c * kdim, -127, 127);
+    const std::vector<int32_t> bias = RandomBias(&rng, p.out_c);
+    const int32_t zx = pick(-128, 127);
+    Q8ChannelRequant q;
+    MakeQ8ChannelRequant({0.02f, zx}, RandomScales(&rng, p.out_c, 0.0005f, 0.01f), {0.05f, -3},
+                         p.out_c, trial % 2 == 0 ? Activation::kNone : Activation::kRelu6, &q);
+    const size_t out = static_cast<size_t>(p.batch * p.out_h * p.out_w * p.out_c);
+    I8 ref(out);
+    q8_transpose_conv2d__ref(p, q, x.data(), w.data(), bias.data(), ref.data(), nullptr);
+    for (const Q8GemmKernel& k : kernels) {
+      const std::vector<int32_t> packed = Pack(k, p.out_c, kdim, w, bias, q);
+      for (int threads : {1, 3}) {
+        ThreadPool pool(threads, 1);
+        I8 y(out, 0x55);
+        q8_transpose_conv2d__gemm(p, q, k, packed.data(), x.data(), y.data(), &pool);
+        ASSERT_EQ(y, ref) << k.name << " trial " << trial << " threads " << threads;
       }
     }
   }

@@ -231,9 +231,15 @@ bool Q8Conv2DGemmSupported(const Conv2DParams& /*p*/, const Q8GemmKernel& kernel
   return Q8GemmUsable(kernel);
 }
 
-void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKernel& kernel,
-                     const void* packed, const int8_t* x, int8_t* y, ThreadPool* pool,
-                     size_t q4_block) {
+namespace {
+
+// CONV_2D, or TRANSPOSE_CONV (transposed: output pixel (oy, ox) reads tap
+// (ky, kx) at input ((oy + pad_top - ky) / stride, ...) where that divides
+// exactly and lies inside; every other tap is padding), as one GEMM over
+// gathered rows of KH*KW*C.
+void ConvGemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKernel& kernel,
+              const void* packed, const int8_t* x, int8_t* y, ThreadPool* pool, size_t q4_block,
+              bool transposed) {
   const int64_t pixels = p.batch * p.out_h * p.out_w;
   const int64_t kdim = static_cast<int64_t>(p.kernel_h) * p.kernel_w * p.in_c;
   const int64_t out_c = p.out_c;
@@ -252,9 +258,38 @@ void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8G
   // VNNI kernels read x + 128 as unsigned bytes: rows are flipped once per
   // row tile here (a direct GEMM then copies its rows too).
   const auto flip = static_cast<uint8_t>(kernel.a_offset != 0 ? 0x80 : 0);
-  const bool direct = IsDirectGemm(p) && flip == 0;
-  const bool flip_direct = IsDirectGemm(p) && flip != 0;
-  const auto pad = static_cast<int8_t>(static_cast<uint8_t>(q.x_zero_point) ^ flip);
+  const bool direct = !transposed && IsDirectGemm(p) && flip == 0;
+  const bool flip_direct = !transposed && IsDirectGemm(p) && flip != 0;
+  const auto pad = static_cast<int8_t>(q.x_zero_point);  // flipped with the tile
+  // The input row of each (output row, filter row), the input column of each
+  // (output column, filter column); -1: padding. Built once per call, so the
+  // gather has no divisions.
+  std::vector<int64_t> src_y, src_x;
+  if (!direct && !flip_direct) {
+    src_y.resize(static_cast<size_t>(p.out_h * p.kernel_h));
+    src_x.resize(static_cast<size_t>(p.out_w * p.kernel_w));
+    auto source = [transposed](int64_t o, int k, int64_t stride, int64_t pad_before,
+                               int64_t dilation, int64_t in) -> int64_t {
+      int64_t i = o * stride - pad_before + int64_t{k} * dilation;
+      if (transposed) {
+        const int64_t t = o + pad_before - k;
+        i = t >= 0 && t % stride == 0 ? t / stride : -1;
+      }
+      return i >= 0 && i < in ? i : -1;
+    };
+    for (int64_t oy = 0; oy < p.out_h; ++oy) {
+      for (int ky = 0; ky < p.kernel_h; ++ky) {
+        src_y[static_cast<size_t>(oy * p.kernel_h + ky)] =
+            source(oy, ky, p.stride_h, p.pad_top, p.dilation_h, p.in_h);
+      }
+    }
+    for (int64_t ox = 0; ox < p.out_w; ++ox) {
+      for (int kx = 0; kx < p.kernel_w; ++kx) {
+        src_x[static_cast<size_t>(ox * p.kernel_w + kx)] =
+            source(ox, kx, p.stride_w, p.pad_left, p.dilation_w, p.in_w);
+      }
+    }
+  }
   ParallelItems(pool, mtiles * ntiles, mr * nr * kdim, [&](int64_t begin, int64_t end) {
     // One buffer per chunk of work, not per tile; empty when direct.
     std::vector<int8_t> gather(direct ? 0 : static_cast<size_t>(mr * kdim));
@@ -279,31 +314,32 @@ void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8G
         FlipRows(tile, x + r0 * p.in_c, static_cast<size_t>(m * p.in_c), flip);
         a = tile;
         a_stride = kc;
-      } else {  // gather the tile's rows once
+      } else {  // gather the tile's rows once, then flip them in one pass
+        const auto c = static_cast<size_t>(p.in_c);
+        int64_t ox = r0 % p.out_w, oy = (r0 / p.out_w) % p.out_h, n = r0 / (p.out_w * p.out_h);
         for (int64_t i = 0; i < m; ++i) {
-          const int64_t pix = r0 + i;
-          const int64_t ox = pix % p.out_w;
-          const int64_t oy = (pix / p.out_w) % p.out_h;
-          const int64_t n = pix / (p.out_w * p.out_h);
-          const int64_t iy0 = oy * p.stride_h - p.pad_top;
-          const int64_t ix0 = ox * p.stride_w - p.pad_left;
+          const int8_t* image = x + n * p.in_h * p.in_w * p.in_c;
+          int8_t* dst = tile + i * kdim;
           for (int ky = 0; ky < p.kernel_h; ++ky) {
-            const int64_t iy = iy0 + static_cast<int64_t>(ky) * p.dilation_h;
-            for (int kx = 0; kx < p.kernel_w; ++kx) {
-              const int64_t ix = ix0 + static_cast<int64_t>(kx) * p.dilation_w;
-              int8_t* dst = tile + i * kdim + (static_cast<int64_t>(ky) * p.kernel_w + kx) * p.in_c;
-              if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) {
-                FillChannels(dst, pad, static_cast<size_t>(p.in_c));
-              } else if (flip != 0) {
-                FlipRows(dst, x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c,
-                         static_cast<size_t>(p.in_c), flip);
+            const int64_t iy = src_y[static_cast<size_t>(oy * p.kernel_h + ky)];
+            for (int kx = 0; kx < p.kernel_w; ++kx, dst += c) {
+              const int64_t ix = src_x[static_cast<size_t>(ox * p.kernel_w + kx)];
+              if (iy < 0 || ix < 0) {
+                FillChannels(dst, pad, c);
               } else {
-                CopyChannels(dst, x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c,
-                             static_cast<size_t>(p.in_c));
+                CopyChannels(dst, image + (iy * p.in_w + ix) * p.in_c, c);
               }
             }
           }
+          if (++ox == p.out_w) {  // next output pixel
+            ox = 0;
+            if (++oy == p.out_h) {
+              oy = 0;
+              ++n;
+            }
+          }
         }
+        if (flip != 0) FlipRows(tile, tile, static_cast<size_t>(m * kdim), flip);
         a = tile;
         a_stride = kc;
       }
@@ -316,6 +352,20 @@ void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8G
       }
     }
   });
+}
+
+}  // namespace
+
+void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKernel& kernel,
+                     const void* packed, const int8_t* x, int8_t* y, ThreadPool* pool,
+                     size_t q4_block) {
+  ConvGemm(p, q, kernel, packed, x, y, pool, q4_block, false);
+}
+
+void q8_transpose_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q,
+                               const Q8GemmKernel& kernel, const void* packed, const int8_t* x,
+                               int8_t* y, ThreadPool* pool, size_t q4_block) {
+  ConvGemm(p, q, kernel, packed, x, y, pool, q4_block, true);
 }
 
 void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequant& q,

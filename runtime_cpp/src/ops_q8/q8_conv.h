@@ -101,6 +101,14 @@ void q8_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8G
                      const void* packed, const int8_t* x, int8_t* y, ThreadPool* pool,
                      size_t q4_block = 0);
 
+// TRANSPOSE_CONV as a GEMM: the filter [O, KH, KW, C] packed as for
+// q8_conv2d__gemm; each output pixel gathers, per tap, the input pixel it
+// reads in the transposed convolution (taps that read none are padding, zx).
+// The same integers as q8_transpose_conv2d__ref.
+void q8_transpose_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q,
+                               const Q8GemmKernel& kernel, const void* packed, const int8_t* x,
+                               int8_t* y, ThreadPool* pool, size_t q4_block = 0);
+
 // `packed`: w [O, I] etc. packed as for q8_conv2d__gemm.
 void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequant& q,
                               const Q8GemmKernel& kernel, const void* packed, const int8_t* x,

@@ -723,7 +723,8 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
       // A kernel that sums two int8 products in int16 is exact only without
       // -128 weights: checked here, per layer, on the gear's own values.
       bool has_w_min = false;
-      if (w.i8 != nullptr && (dense || node.op == OpType::kConv2D) &&
+      if (w.i8 != nullptr &&
+          (dense || node.op == OpType::kConv2D || node.op == OpType::kTransposeConv) &&
           kernels_.q8_gemm_w127.fn != kernels_.q8_gemm.fn) {
         const int64_t count =
             channels * (dense ? st->dense.in_features
@@ -735,7 +736,8 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
       const bool gemm =
           st->sparse == nullptr &&
           (dense ? Q8GemmUsable(kernel)
-                 : node.op == OpType::kConv2D && Q8Conv2DGemmSupported(st->conv, kernel));
+                 : (node.op == OpType::kConv2D || node.op == OpType::kTransposeConv) &&
+                       Q8Conv2DGemmSupported(st->conv, kernel));
       if (gemm) {
         const int64_t k = dense ? st->dense.in_features
                                 : int64_t{st->conv.kernel_h} * st->conv.kernel_w * st->conv.in_c;
@@ -959,7 +961,12 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         q8_pad__opt(st.pad, st.q8_pad_value, in[0], y, pool);
         break;
       case OpType::kTransposeConv:
-        q8_transpose_conv2d__opt(st.conv, st.q8_channel, in[0], in[1], bias, y, pool);
+        if (st.q8_packed != nullptr) {
+          q8_transpose_conv2d__gemm(st.conv, st.q8_channel, st.q8_gemm, st.q8_packed, in[0], y,
+                                    pool, st.q4_block);
+        } else {
+          q8_transpose_conv2d__opt(st.conv, st.q8_channel, in[0], in[1], bias, y, pool);
+        }
         break;
       case OpType::kSub:
         q8_add__opt(st.binary, st.q8_add, in[0], in[1], y, pool, &kernels_.q8_vbinary);
