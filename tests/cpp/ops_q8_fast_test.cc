@@ -275,7 +275,7 @@ TEST_F(Q8Fast, AddExtremeScales) {
   }
 }
 
-TEST_F(Q8Fast, AveragePoolMatchesReference) {
+TEST_F(Q8Fast, PoolsMatchReference) {
   for (int trial = 0; trial < 150; ++trial) {
     Pool2DParams p;
     p.batch = Int(1, 2);
@@ -301,6 +301,11 @@ TEST_F(Q8Fast, AveragePoolMatchesReference) {
     for (ThreadPool* pool : pools_) {
       q8_average_pool2d__opt(p, act, x.data(), got.data(), pool);
       ASSERT_EQ(got, want) << "trial " << trial;
+    }
+    q8_max_pool2d__ref(p, act, x.data(), want.data(), nullptr);
+    for (ThreadPool* pool : pools_) {
+      q8_max_pool2d__opt(p, act, x.data(), got.data(), pool);
+      ASSERT_EQ(got, want) << "max trial " << trial;
     }
   }
 }

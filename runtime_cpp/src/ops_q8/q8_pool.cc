@@ -114,4 +114,45 @@ void q8_average_pool2d__opt(const Pool2DParams& p, Q8Range act, const int8_t* x,
                 });
 }
 
+void q8_max_pool2d__opt(const Pool2DParams& p, Q8Range act, const int8_t* x, int8_t* y,
+                        ThreadPool* pool) {
+  if (act.lo < -128 || act.lo > 127 || act.hi < -128 || act.hi > 127) {
+    q8_max_pool2d__ref(p, act, x, y, pool);  // never from Q8ActivationRange
+    return;
+  }
+  constexpr int64_t kChannelBlock = 256;
+  const int64_t channels = p.channels;
+  const auto lo = static_cast<int8_t>(act.lo), hi = static_cast<int8_t>(act.hi);
+  ParallelItems(pool, p.batch * p.out_h * p.out_w, channels * p.filter_h * p.filter_w,
+                [&](int64_t begin, int64_t end) {
+                  int8_t acc[kChannelBlock];  // not aliased with x or y: vectorises
+                  for (int64_t pix = begin; pix < end; ++pix) {
+                    const Window w = ClipWindow(p, pix);
+                    for (int64_t c0 = 0; c0 < channels; c0 += kChannelBlock) {
+                      const int64_t cn = std::min(kChannelBlock, channels - c0);
+                      std::fill(acc, acc + cn, static_cast<int8_t>(-128));
+                      for (int64_t iy = w.y0; iy < w.y1; ++iy) {
+                        for (int64_t ix = w.x0; ix < w.x1; ++ix) {
+                          const int8_t* xp =
+                              x + ((w.n * p.in_h + iy) * p.in_w + ix) * channels + c0;
+                          // Values, not std::max's references: those read as
+                          // possible aliases and keep the loop scalar.
+                          for (int64_t c = 0; c < cn; ++c) {
+                            const int8_t a = acc[c], v = xp[c];
+                            acc[c] = a > v ? a : v;
+                          }
+                        }
+                      }
+                      int8_t* yp = y + pix * channels + c0;
+                      // np.clip's order, as Q8Clamp: hi wins over lo.
+                      const int8_t l = lo, h = hi;
+                      for (int64_t c = 0; c < cn; ++c) {
+                        const int8_t a = acc[c] > l ? acc[c] : l;
+                        yp[c] = a < h ? a : h;
+                      }
+                    }
+                  }
+                });
+}
+
 }  // namespace gearshift

@@ -24,10 +24,13 @@ void q8_average_pool2d__ref(const Pool2DParams& p, Q8Range act, const int8_t* x,
 
 // Same integers as the __ref: the taps of a block of channels are summed in
 // int32 (exact: windows under 2^23 taps, else it runs the __ref) with the
-// channel loop innermost, so it vectorises; one division per output. MAX_POOL
-// keeps its __ref, whose channel loop is already innermost.
+// channel loop innermost, so it vectorises; one division per output.
 void q8_average_pool2d__opt(const Pool2DParams& p, Q8Range act, const int8_t* x, int8_t* y,
                             ThreadPool* pool);
+// The same maxima as the __ref, over blocks of channels in a local buffer
+// (the __ref's int8 output can alias its input, which keeps it scalar).
+void q8_max_pool2d__opt(const Pool2DParams& p, Q8Range act, const int8_t* x, int8_t* y,
+                        ThreadPool* pool);
 
 }  // namespace gearshift
 

@@ -924,7 +924,7 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         }
         break;
       case OpType::kMaxPool2D:
-        q8_max_pool2d__ref(st.pool, st.q8_act, in[0], y, pool);
+        q8_max_pool2d__opt(st.pool, st.q8_act, in[0], y, pool);
         break;
       case OpType::kAveragePool2D:
         q8_average_pool2d__opt(st.pool, st.q8_act, in[0], y, pool);
