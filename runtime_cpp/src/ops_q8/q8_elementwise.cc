@@ -602,6 +602,21 @@ void q8_prelu__opt(const BinaryParams& shape, const Q8PreluParams& p, const int8
     v.y_zero_point = p.y_zero_point;
     v.identity = VRequant(p.identity);
     v.alpha = VRequant(p.alpha);
+    const Frame f = Coalesce(shape);
+    if (f.rank == 2 && f.as[0] == f.shape[1] && f.as[1] == 1 && f.bs[0] == 0 && f.bs[1] == 1) {
+      // [pixels, C] x [C] (the usual per-channel alpha): many pixel rows per
+      // call, the kernel's set-up paid once per block rather than per pixel.
+      const int64_t c = f.shape[1], pixels = f.shape[0];
+      const int64_t per_item = std::max<int64_t>(1, kBlock / c);
+      const int64_t items = (pixels + per_item - 1) / per_item;
+      Q8VPreluUkernelFn fn = rows->prelu;
+      v.alpha_period = static_cast<size_t>(c);
+      ParallelItems(pool, items, per_item * c * 2, [=](int64_t begin, int64_t end) {
+        const int64_t r0 = begin * per_item, r1 = std::min(end * per_item, pixels);
+        fn(static_cast<size_t>((r1 - r0) * c), x + r0 * c, alpha, y + r0 * c, &v);
+      });
+      return;
+    }
     BinaryKernelOpt(shape, x, alpha, y, pool, 2, rows->prelu, v, e);
     return;
   }

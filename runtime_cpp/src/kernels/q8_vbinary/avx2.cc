@@ -117,13 +117,15 @@ void q8_vprelu__avx2(size_t n, const int8_t* x, const int8_t* alpha, int8_t* y,
   const __m256i lo = _mm256_set1_epi32(-128 - p->y_zero_point);
   const __m256i hi = _mm256_set1_epi32(127 - p->y_zero_point);
   const __m256i zero = _mm256_setzero_si256();
-  Rows(n, x, alpha, y, [&](const int8_t* px, const int8_t* pa) {
+  auto step = [&](const int8_t* px, const int8_t* pa) {
     const __m256i d = _mm256_sub_epi32(Load8(px), zx);
     const __m256i pos = Mbqm(d, ri);
     const __m256i neg = Mbqm(_mm256_mullo_epi32(d, _mm256_sub_epi32(Load8(pa), za)), ra);
     // d >= 0: pos (both computed, no branch on the data).
     return Finish(_mm256_blendv_epi8(pos, neg, _mm256_cmpgt_epi32(zero, d)), lo, hi, zy);
-  });
+  };
+  const size_t period = p->alpha_period > 0 ? p->alpha_period : n;
+  for (size_t off = 0; off < n; off += period) Rows(period, x + off, alpha, y + off, step);
 }
 
 }  // namespace gearshift

@@ -117,13 +117,15 @@ void q8_vprelu__avx512vnni(size_t n, const int8_t* x, const int8_t* alpha, int8_
   const __m512i lo = _mm512_set1_epi32(-128 - p->y_zero_point);
   const __m512i hi = _mm512_set1_epi32(127 - p->y_zero_point);
   const __m512i zero = _mm512_setzero_si512();
-  Rows(n, x, alpha, y, [&](const int8_t* px, const int8_t* pa) {
+  auto step = [&](const int8_t* px, const int8_t* pa) {
     const __m512i d = _mm512_sub_epi32(Load16(px), zx);
     const __m512i pos = Mbqm(d, ri);
     const __m512i neg = Mbqm(_mm512_mullo_epi32(d, _mm512_sub_epi32(Load16(pa), za)), ra);
     // d >= 0: pos (both computed, no branch on the data).
     return Finish(_mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(d, zero), pos, neg), lo, hi, zy);
-  });
+  };
+  const size_t period = p->alpha_period > 0 ? p->alpha_period : n;
+  for (size_t off = 0; off < n; off += period) Rows(period, x + off, alpha, y + off, step);
 }
 
 }  // namespace gearshift

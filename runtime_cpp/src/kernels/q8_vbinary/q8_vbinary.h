@@ -41,9 +41,12 @@ struct Q8VMulParams {
 };
 
 // PRELU: d = x - zx; y = clamp((d >= 0 ? MBQM(d, ri) : MBQM(d * (alpha - za), ra)) + zy).
+// alpha_period > 0: x holds n / alpha_period rows of alpha_period elements,
+// all against the same alpha row; 0: alpha has n elements.
 struct Q8VPreluParams {
   int32_t x_zero_point = 0, alpha_zero_point = 0, y_zero_point = 0;
   Q8VRequant identity, alpha;
+  size_t alpha_period = 0;
 };
 
 using Q8VAddUkernelFn = void (*)(size_t n, const int8_t* a, const int8_t* b, int8_t* y,
