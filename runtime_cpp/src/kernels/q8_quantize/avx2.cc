@@ -2,7 +2,11 @@
 // Copyright 2026 The gearshift authors.
 //
 // AVX2 float32 -> int8 quantization, 8 values a step in two halves of 4
-// doubles (q8_quantize.h says why each step equals QuantizeQ8). MAXPD and
+// doubles (q8_quantize.h says why each step equals QuantizeQ8). The quotient
+// x / scale is taken as x * (1 / scale), within 2 ulp of the true double
+// quotient; both round to the same integer unless one lies within a few ulp
+// of a half-integer, so a half whose |v| is within 2^-36 of one (ulp(256) =
+// 2^-44) is redone with the division: exact, and rarely slow. MAXPD and
 // MINPD return their second operand when the first is NaN, so a NaN clamps
 // to -256 and is replaced by the zero point at the end. Compiled with -mavx2.
 #if defined(__x86_64__) || defined(_M_X64)
@@ -16,8 +20,10 @@
 namespace gearshift {
 namespace {
 
-inline __m128i Quantize4(__m128 x, __m256d scale, __m256d zp) {
-  const __m256d v = _mm256_div_pd(_mm256_cvtps_pd(x), scale);
+// v = x / scale, or x * (1 / scale) (fast: within 2 ulp of the quotient).
+// Returns the int32 codes and sets *near when a lane's |v| lies within 2^-36
+// of a half-integer below 256, the only place where the two can round apart.
+inline __m128i Quantize4(__m256d v, __m256d zp, bool* near) {
   __m256d c = _mm256_max_pd(v, _mm256_set1_pd(-256.0));
   c = _mm256_min_pd(c, _mm256_set1_pd(256.0));
   const __m256d t = _mm256_round_pd(c, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
@@ -25,20 +31,35 @@ inline __m128i Quantize4(__m128 x, __m256d scale, __m256d zp) {
   const __m256d one = _mm256_set1_pd(1.0);
   const __m256d up = _mm256_and_pd(_mm256_cmp_pd(f, _mm256_set1_pd(0.5), _CMP_GE_OQ), one);
   const __m256d down = _mm256_and_pd(_mm256_cmp_pd(f, _mm256_set1_pd(-0.5), _CMP_LE_OQ), one);
+  // |f| - 0.5 within +-2^-36 (ordered compare: NaN is never near).
+  const __m256d abs_f = _mm256_andnot_pd(_mm256_set1_pd(-0.0), f);
+  const __m256d dist =
+      _mm256_andnot_pd(_mm256_set1_pd(-0.0), _mm256_sub_pd(abs_f, _mm256_set1_pd(0.5)));
+  *near = _mm256_movemask_pd(_mm256_cmp_pd(dist, _mm256_set1_pd(0x1p-36), _CMP_LT_OQ)) != 0;
   __m256d r = _mm256_add_pd(_mm256_sub_pd(_mm256_add_pd(t, up), down), zp);
   r = _mm256_blendv_pd(r, zp, _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
   r = _mm256_min_pd(_mm256_max_pd(r, _mm256_set1_pd(-128.0)), _mm256_set1_pd(127.0));
   return _mm256_cvttpd_epi32(r);
 }
 
+// Four values: the multiply, or the division where a lane is near a tie.
+inline __m128i Quantize4(__m128 x, __m256d scale, __m256d inv, __m256d zp) {
+  const __m256d xd = _mm256_cvtps_pd(x);
+  bool near = false;
+  const __m128i fast = Quantize4(_mm256_mul_pd(xd, inv), zp, &near);
+  if (!near) return fast;
+  return Quantize4(_mm256_div_pd(xd, scale), zp, &near);
+}
+
 }  // namespace
 
 void q8_quantize_8x__avx2(size_t n, const float* x, double scale, int32_t zero_point, int8_t* y) {
   const __m256d s = _mm256_set1_pd(scale);
+  const __m256d inv = _mm256_set1_pd(1.0 / scale);
   const __m256d zp = _mm256_set1_pd(static_cast<double>(zero_point));
   auto step = [&](const float* in, int8_t* out) {
-    const __m128i lo = Quantize4(_mm_loadu_ps(in), s, zp);
-    const __m128i hi = Quantize4(_mm_loadu_ps(in + 4), s, zp);
+    const __m128i lo = Quantize4(_mm_loadu_ps(in), s, inv, zp);
+    const __m128i hi = Quantize4(_mm_loadu_ps(in + 4), s, inv, zp);
     const __m128i w = _mm_packs_epi32(lo, hi);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packs_epi16(w, w));
   };
