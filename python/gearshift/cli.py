@@ -206,6 +206,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         x = _load_inputs(args.input)
         if isinstance(x, dict) and len(x) == 1:
             x = next(iter(x.values()))
+    extra = {}
+    if args.bench:
+        if not Path(args.bench).exists():
+            raise CliError(f"benchmark file not found: {args.bench}")
+        extra["benchmark"] = args.bench
     rows = simulate(
         args.file,
         args.trace,
@@ -213,6 +218,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         x=x,
         accuracy=_report_accuracy(args.report),
         threads=args.threads,
+        **extra,
     )
     gears = gs.Runtime(args.file).gears
     print(format_timeline(rows, gears))
@@ -402,6 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--input", help="X.npy to run (default: random data of the input shape)")
     sm.add_argument("--report", help="convert --json report: shows each gear's accuracy")
     sm.add_argument("--threads", type=_positive_int, default=1)
+    sm.add_argument(
+        "--bench",
+        metavar="BENCH.json",
+        help="gearshift bench --json output: each gear's latency (e.g. measured on the board) "
+        "instead of a probe on this machine",
+    )
     sm.add_argument("--json", metavar="OUT.json", help="write the timeline as JSON")
     sm.add_argument("--plot", metavar="OUT.png", help="plot charge, temperature, latency, gear")
     sm.set_defaults(func=cmd_simulate)

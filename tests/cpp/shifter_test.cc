@@ -72,7 +72,8 @@ const std::vector<double> kCost = {4.0, 2.5, 1.5, 1.0};
 
 // A shifter over a FakeRuntime with a clock and a power state the test owns.
 struct Rig {
-  explicit Rig(ShifterOptions o, bool with_power = true) : rt(kGears, kCost) {
+  explicit Rig(ShifterOptions o, bool with_power = true, std::vector<double> cost = kCost)
+      : rt(kGears, std::move(cost)) {
     std::unique_ptr<PowerSource> src;
     if (with_power) src = std::make_unique<CallbackSource>([this] { return power; });
     o.power_interval_s = 0;  // read at every run
@@ -202,6 +203,60 @@ TEST(Shifter, BatteryThresholdsAndHysteresis) {
   EXPECT_EQ(r.shifter->controller().log().back().reason.rfind("mains:", 0), 0u);
 }
 
+// Where a lower-precision gear is not faster (int4 without 4-bit arithmetic,
+// fp16 without fp16 arithmetic), every rule steps down by measured cost: the
+// dominated gears are never chosen and the log names them.
+const std::vector<double> kInt4Slow = {4.0, 3.9, 1.5, 1.6};  // fp16 ~ fp32, int4 > int8
+
+TEST(Shifter, BatteryStepsDownByMeasuredCostNotPrecisionOrder) {
+  ShifterOptions o;  // thresholds 50, 25; floor 10
+  o.min_dwell_s = 0;
+  Rig r(o, true, kInt4Slow);
+  r.power.charging = false;
+  auto at = [&](double charge) {
+    r.power.charge_pct = charge;
+    return r.Step();
+  };
+  EXPECT_EQ(at(80), "fp32");
+  EXPECT_EQ(at(40), "int8");  // one step down the ladder fp32, int8
+  const std::string& reason = r.shifter->controller().log().back().reason;
+  EXPECT_NE(reason.find("dominated on this machine, skipped: fp16 (by fp32), int4 (by int8)"),
+            std::string::npos)
+      << reason;
+  EXPECT_EQ(at(20), "int8");  // the ladder has no second step: int8 is the fastest
+  EXPECT_EQ(at(5), "int8");   // floor: the fastest gear, not the last one
+  for (const ShiftLogEntry& e : r.shifter->controller().log()) EXPECT_NE(e.gear, "int4");
+}
+
+TEST(Shifter, NothingFitsTakesTheFastestGear) {
+  Rig r(Budget(0.5), true, kInt4Slow);
+  EXPECT_EQ(r.Step(), "int8");
+  const std::string& reason = r.shifter->controller().log().back().reason;
+  EXPECT_EQ(reason.rfind("latency: no gear fits the budget of 0.5 ms (fastest: int8, predicted "
+                         "1.5 ms)",
+                         0),
+            0u)
+      << reason;
+}
+
+TEST(Shifter, BudgetPicksTheMostPreciseFittingLadderGear) {
+  Rig r(Budget(3.95), true, kInt4Slow);
+  EXPECT_EQ(r.Step(), "int8");  // fp16 fits 3.95 ms but is dominated by fp32 (3.9 vs 4.0)
+  Rig fast(Budget(1.55), true, {4.0, 2.5, 1.5, 1.0});
+  EXPECT_EQ(fast.Step(), "int8");  // monotone costs: the precision order as before
+}
+
+TEST(Shifter, ThermalStepsAlongTheLadder) {
+  ShifterOptions o;  // step down at 70 C, fastest at 80
+  o.min_dwell_s = 0;
+  Rig r(o, true, kInt4Slow);
+  r.power.temp_c = 72;
+  EXPECT_EQ(r.Step(), "int8");
+  r.power.temp_c = 85;
+  EXPECT_EQ(r.Step(), "int8");
+  EXPECT_NE(r.shifter->controller().log().back().reason.find("skipped: fp16"), std::string::npos);
+}
+
 TEST(Shifter, TwoGearsClampTheBatteryLevels) {
   FakeRuntime rt({"fp32", "int8"}, {2, 1});
   std::unique_ptr<Shifter> sh;
@@ -233,15 +288,11 @@ TEST(Shifter, DrainingTraceShiftsDownInOrderAndPluggingInShiftsUp) {
   FakeRuntime rt(kGears, kCost);
   double now = 0;
   std::unique_ptr<TraceSource> trace;
-  ASSERT_TRUE(TraceSource::Load(
-                  fs.Path("drain.csv"), 60.0, [&] { return now; }, &trace)
-                  .ok());
+  ASSERT_TRUE(TraceSource::Load(fs.Path("drain.csv"), 60.0, [&] { return now; }, &trace).ok());
   std::unique_ptr<Shifter> sh;
   ShifterOptions o = Budget(10.0, 2.0);
   o.power_interval_s = 0;
-  ASSERT_TRUE(Shifter::Create(
-                  &rt, o, std::move(trace), [&] { return now; }, &sh)
-                  .ok());
+  ASSERT_TRUE(Shifter::Create(&rt, o, std::move(trace), [&] { return now; }, &sh).ok());
   std::vector<std::string> order;  // each gear as first entered
   for (int step = 0; step < 98; ++step) {
     ASSERT_TRUE(sh->Run({{1}}, nullptr, nullptr).ok());

@@ -46,17 +46,48 @@ def draining_trace(path: Path) -> Path:
     return path
 
 
+def bench(costs: dict[str, float]) -> dict:
+    """A ``gearshift bench --json``-shaped cost table (latency medians, ms)."""
+    return {"gears": {g: {"latency_ms": {"median": ms}} for g, ms in costs.items()}}
+
+
+MONOTONE = {"fp32": 4.0, "fp16": 2.5, "int8": 1.5, "int4": 1.0}
+INT4_SLOW = {"fp32": 4.0, "fp16": 3.9, "int8": 1.5, "int4": 1.7}  # int4 slower than int8
+
+
 def test_drain_shifts_down_in_order_then_charging_shifts_up(gear_file, tmp_path):
     rows = simulate(
-        gear_file, draining_trace(tmp_path / "t.csv"), latency_budget_ms=1000.0, min_dwell_s=0
+        gear_file,
+        draining_trace(tmp_path / "t.csv"),
+        latency_budget_ms=1000.0,
+        min_dwell_s=0,
+        benchmark=bench(MONOTONE),
     )
     assert len(rows) == 50 and rows[0].time_s == 0 and rows[-1].time_s == 49 * 60
     rank = {g: i for i, g in enumerate(GEARS)}
     discharging = [rank[r.gear] for r in rows if r.charging is False]
     assert discharging == sorted(discharging)  # never up while discharging
-    assert rows[0].gear == "fp32" and discharging[-1] == rank["int4"]  # cheapest near empty
+    assert rows[0].gear == "fp32" and discharging[-1] == rank["int4"]  # fastest near empty
     assert rows[-1].gear == "fp32"  # plugged in: precision first
     assert all(r.latency_ms >= 0 and r.reason for r in rows)
+
+
+def test_drain_where_the_last_gear_is_not_the_cheapest(gear_file, tmp_path):
+    """Measured costs, not precision order: int4 (slower than int8 on this
+    machine) and fp16 (no faster than fp32) are dominated and never chosen."""
+    rows = simulate(
+        gear_file,
+        draining_trace(tmp_path / "t.csv"),
+        latency_budget_ms=1000.0,
+        min_dwell_s=0,
+        benchmark=bench(INT4_SLOW),
+    )
+    gears = {r.gear for r in rows}
+    assert gears == {"fp32", "int8"}
+    discharging = [r for r in rows if r.charging is False]
+    assert discharging[-1].gear == "int8"  # near empty: the fastest gear
+    assert "skipped: fp16 (by fp32), int4 (by int8)" in discharging[-1].reason
+    assert rows[-1].gear == "fp32"
 
 
 def test_cli_writes_timeline_json_and_plot(gear_file, tmp_path, capsys):
@@ -64,8 +95,10 @@ def test_cli_writes_timeline_json_and_plot(gear_file, tmp_path, capsys):
     report = tmp_path / "report.json"
     report.write_text(json.dumps({"gears": [{"name": "int8", "accuracy": 0.97}]}))
     out = tmp_path / "timeline.json"
+    costs = tmp_path / "bench.json"
+    costs.write_text(json.dumps(bench(MONOTONE)))
     args = ["simulate", str(gear_file), "--trace", str(trace), "--latency-budget-ms", "50"]
-    args += ["--json", str(out), "--report", str(report)]
+    args += ["--json", str(out), "--report", str(report), "--bench", str(costs)]
     plot = None
     try:
         import matplotlib  # noqa: F401
