@@ -106,9 +106,37 @@ def bench_file(
             "peak_rss_bytes": peak_rss_bytes(),
             "file_bytes": result["file_bytes"],
             "arena_bytes": rt.arena_bytes,
+            "prepared_bytes": rt.prepared_bytes,
             **energy,
         }
+    order = [g for g in rt.gears if g in result["gears"]]  # precision order
+    medians = {g: result["gears"][g]["latency_ms"]["median"] for g in order}
+    for g, by in dominated_gears(order, medians).items():
+        result["gears"][g]["dominated_by"] = by
     return result
+
+
+# A gear must be this much faster than every more precise one to be worth its
+# precision loss: the shifter's rule (runtime_cpp/src/shift/default_policy.cc).
+MIN_GAIN = 0.05
+
+
+def dominated_gears(order: Sequence[str], latency_ms: dict[str, float]) -> dict[str, str]:
+    """Gear -> the more precise gear that is at most 5% slower than it (so the
+    shifter never takes it on this machine), walking ``order`` (most precise
+    first) as the shifter's ladder does."""
+    out: dict[str, str] = {}
+    best: str | None = None
+    for g in order:
+        ms = latency_ms.get(g)
+        if ms is None:
+            continue
+        if best is not None and ms > latency_ms[best] * (1.0 - MIN_GAIN):
+            out[g] = best
+            continue
+        if best is None or ms < latency_ms[best]:
+            best = g
+    return out
 
 
 def format_bench(result: dict[str, Any]) -> str:
@@ -143,7 +171,13 @@ def format_bench(result: dict[str, Any]) -> str:
                 f"{r['joules_per_inference'] * 1e3:.3f}" if "joules_per_inference" in r else "-",
             )
         )
-    return head + "\n" + table(rows)
+    notes = [
+        f"{g}: dominated by {r['dominated_by']} on this machine (not 5% faster than a more "
+        "precise gear); the shifter skips it"
+        for g, r in result["gears"].items()
+        if "dominated_by" in r
+    ]
+    return head + "\n" + table(rows) + "".join("\n" + n for n in notes)
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:

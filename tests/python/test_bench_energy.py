@@ -47,3 +47,31 @@ def test_no_power_no_energy_fields(tmp_path, capsys):
         == 0
     )
     assert "mJ / inference" in capsys.readouterr().out
+
+
+def test_dominated_gears_follow_the_shifters_rule():
+    from gearshift.bench import dominated_gears, format_bench
+
+    order = ["fp32", "fp16", "int8", "int4"]
+    assert dominated_gears(order, {"fp32": 4.0, "fp16": 2.5, "int8": 1.5, "int4": 1.0}) == {}
+    got = dominated_gears(order, {"fp32": 4.0, "fp16": 3.9, "int8": 1.5, "int4": 1.7})
+    assert got == {"fp16": "fp32", "int4": "int8"}  # fp16 not 5% faster; int4 slower
+    assert dominated_gears(order, {"fp32": 4.0, "int8": 1.5}) == {}  # gears not benchmarked
+    result = {
+        "file": "m.gear",
+        "file_bytes": 1024,
+        "batch": 1,
+        "gears": {
+            g: {
+                "latency_ms": {"min": ms, "median": ms, "p90": ms, "p99": ms},
+                "runs": 1,
+                "threads": 1,
+                "arena_bytes": 0,
+                "peak_rss_bytes": 0,
+                **({"dominated_by": got[g]} if g in got else {}),
+            }
+            for g, ms in {"fp32": 4.0, "fp16": 3.9, "int8": 1.5, "int4": 1.7}.items()
+        },
+    }
+    text = format_bench(result)
+    assert "int4: dominated by int8 on this machine" in text and "fp16: dominated by fp32" in text
