@@ -144,6 +144,17 @@ class Runtime:
         return self._rt.arena_bytes
 
     @property
+    def gear_costs(self) -> dict[str, dict[str, Any]]:
+        """Each gear's median latency (ms) measured on this machine, and
+        ``dominated_by`` where a more precise gear is at most 5% slower (the
+        shifter never takes such a gear here). Cached per file, CPU, threads
+        and ISA path in the user cache folder (``gearshift.costs``); measured
+        on the first use (a short probe of every gear on random inputs)."""
+        from . import costs
+
+        return costs.gear_costs(self)
+
+    @property
     def prepared_bytes(self) -> int:
         """Bytes the runtime allocated for prepared weights of the gears it holds.
 

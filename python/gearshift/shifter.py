@@ -166,6 +166,8 @@ class Shifter:
         self._clock = clock or time.monotonic
         if benchmark is not None:
             self.seed_from_benchmark(benchmark)
+        else:
+            self._seed_from_cache()
         self.policy = policy
 
     # -- configuration ------------------------------------------------------------
@@ -235,10 +237,28 @@ class Shifter:
         self._power_state = state
         return state
 
+    def _cacheable(self) -> bool:
+        from .runtime import Runtime
+
+        return isinstance(self.runtime, Runtime)
+
+    def _seed_from_cache(self) -> None:
+        """Seeds from this machine's cached cost table (gearshift.costs), if any."""
+        if not self._cacheable():
+            return
+        from . import costs
+
+        rt = self.runtime
+        cached = costs.load(rt.path, rt.threads, rt.isa, tuple(rt.gears))
+        for g, ms in (cached or {}).items():
+            self._ctrl.seed(g, ms)
+
     def probe(self, x: Any) -> None:
-        """Measures every unseeded gear on ``x`` (one warm-up, then probe_runs runs)."""
+        """Measures every unseeded gear on ``x`` (one warm-up, then probe_runs runs)
+        and stores the medians in this machine's cost cache (gearshift.costs)."""
         rt = self.runtime
         start = rt.gear
+        measured: dict[str, float] = {}
         try:
             for g in self._ctrl.unseeded():
                 rt.gear = g
@@ -250,8 +270,13 @@ class Shifter:
                 samples.sort()
                 if samples and samples[len(samples) // 2] > 0:
                     self._ctrl.seed(g, samples[len(samples) // 2])
+                    measured[g] = samples[len(samples) // 2]
         finally:
             rt.gear = start
+        if measured and self._cacheable():
+            from . import costs
+
+            costs.store(rt.path, rt.threads, rt.isa, measured)
 
     def decide(self, now: float | None = None) -> tuple[str, str]:
         """Chooses the gear for the next run and logs the decision: (gear, reason).
