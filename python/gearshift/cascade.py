@@ -3,6 +3,7 @@
     cascade = gs.Cascade(rt, gears=("int8", "fp32"), confidence=0.9)
     y = cascade.run(x)            # int8's answer where it is confident, else fp32's
     cascade.escalation_rate       # fraction of inputs re-run in a more precise gear
+    cascade.speedup               # fp32's latency / the cascade's, from measured costs
 
 Confidence of one example is its top-1 probability (``measure="probability"``)
 or the margin between the top two (``measure="margin"``), computed on the
@@ -56,7 +57,10 @@ class Cascade:
         runtime: a :class:`gearshift.Runtime` (or anything with ``gears``, a
             settable ``gear`` and ``run(x)``) whose model has one output,
             class scores with the batch first.
-        gears: the gears to try, cheapest first.
+        gears: the gears to try, cheapest first; None: the gear measured
+            fastest on this machine (``runtime.gear_costs``), then the most
+            precise one (``("int8", "fp32")`` for a runtime-like object
+            without a cost table).
         confidence: escalate an example whose confidence is below this.
         measure: ``"probability"`` (top-1) or ``"margin"`` (top-1 minus top-2).
     """
@@ -64,10 +68,12 @@ class Cascade:
     def __init__(
         self,
         runtime: Any,
-        gears: Sequence[str] = ("int8", "fp32"),
+        gears: Sequence[str] | None = None,
         confidence: float = 0.9,
         measure: str = "probability",
     ) -> None:
+        if gears is None:
+            gears = _auto_gears(runtime)
         gears = tuple(gears)
         if len(gears) < 2:
             raise ValueError(f"a cascade needs at least two gears, got {gears}")
@@ -87,6 +93,21 @@ class Cascade:
         self.inputs = 0  # examples seen
         self.escalated = 0  # examples re-run in at least one more precise gear
         self.runs_per_gear = {g: 0 for g in gears}  # examples run in each gear
+
+    @property
+    def speedup(self) -> float | None:
+        """The last gear's latency over the cascade's expected latency per input
+        (each gear's measured cost on this machine, ``runtime.gear_costs``,
+        weighted by the share of inputs that ran in it): above 1 the cascade
+        saves time, below 1 it costs time. None before any run, or without a
+        cost table (a runtime other than gearshift.Runtime)."""
+        if not self.inputs or not hasattr(self.runtime, "gear_costs"):
+            return None
+        costs = self.runtime.gear_costs
+        per_input = sum(
+            n / self.inputs * costs[g]["latency_ms"] for g, n in self.runs_per_gear.items()
+        )
+        return costs[self.gears[-1]]["latency_ms"] / per_input if per_input > 0 else None
 
     @property
     def escalation_rate(self) -> float:
@@ -130,3 +151,19 @@ class Cascade:
             f"Cascade(gears={self.gears}, confidence={self.confidence:g}, "
             f"measure={self.measure!r}, escalation_rate={self.escalation_rate:.3f})"
         )
+
+
+def _auto_gears(runtime: Any) -> tuple[str, str]:
+    """The fastest gear measured on this machine, then the most precise one."""
+    if not hasattr(runtime, "gear_costs"):  # a runtime-like object without a cost table
+        return ("int8", "fp32")
+    costs = runtime.gear_costs
+    precise = next(iter(runtime.gears))
+    fastest = min(costs, key=lambda g: costs[g]["latency_ms"])
+    if fastest == precise:
+        measured = ", ".join(f"{g} {c['latency_ms']:.3g} ms" for g, c in costs.items())
+        raise ValueError(
+            f"no gear of this file runs faster than {precise} on this machine ({measured}): "
+            "a cascade would only add time"
+        )
+    return (fastest, precise)

@@ -85,3 +85,25 @@ def test_int8_softmax_output_is_read_as_probabilities() -> None:
     p = np.array([[0.96875, 0.01171875, 0.0078125] + [0.00390625] * 7], np.float32)
     assert abs(float(p.sum()) - 1.0) > 1e-3
     assert confidence(p)[0] == pytest.approx(0.96875 / float(p.sum()), rel=1e-6)
+
+
+def test_picks_the_measured_fastest_gear_and_reports_its_speedup(tmp_path) -> None:
+    """On a real file: the cheap gear comes from this machine's cost table (here
+    seeded: int4 slower than int8), and speedup weighs each gear's measured cost
+    by the share of inputs that ran in it."""
+    from test_costs import four_gears
+
+    from gearshift import costs
+
+    rt = gs.Runtime(four_gears(tmp_path / "m.gear"))
+    costs.store(rt.path, rt.threads, rt.isa, {"fp32": 4.0, "fp16": 3.9, "int8": 1.0, "int4": 1.2})
+    cascade = gs.Cascade(rt, confidence=0.0)  # never escalates
+    assert cascade.gears == ("int8", "fp32") and cascade.speedup is None
+    cascade.run(np.zeros((4, 16), np.float32))
+    assert cascade.speedup == pytest.approx(4.0)  # every input in int8 alone
+    cascade = gs.Cascade(rt, confidence=1.0)  # escalates everything
+    cascade.run(np.zeros((4, 16), np.float32))
+    assert cascade.speedup == pytest.approx(4.0 / 5.0)  # int8 then fp32: slower than fp32
+    costs.store(rt.path, rt.threads, rt.isa, {"fp32": 1.0, "fp16": 1.1, "int8": 1.2, "int4": 1.3})
+    with pytest.raises(ValueError, match="no gear of this file runs faster than fp32"):
+        gs.Cascade(rt)
