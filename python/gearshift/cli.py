@@ -105,11 +105,29 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from gearshift.describe import describe, format_description
 
     desc = describe(args.file)
+    if args.costs:
+        import gearshift as gs
+
+        desc["gear_costs"] = gs.Runtime(args.file, threads=args.threads).gear_costs
     if args.json:
         print(json.dumps(desc, indent=2))
     else:
         print(format_description(desc))
+        if args.costs:
+            print(format_costs(desc["gear_costs"], args.threads))
     return 0
+
+
+def format_costs(costs: dict[str, dict[str, Any]], threads: int) -> str:
+    """The cost table of rt.gear_costs, with the gears the shifter skips here."""
+    from gearshift.bench import table
+    from gearshift.costs import cpu_model
+
+    rows = [("gear", "median ms", "on this machine")]
+    for g, c in costs.items():
+        note = f"dominated by {c['dominated_by']}: skipped" if "dominated_by" in c else ""
+        rows.append((g, f"{c['latency_ms']:.3f}", note))
+    return f"\nmeasured costs ({cpu_model()}, {threads} thread(s); cached):\n" + table(rows)
 
 
 # -- run -------------------------------------------------------------------------
@@ -374,6 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.add_argument("file")
     i.add_argument("--json", action="store_true", help="machine-readable output")
+    i.add_argument(
+        "--costs",
+        action="store_true",
+        help="each gear's latency measured on this machine (cached) and the gears the "
+        "shifter skips here because a more precise gear is as fast",
+    )
+    i.add_argument("--threads", type=_positive_int, default=1, help="threads for --costs")
     i.set_defaults(func=cmd_inspect)
 
     r = sub.add_parser("run", help="run a .gear file on inputs from a .npy/.npz file")

@@ -97,3 +97,16 @@ def test_the_shifter_seeds_from_the_cache_and_its_probe_fills_it(gear_file):
     assert cached is not None and set(cached) == set(GEARS)
     again = gs.Shifter(gs.Runtime(gear_file), latency_budget_ms=1000, power=None)
     assert again._ctrl.unseeded() == []  # seeded from the cache: no probe needed
+
+
+def test_inspect_costs_says_which_gears_are_dominated(gear_file, capsys):
+    from gearshift.cli import main
+
+    rt = gs.Runtime(gear_file)
+    costs.store(rt.path, rt.threads, rt.isa, {"fp32": 4.0, "fp16": 3.9, "int8": 1.5, "int4": 1.7})
+    assert main(["inspect", str(gear_file), "--costs"]) == 0
+    text = capsys.readouterr().out
+    assert "measured costs" in text and "dominated by int8: skipped" in text
+    assert main(["inspect", str(gear_file), "--costs", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["gear_costs"]["fp16"] == {"latency_ms": 3.9, "dominated_by": "fp32"}
