@@ -128,8 +128,9 @@ INSTANTIATE_TEST_SUITE_P(All, Q8DwconvUkernel, ::testing::ValuesIn(AllEntries())
 
 // The NEON kernel's 3x3 path on full 16-channel tiles, each branch of it:
 // weights without -128 (two taps' products summed in int16, at their
-// extremes too), with -128 (one tap at a time), and shifts of 0 or left
-// (the general requantization) next to right shifts.
+// extremes too), with -128 (one tap at a time), shifts of 0 or left
+// (the general requantization) next to right shifts, and the clamp left out
+// (int8's whole range) or applied (variant 5).
 TEST_P(Q8DwconvUkernel, ThreeByThreeTilesBitExact) {
   const Entry& e = GetParam();
   if (!IsaSupported(e.isa, DetectCpuFeatures())) {
@@ -137,7 +138,7 @@ TEST_P(Q8DwconvUkernel, ThreeByThreeTilesBitExact) {
   }
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> i8(-128, 127), w127(-127, 127), sign(0, 1);
-  for (int variant = 0; variant < 5; ++variant) {
+  for (int variant = 0; variant < 6; ++variant) {
     for (int stride : {1, 2}) {
       Conv2DParams p;
       p.batch = 1;
@@ -170,8 +171,9 @@ TEST_P(Q8DwconvUkernel, ThreeByThreeTilesBitExact) {
       }
       const int32_t zx = variant % 3 == 0 ? 127 : (variant % 3 == 1 ? -128 : 3);
       Q8ChannelRequant q;
-      MakeQ8ChannelRequant({0.03f, zx}, ws, {0.04f, variant % 2 ? -128 : 7}, 48,
-                           variant == 4 ? Activation::kRelu6 : Activation::kNone, &q);
+      // variant 5: right shifts, pairs and a ReLU6 clamp narrower than int8.
+      MakeQ8ChannelRequant({0.03f, zx}, ws, {0.04f, variant % 2 && variant != 5 ? -128 : 7}, 48,
+                           variant >= 4 ? Activation::kRelu6 : Activation::kNone, &q);
       const size_t out = static_cast<size_t>(p.out_h * p.out_w * 48);
       I8 ref(out), y(out, 0x55);
       q8_depthwise_conv2d__ref(p, q, x.data(), w.data(), bias.data(), ref.data(), nullptr);

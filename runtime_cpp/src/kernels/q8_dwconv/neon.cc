@@ -53,7 +53,7 @@ inline int16x8_t MlalLow(int16x8_t acc, int8x16_t a, int8x16_t b) {
 // the tile is -128, as in every symmetric int8 filter), two taps' products
 // are added in int16 first (SMULL + SMLAL: |x * w| <= 128 * 127, so two fit),
 // so a pair needs 4 multiplies and 4 SADDW.
-template <bool kRight, bool kPairs>
+template <bool kRight, bool kPairs, bool kClamp = true>
 void Tile9(size_t c0, size_t channels, size_t width, const int8_t* const* input,
            const int32_t* head, const int8_t* wt, int8_t* output, const requant_neon::Output16& o) {
   constexpr size_t kTaps = 9;
@@ -93,11 +93,11 @@ void Tile9(size_t c0, size_t channels, size_t width, const int8_t* const* input,
     }
     int8x16_t y;
     if (kRight) {
-      y = requant_neon::Finish16(requant_neon::ScaleRight(acc0, r[0].multiplier, r[0].neg_right),
-                                 requant_neon::ScaleRight(acc1, r[1].multiplier, r[1].neg_right),
-                                 requant_neon::ScaleRight(acc2, r[2].multiplier, r[2].neg_right),
-                                 requant_neon::ScaleRight(acc3, r[3].multiplier, r[3].neg_right),
-                                 o);
+      y = requant_neon::Finish16<kClamp>(
+          requant_neon::ScaleRight(acc0, r[0].multiplier, r[0].neg_right),
+          requant_neon::ScaleRight(acc1, r[1].multiplier, r[1].neg_right),
+          requant_neon::ScaleRight(acc2, r[2].multiplier, r[2].neg_right),
+          requant_neon::ScaleRight(acc3, r[3].multiplier, r[3].neg_right), o);
     } else {
       y = requant_neon::Finish16(requant_neon::Scale(acc0, r[0]), requant_neon::Scale(acc1, r[1]),
                                  requant_neon::Scale(acc2, r[2]), requant_neon::Scale(acc3, r[3]),
@@ -132,7 +132,9 @@ void q8_dwconv_16c__neon(size_t channels, size_t width, size_t taps, const int8_
       int8x16_t wmin = vld1q_s8(wt);
       for (size_t t = 1; t < 9; ++t) wmin = vminq_s8(wmin, vld1q_s8(wt + t * kCt));
       const bool pairs = vminvq_s8(wmin) > -128;
-      if (right && pairs) {
+      if (right && pairs && requant_neon::FullRange(lo, hi)) {  // no clamp needed
+        Tile9<true, true, false>(c0, channels, width, input, head, wt, output, o);
+      } else if (right && pairs) {
         Tile9<true, true>(c0, channels, width, input, head, wt, output, o);
       } else if (right) {
         Tile9<true, false>(c0, channels, width, input, head, wt, output, o);

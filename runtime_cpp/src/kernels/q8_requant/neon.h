@@ -66,17 +66,30 @@ inline Output16 LoadOutput16(int32_t zero_point, int32_t act_min, int32_t act_ma
   return o;
 }
 
+// kClamp false: the clamp range is the whole int8 range (act_min -128,
+// act_max 127: no activation, or a ReLU/ReLU6 whose output range is exactly
+// the int8 range, as TFLite's quantizer makes them), which the int8
+// saturation already gives: no SMAX/SMIN (FullRange tells).
+template <bool kClamp = true>
 inline int8x16_t Finish16(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d, const Output16& o) {
   const int16x8_t ab = vqaddq_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)), o.zero_point);
   const int16x8_t cd = vqaddq_s16(vcombine_s16(vqmovn_s32(c), vqmovn_s32(d)), o.zero_point);
   const int8x16_t v = vcombine_s8(vqmovn_s16(ab), vqmovn_s16(cd));
+  if (!kClamp) return v;
   return vminq_s8(vmaxq_s8(v, o.lo), o.hi);
 }
 
 // Finish16 for one group of 8 values.
+template <bool kClamp = true>
 inline int8x8_t Finish8(int32x4_t a, int32x4_t b, const Output16& o) {
   const int16x8_t ab = vqaddq_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)), o.zero_point);
+  if (!kClamp) return vqmovn_s16(ab);
   return vmin_s8(vmax_s8(vqmovn_s16(ab), vget_low_s8(o.lo)), vget_low_s8(o.hi));
+}
+
+// The clamp [act_min, act_max] covers all of int8: Finish16<false> is exact.
+inline bool FullRange(int32_t act_min, int32_t act_max) {
+  return act_min <= -128 && act_max >= 127;
 }
 
 // Stores the first n (1..8) bytes of v, by lanes (no memcpy call, which
@@ -124,7 +137,7 @@ inline int32x4_t ScaleRight(int32x4_t acc, int32x4_t multiplier, int32x4_t neg_r
 // the columns' multipliers and shifts at multiplier[0..7] and shift[0..7];
 // two rows per narrowing. A full tile (mr == kRows, nc == 8) stores 8 bytes
 // per row with no branch per row.
-template <size_t kRows>
+template <size_t kRows, bool kClamp = true>
 inline void StoreTile8(const int32x4_t* lo, const int32x4_t* hi, size_t mr, size_t nc,
                        const int32_t* multiplier, const int32_t* shift, int32_t zero_point,
                        int32_t act_min, int32_t act_max, int8_t* c, size_t c_stride) {
@@ -138,11 +151,12 @@ inline void StoreTile8(const int32x4_t* lo, const int32x4_t* hi, size_t mr, size
   int8x8_t last = vdup_n_s8(0);  // row kRows - 1 when kRows is odd
   if (MaxLane(vmaxq_s32(sa, sb)) < 0) {
     for (size_t r = 0; r + 1 < kRows; r += 2) {
-      y[r / 2] = Finish16(ScaleRight(lo[r], ma, sa), ScaleRight(hi[r], mb, sb),
-                          ScaleRight(lo[r + 1], ma, sa), ScaleRight(hi[r + 1], mb, sb), o);
+      y[r / 2] = Finish16<kClamp>(ScaleRight(lo[r], ma, sa), ScaleRight(hi[r], mb, sb),
+                                  ScaleRight(lo[r + 1], ma, sa), ScaleRight(hi[r + 1], mb, sb), o);
     }
     if (kRows % 2) {
-      last = Finish8(ScaleRight(lo[kRows - 1], ma, sa), ScaleRight(hi[kRows - 1], mb, sb), o);
+      last =
+          Finish8<kClamp>(ScaleRight(lo[kRows - 1], ma, sa), ScaleRight(hi[kRows - 1], mb, sb), o);
     }
   } else {  // some shift is 0 or a left shift: the general form
     Params pa, pb;
@@ -154,10 +168,10 @@ inline void StoreTile8(const int32x4_t* lo, const int32x4_t* hi, size_t mr, size
     pb.neg_right = vminq_s32(sb, vdupq_n_s32(0));
     pa.any_left = pb.any_left = true;
     for (size_t r = 0; r + 1 < kRows; r += 2) {
-      y[r / 2] = Finish16(Scale(lo[r], pa), Scale(hi[r], pb), Scale(lo[r + 1], pa),
-                          Scale(hi[r + 1], pb), o);
+      y[r / 2] = Finish16<kClamp>(Scale(lo[r], pa), Scale(hi[r], pb), Scale(lo[r + 1], pa),
+                                  Scale(hi[r + 1], pb), o);
     }
-    if (kRows % 2) last = Finish8(Scale(lo[kRows - 1], pa), Scale(hi[kRows - 1], pb), o);
+    if (kRows % 2) last = Finish8<kClamp>(Scale(lo[kRows - 1], pa), Scale(hi[kRows - 1], pb), o);
   }
   if (mr == kRows && nc == 8) {
     for (size_t r = 0; r + 1 < kRows; r += 2) {
