@@ -38,8 +38,8 @@ std::vector<Entry<F32DwconvUkernelFn>> F32DwconvEntries() {
 
 std::vector<Entry<Q8GemmKernel>> Q8GemmEntries() {
   std::vector<Entry<Q8GemmKernel>> v;
-#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin) \
-  v.push_back({isa, {&name, mr, nr, kr, #name, a_offset, wmin}});
+#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin, wide_nc) \
+  v.push_back({isa, {&name, mr, nr, kr, #name, a_offset, wmin, wide_nc != 0}});
 #include "kernels/q8_gemm/q8_gemm.inc"
 #undef GS_UKERNEL
   return v;

@@ -446,8 +446,8 @@ struct GemmEntry {
 
 std::vector<Q8GemmKernel> RunnableKernels() {
   std::vector<GemmEntry> all;
-#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin) \
-  all.push_back({isa, {&name, mr, nr, kr, #name, a_offset, wmin}});
+#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin, wide_nc) \
+  all.push_back({isa, {&name, mr, nr, kr, #name, a_offset, wmin, wide_nc != 0}});
 #include "kernels/q8_gemm/q8_gemm.inc"
 #undef GS_UKERNEL
   const CpuFeatures f = DetectCpuFeatures();
@@ -477,6 +477,8 @@ TEST(OpsQ8, ConvGemmMatchesReference) {
       {7, 5, 4, 3, 3, 8, 2, 1, Padding::kSame},    {9, 9, 2, 3, 3, 3, 1, 2, Padding::kSame},
       {4, 4, 16, 1, 1, 17, 2, 1, Padding::kValid}, {8, 8, 5, 5, 5, 4, 2, 1, Padding::kValid},
       {3, 3, 33, 2, 2, 1, 1, 1, Padding::kSame},
+      // filter rows of 3 and 6 contiguous bytes (the gather's short runs)
+      {6, 6, 1, 3, 3, 4, 1, 1, Padding::kSame},    {7, 6, 2, 3, 3, 3, 2, 1, Padding::kSame},
   };
   std::mt19937 rng(11);
   const std::vector<Q8GemmKernel> kernels = RunnableKernels();

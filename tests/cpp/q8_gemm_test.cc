@@ -35,8 +35,8 @@ struct Entry {
 
 std::vector<Entry> AllEntries() {
   std::vector<Entry> v;
-#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin) \
-  v.push_back({isa, {&name, mr, nr, kr, #name, a_offset, wmin}});
+#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin, wide_nc) \
+  v.push_back({isa, {&name, mr, nr, kr, #name, a_offset, wmin, wide_nc != 0}});
 #include "kernels/q8_gemm/q8_gemm.inc"
 #undef GS_UKERNEL
   return v;
@@ -260,28 +260,33 @@ TEST_P(Q8GemmUkernel, RequantizesFullInt32RangeBitExact) {
   std::mt19937 rng(77);
   std::uniform_int_distribution<int32_t> any(kI32Min, kI32Max);
   std::uniform_int_distribution<int32_t> md(0, kI32Max);
-  const size_t m = 5, n = 64, k = 1;
-  for (int round = 0; round < 62; ++round) {
-    std::vector<int8_t> a(m, 0), b(n, 1);
-    std::vector<int32_t> bias(n), mult(n), shift(n);
-    for (size_t j = 0; j < n; ++j) {
-      bias[j] = j < 4 ? (j % 2 ? kI32Min : kI32Max) : any(rng);
-      mult[j] = j == 4 ? 0 : (j == 5 ? kI32Max : md(rng));
-      shift[j] = round - 31;
-    }
-    // Small accumulators too, so the rounding ties and the clamp are hit.
-    for (size_t j = n / 2; j < n; ++j) bias[j] %= 1 << (j % 31 + 1);
-    for (int32_t zp : {-128, 0, 127}) {
-      Q8GemmOutput out;
-      out.c_zero_point = zp;
-      out.act_min = round % 3 == 0 ? -128 : -20;
-      out.act_max = round % 2 == 0 ? 127 : 30;
-      std::vector<int8_t> want(m * n), got(m * n);
-      Q8GemmReference(m, n, k, a.data(), k, 0, b.data(), bias.data(), mult.data(), shift.data(),
-                      out, want.data(), n);
-      RunQ8Gemm(e.kernel, m, n, k, a.data(), k, 0, b.data(), bias.data(), mult.data(),
-                shift.data(), out, got.data(), n);
-      ASSERT_EQ(got, want) << e.kernel.name << " shift " << round - 31 << " zp " << zp;
+  const size_t n = 64, k = 1;
+  // m = 13: a full 8-row tile too (the dot kernel's clamp-free path where
+  // the range is all of int8); 1 and 3: its 1- and 4-row paths.
+  for (size_t m : {size_t{1}, size_t{3}, size_t{13}}) {
+    for (int round = 0; round < 62; ++round) {
+      std::vector<int8_t> a(m, 0), b(n, 1);
+      std::vector<int32_t> bias(n), mult(n), shift(n);
+      for (size_t j = 0; j < n; ++j) {
+        bias[j] = j < 4 ? (j % 2 ? kI32Min : kI32Max) : any(rng);
+        mult[j] = j == 4 ? 0 : (j == 5 ? kI32Max : md(rng));
+        shift[j] = round - 31;
+      }
+      // Small accumulators too, so the rounding ties and the clamp are hit.
+      for (size_t j = n / 2; j < n; ++j) bias[j] %= 1 << (j % 31 + 1);
+      for (int32_t zp : {-128, 0, 127}) {
+        Q8GemmOutput out;
+        out.c_zero_point = zp;
+        out.act_min = round % 3 == 0 ? -128 : -20;
+        out.act_max = round % 2 == 0 ? 127 : 30;
+        std::vector<int8_t> want(m * n), got(m * n);
+        Q8GemmReference(m, n, k, a.data(), k, 0, b.data(), bias.data(), mult.data(),
+                        shift.data(), out, want.data(), n);
+        RunQ8Gemm(e.kernel, m, n, k, a.data(), k, 0, b.data(), bias.data(), mult.data(),
+                  shift.data(), out, got.data(), n);
+        ASSERT_EQ(got, want) << e.kernel.name << " m " << m << " shift " << round - 31
+                             << " zp " << zp;
+      }
     }
   }
 }

@@ -158,6 +158,22 @@ inline void CopyChannels(int8_t* d, const int8_t* s, size_t n) {
   if (n & 1) *d = *s;
 }
 
+// A run of n bytes (several taps' channels at once): up to 32 bytes as two
+// overlapping fixed-size moves, no library call.
+inline void CopyRun(int8_t* d, const int8_t* s, size_t n) {
+  if (n > 32 || n < 8) {
+    CopyChannels(d, s, n);
+    return;
+  }
+  if (n >= 16) {
+    std::memcpy(d, s, 16);
+    std::memcpy(d + n - 16, s + n - 16, 16);
+    return;
+  }
+  std::memcpy(d, s, 8);
+  std::memcpy(d + n - 8, s + n - 8, 8);
+}
+
 inline void FillChannels(int8_t* d, int8_t v, size_t n) {
   if (n >= 8) {
     std::memset(d, v, n);
@@ -233,6 +249,85 @@ bool Q8Conv2DGemmSupported(const Conv2DParams& /*p*/, const Q8GemmKernel& kernel
 
 namespace {
 
+// What the gather of a conv's GEMM rows reads: the input, the source row of
+// each (output row, filter row) and column of each (output column, filter
+// column) (-1: padding), the layer's sizes.
+struct GatherGeometry {
+  const int8_t* x = nullptr;
+  const int64_t* sy = nullptr;
+  const int64_t* sx = nullptr;
+  int64_t in_w = 0, in_c = 0, out_w = 0, out_h = 0, image_bytes = 0;
+  int kh = 0, kw = 0;
+  bool adjacent = false;  // a filter row's taps are adjacent input pixels
+  int8_t pad = 0;
+};
+
+// One GEMM row (KH*KW*C) of output pixel (tx, ty: its source columns and
+// rows) tap by tap, padding included.
+__attribute__((noinline)) void GatherPixel(const GatherGeometry& g, const int8_t* image,
+                                           const int64_t* tx, const int64_t* ty, int8_t* dst) {
+  const auto c = static_cast<size_t>(g.in_c);
+  for (int ky = 0; ky < g.kh; ++ky) {
+    const int64_t iy = ty[ky];
+    for (int kx = 0; kx < g.kw; ++kx, dst += c) {
+      const int64_t ix = tx[kx];
+      if (iy < 0 || ix < 0) {
+        FillChannels(dst, g.pad, c);
+      } else {
+        CopyChannels(dst, image + (iy * g.in_w + ix) * g.in_c, c);
+      }
+    }
+  }
+}
+
+// Rows r0 .. r0 + m - 1 of the GEMM's A (KH*KW*C each) into tile, one after
+// another. Out of line with its values in locals: inside the driver's
+// lambda GCC spilled them and reloaded the layer's sizes after every store.
+// A pixel whose taps are all inside and whose filter rows' taps are adjacent
+// input pixels copies one contiguous run per filter row (a stem's 3 x 3 x 3
+// taps: three 9-byte runs).
+__attribute__((noinline)) void GatherRows(const GatherGeometry& geometry, int64_t r0, int64_t m,
+                                          int8_t* tile) {
+  const GatherGeometry g = geometry;
+  const auto row_bytes = static_cast<size_t>(g.in_c * g.kw);
+  const int64_t row_stride = g.in_w * g.in_c;
+  const size_t pixel_bytes = row_bytes * static_cast<size_t>(g.kh);
+  const bool short_run = row_bytes >= 8 && row_bytes <= 16;
+  int64_t ox = r0 % g.out_w, oy = (r0 / g.out_w) % g.out_h, n = r0 / (g.out_w * g.out_h);
+  int8_t* dst = tile;
+  for (int64_t i = 0; i < m; ++i, dst += pixel_bytes) {
+    const int8_t* image = g.x + n * g.image_bytes;
+    const int64_t* const tx = g.sx + ox * g.kw;
+    const int64_t* const ty = g.sy + oy * g.kh;
+    // Source rows and columns increase along the filter (not transposed):
+    // the first and last inside means all inside.
+    if (g.adjacent && tx[0] >= 0 && tx[g.kw - 1] >= 0 && ty[0] >= 0 && ty[g.kh - 1] >= 0) {
+      const int8_t* base = image + tx[0] * g.in_c;
+      int8_t* d = dst;
+      if (short_run) {
+        for (int ky = 0; ky < g.kh; ++ky, d += row_bytes) {
+          const int8_t* src = base + ty[ky] * row_stride;
+          std::memcpy(d, src, 8);
+          std::memcpy(d + row_bytes - 8, src + row_bytes - 8, 8);
+        }
+      } else {
+        for (int ky = 0; ky < g.kh; ++ky, d += row_bytes) {
+          CopyRun(d, base + ty[ky] * row_stride, row_bytes);
+        }
+      }
+    } else {
+      GatherPixel(g, image, tx, ty, dst);
+    }
+    if (++ox == g.out_w) {  // next output pixel
+      ox = 0;
+      if (++oy == g.out_h) {
+        oy = 0;
+        ++n;
+      }
+    }
+  }
+}
+
 // CONV_2D, or TRANSPOSE_CONV (transposed: output pixel (oy, ox) reads tap
 // (ky, kx) at input ((oy + pad_top - ky) / stride, ...) where that divides
 // exactly and lies inside; every other tap is padding), as one GEMM over
@@ -290,6 +385,21 @@ void ConvGemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKern
       }
     }
   }
+  GatherGeometry g;
+  if (!direct && !flip_direct) {
+    g.x = x;
+    g.sy = src_y.data();
+    g.sx = src_x.data();
+    g.in_w = p.in_w;
+    g.in_c = p.in_c;
+    g.out_w = p.out_w;
+    g.out_h = p.out_h;
+    g.image_bytes = p.in_h * p.in_w * p.in_c;
+    g.kh = p.kernel_h;
+    g.kw = p.kernel_w;
+    g.adjacent = !transposed && p.dilation_w == 1;
+    g.pad = pad;
+  }
   ParallelItems(pool, mtiles * ntiles, mr * nr * kdim, [&](int64_t begin, int64_t end) {
     // One buffer per chunk of work, not per tile; empty when direct.
     std::vector<int8_t> gather(direct ? 0 : static_cast<size_t>(mr * kdim));
@@ -301,6 +411,7 @@ void ConvGemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKern
     const auto kc = static_cast<size_t>(kdim), ldc = static_cast<size_t>(out_c);
     const char* const wb = w;
     const size_t wstride = block;
+    const bool wide = kernel.wide_nc;
     // Items are row-tile major: walk (mt, nt) without a division per item.
     int64_t mt = begin / ntiles, nt = begin % ntiles;
     for (int64_t item = begin; item < end; nt = 0, ++mt) {
@@ -315,36 +426,21 @@ void ConvGemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKern
         a = tile;
         a_stride = kc;
       } else {  // gather the tile's rows once, then flip them in one pass
-        const auto c = static_cast<size_t>(p.in_c);
-        int64_t ox = r0 % p.out_w, oy = (r0 / p.out_w) % p.out_h, n = r0 / (p.out_w * p.out_h);
-        for (int64_t i = 0; i < m; ++i) {
-          const int8_t* image = x + n * p.in_h * p.in_w * p.in_c;
-          int8_t* dst = tile + i * kdim;
-          for (int ky = 0; ky < p.kernel_h; ++ky) {
-            const int64_t iy = src_y[static_cast<size_t>(oy * p.kernel_h + ky)];
-            for (int kx = 0; kx < p.kernel_w; ++kx, dst += c) {
-              const int64_t ix = src_x[static_cast<size_t>(ox * p.kernel_w + kx)];
-              if (iy < 0 || ix < 0) {
-                FillChannels(dst, pad, c);
-              } else {
-                CopyChannels(dst, image + (iy * p.in_w + ix) * p.in_c, c);
-              }
-            }
-          }
-          if (++ox == p.out_w) {  // next output pixel
-            ox = 0;
-            if (++oy == p.out_h) {
-              oy = 0;
-              ++n;
-            }
-          }
-        }
+        GatherRows(g, r0, m, tile);
         if (flip != 0) FlipRows(tile, tile, static_cast<size_t>(m * kdim), flip);
         a = tile;
         a_stride = kc;
       }
       const auto rows = static_cast<size_t>(m);
       int8_t* const yr = y + r0 * out_c;
+      if (wide) {  // the row tile's column blocks of this chunk in one call
+        const int64_t nt_end = std::min(ntiles, nt + (end - item));
+        const int64_t n0 = nt * nr;
+        ukernel(rows, static_cast<size_t>(std::min(nt_end * nr, out_c) - n0), kc, a, a_stride,
+                wb + nt * wstride, yr + n0, ldc, &o);
+        item += nt_end - nt;
+        continue;
+      }
       for (; nt < ntiles && item < end; ++nt, ++item) {
         const int64_t n0 = nt * nr;
         ukernel(rows, static_cast<size_t>(std::min(nr, out_c - n0)), kc, a, a_stride,
@@ -390,8 +486,12 @@ void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequ
     // VNNI kernels: the row tile flipped to x + 128 once (see q8_conv2d__gemm).
     std::vector<int8_t> flipped(flip != 0 ? static_cast<size_t>(mr * k) : 0);
     int64_t have_mt = -1;
-    for (int64_t item = begin; item < end; ++item) {
+    for (int64_t item = begin; item < end;) {
       const int64_t mt = item / ntiles, nt = item % ntiles;
+      // A wide_nc kernel takes the row tile's remaining column blocks of
+      // this chunk in one call.
+      const int64_t nt_end = kernel.wide_nc ? std::min(ntiles, nt + (end - item)) : nt + 1;
+      item += nt_end - nt;
       const int64_t r0 = mt * mr, n0 = nt * nr, rows = std::min(mr, p.rows - r0);
       const int8_t* a = x + r0 * k;
       if (flip != 0) {
@@ -401,7 +501,7 @@ void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequ
         }
         a = flipped.data();
       }
-      kernel.fn(static_cast<size_t>(rows), static_cast<size_t>(std::min(nr, n - n0)),
+      kernel.fn(static_cast<size_t>(rows), static_cast<size_t>(std::min(nt_end * nr, n) - n0),
                 static_cast<size_t>(k), a, static_cast<size_t>(k), w + nt * block, y + r0 * n + n0,
                 static_cast<size_t>(n), &out);
     }
@@ -441,9 +541,20 @@ void q8_depthwise_conv2d__dw(const Conv2DParams& p, const Q8ChannelRequant& q,
                                          static_cast<size_t>(kernel.ct));
   const Q8GemmOutput out = GemmOutput(q);
   const int64_t rows = p.batch * p.out_h;
+  // The input offset of each (output column, filter column), -1 in the
+  // padding: built once per call, so the pointer rows need no bounds tests.
+  std::vector<int64_t> col_off(static_cast<size_t>(p.out_w * p.kernel_w));
+  for (int64_t ox = 0; ox < p.out_w; ++ox) {
+    for (int kx = 0; kx < p.kernel_w; ++kx) {
+      const int64_t ix = ox * p.stride_w - p.pad_left + int64_t{kx} * p.dilation_w;
+      col_off[static_cast<size_t>(ox * p.kernel_w + kx)] = ix < 0 || ix >= p.in_w ? -1 : ix * c;
+    }
+  }
   ParallelItems(pool, rows, p.out_w * c * taps, [&](int64_t begin, int64_t end) {
     std::vector<const int8_t*> ptrs(static_cast<size_t>(p.out_w * taps));
     std::vector<const int8_t*> in_rows(static_cast<size_t>(p.kernel_h));
+    const int kw = p.kernel_w, kh = p.kernel_h;
+    const int64_t out_w = p.out_w;
     for (int64_t row = begin; row < end; ++row) {
       const int64_t n = row / p.out_h, oy = row % p.out_h;
       const int8_t* image = x + n * p.in_h * p.in_w * c;
@@ -454,14 +565,24 @@ void q8_depthwise_conv2d__dw(const Conv2DParams& p, const Q8ChannelRequant& q,
             iy < 0 || iy >= p.in_h ? nullptr : image + iy * p.in_w * c;
       }
       const int8_t** ptr = ptrs.data();
-      for (int64_t ox = 0; ox < p.out_w; ++ox) {
-        const int64_t ix0 = ox * p.stride_w - p.pad_left;
-        for (int ky = 0; ky < p.kernel_h; ++ky) {
-          const int8_t* r = in_rows[static_cast<size_t>(ky)];
-          for (int kx = 0; kx < p.kernel_w; ++kx) {
-            const int64_t ix = ix0 + int64_t{kx} * p.dilation_w;
-            *ptr++ = r == nullptr || ix < 0 || ix >= p.in_w ? zero : r + ix * c;
+      const int64_t* off = col_off.data();
+      for (int64_t ox = 0; ox < out_w; ++ox, off += kw) {
+        if (kw == 3 && (off[0] | off[1] | off[2]) >= 0) {  // 3 columns inside
+          for (int ky = 0; ky < kh; ++ky, ptr += 3) {
+            const int8_t* r = in_rows[static_cast<size_t>(ky)];
+            ptr[0] = r == nullptr ? zero : r + off[0];
+            ptr[1] = r == nullptr ? zero : r + off[1];
+            ptr[2] = r == nullptr ? zero : r + off[2];
           }
+          continue;
+        }
+        for (int ky = 0; ky < kh; ++ky) {
+          const int8_t* r = in_rows[static_cast<size_t>(ky)];
+          if (r == nullptr) {
+            for (int kx = 0; kx < kw; ++kx) *ptr++ = zero;
+            continue;
+          }
+          for (int kx = 0; kx < kw; ++kx) *ptr++ = off[kx] < 0 ? zero : r + off[kx];
         }
       }
       kernel.fn(static_cast<size_t>(c), static_cast<size_t>(p.out_w), static_cast<size_t>(taps),

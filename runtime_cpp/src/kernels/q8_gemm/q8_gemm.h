@@ -37,6 +37,9 @@ struct Q8GemmOutput {
 
 // mr in [1, MR] rows of A (row r at a + r * a_stride), nc in [1, NR]
 // columns of the packed block `w` stored to c (row r at c + r * c_stride).
+// A kernel with wide_nc also takes nc > NR: the columns of ceil(nc / NR)
+// consecutive packed blocks from `w` (one call per row tile, so the
+// per-call set-up is paid once per row tile, not once per column block).
 using Q8GemmUkernelFn = void (*)(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
                                  const void* w, int8_t* c, size_t c_stride,
                                  const Q8GemmOutput* out);
@@ -51,13 +54,14 @@ struct Q8GemmKernel {
   int mr = 0, nr = 0, kr = 1;
   const char* name = "";
   int a_offset = 0;
-  int wmin = -128;  // the least weight value the kernel is exact for
+  int wmin = -128;       // the least weight value the kernel is exact for
+  bool wide_nc = false;  // takes nc > nr (see Q8GemmUkernelFn)
 };
 
 constexpr int kQ8GemmMaxMr = 8;
 constexpr int kQ8GemmMaxNr = 16;
 
-#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin)                                      \
+#define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin, wide_nc)                             \
   void name(size_t mr_, size_t nc, size_t kc, const int8_t* a, size_t a_stride, const void* w, \
             int8_t* c, size_t c_stride, const Q8GemmOutput* out);
 #include "kernels/q8_gemm/q8_gemm.inc"

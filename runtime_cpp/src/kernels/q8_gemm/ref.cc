@@ -104,6 +104,11 @@ void RunQ8Gemm(const Q8GemmKernel& kernel, size_t m, size_t n, size_t k, const i
   PackQ8GemmWeights(kernel, n, k, b, bias, multiplier, shift, a_zero_point, packed.data());
   const auto* w = reinterpret_cast<const char*>(packed.data());
   for (size_t r0 = 0; r0 < m; r0 += mr) {
+    if (kernel.wide_nc) {  // the whole row of column blocks in one call
+      kernel.fn(std::min(mr, m - r0), n, k, a + r0 * a_stride, a_stride, w, c + r0 * c_stride,
+                c_stride, &out);
+      continue;
+    }
     for (size_t n0 = 0, nb = 0; n0 < n; n0 += nr, ++nb) {
       kernel.fn(std::min(mr, m - r0), std::min(nr, n - n0), k, a + r0 * a_stride, a_stride,
                 w + nb * block, c + r0 * c_stride + n0, c_stride, &out);
