@@ -467,6 +467,27 @@ def convert(
                 notes=_gear_notes(graph, g),
             )
         )
+    # Each gear's measured quality into the file's metadata, for the runtime
+    # (Runtime.gear_info) and the shifter's accuracy floor: the file is
+    # written again with it (atomically; the values are unchanged).
+    quality = {f"gearshift.max_rel_error.{r.name}": f"{r.max_rel_error:.6g}" for r in gear_reports}
+    quality.update(
+        {
+            f"gearshift.accuracy.{r.name}": f"{r.accuracy:.6g}"
+            for r in gear_reports
+            if r.accuracy is not None
+        }
+    )
+    if source_accuracy is not None:
+        quality["gearshift.accuracy.source"] = f"{source_accuracy:.6g}"
+    written = write_gear(
+        graph,
+        out,
+        gears,
+        metadata={"gearshift.storage": storage, **quality},
+        storage=storage,
+        qplan=qplan,
+    )
     report = ConvertReport(
         path=out,
         file_bytes=written.file_bytes,

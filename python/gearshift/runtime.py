@@ -144,6 +144,31 @@ class Runtime:
         return self._rt.arena_bytes
 
     @property
+    def gear_info(self) -> dict[str, dict[str, Any]]:
+        """Per gear: ``compute`` and, where convert measured them and stored
+        them in the file, ``accuracy`` (on its validation data) and
+        ``max_rel_error`` (against the source model); None where absent."""
+        from .gear_format import read_gear
+
+        m = read_gear(self._path, verify_checksums=False).manifest
+        meta = m.get("metadata", {})
+
+        def number(key: str) -> float | None:
+            try:
+                return float(meta[key]) if key in meta else None
+            except ValueError:
+                return None
+
+        return {
+            g["name"]: {
+                "compute": g.get("compute", "f32"),
+                "accuracy": number(f"gearshift.accuracy.{g['name']}"),
+                "max_rel_error": number(f"gearshift.max_rel_error.{g['name']}"),
+            }
+            for g in m["gears"]
+        }
+
+    @property
     def gear_costs(self) -> dict[str, dict[str, Any]]:
         """Each gear's median latency (ms) measured on this machine, and
         ``dominated_by`` where a more precise gear is at most 5% slower (the

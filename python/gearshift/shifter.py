@@ -118,6 +118,8 @@ class Shifter:
         power_interval_s: float = 1.0,
         log_capacity: int = 10000,
         clock: Callable[[], float] | None = None,
+        min_accuracy: float | None = None,
+        max_accuracy_drop: float | None = None,
     ) -> None:
         if latency_budget_ms is not None and not latency_budget_ms > 0:
             raise ValueError(f"latency_budget_ms must be > 0 or None, got {latency_budget_ms!r}")
@@ -125,8 +127,9 @@ class Shifter:
             raise ValueError(f"probe_runs must be an integer >= 0, got {probe_runs!r}")
         self.runtime = runtime
         self.latency_budget_ms = latency_budget_ms
+        self.gears = _allowed_gears(runtime, min_accuracy, max_accuracy_drop)
         self._ctrl = _core.ShiftController(
-            list(runtime.gears),
+            list(self.gears),
             {
                 "latency_budget_ms": float(latency_budget_ms or 0.0),
                 "battery_thresholds_pct": [float(t) for t in battery_thresholds],
@@ -249,7 +252,7 @@ class Shifter:
         from . import costs
 
         rt = self.runtime
-        cached = costs.load(rt.path, rt.threads, rt.isa, tuple(rt.gears))
+        cached = costs.load(rt.path, rt.threads, rt.isa, tuple(self.gears))
         for g, ms in (cached or {}).items():
             self._ctrl.seed(g, ms)
 
@@ -359,3 +362,33 @@ class Shifter:
     def __repr__(self) -> str:
         budget = "none" if self.latency_budget_ms is None else f"{self.latency_budget_ms:g} ms"
         return f"Shifter(gears={tuple(self._ctrl.gears)}, budget={budget}, gear={self.gear!r})"
+
+
+def _allowed_gears(
+    runtime: Any, min_accuracy: float | None, max_accuracy_drop: float | None
+) -> tuple[str, ...]:
+    """The runtime's gears that keep the accuracy floor (all without one): each
+    gear's accuracy as convert measured it on the validation data (the file's
+    metadata, Runtime.gear_info). The most precise gear always stays; a gear
+    with no recorded accuracy is left out once a floor is set."""
+    gears = tuple(runtime.gears)
+    for name, v in (("min_accuracy", min_accuracy), ("max_accuracy_drop", max_accuracy_drop)):
+        if v is not None and not (isinstance(v, (int, float)) and 0.0 <= v <= 1.0):
+            raise ValueError(f"{name} must be in [0, 1] or None, got {v!r}")
+    if min_accuracy is None and max_accuracy_drop is None:
+        return gears
+    info = getattr(runtime, "gear_info", None)
+    acc = {g: (info or {}).get(g, {}).get("accuracy") for g in gears}
+    if all(a is None for a in acc.values()):
+        raise ValueError(
+            "an accuracy floor needs each gear's accuracy in the file: convert with "
+            "validation=(x, labels) (gearshift convert --validation xy.npz)"
+        )
+    known = [a for a in acc.values() if a is not None]
+    floor = max(
+        min_accuracy if min_accuracy is not None else 0.0,
+        max(known) - max_accuracy_drop if max_accuracy_drop is not None else 0.0,
+    )
+    return tuple(
+        g for i, g in enumerate(gears) if i == 0 or (acc[g] is not None and acc[g] >= floor)
+    )

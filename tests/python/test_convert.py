@@ -120,6 +120,37 @@ def test_convert_report(tmp_path, capsys):
     assert report2.gear("fp32").samples == 8 and report2.source.endswith("tiny.keras")
 
 
+def test_measured_quality_is_stored_and_floors_the_shifter(tmp_path):
+    """convert with validation data writes each gear's accuracy and error into the
+    file; Runtime.gear_info reads them and a Shifter's accuracy floor keeps to them."""
+    keras = pytest.importorskip("keras")
+    layers = keras.layers
+    model = keras.Sequential(
+        [keras.Input((6,)), layers.Dense(8, activation="relu"), layers.Dense(3)], name="mlp"
+    )
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 6)).astype(np.float32)
+    labels = np.argmax(model.predict(x, verbose=0), axis=1)  # the source scores 1.0
+    out = tmp_path / "m.gear"
+    report = gs.convert(
+        model, out, gears=("fp32", "int8"), calibration=x, validation=(x, labels), progress=False
+    )
+    rt = gs.Runtime(out)
+    info = rt.gear_info
+    assert info["fp32"]["accuracy"] == pytest.approx(report.gear("fp32").accuracy, abs=1e-6)
+    assert info["int8"]["accuracy"] == pytest.approx(report.gear("int8").accuracy, abs=1e-6)
+    assert info["int8"]["max_rel_error"] == pytest.approx(
+        report.gear("int8").max_rel_error, rel=1e-5
+    )
+    assert info["int8"]["compute"] == "q8"
+    int8 = info["int8"]["accuracy"]
+    assert gs.Shifter(rt, power=None, min_accuracy=int8).gears == ("fp32", "int8")
+    assert gs.Shifter(rt, power=None, min_accuracy=min(1.0, int8 + 1e-3)).gears == ("fp32",)
+    assert gs.Shifter(rt, power=None, max_accuracy_drop=1.0).gears == ("fp32", "int8")
+    with pytest.raises(ValueError, match="min_accuracy must be in"):
+        gs.Shifter(rt, power=None, min_accuracy=2.0)
+
+
 def test_convert_unsupported_writes_nothing(tmp_path):
     keras = pytest.importorskip("keras")
     model = keras.Sequential([keras.Input((4, 3)), keras.layers.LSTM(2)])

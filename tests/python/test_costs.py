@@ -110,3 +110,11 @@ def test_inspect_costs_says_which_gears_are_dominated(gear_file, capsys):
     assert main(["inspect", str(gear_file), "--costs", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["gear_costs"]["fp16"] == {"latency_ms": 3.9, "dominated_by": "fp32"}
+
+
+def test_an_accuracy_floor_needs_accuracies_in_the_file(gear_file):
+    rt = gs.Runtime(gear_file)
+    assert rt.gear_info["int4"] == {"compute": "q4", "accuracy": None, "max_rel_error": None}
+    with pytest.raises(ValueError, match="convert with validation"):
+        gs.Shifter(rt, power=None, min_accuracy=0.9)
+    assert gs.Shifter(rt, power=None).gears == GEARS
