@@ -53,7 +53,8 @@ def bench_file(
     batch: int = 1,
     power: Any = None,
 ) -> dict[str, Any]:
-    """Benchmarks each gear of ``path``; returns the contract's JSON shape.
+    """Benchmarks each gear of ``path``; returns the contract's JSON shape. The
+    medians also refresh this machine's cost table (``gearshift.costs``).
 
     ``power``: a ``gearshift.power`` source (or None). Where it reports
     ``power_w`` (read before and after each gear's runs, averaged), each gear
@@ -111,6 +112,9 @@ def bench_file(
         }
     order = [g for g in rt.gears if g in result["gears"]]  # precision order
     medians = {g: result["gears"][g]["latency_ms"]["median"] for g in order}
+    from . import costs
+
+    costs.store(rt.path, rt.threads, rt.isa, medians)  # the shifter's cost table here
     for g, by in dominated_gears(order, medians).items():
         result["gears"][g]["dominated_by"] = by
     return result

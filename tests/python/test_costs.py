@@ -118,3 +118,12 @@ def test_an_accuracy_floor_needs_accuracies_in_the_file(gear_file):
     with pytest.raises(ValueError, match="convert with validation"):
         gs.Shifter(rt, power=None, min_accuracy=0.9)
     assert gs.Shifter(rt, power=None).gears == GEARS
+
+
+def test_bench_refreshes_the_cost_table(gear_file):
+    from gearshift.bench import bench_file
+
+    result = bench_file(str(gear_file), runs=3, warmup=1)
+    rt = gs.Runtime(gear_file)
+    cached = costs.load(rt.path, rt.threads, rt.isa, GEARS)
+    assert cached == {g: r["latency_ms"]["median"] for g, r in result["gears"].items()}
