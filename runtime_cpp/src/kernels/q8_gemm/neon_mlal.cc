@@ -13,7 +13,8 @@
 // accumulators, 3 activation rows, 2 weight columns, 3 products. A last group
 // shorter than 16 reads only its own bytes (loads ending at the last byte,
 // shifted into place), so nothing past K is read. The double-rounding
-// epilogue runs in registers (q8_requant/neon.h). AArch64 only (ARMv7 has 16
+// epilogue runs in registers (q8_requant/neon.h). One call walks a whole row
+// of column blocks (wide_nc). AArch64 only (ARMv7 has 16
 // q registers).
 #if defined(__aarch64__)
 
@@ -82,16 +83,16 @@ inline int8x16_t LoadTail(const int8_t* p, size_t r) {
 
 // The kernel for K >= 16; kSingle: FULLY_CONNECTED's single rounding
 // through the shared epilogue (kept out of line, so the double-rounding path
-// makes no call and needs no callee-saved general registers).
-template <bool kSingle>
+// makes no call and needs no callee-saved general registers); kClamp false:
+// the clamp range is all of int8. One call walks every column block it is
+// given (wide_nc): the row pointers and the tail rows are set up once.
+template <bool kSingle, bool kClamp = true>
 inline __attribute__((always_inline)) void Kernel(size_t mr, size_t nc, size_t kc, const int8_t* a,
                                                   size_t a_stride, const void* w, int8_t* c,
                                                   size_t c_stride, const Q8GemmOutput* out) {
-  const auto* head = static_cast<const int32_t*>(w);
-  const int8_t* a0 = a;
-  const int8_t* a1 = mr > 1 ? a0 + a_stride : a0;
-  const int8_t* a2 = mr > 2 ? a1 + a_stride : a1;
-  const int8_t* wp = reinterpret_cast<const int8_t*>(head + 3 * kNr);
+  const int8_t* const r0 = a;
+  const int8_t* const r1 = mr > 1 ? r0 + a_stride : r0;
+  const int8_t* const r2 = mr > 2 ? r1 + a_stride : r1;
   // A last group shorter than 16 goes through `tail` (3 rows of 16 bytes,
   // zero-padded; the packed weights are zero there too): the assembly
   // points its row pointers there and runs the loop body once more.
@@ -101,81 +102,96 @@ inline __attribute__((always_inline)) void Kernel(size_t mr, size_t nc, size_t k
   const int8_t* tail_rows = nullptr;
   if (rest != 0) {
     const size_t k = groups * kKr;
-    vst1q_s8(tail, LoadTail(a0 + k, rest));
-    vst1q_s8(tail + kKr, LoadTail(a1 + k, rest));
-    vst1q_s8(tail + 2 * kKr, LoadTail(a2 + k, rest));
+    vst1q_s8(tail, LoadTail(r0 + k, rest));
+    vst1q_s8(tail + kKr, LoadTail(r1 + k, rest));
+    vst1q_s8(tail + 2 * kKr, LoadTail(r2 + k, rest));
     tail_rows = tail;
   }
-  // The K loop, with all 32 vector registers in use (24 accumulators), in
-  // assembly: GCC 12 spills most accumulators of the same intrinsics. The 4
-  // partial sums of each output are then added pairwise (ADDP): row r's
-  // columns 0-3 end in v(2r), 4-7 in v(2r + 1).
-  register int32x4_t s0 asm("v0");
-  register int32x4_t s1 asm("v1");
-  register int32x4_t s2 asm("v2");
-  register int32x4_t s3 asm("v3");
-  register int32x4_t s4 asm("v4");
-  register int32x4_t s5 asm("v5");
-  size_t rest_groups = groups - 1;
-  asm volatile(
-      // clang-format off
-      GS_MLAL_GROUP("saddlp")
-      "cbz %[n], 2f\n"
-      "1:\n"
-      GS_MLAL_GROUP("sadalp")
-      "subs %[n], %[n], #1\n"
-      "b.ne 1b\n"
-      "2:\n"
-      "cbz %[t], 3f\n"
-      "mov %[a0], %[t]\n"
-      "add %[a1], %[t], #16\n"
-      "add %[a2], %[t], #32\n"
-      "mov %[t], xzr\n"
-      "mov %[n], #1\n"
-      "b 1b\n"
-      "3:\n"
-      "addp v8.4s, v8.4s, v9.4s\n"
-      "addp v10.4s, v10.4s, v11.4s\n"
-      "addp v12.4s, v12.4s, v13.4s\n"
-      "addp v14.4s, v14.4s, v15.4s\n"
-      "addp v16.4s, v16.4s, v17.4s\n"
-      "addp v18.4s, v18.4s, v19.4s\n"
-      "addp v20.4s, v20.4s, v21.4s\n"
-      "addp v22.4s, v22.4s, v23.4s\n"
-      "addp v24.4s, v24.4s, v25.4s\n"
-      "addp v26.4s, v26.4s, v27.4s\n"
-      "addp v28.4s, v28.4s, v29.4s\n"
-      "addp v30.4s, v30.4s, v31.4s\n"
-      "addp v0.4s, v8.4s, v10.4s\n"
-      "addp v1.4s, v12.4s, v14.4s\n"
-      "addp v2.4s, v16.4s, v18.4s\n"
-      "addp v3.4s, v20.4s, v22.4s\n"
-      "addp v4.4s, v24.4s, v26.4s\n"
-      "addp v5.4s, v28.4s, v30.4s\n"
-      // clang-format on
-      : "=w"(s0), "=w"(s1), "=w"(s2), "=w"(s3), "=w"(s4), "=w"(s5), [a0] "+r"(a0),
-        [a1] "+r"(a1), [a2] "+r"(a2), [w] "+r"(wp), [n] "+r"(rest_groups), [t] "+r"(tail_rows)
-      :
-      : "cc", "memory", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", "v16",
-        "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29",
-        "v30", "v31");
-  const int32x4_t bias_lo = vld1q_s32(head);
-  const int32x4_t bias_hi = vld1q_s32(head + 4);
-  const int32x4_t lo[kMr] = {vaddq_s32(s0, bias_lo), vaddq_s32(s2, bias_lo),
-                             vaddq_s32(s4, bias_lo)};
-  const int32x4_t hi[kMr] = {vaddq_s32(s1, bias_hi), vaddq_s32(s3, bias_hi),
-                             vaddq_s32(s5, bias_hi)};
-  if (!kSingle) {  // double rounding in registers (q8_requant/neon.h)
-    requant_neon::StoreTile8<kMr>(lo, hi, mr, nc, head + kNr, head + 2 * kNr, out->c_zero_point,
-                                  out->act_min, out->act_max, c, c_stride);
-    return;
+  const auto* wb = static_cast<const int8_t*>(w);
+  const int32_t zp = out->c_zero_point, lo_clamp = out->act_min, hi_clamp = out->act_max;
+  for (;;) {
+    const auto* head = reinterpret_cast<const int32_t*>(wb);
+    const int8_t* wp = wb + 3 * sizeof(int32_t) * kNr;
+    const int8_t* a0 = r0;
+    const int8_t* a1 = r1;
+    const int8_t* a2 = r2;
+    const int8_t* t = tail_rows;
+    // The K loop, with all 32 vector registers in use (24 accumulators), in
+    // assembly: GCC 12 spills most accumulators of the same intrinsics. The
+    // 4 partial sums of each output are then added pairwise (ADDP): row r's
+    // columns 0-3 end in v(2r), 4-7 in v(2r + 1).
+    register int32x4_t s0 asm("v0");
+    register int32x4_t s1 asm("v1");
+    register int32x4_t s2 asm("v2");
+    register int32x4_t s3 asm("v3");
+    register int32x4_t s4 asm("v4");
+    register int32x4_t s5 asm("v5");
+    size_t rest_groups = groups - 1;
+    asm volatile(
+        // clang-format off
+        GS_MLAL_GROUP("saddlp")
+        "cbz %[n], 2f\n"
+        "1:\n"
+        GS_MLAL_GROUP("sadalp")
+        "subs %[n], %[n], #1\n"
+        "b.ne 1b\n"
+        "2:\n"
+        "cbz %[t], 3f\n"
+        "mov %[a0], %[t]\n"
+        "add %[a1], %[t], #16\n"
+        "add %[a2], %[t], #32\n"
+        "mov %[t], xzr\n"
+        "mov %[n], #1\n"
+        "b 1b\n"
+        "3:\n"
+        "addp v8.4s, v8.4s, v9.4s\n"
+        "addp v10.4s, v10.4s, v11.4s\n"
+        "addp v12.4s, v12.4s, v13.4s\n"
+        "addp v14.4s, v14.4s, v15.4s\n"
+        "addp v16.4s, v16.4s, v17.4s\n"
+        "addp v18.4s, v18.4s, v19.4s\n"
+        "addp v20.4s, v20.4s, v21.4s\n"
+        "addp v22.4s, v22.4s, v23.4s\n"
+        "addp v24.4s, v24.4s, v25.4s\n"
+        "addp v26.4s, v26.4s, v27.4s\n"
+        "addp v28.4s, v28.4s, v29.4s\n"
+        "addp v30.4s, v30.4s, v31.4s\n"
+        "addp v0.4s, v8.4s, v10.4s\n"
+        "addp v1.4s, v12.4s, v14.4s\n"
+        "addp v2.4s, v16.4s, v18.4s\n"
+        "addp v3.4s, v20.4s, v22.4s\n"
+        "addp v4.4s, v24.4s, v26.4s\n"
+        "addp v5.4s, v28.4s, v30.4s\n"
+        // clang-format on
+        : "=w"(s0), "=w"(s1), "=w"(s2), "=w"(s3), "=w"(s4), "=w"(s5), [a0] "+r"(a0),
+          [a1] "+r"(a1), [a2] "+r"(a2), [w] "+r"(wp), [n] "+r"(rest_groups), [t] "+r"(t)
+        :
+        : "cc", "memory", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", "v16",
+          "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",
+          "v29", "v30", "v31");
+    const int32x4_t bias_lo = vld1q_s32(head);
+    const int32x4_t bias_hi = vld1q_s32(head + 4);
+    const int32x4_t lo[kMr] = {vaddq_s32(s0, bias_lo), vaddq_s32(s2, bias_lo),
+                               vaddq_s32(s4, bias_lo)};
+    const int32x4_t hi[kMr] = {vaddq_s32(s1, bias_hi), vaddq_s32(s3, bias_hi),
+                               vaddq_s32(s5, bias_hi)};
+    const size_t n = nc < kNr ? nc : kNr;
+    if (!kSingle) {  // double rounding in registers (q8_requant/neon.h)
+      requant_neon::StoreTile8<kMr, kClamp>(lo, hi, mr, n, head + kNr, head + 2 * kNr, zp, lo_clamp,
+                                            hi_clamp, c, c_stride);
+    } else {
+      int32_t tile[kMr * kNr];
+      for (size_t r = 0; r < kMr; ++r) {
+        vst1q_s32(tile + r * kNr, lo[r]);
+        vst1q_s32(tile + r * kNr + 4, hi[r]);
+      }
+      Q8GemmRequantizeTile(mr, n, tile, kNr, head + kNr, head + 2 * kNr, *out, c, c_stride);
+    }
+    if (nc <= kNr) return;
+    nc -= kNr;
+    c += kNr;
+    wb = wp;  // the next block's head follows this block's weights
   }
-  int32_t tile[kMr * kNr];
-  for (size_t r = 0; r < kMr; ++r) {
-    vst1q_s32(tile + r * kNr, lo[r]);
-    vst1q_s32(tile + r * kNr + 4, hi[r]);
-  }
-  Q8GemmRequantizeTile(mr, nc, tile, kNr, head + kNr, head + 2 * kNr, *out, c, c_stride);
 }
 
 __attribute__((noinline)) void KernelSingle(size_t mr, size_t nc, size_t kc, const int8_t* a,
@@ -204,6 +220,9 @@ void q8_gemm_3x8c16__neon_mlal(size_t mr, size_t nc, size_t kc, const int8_t* a,
                                const void* w, int8_t* c, size_t c_stride, const Q8GemmOutput* out) {
   if (kc < kKr) return KernelShort(mr, nc, kc, a, a_stride, w, c, c_stride, out);
   if (out->single_rounding) return KernelSingle(mr, nc, kc, a, a_stride, w, c, c_stride, out);
+  if (requant_neon::FullRange(out->act_min, out->act_max)) {  // no clamp needed
+    return Kernel<false, false>(mr, nc, kc, a, a_stride, w, c, c_stride, out);
+  }
   Kernel<false>(mr, nc, kc, a, a_stride, w, c, c_stride, out);
 }
 
