@@ -118,6 +118,28 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulated_costs(rt: Any, bench: str | None) -> str:
+    """The cost table the simulation decided by: the --bench file's medians, or
+    what the shifter's probe measured here (the cost cache)."""
+    from gearshift import costs
+    from gearshift.bench import dominated_gears
+
+    if bench:
+        doc = json.loads(Path(bench).read_text())
+        table = {g: v["latency_ms"]["median"] for g, v in doc.get("gears", {}).items()}
+        where = f"from {bench}"
+    else:
+        table = costs.load(rt.path, rt.threads, rt.isa, tuple(rt.gears)) or {}
+        where = "measured here"
+    dominated = dominated_gears(list(rt.gears), table)
+    parts = [
+        f"{g} {table[g]:.3g} ms" + (f" (dominated by {dominated[g]})" if g in dominated else "")
+        for g in rt.gears
+        if g in table
+    ]
+    return f"cost table ({where}): " + (", ".join(parts) if parts else "none")
+
+
 def format_costs(costs: dict[str, dict[str, Any]], threads: int) -> str:
     """The cost table of rt.gear_costs, with the gears the shifter skips here."""
     from gearshift.bench import table
@@ -238,8 +260,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         threads=args.threads,
         **extra,
     )
-    gears = gs.Runtime(args.file).gears
+    rt = gs.Runtime(args.file, threads=args.threads)
+    gears = rt.gears
     print(format_timeline(rows, gears))
+    print(_simulated_costs(rt, args.bench))
     if args.json:
         Path(args.json).write_text(json.dumps(to_json(rows), indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -110,6 +110,7 @@ def test_cli_writes_timeline_json_and_plot(gear_file, tmp_path, capsys):
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "runs per gear" in text and "int8" in text and "0.9700" in text
+    assert f"cost table (from {costs}): fp32 4 ms, fp16 2.5 ms, int8 1.5 ms, int4 1 ms" in text
     doc = json.loads(out.read_text())
     steps = doc["steps"]
     keys = {"time_s", "charge_pct", "charging", "temp_c", "gear", "reason", "latency_ms"}
