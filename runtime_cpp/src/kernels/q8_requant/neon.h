@@ -174,11 +174,26 @@ inline void StoreTile8(const int32x4_t* lo, const int32x4_t* hi, size_t mr, size
     if (kRows % 2) last = Finish8<kClamp>(Scale(lo[kRows - 1], pa), Scale(hi[kRows - 1], pb), o);
   }
   if (mr == kRows && nc == 8) {
+#if defined(__aarch64__)
+    // One ST1 lane store per row, the pointer stepping by c_stride (GCC
+    // copies each half to its own register first through vget_*_s8).
+    int8_t* p = c;
+    for (size_t r = 0; r + 1 < kRows; r += 2) {
+      asm volatile(
+          "st1 {%[y].d}[0], [%[p]], %[s]\n"
+          "st1 {%[y].d}[1], [%[p]], %[s]\n"
+          : [p] "+r"(p)
+          : [y] "w"(y[r / 2]), [s] "r"(c_stride)
+          : "memory");
+    }
+    if (kRows % 2) vst1_s8(p, last);
+#else
     for (size_t r = 0; r + 1 < kRows; r += 2) {
       vst1_s8(c + r * c_stride, vget_low_s8(y[r / 2]));
       vst1_s8(c + (r + 1) * c_stride, vget_high_s8(y[r / 2]));
     }
     if (kRows % 2) vst1_s8(c + (kRows - 1) * c_stride, last);
+#endif
     return;
   }
   for (size_t r = 0; r < mr; ++r) {
