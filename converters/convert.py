@@ -349,7 +349,7 @@ def _calibrate(
 def convert(
     model: Any,
     path: str | os.PathLike[str],
-    gears: Sequence[str] | str = ("fp32",),
+    gears: Sequence[str] | str | None = None,
     calibration: Any = None,
     prune: Any = None,
     storage: str = "compact",
@@ -363,7 +363,10 @@ def convert(
     Args:
         model: a ``keras.Model`` or a path to a saved one.
         path: the output file, written atomically.
-        gears: gear names among ``fp32``, ``fp16``, ``int8``, ``int4``.
+        gears: gear names among ``fp32``, ``fp16``, ``int8``, ``int4``; None:
+            fp32 and fp16, plus int8 and int4 when there is calibration data
+            or the source carries its own int8 parameters (a quantized
+            ``.tflite``); the report says which it skipped and why.
         calibration: representative inputs (see :func:`prepare_calibration`),
             at most 256 samples used; sets the int8 ranges and measures each
             gear's error. Required for int8/int4; else default 8 random inputs.
@@ -379,7 +382,8 @@ def convert(
         A :class:`gearshift.report.ConvertReport`.
     """
     t0 = time.perf_counter()
-    gears = _check_gears(gears)
+    auto = gears is None
+    gears = ("fp32", "fp16") if auto else _check_gears(gears)
     if prune is not None and not hasattr(prune, "sparsity"):
         raise ValueError(f"prune must be a gearshift.Prune or None, got {type(prune).__name__}")
     if storage not in STORAGE_MODES:
@@ -407,6 +411,15 @@ def convert(
 
     src = _load_source(model, progress)
     source = _describe(model) + (f" ({src.kind})" if src.kind != "keras" else "")
+    skipped: list[str] = []
+    if auto and (calibration is not None or src.qplan is not None):
+        gears = (*gears, "int8", "int4")
+        integer = ["int8", "int4"]
+    elif auto:
+        skipped.append(
+            "int8, int4: no calibration data (pass calibration= with a few hundred "
+            "representative inputs, or convert an int8 .tflite, to add them)"
+        )
     graph = src.graph
     _say(progress, f"imported {len(graph.nodes)} nodes; running passes")
     pass_results = run_passes(graph)
@@ -503,6 +516,7 @@ def convert(
         source_accuracy=source_accuracy,
         pruning=pruning,
         import_notes=src.notes,
+        skipped_gears=skipped,
     )
     _say(progress, f"done: {out} ({written.file_bytes} bytes)")
     return report

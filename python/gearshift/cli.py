@@ -77,7 +77,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     report = gs.convert(
         src,
         args.output,
-        gears=tuple(_split_list(args.gears)),
+        gears=tuple(_split_list(args.gears)) if args.gears else None,
         calibration=_load_calibration(args.calibration),
         prune=prune,
         storage=args.storage,
@@ -379,7 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("src", help="model: .keras, .h5, SavedModel folder, or .tflite")
     c.add_argument("-o", "--output", required=True, help="output .gear path")
     c.add_argument(
-        "--gears", default="fp32", help="comma-separated: fp32,fp16,int8,int4 (default: fp32)"
+        "--gears",
+        help="comma-separated: fp32,fp16,int8,int4 (default: fp32,fp16, plus int8,int4 with "
+        "--calibration or an int8 .tflite)",
     )
     c.add_argument("--calibration", help="representative inputs, .npy or .npz")
     c.add_argument(

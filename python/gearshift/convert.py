@@ -93,7 +93,7 @@ class Prune:
 def convert(
     model: Any,
     path: str | os.PathLike[str],
-    gears: Sequence[str] | str = ("fp32",),
+    gears: Sequence[str] | str | None = None,
     calibration: Calibration = None,
     prune: Prune | None = None,
     storage: str = "compact",

@@ -75,6 +75,7 @@ class ConvertReport:
     source_accuracy: float | None = None  # the source model's, on the validation data
     pruning: list[str] = field(default_factory=list)  # the pruning report's lines
     import_notes: list[str] = field(default_factory=list)  # what the importer changed or kept
+    skipped_gears: list[str] = field(default_factory=list)  # default gears left out, and why
 
     @property
     def params(self) -> int:
@@ -106,6 +107,7 @@ class ConvertReport:
             f"{len(self.layers)} nodes, storage={self.storage}, {self.seconds:.1f} s",
             *([f"  calibration: {self.calibration}"] if self.calibration else []),
             *[f"  import: {note}" for note in self.import_notes],
+            *[f"  skipped: {note}" for note in self.skipped_gears],
             *(
                 [f"  source model accuracy: {self.source_accuracy:.4f}"]
                 if self.source_accuracy is not None

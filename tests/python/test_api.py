@@ -60,10 +60,10 @@ def test_specs_and_gears(one_io_gear):
     assert isinstance(spec, gs.TensorSpec)
     assert spec.shape == (-1, 5) and spec.dtype == "float32"
     assert rt.outputs[0].shape == (-1, 3)
-    assert rt.gears == ("fp32",)
+    assert rt.gears == ("fp32", "fp16")  # convert's default without calibration data
     assert rt.gear == "fp32"
     rt.gear = "fp32"
-    with pytest.raises(ValueError, match="fp32"):
+    with pytest.raises(ValueError, match="fp32, fp16"):
         rt.gear = "int8"
 
 

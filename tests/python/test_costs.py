@@ -18,7 +18,7 @@ from gearshift.converters.write_gear import write_gear
 GEARS = ("fp32", "fp16", "int8", "int4")
 
 
-def four_gears(path: Path, seed: int = 3) -> Path:
+def four_gears(path: Path, seed: int = 3, metadata: dict[str, str] | None = None) -> Path:
     rng = np.random.default_rng(seed)
     g = Graph()
     g.add_tensor("x", (-1, 16))
@@ -28,7 +28,8 @@ def four_gears(path: Path, seed: int = 3) -> Path:
     g.add_node(Node("fc", "FULLY_CONNECTED", ["x", w, b], ["y"], {"activation": "RELU"}))
     g.inputs, g.outputs = ["x"], ["y"]
     x = rng.standard_normal((32, 16)).astype(np.float32)
-    write_gear(g, path, GEARS, qplan=quantize_graph(g, calibrate(g, [x], progress=False)))
+    plan = quantize_graph(g, calibrate(g, [x], progress=False))
+    write_gear(g, path, GEARS, metadata=metadata, qplan=plan)
     return path
 
 
@@ -127,3 +128,15 @@ def test_bench_refreshes_the_cost_table(gear_file):
     rt = gs.Runtime(gear_file)
     cached = costs.load(rt.path, rt.threads, rt.isa, GEARS)
     assert cached == {g: r["latency_ms"]["median"] for g, r in result["gears"].items()}
+
+
+def test_the_accuracy_floor_keeps_the_gears_that_meet_it(tmp_path):
+    acc = {"fp32": "0.98", "fp16": "0.98", "int8": "0.965", "int4": "0.90"}
+    meta = {f"gearshift.accuracy.{g}": a for g, a in acc.items()}
+    rt = gs.Runtime(four_gears(tmp_path / "m.gear", metadata=meta))
+    assert rt.gear_info["int8"]["accuracy"] == pytest.approx(0.965)
+    assert gs.Shifter(rt, power=None, min_accuracy=0.96).gears == ("fp32", "fp16", "int8")
+    assert gs.Shifter(rt, power=None, max_accuracy_drop=0.01).gears == ("fp32", "fp16")
+    assert gs.Shifter(rt, power=None, min_accuracy=0.99).gears == ("fp32",)  # fp32 always stays
+    with pytest.raises(ValueError, match="min_accuracy must be in"):
+        gs.Shifter(rt, power=None, min_accuracy=2.0)

@@ -80,7 +80,7 @@ def mobilenet() -> keras.Model:
 def test_mobilenet_v2(mobilenet, tmp_path, threads):
     x = np.random.default_rng(1).uniform(-1, 1, (2, 96, 96, 3)).astype(np.float32)
     path = tmp_path / "mnv2.gear"
-    gs.convert(mobilenet, path, calibration=x)
+    gs.convert(mobilenet, path, gears=("fp32",), calibration=x)  # fp32 vs Keras only
     rt = gs.Runtime(path, threads=threads)
     got = rt.run(x)
     ref = keras_out(mobilenet, x)
