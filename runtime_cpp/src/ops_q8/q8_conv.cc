@@ -295,30 +295,53 @@ __attribute__((noinline)) void GatherRows(const GatherGeometry& geometry, int64_
   const bool short_run = row_bytes >= 8 && row_bytes <= 16;
   int64_t ox = r0 % g.out_w, oy = (r0 / g.out_w) % g.out_h, n = r0 / (g.out_w * g.out_h);
   int8_t* dst = tile;
-  for (int64_t i = 0; i < m; ++i, dst += pixel_bytes) {
+  for (int64_t i = 0; i < m;) {
     const int8_t* image = g.x + n * g.image_bytes;
-    const int64_t* const tx = g.sx + ox * g.kw;
     const int64_t* const ty = g.sy + oy * g.kh;
+    const int64_t* tx = g.sx + ox * g.kw;
     // Source rows and columns increase along the filter (not transposed):
     // the first and last inside means all inside.
-    if (g.adjacent && tx[0] >= 0 && tx[g.kw - 1] >= 0 && ty[0] >= 0 && ty[g.kh - 1] >= 0) {
-      const int8_t* base = image + tx[0] * g.in_c;
-      int8_t* d = dst;
-      if (short_run) {
-        for (int ky = 0; ky < g.kh; ++ky, d += row_bytes) {
-          const int8_t* src = base + ty[ky] * row_stride;
-          std::memcpy(d, src, 8);
-          std::memcpy(d + row_bytes - 8, src + row_bytes - 8, 8);
-        }
+    if (g.adjacent && ty[0] >= 0 && ty[g.kh - 1] >= 0 && tx[0] >= 0 && tx[g.kw - 1] >= 0) {
+      // This output row's pixels while their columns stay inside.
+      const int64_t end = std::min(m, i + (g.out_w - ox));
+      if (short_run && g.kh == 3) {  // a stem's 3 x 3 x (1-5): 3 runs of 8-16 bytes
+        const int8_t* s0 = image + ty[0] * row_stride;
+        const int8_t* s1 = image + ty[1] * row_stride;
+        const int8_t* s2 = image + ty[2] * row_stride;
+        const size_t tail = row_bytes - 8;
+        do {
+          const int64_t at = tx[0] * g.in_c;
+          std::memcpy(dst, s0 + at, 8);
+          std::memcpy(dst + tail, s0 + at + tail, 8);
+          std::memcpy(dst + row_bytes, s1 + at, 8);
+          std::memcpy(dst + row_bytes + tail, s1 + at + tail, 8);
+          std::memcpy(dst + 2 * row_bytes, s2 + at, 8);
+          std::memcpy(dst + 2 * row_bytes + tail, s2 + at + tail, 8);
+          dst += pixel_bytes;
+          ++i;
+          ++ox;
+          tx += g.kw;
+        } while (i < end && tx[g.kw - 1] >= 0);
       } else {
-        for (int ky = 0; ky < g.kh; ++ky, d += row_bytes) {
-          CopyRun(d, base + ty[ky] * row_stride, row_bytes);
-        }
+        do {
+          const int8_t* base = image + tx[0] * g.in_c;
+          int8_t* d = dst;
+          for (int ky = 0; ky < g.kh; ++ky, d += row_bytes) {
+            CopyRun(d, base + ty[ky] * row_stride, row_bytes);
+          }
+          dst += pixel_bytes;
+          ++i;
+          ++ox;
+          tx += g.kw;
+        } while (i < end && tx[g.kw - 1] >= 0);
       }
     } else {
       GatherPixel(g, image, tx, ty, dst);
+      dst += pixel_bytes;
+      ++i;
+      ++ox;
     }
-    if (++ox == g.out_w) {  // next output pixel
+    if (ox == g.out_w) {  // next output row
       ox = 0;
       if (++oy == g.out_h) {
         oy = 0;
@@ -566,7 +589,26 @@ void q8_depthwise_conv2d__dw(const Conv2DParams& p, const Q8ChannelRequant& q,
       }
       const int8_t** ptr = ptrs.data();
       const int64_t* off = col_off.data();
+      // 3x3 with the three input rows inside: 9 sums per pixel.
+      const int8_t* const r0 = in_rows[0];
+      const int8_t* const r1 = kh == 3 ? in_rows[1] : nullptr;
+      const int8_t* const r2 = kh == 3 ? in_rows[2] : nullptr;
+      const bool rows_in = kh == 3 && kw == 3 && r0 != nullptr && r1 != nullptr && r2 != nullptr;
       for (int64_t ox = 0; ox < out_w; ++ox, off += kw) {
+        if (rows_in && (off[0] | off[1] | off[2]) >= 0) {
+          const int64_t o0 = off[0], o1 = off[1], o2 = off[2];
+          ptr[0] = r0 + o0;
+          ptr[1] = r0 + o1;
+          ptr[2] = r0 + o2;
+          ptr[3] = r1 + o0;
+          ptr[4] = r1 + o1;
+          ptr[5] = r1 + o2;
+          ptr[6] = r2 + o0;
+          ptr[7] = r2 + o1;
+          ptr[8] = r2 + o2;
+          ptr += 9;
+          continue;
+        }
         if (kw == 3 && (off[0] | off[1] | off[2]) >= 0) {  // 3 columns inside
           for (int ky = 0; ky < kh; ++ky, ptr += 3) {
             const int8_t* r = in_rows[static_cast<size_t>(ky)];
