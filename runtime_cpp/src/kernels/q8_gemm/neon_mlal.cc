@@ -79,6 +79,27 @@ inline int8x16_t LoadTail(const int8_t* p, size_t r) {
   "ldp q6, q7, [%[w]], #32\n" \
   GS_MLAL_COL("v6", "v14", "v22", "v30", OP) \
   GS_MLAL_COL("v7", "v15", "v23", "v31", OP)
+
+// The same for one row (activations in v0, products in v3): column n
+// accumulates in v(8 + n).
+#define GS_MLAL_COL1(W, ACC, OP) \
+  "smull v3.8h, " W ".8b, v0.8b\n" \
+  "smlal2 v3.8h, " W ".16b, v0.16b\n" \
+  OP " " ACC ".4s, v3.8h\n"
+#define GS_MLAL_GROUP1(OP) \
+  "ldr q0, [%[a0]], #16\n" \
+  "ldp q6, q7, [%[w]], #32\n" \
+  GS_MLAL_COL1("v6", "v8", OP) \
+  GS_MLAL_COL1("v7", "v9", OP) \
+  "ldp q6, q7, [%[w]], #32\n" \
+  GS_MLAL_COL1("v6", "v10", OP) \
+  GS_MLAL_COL1("v7", "v11", OP) \
+  "ldp q6, q7, [%[w]], #32\n" \
+  GS_MLAL_COL1("v6", "v12", OP) \
+  GS_MLAL_COL1("v7", "v13", OP) \
+  "ldp q6, q7, [%[w]], #32\n" \
+  GS_MLAL_COL1("v6", "v14", OP) \
+  GS_MLAL_COL1("v7", "v15", OP)
 // clang-format on
 
 // The kernel for K >= 16; kSingle: FULLY_CONNECTED's single rounding
@@ -194,6 +215,84 @@ inline __attribute__((always_inline)) void Kernel(size_t mr, size_t nc, size_t k
   }
 }
 
+// One row (the last row tile of a layer whose M is 1 more than a multiple
+// of 3, FULLY_CONNECTED's single row): a third of the 3-row kernel's work.
+template <bool kSingle, bool kClamp>
+inline __attribute__((always_inline)) void Kernel1(size_t nc, size_t kc, const int8_t* a,
+                                                   const void* w, int8_t* c, size_t c_stride,
+                                                   const Q8GemmOutput* out) {
+  int8_t tail[kKr];
+  const size_t groups = kc / kKr;
+  const size_t rest = kc % kKr;
+  const int8_t* tail_rows = nullptr;
+  if (rest != 0) {
+    vst1q_s8(tail, LoadTail(a + groups * kKr, rest));
+    tail_rows = tail;
+  }
+  const auto* wb = static_cast<const int8_t*>(w);
+  const int32_t zp = out->c_zero_point, lo_clamp = out->act_min, hi_clamp = out->act_max;
+  for (;;) {
+    const auto* head = reinterpret_cast<const int32_t*>(wb);
+    const int8_t* wp = wb + 3 * sizeof(int32_t) * kNr;
+    const int8_t* a0 = a;
+    const int8_t* t = tail_rows;
+    register int32x4_t s0 asm("v0");
+    register int32x4_t s1 asm("v1");
+    size_t rest_groups = groups - 1;
+    asm volatile(
+        // clang-format off
+        GS_MLAL_GROUP1("saddlp")
+        "cbz %[n], 2f\n"
+        "1:\n"
+        GS_MLAL_GROUP1("sadalp")
+        "subs %[n], %[n], #1\n"
+        "b.ne 1b\n"
+        "2:\n"
+        "cbz %[t], 3f\n"
+        "mov %[a0], %[t]\n"
+        "mov %[t], xzr\n"
+        "mov %[n], #1\n"
+        "b 1b\n"
+        "3:\n"
+        "addp v8.4s, v8.4s, v9.4s\n"
+        "addp v10.4s, v10.4s, v11.4s\n"
+        "addp v12.4s, v12.4s, v13.4s\n"
+        "addp v14.4s, v14.4s, v15.4s\n"
+        "addp v0.4s, v8.4s, v10.4s\n"
+        "addp v1.4s, v12.4s, v14.4s\n"
+        // clang-format on
+        : "=w"(s0), "=w"(s1), [a0] "+r"(a0), [w] "+r"(wp), [n] "+r"(rest_groups), [t] "+r"(t)
+        :
+        : "cc", "memory", "v3", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14",
+          "v15");
+    const int32x4_t lo[1] = {vaddq_s32(s0, vld1q_s32(head))};
+    const int32x4_t hi[1] = {vaddq_s32(s1, vld1q_s32(head + 4))};
+    const size_t n = nc < kNr ? nc : kNr;
+    if (!kSingle) {
+      requant_neon::StoreTile8<1, kClamp>(lo, hi, 1, n, head + kNr, head + 2 * kNr, zp, lo_clamp,
+                                          hi_clamp, c, c_stride);
+    } else {
+      int32_t tile[kNr];
+      vst1q_s32(tile, lo[0]);
+      vst1q_s32(tile + 4, hi[0]);
+      Q8GemmRequantizeTile(1, n, tile, kNr, head + kNr, head + 2 * kNr, *out, c, c_stride);
+    }
+    if (nc <= kNr) return;
+    nc -= kNr;
+    c += kNr;
+    wb = wp;
+  }
+}
+
+__attribute__((noinline)) void KernelOneRow(size_t nc, size_t kc, const int8_t* a, const void* w,
+                                            int8_t* c, size_t c_stride, const Q8GemmOutput* out) {
+  if (out->single_rounding) return Kernel1<true, true>(nc, kc, a, w, c, c_stride, out);
+  if (requant_neon::FullRange(out->act_min, out->act_max)) {
+    return Kernel1<false, false>(nc, kc, a, w, c, c_stride, out);
+  }
+  Kernel1<false, true>(nc, kc, a, w, c, c_stride, out);
+}
+
 __attribute__((noinline)) void KernelSingle(size_t mr, size_t nc, size_t kc, const int8_t* a,
                                             size_t a_stride, const void* w, int8_t* c,
                                             size_t c_stride, const Q8GemmOutput* out) {
@@ -219,6 +318,7 @@ __attribute__((noinline)) void KernelShort(size_t mr, size_t nc, size_t kc, cons
 void q8_gemm_3x8c16__neon_mlal(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
                                const void* w, int8_t* c, size_t c_stride, const Q8GemmOutput* out) {
   if (kc < kKr) return KernelShort(mr, nc, kc, a, a_stride, w, c, c_stride, out);
+  if (mr == 1) return KernelOneRow(nc, kc, a, w, c, c_stride, out);
   if (out->single_rounding) return KernelSingle(mr, nc, kc, a, a_stride, w, c, c_stride, out);
   if (requant_neon::FullRange(out->act_min, out->act_max)) {  // no clamp needed
     return Kernel<false, false>(mr, nc, kc, a, a_stride, w, c, c_stride, out);
@@ -226,6 +326,8 @@ void q8_gemm_3x8c16__neon_mlal(size_t mr, size_t nc, size_t kc, const int8_t* a,
   Kernel<false>(mr, nc, kc, a, a_stride, w, c, c_stride, out);
 }
 
+#undef GS_MLAL_GROUP1
+#undef GS_MLAL_COL1
 #undef GS_MLAL_GROUP
 #undef GS_MLAL_COL
 
