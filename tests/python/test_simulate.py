@@ -5,14 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
+from test_costs import four_gears
 
 from gearshift.cli import main
-from gearshift.converters.calibrate import calibrate
-from gearshift.converters.ir import Graph, Node
-from gearshift.converters.quantize import quantize_graph
-from gearshift.converters.write_gear import write_gear
 from gearshift.simulate import simulate
 
 GEARS = ("fp32", "fp16", "int8", "int4")
@@ -20,19 +16,7 @@ GEARS = ("fp32", "fp16", "int8", "int4")
 
 @pytest.fixture(scope="module")
 def gear_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rng = np.random.default_rng(3)
-    g = Graph()
-    g.add_tensor("x", (-1, 16))
-    w = g.add_const("fc/w", rng.standard_normal((8, 16)).astype(np.float32))
-    b = g.add_const("fc/b", rng.standard_normal(8).astype(np.float32))
-    g.add_tensor("y", (-1, 8))
-    g.add_node(Node("fc", "FULLY_CONNECTED", ["x", w, b], ["y"], {"activation": "RELU"}))
-    g.inputs, g.outputs = ["x"], ["y"]
-    x = rng.standard_normal((32, 16)).astype(np.float32)
-    plan = quantize_graph(g, calibrate(g, [x], progress=False))
-    path = tmp_path_factory.mktemp("sim") / "m.gear"
-    write_gear(g, path, GEARS, qplan=plan)
-    return path
+    return four_gears(tmp_path_factory.mktemp("sim") / "m.gear")
 
 
 def draining_trace(path: Path) -> Path:

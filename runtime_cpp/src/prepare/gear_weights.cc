@@ -219,26 +219,27 @@ void DeriveQ4M(const int8_t* q, const ChannelLayout& layout, int block, int8_t* 
   }
 }
 
+namespace {
+
+// The int8 values of a q4m entry's base: in place, or a sparse base densified
+// into `dense`.
+const int8_t* BaseValues(const StorageDesc& base, int64_t elements, std::vector<int8_t>* dense) {
+  if (!IsSparseEncoding(base.encoding)) return reinterpret_cast<const int8_t*>(base.data);
+  dense->assign(static_cast<size_t>(elements), 0);
+  DensifySparse(base, dense->data());
+  return dense->data();
+}
+
+}  // namespace
+
 void Q4MTensor::Derive(uint8_t* r, uint8_t* m) const {
-  const auto* q = reinterpret_cast<const int8_t*>(base->data);
-  std::vector<int8_t> dense;  // a sparse base, densified for the view
-  if (IsSparseEncoding(base->encoding)) {
-    dense.assign(static_cast<size_t>(elements), 0);
-    DensifySparse(*base, dense.data());
-    q = dense.data();
-  }
-  DeriveQ4MParts(q, layout, block, r, m);
+  std::vector<int8_t> dense;
+  DeriveQ4MParts(BaseValues(*base, elements, &dense), layout, block, r, m);
 }
 
 void Q4MTensor::Expand(int8_t* out) const {
-  const auto* q = reinterpret_cast<const int8_t*>(base->data);
   std::vector<int8_t> dense;
-  if (IsSparseEncoding(base->encoding)) {
-    dense.assign(static_cast<size_t>(elements), 0);
-    DensifySparse(*base, dense.data());
-    q = dense.data();
-  }
-  DeriveQ4M(q, layout, block, out);
+  DeriveQ4M(BaseValues(*base, elements, &dense), layout, block, out);
 }
 
 // ---- PrepareGearWeights ----------------------------------------------------------
