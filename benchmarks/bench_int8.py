@@ -348,6 +348,29 @@ def time_rounds(
     return samples, rounds
 
 
+def time_blocks(
+    fns: dict[str, Callable[[], Any]], runs: int, warmup: int, blocks: int = 6
+) -> tuple[dict[str, list[float]], int]:
+    """Times each callable in contiguous blocks (``warmup`` untimed runs, then
+    ``runs // blocks`` timed ones), the order of the callables rotating from block
+    to block. With several threads on a small machine, alternating single runs
+    let one runtime's spinning workers slow the next runtime's run; blocks keep
+    each runtime's pool to itself. Returns the samples (ms) and the runs per callable."""
+    keys = list(fns)
+    per_block = max(1, runs // blocks)
+    samples: dict[str, list[float]] = {k: [] for k in keys}
+    for b in range(blocks):
+        for i in range(len(keys)):
+            k = keys[(b + i) % len(keys)]
+            for _ in range(warmup):
+                fns[k]()
+            for _ in range(per_block):
+                t = time.perf_counter()
+                fns[k]()
+                samples[k].append((time.perf_counter() - t) * 1e3)
+    return samples, per_block * blocks
+
+
 def rel_diff(y: np.ndarray, ref: np.ndarray) -> float:
     top = float(np.abs(ref).max())
     return float(np.abs(y - ref).max()) / top if top > 0 else float("nan")
@@ -371,8 +394,16 @@ def bench_case(files: CaseFiles, threads: int, args: argparse.Namespace) -> dict
         "litert_fp32": lambda: lrt["fp32"].run(x),
         "litert_int8": lambda: lrt["int8"].run(x),
     }
-    samples, rounds = time_rounds(fns, args.runs, args.warmup, args.budget_s, args.min_runs)
-    row: dict[str, Any] = {"case": files.name, "threads": threads, "runs": rounds}
+    if args.schedule == "blocks":
+        samples, rounds = time_blocks(fns, args.runs, args.warmup)
+    else:
+        samples, rounds = time_rounds(fns, args.runs, args.warmup, args.budget_s, args.min_runs)
+    row: dict[str, Any] = {
+        "case": files.name,
+        "threads": threads,
+        "runs": rounds,
+        "schedule": args.schedule,
+    }
     for k in VARIANTS:
         row[f"{k}_ms"] = percentiles(samples[k])
     med = {k: row[f"{k}_ms"]["median"] for k in VARIANTS}
@@ -485,6 +516,14 @@ def main() -> int:
     )
     ap.add_argument("--cases", help="comma-separated substrings of case names to keep")
     ap.add_argument(
+        "--schedule",
+        choices=("rounds", "blocks"),
+        default="rounds",
+        help="rounds: one run of each runtime per round, alternating (the default); blocks: "
+        "each runtime in contiguous blocks, the order rotating (fairer to thread pools on a "
+        "machine with few cores)",
+    )
+    ap.add_argument(
         "--cache",
         type=Path,
         default=DEFAULT_CACHE,
@@ -547,7 +586,9 @@ def main() -> int:
                 file=sys.stderr,
             )
     header = (
-        f"\nbatch 1, median ms of alternating rounds (runs = rounds) on {cpu} "
+        "\nbatch 1, median ms of "
+        + ("alternating rounds (runs = rounds)" if args.schedule == "rounds" else "blocks")
+        + f" on {cpu} "
         f"({platform.machine()}, {os.cpu_count()} cpus), gearshift {gs.__version__} ISA "
         f"{isa_text}, LiteRT {litert_version()} (XNNPACK).\nint8 rel diff = max|y_gs_int8 - "
         "y_LiteRT_int8| / max|y_LiteRT_int8| on the timed input."
@@ -571,6 +612,10 @@ def main() -> int:
             "each round runs gearshift fp32, gearshift int8, LiteRT fp32, LiteRT int8 once, the "
             "first rotating; full Python calls (gearshift: run(x, out=...); LiteRT: set_tensor "
             "+ invoke + get_tensor, default XNNPACK delegate)"
+            if args.schedule == "rounds"
+            else f"batch 1, threads {threads}, 6 blocks per runtime of {args.runs // 6} timed "
+            f"runs after {args.warmup} warm-up runs, the runtimes' order rotating per block; "
+            "full Python calls as in rounds"
         ),
         models=(
             "random weights (seed), batch norms set from one training-mode pass (momentum 0) "
