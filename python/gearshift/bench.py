@@ -114,7 +114,12 @@ def bench_file(
     medians = {g: result["gears"][g]["latency_ms"]["median"] for g in order}
     from . import costs
 
-    costs.store(rt.path, rt.threads, rt.isa, medians)  # the shifter's cost table here
+    joules = {
+        g: result["gears"][g]["joules_per_inference"]
+        for g in order
+        if "joules_per_inference" in result["gears"][g]
+    }
+    costs.store(rt.path, rt.threads, rt.isa, medians, joules)  # the shifter's cost table
     for g, by in dominated_gears(order, medians).items():
         result["gears"][g]["dominated_by"] = by
     return result

@@ -100,24 +100,49 @@ def load(path: str, threads: int, isa: str, gears: tuple[str, ...]) -> dict[str,
         return None
 
 
-def store(path: str, threads: int, isa: str, latency_ms: dict[str, float]) -> None:
+def load_joules(path: str, threads: int, isa: str, gears: tuple[str, ...]) -> dict[str, float]:
+    """The cached energy per inference (J) per gear, where a benchmark measured watts."""
+    file = _cache_file(cache_key(path, threads, isa))
+    try:
+        doc = json.loads(file.read_text())
+        out = {}
+        for g, j in doc.get("joules_per_inference", {}).items():
+            if g in gears and isinstance(j, (int, float)) and math.isfinite(j) and j > 0:
+                out[g] = float(j)
+        return out
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}  # load() warns about a damaged file
+
+
+def store(
+    path: str,
+    threads: int,
+    isa: str,
+    latency_ms: dict[str, float],
+    joules_per_inference: dict[str, float] | None = None,
+) -> None:
     """Writes (merges) the table atomically; a cache that cannot be written is skipped."""
     key = cache_key(path, threads, isa)
     file = _cache_file(key)
     merged: dict[str, float] = {}
+    joules: dict[str, float] = {}
     try:
         if file.exists():
             old = json.loads(file.read_text())
             if old.get("key") == key:
                 merged.update(old.get("latency_ms", {}))
+                joules.update(old.get("joules_per_inference", {}))
     except (OSError, ValueError, AttributeError):
         pass
     merged.update({g: float(ms) for g, ms in latency_ms.items() if ms > 0})
+    joules.update({g: float(j) for g, j in (joules_per_inference or {}).items() if j > 0})
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".costs-", suffix=".tmp")
         with os.fdopen(fd, "w") as f:
-            json.dump({"key": key, "latency_ms": merged}, f, indent=1)
+            json.dump(
+                {"key": key, "latency_ms": merged, "joules_per_inference": joules}, f, indent=1
+            )
         os.replace(tmp, file)
     except OSError as e:
         warnings.warn(
@@ -152,8 +177,9 @@ def measure(rt: Any, x: Any = None, runs: int = 5) -> dict[str, float]:
 
 
 def gear_costs(rt: Any, runs: int = 5) -> dict[str, dict[str, Any]]:
-    """``Runtime.gear_costs``: per gear ``latency_ms`` and, where a more precise gear is
-    at most 5% slower, ``dominated_by`` (the shifter never takes that gear here)."""
+    """``Runtime.gear_costs``: per gear ``latency_ms``, ``joules_per_inference`` where
+    ``gearshift bench`` measured watts, and, where a more precise gear is at most 5%
+    slower, ``dominated_by`` (the shifter never takes that gear here)."""
     from .bench import dominated_gears
 
     cached = load(rt.path, rt.threads, rt.isa, tuple(rt.gears))
@@ -161,9 +187,12 @@ def gear_costs(rt: Any, runs: int = 5) -> dict[str, dict[str, Any]]:
         cached = {**(cached or {}), **measure(rt, runs=runs)}
         store(rt.path, rt.threads, rt.isa, cached)
     dominated = dominated_gears(list(rt.gears), cached)
+    joules = load_joules(rt.path, rt.threads, rt.isa, tuple(rt.gears))
     table: dict[str, dict[str, Any]] = {}
     for g in rt.gears:
         table[g] = {"latency_ms": cached[g]}
+        if g in joules:
+            table[g]["joules_per_inference"] = joules[g]
         if g in dominated:
             table[g]["dominated_by"] = dominated[g]
     return table

@@ -140,3 +140,25 @@ def test_the_accuracy_floor_keeps_the_gears_that_meet_it(tmp_path):
     assert gs.Shifter(rt, power=None, min_accuracy=0.99).gears == ("fp32",)  # fp32 always stays
     with pytest.raises(ValueError, match="min_accuracy must be in"):
         gs.Shifter(rt, power=None, min_accuracy=2.0)
+
+
+def test_bench_with_watts_records_energy_per_inference(gear_file, tmp_path):
+    from test_bench_energy import fake_battery
+
+    from gearshift.bench import bench_file
+
+    power = gs.power.auto(root=fake_battery(tmp_path / "sys", 4.0))
+    result = bench_file(str(gear_file), runs=3, warmup=1, power=power)
+    table = gs.Runtime(gear_file).gear_costs
+    for g in GEARS:
+        assert table[g]["joules_per_inference"] == pytest.approx(
+            result["gears"][g]["joules_per_inference"]
+        )
+
+
+def test_another_cpu_misses_the_cache(gear_file, monkeypatch):
+    rt = gs.Runtime(gear_file)
+    costs.store(rt.path, rt.threads, rt.isa, {g: 1.0 for g in GEARS})
+    assert costs.load(rt.path, rt.threads, rt.isa, GEARS) is not None
+    monkeypatch.setattr(costs, "cpu_model", lambda: "Some Other CPU")
+    assert costs.load(rt.path, rt.threads, rt.isa, GEARS) is None
