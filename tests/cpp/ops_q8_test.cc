@@ -473,12 +473,16 @@ TEST(OpsQ8, ConvGemmMatchesReference) {
     Padding pad;
   };
   const Case cases[] = {
-      {5, 7, 3, 3, 3, 5, 1, 1, Padding::kSame},    {6, 6, 8, 1, 1, 9, 1, 1, Padding::kValid},
-      {7, 5, 4, 3, 3, 8, 2, 1, Padding::kSame},    {9, 9, 2, 3, 3, 3, 1, 2, Padding::kSame},
-      {4, 4, 16, 1, 1, 17, 2, 1, Padding::kValid}, {8, 8, 5, 5, 5, 4, 2, 1, Padding::kValid},
+      {5, 7, 3, 3, 3, 5, 1, 1, Padding::kSame},
+      {6, 6, 8, 1, 1, 9, 1, 1, Padding::kValid},
+      {7, 5, 4, 3, 3, 8, 2, 1, Padding::kSame},
+      {9, 9, 2, 3, 3, 3, 1, 2, Padding::kSame},
+      {4, 4, 16, 1, 1, 17, 2, 1, Padding::kValid},
+      {8, 8, 5, 5, 5, 4, 2, 1, Padding::kValid},
       {3, 3, 33, 2, 2, 1, 1, 1, Padding::kSame},
       // filter rows of 3 and 6 contiguous bytes (the gather's short runs)
-      {6, 6, 1, 3, 3, 4, 1, 1, Padding::kSame},    {7, 6, 2, 3, 3, 3, 2, 1, Padding::kSame},
+      {6, 6, 1, 3, 3, 4, 1, 1, Padding::kSame},
+      {7, 6, 2, 3, 3, 3, 2, 1, Padding::kSame},
   };
   std::mt19937 rng(11);
   const std::vector<Q8GemmKernel> kernels = RunnableKernels();

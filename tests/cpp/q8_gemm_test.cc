@@ -11,6 +11,8 @@
 // GEARSHIFT_DISABLE goes through), and DetectedCpuSelectsExpectedVariant
 // logs which q8 variant this CPU (or emulated CPU) runs, so the emulated
 // rpi4 (cortex-a72) and rpi5 (cortex-a76) logs show both sides taken.
+#include "kernels/q8_gemm/q8_gemm.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -22,7 +24,6 @@
 
 #include "cpu_features.h"
 #include "dispatch.h"
-#include "kernels/q8_gemm/q8_gemm.h"
 #include "requant.h"
 
 namespace gearshift {
@@ -66,12 +67,12 @@ TEST(Requant, SaturatingRoundingDoublingHighMulEdges) {
 }
 
 TEST(Requant, RoundingDivideByPOTTiesAwayFromZero) {
-  EXPECT_EQ(RoundingDivideByPOT(5, 1), 3);     // 2.5 -> 3
-  EXPECT_EQ(RoundingDivideByPOT(-5, 1), -3);   // -2.5 -> -3
-  EXPECT_EQ(RoundingDivideByPOT(-3, 1), -2);   // -1.5 -> -2
-  EXPECT_EQ(RoundingDivideByPOT(-7, 2), -2);   // -1.75 -> -2
-  EXPECT_EQ(RoundingDivideByPOT(-6, 2), -2);   // -1.5 -> -2
-  EXPECT_EQ(RoundingDivideByPOT(-5, 2), -1);   // -1.25 -> -1
+  EXPECT_EQ(RoundingDivideByPOT(5, 1), 3);    // 2.5 -> 3
+  EXPECT_EQ(RoundingDivideByPOT(-5, 1), -3);  // -2.5 -> -3
+  EXPECT_EQ(RoundingDivideByPOT(-3, 1), -2);  // -1.5 -> -2
+  EXPECT_EQ(RoundingDivideByPOT(-7, 2), -2);  // -1.75 -> -2
+  EXPECT_EQ(RoundingDivideByPOT(-6, 2), -2);  // -1.5 -> -2
+  EXPECT_EQ(RoundingDivideByPOT(-5, 2), -1);  // -1.25 -> -1
   EXPECT_EQ(RoundingDivideByPOT(7, 0), 7);
   EXPECT_EQ(RoundingDivideByPOT(kI32Min, 31), -1);
   EXPECT_EQ(RoundingDivideByPOT(kI32Max, 31), 1);
@@ -81,9 +82,9 @@ TEST(Requant, MultiplyByQuantizedMultiplierDoubleRounding) {
   // Multiplier 2^30 is 0.5: x * 0.5 * 2^shift. Double rounding: a tie in
   // the high multiply goes toward zero when negative, a tie in the final
   // shift away from zero (expected values from quant_ref.py).
-  EXPECT_EQ(MultiplyByQuantizedMultiplier(5, 1 << 30, 0), 3);     // 2.5
-  EXPECT_EQ(MultiplyByQuantizedMultiplier(-5, 1 << 30, 0), -2);   // -2.5 in SRDHM
-  EXPECT_EQ(MultiplyByQuantizedMultiplier(100, 1 << 30, -2), 13);  // 12.5
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(5, 1 << 30, 0), 3);        // 2.5
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(-5, 1 << 30, 0), -2);      // -2.5 in SRDHM
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(100, 1 << 30, -2), 13);    // 12.5
   EXPECT_EQ(MultiplyByQuantizedMultiplier(-100, 1 << 30, -2), -13);  // -12.5 in the shift
   EXPECT_EQ(MultiplyByQuantizedMultiplier(3, 1 << 30, 2), 6);
   EXPECT_EQ(MultiplyByQuantizedMultiplier(kI32Min, kI32Min, 0), kI32Max);
@@ -147,7 +148,7 @@ TEST(Requant, QuantizeMultiplier) {
 struct Case {
   int32_t a_zp = 0, c_zp = 0, act_min = -128, act_max = 127;
   bool bias = true;
-  int mult_kind = 0;  // 0 random, 1 near 2^31, 2 saturating shift
+  int mult_kind = 0;             // 0 random, 1 near 2^31, 2 saturating shift
   bool single_rounding = false;  // FULLY_CONNECTED's requantization
 };
 
@@ -177,10 +178,10 @@ void CheckEntry(const Entry& e, size_t m, size_t n, size_t k, const Case& cs, ui
   const size_t c_stride = n + 2;
   std::vector<int8_t> want(m * c_stride, 7), got(m * c_stride, 7);
   const int32_t* bp = cs.bias ? bias.data() : nullptr;
-  Q8GemmReference(m, n, k, a.data(), a_stride, cs.a_zp, b.data(), bp, mult.data(),
-                  shift.data(), out, want.data(), c_stride);
-  RunQ8Gemm(e.kernel, m, n, k, a.data(), a_stride, cs.a_zp, b.data(), bp, mult.data(),
-            shift.data(), out, got.data(), c_stride);
+  Q8GemmReference(m, n, k, a.data(), a_stride, cs.a_zp, b.data(), bp, mult.data(), shift.data(),
+                  out, want.data(), c_stride);
+  RunQ8Gemm(e.kernel, m, n, k, a.data(), a_stride, cs.a_zp, b.data(), bp, mult.data(), shift.data(),
+            out, got.data(), c_stride);
   ASSERT_EQ(got, want) << e.kernel.name << " m=" << m << " n=" << n << " k=" << k
                        << " a_zp=" << cs.a_zp << " c_zp=" << cs.c_zp
                        << " single_rounding=" << cs.single_rounding;
@@ -280,12 +281,12 @@ TEST_P(Q8GemmUkernel, RequantizesFullInt32RangeBitExact) {
         out.act_min = round % 3 == 0 ? -128 : -20;
         out.act_max = round % 2 == 0 ? 127 : 30;
         std::vector<int8_t> want(m * n), got(m * n);
-        Q8GemmReference(m, n, k, a.data(), k, 0, b.data(), bias.data(), mult.data(),
-                        shift.data(), out, want.data(), n);
+        Q8GemmReference(m, n, k, a.data(), k, 0, b.data(), bias.data(), mult.data(), shift.data(),
+                        out, want.data(), n);
         RunQ8Gemm(e.kernel, m, n, k, a.data(), k, 0, b.data(), bias.data(), mult.data(),
                   shift.data(), out, got.data(), n);
-        ASSERT_EQ(got, want) << e.kernel.name << " m " << m << " shift " << round - 31
-                             << " zp " << zp;
+        ASSERT_EQ(got, want) << e.kernel.name << " m " << m << " shift " << round - 31 << " zp "
+                             << zp;
       }
     }
   }
@@ -359,9 +360,8 @@ TEST(Q8GemmDispatch, DetectedCpuSelectsExpectedVariant) {
     }
   }
 #endif
-  std::printf("[ q8 dispatch ] features:%s -> isa %s, q8_gemm %s, f32_gemm %s\n",
-              features.c_str(), t.isa.c_str(), t.q8_gemm.name,
-              SelectedKernels(t).at("f32_gemm").c_str());
+  std::printf("[ q8 dispatch ] features:%s -> isa %s, q8_gemm %s, f32_gemm %s\n", features.c_str(),
+              t.isa.c_str(), t.q8_gemm.name, SelectedKernels(t).at("f32_gemm").c_str());
   RecordProperty("q8_gemm", t.q8_gemm.name);
   EXPECT_EQ(std::string(t.q8_gemm.name), expected);
 }
