@@ -45,8 +45,8 @@ class Clock:
         return self.t
 
 
-def rig(power: dict[str, Any] | None = None, **kw: Any):
-    rt = FakeRuntime()
+def rig(power: dict[str, Any] | None = None, cost: dict[str, float] | None = None, **kw: Any):
+    rt = FakeRuntime(cost=cost)
     clock = Clock()
     state: dict[str, Any] = dict(power or {})
     kw.setdefault("power_interval_s", 0.0)
@@ -261,3 +261,27 @@ def test_real_runtime_fp32_file() -> None:
     e = sh.log[-1]
     assert e.gear == "fp32" and e.latency_ms is not None and e.latency_ms >= 0
     assert sh.stats["fp32"]["runs"] == 1
+
+
+# int4 slower than int8 and fp16 no faster than fp32 (a CPU without 4-bit or
+# fp16 arithmetic): every rule steps by measured cost, never into those gears.
+SLOW_LOW = {"fp32": 4.0, "fp16": 3.9, "int8": 1.5, "int4": 1.7}
+
+
+def test_rules_step_by_measured_cost_where_lower_gears_are_slower() -> None:
+    _, sh, state, step = rig(cost=SLOW_LOW, latency_budget_ms=0.5, min_dwell_s=0)
+    assert step() == "int8"  # nothing fits: the fastest gear, not the last one
+    assert "fastest: int8" in sh.log[-1].reason
+    _, sh, state, step = rig(cost=SLOW_LOW, min_dwell_s=0)
+    state.update(charging=False, charge_pct=40.0)
+    assert step() == "int8"  # one battery step down the ladder fp32, int8
+    assert "skipped: fp16 (by fp32), int4 (by int8)" in sh.log[-1].reason
+    state.update(charge_pct=5.0)
+    assert step() == "int8"  # the floor: the fastest gear
+    state.update(charging=True, temp_c=75.0)
+    assert step() == "int8"  # thermal: one ladder step from fp32
+    state.update(temp_c=40.0)
+    assert step() == "fp32"
+    assert all(e.gear not in ("fp16", "int4") for e in sh.log)
+    _, sh, state, step = rig(cost=COST, latency_budget_ms=0.5, min_dwell_s=0)
+    assert step() == "int4"  # monotone costs: the last gear is the fastest
