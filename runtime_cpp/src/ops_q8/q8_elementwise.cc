@@ -429,13 +429,7 @@ void BinaryKernelOpt(const BinaryParams& p, const int8_t* a, const int8_t* b, in
       });
 }
 
-Q8VRequant VRequant(Q8Requant r) {
-  Q8VRequant v;
-  v.multiplier = r.multiplier;
-  v.left = r.shift > 0 ? r.shift : 0;
-  v.right = r.shift > 0 ? 0 : -r.shift;
-  return v;
-}
+Q8VRequant VRequant(Q8Requant r) { return Q8VRequant{r.multiplier, r.shift}; }
 
 template <typename Ref>
 Q8Table TableOf(const Ref& ref) {

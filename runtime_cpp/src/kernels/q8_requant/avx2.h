@@ -48,8 +48,20 @@ inline Params Load(const int32_t* multiplier, const int32_t* shift, int32_t zero
   return p;
 }
 
-// The requantized int32 values (zero point added, clamped to [act_min, act_max]).
-inline __m256i Apply(__m256i acc, const Params& p) {
+// The same constants for one multiplier and shift in every lane (a
+// per-tensor requantization: the elementwise ops).
+inline Params Broadcast(int32_t multiplier, int32_t shift, int32_t zero_point, int32_t act_min,
+                        int32_t act_max) {
+  int32_t m[8], s[8];
+  for (int i = 0; i < 8; ++i) {
+    m[i] = multiplier;
+    s[i] = shift;
+  }
+  return Load(m, s, zero_point, act_min, act_max);
+}
+
+// MultiplyByQuantizedMultiplier alone: no zero point, no clamp.
+inline __m256i Mbqm(__m256i acc, const Params& p) {
   const __m256i x = _mm256_sllv_epi32(acc, p.left);
   const __m256i half = _mm256_set1_epi64x(int64_t{1} << 30);
   const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, p.multiplier), half);
@@ -60,10 +72,16 @@ inline __m256i Apply(__m256i acc, const Params& p) {
   // RoundingDivideByPOT(r, right)
   const __m256i rem = _mm256_and_si256(r, p.mask);
   const __m256i thr = _mm256_add_epi32(p.half_mask, _mm256_srli_epi32(r, 31));
-  __m256i v = _mm256_sub_epi32(_mm256_srav_epi32(r, p.right), _mm256_cmpgt_epi32(rem, thr));
-  v = _mm256_min_epi32(_mm256_max_epi32(v, p.lo), p.hi);
-  return _mm256_add_epi32(v, p.zero_point);
+  return _mm256_sub_epi32(_mm256_srav_epi32(r, p.right), _mm256_cmpgt_epi32(rem, thr));
 }
+
+// The output stage: clamped to [act_min, act_max], zero point added.
+inline __m256i ClampAddZeroPoint(__m256i v, const Params& p) {
+  return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(v, p.lo), p.hi), p.zero_point);
+}
+
+// The requantized int32 values (zero point added, clamped to [act_min, act_max]).
+inline __m256i Apply(__m256i acc, const Params& p) { return ClampAddZeroPoint(Mbqm(acc, p), p); }
 
 // 8 int32 lanes already in [-128, 127] -> 8 bytes in the low half.
 inline __m128i PackToI8(__m256i v) {

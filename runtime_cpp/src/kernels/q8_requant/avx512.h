@@ -38,7 +38,20 @@ inline Params Load(const int32_t* multiplier, const int32_t* shift, int32_t zero
   return p;
 }
 
-inline __m512i Apply(__m512i acc, const Params& p) {
+// The same constants for one multiplier and shift in every lane (a
+// per-tensor requantization: the elementwise ops).
+inline Params Broadcast(int32_t multiplier, int32_t shift, int32_t zero_point, int32_t act_min,
+                        int32_t act_max) {
+  int32_t m[16], s[16];
+  for (int i = 0; i < 16; ++i) {
+    m[i] = multiplier;
+    s[i] = shift;
+  }
+  return Load(m, s, zero_point, act_min, act_max);
+}
+
+// MultiplyByQuantizedMultiplier alone: no zero point, no clamp.
+inline __m512i Mbqm(__m512i acc, const Params& p) {
   const __m512i x = _mm512_sllv_epi32(acc, p.left);
   const __m512i half = _mm512_set1_epi64(int64_t{1} << 30);
   const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(x, p.multiplier), half);
@@ -49,11 +62,16 @@ inline __m512i Apply(__m512i acc, const Params& p) {
   const __m512i rem = _mm512_and_si512(r, p.mask);
   const __m512i thr = _mm512_add_epi32(p.half_mask, _mm512_srli_epi32(r, 31));
   const __mmask16 up = _mm512_cmpgt_epi32_mask(rem, thr);
-  __m512i v = _mm512_srav_epi32(r, p.right);
-  v = _mm512_mask_add_epi32(v, up, v, _mm512_set1_epi32(1));
-  v = _mm512_min_epi32(_mm512_max_epi32(v, p.lo), p.hi);
-  return _mm512_add_epi32(v, p.zero_point);
+  const __m512i v = _mm512_srav_epi32(r, p.right);
+  return _mm512_mask_add_epi32(v, up, v, _mm512_set1_epi32(1));
 }
+
+// The output stage: clamped to [act_min, act_max], zero point added.
+inline __m512i ClampAddZeroPoint(__m512i v, const Params& p) {
+  return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, p.lo), p.hi), p.zero_point);
+}
+
+inline __m512i Apply(__m512i acc, const Params& p) { return ClampAddZeroPoint(Mbqm(acc, p), p); }
 
 // 16 int32 lanes in [-128, 127] -> 16 bytes.
 inline __m128i PackToI8(__m512i v) { return _mm512_cvtsepi32_epi8(v); }

@@ -19,10 +19,11 @@
 
 namespace gearshift {
 
-// One MBQM: x -> RDBPOT(SRDHM(x << left, multiplier), right).
+// One MBQM, TFLite's (multiplier, shift): shift > 0 shifts left first,
+// shift < 0 is the rounding right shift after the high multiply.
 struct Q8VRequant {
   int32_t multiplier = 0;
-  int32_t left = 0, right = 0;
+  int32_t shift = 0;
 };
 
 // ADD: y = clamp(MBQM(MBQM((a - za) << s, ra) + MBQM((b - zb) << s, rb), ro) + zy, lo, hi).
