@@ -628,6 +628,18 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
   }
 }
 
+namespace {
+
+// A weight's int8 values: in place, or a q4 weight's expanded into *scratch.
+const int8_t* Int8Values(const ConstView& w, std::vector<int8_t>* scratch) {
+  if (w.q4 == nullptr) return w.i8;
+  scratch->resize(static_cast<size_t>(w.q4->elements));
+  w.q4->Expand(scratch->data());
+  return scratch->data();
+}
+
+}  // namespace
+
 void Plan::ExpandQ4Reads(const ModelDesc& model) {
   std::unordered_map<int, const int8_t*> expanded;  // tensor -> its int8 values
   for (size_t s = 0; s < steps_.size(); ++s) {
@@ -751,15 +763,10 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
           // Rows are the channels' rows of the q4m view: pack it 4-bit.
           pack = cache->GetQ4(kernel, channels, k, *q4, bias, st->q8_channel, &bytes);
           st->q4_block = static_cast<size_t>(q4->block);
-        } else {
+        } else {  // int8 weights, or a q4 weight of a hand-made layout: an int8 pack
           std::vector<int8_t> expanded;
-          const int8_t* values = w.i8;
-          if (q4 != nullptr) {  // a hand-made layout: int8 pack of its values
-            expanded.resize(static_cast<size_t>(q4->elements));
-            q4->Expand(expanded.data());
-            values = expanded.data();
-          }
-          pack = cache->GetQ8(kernel, channels, k, values, bias, st->q8_channel, q4);
+          pack =
+              cache->GetQ8(kernel, channels, k, Int8Values(w, &expanded), bias, st->q8_channel, q4);
           bytes = Q8GemmPackedBytes(static_cast<size_t>(channels), static_cast<size_t>(k), kernel);
         }
         packed_bytes_ += static_cast<int64_t>(bytes);
@@ -771,16 +778,10 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
         size_t bytes = 0;
         PackedWeightsCache local;
         std::vector<int8_t> expanded;  // a depthwise pack holds int8 copies anyway
-        const int8_t* values = w.i8;
-        if (w.q4 != nullptr) {
-          expanded.resize(static_cast<size_t>(w.q4->elements));
-          w.q4->Expand(expanded.data());
-          values = expanded.data();
-        }
         std::shared_ptr<const void> pack =
             (packs != nullptr ? packs : &local)
-                ->GetQ8Depthwise(kernels_.q8_dwconv, st->conv, values, bias, st->q8_channel, &bytes,
-                                 w.q4);
+                ->GetQ8Depthwise(kernels_.q8_dwconv, st->conv, Int8Values(w, &expanded), bias,
+                                 st->q8_channel, &bytes, w.q4);
         packed_bytes_ += static_cast<int64_t>(bytes);
         st->q8_packed = pack.get();
         packed_storage_.push_back(std::move(pack));

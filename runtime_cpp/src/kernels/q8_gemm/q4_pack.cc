@@ -24,6 +24,9 @@ int32_t WrapAdd32(int32_t a, int64_t b) {
 
 size_t RoundUp(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
+// Signed nibble i of r (two per byte, low first).
+int Nibble(const uint8_t* r, size_t i) { return (((r[i >> 1] >> ((i & 1) * 4)) & 0xF) ^ 8) - 8; }
+
 }  // namespace
 
 size_t Q4GemmPackedBlockBytes(size_t k, size_t nr, size_t kr, size_t block) {
@@ -41,10 +44,6 @@ void PackQ4GemmWeights(const Q8GemmKernel& kernel, size_t n, size_t k, const uin
   a_zero_point += kernel.a_offset;
   const size_t kp = RoundUp(k, kr);
   const size_t blocks = (k + block - 1) / block;
-  auto nibble = [&](size_t i) {
-    const int v = (r[i >> 1] >> ((i & 1) * 4)) & 0xF;
-    return (v ^ 8) - 8;
-  };
   auto* p = static_cast<uint8_t*>(packed);
   for (size_t n0 = 0; n0 < n; n0 += nr) {
     const size_t cols = std::min(nr, n - n0);
@@ -52,7 +51,7 @@ void PackQ4GemmWeights(const Q8GemmKernel& kernel, size_t n, size_t k, const uin
     for (size_t j = 0; j < cols; ++j) {
       int64_t sum = 0;  // of the int4 view's values m * r
       for (size_t kk = 0; kk < k; ++kk) {
-        sum += int64_t{m[(n0 + j) * blocks + kk / block]} * nibble((n0 + j) * k + kk);
+        sum += int64_t{m[(n0 + j) * blocks + kk / block]} * Nibble(r, (n0 + j) * k + kk);
       }
       head[j] = WrapAdd32(bias != nullptr ? bias[n0 + j] : 0, -int64_t{a_zero_point} * sum);
       head[nr + j] = multiplier[n0 + j];
@@ -65,7 +64,7 @@ void PackQ4GemmWeights(const Q8GemmKernel& kernel, size_t n, size_t k, const uin
     for (size_t k0 = 0; k0 < kp; k0 += kr) {
       for (size_t j = 0; j < nr; ++j) {
         for (size_t kk = k0; kk < k0 + kr; ++kk, ++pos) {
-          const int v = (j < cols && kk < k) ? nibble((n0 + j) * k + kk) : 0;
+          const int v = (j < cols && kk < k) ? Nibble(r, (n0 + j) * k + kk) : 0;
           nib[pos >> 1] |= static_cast<uint8_t>((v & 0xF) << ((pos & 1) * 4));
         }
       }
@@ -114,7 +113,7 @@ void UnpackQ4GemmBlock(size_t nr, size_t kr, size_t k, size_t block, const void*
     for (size_t j = 0; j < nr; ++j) {
       for (size_t kk = 0; kk < kr; ++kk) {
         const size_t i = j * kr + kk;
-        const int v = (((nib[i >> 1] >> ((i & 1) * 4)) & 0xF) ^ 8) - 8;
+        const int v = Nibble(nib, i);
         const size_t bb = std::min((k0 + kk) / block, blocks - 1);
         out[i] = static_cast<int8_t>(v * mt[bb * nr + j]);
       }
