@@ -72,8 +72,11 @@ class Cascade:
         confidence: float = 0.9,
         measure: str = "probability",
     ) -> None:
+        # The runtime's measured costs, read once (gear_costs hashes the file).
+        self.runtime = runtime
+        self._costs: dict[str, dict[str, Any]] | None = None
         if gears is None:
-            gears = _auto_gears(runtime)
+            gears = _auto_gears(runtime, self._gear_costs())
         gears = tuple(gears)
         if len(gears) < 2:
             raise ValueError(f"a cascade needs at least two gears, got {gears}")
@@ -97,17 +100,23 @@ class Cascade:
     @property
     def speedup(self) -> float | None:
         """The last gear's latency over the cascade's expected latency per input
-        (each gear's measured cost on this machine, ``runtime.gear_costs``,
+        (each gear's measured cost on this machine, ``runtime.gear_costs``, read
+        once per cascade,
         weighted by the share of inputs that ran in it): above 1 the cascade
         saves time, below 1 it costs time. None before any run, or without a
         cost table (a runtime other than gearshift.Runtime)."""
-        if not self.inputs or not hasattr(self.runtime, "gear_costs"):
+        costs = self._gear_costs()
+        if not self.inputs or costs is None:
             return None
-        costs = self.runtime.gear_costs
         per_input = sum(
             n / self.inputs * costs[g]["latency_ms"] for g, n in self.runs_per_gear.items()
         )
         return costs[self.gears[-1]]["latency_ms"] / per_input if per_input > 0 else None
+
+    def _gear_costs(self) -> dict[str, dict[str, Any]] | None:
+        if self._costs is None and hasattr(self.runtime, "gear_costs"):
+            self._costs = self.runtime.gear_costs
+        return self._costs
 
     @property
     def escalation_rate(self) -> float:
@@ -153,11 +162,10 @@ class Cascade:
         )
 
 
-def _auto_gears(runtime: Any) -> tuple[str, str]:
+def _auto_gears(runtime: Any, costs: dict[str, dict[str, Any]] | None) -> tuple[str, str]:
     """The fastest gear measured on this machine, then the most precise one."""
-    if not hasattr(runtime, "gear_costs"):  # a runtime-like object without a cost table
+    if costs is None:  # a runtime-like object without a cost table
         return ("int8", "fp32")
-    costs = runtime.gear_costs
     precise = next(iter(runtime.gears))
     fastest = min(costs, key=lambda g: costs[g]["latency_ms"])
     if fastest == precise:

@@ -76,64 +76,57 @@ def _cache_file(key: dict[str, Any]) -> Path:
     return cache_dir() / f"costs-{digest}.json"
 
 
-def load(path: str, threads: int, isa: str, gears: tuple[str, ...]) -> dict[str, float] | None:
-    """The cached latency (ms) per gear, or None when nothing valid is cached."""
-    key = cache_key(path, threads, isa)
+def _read(key: dict[str, Any], warn: bool = True) -> dict[str, Any] | None:
+    """The cache document for ``key``, or None (missing; damaged or not matching its
+    key: with a warning)."""
     file = _cache_file(key)
     if not file.exists():
         return None
     try:
         doc = json.loads(file.read_text())
-        if doc.get("key") != key:
+        if not isinstance(doc, dict) or doc.get("key") != key:
             raise ValueError("its key does not match this file, CPU and thread count")
-        out = {}
-        for g, ms in doc["latency_ms"].items():
-            if g in gears and isinstance(ms, (int, float)) and math.isfinite(ms) and ms > 0:
-                out[g] = float(ms)
-        return out or None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        warnings.warn(
-            f"gearshift: ignoring the cost cache {file} ({e}); measuring again",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        if not isinstance(doc.get("latency_ms"), dict):
+            raise ValueError("it has no latency_ms table")
+        return doc
+    except (OSError, ValueError) as e:
+        if warn:
+            warnings.warn(
+                f"gearshift: ignoring the cost cache {file} ({e}); measuring again",
+                RuntimeWarning,
+                stacklevel=4,
+            )
         return None
 
 
-def load_joules(path: str, threads: int, isa: str, gears: tuple[str, ...]) -> dict[str, float]:
-    """The cached energy per inference (J) per gear, where a benchmark measured watts."""
-    file = _cache_file(cache_key(path, threads, isa))
-    try:
-        doc = json.loads(file.read_text())
-        out = {}
-        for g, j in doc.get("joules_per_inference", {}).items():
-            if g in gears and isinstance(j, (int, float)) and math.isfinite(j) and j > 0:
-                out[g] = float(j)
-        return out
-    except (OSError, ValueError, AttributeError, TypeError):
-        return {}  # load() warns about a damaged file
+def _positive(doc: dict[str, Any] | None, field: str, gears: tuple[str, ...]) -> dict[str, float]:
+    """The finite positive numbers of ``doc[field]`` for ``gears``; nothing else is trusted."""
+    values = doc.get(field) if doc else None
+    if not isinstance(values, dict):
+        return {}
+    return {
+        g: float(v)
+        for g, v in values.items()
+        if g in gears and isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+    }
 
 
-def store(
-    path: str,
-    threads: int,
-    isa: str,
+def load(path: str, threads: int, isa: str, gears: tuple[str, ...]) -> dict[str, float] | None:
+    """The cached latency (ms) per gear, or None when nothing valid is cached."""
+    return _positive(_read(cache_key(path, threads, isa)), "latency_ms", gears) or None
+
+
+def _write(
+    key: dict[str, Any],
+    old: dict[str, Any] | None,
     latency_ms: dict[str, float],
-    joules_per_inference: dict[str, float] | None = None,
+    joules_per_inference: dict[str, float] | None,
 ) -> None:
-    """Writes (merges) the table atomically; a cache that cannot be written is skipped."""
-    key = cache_key(path, threads, isa)
+    """Merges the new values into ``old`` (a document for ``key``, or None) and
+    writes it atomically; a cache that cannot be written is skipped."""
     file = _cache_file(key)
-    merged: dict[str, float] = {}
-    joules: dict[str, float] = {}
-    try:
-        if file.exists():
-            old = json.loads(file.read_text())
-            if old.get("key") == key:
-                merged.update(old.get("latency_ms", {}))
-                joules.update(old.get("joules_per_inference", {}))
-    except (OSError, ValueError, AttributeError):
-        pass
+    merged = dict(old.get("latency_ms", {})) if old else {}
+    joules = dict(old.get("joules_per_inference", {})) if old else {}
     merged.update({g: float(ms) for g, ms in latency_ms.items() if ms > 0})
     joules.update({g: float(j) for g, j in (joules_per_inference or {}).items() if j > 0})
     try:
@@ -150,6 +143,18 @@ def store(
             RuntimeWarning,
             stacklevel=3,
         )
+
+
+def store(
+    path: str,
+    threads: int,
+    isa: str,
+    latency_ms: dict[str, float],
+    joules_per_inference: dict[str, float] | None = None,
+) -> None:
+    """Writes (merges) the table atomically; a cache that cannot be written is skipped."""
+    key = cache_key(path, threads, isa)
+    _write(key, _read(key, warn=False), latency_ms, joules_per_inference)
 
 
 def measure(rt: Any, x: Any = None, runs: int = 5) -> dict[str, float]:
@@ -182,12 +187,15 @@ def gear_costs(rt: Any, runs: int = 5) -> dict[str, dict[str, Any]]:
     slower, ``dominated_by`` (the shifter never takes that gear here)."""
     from .bench import dominated_gears
 
-    cached = load(rt.path, rt.threads, rt.isa, tuple(rt.gears))
-    if cached is None or any(g not in cached for g in rt.gears):
-        cached = {**(cached or {}), **measure(rt, runs=runs)}
-        store(rt.path, rt.threads, rt.isa, cached)
-    dominated = dominated_gears(list(rt.gears), cached)
-    joules = load_joules(rt.path, rt.threads, rt.isa, tuple(rt.gears))
+    gears = tuple(rt.gears)
+    key = cache_key(rt.path, rt.threads, rt.isa)  # hashes the file: once per call
+    doc = _read(key)
+    cached = _positive(doc, "latency_ms", gears)
+    if any(g not in cached for g in gears):
+        cached = {**cached, **measure(rt, runs=runs)}
+        _write(key, doc, cached, None)
+    dominated = dominated_gears(list(gears), cached)
+    joules = _positive(doc, "joules_per_inference", gears)
     table: dict[str, dict[str, Any]] = {}
     for g in rt.gears:
         table[g] = {"latency_ms": cached[g]}
