@@ -233,6 +233,9 @@ void RegisterShift(py::module_& m) {
     }
     return kinds;
   });
+  m.def("shift_dominated_by", &DominatedBy, py::arg("predicted_ms"),
+        "Per gear (precision order; NaN = unknown): the index of the more precise gear that "
+        "dominates it under the default policy's ladder rule, or -1.");
   m.def(
       "trace_parse",
       [](const std::string& text, const std::string& name) {

@@ -6,6 +6,7 @@ which hides the tail that a latency budget cares about).
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import resource
@@ -125,27 +126,15 @@ def bench_file(
     return result
 
 
-# A gear must be this much faster than every more precise one to be worth its
-# precision loss: the shifter's rule (runtime_cpp/src/shift/default_policy.cc).
-MIN_GAIN = 0.05
-
-
 def dominated_gears(order: Sequence[str], latency_ms: dict[str, float]) -> dict[str, str]:
     """Gear -> the more precise gear that is at most 5% slower than it (so the
-    shifter never takes it on this machine), walking ``order`` (most precise
-    first) as the shifter's ladder does."""
-    out: dict[str, str] = {}
-    best: str | None = None
-    for g in order:
-        ms = latency_ms.get(g)
-        if ms is None:
-            continue
-        if best is not None and ms > latency_ms[best] * (1.0 - MIN_GAIN):
-            out[g] = best
-            continue
-        if best is None or ms < latency_ms[best]:
-            best = g
-    return out
+    shifter never takes it on this machine): the shifter's own ladder rule
+    (``gearshift::DominatedBy``), over ``order`` (most precise first); a gear
+    without a latency is never dominated."""
+    from . import _core
+
+    by = _core.shift_dominated_by([float(latency_ms.get(g, math.nan)) for g in order])
+    return {g: order[b] for g, b in zip(order, by) if b >= 0}
 
 
 def format_bench(result: dict[str, Any]) -> str:

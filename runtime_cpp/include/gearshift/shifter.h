@@ -104,6 +104,13 @@ class ShiftPolicy {
   virtual Status Choose(const ShiftContext& context, ShiftDecision* decision) = 0;
 };
 
+// The default policy's ladder rule (docs/SHIFTER.md), one place for the
+// policy, `gearshift bench` and `rt.gear_costs`: for gears in precision order
+// with these predicted latencies (NaN: unknown, always kept), element i is
+// the index of the more precise kept gear that gear i is not 5% faster than
+// (gear i is dominated: the policy never takes it), or -1 (kept).
+std::vector<int> DominatedBy(const std::vector<double>& predicted_ms);
+
 // The default policy (docs/SHIFTER.md). Stateful: battery level and thermal
 // step with their hysteresis.
 class DefaultShiftPolicy : public ShiftPolicy {

@@ -52,31 +52,43 @@ int BatteryLevel(const ShifterOptions& o, double charge, double lift) {
   return level;
 }
 
-// A ladder gear must be predicted at least this much faster than every more
-// precise ladder gear: measurement noise alone must not buy a precision loss.
-constexpr double kMinGain = 0.05;
-
 // The ladder (gear indices, most precise first) and, in *dominated, one
 // "gear (by faster-or-equal gear)" note per gear left off.
 std::vector<int> Ladder(const std::vector<std::string>& gears, const std::vector<double>& pred,
                         std::string* dominated) {
+  const std::vector<int> by = DominatedBy(pred);
   std::vector<int> ladder;
-  int best = -1;  // the ladder gear with the least known prediction so far
-  for (int i = 0; i < static_cast<int>(gears.size()); ++i) {
-    const double p = pred[static_cast<size_t>(i)];
-    if (!std::isnan(p) && best >= 0 && p > pred[static_cast<size_t>(best)] * (1.0 - kMinGain)) {
-      if (!dominated->empty()) *dominated += ", ";
-      *dominated +=
-          gears[static_cast<size_t>(i)] + " (by " + gears[static_cast<size_t>(best)] + ")";
+  for (size_t i = 0; i < gears.size(); ++i) {
+    if (by[i] < 0) {
+      ladder.push_back(static_cast<int>(i));
       continue;
     }
-    ladder.push_back(i);
-    if (!std::isnan(p) && (best < 0 || p < pred[static_cast<size_t>(best)])) best = i;
+    if (!dominated->empty()) *dominated += ", ";
+    *dominated += gears[i] + " (by " + gears[static_cast<size_t>(by[i])] + ")";
   }
   return ladder;
 }
 
 }  // namespace
+
+std::vector<int> DominatedBy(const std::vector<double>& pred) {
+  // A kept gear must be predicted at least this much faster than every more
+  // precise kept gear: measurement noise alone must not buy a precision loss.
+  constexpr double kMinGain = 0.05;
+  std::vector<int> by(pred.size(), -1);
+  int best = -1;  // the kept gear with the least known prediction so far
+  for (size_t i = 0; i < pred.size(); ++i) {
+    const double p = pred[i];
+    if (!std::isnan(p) && best >= 0 && p > pred[static_cast<size_t>(best)] * (1.0 - kMinGain)) {
+      by[i] = best;
+      continue;
+    }
+    if (!std::isnan(p) && (best < 0 || p < pred[static_cast<size_t>(best)])) {
+      best = static_cast<int>(i);
+    }
+  }
+  return by;
+}
 
 Status DefaultShiftPolicy::Choose(const ShiftContext& ctx, ShiftDecision* decision) {
   const ShifterOptions& o = *ctx.options;
