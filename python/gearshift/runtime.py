@@ -92,6 +92,7 @@ class Runtime:
             prepare=prepare,
             memory_budget_bytes=budget,
         )
+        self._gear_info: dict[str, dict[str, Any]] | None = None
         self._inputs = [TensorSpec(n, tuple(s), d) for n, s, d in self._rt.inputs]
         self._outputs = [TensorSpec(n, tuple(s), d) for n, s, d in self._rt.outputs]
 
@@ -148,6 +149,8 @@ class Runtime:
         """Per gear: ``compute`` and, where convert measured them and stored
         them in the file, ``accuracy`` (on its validation data) and
         ``max_rel_error`` (against the source model); None where absent."""
+        if self._gear_info is not None:  # the file's manifest does not change: read once
+            return self._gear_info
         from .gear_format import read_gear
 
         m = read_gear(self._path, verify_checksums=False).manifest
@@ -159,7 +162,7 @@ class Runtime:
             except ValueError:
                 return None
 
-        return {
+        self._gear_info = {
             g["name"]: {
                 "compute": g.get("compute", "f32"),
                 "accuracy": number(f"gearshift.accuracy.{g['name']}"),
@@ -167,6 +170,7 @@ class Runtime:
             }
             for g in m["gears"]
         }
+        return self._gear_info
 
     @property
     def gear_costs(self) -> dict[str, dict[str, Any]]:
