@@ -79,8 +79,8 @@ bool HasIsa(const std::vector<Entry<Kernel>>& entries, Isa isa) {
 }
 
 // Preference order, best first. The reference path is always last.
-constexpr Isa kPreference[] = {kIsaAvx512Vnni, kIsaAvxVnni, kIsaAvx2, kIsaNeonDot,
-                               kIsaNeonFp16,   kIsaNeon,    kIsaRef};
+constexpr Isa kPreference[] = {kIsaAvx512Vnni, kIsaAvx512,   kIsaAvxVnni, kIsaAvx2,
+                               kIsaNeonDot,    kIsaNeonFp16, kIsaNeon,    kIsaRef};
 
 bool ParseIsa(const std::string& s, Isa* isa) {
   for (Isa i : kPreference) {
@@ -102,8 +102,10 @@ bool Compiled(Isa isa) {
 // itself, the base it extends (neon under neon_dot/neon_fp16) and ref.
 bool Within(Isa candidate, Isa selected) {
   if (candidate == selected || candidate == kIsaRef) return true;
-  if (candidate == kIsaAvx2) return selected == kIsaAvxVnni || selected == kIsaAvx512Vnni;
-  if (candidate == kIsaAvxVnni) return selected == kIsaAvx512Vnni;
+  if (candidate == kIsaAvx2) {
+    return selected == kIsaAvxVnni || selected == kIsaAvx512 || selected == kIsaAvx512Vnni;
+  }
+  if (candidate == kIsaAvxVnni || candidate == kIsaAvx512) return selected == kIsaAvx512Vnni;
   return candidate == kIsaNeon && (selected == kIsaNeonDot || selected == kIsaNeonFp16);
 }
 
@@ -147,6 +149,8 @@ const char* IsaName(Isa isa) {
       return "avx2";
     case kIsaAvxVnni:
       return "avxvnni";
+    case kIsaAvx512:
+      return "avx512";
     case kIsaAvx512Vnni:
       return "avx512vnni";
   }
@@ -161,6 +165,8 @@ bool IsaSupported(Isa isa, const CpuFeatures& f) {
       return f.avx2 && f.fma && f.f16c;
     case kIsaAvxVnni:
       return f.avx2 && f.fma && f.f16c && f.avx_vnni;
+    case kIsaAvx512:
+      return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl;
     case kIsaAvx512Vnni:
       return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512_vnni;
     case kIsaNeon:

@@ -30,9 +30,10 @@
 namespace gearshift {
 
 // ISA tokens; kIsaAvx2 means AVX2 + FMA + F16C, kIsaAvxVnni that plus
-// AVX-VNNI, kIsaAvx512Vnni AVX2 + AVX-512 F/BW/VL + AVX512-VNNI. Each x86
-// token includes the ones below it (an avx512vnni table still runs the
-// AVX2 fp32 kernels).
+// AVX-VNNI, kIsaAvx512 AVX2 + AVX-512 F/BW/VL (Skylake-X), kIsaAvx512Vnni
+// that plus AVX512-VNNI. A table may run the kernels of the tokens an ISA
+// includes: avx512vnni includes avx512, avxvnni and avx2; avx512 and avxvnni
+// include avx2 (an avx512vnni table runs the AVX-512 fp32 GEMM).
 enum Isa {
   kIsaRef = 0,
   kIsaNeon,
@@ -40,6 +41,7 @@ enum Isa {
   kIsaNeonDot,
   kIsaAvx2,
   kIsaAvxVnni,
+  kIsaAvx512,
   kIsaAvx512Vnni
 };
 

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace gearshift {
 
@@ -81,65 +82,74 @@ bool IsDirect1x1(const Conv2DParams& p) {
   return p.kernel_h == 1 && p.kernel_w == 1 && p.pad_top == 0 && p.pad_left == 0;
 }
 
+// Input pixel of output pixel `pix`'s top-left tap.
+struct Origin {
+  int64_t n, iy0, ix0;
+};
+
+Origin OriginOf(const Conv2DParams& p, int64_t pix) {
+  const int64_t ox = pix % p.out_w;
+  const int64_t oy = (pix / p.out_w) % p.out_h;
+  return {pix / (p.out_w * p.out_h), oy * p.stride_h - p.pad_top, ox * p.stride_w - p.pad_left};
+}
+
 }  // namespace
 
-bool F32Conv2DGemmSupported(const Conv2DParams& p, const F32GemmKernel& kernel) {
-  if (kernel.fn == nullptr || kernel.mr > kF32GemmMaxMr) return false;
-  if (IsDirect1x1(p)) return true;
-  return kernel.mr * p.kernel_h * p.kernel_w * p.in_c <= kConvGatherTileFloats;
+bool F32Conv2DGemmSupported(const Conv2DParams& /*p*/, const F32GemmKernel& kernel) {
+  return kernel.fn != nullptr && kernel.mr <= kF32GemmMaxMr;
 }
 
 void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const float* packed,
                       const float* x, float* y, ThreadPool* pool) {
   const int64_t pixels = p.batch * p.out_h * p.out_w;
-  const int64_t kdim = static_cast<int64_t>(p.kernel_h) * p.kernel_w * p.in_c;
+  const int64_t kh = p.kernel_h, kw = p.kernel_w, taps = kh * kw;
+  const int64_t kdim = taps * p.in_c;
   const int64_t out_c = p.out_c;
   const int64_t mr = kernel.mr, nr = kernel.nr;
   const int64_t mtiles = (pixels + mr - 1) / mr, ntiles = (out_c + nr - 1) / nr;
   const size_t block =
       F32GemmPackedBlockFloats(static_cast<size_t>(kdim), static_cast<size_t>(nr));
-  const bool direct = IsDirect1x1(p);
+  // 1x1 without padding: one tap of C floats, straight from the input.
+  const int64_t ks = IsDirect1x1(p) ? 1 : taps;
+  // A window wholly inside the input (most pixels) needs no per-tap checks:
+  // its tap pointers are fixed offsets from the top-left tap.
+  std::vector<int64_t> offset(static_cast<size_t>(taps));
+  for (int64_t t = 0; t < taps; ++t) {
+    offset[t] = ((t / kw) * p.dilation_h * p.in_w + (t % kw) * p.dilation_w) * p.in_c;
+  }
+  const int64_t span_h = (kh - 1) * p.dilation_h, span_w = (kw - 1) * p.dilation_w;
   ParallelItems(pool, mtiles * ntiles, mr * nr * kdim, [&](int64_t begin, int64_t end) {
-    const float* rows[kF32GemmMaxMr];
-    float tile[kConvGatherTileFloats];  // unused (uninitialised) when direct
+    // Per thread: the row tile's tap pointers and the zero row that taps in
+    // the padding point at.
+    std::vector<const float*> ind(static_cast<size_t>(ks * mr));
+    std::vector<float> zero(ks > 1 ? static_cast<size_t>(p.in_c) : 0, 0.0f);
     int64_t have_mt = -1;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t mt = item / ntiles, nt = item % ntiles;
       const int64_t r0 = mt * mr, m = std::min(mr, pixels - r0);
-      if (mt != have_mt) {  // items are row-tile major: gather once per tile
+      if (mt != have_mt) {  // items are row-tile major: build once per tile
         have_mt = mt;
         for (int64_t i = 0; i < m; ++i) {
-          const int64_t pix = r0 + i;
-          const int64_t ox = pix % p.out_w;
-          const int64_t oy = (pix / p.out_w) % p.out_h;
-          const int64_t n = pix / (p.out_w * p.out_h);
-          const int64_t iy0 = oy * p.stride_h - p.pad_top;
-          const int64_t ix0 = ox * p.stride_w - p.pad_left;
-          if (direct) {
-            rows[i] = x + ((n * p.in_h + iy0) * p.in_w + ix0) * p.in_c;
+          const Origin o = OriginOf(p, r0 + i);
+          const float* image = x + o.n * p.in_h * p.in_w * p.in_c;
+          if (o.iy0 >= 0 && o.iy0 + span_h < p.in_h && o.ix0 >= 0 && o.ix0 + span_w < p.in_w) {
+            const float* base = image + (o.iy0 * p.in_w + o.ix0) * p.in_c;
+            for (int64_t t = 0; t < ks; ++t) ind[t * mr + i] = base + offset[t];
             continue;
           }
-          float* row = tile + i * kdim;
-          for (int ky = 0; ky < p.kernel_h; ++ky) {
-            const int64_t iy = iy0 + static_cast<int64_t>(ky) * p.dilation_h;
-            for (int kx = 0; kx < p.kernel_w; ++kx) {
-              const int64_t ix = ix0 + static_cast<int64_t>(kx) * p.dilation_w;
-              float* dst = row + (static_cast<int64_t>(ky) * p.kernel_w + kx) * p.in_c;
-              if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) {
-                std::memset(dst, 0, static_cast<size_t>(p.in_c) * sizeof(float));
-              } else {
-                std::memcpy(dst, x + ((n * p.in_h + iy) * p.in_w + ix) * p.in_c,
-                            static_cast<size_t>(p.in_c) * sizeof(float));
-              }
-            }
+          for (int64_t t = 0; t < ks; ++t) {
+            const int64_t iy = o.iy0 + (t / kw) * p.dilation_h;
+            const int64_t ix = o.ix0 + (t % kw) * p.dilation_w;
+            const bool inside = iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w;
+            ind[t * mr + i] = inside ? image + (iy * p.in_w + ix) * p.in_c : zero.data();
           }
-          rows[i] = row;
         }
       }
       const int64_t n0 = nt * nr;
       kernel.fn(static_cast<size_t>(m), static_cast<size_t>(std::min(nr, out_c - n0)),
-                static_cast<size_t>(kdim), rows, packed + nt * block, y + r0 * out_c + n0,
-                static_cast<size_t>(out_c), p.act.lo, p.act.hi);
+                static_cast<size_t>(kdim / ks), static_cast<size_t>(ks), ind.data(),
+                packed + nt * block, y + r0 * out_c + n0, static_cast<size_t>(out_c), p.act.lo,
+                p.act.hi);
     }
   });
 }
@@ -154,28 +164,43 @@ void f32_depthwise_conv2d__dwconv(const Conv2DParams& p, F32DwconvUkernelFn uker
                                   float* y, ThreadPool* pool) {
   const int64_t pixels = p.batch * p.out_h * p.out_w;
   const int64_t c = p.in_c;
-  ParallelItems(pool, pixels, c * p.kernel_h * p.kernel_w, [&](int64_t begin, int64_t end) {
+  const int64_t kh = p.kernel_h, kw = p.kernel_w, taps = kh * kw;
+  // A window wholly inside the input (most pixels) needs no per-tap checks:
+  // its tap pointers are fixed offsets from the top-left tap, and its weight
+  // pointers are the whole filter in order.
+  int64_t offset[kDwconvMaxTaps];
+  const float* w_all[kDwconvMaxTaps];
+  for (int64_t t = 0; t < taps; ++t) {
+    offset[t] = ((t / kw) * p.dilation_h * p.in_w + (t % kw) * p.dilation_w) * c;
+    w_all[t] = filter + t * c;
+  }
+  const int64_t span_h = (kh - 1) * p.dilation_h, span_w = (kw - 1) * p.dilation_w;
+  ParallelItems(pool, pixels, c * taps, [&](int64_t begin, int64_t end) {
     const float* in[kDwconvMaxTaps];
     const float* w[kDwconvMaxTaps];
     for (int64_t pix = begin; pix < end; ++pix) {
-      const int64_t ox = pix % p.out_w;
-      const int64_t oy = (pix / p.out_w) % p.out_h;
-      const int64_t n = pix / (p.out_w * p.out_h);
-      const int64_t iy0 = oy * p.stride_h - p.pad_top;
-      const int64_t ix0 = ox * p.stride_w - p.pad_left;
-      size_t taps = 0;
-      for (int ky = 0; ky < p.kernel_h; ++ky) {
-        const int64_t iy = iy0 + static_cast<int64_t>(ky) * p.dilation_h;
+      const Origin o = OriginOf(p, pix);
+      const float* image = x + o.n * p.in_h * p.in_w * c;
+      if (o.iy0 >= 0 && o.iy0 + span_h < p.in_h && o.ix0 >= 0 && o.ix0 + span_w < p.in_w) {
+        const float* base = image + (o.iy0 * p.in_w + o.ix0) * c;
+        for (int64_t t = 0; t < taps; ++t) in[t] = base + offset[t];
+        ukernel(static_cast<size_t>(c), static_cast<size_t>(taps), in, w_all, bias,
+                y + pix * c, p.act.lo, p.act.hi);
+        continue;
+      }
+      size_t n = 0;
+      for (int64_t ky = 0; ky < kh; ++ky) {
+        const int64_t iy = o.iy0 + ky * p.dilation_h;
         if (iy < 0 || iy >= p.in_h) continue;
-        for (int kx = 0; kx < p.kernel_w; ++kx) {
-          const int64_t ix = ix0 + static_cast<int64_t>(kx) * p.dilation_w;
+        for (int64_t kx = 0; kx < kw; ++kx) {
+          const int64_t ix = o.ix0 + kx * p.dilation_w;
           if (ix < 0 || ix >= p.in_w) continue;
-          in[taps] = x + ((n * p.in_h + iy) * p.in_w + ix) * c;
-          w[taps] = filter + (static_cast<int64_t>(ky) * p.kernel_w + kx) * c;
-          ++taps;
+          in[n] = image + (iy * p.in_w + ix) * c;
+          w[n] = filter + (ky * kw + kx) * c;
+          ++n;
         }
       }
-      ukernel(static_cast<size_t>(c), taps, in, w, bias, y + pix * c, p.act.lo, p.act.hi);
+      ukernel(static_cast<size_t>(c), n, in, w, bias, y + pix * c, p.act.lo, p.act.hi);
     }
   });
 }

@@ -6,10 +6,10 @@
 // so results do not depend on the thread count. Tuned kernels live elsewhere
 // (src/kernels) and are checked against these.
 //
-// f32_conv2d__gemm runs CONV_2D on a GEMM microkernel: rows are output
-// pixels, K is KH*KW*C. 1x1 convolutions without padding point the rows
-// straight into the input; others gather MR rows at a time into a small
-// stack tile (no im2col buffer of the whole image). DEPTHWISE_CONV_2D with
+// f32_conv2d__gemm runs CONV_2D on an indirect GEMM microkernel: rows are
+// output pixels, K is KH*KW*C, and every tap of a row tile points straight
+// into the input (a zero row in the padding), so nothing is copied and any
+// kernel size and channel count runs on it. DEPTHWISE_CONV_2D with
 // depth multiplier 1 runs on a channel-vectorised microkernel per pixel.
 #ifndef GEARSHIFT_OPS_CONV_H_
 #define GEARSHIFT_OPS_CONV_H_
@@ -40,11 +40,8 @@ struct Conv2DParams {
 void f32_conv2d__ref(const Conv2DParams& p, const float* x, const float* filter,
                      const float* bias, float* y, ThreadPool* pool);
 
-// Floats of the per-thread gather tile of f32_conv2d__gemm (64 KiB).
-constexpr int64_t kConvGatherTileFloats = 16384;
-
-// Whether f32_conv2d__gemm can run `p` with `kernel` (a non-1x1 convolution
-// needs MR rows of KH*KW*C floats to fit the gather tile).
+// Whether f32_conv2d__gemm can run `p` with `kernel`: any shape, given a
+// GEMM microkernel.
 bool F32Conv2DGemmSupported(const Conv2DParams& p, const F32GemmKernel& kernel);
 
 // `packed`: filter [O, KH*KW*C] and bias packed for `kernel`. Work is split

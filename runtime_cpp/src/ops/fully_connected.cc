@@ -40,7 +40,7 @@ void f32_fully_connected__gemm(const FullyConnectedParams& p, const F32GemmKerne
       for (int64_t i = 0; i < m; ++i) rows[i] = x + (r0 + i) * in;
       const int64_t n0 = nt * nr;
       kernel.fn(static_cast<size_t>(m), static_cast<size_t>(std::min(nr, out - n0)),
-                static_cast<size_t>(in), rows, packed + nt * block, y + r0 * out + n0,
+                static_cast<size_t>(in), 1, rows, packed + nt * block, y + r0 * out + n0,
                 static_cast<size_t>(out), p.act.lo, p.act.hi);
     }
   });

@@ -37,15 +37,8 @@ inline void StorePartial(float* p, __m256 v, size_t n) {
 
 }  // namespace
 
-void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc, const float* const* a, const float* w,
-                         float* c, size_t c_stride, float lo, float hi) {
-  const float* a0 = a[0];
-  const float* a1 = mr > 1 ? a[1] : a0;
-  const float* a2 = mr > 2 ? a[2] : a1;
-  const float* a3 = mr > 3 ? a[3] : a2;
-  const float* a4 = mr > 4 ? a[4] : a3;
-  const float* a5 = mr > 5 ? a[5] : a4;
-
+void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a,
+                         const float* w, float* c, size_t c_stride, float lo, float hi) {
   __m256 acc0a = _mm256_loadu_ps(w);
   __m256 acc0b = _mm256_loadu_ps(w + 8);
   __m256 acc1a = acc0a, acc1b = acc0b;
@@ -54,28 +47,37 @@ void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc, const float* const* a,
   __m256 acc4a = acc0a, acc4b = acc0b;
   __m256 acc5a = acc0a, acc5b = acc0b;
   w += 16;
-  for (size_t k = 0; k < kc; ++k) {
-    const __m256 wa = _mm256_loadu_ps(w);
-    const __m256 wb = _mm256_loadu_ps(w + 8);
-    w += 16;
-    __m256 x = _mm256_broadcast_ss(a0 + k);
-    acc0a = _mm256_fmadd_ps(x, wa, acc0a);
-    acc0b = _mm256_fmadd_ps(x, wb, acc0b);
-    x = _mm256_broadcast_ss(a1 + k);
-    acc1a = _mm256_fmadd_ps(x, wa, acc1a);
-    acc1b = _mm256_fmadd_ps(x, wb, acc1b);
-    x = _mm256_broadcast_ss(a2 + k);
-    acc2a = _mm256_fmadd_ps(x, wa, acc2a);
-    acc2b = _mm256_fmadd_ps(x, wb, acc2b);
-    x = _mm256_broadcast_ss(a3 + k);
-    acc3a = _mm256_fmadd_ps(x, wa, acc3a);
-    acc3b = _mm256_fmadd_ps(x, wb, acc3b);
-    x = _mm256_broadcast_ss(a4 + k);
-    acc4a = _mm256_fmadd_ps(x, wa, acc4a);
-    acc4b = _mm256_fmadd_ps(x, wb, acc4b);
-    x = _mm256_broadcast_ss(a5 + k);
-    acc5a = _mm256_fmadd_ps(x, wa, acc5a);
-    acc5b = _mm256_fmadd_ps(x, wb, acc5b);
+  for (size_t t = 0; t < ks; ++t, a += 6) {
+    // Rows past mr repeat the last real one: computed, never stored.
+    const float* a0 = a[0];
+    const float* a1 = mr > 1 ? a[1] : a0;
+    const float* a2 = mr > 2 ? a[2] : a1;
+    const float* a3 = mr > 3 ? a[3] : a2;
+    const float* a4 = mr > 4 ? a[4] : a3;
+    const float* a5 = mr > 5 ? a[5] : a4;
+    for (size_t k = 0; k < kc; ++k) {
+      const __m256 wa = _mm256_loadu_ps(w);
+      const __m256 wb = _mm256_loadu_ps(w + 8);
+      w += 16;
+      __m256 x = _mm256_broadcast_ss(a0 + k);
+      acc0a = _mm256_fmadd_ps(x, wa, acc0a);
+      acc0b = _mm256_fmadd_ps(x, wb, acc0b);
+      x = _mm256_broadcast_ss(a1 + k);
+      acc1a = _mm256_fmadd_ps(x, wa, acc1a);
+      acc1b = _mm256_fmadd_ps(x, wb, acc1b);
+      x = _mm256_broadcast_ss(a2 + k);
+      acc2a = _mm256_fmadd_ps(x, wa, acc2a);
+      acc2b = _mm256_fmadd_ps(x, wb, acc2b);
+      x = _mm256_broadcast_ss(a3 + k);
+      acc3a = _mm256_fmadd_ps(x, wa, acc3a);
+      acc3b = _mm256_fmadd_ps(x, wb, acc3b);
+      x = _mm256_broadcast_ss(a4 + k);
+      acc4a = _mm256_fmadd_ps(x, wa, acc4a);
+      acc4b = _mm256_fmadd_ps(x, wb, acc4b);
+      x = _mm256_broadcast_ss(a5 + k);
+      acc5a = _mm256_fmadd_ps(x, wa, acc5a);
+      acc5b = _mm256_fmadd_ps(x, wb, acc5b);
+    }
   }
 
   const __m256 vlo = _mm256_set1_ps(lo);

@@ -2,12 +2,15 @@
 // Copyright 2026 The gearshift authors.
 //
 // fp32 GEMM microkernels: one MR x NR tile of C = A * B + bias, clamped to
-// [lo, hi] (the fused activation), over the full K. A is given as up to MR
-// row pointers, each to K contiguous floats, so callers can point rows
-// straight into an NHWC activation (1x1 convolutions, dense layers) or into a
-// small gathered tile (general convolutions) without an im2col buffer. B is
+// [lo, hi] (the fused activation), over the full K = ks * kc. They are
+// indirect (IGEMM, as XNNPACK calls it): A is given as ks groups of MR row
+// pointers, each to kc contiguous floats, so a convolution points every tap
+// of every output pixel straight into the NHWC input (or at a zero row where
+// the tap falls in the padding) and nothing is copied, for any kernel size
+// and channel count. Dense layers and 1x1 convolutions are ks = 1. B is
 // pre-packed once per plan by PackF32GemmWeights: per block of NR output
-// columns, NR bias values then K rows of NR weights, zero-padded to NR.
+// columns, NR bias values then K rows of NR weights, zero-padded to NR (a
+// [O, KH, KW, C] filter is already tap-major, so packing does not change).
 // Microkernels own only this inner loop; ops own shapes, packing, threading.
 #ifndef GEARSHIFT_KERNELS_F32_GEMM_F32_GEMM_H_
 #define GEARSHIFT_KERNELS_F32_GEMM_F32_GEMM_H_
@@ -16,11 +19,12 @@
 
 namespace gearshift {
 
-// mr in [1, MR] rows (a[0..mr-1] are read), nc in [1, NR] columns of the
-// packed block `w` are stored; c row r starts at c + r * c_stride (floats).
-using F32GemmUkernelFn = void (*)(size_t mr, size_t nc, size_t kc, const float* const* a,
-                                  const float* w, float* c, size_t c_stride, float lo,
-                                  float hi);
+// mr in [1, MR] rows, nc in [1, NR] columns of the packed block `w` are
+// stored; c row r starts at c + r * c_stride (floats). Tap t of row r is
+// a[t * MR + r] (MR = the kernel's tile rows; rows >= mr are not read).
+using F32GemmUkernelFn = void (*)(size_t mr, size_t nc, size_t kc, size_t ks,
+                                  const float* const* a, const float* w, float* c,
+                                  size_t c_stride, float lo, float hi);
 
 // One GEMM microkernel and its tile (dispatch.h picks one per Runtime).
 struct F32GemmKernel {
@@ -32,9 +36,9 @@ struct F32GemmKernel {
 // Largest MR of any variant; callers keep MR row pointers on the stack.
 constexpr int kF32GemmMaxMr = 8;
 
-#define GS_UKERNEL(isa, name, mr, nr)                                                     \
-  void name(size_t mr_, size_t nc, size_t kc, const float* const* a, const float* w, \
-            float* c, size_t c_stride, float lo, float hi);
+#define GS_UKERNEL(isa, name, mr, nr)                                                   \
+  void name(size_t mr_, size_t nc, size_t kc, size_t ks, const float* const* a,          \
+            const float* w, float* c, size_t c_stride, float lo, float hi);
 #include "kernels/f32_gemm/f32_gemm.inc"
 #undef GS_UKERNEL
 

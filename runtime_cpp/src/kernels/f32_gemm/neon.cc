@@ -32,35 +32,37 @@ inline float32x4_t ClampQ(float32x4_t x, float32x4_t lo, float32x4_t hi) {
 
 }  // namespace
 
-void f32_gemm_4x8__neon(size_t mr, size_t nc, size_t kc, const float* const* a, const float* w,
-                        float* c, size_t c_stride, float lo, float hi) {
-  const float* a0 = a[0];
-  const float* a1 = mr > 1 ? a[1] : a0;
-  const float* a2 = mr > 2 ? a[2] : a1;
-  const float* a3 = mr > 3 ? a[3] : a2;
-
+void f32_gemm_4x8__neon(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a,
+                        const float* w, float* c, size_t c_stride, float lo, float hi) {
   float32x4_t acc0a = vld1q_f32(w);
   float32x4_t acc0b = vld1q_f32(w + 4);
   float32x4_t acc1a = acc0a, acc1b = acc0b;
   float32x4_t acc2a = acc0a, acc2b = acc0b;
   float32x4_t acc3a = acc0a, acc3b = acc0b;
   w += 8;
-  for (size_t k = 0; k < kc; ++k) {
-    const float32x4_t wa = vld1q_f32(w);
-    const float32x4_t wb = vld1q_f32(w + 4);
-    w += 8;
-    float32x4_t x = vld1q_dup_f32(a0 + k);
-    acc0a = Fma(acc0a, x, wa);
-    acc0b = Fma(acc0b, x, wb);
-    x = vld1q_dup_f32(a1 + k);
-    acc1a = Fma(acc1a, x, wa);
-    acc1b = Fma(acc1b, x, wb);
-    x = vld1q_dup_f32(a2 + k);
-    acc2a = Fma(acc2a, x, wa);
-    acc2b = Fma(acc2b, x, wb);
-    x = vld1q_dup_f32(a3 + k);
-    acc3a = Fma(acc3a, x, wa);
-    acc3b = Fma(acc3b, x, wb);
+  for (size_t t = 0; t < ks; ++t, a += 4) {
+    // Rows past mr repeat the last real one: computed, never stored.
+    const float* a0 = a[0];
+    const float* a1 = mr > 1 ? a[1] : a0;
+    const float* a2 = mr > 2 ? a[2] : a1;
+    const float* a3 = mr > 3 ? a[3] : a2;
+    for (size_t k = 0; k < kc; ++k) {
+      const float32x4_t wa = vld1q_f32(w);
+      const float32x4_t wb = vld1q_f32(w + 4);
+      w += 8;
+      float32x4_t x = vld1q_dup_f32(a0 + k);
+      acc0a = Fma(acc0a, x, wa);
+      acc0b = Fma(acc0b, x, wb);
+      x = vld1q_dup_f32(a1 + k);
+      acc1a = Fma(acc1a, x, wa);
+      acc1b = Fma(acc1b, x, wb);
+      x = vld1q_dup_f32(a2 + k);
+      acc2a = Fma(acc2a, x, wa);
+      acc2b = Fma(acc2b, x, wb);
+      x = vld1q_dup_f32(a3 + k);
+      acc3a = Fma(acc3a, x, wa);
+      acc3b = Fma(acc3b, x, wb);
+    }
   }
 
   const float32x4_t vlo = vdupq_n_f32(lo);

@@ -25,13 +25,17 @@ void PackF32GemmWeights(size_t n, size_t k, size_t nr, const float* w, const flo
   }
 }
 
-void f32_gemm_4x4__ref(size_t mr, size_t nc, size_t kc, const float* const* a, const float* w,
-                       float* c, size_t c_stride, float lo, float hi) {
-  constexpr size_t kNr = 4;
+void f32_gemm_4x4__ref(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a,
+                       const float* w, float* c, size_t c_stride, float lo, float hi) {
+  constexpr size_t kMr = 4, kNr = 4;
   for (size_t r = 0; r < mr; ++r) {
     for (size_t j = 0; j < nc; ++j) {
       float acc = w[j];
-      for (size_t kk = 0; kk < kc; ++kk) acc += a[r][kk] * w[kNr + kk * kNr + j];
+      const float* wk = w + kNr + j;
+      for (size_t t = 0; t < ks; ++t) {
+        const float* ar = a[t * kMr + r];
+        for (size_t kk = 0; kk < kc; ++kk, wk += kNr) acc += ar[kk] * *wk;
+      }
       c[r * c_stride + j] = std::min(std::max(acc, lo), hi);
     }
   }
