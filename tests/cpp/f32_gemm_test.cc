@@ -332,7 +332,17 @@ TEST(Dispatch, BestPicksTheWidestSupportedIsa) {
 #if defined(__x86_64__) || defined(_M_X64)
   EXPECT_EQ(t.isa, "avx2");
   EXPECT_STREQ(t.f32_gemm.name, "f32_gemm_6x16__avx2");
-#elif defined(__aarch64__) || defined(__ARM_NEON)
+  // AVX-512 F/BW/VL without VNNI (Skylake-X): the AVX-512 fp32 kernels, and
+  // the AVX2 int8 ones within it.
+  f.avx512f = f.avx512bw = f.avx512vl = true;
+  ASSERT_TRUE(BuildKernelTable("", f, &t).ok());
+  EXPECT_EQ(t.isa, "avx512");
+  EXPECT_STREQ(t.f32_gemm.name, "f32_gemm_8x32__avx512");
+  EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_3x8c8__avx2");
+#elif defined(__aarch64__)
+  EXPECT_EQ(t.isa, "neon");
+  EXPECT_STREQ(t.f32_gemm.name, "f32_gemm_8x8__aarch64");
+#elif defined(__ARM_NEON)
   EXPECT_EQ(t.isa, "neon");
   EXPECT_STREQ(t.f32_gemm.name, "f32_gemm_4x8__neon");
 #else

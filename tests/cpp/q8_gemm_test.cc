@@ -307,7 +307,7 @@ TEST(Q8GemmDispatch, MaskedFeaturesFallBack) {
 #if defined(__aarch64__)
   ASSERT_TRUE(BuildKernelTable("", ArmWithDot(), &t).ok());
   EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_8x8c4__neon_dot");
-  EXPECT_STREQ(t.f32_gemm.name, "f32_gemm_4x8__neon");  // f32 falls back within
+  EXPECT_STREQ(t.f32_gemm.name, "f32_gemm_8x8__aarch64");  // f32 falls back within
   for (const char* off : {"neon_dot", "dotprod"}) {
     ASSERT_TRUE(BuildKernelTable("", MaskCpuFeatures(ArmWithDot(), off), &t).ok());
     EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x8__neon") << off;
