@@ -4,7 +4,8 @@
 // fp32 depthwise microkernels (f32_dwconv.inc): every entry against the
 // exact (double) result at channel counts equal to, multiples of, below and
 // above its channel tile, plus 1 and a prime, with and without bias and
-// clamp, for 1..9 taps; entries the CPU cannot run are skipped. The op built
+// clamp, for 0..25 taps (9 and 25 have their own unrolled loops); entries
+// the CPU cannot run are skipped. The op built
 // on them must match the reference op within tolerance (tolerances.h) and be
 // bit-identical for 1, 2 and 3 threads.
 #include <gtest/gtest.h>
@@ -63,7 +64,7 @@ TEST_P(F32DwconvUkernel, MatchesExactAtChannelTileEdges) {
   for (int64_t c : {int64_t{1}, ct - 1, ct, ct + 1, 2 * ct, 3 * ct + 5, int64_t{13}, int64_t{4},
                     int64_t{8}, int64_t{9}, int64_t{23}}) {
     if (c < 1) continue;
-    for (size_t taps : {size_t{0}, size_t{1}, size_t{4}, size_t{9}}) {
+    for (size_t taps : {size_t{0}, size_t{1}, size_t{4}, size_t{9}, size_t{25}}) {
       for (int variant = 0; variant < 3; ++variant) {
         const auto in = Random(&rng, static_cast<int64_t>(taps) * c);
         const auto w = Random(&rng, static_cast<int64_t>(taps) * c);

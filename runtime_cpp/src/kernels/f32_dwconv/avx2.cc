@@ -18,18 +18,18 @@ inline __m256 ClampPs(__m256 x, __m256 lo, __m256 hi) {
   return _mm256_min_ps(hi, _mm256_max_ps(lo, x));
 }
 
-}  // namespace
-
-void f32_dwconv_16c__avx2(size_t channels, size_t taps, const float* const* input,
-                          const float* const* weights, const float* bias, float* output,
-                          float lo, float hi) {
+// kTaps > 0: the tap count, known at compile time; 0: `taps` at run time.
+template <size_t kTaps>
+void Dwconv(size_t channels, size_t taps, const float* const* input, const float* const* weights,
+            const float* bias, float* output, float lo, float hi) {
+  const size_t n = kTaps > 0 ? kTaps : taps;
   const __m256 vlo = _mm256_set1_ps(lo);
   const __m256 vhi = _mm256_set1_ps(hi);
   size_t c = 0;
   for (; c + 16 <= channels; c += 16) {
     __m256 acc0 = bias != nullptr ? _mm256_loadu_ps(bias + c) : _mm256_setzero_ps();
     __m256 acc1 = bias != nullptr ? _mm256_loadu_ps(bias + c + 8) : _mm256_setzero_ps();
-    for (size_t t = 0; t < taps; ++t) {
+    for (size_t t = 0; t < n; ++t) {
       acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(input[t] + c), _mm256_loadu_ps(weights[t] + c),
                              acc0);
       acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(input[t] + c + 8),
@@ -40,7 +40,7 @@ void f32_dwconv_16c__avx2(size_t channels, size_t taps, const float* const* inpu
   }
   for (; c + 8 <= channels; c += 8) {
     __m256 acc = bias != nullptr ? _mm256_loadu_ps(bias + c) : _mm256_setzero_ps();
-    for (size_t t = 0; t < taps; ++t) {
+    for (size_t t = 0; t < n; ++t) {
       acc = _mm256_fmadd_ps(_mm256_loadu_ps(input[t] + c), _mm256_loadu_ps(weights[t] + c), acc);
     }
     _mm256_storeu_ps(output + c, ClampPs(acc, vlo, vhi));
@@ -50,11 +50,26 @@ void f32_dwconv_16c__avx2(size_t channels, size_t taps, const float* const* inpu
         _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(channels - c)),
                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     __m256 acc = bias != nullptr ? _mm256_maskload_ps(bias + c, mask) : _mm256_setzero_ps();
-    for (size_t t = 0; t < taps; ++t) {
+    for (size_t t = 0; t < n; ++t) {
       acc = _mm256_fmadd_ps(_mm256_maskload_ps(input[t] + c, mask),
                             _mm256_maskload_ps(weights[t] + c, mask), acc);
     }
     _mm256_maskstore_ps(output + c, mask, ClampPs(acc, vlo, vhi));
+  }
+}
+
+}  // namespace
+
+void f32_dwconv_16c__avx2(size_t channels, size_t taps, const float* const* input,
+                          const float* const* weights, const float* bias, float* output,
+                          float lo, float hi) {
+  switch (taps) {  // interior pixels of 3x3 and 5x5 filters: loops unrolled
+    case 9:
+      return Dwconv<9>(channels, taps, input, weights, bias, output, lo, hi);
+    case 25:
+      return Dwconv<25>(channels, taps, input, weights, bias, output, lo, hi);
+    default:
+      return Dwconv<0>(channels, taps, input, weights, bias, output, lo, hi);
   }
 }
 

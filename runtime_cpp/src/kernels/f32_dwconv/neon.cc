@@ -23,18 +23,18 @@ inline float32x4_t Fma(float32x4_t acc, float32x4_t a, float32x4_t b) {
 #endif
 }
 
-}  // namespace
-
-void f32_dwconv_8c__neon(size_t channels, size_t taps, const float* const* input,
-                         const float* const* weights, const float* bias, float* output,
-                         float lo, float hi) {
+// kTaps > 0: the tap count, known at compile time; 0: `taps` at run time.
+template <size_t kTaps>
+void Dwconv(size_t channels, size_t taps, const float* const* input, const float* const* weights,
+            const float* bias, float* output, float lo, float hi) {
+  const size_t n = kTaps > 0 ? kTaps : taps;
   const float32x4_t vlo = vdupq_n_f32(lo);
   const float32x4_t vhi = vdupq_n_f32(hi);
   size_t c = 0;
   for (; c + 8 <= channels; c += 8) {
     float32x4_t acc0 = bias != nullptr ? vld1q_f32(bias + c) : vdupq_n_f32(0.0f);
     float32x4_t acc1 = bias != nullptr ? vld1q_f32(bias + c + 4) : vdupq_n_f32(0.0f);
-    for (size_t t = 0; t < taps; ++t) {
+    for (size_t t = 0; t < n; ++t) {
       acc0 = Fma(acc0, vld1q_f32(input[t] + c), vld1q_f32(weights[t] + c));
       acc1 = Fma(acc1, vld1q_f32(input[t] + c + 4), vld1q_f32(weights[t] + c + 4));
     }
@@ -43,15 +43,30 @@ void f32_dwconv_8c__neon(size_t channels, size_t taps, const float* const* input
   }
   for (; c + 4 <= channels; c += 4) {
     float32x4_t acc = bias != nullptr ? vld1q_f32(bias + c) : vdupq_n_f32(0.0f);
-    for (size_t t = 0; t < taps; ++t) {
+    for (size_t t = 0; t < n; ++t) {
       acc = Fma(acc, vld1q_f32(input[t] + c), vld1q_f32(weights[t] + c));
     }
     vst1q_f32(output + c, vminq_f32(vmaxq_f32(acc, vlo), vhi));
   }
   for (; c < channels; ++c) {
     float acc = bias != nullptr ? bias[c] : 0.0f;
-    for (size_t t = 0; t < taps; ++t) acc += input[t][c] * weights[t][c];
+    for (size_t t = 0; t < n; ++t) acc += input[t][c] * weights[t][c];
     output[c] = std::min(std::max(acc, lo), hi);
+  }
+}
+
+}  // namespace
+
+void f32_dwconv_8c__neon(size_t channels, size_t taps, const float* const* input,
+                         const float* const* weights, const float* bias, float* output,
+                         float lo, float hi) {
+  switch (taps) {  // interior pixels of 3x3 and 5x5 filters: loops unrolled
+    case 9:
+      return Dwconv<9>(channels, taps, input, weights, bias, output, lo, hi);
+    case 25:
+      return Dwconv<25>(channels, taps, input, weights, bias, output, lo, hi);
+    default:
+      return Dwconv<0>(channels, taps, input, weights, bias, output, lo, hi);
   }
 }
 
