@@ -105,6 +105,17 @@ class PyRuntime {
   }
   int64_t prepared_bytes() const { return rt_->prepared_bytes(); }
   double last_latency_ms() const { return rt_->last_latency_ms(); }
+  bool profiling() const { return profiling_; }
+  void set_profiling(bool on) {
+    rt_->SetProfiling(on);
+    profiling_ = on;
+  }
+  // [(node name, op, ms)] of the last profiled run, in execution order.
+  py::list last_profile() const {
+    py::list out;
+    for (const gearshift::NodeTime& t : rt_->last_profile()) out.append(py::make_tuple(t.name, t.op, t.ms));
+    return out;
+  }
   int64_t arena_bytes() const { return rt_->arena_bytes(); }
   int threads() const { return rt_->threads(); }
   std::string isa() const { return rt_->isa(); }
@@ -190,6 +201,7 @@ class PyRuntime {
 
  private:
   std::unique_ptr<gearshift::Runtime> rt_;
+  bool profiling_ = false;
   std::mutex mu_;
 };
 
@@ -295,6 +307,8 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("gears", &PyRuntime::gears)
       .def_property("gear", &PyRuntime::gear, &PyRuntime::set_gear)
       .def_property_readonly("last_latency_ms", &PyRuntime::last_latency_ms)
+      .def_property("profiling", &PyRuntime::profiling, &PyRuntime::set_profiling)
+      .def_property_readonly("last_profile", &PyRuntime::last_profile)
       .def_property_readonly("arena_bytes", &PyRuntime::arena_bytes)
       .def_property_readonly("prepared_bytes", &PyRuntime::prepared_bytes)
       .def_property_readonly("threads", &PyRuntime::threads)

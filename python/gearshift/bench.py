@@ -53,6 +53,7 @@ def bench_file(
     warmup: int = 5,
     batch: int = 1,
     power: Any = None,
+    profile: bool = False,
 ) -> dict[str, Any]:
     """Benchmarks each gear of ``path``; returns the contract's JSON shape. The
     medians also refresh this machine's cost table (``gearshift.costs``).
@@ -61,6 +62,9 @@ def bench_file(
     ``power_w`` (read before and after each gear's runs, averaged), each gear
     also gets ``power_w`` and ``joules_per_inference`` (power times the median
     latency): the board's whole draw, not the model's alone.
+
+    ``profile``: also time every node in the timed runs (a clock read per
+    node) and add each gear's ``profile`` (:func:`summarize_profile`).
     """
     rt = Runtime(path, threads=threads)
     chosen = list(rt.gears) if not gears else list(gears)
@@ -80,6 +84,7 @@ def bench_file(
         },
         "gears": {},
     }
+    rt.profiling = profile
     for g in chosen:
         rt.gear = g
         for _ in range(warmup):
@@ -88,9 +93,12 @@ def bench_file(
         if power is not None:
             watts.append(power.read().power_w)
         samples = []
+        node_runs: list[list[tuple[str, str, float]]] = []
         for _ in range(runs):
             rt.run(x)
             samples.append(rt.last_latency_ms)
+            if profile:
+                node_runs.append(rt.last_profile)
         if power is not None:
             watts.append(power.read().power_w)
         known = [w for w in watts if w is not None]
@@ -111,6 +119,10 @@ def bench_file(
             "prepared_bytes": rt.prepared_bytes,
             **energy,
         }
+        if profile:
+            result["gears"][g]["profile"] = summarize_profile(
+                node_runs, percentiles(samples)["median"]
+            )
     order = [g for g in rt.gears if g in result["gears"]]  # precision order
     medians = {g: result["gears"][g]["latency_ms"]["median"] for g in order}
     from . import costs
@@ -124,6 +136,62 @@ def bench_file(
     for g, by in dominated_gears(order, medians).items():
         result["gears"][g]["dominated_by"] = by
     return result
+
+
+def summarize_profile(
+    node_runs: Sequence[Sequence[tuple[str, str, float]]], median_ms: float
+) -> dict[str, Any]:
+    """Per-node and per-op-type times from profiled runs (each a list of
+    ``(node, op, ms)`` in execution order): the median of each node over the
+    runs, the op types' sums of those, and each one's share of the median
+    latency; ``other_ms`` is what the nodes do not cover (graph input
+    quantization, output copies)."""
+    if not node_runs:
+        return {"nodes": [], "ops": [], "other_ms": median_ms}
+    first = node_runs[0]
+    times = np.array([[ms for _, _, ms in run] for run in node_runs], dtype=np.float64)
+    med = np.median(times, axis=0)
+    total = max(median_ms, 1e-12)
+    nodes = [
+        {"name": name, "op": op, "ms": float(m), "share": float(m / total)}
+        for (name, op, _), m in zip(first, med)
+    ]
+    ops: dict[str, dict[str, Any]] = {}
+    for n in nodes:
+        o = ops.setdefault(n["op"], {"op": n["op"], "nodes": 0, "ms": 0.0})
+        o["nodes"] += 1
+        o["ms"] += n["ms"]
+    by_op = sorted(ops.values(), key=lambda o: -o["ms"])
+    for o in by_op:
+        o["share"] = o["ms"] / total
+    return {
+        "nodes": nodes,
+        "ops": by_op,
+        "other_ms": max(median_ms - float(med.sum()), 0.0),
+    }
+
+
+def format_profile(result: dict[str, Any], top: int = 15) -> str:
+    """The per-op-type table and the ``top`` slowest nodes of each profiled gear."""
+    out = []
+    for g, r in result["gears"].items():
+        prof = r.get("profile")
+        if prof is None:
+            continue
+        median = r["latency_ms"]["median"]
+        rows = [("op", "nodes", "ms", "share")]
+        for o in prof["ops"]:
+            rows.append((o["op"], str(o["nodes"]), f"{o['ms']:.3f}", f"{o['share']:.1%}"))
+        rows.append(("(input/output, runtime)", "", f"{prof['other_ms']:.3f}", ""))
+        out.append(f"\nprofile of gear {g} (median of {r['runs']} runs, {median:.3f} ms)")
+        out.append(table(rows))
+        slow = sorted(prof["nodes"], key=lambda n: -n["ms"])[:top]
+        rows = [("node", "op", "ms", "share")]
+        for n in slow:
+            rows.append((n["name"], n["op"], f"{n['ms']:.3f}", f"{n['share']:.1%}"))
+        out.append(f"slowest {len(slow)} of {len(prof['nodes'])} nodes")
+        out.append(table(rows))
+    return "\n".join(out)
 
 
 def dominated_gears(order: Sequence[str], latency_ms: dict[str, float]) -> dict[str, str]:

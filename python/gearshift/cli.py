@@ -204,7 +204,7 @@ def _power_source(spec: str) -> Any:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from gearshift.bench import bench_file, format_bench
+    from gearshift.bench import bench_file, format_bench, format_profile
 
     gears = None if args.gears in (None, "all") else _split_list(args.gears)
     result = bench_file(
@@ -215,8 +215,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         batch=args.batch,
         power=_power_source(args.power),
+        profile=args.profile,
     )
     print(format_bench(result))
+    if args.profile:
+        print(format_profile(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")
@@ -443,6 +446,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup", type=_nonneg_int, default=5)
     b.add_argument("--batch", type=_positive_int, default=1)
     b.add_argument("--json", metavar="OUT.json", help="write results as JSON")
+    b.add_argument(
+        "--profile",
+        action="store_true",
+        help="time every node too; print time per op type and the slowest nodes",
+    )
     b.add_argument(
         "--power",
         default="auto",

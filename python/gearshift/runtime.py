@@ -140,6 +140,23 @@ class Runtime:
         return self._rt.last_latency_ms
 
     @property
+    def profiling(self) -> bool:
+        """Per-node timing of every run (off by default): a clock read per node,
+        tens of nanoseconds each. See :attr:`last_profile`."""
+        return bool(self._rt.profiling)
+
+    @profiling.setter
+    def profiling(self, on: bool) -> None:
+        self._rt.profiling = bool(on)
+
+    @property
+    def last_profile(self) -> list[tuple[str, str, float]]:
+        """``[(node name, op, ms)]`` of the last run made with :attr:`profiling`
+        on, in execution order (empty before one). The rest of
+        :attr:`last_latency_ms` is graph input quantization and output copies."""
+        return [(str(n), str(o), float(ms)) for n, o, ms in self._rt.last_profile]
+
+    @property
     def arena_bytes(self) -> int:
         """Activation memory of the current plan, in bytes."""
         return self._rt.arena_bytes

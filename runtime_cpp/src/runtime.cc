@@ -95,6 +95,11 @@ class RuntimeImpl final : public Runtime {
   const std::vector<Shape>& output_shapes() const override { return output_shapes_; }
   int64_t arena_bytes() const override { return arena_bytes_.load(); }
   double last_latency_ms() const override { return last_latency_ms_.load(); }
+  void SetProfiling(bool on) override { profiling_.store(on); }
+  std::vector<NodeTime> last_profile() const override {
+    std::lock_guard<std::mutex> lock(profile_mu_);
+    return last_profile_;
+  }
   int threads() const override { return pool_.threads(); }
   const std::string& isa() const override { return isa_; }
 
@@ -153,10 +158,20 @@ class RuntimeImpl final : public Runtime {
         std::lock_guard<std::mutex> state(state_mu_);
         slots_[gear].last_use = ++tick_;
       }
+      const bool profile = profiling_.load();
+      if (profile) step_ms_.assign(plan_->steps().size(), 0.0);
       const auto start = std::chrono::steady_clock::now();
-      plan_->Run(inputs, outputs, arena_.data(), &pool_);
+      plan_->Run(inputs, outputs, arena_.data(), &pool_, profile ? step_ms_.data() : nullptr);
       const auto end = std::chrono::steady_clock::now();
       last_latency_ms_.store(std::chrono::duration<double, std::milli>(end - start).count());
+      if (profile) {
+        std::vector<NodeTime> times(step_ms_.size());
+        for (size_t i = 0; i < times.size(); ++i) {  // step i runs node i
+          times[i] = {model_.nodes[i].name, OpName(model_.nodes[i].op), step_ms_[i]};
+        }
+        std::lock_guard<std::mutex> lock(profile_mu_);
+        last_profile_ = std::move(times);
+      }
       return Status::Ok();
     });
   }
@@ -382,6 +397,7 @@ class RuntimeImpl final : public Runtime {
   std::mutex run_mu_;  // guards everything below up to state_mu_
   PlanCache cache_;
   Plan* plan_ = nullptr;   // owned by cache_
+  std::vector<double> step_ms_;  // a profiled run's step times
   bool prepared_ = false;  // a Prepare succeeded; prepared_shapes_ is valid
   std::vector<Shape> prepared_shapes_;
   bool all_prepared_ = false;  // prepare="all": every gear planned for all_shapes_
@@ -396,6 +412,9 @@ class RuntimeImpl final : public Runtime {
 
   std::atomic<int64_t> arena_bytes_{0};
   std::atomic<double> last_latency_ms_{0.0};
+  std::atomic<bool> profiling_{false};
+  mutable std::mutex profile_mu_;  // guards last_profile_
+  std::vector<NodeTime> last_profile_;
 };
 
 }  // namespace

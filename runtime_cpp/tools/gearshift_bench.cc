@@ -24,17 +24,28 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: gearshift-bench FILE.gear [--gears G1,G2|all] [--threads N] [--runs N]\n"
-    "                       [--warmup N] [--batch N] [--json]\n"
+    "                       [--warmup N] [--batch N] [--profile] [--json]\n"
     "  --gears   comma-separated gear names, or all (default)\n"
     "  --threads worker threads (default 1)\n"
     "  --runs    timed runs per gear (default 50); --warmup untimed runs (default 5)\n"
     "  --batch   batch size for inputs whose dimension 0 is -1 (default 1)\n"
+    "  --profile time every node too: time per op type and the slowest nodes\n"
     "  --json    print JSON instead of a table\n";
+
+// A profiled node or op type: median ms over the runs and share of the
+// median latency.
+struct ProfileRow {
+  std::string name, op;  // op rows: name == op
+  int nodes = 1;
+  double ms = 0, share = 0;
+};
 
 struct GearResult {
   std::string gear;
   double min = 0, median = 0, p90 = 0, p99 = 0, mean = 0;
   int64_t arena_bytes = 0, peak_rss_bytes = 0;
+  std::vector<ProfileRow> nodes, ops;  // --profile only
+  double other_ms = 0;                 // latency the nodes do not cover
 };
 
 // Percentile with linear interpolation between order statistics (NumPy's
@@ -54,6 +65,38 @@ int64_t PeakRssBytes() {
 #else
   return static_cast<int64_t>(ru.ru_maxrss) * 1024;  // Linux reports KiB
 #endif
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : Percentile(v, 50);
+}
+
+// Per-node medians over the runs (runs[r][i] = node i's ms in run r), the
+// op types' sums of them, sorted slowest first, and the uncovered rest.
+void Summarize(const std::vector<NodeTime>& names, const std::vector<std::vector<double>>& runs,
+               GearResult* r) {
+  const double total = std::max(r->median, 1e-12);
+  double covered = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::vector<double> v;
+    for (const auto& run : runs) v.push_back(run[i]);
+    const double ms = Median(v);
+    covered += ms;
+    r->nodes.push_back({names[i].name, names[i].op, 1, ms, ms / total});
+    auto it = std::find_if(r->ops.begin(), r->ops.end(),
+                           [&](const ProfileRow& o) { return o.op == names[i].op; });
+    if (it == r->ops.end()) {
+      r->ops.push_back({names[i].op, names[i].op, 1, ms, 0});
+    } else {
+      ++it->nodes;
+      it->ms += ms;
+    }
+  }
+  for (ProfileRow& o : r->ops) o.share = o.ms / total;
+  std::sort(r->ops.begin(), r->ops.end(),
+            [](const ProfileRow& a, const ProfileRow& b) { return a.ms > b.ms; });
+  r->other_ms = std::max(r->median - covered, 0.0);
 }
 
 std::string JsonString(const std::string& s) {
@@ -87,7 +130,7 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 int Main(int argc, char** argv) {
   std::string path, gears_arg = "all";
   long threads = 1, runs = 50, warmup = 5, batch = 1;
-  bool json = false;
+  bool json = false, profile = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto int_flag = [&](long lo, long hi, long* out) {
@@ -98,6 +141,8 @@ int Main(int argc, char** argv) {
       return tools::kExitOk;
     } else if (arg == "--json") {
       json = true;
+    } else if (arg == "--profile") {
+      profile = true;
     } else if (arg == "--gears") {
       if (i + 1 >= argc) return tools::UsageError(kUsage, "--gears needs a value");
       gears_arg = argv[++i];
@@ -162,6 +207,7 @@ int Main(int argc, char** argv) {
   }
   for (const auto& v : in_data) in_ptrs.push_back(v.data());
 
+  rt->SetProfiling(profile);
   std::vector<GearResult> results;
   for (const std::string& g : gears) {
     s = rt->SetGear(g);
@@ -181,10 +227,18 @@ int Main(int argc, char** argv) {
     }
     std::vector<double> samples;
     samples.reserve(static_cast<size_t>(runs));
+    std::vector<NodeTime> names;
+    std::vector<std::vector<double>> node_ms;
     for (long i = 0; i < runs; ++i) {
       s = rt->Run(in_ptrs.data(), out_ptrs.data());
       if (!s.ok()) return tools::FailStatus(s);
       samples.push_back(rt->last_latency_ms());
+      if (profile) {
+        std::vector<NodeTime> t = rt->last_profile();
+        node_ms.emplace_back();
+        for (const NodeTime& n : t) node_ms.back().push_back(n.ms);
+        if (names.empty()) names = std::move(t);
+      }
     }
     std::sort(samples.begin(), samples.end());
     GearResult r;
@@ -196,6 +250,7 @@ int Main(int argc, char** argv) {
     for (double v : samples) r.mean += v / static_cast<double>(samples.size());
     r.arena_bytes = rt->arena_bytes();
     r.peak_rss_bytes = PeakRssBytes();
+    if (profile) Summarize(names, node_ms, &r);
     results.push_back(r);
   }
 
@@ -207,10 +262,26 @@ int Main(int argc, char** argv) {
       std::printf(
           "%s%s: {\"latency_ms\": {\"min\": %.6f, \"median\": %.6f, \"p90\": %.6f, "
           "\"p99\": %.6f, \"mean\": %.6f}, \"runs\": %ld, \"threads\": %d, "
-          "\"peak_rss_bytes\": %lld, \"file_bytes\": %lld, \"arena_bytes\": %lld}",
+          "\"peak_rss_bytes\": %lld, \"file_bytes\": %lld, \"arena_bytes\": %lld",
           i ? ", " : "", JsonString(r.gear).c_str(), r.min, r.median, r.p90, r.p99, r.mean, runs,
           rt->threads(), static_cast<long long>(r.peak_rss_bytes),
           static_cast<long long>(file_bytes), static_cast<long long>(r.arena_bytes));
+      if (profile) {  // the same shape as gearshift bench --profile --json
+        std::printf(", \"profile\": {\"nodes\": [");
+        for (size_t j = 0; j < r.nodes.size(); ++j) {
+          std::printf("%s{\"name\": %s, \"op\": %s, \"ms\": %.6f, \"share\": %.6f}",
+                      j ? ", " : "", JsonString(r.nodes[j].name).c_str(),
+                      JsonString(r.nodes[j].op).c_str(), r.nodes[j].ms, r.nodes[j].share);
+        }
+        std::printf("], \"ops\": [");
+        for (size_t j = 0; j < r.ops.size(); ++j) {
+          std::printf("%s{\"op\": %s, \"nodes\": %d, \"ms\": %.6f, \"share\": %.6f}",
+                      j ? ", " : "", JsonString(r.ops[j].op).c_str(), r.ops[j].nodes,
+                      r.ops[j].ms, r.ops[j].share);
+        }
+        std::printf("], \"other_ms\": %.6f}", r.other_ms);
+      }
+      std::printf("}");
     }
     std::printf("}}\n");
     return tools::kExitOk;
@@ -224,6 +295,25 @@ int Main(int argc, char** argv) {
                 r.min, r.median, r.p90, r.p99, runs, rt->threads(),
                 static_cast<double>(r.arena_bytes) / 1024,
                 static_cast<double>(r.peak_rss_bytes) / (1 << 20));
+  }
+  for (const GearResult& r : results) {
+    if (!profile) break;
+    std::printf("\nprofile of gear %s (median of %ld runs, %.3f ms)\n", r.gear.c_str(), runs,
+                r.median);
+    std::printf("%-28s %6s %10s %7s\n", "op", "nodes", "ms", "share");
+    for (const ProfileRow& o : r.ops) {
+      std::printf("%-28s %6d %10.3f %6.1f%%\n", o.op.c_str(), o.nodes, o.ms, 100 * o.share);
+    }
+    std::printf("%-28s %6s %10.3f\n", "(input/output, runtime)", "", r.other_ms);
+    std::vector<ProfileRow> slow = r.nodes;
+    std::sort(slow.begin(), slow.end(),
+              [](const ProfileRow& a, const ProfileRow& b) { return a.ms > b.ms; });
+    if (slow.size() > 15) slow.resize(15);
+    std::printf("slowest %zu of %zu nodes\n", slow.size(), r.nodes.size());
+    for (const ProfileRow& n : slow) {
+      std::printf("%-40s %-20s %10.3f %6.1f%%\n", n.name.c_str(), n.op.c_str(), n.ms,
+                  100 * n.share);
+    }
   }
   return tools::kExitOk;
 }

@@ -19,6 +19,7 @@
 
 #include "format/model_desc.h"
 #include "gear_builder.h"
+#include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/layout_ops.h"
 #include "ops/resize.h"
@@ -627,6 +628,77 @@ TEST(Ops13Graph, LayoutChainF32AndInt8Gears) {
   const F want = {7, 15, 7, 15, 0, 8, 0, 8};
   EXPECT_EQ(RunGraph(file, 0, {1, 1, 2, 8}, in), want);
   EXPECT_EQ(RunGraph(file, 1, {1, 1, 2, 8}, in), want);
+}
+
+TEST(Ops13Graph, PadFoldsIntoTheConvolutionThatReadsIt) {
+  // x [-1,5,6,3] -> PAD H (1,2) W (0,1) with zeros -> [.,8,7,3] ->
+  // DEPTHWISE 3x3 stride 2 VALID; and a PAD with a non-zero fill -> CONV_2D
+  // 2x2 SAME, which must not fold. Both must equal PAD then convolution.
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  auto random = [&](size_t n) {
+    F v(n);
+    for (float& e : v) e = d(rng);
+    return v;
+  };
+  const F wd = random(27), bd = random(3), wc = random(4 * 2 * 2 * 3), bc = random(4);
+  testing::GearModelBuilder b;
+  const int x = b.AddInput("x", {-1, 5, 6, 3});
+  const int w1 = b.AddConst("dw/w", {1, 3, 3, 3}, wd);
+  const int b1 = b.AddConst("dw/b", {3}, bd);
+  const int w2 = b.AddConst("c/w", {4, 2, 2, 3}, wc);
+  const int b2 = b.AddConst("c/b", {4}, bc);
+  const int p1 = b.AddTensor("pad1", {-1, 8, 7, 3});
+  const int t1 = b.AddTensor("dw", {-1, 3, 3, 3});
+  const int p2 = b.AddTensor("pad2", {-1, 5, 5, 3});
+  const int y = b.AddTensor("y", {-1, 5, 5, 4});
+  b.AddNode("pad1", "PAD", {x}, {p1}, R"({"paddings":[[0,0],[1,2],[0,1],[0,0]]})");
+  b.AddNode("dw", "DEPTHWISE_CONV_2D", {p1, w1, b1}, {t1},
+            R"({"stride":[2,2],"dilation":[1,1],"padding":"VALID","depth_multiplier":1,)"
+            R"("activation":"NONE"})");
+  b.AddNode("pad2", "PAD", {t1}, {p2}, R"({"paddings":[[0,0],[1,1],[1,1],[0,0]],"value":0.5})");
+  b.AddNode("c", "CONV_2D", {p2, w2, b2}, {y},
+            R"({"stride":[1,1],"dilation":[1,1],"padding":"SAME","activation":"NONE"})");
+  b.AddOutput(y);
+  b.AddGear("fp32", "f32", b.default_constants());
+  const std::vector<uint8_t> file = b.Build();
+  const F in = random(5 * 6 * 3);
+
+  // The unfolded computation, op by op.
+  const PadParams pp1 = MakePadParams({1, 5, 6, 3}, {{0, 0}, {1, 2}, {0, 1}, {0, 0}});
+  F padded1(static_cast<size_t>(pp1.out_size));
+  f32_pad__ref(pp1, in.data(), padded1.data());
+  Conv2DParams dp;
+  dp.batch = 1;
+  dp.in_h = 8;
+  dp.in_w = 7;
+  dp.in_c = dp.out_c = 3;
+  dp.out_h = dp.out_w = 3;
+  dp.kernel_h = dp.kernel_w = 3;
+  dp.stride_h = dp.stride_w = 2;
+  F dw(27);
+  f32_depthwise_conv2d__ref(dp, padded1.data(), wd.data(), bd.data(), dw.data(), nullptr);
+  const PadParams pp2 = MakePadParams({1, 3, 3, 3}, {{0, 0}, {1, 1}, {1, 1}, {0, 0}}, 0.5f);
+  F padded2(static_cast<size_t>(pp2.out_size));
+  f32_pad__ref(pp2, dw.data(), padded2.data());
+  Conv2DParams cp;
+  cp.batch = 1;
+  cp.in_h = cp.in_w = cp.out_h = cp.out_w = 5;
+  cp.in_c = 3;
+  cp.out_c = 4;
+  cp.kernel_h = cp.kernel_w = 2;
+  F want(100);
+  f32_conv2d__ref(cp, padded2.data(), wc.data(), bc.data(), want.data(), nullptr);
+  EXPECT_EQ(RunGraph(file, 0, {1, 5, 6, 3}, in), want);
+
+  std::unique_ptr<GearFile> gf;
+  ASSERT_TRUE(GearFile::FromBuffer(file.data(), file.size(), GearFile::Options(), &gf).ok());
+  std::unique_ptr<Plan> plan;
+  ASSERT_TRUE(Plan::Build(gf->model(), 0, {{1, 5, 6, 3}}, &plan).ok());
+  EXPECT_TRUE(plan->steps()[0].skip) << "the zero PAD feeding the depthwise was not folded";
+  EXPECT_FALSE(plan->steps()[2].skip) << "a PAD that fills 0.5 cannot fold";
+  EXPECT_EQ(plan->steps()[1].conv.pad_top, 1);
+  EXPECT_EQ(plan->steps()[1].conv.in_h, 5);
 }
 
 }  // namespace

@@ -390,6 +390,16 @@ TEST_F(Q8Fast, ConcatAndPadMatchReference) {
       q8_pad__opt(pp, fill, x.data(), pgot.data(), pool);
       ASSERT_EQ(pgot, pwant) << "pad trial " << trial;
     }
+    // The fp32 PAD runs the same row code (ops/pad_rows.h).
+    const PadParams fp = MakePadParams(base, pads, 0.25f * fill);
+    const std::vector<float> xf(x.begin(), x.end());
+    std::vector<float> fwant(static_cast<size_t>(fp.out_size)), fgot(fwant.size());
+    f32_pad__ref(fp, xf.data(), fwant.data());
+    for (ThreadPool* pool : pools_) {
+      std::fill(fgot.begin(), fgot.end(), -1e30f);
+      f32_pad__opt(fp, xf.data(), fgot.data(), pool);
+      ASSERT_EQ(fgot, fwant) << "fp32 pad trial " << trial;
+    }
   }
 }
 

@@ -51,6 +51,8 @@ class FakeRuntime : public Runtime {
   int64_t arena_bytes() const override { return 0; }
   int64_t prepared_bytes() const override { return 0; }
   double last_latency_ms() const override { return last_; }
+  void SetProfiling(bool) override {}
+  std::vector<NodeTime> last_profile() const override { return {}; }
   int threads() const override { return 1; }
   const std::string& isa() const override { return isa_; }
 

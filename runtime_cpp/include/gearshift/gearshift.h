@@ -47,6 +47,13 @@ struct TensorInfo {
   DType dtype = DType::kF32;
 };
 
+// One node's wall time in a profiled Run (Runtime::SetProfiling).
+struct NodeTime {
+  std::string name;  // the node's name in the file
+  std::string op;    // its op, as docs/FORMAT.md names it ("CONV_2D")
+  double ms = 0.0;
+};
+
 struct RuntimeOptions {
   std::string gear;              // empty: the file's first (most precise) gear
   int threads = 1;               // worker threads for kernels, >= 1
@@ -105,6 +112,12 @@ class Runtime {
   virtual int64_t arena_bytes() const = 0;
   // Wall time of the last Run, in milliseconds.
   virtual double last_latency_ms() const = 0;
+  // Per-node profiling, off by default. When on, every Run also reads the
+  // clock once per node (tens of nanoseconds each) and last_profile() gives
+  // the last run's node times in execution order; the rest of
+  // last_latency_ms() is graph input quantization and output copies.
+  virtual void SetProfiling(bool on) = 0;
+  virtual std::vector<NodeTime> last_profile() const = 0;
   // Bytes allocated for prepared weights of the gears held now: values
   // derived from the file (q8r4, f16, int4 views) plus kernel-packed copies.
   // Weights used in place from the file count nothing.

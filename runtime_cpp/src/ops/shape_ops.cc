@@ -8,6 +8,8 @@
 #include <cstring>
 #include <limits>
 
+#include "ops/pad_rows.h"
+
 namespace gearshift {
 
 ConcatParams MakeConcatParams(const std::vector<Shape>& inputs, int axis, Activation act) {
@@ -80,6 +82,10 @@ void f32_pad__ref(const PadParams& p, const float* x, float* y) {
       }
     }
   }
+}
+
+void f32_pad__opt(const PadParams& p, const float* x, float* y, ThreadPool* pool) {
+  if (!PadRows(p, p.value, x, y, pool)) f32_pad__ref(p, x, y);
 }
 
 }  // namespace gearshift

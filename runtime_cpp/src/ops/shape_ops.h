@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ops/elementwise.h"
+#include "thread_pool.h"
 
 namespace gearshift {
 
@@ -38,6 +39,8 @@ struct PadParams {
 PadParams MakePadParams(const Shape& in, const std::vector<std::pair<int64_t, int64_t>>& pads,
                         float value = 0.0f);
 void f32_pad__ref(const PadParams& p, const float* x, float* y);
+// The same floats by output rows, over threads (ops/pad_rows.h).
+void f32_pad__opt(const PadParams& p, const float* x, float* y, ThreadPool* pool);
 
 }  // namespace gearshift
 

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "ops/pad_rows.h"
+
 namespace gearshift {
 
 int8_t QuantizeQ8Fill(double value, Q8Quant q) {
@@ -86,68 +88,7 @@ void q8_concat__opt(const ConcatParams& p, Q8Range act, const int8_t* const* inp
 
 void q8_pad__opt(const PadParams& p, int8_t pad_value, const int8_t* x, int8_t* y,
                  ThreadPool* pool) {
-  for (int d = 0; d < kMaxRank; ++d) {
-    if (p.before[d] < 0 || p.out[d] < p.before[d] + p.in[d]) {  // negative pads
-      q8_pad__ref(p, pad_value, x, y);
-      return;
-    }
-  }
-  if (p.out_size <= 0) return;
-  // Trailing dims without padding join the dim before them, so a row is as
-  // wide as possible (PAD of H and W in NHWC: rows of W * C bytes).
-  int64_t in[kMaxRank], b[kMaxRank], o[kMaxRank];
-  for (int d = 0; d < kMaxRank; ++d) {
-    in[d] = p.in[d];
-    b[d] = p.before[d];
-    o[d] = p.out[d];
-  }
-  for (int k = 0; k < kMaxRank - 1 && b[5] == 0 && o[5] == in[5]; ++k) {
-    const int64_t w = in[5];
-    in[5] = in[4] * w;
-    b[5] = b[4] * w;
-    o[5] = o[4] * w;
-    for (int d = 4; d > 0; --d) {
-      in[d] = in[d - 1];
-      b[d] = b[d - 1];
-      o[d] = o[d - 1];
-    }
-    in[0] = o[0] = 1;
-    b[0] = 0;
-  }
-  const int64_t width = o[5];
-  if (width <= 0) return;
-  const int64_t rows = p.out_size / width;
-  ParallelItems(pool, rows, width / 4 + 1, [&](int64_t begin, int64_t end) {
-    // Output row index over dims 0..4, stepped as an odometer.
-    int64_t idx[kMaxRank - 1];
-    int64_t r = begin;
-    for (int d = kMaxRank - 2; d >= 0; --d) {
-      idx[d] = r % o[d];
-      r /= o[d];
-    }
-    for (int64_t row = begin; row < end; ++row) {
-      int8_t* yp = y + row * width;
-      // The input row this output row shows, if any.
-      int64_t src = 0;
-      bool inside = in[5] > 0;
-      for (int d = 0; d < kMaxRank - 1; ++d) {
-        const int64_t j = idx[d] - b[d];
-        inside = inside && j >= 0 && j < in[d];
-        src = src * in[d] + j;
-      }
-      if (inside) {
-        std::memset(yp, pad_value, static_cast<size_t>(b[5]));
-        std::memcpy(yp + b[5], x + src * in[5], static_cast<size_t>(in[5]));
-        std::memset(yp + b[5] + in[5], pad_value, static_cast<size_t>(width - b[5] - in[5]));
-      } else {
-        std::memset(yp, pad_value, static_cast<size_t>(width));
-      }
-      for (int d = kMaxRank - 2; d >= 0; --d) {
-        if (++idx[d] < o[d]) break;
-        idx[d] = 0;
-      }
-    }
-  });
+  if (!PadRows(p, pad_value, x, y, pool)) q8_pad__ref(p, pad_value, x, y);
 }
 
 }  // namespace gearshift

@@ -11,6 +11,7 @@
 #include "plan/plan.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -173,6 +174,47 @@ const float* Plan::PackGemm(int64_t n, int64_t k, const float* w, const float* b
   return pack.get();
 }
 
+namespace {
+
+// For each node, the PAD node its input 0 comes from when that PAD can be
+// folded into it (else -1): the node is a CONV_2D or DEPTHWISE_CONV_2D and
+// the PAD fills with 0 (in int8 gears: the zero point, since PAD keeps its
+// input's quantization), pads only H and W of an NHWC tensor by
+// non-negative amounts, and has no other reader and is no graph output.
+// The convolution then reads the PAD's input with the pads added to its own
+// (any tap outside the input reads zero), so the padded copy is never made.
+std::vector<int> FoldablePads(const ModelDesc& model) {
+  const int num_nodes = static_cast<int>(model.nodes.size());
+  std::vector<int> readers(model.tensors.size(), 0), producer(model.tensors.size(), -1);
+  for (int s = 0; s < num_nodes; ++s) {
+    for (int t : model.nodes[s].inputs) {
+      if (t >= 0) ++readers[t];
+    }
+    producer[model.nodes[s].outputs[0]] = s;
+  }
+  for (int o : model.outputs) ++readers[o];
+  std::vector<int> folds(num_nodes, -1);
+  for (int s = 0; s < num_nodes; ++s) {
+    const NodeDesc& conv = model.nodes[s];
+    if (conv.op != OpType::kConv2D && conv.op != OpType::kDepthwiseConv2D) continue;
+    const int t = conv.inputs[0];
+    if (t < 0 || readers[t] != 1 || producer[t] < 0) continue;
+    const NodeDesc& pad = model.nodes[producer[t]];
+    const auto& pads = pad.attrs.paddings;
+    if (pad.op != OpType::kPad || pads.size() != 4 || pad.attrs.pad_value != 0.0) continue;
+    if (pads[0] != std::make_pair(int64_t{0}, int64_t{0}) ||
+        pads[3] != std::make_pair(int64_t{0}, int64_t{0})) {
+      continue;
+    }
+    bool ok = true;
+    for (int d = 1; d <= 2; ++d) ok = ok && pads[d].first >= 0 && pads[d].second >= 0;
+    if (ok) folds[s] = producer[t];
+  }
+  return folds;
+}
+
+}  // namespace
+
 Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> weights,
                    const std::vector<Shape>& input_shapes, const KernelTable& kernels,
                    PackedWeightsCache* packs, std::unique_ptr<Plan>* out) {
@@ -223,19 +265,37 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     refs[model.inputs[i]].index = static_cast<int64_t>(i);
   }
 
+  // The tensors each step reads: the node's inputs, except that a
+  // convolution reading a foldable PAD reads the PAD's input instead.
+  const std::vector<int> folds = FoldablePads(model);
+  std::vector<std::vector<int>> reads(num_nodes);
+  for (int s = 0; s < num_nodes; ++s) {
+    reads[s] = model.nodes[s].inputs;
+    if (folds[s] >= 0) reads[s][0] = model.nodes[folds[s]].inputs[0];
+  }
+  std::vector<bool> folded(num_nodes, false);  // PAD steps that do nothing
+  for (int s = 0; s < num_nodes; ++s) {
+    if (folds[s] >= 0) folded[folds[s]] = true;
+  }
+
   // Lifetimes of produced tensors: producing step .. last reading step;
   // graph outputs stay live to the end (step num_nodes copies them out).
+  // A folded PAD's output is never made, so it gets no memory.
   std::vector<int> producer(num_tensors, -1), last_use(num_tensors, -1);
+  std::vector<bool> written(num_tensors, false);
   for (int s = 0; s < num_nodes; ++s) {
     const NodeDesc& node = model.nodes[s];
     const int o = node.outputs[0];
-    if (refs[o].kind != TensorRef::Kind::kAbsent || producer[o] >= 0) {
+    if (refs[o].kind != TensorRef::Kind::kAbsent || written[o]) {
       return FormatError("node '" + node.name + "' writes tensor '" + model.tensors[o].name +
                          "', which is an input, a constant or written twice");
     }
-    producer[o] = s;
-    last_use[o] = s;
-    for (int t : node.inputs) {
+    written[o] = true;
+    if (!folded[s]) {
+      producer[o] = s;
+      last_use[o] = s;
+    }
+    for (int t : reads[s]) {
       if (t >= 0) last_use[t] = std::max(last_use[t], s);
     }
   }
@@ -270,13 +330,15 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
   // Kernel parameters.
   size_t max_operands = 0;
   plan->steps_.reserve(num_nodes);
-  for (const NodeDesc& node : model.nodes) {
+  for (int s = 0; s < num_nodes; ++s) {
+    const NodeDesc& node = model.nodes[s];
     PlanStep st;
     st.op = node.op;
+    st.skip = folded[s];
     st.first_operand = static_cast<int>(plan->operands_.size());
     st.num_operands = static_cast<int>(node.inputs.size());
     max_operands = std::max(max_operands, node.inputs.size());
-    for (int t : node.inputs) plan->operands_.push_back(t >= 0 ? refs[t] : TensorRef());
+    for (int t : reads[s]) plan->operands_.push_back(t >= 0 ? refs[t] : TensorRef());
     const int o = node.outputs[0];
     st.output = refs[o];
     st.out_elements = NumElements(shapes[o]);
@@ -307,6 +369,14 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         ComputeWindow(p.in_h, p.kernel_h, p.stride_h, p.dilation_h, a.padding, &unused, &p.pad_top);
         ComputeWindow(p.in_w, p.kernel_w, p.stride_w, p.dilation_w, a.padding, &unused,
                       &p.pad_left);
+        if (folds[s] >= 0) {  // read the unpadded input; its pads are the conv's
+          const NodeDesc& pad = model.nodes[folds[s]];
+          const Shape& u = shapes[pad.inputs[0]];
+          p.in_h = u[1];
+          p.in_w = u[2];
+          p.pad_top += pad.attrs.paddings[1].first;
+          p.pad_left += pad.attrs.paddings[2].first;
+        }
         st.sparse = SparseWeights(*weights, refs, node);
         if (st.sparse != nullptr &&
             (st.sparse->rows != p.out_c || st.sparse->cols != p.kernel_h * p.kernel_w * p.in_c ||
@@ -492,18 +562,45 @@ const void* Plan::Resolve(const TensorRef& ref, const void* const* inputs, uint8
   return nullptr;
 }
 
-void Plan::Run(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool) {
+namespace {
+
+// Times the steps of one run into step_ms[i] when step_ms is not null:
+// Next() at the top of each step and once after the last.
+class StepTimer {
+ public:
+  explicit StepTimer(double* step_ms) : ms_(step_ms) {}
+  void Next() {
+    if (ms_ == nullptr) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (step_ > 0) ms_[step_ - 1] = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+    ++step_;
+  }
+
+ private:
+  double* ms_;
+  size_t step_ = 0;
+  std::chrono::steady_clock::time_point last_;
+};
+
+}  // namespace
+
+void Plan::Run(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool,
+               double* step_ms) {
   if (int8_) {
-    RunQ8(inputs, outputs, arena, pool);
+    RunQ8(inputs, outputs, arena, pool, step_ms);
   } else {
-    RunF32(inputs, outputs, arena, pool);
+    RunF32(inputs, outputs, arena, pool, step_ms);
   }
 }
 
 void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* arena,
-                  ThreadPool* pool) {
+                  ThreadPool* pool, double* step_ms) {
   const float** in = scratch_.data();
+  StepTimer timer(step_ms);
   for (const PlanStep& st : steps_) {
+    timer.Next();
+    if (st.skip) continue;  // a PAD folded into its convolution
     for (int i = 0; i < st.num_operands; ++i) {
       in[i] = static_cast<const float*>(Resolve(operands_[st.first_operand + i], inputs, arena));
     }
@@ -576,7 +673,7 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
         f32_copy__ref(in[0], y, st.out_elements);
         break;
       case OpType::kPad:
-        f32_pad__ref(st.pad, in[0], y);
+        f32_pad__opt(st.pad, in[0], y, pool);
         break;
       case OpType::kTransposeConv:
         f32_transpose_conv2d__ref(st.conv, in[0], in[1], st.num_operands > 2 ? in[2] : nullptr, y,
@@ -620,6 +717,7 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
         break;
     }
   }
+  timer.Next();
   for (size_t i = 0; i < graph_outputs_.size(); ++i) {
     const void* src = Resolve(graph_outputs_[i], inputs, arena);
     if (src != outputs[i]) {
@@ -877,7 +975,7 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
 }
 
 void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena,
-                 ThreadPool* pool) {
+                 ThreadPool* pool, double* step_ms) {
   for (size_t i = 0; i < q8_inputs_.size(); ++i) {
     const Q8Io& io = q8_inputs_[i];
     q8_quantize__opt(static_cast<const float*>(inputs[i]), io.quant,
@@ -885,7 +983,10 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
                      kernels_.q8_quantize.fn);
   }
   const int8_t** in = scratch_q8_.data();
+  StepTimer timer(step_ms);
   for (const PlanStep& st : steps_) {
+    timer.Next();
+    if (st.skip) continue;  // a PAD folded into its convolution
     for (int i = 0; i < st.num_operands; ++i) {
       in[i] = static_cast<const int8_t*>(Resolve(operands_[st.first_operand + i], inputs, arena));
     }
@@ -1007,6 +1108,7 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         break;
     }
   }
+  timer.Next();
   for (size_t i = 0; i < q8_outputs_.size(); ++i) {
     const Q8Io& io = q8_outputs_[i];
     q8_dequantize__opt(reinterpret_cast<const int8_t*>(arena + io.offset), io.quant,

@@ -138,6 +138,7 @@ class PackedWeightsCache {
 // One node, ready to call. Only the params of `op` are meaningful.
 struct PlanStep {
   OpType op = OpType::kRelu;
+  bool skip = false;  // a PAD folded into the convolution that reads it
   int first_operand = 0, num_operands = 0;  // range in Plan::operands_
   TensorRef output;
   int64_t out_elements = 0;
@@ -205,14 +206,19 @@ class Plan {
 
   // arena: arena_bytes() bytes, 64-byte aligned. inputs/outputs as in
   // Runtime::Run. Not thread-safe (reuses an internal pointer table).
-  void Run(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool);
+  // step_ms (may be null): steps().size() doubles, each step's wall time
+  // (step i runs model.nodes[i]).
+  void Run(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool,
+           double* step_ms = nullptr);
 
  private:
   Plan() = default;
 
   const void* Resolve(const TensorRef& ref, const void* const* inputs, uint8_t* arena) const;
-  void RunF32(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool);
-  void RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool);
+  void RunF32(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool,
+              double* step_ms);
+  void RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool,
+             double* step_ms);
   // Fills the q8_* fields of `st` (geometry already set) for an int8 gear.
   Status PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
                        const std::vector<TensorRef>& refs, PackedWeightsCache* packs, PlanStep* st);

@@ -13,7 +13,6 @@
 #include "ops/op_common.h"
 
 namespace gearshift {
-namespace {
 
 const char* OpName(OpType op) {
   switch (op) {
@@ -53,6 +52,8 @@ const char* OpName(OpType op) {
   }
   return "?";
 }
+
+namespace {
 
 // Infers the shape of one node's output from its input shapes (absent
 // optional inputs are null).

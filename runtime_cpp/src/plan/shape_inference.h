@@ -20,6 +20,8 @@ namespace gearshift {
 
 // "[-1, 28, 28, 1]"
 std::string ShapeToString(const Shape& shape);
+// The op's name as docs/FORMAT.md spells it, e.g. "CONV_2D".
+const char* OpName(OpType op);
 // Product of the dims (1 for rank 0).
 int64_t NumElements(const Shape& shape);
 
