@@ -111,6 +111,7 @@ void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const 
       F32GemmPackedBlockFloats(static_cast<size_t>(kdim), static_cast<size_t>(nr));
   // 1x1 without padding: one tap of C floats, straight from the input.
   const int64_t ks = IsDirect1x1(p) ? 1 : taps;
+  const bool contiguous = ks == 1 && p.stride_h == 1 && p.stride_w == 1;
   // A window wholly inside the input (most pixels) needs no per-tap checks:
   // its tap pointers are fixed offsets from the top-left tap.
   std::vector<int64_t> offset(static_cast<size_t>(taps));
@@ -129,7 +130,9 @@ void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const 
       const int64_t r0 = mt * mr, m = std::min(mr, pixels - r0);
       if (mt != have_mt) {  // items are row-tile major: build once per tile
         have_mt = mt;
-        for (int64_t i = 0; i < m; ++i) {
+        // 1x1, stride 1, no padding: row i is pixel r0 + i.
+        for (int64_t i = 0; contiguous && i < m; ++i) ind[i] = x + (r0 + i) * p.in_c;
+        for (int64_t i = 0; !contiguous && i < m; ++i) {
           const Origin o = OriginOf(p, r0 + i);
           const float* image = x + o.n * p.in_h * p.in_w * p.in_c;
           if (o.iy0 >= 0 && o.iy0 + span_h < p.in_h && o.ix0 >= 0 && o.ix0 + span_w < p.in_w) {

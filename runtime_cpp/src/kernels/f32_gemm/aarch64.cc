@@ -59,12 +59,15 @@ void f32_gemm_8x8__aarch64(size_t mr, size_t nc, size_t kc, size_t ks, const flo
     acc7a = vfmaq_laneq_f32(acc7a, wa, x7, l); \
     acc7b = vfmaq_laneq_f32(acc7b, wb, x7, l); \
   }
+#define GS_BARRIER __asm__ volatile("" ::: "memory");
     for (; k + 4 <= kc; k += 4) {
       const float32x4_t x0 = vld1q_f32(a0 + k), x1 = vld1q_f32(a1 + k);
       const float32x4_t x2 = vld1q_f32(a2 + k), x3 = vld1q_f32(a3 + k);
       const float32x4_t x4 = vld1q_f32(a4 + k), x5 = vld1q_f32(a5 + k);
       const float32x4_t x6 = vld1q_f32(a6 + k), x7 = vld1q_f32(a7 + k);
-      GS_LANE(0) GS_LANE(1) GS_LANE(2) GS_LANE(3)
+      // The empty asm statements stop GCC from hoisting all eight weight
+      // loads above the FMAs, which needs more than 32 registers and spills.
+      GS_LANE(0) GS_BARRIER GS_LANE(1) GS_BARRIER GS_LANE(2) GS_BARRIER GS_LANE(3)
     }
     for (; k < kc; ++k) {  // the last kc % 4 steps, one lane each
       const float32x4_t x0 = vld1q_dup_f32(a0 + k), x1 = vld1q_dup_f32(a1 + k);
@@ -74,6 +77,7 @@ void f32_gemm_8x8__aarch64(size_t mr, size_t nc, size_t kc, size_t ks, const flo
       GS_LANE(0)
     }
 #undef GS_LANE
+#undef GS_BARRIER
   }
 
   const float32x4_t vlo = vdupq_n_f32(lo);
