@@ -5,9 +5,12 @@
 // accumulators, 8 registers holding four k-steps of A (one per row) and two
 // weight vectors, 26 of AArch64's 32. Each weight pair is multiplied by a
 // lane of the A registers (FMLA by element), so four k-steps cost 8 loads of
-// A instead of 32 broadcasts: about 80 instructions per 256 multiply-adds,
-// against 112 for the 4x8 kernel armv7 has to use (16 q registers). The file
-// name is not an ISA flag: AArch64 always has these instructions.
+// A instead of 32 broadcasts: 78 instructions per 256 multiply-adds, against
+// 112 for the 4x8 kernel armv7 has to use (16 q registers). The file name is
+// not an ISA flag: AArch64 always has these instructions. The kernel is
+// inline assembly (GNU syntax) because GCC 12 spills accumulators or adds
+// register moves in this loop (86-95 instructions per four k-steps), and an
+// asm statement cannot take 16 accumulators as operands. kc, ks >= 1.
 #if defined(__aarch64__)
 
 #include <arm_neon.h>
@@ -20,84 +23,106 @@ namespace gearshift {
 
 void f32_gemm_8x8__aarch64(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a,
                            const float* w, float* c, size_t c_stride, float lo, float hi) {
-  float32x4_t acc0a = vld1q_f32(w), acc0b = vld1q_f32(w + 4);
-  float32x4_t acc1a = acc0a, acc1b = acc0b, acc2a = acc0a, acc2b = acc0b;
-  float32x4_t acc3a = acc0a, acc3b = acc0b, acc4a = acc0a, acc4b = acc0b;
-  float32x4_t acc5a = acc0a, acc5b = acc0b, acc6a = acc0a, acc6b = acc0b;
-  float32x4_t acc7a = acc0a, acc7b = acc0b;
-  w += 8;
-  for (size_t t = 0; t < ks; ++t, a += 8) {
-    // Rows past mr repeat the last real one: computed, never stored.
-    const float* a0 = a[0];
-    const float* a1 = mr > 1 ? a[1] : a0;
-    const float* a2 = mr > 2 ? a[2] : a1;
-    const float* a3 = mr > 3 ? a[3] : a2;
-    const float* a4 = mr > 4 ? a[4] : a3;
-    const float* a5 = mr > 5 ? a[5] : a4;
-    const float* a6 = mr > 6 ? a[6] : a5;
-    const float* a7 = mr > 7 ? a[7] : a6;
-    size_t k = 0;
-#define GS_LANE(l)                             \
-  {                                            \
-    const float32x4_t wa = vld1q_f32(w);       \
-    const float32x4_t wb = vld1q_f32(w + 4);   \
-    w += 8;                                    \
-    acc0a = vfmaq_laneq_f32(acc0a, wa, x0, l); \
-    acc0b = vfmaq_laneq_f32(acc0b, wb, x0, l); \
-    acc1a = vfmaq_laneq_f32(acc1a, wa, x1, l); \
-    acc1b = vfmaq_laneq_f32(acc1b, wb, x1, l); \
-    acc2a = vfmaq_laneq_f32(acc2a, wa, x2, l); \
-    acc2b = vfmaq_laneq_f32(acc2b, wb, x2, l); \
-    acc3a = vfmaq_laneq_f32(acc3a, wa, x3, l); \
-    acc3b = vfmaq_laneq_f32(acc3b, wb, x3, l); \
-    acc4a = vfmaq_laneq_f32(acc4a, wa, x4, l); \
-    acc4b = vfmaq_laneq_f32(acc4b, wb, x4, l); \
-    acc5a = vfmaq_laneq_f32(acc5a, wa, x5, l); \
-    acc5b = vfmaq_laneq_f32(acc5b, wb, x5, l); \
-    acc6a = vfmaq_laneq_f32(acc6a, wa, x6, l); \
-    acc6b = vfmaq_laneq_f32(acc6b, wb, x6, l); \
-    acc7a = vfmaq_laneq_f32(acc7a, wa, x7, l); \
-    acc7b = vfmaq_laneq_f32(acc7b, wb, x7, l); \
-  }
-#define GS_BARRIER __asm__ volatile("" ::: "memory");
-    for (; k + 4 <= kc; k += 4) {
-      const float32x4_t x0 = vld1q_f32(a0 + k), x1 = vld1q_f32(a1 + k);
-      const float32x4_t x2 = vld1q_f32(a2 + k), x3 = vld1q_f32(a3 + k);
-      const float32x4_t x4 = vld1q_f32(a4 + k), x5 = vld1q_f32(a5 + k);
-      const float32x4_t x6 = vld1q_f32(a6 + k), x7 = vld1q_f32(a7 + k);
-      // The empty asm statements stop GCC from hoisting all eight weight
-      // loads above the FMAs, which needs more than 32 registers and spills.
-      GS_LANE(0) GS_BARRIER GS_LANE(1) GS_BARRIER GS_LANE(2) GS_BARRIER GS_LANE(3)
-    }
-    for (; k < kc; ++k) {  // the last kc % 4 steps, one lane each
-      const float32x4_t x0 = vld1q_dup_f32(a0 + k), x1 = vld1q_dup_f32(a1 + k);
-      const float32x4_t x2 = vld1q_dup_f32(a2 + k), x3 = vld1q_dup_f32(a3 + k);
-      const float32x4_t x4 = vld1q_dup_f32(a4 + k), x5 = vld1q_dup_f32(a5 + k);
-      const float32x4_t x6 = vld1q_dup_f32(a6 + k), x7 = vld1q_dup_f32(a7 + k);
-      GS_LANE(0)
-    }
-#undef GS_LANE
-#undef GS_BARRIER
-  }
-
+  // A partial column tile goes through a stack tile; full ones are stored
+  // straight into C.
+  float tile[8 * 8];
+  float* out = nc == 8 ? c : tile;
+  const size_t out_stride = (nc == 8 ? c_stride : 8) * sizeof(float);
   const float32x4_t vlo = vdupq_n_f32(lo);
   const float32x4_t vhi = vdupq_n_f32(hi);
-  const float32x4_t rows[8][2] = {{acc0a, acc0b}, {acc1a, acc1b}, {acc2a, acc2b}, {acc3a, acc3b},
-                                  {acc4a, acc4b}, {acc5a, acc5b}, {acc6a, acc6b}, {acc7a, acc7b}};
-  for (size_t r = 0; r < mr; ++r) {
-    float* cr = c + r * c_stride;
-    // NaN stays NaN (NEON max/min propagate it), like the reference.
-    const float32x4_t va = vminq_f32(vmaxq_f32(rows[r][0], vlo), vhi);
-    const float32x4_t vb = vminq_f32(vmaxq_f32(rows[r][1], vlo), vhi);
-    if (nc == 8) {
-      vst1q_f32(cr, va);
-      vst1q_f32(cr + 4, vb);
-    } else {
-      float tmp[8];
-      vst1q_f32(tmp, va);
-      vst1q_f32(tmp + 4, vb);
-      std::memcpy(cr, tmp, nc * sizeof(float));
-    }
+  // Registers: accumulators v16-v31 (row r in v(16+2r), v(17+2r)); A rows in
+  // v0-v7, weights in v8-v9; row pointers of the current tap in x9-x16.
+  __asm__ volatile(
+      "ldp q16, q17, [%[w]], #32\n"
+      "mov v18.16b, v16.16b\n mov v19.16b, v17.16b\n"
+      "mov v20.16b, v16.16b\n mov v21.16b, v17.16b\n"
+      "mov v22.16b, v16.16b\n mov v23.16b, v17.16b\n"
+      "mov v24.16b, v16.16b\n mov v25.16b, v17.16b\n"
+      "mov v26.16b, v16.16b\n mov v27.16b, v17.16b\n"
+      "mov v28.16b, v16.16b\n mov v29.16b, v17.16b\n"
+      "mov v30.16b, v16.16b\n mov v31.16b, v17.16b\n"
+      "0:\n"  // per tap: 8 row pointers; rows past mr repeat the last real one
+      "ldp x9, x10, [%[a]]\n"
+      "ldp x11, x12, [%[a], #16]\n"
+      "ldp x13, x14, [%[a], #32]\n"
+      "ldp x15, x16, [%[a], #48]\n"
+      "add %[a], %[a], #64\n"
+      "cmp %[mr], #1\n csel x10, x9, x10, ls\n"
+      "cmp %[mr], #2\n csel x11, x10, x11, ls\n"
+      "cmp %[mr], #3\n csel x12, x11, x12, ls\n"
+      "cmp %[mr], #4\n csel x13, x12, x13, ls\n"
+      "cmp %[mr], #5\n csel x14, x13, x14, ls\n"
+      "cmp %[mr], #6\n csel x15, x14, x15, ls\n"
+      "cmp %[mr], #7\n csel x16, x15, x16, ls\n"
+      "lsr x17, %[kc], #2\n"
+      "cbz x17, 2f\n"
+      "1:\n"  // four k-steps: 8 loads of A, 4 weight pairs, 64 FMLA by element
+      "ldr q0, [x9], #16\n ldr q1, [x10], #16\n ldr q2, [x11], #16\n ldr q3, [x12], #16\n"
+      "ldr q4, [x13], #16\n ldr q5, [x14], #16\n ldr q6, [x15], #16\n ldr q7, [x16], #16\n"
+#define GS_LANE(l)                                                        \
+  "ldp q8, q9, [%[w]], #32\n"                                             \
+  "fmla v16.4s, v8.4s, v0.s[" #l "]\n fmla v17.4s, v9.4s, v0.s[" #l "]\n" \
+  "fmla v18.4s, v8.4s, v1.s[" #l "]\n fmla v19.4s, v9.4s, v1.s[" #l "]\n" \
+  "fmla v20.4s, v8.4s, v2.s[" #l "]\n fmla v21.4s, v9.4s, v2.s[" #l "]\n" \
+  "fmla v22.4s, v8.4s, v3.s[" #l "]\n fmla v23.4s, v9.4s, v3.s[" #l "]\n" \
+  "fmla v24.4s, v8.4s, v4.s[" #l "]\n fmla v25.4s, v9.4s, v4.s[" #l "]\n" \
+  "fmla v26.4s, v8.4s, v5.s[" #l "]\n fmla v27.4s, v9.4s, v5.s[" #l "]\n" \
+  "fmla v28.4s, v8.4s, v6.s[" #l "]\n fmla v29.4s, v9.4s, v6.s[" #l "]\n" \
+  "fmla v30.4s, v8.4s, v7.s[" #l "]\n fmla v31.4s, v9.4s, v7.s[" #l "]\n"
+      GS_LANE(0) GS_LANE(1) GS_LANE(2) GS_LANE(3)
+      "subs x17, x17, #1\n"
+      "b.ne 1b\n"
+      "2:\n"  // the last kc % 4 k-steps, one at a time
+      "ands x17, %[kc], #3\n"
+      "b.eq 4f\n"
+      "3:\n"
+      "ld1r {v0.4s}, [x9], #4\n ld1r {v1.4s}, [x10], #4\n"
+      "ld1r {v2.4s}, [x11], #4\n ld1r {v3.4s}, [x12], #4\n"
+      "ld1r {v4.4s}, [x13], #4\n ld1r {v5.4s}, [x14], #4\n"
+      "ld1r {v6.4s}, [x15], #4\n ld1r {v7.4s}, [x16], #4\n"
+      GS_LANE(0)
+#undef GS_LANE
+      "subs x17, x17, #1\n"
+      "b.ne 3b\n"
+      "4:\n"
+      "subs %[ks], %[ks], #1\n"
+      "b.ne 0b\n"
+      // clamp (NaN stays NaN: FMAX/FMIN propagate it, like the reference)
+      "fmax v16.4s, v16.4s, %[lo].4s\n fmax v17.4s, v17.4s, %[lo].4s\n"
+      "fmax v18.4s, v18.4s, %[lo].4s\n fmax v19.4s, v19.4s, %[lo].4s\n"
+      "fmax v20.4s, v20.4s, %[lo].4s\n fmax v21.4s, v21.4s, %[lo].4s\n"
+      "fmax v22.4s, v22.4s, %[lo].4s\n fmax v23.4s, v23.4s, %[lo].4s\n"
+      "fmax v24.4s, v24.4s, %[lo].4s\n fmax v25.4s, v25.4s, %[lo].4s\n"
+      "fmax v26.4s, v26.4s, %[lo].4s\n fmax v27.4s, v27.4s, %[lo].4s\n"
+      "fmax v28.4s, v28.4s, %[lo].4s\n fmax v29.4s, v29.4s, %[lo].4s\n"
+      "fmax v30.4s, v30.4s, %[lo].4s\n fmax v31.4s, v31.4s, %[lo].4s\n"
+      "fmin v16.4s, v16.4s, %[hi].4s\n fmin v17.4s, v17.4s, %[hi].4s\n"
+      "fmin v18.4s, v18.4s, %[hi].4s\n fmin v19.4s, v19.4s, %[hi].4s\n"
+      "fmin v20.4s, v20.4s, %[hi].4s\n fmin v21.4s, v21.4s, %[hi].4s\n"
+      "fmin v22.4s, v22.4s, %[hi].4s\n fmin v23.4s, v23.4s, %[hi].4s\n"
+      "fmin v24.4s, v24.4s, %[hi].4s\n fmin v25.4s, v25.4s, %[hi].4s\n"
+      "fmin v26.4s, v26.4s, %[hi].4s\n fmin v27.4s, v27.4s, %[hi].4s\n"
+      "fmin v28.4s, v28.4s, %[hi].4s\n fmin v29.4s, v29.4s, %[hi].4s\n"
+      "fmin v30.4s, v30.4s, %[hi].4s\n fmin v31.4s, v31.4s, %[hi].4s\n"
+      // store mr rows
+      "mov x9, %[out]\n"
+      "stp q16, q17, [x9]\n"
+      "cmp %[mr], #1\n b.ls 5f\n add x9, x9, %[stride]\n stp q18, q19, [x9]\n"
+      "cmp %[mr], #2\n b.ls 5f\n add x9, x9, %[stride]\n stp q20, q21, [x9]\n"
+      "cmp %[mr], #3\n b.ls 5f\n add x9, x9, %[stride]\n stp q22, q23, [x9]\n"
+      "cmp %[mr], #4\n b.ls 5f\n add x9, x9, %[stride]\n stp q24, q25, [x9]\n"
+      "cmp %[mr], #5\n b.ls 5f\n add x9, x9, %[stride]\n stp q26, q27, [x9]\n"
+      "cmp %[mr], #6\n b.ls 5f\n add x9, x9, %[stride]\n stp q28, q29, [x9]\n"
+      "cmp %[mr], #7\n b.ls 5f\n add x9, x9, %[stride]\n stp q30, q31, [x9]\n"
+      "5:\n"
+      : [a] "+r"(a), [w] "+r"(w), [ks] "+r"(ks)
+      : [mr] "r"(mr), [kc] "r"(kc), [out] "r"(out), [stride] "r"(out_stride), [lo] "w"(vlo),
+        [hi] "w"(vhi)
+      : "cc", "memory", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17", "v0", "v1",
+        "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v16", "v17", "v18", "v19", "v20", "v21",
+        "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31");
+  if (nc != 8) {
+    for (size_t r = 0; r < mr; ++r) std::memcpy(c + r * c_stride, tile + r * 8, nc * sizeof(float));
   }
 }
 
