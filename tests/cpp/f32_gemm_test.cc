@@ -81,7 +81,10 @@ void DriveGemm(const F32GemmKernel& kern, int64_t m, int64_t n, int64_t k, const
   for (int64_t r0 = 0; r0 < m; r0 += kern.mr) {
     const int64_t mr = std::min<int64_t>(kern.mr, m - r0);
     for (int64_t t = 0; t < ks; ++t) {
-      for (int64_t i = 0; i < mr; ++i) ind[t * kern.mr + i] = a + (r0 + i) * k + t * kc;
+      // Rows past mr repeat the last real one, as the ops fill them.
+      for (int64_t i = 0; i < kern.mr; ++i) {
+        ind[t * kern.mr + i] = a + (r0 + std::min(i, mr - 1)) * k + t * kc;
+      }
     }
     for (int64_t n0 = 0, nb = 0; n0 < n; n0 += kern.nr, ++nb) {
       kern.fn(mr, std::min<int64_t>(kern.nr, n - n0), kc, ks, ind.data(),

@@ -399,9 +399,11 @@ TEST(OpsMean, AnyAxesMatchNaive) {
       sum[o] += x[i];
     }
     for (auto& v : sum) v /= static_cast<double>(n / out_n);
-    std::vector<float> y(out_n);
+    std::vector<float> y(out_n), y_opt(out_n);
     f32_mean__ref(MakeMeanParams(s, axes), x.data(), y.data());
     ExpectNear(y, sum, "mean iter " + std::to_string(iter));
+    f32_mean__opt(MakeMeanParams(s, axes), x.data(), y_opt.data());
+    EXPECT_EQ(y_opt, y) << "mean __opt differs from __ref, iter " << iter;
   }
 }
 

@@ -93,6 +93,30 @@ Origin OriginOf(const Conv2DParams& p, int64_t pix) {
   return {pix / (p.out_w * p.out_h), oy * p.stride_h - p.pad_top, ox * p.stride_w - p.pad_left};
 }
 
+// Origins of consecutive output pixels from `pix` on, without divisions.
+class OriginWalk {
+ public:
+  OriginWalk(const Conv2DParams& p, int64_t pix)
+      : p_(p), o_(OriginOf(p, pix)), ox_(pix % p.out_w), oy_((pix / p.out_w) % p.out_h) {}
+  const Origin& operator*() const { return o_; }
+  void Next() {
+    o_.ix0 += p_.stride_w;
+    if (++ox_ < p_.out_w) return;
+    ox_ = 0;
+    o_.ix0 = -p_.pad_left;
+    o_.iy0 += p_.stride_h;
+    if (++oy_ < p_.out_h) return;
+    oy_ = 0;
+    o_.iy0 = -p_.pad_top;
+    ++o_.n;
+  }
+
+ private:
+  const Conv2DParams& p_;
+  Origin o_;
+  int64_t ox_, oy_;
+};
+
 }  // namespace
 
 bool F32Conv2DGemmSupported(const Conv2DParams& /*p*/, const F32GemmKernel& kernel) {
@@ -132,8 +156,9 @@ void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const 
         have_mt = mt;
         // 1x1, stride 1, no padding: row i is pixel r0 + i.
         for (int64_t i = 0; contiguous && i < m; ++i) ind[i] = x + (r0 + i) * p.in_c;
-        for (int64_t i = 0; !contiguous && i < m; ++i) {
-          const Origin o = OriginOf(p, r0 + i);
+        OriginWalk walk(p, r0);
+        for (int64_t i = 0; !contiguous && i < m; ++i, walk.Next()) {
+          const Origin& o = *walk;
           const float* image = x + o.n * p.in_h * p.in_w * p.in_c;
           if (o.iy0 >= 0 && o.iy0 + span_h < p.in_h && o.ix0 >= 0 && o.ix0 + span_w < p.in_w) {
             const float* base = image + (o.iy0 * p.in_w + o.ix0) * p.in_c;
@@ -146,6 +171,9 @@ void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const 
             const bool inside = iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w;
             ind[t * mr + i] = inside ? image + (iy * p.in_w + ix) * p.in_c : zero.data();
           }
+        }
+        for (int64_t i = m; i < mr; ++i) {  // rows past m repeat the last real one
+          for (int64_t t = 0; t < ks; ++t) ind[t * mr + i] = ind[t * mr + m - 1];
         }
       }
       const int64_t n0 = nt * nr;
@@ -181,8 +209,9 @@ void f32_depthwise_conv2d__dwconv(const Conv2DParams& p, F32DwconvUkernelFn uker
   ParallelItems(pool, pixels, c * taps, [&](int64_t begin, int64_t end) {
     const float* in[kDwconvMaxTaps];
     const float* w[kDwconvMaxTaps];
-    for (int64_t pix = begin; pix < end; ++pix) {
-      const Origin o = OriginOf(p, pix);
+    OriginWalk walk(p, begin);
+    for (int64_t pix = begin; pix < end; ++pix, walk.Next()) {
+      const Origin& o = *walk;
       const float* image = x + o.n * p.in_h * p.in_w * c;
       if (o.iy0 >= 0 && o.iy0 + span_h < p.in_h && o.ix0 >= 0 && o.ix0 + span_w < p.in_w) {
         const float* base = image + (o.iy0 * p.in_w + o.ix0) * c;

@@ -37,7 +37,8 @@ void f32_fully_connected__gemm(const FullyConnectedParams& p, const F32GemmKerne
     for (int64_t item = begin; item < end; ++item) {
       const int64_t mt = item / ntiles, nt = item % ntiles;
       const int64_t r0 = mt * mr, m = std::min(mr, p.rows - r0);
-      for (int64_t i = 0; i < m; ++i) rows[i] = x + (r0 + i) * in;
+      // Rows past m repeat the last real one (kernels may read all MR).
+      for (int64_t i = 0; i < mr; ++i) rows[i] = x + (r0 + std::min(i, m - 1)) * in;
       const int64_t n0 = nt * nr;
       kernel.fn(static_cast<size_t>(m), static_cast<size_t>(std::min(nr, out - n0)),
                 static_cast<size_t>(in), 1, rows, packed + nt * block, y + r0 * out + n0,

@@ -6,6 +6,7 @@
 #include "ops/reduce.h"
 
 #include <algorithm>
+#include <vector>
 #include <cmath>
 
 namespace gearshift {
@@ -54,6 +55,43 @@ void f32_mean__ref(const MeanParams& p, const float* x, float* y) {
     }
     y[o] = static_cast<float>(sum / static_cast<double>(p.reduced_count));
     for (int k = p.kept_rank - 1; k >= 0; --k) {
+      if (++kept_idx[k] < p.kept_size[k]) break;
+      kept_idx[k] = 0;
+    }
+  }
+}
+
+void f32_mean__opt(const MeanParams& p, const float* x, float* y) {
+  const int inner = p.kept_rank - 1;
+  if (inner < 0 || p.kept_stride[inner] != 1 || p.kept_size[inner] < 2) {
+    f32_mean__ref(p, x, y);
+    return;
+  }
+  // The innermost kept dim (channels) is contiguous: sum whole rows of it,
+  // each channel in double in the reference's order (bit-identical), so the
+  // compiler can vectorise across channels.
+  const int64_t channels = p.kept_size[inner];
+  std::vector<double> sum(static_cast<size_t>(channels));
+  int64_t kept_idx[kMaxRank] = {0, 0, 0, 0, 0, 0};
+  for (int64_t o = 0; o < p.out_size; o += channels) {
+    int64_t base = 0;
+    for (int k = 0; k < inner; ++k) base += kept_idx[k] * p.kept_stride[k];
+    std::fill(sum.begin(), sum.end(), 0.0);
+    int64_t red_idx[kMaxRank] = {0, 0, 0, 0, 0, 0};
+    int64_t off = base;
+    for (int64_t r = 0; r < p.reduced_count; ++r) {
+      const float* row = x + off;
+      for (int64_t c = 0; c < channels; ++c) sum[c] += row[c];
+      for (int k = p.reduced_rank - 1; k >= 0; --k) {
+        off += p.reduced_stride[k];
+        if (++red_idx[k] < p.reduced_size[k]) break;
+        off -= red_idx[k] * p.reduced_stride[k];
+        red_idx[k] = 0;
+      }
+    }
+    const double count = static_cast<double>(p.reduced_count);
+    for (int64_t c = 0; c < channels; ++c) y[o + c] = static_cast<float>(sum[c] / count);
+    for (int k = inner - 1; k >= 0; --k) {
       if (++kept_idx[k] < p.kept_size[k]) break;
       kept_idx[k] = 0;
     }

@@ -29,6 +29,9 @@ struct MeanParams {
 // `axes` must be distinct and < rank (the reader checks).
 MeanParams MakeMeanParams(const Shape& in, const std::vector<int>& axes);
 void f32_mean__ref(const MeanParams& p, const float* x, float* y);
+// Bit-identical to the reference; whole channel rows at a time where the
+// innermost kept dim is contiguous (a spatial mean of NHWC).
+void f32_mean__opt(const MeanParams& p, const float* x, float* y);
 
 struct SoftmaxParams {
   int64_t rows = 1, cols = 1;

@@ -647,7 +647,7 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
         f32_average_pool2d__ref(st.pool, in[0], y, pool);
         break;
       case OpType::kMean:
-        f32_mean__ref(st.mean, in[0], y);
+        f32_mean__opt(st.mean, in[0], y);
         break;
       case OpType::kRelu:
       case OpType::kRelu6:

@@ -41,19 +41,12 @@ void f32_gemm_8x8__aarch64(size_t mr, size_t nc, size_t kc, size_t ks, const flo
       "mov v26.16b, v16.16b\n mov v27.16b, v17.16b\n"
       "mov v28.16b, v16.16b\n mov v29.16b, v17.16b\n"
       "mov v30.16b, v16.16b\n mov v31.16b, v17.16b\n"
-      "0:\n"  // per tap: 8 row pointers; rows past mr repeat the last real one
+      "0:\n"  // per tap: the 8 row pointers (the caller fills all 8)
       "ldp x9, x10, [%[a]]\n"
       "ldp x11, x12, [%[a], #16]\n"
       "ldp x13, x14, [%[a], #32]\n"
       "ldp x15, x16, [%[a], #48]\n"
       "add %[a], %[a], #64\n"
-      "cmp %[mr], #1\n csel x10, x9, x10, ls\n"
-      "cmp %[mr], #2\n csel x11, x10, x11, ls\n"
-      "cmp %[mr], #3\n csel x12, x11, x12, ls\n"
-      "cmp %[mr], #4\n csel x13, x12, x13, ls\n"
-      "cmp %[mr], #5\n csel x14, x13, x14, ls\n"
-      "cmp %[mr], #6\n csel x15, x14, x15, ls\n"
-      "cmp %[mr], #7\n csel x16, x15, x16, ls\n"
       "lsr x17, %[kc], #2\n"
       "cbz x17, 2f\n"
       "1:\n"  // four k-steps: 8 loads of A, 4 weight pairs, 64 FMLA by element

@@ -21,7 +21,9 @@ namespace gearshift {
 
 // mr in [1, MR] rows, nc in [1, NR] columns of the packed block `w` are
 // stored; c row r starts at c + r * c_stride (floats). Tap t of row r is
-// a[t * MR + r] (MR = the kernel's tile rows; rows >= mr are not read).
+// a[t * MR + r] (MR = the kernel's tile rows); callers fill all MR rows of
+// every tap (rows >= mr repeat a real row: computed, never stored), so a
+// kernel needs no per-tap row checks. kc, ks >= 1.
 using F32GemmUkernelFn = void (*)(size_t mr, size_t nc, size_t kc, size_t ks,
                                   const float* const* a, const float* w, float* c,
                                   size_t c_stride, float lo, float hi);
