@@ -29,6 +29,7 @@
 #include "plan/plan.h"
 #include "prepare/gear_weights.h"
 #include "ops/fully_connected.h"
+#include "ops/transpose_conv.h"
 #include "runtime_impl.h"
 #include "thread_pool.h"
 #include "tolerances.h"
@@ -262,6 +263,52 @@ TEST_P(F32GemmOps, ConvMatchesReferenceOpAndIsThreadInvariant) {
     ++gemm_cases;
   }
   EXPECT_GT(gemm_cases, 60);
+}
+
+TEST_P(F32GemmOps, TransposeConvMatchesReferenceOpAndIsThreadInvariant) {
+  const Entry& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP();
+  std::mt19937 rng(23);
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int iter = 0; iter < 60; ++iter) {
+    Conv2DParams p;
+    p.batch = ri(1, 2);
+    p.in_h = ri(1, 6);
+    p.in_w = ri(1, 6);
+    p.in_c = ri(1, 19);
+    p.out_c = ri(1, 37);
+    p.kernel_h = ri(1, 4);
+    p.kernel_w = ri(1, 4);
+    p.stride_h = ri(1, 3);
+    p.stride_w = ri(1, 3);
+    const Padding pad = iter % 2 ? Padding::kSame : Padding::kValid;
+    p.out_h = pad == Padding::kSame ? p.in_h * p.stride_h
+                                    : (p.in_h - 1) * p.stride_h + p.kernel_h;
+    p.out_w = pad == Padding::kSame ? p.in_w * p.stride_w
+                                    : (p.in_w - 1) * p.stride_w + p.kernel_w;
+    p.pad_top = TransposeConvPadBefore(p.in_h, p.out_h, p.kernel_h, p.stride_h, pad);
+    p.pad_left = TransposeConvPadBefore(p.in_w, p.out_w, p.kernel_w, p.stride_w, pad);
+    if (iter % 3 == 1) p.act = {0.0f, 6.0f};
+    const int64_t k = static_cast<int64_t>(p.kernel_h) * p.kernel_w * p.in_c;
+    const auto x = Random(&rng, p.batch * p.in_h * p.in_w * p.in_c);
+    const auto w = Random(&rng, p.out_c * k);
+    const auto b = Random(&rng, p.out_c);
+    const float* bias = iter % 4 ? b.data() : nullptr;
+    const auto packed = Pack(e.kernel, p.out_c, k, w.data(), bias);
+    const int64_t ny = p.batch * p.out_h * p.out_w * p.out_c;
+    std::vector<float> want(ny);
+    f32_transpose_conv2d__ref(p, x.data(), w.data(), bias, want.data(), nullptr);
+    auto run = [&](ThreadPool* pool) {
+      std::vector<float> y(ny);
+      f32_transpose_conv2d__gemm(p, e.kernel, packed.data(), x.data(), y.data(), pool);
+      return y;
+    };
+    ThreadPool p1(1), p3(3, 1);
+    const auto y1 = run(&p1);
+    const std::string what = std::string(e.kernel.name) + " tconv iter " + std::to_string(iter);
+    ExpectClose(y1, want, k, what);
+    EXPECT_TRUE(BitEqual(y1, run(&p3))) << what << ": 3 threads differ";
+  }
 }
 
 TEST_P(F32GemmOps, DenseMatchesReferenceOpAndIsThreadInvariant) {

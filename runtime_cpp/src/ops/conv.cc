@@ -123,56 +123,36 @@ bool F32Conv2DGemmSupported(const Conv2DParams& /*p*/, const F32GemmKernel& kern
   return kernel.fn != nullptr && kernel.mr <= kF32GemmMaxMr;
 }
 
-void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const float* packed,
-                      const float* x, float* y, ThreadPool* pool) {
+namespace {
+
+// Runs an indirect GEMM over the output pixels of `p` (rows) and its output
+// channels: `fill(r0, m, ind, zero)` points tap t of row i (i < m, pixel
+// r0 + i) at ind[t * MR + i], an input row of kdim / ks floats or `zero`;
+// rows past m then repeat the last real one. Work is split over (row tile,
+// column tile) pairs, each computed by one thread, so results are
+// bit-identical for any thread count.
+template <typename Fill>
+void IgemmTiles(const Conv2DParams& p, int64_t kdim, int64_t ks, const F32GemmKernel& kernel,
+                const float* packed, float* y, ThreadPool* pool, const Fill& fill) {
   const int64_t pixels = p.batch * p.out_h * p.out_w;
-  const int64_t kh = p.kernel_h, kw = p.kernel_w, taps = kh * kw;
-  const int64_t kdim = taps * p.in_c;
   const int64_t out_c = p.out_c;
   const int64_t mr = kernel.mr, nr = kernel.nr;
   const int64_t mtiles = (pixels + mr - 1) / mr, ntiles = (out_c + nr - 1) / nr;
   const size_t block =
       F32GemmPackedBlockFloats(static_cast<size_t>(kdim), static_cast<size_t>(nr));
-  // 1x1 without padding: one tap of C floats, straight from the input.
-  const int64_t ks = IsDirect1x1(p) ? 1 : taps;
-  const bool contiguous = ks == 1 && p.stride_h == 1 && p.stride_w == 1;
-  // A window wholly inside the input (most pixels) needs no per-tap checks:
-  // its tap pointers are fixed offsets from the top-left tap.
-  std::vector<int64_t> offset(static_cast<size_t>(taps));
-  for (int64_t t = 0; t < taps; ++t) {
-    offset[t] = ((t / kw) * p.dilation_h * p.in_w + (t % kw) * p.dilation_w) * p.in_c;
-  }
-  const int64_t span_h = (kh - 1) * p.dilation_h, span_w = (kw - 1) * p.dilation_w;
   ParallelItems(pool, mtiles * ntiles, mr * nr * kdim, [&](int64_t begin, int64_t end) {
-    // Per thread: the row tile's tap pointers and the zero row that taps in
-    // the padding point at.
+    // Per thread: the row tile's tap pointers and the zero row for taps
+    // that read nothing (padding).
     std::vector<const float*> ind(static_cast<size_t>(ks * mr));
-    std::vector<float> zero(ks > 1 ? static_cast<size_t>(p.in_c) : 0, 0.0f);
+    std::vector<float> zero(static_cast<size_t>(kdim / ks), 0.0f);
     int64_t have_mt = -1;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t mt = item / ntiles, nt = item % ntiles;
       const int64_t r0 = mt * mr, m = std::min(mr, pixels - r0);
       if (mt != have_mt) {  // items are row-tile major: build once per tile
         have_mt = mt;
-        // 1x1, stride 1, no padding: row i is pixel r0 + i.
-        for (int64_t i = 0; contiguous && i < m; ++i) ind[i] = x + (r0 + i) * p.in_c;
-        OriginWalk walk(p, r0);
-        for (int64_t i = 0; !contiguous && i < m; ++i, walk.Next()) {
-          const Origin& o = *walk;
-          const float* image = x + o.n * p.in_h * p.in_w * p.in_c;
-          if (o.iy0 >= 0 && o.iy0 + span_h < p.in_h && o.ix0 >= 0 && o.ix0 + span_w < p.in_w) {
-            const float* base = image + (o.iy0 * p.in_w + o.ix0) * p.in_c;
-            for (int64_t t = 0; t < ks; ++t) ind[t * mr + i] = base + offset[t];
-            continue;
-          }
-          for (int64_t t = 0; t < ks; ++t) {
-            const int64_t iy = o.iy0 + (t / kw) * p.dilation_h;
-            const int64_t ix = o.ix0 + (t % kw) * p.dilation_w;
-            const bool inside = iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w;
-            ind[t * mr + i] = inside ? image + (iy * p.in_w + ix) * p.in_c : zero.data();
-          }
-        }
-        for (int64_t i = m; i < mr; ++i) {  // rows past m repeat the last real one
+        fill(r0, m, ind.data(), zero.data());
+        for (int64_t i = m; i < mr; ++i) {
           for (int64_t t = 0; t < ks; ++t) ind[t * mr + i] = ind[t * mr + m - 1];
         }
       }
@@ -183,6 +163,81 @@ void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const 
                 p.act.hi);
     }
   });
+}
+
+}  // namespace
+
+void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const float* packed,
+                      const float* x, float* y, ThreadPool* pool) {
+  const int64_t kh = p.kernel_h, kw = p.kernel_w, taps = kh * kw;
+  const int64_t mr = kernel.mr;
+  // 1x1 without padding: one tap of C floats, straight from the input.
+  const int64_t ks = IsDirect1x1(p) ? 1 : taps;
+  const bool contiguous = ks == 1 && p.stride_h == 1 && p.stride_w == 1;
+  // A window wholly inside the input (most pixels) needs no per-tap checks:
+  // its tap pointers are fixed offsets from the top-left tap.
+  std::vector<int64_t> offset(static_cast<size_t>(taps));
+  for (int64_t t = 0; t < taps; ++t) {
+    offset[t] = ((t / kw) * p.dilation_h * p.in_w + (t % kw) * p.dilation_w) * p.in_c;
+  }
+  const int64_t span_h = (kh - 1) * p.dilation_h, span_w = (kw - 1) * p.dilation_w;
+  IgemmTiles(p, taps * p.in_c, ks, kernel, packed, y, pool,
+             [&](int64_t r0, int64_t m, const float** ind, const float* zero) {
+               if (contiguous) {  // 1x1, stride 1, no padding: row i is pixel r0 + i
+                 for (int64_t i = 0; i < m; ++i) ind[i] = x + (r0 + i) * p.in_c;
+                 return;
+               }
+               OriginWalk walk(p, r0);
+               for (int64_t i = 0; i < m; ++i, walk.Next()) {
+                 const Origin& o = *walk;
+                 const float* image = x + o.n * p.in_h * p.in_w * p.in_c;
+                 if (o.iy0 >= 0 && o.iy0 + span_h < p.in_h && o.ix0 >= 0 &&
+                     o.ix0 + span_w < p.in_w) {
+                   const float* base = image + (o.iy0 * p.in_w + o.ix0) * p.in_c;
+                   for (int64_t t = 0; t < ks; ++t) ind[t * mr + i] = base + offset[t];
+                   continue;
+                 }
+                 for (int64_t t = 0; t < ks; ++t) {
+                   const int64_t iy = o.iy0 + (t / kw) * p.dilation_h;
+                   const int64_t ix = o.ix0 + (t % kw) * p.dilation_w;
+                   const bool inside = iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w;
+                   ind[t * mr + i] = inside ? image + (iy * p.in_w + ix) * p.in_c : zero;
+                 }
+               }
+             });
+}
+
+void f32_transpose_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel,
+                                const float* packed, const float* x, float* y, ThreadPool* pool) {
+  const int64_t kh = p.kernel_h, kw = p.kernel_w, taps = kh * kw;
+  const int64_t mr = kernel.mr;
+  // Output pixel (oy, ox) reads input (iy, ix) through tap (ky, kx) when
+  // iy * stride - pad + ky == oy: every tap is a row, the zero row where no
+  // input pixel lands (on a stride-s grid most taps of a pixel read zeros).
+  IgemmTiles(p, taps * p.in_c, taps, kernel, packed, y, pool,
+             [&](int64_t r0, int64_t m, const float** ind, const float* zero) {
+               int64_t ox = r0 % p.out_w, oy = (r0 / p.out_w) % p.out_h;
+               int64_t n = r0 / (p.out_w * p.out_h);
+               for (int64_t i = 0; i < m; ++i) {
+                 const float* image = x + n * p.in_h * p.in_w * p.in_c;
+                 for (int64_t t = 0; t < taps; ++t) {
+                   const int64_t ty = oy + p.pad_top - t / kw, tx = ox + p.pad_left - t % kw;
+                   const bool hit = ty >= 0 && tx >= 0 && ty % p.stride_h == 0 &&
+                                    tx % p.stride_w == 0 && ty / p.stride_h < p.in_h &&
+                                    tx / p.stride_w < p.in_w;
+                   ind[t * mr + i] =
+                       hit ? image + ((ty / p.stride_h) * p.in_w + tx / p.stride_w) * p.in_c
+                           : zero;
+                 }
+                 if (++ox == p.out_w) {
+                   ox = 0;
+                   if (++oy == p.out_h) {
+                     oy = 0;
+                     ++n;
+                   }
+                 }
+               }
+             });
 }
 
 bool F32DepthwiseDwconvSupported(const Conv2DParams& p) {

@@ -50,6 +50,13 @@ bool F32Conv2DGemmSupported(const Conv2DParams& p, const F32GemmKernel& kernel);
 void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const float* packed,
                       const float* x, float* y, ThreadPool* pool);
 
+// TRANSPOSE_CONV on the same indirect GEMM: `packed` is the [O, KH, KW, C]
+// filter and bias packed like a convolution's (the bias starts the sum,
+// where TFLite's reference adds it after the scatter: equal within float
+// rounding, not bit for bit).
+void f32_transpose_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel,
+                                const float* packed, const float* x, float* y, ThreadPool* pool);
+
 // x [N,H,W,C], filter [1,KH,KW,C*M], bias [C*M] or null, y [N,OH,OW,C*M].
 void f32_depthwise_conv2d__ref(const Conv2DParams& p, const float* x, const float* filter,
                                const float* bias, float* y, ThreadPool* pool);

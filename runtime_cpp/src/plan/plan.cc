@@ -489,6 +489,16 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         p.act = ActivationRange(a.activation);
         p.pad_top = TransposeConvPadBefore(p.in_h, p.out_h, p.kernel_h, p.stride_h, a.padding);
         p.pad_left = TransposeConvPadBefore(p.in_w, p.out_w, p.kernel_w, p.stride_w, a.padding);
+        // Strided: most taps of each output pixel read nothing, which the
+        // GEMM would still multiply (4x the work at stride 2); those stay on
+        // the reference loop until the GEMM is split by output phase.
+        if (!int8 && p.stride_h == 1 && p.stride_w == 1 && ConstWeights(refs, node) &&
+            weights->at(node.inputs[1]).sparse == nullptr &&
+            F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
+          st.packed = plan->PackGemm(p.out_c, p.kernel_h * p.kernel_w * p.in_c,
+                                     static_cast<const float*>(refs[node.inputs[1]].data),
+                                     static_cast<const float*>(BiasData(refs, node)), packs);
+        }
         break;
       }
       case OpType::kSub:
@@ -676,6 +686,10 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
         f32_pad__opt(st.pad, in[0], y, pool);
         break;
       case OpType::kTransposeConv:
+        if (st.packed != nullptr) {
+          f32_transpose_conv2d__gemm(st.conv, kernels_.f32_gemm, st.packed, in[0], y, pool);
+          break;
+        }
         f32_transpose_conv2d__ref(st.conv, in[0], in[1], st.num_operands > 2 ? in[2] : nullptr, y,
                                   pool);
         break;
