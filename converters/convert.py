@@ -367,7 +367,7 @@ def convert(
         )
     graph = src.graph
     _say(progress, f"imported {len(graph.nodes)} nodes; running passes")
-    pass_results = run_passes(graph)
+    pass_results = run_passes(graph, qact=src.qplan.activations if src.qplan else None)
     pruning: list[str] = []
     if prune is not None:
         from .passes.prune import apply_pruning
