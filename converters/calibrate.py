@@ -1,10 +1,16 @@
 """Activation-range calibrators for the int8 gear (onnxruntime's calibrator shape).
 
 Every calibrator is fed per-tensor activation arrays, batch by batch
-(``collect(batches)``, where a batch is ``{tensor_name: array}``), and returns
-``{tensor_name: (min, max)}`` from ``compute()``. The ranges then go through
-:func:`quant_ref.choose_qparams` (which widens them to include 0).
+(``collect(batches)``, where a batch is ``{tensor_name: array}`` and axis 0 of
+an array is the input axis), and returns ``{tensor_name: (min, max)}`` from
+``compute()``. The ranges then go through :func:`quant_ref.choose_qparams`
+(which widens them to include 0).
 
+* :class:`InputPercentile` (the default, ``input_percentile``) -- the 90th
+  percentile of the per-input maxima and the 10th of the per-input minima:
+  no single input sets a range, whatever the order or batching.
+* :class:`MovingMinMax` -- ai-edge-quantizer's moving average (0.95) of the
+  per-input extremes, in input order.
 * :class:`MinMax` -- the observed extremes. Never clips, so one outlier
   stretches the scale for everybody.
 * :class:`Percentile` -- the ``(100 - p, p)`` percentiles of a 2048-bin
@@ -16,14 +22,20 @@ Every calibrator is fed per-tensor activation arrays, batch by batch
   divergence from the observed one (TensorRT's method, applied to both ends
   of the signed histogram by one shared shrink factor).
 
-Histograms are merged across batches by re-binning: when a batch widens the
-range, the old counts move to the new bins at their bin centres (onnxruntime's
-``HistogramCollector`` does the same), costing at most one old bin width of
-resolution.
+:func:`calibrate` runs one pass recording every input's extremes per tensor
+(``calibrate_extremes.Extremes``), from which the first two are computed and
+an input that alone stretches a range is reported (a ``UserWarning``). The
+histogram methods then run a second pass with their bins fixed over
+:func:`histogram_range`, a robust range, so that one outlier cannot spread
+them over empty space. Fed directly through ``collect`` (no first pass), a
+histogram is merged across batches by re-binning: when a batch widens the
+range, the old counts move to the new bins at their bin centres
+(onnxruntime's ``HistogramCollector`` does the same), costing at most one old
+bin width of resolution.
 
 :func:`activations` runs the numpy reference interpreter and yields every
 intermediate tensor per batch, so calibration needs neither TensorFlow nor the
-C++ runtime.
+C++ runtime. The measurements behind the default are in docs/QUANTIZATION.md.
 """
 
 from __future__ import annotations
@@ -39,6 +51,7 @@ from .reference import run_graph
 
 __all__ = [
     "CALIBRATORS",
+    "DEFAULT_INPUT_PERCENTILE",
     "DEFAULT_METHOD",
     "MSE",
     "Calibrator",
