@@ -110,9 +110,10 @@ class Calibrator:
     def collect(self, batches: Iterable[Mapping[str, np.ndarray]]) -> None:
         for batch in batches:
             for name, arr in batch.items():
-                self._observe_batch(name, np.asarray(arr, dtype=np.float32))
+                self.observe_batch(name, np.asarray(arr, dtype=np.float32))
 
-    def _observe_batch(self, name: str, arr: np.ndarray) -> None:
+    def observe_batch(self, name: str, arr: np.ndarray) -> None:
+        """One tensor's float32 values for a batch of inputs (axis 0)."""
         a = arr.ravel()
         a = a[np.isfinite(a)]
         if a.size:
@@ -131,7 +132,7 @@ class ExtremesCalibrator(Calibrator):
     def __init__(self) -> None:
         self.extremes = Extremes()
 
-    def _observe_batch(self, name: str, arr: np.ndarray) -> None:
+    def observe_batch(self, name: str, arr: np.ndarray) -> None:
         self.extremes.observe(name, arr)
 
     def compute(self) -> dict[str, tuple[float, float]]:
@@ -171,11 +172,14 @@ class MovingMinMax(ExtremesCalibrator):
 
 
 class InputPercentile(ExtremesCalibrator):
-    """The ``p``-th percentile of the per-input maxima, ``(100 - p)``-th of the minima.
+    """The ``p``-th percentile of the per-input maxima, ``(100 - p)``-th of the minima,
+    each one input's value (numpy's ``higher`` / ``lower`` methods: no interpolation).
 
-    Independent of the order and batching of the inputs; with ``p < 100`` the
-    most extreme ``(100 - p)`` % of inputs on each side cannot set the range
-    (``p = 100`` is ``minmax``; ``p = 50`` the median input's extremes).
+    Independent of the order and batching of the inputs; the most extreme
+    ``(100 - p)`` % of inputs on each side, in whole inputs, cannot set the
+    range: with ``p = 90``, none below 11 inputs (the range is then
+    ``minmax``'s), 9 of 96. ``p = 100`` is ``minmax``; ``p = 50`` the median
+    input's extremes.
     """
 
     def __init__(self, percentile: float = DEFAULT_INPUT_PERCENTILE) -> None:
@@ -186,7 +190,9 @@ class InputPercentile(ExtremesCalibrator):
 
     def range_of(self, mins: np.ndarray, maxs: np.ndarray) -> tuple[float, float]:
         p = self.percentile
-        return float(np.percentile(mins, 100.0 - p)), float(np.percentile(maxs, p))
+        lo = np.percentile(mins, 100.0 - p, method="lower")
+        hi = np.percentile(maxs, p, method="higher")
+        return float(lo), float(hi)
 
 
 class MinMax(Calibrator):
@@ -421,7 +427,7 @@ def calibrate(
             a = np.asarray(arr, dtype=np.float32)
             ext.observe(name, a)
             if feed_cal:
-                cal._observe_batch(name, a)
+                cal.observe_batch(name, a)
     if isinstance(cal, HistogramCalibrator):
         cal.fix_ranges({n: histogram_range(*ext.get(n)) for n in ext.names()})
         cal.collect(activations(graph, batches, progress=progress, desc="histograms"))

@@ -167,15 +167,16 @@ def test_input_percentile_ignores_one_odd_input() -> None:
     a = _planted()
     rest = np.delete(a, 17, axis=0)
     lo, hi = _fed(cal.InputPercentile(90), a)["t"]
-    assert (lo, hi) == (
-        float(np.percentile(a.min(axis=1), 10)),
-        float(np.percentile(a.max(axis=1), 90)),
-    )
+    # whole inputs: of 64 sorted per-input maxima, index ceil(63 * 0.9) = 57
+    assert hi == float(np.sort(a.max(axis=1))[57]) and lo == float(np.sort(a.min(axis=1))[6])
     assert rest.min(axis=1).max() <= hi <= rest.max() and rest.min() <= lo <= rest.max(axis=1).min()
     # order and batching do not matter
     perm = np.random.default_rng(0).permutation(len(a))
     assert _fed(cal.InputPercentile(90), a[perm], batch=5)["t"] == (lo, hi)
     assert _fed(cal.InputPercentile(100), a)["t"] == _fed(cal.MinMax(), a)["t"]
+    # below 11 inputs no whole input is clipped at p = 90: minmax's range
+    assert _fed(cal.InputPercentile(90), a[:10])["t"] == _fed(cal.MinMax(), a[:10])["t"]
+    assert _fed(cal.InputPercentile(90), a[:11])["t"] != _fed(cal.MinMax(), a[:11])["t"]
 
 
 def test_moving_minmax_is_the_per_input_ema() -> None:
