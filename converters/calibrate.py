@@ -1,10 +1,16 @@
 """Activation-range calibrators for the int8 gear (onnxruntime's calibrator shape).
 
 Every calibrator is fed per-tensor activation arrays, batch by batch
-(``collect(batches)``, where a batch is ``{tensor_name: array}``), and returns
-``{tensor_name: (min, max)}`` from ``compute()``. The ranges then go through
-:func:`quant_ref.choose_qparams` (which widens them to include 0).
+(``collect(batches)``, where a batch is ``{tensor_name: array}`` and axis 0 of
+an array is the input axis), and returns ``{tensor_name: (min, max)}`` from
+``compute()``. The ranges then go through :func:`quant_ref.choose_qparams`
+(which widens them to include 0).
 
+* :class:`InputPercentile` (the default, ``input_percentile``) -- the 90th
+  percentile of the per-input maxima and the 10th of the per-input minima:
+  no single input sets a range, whatever the order or batching.
+* :class:`MovingMinMax` -- ai-edge-quantizer's moving average (0.95) of the
+  per-input extremes, in input order.
 * :class:`MinMax` -- the observed extremes. Never clips, so one outlier
   stretches the scale for everybody.
 * :class:`Percentile` -- the ``(100 - p, p)`` percentiles of a 2048-bin
@@ -16,41 +22,66 @@ Every calibrator is fed per-tensor activation arrays, batch by batch
   divergence from the observed one (TensorRT's method, applied to both ends
   of the signed histogram by one shared shrink factor).
 
-Histograms are merged across batches by re-binning: when a batch widens the
-range, the old counts move to the new bins at their bin centres (onnxruntime's
-``HistogramCollector`` does the same), costing at most one old bin width of
-resolution.
+:func:`calibrate` runs one pass recording every input's extremes per tensor
+(``calibrate_extremes.Extremes``), from which the first two are computed and
+an input that alone stretches a range is reported (a ``UserWarning``). The
+histogram methods then run a second pass with their bins fixed over
+:func:`histogram_range`, a robust range, so that one outlier cannot spread
+them over empty space. Fed directly through ``collect`` (no first pass), a
+histogram is merged across batches by re-binning: when a batch widens the
+range, the old counts move to the new bins at their bin centres
+(onnxruntime's ``HistogramCollector`` does the same), costing at most one old
+bin width of resolution.
 
 :func:`activations` runs the numpy reference interpreter and yields every
 intermediate tensor per batch, so calibration needs neither TensorFlow nor the
-C++ runtime.
+C++ runtime. The measurements behind the default are in docs/QUANTIZATION.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from .calibrate_extremes import Extremes, lone_input_outliers, warn_lone_inputs
 from .ir import Graph
 from .reference import run_graph
 
 __all__ = [
     "CALIBRATORS",
+    "DEFAULT_INPUT_PERCENTILE",
+    "DEFAULT_METHOD",
     "MSE",
     "Calibrator",
     "Entropy",
+    "ExtremesCalibrator",
     "HistogramCalibrator",
+    "InputPercentile",
     "MinMax",
+    "MovingMinMax",
     "Percentile",
     "activations",
     "calibrate",
+    "histogram_range",
+    "make_calibrator",
 ]
+
+# The method gearshift.convert and the CLI use unless told otherwise
+# (docs/QUANTIZATION.md, "Calibration", has the measurements behind it).
+DEFAULT_METHOD = "input_percentile"
+DEFAULT_INPUT_PERCENTILE = 90.0
+# The histogram methods' bins span this statistic's range, widened (histogram_range).
+HISTOGRAM_INPUT_PERCENTILE = 90.0
 
 
 def activations(
-    graph: Graph, batches: Iterable[Any], progress: bool = True, total: int | None = None
+    graph: Graph,
+    batches: Iterable[Any],
+    progress: bool = True,
+    total: int | None = None,
+    desc: str = "calibrating",
 ) -> Iterator[dict[str, np.ndarray]]:
     """Runs ``graph`` on each batch with the reference interpreter; yields every
     non-constant tensor (inputs and intermediates) by name.
@@ -61,7 +92,7 @@ def activations(
 
     if total is None and hasattr(batches, "__len__"):
         total = len(batches)  # type: ignore[arg-type]
-    with Progress(total, "calibrating", enabled=None if progress else False) as bar:
+    with Progress(total, desc, enabled=None if progress else False) as bar:
         for batch in batches:
             values = run_graph(graph, batch, keep_all=True)
             yield {k: v for k, v in values.items() if not graph.tensors[k].is_const}
@@ -69,21 +100,99 @@ def activations(
 
 
 class Calibrator:
-    """Base: ``collect`` any number of times, then ``compute``."""
+    """Base: ``collect`` any number of times, then ``compute``.
+
+    A batch maps tensor names to arrays whose axis 0 is the input (sample)
+    axis; calibrators that only need the values see them flattened, with
+    NaN and inf removed (``_observe``).
+    """
 
     def collect(self, batches: Iterable[Mapping[str, np.ndarray]]) -> None:
         for batch in batches:
             for name, arr in batch.items():
-                a = np.asarray(arr, dtype=np.float32).ravel()
-                a = a[np.isfinite(a)]
-                if a.size:
-                    self._observe(name, a)
+                self.observe_batch(name, np.asarray(arr, dtype=np.float32))
+
+    def observe_batch(self, name: str, arr: np.ndarray) -> None:
+        """One tensor's float32 values for a batch of inputs (axis 0)."""
+        a = arr.ravel()
+        a = a[np.isfinite(a)]
+        if a.size:
+            self._observe(name, a)
 
     def _observe(self, name: str, a: np.ndarray) -> None:
         raise NotImplementedError
 
     def compute(self) -> dict[str, tuple[float, float]]:
         raise NotImplementedError
+
+
+class ExtremesCalibrator(Calibrator):
+    """Base for statistics of each input's own (min, max) (:class:`Extremes`)."""
+
+    def __init__(self) -> None:
+        self.extremes = Extremes()
+
+    def observe_batch(self, name: str, arr: np.ndarray) -> None:
+        self.extremes.observe(name, arr)
+
+    def compute(self) -> dict[str, tuple[float, float]]:
+        out = {}
+        for name in self.extremes.names():
+            mins, maxs = self.extremes.get(name)
+            out[name] = self.range_of(mins, maxs)
+        return out
+
+    def range_of(self, mins: np.ndarray, maxs: np.ndarray) -> tuple[float, float]:
+        """The range from one tensor's per-input minima and maxima (input order)."""
+        raise NotImplementedError
+
+
+class MovingMinMax(ExtremesCalibrator):
+    """Exponential moving average of the per-input min and max, in input order.
+
+    ``r = momentum * r + (1 - momentum) * x_i``, starting from the first
+    input's extremes: ai-edge-quantizer's (and TF's ``MovingAverageMinMax``)
+    statistic, taken per input so that it does not depend on how the data is
+    batched. One odd input moves the range by ``1 - momentum`` of its excess;
+    the last inputs weigh most.
+    """
+
+    def __init__(self, momentum: float = 0.95) -> None:
+        super().__init__()
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        self.momentum = float(momentum)
+
+    def range_of(self, mins: np.ndarray, maxs: np.ndarray) -> tuple[float, float]:
+        m = self.momentum
+        lo, hi = float(mins[0]), float(maxs[0])
+        for a, b in zip(mins[1:].tolist(), maxs[1:].tolist()):
+            lo, hi = m * lo + (1.0 - m) * a, m * hi + (1.0 - m) * b
+        return lo, hi
+
+
+class InputPercentile(ExtremesCalibrator):
+    """The ``p``-th percentile of the per-input maxima, ``(100 - p)``-th of the minima,
+    each one input's value (numpy's ``higher`` / ``lower`` methods: no interpolation).
+
+    Independent of the order and batching of the inputs; the most extreme
+    ``(100 - p)`` % of inputs on each side, in whole inputs, cannot set the
+    range: with ``p = 90``, none below 11 inputs (the range is then
+    ``minmax``'s), 9 of 96. ``p = 100`` is ``minmax``; ``p = 50`` the median
+    input's extremes.
+    """
+
+    def __init__(self, percentile: float = DEFAULT_INPUT_PERCENTILE) -> None:
+        super().__init__()
+        if not 50.0 <= percentile <= 100.0:
+            raise ValueError(f"percentile must be in [50, 100], got {percentile}")
+        self.percentile = float(percentile)
+
+    def range_of(self, mins: np.ndarray, maxs: np.ndarray) -> tuple[float, float]:
+        p = self.percentile
+        lo = np.percentile(mins, 100.0 - p, method="lower")
+        hi = np.percentile(maxs, p, method="higher")
+        return float(lo), float(hi)
 
 
 class MinMax(Calibrator):
@@ -109,8 +218,34 @@ class HistogramCalibrator(Calibrator):
     def __init__(self, bins: int = 2048) -> None:
         self.bins = int(bins)
         self.hists: dict[str, tuple[np.ndarray, float, float]] = {}
+        self.fixed: dict[str, tuple[float, float]] = {}
+        self.outside: dict[str, int] = {}
+
+    def fix_ranges(self, ranges: Mapping[str, tuple[float, float]]) -> None:
+        """Bins each named tensor over its given range from now on; values outside it
+        are left out of the histogram (counted in ``outside``), so the range a method
+        picks lies inside it and is chosen for the values inside.
+
+        :func:`calibrate` passes :func:`histogram_range` of a first pass here, so
+        that one outlier cannot spread the bins thin over empty space. (Folding the
+        outliers into the edge bins instead made MSE widen the range towards them:
+        a single value of 1000 among N(0, 1) moved its choice from 3.8 to 6.6.)
+        """
+        for name, (lo, hi) in ranges.items():
+            lo, hi = float(lo), float(hi)
+            if hi <= lo:
+                hi = lo + max(abs(lo), 1.0) * 1e-6
+            self.fixed[name] = (lo, hi)
 
     def _observe(self, name: str, a: np.ndarray) -> None:
+        if name in self.fixed:
+            lo, hi = self.fixed[name]
+            counts = self.hists[name][0] if name in self.hists else np.zeros(self.bins)
+            inside = (a >= lo) & (a <= hi)
+            self.outside[name] = self.outside.get(name, 0) + int(a.size - inside.sum())
+            new, _ = np.histogram(a[inside], self.bins, (lo, hi))
+            self.hists[name] = (counts + new, lo, hi)
+            return
         lo, hi = float(a.min()), float(a.max())
         if name in self.hists:
             counts, plo, phi = self.hists[name]
@@ -130,7 +265,7 @@ class HistogramCalibrator(Calibrator):
         out = {}
         for name, (counts, lo, hi) in self.hists.items():
             edges = np.linspace(lo, hi, self.bins + 1)
-            out[name] = self._range(counts, edges)
+            out[name] = self._range(counts, edges) if counts.sum() > 0 else (lo, hi)
         return out
 
     def _range(self, counts: np.ndarray, edges: np.ndarray) -> tuple[float, float]:
@@ -240,21 +375,62 @@ class Entropy(HistogramCalibrator):
 
 CALIBRATORS: dict[str, type[Calibrator]] = {
     "minmax": MinMax,
+    "moving_minmax": MovingMinMax,
+    "input_percentile": InputPercentile,
     "percentile": Percentile,
     "mse": MSE,
     "entropy": Entropy,
 }
 
 
-def calibrate(
-    graph: Graph, batches: Iterable[Any], method: str = "minmax", progress: bool = True
-) -> dict[str, tuple[float, float]]:
-    """Runs ``graph`` on ``batches`` and returns a ``(min, max)`` range per activation tensor."""
+def make_calibrator(method: str) -> Calibrator:
+    """A fresh calibrator by name (:data:`CALIBRATORS`), or a ``ValueError`` listing them."""
     try:
-        cal = CALIBRATORS[method]()
+        return CALIBRATORS[method]()
     except KeyError:
         raise ValueError(
             f"unknown calibration method {method!r}; expected one of {', '.join(CALIBRATORS)}"
         ) from None
-    cal.collect(activations(graph, batches, progress=progress))
+
+
+def histogram_range(mins: np.ndarray, maxs: np.ndarray) -> tuple[float, float]:
+    """Where a histogram calibrator puts its bins: the :class:`InputPercentile` range
+    (p = HISTOGRAM_INPUT_PERCENTILE) widened by half its width on each side, within
+    the observed extremes. Every candidate range the methods consider lies inside."""
+    lo_r, hi_r = InputPercentile(HISTOGRAM_INPUT_PERCENTILE).range_of(mins, maxs)
+    half = 0.5 * (hi_r - lo_r)
+    return max(float(mins.min()), lo_r - half), min(float(maxs.max()), hi_r + half)
+
+
+def calibrate(
+    graph: Graph,
+    batches: Iterable[Any],
+    method: str = DEFAULT_METHOD,
+    progress: bool = True,
+    warn: bool = True,
+) -> dict[str, tuple[float, float]]:
+    """Runs ``graph`` on ``batches`` and returns a ``(min, max)`` range per activation tensor.
+
+    One pass records every input's extremes per tensor; the histogram methods
+    (``percentile``, ``mse``, ``entropy``) run a second pass with their bins
+    over :func:`histogram_range`. ``warn``: a ``UserWarning`` for each input that
+    alone stretches a tensor's range (:func:`lone_input_outliers`).
+    """
+    cal = make_calibrator(method)
+    if not isinstance(batches, Sequence):
+        batches = list(batches)  # iterated twice below
+    # an ExtremesCalibrator's own record is the pass-one record; others get one beside
+    feed_cal = not isinstance(cal, (ExtremesCalibrator, HistogramCalibrator))
+    ext = cal.extremes if isinstance(cal, ExtremesCalibrator) else Extremes()
+    for acts in activations(graph, batches, progress=progress):
+        for name, arr in acts.items():
+            a = np.asarray(arr, dtype=np.float32)
+            ext.observe(name, a)
+            if feed_cal:
+                cal.observe_batch(name, a)
+    if isinstance(cal, HistogramCalibrator):
+        cal.fix_ranges({n: histogram_range(*ext.get(n)) for n in ext.names()})
+        cal.collect(activations(graph, batches, progress=progress, desc="histograms"))
+    if warn:
+        warn_lone_inputs(lone_input_outliers(ext), method)
     return cal.compute()

@@ -23,13 +23,15 @@ import copy
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from ..report import ConvertReport, GearReport, LayerRow, PassReport
+from .calibrate import DEFAULT_METHOD
+from .calibration_data import prepare_calibration
 from .ir import Graph
 from .quantize import QuantPlan
 from .write_gear import GEARS, WriteResult
@@ -39,10 +41,9 @@ __all__ = ["AVAILABLE_GEARS", "FUTURE_GEARS", "convert", "prepare_calibration"]
 AVAILABLE_GEARS = tuple(GEARS)
 FUTURE_GEARS: tuple[str, ...] = ()
 STORAGE_MODES = ("compact", "exact")
-DEFAULT_CALIBRATION = "minmax"
+DEFAULT_CALIBRATION = DEFAULT_METHOD
 CALIBRATION_BATCH = 32
 MAX_ERROR_SAMPLES = 256
-RANDOM_SAMPLES = 8
 
 
 def _check_gears(gears: Sequence[str] | str) -> tuple[str, ...]:
@@ -137,69 +138,6 @@ def _load_source(model: Any, progress: bool) -> _Source:
     _say(progress, "importing the Keras graph")
     keras_model = model
     return _Source(import_keras(model), lambda xs: _keras_outputs(keras_model, xs))
-
-
-# ---------------------------------------------------------------------------
-# Calibration data
-# ---------------------------------------------------------------------------
-def _as_batch(a: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
-    arr = np.asarray(a, dtype=np.float32)
-    if arr.ndim == len(shape) - 1:
-        arr = arr[None]  # one sample
-    if arr.ndim != len(shape) or any(w not in (-1, g) for w, g in zip(shape, arr.shape)):
-        shown = "(" + ", ".join("N" if d == -1 else str(d) for d in shape) + ")"
-        raise ValueError(f"{what}: expected shape {shown}, got {tuple(np.shape(a))}")
-    return arr
-
-
-def prepare_calibration(
-    calibration: Any,
-    input_shapes: list[tuple[int, ...]],
-    limit: int = MAX_ERROR_SAMPLES,
-    seed: int = 0,
-) -> tuple[list[np.ndarray], bool]:
-    """Calibration data as one batch per model input (at most ``limit`` samples).
-
-    Accepts an array (batch first), an iterable of arrays (batches or single
-    samples), a callable returning either, or, for several inputs, a dict by
-    input order/name or a tuple of per-input arrays. ``None`` gives
-    :data:`RANDOM_SAMPLES` standard-normal samples. Returns ``(batches, random)``.
-    """
-    n_in = len(input_shapes)
-    if calibration is None:
-        rng = np.random.default_rng(seed)
-        batches = [
-            rng.standard_normal((RANDOM_SAMPLES, *s[1:])).astype(np.float32) for s in input_shapes
-        ]
-        return batches, True
-    if callable(calibration) and not isinstance(calibration, np.ndarray):
-        calibration = calibration()
-    if isinstance(calibration, Mapping):
-        calibration = list(calibration.values())
-    if n_in > 1 and isinstance(calibration, (list, tuple)) and len(calibration) == n_in:
-        parts = [
-            _as_batch(a, s, f"calibration for input {i}")
-            for i, (a, s) in enumerate(zip(calibration, input_shapes))
-        ]
-        return [p[:limit] for p in parts], False
-    if n_in > 1:
-        raise ValueError(
-            f"the model has {n_in} inputs: give calibration as a dict or a tuple of "
-            f"{n_in} arrays, one per input"
-        )
-    shape = input_shapes[0]
-    if isinstance(calibration, np.ndarray) or not isinstance(calibration, Iterable):
-        return [_as_batch(calibration, shape, "calibration")[:limit]], False
-    chunks, count = [], 0
-    for k, item in enumerate(calibration):
-        arr = _as_batch(item, shape, f"calibration item {k}")
-        chunks.append(arr)
-        count += arr.shape[0]
-        if count >= limit:
-            break
-    if not chunks:
-        raise ValueError("calibration is empty")
-    return [np.concatenate(chunks)[:limit]], False
 
 
 # ---------------------------------------------------------------------------
@@ -367,15 +305,22 @@ def convert(
             fp32 and fp16, plus int8 and int4 when there is calibration data
             or the source carries its own int8 parameters (a quantized
             ``.tflite``); the report says which it skipped and why.
-        calibration: representative inputs (see :func:`prepare_calibration`),
-            at most 256 samples used; sets the int8 ranges and measures each
-            gear's error. Required for int8/int4; else default 8 random inputs.
+        calibration: representative inputs: an array (batch first), an
+            iterable or generator of arrays or dicts, a ``tf.data.Dataset``, a
+            callable returning one of them, or
+            ``gearshift.calibration.from_images(folder, preprocess=...)`` (see
+            :func:`prepare_calibration`); at most 256 samples used; sets the
+            int8 ranges and measures each gear's error. Required for
+            int8/int4; else default 8 random inputs.
         prune: a ``gearshift.Prune`` or None: applied to the graph after the
             passes, so every gear carries the pruned weights.
         storage: ``"compact"`` (every gear derived from int8 values plus a
             4-bit residual) or ``"exact"`` (float32 weights kept bit for bit).
         progress: print one line per stage to stderr.
-        calibration_method: ``minmax``, ``percentile``, ``mse`` or ``entropy``.
+        calibration_method: ``input_percentile`` (the default: percentiles of
+            each input's extremes, so no single input sets a range),
+            ``moving_minmax``, ``minmax``, ``percentile``, ``mse`` or ``entropy``
+            (``converters/calibrate.py``, docs/QUANTIZATION.md).
         validation: optional ``(x, labels)``: top-1 accuracy per gear.
 
     Returns:
@@ -422,7 +367,7 @@ def convert(
         )
     graph = src.graph
     _say(progress, f"imported {len(graph.nodes)} nodes; running passes")
-    pass_results = run_passes(graph)
+    pass_results = run_passes(graph, qact=src.qplan.activations if src.qplan else None)
     pruning: list[str] = []
     if prune is not None:
         from .passes.prune import apply_pruning
@@ -430,7 +375,12 @@ def convert(
         _say(progress, f"pruning ({prune.method}, sparsity {prune.sparsity:g})")
         pruning = str(apply_pruning(graph, prune, progress=progress)).splitlines()
     val = _check_validation(validation, len(graph.inputs))
-    xs, random = prepare_calibration(calibration, [graph.tensors[t].shape for t in graph.inputs])
+    xs, random = prepare_calibration(
+        calibration,
+        [graph.tensors[t].shape for t in graph.inputs],
+        limit=MAX_ERROR_SAMPLES,
+        input_names=graph.inputs,
+    )
     qplan, calibration_note = None, ""
     if integer and src.qplan is not None:
         from .quantize import refit_plan

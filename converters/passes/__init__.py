@@ -8,10 +8,14 @@ and its BatchNormalization does not block folding), then batch-norm folding
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..ir import Graph
+
+if TYPE_CHECKING:
+    from ..quant_ref import QParams
 
 __all__ = ["DEFAULT_PIPELINE", "PassResult", "run_passes"]
 
@@ -34,18 +38,29 @@ class PassResult:
 PassFn = Callable[[Graph], PassResult]
 
 
-def _pipeline() -> list[PassFn]:
+def _pipeline(qact: Mapping[str, QParams] | None = None) -> list[PassFn]:
     from .drop_noops import drop_noops
     from .fold_batchnorm import fold_batchnorm
     from .fuse_activation import fuse_activation
 
-    return [drop_noops, fold_batchnorm, fuse_activation]
+    def fuse(graph: Graph) -> PassResult:
+        return fuse_activation(graph, qact)
+
+    return [drop_noops, fold_batchnorm, fuse]
 
 
-def run_passes(graph: Graph, passes: list[PassFn] | None = None) -> list[PassResult]:
-    """Runs ``passes`` (default: the standard pipeline) in place, validating after each."""
+def run_passes(
+    graph: Graph,
+    passes: list[PassFn] | None = None,
+    qact: Mapping[str, QParams] | None = None,
+) -> list[PassResult]:
+    """Runs ``passes`` (default: the standard pipeline) in place, validating after each.
+
+    ``qact``: an imported integer model's int8 parameters per activation tensor,
+    which the default pipeline keeps exact (``fuse_activation``).
+    """
     results = []
-    for p in passes if passes is not None else _pipeline():
+    for p in passes if passes is not None else _pipeline(qact):
         results.append(p(graph))
         graph.validate()
     return results

@@ -7,7 +7,7 @@ board without TensorFlow can ``import gearshift``.
 
 from __future__ import annotations
 
-from gearshift import power
+from gearshift import calibration, power
 from gearshift.cascade import Cascade
 from gearshift.convert import Prune, convert
 from gearshift.errors import FormatError
@@ -24,6 +24,7 @@ __all__ = [
     "Shifter",
     "TensorSpec",
     "__version__",
+    "calibration",
     "convert",
     "power",
     "runtime_info",

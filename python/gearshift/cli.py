@@ -16,6 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from gearshift.converters.calibrate import (
+    CALIBRATORS,
+    DEFAULT_INPUT_PERCENTILE,
+    DEFAULT_METHOD,
+)
 from gearshift.errors import FormatError
 
 
@@ -389,9 +394,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--calibration", help="representative inputs, .npy or .npz")
     c.add_argument(
         "--calibration-method",
-        default="minmax",
-        choices=["minmax", "percentile", "mse", "entropy"],
-        help="how int8 ranges are chosen (default: minmax)",
+        default=DEFAULT_METHOD,
+        choices=list(CALIBRATORS),
+        help=f"how int8 ranges are chosen (default: {DEFAULT_METHOD}: the "
+        f"{DEFAULT_INPUT_PERCENTILE:g}th percentile of the per-input maxima and the "
+        f"{100 - DEFAULT_INPUT_PERCENTILE:g}th of the minima, so that no single input sets a "
+        "range; "
+        "minmax: the extremes over all inputs; moving_minmax: ai-edge-quantizer's moving "
+        "average of per-input extremes; percentile, mse, entropy: from histograms)",
     )
     c.add_argument(
         "--validation", metavar="FILE.npz", help="arrays x and y: report accuracy per gear"

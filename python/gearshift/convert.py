@@ -24,7 +24,9 @@ PRUNE_METHODS = ("magnitude", "2:4", "channel")
 PRUNE_SCOPES = ("global", "layer")
 PRUNE_NORMS = ("l1", "l2")
 
-Calibration = Union["np.ndarray", Iterable["np.ndarray"], Callable[[], Any], None]
+# an array, an iterable/generator of arrays or dicts, a tf.data.Dataset, a callable
+# returning one of them, or gearshift.calibration.from_images(...)
+Calibration = Union["np.ndarray", Iterable[Any], Callable[[], Any], None]
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def convert(
     prune: Prune | None = None,
     storage: str = "compact",
     progress: bool = True,
-    calibration_method: str = "minmax",
+    calibration_method: str = "input_percentile",
     validation: Any = None,
 ) -> ConvertReport:
     """Converts a Keras model (object or file) into a ``.gear`` file.

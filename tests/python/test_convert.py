@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -187,3 +188,42 @@ def test_convert_prunes_every_gear(tmp_path):
     kernels = [w for name, w in weights.items() if w.ndim > 1]
     zeros = sum(int((w == 0).sum()) for w in kernels) / sum(w.size for w in kernels)
     assert zeros == pytest.approx(0.5, abs=0.01)
+
+
+def test_convert_default_calibration_ignores_and_names_an_odd_input(tmp_path):
+    """gs.convert's default method: one input 50x brighter than the 31 others is named
+    in a warning and does not set the ranges; minmax follows it (a wider int8 step, so a
+    larger mean error on the 31 ordinary inputs)."""
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((6, 6, 2)), keras.layers.Conv2D(4, 3), keras.layers.Flatten()]
+    )
+    x = np.random.default_rng(1).uniform(0, 1, (32, 6, 6, 2)).astype(np.float32)
+    x[9] *= 50.0
+    normal = np.delete(x, 9, axis=0)
+    errs = {}
+    for method in ("input_percentile", "minmax"):
+        out = tmp_path / f"{method}.gear"
+        # recorded, not pytest.warns: that re-raises TensorFlow's own deprecation
+        # warnings from this line, where the config's filter no longer ignores them
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            report = gs.convert(
+                model,
+                out,
+                gears=("fp32", "int8"),
+                calibration=x,
+                progress=False,
+                **({} if method == "input_percentile" else {"calibration_method": method}),
+            )
+        (msg,) = [
+            str(w.message) for w in rec if "calibration input" in str(w.message)
+        ]  # one warning, naming input 9
+        assert msg.startswith("calibration input 9 alone sets the range of tensor")
+        assert f"the {method!r} method" in msg
+        assert report.calibration == f"{method} on 32 samples"
+        rt = gs.Runtime(out, gear="int8")
+        ref = keras.ops.convert_to_numpy(model(normal))
+        errs[method] = float(np.abs(rt.run(normal) - ref).mean())
+    assert errs["input_percentile"] < errs["minmax"] / 10  # measured: 0.0027 against 0.10

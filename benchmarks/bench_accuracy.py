@@ -1,0 +1,368 @@
+"""Accuracy of every gear on real MediaPipe models and real photographs, against LiteRT fp32.
+
+The models come from the installed ``mediapipe`` wheel (the files only, as in
+bench_tflite_models.py): face_detection_short_range (BlazeFace),
+pose_detection, face_landmark and hand_landmark_lite. The photographs ship
+inside the scikit-image wheel (``skimage.data``, nothing is downloaded), in
+two disjoint sets:
+
+* calibration (94): the first 60 LFW faces of ``lfw_subset`` (every other
+  one pasted at 40% size into one of the calibration photographs, a face in a
+  scene), and two random crops each of 17 texture, microscopy, astronomy and
+  object photographs (brick, grass, gravel, coins, moon, page, text, clock,
+  cell, immunohistochemistry, retina, hubble_deep_field, chelsea, horse,
+  microaneurysms, checkerboard, logo);
+* evaluation (36): LFW faces 60-89 (every other one pasted into astronaut,
+  camera, coffee or rocket), those four photographs, and astronaut and coffee
+  mirrored.
+
+Each image is resized to the model's input (bilinear) and mapped to the range
+MediaPipe feeds the model ([-1, 1] for the detectors, [0, 1] for the landmark
+models). For each calibration method, ``gs.convert`` writes an fp32, fp16,
+int8 and int4 gear (compact storage, the default), and each gear runs the
+evaluation images next to LiteRT's fp32 interpreter:
+
+* detectors: the best-scoring anchor of each, its box decoded with the SSD
+  anchors MediaPipe's graphs use; box IoU between the gear's and LiteRT's
+  (over all images, and over the images where LiteRT's best score is at
+  least 0.5, a detection), the distance between their centres (pixels of the
+  model input) and the difference of their sigmoid scores;
+* landmark models: the mean 2-D distance between the gear's and LiteRT's
+  landmarks (pixels of the model input).
+
+    python benchmarks/bench_accuracy.py [--methods minmax,input_percentile]
+        [--models SUBSTR,...] [--json OUT]
+
+Needs ``pip install --no-deps mediapipe==0.10.14 scikit-image ai-edge-litert``.
+Prints a table and writes JSON (default
+benchmarks/results/<date>-<arch>-accuracy.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np
+from bench_tflite_models import input_range, mediapipe_models
+from results_doc import cpu_model, litert_version, write_results
+
+import gearshift as gs
+from gearshift.bench import table
+
+GEARS = ("fp32", "fp16", "int8", "int4")
+CALIBRATION_FACES = range(0, 60)
+EVALUATION_FACES = range(60, 90)
+CALIBRATION_PHOTOS = (
+    "brick", "grass", "gravel", "coins", "moon", "page", "text", "clock", "cell",
+    "immunohistochemistry", "retina", "hubble_deep_field", "chelsea", "horse",
+    "microaneurysms", "checkerboard", "logo",
+)  # fmt: skip
+EVALUATION_PHOTOS = ("astronaut", "camera", "coffee", "rocket")
+EVALUATION_MIRRORED = ("astronaut", "coffee")
+DETECTED = 0.5  # LiteRT fp32's best score from which an image counts as a detection
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """How to score one model: a detector (anchors) or a landmark model (points)."""
+
+    kind: str  # "detector" | "landmarks"
+    strides: tuple[tuple[int, int], ...] = ()  # detector: (stride, anchors per cell)
+    points: int = 0  # landmark model: landmarks in output 0, 3 values each
+
+
+MODELS = {
+    "face_detection_short_range": ModelKind("detector", strides=((8, 2), (16, 6))),
+    "pose_detection": ModelKind("detector", strides=((8, 2), (16, 2), (32, 6))),
+    "face_landmark": ModelKind("landmarks", points=468),
+    "hand_landmark_lite": ModelKind("landmarks", points=21),
+}
+
+
+# ---------------------------------------------------------------------------
+# Photographs
+# ---------------------------------------------------------------------------
+def _rgb(img: np.ndarray) -> np.ndarray:
+    """Any skimage sample as float RGB in [0, 1]."""
+    a = np.asarray(img)
+    a = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    return np.clip(a[..., :3], 0.0, 1.0)
+
+
+def _crops(img: np.ndarray, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``n`` square crops of 60% of the shorter side at random positions."""
+    h, w = img.shape[:2]
+    side = int(0.6 * min(h, w))
+    out = []
+    for _ in range(n):
+        y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+        out.append(img[y : y + side, x : x + side])
+    return out
+
+
+def _composite(face: np.ndarray, background: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``face`` scaled to 40% of a square crop of ``background``'s shorter side, pasted at
+    a random position: one face in a scene, as a face detector expects it."""
+    from PIL import Image
+
+    bg = background[: min(background.shape[:2]), : min(background.shape[:2])]
+    side = bg.shape[0]
+    f = int(0.4 * side)
+    u8 = Image.fromarray(np.round(face * 255.0).astype(np.uint8))
+    small = np.asarray(u8.resize((f, f), Image.BILINEAR), np.float32) / 255.0
+    y, x = int(rng.integers(0, side - f + 1)), int(rng.integers(0, side - f + 1))
+    out = bg.copy()
+    out[y : y + f, x : x + f] = small
+    return out
+
+
+def photo_sets() -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]]:
+    """``(calibration, evaluation)``: named float RGB photographs, disjoint (no face,
+    background or photograph in both)."""
+    import skimage.data as data
+
+    faces = data.lfw_subset()  # 200 25x25 crops: 100 faces, then 100 non-faces
+    rng = np.random.default_rng(0)
+    photos = {n: _rgb(getattr(data, n)()) for n in CALIBRATION_PHOTOS}
+    cal = []
+    for k, i in enumerate(CALIBRATION_FACES):
+        if k % 2 == 0:
+            cal.append((f"lfw{i}", _rgb(faces[i])))
+        else:  # a face composite on one of the calibration photographs
+            bg_name = CALIBRATION_PHOTOS[k % len(CALIBRATION_PHOTOS)]
+            cal.append((f"lfw{i}@{bg_name}", _composite(_rgb(faces[i]), photos[bg_name], rng)))
+    for name, img in photos.items():
+        cal += [(f"{name}[{k}]", c) for k, c in enumerate(_crops(img, 2, rng))]
+    scenes = {n: _rgb(getattr(data, n)()) for n in EVALUATION_PHOTOS}
+    ev = []
+    for k, i in enumerate(EVALUATION_FACES):
+        if k % 2 == 0:
+            ev.append((f"lfw{i}", _rgb(faces[i])))
+        else:
+            bg_name = EVALUATION_PHOTOS[k % len(EVALUATION_PHOTOS)]
+            ev.append((f"lfw{i}@{bg_name}", _composite(_rgb(faces[i]), scenes[bg_name], rng)))
+    ev += list(scenes.items())
+    ev += [(f"{n}-mirrored", scenes[n][:, ::-1]) for n in EVALUATION_MIRRORED]
+    return cal, ev
+
+
+def to_input(images: list[tuple[str, np.ndarray]], size: int, lo: float, hi: float) -> np.ndarray:
+    """Resized (bilinear, PIL) and mapped to [lo, hi]: float32 NHWC."""
+    from PIL import Image
+
+    out = []
+    for _, img in images:
+        u8 = Image.fromarray(np.round(img * 255.0).astype(np.uint8))
+        r = np.asarray(u8.resize((size, size), Image.BILINEAR), np.float32) / 255.0
+        out.append(lo + (hi - lo) * r)
+    return np.stack(out).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------
+# Scores
+# ---------------------------------------------------------------------------
+def ssd_anchors(size: int, strides: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Anchor centres ``[N, 2]`` (x, y in pixels) in MediaPipe's SsdAnchorsCalculator order."""
+    out = []
+    for stride, per_cell in strides:
+        g = size // stride
+        for y in range(g):
+            for x in range(g):
+                out += [((x + 0.5) * stride, (y + 0.5) * stride)] * per_cell
+    return np.asarray(out, np.float64)
+
+
+def _best_box(reg: np.ndarray, cls: np.ndarray, anchors: np.ndarray) -> tuple[np.ndarray, float]:
+    """(x0, y0, x1, y1) of the best-scoring anchor's box, and its sigmoid score."""
+    k = int(np.argmax(cls))
+    cx, cy = anchors[k] + reg[k, :2]
+    w, h = reg[k, 2], reg[k, 3]
+    score = 1.0 / (1.0 + np.exp(-np.clip(float(cls[k]), -80.0, 80.0)))
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]), score
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def detector_scores(
+    ys: list[np.ndarray], refs: list[np.ndarray], anchors: np.ndarray
+) -> dict[str, float]:
+    """Per image best-anchor IoU, centre shift and score difference; means and worst."""
+    reg_i = 0 if ys[0].shape[-1] > 1 else 1
+    ious, shifts, dscore, detected = [], [], [], []
+    for i in range(refs[0].shape[0]):
+        box_r, s_r = _best_box(refs[reg_i][i], refs[1 - reg_i][i].ravel(), anchors)
+        box_g, s_g = _best_box(ys[reg_i][i], ys[1 - reg_i][i].ravel(), anchors)
+        ious.append(_iou(box_r, box_g))
+        c_r, c_g = (box_r[:2] + box_r[2:]) / 2, (box_g[:2] + box_g[2:]) / 2
+        shifts.append(float(np.hypot(*(c_r - c_g))))
+        dscore.append(abs(s_g - s_r))
+        detected.append(s_r >= DETECTED)
+    det = np.asarray(detected)
+    return {
+        "iou_mean": float(np.mean(ious)),
+        "iou_detected": float(np.mean(np.asarray(ious)[det])) if det.any() else float("nan"),
+        "detected": int(det.sum()),
+        "iou_min": float(np.min(ious)),
+        "shift_px_mean": float(np.mean(shifts)),
+        "score_diff_mean": float(np.mean(dscore)),
+        "score_diff_max": float(np.max(dscore)),
+    }
+
+
+def landmark_scores(ys: list[np.ndarray], refs: list[np.ndarray], points: int) -> dict[str, float]:
+    """Mean 2-D landmark distance per image (pixels), mean and worst over images."""
+    y = ys[0].reshape(-1, points, 3)[..., :2]
+    r = refs[0].reshape(-1, points, 3)[..., :2]
+    per_image = np.linalg.norm(y - r, axis=2).mean(axis=1)
+    return {"shift_px_mean": float(per_image.mean()), "shift_px_max": float(per_image.max())}
+
+
+# ---------------------------------------------------------------------------
+# Runs
+# ---------------------------------------------------------------------------
+def litert_fp32(path: Path, x: np.ndarray) -> tuple[list[np.ndarray], list[str]]:
+    from gearshift.converters.litert_runner import interpreter_class, run_tflite
+
+    it = interpreter_class()(model_path=os.fspath(path))
+    names = [d["name"] for d in it.get_output_details()]
+    return run_tflite(os.fspath(path), [x]), names
+
+
+def run_gear(rt: gs.Runtime, gear: str, x: np.ndarray, names: list[str]) -> list[np.ndarray]:
+    """The gear's outputs for every image (batch 1), in LiteRT's output order."""
+    rt.gear = gear
+    outs: list[list[np.ndarray]] = []
+    for i in range(x.shape[0]):
+        y = rt.run(x[i : i + 1])
+        if not isinstance(y, dict):
+            y = {rt.outputs[0].name: y}
+        outs.append([y[n] for n in names] if set(names) <= set(y) else list(y.values()))
+    return [np.concatenate(col) for col in zip(*outs)]
+
+
+def bench_model(
+    path: Path, kind: ModelKind, methods: list[str], cal_imgs: list, eval_imgs: list
+) -> dict[str, Any]:
+    it_size = int(gs_input_size(path))
+    lo, hi = input_range(path.stem)
+    x_cal = to_input(cal_imgs, it_size, lo, hi)
+    x_ev = to_input(eval_imgs, it_size, lo, hi)
+    refs, names = litert_fp32(path, x_ev)
+    score: Callable[[list[np.ndarray]], dict[str, float]]
+    if kind.kind == "detector":
+        anchors = ssd_anchors(it_size, kind.strides)
+        score = lambda ys: detector_scores(ys, refs, anchors)  # noqa: E731
+    else:
+        score = lambda ys: landmark_scores(ys, refs, kind.points)  # noqa: E731
+    result: dict[str, Any] = {"input_size": it_size, "methods": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for method in methods:
+            out = Path(tmp) / f"{path.stem}-{method}.gear"
+            t0 = time.perf_counter()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                gs.convert(
+                    path, out, gears=GEARS, calibration=x_cal,
+                    calibration_method=method, progress=False,
+                )  # fmt: skip
+            seconds = time.perf_counter() - t0
+            notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+            for n in notes:
+                print(f"  [{path.stem} {method}] warning: {n}", file=sys.stderr)
+            rt = gs.Runtime(str(out), threads=1)
+            gears = {g: score(run_gear(rt, g, x_ev, names)) for g in GEARS}
+            result["methods"][method] = {
+                "convert_seconds": seconds,
+                "warnings": notes,
+                "gears": gears,
+            }
+    return result
+
+
+def gs_input_size(path: Path) -> int:
+    from gearshift.converters.litert_runner import interpreter_class
+
+    it = interpreter_class()(model_path=os.fspath(path))
+    return int(it.get_input_details()[0]["shape"][1])
+
+
+def _row(model: str, method: str, gear: str, kind: ModelKind, s: dict[str, float]) -> list[str]:
+    if kind.kind == "detector":
+        vals = [
+            f"{s['iou_mean']:.3f}",
+            f"{s['iou_detected']:.3f} ({s['detected']})",
+            f"{s['iou_min']:.2f}",
+            f"{s['shift_px_mean']:.1f}",
+            f"{s['score_diff_mean']:.3f}",
+        ]
+    else:
+        vals = ["", "", "", f"{s['shift_px_mean']:.2f}", ""]
+    return [model, method, gear, *vals]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--methods", default="minmax,input_percentile")
+    ap.add_argument("--models", default="", help="comma-separated substrings of model names")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    files = mediapipe_models()
+    if files is None:
+        print("error: mediapipe is not installed (pip install --no-deps mediapipe==0.10.14)")
+        return 1
+    wanted = [m for m in args.models.split(",") if m]
+    files = [
+        f for f in files if f.stem in MODELS and (not wanted or any(w in f.stem for w in wanted))
+    ]
+    methods = [m for m in args.methods.split(",") if m]
+    cal, ev = photo_sets()
+    print(f"{len(cal)} calibration and {len(ev)} evaluation photographs; CPU: {cpu_model()}")
+    results, rows = {}, []
+    for f in files:
+        kind = MODELS[f.stem]
+        print(f"{f.stem}: converting with {', '.join(methods)}", flush=True)
+        results[f.stem] = bench_model(f, kind, methods, cal, ev)
+        for m, r in results[f.stem]["methods"].items():
+            rows += [_row(f.stem, m, g, kind, s) for g, s in r["gears"].items()]
+    head = ["model", "calibration", "gear", "IoU", "IoU detected (n)", "IoU min", "shift px"]
+    head.append("|d score|")
+    print(table([head, *rows]))
+    write_results(
+        results,
+        "",
+        args.json
+        or Path(__file__).parent / "results" / f"{_today()}-{os.uname().machine}-accuracy.json",
+        litert=litert_version(),
+        calibration=[n for n, _ in cal],
+        evaluation=[n for n, _ in ev],
+    )
+    return 0
+
+
+def _today() -> str:
+    import datetime as dt
+
+    return dt.date.today().isoformat()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
