@@ -52,15 +52,22 @@ void f32_gemm_8x8__aarch64(size_t mr, size_t nc, size_t kc, size_t ks, const flo
       "1:\n"  // four k-steps: 8 loads of A, 4 weight pairs, 64 FMLA by element
       "ldr q0, [x9], #16\n ldr q1, [x10], #16\n ldr q2, [x11], #16\n ldr q3, [x12], #16\n"
       "ldr q4, [x13], #16\n ldr q5, [x14], #16\n ldr q6, [x15], #16\n ldr q7, [x16], #16\n"
-#define GS_LANE(l)                                                        \
-  "ldp q8, q9, [%[w]], #32\n"                                             \
-  "fmla v16.4s, v8.4s, v0.s[" #l "]\n fmla v17.4s, v9.4s, v0.s[" #l "]\n" \
-  "fmla v18.4s, v8.4s, v1.s[" #l "]\n fmla v19.4s, v9.4s, v1.s[" #l "]\n" \
-  "fmla v20.4s, v8.4s, v2.s[" #l "]\n fmla v21.4s, v9.4s, v2.s[" #l "]\n" \
-  "fmla v22.4s, v8.4s, v3.s[" #l "]\n fmla v23.4s, v9.4s, v3.s[" #l "]\n" \
-  "fmla v24.4s, v8.4s, v4.s[" #l "]\n fmla v25.4s, v9.4s, v4.s[" #l "]\n" \
-  "fmla v26.4s, v8.4s, v5.s[" #l "]\n fmla v27.4s, v9.4s, v5.s[" #l "]\n" \
-  "fmla v28.4s, v8.4s, v6.s[" #l "]\n fmla v29.4s, v9.4s, v6.s[" #l "]\n" \
+#define GS_LANE(l)                                                  \
+  "ldp q8, q9, [%[w]], #32\n"                                       \
+  "fmla v16.4s, v8.4s, v0.s[" #l "]\n fmla v17.4s, v9.4s, v0.s[" #l \
+  "]\n"                                                             \
+  "fmla v18.4s, v8.4s, v1.s[" #l "]\n fmla v19.4s, v9.4s, v1.s[" #l \
+  "]\n"                                                             \
+  "fmla v20.4s, v8.4s, v2.s[" #l "]\n fmla v21.4s, v9.4s, v2.s[" #l \
+  "]\n"                                                             \
+  "fmla v22.4s, v8.4s, v3.s[" #l "]\n fmla v23.4s, v9.4s, v3.s[" #l \
+  "]\n"                                                             \
+  "fmla v24.4s, v8.4s, v4.s[" #l "]\n fmla v25.4s, v9.4s, v4.s[" #l \
+  "]\n"                                                             \
+  "fmla v26.4s, v8.4s, v5.s[" #l "]\n fmla v27.4s, v9.4s, v5.s[" #l \
+  "]\n"                                                             \
+  "fmla v28.4s, v8.4s, v6.s[" #l "]\n fmla v29.4s, v9.4s, v6.s[" #l \
+  "]\n"                                                             \
   "fmla v30.4s, v8.4s, v7.s[" #l "]\n fmla v31.4s, v9.4s, v7.s[" #l "]\n"
       GS_LANE(0) GS_LANE(1) GS_LANE(2) GS_LANE(3)
       "subs x17, x17, #1\n"
