@@ -308,6 +308,34 @@ TEST_P(F32GemmOps, TransposeConvMatchesReferenceOpAndIsThreadInvariant) {
     const std::string what = std::string(e.kernel.name) + " tconv iter " + std::to_string(iter);
     ExpectClose(y1, want, k, what);
     EXPECT_TRUE(BitEqual(y1, run(&p3))) << what << ": 3 threads differ";
+    // Split by output phase: one pack per phase of its taps' filter rows.
+    std::vector<std::vector<float>> packs;
+    std::vector<const float*> phase_packed;
+    for (int ry = 0; ry < p.stride_h; ++ry) {
+      for (int rx = 0; rx < p.stride_w; ++rx) {
+        const std::vector<int> taps = TransposeConvPhaseTaps(p, ry, rx);
+        const int64_t t = static_cast<int64_t>(taps.size());
+        std::vector<float> sub(static_cast<size_t>(p.out_c * t * p.in_c));
+        for (int64_t o = 0; o < p.out_c; ++o) {
+          for (int64_t j = 0; j < t; ++j) {
+            for (int64_t ci = 0; ci < p.in_c; ++ci) {
+              sub[(o * t + j) * p.in_c + ci] =
+                  w[(o * p.kernel_h * p.kernel_w + taps[j]) * p.in_c + ci];
+            }
+          }
+        }
+        packs.push_back(Pack(e.kernel, p.out_c, t * p.in_c, sub.data(), bias));
+        phase_packed.push_back(packs.back().data());
+      }
+    }
+    auto run_phased = [&](ThreadPool* pool) {
+      std::vector<float> y(ny, 12345.0f);
+      f32_transpose_conv2d__phased(p, e.kernel, phase_packed.data(), x.data(), y.data(), pool);
+      return y;
+    };
+    const auto yp = run_phased(&p1);
+    ExpectClose(yp, want, k, what + " phased");
+    EXPECT_TRUE(BitEqual(yp, run_phased(&p3))) << what << ": phased, 3 threads differ";
   }
 }
 

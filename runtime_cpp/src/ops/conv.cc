@@ -240,6 +240,92 @@ void f32_transpose_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kern
              });
 }
 
+std::vector<int> TransposeConvPhaseTaps(const Conv2DParams& p, int ry, int rx) {
+  std::vector<int> taps;
+  for (int ky = ry; ky < p.kernel_h; ky += p.stride_h) {
+    for (int kx = rx; kx < p.kernel_w; kx += p.stride_w) taps.push_back(ky * p.kernel_w + kx);
+  }
+  return taps;
+}
+
+void f32_transpose_conv2d__phased(const Conv2DParams& p, const F32GemmKernel& kernel,
+                                  const float* const* phase_packed, const float* x, float* y,
+                                  ThreadPool* pool) {
+  const int sh = p.stride_h, sw = p.stride_w;
+  const int64_t mr = kernel.mr, nr = kernel.nr, out_c = p.out_c, c = p.in_c;
+  const int64_t ntiles = (out_c + nr - 1) / nr;
+  // Phase (ry, rx) holds the output pixels with (oy + pad_top) % sh == ry and
+  // (ox + pad_left) % sw == rx; exactly its taps (ky % sh == ry, kx % sw ==
+  // rx) can land on them. A row tile is up to MR pixels of one output row of
+  // one phase: sw pixels apart in memory.
+  struct Phase {
+    std::vector<int> taps;
+    int64_t oy0 = 0, ox0 = 0, rows = 0, cols = 0, xtiles = 0, first_tile = 0;
+  };
+  std::vector<Phase> phases;
+  int64_t row_tiles = 0;
+  size_t max_taps = 1;
+  for (int ry = 0; ry < sh; ++ry) {
+    for (int rx = 0; rx < sw; ++rx) {
+      Phase ph;
+      ph.taps = TransposeConvPhaseTaps(p, ry, rx);
+      ph.oy0 = ((ry - p.pad_top) % sh + sh) % sh;
+      ph.ox0 = ((rx - p.pad_left) % sw + sw) % sw;
+      ph.rows = ph.oy0 < p.out_h ? (p.out_h - ph.oy0 + sh - 1) / sh : 0;
+      ph.cols = ph.ox0 < p.out_w ? (p.out_w - ph.ox0 + sw - 1) / sw : 0;
+      ph.xtiles = (ph.cols + mr - 1) / mr;
+      ph.first_tile = row_tiles;
+      row_tiles += p.batch * ph.rows * ph.xtiles;
+      max_taps = std::max(max_taps, ph.taps.size());
+      phases.push_back(std::move(ph));
+    }
+  }
+  const int64_t cost = mr * nr * c * static_cast<int64_t>(max_taps);
+  ParallelItems(pool, row_tiles * ntiles, cost, [&](int64_t begin, int64_t end) {
+    std::vector<const float*> ind(max_taps * static_cast<size_t>(mr));
+    std::vector<float> zero(static_cast<size_t>(c), 0.0f);
+    size_t ph_index = 0;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t tile = item / ntiles, nt = item % ntiles;
+      while (ph_index + 1 < phases.size() && phases[ph_index + 1].first_tile <= tile) ++ph_index;
+      while (phases[ph_index].first_tile > tile) --ph_index;
+      const Phase& ph = phases[ph_index];
+      const int64_t local = tile - ph.first_tile;
+      const int64_t xt = local % ph.xtiles, row = local / ph.xtiles;
+      const int64_t oy = ph.oy0 + (row % ph.rows) * sh, n = row / ph.rows;
+      const int64_t ox = ph.ox0 + xt * mr * sw;
+      const int64_t m = std::min(mr, ph.cols - xt * mr);
+      const int64_t n0 = nt * nr, nc = std::min(nr, out_c - n0);
+      float* out = y + ((n * p.out_h + oy) * p.out_w + ox) * out_c + n0;
+      const int64_t stride = sw * out_c;
+      const int64_t ks = static_cast<int64_t>(ph.taps.size());
+      const size_t block = F32GemmPackedBlockFloats(static_cast<size_t>(ks * c),
+                                                    static_cast<size_t>(nr));
+      const float* packed = phase_packed[ph_index] + nt * block;
+      if (ks == 0) {  // no tap lands here: the bias alone
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t j = 0; j < nc; ++j) out[i * stride + j] = Clamp(packed[j], p.act);
+        }
+        continue;
+      }
+      const float* image = x + n * p.in_h * p.in_w * c;
+      for (int64_t i = 0; i < mr; ++i) {
+        const int64_t oxi = ox + std::min(i, m - 1) * sw;  // rows past m repeat the last
+        for (int64_t j = 0; j < ks; ++j) {
+          const int ky = ph.taps[j] / p.kernel_w, kx = ph.taps[j] % p.kernel_w;
+          const int64_t ty = oy + p.pad_top - ky, tx = oxi + p.pad_left - kx;
+          const int64_t iy = ty / sh, ix = tx / sw;  // exact where ty, tx >= 0
+          const bool hit = ty >= 0 && tx >= 0 && iy < p.in_h && ix < p.in_w;
+          ind[j * mr + i] = hit ? image + (iy * p.in_w + ix) * c : zero.data();
+        }
+      }
+      kernel.fn(static_cast<size_t>(m), static_cast<size_t>(nc), static_cast<size_t>(c),
+                static_cast<size_t>(ks), ind.data(), packed, out, static_cast<size_t>(stride),
+                p.act.lo, p.act.hi);
+    }
+  });
+}
+
 bool F32DepthwiseDwconvSupported(const Conv2DParams& p) {
   return p.depth_multiplier == 1 && p.out_c == p.in_c &&
          static_cast<int64_t>(p.kernel_h) * p.kernel_w <= kDwconvMaxTaps;

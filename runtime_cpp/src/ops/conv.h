@@ -15,6 +15,7 @@
 #define GEARSHIFT_OPS_CONV_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/f32_dwconv/f32_dwconv.h"
 #include "kernels/f32_gemm/f32_gemm.h"
@@ -56,6 +57,19 @@ void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const 
 // rounding, not bit for bit).
 void f32_transpose_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel,
                                 const float* packed, const float* x, float* y, ThreadPool* pool);
+
+// Strided TRANSPOSE_CONV split by output phase: the output pixels whose
+// (oy + pad_top) % stride_h and (ox + pad_left) % stride_w are (ry, rx) are
+// reached only by the taps TransposeConvPhaseTaps(p, ry, rx) returns (as
+// ky * KW + kx, ky then kx ascending), so each phase is its own indirect GEMM
+// over those taps and no multiply reads a zero row for want of a landing
+// tap. phase_packed[ry * stride_w + rx]: the filter's rows of those taps
+// ([O, taps, C]) and the bias, packed for `kernel` (a phase without taps
+// packs the bias alone and outputs it).
+std::vector<int> TransposeConvPhaseTaps(const Conv2DParams& p, int ry, int rx);
+void f32_transpose_conv2d__phased(const Conv2DParams& p, const F32GemmKernel& kernel,
+                                  const float* const* phase_packed, const float* x, float* y,
+                                  ThreadPool* pool);
 
 // x [N,H,W,C], filter [1,KH,KW,C*M], bias [C*M] or null, y [N,OH,OW,C*M].
 void f32_depthwise_conv2d__ref(const Conv2DParams& p, const float* x, const float* filter,

@@ -489,15 +489,33 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         p.act = ActivationRange(a.activation);
         p.pad_top = TransposeConvPadBefore(p.in_h, p.out_h, p.kernel_h, p.stride_h, a.padding);
         p.pad_left = TransposeConvPadBefore(p.in_w, p.out_w, p.kernel_w, p.stride_w, a.padding);
-        // Strided: most taps of each output pixel read nothing, which the
-        // GEMM would still multiply (4x the work at stride 2); those stay on
-        // the reference loop until the GEMM is split by output phase.
-        if (!int8 && p.stride_h == 1 && p.stride_w == 1 && ConstWeights(refs, node) &&
-            weights->at(node.inputs[1]).sparse == nullptr &&
+        if (!int8 && ConstWeights(refs, node) && weights->at(node.inputs[1]).sparse == nullptr &&
             F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
-          st.packed = plan->PackGemm(p.out_c, p.kernel_h * p.kernel_w * p.in_c,
-                                     static_cast<const float*>(refs[node.inputs[1]].data),
-                                     static_cast<const float*>(BiasData(refs, node)), packs);
+          const auto* w = static_cast<const float*>(refs[node.inputs[1]].data);
+          const auto* b = static_cast<const float*>(BiasData(refs, node));
+          if (p.stride_h == 1 && p.stride_w == 1) {
+            st.packed = plan->PackGemm(p.out_c, p.kernel_h * p.kernel_w * p.in_c, w, b, packs);
+          } else {
+            // One pack per output phase, of the filter rows of its taps
+            // (f32_transpose_conv2d__phased). Packed from a temporary, so
+            // not shared through `packs` (keyed by the weights' address).
+            for (int ry = 0; ry < p.stride_h; ++ry) {
+              for (int rx = 0; rx < p.stride_w; ++rx) {
+                const std::vector<int> taps = TransposeConvPhaseTaps(p, ry, rx);
+                const int64_t t = static_cast<int64_t>(taps.size());
+                std::vector<float> sub(static_cast<size_t>(p.out_c * t * p.in_c));
+                for (int64_t o = 0; o < p.out_c; ++o) {
+                  for (int64_t j = 0; j < t; ++j) {
+                    std::memcpy(sub.data() + (o * t + j) * p.in_c,
+                                w + (o * p.kernel_h * p.kernel_w + taps[j]) * p.in_c,
+                                static_cast<size_t>(p.in_c) * sizeof(float));
+                  }
+                }
+                st.phase_packed.push_back(
+                    plan->PackGemm(p.out_c, t * p.in_c, sub.data(), b, nullptr));
+              }
+            }
+          }
         }
         break;
       }
@@ -688,6 +706,11 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
       case OpType::kTransposeConv:
         if (st.packed != nullptr) {
           f32_transpose_conv2d__gemm(st.conv, kernels_.f32_gemm, st.packed, in[0], y, pool);
+          break;
+        }
+        if (!st.phase_packed.empty()) {
+          f32_transpose_conv2d__phased(st.conv, kernels_.f32_gemm, st.phase_packed.data(), in[0],
+                                       y, pool);
           break;
         }
         f32_transpose_conv2d__ref(st.conv, in[0], in[1], st.num_operands > 2 ? in[2] : nullptr, y,
