@@ -11,6 +11,7 @@
 #define GEARSHIFT_KERNELS_F32_DWCONV_F32_DWCONV_H_
 
 #include <cstddef>
+#include <type_traits>
 
 namespace gearshift {
 
@@ -18,6 +19,21 @@ namespace gearshift {
 using F32DwconvUkernelFn = void (*)(size_t channels, size_t taps, const float* const* input,
                                     const float* const* weights, const float* bias,
                                     float* output, float lo, float hi);
+
+// Calls f(std::integral_constant<size_t, N>()) with N = taps for 9 and 25
+// (interior pixels of 3x3 and 5x5 filters, whose loops the kernels unroll)
+// and N = 0 (tap count known only at run time) otherwise.
+template <typename F>
+void ByTapCount(size_t taps, F&& f) {
+  switch (taps) {
+    case 9:
+      return f(std::integral_constant<size_t, 9>());
+    case 25:
+      return f(std::integral_constant<size_t, 25>());
+    default:
+      return f(std::integral_constant<size_t, 0>());
+  }
+}
 
 #define GS_UKERNEL(isa, name, mr, nr)                                          \
   void name(size_t channels, size_t taps, const float* const* input,           \

@@ -105,14 +105,9 @@ void Dwconv(size_t channels, size_t taps, const float* const* input, const float
 void f32_dwconv_8c__neon(size_t channels, size_t taps, const float* const* input,
                          const float* const* weights, const float* bias, float* output,
                          float lo, float hi) {
-  switch (taps) {  // interior pixels of 3x3 and 5x5 filters: loops unrolled
-    case 9:
-      return Dwconv<9>(channels, taps, input, weights, bias, output, lo, hi);
-    case 25:
-      return Dwconv<25>(channels, taps, input, weights, bias, output, lo, hi);
-    default:
-      return Dwconv<0>(channels, taps, input, weights, bias, output, lo, hi);
-  }
+  ByTapCount(taps, [&](auto fixed) {
+    Dwconv<decltype(fixed)::value>(channels, taps, input, weights, bias, output, lo, hi);
+  });
 }
 
 }  // namespace gearshift
