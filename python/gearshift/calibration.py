@@ -44,12 +44,18 @@ class ImageFolder:
             yield self.preprocess(read_rgb(f))
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """An image file as ``HxWx3`` uint8 RGB."""
+def _pil_image() -> Any:
+    """Pillow's ``Image`` module, or an error that says how to get it."""
     try:
         from PIL import Image
     except ImportError:
         raise ImportError("reading calibration images needs Pillow: pip install pillow") from None
+    return Image
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """An image file as ``HxWx3`` uint8 RGB."""
+    Image = _pil_image()
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"), dtype=np.uint8)
@@ -60,7 +66,7 @@ def read_rgb(path: Path) -> np.ndarray:
 def resize_to(size: tuple[int, int], scale: tuple[float, float]) -> Preprocess:
     """The default preprocessing: bilinear resize to ``(height, width)``, then map
     [0, 255] linearly to ``scale`` (float32)."""
-    from PIL import Image
+    Image = _pil_image()
 
     h, w = size
     lo, hi = scale

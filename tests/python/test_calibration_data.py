@@ -103,7 +103,8 @@ def test_errors(x) -> None:
 
 # -- a folder of images -------------------------------------------------------------------
 def _write_images(folder: Path, n: int) -> list[np.ndarray]:
-    from PIL import Image
+    # Pillow is an optional extra (board images may lack it): skip without it.
+    Image = pytest.importorskip("PIL.Image")
 
     rng = np.random.default_rng(2)
     images = []
