@@ -51,7 +51,7 @@ class Runtime:
         isa: kernel instruction set: ``None`` picks the best the CPU offers
             (or ``$GEARSHIFT_ISA`` when set); ``"ref"`` runs the reference
             kernels only; else one of ``runtime_info()["isa_compiled"]`` the
-            CPU supports, e.g. ``"avx2"``, ``"avx512vnni"``, ``"neon"`` or
+            CPU supports, e.g. ``"avx2"``, ``"avx512"``, ``"avx512vnni"``, ``"neon"`` or
             ``"neon_dot"``. An unavailable one
             raises ``ValueError`` listing those available.
     """
