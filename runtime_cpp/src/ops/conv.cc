@@ -207,45 +207,26 @@ void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const 
              });
 }
 
-void f32_transpose_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel,
-                                const float* packed, const float* x, float* y, ThreadPool* pool) {
-  const int64_t kh = p.kernel_h, kw = p.kernel_w, taps = kh * kw;
-  const int64_t mr = kernel.mr;
-  // Output pixel (oy, ox) reads input (iy, ix) through tap (ky, kx) when
-  // iy * stride - pad + ky == oy: every tap is a row, the zero row where no
-  // input pixel lands (on a stride-s grid most taps of a pixel read zeros).
-  IgemmTiles(p, taps * p.in_c, taps, kernel, packed, y, pool,
-             [&](int64_t r0, int64_t m, const float** ind, const float* zero) {
-               int64_t ox = r0 % p.out_w, oy = (r0 / p.out_w) % p.out_h;
-               int64_t n = r0 / (p.out_w * p.out_h);
-               for (int64_t i = 0; i < m; ++i) {
-                 const float* image = x + n * p.in_h * p.in_w * p.in_c;
-                 for (int64_t t = 0; t < taps; ++t) {
-                   const int64_t ty = oy + p.pad_top - t / kw, tx = ox + p.pad_left - t % kw;
-                   const bool hit = ty >= 0 && tx >= 0 && ty % p.stride_h == 0 &&
-                                    tx % p.stride_w == 0 && ty / p.stride_h < p.in_h &&
-                                    tx / p.stride_w < p.in_w;
-                   ind[t * mr + i] =
-                       hit ? image + ((ty / p.stride_h) * p.in_w + tx / p.stride_w) * p.in_c
-                           : zero;
-                 }
-                 if (++ox == p.out_w) {
-                   ox = 0;
-                   if (++oy == p.out_h) {
-                     oy = 0;
-                     ++n;
-                   }
-                 }
-               }
-             });
-}
-
 std::vector<int> TransposeConvPhaseTaps(const Conv2DParams& p, int ry, int rx) {
   std::vector<int> taps;
   for (int ky = ry; ky < p.kernel_h; ky += p.stride_h) {
     for (int kx = rx; kx < p.kernel_w; kx += p.stride_w) taps.push_back(ky * p.kernel_w + kx);
   }
   return taps;
+}
+
+std::vector<float> TransposeConvPhaseFilter(const Conv2DParams& p, const float* filter,
+                                            const std::vector<int>& taps) {
+  const int64_t t = static_cast<int64_t>(taps.size()), c = p.in_c;
+  std::vector<float> sub(static_cast<size_t>(p.out_c * t * c));
+  for (int64_t o = 0; o < p.out_c; ++o) {
+    for (int64_t j = 0; j < t; ++j) {
+      std::memcpy(sub.data() + (o * t + j) * c,
+                  filter + (o * p.kernel_h * p.kernel_w + taps[j]) * c,
+                  static_cast<size_t>(c) * sizeof(float));
+    }
+  }
+  return sub;
 }
 
 void f32_transpose_conv2d__phased(const Conv2DParams& p, const F32GemmKernel& kernel,

@@ -51,22 +51,20 @@ bool F32Conv2DGemmSupported(const Conv2DParams& p, const F32GemmKernel& kernel);
 void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const float* packed,
                       const float* x, float* y, ThreadPool* pool);
 
-// TRANSPOSE_CONV on the same indirect GEMM: `packed` is the [O, KH, KW, C]
-// filter and bias packed like a convolution's (the bias starts the sum,
-// where TFLite's reference adds it after the scatter: equal within float
-// rounding, not bit for bit).
-void f32_transpose_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel,
-                                const float* packed, const float* x, float* y, ThreadPool* pool);
-
-// Strided TRANSPOSE_CONV split by output phase: the output pixels whose
-// (oy + pad_top) % stride_h and (ox + pad_left) % stride_w are (ry, rx) are
-// reached only by the taps TransposeConvPhaseTaps(p, ry, rx) returns (as
-// ky * KW + kx, ky then kx ascending), so each phase is its own indirect GEMM
-// over those taps and no multiply reads a zero row for want of a landing
-// tap. phase_packed[ry * stride_w + rx]: the filter's rows of those taps
-// ([O, taps, C]) and the bias, packed for `kernel` (a phase without taps
-// packs the bias alone and outputs it).
+// TRANSPOSE_CONV on the indirect GEMM, split by output phase: the output
+// pixels whose (oy + pad_top) % stride_h and (ox + pad_left) % stride_w are
+// (ry, rx) are reached only by the taps TransposeConvPhaseTaps(p, ry, rx)
+// returns (as ky * KW + kx, ky then kx ascending), so each phase is its own
+// indirect GEMM over those taps and no multiply reads a zero row for want of
+// a landing tap (at stride 1 there is one phase with every tap).
+// phase_packed[ry * stride_w + rx]: TransposeConvPhaseFilter's rows and the
+// bias, packed for `kernel` (a phase without taps packs the bias alone and
+// outputs it). The bias starts the sum, where TFLite's reference adds it
+// after the scatter: equal within float rounding, not bit for bit.
 std::vector<int> TransposeConvPhaseTaps(const Conv2DParams& p, int ry, int rx);
+// The [O, taps, C] rows of filter [O, KH, KW, C] for those taps.
+std::vector<float> TransposeConvPhaseFilter(const Conv2DParams& p, const float* filter,
+                                            const std::vector<int>& taps);
 void f32_transpose_conv2d__phased(const Conv2DParams& p, const F32GemmKernel& kernel,
                                   const float* const* phase_packed, const float* x, float* y,
                                   ThreadPool* pool);

@@ -493,26 +493,19 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
             F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
           const auto* w = static_cast<const float*>(refs[node.inputs[1]].data);
           const auto* b = static_cast<const float*>(BiasData(refs, node));
-          if (p.stride_h == 1 && p.stride_w == 1) {
-            st.packed = plan->PackGemm(p.out_c, p.kernel_h * p.kernel_w * p.in_c, w, b, packs);
-          } else {
-            // One pack per output phase, of the filter rows of its taps
-            // (f32_transpose_conv2d__phased). Packed from a temporary, so
-            // not shared through `packs` (keyed by the weights' address).
-            for (int ry = 0; ry < p.stride_h; ++ry) {
-              for (int rx = 0; rx < p.stride_w; ++rx) {
-                const std::vector<int> taps = TransposeConvPhaseTaps(p, ry, rx);
-                const int64_t t = static_cast<int64_t>(taps.size());
-                std::vector<float> sub(static_cast<size_t>(p.out_c * t * p.in_c));
-                for (int64_t o = 0; o < p.out_c; ++o) {
-                  for (int64_t j = 0; j < t; ++j) {
-                    std::memcpy(sub.data() + (o * t + j) * p.in_c,
-                                w + (o * p.kernel_h * p.kernel_w + taps[j]) * p.in_c,
-                                static_cast<size_t>(p.in_c) * sizeof(float));
-                  }
-                }
-                st.phase_packed.push_back(
-                    plan->PackGemm(p.out_c, t * p.in_c, sub.data(), b, nullptr));
+          // One pack per output phase (f32_transpose_conv2d__phased). A
+          // phase with every tap (stride 1) packs the filter itself, shared
+          // through `packs`; the others pack a temporary, which `packs`
+          // (keyed by the weights' address) must not keep.
+          for (int ry = 0; ry < p.stride_h; ++ry) {
+            for (int rx = 0; rx < p.stride_w; ++rx) {
+              const std::vector<int> taps = TransposeConvPhaseTaps(p, ry, rx);
+              const int64_t k = static_cast<int64_t>(taps.size()) * p.in_c;
+              if (taps.size() == static_cast<size_t>(p.kernel_h) * p.kernel_w) {
+                st.phase_packed.push_back(plan->PackGemm(p.out_c, k, w, b, packs));
+              } else {
+                const std::vector<float> sub = TransposeConvPhaseFilter(p, w, taps);
+                st.phase_packed.push_back(plan->PackGemm(p.out_c, k, sub.data(), b, nullptr));
               }
             }
           }
@@ -704,10 +697,6 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
         f32_pad__opt(st.pad, in[0], y, pool);
         break;
       case OpType::kTransposeConv:
-        if (st.packed != nullptr) {
-          f32_transpose_conv2d__gemm(st.conv, kernels_.f32_gemm, st.packed, in[0], y, pool);
-          break;
-        }
         if (!st.phase_packed.empty()) {
           f32_transpose_conv2d__phased(st.conv, kernels_.f32_gemm, st.phase_packed.data(), in[0],
                                        y, pool);

@@ -143,7 +143,7 @@ struct PlanStep {
   TensorRef output;
   int64_t out_elements = 0;
   const float* packed = nullptr;  // conv/dense: GEMM-packed weights, else ref op
-  // Strided TRANSPOSE_CONV: one GEMM pack per output phase (ops/conv.h).
+  // TRANSPOSE_CONV: one GEMM pack per output phase (ops/conv.h).
   std::vector<const float*> phase_packed;
   bool dwconv = false;            // depthwise: run KernelTable::f32_dwconv
   // CONV_2D / FULLY_CONNECTED of a `sparse` gear whose weights are stored
