@@ -282,10 +282,8 @@ TEST_P(F32GemmOps, TransposeConvMatchesReferenceOpAndIsThreadInvariant) {
     p.stride_h = ri(1, 3);
     p.stride_w = ri(1, 3);
     const Padding pad = iter % 2 ? Padding::kSame : Padding::kValid;
-    p.out_h = pad == Padding::kSame ? p.in_h * p.stride_h
-                                    : (p.in_h - 1) * p.stride_h + p.kernel_h;
-    p.out_w = pad == Padding::kSame ? p.in_w * p.stride_w
-                                    : (p.in_w - 1) * p.stride_w + p.kernel_w;
+    p.out_h = pad == Padding::kSame ? p.in_h * p.stride_h : (p.in_h - 1) * p.stride_h + p.kernel_h;
+    p.out_w = pad == Padding::kSame ? p.in_w * p.stride_w : (p.in_w - 1) * p.stride_w + p.kernel_w;
     p.pad_top = TransposeConvPadBefore(p.in_h, p.out_h, p.kernel_h, p.stride_h, pad);
     p.pad_left = TransposeConvPadBefore(p.in_w, p.out_w, p.kernel_w, p.stride_w, pad);
     if (iter % 3 == 1) p.act = {0.0f, 6.0f};
