@@ -39,15 +39,15 @@ void f32_gemm_8x32__avx512(size_t mr, size_t nc, size_t kc, size_t ks, const flo
   }
   w += 32;
   for (size_t t = 0; t < ks; ++t, a += 8) {
-    // Rows past mr repeat the last real one: computed, never stored.
+    // The caller fills all MR rows (rows past mr repeat a real one).
     const float* a0 = a[0];
-    const float* a1 = mr > 1 ? a[1] : a0;
-    const float* a2 = mr > 2 ? a[2] : a1;
-    const float* a3 = mr > 3 ? a[3] : a2;
-    const float* a4 = mr > 4 ? a[4] : a3;
-    const float* a5 = mr > 5 ? a[5] : a4;
-    const float* a6 = mr > 6 ? a[6] : a5;
-    const float* a7 = mr > 7 ? a[7] : a6;
+    const float* a1 = a[1];
+    const float* a2 = a[2];
+    const float* a3 = a[3];
+    const float* a4 = a[4];
+    const float* a5 = a[5];
+    const float* a6 = a[6];
+    const float* a7 = a[7];
     for (size_t k = 0; k < kc; ++k) {
       const __m512 wa = _mm512_loadu_ps(w);
       const __m512 wb = _mm512_loadu_ps(w + 16);

@@ -41,11 +41,11 @@ void f32_gemm_4x8__neon(size_t mr, size_t nc, size_t kc, size_t ks, const float*
   float32x4_t acc3a = acc0a, acc3b = acc0b;
   w += 8;
   for (size_t t = 0; t < ks; ++t, a += 4) {
-    // Rows past mr repeat the last real one: computed, never stored.
+    // The caller fills all MR rows (rows past mr repeat a real one).
     const float* a0 = a[0];
-    const float* a1 = mr > 1 ? a[1] : a0;
-    const float* a2 = mr > 2 ? a[2] : a1;
-    const float* a3 = mr > 3 ? a[3] : a2;
+    const float* a1 = a[1];
+    const float* a2 = a[2];
+    const float* a3 = a[3];
     for (size_t k = 0; k < kc; ++k) {
       const float32x4_t wa = vld1q_f32(w);
       const float32x4_t wb = vld1q_f32(w + 4);
