@@ -3,7 +3,8 @@
 //
 // Graph-input quantization kernels (kernels/q8_quantize) against QuantizeQ8,
 // bit for bit: exact rounding ties of both signs, values just either side of
-// a tie, NaN, infinities, signed zeros, subnormals, values far beyond the
+// a tie and up to 2^-10 from one (the float fast paths' margin), NaN,
+// infinities, signed zeros, subnormals, values far beyond the
 // int8 range, zero points at both ends, lengths around the 8-value step, and
 // through the threaded driver at 1 and 3 threads.
 #include "kernels/q8_quantize/q8_quantize.h"
@@ -53,7 +54,7 @@ TEST_P(Q8QuantizeUkernel, MatchesQuantizeQ8BitExact) {
   std::mt19937 rng(99);
   const float inf = std::numeric_limits<float>::infinity();
   const float special[] = {NAN, inf, -inf, 0.0f, -0.0f, 1e-40f, -1e-40f, 3e38f, -3e38f};
-  for (int trial = 0; trial < 300; ++trial) {
+  for (int trial = 0; trial < 600; ++trial) {
     // Power-of-two scales make exact ties; others exercise the division.
     const float scale = trial % 3 == 0 ? std::ldexp(1.0f, trial % 7 - 4)
                                        : std::uniform_real_distribution<float>(1e-4f, 0.5f)(rng);
@@ -71,6 +72,11 @@ TEST_P(Q8QuantizeUkernel, MatchesQuantizeQ8BitExact) {
         x[i] = std::nextafter((m + 0.5f) * scale, (m - 1.0f) * scale);  // just before
       } else if (kind == 3) {
         x[i] = special[rng() % (sizeof(special) / sizeof(special[0]))];
+      } else if (kind == 4) {  // 2^-18..2^-10 from a tie: the float fast path's margin
+        // (in double, and near zero, so that x keeps the offset)
+        const double off = std::ldexp(1.0, -10 - static_cast<int>(rng() % 7));
+        const double t = static_cast<double>(static_cast<int>(rng() % 80) - 40) + 0.5;
+        x[i] = static_cast<float>((t + (rng() % 2 ? off : -off)) * static_cast<double>(scale));
       } else {
         x[i] = std::uniform_real_distribution<float>(-200.0f, 200.0f)(rng) * scale;
       }
