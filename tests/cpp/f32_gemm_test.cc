@@ -324,6 +324,56 @@ TEST_P(F32GemmOps, TransposeConvMatchesReferenceOpAndIsThreadInvariant) {
   }
 }
 
+// Stride == kernel (upsampling heads): one GEMM per (input row, filter
+// row), N = KW * O, against the reference op.
+TEST_P(F32GemmOps, TransposeConvShuffleMatchesReferenceOp) {
+  const Entry& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP();
+  std::mt19937 rng(29);
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int iter = 0; iter < 40; ++iter) {
+    Conv2DParams p;
+    p.batch = ri(1, 2);
+    p.in_h = ri(1, 5);
+    p.in_w = ri(1, 21);
+    p.in_c = ri(1, 19);
+    p.out_c = iter % 5 == 0 ? ri(17, 40) : ri(1, 6);
+    p.kernel_h = p.stride_h = ri(1, 4);
+    p.kernel_w = p.stride_w = ri(1, 4);
+    p.out_h = p.in_h * p.stride_h;
+    p.out_w = p.in_w * p.stride_w;
+    ASSERT_TRUE(TransposeConvIsShuffle(p));
+    if (iter % 3 == 1) p.act = {0.0f, 6.0f};
+    const int64_t k = static_cast<int64_t>(p.kernel_h) * p.kernel_w * p.in_c;
+    const auto x = Random(&rng, p.batch * p.in_h * p.in_w * p.in_c);
+    const auto w = Random(&rng, p.out_c * k);
+    const auto b = Random(&rng, p.out_c);
+    const float* bias = iter % 4 ? b.data() : nullptr;
+    const int64_t ny = p.batch * p.out_h * p.out_w * p.out_c;
+    std::vector<float> want(ny);
+    f32_transpose_conv2d__ref(p, x.data(), w.data(), bias, want.data(), nullptr);
+    const std::vector<float> bias_cols = TransposeConvShuffleColumns(p, b.data());
+    std::vector<std::vector<float>> packs;
+    std::vector<const float*> row_packed;
+    for (int ky = 0; ky < p.kernel_h; ++ky) {
+      const std::vector<float> rows = TransposeConvShuffleFilter(p, w.data(), ky);
+      packs.push_back(Pack(e.kernel, p.kernel_w * p.out_c, p.in_c, rows.data(),
+                           bias != nullptr ? bias_cols.data() : nullptr));
+      row_packed.push_back(packs.back().data());
+    }
+    auto run = [&](ThreadPool* pool) {
+      std::vector<float> y(ny, 12345.0f);
+      f32_transpose_conv2d__shuffle(p, e.kernel, row_packed.data(), x.data(), y.data(), pool);
+      return y;
+    };
+    ThreadPool p1(1), p3(3, 1);
+    const std::string what = std::string(e.kernel.name) + " shuffle iter " + std::to_string(iter);
+    const auto y1 = run(&p1);
+    ExpectClose(y1, want, p.in_c, what);
+    EXPECT_TRUE(BitEqual(y1, run(&p3))) << what << ": 3 threads differ";
+  }
+}
+
 TEST_P(F32GemmOps, DenseMatchesReferenceOpAndIsThreadInvariant) {
   const Entry& e = GetParam();
   if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP();

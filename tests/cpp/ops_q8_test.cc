@@ -564,6 +564,65 @@ TEST(OpsQ8, TransposeConvGemmMatchesReference) {
   }
 }
 
+// TRANSPOSE_CONV whose stride equals its kernel (2x2 stride-2 upsampling
+// heads) runs as one GEMM per (input row, filter row) with N = KW * O:
+// the reference's integers for kernels 1-4 per side, one to many output
+// channels, rows longer than a tile, every runnable kernel.
+TEST(OpsQ8, TransposeConvShuffleMatchesReference) {
+  std::mt19937 rng(19);
+  const std::vector<Q8GemmKernel> kernels = RunnableKernels();
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int cases = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    Conv2DParams p;
+    p.batch = pick(1, 2);
+    p.in_h = pick(1, 5);
+    p.in_w = pick(1, 21);
+    p.in_c = pick(1, 40);
+    p.out_c = trial % 5 == 0 ? pick(17, 40) : pick(1, 6);
+    p.kernel_h = p.stride_h = pick(1, 4);
+    p.kernel_w = p.stride_w = pick(1, 4);
+    const Padding pad = trial % 2 != 0 ? Padding::kSame : Padding::kValid;
+    p.out_h = p.in_h * p.stride_h;  // SAME and VALID agree when stride == kernel
+    p.out_w = p.in_w * p.stride_w;
+    p.pad_top = TransposeConvPadBefore(p.in_h, p.out_h, p.kernel_h, p.stride_h, pad);
+    p.pad_left = TransposeConvPadBefore(p.in_w, p.out_w, p.kernel_w, p.stride_w, pad);
+    ASSERT_TRUE(TransposeConvIsShuffle(p));
+    const int64_t kdim = int64_t{p.kernel_h} * p.kernel_w * p.in_c;
+    const I8 x = RandomI8(&rng, p.batch * p.in_h * p.in_w * p.in_c);
+    const I8 w = RandomI8(&rng, p.out_c * kdim, -127, 127);
+    const std::vector<int32_t> bias = RandomBias(&rng, p.out_c);
+    Q8ChannelRequant q;
+    MakeQ8ChannelRequant({0.02f, pick(-128, 127)}, RandomScales(&rng, p.out_c, 0.0005f, 0.01f),
+                         {0.05f, -3}, p.out_c,
+                         trial % 2 == 0 ? Activation::kNone : Activation::kRelu6, &q);
+    const size_t out = static_cast<size_t>(p.batch * p.out_h * p.out_w * p.out_c);
+    I8 ref(out);
+    q8_transpose_conv2d__ref(p, q, x.data(), w.data(), bias.data(), ref.data(), nullptr);
+    Q8ChannelRequant cols = q;
+    cols.multiplier = TransposeConvShuffleColumns(p, q.multiplier.data());
+    cols.shift = TransposeConvShuffleColumns(p, q.shift.data());
+    const std::vector<int32_t> bias_cols = TransposeConvShuffleColumns(p, bias.data());
+    for (const Q8GemmKernel& k : kernels) {
+      std::vector<std::vector<int32_t>> packs;
+      std::vector<const void*> row_packed;
+      for (int ky = 0; ky < p.kernel_h; ++ky) {
+        const I8 rows = TransposeConvShuffleFilter(p, w.data(), ky);
+        packs.push_back(Pack(k, p.kernel_w * p.out_c, p.in_c, rows, bias_cols, cols));
+        row_packed.push_back(packs.back().data());
+      }
+      for (int threads : {1, 3}) {
+        ThreadPool pool(threads, 1);
+        I8 y(out, 0x55);
+        q8_transpose_conv2d__shuffle(p, q, k, row_packed.data(), x.data(), y.data(), &pool);
+        ASSERT_EQ(y, ref) << k.name << " trial " << trial << " threads " << threads;
+      }
+      ++cases;
+    }
+  }
+  EXPECT_GE(cases, 40);
+}
+
 // 3x3 convolutions over many channels used to exceed a fixed 32 KiB gather
 // tile and silently take the scalar reference loop (a 3x3 512->64 conv ran
 // 10x slower in int8 than in fp32); every geometry now takes the GEMM path.

@@ -307,6 +307,37 @@ void f32_transpose_conv2d__phased(const Conv2DParams& p, const F32GemmKernel& ke
   });
 }
 
+bool TransposeConvIsShuffle(const Conv2DParams& p) {
+  return p.stride_h == p.kernel_h && p.stride_w == p.kernel_w && p.pad_top == 0 &&
+         p.pad_left == 0 && p.out_h == p.in_h * p.kernel_h && p.out_w == p.in_w * p.kernel_w;
+}
+
+void f32_transpose_conv2d__shuffle(const Conv2DParams& p, const F32GemmKernel& kernel,
+                                   const float* const* row_packed, const float* x, float* y,
+                                   ThreadPool* pool) {
+  const int64_t mr = kernel.mr, nr = kernel.nr, c = p.in_c, kh = p.kernel_h;
+  const int64_t n_cols = p.kernel_w * p.out_c;  // one input pixel's outputs in a row
+  const int64_t ntiles = (n_cols + nr - 1) / nr, xtiles = (p.in_w + mr - 1) / mr;
+  const size_t block = F32GemmPackedBlockFloats(static_cast<size_t>(c), static_cast<size_t>(nr));
+  // Items: (image, input row, filter row, pixel tile, column tile).
+  const int64_t items = p.batch * p.in_h * kh * xtiles * ntiles;
+  ParallelItems(pool, items, mr * nr * c, [&](int64_t begin, int64_t end) {
+    const float* ind[kF32GemmMaxMr];
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t nt = item % ntiles, xt = (item / ntiles) % xtiles;
+      const int64_t ky = (item / (ntiles * xtiles)) % kh, row = item / (ntiles * xtiles * kh);
+      const int64_t ix = xt * mr, m = std::min(mr, p.in_w - ix), n0 = nt * nr;
+      const float* in = x + (row * p.in_w + ix) * c;  // row = n * in_h + iy
+      for (int64_t i = 0; i < mr; ++i) ind[i] = in + std::min(i, m - 1) * c;
+      const int64_t oy = (row % p.in_h) * kh + ky, n = row / p.in_h;
+      float* out = y + ((n * p.out_h + oy) * p.out_w + ix * p.kernel_w) * p.out_c + n0;
+      kernel.fn(static_cast<size_t>(m), static_cast<size_t>(std::min(nr, n_cols - n0)),
+                static_cast<size_t>(c), 1, ind, row_packed[ky] + nt * block, out,
+                static_cast<size_t>(n_cols), p.act.lo, p.act.hi);
+    }
+  });
+}
+
 bool F32DepthwiseDwconvSupported(const Conv2DParams& p) {
   return p.depth_multiplier == 1 && p.out_c == p.in_c &&
          static_cast<int64_t>(p.kernel_h) * p.kernel_w <= kDwconvMaxTaps;

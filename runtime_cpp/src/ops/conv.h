@@ -14,6 +14,7 @@
 #ifndef GEARSHIFT_OPS_CONV_H_
 #define GEARSHIFT_OPS_CONV_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -68,6 +69,39 @@ std::vector<float> TransposeConvPhaseFilter(const Conv2DParams& p, const float* 
 void f32_transpose_conv2d__phased(const Conv2DParams& p, const F32GemmKernel& kernel,
                                   const float* const* phase_packed, const float* x, float* y,
                                   ThreadPool* pool);
+
+// TRANSPOSE_CONV whose stride equals its kernel, unpadded, with output =
+// input x stride (2x2 stride-2 upsampling heads): every output pixel has one
+// tap, and output row iy * KH + ky is input row iy times filter row ky, a
+// GEMM of [W, C] by [C, KW * O] whose rows land KW * O apart, straight into
+// that output row: no indirection, and N = KW * O where the phased GEMM has
+// N = O (a one-channel head filled an 8 x 32 tile to 1/32).
+bool TransposeConvIsShuffle(const Conv2DParams& p);
+// Filter row ky of filter [O, KH, KW, C] as GEMM rows [KW * O, C] (row
+// kx * O + o), and any per-output-channel vector [O] repeated to [KW * O].
+template <class T>
+std::vector<T> TransposeConvShuffleFilter(const Conv2DParams& p, const T* filter, int ky) {
+  const int64_t o_n = p.out_c, c = p.in_c, kw = p.kernel_w;
+  std::vector<T> rows(static_cast<size_t>(kw * o_n * c));
+  for (int64_t kx = 0; kx < kw; ++kx) {
+    for (int64_t o = 0; o < o_n; ++o) {
+      const T* src = filter + ((o * p.kernel_h + ky) * kw + kx) * c;
+      std::copy(src, src + c, rows.begin() + (kx * o_n + o) * c);
+    }
+  }
+  return rows;
+}
+template <class T>
+std::vector<T> TransposeConvShuffleColumns(const Conv2DParams& p, const T* per_channel) {
+  std::vector<T> v(static_cast<size_t>(p.kernel_w * p.out_c));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = per_channel[i % static_cast<size_t>(p.out_c)];
+  return v;
+}
+// row_packed[ky]: TransposeConvShuffleFilter(ky) and the repeated bias,
+// packed for `kernel`.
+void f32_transpose_conv2d__shuffle(const Conv2DParams& p, const F32GemmKernel& kernel,
+                                   const float* const* row_packed, const float* x, float* y,
+                                   ThreadPool* pool);
 
 // x [N,H,W,C], filter [1,KH,KW,C*M], bias [C*M] or null, y [N,OH,OW,C*M].
 void f32_depthwise_conv2d__ref(const Conv2DParams& p, const float* x, const float* filter,

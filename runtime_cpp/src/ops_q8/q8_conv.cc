@@ -487,6 +487,44 @@ void q8_transpose_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q,
   ConvGemm(p, q, kernel, packed, x, y, pool, q4_block, true);
 }
 
+void q8_transpose_conv2d__shuffle(const Conv2DParams& p, const Q8ChannelRequant& q,
+                                  const Q8GemmKernel& kernel, const void* const* row_packed,
+                                  const int8_t* x, int8_t* y, ThreadPool* pool) {
+  const int64_t mr = kernel.mr, nr = kernel.nr, c = p.in_c, kh = p.kernel_h;
+  const int64_t n_cols = p.kernel_w * p.out_c;  // one input pixel's outputs in a row
+  const int64_t ntiles = (n_cols + nr - 1) / nr, xtiles = (p.in_w + mr - 1) / mr;
+  const size_t block = Q8GemmPackedBlockBytes(static_cast<size_t>(c), static_cast<size_t>(nr),
+                                              static_cast<size_t>(kernel.kr));
+  const Q8GemmOutput out = GemmOutput(q);
+  const auto flip = static_cast<uint8_t>(kernel.a_offset != 0 ? 0x80 : 0);
+  // Items: (image, input row, filter row, pixel tile); a wide_nc kernel takes
+  // all column blocks in one call, others one call per block.
+  const int64_t items = p.batch * p.in_h * kh * xtiles;
+  ParallelItems(pool, items, mr * n_cols * c, [&](int64_t begin, int64_t end) {
+    std::vector<int8_t> flipped(flip != 0 ? static_cast<size_t>(mr * c) : 0);
+    const Q8GemmOutput o = out;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t xt = item % xtiles, ky = (item / xtiles) % kh, row = item / (xtiles * kh);
+      const int64_t ix = xt * mr, m = std::min(mr, p.in_w - ix);
+      const int8_t* a = x + (row * p.in_w + ix) * c;  // row = n * in_h + iy
+      if (flip != 0) {
+        FlipRows(flipped.data(), a, static_cast<size_t>(m * c), flip);
+        a = flipped.data();
+      }
+      const int64_t oy = (row % p.in_h) * kh + ky, n = row / p.in_h;
+      int8_t* yr = y + ((n * p.out_h + oy) * p.out_w + ix * p.kernel_w) * p.out_c;
+      const auto* w = static_cast<const char*>(row_packed[ky]);
+      for (int64_t nt = 0; nt < ntiles; ++nt) {
+        const int64_t n0 = nt * nr;
+        const int64_t nc = kernel.wide_nc ? n_cols - n0 : std::min(nr, n_cols - n0);
+        kernel.fn(static_cast<size_t>(m), static_cast<size_t>(nc), static_cast<size_t>(c), a,
+                  static_cast<size_t>(c), w + nt * block, yr + n0, static_cast<size_t>(n_cols), &o);
+        if (kernel.wide_nc) break;
+      }
+    }
+  });
+}
+
 void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequant& q,
                               const Q8GemmKernel& kernel, const void* packed, const int8_t* x,
                               int8_t* y, ThreadPool* pool, size_t q4_block) {

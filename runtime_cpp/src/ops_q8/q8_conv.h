@@ -109,6 +109,15 @@ void q8_transpose_conv2d__gemm(const Conv2DParams& p, const Q8ChannelRequant& q,
                                const Q8GemmKernel& kernel, const void* packed, const int8_t* x,
                                int8_t* y, ThreadPool* pool, size_t q4_block = 0);
 
+// TRANSPOSE_CONV where TransposeConvIsShuffle(p) (ops/conv.h): output row
+// iy * KH + ky is the GEMM of input row iy by filter row ky. row_packed[ky]:
+// TransposeConvShuffleFilter(ky) packed for `kernel` with the bias and q's
+// multipliers and shifts repeated per column (TransposeConvShuffleColumns).
+// Every output has one tap, so the integers are q8_transpose_conv2d__ref's.
+void q8_transpose_conv2d__shuffle(const Conv2DParams& p, const Q8ChannelRequant& q,
+                                  const Q8GemmKernel& kernel, const void* const* row_packed,
+                                  const int8_t* x, int8_t* y, ThreadPool* pool);
+
 // `packed`: w [O, I] etc. packed as for q8_conv2d__gemm.
 void q8_fully_connected__gemm(const FullyConnectedParams& p, const Q8ChannelRequant& q,
                               const Q8GemmKernel& kernel, const void* packed, const int8_t* x,

@@ -493,6 +493,18 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
             F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
           const auto* w = static_cast<const float*>(refs[node.inputs[1]].data);
           const auto* b = static_cast<const float*>(BiasData(refs, node));
+          if (TransposeConvIsShuffle(p)) {  // one temporary pack per filter row
+            st.shuffle = true;
+            const std::vector<float> bias_cols =
+                b != nullptr ? TransposeConvShuffleColumns(p, b) : std::vector<float>();
+            for (int ky = 0; ky < p.kernel_h; ++ky) {
+              const std::vector<float> rows = TransposeConvShuffleFilter(p, w, ky);
+              st.phase_packed.push_back(plan->PackGemm(p.kernel_w * p.out_c, p.in_c, rows.data(),
+                                                       b != nullptr ? bias_cols.data() : nullptr,
+                                                       nullptr));
+            }
+            break;
+          }
           // One pack per output phase (f32_transpose_conv2d__phased). A
           // phase with every tap (stride 1) packs the filter itself, shared
           // through `packs`; the others pack a temporary, which `packs`
@@ -697,6 +709,11 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
         f32_pad__opt(st.pad, in[0], y, pool);
         break;
       case OpType::kTransposeConv:
+        if (st.shuffle) {
+          f32_transpose_conv2d__shuffle(st.conv, kernels_.f32_gemm, st.phase_packed.data(), in[0],
+                                        y, pool);
+          break;
+        }
         if (!st.phase_packed.empty()) {
           f32_transpose_conv2d__phased(st.conv, kernels_.f32_gemm, st.phase_packed.data(), in[0],
                                        y, pool);
@@ -869,6 +886,36 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
       }
       const Q8GemmKernel& kernel = has_w_min ? kernels_.q8_gemm : kernels_.q8_gemm_w127;
       st->q8_gemm = kernel;
+      if (node.op == OpType::kTransposeConv && st->sparse == nullptr &&
+          TransposeConvIsShuffle(st->conv) && Q8GemmUsable(kernels_.q8_gemm)) {
+        // One pack per filter row, of rearranged (temporary) rows: packed
+        // through a local cache, never shared by address.
+        const Conv2DParams& p = st->conv;
+        std::vector<int8_t> expanded;
+        const int8_t* values = Int8Values(w, &expanded);
+        const int64_t count = p.out_c * p.kernel_h * p.kernel_w * p.in_c;
+        const bool w_min = std::find(values, values + count, int8_t{-128}) != values + count;
+        st->q8_gemm = w_min ? kernels_.q8_gemm : kernels_.q8_gemm_w127;
+        Q8ChannelRequant cols = st->q8_channel;
+        cols.multiplier = TransposeConvShuffleColumns(p, st->q8_channel.multiplier.data());
+        cols.shift = TransposeConvShuffleColumns(p, st->q8_channel.shift.data());
+        const std::vector<int32_t> bias_cols =
+            bias != nullptr ? TransposeConvShuffleColumns(p, bias) : std::vector<int32_t>();
+        const int64_t n = p.kernel_w * p.out_c;
+        for (int ky = 0; ky < p.kernel_h; ++ky) {
+          const std::vector<int8_t> rows = TransposeConvShuffleFilter(p, values, ky);
+          PackedWeightsCache local;
+          std::shared_ptr<const void> pack =
+              local.GetQ8(st->q8_gemm, n, p.in_c, rows.data(),
+                          bias != nullptr ? bias_cols.data() : nullptr, cols);
+          packed_bytes_ += static_cast<int64_t>(
+              Q8GemmPackedBytes(static_cast<size_t>(n), static_cast<size_t>(p.in_c), st->q8_gemm));
+          st->q8_phase_packed.push_back(pack.get());
+          packed_storage_.push_back(std::move(pack));
+        }
+        st->shuffle = true;
+        break;
+      }
       const bool gemm =
           st->sparse == nullptr &&
           (dense ? Q8GemmUsable(kernel)
@@ -1089,7 +1136,10 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         q8_pad__opt(st.pad, st.q8_pad_value, in[0], y, pool);
         break;
       case OpType::kTransposeConv:
-        if (st.q8_packed != nullptr) {
+        if (st.shuffle) {
+          q8_transpose_conv2d__shuffle(st.conv, st.q8_channel, st.q8_gemm,
+                                       st.q8_phase_packed.data(), in[0], y, pool);
+        } else if (st.q8_packed != nullptr) {
           q8_transpose_conv2d__gemm(st.conv, st.q8_channel, st.q8_gemm, st.q8_packed, in[0], y,
                                     pool, st.q4_block);
         } else {

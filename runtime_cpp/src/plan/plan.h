@@ -143,8 +143,12 @@ struct PlanStep {
   TensorRef output;
   int64_t out_elements = 0;
   const float* packed = nullptr;  // conv/dense: GEMM-packed weights, else ref op
-  // TRANSPOSE_CONV: one GEMM pack per output phase (ops/conv.h).
+  // TRANSPOSE_CONV: one GEMM pack per output phase, or per filter row where
+  // `shuffle` (TransposeConvIsShuffle, ops/conv.h); q8_phase_packed: the
+  // int8 gear's filter-row packs.
   std::vector<const float*> phase_packed;
+  std::vector<const void*> q8_phase_packed;
+  bool shuffle = false;
   bool dwconv = false;            // depthwise: run KernelTable::f32_dwconv
   // CONV_2D / FULLY_CONNECTED of a `sparse` gear whose weights are stored
   // sparse: the sparse kernels (ops/sparse_conv.h, ops_q8/q8_sparse.h).
