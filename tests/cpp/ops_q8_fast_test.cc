@@ -275,6 +275,45 @@ TEST_F(Q8Fast, AddExtremeScales) {
   }
 }
 
+// PRELU with a constant per-channel alpha runs as C tables of 256 bytes:
+// the reference's bytes for every channel count up to the limit (none past
+// it), extreme scales, zero points at both ends, 1-3 threads.
+TEST_F(Q8Fast, PreluTablesMatchReference) {
+  const float scales[] = {1e-3f, 0.0235f, 0.5f, 7.0f};
+  int tabled = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    const int64_t c = trial % 10 == 0 ? Int(250, 300) : Int(1, 70);
+    const int64_t h = Int(1, 9), w = Int(1, 9);
+    BinaryParams shape;
+    ASSERT_TRUE(MakeBinaryParams(Shape{1, h, w, c}, Shape{1, 1, c}, Activation::kNone, &shape));
+    const Q8Quant qx{scales[Int(0, 3)], Int(-128, 127)}, qa{scales[Int(0, 3)], Int(-128, 127)};
+    const Q8Quant qy{scales[Int(0, 3)], trial % 2 ? -128 : 127};
+    const Q8PreluParams p = MakeQ8PreluParams(qx, qa, qy);
+    const I8 x = Random(shape.size), alpha = Random(c);
+    const std::vector<int8_t> tables = MakeQ8PreluTables(shape, p, alpha.data());
+    if (c > kQ8PreluMaxTableChannels) {
+      EXPECT_TRUE(tables.empty()) << c;
+      continue;
+    }
+    ASSERT_EQ(tables.size(), static_cast<size_t>(c * 256));
+    I8 want(static_cast<size_t>(shape.size)), got(want.size());
+    q8_prelu__ref(shape, p, x.data(), alpha.data(), want.data());
+    for (ThreadPool* pool : pools_) {
+      std::fill(got.begin(), got.end(), int8_t{0});
+      q8_prelu__table(shape, tables, x.data(), got.data(), pool);
+      ASSERT_EQ(got, want) << "trial " << trial << " c " << c;
+    }
+    ++tabled;
+  }
+  EXPECT_GT(tabled, 40);
+  // Not a [pixels, C] x [C] broadcast: no tables.
+  BinaryParams same;
+  ASSERT_TRUE(MakeBinaryParams(Shape{2, 3, 4}, Shape{2, 3, 4}, Activation::kNone, &same));
+  const I8 alpha = Random(24);
+  EXPECT_TRUE(
+      MakeQ8PreluTables(same, MakeQ8PreluParams(Quant(), Quant(), Quant()), alpha.data()).empty());
+}
+
 TEST_F(Q8Fast, PoolsMatchReference) {
   for (int trial = 0; trial < 150; ++trial) {
     Pool2DParams p;

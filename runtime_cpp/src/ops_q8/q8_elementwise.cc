@@ -577,6 +577,56 @@ void q8_minimum__opt(const BinaryParams& shape, const int8_t* a, const int8_t* b
   BinaryOpt(shape, a, b, y, pool, 1, [](int8_t qa, int8_t qb) { return std::min(qa, qb); });
 }
 
+namespace {
+
+// The channel count of a [pixels, C] x [C] PRELU, else 0.
+int64_t PreluChannels(const BinaryParams& shape) {
+  const Frame f = Coalesce(shape);
+  if (f.rank == 2 && f.as[0] == f.shape[1] && f.as[1] == 1 && f.bs[0] == 0 && f.bs[1] == 1) {
+    return f.shape[1];
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::vector<int8_t> MakeQ8PreluTables(const BinaryParams& shape, const Q8PreluParams& p,
+                                      const int8_t* alpha) {
+  const int64_t c = PreluChannels(shape);
+  if (c <= 0 || c > kQ8PreluMaxTableChannels) return {};
+  std::vector<int8_t> tables(static_cast<size_t>(c * 256));
+  int8_t x[256], a[256];
+  for (int i = 0; i < 256; ++i) x[i] = static_cast<int8_t>(i - 128);
+  BinaryParams one;  // 256 same-shape elements
+  one.kind = BroadcastKind::kSameShape;
+  one.size = 256;
+  one.shape[kMaxRank - 1] = 256;
+  one.a_stride[kMaxRank - 1] = one.b_stride[kMaxRank - 1] = 1;
+  for (int64_t ch = 0; ch < c; ++ch) {
+    std::fill(a, a + 256, alpha[ch]);
+    q8_prelu__ref(one, p, x, a, tables.data() + ch * 256);
+  }
+  return tables;
+}
+
+void q8_prelu__table(const BinaryParams& shape, const std::vector<int8_t>& tables, const int8_t* x,
+                     int8_t* y, ThreadPool* pool) {
+  const int64_t c = static_cast<int64_t>(tables.size() / 256), n = shape.size;
+  const int64_t pixels = n / c;
+  const int64_t per_item = std::max<int64_t>(1, kBlock / c);
+  const int64_t items = (pixels + per_item - 1) / per_item;
+  const int8_t* t = tables.data();
+  ParallelItems(pool, items, per_item * c, [=](int64_t begin, int64_t end) {
+    const int64_t stop = std::min(end * per_item, pixels);
+    for (int64_t px = begin * per_item; px < stop; ++px) {
+      const int8_t* xp = x + px * c;
+      int8_t* yp = y + px * c;
+      const int8_t* tc = t + 128;  // channel ch's table, indexed by q in [-128, 127]
+      for (int64_t ch = 0; ch < c; ++ch, tc += 256) yp[ch] = tc[xp[ch]];
+    }
+  });
+}
+
 void q8_prelu__opt(const BinaryParams& shape, const Q8PreluParams& p, const int8_t* x,
                    const int8_t* alpha, int8_t* y, ThreadPool* pool, const Q8VBinaryKernel* rows) {
   if (!UsableMultiplier(p.identity) || !UsableMultiplier(p.alpha)) {

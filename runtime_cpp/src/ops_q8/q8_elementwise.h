@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/q8_quantize/q8_quantize.h"
 #include "kernels/q8_vbinary/q8_vbinary.h"
@@ -155,6 +156,18 @@ void q8_minimum__opt(const BinaryParams& shape, const int8_t* a, const int8_t* b
 void q8_prelu__opt(const BinaryParams& shape, const Q8PreluParams& p, const int8_t* x,
                    const int8_t* alpha, int8_t* y, ThreadPool* pool,
                    const Q8VBinaryKernel* rows = nullptr);
+
+// PRELU with a constant per-channel alpha ([pixels, C] x [C]): for each
+// channel the output is a function of one int8, so the plan tabulates it
+// once (C x 256 bytes, q8_prelu__ref's values) and the op is one byte
+// lookup per element (the plan does so where no vector row kernel exists).
+// Empty where alpha is not [C]-shaped
+// against x or C exceeds kQ8PreluMaxTableChannels (tables past 64 KiB).
+constexpr int64_t kQ8PreluMaxTableChannels = 256;
+std::vector<int8_t> MakeQ8PreluTables(const BinaryParams& shape, const Q8PreluParams& p,
+                                      const int8_t* alpha);
+void q8_prelu__table(const BinaryParams& shape, const std::vector<int8_t>& tables, const int8_t* x,
+                     int8_t* y, ThreadPool* pool);
 
 }  // namespace gearshift
 

@@ -1020,6 +1020,15 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
       Q8Quant alpha;
       GS_RETURN_IF_ERROR(quant_of(node.inputs[1], &alpha));
       st->q8_prelu = MakeQ8PreluParams(x, alpha, y);
+      const int at = node.inputs[1];
+      // Tables where no vector row kernel runs PRELU (NEON, ref): one load
+      // per element beats two scalar 64-bit requantizations; the AVX-512
+      // and AVX2 rows are faster than the table's scalar loads.
+      if (kernels_.q8_vbinary.prelu == nullptr && refs[at].kind == TensorRef::Kind::kConst &&
+          weights_->at(at).i8 != nullptr) {
+        st->q8_prelu_tables = MakeQ8PreluTables(st->binary, st->q8_prelu, weights_->at(at).i8);
+        packed_bytes_ += static_cast<int64_t>(st->q8_prelu_tables.size());
+      }
       break;
     }
     case OpType::kLeakyRelu:
@@ -1159,6 +1168,10 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         q8_minimum__opt(st.binary, in[0], in[1], y, pool);
         break;
       case OpType::kPrelu:
+        if (!st.q8_prelu_tables.empty()) {
+          q8_prelu__table(st.binary, st.q8_prelu_tables, in[0], y, pool);
+          break;
+        }
         q8_prelu__opt(st.binary, st.q8_prelu, in[0], in[1], y, pool, &kernels_.q8_vbinary);
         break;
       case OpType::kLeakyRelu:

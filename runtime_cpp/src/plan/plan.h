@@ -176,6 +176,7 @@ struct PlanStep {
   Q8DivParams q8_div;
   Q8LeakyReluParams q8_leaky_relu;
   Q8PreluParams q8_prelu;
+  std::vector<int8_t> q8_prelu_tables;  // constant per-channel alpha: C x 256
   Q8RescaleParams q8_rescale;  // RELU family, MEAN, QUANTIZE
   Q8Table q8_table{};          // one-input int8 -> int8 ops run as a lookup
   Q8SoftmaxParams q8_softmax;
