@@ -160,7 +160,8 @@ void q8_prelu__opt(const BinaryParams& shape, const Q8PreluParams& p, const int8
 // PRELU with a constant per-channel alpha ([pixels, C] x [C]): for each
 // channel the output is a function of one int8, so the plan tabulates it
 // once (C x 256 bytes, q8_prelu__ref's values) and the op is one byte
-// lookup per element (the plan does so where no vector row kernel exists).
+// lookup per element (the plan does so where no vector row kernel exists:
+// the ref ISA).
 // Empty where alpha is not [C]-shaped
 // against x or C exceeds kQ8PreluMaxTableChannels (tables past 64 KiB).
 constexpr int64_t kQ8PreluMaxTableChannels = 256;

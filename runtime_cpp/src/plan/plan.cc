@@ -1021,9 +1021,9 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
       GS_RETURN_IF_ERROR(quant_of(node.inputs[1], &alpha));
       st->q8_prelu = MakeQ8PreluParams(x, alpha, y);
       const int at = node.inputs[1];
-      // Tables where no vector row kernel runs PRELU (NEON, ref): one load
-      // per element beats two scalar 64-bit requantizations; the AVX-512
-      // and AVX2 rows are faster than the table's scalar loads.
+      // Tables where no vector row kernel runs PRELU (the ref ISA): one load
+      // per element beats two scalar 64-bit requantizations; the AVX2,
+      // AVX-512 and NEON rows beat the table's scalar loads.
       if (kernels_.q8_vbinary.prelu == nullptr && refs[at].kind == TensorRef::Kind::kConst &&
           weights_->at(at).i8 != nullptr) {
         st->q8_prelu_tables = MakeQ8PreluTables(st->binary, st->q8_prelu, weights_->at(at).i8);
