@@ -4,7 +4,8 @@
 # boards/toolchains/*.cmake). Each target takes its CPU flags and QEMU CPU
 # from its board profile (boards/<board>.toml):
 #   rpi4  aarch64, -mcpu=cortex-a72, qemu cortex-a72 (no dotprod)
-#   rpi5  aarch64, -mcpu=cortex-a76, qemu cortex-a76 (dotprod + fp16)
+#   rpi5  aarch64, -mcpu=cortex-a76, qemu cortex-a76 (dotprod + fp16), and
+#         again under qemu max (i8mm: the SMMLA kernels)
 #   rpi3  armv7,   -mcpu=cortex-a53 -mfpu=neon-fp-armv8 -mfloat-abi=hard
 # GoogleTest is built for the target from Debian libgtest-dev's sources.
 # Usage: scripts/test_arm.sh [BOARD...]   (default: rpi4 rpi5 rpi3)
@@ -80,6 +81,16 @@ print(b.triple, b.qemu_cpu, ' '.join(b.cflags))" "$board")
     failed+=("$board")
   fi
   done_step
+  if [ "$board" = rpi5 ]; then
+    # No board profile has FEAT_I8MM yet: the SMMLA kernels (and the rest
+    # of the suite beside them) run here on qemu's max CPU, which has it.
+    step "$board: the same tests under $qemu -cpu max (i8mm)"
+    if "$qemu" -L "/usr/$triple" -cpu max "$dir/gearshift_tests" --gtest_brief=1 \
+      --gtest_filter='-ToolsCli.*'; then :; else
+      failed+=("$board/i8mm")
+    fi
+    done_step
+  fi
 
   # ---- 3. the standalone tools under qemu, against the host's Python runtime ----
   step "$board: gearshift-run under $qemu vs the host runtime (golden file)"

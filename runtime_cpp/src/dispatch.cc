@@ -79,7 +79,7 @@ bool HasIsa(const std::vector<Entry<Kernel>>& entries, Isa isa) {
 }
 
 // Preference order, best first. The reference path is always last.
-constexpr Isa kPreference[] = {kIsaAvx512Vnni, kIsaAvx512,   kIsaAvxVnni, kIsaAvx2,
+constexpr Isa kPreference[] = {kIsaAvx512Vnni, kIsaAvx512,   kIsaAvxVnni, kIsaAvx2, kIsaNeonI8mm,
                                kIsaNeonDot,    kIsaNeonFp16, kIsaNeon,    kIsaRef};
 
 bool ParseIsa(const std::string& s, Isa* isa) {
@@ -99,13 +99,17 @@ bool Compiled(Isa isa) {
 }
 
 // True when a kernel of `candidate` may run under the selected ISA: the ISA
-// itself, the base it extends (neon under neon_dot/neon_fp16) and ref.
+// itself, the bases it extends (neon under neon_dot/neon_fp16; those three
+// under neon_i8mm) and ref.
 bool Within(Isa candidate, Isa selected) {
   if (candidate == selected || candidate == kIsaRef) return true;
   if (candidate == kIsaAvx2) {
     return selected == kIsaAvxVnni || selected == kIsaAvx512 || selected == kIsaAvx512Vnni;
   }
   if (candidate == kIsaAvxVnni || candidate == kIsaAvx512) return selected == kIsaAvx512Vnni;
+  if (selected == kIsaNeonI8mm) {
+    return candidate == kIsaNeon || candidate == kIsaNeonDot || candidate == kIsaNeonFp16;
+  }
   return candidate == kIsaNeon && (selected == kIsaNeonDot || selected == kIsaNeonFp16);
 }
 
@@ -145,6 +149,8 @@ const char* IsaName(Isa isa) {
       return "neon_fp16";
     case kIsaNeonDot:
       return "neon_dot";
+    case kIsaNeonI8mm:
+      return "neon_i8mm";
     case kIsaAvx2:
       return "avx2";
     case kIsaAvxVnni:
@@ -175,6 +181,8 @@ bool IsaSupported(Isa isa, const CpuFeatures& f) {
       return (f.neon || f.asimd) && f.neon_fp16;
     case kIsaNeonDot:
       return (f.neon || f.asimd) && f.neon_dot;
+    case kIsaNeonI8mm:
+      return (f.neon || f.asimd) && f.neon_dot && f.i8mm;
   }
   return false;
 }
@@ -207,7 +215,7 @@ CpuFeatures MaskCpuFeatures(CpuFeatures f, const std::string& disabled) {
     }
     if (name == "neon_dot" || name == "dotprod") f.neon_dot = false;
     if (name == "neon_fp16") f.neon_fp16 = false;
-    if (name == "i8mm") f.i8mm = false;
+    if (name == "i8mm" || name == "neon_i8mm") f.i8mm = false;
   }
   return f;
 }

@@ -33,12 +33,15 @@ namespace gearshift {
 // AVX-VNNI, kIsaAvx512 AVX2 + AVX-512 F/BW/VL (Skylake-X), kIsaAvx512Vnni
 // that plus AVX512-VNNI. A table may run the kernels of the tokens an ISA
 // includes: avx512vnni includes avx512, avxvnni and avx2; avx512 and avxvnni
-// include avx2 (an avx512vnni table runs the AVX-512 fp32 GEMM).
+// include avx2 (an avx512vnni table runs the AVX-512 fp32 GEMM). On ARM,
+// neon_dot and neon_fp16 include neon, and neon_i8mm (SMMLA) includes
+// neon_dot, neon_fp16 and neon (each still only where the CPU has it).
 enum Isa {
   kIsaRef = 0,
   kIsaNeon,
   kIsaNeonFp16,
   kIsaNeonDot,
+  kIsaNeonI8mm,
   kIsaAvx2,
   kIsaAvxVnni,
   kIsaAvx512,

@@ -319,6 +319,18 @@ TEST(Q8GemmDispatch, MaskedFeaturesFallBack) {
   EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x4__ref");
   ASSERT_TRUE(BuildKernelTable("neon", ArmWithDot(), &t).ok());
   EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x8__neon");
+  // i8mm: SMMLA for the GEMM, the dot product kernels elsewhere; masked off,
+  // back to neon_dot.
+  CpuFeatures mm = ArmWithDot();
+  mm.i8mm = true;
+  ASSERT_TRUE(BuildKernelTable("", mm, &t).ok());
+  EXPECT_EQ(t.isa, "neon_i8mm");
+  EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_8x8c8__neon_i8mm");
+  EXPECT_STREQ(t.q8_dwconv.name, "q8_dwconv_16c__neon_dot");
+  for (const char* off : {"i8mm", "neon_i8mm"}) {
+    ASSERT_TRUE(BuildKernelTable("", MaskCpuFeatures(mm, off), &t).ok());
+    EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_8x8c4__neon_dot") << off;
+  }
 #elif defined(__ARM_NEON)
   ASSERT_TRUE(BuildKernelTable("", ArmWithDot(), &t).ok());
   EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_4x8__neon");  // armv7: no SDOT kernel
@@ -339,7 +351,8 @@ TEST(Q8GemmDispatch, MaskedFeaturesFallBack) {
 }
 
 // The variant this (possibly emulated) CPU selects, logged and checked
-// against its detected features: cortex-a72 -> neon, cortex-a76 -> neon_dot.
+// against its detected features: cortex-a72 -> neon, cortex-a76 -> neon_dot,
+// qemu's max (i8mm) -> neon_i8mm.
 TEST(Q8GemmDispatch, DetectedCpuSelectsExpectedVariant) {
   const CpuFeatures f = DetectCpuFeatures();
   KernelTable t;
@@ -349,6 +362,7 @@ TEST(Q8GemmDispatch, DetectedCpuSelectsExpectedVariant) {
   std::string expected = "q8_gemm_4x4__ref";
 #if defined(__aarch64__)
   if (f.asimd) expected = f.neon_dot ? "q8_gemm_8x8c4__neon_dot" : "q8_gemm_4x8__neon";
+  if (f.asimd && f.neon_dot && f.i8mm) expected = "q8_gemm_8x8c8__neon_i8mm";
 #elif defined(__ARM_NEON)
   if (f.neon) expected = "q8_gemm_4x8__neon";
 #elif defined(__x86_64__) || defined(_M_X64)
