@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 The gearshift authors.
 //
-// AVX-512 int8 depthwise microkernel, 32 channels per tile, taps in pairs:
+// AVX-512 int8 depthwise microkernel, 32 channels per tile (or two pixels of
+// up to 16 channels: TwoPixels), taps in pairs:
 // the two taps' activations and weights are sign-extended to int16 and
 // interleaved, and one VPDPWSSD (AVX512-VNNI) adds x[t] * w[t] + x[t+1] *
 // w[t+1] per channel into an int32 lane, exactly (each product is at most
@@ -44,11 +45,72 @@ inline void WeightPair(const int8_t* wt, size_t t, size_t taps, __m512i* lo, __m
   *hi = _mm512_unpackhi_epi16(w0, w1);
 }
 
+// At most 16 channels (MediaPipe's 16-channel stages): two pixels share the
+// 32 lanes, pixel A in the low 16 int16 lanes and pixel B in the high 16,
+// and the weights are the tile's first 16 repeated in both halves; the same
+// unpack and permute then leave pixel A's 16 channels in one accumulator and
+// pixel B's in the other, so no lane is computed for nothing. Returns the
+// pixels done (an even count).
+size_t TwoPixels(size_t channels, size_t width, size_t taps, const int8_t* const* input,
+                 const void* w, int8_t* output, const Q8GemmOutput* out) {
+  const size_t pairs = (taps + 1) / 2;
+  if (pairs > kMaxPairs) return 0;
+  const auto m = static_cast<__mmask16>((1u << channels) - 1);
+  const auto* head = static_cast<const int32_t*>(w);
+  const auto* wt = reinterpret_cast<const int8_t*>(head + 3 * kCt);
+  const __m512i bias = _mm512_loadu_si512(head);
+  const requant_avx512::Params r = requant_avx512::Load(
+      head + kCt, head + 2 * kCt, out->c_zero_point, out->act_min, out->act_max);
+  auto load_w = [&](size_t t) {
+    return _mm512_cvtepi8_epi16(_mm256_broadcastsi128_si256(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(wt + t * kCt))));
+  };
+  __m512i wlo[kMaxPairs], whi[kMaxPairs];
+  for (size_t q = 0; q < pairs; ++q) {
+    const __m512i w0 = load_w(2 * q);
+    const __m512i w1 = 2 * q + 1 < taps ? load_w(2 * q + 1) : _mm512_setzero_si512();
+    wlo[q] = _mm512_unpacklo_epi16(w0, w1);
+    whi[q] = _mm512_unpackhi_epi16(w0, w1);
+  }
+  const __m512i lo_idx = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+  const __m512i hi_idx = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+  auto load_x = [&](const int8_t* a, const int8_t* b) {
+    const __m256i ab = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_maskz_loadu_epi8(m, a)),
+                                               _mm_maskz_loadu_epi8(m, b), 1);
+    return _mm512_cvtepi8_epi16(ab);
+  };
+  size_t px = 0;
+  for (; px + 2 <= width; px += 2) {
+    const int8_t* const* in_a = input + px * taps;
+    const int8_t* const* in_b = in_a + taps;
+    __m512i acc_a = _mm512_setzero_si512();
+    __m512i acc_b = _mm512_setzero_si512();
+    for (size_t q = 0, t = 0; q < pairs; ++q, t += 2) {
+      const __m512i x0 = load_x(in_a[t], in_b[t]);
+      const __m512i x1 = t + 1 < taps ? load_x(in_a[t + 1], in_b[t + 1]) : _mm512_setzero_si512();
+      acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, x1), wlo[q]);
+      acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, x1), whi[q]);
+    }
+    const __m512i pa = _mm512_add_epi32(bias, _mm512_permutex2var_epi64(acc_a, lo_idx, acc_b));
+    const __m512i pb = _mm512_add_epi32(bias, _mm512_permutex2var_epi64(acc_a, hi_idx, acc_b));
+    int8_t* y = output + px * channels;
+    _mm_mask_storeu_epi8(y, m, requant_avx512::PackToI8(requant_avx512::Apply(pa, r)));
+    _mm_mask_storeu_epi8(y + channels, m, requant_avx512::PackToI8(requant_avx512::Apply(pb, r)));
+  }
+  return px;
+}
+
 }  // namespace
 
 void q8_dwconv_32c__avx512vnni(size_t channels, size_t width, size_t taps,
                                const int8_t* const* input, const void* w, int8_t* output,
                                const Q8GemmOutput* out) {
+  if (channels <= 16 && width >= 2) {  // the last odd pixel below, alone
+    const size_t done = TwoPixels(channels, width, taps, input, w, output, out);
+    input += done * taps;
+    output += done * channels;
+    width -= done;
+  }
   const size_t block = 3 * sizeof(int32_t) * kCt + taps * kCt;
   const auto* wb = static_cast<const char*>(w);
   const __m512i lo_idx = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
