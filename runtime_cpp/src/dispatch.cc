@@ -62,6 +62,14 @@ std::vector<Entry<Q8VBinaryKernel>> Q8VBinaryEntries() {
   return v;
 }
 
+std::vector<Entry<Q8ResizeKernel>> Q8ResizeEntries() {
+  std::vector<Entry<Q8ResizeKernel>> v;
+#define GS_UKERNEL(isa, name) v.push_back({isa, {&name, #name}});
+#include "kernels/q8_resize/q8_resize.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
 std::vector<Entry<Q8QuantizeKernel>> Q8QuantizeEntries() {
   std::vector<Entry<Q8QuantizeKernel>> v;
 #define GS_UKERNEL(isa, name) v.push_back({isa, {&name, #name}});
@@ -95,7 +103,8 @@ bool ParseIsa(const std::string& s, Isa* isa) {
 bool Compiled(Isa isa) {
   return isa == kIsaRef || HasIsa(F32GemmEntries(), isa) || HasIsa(F32DwconvEntries(), isa) ||
          HasIsa(Q8GemmEntries(), isa) || HasIsa(Q8DwconvEntries(), isa) ||
-         HasIsa(Q8QuantizeEntries(), isa) || HasIsa(Q8VBinaryEntries(), isa);
+         HasIsa(Q8QuantizeEntries(), isa) || HasIsa(Q8VBinaryEntries(), isa) ||
+         HasIsa(Q8ResizeEntries(), isa);
 }
 
 // True when a kernel of `candidate` may run under the selected ISA: the ISA
@@ -231,7 +240,8 @@ std::map<std::string, std::string> SelectedKernels(const KernelTable& t) {
           {"q8_gemm_w127", t.q8_gemm_w127.fn != nullptr ? t.q8_gemm_w127.name : "ref"},
           {"q8_dwconv", t.q8_dwconv.fn != nullptr ? t.q8_dwconv.name : "ref"},
           {"q8_quantize", t.q8_quantize.fn != nullptr ? t.q8_quantize.name : "ref"},
-          {"q8_vbinary", t.q8_vbinary.add != nullptr ? t.q8_vbinary.name : "ref"}};
+          {"q8_vbinary", t.q8_vbinary.add != nullptr ? t.q8_vbinary.name : "ref"},
+          {"q8_resize", t.q8_resize.bilinear != nullptr ? t.q8_resize.name : "ref"}};
 }
 
 Status BuildKernelTable(const std::string& requested, KernelTable* out) {
@@ -272,6 +282,7 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
   t.q8_dwconv = PickBest(Q8DwconvEntries(), isa, features, true, Q8DwconvKernel());
   t.q8_quantize = PickBest(Q8QuantizeEntries(), isa, features, true, Q8QuantizeKernel());
   t.q8_vbinary = PickBest(Q8VBinaryEntries(), isa, features, false, Q8VBinaryKernel());
+  t.q8_resize = PickBest(Q8ResizeEntries(), isa, features, true, Q8ResizeKernel());
   // The general int8 GEMM: the best ISA's last wmin -128 entry. The w127 one
   // (for layers without a -128 weight): that ISA's last entry of any wmin.
   std::vector<Entry<Q8GemmKernel>> general;

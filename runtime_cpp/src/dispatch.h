@@ -25,6 +25,7 @@
 #include "kernels/q8_dwconv/q8_dwconv.h"
 #include "kernels/q8_gemm/q8_gemm.h"
 #include "kernels/q8_quantize/q8_quantize.h"
+#include "kernels/q8_resize/q8_resize.h"
 #include "kernels/q8_vbinary/q8_vbinary.h"
 
 namespace gearshift {
@@ -60,6 +61,7 @@ struct KernelTable {
   Q8DwconvKernel q8_dwconv;      // always set, likewise
   Q8QuantizeKernel q8_quantize;  // graph inputs -> int8; null: the scalar loop
   Q8VBinaryKernel q8_vbinary;    // ADD/SUB, MUL, PRELU rows; null: the portable loops
+  Q8ResizeKernel q8_resize;      // always set: bilinear rows (ref the fallback)
 };
 
 // Kernel family -> selected variant name ("ref" for the reference op), e.g.

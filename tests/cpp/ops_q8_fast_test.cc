@@ -442,6 +442,16 @@ TEST_F(Q8Fast, ConcatAndPadMatchReference) {
   }
 }
 
+std::vector<Q8ResizeKernel> ResizeKernels() {
+  std::vector<Q8ResizeKernel> v;
+  const CpuFeatures f = DetectCpuFeatures();
+#define GS_UKERNEL(isa, name) \
+  if (IsaSupported(isa, f)) v.push_back({&name, #name});
+#include "kernels/q8_resize/q8_resize.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
 TEST_F(Q8Fast, ResizeMatchesReference) {
   for (int trial = 0; trial < 150; ++trial) {
     ResizeParams p;
@@ -453,12 +463,16 @@ TEST_F(Q8Fast, ResizeMatchesReference) {
     p.out_w = Int(1, 20);
     p.align_corners = Int(0, 1) != 0;
     p.half_pixel_centers = !p.align_corners && Int(0, 1) != 0;
-    const I8 x = Random(p.batch * p.in_h * p.in_w * p.channels);
+    I8 x = Random(p.batch * p.in_h * p.in_w * p.channels);
+    if (trial % 10 == 0) std::fill(x.begin(), x.end(), trial % 20 ? int8_t{-128} : int8_t{127});
     I8 want(static_cast<size_t>(p.batch * p.out_h * p.out_w * p.channels)), got(want.size());
     q8_resize_bilinear__ref(p, x.data(), want.data());
-    for (ThreadPool* pool : pools_) {
-      q8_resize_bilinear__opt(p, x.data(), got.data(), pool);
-      ASSERT_EQ(got, want) << "bilinear trial " << trial;
+    for (const Q8ResizeKernel& k : ResizeKernels()) {  // every row kernel this CPU runs
+      for (ThreadPool* pool : pools_) {
+        std::fill(got.begin(), got.end(), int8_t{0x55});
+        q8_resize_bilinear__opt(p, x.data(), got.data(), pool, k.bilinear);
+        ASSERT_EQ(got, want) << "bilinear trial " << trial << " " << k.name;
+      }
     }
     q8_resize_nearest__ref(p, x.data(), want.data());
     for (ThreadPool* pool : pools_) {

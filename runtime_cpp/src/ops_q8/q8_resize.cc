@@ -83,47 +83,32 @@ void q8_resize_nearest__ref(const ResizeParams& p, const int8_t* x, int8_t* y) {
   }
 }
 
-void q8_resize_bilinear__opt(const ResizeParams& p, const int8_t* x, int8_t* y, ThreadPool* pool) {
+void q8_resize_bilinear__opt(const ResizeParams& p, const int8_t* x, int8_t* y, ThreadPool* pool,
+                             Q8BilinearRowFn row) {
+  if (row == nullptr) row = &q8_bilinear_row__ref;
   const int64_t sh = ResizeScale10(p.in_h, p.out_h, p.align_corners);
   const int64_t sw = ResizeScale10(p.in_w, p.out_w, p.align_corners);
   const int64_t c_n = p.channels;
   // The column taps, once per call (the same for every output row).
-  struct ColumnTaps {
-    int64_t lo, hi;
-    int32_t w0, w1;
-  };
-  std::vector<ColumnTaps> cols(static_cast<size_t>(p.out_w));
+  std::vector<Q8BilinearTap> cols(static_cast<size_t>(p.out_w));
   for (int64_t ox = 0; ox < p.out_w; ++ox) {
     const Taps10 tx = BilinearTaps10(ox, sw, p.half_pixel_centers, p.in_w);
     const int64_t wx1 = tx.v - kOne * tx.lo;
-    cols[static_cast<size_t>(ox)] = {tx.lo * c_n, tx.hi * c_n, static_cast<int32_t>(kOne - wx1),
-                                     static_cast<int32_t>(wx1)};
+    Q8BilinearTap& t = cols[static_cast<size_t>(ox)];
+    t.lo = tx.lo * c_n;
+    t.hi = tx.hi * c_n;
+    t.w0 = static_cast<int32_t>(kOne - wx1);
+    t.w1 = static_cast<int32_t>(wx1);
   }
   ParallelItems(pool, p.batch * p.out_h, p.out_w * c_n * 4, [&](int64_t begin, int64_t end) {
-    const ColumnTaps* taps = cols.data();
-    const int64_t in_w = p.in_w, out_w = p.out_w, in_h = p.in_h, out_h = p.out_h, c_count = c_n;
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t n = row / out_h, oy = row % out_h;
-      const int8_t* xn = x + n * in_h * in_w * c_count;
-      int8_t* yp = y + row * out_w * c_count;
-      const Taps10 ty = BilinearTaps10(oy, sh, p.half_pixel_centers, in_h);
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t n = r / p.out_h, oy = r % p.out_h;
+      const int8_t* xn = x + n * p.in_h * p.in_w * c_n;
+      const Taps10 ty = BilinearTaps10(oy, sh, p.half_pixel_centers, p.in_h);
       const auto wy1 = static_cast<int32_t>(ty.v - kOne * ty.lo);
-      const int32_t wy0 = static_cast<int32_t>(kOne) - wy1;
-      const int8_t* r0 = xn + ty.lo * in_w * c_count;
-      const int8_t* r1 = xn + ty.hi * in_w * c_count;
-      for (int64_t ox = 0; ox < out_w; ++ox, yp += c_count) {
-        const ColumnTaps t = taps[ox];
-        const int32_t w00 = wy0 * t.w0, w10 = wy1 * t.w0, w01 = wy0 * t.w1, w11 = wy1 * t.w1;
-        const int8_t* x00 = r0 + t.lo;
-        const int8_t* x10 = r1 + t.lo;
-        const int8_t* x01 = r0 + t.hi;
-        const int8_t* x11 = r1 + t.hi;
-        for (int64_t c = 0; c < c_count; ++c) {
-          const int32_t sum = x00[c] * w00 + x10[c] * w10 + x01[c] * w01 + x11[c] * w11;
-          const int32_t round = sum > 0 ? (int32_t{1} << 19) : -(int32_t{1} << 19);
-          yp[c] = static_cast<int8_t>((sum + round) / (int32_t{1} << 20));
-        }
-      }
+      row(static_cast<size_t>(c_n), static_cast<size_t>(p.out_w), xn + ty.lo * p.in_w * c_n,
+          xn + ty.hi * p.in_w * c_n, cols.data(), static_cast<int32_t>(kOne) - wy1, wy1,
+          y + r * p.out_w * c_n);
     }
   });
 }

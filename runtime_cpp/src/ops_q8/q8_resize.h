@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "kernels/q8_resize/q8_resize.h"
 #include "ops/op_common.h"
 #include "ops/resize.h"
 
@@ -28,8 +29,10 @@ void q8_resize_nearest__ref(const ResizeParams& p, const int8_t* x, int8_t* y);
 // Same integers as the __refs, output rows split over threads. Bilinear sums
 // in int32, which is exact: the two weights of an axis sum to 1024 and each
 // is in [-512, 1536] (the source coordinate is at least -512/1024), so
-// |sum| <= 128 * 2048 * 2048 = 2^29; the channel loop then vectorises.
-void q8_resize_bilinear__opt(const ResizeParams& p, const int8_t* x, int8_t* y, ThreadPool* pool);
+// |sum| <= 128 * 2048 * 2048 = 2^29; each output row is one call of `row`
+// (kernels/q8_resize; null: the ref row).
+void q8_resize_bilinear__opt(const ResizeParams& p, const int8_t* x, int8_t* y, ThreadPool* pool,
+                             Q8BilinearRowFn row = nullptr);
 void q8_resize_nearest__opt(const ResizeParams& p, const int8_t* x, int8_t* y, ThreadPool* pool);
 
 }  // namespace gearshift

@@ -1181,7 +1181,7 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         q8_lookup__opt(st.q8_table, in[0], y, st.out_elements, pool);
         break;
       case OpType::kResizeBilinear:
-        q8_resize_bilinear__opt(st.resize, in[0], y, pool);
+        q8_resize_bilinear__opt(st.resize, in[0], y, pool, kernels_.q8_resize.bilinear);
         break;
       case OpType::kResizeNearestNeighbor:
         q8_resize_nearest__opt(st.resize, in[0], y, pool);
