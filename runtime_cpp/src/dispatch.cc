@@ -62,6 +62,14 @@ std::vector<Entry<Q8VBinaryKernel>> Q8VBinaryEntries() {
   return v;
 }
 
+std::vector<Entry<Q8LutKernel>> Q8LutEntries() {
+  std::vector<Entry<Q8LutKernel>> v;
+#define GS_UKERNEL(isa, name) v.push_back({isa, {&name, #name}});
+#include "kernels/q8_lut/q8_lut.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
 std::vector<Entry<Q8ResizeKernel>> Q8ResizeEntries() {
   std::vector<Entry<Q8ResizeKernel>> v;
 #define GS_UKERNEL(isa, name) v.push_back({isa, {&name, #name}});
@@ -104,7 +112,7 @@ bool Compiled(Isa isa) {
   return isa == kIsaRef || HasIsa(F32GemmEntries(), isa) || HasIsa(F32DwconvEntries(), isa) ||
          HasIsa(Q8GemmEntries(), isa) || HasIsa(Q8DwconvEntries(), isa) ||
          HasIsa(Q8QuantizeEntries(), isa) || HasIsa(Q8VBinaryEntries(), isa) ||
-         HasIsa(Q8ResizeEntries(), isa);
+         HasIsa(Q8ResizeEntries(), isa) || HasIsa(Q8LutEntries(), isa);
 }
 
 // True when a kernel of `candidate` may run under the selected ISA: the ISA
@@ -241,7 +249,8 @@ std::map<std::string, std::string> SelectedKernels(const KernelTable& t) {
           {"q8_dwconv", t.q8_dwconv.fn != nullptr ? t.q8_dwconv.name : "ref"},
           {"q8_quantize", t.q8_quantize.fn != nullptr ? t.q8_quantize.name : "ref"},
           {"q8_vbinary", t.q8_vbinary.add != nullptr ? t.q8_vbinary.name : "ref"},
-          {"q8_resize", t.q8_resize.bilinear != nullptr ? t.q8_resize.name : "ref"}};
+          {"q8_resize", t.q8_resize.bilinear != nullptr ? t.q8_resize.name : "ref"},
+          {"q8_lut", t.q8_lut.fn != nullptr ? t.q8_lut.name : "ref"}};
 }
 
 Status BuildKernelTable(const std::string& requested, KernelTable* out) {
@@ -283,6 +292,7 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
   t.q8_quantize = PickBest(Q8QuantizeEntries(), isa, features, true, Q8QuantizeKernel());
   t.q8_vbinary = PickBest(Q8VBinaryEntries(), isa, features, false, Q8VBinaryKernel());
   t.q8_resize = PickBest(Q8ResizeEntries(), isa, features, true, Q8ResizeKernel());
+  t.q8_lut = PickBest(Q8LutEntries(), isa, features, true, Q8LutKernel());
   // The general int8 GEMM: the best ISA's last wmin -128 entry. The w127 one
   // (for layers without a -128 weight): that ISA's last entry of any wmin.
   std::vector<Entry<Q8GemmKernel>> general;

@@ -24,6 +24,7 @@
 #include "kernels/f32_gemm/f32_gemm.h"
 #include "kernels/q8_dwconv/q8_dwconv.h"
 #include "kernels/q8_gemm/q8_gemm.h"
+#include "kernels/q8_lut/q8_lut.h"
 #include "kernels/q8_quantize/q8_quantize.h"
 #include "kernels/q8_resize/q8_resize.h"
 #include "kernels/q8_vbinary/q8_vbinary.h"
@@ -62,6 +63,7 @@ struct KernelTable {
   Q8QuantizeKernel q8_quantize;  // graph inputs -> int8; null: the scalar loop
   Q8VBinaryKernel q8_vbinary;    // ADD/SUB, MUL, PRELU rows; null: the portable loops
   Q8ResizeKernel q8_resize;      // always set: bilinear rows (ref the fallback)
+  Q8LutKernel q8_lut;            // always set: 256-entry int8 lookups
 };
 
 // Kernel family -> selected variant name ("ref" for the reference op), e.g.

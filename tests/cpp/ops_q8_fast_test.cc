@@ -104,6 +104,17 @@ int64_t Elements(const Shape& s) {
   return n;
 }
 
+// The lookup kernels this CPU can run (kernels/q8_lut), after a null entry.
+std::vector<Q8LutKernel> LutKernels() {
+  std::vector<Q8LutKernel> v(1);
+  const CpuFeatures f = DetectCpuFeatures();
+#define GS_UKERNEL(isa, name) \
+  if (IsaSupported(isa, f)) v.push_back({&name, #name});
+#include "kernels/q8_lut/q8_lut.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
 TEST_F(Q8Fast, UnaryTablesMatchReference) {
   const I8 all = [] {
     I8 v(256);
@@ -132,9 +143,12 @@ TEST_F(Q8Fast, UnaryTablesMatchReference) {
     }
     const Q8Table t = MakeQ8Table(UnaryOp::kLogistic, x, y);
     q8_lookup__ref(t, in.data(), want.data(), n);
-    for (ThreadPool* pool : pools_) {
-      q8_lookup__opt(t, in.data(), got.data(), n, pool);
-      ASSERT_EQ(got, want) << "lookup trial " << trial;
+    for (const Q8LutKernel& k : LutKernels()) {  // null: the scalar loop
+      for (ThreadPool* pool : pools_) {
+        std::fill(got.begin(), got.end(), int8_t{0x55});
+        q8_lookup__opt(t, in.data(), got.data(), n, pool, k.fn);
+        ASSERT_EQ(got, want) << "lookup trial " << trial << " " << k.name;
+      }
     }
   }
 }

@@ -478,15 +478,15 @@ void q8_dequantize__opt(const int8_t* x, Q8Quant q, float* y, int64_t n, ThreadP
   });
 }
 
-void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n, ThreadPool* pool) {
+void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n, ThreadPool* pool,
+                    Q8LutUkernelFn kernel) {
+  if (kernel == nullptr) kernel = &q8_lut_1x__ref;
   const int8_t* t = table.data();
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   // Pointers by value: int8 stores could alias captured references.
   ParallelItems(pool, blocks, std::min(n, kBlock) * 2, [=](int64_t begin, int64_t end) {
-    const int64_t stop = std::min(end * kBlock, n);
-    for (int64_t i = begin * kBlock; i < stop; ++i) {
-      y[i] = t[static_cast<uint8_t>(x[i]) ^ 0x80u];  // q + 128
-    }
+    const int64_t first = begin * kBlock;
+    kernel(static_cast<size_t>(std::min(end * kBlock, n) - first), x + first, t, y + first);
   });
 }
 

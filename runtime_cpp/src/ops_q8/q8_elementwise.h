@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/q8_lut/q8_lut.h"
 #include "kernels/q8_quantize/q8_quantize.h"
 #include "kernels/q8_vbinary/q8_vbinary.h"
 #include "ops/elementwise.h"
@@ -140,7 +141,9 @@ void q8_quantize__opt(const float* x, Q8Quant q, int8_t* y, int64_t n, ThreadPoo
                       Q8QuantizeUkernelFn kernel = nullptr);
 void q8_dequantize__opt(const int8_t* x, Q8Quant q, float* y, int64_t n, ThreadPool* pool);
 
-void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n, ThreadPool* pool);
+// `kernel` (kernels/q8_lut; null: the scalar loop) looks up each block.
+void q8_lookup__opt(const Q8Table& table, const int8_t* x, int8_t* y, int64_t n, ThreadPool* pool,
+                    Q8LutUkernelFn kernel = nullptr);
 // `rows` (may be null): the dispatched row kernels (kernels/q8_vbinary) for
 // the rows where both operands are contiguous; other rows, and every row
 // without one, run the portable loops.

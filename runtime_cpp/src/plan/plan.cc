@@ -1119,12 +1119,12 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
       case OpType::kRelu:
       case OpType::kRelu6:
       case OpType::kReluN1To1:
-        q8_lookup__opt(st.q8_table, in[0], y, st.out_elements, pool);
+        q8_lookup__opt(st.q8_table, in[0], y, st.out_elements, pool, kernels_.q8_lut.fn);
         break;
       case OpType::kLogistic:
       case OpType::kTanh:
       case OpType::kHardSwish:
-        q8_lookup__opt(st.q8_table, in[0], y, st.out_elements, pool);
+        q8_lookup__opt(st.q8_table, in[0], y, st.out_elements, pool, kernels_.q8_lut.fn);
         break;
       case OpType::kSoftmax:
         q8_softmax__opt(st.softmax, st.q8_softmax, in[0], y, pool);
@@ -1175,10 +1175,10 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
         q8_prelu__opt(st.binary, st.q8_prelu, in[0], in[1], y, pool, &kernels_.q8_vbinary);
         break;
       case OpType::kLeakyRelu:
-        q8_lookup__opt(st.q8_table, in[0], y, st.out_elements, pool);
+        q8_lookup__opt(st.q8_table, in[0], y, st.out_elements, pool, kernels_.q8_lut.fn);
         break;
       case OpType::kQuantize:
-        q8_lookup__opt(st.q8_table, in[0], y, st.out_elements, pool);
+        q8_lookup__opt(st.q8_table, in[0], y, st.out_elements, pool, kernels_.q8_lut.fn);
         break;
       case OpType::kResizeBilinear:
         q8_resize_bilinear__opt(st.resize, in[0], y, pool, kernels_.q8_resize.bilinear);
