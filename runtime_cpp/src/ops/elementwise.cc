@@ -5,7 +5,10 @@
 // with no per-element switch.
 #include "ops/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace gearshift {
 namespace {
@@ -113,6 +116,58 @@ void f32_unary__ref(UnaryOp op, const float* x, float* y, int64_t n) {
         return v * std::min(std::max(v + 3.0f, 0.0f), 6.0f) / 6.0f;
       });
   }
+}
+
+namespace {
+
+// exp(t) for t in [-87.3, 0] (denormal results are not needed: the callers
+// add 1 to it or clamp first): t = n ln2 + r with |r| <= ln2 / 2, n from
+// the 1.5 * 2^23 rounding trick, ln2 in two parts (Cody-Waite), exp(r) as a
+// degree-7 Taylor polynomial (truncation below 2^-27 relative), and 2^n
+// built in the exponent bits. Branch-free and call-free, so loops over it
+// vectorise.
+inline float ExpNonPositive(float t) {
+  t = t > -87.3f ? t : -87.3f;      // (a NaN too: the caller keeps its own NaN)
+  const float magic = 12582912.0f;  // 1.5 * 2^23
+  const float nf = (t * 1.44269504f + magic) - magic;
+  const float r = (t - nf * 0.693145752f) - nf * 1.42860677e-6f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const auto bits = static_cast<uint32_t>(static_cast<int32_t>(nf) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+
+// 1 / (1 + exp(-v)) through z = exp(-|v|) <= 1: 1 / (1 + z) for v >= 0,
+// z / (1 + z) below, so neither side loses precision to cancellation.
+inline float Sigmoid(float v) {
+  const float z = ExpNonPositive(-std::fabs(v));
+  const float inv = 1.0f / (1.0f + z);
+  const float s = v >= 0.0f ? inv : z * inv;
+  return v != v ? v : s;  // NaN stays NaN
+}
+
+}  // namespace
+
+void f32_unary__opt(UnaryOp op, const float* x, float* y, int64_t n, ThreadPool* pool) {
+  constexpr int64_t kBlock = 16384;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  ParallelItems(pool, blocks, std::min(n, kBlock) * (op == UnaryOp::kTanh ? 20 : 4),
+                [=](int64_t begin, int64_t end) {
+                  const int64_t first = begin * kBlock, count = std::min(end * kBlock, n) - first;
+                  if (op == UnaryOp::kLogistic) {
+                    UnaryLoop(x + first, y + first, count, [](float v) { return Sigmoid(v); });
+                  } else {
+                    f32_unary__ref(op, x + first, y + first, count);
+                  }
+                });
 }
 
 bool BroadcastShapes(const Shape& a, const Shape& b, Shape* out) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "ops/op_common.h"
+#include "thread_pool.h"
 
 namespace gearshift {
 
@@ -21,6 +22,14 @@ constexpr int kMaxRank = 6;
 enum class UnaryOp { kRelu, kRelu6, kReluN1To1, kLogistic, kTanh, kHardSwish };
 
 void f32_unary__ref(UnaryOp op, const float* x, float* y, int64_t n);
+
+// The same ops in blocks over `pool` (null: this thread), written so the
+// compiler vectorises them. LOGISTIC evaluates exp on a reduced argument
+// with a polynomial instead of std::exp (within 4 ulp of the reference,
+// or 1e-37 absolute where the reference goes subnormal:
+// tests/cpp/elementwise_opt_test.cc); the others are the reference's
+// expressions.
+void f32_unary__opt(UnaryOp op, const float* x, float* y, int64_t n, ThreadPool* pool);
 
 // y = x >= 0 ? x : alpha * x.
 void f32_leaky_relu__ref(float alpha, const float* x, float* y, int64_t n);

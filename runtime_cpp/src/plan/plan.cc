@@ -688,7 +688,7 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
       case OpType::kLogistic:
       case OpType::kTanh:
       case OpType::kHardSwish:
-        f32_unary__ref(st.unary, in[0], y, st.out_elements);
+        f32_unary__opt(st.unary, in[0], y, st.out_elements, pool);
         break;
       case OpType::kSoftmax:
         f32_softmax__ref(st.softmax, in[0], y);
