@@ -9,8 +9,10 @@
 // an fp32 and an int8 gear.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <random>
@@ -341,6 +343,40 @@ TEST(Ops13Resize, BilinearF32) {
   const float t = 2.0f / 3.0f;
   const F want = {0, t, 1, 2 * t, 3 * t, 2 * t + 1, 2, 2 + t, 3};
   for (size_t i = 0; i < 9; ++i) EXPECT_NEAR(y[i], want[i], 1e-6f) << i;
+}
+
+// The threaded fp32 resizes equal the references bit for bit (the same
+// float expression per element), sizes up and down, every coordinate mode.
+TEST(Ops13Resize, F32OptEqualsReference) {
+  std::mt19937 rng(31);
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  ThreadPool pool(3, 1);
+  for (int trial = 0; trial < 80; ++trial) {
+    ResizeParams p;
+    p.batch = ri(1, 2);
+    p.in_h = ri(1, 9);
+    p.in_w = ri(1, 9);
+    p.channels = ri(1, 21);
+    p.out_h = ri(1, 19);
+    p.out_w = ri(1, 19);
+    p.align_corners = ri(0, 1) != 0;
+    p.half_pixel_centers = !p.align_corners && ri(0, 1) != 0;
+    std::vector<float> x(static_cast<size_t>(p.batch * p.in_h * p.in_w * p.channels));
+    for (float& v : x) v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
+    const size_t ny = static_cast<size_t>(p.batch * p.out_h * p.out_w * p.channels);
+    std::vector<float> want(ny), got(ny);
+    f32_resize_bilinear__ref(p, x.data(), want.data());
+    for (ThreadPool* tp : {static_cast<ThreadPool*>(nullptr), &pool}) {
+      std::fill(got.begin(), got.end(), -7.0f);
+      f32_resize_bilinear__opt(p, x.data(), got.data(), tp);
+      ASSERT_EQ(0, std::memcmp(got.data(), want.data(), ny * sizeof(float)))
+          << "bilinear " << trial;
+    }
+    f32_resize_nearest__ref(p, x.data(), want.data());
+    std::fill(got.begin(), got.end(), -7.0f);
+    f32_resize_nearest__opt(p, x.data(), got.data(), &pool);
+    ASSERT_EQ(got, want) << "nearest " << trial;
+  }
 }
 
 TEST(Ops13Resize, BilinearInt8) {

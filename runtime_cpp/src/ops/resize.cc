@@ -9,6 +9,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
+
+#include "ops/op_common.h"
 
 namespace gearshift {
 namespace {
@@ -100,6 +103,67 @@ void f32_resize_nearest__ref(const ResizeParams& p, const float* x, float* y) {
       }
     }
   }
+}
+
+void f32_resize_bilinear__opt(const ResizeParams& p, const float* x, float* y, ThreadPool* pool) {
+  const float sh = ResizeScale(p.in_h, p.out_h, p.align_corners);
+  const float sw = ResizeScale(p.in_w, p.out_w, p.align_corners);
+  const int64_t c_n = p.channels;
+  struct Column {
+    int64_t lo, hi;  // element offsets in a row
+    float dx;
+  };
+  std::vector<Column> cols(static_cast<size_t>(p.out_w));
+  for (int64_t ox = 0; ox < p.out_w; ++ox) {
+    const Taps tx = BilinearTaps(ox, sw, p.half_pixel_centers, p.in_w);
+    cols[static_cast<size_t>(ox)] = {tx.lo * c_n, tx.hi * c_n, tx.v - static_cast<float>(tx.lo)};
+  }
+  ParallelItems(pool, p.batch * p.out_h, p.out_w * c_n * 8, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t n = r / p.out_h, oy = r % p.out_h;
+      const Taps ty = BilinearTaps(oy, sh, p.half_pixel_centers, p.in_h);
+      const float dy = ty.v - static_cast<float>(ty.lo);
+      const float* xn = x + n * p.in_h * p.in_w * c_n;
+      const float* r0 = xn + ty.lo * p.in_w * c_n;
+      const float* r1 = xn + ty.hi * p.in_w * c_n;
+      float* yp = y + r * p.out_w * c_n;
+      for (int64_t ox = 0; ox < p.out_w; ++ox, yp += c_n) {
+        const Column t = cols[static_cast<size_t>(ox)];
+        const float dx = t.dx;
+        const float* x00 = r0 + t.lo;
+        const float* x10 = r1 + t.lo;
+        const float* x01 = r0 + t.hi;
+        const float* x11 = r1 + t.hi;
+        for (int64_t c = 0; c < c_n; ++c) {  // the __ref's expression, term for term
+          yp[c] = x00[c] * (1 - dy) * (1 - dx) + x10[c] * dy * (1 - dx) + x01[c] * (1 - dy) * dx +
+                  x11[c] * dy * dx;
+        }
+      }
+    }
+  });
+}
+
+void f32_resize_nearest__opt(const ResizeParams& p, const float* x, float* y, ThreadPool* pool) {
+  const float sh = ResizeScale(p.in_h, p.out_h, p.align_corners);
+  const float sw = ResizeScale(p.in_w, p.out_w, p.align_corners);
+  const int64_t c_n = p.channels;
+  std::vector<int64_t> src(static_cast<size_t>(p.out_w));
+  for (int64_t ox = 0; ox < p.out_w; ++ox) {
+    src[static_cast<size_t>(ox)] =
+        NearestSource(ox, p.in_w, sw, p.align_corners, p.half_pixel_centers) * c_n;
+  }
+  ParallelItems(pool, p.batch * p.out_h, p.out_w * c_n, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t n = r / p.out_h, oy = r % p.out_h;
+      const int64_t iy = NearestSource(oy, p.in_h, sh, p.align_corners, p.half_pixel_centers);
+      const float* row = x + (n * p.in_h + iy) * p.in_w * c_n;
+      float* yp = y + r * p.out_w * c_n;
+      for (int64_t ox = 0; ox < p.out_w; ++ox, yp += c_n) {
+        std::memcpy(yp, row + src[static_cast<size_t>(ox)],
+                    static_cast<size_t>(c_n) * sizeof(float));
+      }
+    }
+  });
 }
 
 }  // namespace gearshift

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "format/model_desc.h"
+#include "thread_pool.h"
 
 namespace gearshift {
 
@@ -33,6 +34,12 @@ int64_t NearestSource(int64_t o, int64_t in, float scale, bool align_corners,
 
 void f32_resize_bilinear__ref(const ResizeParams& p, const float* x, float* y);
 void f32_resize_nearest__ref(const ResizeParams& p, const float* x, float* y);
+
+// The same values bit for bit (the same float expression per element), the
+// taps computed once per call and output rows split over `pool` (null: this
+// thread); the channel loop vectorises.
+void f32_resize_bilinear__opt(const ResizeParams& p, const float* x, float* y, ThreadPool* pool);
+void f32_resize_nearest__opt(const ResizeParams& p, const float* x, float* y, ThreadPool* pool);
 
 }  // namespace gearshift
 

@@ -741,10 +741,10 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
         f32_leaky_relu__ref(st.alpha, in[0], y, st.out_elements);
         break;
       case OpType::kResizeBilinear:
-        f32_resize_bilinear__ref(st.resize, in[0], y);
+        f32_resize_bilinear__opt(st.resize, in[0], y, pool);
         break;
       case OpType::kResizeNearestNeighbor:
-        f32_resize_nearest__ref(st.resize, in[0], y);
+        f32_resize_nearest__opt(st.resize, in[0], y, pool);
         break;
       case OpType::kDepthToSpace:
       case OpType::kSpaceToDepth:
