@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The gearshift authors.
+//
+// The fp16 gear's fp16-weight kernels (f16w_gemm.inc, f16w_dwconv.inc).
+// Widening a half to fp32 is exact, and each f16w kernel keeps the tile and
+// the FMA order of the f32 kernel of its ISA, so the oracle is bit equality:
+// every f16w entry against the f32 entry of the same ISA and tile on the
+// widened weights, at sizes that do not fit the tiles; and the ops built on
+// them (convolution 1x1..7x7 with strides, dilation and padding, dense,
+// depthwise) against the f32 ops, over 1 and 3 threads.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dispatch.h"
+#include "kernels/f16w_dwconv/f16w_dwconv.h"
+#include "kernels/f16w_gemm/f16w_gemm.h"
+#include "kernels/f32_dwconv/f32_dwconv.h"
+#include "kernels/f32_gemm/f32_gemm.h"
+#include "ops/conv.h"
+#include "ops/fully_connected.h"
+#include "prepare/gear_weights.h"
+#include "thread_pool.h"
+
+namespace gearshift {
+namespace {
+
+// ---- kernel lists ------------------------------------------------------------
+
+struct GemmPair {
+  Isa isa;
+  F16wGemmKernel f16w;
+  F32GemmKernel f32;  // the f32 kernel of the same ISA and tile
+};
+
+std::vector<GemmPair> GemmPairs() {
+  std::vector<std::pair<Isa, F32GemmKernel>> f32;
+#define GS_UKERNEL(isa, name, mr, nr) f32.push_back({isa, {&name, mr, nr, #name}});
+#include "kernels/f32_gemm/f32_gemm.inc"
+#undef GS_UKERNEL
+  std::vector<GemmPair> v;
+#define GS_UKERNEL(isa, name, kmr, knr)                               \
+  for (const auto& e : f32) {                                         \
+    if (e.first == isa && e.second.mr == kmr && e.second.nr == knr) { \
+      v.push_back({isa, {&name, kmr, knr, #name}, e.second});         \
+    }                                                                 \
+  }
+#include "kernels/f16w_gemm/f16w_gemm.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
+struct DwconvPair {
+  Isa isa;
+  F16wDwconvUkernelFn f16w;
+  F32DwconvUkernelFn f32;
+  int channel_tile;
+  const char* name;
+};
+
+std::vector<DwconvPair> DwconvPairs() {
+  std::vector<std::pair<Isa, F32DwconvUkernelFn>> f32;
+  std::vector<int> tiles;
+#define GS_UKERNEL(isa, name, mr, nr) \
+  f32.push_back({isa, &name});        \
+  tiles.push_back(nr);
+#include "kernels/f32_dwconv/f32_dwconv.inc"
+#undef GS_UKERNEL
+  std::vector<DwconvPair> v;
+#define GS_UKERNEL(isa, name, mr, nr)                      \
+  for (size_t i = 0; i < f32.size(); ++i) {                \
+    if (f32[i].first == isa && tiles[i] == nr) {           \
+      v.push_back({isa, &name, f32[i].second, nr, #name}); \
+    }                                                      \
+  }
+#include "kernels/f16w_dwconv/f16w_dwconv.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
+TEST(F16wKernels, EveryEntryHasAnF32TwinOfItsIsaAndTile) {
+  size_t gemm = 0, dw = 0;
+#define GS_UKERNEL(isa, name, mr, nr) ++gemm;
+#include "kernels/f16w_gemm/f16w_gemm.inc"
+#undef GS_UKERNEL
+#define GS_UKERNEL(isa, name, mr, nr) ++dw;
+#include "kernels/f16w_dwconv/f16w_dwconv.inc"
+#undef GS_UKERNEL
+  EXPECT_EQ(GemmPairs().size(), gemm);
+  EXPECT_EQ(DwconvPairs().size(), dw);
+}
+
+// Random values in [-1, 1] as half bits, and the same widened.
+struct Halves {
+  std::vector<uint16_t> bits;
+  std::vector<float> wide;
+};
+
+Halves RandomHalves(std::mt19937* rng, int64_t n) {
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  Halves h;
+  h.bits.resize(static_cast<size_t>(n));
+  h.wide.resize(static_cast<size_t>(n));
+  for (size_t i = 0; i < h.bits.size(); ++i) {
+    h.bits[i] = F32ToF16Bits(d(*rng));
+    h.wide[i] = F16BitsToF32(h.bits[i]);
+  }
+  return h;
+}
+
+std::vector<float> Random(std::mt19937* rng, int64_t n) {
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = d(*rng);
+  return v;
+}
+
+bool BitEqual(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+std::vector<uint8_t> PackF16w(const F16wGemmKernel& k, int64_t n, int64_t kdim, const uint16_t* w,
+                              const float* bias) {
+  const size_t nr = static_cast<size_t>(k.nr);
+  // One spare float of slack in front would misalign; the vector's own
+  // alignment (at least 8 bytes) keeps the bias floats aligned as in a plan.
+  std::vector<uint8_t> packed((static_cast<size_t>(n) + nr - 1) / nr *
+                              F16wGemmPackedBlockBytes(static_cast<size_t>(kdim), nr));
+  PackF16wGemmWeights(static_cast<size_t>(n), static_cast<size_t>(kdim), nr, w, bias,
+                      packed.data());
+  return packed;
+}
+
+std::vector<float> PackF32(const F32GemmKernel& k, int64_t n, int64_t kdim, const float* w,
+                           const float* bias) {
+  std::vector<float> packed((n + k.nr - 1) / k.nr *
+                            F32GemmPackedBlockFloats(static_cast<size_t>(kdim), k.nr));
+  PackF32GemmWeights(static_cast<size_t>(n), static_cast<size_t>(kdim), k.nr, w, bias,
+                     packed.data());
+  return packed;
+}
+
+std::string GemmName(const ::testing::TestParamInfo<GemmPair>& info) {
+  return info.param.f16w.name;
+}
+
+std::string DwName(const ::testing::TestParamInfo<DwconvPair>& info) { return info.param.name; }
+
+// ---- GEMM microkernels ---------------------------------------------------------
+
+class F16wGemmUkernel : public ::testing::TestWithParam<GemmPair> {};
+
+TEST_P(F16wGemmUkernel, BitEqualsTheF32KernelOnWidenedWeights) {
+  const GemmPair& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP() << "CPU lacks " << IsaName(e.isa);
+  const int64_t mr = e.f16w.mr, nr = e.f16w.nr;
+  const float kInf = std::numeric_limits<float>::infinity();
+  std::mt19937 rng(31);
+  int cases = 0;
+  for (int64_t m : {int64_t{1}, mr - 1, mr, mr + 1, 2 * mr + 3}) {
+    if (m < 1) continue;
+    for (int64_t n : {int64_t{1}, nr - 1, nr, nr + 1, 2 * nr + 5}) {
+      if (n < 1) continue;
+      for (int64_t k : {1, 3, 8, 17, 64, 131}) {
+        for (int variant = 0; variant < 3; ++variant) {
+          const int64_t ks = variant == 0 ? 1 : k % 8 == 0 ? 8 : k % 3 == 0 ? 3 : k;
+          const int64_t kc = k / ks;
+          const auto a = Random(&rng, m * k);
+          const Halves w = RandomHalves(&rng, n * k);
+          const auto b = Random(&rng, n);
+          const float* bias = variant != 1 ? b.data() : nullptr;
+          const float lo = variant == 2 ? -0.25f : -kInf, hi = variant == 2 ? 0.5f : kInf;
+          const auto p16 = PackF16w(e.f16w, n, k, w.bits.data(), bias);
+          const auto p32 = PackF32(e.f32, n, k, w.wide.data(), bias);
+          const size_t block16 = F16wGemmPackedBlockBytes(static_cast<size_t>(k), nr);
+          const size_t block32 = F32GemmPackedBlockFloats(static_cast<size_t>(k), nr);
+          const int64_t ldc = n + 3;
+          std::vector<float> got(m * ldc, 7.0f), want(m * ldc, 7.0f);
+          std::vector<const float*> ind(static_cast<size_t>(ks * mr));
+          for (int64_t r0 = 0; r0 < m; r0 += mr) {
+            const int64_t mm = std::min(mr, m - r0);
+            for (int64_t t = 0; t < ks; ++t) {
+              for (int64_t i = 0; i < mr; ++i) {
+                ind[t * mr + i] = a.data() + (r0 + std::min(i, mm - 1)) * k + t * kc;
+              }
+            }
+            for (int64_t n0 = 0, nb = 0; n0 < n; n0 += nr, ++nb) {
+              const size_t nc = static_cast<size_t>(std::min(nr, n - n0));
+              e.f16w.fn(mm, nc, kc, ks, ind.data(), p16.data() + nb * block16,
+                        got.data() + r0 * ldc + n0, ldc, lo, hi);
+              e.f32.fn(mm, nc, kc, ks, ind.data(), p32.data() + nb * block32,
+                       want.data() + r0 * ldc + n0, ldc, lo, hi);
+            }
+          }
+          ASSERT_TRUE(BitEqual(got, want)) << e.f16w.name << " m" << m << " n" << n << " k" << k
+                                           << " taps " << ks << " variant " << variant;
+          ++cases;
+        }
+      }
+    }
+  }
+  EXPECT_GT(cases, 100);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, F16wGemmUkernel, ::testing::ValuesIn(GemmPairs()), GemmName);
+
+// ---- depthwise microkernels ----------------------------------------------------
+
+class F16wDwconvUkernel : public ::testing::TestWithParam<DwconvPair> {};
+
+TEST_P(F16wDwconvUkernel, BitEqualsTheF32KernelOnWidenedWeights) {
+  const DwconvPair& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP() << "CPU lacks " << IsaName(e.isa);
+  const int64_t ct = e.channel_tile;
+  std::mt19937 rng(32);
+  for (int64_t c : {int64_t{1}, ct - 1, ct, ct + 1, 2 * ct, 3 * ct + 5, int64_t{67}}) {
+    if (c < 1) continue;
+    for (int64_t taps : {0, 1, 4, 9, 25, 49}) {
+      for (int variant = 0; variant < 3; ++variant) {
+        std::vector<std::vector<float>> in;
+        std::vector<Halves> w;
+        std::vector<const float*> ip, wp32;
+        std::vector<const uint16_t*> wp16;
+        for (int64_t t = 0; t < taps; ++t) {
+          in.push_back(Random(&rng, c));
+          w.push_back(RandomHalves(&rng, c));
+        }
+        for (int64_t t = 0; t < taps; ++t) {
+          ip.push_back(in[t].data());
+          wp32.push_back(w[t].wide.data());
+          wp16.push_back(w[t].bits.data());
+        }
+        const auto b = Random(&rng, c);
+        const float* bias = variant != 1 ? b.data() : nullptr;
+        const float lo = variant == 2 ? -0.25f : -std::numeric_limits<float>::infinity();
+        const float hi = variant == 2 ? 0.5f : std::numeric_limits<float>::infinity();
+        std::vector<float> got(c + 2, 7.0f), want(c + 2, 7.0f);
+        e.f16w(c, taps, ip.data(), wp16.data(), bias, got.data(), lo, hi);
+        e.f32(c, taps, ip.data(), wp32.data(), bias, want.data(), lo, hi);
+        ASSERT_TRUE(BitEqual(got, want))
+            << e.name << " channels " << c << " taps " << taps << " variant " << variant;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, F16wDwconvUkernel, ::testing::ValuesIn(DwconvPairs()), DwName);
+
+// ---- ops -----------------------------------------------------------------------
+
+class F16wGemmOps : public ::testing::TestWithParam<GemmPair> {};
+
+TEST_P(F16wGemmOps, ConvBitEqualsF32ConvOnWidenedWeights) {
+  const GemmPair& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP();
+  std::mt19937 rng(33);
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int cases = 0;
+  for (int iter = 0; iter < 90; ++iter) {
+    Conv2DParams p;
+    p.batch = ri(1, 2);
+    p.in_h = ri(1, 11);
+    p.in_w = ri(1, 11);
+    p.in_c = iter % 15 == 7 ? ri(300, 400) : ri(1, 20);
+    p.out_c = ri(1, 45);
+    const int kernel = iter % 7 + 1;  // 1x1 .. 7x7, and some non-square
+    p.kernel_h = kernel;
+    p.kernel_w = iter % 5 == 3 ? ri(1, 3) : kernel;
+    p.stride_h = ri(1, 2);
+    p.stride_w = ri(1, 3);
+    p.dilation_h = kernel > 1 && iter % 4 == 2 ? 2 : 1;
+    p.dilation_w = kernel > 1 && iter % 3 == 2 ? 2 : 1;
+    const Padding padding = iter % 2 ? Padding::kSame : Padding::kValid;
+    if (!ComputeWindow(p.in_h, p.kernel_h, p.stride_h, p.dilation_h, padding, &p.out_h,
+                       &p.pad_top) ||
+        !ComputeWindow(p.in_w, p.kernel_w, p.stride_w, p.dilation_w, padding, &p.out_w,
+                       &p.pad_left)) {
+      continue;
+    }
+    if (iter % 4 == 1) p.act = {0.0f, 6.0f};
+    const int64_t k = int64_t{p.kernel_h} * p.kernel_w * p.in_c;
+    const auto x = Random(&rng, p.batch * p.in_h * p.in_w * p.in_c);
+    const Halves w = RandomHalves(&rng, p.out_c * k);
+    const auto b = Random(&rng, p.out_c);
+    const float* bias = iter % 5 ? b.data() : nullptr;
+    const auto p16 = PackF16w(e.f16w, p.out_c, k, w.bits.data(), bias);
+    const auto p32 = PackF32(e.f32, p.out_c, k, w.wide.data(), bias);
+    const int64_t ny = p.batch * p.out_h * p.out_w * p.out_c;
+    std::vector<float> want(ny), got1(ny), got3(ny);
+    ThreadPool pool1(1), pool3(3, 1);
+    f32_conv2d__gemm(p, e.f32, p32.data(), x.data(), want.data(), &pool1);
+    f16w_conv2d__gemm(p, e.f16w, p16.data(), x.data(), got1.data(), &pool1);
+    f16w_conv2d__gemm(p, e.f16w, p16.data(), x.data(), got3.data(), &pool3);
+    const std::string what = std::string(e.f16w.name) + " conv " + std::to_string(p.kernel_h) +
+                             "x" + std::to_string(p.kernel_w) + " iter " + std::to_string(iter);
+    ASSERT_TRUE(BitEqual(got1, want)) << what;
+    ASSERT_TRUE(BitEqual(got3, want)) << what << ", 3 threads";
+    ++cases;
+  }
+  EXPECT_GT(cases, 50);
+}
+
+TEST_P(F16wGemmOps, DenseBitEqualsF32DenseOnWidenedWeights) {
+  const GemmPair& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP();
+  std::mt19937 rng(34);
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int iter = 0; iter < 40; ++iter) {
+    FullyConnectedParams p;
+    p.rows = ri(1, 13);
+    p.in_features = ri(1, 300);
+    p.out_features = ri(1, 70);
+    if (iter % 3 == 1) p.act = {0.0f, std::numeric_limits<float>::infinity()};
+    const auto x = Random(&rng, p.rows * p.in_features);
+    const Halves w = RandomHalves(&rng, p.out_features * p.in_features);
+    const auto b = Random(&rng, p.out_features);
+    const float* bias = iter % 2 ? b.data() : nullptr;
+    const auto p16 = PackF16w(e.f16w, p.out_features, p.in_features, w.bits.data(), bias);
+    const auto p32 = PackF32(e.f32, p.out_features, p.in_features, w.wide.data(), bias);
+    std::vector<float> want(p.rows * p.out_features), got(want.size()), got3(want.size());
+    ThreadPool pool3(3, 1);
+    f32_fully_connected__gemm(p, e.f32, p32.data(), x.data(), want.data(), nullptr);
+    f16w_fully_connected__gemm(p, e.f16w, p16.data(), x.data(), got.data(), nullptr);
+    f16w_fully_connected__gemm(p, e.f16w, p16.data(), x.data(), got3.data(), &pool3);
+    ASSERT_TRUE(BitEqual(got, want)) << e.f16w.name << " dense iter " << iter;
+    ASSERT_TRUE(BitEqual(got3, want)) << e.f16w.name << " dense iter " << iter << ", 3 threads";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, F16wGemmOps, ::testing::ValuesIn(GemmPairs()), GemmName);
+
+class F16wDwconvOps : public ::testing::TestWithParam<DwconvPair> {};
+
+TEST_P(F16wDwconvOps, DepthwiseBitEqualsF32DepthwiseOnWidenedWeights) {
+  const DwconvPair& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP();
+  std::mt19937 rng(35);
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int cases = 0;
+  for (int iter = 0; iter < 70; ++iter) {
+    Conv2DParams p;
+    p.batch = ri(1, 2);
+    p.in_h = ri(1, 12);
+    p.in_w = ri(1, 12);
+    p.in_c = p.out_c = ri(1, 70);
+    const int kernel = iter % 7 + 1;
+    p.kernel_h = kernel;
+    p.kernel_w = iter % 5 == 4 ? ri(1, 3) : kernel;
+    p.stride_h = ri(1, 2);
+    p.stride_w = ri(1, 2);
+    p.dilation_h = kernel > 1 && iter % 4 == 3 ? 2 : 1;
+    p.dilation_w = kernel > 1 && iter % 3 == 1 ? 2 : 1;
+    const Padding padding = iter % 2 ? Padding::kSame : Padding::kValid;
+    if (!ComputeWindow(p.in_h, p.kernel_h, p.stride_h, p.dilation_h, padding, &p.out_h,
+                       &p.pad_top) ||
+        !ComputeWindow(p.in_w, p.kernel_w, p.stride_w, p.dilation_w, padding, &p.out_w,
+                       &p.pad_left)) {
+      continue;
+    }
+    if (iter % 4 == 1) p.act = {0.0f, 6.0f};
+    ASSERT_TRUE(F32DepthwiseDwconvSupported(p));
+    const auto x = Random(&rng, p.batch * p.in_h * p.in_w * p.in_c);
+    const Halves w = RandomHalves(&rng, int64_t{p.kernel_h} * p.kernel_w * p.in_c);
+    const auto b = Random(&rng, p.out_c);
+    const float* bias = iter % 5 ? b.data() : nullptr;
+    const int64_t ny = p.batch * p.out_h * p.out_w * p.out_c;
+    std::vector<float> want(ny), got1(ny), got3(ny);
+    ThreadPool pool1(1), pool3(3, 1);
+    f32_depthwise_conv2d__dwconv(p, e.f32, x.data(), w.wide.data(), bias, want.data(), &pool1);
+    f16w_depthwise_conv2d__dwconv(p, e.f16w, x.data(), w.bits.data(), bias, got1.data(), &pool1);
+    f16w_depthwise_conv2d__dwconv(p, e.f16w, x.data(), w.bits.data(), bias, got3.data(), &pool3);
+    const std::string what = std::string(e.name) + " depthwise " + std::to_string(p.kernel_h) +
+                             "x" + std::to_string(p.kernel_w) + " iter " + std::to_string(iter);
+    ASSERT_TRUE(BitEqual(got1, want)) << what;
+    ASSERT_TRUE(BitEqual(got3, want)) << what << ", 3 threads";
+    ++cases;
+  }
+  EXPECT_GT(cases, 40);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, F16wDwconvOps, ::testing::ValuesIn(DwconvPairs()), DwName);
+
+// ---- dispatch ------------------------------------------------------------------
+
+TEST(F16wDispatch, PairsTheF32TileOnEveryIsaAndKeepsRef) {
+  const CpuFeatures f = DetectCpuFeaturesMasked();
+  for (const std::string& isa : CompiledIsas()) {
+    KernelTable t;
+    if (!BuildKernelTable(isa, f, &t).ok()) continue;  // the CPU lacks it
+    ASSERT_NE(t.f16w_gemm.fn, nullptr) << isa;
+    ASSERT_NE(t.f16w_dwconv, nullptr) << isa;
+    if (t.f32_gemm.fn != nullptr) {
+      EXPECT_EQ(t.f16w_gemm.mr, t.f32_gemm.mr) << isa;
+      EXPECT_EQ(t.f16w_gemm.nr, t.f32_gemm.nr) << isa;
+    } else {
+      EXPECT_STREQ(t.f16w_gemm.name, "f16w_gemm_4x4__ref") << isa;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gearshift
