@@ -5,19 +5,25 @@
 // Widening a half to fp32 is exact, and each f16w kernel keeps the tile and
 // the FMA order of the f32 kernel of its ISA, so the oracle is bit equality:
 // every f16w entry against the f32 entry of the same ISA and tile on the
-// widened weights, at sizes that do not fit the tiles; and the ops built on
-// them (convolution 1x1..7x7 with strides, dilation and padding, dense,
-// depthwise) against the f32 ops, over 1 and 3 threads.
+// widened weights, at sizes that do not fit the tiles; the ops built on them
+// (convolution 1x1..7x7 with strides, dilation and padding, dense,
+// depthwise) against the f32 ops, over 1 and 3 threads; and whole models:
+// the fp16 gear on every ISA this CPU runs equals the fp32 gear over the
+// same weights rounded to half (what the fp16 gear computed before its
+// weights stayed 16-bit), with under 0.55x the fp32 gear's prepared bytes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "dispatch.h"
+#include "gear_builder.h"
+#include "gearshift/gearshift.h"
 #include "kernels/f16w_dwconv/f16w_dwconv.h"
 #include "kernels/f16w_gemm/f16w_gemm.h"
 #include "kernels/f32_dwconv/f32_dwconv.h"
@@ -25,6 +31,7 @@
 #include "ops/conv.h"
 #include "ops/fully_connected.h"
 #include "prepare/gear_weights.h"
+#include "runtime_impl.h"
 #include "thread_pool.h"
 
 namespace gearshift {
@@ -401,6 +408,124 @@ TEST(F16wDispatch, PairsTheF32TileOnEveryIsaAndKeepsRef) {
       EXPECT_STREQ(t.f16w_gemm.name, "f16w_gemm_4x4__ref") << isa;
     }
   }
+}
+
+// ---- whole models ----------------------------------------------------------------
+
+using testing::GearModelBuilder;
+
+// x [1,15,13,5] -> CONV 1x1 (16) -> CONV 3x3/2 SAME RELU6 (24) -> DEPTHWISE
+// 3x3 SAME -> DEPTHWISE 5x5 dilation 2 SAME -> DEPTHWISE 3x3 multiplier 2
+// VALID (the reference op: widened weights) -> CONV 7x7 SAME (40) -> MEAN
+// -> FULLY_CONNECTED 40->37. Gears "fp32" and "fp16" over the same f32
+// payloads; `round` stores them already rounded to half.
+GearModelBuilder ShapesNet(bool round) {
+  std::mt19937 rng(41);
+  std::uniform_real_distribution<float> d(-0.5f, 0.5f);
+  auto values = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float& x : v) x = round ? RoundToF16(d(rng)) : d(rng);
+    return v;
+  };
+  GearModelBuilder b;
+  const int x = b.AddInput("x", {1, 15, 13, 5});
+  const int w1 = b.AddConst("c1/w", {16, 1, 1, 5}, values(16 * 5));
+  const int b1 = b.AddConst("c1/b", {16}, values(16));
+  const int w2 = b.AddConst("c2/w", {24, 3, 3, 16}, values(24 * 9 * 16));
+  const int b2 = b.AddConst("c2/b", {24}, values(24));
+  const int d1 = b.AddConst("d1/w", {1, 3, 3, 24}, values(9 * 24));
+  const int db1 = b.AddConst("d1/b", {24}, values(24));
+  const int d2 = b.AddConst("d2/w", {1, 5, 5, 24}, values(25 * 24));
+  const int d3 = b.AddConst("d3/w", {1, 3, 3, 48}, values(9 * 48));
+  const int w4 = b.AddConst("c4/w", {40, 7, 7, 48}, values(40 * 49 * 48));
+  const int fw = b.AddConst("fc/w", {37, 40}, values(37 * 40));
+  const int fb = b.AddConst("fc/b", {37}, values(37));
+  const int t1 = b.AddTensor("c1", {1, 15, 13, 16});
+  const int t2 = b.AddTensor("c2", {1, 8, 7, 24});
+  const int t3 = b.AddTensor("d1", {1, 8, 7, 24});
+  const int t4 = b.AddTensor("d2", {1, 8, 7, 24});
+  const int t5 = b.AddTensor("d3", {1, 6, 5, 48});
+  const int t6 = b.AddTensor("c4", {1, 6, 5, 40});
+  const int t7 = b.AddTensor("mean", {1, 40});
+  const int y = b.AddTensor("y", {1, 37});
+  b.AddNode("c1", "CONV_2D", {x, w1, b1}, {t1},
+            R"({"stride":[1,1],"dilation":[1,1],"padding":"VALID"})");
+  b.AddNode("c2", "CONV_2D", {t1, w2, b2}, {t2},
+            R"({"stride":[2,2],"dilation":[1,1],"padding":"SAME","activation":"RELU6"})");
+  b.AddNode("d1", "DEPTHWISE_CONV_2D", {t2, d1, db1}, {t3},
+            R"({"stride":[1,1],"dilation":[1,1],"padding":"SAME","depth_multiplier":1})");
+  b.AddNode("d2", "DEPTHWISE_CONV_2D", {t3, d2, -1}, {t4},
+            R"({"stride":[1,1],"dilation":[2,2],"padding":"SAME","depth_multiplier":1})");
+  b.AddNode("d3", "DEPTHWISE_CONV_2D", {t4, d3, -1}, {t5},
+            R"({"stride":[1,1],"dilation":[1,1],"padding":"VALID","depth_multiplier":2})");
+  b.AddNode("c4", "CONV_2D", {t5, w4, -1}, {t6},
+            R"({"stride":[1,1],"dilation":[1,1],"padding":"SAME"})");
+  b.AddNode("mean", "MEAN", {t6}, {t7}, R"({"axes":[1,2],"keep_dims":false})");
+  b.AddNode("fc", "FULLY_CONNECTED", {t7, fw, fb}, {y}, "{}");
+  b.AddOutput(y);
+  b.AddGear("fp32", "f32", b.default_constants());
+  b.AddGear("fp16", "f16", b.default_constants());
+  return b;
+}
+
+std::unique_ptr<Runtime> OpenBytes(const std::vector<uint8_t>& bytes, const RuntimeOptions& o) {
+  std::unique_ptr<GearFile> file;
+  Status s = GearFile::FromBuffer(bytes.data(), bytes.size(), {}, &file);
+  EXPECT_TRUE(s.ok()) << s.message();
+  if (!s.ok()) return nullptr;
+  std::unique_ptr<Runtime> rt;
+  s = CreateRuntime(std::move(file), o, &rt);
+  EXPECT_TRUE(s.ok()) << s.message();
+  return rt;
+}
+
+std::vector<float> RunModel(Runtime* rt, const std::vector<float>& x) {
+  std::vector<float> y(37, -1.0f);
+  const void* in[] = {x.data()};
+  void* out[] = {y.data()};
+  const Status s = rt->Run(in, out);
+  EXPECT_TRUE(s.ok()) << s.message();
+  return y;
+}
+
+TEST(F16wModel, Fp16GearEqualsFp32OverRoundedWeightsOnEveryIsa) {
+  std::mt19937 rng(42);
+  const std::vector<float> x = Random(&rng, 15 * 13 * 5);
+  const std::vector<uint8_t> rounded = ShapesNet(true).Build();
+  const std::vector<uint8_t> raw = ShapesNet(false).Build();
+  const CpuFeatures f = DetectCpuFeaturesMasked();
+  int isas = 0;
+  for (const std::string& isa : CompiledIsas()) {
+    KernelTable t;
+    if (!BuildKernelTable(isa, f, &t).ok()) continue;
+    RuntimeOptions o;
+    o.isa = isa;
+    for (int threads : {1, 3}) {
+      o.threads = threads;
+      auto want_rt = OpenBytes(rounded, o);
+      auto rt = OpenBytes(raw, o);
+      ASSERT_NE(want_rt, nullptr);
+      ASSERT_NE(rt, nullptr);
+      const std::vector<float> want = RunModel(want_rt.get(), x);  // fp32 gear, rounded weights
+      const int64_t fp32_bytes = rt->prepared_bytes();
+      const std::vector<float> y32 = RunModel(rt.get(), x);
+      const int64_t fp32_prepared = rt->prepared_bytes() - fp32_bytes;
+      ASSERT_TRUE(rt->SetGear("fp16").ok());
+      const std::vector<float> y16 = RunModel(rt.get(), x);
+      const int64_t fp16_prepared = rt->prepared_bytes() - fp32_prepared;
+      EXPECT_TRUE(BitEqual(y16, want)) << isa << ", " << threads << " threads";
+      EXPECT_FALSE(BitEqual(y16, y32)) << isa;  // the gears really differ
+      // fp32 packs its conv/dense weights (the f32 payloads are used in
+      // place otherwise); fp16 holds half of that plus f32 biases and the
+      // multiplier-2 depthwise filter widened for the reference op.
+      if (t.f32_gemm.fn != nullptr) {
+        EXPECT_LT(fp16_prepared, fp32_prepared * 55 / 100)
+            << isa << ": fp16 " << fp16_prepared << " bytes, fp32 " << fp32_prepared;
+      }
+    }
+    ++isas;
+  }
+  EXPECT_GE(isas, 1);
 }
 
 }  // namespace
