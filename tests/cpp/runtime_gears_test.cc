@@ -239,16 +239,21 @@ TEST(RuntimeGears, BudgetEvictsLeastRecentlyUsedGears) {
 TEST(RuntimeGears, AGearThatDoesNotFitAloneFailsClearly) {
   RuntimeOptions o;
   o.isa = "ref";
-  o.memory_budget_bytes = 150;  // fp16 derives 200 bytes (and packs 1936 when planned)
+  // fp16 derives its two biases (64 bytes each) and three weight recipes,
+  // and packs 1936 bytes when planned.
+  const int64_t derived = 2 * 64 + 3 * static_cast<int64_t>(sizeof(F16Tensor));
+  const std::string derived_s = std::to_string(derived);
+  o.memory_budget_bytes = 100;
   auto rt = Open(SwitchNet(false, true).Build(), o);
   ASSERT_NE(rt, nullptr);
   const std::vector<float> x = Input();
   const std::vector<float> y32 = RunOnce(rt.get(), x);  // fp32: in place, 0 bytes
   Status s = rt->SetGear("fp16");
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(s.message().find("gear 'fp16' needs 200 bytes of prepared weights (200 derived, "
-                             "0 packed for the kernels), more than the memory budget of 150 "
-                             "bytes"),
+  EXPECT_NE(s.message().find("gear 'fp16' needs " + derived_s + " bytes of prepared weights (" +
+                             derived_s +
+                             " derived, 0 packed for the kernels), more than the memory budget "
+                             "of 100 bytes"),
             std::string::npos)
       << s.message();
   EXPECT_EQ(rt->gear(), "fp32");  // unchanged
@@ -264,22 +269,24 @@ TEST(RuntimeGears, AGearThatDoesNotFitAloneFailsClearly) {
   void* out[] = {y.data()};
   s = rt->Run(in, out);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(s.message().find("gear 'fp16' needs 2136 bytes of prepared weights (200 derived, "
-                             "1936 packed for the kernels), more than the memory budget of 1000 "
-                             "bytes"),
+  EXPECT_NE(s.message().find("gear 'fp16' needs " + std::to_string(derived + 1936) +
+                             " bytes of prepared weights (" + derived_s +
+                             " derived, 1936 packed for the kernels), more than the memory "
+                             "budget of 1000 bytes"),
             std::string::npos)
       << s.message();
   // prepare="all" refuses at Open what cannot all be held.
   o.prepare = "all";
-  o.memory_budget_bytes = 300;
+  o.memory_budget_bytes = 300;  // room for one gear's derived weights, not two
   std::unique_ptr<GearFile> file;
   const std::vector<uint8_t> bytes = SwitchNet(false, true).Build();
   ASSERT_TRUE(GearFile::FromBuffer(bytes.data(), bytes.size(), {}, &file).ok());
   std::unique_ptr<Runtime> none;
   s = CreateRuntime(std::move(file), o, &none);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(s.message().find("prepare=\"all\": the prepared weights of all gears need 400 "
-                             "bytes, more than the memory budget of 300 bytes"),
+  EXPECT_NE(s.message().find("prepare=\"all\": the prepared weights of all gears need " +
+                             std::to_string(2 * derived) +
+                             " bytes, more than the memory budget of 300 bytes"),
             std::string::npos)
       << s.message();
 }

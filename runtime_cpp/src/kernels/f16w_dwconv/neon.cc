@@ -24,9 +24,20 @@ inline float32x4_t Fma(float32x4_t acc, float32x4_t a, float32x4_t b) {
 #endif
 }
 
-inline float32x4_t LoadHalf4(const uint16_t* p) {
-  return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+// Four halves widened to fp32 (exact). armv7's arm_neon.h declares
+// vcvt_f32_f16 only with an fp16 storage format (-mfp16-format), which the
+// board flags do not set, so there the one instruction is written out.
+inline float32x4_t WidenHalf4(uint16x4_t h) {
+#if defined(__aarch64__) || defined(__ARM_FP16_FORMAT_IEEE)
+  return vcvt_f32_f16(vreinterpret_f16_u16(h));
+#else
+  float32x4_t r;
+  __asm__("vcvt.f32.f16 %q0, %P1" : "=w"(r) : "w"(h));
+  return r;
+#endif
 }
+
+inline float32x4_t LoadHalf4(const uint16_t* p) { return WidenHalf4(vld1_u16(p)); }
 
 // kTaps > 0: the tap count, known at compile time; 0: `taps` at run time.
 template <size_t kTaps>

@@ -25,6 +25,19 @@ inline float32x4_t Fma(float32x4_t acc, float32x4_t a, float32x4_t b) {
 #endif
 }
 
+// Four halves widened to fp32 (exact). armv7's arm_neon.h declares
+// vcvt_f32_f16 only with an fp16 storage format (-mfp16-format), which the
+// board flags do not set, so there the one instruction is written out.
+inline float32x4_t WidenHalf4(uint16x4_t h) {
+#if defined(__aarch64__) || defined(__ARM_FP16_FORMAT_IEEE)
+  return vcvt_f32_f16(vreinterpret_f16_u16(h));
+#else
+  float32x4_t r;
+  __asm__("vcvt.f32.f16 %q0, %P1" : "=w"(r) : "w"(h));
+  return r;
+#endif
+}
+
 // Clamp to [lo, hi]; NaN stays NaN (NEON max/min propagate it).
 inline float32x4_t ClampQ(float32x4_t x, float32x4_t lo, float32x4_t hi) {
   return vminq_f32(vmaxq_f32(x, lo), hi);
@@ -49,8 +62,8 @@ void f16w_gemm_4x8__neon(size_t mr, size_t nc, size_t kc, size_t ks, const float
     const float* a3 = a[3];
     for (size_t k = 0; k < kc; ++k) {
       const uint16x8_t h = vld1q_u16(w);
-      const float32x4_t wa = vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(h)));
-      const float32x4_t wb = vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(h)));
+      const float32x4_t wa = WidenHalf4(vget_low_u16(h));
+      const float32x4_t wb = WidenHalf4(vget_high_u16(h));
       w += 8;
       float32x4_t x = vld1q_dup_f32(a0 + k);
       acc0a = Fma(acc0a, x, wa);
