@@ -10,7 +10,8 @@
 // depthwise) against the f32 ops, over 1 and 3 threads; and whole models:
 // the fp16 gear on every ISA this CPU runs equals the fp32 gear over the
 // same weights rounded to half (what the fp16 gear computed before its
-// weights stayed 16-bit), with under 0.55x the fp32 gear's prepared bytes.
+// weights stayed 16-bit), with under 0.55x the fp32 gear's prepared bytes,
+// and packed from compact (q8r4) storage.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -526,6 +527,96 @@ TEST(F16wModel, Fp16GearEqualsFp32OverRoundedWeightsOnEveryIsa) {
     ++isas;
   }
   EXPECT_GE(isas, 1);
+}
+
+// Compact storage: the fp16 gear packs its weights from q8r4 entries (int8
+// plus a 4-bit residual), rounding the decoded values to half once. x
+// [1,6,7,8] -> CONV 3x3 SAME (12, f32 bias) -> DEPTHWISE 3x3 SAME, both
+// weights q8r4; `reference` instead stores RoundToF16 of the decoded values
+// as f32 for an fp32 gear.
+std::vector<uint8_t> CompactNet(bool reference) {
+  std::mt19937 rng(43);
+  std::uniform_int_distribution<int> q(-127, 127), r(-8, 7);
+  auto ints = [&](size_t n, std::uniform_int_distribution<int>& d) {
+    std::vector<int> v(n);
+    for (int& x : v) x = d(rng);
+    return v;
+  };
+  const std::vector<int64_t> cs = {12, 3, 3, 8}, ds = {1, 3, 3, 12};
+  const std::vector<int> cq = ints(12 * 72, q), cr = ints(12 * 72, r);
+  const std::vector<int> dq = ints(108, q), dr = ints(108, r);
+  testing::QuantSpec cquant, dquant;
+  cquant.axis = 0;
+  dquant.axis = 3;
+  for (int o = 0; o < 12; ++o) cquant.scale.push_back(0.001f * static_cast<float>(o + 3));
+  for (int c = 0; c < 12; ++c) dquant.scale.push_back(0.004f * static_cast<float>(c + 2));
+  GearModelBuilder b;
+  const int x = b.AddInput("x", {1, 6, 7, 8});
+  const int cw = b.AddConstTensor("conv/w", cs);
+  const int cb = b.AddConst("conv/b", {12}, std::vector<float>(12, 0.125f));
+  const int dw = b.AddConstTensor("dw/w", ds);
+  const int c = b.AddTensor("conv", {1, 6, 7, 12});
+  const int y = b.AddTensor("y", {1, 6, 7, 12});
+  b.AddNode("conv", "CONV_2D", {x, cw, cb}, {c},
+            R"({"stride":[1,1],"dilation":[1,1],"padding":"SAME","activation":"RELU"})");
+  b.AddNode("dw", "DEPTHWISE_CONV_2D", {c, dw, -1}, {y},
+            R"({"stride":[1,1],"dilation":[1,1],"padding":"SAME","depth_multiplier":1})");
+  b.AddOutput(y);
+  auto i8 = [](const std::vector<int>& v) { return std::vector<int8_t>(v.begin(), v.end()); };
+  if (!reference) {
+    const int cbase = b.AddI8Storage(cs, i8(cq), cquant);
+    const int dbase = b.AddI8Storage(ds, i8(dq), dquant);
+    std::vector<std::pair<int, int>> consts = b.default_constants();
+    consts.emplace_back(cw, b.AddQ8R4Storage(cs, cbase, cr));
+    consts.emplace_back(dw, b.AddQ8R4Storage(ds, dbase, dr));
+    b.AddGear("fp16", "f16", consts);
+    return b.Build();
+  }
+  auto rounded = [](const std::vector<int64_t>& shape, int axis, const std::vector<int>& qv,
+                    const std::vector<int>& rv, const std::vector<float>& scale) {
+    const std::vector<int8_t> q8(qv.begin(), qv.end());
+    const std::vector<uint8_t> nib = testing::NibbleBytes(rv);
+    std::vector<float> v(qv.size());
+    DecodeQ8R4(q8.data(), nib.data(), LayoutOf(shape, axis), scale.data(), v.data());
+    for (float& f : v) f = RoundToF16(f);
+    return v;
+  };
+  std::vector<std::pair<int, int>> consts = b.default_constants();
+  consts.emplace_back(cw, b.AddF32Storage(cs, rounded(cs, 0, cq, cr, cquant.scale)));
+  consts.emplace_back(dw, b.AddF32Storage(ds, rounded(ds, 3, dq, dr, dquant.scale)));
+  b.AddGear("fp32", "f32", consts);
+  return b.Build();
+}
+
+TEST(F16wModel, CompactFp16GearRoundsItsQ8R4WeightsOnceAtPackTime) {
+  std::mt19937 rng(44);
+  const std::vector<float> x = Random(&rng, 6 * 7 * 8);
+  const std::vector<uint8_t> compact = CompactNet(false), reference = CompactNet(true);
+  const CpuFeatures f = DetectCpuFeaturesMasked();
+  for (const std::string& isa : CompiledIsas()) {
+    KernelTable t;
+    if (!BuildKernelTable(isa, f, &t).ok()) continue;
+    RuntimeOptions o;
+    o.isa = isa;
+    auto rt = OpenBytes(compact, o);
+    auto want_rt = OpenBytes(reference, o);
+    ASSERT_NE(rt, nullptr);
+    ASSERT_NE(want_rt, nullptr);
+    std::vector<float> y(6 * 7 * 12), want(y.size());
+    const void* in[] = {x.data()};
+    void* out[] = {y.data()};
+    ASSERT_TRUE(rt->Run(in, out).ok());
+    out[0] = want.data();
+    ASSERT_TRUE(want_rt->Run(in, out).ok());
+    EXPECT_TRUE(BitEqual(y, want)) << isa;
+    // Derived: the f32 bias (one 64-byte block) and two recipes; packed: the
+    // conv weights as half behind f32 bias rows, the depthwise filter's
+    // half bits. No f32 copy of a weight.
+    const int64_t nr = t.f16w_gemm.nr;
+    const int64_t expect = 64 + 2 * static_cast<int64_t>(sizeof(F16Tensor)) +
+                           (12 + nr - 1) / nr * (nr * 4 + 72 * nr * 2) + 108 * 2;
+    EXPECT_EQ(rt->prepared_bytes(), expect) << isa;
+  }
 }
 
 }  // namespace
