@@ -36,6 +36,22 @@ std::vector<Entry<F32DwconvUkernelFn>> F32DwconvEntries() {
   return v;
 }
 
+std::vector<Entry<F16wGemmKernel>> F16wGemmEntries() {
+  std::vector<Entry<F16wGemmKernel>> v;
+#define GS_UKERNEL(isa, name, mr, nr) v.push_back({isa, {&name, mr, nr, #name}});
+#include "kernels/f16w_gemm/f16w_gemm.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
+std::vector<Entry<F16wDwconvUkernelFn>> F16wDwconvEntries() {
+  std::vector<Entry<F16wDwconvUkernelFn>> v;
+#define GS_UKERNEL(isa, name, mr, nr) v.push_back({isa, &name});
+#include "kernels/f16w_dwconv/f16w_dwconv.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
 std::vector<Entry<Q8GemmKernel>> Q8GemmEntries() {
   std::vector<Entry<Q8GemmKernel>> v;
 #define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin, wide_nc) \
@@ -244,6 +260,7 @@ CpuFeatures DetectCpuFeaturesMasked() {
 
 std::map<std::string, std::string> SelectedKernels(const KernelTable& t) {
   return {{"f32_gemm", t.f32_gemm.fn != nullptr ? t.f32_gemm.name : "ref"},
+          {"f16w_gemm", t.f16w_gemm.fn != nullptr ? t.f16w_gemm.name : "ref"},
           {"q8_gemm", t.q8_gemm.fn != nullptr ? t.q8_gemm.name : "ref"},
           {"q8_gemm_w127", t.q8_gemm_w127.fn != nullptr ? t.q8_gemm_w127.name : "ref"},
           {"q8_dwconv", t.q8_dwconv.fn != nullptr ? t.q8_dwconv.name : "ref"},
@@ -288,6 +305,10 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
   // fp32 families keep null (the reference op) rather than a ref entry.
   t.f32_gemm = PickBest(F32GemmEntries(), isa, features, false, F32GemmKernel());
   t.f32_dwconv = PickBest<F32DwconvUkernelFn>(F32DwconvEntries(), isa, features, false, nullptr);
+  // The fp16-weight families keep their ref entries (as the int8 ones do):
+  // the reference ops read f32 weights, which the fp16 gear no longer holds.
+  t.f16w_gemm = PickBest(F16wGemmEntries(), isa, features, true, F16wGemmKernel());
+  t.f16w_dwconv = PickBest<F16wDwconvUkernelFn>(F16wDwconvEntries(), isa, features, true, nullptr);
   t.q8_dwconv = PickBest(Q8DwconvEntries(), isa, features, true, Q8DwconvKernel());
   t.q8_quantize = PickBest(Q8QuantizeEntries(), isa, features, true, Q8QuantizeKernel());
   t.q8_vbinary = PickBest(Q8VBinaryEntries(), isa, features, false, Q8VBinaryKernel());

@@ -20,6 +20,8 @@
 
 #include "cpu_features.h"
 #include "gearshift/status.h"
+#include "kernels/f16w_dwconv/f16w_dwconv.h"
+#include "kernels/f16w_gemm/f16w_gemm.h"
 #include "kernels/f32_dwconv/f32_dwconv.h"
 #include "kernels/f32_gemm/f32_gemm.h"
 #include "kernels/q8_dwconv/q8_dwconv.h"
@@ -57,6 +59,12 @@ struct KernelTable {
   std::string isa = "ref";  // the ISA selected
   F32GemmKernel f32_gemm;
   F32DwconvUkernelFn f32_dwconv = nullptr;
+  // The fp16 gear's weights-in-half kernels, picked like the f32 ones (same
+  // ISA, same tile), so they compute what f32_gemm/f32_dwconv would on the
+  // widened weights; always set (ref is the fallback, so the fp16 gear never
+  // holds f32 weights; a null one would make the plan widen them).
+  F16wGemmKernel f16w_gemm;
+  F16wDwconvUkernelFn f16w_dwconv = nullptr;
   Q8GemmKernel q8_gemm;          // always set: the ref microkernel is the fallback
   Q8GemmKernel q8_gemm_w127;     // for layers without a -128 weight (== q8_gemm if none faster)
   Q8DwconvKernel q8_dwconv;      // always set, likewise

@@ -290,14 +290,21 @@ class RuntimeImpl final : public Runtime {
     pending_drop_.push_back(g);
   }
 
-  // Forgets the plans of evicted gears (run_mu_ held).
-  void ApplyPendingDrops() {
+  // Forgets the plans of evicted gears (run_mu_ held), except those of
+  // `keep`: GetPlan is about to hand out one of them, and a SetGear on
+  // another thread may have evicted that gear meanwhile; its drop waits for
+  // the next run.
+  void ApplyPendingDrops(int keep = -1) {
     std::vector<int> drops;
     {
       std::lock_guard<std::mutex> state(state_mu_);
       drops.swap(pending_drop_);
+      for (int g : drops) {
+        if (g == keep) pending_drop_.push_back(g);
+      }
     }
     for (int g : drops) {
+      if (g == keep) continue;
       if (plan_ != nullptr && plan_->gear() == g) plan_ = nullptr;
       cache_.DropGear(g);
     }
@@ -359,7 +366,8 @@ class RuntimeImpl final : public Runtime {
         budget = EnforceBudgetLocked(gear);
       }
     }
-    ApplyPendingDrops();
+    // Not *plan's gear: dropping it would free the plan returned here.
+    ApplyPendingDrops(gear);
     if (!budget.ok()) *plan = nullptr;
     return budget;
   }

@@ -245,18 +245,31 @@ TEST_F(PrepareTest, F32DecodesQ8R4AndUsesDenseInPlace) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(cw) % 64, 0u);
 }
 
-TEST_F(PrepareTest, F16WidensF16StorageAndRoundsF32Storage) {
+TEST_F(PrepareTest, F16KeepsConvAndDenseWeightsHalfAndRoundsTheRest) {
   auto w = Prepare(1);
   ASSERT_NE(w, nullptr);
   EXPECT_EQ(w->compute(), Compute::kF16);
-  const float* cw = w->at(1).f32;
+  // conv/w (f16 storage) and fc/w (f32 storage) are read only as conv/dense
+  // weights: recipes, no f32 copy. conv/w's half bits are used in place.
+  ASSERT_NE(w->at(1).f16, nullptr);
+  EXPECT_EQ(w->at(1).f32, nullptr);
+  EXPECT_EQ(reinterpret_cast<const uint8_t*>(w->at(1).f16->InPlace()), m().storage[4].data);
+  float cw[12];
+  w->at(1).f16->Widen(cw);
   const float expect[] = {1.5625f, -0.1875f, 0.25f, 0.5f,   -0.5f, 1.0f,
                           0.25f,   0.75f,    -1.0f, 0.125f, 0.0f,  -0.0625f};
   for (int i = 0; i < 12; ++i) EXPECT_EQ(cw[i], expect[i]) << i;
-  // f32 storage gets its own rounded copy (values here are exact halves).
+  ASSERT_NE(w->at(7).f16, nullptr);
+  EXPECT_EQ(w->at(7).f16->InPlace(), nullptr);  // f32 storage: rounded when packed
+  uint16_t fw[16];
+  w->at(7).f16->Derive(fw);
+  for (uint16_t h : fw) EXPECT_EQ(h, 0x2C00);  // 0.0625
+  // Everything else: a rounded f32 copy (values here are exact halves).
   EXPECT_NE(reinterpret_cast<const uint8_t*>(w->at(2).f32), m().storage[1].data);
+  EXPECT_EQ(w->at(2).f32[0], 0.5f);
   EXPECT_EQ(w->at(9).f32[0], 0.5f);
-  EXPECT_EQ(w->owned_bytes(), 4 * 64);  // conv/w, conv/b, fc/w, k: 64 bytes each
+  // conv/b, k: 64 bytes each; the two recipes.
+  EXPECT_EQ(w->owned_bytes(), 2 * 64 + 2 * static_cast<int64_t>(sizeof(F16Tensor)));
 }
 
 TEST_F(PrepareTest, Q8UsesIntegerStorageInPlaceWithItsQuant) {

@@ -139,8 +139,16 @@ TEST(RuntimeGears, LazyPreparesAtTheFirstSwitchAllAtOpen) {
   RunOnce(rt.get(), Input());
   EXPECT_EQ(rt->prepared_bytes(), 0);
   ASSERT_TRUE(rt->SetGear("fp16").ok());
-  // conv/w 576 floats, conv/b 16, dw/w 144, fc/w 160, fc/b 10 (64-byte blocks).
-  const int64_t fp16_bytes = 2304 + 64 + 576 + 640 + 64;
+  // Derived: conv/b 16 and fc/b 10 floats (64-byte blocks) and the recipes
+  // of the three weights, which stay underived until a plan packs them.
+  const int64_t recipes = 3 * static_cast<int64_t>(sizeof(F16Tensor));
+  EXPECT_EQ(rt->prepared_bytes(), 64 + 64 + recipes);
+  RunOnce(rt.get(), Input());
+  // Packed as half for the ref f16w kernels (4 columns a block: 4 bias
+  // floats, then K rows of 4 halves): conv/w 16 x 36 -> 4 blocks of 304
+  // bytes, fc/w 10 x 16 -> 3 blocks of 144; dw/w's 144 halves (its f32
+  // storage rounded).
+  const int64_t fp16_bytes = 64 + 64 + recipes + 4 * 304 + 3 * 144 + 288;
   EXPECT_EQ(rt->prepared_bytes(), fp16_bytes);
   ASSERT_TRUE(rt->SetGear("fp32").ok());
   EXPECT_EQ(rt->prepared_bytes(), fp16_bytes);  // kept for the next switch
@@ -149,7 +157,8 @@ TEST(RuntimeGears, LazyPreparesAtTheFirstSwitchAllAtOpen) {
   all.prepare = "all";
   rt = Open(SwitchNet(false, true).Build(), all);
   ASSERT_NE(rt, nullptr);
-  EXPECT_EQ(rt->prepared_bytes(), 2 * fp16_bytes);  // fp16 and fp16s
+  // fp16 and fp16s, whose dw/w is f16 storage, read in place.
+  EXPECT_EQ(rt->prepared_bytes(), 2 * fp16_bytes - 288);
   EXPECT_GT(rt->arena_bytes(), 0);                  // static shapes: planned at Open
 
   RuntimeOptions bad = lazy;
@@ -230,32 +239,54 @@ TEST(RuntimeGears, BudgetEvictsLeastRecentlyUsedGears) {
 TEST(RuntimeGears, AGearThatDoesNotFitAloneFailsClearly) {
   RuntimeOptions o;
   o.isa = "ref";
-  o.memory_budget_bytes = 1000;  // fp16 needs 3648 bytes
+  // fp16 derives its two biases (64 bytes each) and three weight recipes,
+  // and packs 1936 bytes when planned.
+  const int64_t derived = 2 * 64 + 3 * static_cast<int64_t>(sizeof(F16Tensor));
+  const std::string derived_s = std::to_string(derived);
+  o.memory_budget_bytes = 100;
   auto rt = Open(SwitchNet(false, true).Build(), o);
   ASSERT_NE(rt, nullptr);
   const std::vector<float> x = Input();
   const std::vector<float> y32 = RunOnce(rt.get(), x);  // fp32: in place, 0 bytes
   Status s = rt->SetGear("fp16");
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(s.message().find("gear 'fp16' needs 3648 bytes of prepared weights (3648 derived, "
-                             "0 packed for the kernels), more than the memory budget of 1000 "
-                             "bytes"),
+  EXPECT_NE(s.message().find("gear 'fp16' needs " + derived_s + " bytes of prepared weights (" +
+                             derived_s +
+                             " derived, 0 packed for the kernels), more than the memory budget "
+                             "of 100 bytes"),
             std::string::npos)
       << s.message();
   EXPECT_EQ(rt->gear(), "fp32");  // unchanged
   EXPECT_EQ(rt->prepared_bytes(), 0);
   EXPECT_EQ(RunOnce(rt.get(), x), y32);
+  // A gear whose packs exceed the budget fails at its first run, as clearly.
+  o.memory_budget_bytes = 1000;
+  rt = Open(SwitchNet(false, true).Build(), o);
+  ASSERT_NE(rt, nullptr);
+  ASSERT_TRUE(rt->SetGear("fp16").ok());
+  std::vector<float> y(10);
+  const void* in[] = {x.data()};
+  void* out[] = {y.data()};
+  s = rt->Run(in, out);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("gear 'fp16' needs " + std::to_string(derived + 1936) +
+                             " bytes of prepared weights (" + derived_s +
+                             " derived, 1936 packed for the kernels), more than the memory "
+                             "budget of 1000 bytes"),
+            std::string::npos)
+      << s.message();
   // prepare="all" refuses at Open what cannot all be held.
   o.prepare = "all";
-  o.memory_budget_bytes = 5000;
+  o.memory_budget_bytes = 300;  // room for one gear's derived weights, not two
   std::unique_ptr<GearFile> file;
   const std::vector<uint8_t> bytes = SwitchNet(false, true).Build();
   ASSERT_TRUE(GearFile::FromBuffer(bytes.data(), bytes.size(), {}, &file).ok());
   std::unique_ptr<Runtime> none;
   s = CreateRuntime(std::move(file), o, &none);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(s.message().find("prepare=\"all\": the prepared weights of all gears need 7296 "
-                             "bytes, more than the memory budget of 5000 bytes"),
+  EXPECT_NE(s.message().find("prepare=\"all\": the prepared weights of all gears need " +
+                             std::to_string(2 * derived) +
+                             " bytes, more than the memory budget of 300 bytes"),
             std::string::npos)
       << s.message();
 }

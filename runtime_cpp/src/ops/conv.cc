@@ -125,21 +125,34 @@ bool F32Conv2DGemmSupported(const Conv2DParams& /*p*/, const F32GemmKernel& kern
 
 namespace {
 
+// One packed block of either GEMM family: f32 weights, or half weights
+// behind an f32 bias row (ops differ only in what they point the kernel at).
+inline void CallGemm(const F32GemmKernel& k, size_t m, size_t nc, size_t kc, size_t ks,
+                     const float* const* a, const void* w, float* c, size_t c_stride, float lo,
+                     float hi) {
+  k.fn(m, nc, kc, ks, a, static_cast<const float*>(w), c, c_stride, lo, hi);
+}
+inline void CallGemm(const F16wGemmKernel& k, size_t m, size_t nc, size_t kc, size_t ks,
+                     const float* const* a, const void* w, float* c, size_t c_stride, float lo,
+                     float hi) {
+  k.fn(m, nc, kc, ks, a, w, c, c_stride, lo, hi);
+}
+
 // Runs an indirect GEMM over the output pixels of `p` (rows) and its output
 // channels: `fill(r0, m, ind, zero)` points tap t of row i (i < m, pixel
 // r0 + i) at ind[t * MR + i], an input row of kdim / ks floats or `zero`;
 // rows past m then repeat the last real one. Work is split over (row tile,
 // column tile) pairs, each computed by one thread, so results are
 // bit-identical for any thread count.
-template <typename Fill>
-void IgemmTiles(const Conv2DParams& p, int64_t kdim, int64_t ks, const F32GemmKernel& kernel,
-                const float* packed, float* y, ThreadPool* pool, const Fill& fill) {
+// `block_bytes`: one packed block of NR columns.
+template <typename Kernel, typename Fill>
+void IgemmTiles(const Conv2DParams& p, int64_t kdim, int64_t ks, const Kernel& kernel,
+                const void* packed, size_t block_bytes, float* y, ThreadPool* pool,
+                const Fill& fill) {
   const int64_t pixels = p.batch * p.out_h * p.out_w;
   const int64_t out_c = p.out_c;
   const int64_t mr = kernel.mr, nr = kernel.nr;
   const int64_t mtiles = (pixels + mr - 1) / mr, ntiles = (out_c + nr - 1) / nr;
-  const size_t block =
-      F32GemmPackedBlockFloats(static_cast<size_t>(kdim), static_cast<size_t>(nr));
   ParallelItems(pool, mtiles * ntiles, mr * nr * kdim, [&](int64_t begin, int64_t end) {
     // Per thread: the row tile's tap pointers and the zero row for taps
     // that read nothing (padding).
@@ -157,18 +170,18 @@ void IgemmTiles(const Conv2DParams& p, int64_t kdim, int64_t ks, const F32GemmKe
         }
       }
       const int64_t n0 = nt * nr;
-      kernel.fn(static_cast<size_t>(m), static_cast<size_t>(std::min(nr, out_c - n0)),
-                static_cast<size_t>(kdim / ks), static_cast<size_t>(ks), ind.data(),
-                packed + nt * block, y + r0 * out_c + n0, static_cast<size_t>(out_c), p.act.lo,
-                p.act.hi);
+      CallGemm(kernel, static_cast<size_t>(m), static_cast<size_t>(std::min(nr, out_c - n0)),
+               static_cast<size_t>(kdim / ks), static_cast<size_t>(ks), ind.data(),
+               static_cast<const uint8_t*>(packed) + static_cast<size_t>(nt) * block_bytes,
+               y + r0 * out_c + n0, static_cast<size_t>(out_c), p.act.lo, p.act.hi);
     }
   });
 }
 
-}  // namespace
-
-void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const float* packed,
-                      const float* x, float* y, ThreadPool* pool) {
+// CONV_2D on an indirect GEMM of either family (f32_conv2d__gemm).
+template <typename Kernel>
+void Conv2DGemm(const Conv2DParams& p, const Kernel& kernel, const void* packed, size_t block_bytes,
+                const float* x, float* y, ThreadPool* pool) {
   const int64_t kh = p.kernel_h, kw = p.kernel_w, taps = kh * kw;
   const int64_t mr = kernel.mr;
   // 1x1 without padding: one tap of C floats, straight from the input.
@@ -181,7 +194,7 @@ void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const 
     offset[t] = ((t / kw) * p.dilation_h * p.in_w + (t % kw) * p.dilation_w) * p.in_c;
   }
   const int64_t span_h = (kh - 1) * p.dilation_h, span_w = (kw - 1) * p.dilation_w;
-  IgemmTiles(p, taps * p.in_c, ks, kernel, packed, y, pool,
+  IgemmTiles(p, taps * p.in_c, ks, kernel, packed, block_bytes, y, pool,
              [&](int64_t r0, int64_t m, const float** ind, const float* zero) {
                if (contiguous) {  // 1x1, stride 1, no padding: row i is pixel r0 + i
                  for (int64_t i = 0; i < m; ++i) ind[i] = x + (r0 + i) * p.in_c;
@@ -205,6 +218,23 @@ void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const 
                  }
                }
              });
+}
+
+}  // namespace
+
+void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const float* packed,
+                      const float* x, float* y, ThreadPool* pool) {
+  const auto k = static_cast<size_t>(int64_t{p.kernel_h} * p.kernel_w * p.in_c);
+  Conv2DGemm(p, kernel, packed,
+             F32GemmPackedBlockFloats(k, static_cast<size_t>(kernel.nr)) * sizeof(float), x, y,
+             pool);
+}
+
+void f16w_conv2d__gemm(const Conv2DParams& p, const F16wGemmKernel& kernel, const void* packed,
+                       const float* x, float* y, ThreadPool* pool) {
+  const auto k = static_cast<size_t>(int64_t{p.kernel_h} * p.kernel_w * p.in_c);
+  Conv2DGemm(p, kernel, packed, F16wGemmPackedBlockBytes(k, static_cast<size_t>(kernel.nr)), x, y,
+             pool);
 }
 
 std::vector<int> TransposeConvPhaseTaps(const Conv2DParams& p, int ry, int rx) {
@@ -343,9 +373,12 @@ bool F32DepthwiseDwconvSupported(const Conv2DParams& p) {
          static_cast<int64_t>(p.kernel_h) * p.kernel_w <= kDwconvMaxTaps;
 }
 
-void f32_depthwise_conv2d__dwconv(const Conv2DParams& p, F32DwconvUkernelFn ukernel,
-                                  const float* x, const float* filter, const float* bias,
-                                  float* y, ThreadPool* pool) {
+namespace {
+
+// Depthwise on a per-pixel microkernel whose filter is W (float or half bits).
+template <typename W, typename Ukernel>
+void DepthwiseDwconv(const Conv2DParams& p, Ukernel ukernel, const float* x, const W* filter,
+                     const float* bias, float* y, ThreadPool* pool) {
   const int64_t pixels = p.batch * p.out_h * p.out_w;
   const int64_t c = p.in_c;
   const int64_t kh = p.kernel_h, kw = p.kernel_w, taps = kh * kw;
@@ -353,7 +386,7 @@ void f32_depthwise_conv2d__dwconv(const Conv2DParams& p, F32DwconvUkernelFn uker
   // its tap pointers are fixed offsets from the top-left tap, and its weight
   // pointers are the whole filter in order.
   int64_t offset[kDwconvMaxTaps];
-  const float* w_all[kDwconvMaxTaps];
+  const W* w_all[kDwconvMaxTaps];
   for (int64_t t = 0; t < taps; ++t) {
     offset[t] = ((t / kw) * p.dilation_h * p.in_w + (t % kw) * p.dilation_w) * c;
     w_all[t] = filter + t * c;
@@ -361,7 +394,7 @@ void f32_depthwise_conv2d__dwconv(const Conv2DParams& p, F32DwconvUkernelFn uker
   const int64_t span_h = (kh - 1) * p.dilation_h, span_w = (kw - 1) * p.dilation_w;
   ParallelItems(pool, pixels, c * taps, [&](int64_t begin, int64_t end) {
     const float* in[kDwconvMaxTaps];
-    const float* w[kDwconvMaxTaps];
+    const W* w[kDwconvMaxTaps];
     OriginWalk walk(p, begin);
     for (int64_t pix = begin; pix < end; ++pix, walk.Next()) {
       const Origin& o = *walk;
@@ -388,6 +421,20 @@ void f32_depthwise_conv2d__dwconv(const Conv2DParams& p, F32DwconvUkernelFn uker
       ukernel(static_cast<size_t>(c), n, in, w, bias, y + pix * c, p.act.lo, p.act.hi);
     }
   });
+}
+
+}  // namespace
+
+void f32_depthwise_conv2d__dwconv(const Conv2DParams& p, F32DwconvUkernelFn ukernel, const float* x,
+                                  const float* filter, const float* bias, float* y,
+                                  ThreadPool* pool) {
+  DepthwiseDwconv(p, ukernel, x, filter, bias, y, pool);
+}
+
+void f16w_depthwise_conv2d__dwconv(const Conv2DParams& p, F16wDwconvUkernelFn ukernel,
+                                   const float* x, const uint16_t* filter, const float* bias,
+                                   float* y, ThreadPool* pool) {
+  DepthwiseDwconv(p, ukernel, x, filter, bias, y, pool);
 }
 
 }  // namespace gearshift

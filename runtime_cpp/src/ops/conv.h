@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/f16w_dwconv/f16w_dwconv.h"
+#include "kernels/f16w_gemm/f16w_gemm.h"
 #include "kernels/f32_dwconv/f32_dwconv.h"
 #include "kernels/f32_gemm/f32_gemm.h"
 #include "ops/op_common.h"
@@ -51,6 +53,12 @@ bool F32Conv2DGemmSupported(const Conv2DParams& p, const F32GemmKernel& kernel);
 // are bit-identical for any thread count.
 void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const float* packed,
                       const float* x, float* y, ThreadPool* pool);
+
+// The same on fp16 weights: `packed` is PackF16wGemmWeights' layout for
+// `kernel`. Same tiles and split, so with the f16w kernel of the f32 one's
+// ISA it gives f32_conv2d__gemm's output on the widened weights, bit for bit.
+void f16w_conv2d__gemm(const Conv2DParams& p, const F16wGemmKernel& kernel, const void* packed,
+                       const float* x, float* y, ThreadPool* pool);
 
 // TRANSPOSE_CONV on the indirect GEMM, split by output phase: the output
 // pixels whose (oy + pad_top) % stride_h and (ox + pad_left) % stride_w are
@@ -120,6 +128,11 @@ bool F32DepthwiseDwconvSupported(const Conv2DParams& p);
 void f32_depthwise_conv2d__dwconv(const Conv2DParams& p, F32DwconvUkernelFn ukernel,
                                   const float* x, const float* filter, const float* bias,
                                   float* y, ThreadPool* pool);
+
+// The same with the filter [KH, KW, C] in half bits (the fp16 gear).
+void f16w_depthwise_conv2d__dwconv(const Conv2DParams& p, F16wDwconvUkernelFn ukernel,
+                                   const float* x, const uint16_t* filter, const float* bias,
+                                   float* y, ThreadPool* pool);
 
 }  // namespace gearshift
 

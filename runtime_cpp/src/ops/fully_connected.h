@@ -12,6 +12,7 @@
 
 #include <cstdint>
 
+#include "kernels/f16w_gemm/f16w_gemm.h"
 #include "kernels/f32_gemm/f32_gemm.h"
 #include "ops/op_common.h"
 
@@ -32,6 +33,10 @@ void f32_fully_connected__ref(const FullyConnectedParams& p, const float* x, con
 void f32_fully_connected__gemm(const FullyConnectedParams& p, const F32GemmKernel& kernel,
                                const float* packed, const float* x, float* y,
                                ThreadPool* pool);
+
+// The same on fp16 weights (PackF16wGemmWeights' layout for `kernel`).
+void f16w_fully_connected__gemm(const FullyConnectedParams& p, const F16wGemmKernel& kernel,
+                                const void* packed, const float* x, float* y, ThreadPool* pool);
 
 }  // namespace gearshift
 

@@ -47,6 +47,15 @@ const SparseMatrix* SparseWeights(const GearWeights& w, const std::vector<Tensor
   return w.at(node.inputs[1]).sparse;
 }
 
+// The fp16 gear's underived weight (input 1) of a conv/dense node; null for
+// any other gear, node or weight.
+const F16Tensor* F16Weights(const GearWeights& w, const std::vector<TensorRef>& refs,
+                            const NodeDesc& node) {
+  if (node.inputs.size() < 2 || node.inputs[1] < 0) return nullptr;
+  if (refs[node.inputs[1]].kind != TensorRef::Kind::kConst) return nullptr;
+  return w.at(node.inputs[1]).f16;
+}
+
 const void* BiasData(const std::vector<TensorRef>& refs, const NodeDesc& node) {
   return node.inputs.size() > 2 && node.inputs[2] >= 0 ? refs[node.inputs[2]].data : nullptr;
 }
@@ -161,6 +170,84 @@ std::shared_ptr<const void> PackedWeightsCache::GetQ8Depthwise(const Q8DwconvKer
                       *bytes, [&](void* out) { PackQ8Depthwise(p, q, kernel, w, bias, out); });
 }
 
+std::shared_ptr<const void> PackedWeightsCache::GetF16w(const F16wGemmKernel& kernel, int64_t n,
+                                                        int64_t k, const F16Tensor& w,
+                                                        const float* bias, size_t* bytes) {
+  const auto un = static_cast<size_t>(n), uk = static_cast<size_t>(k);
+  const auto nr = static_cast<size_t>(kernel.nr);
+  *bytes = (un + nr - 1) / nr * F16wGemmPackedBlockBytes(uk, nr);
+  // The key's bias field only identifies the bias (an f32 one here).
+  const auto* bias_id = reinterpret_cast<const int32_t*>(bias);
+  return FindOrPackQ8({&w, bias_id, n, k, kernel.nr, -1, 0, 0, {}, {}, 0}, *bytes, [&](void* out) {
+    std::vector<uint16_t> tmp;
+    const uint16_t* h = w.InPlace();
+    if (h == nullptr) {
+      tmp.resize(static_cast<size_t>(w.elements));
+      w.Derive(tmp.data());
+      h = tmp.data();
+    }
+    PackF16wGemmWeights(un, uk, nr, h, bias, out);
+  });
+}
+
+std::shared_ptr<const void> PackedWeightsCache::GetF16Values(const F16Tensor& w, size_t* bytes) {
+  *bytes = static_cast<size_t>(w.elements) * sizeof(uint16_t);
+  return FindOrPackQ8({&w, nullptr, w.elements, 0, 0, -2, 0, 0, {}, {}, 0}, *bytes,
+                      [&](void* out) { w.Derive(static_cast<uint16_t*>(out)); });
+}
+
+const void* Plan::PackGemmF16(int64_t n, int64_t k, const F16Tensor& w, const float* bias,
+                              PackedWeightsCache* packs) {
+  PackedWeightsCache local;
+  size_t bytes = 0;
+  std::shared_ptr<const void> pack =
+      (packs != nullptr ? packs : &local)->GetF16w(kernels_.f16w_gemm, n, k, w, bias, &bytes);
+  packed_bytes_ += static_cast<int64_t>(bytes);
+  packed_storage_.push_back(pack);
+  return pack.get();
+}
+
+const uint16_t* Plan::F16Values(const F16Tensor& w, PackedWeightsCache* packs) {
+  if (const uint16_t* in_place = w.InPlace()) return in_place;
+  PackedWeightsCache local;
+  size_t bytes = 0;
+  std::shared_ptr<const void> values = (packs != nullptr ? packs : &local)->GetF16Values(w, &bytes);
+  packed_bytes_ += static_cast<int64_t>(bytes);
+  packed_storage_.push_back(values);
+  return static_cast<const uint16_t*>(values.get());
+}
+
+const float* Plan::WidenedF16(int t) {
+  auto it = widened_f16_.find(t);
+  if (it != widened_f16_.end()) return it->second;
+  const F16Tensor& w = *weights_->at(t).f16;
+  const size_t bytes = static_cast<size_t>(w.elements) * sizeof(float);
+  std::shared_ptr<void> values = AlignedBytes(bytes);
+  w.Widen(static_cast<float*>(values.get()));
+  packed_bytes_ += static_cast<int64_t>(bytes);
+  const float* f = static_cast<const float*>(values.get());
+  packed_storage_.push_back(std::move(values));
+  widened_f16_.emplace(t, f);
+  return f;
+}
+
+void Plan::WidenF16Reads(const ModelDesc& model) {
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    const PlanStep& st = steps_[s];
+    const NodeDesc& node = model.nodes[s];
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      const int t = node.inputs[j];
+      if (t < 0 || weights_->at(t).f16 == nullptr) continue;
+      // A packed step or an f16w depthwise step never reads operand 1 itself.
+      if (j == 1 &&
+          (st.packed != nullptr || st.f16_packed != nullptr || st.f16_filter != nullptr)) {
+        continue;
+      }
+      operands_[static_cast<size_t>(st.first_operand) + j].data = WidenedF16(t);
+    }
+  }
+}
+
 const float* Plan::PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
                             PackedWeightsCache* packs) {
   PackedWeightsCache local;
@@ -249,6 +336,8 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     const void* data = int8 ? (cv.i8 != nullptr ? static_cast<const void*>(cv.i8)
                                                 : static_cast<const void*>(cv.i32))
                             : static_cast<const void*>(cv.f32);
+    // An fp16 gear's underived weight: its steps pack it or widen it.
+    if (data == nullptr && !int8) data = cv.f16;
     // A 4-bit weight: its steps pack it; other reads get int8 values below.
     if (data == nullptr && int8) data = cv.q4;
     // A sparse weight: only its steps read it, through PlanStep::sparse.
@@ -383,17 +472,28 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
              (int8 ? st.sparse->i8.size() : st.sparse->f32.size()) != st.sparse->col.size())) {
           return FormatError("node '" + node.name + "': its sparse weights do not fit the filter");
         }
-        if (st.sparse == nullptr && !int8 && node.op == OpType::kConv2D &&
-            ConstWeights(refs, node) && F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
-          st.packed = plan->PackGemm(p.out_c, p.kernel_h * p.kernel_w * p.in_c,
-                                     static_cast<const float*>(refs[node.inputs[1]].data),
-                                     static_cast<const float*>(BiasData(refs, node)), packs);
+        const F16Tensor* f16 = F16Weights(*weights, refs, node);
+        if (f16 != nullptr && node.op == OpType::kConv2D && ConstWeights(refs, node) &&
+            kernels.f16w_gemm.fn != nullptr && kernels.f16w_gemm.mr <= kF32GemmMaxMr) {
+          st.f16_packed = plan->PackGemmF16(p.out_c, p.kernel_h * p.kernel_w * p.in_c, *f16,
+                                            static_cast<const float*>(BiasData(refs, node)), packs);
+        } else if (st.sparse == nullptr && !int8 && node.op == OpType::kConv2D &&
+                   ConstWeights(refs, node) && F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
+          st.packed =
+              plan->PackGemm(p.out_c, p.kernel_h * p.kernel_w * p.in_c,
+                             f16 != nullptr ? plan->WidenedF16(node.inputs[1])
+                                            : static_cast<const float*>(refs[node.inputs[1]].data),
+                             static_cast<const float*>(BiasData(refs, node)), packs);
+        }
+        if (f16 != nullptr && node.op == OpType::kDepthwiseConv2D &&
+            kernels.f16w_dwconv != nullptr && F32DepthwiseDwconvSupported(p)) {
+          st.f16_filter = plan->F16Values(*f16, packs);
         }
         st.dwconv = !int8 && node.op == OpType::kDepthwiseConv2D && kernels.f32_dwconv != nullptr &&
                     F32DepthwiseDwconvSupported(p);
         break;
       }
-      case OpType::kFullyConnected:
+      case OpType::kFullyConnected: {
         st.dense.in_features = x.back();
         st.dense.out_features = y.back();
         st.dense.rows = NumElements(x) / x.back();
@@ -404,13 +504,21 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
              (int8 ? st.sparse->i8.size() : st.sparse->f32.size()) != st.sparse->col.size())) {
           return FormatError("node '" + node.name + "': its sparse weights do not fit the layer");
         }
-        if (st.sparse == nullptr && !int8 && kernels.f32_gemm.fn != nullptr &&
-            kernels.f32_gemm.mr <= kF32GemmMaxMr && ConstWeights(refs, node)) {
-          st.packed = plan->PackGemm(st.dense.out_features, st.dense.in_features,
-                                     static_cast<const float*>(refs[node.inputs[1]].data),
-                                     static_cast<const float*>(BiasData(refs, node)), packs);
+        const F16Tensor* f16 = F16Weights(*weights, refs, node);
+        if (f16 != nullptr && ConstWeights(refs, node) && kernels.f16w_gemm.fn != nullptr &&
+            kernels.f16w_gemm.mr <= kF32GemmMaxMr) {
+          st.f16_packed = plan->PackGemmF16(st.dense.out_features, st.dense.in_features, *f16,
+                                            static_cast<const float*>(BiasData(refs, node)), packs);
+        } else if (st.sparse == nullptr && !int8 && kernels.f32_gemm.fn != nullptr &&
+                   kernels.f32_gemm.mr <= kF32GemmMaxMr && ConstWeights(refs, node)) {
+          st.packed =
+              plan->PackGemm(st.dense.out_features, st.dense.in_features,
+                             f16 != nullptr ? plan->WidenedF16(node.inputs[1])
+                                            : static_cast<const float*>(refs[node.inputs[1]].data),
+                             static_cast<const float*>(BiasData(refs, node)), packs);
         }
         break;
+      }
       case OpType::kMaxPool2D:
       case OpType::kAveragePool2D: {
         Pool2DParams& p = st.pool;
@@ -558,6 +666,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     plan->steps_.push_back(std::move(st));
   }
   if (int8) plan->ExpandQ4Reads(model);
+  if (weights->compute() == Compute::kF16) plan->WidenF16Reads(model);
   for (int o : model.outputs) {
     plan->graph_outputs_.push_back(refs[o]);
     plan->output_shapes_.push_back(shapes[o]);
@@ -645,6 +754,10 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
                              pool);
           break;
         }
+        if (st.f16_packed != nullptr) {
+          f16w_conv2d__gemm(st.conv, kernels_.f16w_gemm, st.f16_packed, in[0], y, pool);
+          break;
+        }
         if (st.packed != nullptr) {
           f32_conv2d__gemm(st.conv, kernels_.f32_gemm, st.packed, in[0], y, pool);
           break;
@@ -652,6 +765,11 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
         f32_conv2d__ref(st.conv, in[0], in[1], st.num_operands > 2 ? in[2] : nullptr, y, pool);
         break;
       case OpType::kDepthwiseConv2D:
+        if (st.f16_filter != nullptr) {
+          f16w_depthwise_conv2d__dwconv(st.conv, kernels_.f16w_dwconv, in[0], st.f16_filter,
+                                        st.num_operands > 2 ? in[2] : nullptr, y, pool);
+          break;
+        }
         if (st.dwconv) {
           f32_depthwise_conv2d__dwconv(st.conv, kernels_.f32_dwconv, in[0], in[1],
                                        st.num_operands > 2 ? in[2] : nullptr, y, pool);
@@ -664,6 +782,10 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
         if (st.sparse != nullptr) {
           f32_fully_connected__sparse(st.dense, *st.sparse, in[0],
                                       st.num_operands > 2 ? in[2] : nullptr, y, pool);
+          break;
+        }
+        if (st.f16_packed != nullptr) {
+          f16w_fully_connected__gemm(st.dense, kernels_.f16w_gemm, st.f16_packed, in[0], y, pool);
           break;
         }
         if (st.packed != nullptr) {

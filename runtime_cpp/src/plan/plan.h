@@ -16,6 +16,14 @@
 // PackedWeightsCache, so other batch sizes do not pack again; an empty table
 // keeps the reference ops.
 //
+// The fp16 gear keeps its convolution and dense weights 16-bit: they are
+// packed as half here, straight from the file's storage (GearWeights keeps
+// only a recipe, F16Tensor), and run on the Runtime's f16w kernels, which
+// widen them as they load them and otherwise compute as the f32 kernels do
+// (the same results, bit for bit, at half the weight bytes). A step no
+// f16w kernel can run (a depthwise multiplier above 1) reads the weight
+// widened into memory the plan owns.
+//
 // Gears computing in int8 (q8, q4: the same at plan level, only their
 // weights differ) keep int8 activations in the arena (one byte per element)
 // with the gear's `activations` parameters: graph inputs are quantized into
@@ -37,6 +45,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -95,6 +104,13 @@ class PackedWeightsCache {
   std::shared_ptr<const void> GetQ4(const Q8GemmKernel& kernel, int64_t n, int64_t k,
                                     const Q4MTensor& w, const int32_t* bias,
                                     const Q8ChannelRequant& q, size_t* bytes);
+  // The fp16-weight GEMM pack (PackF16wGemmWeights) of an f16 gear's weight
+  // w, whose [n, k] rows are the GEMM's, for `kernel`; `bytes` receives its
+  // size. The half bits exist outside the pack only while it is made.
+  std::shared_ptr<const void> GetF16w(const F16wGemmKernel& kernel, int64_t n, int64_t k,
+                                      const F16Tensor& w, const float* bias, size_t* bytes);
+  // w's half bits (F16Tensor::Derive), for a weight that has none in place.
+  std::shared_ptr<const void> GetF16Values(const F16Tensor& w, size_t* bytes);
   // The int8 depthwise pack (PackQ8Depthwise) of filter w for geometry p
   // and `kernel`, made on first use; `bytes` receives its size.
   std::shared_ptr<const void> GetQ8Depthwise(const Q8DwconvKernel& kernel, const Conv2DParams& p,
@@ -121,6 +137,8 @@ class PackedWeightsCache {
     int32_t a_zero_point;
     std::vector<int32_t> multiplier, shift;
     int q4_block;  // > 0: an int4 pack
+    // kr < 0 marks the fp16 gear's packs kept here too: -1 an f16w GEMM
+    // pack, -2 a weight's half bits.
     bool operator==(const Q8Key& o) const;
   };
   struct Q8Entry {
@@ -150,6 +168,11 @@ struct PlanStep {
   std::vector<const void*> q8_phase_packed;
   bool shuffle = false;
   bool dwconv = false;            // depthwise: run KernelTable::f32_dwconv
+  // fp16 gear: conv/dense on KernelTable::f16w_gemm (its pack), depthwise on
+  // f16w_dwconv (the filter's half bits); null: the f32 paths above, on the
+  // weights widened (Plan::WidenF16Reads).
+  const void* f16_packed = nullptr;
+  const uint16_t* f16_filter = nullptr;
   // CONV_2D / FULLY_CONNECTED of a `sparse` gear whose weights are stored
   // sparse: the sparse kernels (ops/sparse_conv.h, ops_q8/q8_sparse.h).
   const SparseMatrix* sparse = nullptr;
@@ -233,6 +256,19 @@ class Plan {
   // reference kernel, TRANSPOSE_CONV) its int8 values, expanded once per
   // plan into memory the plan owns (counted in packed_bytes()).
   void ExpandQ4Reads(const ModelDesc& model);
+  // fp16 gear: packs weight `w` (its [n, k] rows) for kernels_.f16w_gemm,
+  // or reuses the pack in `packs`. May throw std::bad_alloc.
+  const void* PackGemmF16(int64_t n, int64_t k, const F16Tensor& w, const float* bias,
+                          PackedWeightsCache* packs);
+  // fp16 gear: w's half bits, in place or derived once (shared via `packs`).
+  const uint16_t* F16Values(const F16Tensor& w, PackedWeightsCache* packs);
+  // fp16 gear: tensor t's weight widened to f32 into memory the plan owns
+  // (counted in packed_bytes()), once per plan: for the steps no f16w
+  // kernel runs (reference ops, or a table without one).
+  const float* WidenedF16(int t);
+  // Points every operand that is an underived fp16 weight, and that its
+  // step reads itself (no f16w kernel took it), at WidenedF16.
+  void WidenF16Reads(const ModelDesc& model);
   // Packs w [n, k] (+ bias) for kernels_.f32_gemm (64-byte aligned), or
   // reuses the pack in `packs`. May throw std::bad_alloc (Runtime catches).
   const float* PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
@@ -243,6 +279,7 @@ class Plan {
   std::shared_ptr<const GearWeights> weights_;
   KernelTable kernels_;
   std::vector<std::shared_ptr<const void>> packed_storage_;
+  std::unordered_map<int, const float*> widened_f16_;  // WidenedF16, by tensor
   int64_t packed_bytes_ = 0;
   std::vector<Shape> input_shapes_, output_shapes_, tensor_shapes_;
   int64_t arena_bytes_ = 0;

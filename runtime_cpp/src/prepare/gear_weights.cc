@@ -40,6 +40,12 @@ Q4MTensor* GearWeights::NewQ4M() {
   return q4m_.back().get();
 }
 
+F16Tensor* GearWeights::NewF16() {
+  f16_.push_back(std::unique_ptr<F16Tensor>(new F16Tensor()));
+  owned_bytes_ += static_cast<int64_t>(sizeof(F16Tensor));
+  return f16_.back().get();
+}
+
 const SparseMatrix* GearWeights::Adopt(std::unique_ptr<SparseMatrix> m) {
   owned_bytes_ += m->bytes();
   sparse_.emplace_back(std::move(m));
@@ -242,6 +248,51 @@ void Q4MTensor::Expand(int8_t* out) const {
   DeriveQ4M(BaseValues(*base, elements, &dense), layout, block, out);
 }
 
+const uint16_t* F16Tensor::InPlace() const {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (entry->dtype == StorageDType::kF16 && reinterpret_cast<uintptr_t>(entry->data) % 2 == 0) {
+    return reinterpret_cast<const uint16_t*>(entry->data);
+  }
+#endif
+  return nullptr;
+}
+
+void F16Tensor::Derive(uint16_t* out) const {
+  const size_t n = static_cast<size_t>(elements);
+  if (entry->dtype == StorageDType::kF16) {
+    for (size_t i = 0; i < n; ++i) {
+      const uint8_t* p = entry->data + 2 * i;  // little-endian, any host
+      out[i] = static_cast<uint16_t>(p[0] | (p[1] << 8));
+    }
+    return;
+  }
+  if (base == nullptr) {  // f32 dense
+    const float* src = reinterpret_cast<const float*>(entry->data);
+    for (size_t i = 0; i < n; ++i) out[i] = F32ToF16Bits(src[i]);
+    return;
+  }
+  // q8r4: decoded into a temporary, then rounded once.
+  std::vector<float> f(n, 0.0f);
+  if (IsSparseEncoding(base->encoding)) {
+    DecodeQ8R4Sparse(*base, entry->data, f.data());  // a pruned weight is an exact zero
+  } else {
+    DecodeQ8R4(reinterpret_cast<const int8_t*>(base->data), entry->data,
+               LayoutOf(entry->shape, base->quant.axis), base->quant.scale.data(), f.data());
+  }
+  for (size_t i = 0; i < n; ++i) out[i] = F32ToF16Bits(f[i]);
+}
+
+void F16Tensor::Widen(float* out) const {
+  std::vector<uint16_t> bits;
+  const uint16_t* h = InPlace();
+  if (h == nullptr) {
+    bits.resize(static_cast<size_t>(elements));
+    Derive(bits.data());
+    h = bits.data();
+  }
+  for (int64_t i = 0; i < elements; ++i) out[i] = F16BitsToF32(h[i]);
+}
+
 // ---- PrepareGearWeights ----------------------------------------------------------
 
 namespace {
@@ -261,13 +312,16 @@ class Preparer {
     // Tensors whose every read is the weights (input 1) of CONV_2D or
     // FULLY_CONNECTED: the only ones a sparse gear keeps compressed.
     const size_t nt = model_.tensors.size();
-    std::vector<int> uses(nt, 0), weight_uses(nt, 0);
+    std::vector<int> uses(nt, 0), weight_uses(nt, 0), f16_weight_uses(nt, 0);
     for (const NodeDesc& nd : model_.nodes) {
       for (size_t j = 0; j < nd.inputs.size(); ++j) {
         const int t = nd.inputs[j];
         if (t < 0 || static_cast<size_t>(t) >= nt) continue;
         ++uses[t];
         weight_uses[t] += j == 1 && (nd.op == OpType::kConv2D || nd.op == OpType::kFullyConnected);
+        f16_weight_uses[t] +=
+            j == 1 && (nd.op == OpType::kConv2D || nd.op == OpType::kDepthwiseConv2D ||
+                       nd.op == OpType::kFullyConnected);
       }
     }
     for (size_t t = 0; t < nt; ++t) {
@@ -280,6 +334,8 @@ class Preparer {
       ConstView* v = &w_->mutable_at(static_cast<int>(t));
       if (g_.sparse && uses[t] > 0 && uses[t] == weight_uses[t] && SparseStored(s)) {
         GS_RETURN_IF_ERROR(SparseConst(td, s, v));
+      } else if (g_.arith == Compute::kF16 && uses[t] > 0 && uses[t] == f16_weight_uses[t]) {
+        GS_RETURN_IF_ERROR(F16Const(td, s, v));
       } else {
         GS_RETURN_IF_ERROR(Const(td, s, v));
       }
@@ -499,6 +555,39 @@ class Preparer {
     return Status::Ok();
   }
 
+  // An f16 gear's conv/dense weight: its recipe (F16Tensor), checked as
+  // F16Into would check it, derived by the plan.
+  Status F16Const(const TensorDesc& td, int s, ConstView* v) {
+    auto it = f16r_cache_.find(s);
+    if (it == f16r_cache_.end()) {
+      const StorageDesc& sd = model_.storage[s];
+      const StorageDesc* base = nullptr;
+      if (sd.dtype == StorageDType::kF16 && sd.encoding == Encoding::kDense && sd.data) {
+        // the half bits themselves
+      } else if (sd.dtype == StorageDType::kF32 && sd.encoding == Encoding::kDense && sd.data) {
+        // rounded at pack time
+      } else if (sd.dtype == StorageDType::kF32 && sd.encoding == Encoding::kQ8R4 && sd.data) {
+        GS_RETURN_IF_ERROR(Base(td, s, &base));
+        const int64_t n = Elements(sd.shape);
+        const int64_t slots = IsSparseEncoding(base->encoding)
+                                  ? SlotCount(base->encoding, base->shape, base->nnz)
+                                  : n;
+        if (sd.length != static_cast<uint64_t>(slots / 2 + slots % 2)) {
+          return Bad(td, s, "has a q8r4 residual of the wrong length for its base");
+        }
+      } else {
+        return Bad(td, s, "is neither f16 (dense) nor f32 (dense or q8r4)");
+      }
+      F16Tensor* t = w_->NewF16();
+      t->elements = Elements(sd.shape);
+      t->entry = &sd;
+      t->base = base;
+      it = f16r_cache_.emplace(s, t).first;
+    }
+    v->f16 = it->second;
+    return Status::Ok();
+  }
+
   // A q4 gear's q4m weight: its recipe (Q4MTensor), derived by the plan.
   Status Q4Const(const TensorDesc& td, int s, ConstView* v) {
     const StorageDesc& sd = model_.storage[s];
@@ -588,6 +677,7 @@ class Preparer {
   std::unordered_map<int, std::pair<const int8_t*, const QuantDesc*>> i8_cache_;
   std::unordered_map<int, std::pair<const SparseMatrix*, const QuantDesc*>> sparse_cache_;
   std::unordered_map<int, std::pair<const Q4MTensor*, const QuantDesc*>> q4_cache_;
+  std::unordered_map<int, const F16Tensor*> f16r_cache_;
 };
 
 }  // namespace

@@ -48,10 +48,31 @@ struct Q4MTensor {
   void Expand(int8_t* out) const;
 };
 
+// An f16 gear's convolution or dense weight, not materialised: its values
+// are the entry's half bits (f16 storage) or its f32 values (dense or q8r4)
+// rounded to half, derived only where a plan packs them, so the gear keeps
+// no f32 copy (docs/QUANTIZATION.md "fp16").
+struct F16Tensor {
+  int64_t elements = 0;
+  const StorageDesc* entry = nullptr;  // f16 dense, or f32 dense / q8r4 (checked)
+  const StorageDesc* base = nullptr;   // q8r4: its i8 base (dense or sparse), else null
+  // The entry's half bits in place (dense f16, 2-byte aligned, little-endian
+  // host), else null: then Derive them.
+  const uint16_t* InPlace() const;
+  // `elements` half bits. May throw std::bad_alloc.
+  void Derive(uint16_t* out) const;
+  // The values the f16 gear computes with (exact widening of Derive's bits).
+  void Widen(float* out) const;
+};
+
 // One constant tensor as the kernels of a gear see it. Exactly one of the
 // pointers is set for a constant; all are null for non-constant tensors.
 struct ConstView {
   const float* f32 = nullptr;    // f32 and f16 gears (f16: values rounded to half)
+  // f16 gears: a CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED weight that
+  // no other op reads, left underived (then f32 is null); the plan packs it
+  // as half for the f16w kernels, or widens it where a step needs floats.
+  const F16Tensor* f16 = nullptr;
   const int8_t* i8 = nullptr;    // q8/q4 gears: weights and other constants
   const int32_t* i32 = nullptr;  // q8/q4 gears: biases
   // q8/q4: the storage's quantization parameters (per channel for weights
@@ -85,6 +106,8 @@ class GearWeights {
   const SparseMatrix* Adopt(std::unique_ptr<SparseMatrix> m);
   // A new Q4MTensor owned by this object.
   Q4MTensor* NewQ4M();
+  // A new F16Tensor owned by this object.
+  F16Tensor* NewF16();
 
  private:
   struct FreeDeleter {
@@ -96,6 +119,7 @@ class GearWeights {
   std::vector<std::unique_ptr<uint8_t, FreeDeleter>> buffers_;
   std::vector<std::unique_ptr<const SparseMatrix>> sparse_;
   std::vector<std::unique_ptr<Q4MTensor>> q4m_;
+  std::vector<std::unique_ptr<F16Tensor>> f16_;
   int64_t owned_bytes_ = 0;
 };
 
@@ -103,8 +127,11 @@ class GearWeights {
 // the GearFile owning its mapping) must outlive the result. Per compute:
 //   f32: f32 dense in place; q8r4 decoded into an owned buffer (over a
 //        sparse base: exact zeros at the slots the base does not store).
-//   f16: f16 storage widened exactly, f32 storage (dense or q8r4) rounded to
-//        half and back (RoundToF16), both into owned f32 buffers.
+//   f16: conv/depthwise/dense weights read by nothing else become F16Tensor
+//        recipes (ConstView::f16), derived to half only when a plan packs
+//        them; other constants: f16 storage widened exactly, f32 storage
+//        (dense or q8r4) rounded to half and back (RoundToF16), both into
+//        owned f32 buffers.
 //   q8:  i8 and i32 dense in place, with their quant; sparse i8 densified.
 //   q4:  as q8, but q4m entries become Q4MTensor recipes (ConstView::q4):
 //        the int4 view is derived when a plan packs it, never held as int8
