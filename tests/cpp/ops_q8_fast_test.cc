@@ -291,13 +291,14 @@ TEST_F(Q8Fast, AddExtremeScales) {
 
 // PRELU with a constant per-channel alpha runs as C tables of 256 bytes:
 // the reference's bytes for every channel count up to the limit (none past
-// it), extreme scales, zero points at both ends, 1-3 threads.
+// it), extreme scales, zero points at both ends, 1-3 threads; and on every
+// row kernel, whose alpha row is repeated to a multiple of 16 bytes.
 TEST_F(Q8Fast, PreluTablesMatchReference) {
   const float scales[] = {1e-3f, 0.0235f, 0.5f, 7.0f};
   int tabled = 0;
   for (int trial = 0; trial < 60; ++trial) {
     const int64_t c = trial % 10 == 0 ? Int(250, 300) : Int(1, 70);
-    const int64_t h = Int(1, 9), w = Int(1, 9);
+    const int64_t h = Int(1, 9), w = Int(1, 23);
     BinaryParams shape;
     ASSERT_TRUE(MakeBinaryParams(Shape{1, h, w, c}, Shape{1, 1, c}, Activation::kNone, &shape));
     const Q8Quant qx{scales[Int(0, 3)], Int(-128, 127)}, qa{scales[Int(0, 3)], Int(-128, 127)};
@@ -305,6 +306,17 @@ TEST_F(Q8Fast, PreluTablesMatchReference) {
     const Q8PreluParams p = MakeQ8PreluParams(qx, qa, qy);
     const I8 x = Random(shape.size), alpha = Random(c);
     const std::vector<int8_t> tables = MakeQ8PreluTables(shape, p, alpha.data());
+    {  // the row kernels too (alpha repeated to a 16-byte multiple inside)
+      I8 want(static_cast<size_t>(shape.size)), got(want.size());
+      q8_prelu__ref(shape, p, x.data(), alpha.data(), want.data());
+      for (const Q8VBinaryKernel& k : VBinaryKernels()) {
+        for (ThreadPool* pool : pools_) {
+          std::fill(got.begin(), got.end(), int8_t{0});
+          q8_prelu__opt(shape, p, x.data(), alpha.data(), got.data(), pool, &k);
+          ASSERT_EQ(got, want) << "rows " << k.name << " trial " << trial << " c " << c;
+        }
+      }
+    }
     if (c > kQ8PreluMaxTableChannels) {
       EXPECT_TRUE(tables.empty()) << c;
       continue;

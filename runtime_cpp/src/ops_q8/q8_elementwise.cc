@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace gearshift {
@@ -654,14 +655,36 @@ void q8_prelu__opt(const BinaryParams& shape, const Q8PreluParams& p, const int8
     if (f.rank == 2 && f.as[0] == f.shape[1] && f.as[1] == 1 && f.bs[0] == 0 && f.bs[1] == 1) {
       // [pixels, C] x [C] (the usual per-channel alpha): many pixel rows per
       // call, the kernel's set-up paid once per block rather than per pixel.
+      // The alpha row is repeated over k pixels so that a period is a
+      // multiple of 16 bytes: the kernels' vectors then never straddle a
+      // period end (an 8-channel PRELU was all padded tails). The last
+      // pixels short of k go with the single row.
       const int64_t c = f.shape[1], pixels = f.shape[0];
-      const int64_t per_item = std::max<int64_t>(1, kBlock / c);
+      int64_t k = 1;
+      while ((c * k) % 16 != 0 && k < 16) k *= 2;
+      std::vector<int8_t> wide;
+      const int8_t* alpha_k = alpha;
+      if (k > 1 && pixels >= k) {
+        wide.resize(static_cast<size_t>(c * k));
+        for (int64_t i = 0; i < k; ++i) std::memcpy(wide.data() + i * c, alpha, c);
+        alpha_k = wide.data();
+      } else {
+        k = 1;
+      }
+      const int64_t per_item = std::max<int64_t>(1, kBlock / (c * k)) * k;  // pixels, k | it
       const int64_t items = (pixels + per_item - 1) / per_item;
       Q8VPreluUkernelFn fn = rows->prelu;
-      v.alpha_period = static_cast<size_t>(c);
-      ParallelItems(pool, items, per_item * c * 2, [=](int64_t begin, int64_t end) {
+      ParallelItems(pool, items, per_item * c * 2, [=, &v](int64_t begin, int64_t end) {
         const int64_t r0 = begin * per_item, r1 = std::min(end * per_item, pixels);
-        fn(static_cast<size_t>((r1 - r0) * c), x + r0 * c, alpha, y + r0 * c, &v);
+        const int64_t bulk = (r1 - r0) / k * k;
+        Q8VPreluParams vk = v;
+        vk.alpha_period = static_cast<size_t>(c * k);
+        if (bulk > 0) fn(static_cast<size_t>(bulk * c), x + r0 * c, alpha_k, y + r0 * c, &vk);
+        if (bulk < r1 - r0) {
+          vk.alpha_period = static_cast<size_t>(c);
+          fn(static_cast<size_t>((r1 - r0 - bulk) * c), x + (r0 + bulk) * c, alpha,
+             y + (r0 + bulk) * c, &vk);
+        }
       });
       return;
     }
