@@ -304,6 +304,17 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
   // Per family: the last entry of the best ISA within the selected one. The
   // fp32 families keep null (the reference op) rather than a ref entry.
   t.f32_gemm = PickBest(F32GemmEntries(), isa, features, false, F32GemmKernel());
+  // Its narrow sibling: an NR-16 entry of the same ISA, where the chosen
+  // kernel is wider.
+  Isa f32_isa = kIsaRef;
+  for (const Entry<F32GemmKernel>& e : F32GemmEntries()) {
+    if (e.kernel.fn == t.f32_gemm.fn) f32_isa = e.isa;
+  }
+  for (const Entry<F32GemmKernel>& e : F32GemmEntries()) {
+    if (t.f32_gemm.fn != nullptr && e.isa == f32_isa && e.kernel.nr == 16 && t.f32_gemm.nr > 16) {
+      t.f32_gemm_n16 = e.kernel;
+    }
+  }
   t.f32_dwconv = PickBest<F32DwconvUkernelFn>(F32DwconvEntries(), isa, features, false, nullptr);
   // The fp16-weight families keep their ref entries (as the int8 ones do):
   // the reference ops read f32 weights, which the fp16 gear no longer holds.

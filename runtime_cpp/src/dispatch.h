@@ -58,6 +58,9 @@ const char* IsaName(Isa isa);
 struct KernelTable {
   std::string isa = "ref";  // the ISA selected
   F32GemmKernel f32_gemm;
+  // The same ISA's NR-16 kernel where f32_gemm is wider (AVX-512 12x16):
+  // layers of at most 16 output columns take it; else unset.
+  F32GemmKernel f32_gemm_n16;
   F32DwconvUkernelFn f32_dwconv = nullptr;
   // The fp16 gear's weights-in-half kernels, picked like the f32 ones (same
   // ISA, same tile), so they compute what f32_gemm/f32_dwconv would on the

@@ -445,12 +445,14 @@ TEST(Dispatch, BestPicksTheWidestSupportedIsa) {
 #if defined(__x86_64__) || defined(_M_X64)
   EXPECT_EQ(t.isa, "avx2");
   EXPECT_STREQ(t.f32_gemm.name, "f32_gemm_6x16__avx2");
+  EXPECT_EQ(t.f32_gemm_n16.fn, nullptr);  // 16 wide already
   // AVX-512 F/BW/VL without VNNI (Skylake-X): the AVX-512 fp32 kernels, and
-  // the AVX2 int8 ones within it.
+  // the AVX2 int8 ones within it; layers of at most 16 columns take 12x16.
   f.avx512f = f.avx512bw = f.avx512vl = true;
   ASSERT_TRUE(BuildKernelTable("", f, &t).ok());
   EXPECT_EQ(t.isa, "avx512");
   EXPECT_STREQ(t.f32_gemm.name, "f32_gemm_8x32__avx512");
+  EXPECT_STREQ(t.f32_gemm_n16.name, "f32_gemm_12x16__avx512");
   EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_3x8c8__avx2");
 #elif defined(__aarch64__)
   EXPECT_EQ(t.isa, "neon");

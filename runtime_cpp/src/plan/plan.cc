@@ -249,11 +249,12 @@ void Plan::WidenF16Reads(const ModelDesc& model) {
 }
 
 const float* Plan::PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
-                            PackedWeightsCache* packs) {
+                            PackedWeightsCache* packs, int tile_nr) {
+  if (tile_nr <= 0) tile_nr = kernels_.f32_gemm.nr;
   PackedWeightsCache local;
   std::shared_ptr<const float> pack =
-      (packs != nullptr ? packs : &local)->Get(n, k, kernels_.f32_gemm.nr, w, bias);
-  const size_t nr = static_cast<size_t>(kernels_.f32_gemm.nr);
+      (packs != nullptr ? packs : &local)->Get(n, k, tile_nr, w, bias);
+  const auto nr = static_cast<size_t>(tile_nr);
   packed_bytes_ +=
       static_cast<int64_t>(((static_cast<size_t>(n) + nr - 1) / nr) *
                            F32GemmPackedBlockFloats(static_cast<size_t>(k), nr) * sizeof(float));
@@ -262,6 +263,14 @@ const float* Plan::PackGemm(int64_t n, int64_t k, const float* w, const float* b
 }
 
 namespace {
+
+// The fp32 GEMM kernel for a layer of n output columns: the narrow sibling
+// where it exists and n fits it (a 16-channel layer half-filled an 8 x 32
+// AVX-512 tile), else the table's kernel.
+F32GemmKernel NarrowOr(const KernelTable& kernels, int64_t n) {
+  const F32GemmKernel& narrow = kernels.f32_gemm_n16;
+  return narrow.fn != nullptr && n <= narrow.nr ? narrow : kernels.f32_gemm;
+}
 
 // For each node, the PAD node its input 0 comes from when that PAD can be
 // folded into it (else -1): the node is a CONV_2D or DEPTHWISE_CONV_2D and
@@ -479,11 +488,12 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
                                             static_cast<const float*>(BiasData(refs, node)), packs);
         } else if (st.sparse == nullptr && !int8 && node.op == OpType::kConv2D &&
                    ConstWeights(refs, node) && F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
-          st.packed =
-              plan->PackGemm(p.out_c, p.kernel_h * p.kernel_w * p.in_c,
-                             f16 != nullptr ? plan->WidenedF16(node.inputs[1])
-                                            : static_cast<const float*>(refs[node.inputs[1]].data),
-                             static_cast<const float*>(BiasData(refs, node)), packs);
+          st.f32_gemm = NarrowOr(kernels, p.out_c);
+          st.packed = plan->PackGemm(
+              p.out_c, p.kernel_h * p.kernel_w * p.in_c,
+              f16 != nullptr ? plan->WidenedF16(node.inputs[1])
+                             : static_cast<const float*>(refs[node.inputs[1]].data),
+              static_cast<const float*>(BiasData(refs, node)), packs, st.f32_gemm.nr);
         }
         if (f16 != nullptr && node.op == OpType::kDepthwiseConv2D &&
             kernels.f16w_dwconv != nullptr && F32DepthwiseDwconvSupported(p)) {
@@ -511,11 +521,12 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
                                             static_cast<const float*>(BiasData(refs, node)), packs);
         } else if (st.sparse == nullptr && !int8 && kernels.f32_gemm.fn != nullptr &&
                    kernels.f32_gemm.mr <= kF32GemmMaxMr && ConstWeights(refs, node)) {
-          st.packed =
-              plan->PackGemm(st.dense.out_features, st.dense.in_features,
-                             f16 != nullptr ? plan->WidenedF16(node.inputs[1])
-                                            : static_cast<const float*>(refs[node.inputs[1]].data),
-                             static_cast<const float*>(BiasData(refs, node)), packs);
+          st.f32_gemm = NarrowOr(kernels, st.dense.out_features);
+          st.packed = plan->PackGemm(
+              st.dense.out_features, st.dense.in_features,
+              f16 != nullptr ? plan->WidenedF16(node.inputs[1])
+                             : static_cast<const float*>(refs[node.inputs[1]].data),
+              static_cast<const float*>(BiasData(refs, node)), packs, st.f32_gemm.nr);
         }
         break;
       }
@@ -759,7 +770,7 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
           break;
         }
         if (st.packed != nullptr) {
-          f32_conv2d__gemm(st.conv, kernels_.f32_gemm, st.packed, in[0], y, pool);
+          f32_conv2d__gemm(st.conv, st.f32_gemm, st.packed, in[0], y, pool);
           break;
         }
         f32_conv2d__ref(st.conv, in[0], in[1], st.num_operands > 2 ? in[2] : nullptr, y, pool);
@@ -789,7 +800,7 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
           break;
         }
         if (st.packed != nullptr) {
-          f32_fully_connected__gemm(st.dense, kernels_.f32_gemm, st.packed, in[0], y, pool);
+          f32_fully_connected__gemm(st.dense, st.f32_gemm, st.packed, in[0], y, pool);
           break;
         }
         f32_fully_connected__ref(st.dense, in[0], in[1], st.num_operands > 2 ? in[2] : nullptr, y,

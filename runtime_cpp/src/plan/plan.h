@@ -161,6 +161,8 @@ struct PlanStep {
   TensorRef output;
   int64_t out_elements = 0;
   const float* packed = nullptr;  // conv/dense: GEMM-packed weights, else ref op
+  F32GemmKernel f32_gemm;         // the kernel `packed` is packed for (per layer: N <= 16 may
+                                  // take KernelTable::f32_gemm_n16)
   // TRANSPOSE_CONV: one GEMM pack per output phase, or per filter row where
   // `shuffle` (TransposeConvIsShuffle, ops/conv.h); q8_phase_packed: the
   // int8 gear's filter-row packs.
@@ -269,10 +271,11 @@ class Plan {
   // Points every operand that is an underived fp16 weight, and that its
   // step reads itself (no f16w kernel took it), at WidenedF16.
   void WidenF16Reads(const ModelDesc& model);
-  // Packs w [n, k] (+ bias) for kernels_.f32_gemm (64-byte aligned), or
-  // reuses the pack in `packs`. May throw std::bad_alloc (Runtime catches).
+  // Packs w [n, k] (+ bias) for tile width nr (0: kernels_.f32_gemm's;
+  // 64-byte aligned), or reuses the pack in `packs`. May throw
+  // std::bad_alloc (Runtime catches).
   const float* PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
-                        PackedWeightsCache* packs);
+                        PackedWeightsCache* packs, int nr = 0);
 
   int gear_ = 0;
   bool int8_ = false;

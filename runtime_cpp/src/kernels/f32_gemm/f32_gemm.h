@@ -36,7 +36,7 @@ struct F32GemmKernel {
 };
 
 // Largest MR of any variant; callers keep MR row pointers on the stack.
-constexpr int kF32GemmMaxMr = 8;
+constexpr int kF32GemmMaxMr = 12;
 
 #define GS_UKERNEL(isa, name, mr, nr)                                                   \
   void name(size_t mr_, size_t nc, size_t kc, size_t ks, const float* const* a,          \
