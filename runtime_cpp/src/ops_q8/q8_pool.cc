@@ -114,45 +114,61 @@ void q8_average_pool2d__opt(const Pool2DParams& p, Q8Range act, const int8_t* x,
                 });
 }
 
+namespace {
+
+// acc = max(acc, v) over n bytes. restrict: the output is never an input of
+// the same op, and without it int8 pointers may alias, so the loop stays
+// scalar (values, not std::max's references, for the same reason).
+inline void MaxInto(int8_t* __restrict acc, const int8_t* __restrict v, int64_t n) {
+  for (int64_t c = 0; c < n; ++c) {
+    const int8_t a = acc[c], b = v[c];
+    acc[c] = a > b ? a : b;
+  }
+}
+
+// np.clip's order, as Q8Clamp: hi wins over lo.
+inline void ClampInPlace(int8_t* __restrict y, int8_t lo, int8_t hi, int64_t n) {
+  for (int64_t c = 0; c < n; ++c) {
+    const int8_t a = y[c] > lo ? y[c] : lo;
+    y[c] = a < hi ? a : hi;
+  }
+}
+
+}  // namespace
+
 void q8_max_pool2d__opt(const Pool2DParams& p, Q8Range act, const int8_t* x, int8_t* y,
                         ThreadPool* pool) {
   if (act.lo < -128 || act.lo > 127 || act.hi < -128 || act.hi > 127) {
     q8_max_pool2d__ref(p, act, x, y, pool);  // never from Q8ActivationRange
     return;
   }
-  constexpr int64_t kChannelBlock = 256;
   const int64_t channels = p.channels;
   const auto lo = static_cast<int8_t>(act.lo), hi = static_cast<int8_t>(act.hi);
-  ParallelItems(pool, p.batch * p.out_h * p.out_w, channels * p.filter_h * p.filter_w,
-                [&](int64_t begin, int64_t end) {
-                  int8_t acc[kChannelBlock];  // not aliased with x or y: vectorises
-                  for (int64_t pix = begin; pix < end; ++pix) {
-                    const Window w = ClipWindow(p, pix);
-                    for (int64_t c0 = 0; c0 < channels; c0 += kChannelBlock) {
-                      const int64_t cn = std::min(kChannelBlock, channels - c0);
-                      std::fill(acc, acc + cn, static_cast<int8_t>(-128));
-                      for (int64_t iy = w.y0; iy < w.y1; ++iy) {
-                        for (int64_t ix = w.x0; ix < w.x1; ++ix) {
-                          const int8_t* xp =
-                              x + ((w.n * p.in_h + iy) * p.in_w + ix) * channels + c0;
-                          // Values, not std::max's references: those read as
-                          // possible aliases and keep the loop scalar.
-                          for (int64_t c = 0; c < cn; ++c) {
-                            const int8_t a = acc[c], v = xp[c];
-                            acc[c] = a > v ? a : v;
-                          }
-                        }
-                      }
-                      int8_t* yp = y + pix * channels + c0;
-                      // np.clip's order, as Q8Clamp: hi wins over lo.
-                      const int8_t l = lo, h = hi;
-                      for (int64_t c = 0; c < cn; ++c) {
-                        const int8_t a = acc[c] > l ? acc[c] : l;
-                        yp[c] = a < h ? a : h;
-                      }
-                    }
-                  }
-                });
+  // By output rows: the row's window rows once, each pixel's columns by
+  // steps (no divisions per pixel: they cost more than an 8-channel 2 x 2
+  // window), the maximum taken in the output row itself.
+  ParallelItems(
+      pool, p.batch * p.out_h, p.out_w * channels * p.filter_h * p.filter_w,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          const int64_t n = r / p.out_h, oy = r % p.out_h;
+          const int64_t iy = oy * p.stride_h - p.pad_top;
+          const int64_t y0 = std::max<int64_t>(iy, 0), y1 = std::min(iy + p.filter_h, p.in_h);
+          const int8_t* image = x + n * p.in_h * p.in_w * channels;
+          int8_t* yp = y + r * p.out_w * channels;
+          for (int64_t ox = 0; ox < p.out_w; ++ox, yp += channels) {
+            const int64_t ix = ox * p.stride_w - p.pad_left;
+            const int64_t x0 = std::max<int64_t>(ix, 0), x1 = std::min(ix + p.filter_w, p.in_w);
+            std::fill(yp, yp + channels, static_cast<int8_t>(-128));
+            for (int64_t yy = y0; yy < y1; ++yy) {
+              for (int64_t xx = x0; xx < x1; ++xx) {
+                MaxInto(yp, image + (yy * p.in_w + xx) * channels, channels);
+              }
+            }
+            ClampInPlace(yp, lo, hi, channels);
+          }
+        }
+      });
 }
 
 }  // namespace gearshift
