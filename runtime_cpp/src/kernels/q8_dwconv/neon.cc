@@ -149,13 +149,37 @@ void q8_dwconv_16c__neon(size_t channels, size_t width, size_t taps, const int8_
     const requant_neon::Params r2 = requant_neon::Load(m + 8, s + 8);
     const requant_neon::Params r3 = requant_neon::Load(m + 12, s + 12);
     const requant_neon::Output16 o = requant_neon::LoadOutput16(zp, lo, hi);
+    // A full tile without a -128 weight (every symmetric int8 filter) adds
+    // two taps' products in int16 first, as Tile9 does (|x * w| <= 128 *
+    // 127): 4 multiplies and 4 widening adds per pair instead of per tap.
+    bool pairs = false;
+#if defined(__aarch64__)
+    if (cn == kCt && taps >= 2) {
+      int8x16_t wmin = vld1q_s8(wt);
+      for (size_t t = 1; t < taps; ++t) wmin = vminq_s8(wmin, vld1q_s8(wt + t * kCt));
+      pairs = vminvq_s8(wmin) > -128;
+    }
+#endif
     for (size_t px = 0; px < width; ++px) {
       const int8_t* const* in = input + px * taps;
       int32x4_t acc0 = vld1q_s32(head);
       int32x4_t acc1 = vld1q_s32(head + 4);
       int32x4_t acc2 = vld1q_s32(head + 8);
       int32x4_t acc3 = vld1q_s32(head + 12);
-      for (size_t t = 0; t < taps; ++t) {
+      size_t t = 0;
+#if defined(__aarch64__)
+      for (; pairs && t + 2 <= taps; t += 2) {
+        const int8x16_t x0 = vld1q_s8(in[t] + c0), x1 = vld1q_s8(in[t + 1] + c0);
+        const int8x16_t w0 = vld1q_s8(wt + t * kCt), w1 = vld1q_s8(wt + (t + 1) * kCt);
+        const int16x8_t plo = MlalLow(MullLow(x0, w0), x1, w1);
+        const int16x8_t phi = vmlal_high_s8(vmull_high_s8(x0, w0), x1, w1);
+        acc0 = vaddw_s16(acc0, vget_low_s16(plo));
+        acc1 = vaddw_high_s16(acc1, plo);
+        acc2 = vaddw_s16(acc2, vget_low_s16(phi));
+        acc3 = vaddw_high_s16(acc3, phi);
+      }
+#endif
+      for (; t < taps; ++t) {
         const int8x16_t x = LoadX(in[t] + c0, cn);
         const int8x16_t wv = vld1q_s8(wt + t * kCt);
         const int16x8_t plo = vmull_s8(vget_low_s8(x), vget_low_s8(wv));
