@@ -2,10 +2,11 @@
 // Copyright 2026 The gearshift authors.
 //
 // AVX2 + FMA GEMM microkernel on fp16 weights, 6 rows x 16 columns:
-// f32_gemm_6x16__avx2 with each k-step's 16 weights loaded as halves and
-// widened by VCVTPH2PS (F16C), so it reads half the weight bytes and
-// computes the same FMAs in the same order. Compiled with -mavx2 -mfma
-// -mf16c (CMakeLists.txt, by file name); the avx2 ISA token includes F16C.
+// f32_gemm_6x16__avx2's body (f32_gemm/avx2_6x16.h) with each k-step's 16
+// weights loaded as halves and widened by VCVTPH2PS (F16C), so it reads half
+// the weight bytes and computes the same FMAs in the same order. Compiled
+// with -mavx2 -mfma -mf16c (CMakeLists.txt, by file name); the avx2 ISA token
+// includes F16C.
 #if defined(__x86_64__) || defined(_M_X64)
 
 #include <immintrin.h>
@@ -13,97 +14,18 @@
 #include <cstdint>
 
 #include "kernels/f16w_gemm/f16w_gemm.h"
+#include "kernels/f32_gemm/avx2_6x16.h"
 
 namespace gearshift {
-namespace {
-
-// Clamp to [lo, hi] keeping NaN (max/min return their second operand when
-// either is NaN), like std::min(std::max(x, lo), hi) in the reference.
-inline __m256 ClampPs(__m256 x, __m256 lo, __m256 hi) {
-  return _mm256_min_ps(hi, _mm256_max_ps(lo, x));
-}
-
-// Stores the first `n` (0..8) lanes of v.
-inline void StorePartial(float* p, __m256 v, size_t n) {
-  if (n == 8) {
-    _mm256_storeu_ps(p, v);
-    return;
-  }
-  if (n == 0) return;
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
-  _mm256_maskstore_ps(p, mask, v);
-}
-
-// 8 halves at p, widened.
-inline __m256 LoadHalf8(const uint16_t* p) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
-
-}  // namespace
 
 void f16w_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a,
                           const void* wp, float* c, size_t c_stride, float lo, float hi) {
-  const float* bias = static_cast<const float*>(wp);
-  __m256 acc0a = _mm256_loadu_ps(bias);
-  __m256 acc0b = _mm256_loadu_ps(bias + 8);
-  __m256 acc1a = acc0a, acc1b = acc0b;
-  __m256 acc2a = acc0a, acc2b = acc0b;
-  __m256 acc3a = acc0a, acc3b = acc0b;
-  __m256 acc4a = acc0a, acc4b = acc0b;
-  __m256 acc5a = acc0a, acc5b = acc0b;
-  const uint16_t* w = reinterpret_cast<const uint16_t*>(bias + 16);
-  for (size_t t = 0; t < ks; ++t, a += 6) {
-    // The caller fills all MR rows (rows past mr repeat a real one).
-    const float* a0 = a[0];
-    const float* a1 = a[1];
-    const float* a2 = a[2];
-    const float* a3 = a[3];
-    const float* a4 = a[4];
-    const float* a5 = a[5];
-    for (size_t k = 0; k < kc; ++k) {
-      const __m256 wa = LoadHalf8(w);
-      const __m256 wb = LoadHalf8(w + 8);
-      w += 16;
-      __m256 x = _mm256_broadcast_ss(a0 + k);
-      acc0a = _mm256_fmadd_ps(x, wa, acc0a);
-      acc0b = _mm256_fmadd_ps(x, wb, acc0b);
-      x = _mm256_broadcast_ss(a1 + k);
-      acc1a = _mm256_fmadd_ps(x, wa, acc1a);
-      acc1b = _mm256_fmadd_ps(x, wb, acc1b);
-      x = _mm256_broadcast_ss(a2 + k);
-      acc2a = _mm256_fmadd_ps(x, wa, acc2a);
-      acc2b = _mm256_fmadd_ps(x, wb, acc2b);
-      x = _mm256_broadcast_ss(a3 + k);
-      acc3a = _mm256_fmadd_ps(x, wa, acc3a);
-      acc3b = _mm256_fmadd_ps(x, wb, acc3b);
-      x = _mm256_broadcast_ss(a4 + k);
-      acc4a = _mm256_fmadd_ps(x, wa, acc4a);
-      acc4b = _mm256_fmadd_ps(x, wb, acc4b);
-      x = _mm256_broadcast_ss(a5 + k);
-      acc5a = _mm256_fmadd_ps(x, wa, acc5a);
-      acc5b = _mm256_fmadd_ps(x, wb, acc5b);
-    }
-  }
-
-  const __m256 vlo = _mm256_set1_ps(lo);
-  const __m256 vhi = _mm256_set1_ps(hi);
-  const __m256 rows[6][2] = {{acc0a, acc0b}, {acc1a, acc1b}, {acc2a, acc2b},
-                             {acc3a, acc3b}, {acc4a, acc4b}, {acc5a, acc5b}};
-  const size_t na = nc < 8 ? nc : 8;
-  const size_t nb = nc > 8 ? nc - 8 : 0;
-  for (size_t r = 0; r < mr; ++r) {
-    float* cr = c + r * c_stride;
-    const __m256 va = ClampPs(rows[r][0], vlo, vhi);
-    const __m256 vb = ClampPs(rows[r][1], vlo, vhi);
-    if (nc == 16) {
-      _mm256_storeu_ps(cr, va);
-      _mm256_storeu_ps(cr + 8, vb);
-    } else {
-      StorePartial(cr, va, na);
-      StorePartial(cr + 8, vb, nb);
-    }
-  }
+  const auto* bias = static_cast<const float*>(wp);
+  avx2_gemm::Gemm6x16(
+      mr, nc, kc, ks, a, bias, reinterpret_cast<const uint16_t*>(bias + 16), c, c_stride, lo, hi,
+      [](const uint16_t* p) {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+      });
 }
 
 }  // namespace gearshift
