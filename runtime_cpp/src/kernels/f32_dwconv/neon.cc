@@ -1,112 +1,34 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 The gearshift authors.
 //
-// NEON fp32 depthwise microkernel: 8 channels per step (two q-register
-// accumulators), then 4, then a scalar tail. Fused multiply-add on AArch64
-// and VFPv4, vmla otherwise; armv7-safe intrinsics only.
+// NEON fp32 depthwise microkernel (the body is neon_body.h, shared with the
+// fp16-weight kernel).
 #if defined(__aarch64__) || defined(__ARM_NEON)
 
 #include <arm_neon.h>
 
-#include <algorithm>
-
 #include "kernels/f32_dwconv/f32_dwconv.h"
+#include "kernels/f32_dwconv/neon_body.h"
 
 namespace gearshift {
 namespace {
 
-inline float32x4_t Fma(float32x4_t acc, float32x4_t a, float32x4_t b) {
-#if defined(__aarch64__) || defined(__ARM_FEATURE_FMA)
-  return vfmaq_f32(acc, a, b);
-#else
-  return vmlaq_f32(acc, a, b);
-#endif
-}
-
-// kTaps > 0: the tap count, known at compile time; 0: `taps` at run time.
-template <size_t kTaps>
-void Dwconv(size_t channels, size_t taps, const float* const* input, const float* const* weights,
-            const float* bias, float* output, float lo, float hi) {
-  const size_t n = kTaps > 0 ? kTaps : taps;
-  const float32x4_t vlo = vdupq_n_f32(lo);
-  const float32x4_t vhi = vdupq_n_f32(hi);
-  size_t c = 0;
-  if (kTaps > 0) {
-    // Fixed taps: walk private copies of the tap pointers (registers on
-    // AArch64), which lets a step load four vectors per pointer with one
-    // instruction instead of four indexed ones.
-    const float* ip[kTaps > 0 ? kTaps : 1];
-    const float* wp[kTaps > 0 ? kTaps : 1];
-    for (size_t t = 0; t < kTaps; ++t) {
-      ip[t] = input[t];
-      wp[t] = weights[t];
-    }
+struct F32Weights {
+  static float32x4_t Load4(const float* p) { return vld1q_f32(p); }
 #if defined(__aarch64__)
-    // 16 channels a step: one LD1 of four vectors per pointer and tap.
-    for (; c + 16 <= channels; c += 16) {
-      float32x4x4_t acc;
-      if (bias != nullptr) {
-        acc = vld1q_f32_x4(bias + c);
-      } else {
-        acc.val[0] = acc.val[1] = acc.val[2] = acc.val[3] = vdupq_n_f32(0.0f);
-      }
-#pragma GCC unroll 32
-      for (size_t t = 0; t < kTaps; ++t) {
-        const float32x4x4_t x = vld1q_f32_x4(ip[t]);
-        const float32x4x4_t w = vld1q_f32_x4(wp[t]);
-        for (int j = 0; j < 4; ++j) acc.val[j] = Fma(acc.val[j], x.val[j], w.val[j]);
-        ip[t] += 16;
-        wp[t] += 16;
-      }
-      for (int j = 0; j < 4; ++j) {
-        vst1q_f32(output + c + 4 * j, vminq_f32(vmaxq_f32(acc.val[j], vlo), vhi));
-      }
-    }
+  static float32x4x4_t Load16(const float* p) { return vld1q_f32_x4(p); }
 #endif
-    for (; c + 8 <= channels; c += 8) {
-      float32x4_t acc0 = bias != nullptr ? vld1q_f32(bias + c) : vdupq_n_f32(0.0f);
-      float32x4_t acc1 = bias != nullptr ? vld1q_f32(bias + c + 4) : vdupq_n_f32(0.0f);
-      for (size_t t = 0; t < kTaps; ++t) {
-        acc0 = Fma(acc0, vld1q_f32(ip[t]), vld1q_f32(wp[t]));
-        acc1 = Fma(acc1, vld1q_f32(ip[t] + 4), vld1q_f32(wp[t] + 4));
-        ip[t] += 8;
-        wp[t] += 8;
-      }
-      vst1q_f32(output + c, vminq_f32(vmaxq_f32(acc0, vlo), vhi));
-      vst1q_f32(output + c + 4, vminq_f32(vmaxq_f32(acc1, vlo), vhi));
-    }
-  }
-  for (; c + 8 <= channels; c += 8) {
-    float32x4_t acc0 = bias != nullptr ? vld1q_f32(bias + c) : vdupq_n_f32(0.0f);
-    float32x4_t acc1 = bias != nullptr ? vld1q_f32(bias + c + 4) : vdupq_n_f32(0.0f);
-    for (size_t t = 0; t < n; ++t) {
-      acc0 = Fma(acc0, vld1q_f32(input[t] + c), vld1q_f32(weights[t] + c));
-      acc1 = Fma(acc1, vld1q_f32(input[t] + c + 4), vld1q_f32(weights[t] + c + 4));
-    }
-    vst1q_f32(output + c, vminq_f32(vmaxq_f32(acc0, vlo), vhi));
-    vst1q_f32(output + c + 4, vminq_f32(vmaxq_f32(acc1, vlo), vhi));
-  }
-  for (; c + 4 <= channels; c += 4) {
-    float32x4_t acc = bias != nullptr ? vld1q_f32(bias + c) : vdupq_n_f32(0.0f);
-    for (size_t t = 0; t < n; ++t) {
-      acc = Fma(acc, vld1q_f32(input[t] + c), vld1q_f32(weights[t] + c));
-    }
-    vst1q_f32(output + c, vminq_f32(vmaxq_f32(acc, vlo), vhi));
-  }
-  for (; c < channels; ++c) {
-    float acc = bias != nullptr ? bias[c] : 0.0f;
-    for (size_t t = 0; t < n; ++t) acc += input[t][c] * weights[t][c];
-    output[c] = std::min(std::max(acc, lo), hi);
-  }
-}
+  static float One(float w) { return w; }
+};
 
 }  // namespace
 
 void f32_dwconv_8c__neon(size_t channels, size_t taps, const float* const* input,
-                         const float* const* weights, const float* bias, float* output,
-                         float lo, float hi) {
+                         const float* const* weights, const float* bias, float* output, float lo,
+                         float hi) {
   ByTapCount(taps, [&](auto fixed) {
-    Dwconv<decltype(fixed)::value>(channels, taps, input, weights, bias, output, lo, hi);
+    neon_dwconv::Dwconv<decltype(fixed)::value, F32Weights>(channels, taps, input, weights, bias,
+                                                            output, lo, hi);
   });
 }
 
