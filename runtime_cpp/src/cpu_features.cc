@@ -41,6 +41,7 @@ void DetectX86(CpuFeatures* f) {
     f->avx512bw = zmm_ok && ((ebx >> 30) & 1);
     f->avx512vl = zmm_ok && ((ebx >> 31) & 1);
     f->avx512_vnni = zmm_ok && ((ecx >> 11) & 1);
+    f->avx512_vbmi = zmm_ok && ((ecx >> 1) & 1);
     __cpuid_count(7, 1, eax, ebx, ecx, edx);
     f->avx_vnni = ymm_ok && avx && ((eax >> 4) & 1);
   }
@@ -88,6 +89,7 @@ std::vector<std::string> CpuFeatureNames(const CpuFeatures& f) {
   if (f.neon_fp16) names.push_back("neon_fp16");
   if (f.i8mm) names.push_back("i8mm");
   if (f.avx512_vnni) names.push_back("avx512_vnni");
+  if (f.avx512_vbmi) names.push_back("avx512_vbmi");
   if (f.avx_vnni) names.push_back("avx_vnni");
   return names;
 }

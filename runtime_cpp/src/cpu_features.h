@@ -18,6 +18,7 @@ struct CpuFeatures {
   bool avx512bw = false, avx512vl = false;
   // x86-64 VNNI (int8 dot products, VPDPBUSD): the int8 GEMM's fastest path
   bool avx512_vnni = false, avx_vnni = false;
+  bool avx512_vbmi = false;  // VPERMB/VPERMI2B (Ice Lake, Zen 4 and later)
   // ARM: NEON on armv7, ASIMD (always present) on aarch64
   bool neon = false, asimd = false;
   // aarch64 only (armv7 has none of these): SDOT/UDOT (HWCAP_ASIMDDP), fp16

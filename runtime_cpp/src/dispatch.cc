@@ -80,7 +80,7 @@ std::vector<Entry<Q8VBinaryKernel>> Q8VBinaryEntries() {
 
 std::vector<Entry<Q8LutKernel>> Q8LutEntries() {
   std::vector<Entry<Q8LutKernel>> v;
-#define GS_UKERNEL(isa, name) v.push_back({isa, {&name, #name}});
+#define GS_UKERNEL(isa, name, vbmi) v.push_back({isa, {&name, #name, vbmi != 0}});
 #include "kernels/q8_lut/q8_lut.inc"
 #undef GS_UKERNEL
   return v;
@@ -232,17 +232,18 @@ CpuFeatures MaskCpuFeatures(CpuFeatures f, const std::string& disabled) {
   std::stringstream ss(disabled);
   std::string name;
   while (std::getline(ss, name, ',')) {
-    if (name == "avx2") f.avx2 = f.avx_vnni = f.avx512_vnni = false;
+    if (name == "avx2") f.avx2 = f.avx_vnni = f.avx512_vnni = f.avx512_vbmi = false;
     if (name == "fma") f.fma = false;
     if (name == "f16c") f.f16c = false;
     if (name == "avx512f" || name == "avx512") {
-      f.avx512f = f.avx512bw = f.avx512vl = f.avx512_vnni = false;
+      f.avx512f = f.avx512bw = f.avx512vl = f.avx512_vnni = f.avx512_vbmi = false;
     }
     if (name == "avx512bw") f.avx512bw = false;
     if (name == "avx512vl") f.avx512vl = false;
     if (name == "vnni") f.avx512_vnni = f.avx_vnni = false;
     if (name == "avx512_vnni") f.avx512_vnni = false;
     if (name == "avx_vnni") f.avx_vnni = false;
+    if (name == "avx512_vbmi" || name == "vbmi") f.avx512_vbmi = false;
     if (name == "neon" || name == "asimd") {
       f.neon = f.asimd = f.neon_dot = f.neon_fp16 = f.i8mm = false;
     }
@@ -324,7 +325,11 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
   t.q8_quantize = PickBest(Q8QuantizeEntries(), isa, features, true, Q8QuantizeKernel());
   t.q8_vbinary = PickBest(Q8VBinaryEntries(), isa, features, false, Q8VBinaryKernel());
   t.q8_resize = PickBest(Q8ResizeEntries(), isa, features, true, Q8ResizeKernel());
-  t.q8_lut = PickBest(Q8LutEntries(), isa, features, true, Q8LutKernel());
+  std::vector<Entry<Q8LutKernel>> luts;  // less those needing VBMI where the CPU lacks it
+  for (const Entry<Q8LutKernel>& e : Q8LutEntries()) {
+    if (!e.kernel.needs_vbmi || features.avx512_vbmi) luts.push_back(e);
+  }
+  t.q8_lut = PickBest(luts, isa, features, true, Q8LutKernel());
   // The general int8 GEMM: the best ISA's last wmin -128 entry. The w127 one
   // (for layers without a -128 weight): that ISA's last entry of any wmin.
   std::vector<Entry<Q8GemmKernel>> general;

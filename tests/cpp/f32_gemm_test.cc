@@ -454,6 +454,16 @@ TEST(Dispatch, BestPicksTheWidestSupportedIsa) {
   EXPECT_STREQ(t.f32_gemm.name, "f32_gemm_8x32__avx512");
   EXPECT_STREQ(t.f32_gemm_n16.name, "f32_gemm_12x16__avx512");
   EXPECT_STREQ(t.q8_gemm.name, "q8_gemm_3x8c8__avx2");
+  // int8 lookups on AVX-512 need VBMI besides the avx512vnni token.
+  f.avx512_vnni = true;
+  ASSERT_TRUE(BuildKernelTable("", f, &t).ok());
+  EXPECT_EQ(t.isa, "avx512vnni");
+  EXPECT_STREQ(t.q8_lut.name, "q8_lut_1x__ref");
+  f.avx512_vbmi = true;
+  ASSERT_TRUE(BuildKernelTable("", f, &t).ok());
+  EXPECT_STREQ(t.q8_lut.name, "q8_lut_64x__avx512vbmi");
+  ASSERT_TRUE(BuildKernelTable("", MaskCpuFeatures(f, "vbmi"), &t).ok());
+  EXPECT_STREQ(t.q8_lut.name, "q8_lut_1x__ref");
 #elif defined(__aarch64__)
   EXPECT_EQ(t.isa, "neon");
   EXPECT_STREQ(t.f32_gemm.name, "f32_gemm_8x8__aarch64");

@@ -108,8 +108,8 @@ int64_t Elements(const Shape& s) {
 std::vector<Q8LutKernel> LutKernels() {
   std::vector<Q8LutKernel> v(1);
   const CpuFeatures f = DetectCpuFeatures();
-#define GS_UKERNEL(isa, name) \
-  if (IsaSupported(isa, f)) v.push_back({&name, #name});
+#define GS_UKERNEL(isa, name, vbmi) \
+  if (IsaSupported(isa, f) && (!(vbmi) || f.avx512_vbmi)) v.push_back({&name, #name, vbmi != 0});
 #include "kernels/q8_lut/q8_lut.inc"
 #undef GS_UKERNEL
   return v;

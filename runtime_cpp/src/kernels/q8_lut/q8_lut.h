@@ -19,9 +19,11 @@ using Q8LutUkernelFn = void (*)(size_t n, const int8_t* x, const int8_t* table, 
 struct Q8LutKernel {
   Q8LutUkernelFn fn = nullptr;
   const char* name = "";
+  bool needs_vbmi = false;  // also needs AVX512-VBMI (beyond its ISA token)
 };
 
-#define GS_UKERNEL(isa, name) void name(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
+#define GS_UKERNEL(isa, name, vbmi) \
+  void name(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
 #include "kernels/q8_lut/q8_lut.inc"
 #undef GS_UKERNEL
 
