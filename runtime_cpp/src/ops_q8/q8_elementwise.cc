@@ -515,6 +515,16 @@ void q8_add__opt(const BinaryParams& shape, const Q8AddParams& p, const int8_t* 
     v.out = VRequant(p.out);
     v.act_min = p.act.lo;
     v.act_max = p.act.hi;
+    // MBQM((q - z) << s, (2^30, -r)) = (q - z) << (s - 1 - r) exactly: the
+    // high multiply halves an even number, and the right shift then drops
+    // only zero bits.
+    auto shift_only = [&](const Q8Requant& r) {
+      return r.multiplier == (int32_t{1} << 30) && r.shift <= 0 && -r.shift <= p.left_shift - 1
+                 ? p.left_shift - 1 + r.shift
+                 : -1;
+    };
+    v.a_shift = shift_only(p.a);
+    v.b_shift = shift_only(p.b);
     BinaryKernelOpt(shape, a, b, y, pool, 2, rows->add, v, [=](int8_t qa, int8_t qb) {
       return Finish(ApplyFast(WrapAddI32(in_a(qa), in_b(qb)), fo), out);
     });

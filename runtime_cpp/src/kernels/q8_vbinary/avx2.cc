@@ -14,6 +14,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/q8_vbinary/q8_vbinary.h"
 
@@ -57,11 +58,28 @@ void q8_vadd__avx2(size_t n, const int8_t* a, const int8_t* b, int8_t* y, const 
   const __m256i za = _mm256_set1_epi32(p->a_zero_point);
   const __m256i zb = _mm256_set1_epi32(p->b_zero_point);
   const __m128i s = _mm_cvtsi32_si128(p->left_shift);
-  Rows(n, a, b, y, [&](const int8_t* pa, const int8_t* pb) {
-    const __m256i xa = Mbqm(_mm256_sll_epi32(_mm256_sub_epi32(Load8(pa), za), s), ra);
-    const __m256i xb = Mbqm(_mm256_sll_epi32(_mm256_sub_epi32(Load8(pb), zb), s), rb);
-    return requant_avx2::PackToI8(requant_avx2::Apply(_mm256_add_epi32(xa, xb), ro));
-  });
+  const __m128i sa = _mm_cvtsi32_si128(p->a_shift), sb = _mm_cvtsi32_si128(p->b_shift);
+  // An input whose stage is a plain shift (q8_vbinary.h) skips its MBQM.
+  auto run = [&](auto a_plain, auto b_plain) {
+    Rows(n, a, b, y, [&](const int8_t* pa, const int8_t* pb) {
+      const __m256i da = _mm256_sub_epi32(Load8(pa), za), db = _mm256_sub_epi32(Load8(pb), zb);
+      const __m256i xa =
+          decltype(a_plain)::value ? _mm256_sll_epi32(da, sa) : Mbqm(_mm256_sll_epi32(da, s), ra);
+      const __m256i xb =
+          decltype(b_plain)::value ? _mm256_sll_epi32(db, sb) : Mbqm(_mm256_sll_epi32(db, s), rb);
+      return requant_avx2::PackToI8(requant_avx2::Apply(_mm256_add_epi32(xa, xb), ro));
+    });
+  };
+  const bool pa = p->a_shift >= 0, pb = p->b_shift >= 0;
+  if (pa && pb) {
+    run(std::true_type(), std::true_type());
+  } else if (pa) {
+    run(std::true_type(), std::false_type());
+  } else if (pb) {
+    run(std::false_type(), std::true_type());
+  } else {
+    run(std::false_type(), std::false_type());
+  }
 }
 
 void q8_vmul__avx2(size_t n, const int8_t* a, const int8_t* b, int8_t* y, const Q8VMulParams* p) {

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/q8_requant/avx512.h"
 #include "kernels/q8_vbinary/q8_vbinary.h"
@@ -56,11 +57,29 @@ void q8_vadd__avx512vnni(size_t n, const int8_t* a, const int8_t* b, int8_t* y,
   const __m512i za = _mm512_set1_epi32(p->a_zero_point);
   const __m512i zb = _mm512_set1_epi32(p->b_zero_point);
   const __m128i s = _mm_cvtsi32_si128(p->left_shift);
-  Rows(n, a, b, y, [&](const int8_t* pa, const int8_t* pb) {
-    const __m512i xa = Mbqm(_mm512_sll_epi32(_mm512_sub_epi32(Load16(pa), za), s), ra);
-    const __m512i xb = Mbqm(_mm512_sll_epi32(_mm512_sub_epi32(Load16(pb), zb), s), rb);
-    return requant_avx512::PackToI8(requant_avx512::Apply(_mm512_add_epi32(xa, xb), ro));
-  });
+  const __m128i sa = _mm_cvtsi32_si128(p->a_shift), sb = _mm_cvtsi32_si128(p->b_shift);
+  // An input whose stage is a plain shift (q8_vbinary.h: the larger-scale
+  // one) skips its MBQM; templated so the choice is made once per call.
+  auto run = [&](auto a_plain, auto b_plain) {
+    Rows(n, a, b, y, [&](const int8_t* pa, const int8_t* pb) {
+      const __m512i da = _mm512_sub_epi32(Load16(pa), za), db = _mm512_sub_epi32(Load16(pb), zb);
+      const __m512i xa =
+          decltype(a_plain)::value ? _mm512_sll_epi32(da, sa) : Mbqm(_mm512_sll_epi32(da, s), ra);
+      const __m512i xb =
+          decltype(b_plain)::value ? _mm512_sll_epi32(db, sb) : Mbqm(_mm512_sll_epi32(db, s), rb);
+      return requant_avx512::PackToI8(requant_avx512::Apply(_mm512_add_epi32(xa, xb), ro));
+    });
+  };
+  const bool pa = p->a_shift >= 0, pb = p->b_shift >= 0;
+  if (pa && pb) {
+    run(std::true_type(), std::true_type());
+  } else if (pa) {
+    run(std::true_type(), std::false_type());
+  } else if (pb) {
+    run(std::false_type(), std::true_type());
+  } else {
+    run(std::false_type(), std::false_type());
+  }
 }
 
 void q8_vmul__avx512vnni(size_t n, const int8_t* a, const int8_t* b, int8_t* y,

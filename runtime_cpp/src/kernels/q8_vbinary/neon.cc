@@ -15,6 +15,7 @@
 #include <arm_neon.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/q8_vbinary/q8_vbinary.h"
 
@@ -64,16 +65,35 @@ void q8_vadd__neon(size_t n, const int8_t* a, const int8_t* b, int8_t* y, const 
   const int16x8_t za = vdupq_n_s16(static_cast<int16_t>(p->a_zero_point));
   const int16x8_t zb = vdupq_n_s16(static_cast<int16_t>(p->b_zero_point));
   const int32x4_t s = vdupq_n_s32(p->left_shift);
-  // (a - za) << s, scaled; the sum wraps as the reference's WrapAddI32.
-  auto sum = [&](int16x8_t da, int16x8_t db, bool high) {
-    const int32x4_t xa = high ? Hi32(da) : Lo32(da), xb = high ? Hi32(db) : Lo32(db);
-    return Scale(vaddq_s32(Scale(vshlq_s32(xa, s), ra), Scale(vshlq_s32(xb, s), rb)), ro);
+  const int32x4_t sa = vdupq_n_s32(p->a_shift), sb = vdupq_n_s32(p->b_shift);
+  // (a - za) << s, scaled (or, for an input whose stage is a plain shift,
+  // q8_vbinary.h, just shifted); the sum wraps as the reference's
+  // WrapAddI32. Templated so the choice is made once per call.
+  auto run = [&](auto a_plain, auto b_plain) {
+    auto sum = [&](int16x8_t da, int16x8_t db, bool high) {
+      const int32x4_t xa = high ? Hi32(da) : Lo32(da), xb = high ? Hi32(db) : Lo32(db);
+      const int32x4_t va =
+          decltype(a_plain)::value ? vshlq_s32(xa, sa) : Scale(vshlq_s32(xa, s), ra);
+      const int32x4_t vb =
+          decltype(b_plain)::value ? vshlq_s32(xb, sb) : Scale(vshlq_s32(xb, s), rb);
+      return Scale(vaddq_s32(va, vb), ro);
+    };
+    Rows(n, a, b, y, [&](const int8_t* pa, const int8_t* pb) {
+      const Wide wa = Widen(pa, za), wb = Widen(pb, zb);
+      return requant_neon::Finish16(sum(wa.lo, wb.lo, false), sum(wa.lo, wb.lo, true),
+                                    sum(wa.hi, wb.hi, false), sum(wa.hi, wb.hi, true), out);
+    });
   };
-  Rows(n, a, b, y, [&](const int8_t* pa, const int8_t* pb) {
-    const Wide wa = Widen(pa, za), wb = Widen(pb, zb);
-    return requant_neon::Finish16(sum(wa.lo, wb.lo, false), sum(wa.lo, wb.lo, true),
-                                  sum(wa.hi, wb.hi, false), sum(wa.hi, wb.hi, true), out);
-  });
+  const bool pa = p->a_shift >= 0, pb = p->b_shift >= 0;
+  if (pa && pb) {
+    run(std::true_type(), std::true_type());
+  } else if (pa) {
+    run(std::true_type(), std::false_type());
+  } else if (pb) {
+    run(std::false_type(), std::true_type());
+  } else {
+    run(std::false_type(), std::false_type());
+  }
 }
 
 void q8_vmul__neon(size_t n, const int8_t* a, const int8_t* b, int8_t* y, const Q8VMulParams* p) {

@@ -27,11 +27,16 @@ struct Q8VRequant {
 };
 
 // ADD: y = clamp(MBQM(MBQM((a - za) << s, ra) + MBQM((b - zb) << s, rb), ro) + zy, lo, hi).
+// a_shift / b_shift >= 0: that input's MBQM is exactly (q - z) << it (its
+// multiplier is 2^30, one half, with a right shift r <= left_shift - 1: the
+// larger-scale input of every ADD), so kernels may skip its multiply; -1:
+// the general stage.
 struct Q8VAddParams {
   int32_t a_zero_point = 0, b_zero_point = 0, y_zero_point = 0;
   int32_t left_shift = 0;
   Q8VRequant a, b, out;
   int32_t act_min = -128, act_max = 127;
+  int32_t a_shift = -1, b_shift = -1;
 };
 
 // MUL: y = clamp(MBQM((a - za) * (b - zb), ro) + zy, lo, hi).
