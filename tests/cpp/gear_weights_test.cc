@@ -224,15 +224,19 @@ class PrepareTest : public ::testing::Test {
   std::unique_ptr<GearFile> file_;
 };
 
-TEST_F(PrepareTest, F32DecodesQ8R4AndUsesDenseInPlace) {
+TEST_F(PrepareTest, F32KeepsQ8R4ConvWeightsUndecodedAndUsesDenseInPlace) {
   auto w = Prepare(0);
   ASSERT_NE(w, nullptr);
   EXPECT_EQ(w->compute(), Compute::kF32);
   EXPECT_EQ(w->at(0).f32, nullptr);  // not a constant
-  // conv/w from q8r4 over int8 {100,-12,16 | 16,-16,32 | 5,16,-21 | 16,0,-8}.
-  const float* cw = w->at(1).f32;
-  ASSERT_NE(cw, nullptr);
-  EXPECT_NE(reinterpret_cast<const uint8_t*>(cw), m().storage[9].data);
+  // conv/w from q8r4 over int8 {100,-12,16 | 16,-16,32 | 5,16,-21 | 16,0,-8},
+  // read only as a convolution's weights: a recipe the plan decodes into
+  // its pack, no f32 copy in the gear.
+  ASSERT_NE(w->at(1).q8r4, nullptr);
+  EXPECT_EQ(w->at(1).f32, nullptr);
+  EXPECT_EQ(w->at(1).q8r4->entry, &m().storage[9]);
+  float cw[12];
+  w->at(1).q8r4->Decode(cw);
   const float expect[] = {
       1.5625f, -0.1875f,  0.25f,       0.5f,           -0.5f,
       1.0f,    0.234375f, 0.75f,       -0.9697265625f,  // 0.046875 * (-21 + 5/16)
@@ -241,8 +245,7 @@ TEST_F(PrepareTest, F32DecodesQ8R4AndUsesDenseInPlace) {
   // Dense f32 entries are used in place.
   EXPECT_EQ(reinterpret_cast<const uint8_t*>(w->at(2).f32), m().storage[1].data);
   EXPECT_EQ(reinterpret_cast<const uint8_t*>(w->at(7).f32), m().storage[2].data);
-  EXPECT_EQ(w->owned_bytes(), 64);  // 12 floats, one 64-byte block
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(cw) % 64, 0u);
+  EXPECT_EQ(w->owned_bytes(), static_cast<int64_t>(sizeof(Q8R4Tensor)));  // was 64: 12 floats
 }
 
 TEST_F(PrepareTest, F16KeepsConvAndDenseWeightsHalfAndRoundsTheRest) {

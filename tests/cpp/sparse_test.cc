@@ -298,6 +298,10 @@ std::vector<float> DenseValues(const ConstView& v, int64_t n, bool int8) {
     for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(q[i]);
     return out;
   }
+  if (v.q8r4 != nullptr) {  // an fp32 gear's q8r4 weight over a sparse base, undecoded
+    v.q8r4->Decode(out.data());
+    return out;
+  }
   for (int64_t i = 0; i < n; ++i) out[i] = int8 ? static_cast<float>(v.i8[i]) : v.f32[i];
   return out;
 }

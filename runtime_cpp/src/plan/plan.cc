@@ -82,6 +82,32 @@ Status Plan::Build(const ModelDesc& model, int gear, const std::vector<Shape>& i
 
 std::shared_ptr<const float> PackedWeightsCache::Get(int64_t n, int64_t k, int nr, const float* w,
                                                      const float* bias) {
+  return FindOrPackF32(w, bias, n, k, nr, [&](float* out) {
+    PackF32GemmWeights(static_cast<size_t>(n), static_cast<size_t>(k), static_cast<size_t>(nr), w,
+                       bias, out);
+  });
+}
+
+std::shared_ptr<const float> PackedWeightsCache::GetQ8R4(int64_t n, int64_t k, int nr,
+                                                         const Q8R4Tensor& w, const float* bias) {
+  return FindOrPackF32(&w, bias, n, k, nr, [&](float* out) {
+    // The decoded values exist only while this pack is made.
+    std::vector<float> values(static_cast<size_t>(w.elements));
+    w.Decode(values.data());
+    PackF32GemmWeights(static_cast<size_t>(n), static_cast<size_t>(k), static_cast<size_t>(nr),
+                       values.data(), bias, out);
+  });
+}
+
+std::shared_ptr<const void> PackedWeightsCache::GetQ8R4Values(const Q8R4Tensor& w, size_t* bytes) {
+  *bytes = static_cast<size_t>(w.elements) * sizeof(float);
+  return FindOrPackQ8({&w, nullptr, w.elements, 0, 0, -3, 0, 0, {}, {}, 0}, *bytes,
+                      [&](void* out) { w.Decode(static_cast<float*>(out)); });
+}
+
+std::shared_ptr<const float> PackedWeightsCache::FindOrPackF32(
+    const void* w, const float* bias, int64_t n, int64_t k, int nr,
+    const std::function<void(float*)>& pack_into) {
   for (const Entry& e : entries_) {
     if (e.w == w && e.bias == bias && e.n == n && e.k == k && e.nr == nr) {
       if (std::shared_ptr<const float> pack = e.pack.lock()) return pack;
@@ -97,7 +123,7 @@ std::shared_ptr<const float> PackedWeightsCache::Get(int64_t n, int64_t k, int n
   std::unique_ptr<float[]> raw(new float[floats + kAlignFloats]);
   const uintptr_t addr = reinterpret_cast<uintptr_t>(raw.get());
   float* aligned = raw.get() + ((64 - addr % 64) % 64) / sizeof(float);
-  PackF32GemmWeights(static_cast<size_t>(n), static_cast<size_t>(k), unr, w, bias, aligned);
+  pack_into(aligned);
   float* owner = raw.release();
   std::shared_ptr<const float> pack(aligned, [owner](const float*) { delete[] owner; });
   entries_.push_back({w, bias, n, k, nr, pack});
@@ -248,6 +274,47 @@ void Plan::WidenF16Reads(const ModelDesc& model) {
   }
 }
 
+const float* Plan::PackGemmQ8R4(int64_t n, int64_t k, const Q8R4Tensor& w, const float* bias,
+                                PackedWeightsCache* packs, int tile_nr) {
+  PackedWeightsCache local;
+  std::shared_ptr<const float> pack =
+      (packs != nullptr ? packs : &local)->GetQ8R4(n, k, tile_nr, w, bias);
+  const auto nr = static_cast<size_t>(tile_nr);
+  packed_bytes_ +=
+      static_cast<int64_t>(((static_cast<size_t>(n) + nr - 1) / nr) *
+                           F32GemmPackedBlockFloats(static_cast<size_t>(k), nr) * sizeof(float));
+  packed_storage_.push_back(pack);
+  return pack.get();
+}
+
+const float* Plan::DecodedQ8R4(const Q8R4Tensor& w, PackedWeightsCache* packs) {
+  auto it = decoded_q8r4_.find(&w);
+  if (it != decoded_q8r4_.end()) return it->second;
+  PackedWeightsCache local;
+  size_t bytes = 0;
+  std::shared_ptr<const void> values =
+      (packs != nullptr ? packs : &local)->GetQ8R4Values(w, &bytes);
+  packed_bytes_ += static_cast<int64_t>(bytes);
+  const auto* f = static_cast<const float*>(values.get());
+  packed_storage_.push_back(std::move(values));
+  decoded_q8r4_.emplace(&w, f);
+  return f;
+}
+
+void Plan::DecodeQ8R4Reads(const ModelDesc& model, PackedWeightsCache* packs) {
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    const PlanStep& st = steps_[s];
+    const NodeDesc& node = model.nodes[s];
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      const int t = node.inputs[j];
+      if (t < 0 || weights_->at(t).q8r4 == nullptr) continue;
+      if (j == 1 && st.packed != nullptr) continue;  // a packed step never reads it itself
+      operands_[static_cast<size_t>(st.first_operand) + j].data =
+          DecodedQ8R4(*weights_->at(t).q8r4, packs);
+    }
+  }
+}
+
 const float* Plan::PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
                             PackedWeightsCache* packs, int tile_nr) {
   if (tile_nr <= 0) tile_nr = kernels_.f32_gemm.nr;
@@ -347,6 +414,8 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
                             : static_cast<const void*>(cv.f32);
     // An fp16 gear's underived weight: its steps pack it or widen it.
     if (data == nullptr && !int8) data = cv.f16;
+    // An f32 gear's undecoded q8r4 weight: likewise packed or decoded.
+    if (data == nullptr && !int8) data = cv.q8r4;
     // A 4-bit weight: its steps pack it; other reads get int8 values below.
     if (data == nullptr && int8) data = cv.q4;
     // A sparse weight: only its steps read it, through PlanStep::sparse.
@@ -489,11 +558,17 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         } else if (st.sparse == nullptr && !int8 && node.op == OpType::kConv2D &&
                    ConstWeights(refs, node) && F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
           st.f32_gemm = NarrowOr(kernels, p.out_c);
-          st.packed = plan->PackGemm(
-              p.out_c, p.kernel_h * p.kernel_w * p.in_c,
-              f16 != nullptr ? plan->WidenedF16(node.inputs[1])
-                             : static_cast<const float*>(refs[node.inputs[1]].data),
-              static_cast<const float*>(BiasData(refs, node)), packs, st.f32_gemm.nr);
+          const int64_t k = p.kernel_h * p.kernel_w * p.in_c;
+          const auto* bias = static_cast<const float*>(BiasData(refs, node));
+          const Q8R4Tensor* q8r4 = weights->at(node.inputs[1]).q8r4;
+          st.packed =
+              q8r4 != nullptr
+                  ? plan->PackGemmQ8R4(p.out_c, k, *q8r4, bias, packs, st.f32_gemm.nr)
+                  : plan->PackGemm(p.out_c, k,
+                                   f16 != nullptr
+                                       ? plan->WidenedF16(node.inputs[1])
+                                       : static_cast<const float*>(refs[node.inputs[1]].data),
+                                   bias, packs, st.f32_gemm.nr);
         }
         if (f16 != nullptr && node.op == OpType::kDepthwiseConv2D &&
             kernels.f16w_dwconv != nullptr && F32DepthwiseDwconvSupported(p)) {
@@ -522,11 +597,17 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         } else if (st.sparse == nullptr && !int8 && kernels.f32_gemm.fn != nullptr &&
                    kernels.f32_gemm.mr <= kF32GemmMaxMr && ConstWeights(refs, node)) {
           st.f32_gemm = NarrowOr(kernels, st.dense.out_features);
-          st.packed = plan->PackGemm(
-              st.dense.out_features, st.dense.in_features,
-              f16 != nullptr ? plan->WidenedF16(node.inputs[1])
-                             : static_cast<const float*>(refs[node.inputs[1]].data),
-              static_cast<const float*>(BiasData(refs, node)), packs, st.f32_gemm.nr);
+          const int64_t n = st.dense.out_features, k = st.dense.in_features;
+          const auto* bias = static_cast<const float*>(BiasData(refs, node));
+          const Q8R4Tensor* q8r4 = weights->at(node.inputs[1]).q8r4;
+          st.packed =
+              q8r4 != nullptr
+                  ? plan->PackGemmQ8R4(n, k, *q8r4, bias, packs, st.f32_gemm.nr)
+                  : plan->PackGemm(n, k,
+                                   f16 != nullptr
+                                       ? plan->WidenedF16(node.inputs[1])
+                                       : static_cast<const float*>(refs[node.inputs[1]].data),
+                                   bias, packs, st.f32_gemm.nr);
         }
         break;
       }
@@ -678,6 +759,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
   }
   if (int8) plan->ExpandQ4Reads(model);
   if (weights->compute() == Compute::kF16) plan->WidenF16Reads(model);
+  if (weights->compute() == Compute::kF32) plan->DecodeQ8R4Reads(model, packs);
   for (int o : model.outputs) {
     plan->graph_outputs_.push_back(refs[o]);
     plan->output_shapes_.push_back(shapes[o]);

@@ -16,6 +16,13 @@
 // PackedWeightsCache, so other batch sizes do not pack again; an empty table
 // keeps the reference ops.
 //
+// A compact file's f32 gear keeps its q8r4 convolution, depthwise and dense
+// weights undecoded (GearWeights holds a recipe, Q8R4Tensor): they are
+// decoded here straight into the GEMM pack (the decoded values exist only
+// while it is made), or once into memory shared through the
+// PackedWeightsCache for a step that reads the filter itself (depthwise,
+// reference ops), so no decoded copy sits beside a pack.
+//
 // The fp16 gear keeps its convolution and dense weights 16-bit: they are
 // packed as half here, straight from the file's storage (GearWeights keeps
 // only a recipe, F16Tensor), and run on the Runtime's f16w kernels, which
@@ -92,6 +99,12 @@ class PackedWeightsCache {
   // The pack of w [n, k] (+ bias) for tile width nr, made on first use.
   // May throw std::bad_alloc (Runtime catches).
   std::shared_ptr<const float> Get(int64_t n, int64_t k, int nr, const float* w, const float* bias);
+  // The same pack of an f32 gear's q8r4 weight, decoded into a temporary
+  // only while it is made (keyed by the recipe).
+  std::shared_ptr<const float> GetQ8R4(int64_t n, int64_t k, int nr, const Q8R4Tensor& w,
+                                       const float* bias);
+  // w's decoded f32 values, for steps that read the filter itself.
+  std::shared_ptr<const void> GetQ8R4Values(const Q8R4Tensor& w, size_t* bytes);
   // The int8 pack (PackQ8GemmWeights) of w [n, k] (+ bias) for `kernel`
   // with q's multipliers, shifts and input zero point, made on first use.
   // `id` (if set) identifies the weights instead of w, for values expanded
@@ -120,7 +133,7 @@ class PackedWeightsCache {
 
  private:
   struct Entry {
-    const float* w;
+    const void* w;  // the weights' address, or their Q8R4Tensor's
     const float* bias;
     int64_t n, k;
     int nr;
@@ -137,8 +150,8 @@ class PackedWeightsCache {
     int32_t a_zero_point;
     std::vector<int32_t> multiplier, shift;
     int q4_block;  // > 0: an int4 pack
-    // kr < 0 marks the fp16 gear's packs kept here too: -1 an f16w GEMM
-    // pack, -2 a weight's half bits.
+    // kr < 0 marks the float gears' packs kept here too: -1 an f16w GEMM
+    // pack, -2 a weight's half bits, -3 a q8r4 weight's decoded floats.
     bool operator==(const Q8Key& o) const;
   };
   struct Q8Entry {
@@ -149,6 +162,11 @@ class PackedWeightsCache {
   // `pack_into` (expired entries are dropped on the way).
   std::shared_ptr<const void> FindOrPackQ8(Q8Key key, size_t bytes,
                                            const std::function<void(void*)>& pack_into);
+  // The live f32 pack of (id, bias, n, k, nr), else a new one filled by
+  // `pack_into`.
+  std::shared_ptr<const float> FindOrPackF32(const void* id, const float* bias, int64_t n,
+                                             int64_t k, int nr,
+                                             const std::function<void(float*)>& pack_into);
   std::vector<Entry> entries_;
   std::vector<Q8Entry> q8_entries_;
 };
@@ -271,6 +289,15 @@ class Plan {
   // Points every operand that is an underived fp16 weight, and that its
   // step reads itself (no f16w kernel took it), at WidenedF16.
   void WidenF16Reads(const ModelDesc& model);
+  // f32 gear: a q8r4 weight packed as PackGemm packs its decoded values.
+  const float* PackGemmQ8R4(int64_t n, int64_t k, const Q8R4Tensor& w, const float* bias,
+                            PackedWeightsCache* packs, int nr);
+  // f32 gear: w's decoded values (shared via `packs`), counted in
+  // packed_bytes() once per plan.
+  const float* DecodedQ8R4(const Q8R4Tensor& w, PackedWeightsCache* packs);
+  // Points every operand that is an undecoded q8r4 weight, and that its
+  // step reads itself (not through a GEMM pack), at DecodedQ8R4.
+  void DecodeQ8R4Reads(const ModelDesc& model, PackedWeightsCache* packs);
   // Packs w [n, k] (+ bias) for tile width nr (0: kernels_.f32_gemm's;
   // 64-byte aligned), or reuses the pack in `packs`. May throw
   // std::bad_alloc (Runtime catches).
@@ -283,6 +310,7 @@ class Plan {
   KernelTable kernels_;
   std::vector<std::shared_ptr<const void>> packed_storage_;
   std::unordered_map<int, const float*> widened_f16_;  // WidenedF16, by tensor
+  std::unordered_map<const Q8R4Tensor*, const float*> decoded_q8r4_;  // DecodedQ8R4
   int64_t packed_bytes_ = 0;
   std::vector<Shape> input_shapes_, output_shapes_, tensor_shapes_;
   int64_t arena_bytes_ = 0;

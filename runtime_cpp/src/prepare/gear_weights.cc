@@ -46,6 +46,12 @@ F16Tensor* GearWeights::NewF16() {
   return f16_.back().get();
 }
 
+Q8R4Tensor* GearWeights::NewQ8R4() {
+  q8r4_.push_back(std::unique_ptr<Q8R4Tensor>(new Q8R4Tensor()));
+  owned_bytes_ += static_cast<int64_t>(sizeof(Q8R4Tensor));
+  return q8r4_.back().get();
+}
+
 const SparseMatrix* GearWeights::Adopt(std::unique_ptr<SparseMatrix> m) {
   owned_bytes_ += m->bytes();
   sparse_.emplace_back(std::move(m));
@@ -272,14 +278,23 @@ void F16Tensor::Derive(uint16_t* out) const {
     return;
   }
   // q8r4: decoded into a temporary, then rounded once.
-  std::vector<float> f(n, 0.0f);
+  std::vector<float> f(n);
+  Q8R4Tensor q8r4;
+  q8r4.elements = elements;
+  q8r4.entry = entry;
+  q8r4.base = base;
+  q8r4.Decode(f.data());
+  for (size_t i = 0; i < n; ++i) out[i] = F32ToF16Bits(f[i]);
+}
+
+void Q8R4Tensor::Decode(float* out) const {
   if (IsSparseEncoding(base->encoding)) {
-    DecodeQ8R4Sparse(*base, entry->data, f.data());  // a pruned weight is an exact zero
+    std::fill(out, out + elements, 0.0f);  // a pruned weight is an exact zero
+    DecodeQ8R4Sparse(*base, entry->data, out);
   } else {
     DecodeQ8R4(reinterpret_cast<const int8_t*>(base->data), entry->data,
-               LayoutOf(entry->shape, base->quant.axis), base->quant.scale.data(), f.data());
+               LayoutOf(entry->shape, base->quant.axis), base->quant.scale.data(), out);
   }
-  for (size_t i = 0; i < n; ++i) out[i] = F32ToF16Bits(f[i]);
 }
 
 void F16Tensor::Widen(float* out) const {
@@ -310,19 +325,25 @@ class Preparer {
 
   Status Run() {
     // Tensors whose every read is the weights (input 1) of CONV_2D or
-    // FULLY_CONNECTED: the only ones a sparse gear keeps compressed.
+    // FULLY_CONNECTED: the only ones a sparse gear keeps compressed;
+    // filter_uses adds DEPTHWISE_CONV_2D: the weights the f16 gear and the
+    // f32 gear (q8r4) leave for the plan to derive.
     const size_t nt = model_.tensors.size();
-    std::vector<int> uses(nt, 0), weight_uses(nt, 0), f16_weight_uses(nt, 0);
+    std::vector<int> uses(nt, 0), weight_uses(nt, 0), filter_uses(nt, 0);
     for (const NodeDesc& nd : model_.nodes) {
       for (size_t j = 0; j < nd.inputs.size(); ++j) {
         const int t = nd.inputs[j];
         if (t < 0 || static_cast<size_t>(t) >= nt) continue;
         ++uses[t];
         weight_uses[t] += j == 1 && (nd.op == OpType::kConv2D || nd.op == OpType::kFullyConnected);
-        f16_weight_uses[t] +=
+        filter_uses[t] +=
             j == 1 && (nd.op == OpType::kConv2D || nd.op == OpType::kDepthwiseConv2D ||
                        nd.op == OpType::kFullyConnected);
       }
+    }
+    // A constant graph output is read as it is: never a recipe.
+    for (int o : model_.outputs) {
+      if (o >= 0 && static_cast<size_t>(o) < nt) ++uses[o];
     }
     for (size_t t = 0; t < nt; ++t) {
       const TensorDesc& td = model_.tensors[t];
@@ -334,8 +355,11 @@ class Preparer {
       ConstView* v = &w_->mutable_at(static_cast<int>(t));
       if (g_.sparse && uses[t] > 0 && uses[t] == weight_uses[t] && SparseStored(s)) {
         GS_RETURN_IF_ERROR(SparseConst(td, s, v));
-      } else if (g_.arith == Compute::kF16 && uses[t] > 0 && uses[t] == f16_weight_uses[t]) {
+      } else if (g_.arith == Compute::kF16 && uses[t] > 0 && uses[t] == filter_uses[t]) {
         GS_RETURN_IF_ERROR(F16Const(td, s, v));
+      } else if (g_.arith == Compute::kF32 && uses[t] > 0 && uses[t] == filter_uses[t] &&
+                 model_.storage[s].encoding == Encoding::kQ8R4) {
+        GS_RETURN_IF_ERROR(Q8R4Const(td, s, v));
       } else {
         GS_RETURN_IF_ERROR(Const(td, s, v));
       }
@@ -588,6 +612,33 @@ class Preparer {
     return Status::Ok();
   }
 
+  // An f32 gear's q8r4 conv/depthwise/dense weight: its recipe
+  // (Q8R4Tensor), checked as F32Into would check it, decoded by the plan.
+  Status Q8R4Const(const TensorDesc& td, int s, ConstView* v) {
+    auto it = q8r4_cache_.find(s);
+    if (it == q8r4_cache_.end()) {
+      const StorageDesc& sd = model_.storage[s];
+      if (sd.dtype != StorageDType::kF32 || sd.data == nullptr) {
+        return Bad(td, s, "is not f32 (dense or q8r4)");
+      }
+      const StorageDesc* base = nullptr;
+      GS_RETURN_IF_ERROR(Base(td, s, &base));
+      const int64_t n = Elements(sd.shape);
+      const int64_t slots =
+          IsSparseEncoding(base->encoding) ? SlotCount(base->encoding, base->shape, base->nnz) : n;
+      if (sd.length != static_cast<uint64_t>(slots / 2 + slots % 2)) {
+        return Bad(td, s, "has a q8r4 residual of the wrong length for its base");
+      }
+      Q8R4Tensor* t = w_->NewQ8R4();
+      t->elements = n;
+      t->entry = &sd;
+      t->base = base;
+      it = q8r4_cache_.emplace(s, t).first;
+    }
+    v->q8r4 = it->second;
+    return Status::Ok();
+  }
+
   // A q4 gear's q4m weight: its recipe (Q4MTensor), derived by the plan.
   Status Q4Const(const TensorDesc& td, int s, ConstView* v) {
     const StorageDesc& sd = model_.storage[s];
@@ -678,6 +729,7 @@ class Preparer {
   std::unordered_map<int, std::pair<const SparseMatrix*, const QuantDesc*>> sparse_cache_;
   std::unordered_map<int, std::pair<const Q4MTensor*, const QuantDesc*>> q4_cache_;
   std::unordered_map<int, const F16Tensor*> f16r_cache_;
+  std::unordered_map<int, const Q8R4Tensor*> q8r4_cache_;
 };
 
 }  // namespace

@@ -65,6 +65,19 @@ struct F16Tensor {
   void Widen(float* out) const;
 };
 
+// An f32 gear's q8r4-stored convolution, depthwise or dense weight that no
+// other op reads, not materialised: the plan decodes it (DecodeQ8R4, the
+// f32 gear's values bit for bit) straight into its GEMM pack, or once into
+// memory it owns for a step that reads the filter itself (depthwise,
+// reference ops), so the gear keeps no decoded copy beside the pack.
+struct Q8R4Tensor {
+  int64_t elements = 0;
+  const StorageDesc* entry = nullptr;  // f32 q8r4 (residual nibbles), checked
+  const StorageDesc* base = nullptr;   // its i8 base (dense or sparse), checked
+  // `elements` floats: exact zeros where a sparse base stores nothing.
+  void Decode(float* out) const;
+};
+
 // One constant tensor as the kernels of a gear see it. Exactly one of the
 // pointers is set for a constant; all are null for non-constant tensors.
 struct ConstView {
@@ -73,6 +86,10 @@ struct ConstView {
   // no other op reads, left underived (then f32 is null); the plan packs it
   // as half for the f16w kernels, or widens it where a step needs floats.
   const F16Tensor* f16 = nullptr;
+  // f32 gears: a q8r4 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED weight
+  // that no other op reads, left undecoded (then f32 is null); the plan
+  // packs it or decodes it where a step reads floats.
+  const Q8R4Tensor* q8r4 = nullptr;
   const int8_t* i8 = nullptr;    // q8/q4 gears: weights and other constants
   const int32_t* i32 = nullptr;  // q8/q4 gears: biases
   // q8/q4: the storage's quantization parameters (per channel for weights
@@ -108,6 +125,8 @@ class GearWeights {
   Q4MTensor* NewQ4M();
   // A new F16Tensor owned by this object.
   F16Tensor* NewF16();
+  // A new Q8R4Tensor owned by this object.
+  Q8R4Tensor* NewQ8R4();
 
  private:
   struct FreeDeleter {
@@ -120,13 +139,18 @@ class GearWeights {
   std::vector<std::unique_ptr<const SparseMatrix>> sparse_;
   std::vector<std::unique_ptr<Q4MTensor>> q4m_;
   std::vector<std::unique_ptr<F16Tensor>> f16_;
+  std::vector<std::unique_ptr<Q8R4Tensor>> q8r4_;
   int64_t owned_bytes_ = 0;
 };
 
 // Derives gear `gear`'s constants from `model`'s storage. The ModelDesc (and
 // the GearFile owning its mapping) must outlive the result. Per compute:
-//   f32: f32 dense in place; q8r4 decoded into an owned buffer (over a
-//        sparse base: exact zeros at the slots the base does not store).
+//   f32: f32 dense in place; q8r4 conv/depthwise/dense weights read by
+//        nothing else become Q8R4Tensor recipes (ConstView::q8r4), decoded
+//        only by the plan (into its packs, or its own copy where a step
+//        reads floats); other q8r4 constants decoded into an owned buffer
+//        (over a sparse base: exact zeros at the slots the base does not
+//        store).
 //   f16: conv/depthwise/dense weights read by nothing else become F16Tensor
 //        recipes (ConstView::f16), derived to half only when a plan packs
 //        them; other constants: f16 storage widened exactly, f32 storage
