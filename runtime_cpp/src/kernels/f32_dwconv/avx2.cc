@@ -1,70 +1,34 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 The gearshift authors.
 //
-// AVX2 + FMA fp32 depthwise microkernel: 16 channels per step (two
-// accumulators), then 8, then a masked tail, so any channel count runs
-// without scalar code. Compiled with -mavx2 -mfma -mf16c by file name.
+// AVX2 + FMA fp32 depthwise microkernel (the body is avx2_body.h, shared
+// with the fp16-weight kernel). Compiled with -mavx2 -mfma -mf16c by file
+// name.
 #if defined(__x86_64__) || defined(_M_X64)
 
 #include <immintrin.h>
 
+#include "kernels/f32_dwconv/avx2_body.h"
 #include "kernels/f32_dwconv/f32_dwconv.h"
 
 namespace gearshift {
 namespace {
 
-// Keeps NaN, like std::min(std::max(x, lo), hi).
-inline __m256 ClampPs(__m256 x, __m256 lo, __m256 hi) {
-  return _mm256_min_ps(hi, _mm256_max_ps(lo, x));
-}
-
-// kTaps > 0: the tap count, known at compile time; 0: `taps` at run time.
-template <size_t kTaps>
-void Dwconv(size_t channels, size_t taps, const float* const* input, const float* const* weights,
-            const float* bias, float* output, float lo, float hi) {
-  const size_t n = kTaps > 0 ? kTaps : taps;
-  const __m256 vlo = _mm256_set1_ps(lo);
-  const __m256 vhi = _mm256_set1_ps(hi);
-  size_t c = 0;
-  for (; c + 16 <= channels; c += 16) {
-    __m256 acc0 = bias != nullptr ? _mm256_loadu_ps(bias + c) : _mm256_setzero_ps();
-    __m256 acc1 = bias != nullptr ? _mm256_loadu_ps(bias + c + 8) : _mm256_setzero_ps();
-    for (size_t t = 0; t < n; ++t) {
-      acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(input[t] + c), _mm256_loadu_ps(weights[t] + c),
-                             acc0);
-      acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(input[t] + c + 8),
-                             _mm256_loadu_ps(weights[t] + c + 8), acc1);
-    }
-    _mm256_storeu_ps(output + c, ClampPs(acc0, vlo, vhi));
-    _mm256_storeu_ps(output + c + 8, ClampPs(acc1, vlo, vhi));
+struct F32Weights {
+  static __m256 Load(const float* p) { return _mm256_loadu_ps(p); }
+  static __m256 LoadPartial(const float* p, size_t, __m256i mask) {
+    return _mm256_maskload_ps(p, mask);
   }
-  for (; c + 8 <= channels; c += 8) {
-    __m256 acc = bias != nullptr ? _mm256_loadu_ps(bias + c) : _mm256_setzero_ps();
-    for (size_t t = 0; t < n; ++t) {
-      acc = _mm256_fmadd_ps(_mm256_loadu_ps(input[t] + c), _mm256_loadu_ps(weights[t] + c), acc);
-    }
-    _mm256_storeu_ps(output + c, ClampPs(acc, vlo, vhi));
-  }
-  if (c < channels) {
-    const __m256i mask =
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(channels - c)),
-                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    __m256 acc = bias != nullptr ? _mm256_maskload_ps(bias + c, mask) : _mm256_setzero_ps();
-    for (size_t t = 0; t < n; ++t) {
-      acc = _mm256_fmadd_ps(_mm256_maskload_ps(input[t] + c, mask),
-                            _mm256_maskload_ps(weights[t] + c, mask), acc);
-    }
-    _mm256_maskstore_ps(output + c, mask, ClampPs(acc, vlo, vhi));
-  }
-}
+};
 
 }  // namespace
 
 void f32_dwconv_16c__avx2(size_t channels, size_t taps, const float* const* input,
-                          const float* const* weights, const float* bias, float* output,
-                          float lo, float hi) {
+                          const float* const* weights, const float* bias, float* output, float lo,
+                          float hi) {
   ByTapCount(taps, [&](auto fixed) {
-    Dwconv<decltype(fixed)::value>(channels, taps, input, weights, bias, output, lo, hi);
+    avx2_dwconv::Dwconv<decltype(fixed)::value, F32Weights>(channels, taps, input, weights, bias,
+                                                            output, lo, hi);
   });
 }
 
