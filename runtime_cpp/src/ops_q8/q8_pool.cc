@@ -116,21 +116,25 @@ void q8_average_pool2d__opt(const Pool2DParams& p, Q8Range act, const int8_t* x,
 
 namespace {
 
-// acc = max(acc, v) over n bytes. restrict: the output is never an input of
-// the same op, and without it int8 pointers may alias, so the loop stays
-// scalar (values, not std::max's references, for the same reason).
-inline void MaxInto(int8_t* __restrict acc, const int8_t* __restrict v, int64_t n) {
+// acc = max(acc, v + 128) over n bytes, acc holding values + 128 as
+// unsigned bytes: baseline x86-64 (SSE2) has an unsigned byte max (PMAXUB)
+// but no signed one, and x + 128 = x ^ 0x80 keeps the order. restrict: the
+// output is never an input of the same op, and without it byte pointers may
+// alias, so the loop stays scalar (values, not std::max's references, for
+// the same reason).
+inline void MaxInto(uint8_t* __restrict acc, const int8_t* __restrict v, int64_t n) {
   for (int64_t c = 0; c < n; ++c) {
-    const int8_t a = acc[c], b = v[c];
+    const uint8_t a = acc[c], b = static_cast<uint8_t>(static_cast<uint8_t>(v[c]) ^ 0x80u);
     acc[c] = a > b ? a : b;
   }
 }
 
-// np.clip's order, as Q8Clamp: hi wins over lo.
-inline void ClampInPlace(int8_t* __restrict y, int8_t lo, int8_t hi, int64_t n) {
+// Back to int8, clamped in np.clip's order, as Q8Clamp: hi wins over lo
+// (lo and hi + 128, unsigned).
+inline void ClampInPlace(uint8_t* __restrict acc, uint8_t lo, uint8_t hi, int64_t n) {
   for (int64_t c = 0; c < n; ++c) {
-    const int8_t a = y[c] > lo ? y[c] : lo;
-    y[c] = a < hi ? a : hi;
+    const uint8_t a = acc[c] > lo ? acc[c] : lo;
+    acc[c] = static_cast<uint8_t>((a < hi ? a : hi) ^ 0x80u);
   }
 }
 
@@ -143,7 +147,7 @@ void q8_max_pool2d__opt(const Pool2DParams& p, Q8Range act, const int8_t* x, int
     return;
   }
   const int64_t channels = p.channels;
-  const auto lo = static_cast<int8_t>(act.lo), hi = static_cast<int8_t>(act.hi);
+  const auto lo_u = static_cast<uint8_t>(act.lo + 128), hi_u = static_cast<uint8_t>(act.hi + 128);
   // By output rows: the row's window rows once, each pixel's columns by
   // steps (no divisions per pixel: they cost more than an 8-channel 2 x 2
   // window), the maximum taken in the output row itself.
@@ -159,13 +163,14 @@ void q8_max_pool2d__opt(const Pool2DParams& p, Q8Range act, const int8_t* x, int
           for (int64_t ox = 0; ox < p.out_w; ++ox, yp += channels) {
             const int64_t ix = ox * p.stride_w - p.pad_left;
             const int64_t x0 = std::max<int64_t>(ix, 0), x1 = std::min(ix + p.filter_w, p.in_w);
-            std::fill(yp, yp + channels, static_cast<int8_t>(-128));
+            auto* acc = reinterpret_cast<uint8_t*>(yp);
+            std::fill(acc, acc + channels, uint8_t{0});  // -128 + 128
             for (int64_t yy = y0; yy < y1; ++yy) {
               for (int64_t xx = x0; xx < x1; ++xx) {
-                MaxInto(yp, image + (yy * p.in_w + xx) * channels, channels);
+                MaxInto(acc, image + (yy * p.in_w + xx) * channels, channels);
               }
             }
-            ClampInPlace(yp, lo, hi, channels);
+            ClampInPlace(acc, lo_u, hi_u, channels);
           }
         }
       });
