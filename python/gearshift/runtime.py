@@ -51,8 +51,8 @@ class Runtime:
         isa: kernel instruction set: ``None`` picks the best the CPU offers
             (or ``$GEARSHIFT_ISA`` when set); ``"ref"`` runs the reference
             kernels only; else one of ``runtime_info()["isa_compiled"]`` the
-            CPU supports, e.g. ``"avx2"``, ``"avx512"``, ``"avx512vnni"``, ``"neon"`` or
-            ``"neon_dot"``. An unavailable one
+            CPU supports, e.g. ``"avx2"``, ``"avx512"``, ``"avx512vnni"``, ``"neon"``,
+            ``"neon_dot"`` or ``"neon_i8mm"``. An unavailable one
             raises ``ValueError`` listing those available.
     """
 
@@ -131,7 +131,7 @@ class Runtime:
     @property
     def isa(self) -> str:
         """Kernel instruction set selected at open: ``"ref"``, ``"avx2"``, ``"avxvnni"``,
-        ``"avx512vnni"``, ``"neon"``, ``"neon_dot"``, ..."""
+        ``"avx512vnni"``, ``"neon"``, ``"neon_dot"``, ``"neon_i8mm"``, ..."""
         return self._rt.isa
 
     @property
