@@ -661,15 +661,14 @@ void q8_prelu__opt(const BinaryParams& shape, const Q8PreluParams& p, const int8
     v.y_zero_point = p.y_zero_point;
     v.identity = VRequant(p.identity);
     v.alpha = VRequant(p.alpha);
-    const Frame f = Coalesce(shape);
-    if (f.rank == 2 && f.as[0] == f.shape[1] && f.as[1] == 1 && f.bs[0] == 0 && f.bs[1] == 1) {
+    if (const int64_t c = PreluChannels(shape); c > 0) {
       // [pixels, C] x [C] (the usual per-channel alpha): many pixel rows per
       // call, the kernel's set-up paid once per block rather than per pixel.
       // The alpha row is repeated over k pixels so that a period is a
       // multiple of 16 bytes: the kernels' vectors then never straddle a
       // period end (an 8-channel PRELU was all padded tails). The last
       // pixels short of k go with the single row.
-      const int64_t c = f.shape[1], pixels = f.shape[0];
+      const int64_t pixels = shape.size / c;
       int64_t k = 1;
       while ((c * k) % 16 != 0 && k < 16) k *= 2;
       std::vector<int8_t> wide;

@@ -257,34 +257,21 @@ const float* Plan::WidenedF16(int t) {
   return f;
 }
 
-void Plan::WidenF16Reads(const ModelDesc& model) {
-  for (size_t s = 0; s < steps_.size(); ++s) {
-    const PlanStep& st = steps_[s];
-    const NodeDesc& node = model.nodes[s];
-    for (size_t j = 0; j < node.inputs.size(); ++j) {
-      const int t = node.inputs[j];
-      if (t < 0 || weights_->at(t).f16 == nullptr) continue;
-      // A packed step or an f16w depthwise step never reads operand 1 itself.
-      if (j == 1 &&
-          (st.packed != nullptr || st.f16_packed != nullptr || st.f16_filter != nullptr)) {
-        continue;
-      }
-      operands_[static_cast<size_t>(st.first_operand) + j].data = WidenedF16(t);
-    }
-  }
-}
-
 const float* Plan::PackGemmQ8R4(int64_t n, int64_t k, const Q8R4Tensor& w, const float* bias,
                                 PackedWeightsCache* packs, int tile_nr) {
   PackedWeightsCache local;
-  std::shared_ptr<const float> pack =
-      (packs != nullptr ? packs : &local)->GetQ8R4(n, k, tile_nr, w, bias);
-  const auto nr = static_cast<size_t>(tile_nr);
+  return KeepF32Pack((packs != nullptr ? packs : &local)->GetQ8R4(n, k, tile_nr, w, bias), n, k,
+                     tile_nr);
+}
+
+const float* Plan::KeepF32Pack(std::shared_ptr<const float> pack, int64_t n, int64_t k, int nr) {
+  const auto unr = static_cast<size_t>(nr);
   packed_bytes_ +=
-      static_cast<int64_t>(((static_cast<size_t>(n) + nr - 1) / nr) *
-                           F32GemmPackedBlockFloats(static_cast<size_t>(k), nr) * sizeof(float));
-  packed_storage_.push_back(pack);
-  return pack.get();
+      static_cast<int64_t>(((static_cast<size_t>(n) + unr - 1) / unr) *
+                           F32GemmPackedBlockFloats(static_cast<size_t>(k), unr) * sizeof(float));
+  const float* p = pack.get();
+  packed_storage_.push_back(std::move(pack));
+  return p;
 }
 
 const float* Plan::DecodedQ8R4(const Q8R4Tensor& w, PackedWeightsCache* packs) {
@@ -301,16 +288,22 @@ const float* Plan::DecodedQ8R4(const Q8R4Tensor& w, PackedWeightsCache* packs) {
   return f;
 }
 
-void Plan::DecodeQ8R4Reads(const ModelDesc& model, PackedWeightsCache* packs) {
+void Plan::MaterializeRecipeReads(const ModelDesc& model, PackedWeightsCache* packs) {
   for (size_t s = 0; s < steps_.size(); ++s) {
     const PlanStep& st = steps_[s];
     const NodeDesc& node = model.nodes[s];
     for (size_t j = 0; j < node.inputs.size(); ++j) {
       const int t = node.inputs[j];
-      if (t < 0 || weights_->at(t).q8r4 == nullptr) continue;
-      if (j == 1 && st.packed != nullptr) continue;  // a packed step never reads it itself
+      if (t < 0) continue;
+      const ConstView& cv = weights_->at(t);
+      if (cv.f16 == nullptr && cv.q8r4 == nullptr) continue;
+      // A packed step or an f16w depthwise step never reads operand 1 itself.
+      if (j == 1 &&
+          (st.packed != nullptr || st.f16_packed != nullptr || st.f16_filter != nullptr)) {
+        continue;
+      }
       operands_[static_cast<size_t>(st.first_operand) + j].data =
-          DecodedQ8R4(*weights_->at(t).q8r4, packs);
+          cv.f16 != nullptr ? WidenedF16(t) : DecodedQ8R4(*cv.q8r4, packs);
     }
   }
 }
@@ -319,14 +312,19 @@ const float* Plan::PackGemm(int64_t n, int64_t k, const float* w, const float* b
                             PackedWeightsCache* packs, int tile_nr) {
   if (tile_nr <= 0) tile_nr = kernels_.f32_gemm.nr;
   PackedWeightsCache local;
-  std::shared_ptr<const float> pack =
-      (packs != nullptr ? packs : &local)->Get(n, k, tile_nr, w, bias);
-  const auto nr = static_cast<size_t>(tile_nr);
-  packed_bytes_ +=
-      static_cast<int64_t>(((static_cast<size_t>(n) + nr - 1) / nr) *
-                           F32GemmPackedBlockFloats(static_cast<size_t>(k), nr) * sizeof(float));
-  packed_storage_.push_back(pack);
-  return pack.get();
+  return KeepF32Pack((packs != nullptr ? packs : &local)->Get(n, k, tile_nr, w, bias), n, k,
+                     tile_nr);
+}
+
+const float* Plan::PackF32Weight(const NodeDesc& node, const std::vector<TensorRef>& refs,
+                                 int64_t n, int64_t k, const F32GemmKernel& kernel,
+                                 PackedWeightsCache* packs) {
+  const auto* bias = static_cast<const float*>(BiasData(refs, node));
+  const ConstView& cv = weights_->at(node.inputs[1]);
+  if (cv.q8r4 != nullptr) return PackGemmQ8R4(n, k, *cv.q8r4, bias, packs, kernel.nr);
+  const float* w = cv.f16 != nullptr ? WidenedF16(node.inputs[1])
+                                     : static_cast<const float*>(refs[node.inputs[1]].data);
+  return PackGemm(n, k, w, bias, packs, kernel.nr);
 }
 
 namespace {
@@ -558,17 +556,8 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         } else if (st.sparse == nullptr && !int8 && node.op == OpType::kConv2D &&
                    ConstWeights(refs, node) && F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
           st.f32_gemm = NarrowOr(kernels, p.out_c);
-          const int64_t k = p.kernel_h * p.kernel_w * p.in_c;
-          const auto* bias = static_cast<const float*>(BiasData(refs, node));
-          const Q8R4Tensor* q8r4 = weights->at(node.inputs[1]).q8r4;
-          st.packed =
-              q8r4 != nullptr
-                  ? plan->PackGemmQ8R4(p.out_c, k, *q8r4, bias, packs, st.f32_gemm.nr)
-                  : plan->PackGemm(p.out_c, k,
-                                   f16 != nullptr
-                                       ? plan->WidenedF16(node.inputs[1])
-                                       : static_cast<const float*>(refs[node.inputs[1]].data),
-                                   bias, packs, st.f32_gemm.nr);
+          st.packed = plan->PackF32Weight(node, refs, p.out_c, p.kernel_h * p.kernel_w * p.in_c,
+                                          st.f32_gemm, packs);
         }
         if (f16 != nullptr && node.op == OpType::kDepthwiseConv2D &&
             kernels.f16w_dwconv != nullptr && F32DepthwiseDwconvSupported(p)) {
@@ -597,17 +586,8 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         } else if (st.sparse == nullptr && !int8 && kernels.f32_gemm.fn != nullptr &&
                    kernels.f32_gemm.mr <= kF32GemmMaxMr && ConstWeights(refs, node)) {
           st.f32_gemm = NarrowOr(kernels, st.dense.out_features);
-          const int64_t n = st.dense.out_features, k = st.dense.in_features;
-          const auto* bias = static_cast<const float*>(BiasData(refs, node));
-          const Q8R4Tensor* q8r4 = weights->at(node.inputs[1]).q8r4;
-          st.packed =
-              q8r4 != nullptr
-                  ? plan->PackGemmQ8R4(n, k, *q8r4, bias, packs, st.f32_gemm.nr)
-                  : plan->PackGemm(n, k,
-                                   f16 != nullptr
-                                       ? plan->WidenedF16(node.inputs[1])
-                                       : static_cast<const float*>(refs[node.inputs[1]].data),
-                                   bias, packs, st.f32_gemm.nr);
+          st.packed = plan->PackF32Weight(node, refs, st.dense.out_features, st.dense.in_features,
+                                          st.f32_gemm, packs);
         }
         break;
       }
@@ -758,8 +738,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     plan->steps_.push_back(std::move(st));
   }
   if (int8) plan->ExpandQ4Reads(model);
-  if (weights->compute() == Compute::kF16) plan->WidenF16Reads(model);
-  if (weights->compute() == Compute::kF32) plan->DecodeQ8R4Reads(model, packs);
+  if (!int8) plan->MaterializeRecipeReads(model, packs);
   for (int o : model.outputs) {
     plan->graph_outputs_.push_back(refs[o]);
     plan->output_shapes_.push_back(shapes[o]);

@@ -190,7 +190,7 @@ struct PlanStep {
   bool dwconv = false;            // depthwise: run KernelTable::f32_dwconv
   // fp16 gear: conv/dense on KernelTable::f16w_gemm (its pack), depthwise on
   // f16w_dwconv (the filter's half bits); null: the f32 paths above, on the
-  // weights widened (Plan::WidenF16Reads).
+  // weights widened (Plan::MaterializeRecipeReads).
   const void* f16_packed = nullptr;
   const uint16_t* f16_filter = nullptr;
   // CONV_2D / FULLY_CONNECTED of a `sparse` gear whose weights are stored
@@ -286,18 +286,23 @@ class Plan {
   // (counted in packed_bytes()), once per plan: for the steps no f16w
   // kernel runs (reference ops, or a table without one).
   const float* WidenedF16(int t);
-  // Points every operand that is an underived fp16 weight, and that its
-  // step reads itself (no f16w kernel took it), at WidenedF16.
-  void WidenF16Reads(const ModelDesc& model);
   // f32 gear: a q8r4 weight packed as PackGemm packs its decoded values.
   const float* PackGemmQ8R4(int64_t n, int64_t k, const Q8R4Tensor& w, const float* bias,
                             PackedWeightsCache* packs, int nr);
   // f32 gear: w's decoded values (shared via `packs`), counted in
   // packed_bytes() once per plan.
   const float* DecodedQ8R4(const Q8R4Tensor& w, PackedWeightsCache* packs);
-  // Points every operand that is an undecoded q8r4 weight, and that its
-  // step reads itself (not through a GEMM pack), at DecodedQ8R4.
-  void DecodeQ8R4Reads(const ModelDesc& model, PackedWeightsCache* packs);
+  // Float gears: points every operand that is a weight recipe (an
+  // underived fp16 or undecoded q8r4 weight) and that its step reads itself
+  // (no pack or f16w kernel took it) at WidenedF16 / DecodedQ8R4.
+  void MaterializeRecipeReads(const ModelDesc& model, PackedWeightsCache* packs);
+  // Keeps an fp32 GEMM pack of [n, k] for tile width nr alive with the plan
+  // and counts its bytes; returns it.
+  const float* KeepF32Pack(std::shared_ptr<const float> pack, int64_t n, int64_t k, int nr);
+  // The fp32 pack of a conv/dense node's weight (input 1: f32, a widened
+  // fp16 recipe or a q8r4 recipe decoded into the pack) for `kernel`.
+  const float* PackF32Weight(const NodeDesc& node, const std::vector<TensorRef>& refs, int64_t n,
+                             int64_t k, const F32GemmKernel& kernel, PackedWeightsCache* packs);
   // Packs w [n, k] (+ bias) for tile width nr (0: kernels_.f32_gemm's;
   // 64-byte aligned), or reuses the pack in `packs`. May throw
   // std::bad_alloc (Runtime catches).
