@@ -423,6 +423,20 @@ class Preparer {
     return Status::Ok();
   }
 
+  // The base of q8r4 entry s (Base), with the entry's residual length
+  // checked against it: one nibble per base slot, rounded up to bytes.
+  Status Q8R4Base(const TensorDesc& td, int s, const StorageDesc** base) const {
+    GS_RETURN_IF_ERROR(Base(td, s, base));
+    const StorageDesc& sd = model_.storage[s];
+    const StorageDesc* b = *base;
+    const int64_t slots = IsSparseEncoding(b->encoding) ? SlotCount(b->encoding, b->shape, b->nnz)
+                                                        : Elements(sd.shape);
+    if (sd.length != static_cast<uint64_t>(slots / 2 + slots % 2)) {
+      return Bad(td, s, "has a q8r4 residual of the wrong length for its base");
+    }
+    return Status::Ok();
+  }
+
   // f32 values of an f32 entry: in place for dense, decoded (into `sink`)
   // for q8r4 over a dense or a sparse base.
   Status F32Into(const TensorDesc& td, int s, const FloatSink& sink, const float** out,
@@ -436,22 +450,12 @@ class Preparer {
     if (sd.dtype != StorageDType::kF32 || sd.encoding != Encoding::kQ8R4 || !sd.data) {
       return Bad(td, s, "is not f32 (dense or q8r4)");
     }
-    const StorageDesc* b = nullptr;
-    GS_RETURN_IF_ERROR(Base(td, s, &b));
-    const int64_t n = Elements(sd.shape);
-    const bool sparse = IsSparseEncoding(b->encoding);
-    const int64_t slots = sparse ? SlotCount(b->encoding, b->shape, b->nnz) : n;
-    if (sd.length != static_cast<uint64_t>(slots / 2 + slots % 2)) {
-      return Bad(td, s, "has a q8r4 residual of the wrong length for its base");
-    }
-    float* dst = sink(static_cast<size_t>(n));
-    if (sparse) {
-      std::fill(dst, dst + n, 0.0f);  // a pruned weight is an exact zero
-      DecodeQ8R4Sparse(*b, sd.data, dst);
-    } else {
-      DecodeQ8R4(reinterpret_cast<const int8_t*>(b->data), sd.data,
-                 LayoutOf(sd.shape, b->quant.axis), b->quant.scale.data(), dst);
-    }
+    Q8R4Tensor q;  // the recipe's decoder, used at once
+    GS_RETURN_IF_ERROR(Q8R4Base(td, s, &q.base));
+    q.elements = Elements(sd.shape);
+    q.entry = &sd;
+    float* dst = sink(static_cast<size_t>(q.elements));
+    q.Decode(dst);
     *out = dst;
     *derived = true;
     return Status::Ok();
@@ -591,14 +595,7 @@ class Preparer {
       } else if (sd.dtype == StorageDType::kF32 && sd.encoding == Encoding::kDense && sd.data) {
         // rounded at pack time
       } else if (sd.dtype == StorageDType::kF32 && sd.encoding == Encoding::kQ8R4 && sd.data) {
-        GS_RETURN_IF_ERROR(Base(td, s, &base));
-        const int64_t n = Elements(sd.shape);
-        const int64_t slots = IsSparseEncoding(base->encoding)
-                                  ? SlotCount(base->encoding, base->shape, base->nnz)
-                                  : n;
-        if (sd.length != static_cast<uint64_t>(slots / 2 + slots % 2)) {
-          return Bad(td, s, "has a q8r4 residual of the wrong length for its base");
-        }
+        GS_RETURN_IF_ERROR(Q8R4Base(td, s, &base));
       } else {
         return Bad(td, s, "is neither f16 (dense) nor f32 (dense or q8r4)");
       }
@@ -622,15 +619,9 @@ class Preparer {
         return Bad(td, s, "is not f32 (dense or q8r4)");
       }
       const StorageDesc* base = nullptr;
-      GS_RETURN_IF_ERROR(Base(td, s, &base));
-      const int64_t n = Elements(sd.shape);
-      const int64_t slots =
-          IsSparseEncoding(base->encoding) ? SlotCount(base->encoding, base->shape, base->nnz) : n;
-      if (sd.length != static_cast<uint64_t>(slots / 2 + slots % 2)) {
-        return Bad(td, s, "has a q8r4 residual of the wrong length for its base");
-      }
+      GS_RETURN_IF_ERROR(Q8R4Base(td, s, &base));
       Q8R4Tensor* t = w_->NewQ8R4();
-      t->elements = n;
+      t->elements = Elements(sd.shape);
       t->entry = &sd;
       t->base = base;
       it = q8r4_cache_.emplace(s, t).first;
