@@ -209,10 +209,21 @@ def _power_source(spec: str) -> Any:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from gearshift.bench import bench_file, format_bench, format_profile
+    from gearshift.bench import format_profile
+    from gearshift.bench_compare import load_validation, parse_duration, run_bench
+    from gearshift.bench_report import format_results, write_csv
 
+    if args.host:
+        raise CliError(
+            "--host (benchmarking on remote boards over SSH) is not implemented yet; "
+            "run gearshift bench (or gearshift-bench) on the board and merge its --json"
+        )
+    if not os.path.isfile(args.file):
+        raise CliError(f"no such .gear file: {args.file}")
     gears = None if args.gears in (None, "all") else _split_list(args.gears)
-    result = bench_file(
+    compare = [] if not args.compare else _split_list(args.compare)
+    duration = parse_duration(args.duration) if args.duration else None
+    doc = run_bench(
         args.file,
         gears=gears,
         threads=args.threads,
@@ -221,13 +232,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
         batch=args.batch,
         power=_power_source(args.power),
         profile=args.profile,
+        compare=compare,
+        tflite=args.tflite,
+        onnx=args.onnx,
+        validation=load_validation(args.validation) if args.validation else None,
+        duration_s=duration,
     )
-    print(format_bench(result))
+    print(format_results(doc))
     if args.profile:
-        print(format_profile(result))
+        print(format_profile(doc))
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
         print(f"wrote {args.json}")
+    if args.csv:
+        write_csv(doc, args.csv)
+        print(f"wrote {args.csv}")
+    if args.html:
+        from gearshift.bench_report import write_html
+
+        write_html(doc, args.html)
+        print(f"wrote {args.html}")
     return 0
 
 
@@ -465,6 +489,45 @@ def build_parser() -> argparse.ArgumentParser:
         "--power",
         default="auto",
         help="power source for joules per inference: auto (default), none, or a sysfs root",
+    )
+    b.add_argument(
+        "--compare",
+        metavar="RUNTIMES",
+        help="also run the source model in these runtimes, in alternating rounds: "
+        "litert,tflite-runtime,onnxruntime (those not installed are skipped with a note)",
+    )
+    b.add_argument(
+        "--tflite",
+        metavar="SRC.tflite",
+        help="the model the peers run (default: the .tflite the file was converted from)",
+    )
+    b.add_argument(
+        "--onnx",
+        metavar="SRC.onnx",
+        help="the model onnxruntime runs (default: the .onnx beside the .tflite)",
+    )
+    b.add_argument(
+        "--validation",
+        metavar="XY.npz",
+        help="arrays x and y: accuracy per gear and runtime (y labels) or error (y outputs)",
+    )
+    b.add_argument(
+        "--duration",
+        metavar="TIME",
+        help="run for this long (30s, 10m, 1h) instead of --runs: sustained speed, with a "
+        "timeline of latency, temperature and throttling",
+    )
+    b.add_argument("--csv", metavar="OUT.csv", help="write one row per runtime and gear")
+    b.add_argument(
+        "--html",
+        metavar="OUT.html",
+        help="write a self-contained report with plots (needs matplotlib: gearshift[plot])",
+    )
+    b.add_argument(
+        "--host",
+        action="append",
+        metavar="USER@HOST[:PORT]",
+        help="benchmark on a remote board over SSH (not implemented yet)",
     )
     b.set_defaults(func=cmd_bench)
 
