@@ -74,7 +74,10 @@ setup(
         "gearshift.converters": "converters",
         "gearshift._boards": "boards",  # board profiles and toolchain files (data only)
     },
-    package_data={"gearshift._boards": ["*.toml", "toolchains/*.cmake"]},
+    package_data={
+        "gearshift": ["schemas/*.json"],  # the bench JSON schema (docs/BENCH.md)
+        "gearshift._boards": ["*.toml", "toolchains/*.cmake"],
+    },
     ext_modules=[CMakeExtension("gearshift._core")],
     cmdclass={"build_ext": CMakeBuild},
     zip_safe=False,

@@ -84,7 +84,7 @@ def format_results(doc: dict[str, Any]) -> str:
         "file KiB",
         *(["accuracy"] if has_acc else []),
         *(["max rel err"] if has_err else []),
-        *(["mJ / inf"] if has_j else []),
+        *(["mJ / inference"] if has_j else []),
     ]
     rows: list[Sequence[str]] = [head]
 
@@ -420,7 +420,7 @@ def write_html(doc: dict[str, Any], path: str) -> None:
     cols = (
         *("runtime", "gear", "host", "median ms", "p90 ms", "p99 ms", "x gearshift"),
         *("load ms", "peak RSS MiB", "runtime KiB", "file KiB", "accuracy", "max rel err"),
-        "mJ / inf",
+        "mJ / inference",
     )
     body = []
     for r in doc["results"]:

@@ -124,10 +124,10 @@ class GearshiftContestant(Contestant):
         self.names = [s.name for s in self.rt.outputs]
         self._x: Any = xs[0] if len(xs) == 1 else list(xs)
         self._delay = slowdown_ms(self.runtime, self.gear)
+        _sleep_ms(self._delay)  # the first inference, as run() would
         y = self.rt.run(self._x)
         # run into arrays made once, as a latency-minded caller would
         self._out = [y] if isinstance(y, np.ndarray) else [y[n] for n in self.names]
-        self.last_ms = 0.0
 
     def run(self) -> None:
         _sleep_ms(self._delay)
