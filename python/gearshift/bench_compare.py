@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -287,6 +287,29 @@ def time_rounds(
                 if n_done >= runs:
                     break
     return {"samples": samples, "watts": watts, "nodes": nodes, "timeline": timeline}
+
+
+class _Call(Contestant):
+    """Any callable as a contestant (the benchmarks/ scripts time their own calls)."""
+
+    def __init__(self, key: str, fn: Callable[[], Any]) -> None:
+        self.runtime, self.gear, self._fn = key, "", fn
+
+    @property
+    def key(self) -> str:
+        return self.runtime
+
+    def run(self) -> None:
+        self._fn()
+
+
+def time_interleaved(
+    fns: dict[str, Callable[[], Any]], runs: int, warmup: int
+) -> dict[str, list[float]]:
+    """Times each callable ``runs`` times, round robin (one run each per round),
+    after ``warmup`` rounds: milliseconds by name."""
+    calls = [_Call(k, fn) for k, fn in fns.items()]
+    return time_rounds(calls, runs, warmup, block=1)["samples"]
 
 
 def histogram(samples: Sequence[float], bins: int = HISTOGRAM_BINS) -> dict[str, Any]:

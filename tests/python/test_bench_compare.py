@@ -246,3 +246,27 @@ def test_csv_of_a_gearshift_only_run(tmp_path):
     with open(tmp_path / "b.csv", newline="") as f:
         (row,) = list(csv.DictReader(f))
     assert row["runtime"] == "gearshift" and row["load_ms"] == "" and row["runs"] == "3"
+
+
+def test_the_cpp_tool_writes_the_same_schema():
+    import subprocess
+
+    tool = Path(__file__).resolve().parents[2] / "build" / "gearshift-bench"
+    if not tool.is_file():
+        pytest.skip("gearshift-bench is not built in build/ (make test-cpp builds it)")
+    r = subprocess.run(
+        [str(tool), str(GOLDEN), "--runs", "3", "--warmup", "1", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    doc = json.loads(r.stdout)
+    validator().validate(doc)
+    (res,) = doc["results"]
+    assert res["runtime"] == "gearshift" and res["gear"] == "fp32" and res["runs"] == 3
+    assert res["load_ms"] > 0 and res["peak_rss_bytes"] > 0
+    assert doc["gears"]["fp32"] == res and doc["tool"].endswith("(c++)")
+    # the report module takes it as it takes the Python harness's document
+    from gearshift.bench_report import format_results
+
+    assert "gearshift  fp32" in format_results(doc)
