@@ -146,7 +146,8 @@ def format_results(doc: dict[str, Any]) -> str:
         if "memory_error" in r:
             notes.append(f"{label(r)}: no load time or memory ({r['memory_error']})")
     for s in doc.get("skipped", []):
-        notes.append(f"{s['runtime']}: skipped, {s['reason']}")
+        where = f"@{s['host']}" if s.get("host") else ""
+        notes.append(f"{s['runtime']}{where}: skipped, {s['reason']}")
     notes.extend(doc.get("notes", []))
     if doc.get("timeline"):
         notes.append(timeline_summary(doc))
@@ -381,7 +382,9 @@ def tl_first(doc: dict[str, Any]) -> str:
 def figures(doc: dict[str, Any]) -> dict[str, Any]:
     """The report's figures by name (matplotlib Figure objects)."""
     plt = _pyplot()
-    figs = {"pareto": plot_pareto(doc, plt), "histogram": plot_histogram(doc, plt)}
+    figs = {"pareto": plot_pareto(doc, plt)}
+    if any(r.get("histogram_ms") for r in doc["results"]):  # gearshift-bench writes none
+        figs["histogram"] = plot_histogram(doc, plt)
     if doc.get("timeline"):
         figs["timeline"] = plot_timeline(doc, plt)
     return figs
