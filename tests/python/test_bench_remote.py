@@ -39,14 +39,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_sshd(d: Path, port: int, host_key: Path, authorized: Path) -> subprocess.Popen:
+def start_sshd(
+    d: Path, port: int, host_key: Path, authorized: Path, extra: str = ""
+) -> subprocess.Popen:
     cfg = d / f"sshd_{port}.conf"
     cfg.write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
         f"AuthorizedKeysFile {authorized}\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
         f"PidFile {d}/sshd_{port}.pid\nPermitRootLogin prohibit-password\n"
-        "Subsystem sftp internal-sftp\n"
+        f"Subsystem sftp internal-sftp\n{extra}"
     )
     with open(d / f"sshd_{port}.log", "w") as log:  # sshd keeps its own copy of the descriptor
         p = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stdout=log, stderr=log)
@@ -103,8 +105,12 @@ def boards(tmp_path_factory):
     authorized = d / "authorized_keys"
     shutil.copy(d / "user_key.pub", authorized)
     authorized.chmod(0o600)
-    ports = [free_port(), free_port()]
-    procs = [start_sshd(d, p, d / "host_key", authorized) for p in ports]
+    ports = [free_port(), free_port(), free_port()]
+    procs = [start_sshd(d, p, d / "host_key", authorized) for p in ports[:2]]
+    # a third board whose python3 imports this gearshift (and caches its costs in the
+    # test's folder, not in the login's home)
+    py_env = f"SetEnv PYTHONPATH={ROOT / 'python'} GEARSHIFT_CACHE_DIR={d / 'cache'}\n"
+    procs.append(start_sshd(d, ports[2], d / "host_key", authorized, py_env))
     refused = free_port()  # nothing listens there
     dropped, stop = hang_up_server()
     home = d / "home"
@@ -114,7 +120,8 @@ def boards(tmp_path_factory):
         "".join(f"[127.0.0.1]:{p} {host_key[0]} {host_key[1]}\n" for p in ports)
     )
     user = getpass.getuser()
-    entries = {"board1": ports[0], "board2": ports[1], "refuser": refused, "dropper": dropped}
+    entries = {"board1": ports[0], "board2": ports[1], "pyboard": ports[2]}
+    entries.update(refuser=refused, dropper=dropped)
     config = "".join(
         f"Host {name}\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n"
         f"  IdentityFile {d / 'user_key'}\n"
@@ -164,6 +171,27 @@ def test_a_fleet_runs_in_parallel_and_keeps_the_boards_that_answered(ssh_home, t
     assert "cannot connect" in failed["refuser"] and "refused" in failed["refuser"].lower()
     assert failed["dropper"].startswith("dropper: ")
     assert "gearshift@board1" in text and "refuser" in text  # the table, and the note
+
+
+def test_a_board_with_python_runs_gearshift_bench_there(ssh_home, tmp_path, capsys):
+    jsonschema = pytest.importorskip("jsonschema")
+    out = tmp_path / "py.json"
+    argv = ["bench", str(GOLDEN), "--runs", "3", "--warmup", "0", "--host", "pyboard",
+            "--compare", "litert", "--json", str(out)]  # fmt: skip
+    if main(argv) != 0:
+        err = capsys.readouterr().err
+        if "the board has no gearshift" in err:  # its python3 lacks numpy: nothing to test
+            pytest.skip(f"the test board's python3 cannot import gearshift: {err.strip()}")
+        pytest.fail(err)
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, load_schema())
+    assert doc["hosts"]["pyboard"]["tool"].endswith("(python)")
+    (r,) = doc["results"]
+    assert (r["runtime"], r["gear"], r["host"], r["runs"]) == ("gearshift", "fp32", "pyboard", 3)
+    assert r["peak_rss_bytes"] > 0 and "histogram_ms" in r  # measured there, in a child
+    # the golden file remembers no .tflite: the board says so, and the note keeps its host
+    (s,) = doc["skipped"]
+    assert s["runtime"] == "litert" and s["host"] == "pyboard"
 
 
 def test_an_unknown_host_key_is_refused_not_trusted(ssh_home, capsys):
