@@ -205,7 +205,7 @@ def test_usage_errors_are_one_line(model, capsys, tmp_path):
         (["--duration", "ten minutes"], "expected a duration such as 30s"),
         (["--tflite", str(tmp_path / "none.tflite"), "--compare", "litert"], "no such .tflite"),
         (["--validation", str(model / "m.tflite")], "cannot read validation file"),
-        (["--host", "pi@board"], "--host"),
+        (["--host", "pi@host:99999"], "expected USER@HOST[:PORT]"),
     ]
     for extra, message in cases:
         assert main(["bench", str(model / "m.gear"), "--runs", "1", *extra]) == 1
