@@ -97,6 +97,7 @@ fmt: deps
 bench: install
 	$(PY) benchmarks/bench_vs_litert.py
 	$(PY) benchmarks/bench_gears.py
+	$(PY) benchmarks/bench_compare.py --json out/bench-compare.json --html out/bench-compare.html
 
 # Instructions per inference on emulated ARM (Cortex-A72 = Raspberry Pi 4,
 # Cortex-A76 = Pi 5): gearshift fp32 and int8 against LiteRT fp32 and int8 on

@@ -270,3 +270,21 @@ def test_the_cpp_tool_writes_the_same_schema():
     from gearshift.bench_report import format_results
 
     assert "gearshift  fp32" in format_results(doc)
+
+
+def test_duration_timeline_reads_the_thermal_zones_and_skips_what_is_missing(tmp_path):
+    zone = tmp_path / "sys" / "class" / "thermal" / "thermal_zone0"
+    zone.mkdir(parents=True)
+    (zone / "type").write_text("cpu-thermal\n")
+    (zone / "temp").write_text("47500\n")  # millidegrees
+    hot = run_bench(str(GOLDEN), duration_s=0.3, memory=False,
+                    thermal=gs.power.auto(root=tmp_path / "sys"))  # fmt: skip
+    assert len(hot["timeline"]) >= 2
+    assert {p["temp_c"] for p in hot["timeline"]} == {47.5}
+    assert hot["timeline"][-1]["t_s"] >= 0.3
+    assert hot["results"][0]["runs"] > 3  # rounds until the time is up, not --runs
+    # a machine without thermal files: unknown, quietly (warnings are errors in this suite)
+    bare = run_bench(str(GOLDEN), duration_s=0.2, memory=False,
+                     thermal=gs.power.auto(root=tmp_path / "empty"))  # fmt: skip
+    assert all(p["temp_c"] is None and p["throttled"] is None for p in bare["timeline"])
+    validator().validate(bare)
