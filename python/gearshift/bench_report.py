@@ -272,7 +272,7 @@ def plot_pareto(doc: dict[str, Any], plt: Any) -> Any:
     front = pareto_front(pts, higher)
     if len(front) > 1:
         fx, fy = zip(*(pts[i] for i in front))
-        ax.plot(fx, fy, "--", color="grey", zorder=2, label="Pareto front")
+        ax.plot(fx, fy, "--", color="grey", zorder=2, label="Pareto front", drawstyle="steps-post")
     # the legend outside the axes: labels never hide points, whatever the layout
     legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, borderaxespad=0)
     for handle in legend.legend_handles:
@@ -351,7 +351,7 @@ def plot_timeline(doc: dict[str, Any], plt: Any) -> Any:
     temps = np.array([np.nan if p.get("temp_c") is None else p["temp_c"] for p in tl])
     if np.isfinite(temps).any():
         ax2.plot(t / scale, temps, color="tab:red", lw=1.2)
-        ax2.set_ylabel("temperature °C")
+        ax2.set_ylabel("temperature °C", color="tab:red")
     else:
         ax2.text(
             0.5, 0.5, "no thermal sensor readable on this machine", ha="center",
@@ -368,7 +368,8 @@ def plot_timeline(doc: dict[str, Any], plt: Any) -> Any:
         ax3 = ax2.twinx()
         ax3.plot(t / scale, [np.nan if v is None else v for v in mhz], color="tab:blue", lw=0.8)
         ax3.set_ylabel("cpu0 MHz", color="tab:blue")
-    ax2.set_xlabel(f"time ({unit}); orange: throttled")
+    known = any(p.get("throttled") is not None for p in tl)
+    ax2.set_xlabel(f"time ({unit})" + ("; orange: throttled" if known else ""))
     ax2.grid(True, alpha=0.3)
     fig.tight_layout()
     return fig
