@@ -68,6 +68,7 @@ setup(
         "gearshift.converters",
         "gearshift.converters.passes",
         "gearshift._boards",
+        "gearshift.schemas",  # data only: the bench JSON schema (docs/BENCH.md)
     ],
     package_dir={
         "gearshift": "python/gearshift",
@@ -75,7 +76,7 @@ setup(
         "gearshift._boards": "boards",  # board profiles and toolchain files (data only)
     },
     package_data={
-        "gearshift": ["schemas/*.json"],  # the bench JSON schema (docs/BENCH.md)
+        "gearshift.schemas": ["*.json"],
         "gearshift._boards": ["*.toml", "toolchains/*.cmake"],
     },
     ext_modules=[CMakeExtension("gearshift._core")],

@@ -275,7 +275,8 @@ def plot_pareto(doc: dict[str, Any], plt: Any) -> Any:
         ax.plot(fx, fy, "--", color="grey", zorder=2, label="Pareto front", drawstyle="steps-post")
     # the legend outside the axes: labels never hide points, whatever the layout
     legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, borderaxespad=0)
-    for handle in legend.legend_handles:
+    # legend_handles: matplotlib 3.7+; legendHandles before
+    for handle in getattr(legend, "legend_handles", None) or legend.legendHandles:
         if hasattr(handle, "set_sizes"):
             handle.set_sizes([60])
     ax.set_xlabel("median latency, ms (lower is better)")
