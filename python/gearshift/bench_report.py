@@ -119,9 +119,12 @@ def format_results(doc: dict[str, Any]) -> str:
         )
     m = doc.get("machine", {})
     what = f"{doc['duration_s']:.0f} s" if doc.get("duration_s") else f"{results[0]['runs']} runs"
+    tools = {h.get("tool", "") for h in doc.get("hosts", {}).values()} or {doc.get("tool", "")}
+    cpp = {t for t in tools if t.endswith("(c++)")}
+    how = "one gear after another (gearshift-bench)" if cpp == tools else "alternating rounds"
     out = [
         f"{doc['file']}  ({doc['file_bytes'] / 1024:.1f} KiB, batch {doc['batch']}, "
-        f"{doc['threads']} thread(s), {what}, alternating rounds)",
+        f"{doc['threads']} thread(s), {what}, {how})",
         f"on {m.get('cpu', '?')} ({m.get('processor', '?')}, {m.get('cpus', '?')} cpus)",
         table(rows),
     ]
@@ -131,12 +134,19 @@ def format_results(doc: dict[str, Any]) -> str:
             "x gearshift: the runtime's median over gearshift's median in the gear named "
             "(the same precision, else gearshift's most precise gear); above 1 = slower"
         )
-    notes.append(
-        "load ms: model load to the end of the first inference, and peak RSS: VmHWM, "
-        "each in a fresh process per row (Python and numpy included: "
-        "see base_rss_bytes in the JSON); runtime KiB: the runtime's own arena and "
-        "prepared weights, where it reports them"
-    )
+    if cpp != tools:
+        notes.append(
+            "load ms: model load to the end of the first inference, and peak RSS: VmHWM, "
+            "each in a fresh process per row (Python and numpy included: "
+            "see base_rss_bytes in the JSON)"
+        )
+    if cpp:
+        notes.append(
+            "gearshift-bench: every gear in one process; load ms from switching to the gear "
+            "(the first: opening the file) to its first inference's end, peak RSS: VmHWM "
+            "after the gear (the gears before it included)"
+        )
+    notes.append("runtime KiB: the runtime's own arena and prepared weights, where it says")
     for r in results:
         if "dominated_by" in r:
             notes.append(
