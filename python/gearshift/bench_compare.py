@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 import warnings
+from array import array
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from gearshift.progress import Progress
 SCHEMA_VERSION = 1
 SCHEMA_ID = "gearshift-bench"
 HISTOGRAM_BINS = 40
+PROFILE_RUNS = 2000  # per-node times kept from at most this many runs per gear (memory)
 TIMELINE_POINTS = 300  # a --duration run samples about this many points, whatever its length
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$")
@@ -232,7 +234,8 @@ def time_rounds(
     for _ in range(warmup):
         for c in contestants:
             c.run()
-    samples: dict[str, list[float]] = {c.key: [] for c in contestants}
+    # 8 bytes a sample: a --duration 1h run of a 50 us model keeps 72M of them
+    samples: dict[str, array] = {c.key: array("d") for c in contestants}
     watts: dict[str, list[float]] = {c.key: [] for c in contestants}
     nodes: dict[str, list[list[tuple[str, str, float]]]] = {c.key: [] for c in contestants}
     timeline: list[dict[str, Any]] = []
@@ -257,7 +260,7 @@ def time_rounds(
                     ms = (time.perf_counter() - t0) * 1e3
                     samples[c.key].append(ms)
                     window[c.key].append(ms)
-                    if profile and c.runtime == "gearshift":
+                    if profile and c.runtime == "gearshift" and len(nodes[c.key]) < PROFILE_RUNS:
                         nodes[c.key].append(c.rt.last_profile)  # type: ignore[attr-defined]
                 after = power_now()
                 watts[c.key].extend(w for w in (before, after) if w is not None)
@@ -286,7 +289,12 @@ def time_rounds(
                 done = n_done
                 if n_done >= runs:
                     break
-    return {"samples": samples, "watts": watts, "nodes": nodes, "timeline": timeline}
+    return {
+        "samples": {k: np.asarray(v) for k, v in samples.items()},
+        "watts": watts,
+        "nodes": nodes,
+        "timeline": timeline,
+    }
 
 
 class _Call(Contestant):
@@ -309,7 +317,7 @@ def time_interleaved(
     """Times each callable ``runs`` times, round robin (one run each per round),
     after ``warmup`` rounds: milliseconds by name."""
     calls = [_Call(k, fn) for k, fn in fns.items()]
-    return time_rounds(calls, runs, warmup, block=1)["samples"]
+    return {k: v.tolist() for k, v in time_rounds(calls, runs, warmup, block=1)["samples"].items()}
 
 
 def histogram(samples: Sequence[float], bins: int = HISTOGRAM_BINS) -> dict[str, Any]:
