@@ -288,3 +288,58 @@ def test_duration_timeline_reads_the_thermal_zones_and_skips_what_is_missing(tmp
                      thermal=gs.power.auto(root=tmp_path / "empty"))  # fmt: skip
     assert all(p["temp_c"] is None and p["throttled"] is None for p in bare["timeline"])
     validator().validate(bare)
+
+
+def test_onnxruntime_adapter_with_a_stand_in_session(model, monkeypatch, tmp_path):
+    """onnxruntime is not installed here: a stand-in module with its API (it runs
+    the .gear's fp32 gear) checks the adapter's plumbing: the --onnx file, thread
+    options, input/output names, and that its row is reported like any peer's."""
+    import importlib.machinery
+    import types
+
+    calls = {}
+
+    class SessionOptions:
+        intra_op_num_threads = 0
+        inter_op_num_threads = 0
+
+    class Arg:
+        def __init__(self, name, type_):
+            self.name, self.type = name, type_
+
+    class InferenceSession:
+        def __init__(self, path, sess_options, providers):
+            calls["init"] = (path, sess_options.intra_op_num_threads, providers)
+            self.rt = gs.Runtime(model / "m.gear", gear="fp32")
+
+        def get_inputs(self):
+            return [Arg(s.name, "tensor(float)") for s in self.rt.inputs]
+
+        def get_outputs(self):
+            return [Arg(s.name, "tensor(float)") for s in self.rt.outputs]
+
+        def run(self, names, feed):
+            calls["run"] = (names, sorted(feed))
+            return [self.rt.run(next(iter(feed.values())))]
+
+    ort = types.ModuleType("onnxruntime")
+    ort.__spec__ = importlib.machinery.ModuleSpec("onnxruntime", None)
+    ort.SessionOptions, ort.InferenceSession = SessionOptions, InferenceSession
+    monkeypatch.setitem(sys.modules, "onnxruntime", ort)
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"stand-in")
+    with np.load(model / "xy.npz") as f:
+        x, y = f["x"], f["y"]
+    doc = run_bench(str(model / "m.gear"), gears=["fp32"], threads=2, runs=3, warmup=0,
+                    compare=["onnxruntime"], onnx=str(onnx), validation=(x, y),
+                    memory=False)  # fmt: skip
+    validator().validate(doc)
+    got = by_key(doc)
+    r = got["onnxruntime", "fp32"]
+    assert calls["init"] == (str(onnx), 2, ["CPUExecutionProvider"])
+    names = [s.name for s in gs.Runtime(model / "m.gear").inputs]
+    assert calls["run"][1] == sorted(names)
+    assert (
+        r["file_bytes"] == len(b"stand-in") and r["threads"] == 2 and r["ratio_base_gear"] == "fp32"
+    )
+    assert r["accuracy"] == got["gearshift", "fp32"]["accuracy"]  # the same model ran
