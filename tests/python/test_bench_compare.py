@@ -108,7 +108,9 @@ def test_a_slowed_contestant_shows_up_slower(model, monkeypatch):
     assert lrt["latency_ms"]["min"] >= 15 and int8["latency_ms"]["min"] >= 25
     assert lrt["ratio_to_gearshift"] > 1  # slower than gearshift fp32, which is not slowed
     assert int8["latency_ms"]["median"] > lrt["latency_ms"]["median"] > fp32["latency_ms"]["median"]
-    assert int8["dominated_by"] == "fp32"  # the shifter's rule sees it too
+    # the delay is outside the runtime: its own clock, which the shifter and the
+    # cost table go by, does not see it
+    assert int8["runtime_latency_ms"]["median"] < 25 <= int8["latency_ms"]["median"]
     assert lrt["load_ms"] >= 15 and int8["load_ms"] >= 25  # the first inference, in the child
     assert fp32["load_ms"] < int8["load_ms"]
 
