@@ -202,7 +202,8 @@ def _weight_roles(graph: Graph) -> dict[str, tuple[str, int]]:
 
 
 def _lift_midpoints(w: np.ndarray, q: np.ndarray, scale: np.ndarray, axis: int) -> np.ndarray:
-    """Under a q8r4 residual, rounds up the int8 values just below a rounding midpoint.
+    """Under a q8r4 residual, rounds up the int8 values just below a rounding midpoint
+    (files without an integer gear only: it would change the int8 gear).
 
     The residual's 16 levels reach -8/16 but only +7/16 of a step: a weight
     with ``w / s - q > 15/32`` would be clamped to ``q + 7/16`` (error up to
@@ -227,8 +228,13 @@ def _int8_base(
     qplan: QuantPlan | None,
     op: str = "",
     residual: bool = False,
+    lift: bool = False,
 ) -> StorageEntry:
     """The i8 entry of a conv/dense weight: the int8 gear's, and the compact base.
+
+    ``lift`` (a residual over a base that no integer gear reads):
+    :func:`_lift_midpoints`. A file with an int8/int4 gear keeps nearest
+    rounding, so its integer gears equal an exact file's.
 
     Int8 values with zeros go in the smallest of dense/bitmap/csr/2:4
     (``sparse_codec.choose_encoding``; with ``residual``, counting the q8r4
@@ -242,7 +248,7 @@ def _int8_base(
     else:
         q, qp = quantize_weights_q8(f32, axis)
     q = np.ascontiguousarray(q, "i1")
-    if residual:
+    if residual and lift:
         q = _lift_midpoints(f32, q, np.asarray(qp.scale, np.float32), axis)
     quant = _quant_json(qp, False)
     entry = StorageEntry("i8", f32.shape, data=q, quant=quant, values=q)
@@ -312,6 +318,8 @@ def _plan_storage(
     exact = storage == "exact" or tuple(gears) == ("fp32",)
     # whether the compact float gears put a q8r4 residual over the int8 weight bases
     residual = not exact and any(t in ("f32", "f16") for t in tokens)
+    # rounding up near-midpoints helps the float gears but would move int8 values
+    lift = residual and not integer
     roles = _weight_roles(graph)
     keep_int8 = int4_int8_layers(graph)
     p = _Planner()
@@ -332,7 +340,7 @@ def _plan_storage(
                 if float_entry is None:
                     if q8r4:
                         b = base = base or _int8_base(
-                            p, name, f32, _WEIGHT_AXIS[op], qplan, op, residual and q8r4
+                            p, name, f32, _WEIGHT_AXIS[op], qplan, op, residual and q8r4, lift
                         )
                         float_entry = p.add(_q8r4_entry(f32, b, _WEIGHT_AXIS[op]), name)
                     elif tok == "f16" and "fp32" not in gears:
@@ -345,7 +353,7 @@ def _plan_storage(
             assert qplan is not None
             if is_weight:
                 b = base = base or _int8_base(
-                    p, name, f32, _WEIGHT_AXIS[op], qplan, op, residual and q8r4
+                    p, name, f32, _WEIGHT_AXIS[op], qplan, op, residual and q8r4, lift
                 )
                 if tok == "q8" or name in keep_int8:
                     per_gear[g][name] = b
