@@ -28,6 +28,7 @@ import json
 import os
 import struct
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -278,6 +279,19 @@ def _q8r4_entry(f32: np.ndarray, b: StorageEntry, axis: int) -> StorageEntry:
     return StorageEntry("f32", f32.shape, "q8r4", pack_nibbles(r), base=b)
 
 
+def q8r4_weights(graph: Graph) -> set[str]:
+    """The weights a compact file with a float gear stores as ``q8r4`` (before ``keep_f32``)."""
+    roles = _weight_roles(graph)
+    return {
+        name
+        for name, (op, pos) in roles.items()
+        if op in _WEIGHT_AXIS
+        and pos == 1
+        and graph.tensors[name].data is not None
+        and graph.tensors[name].data.size >= COMPACT_MIN_ELEMENTS
+    }
+
+
 def int4_int8_layers(graph: Graph) -> set[str]:
     """Weights the int4 gears keep at int8: those of the layers reading a graph input.
 
@@ -299,8 +313,12 @@ def _plan_storage(
     gears: tuple[str, ...],
     storage: str,
     qplan: QuantPlan | None,
+    keep_f32: Collection[str] = (),
 ) -> tuple[list[StorageEntry], dict[str, dict[str, StorageEntry]], int]:
     """Storage entries and, per gear, tensor -> entry. See FORMAT.md "Storage".
+
+    ``keep_f32``: weights that stay dense float32 in a compact file (chosen by
+    their measured effect on the outputs, ``compact_refine``).
 
     Float gears (fp32, fp16) read conv/dense weights as ``q8r4`` in compact mode (int8 plus a
     4-bit residual: 1.5 bytes a weight, shared with the int8 gear's values) and as dense f32 in
@@ -332,7 +350,7 @@ def _plan_storage(
         op, pos = roles.get(name, ("", -1))
         is_weight = op in _WEIGHT_AXIS and pos == 1
         # small weights stay float32 even in compact files (see COMPACT_MIN_ELEMENTS)
-        q8r4 = is_weight and not exact and f32.size >= COMPACT_MIN_ELEMENTS
+        q8r4 = is_weight and not exact and f32.size >= COMPACT_MIN_ELEMENTS and name not in keep_f32
         base: StorageEntry | None = None
         float_entry: StorageEntry | None = None
         for g, tok in zip(gears, tokens):
@@ -440,6 +458,7 @@ def build_manifest(
     metadata: dict[str, str] | None = None,
     storage: str = "compact",
     qplan: QuantPlan | None = None,
+    keep_f32: Collection[str] = (),
 ) -> tuple[dict[str, Any], list[StorageEntry], dict[str, dict[str, StorageEntry]], int]:
     """The manifest dict, the storage entries, per gear tensor -> entry, and the shared count."""
     graph.validate(format_only=True)
@@ -451,7 +470,7 @@ def build_manifest(
     gears = tuple(sorted(gears, key=lambda g: DTYPE_GEARS[g].rank))
     names = _tensor_order(graph)
     index = {name: i for i, name in enumerate(names)}
-    entries, per_gear, shared = _plan_storage(graph, names, gears, storage, qplan)
+    entries, per_gear, shared = _plan_storage(graph, names, gears, storage, qplan, keep_f32)
 
     def node_json(n: Node) -> dict[str, Any]:
         return {
@@ -560,13 +579,15 @@ def write_gear(
     metadata: dict[str, str] | None = None,
     storage: str = "compact",
     qplan: QuantPlan | None = None,
+    keep_f32: Collection[str] = (),
 ) -> WriteResult:
     """Writes ``graph`` with ``gears`` to ``path`` atomically; see the module docstring.
 
     ``qplan`` (from ``quantize.quantize_graph``) is required for int8/int4.
+    ``keep_f32``: weights a compact file stores as dense float32 anyway.
     """
     manifest, entries, per_gear, shared = build_manifest(
-        graph, tuple(gears), metadata, storage, qplan
+        graph, tuple(gears), metadata, storage, qplan, keep_f32
     )
     manifest_bytes = json.dumps(
         manifest, ensure_ascii=False, allow_nan=False, separators=(",", ":")
