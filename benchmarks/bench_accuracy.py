@@ -33,6 +33,9 @@ evaluation images next to LiteRT's fp32 interpreter:
     python benchmarks/bench_accuracy.py [--methods minmax,input_percentile]
         [--models SUBSTR,...] [--json OUT]
 
+A method ending in ``+cle`` (``input_percentile+cle``) converts with
+cross-layer equalization (``gs.convert(equalize=True)``).
+
 Needs ``pip install --no-deps mediapipe==0.10.14 scikit-image ai-edge-litert``.
 Prints a table and writes JSON (default
 benchmarks/results/<date>-<arch>-accuracy.json).
@@ -282,7 +285,8 @@ def bench_model(
                 warnings.simplefilter("always")
                 gs.convert(
                     path, out, gears=GEARS, calibration=x_cal,
-                    calibration_method=method, progress=False,
+                    calibration_method=method.removesuffix("+cle"), progress=False,
+                    equalize=method.endswith("+cle"),
                 )  # fmt: skip
             seconds = time.perf_counter() - t0
             notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]

@@ -280,6 +280,7 @@ def _refine_compact(
     xs: list[np.ndarray],
     ref: list[np.ndarray],
     progress: bool,
+    kept: set[str] | None = None,
 ) -> tuple[set[str], str]:
     """Compact files with an fp32 gear: the weights to keep float32 so that the fp32
     gear stays within ``COMPACT_TARGET`` of the source (``compact_refine``), the
@@ -287,9 +288,10 @@ def _refine_compact(
     from .compact_refine import COMPACT_TARGET, refine_compact
     from .write_gear import q8r4_weights, write_gear
 
-    candidates = q8r4_weights(graph)
+    kept = set(kept or ())  # float32 already (equalized weights)
+    candidates = q8r4_weights(graph) - kept
     if storage != "compact" or "fp32" not in gears or not candidates:
-        return set(), ""
+        return set(kept), ""
     run_file = None
 
     def write(keep: set[str]) -> str:
@@ -301,7 +303,7 @@ def _refine_compact(
                 metadata={"gearshift.storage": storage},
                 storage=storage,
                 qplan=qplan,
-                keep_f32=keep,
+                keep_f32=keep | kept,
             )
         return out
 
@@ -313,13 +315,13 @@ def _refine_compact(
     try:
         keep, err, history = refine_compact(graph, candidates, write, measure, xs)
     except ImportError:  # no C++ extension: the per-layer comparison needs the runtime
-        return set(), ""
+        return set(kept), ""
     if not keep:
-        return keep, ""
+        return set(kept), ""
     _say(progress, f"compact: kept {len(keep)} of {len(candidates)} large weights float32")
     kb = sum(graph.tensors[w].data.size for w in keep) * 2.5 / 1000  # 4 bytes instead of 1.5
     within = "within" if err <= COMPACT_TARGET else "still over"
-    return keep, (
+    return keep | kept, (
         f"compact storage: {len(keep)} of {len(candidates)} large weights kept float32 "
         f"(+{kb:.0f} kB) for an fp32 error {err:.2g}, {within} the target {COMPACT_TARGET:g} "
         f"(all in q8r4: {history[0]:.2g}): {', '.join(sorted(keep)[:6])}"
@@ -350,6 +352,7 @@ def convert(
     progress: bool = True,
     calibration_method: str = DEFAULT_CALIBRATION,
     validation: Any = None,
+    equalize: bool = False,
 ) -> ConvertReport:
     """Converts a Keras model (object or ``.keras``/``.h5`` path) or a ``.tflite`` file into a
     ``.gear`` file.
@@ -378,6 +381,10 @@ def convert(
             ``moving_minmax``, ``minmax``, ``percentile``, ``mse`` or ``entropy``
             (``converters/calibrate.py``, docs/QUANTIZATION.md).
         validation: optional ``(x, labels)``: top-1 accuracy per gear.
+        equalize: calibrate and quantize the int8/int4 gears on a copy of the
+            graph with cross-layer equalization (``passes/equalize.py``); the
+            float gears keep the source's weights, and in a compact file the
+            equalized weights' float storage stays float32.
 
     Returns:
         A :class:`gearshift.report.ConvertReport`.
@@ -438,6 +445,7 @@ def convert(
         input_names=graph.inputs,
     )
     qplan, calibration_note = None, ""
+    equalized: set[str] = set()  # weights the integer gears hold equalized
     if integer and src.qplan is not None:
         from .quantize import refit_plan
 
@@ -451,18 +459,32 @@ def convert(
             )
         from .quantize import quantize_graph
 
+        qgraph = graph
+        if equalize:
+            from .passes.equalize import equalized_copy
+
+            qgraph, eq_result, equalized = equalized_copy(graph)
+            pass_results.append(eq_result)
         _say(progress, f"calibrating ({calibration_method}) on {xs[0].shape[0]} samples")
-        ranges = _calibrate(graph, xs, calibration_method, progress)
-        qplan = quantize_graph(graph, ranges)
+        ranges = _calibrate(qgraph, xs, calibration_method, progress)
+        qplan = quantize_graph(qgraph, ranges)
         calibration_note = f"{calibration_method} on {xs[0].shape[0]} samples"
     _say(progress, f"writing {out}")
     written = write_gear(
-        graph, out, gears, metadata={"gearshift.storage": storage}, storage=storage, qplan=qplan
+        graph,
+        out,
+        gears,
+        metadata={"gearshift.storage": storage},
+        storage=storage,
+        qplan=qplan,
+        keep_f32=equalized,
     )
 
     _say(progress, f"measuring the error on {xs[0].shape[0]} {'random ' if random else ''}samples")
     ref = src.outputs(xs)
-    keep_f32, refine_note = _refine_compact(graph, out, gears, storage, qplan, xs, ref, progress)
+    keep_f32, refine_note = _refine_compact(
+        graph, out, gears, storage, qplan, xs, ref, progress, equalized
+    )
     source_accuracy = None
     if val is not None:
         source_accuracy = _accuracy(src.outputs(val[0]), val[1])

@@ -102,6 +102,7 @@ def convert(
     progress: bool = True,
     calibration_method: str = "input_percentile",
     validation: Any = None,
+    equalize: bool = False,
 ) -> ConvertReport:
     """Converts a Keras model (object or file) into a ``.gear`` file.
 
@@ -120,4 +121,5 @@ def convert(
         progress=progress,
         calibration_method=calibration_method,
         validation=validation,
+        equalize=equalize,
     )
