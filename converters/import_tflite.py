@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .ir import Graph, Node
+from .ir import Graph, IoSpec, Node
 from .quant_ref import QParams
 from .quantize import QuantPlan
 from .tflite_file import TensorInfo, TFLiteFile, TFLiteFormatError, read_tflite
@@ -286,6 +286,7 @@ class _Importer:
                 )
             self.g.outputs.append(self.names[i])
         self.rename_outputs()
+        self.record_io()
         if self.densified:
             self.notes.append(
                 f"{len(self.densified)} sparse-encoded constant(s) decoded (DENSIFY), "
@@ -314,6 +315,23 @@ class _Importer:
             self.g.outputs = [want if x == cur else x for x in self.g.outputs]
             if cur in self.qact:
                 self.qact[want] = self.qact.pop(cur)
+
+    def record_io(self) -> None:
+        """Integer graph inputs/outputs keep the file's interface dtype and parameters
+        (FORMAT.md ``io``), so the runtime takes and returns the same arrays as LiteRT."""
+        sg = self.tf.subgraph
+        for i, name in [
+            *zip(_ints(sg.inputs), self.g.inputs),
+            *zip(_ints(sg.outputs), self.g.outputs),
+        ]:
+            t = self.info(i)
+            if t.type_name not in _INT_TYPES or t.scale.size != 1:
+                continue
+            self.g.io[name] = IoSpec(
+                "u8" if t.type_name == "uint8" else "i8",
+                float(np.float32(t.scale[0])),
+                int(t.zero_point[0]),
+            )
 
     def convert_op(self, name: str, op: Any) -> None:
         ins, outs = _ints(op.inputs), _ints(op.outputs)
