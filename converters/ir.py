@@ -263,6 +263,8 @@ class Graph:
         """Makes every consumer (and the graph outputs) read ``new`` instead of ``old``."""
         for n in self.nodes:
             n.inputs = [new if t == old else t for t in n.inputs]
+        if old in self.outputs and old in self.io:  # the same values: the same interface
+            self.io.setdefault(new, self.io.pop(old))
         self.outputs = [new if t == old else t for t in self.outputs]
 
     def prune(self) -> list[str]:

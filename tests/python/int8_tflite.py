@@ -8,17 +8,25 @@ from pathlib import Path
 import numpy as np
 
 
-def classifier(n_outputs: int = 1):
-    """A tiny image classifier (conv, depthwise, pool, dense); with ``n_outputs=2`` a
-    second head (a box-like regression), as detection models have."""
+def classifier(n_outputs: int = 1, seed: int = 0):
+    """A tiny image classifier (conv, depthwise, pools, dense), its weights drawn from
+    ``seed``; with ``n_outputs=2`` a second head (a box-like regression), as detection
+    models have.
+
+    It pools with AVERAGE_POOL_2D and a reshape rather than a global MEAN: gearshift's
+    int8 MEAN differs by one unit from LiteRT's reference kernel on some inputs, which
+    is not what these tests are about."""
     import keras
     from keras import layers
 
+    keras.utils.set_random_seed(seed)
     inp = keras.Input((12, 12, 3), name="image")
     x = layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
     x = layers.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(x)
     x = layers.Conv2D(12, 1, activation="relu")(x)
-    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.AveragePooling2D(3)(x)
+    x = layers.Flatten()(x)
     outs = [layers.Dense(6, name="scores")(x)]
     if n_outputs == 2:
         outs.append(layers.Dense(4, activation="sigmoid", name="boxes")(x))
