@@ -37,3 +37,20 @@ def test_golden_v1_0_python_reader():
         "SOFTMAX",
     ):
         assert op in ops, op
+
+
+def test_golden_v1_4_uint8_runtime():
+    """The first integer-interface file: uint8 in and out, LiteRT's integers exactly."""
+    io = np.load(DATA / "golden_v1_4_uint8_io.npz")
+    rt = gs.Runtime(DATA / "golden_v1_4_uint8.gear", gear="int8")
+    assert [s.dtype for s in rt.inputs + rt.outputs] == ["uint8", "uint8"]
+    y = rt.run(io["x"])
+    assert y.dtype == np.uint8
+    np.testing.assert_array_equal(y, io["y"])
+
+
+def test_golden_v1_4_python_reader():
+    gf = read_gear(DATA / "golden_v1_4_uint8.gear")
+    assert gf.version == (1, 4)
+    t = gf.manifest["tensors"]
+    assert t[gf.manifest["inputs"][0]]["io"]["dtype"] == "u8"
