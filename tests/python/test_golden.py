@@ -54,3 +54,11 @@ def test_golden_v1_4_python_reader():
     assert gf.version == (1, 4)
     t = gf.manifest["tensors"]
     assert t[gf.manifest["inputs"][0]]["io"]["dtype"] == "u8"
+
+
+def test_golden_v1_4_inspect_shows_the_interface():
+    from gearshift.describe import describe, format_description
+
+    d = describe(DATA / "golden_v1_4_uint8.gear")
+    assert d["inputs"][0]["dtype"] == "uint8" and len(d["inputs"][0]["quantization"]) == 2
+    assert "uint8 (scale" in format_description(d)
