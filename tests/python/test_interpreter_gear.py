@@ -111,3 +111,22 @@ def test_float_gear_and_float_model(io):
     assert f.get_signature_list() == {
         "serving_default": {"inputs": ["image"], "outputs": ["probs"]}
     }
+
+
+def test_shifter_behind_invoke(io):
+    """A Shifter on it.runtime picks the gear of each invoke; the arrays stay uint8."""
+    xs, ys = io
+    it = gs.Interpreter(model_path=GEAR)
+    it.allocate_tensors()
+    d, o = it.get_input_details()[0], it.get_output_details()[0]
+    shifter = gs.Shifter(it.runtime, latency_budget_ms=1e6, power=None, probe_runs=0)
+    it.runner = shifter
+    it.set_tensor(d["index"], xs[:1])
+    it.invoke()
+    assert len(shifter.log) == 1 and shifter.log[0].gear == it.gear
+    y = it.get_tensor(o["index"])
+    assert y.dtype == np.uint8
+    if it.gear == "int8":
+        np.testing.assert_array_equal(y, ys[:1])
+    with pytest.raises(ValueError, match="this interpreter's runtime"):
+        it.runner = gs.Shifter(gs.Runtime(GEAR), power=None)
