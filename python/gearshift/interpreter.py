@@ -108,6 +108,13 @@ class Interpreter:
         unknown = [k for k in kwargs if not k.startswith("experimental_")]
         if unknown:
             raise TypeError(f"Interpreter() got unexpected keyword argument(s) {unknown}")
+        if experimental_preserve_all_tensors:
+            warnings.warn(
+                "gearshift.Interpreter ignores experimental_preserve_all_tensors: only the "
+                "graph inputs and outputs are readable tensors",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         if experimental_delegates:
             warnings.warn(
                 "gearshift.Interpreter ignores experimental_delegates: it runs its own "
@@ -118,14 +125,14 @@ class Interpreter:
         threads = 1 if num_threads is None or num_threads == -1 else num_threads
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise ValueError(f"num_threads must be an integer >= 1 (or -1), got {num_threads!r}")
-        path, rebuild = _model_file(model_path, model_content)
+        path, rebuild, digest = _model_file(model_path, model_content)
         try:
-            manifest, self._rt = _open(path, gear, threads, rebuild is not None)
+            manifest, self._rt = _open(path, gear, threads, digest)
         except FormatError:
             if rebuild is None:  # the user's own .gear: report, never rewrite
                 raise
             path = rebuild()  # a corrupt or stale cache entry is never trusted
-            manifest, self._rt = _open(path, gear, threads, True)
+            manifest, self._rt = _open(path, gear, threads, digest)
         self._path = path
         self._tensor_index = (
             [int(t) for t in manifest["inputs"]],
@@ -418,22 +425,23 @@ class SignatureRunner:
 # Model files: .gear as is, .tflite converted once into the cache
 # ---------------------------------------------------------------------------------------
 def _open(
-    path: str, gear: str | None, threads: int, cached: bool
+    path: str, gear: str | None, threads: int, digest: str | None
 ) -> tuple[dict[str, Any], Runtime]:
-    """The manifest and a Runtime of ``path``; a cache entry must name its source."""
+    """The manifest and a Runtime of ``path``; a converted file must name its source's
+    SHA-256 ``digest`` (a cache entry holds what its name says)."""
     manifest = _read_manifest(path)
-    if cached:
-        want = Path(path).stem.rsplit("-", 1)[-1]
+    if digest is not None:
         got = manifest.get("metadata", {}).get(_SOURCE_KEY)
-        if got != want:
-            raise FormatError(f"{path}: cache entry made from {got!r}, expected {want!r}")
+        if got != digest:
+            raise FormatError(f"{path}: cache entry made from {got!r}, expected {digest!r}")
     return manifest, Runtime(path, gear=gear or _default_gear(manifest), threads=threads)
 
 
 def _model_file(
     model_path: Any, model_content: bytes | None
-) -> tuple[str, Callable[[], str] | None]:
-    """The ``.gear`` to open, and for a cache entry the function that makes it again."""
+) -> tuple[str, Callable[[], str] | None, str | None]:
+    """The ``.gear`` to open; for a converted ``.tflite`` also the function that makes
+    it again and the SHA-256 of the source."""
     if (model_path is None) == (model_content is None):
         raise ValueError("Interpreter needs exactly one of model_path and model_content")
     if model_path is not None:
@@ -445,7 +453,7 @@ def _model_file(
         with open(path, "rb") as f:
             head = f.read(8)
         if head[:4] == _GEAR_MAGIC:
-            return path, None
+            return path, None, None
         with open(path, "rb") as f:
             content = f.read()
     else:
@@ -453,22 +461,39 @@ def _model_file(
         head = content[:8]
         path = "<model_content>"
     if head[:4] == _GEAR_MAGIC:  # .gear bytes: the runtime maps a file, so write one
-        return _write_temp_gear(content), None
+        return _write_temp_gear(content), None, None
     if head[4:8] != _TFLITE_ID:
         raise ValueError(
             f"{path}: neither a .gear file (magic {_GEAR_MAGIC!r}) nor a .tflite flatbuffer "
             f"(identifier {_TFLITE_ID!r}); found {head[:8]!r}"
         )
+    from . import __version__
+
     digest = hashlib.sha256(content).hexdigest()
-    entry = cache_folder() / f"tflite-v{_CACHE_VERSION}-{digest}.gear"
+    # the converter's version in the name: a newer gearshift converts again
+    entry = cache_folder() / f"tflite-{__version__}-v{_CACHE_VERSION}-{digest}.gear"
 
     def make() -> str:
-        _make_entry(entry, lambda out: _convert_tflite(content, path, digest, out))
+        def convert(out: str) -> None:
+            _convert_tflite(content, path, digest, out)
+
+        try:
+            _make_entry(entry, convert)
+        except OSError as e:  # a read-only or broken cache folder: convert, keep nothing
+            warnings.warn(
+                f"cannot write the cache entry {entry} ({e.strerror or e}); converting {path} "
+                "without caching it (set GEARSHIFT_CACHE_DIR to a writable folder)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            tmp = _write_temp_gear(b"")
+            convert(tmp)
+            return tmp
         return str(entry)
 
     if not entry.exists():
-        make()
-    return str(entry), make
+        return make(), make, digest
+    return str(entry), make, digest
 
 
 def _write_temp_gear(content: bytes) -> str:

@@ -352,6 +352,29 @@ def test_cache_reuse_corruption_and_change(models, tmp_path):
     assert it2.get_input_details()[0]["dtype"] is np.uint8
 
 
+def test_stale_entry_rebuilt_and_unwritable_cache(models, tmp_path, monkeypatch):
+    """An entry whose metadata names another source is rebuilt; a cache folder that
+    cannot be written still gives a working interpreter (with a warning)."""
+    src = models["int8"]
+    entry = Path(gs.Interpreter(model_path=str(src)).path)
+    other = Path(gs.Interpreter(model_path=str(models["uint8"])).path)
+    entry.write_bytes(other.read_bytes())  # a valid file, made from another model
+    it = gs.Interpreter(model_path=str(src))
+    assert it.get_input_details()[0]["dtype"] is np.int8
+    with pytest.warns(RuntimeWarning, match="preserve_all_tensors"):
+        gs.Interpreter(model_path=str(src), experimental_preserve_all_tensors=True)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("GEARSHIFT_CACHE_DIR", str(blocker / "cache"))
+    with pytest.warns(RuntimeWarning, match="without caching"):
+        it = gs.Interpreter(model_path=str(src))
+    frames = _frames("int8", 1)
+    want = classify_script(LiteRT, src, frames)[0]
+    with pytest.warns(RuntimeWarning, match="without caching"):
+        got = classify_script(gs.Interpreter, src, frames)[0]
+    np.testing.assert_array_equal(got, want)
+
+
 def test_cache_folder_follows_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("GEARSHIFT_CACHE_DIR", str(tmp_path / "a"))
     assert gi.cache_folder() == tmp_path / "a" / "interpreter"
