@@ -569,11 +569,13 @@ def _read_manifest(path: str) -> dict[str, Any]:
 
 
 def _default_gear(manifest: dict[str, Any]) -> str | None:
-    """int8 for a model with an integer interface (LiteRT's own arithmetic), else the file's."""
+    """int8 for an integer model (an integer interface, or a fully-int8 ``.tflite`` with
+    float32 I/O): LiteRT computes in int8 there. Else the file's first gear."""
     tensors = manifest.get("tensors", [])
     io = [tensors[t] for t in manifest.get("inputs", []) + manifest.get("outputs", [])]
     names = [g.get("name") for g in manifest.get("gears", [])]
-    if any("io" in t for t in io) and "int8" in names:
+    kind = manifest.get("metadata", {}).get("gearshift.tflite.kind")
+    if "int8" in names and (any("io" in t for t in io) or kind in ("int8", "uint8")):
         return "int8"
     return None
 

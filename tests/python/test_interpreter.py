@@ -39,6 +39,7 @@ def models(tmp_path_factory):
         "int8": to_tflite(one, folder / "int8.tflite", "int8"),
         "float": to_tflite(one, folder / "float.tflite", None),
         "two_int8": to_tflite(two, folder / "two.tflite", "int8"),
+        "int8_float_io": to_tflite(one, folder / "int8_float_io.tflite", "float32"),
     }
 
 
@@ -124,8 +125,26 @@ def test_float_classifier_within_tolerance(models):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+def test_int8_model_with_float_interface(models):
+    """A fully-int8 model with float32 I/O (its own QUANTIZE/DEQUANTIZE): the int8 gear
+    by default, LiteRT's int8 values (compared in output steps: both dequantize them)."""
+    path = models["int8_float_io"]
+    frames = _frames(np.float32, 3, seed=5)
+    it = gs.Interpreter(model_path=str(path))
+    assert it.gear == "int8" and it.get_input_details()[0]["dtype"] is np.float32
+    ours = classify_script(gs.Interpreter, path, frames)
+    ref = classify_script(LiteRT, path, frames)
+    from gearshift.converters.import_tflite import import_tflite
+
+    imp = import_tflite(str(path))
+    step = float(imp.qplan.activations[imp.graph.outputs[0]].scale)
+    for a, b in zip(ours, ref):
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(np.round(a / step), np.round(b / step))
+
+
 def test_details_match_litert(models):
-    for kind in ("uint8", "float", "two_int8"):
+    for kind in ("uint8", "float", "two_int8", "int8_float_io"):
         ours, ref = (
             gs.Interpreter(model_path=str(models[kind])),
             LiteRT(model_path=str(models[kind])),
