@@ -27,7 +27,7 @@ $(VENV)/.stamp-venv:
 $(VENV)/.stamp-deps: pyproject.toml $(VENV)/.stamp-venv
 	$(PIP) install -q setuptools wheel "pybind11>=2.10" "cmake>=3.18" ninja
 	$(PIP) install -q "numpy>=1.22" "tensorflow>=2.16" pytest scikit-learn ruff mlxtend \
-		pillow scikit-image "ai-edge-litert; python_version >= '3.10'"
+		pillow scikit-image "ai-edge-litert; python_version >= '3.10'" jsonschema matplotlib paramiko
 	# Real, third-party .tflite vision models for the importer's tests: MediaPipe ships
 	# them inside its wheel. --no-deps: only the model files are used, never the package.
 	$(PIP) install -q --no-deps "mediapipe==0.10.14" || \
@@ -97,6 +97,7 @@ fmt: deps
 bench: install
 	$(PY) benchmarks/bench_vs_litert.py
 	$(PY) benchmarks/bench_gears.py
+	$(PY) benchmarks/bench_compare.py --json out/bench-compare.json --html out/bench-compare.html
 
 # Instructions per inference on emulated ARM (Cortex-A72 = Raspberry Pi 4,
 # Cortex-A76 = Pi 5): gearshift fp32 and int8 against LiteRT fp32 and int8 on

@@ -68,13 +68,17 @@ setup(
         "gearshift.converters",
         "gearshift.converters.passes",
         "gearshift._boards",
+        "gearshift.schemas",  # data only: the bench JSON schema (docs/BENCH.md)
     ],
     package_dir={
         "gearshift": "python/gearshift",
         "gearshift.converters": "converters",
         "gearshift._boards": "boards",  # board profiles and toolchain files (data only)
     },
-    package_data={"gearshift._boards": ["*.toml", "toolchains/*.cmake"]},
+    package_data={
+        "gearshift.schemas": ["*.json"],
+        "gearshift._boards": ["*.toml", "toolchains/*.cmake"],
+    },
     ext_modules=[CMakeExtension("gearshift._core")],
     cmdclass={"build_ext": CMakeBuild},
     zip_safe=False,

@@ -49,6 +49,7 @@ from results_doc import cpu_model, litert_version, write_results
 
 import gearshift as gs
 from gearshift.bench import percentiles, table
+from gearshift.bench_compare import time_interleaved
 
 # Uses custom ops (landmark refinement) that the importer refuses by design.
 SKIP = {"face_landmark_with_attention": "custom ops, refused by the importer"}
@@ -173,20 +174,6 @@ class Gear:
     def run_all(self, xs: np.ndarray) -> list[np.ndarray]:
         parts = [self.run(xs[k : k + 1]) for k in range(len(xs))]
         return [np.concatenate(col) for col in zip(*parts)]
-
-
-def time_interleaved(fns: dict[str, Any], runs: int, warmup: int) -> dict[str, list[float]]:
-    """Times each callable ``runs`` times, round robin, after ``warmup`` rounds."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    samples: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(runs):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            samples[k].append((time.perf_counter() - t0) * 1e3)
-    return samples
 
 
 def bench_model(path: Path, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 For each model: convert Keras -> .gear (gearshift) and Keras -> .tflite
 (TensorFlow's converter), run both interpreters at batch 1 with the same
-thread count, and report latency percentiles, the gearshift/LiteRT ratio,
-file sizes and the max difference between the two outputs.
+thread count in alternating rounds, and report latency percentiles, the
+gearshift/LiteRT ratio, file sizes and the max difference between the two
+outputs. ``gearshift bench FILE.gear --compare litert`` does the same for any
+converted model (docs/BENCH.md).
 
     python benchmarks/bench_vs_litert.py [--runs 200] [--threads 1] [--json OUT]
 
@@ -19,7 +21,6 @@ import os
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -33,6 +34,7 @@ from results_doc import write_results
 
 import gearshift as gs
 from gearshift.bench import percentiles, table
+from gearshift.bench_compare import time_interleaved
 
 
 def models():  # name -> (keras model, input batch of 1)
@@ -85,17 +87,6 @@ def litert_interpreter(tflite_bytes: bytes, threads: int):
     return Interpreter(model_content=tflite_bytes, num_threads=threads), "ai-edge-litert"
 
 
-def time_it(fn, runs: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1e3)
-    return out
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=200)
@@ -114,7 +105,7 @@ def main() -> int:
         rt = gs.Runtime(gear_path, threads=args.threads)
         out = np.empty(rt.run(x).shape, np.float32)
         # time the full Python call, as a user sees it (kernels + binding)
-        gs_ms = time_it(lambda rt=rt, x=x, out=out: rt.run(x, out=out), args.runs, args.warmup)
+        fns = {"gearshift": lambda rt=rt, x=x, out=out: rt.run(x, out=out)}
         y_gs = rt.run(x)
 
         with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its signatures
@@ -125,7 +116,6 @@ def main() -> int:
             "threads": args.threads,
             "gear_bytes": gear_path.stat().st_size,
             "tflite_bytes": len(tfl),
-            "gearshift_fp32_ms": percentiles(gs_ms),
             "arena_bytes": rt.arena_bytes,
         }
         if interp is not None:
@@ -138,14 +128,18 @@ def main() -> int:
                 interp.invoke()
                 return interp.get_tensor(outp)
 
-            lrt_ms = time_it(run_litert, args.runs, args.warmup)
+            fns["litert"] = run_litert
             y_lrt = run_litert()
             row["litert"] = lrt_name
-            row["litert_fp32_ms"] = percentiles(lrt_ms)
+            row["max_abs_diff_vs_litert"] = float(np.abs(y_gs - y_lrt).max())
+        # both in alternating rounds, so that machine noise falls on both alike
+        samples = time_interleaved(fns, args.runs, args.warmup)
+        row["gearshift_fp32_ms"] = percentiles(samples["gearshift"])
+        if "litert" in samples:
+            row["litert_fp32_ms"] = percentiles(samples["litert"])
             row["ratio_median"] = (
                 row["gearshift_fp32_ms"]["median"] / row["litert_fp32_ms"]["median"]
             )
-            row["max_abs_diff_vs_litert"] = float(np.abs(y_gs - y_lrt).max())
         results.append(row)
 
     rows = [("model", "gear KiB", "tflite KiB", "gearshift ms", "LiteRT ms", "ratio", "max |diff|")]

@@ -33,13 +33,19 @@ range, the old counts move to the new bins at their bin centres
 (onnxruntime's ``HistogramCollector`` does the same), costing at most one old
 bin width of resolution.
 
-:func:`activations` runs the numpy reference interpreter and yields every
-intermediate tensor per batch, so calibration needs neither TensorFlow nor the
-C++ runtime. The measurements behind the default are in docs/QUANTIZATION.md.
+:func:`activations` yields every intermediate tensor per batch, computed by
+the graph's fp32 gear on the C++ runtime (``Runtime(keep_tensors=True)``) or,
+where that cannot run, the numpy reference interpreter (10-100x slower);
+neither needs TensorFlow. The measurements behind the default are in
+docs/QUANTIZATION.md.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -47,7 +53,7 @@ import numpy as np
 
 from .calibrate_extremes import Extremes, lone_input_outliers, warn_lone_inputs
 from .ir import Graph
-from .reference import run_graph
+from .reference import _input_map, run_graph
 
 __all__ = [
     "CALIBRATORS",
@@ -62,6 +68,7 @@ __all__ = [
     "MinMax",
     "MovingMinMax",
     "Percentile",
+    "activation_runner",
     "activations",
     "calibrate",
     "histogram_range",
@@ -82,21 +89,148 @@ def activations(
     progress: bool = True,
     total: int | None = None,
     desc: str = "calibrating",
+    engine: str = "auto",
 ) -> Iterator[dict[str, np.ndarray]]:
-    """Runs ``graph`` on each batch with the reference interpreter; yields every
-    non-constant tensor (inputs and intermediates) by name.
+    """Runs ``graph`` on each batch; yields every non-constant tensor (inputs and
+    intermediates) by name, for the batch or consecutive parts of it (axis 0).
 
-    ``progress`` shows a progress line on stderr when it is a terminal.
+    ``engine``: ``"runtime"`` runs the graph's fp32 gear on the C++ runtime
+    (written to a temporary file, every tensor kept), ``"reference"`` the
+    numpy reference interpreter (float64 inside each op, 10-100x slower),
+    ``"auto"`` the runtime where the extension is built and runs the graph,
+    else the reference. ``progress`` shows a progress line on stderr when it
+    is a terminal.
     """
-    from ..progress import Progress
+    with activation_runner(graph, engine) as run:
+        yield from run(batches, progress=progress, total=total, desc=desc)
 
-    if total is None and hasattr(batches, "__len__"):
-        total = len(batches)  # type: ignore[arg-type]
-    with Progress(total, desc, enabled=None if progress else False) as bar:
-        for batch in batches:
-            values = run_graph(graph, batch, keep_all=True)
-            yield {k: v for k, v in values.items() if not graph.tensors[k].is_const}
-            bar.update()
+
+ENGINES = ("auto", "runtime", "reference")
+# Inputs per runtime run while calibrating: its arena keeps every activation of
+# a run (pose_detection: 40 MB per input), so a few at a time.
+RUNTIME_CHUNK = 4
+
+
+@contextlib.contextmanager
+def activation_runner(graph: Graph, engine: str = "auto", copy: bool = True) -> Iterator[Any]:
+    """A callable ``run(batches, progress, total, desc)`` yielding every tensor per
+    batch (see :func:`activations`), open for several passes over the data.
+
+    ``copy=False`` lets the runtime yield read-only views of its memory, which
+    the next batch overwrites: for a consumer that is done with each batch's
+    values before asking for the next (``calibrate``)."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    reference = _ReferenceRunner(graph)
+    if engine == "reference":
+        yield reference
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            runner: Any = stack.enter_context(
+                _RuntimeRunner.open(graph, reference if engine == "auto" else None, copy)
+            )
+        except Exception as e:
+            if engine == "runtime":
+                raise
+            _warn_fallback(e)
+            runner = reference
+        yield runner
+
+
+def _warn_fallback(e: BaseException) -> None:
+    warnings.warn(
+        f"calibrating on the numpy reference interpreter (slower): the C++ runtime "
+        f"could not run this graph ({type(e).__name__}: {e})",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
+class _ReferenceRunner:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+
+    def run_batch(self, batch: Any) -> Iterator[dict[str, np.ndarray]]:
+        values = run_graph(self.graph, batch, keep_all=True)
+        yield {k: v for k, v in values.items() if not self.graph.tensors[k].is_const}
+
+    def __call__(
+        self,
+        batches: Iterable[Any],
+        progress: bool = True,
+        total: int | None = None,
+        desc: str = "calibrating",
+    ) -> Iterator[dict[str, np.ndarray]]:
+        from ..progress import Progress
+
+        if total is None and hasattr(batches, "__len__"):
+            total = len(batches)  # type: ignore[arg-type]
+        with Progress(total, desc, enabled=None if progress else False) as bar:
+            for batch in batches:
+                yield from self.run_batch(batch)
+                bar.update()
+
+
+class _RuntimeRunner(_ReferenceRunner):
+    """The graph's fp32 gear on the C++ runtime with every tensor kept
+    (``Runtime(keep_tensors=True)``), run on at most ``RUNTIME_CHUNK`` inputs
+    at a time (its arena holds all activations of a run at once), yielding
+    one dict per run. With a ``fallback``, a failure of the very first run
+    (an op or shape the runtime cannot plan) hands this and every later batch
+    to it instead."""
+
+    def __init__(
+        self, graph: Graph, rt: Any, fallback: _ReferenceRunner | None, copy: bool = True
+    ) -> None:
+        super().__init__(graph)
+        self.rt = rt
+        self.copy = copy
+        self.fallback = fallback
+        self.ran = False
+        inputs = set(graph.inputs)
+        # node outputs, in graph order
+        self.names = [n.outputs[0] for n in graph.nodes if n.outputs[0] not in inputs]
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(
+        cls, graph: Graph, fallback: _ReferenceRunner | None = None, copy: bool = True
+    ) -> Iterator[_RuntimeRunner]:
+        from ..runtime import Runtime
+        from .write_gear import write_gear
+
+        with tempfile.TemporaryDirectory(prefix="gearshift-calibration-") as folder:
+            path = os.path.join(folder, "fp32.gear")
+            write_gear(graph, path, gears=("fp32",), storage="exact")
+            threads = max(1, min(4, os.cpu_count() or 1))
+            rt = Runtime(path, threads=threads, keep_tensors=True, verify_checksums=False)
+            yield cls(graph, rt, fallback, copy)
+
+    def run_batch(self, batch: Any) -> Iterator[dict[str, np.ndarray]]:
+        if self.rt is None:  # fell back
+            yield from self.fallback.run_batch(batch)  # type: ignore[union-attr]
+            return
+        xs = _input_map(self.graph, batch)  # checks shapes as the reference does
+        n = next(iter(xs.values())).shape[0]
+        for i in range(0, n, RUNTIME_CHUNK):
+            chunk = {t: np.ascontiguousarray(x[i : i + RUNTIME_CHUNK]) for t, x in xs.items()}
+            if self.fallback is not None and not self.ran:
+                try:
+                    self.rt.run(chunk)
+                except Exception as e:
+                    _warn_fallback(e)
+                    self.rt = None
+                    yield from self.fallback.run_batch(batch)
+                    return
+                self.ran = True
+            else:
+                self.rt.run(chunk)
+            # a view dies at the next run: for consumers done with it before the next
+            read = self.rt.read_tensor if self.copy else self.rt._rt._tensor_view
+            values: dict[str, np.ndarray] = dict(chunk)
+            values.update({k: read(k) for k in self.names})
+            yield values
 
 
 class Calibrator:
@@ -408,13 +542,15 @@ def calibrate(
     method: str = DEFAULT_METHOD,
     progress: bool = True,
     warn: bool = True,
+    engine: str = "auto",
 ) -> dict[str, tuple[float, float]]:
     """Runs ``graph`` on ``batches`` and returns a ``(min, max)`` range per activation tensor.
 
     One pass records every input's extremes per tensor; the histogram methods
     (``percentile``, ``mse``, ``entropy``) run a second pass with their bins
     over :func:`histogram_range`. ``warn``: a ``UserWarning`` for each input that
-    alone stretches a tensor's range (:func:`lone_input_outliers`).
+    alone stretches a tensor's range (:func:`lone_input_outliers`). ``engine``:
+    what computes the activations (:func:`activations`).
     """
     cal = make_calibrator(method)
     if not isinstance(batches, Sequence):
@@ -422,15 +558,16 @@ def calibrate(
     # an ExtremesCalibrator's own record is the pass-one record; others get one beside
     feed_cal = not isinstance(cal, (ExtremesCalibrator, HistogramCalibrator))
     ext = cal.extremes if isinstance(cal, ExtremesCalibrator) else Extremes()
-    for acts in activations(graph, batches, progress=progress):
-        for name, arr in acts.items():
-            a = np.asarray(arr, dtype=np.float32)
-            ext.observe(name, a)
-            if feed_cal:
-                cal.observe_batch(name, a)
-    if isinstance(cal, HistogramCalibrator):
-        cal.fix_ranges({n: histogram_range(*ext.get(n)) for n in ext.names()})
-        cal.collect(activations(graph, batches, progress=progress, desc="histograms"))
+    with activation_runner(graph, engine, copy=False) as run:
+        for acts in run(batches, progress=progress):
+            for name, arr in acts.items():
+                a = np.asarray(arr, dtype=np.float32)
+                ext.observe(name, a)
+                if feed_cal:
+                    cal.observe_batch(name, a)
+        if isinstance(cal, HistogramCalibrator):
+            cal.fix_ranges({n: histogram_range(*ext.get(n)) for n in ext.names()})
+            cal.collect(run(batches, progress=progress, desc="histograms"))
     if warn:
         warn_lone_inputs(lone_input_outliers(ext), method)
     return cal.compute()

@@ -46,6 +46,13 @@ class Extremes:
         """``batch``: one tensor's values for a batch of inputs (axis 0); NaN/inf ignored."""
         a = np.asarray(batch, dtype=np.float32)
         a = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
+        if a.size:
+            # NaN and inf propagate into min/max: finite extremes mean none occurred
+            lo, hi = a.min(axis=1), a.max(axis=1)
+            if np.isfinite(lo).all() and np.isfinite(hi).all():
+                self._mins.setdefault(name, []).append(lo)
+                self._maxs.setdefault(name, []).append(hi)
+                return
         finite = np.isfinite(a)
         keep = finite.any(axis=1)  # an input with no finite value has no extremes
         if not keep.all():

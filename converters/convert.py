@@ -443,6 +443,8 @@ def convert(
     )
     if source_accuracy is not None:
         quality["gearshift.accuracy.source"] = f"{source_accuracy:.6g}"
+    if _is_tflite(model):  # what `gearshift bench --compare` runs the peers on
+        quality["gearshift.source_tflite"] = os.path.abspath(os.fspath(model))
     written = write_gear(
         graph,
         out,

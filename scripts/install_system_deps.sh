@@ -4,7 +4,9 @@
 set -euo pipefail
 
 need=()
-for pkg in g++ libgtest-dev; do
+# openssh-server and -client: the remote-board tests (tests/python/test_bench_remote.py) start
+# their own sshd on 127.0.0.1 with a throwaway host key; nothing else uses them.
+for pkg in g++ libgtest-dev openssh-server openssh-client; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

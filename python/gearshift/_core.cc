@@ -107,10 +107,11 @@ std::string ShapeStr(const gearshift::Shape& s) {
 // with the GIL released (a thread holding mu_ needs the GIL to finish).
 class PyRuntime {
  public:
-  PyRuntime(const std::string& path, const std::string& gear, int threads,
-            bool verify_checksums, bool use_mmap, const std::string& isa,
-            const std::string& prepare, int64_t memory_budget_bytes) {
+  PyRuntime(const std::string& path, const std::string& gear, int threads, bool verify_checksums,
+            bool use_mmap, const std::string& isa, const std::string& prepare,
+            int64_t memory_budget_bytes, bool keep_tensors) {
     gearshift::RuntimeOptions opt;
+    opt.keep_tensors = keep_tensors;
     opt.isa = isa;
     opt.prepare = prepare;
     opt.memory_budget_bytes = memory_budget_bytes;
@@ -153,6 +154,40 @@ class PyRuntime {
     return out;
   }
   int64_t arena_bytes() const { return rt_->arena_bytes(); }
+  // keep_tensors: tensor `name`'s values after the last run, float32.
+  py::array ReadTensor(const std::string& name) {
+    std::vector<float> values;
+    gearshift::Shape shape;
+    Status s;
+    {
+      py::gil_scoped_release nogil;
+      std::lock_guard<std::mutex> lock(mu_);
+      s = rt_->ReadTensor(name, &values, &shape);
+    }
+    Check(s);
+    // The array takes the vector's memory: no second copy.
+    auto held = std::make_unique<std::vector<float>>(std::move(values));
+    py::capsule owner(held.get(), [](void* p) { delete static_cast<std::vector<float>*>(p); });
+    const float* data = held.release()->data();  // owner frees it from here on
+    return py::array_t<float>(std::vector<py::ssize_t>(shape.begin(), shape.end()), data, owner);
+  }
+  // keep_tensors, float gears: a read-only view of tensor `name` in the
+  // arena. Internal (calibration): it dangles after the next run, so the
+  // caller must be done with it before running again.
+  py::array TensorView(py::object self, const std::string& name) {
+    const float* data = nullptr;
+    gearshift::Shape shape;
+    Status s;
+    {
+      py::gil_scoped_release nogil;
+      std::lock_guard<std::mutex> lock(mu_);
+      s = rt_->TensorView(name, &data, &shape);
+    }
+    Check(s);
+    py::array_t<float> view(std::vector<py::ssize_t>(shape.begin(), shape.end()), data, self);
+    py::detail::array_proxy(view.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    return view;
+  }
   int threads() const { return rt_->threads(); }
   std::string isa() const { return rt_->isa(); }
 
@@ -338,12 +373,12 @@ PYBIND11_MODULE(_core, m) {
       "(single_rounding: FULLY_CONNECTED's requantization, else CONV_2D's).");
 
   py::class_<PyRuntime>(m, "Runtime")
-      .def(py::init<const std::string&, const std::string&, int, bool, bool,
-                    const std::string&, const std::string&, int64_t>(),
+      .def(py::init<const std::string&, const std::string&, int, bool, bool, const std::string&,
+                    const std::string&, int64_t, bool>(),
            py::arg("path"), py::arg("gear") = "", py::arg("threads") = 1,
-           py::arg("verify_checksums") = true, py::arg("use_mmap") = true,
-           py::arg("isa") = "", py::arg("prepare") = "lazy",
-           py::arg("memory_budget_bytes") = 0)
+           py::arg("verify_checksums") = true, py::arg("use_mmap") = true, py::arg("isa") = "",
+           py::arg("prepare") = "lazy", py::arg("memory_budget_bytes") = 0,
+           py::arg("keep_tensors") = false)
       .def_property_readonly("inputs", &PyRuntime::inputs)
       .def_property_readonly("outputs", &PyRuntime::outputs)
       .def_property_readonly("gears", &PyRuntime::gears)
@@ -357,5 +392,15 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("isa", &PyRuntime::isa)
       .def("run", &PyRuntime::Run, py::arg("inputs"), py::arg("out") = py::none(),
            py::arg("native_io") = false)
+      .def(
+          "_tensor_view",
+          [](py::object self, const std::string& name) {
+            return self.cast<PyRuntime&>().TensorView(self, name);
+          },
+          py::arg("name"),
+          "Internal: a read-only view of a kept float tensor, valid until the next run.")
+      .def("read_tensor", &PyRuntime::ReadTensor, py::arg("name"),
+           "keep_tensors runtimes: tensor `name`'s values after the last run (float32; "
+           "int8 gears dequantized).")
       .def("output_shapes", &PyRuntime::OutputShapes, py::arg("input_shapes"));
 }

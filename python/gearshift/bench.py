@@ -7,10 +7,6 @@ which hides the tail that a latency budget cares about).
 from __future__ import annotations
 
 import math
-import os
-import platform
-import resource
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,9 +16,11 @@ from gearshift.runtime import Runtime
 
 
 def peak_rss_bytes() -> int:
-    """Peak resident set size of this process so far (the whole process)."""
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(rss if sys.platform == "darwin" else rss * 1024)
+    """Peak resident set size of this process so far (the whole process: every
+    runtime it has loaded; ``gearshift bench`` measures each in a fresh child)."""
+    from gearshift.bench_child import peak_rss_bytes as peak
+
+    return peak()
 
 
 def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
@@ -54,88 +52,37 @@ def bench_file(
     batch: int = 1,
     power: Any = None,
     profile: bool = False,
+    **options: Any,
 ) -> dict[str, Any]:
-    """Benchmarks each gear of ``path``; returns the contract's JSON shape. The
-    medians also refresh this machine's cost table (``gearshift.costs``).
+    """Benchmarks each gear of ``path``; returns the document of docs/BENCH.md
+    (``results``, one per runtime and gear, and ``gears``: gearshift's by gear
+    name). The medians also refresh this machine's cost table
+    (``gearshift.costs``).
 
     ``power``: a ``gearshift.power`` source (or None). Where it reports
-    ``power_w`` (read before and after each gear's runs, averaged), each gear
+    ``power_w`` (read around each gear's blocks of runs, averaged), each gear
     also gets ``power_w`` and ``joules_per_inference`` (power times the median
     latency): the board's whole draw, not the model's alone.
 
     ``profile``: also time every node in the timed runs (a clock read per
     node) and add each gear's ``profile`` (:func:`summarize_profile`).
-    """
-    rt = Runtime(path, threads=threads)
-    chosen = list(rt.gears) if not gears else list(gears)
-    unknown = [g for g in chosen if g not in rt.gears]
-    if unknown:
-        raise ValueError(f"unknown gear(s) {unknown}; {path} carries {list(rt.gears)}")
-    xs = random_inputs(rt, batch)
-    x = xs[0] if len(xs) == 1 else xs
-    result: dict[str, Any] = {
-        "file": os.fspath(path),
-        "file_bytes": os.path.getsize(path),
-        "batch": batch,
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.machine(),
-            "cpus": os.cpu_count(),
-        },
-        "gears": {},
-    }
-    rt.profiling = profile
-    for g in chosen:
-        rt.gear = g
-        for _ in range(warmup):
-            rt.run(x)
-        watts = []
-        if power is not None:
-            watts.append(power.read().power_w)
-        samples = []
-        node_runs: list[list[tuple[str, str, float]]] = []
-        for _ in range(runs):
-            rt.run(x)
-            samples.append(rt.last_latency_ms)
-            if profile:
-                node_runs.append(rt.last_profile)
-        if power is not None:
-            watts.append(power.read().power_w)
-        known = [w for w in watts if w is not None]
-        energy = {}
-        if known:
-            w = float(np.mean(known))
-            energy = {
-                "power_w": w,
-                "joules_per_inference": w * percentiles(samples)["median"] / 1e3,
-            }
-        result["gears"][g] = {
-            "latency_ms": percentiles(samples),
-            "runs": runs,
-            "threads": rt.threads,
-            "peak_rss_bytes": peak_rss_bytes(),
-            "file_bytes": result["file_bytes"],
-            "arena_bytes": rt.arena_bytes,
-            "prepared_bytes": rt.prepared_bytes,
-            **energy,
-        }
-        if profile:
-            result["gears"][g]["profile"] = summarize_profile(
-                node_runs, percentiles(samples)["median"]
-            )
-    order = [g for g in rt.gears if g in result["gears"]]  # precision order
-    medians = {g: result["gears"][g]["latency_ms"]["median"] for g in order}
-    from . import costs
 
-    joules = {
-        g: result["gears"][g]["joules_per_inference"]
-        for g in order
-        if "joules_per_inference" in result["gears"][g]
-    }
-    costs.store(rt.path, rt.threads, rt.isa, medians, joules)  # the shifter's cost table
-    for g, by in dominated_gears(order, medians).items():
-        result["gears"][g]["dominated_by"] = by
-    return result
+    ``options``: the rest of :func:`gearshift.bench_compare.run_bench`
+    (``compare``, ``tflite``, ``validation``, ``duration_s``, ``memory``...).
+    """
+    from gearshift.bench_compare import run_bench
+
+    return run_bench(
+        path,
+        gears=gears,
+        threads=threads,
+        runs=runs,
+        warmup=warmup,
+        batch=batch,
+        power=power,
+        profile=profile,
+        **options,
+    )
 
 
 def summarize_profile(

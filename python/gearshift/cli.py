@@ -209,10 +209,57 @@ def _power_source(spec: str) -> Any:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from gearshift.bench import bench_file, format_bench, format_profile
+    from gearshift.bench_compare import parse_duration
 
+    if not os.path.isfile(args.file):
+        raise CliError(f"no such .gear file: {args.file}")
     gears = None if args.gears in (None, "all") else _split_list(args.gears)
-    result = bench_file(
+    compare = [] if not args.compare else _split_list(args.compare)
+    duration = parse_duration(args.duration) if args.duration else None
+    doc = _bench_hosts(args) if args.host else _bench_here(args, gears, compare, duration)
+    _write_bench(doc, args)
+    return 0
+
+
+def _bench_hosts(args: argparse.Namespace) -> dict[str, Any]:
+    """--host: the same benchmark on each board over SSH, in parallel; one document."""
+    from gearshift.remote import RemoteError, bench_fleet, build_dir
+
+    common = ["--threads", str(args.threads), "--runs", str(args.runs)]
+    common += ["--warmup", str(args.warmup), "--batch", str(args.batch)]
+    common += ["--gears", args.gears] if args.gears else []
+    common += ["--profile"] if args.profile else []
+    py = list(common)  # gearshift bench on a board with Python takes the rest too
+    py += ["--compare", args.compare] if args.compare else []
+    py += ["--duration", args.duration] if args.duration else []
+    py += ["--power", args.power]
+    extra = []  # files the board needs besides the model, copied beside it
+    if args.validation:
+        extra.append(args.validation)
+        py += ["--validation", Path(args.validation).name]
+    if args.compare:
+        from gearshift.bench_compare import peer_models
+
+        for path, flag in zip(
+            peer_models(args.file, args.tflite, args.onnx)[:2], ("--tflite", "--onnx")
+        ):
+            if path:
+                extra.append(path)
+                py += [flag, Path(path).name]
+    try:
+        return bench_fleet(
+            args.host, args.file, build_dir(args.board, args.build), py, common, extra
+        )
+    except RemoteError as e:
+        raise CliError(str(e)) from None
+
+
+def _bench_here(
+    args: argparse.Namespace, gears: Any, compare: list[str], duration: float | None
+) -> dict[str, Any]:
+    from gearshift.bench_compare import load_validation, run_bench
+
+    return run_bench(
         args.file,
         gears=gears,
         threads=args.threads,
@@ -221,14 +268,56 @@ def cmd_bench(args: argparse.Namespace) -> int:
         batch=args.batch,
         power=_power_source(args.power),
         profile=args.profile,
+        compare=compare,
+        tflite=args.tflite,
+        onnx=args.onnx,
+        validation=load_validation(args.validation) if args.validation else None,
+        duration_s=duration,
     )
-    print(format_bench(result))
+
+
+def _write_bench(doc: dict[str, Any], args: argparse.Namespace) -> None:
+    from gearshift.bench import format_profile
+    from gearshift.bench_report import format_results, write_csv
+
+    print(format_results(doc))
     if args.profile:
-        print(format_profile(result))
+        print(format_profile(doc))
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
         print(f"wrote {args.json}")
+    if args.csv:
+        write_csv(doc, args.csv)
+        print(f"wrote {args.csv}")
+    if args.html:
+        from gearshift.bench_report import write_html
+
+        write_html(doc, args.html)
+        print(f"wrote {args.html}")
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from gearshift.remote import RemoteError, build_dir, deploy, parse_host
+
+    build = build_dir(args.board, args.build)
+    for f in args.files:
+        if not os.path.isfile(f):
+            raise CliError(f"no such file: {f}")
+    if build is None and not args.files:
+        raise CliError("nothing to copy: give --board NAME or --build DIR, and/or files")
+    for h in args.host:
+        try:
+            written = deploy(parse_host(h), build, args.files, args.remote_dir)
+        except RemoteError as e:
+            raise CliError(str(e)) from None
+        print(f"{h}: copied {len(written)} file(s) to {posixpath_dir(written)}")
     return 0
+
+
+def posixpath_dir(paths: list[str]) -> str:
+    import posixpath
+
+    return posixpath.commonpath(paths) if paths else "-"
 
 
 # -- simulate ----------------------------------------------------------------------
@@ -375,6 +464,14 @@ def _sparsity(text: str) -> float:
     return v
 
 
+def _build_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--board",
+        help="with --host: copy gearshift build --board NAME's output (dist-NAME) to the board",
+    )
+    p.add_argument("--build", metavar="DIR", help="with --host: a gearshift build output to copy")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gearshift",
@@ -466,7 +563,61 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="power source for joules per inference: auto (default), none, or a sysfs root",
     )
+    b.add_argument(
+        "--compare",
+        metavar="RUNTIMES",
+        help="also run the source model in these runtimes, in alternating rounds: "
+        "litert,tflite-runtime,onnxruntime (those not installed are skipped with a note)",
+    )
+    b.add_argument(
+        "--tflite",
+        metavar="SRC.tflite",
+        help="the model the peers run (default: the .tflite the file was converted from)",
+    )
+    b.add_argument(
+        "--onnx",
+        metavar="SRC.onnx",
+        help="the model onnxruntime runs (default: the .onnx beside the .tflite)",
+    )
+    b.add_argument(
+        "--validation",
+        metavar="XY.npz",
+        help="arrays x and y: accuracy per gear and runtime (y labels) or error (y outputs)",
+    )
+    b.add_argument(
+        "--duration",
+        metavar="TIME",
+        help="run for this long (30s, 10m, 1h) instead of --runs: sustained speed, with a "
+        "timeline of latency, temperature and throttling",
+    )
+    b.add_argument("--csv", metavar="OUT.csv", help="write one row per runtime and gear")
+    b.add_argument(
+        "--html",
+        metavar="OUT.html",
+        help="write a self-contained report with plots (needs matplotlib: gearshift[plot])",
+    )
+    b.add_argument(
+        "--host",
+        action="append",
+        metavar="USER@HOST[:PORT]",
+        help="benchmark on this board over SSH instead of here; repeat for a fleet, run in "
+        "parallel into one report (needs paramiko: gearshift[remote])",
+    )
+    _build_args(b)
     b.set_defaults(func=cmd_bench)
+
+    dp = sub.add_parser("deploy", help="copy a board build and files to boards over SSH")
+    dp.add_argument("files", nargs="*", help="files to copy too (models, inputs)")
+    dp.add_argument(
+        "--host", action="append", required=True, metavar="USER@HOST[:PORT]", help="repeatable"
+    )
+    _build_args(dp)
+    dp.add_argument(
+        "--remote-dir",
+        default="gearshift",
+        help="where on the board: under the login's home unless absolute (default: gearshift)",
+    )
+    dp.set_defaults(func=cmd_deploy)
 
     sm = sub.add_parser(
         "simulate", help="play a battery/temperature trace against a model, in trace time"

@@ -59,6 +59,10 @@ class Runtime:
             CPU supports, e.g. ``"avx2"``, ``"avx512"``, ``"avx512vnni"``, ``"neon"``,
             ``"neon_dot"`` or ``"neon_i8mm"``. An unavailable one
             raises ``ValueError`` listing those available.
+        keep_tensors: keep every tensor the graph computes readable after a
+            run (:meth:`read_tensor`): no activation memory is reused, so the
+            arena holds all activations at once. For calibration and
+            debugging (layer-by-layer comparisons), not for deployment.
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class Runtime:
         *,
         verify_checksums: bool = True,
         isa: str | None = None,
+        keep_tensors: bool = False,
     ) -> None:
         path = os.fspath(path)
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
@@ -96,6 +101,7 @@ class Runtime:
             isa=isa or "",
             prepare=prepare,
             memory_budget_bytes=budget,
+            keep_tensors=bool(keep_tensors),
         )
         self._gear_info: dict[str, dict[str, Any]] | None = None
         specs = [*self._rt.inputs, *self._rt.outputs]
@@ -152,6 +158,13 @@ class Runtime:
         """Kernel instruction set selected at open: ``"ref"``, ``"avx2"``, ``"avxvnni"``,
         ``"avx512vnni"``, ``"neon"``, ``"neon_dot"``, ``"neon_i8mm"``, ..."""
         return self._rt.isa
+
+    def read_tensor(self, name: str) -> np.ndarray:
+        """Values of tensor ``name`` (a node's output) after the last :meth:`run`,
+        as float32; an integer gear's values dequantized with its activation
+        parameters. Needs ``keep_tensors=True``; raises ``ValueError`` for an
+        unknown name, a constant, a float gear's graph input, or before a run."""
+        return self._rt.read_tensor(name)
 
     @property
     def last_latency_ms(self) -> float:

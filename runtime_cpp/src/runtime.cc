@@ -74,7 +74,7 @@ class AlignedBuffer {
 class RuntimeImpl final : public Runtime {
  public:
   RuntimeImpl(std::unique_ptr<GearFile> file, int gear, int threads, KernelTable kernels,
-              bool prepare_all, int64_t budget)
+              bool prepare_all, int64_t budget, bool keep_tensors)
       : file_(std::move(file)),
         model_(file_->model()),
         gear_index_(gear),
@@ -82,7 +82,8 @@ class RuntimeImpl final : public Runtime {
         isa_(kernels.isa),
         prepare_all_(prepare_all),
         budget_(budget),
-        cache_(16, std::move(kernels)),
+        keep_tensors_(keep_tensors),
+        cache_(16, std::move(kernels), keep_tensors),
         slots_(model_.gears.size()) {
     for (int t : model_.inputs) inputs_.push_back(Info(t));
     for (int t : model_.outputs) outputs_.push_back(Info(t));
@@ -171,12 +172,14 @@ class RuntimeImpl final : public Runtime {
       const bool profile = profiling_.load();
       if (profile) step_ms_.assign(plan_->steps().size(), 0.0);
       const auto start = std::chrono::steady_clock::now();
+      ran_plan_ = nullptr;
       if (native_io && !plan_->int8()) {
         RunFloatGearIo(inputs, outputs, profile);
       } else {
         plan_->Run(inputs, outputs, arena_.data(), &pool_, profile ? step_ms_.data() : nullptr,
                    native_io);
       }
+      ran_plan_ = plan_;
       const auto end = std::chrono::steady_clock::now();
       last_latency_ms_.store(std::chrono::duration<double, std::milli>(end - start).count());
       if (profile) {
@@ -187,6 +190,47 @@ class RuntimeImpl final : public Runtime {
         std::lock_guard<std::mutex> lock(profile_mu_);
         last_profile_ = std::move(times);
       }
+      return Status::Ok();
+    });
+  }
+
+  Status ReadTensor(const std::string& name, std::vector<float>* values, Shape* shape) override {
+    return Guarded("ReadTensor", [&]() -> Status {
+      if (values == nullptr || shape == nullptr) return InvalidArgument("ReadTensor: null output");
+      std::lock_guard<std::mutex> run(run_mu_);
+      int t;
+      const void* data;
+      GS_RETURN_IF_ERROR(KeptTensorLocked("ReadTensor", name, &t, &data));
+      *shape = plan_->tensor_shapes()[t];
+      const int64_t n = NumElements(*shape);
+      if (plan_->int8()) {
+        values->resize(static_cast<size_t>(n));
+        const ActQuant q = model_.gears[plan_->gear()].activations[t];
+        const auto* v = static_cast<const int8_t*>(data);
+        for (int64_t i = 0; i < n; ++i) {
+          (*values)[i] = q.scale * static_cast<float>(int32_t{v[i]} - q.zero_point);
+        }
+      } else {
+        const auto* v = static_cast<const float*>(data);
+        values->assign(v, v + n);
+      }
+      return Status::Ok();
+    });
+  }
+
+  Status TensorView(const std::string& name, const float** data, Shape* shape) override {
+    return Guarded("TensorView", [&]() -> Status {
+      if (data == nullptr || shape == nullptr) return InvalidArgument("TensorView: null output");
+      std::lock_guard<std::mutex> run(run_mu_);
+      int t;
+      const void* p;
+      GS_RETURN_IF_ERROR(KeptTensorLocked("TensorView", name, &t, &p));
+      if (plan_->int8()) {
+        return InvalidArgument("TensorView: gear '" + gears_[plan_->gear()] +
+                               "' holds int8 values; ReadTensor dequantizes them");
+      }
+      *data = static_cast<const float*>(p);
+      *shape = plan_->tensor_shapes()[t];
       return Status::Ok();
     });
   }
@@ -388,6 +432,7 @@ class RuntimeImpl final : public Runtime {
                       "-byte activation arena");
     }
     plan_ = plan;
+    ran_plan_ = nullptr;  // the arena no longer holds a run of plan_
     arena_bytes_.store(plan->arena_bytes());
     prepared_ = true;
     prepared_shapes_ = input_shapes;
@@ -423,6 +468,31 @@ class RuntimeImpl final : public Runtime {
     return budget;
   }
 
+  // keep_tensors: tensor `name`'s index and where the last Run of the
+  // current plan left its values (run_mu_ held).
+  Status KeptTensorLocked(const char* where, const std::string& name, int* t, const void** data) {
+    if (!keep_tensors_) {
+      return InvalidArgument(std::string(where) + ": open the runtime with keep_tensors to read '" +
+                             name + "'");
+    }
+    // The arena holds ran_plan_'s tensors until another plan runs or is
+    // prepared (PrepareImpl resets it).
+    if (ran_plan_ == nullptr || ran_plan_ != plan_) {
+      return InvalidArgument(std::string(where) + ": no Run of the current plan yet");
+    }
+    *t = -1;
+    for (size_t i = 0; i < model_.tensors.size() && *t < 0; ++i) {
+      if (model_.tensors[i].name == name) *t = static_cast<int>(i);
+    }
+    if (*t < 0) return InvalidArgument(std::string(where) + ": no tensor named '" + name + "'");
+    *data = plan_->TensorData(*t, arena_.data());
+    if (*data == nullptr) {
+      return InvalidArgument(std::string(where) + ": '" + name +
+                             "' is a constant or a graph input (the values passed to Run)");
+    }
+    return Status::Ok();
+  }
+
   static bool SameShapes(const std::vector<Shape>& a, const std::vector<Shape>& b) {
     return a == b;
   }
@@ -452,10 +522,12 @@ class RuntimeImpl final : public Runtime {
   std::string isa_;
   const bool prepare_all_;
   const int64_t budget_;  // bytes; <= 0: unlimited
+  const bool keep_tensors_;  // RuntimeOptions::keep_tensors
 
   std::mutex run_mu_;  // guards everything below up to state_mu_
   PlanCache cache_;
   Plan* plan_ = nullptr;   // owned by cache_
+  Plan* ran_plan_ = nullptr;     // keep_tensors: the plan whose run the arena holds
   std::vector<double> step_ms_;  // a profiled run's step times
   bool integer_io_ = false;      // some input/output has an integer interface
   // RunFloatGearIo's staging: float values of integer-interface tensors.
@@ -509,7 +581,7 @@ Status CreateRuntime(std::unique_ptr<GearFile> file, const RuntimeOptions& optio
     GS_RETURN_IF_ERROR(BuildKernelTable(options.isa, &kernels));
     auto rt = std::make_unique<RuntimeImpl>(std::move(file), gear, options.threads,
                                             std::move(kernels), options.prepare == "all",
-                                            options.memory_budget_bytes);
+                                            options.memory_budget_bytes, options.keep_tensors);
     if (options.prepare == "all") GS_RETURN_IF_ERROR(rt->PrepareAll());
     *out = std::move(rt);
     return Status::Ok();

@@ -3,17 +3,24 @@
 //
 // gearshift-bench: latency and memory of each gear of a .gear file on random
 // inputs, without Python. Reports min/median/p90/p99 after a warm-up (the
-// tail is what a latency budget cares about) as a table or as the same JSON
-// that `gearshift bench --json` writes. Exit codes: 0 ok, 1 error, 2 usage.
+// tail is what a latency budget cares about) as a table or as the JSON
+// document `gearshift bench --json` writes (docs/BENCH.md, schema version 1;
+// one process for every gear, so load_ms and peak_rss_bytes are this
+// process's). Exit codes: 0 ok, 1 error, 2 usage.
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <exception>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gearshift/gearshift.h"
@@ -27,7 +34,8 @@ constexpr char kUsage[] =
     "                       [--warmup N] [--batch N] [--profile] [--json]\n"
     "  --gears   comma-separated gear names, or all (default)\n"
     "  --threads worker threads (default 1)\n"
-    "  --runs    timed runs per gear (default 50); --warmup untimed runs (default 5)\n"
+    "  --runs    timed runs per gear (default 50); --warmup untimed runs (default 5;\n"
+    "            the first, which ends the gear's load time, always runs)\n"
     "  --batch   batch size for inputs whose dimension 0 is -1 (default 1)\n"
     "  --profile time every node too: time per op type and the slowest nodes\n"
     "  --json    print JSON instead of a table\n";
@@ -43,7 +51,8 @@ struct ProfileRow {
 struct GearResult {
   std::string gear;
   double min = 0, median = 0, p90 = 0, p99 = 0, mean = 0;
-  int64_t arena_bytes = 0, peak_rss_bytes = 0;
+  double load_ms = 0;  // switch to the gear (the first: open the file) to the end of its first run
+  int64_t arena_bytes = 0, prepared_bytes = 0, peak_rss_bytes = 0;
   std::vector<ProfileRow> nodes, ops;  // --profile only
   double other_ms = 0;                 // latency the nodes do not cover
 };
@@ -57,7 +66,22 @@ double Percentile(const std::vector<double>& sorted, double q) {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - static_cast<double>(lo));
 }
 
+// A /proc/self/status field (VmHWM, VmRSS) in bytes; -1 where unreadable.
+int64_t ProcStatusBytes(const std::string& field) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.compare(0, field.size() + 1, field + ":") == 0) {
+      return std::atoll(line.c_str() + field.size() + 1) * 1024;  // kB
+    }
+  }
+  return -1;
+}
+
+// Peak resident set of this process: VmHWM, else ru_maxrss.
 int64_t PeakRssBytes() {
+  const int64_t hwm = ProcStatusBytes("VmHWM");
+  if (hwm >= 0) return hwm;
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
 #if defined(__APPLE__)
@@ -65,6 +89,27 @@ int64_t PeakRssBytes() {
 #else
   return static_cast<int64_t>(ru.ru_maxrss) * 1024;  // Linux reports KiB
 #endif
+}
+
+double MsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The CPU's model name from /proc/cpuinfo, else the machine name.
+std::string CpuModel(const std::string& machine) {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key = line.substr(0, colon);
+    key.erase(key.find_last_not_of(" \t") + 1);
+    if (key == "model name" || key == "Model" || key == "Hardware") {
+      const size_t v = line.find_first_not_of(" \t", colon + 1);
+      return v == std::string::npos ? machine : line.substr(v);
+    }
+  }
+  return machine;
 }
 
 double Median(std::vector<double> v) {
@@ -175,6 +220,7 @@ int Main(int argc, char** argv) {
   RuntimeOptions options;
   options.threads = static_cast<int>(threads);
   std::unique_ptr<Runtime> rt;
+  auto t_load = std::chrono::steady_clock::now();  // the first gear's load includes the open
   Status s = Runtime::Open(path, options, &rt);
   if (!s.ok()) return tools::FailStatus(s);
   std::vector<std::string> gears =
@@ -209,7 +255,9 @@ int Main(int argc, char** argv) {
 
   rt->SetProfiling(profile);
   std::vector<GearResult> results;
-  for (const std::string& g : gears) {
+  for (size_t gi = 0; gi < gears.size(); ++gi) {
+    const std::string& g = gears[gi];
+    if (gi > 0) t_load = std::chrono::steady_clock::now();
     s = rt->SetGear(g);
     if (s.ok()) s = rt->Prepare(shapes);
     if (!s.ok()) return tools::FailStatus(s);
@@ -221,7 +269,10 @@ int Main(int argc, char** argv) {
       out_data.emplace_back(static_cast<size_t>(n));
     }
     for (auto& v : out_data) out_ptrs.push_back(v.data());
-    for (long i = 0; i < warmup; ++i) {
+    s = rt->Run(in_ptrs.data(), out_ptrs.data());  // the first inference ends the load
+    if (!s.ok()) return tools::FailStatus(s);
+    const double load_ms = MsSince(t_load);
+    for (long i = 1; i < warmup; ++i) {
       s = rt->Run(in_ptrs.data(), out_ptrs.data());
       if (!s.ok()) return tools::FailStatus(s);
     }
@@ -248,53 +299,94 @@ int Main(int argc, char** argv) {
     r.p90 = Percentile(samples, 90);
     r.p99 = Percentile(samples, 99);
     for (double v : samples) r.mean += v / static_cast<double>(samples.size());
+    r.load_ms = load_ms;
     r.arena_bytes = rt->arena_bytes();
+    r.prepared_bytes = rt->prepared_bytes();
     r.peak_rss_bytes = PeakRssBytes();
     if (profile) Summarize(names, node_ms, &r);
     results.push_back(r);
   }
 
   if (json) {
-    std::printf("{\"file\": %s, \"file_bytes\": %lld, \"batch\": %ld, \"gears\": {",
-                JsonString(path).c_str(), static_cast<long long>(file_bytes), batch);
-    for (size_t i = 0; i < results.size(); ++i) {
-      const GearResult& r = results[i];
-      std::printf(
-          "%s%s: {\"latency_ms\": {\"min\": %.6f, \"median\": %.6f, \"p90\": %.6f, "
-          "\"p99\": %.6f, \"mean\": %.6f}, \"runs\": %ld, \"threads\": %d, "
-          "\"peak_rss_bytes\": %lld, \"file_bytes\": %lld, \"arena_bytes\": %lld",
-          i ? ", " : "", JsonString(r.gear).c_str(), r.min, r.median, r.p90, r.p99, r.mean, runs,
-          rt->threads(), static_cast<long long>(r.peak_rss_bytes),
-          static_cast<long long>(file_bytes), static_cast<long long>(r.arena_bytes));
+    // One result object, written twice: in "results" and, for older readers, in
+    // "gears" by gear name (as gearshift bench --json does).
+    auto result_json = [&](const GearResult& r) {
+      char buf[1024];
+      std::string o;
+      std::snprintf(buf, sizeof(buf),
+                    "{\"runtime\": \"gearshift\", \"gear\": %s, \"threads\": %d, "
+                    "\"host\": \"local\", \"model\": %s, ",
+                    JsonString(r.gear).c_str(), rt->threads(), JsonString(path).c_str());
+      o += buf;
+      std::snprintf(buf, sizeof(buf),
+                    "\"latency_ms\": {\"min\": %.6f, \"median\": %.6f, \"p90\": %.6f, "
+                    "\"p99\": %.6f, \"mean\": %.6f}, \"runs\": %ld, \"load_ms\": %.6f, "
+                    "\"peak_rss_bytes\": %lld, \"file_bytes\": %lld, \"arena_bytes\": %lld, "
+                    "\"prepared_bytes\": %lld",
+                    r.min, r.median, r.p90, r.p99, r.mean, runs, r.load_ms,
+                    static_cast<long long>(r.peak_rss_bytes), static_cast<long long>(file_bytes),
+                    static_cast<long long>(r.arena_bytes),
+                    static_cast<long long>(r.prepared_bytes));
+      o += buf;
       if (profile) {  // the same shape as gearshift bench --profile --json
-        std::printf(", \"profile\": {\"nodes\": [");
+        o += ", \"profile\": {\"nodes\": [";
         for (size_t j = 0; j < r.nodes.size(); ++j) {
-          std::printf("%s{\"name\": %s, \"op\": %s, \"ms\": %.6f, \"share\": %.6f}",
-                      j ? ", " : "", JsonString(r.nodes[j].name).c_str(),
-                      JsonString(r.nodes[j].op).c_str(), r.nodes[j].ms, r.nodes[j].share);
+          std::snprintf(buf, sizeof(buf),
+                        "%s{\"name\": %s, \"op\": %s, \"ms\": %.6f, \"share\": %.6f}",
+                        j ? ", " : "", JsonString(r.nodes[j].name).c_str(),
+                        JsonString(r.nodes[j].op).c_str(), r.nodes[j].ms, r.nodes[j].share);
+          o += buf;
         }
-        std::printf("], \"ops\": [");
+        o += "], \"ops\": [";
         for (size_t j = 0; j < r.ops.size(); ++j) {
-          std::printf("%s{\"op\": %s, \"nodes\": %d, \"ms\": %.6f, \"share\": %.6f}",
-                      j ? ", " : "", JsonString(r.ops[j].op).c_str(), r.ops[j].nodes,
-                      r.ops[j].ms, r.ops[j].share);
+          std::snprintf(buf, sizeof(buf),
+                        "%s{\"op\": %s, \"nodes\": %d, \"ms\": %.6f, \"share\": %.6f}",
+                        j ? ", " : "", JsonString(r.ops[j].op).c_str(), r.ops[j].nodes, r.ops[j].ms,
+                        r.ops[j].share);
+          o += buf;
         }
-        std::printf("], \"other_ms\": %.6f}", r.other_ms);
+        std::snprintf(buf, sizeof(buf), "], \"other_ms\": %.6f}", r.other_ms);
+        o += buf;
       }
-      std::printf("}");
+      return o + "}";
+    };
+    struct utsname un;
+    const bool have_un = uname(&un) == 0;
+    const std::string machine = have_un ? un.machine : "";
+    const std::string platform =
+        have_un ? std::string(un.sysname) + "-" + un.release + "-" + un.machine : "";
+    char created[32];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    std::printf(
+        "{\"schema\": \"gearshift-bench\", \"schema_version\": 1, "
+        "\"tool\": \"gearshift-bench %s (c++)\", \"created\": \"%s\", \"file\": %s, "
+        "\"file_bytes\": %lld, \"batch\": %ld, \"threads\": %d, \"warmup\": %ld, "
+        "\"duration_s\": null, \"machine\": {\"platform\": %s, \"processor\": %s, "
+        "\"cpu\": %s, \"cpus\": %u}, \"skipped\": [], \"notes\": [], \"results\": [",
+        kVersion, created, JsonString(path).c_str(), static_cast<long long>(file_bytes), batch,
+        rt->threads(), warmup, JsonString(platform).c_str(), JsonString(machine).c_str(),
+        JsonString(CpuModel(machine)).c_str(), std::thread::hardware_concurrency());
+    for (size_t i = 0; i < results.size(); ++i) {
+      std::printf("%s%s", i ? ", " : "", result_json(results[i]).c_str());
+    }
+    std::printf("], \"gears\": {");
+    for (size_t i = 0; i < results.size(); ++i) {
+      std::printf("%s%s: %s", i ? ", " : "", JsonString(results[i].gear).c_str(),
+                  result_json(results[i]).c_str());
     }
     std::printf("}}\n");
     return tools::kExitOk;
   }
   std::printf("%s  (%.1f KiB, batch %ld)\n", path.c_str(), static_cast<double>(file_bytes) / 1024,
               batch);
-  std::printf("%-12s %10s %10s %10s %10s %6s %7s %10s %12s\n", "gear", "min ms", "median ms",
-              "p90 ms", "p99 ms", "runs", "threads", "arena KiB", "peak RSS MiB");
+  std::printf("%-12s %10s %10s %10s %10s %6s %7s %10s %12s %9s\n", "gear", "min ms", "median ms",
+              "p90 ms", "p99 ms", "runs", "threads", "arena KiB", "peak RSS MiB", "load ms");
   for (const GearResult& r : results) {
-    std::printf("%-12s %10.3f %10.3f %10.3f %10.3f %6ld %7d %10.1f %12.1f\n", r.gear.c_str(),
+    std::printf("%-12s %10.3f %10.3f %10.3f %10.3f %6ld %7d %10.1f %12.1f %9.2f\n", r.gear.c_str(),
                 r.min, r.median, r.p90, r.p99, runs, rt->threads(),
                 static_cast<double>(r.arena_bytes) / 1024,
-                static_cast<double>(r.peak_rss_bytes) / (1 << 20));
+                static_cast<double>(r.peak_rss_bytes) / (1 << 20), r.load_ms);
   }
   for (const GearResult& r : results) {
     if (!profile) break;

@@ -750,9 +750,13 @@ TEST_F(ToolsCli, BenchPrintsJson) {
   std::string log;
   ASSERT_EQ(Shell(bench_ + " " + model_ + " --runs 5 --warmup 1 --batch 2 --json", &log), 0)
       << log;
-  for (const char* key : {"\"file\"", "\"gears\"", "\"fp32\"", "\"latency_ms\"",
-                          "\"median\"", "\"p99\"", "\"runs\": 5", "\"threads\": 1",
-                          "\"peak_rss_bytes\"", "\"file_bytes\"", "\"arena_bytes\""}) {
+  for (const char* key :
+       {"\"file\"", "\"gears\"", "\"fp32\"", "\"latency_ms\"", "\"median\"", "\"p99\"",
+        "\"runs\": 5", "\"threads\": 1", "\"peak_rss_bytes\"", "\"file_bytes\"", "\"arena_bytes\"",
+        // the document of docs/BENCH.md, as gearshift bench --json writes it
+        "\"schema\": \"gearshift-bench\"", "\"schema_version\": 1",
+        "\"results\": [{\"runtime\": \"gearshift\"", "\"host\": \"local\"", "\"load_ms\"",
+        "\"prepared_bytes\"", "\"batch\": 2"}) {
     EXPECT_NE(log.find(key), std::string::npos) << key << " missing from " << log;
   }
   ASSERT_EQ(Shell(bench_ + " " + model_ + " --runs 3 --gears all", &log), 0) << log;

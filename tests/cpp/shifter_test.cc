@@ -49,6 +49,12 @@ class FakeRuntime : public Runtime {
     return Status::Ok();
   }
   int64_t arena_bytes() const override { return 0; }
+  Status ReadTensor(const std::string&, std::vector<float>*, Shape*) override {
+    return InvalidArgument("no tensors");
+  }
+  Status TensorView(const std::string&, const float**, Shape*) override {
+    return InvalidArgument("no tensors");
+  }
   int64_t prepared_bytes() const override { return 0; }
   double last_latency_ms() const override { return last_; }
   void SetProfiling(bool) override {}

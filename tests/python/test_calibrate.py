@@ -4,6 +4,7 @@ histogram merging across batches, the reference-interpreter hook, a quiet progre
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import pytest
@@ -278,3 +279,69 @@ def test_default_method_is_robust() -> None:
     from gearshift.converters.convert import DEFAULT_CALIBRATION
 
     assert DEFAULT_CALIBRATION == cal.DEFAULT_METHOD
+
+
+def _pad_graph() -> Graph:
+    """x -> PAD -> CONV_2D (VALID): a PAD the runtime folds unless it keeps tensors."""
+    rng = np.random.default_rng(5)
+    g = Graph()
+    g.add_tensor("x", (-1, 5, 5, 2))
+    g.inputs = ["x"]
+    g.add_tensor("p", (-1, 7, 7, 2))
+    g.add_node(Node("pad", "PAD", ["x"], ["p"], {"paddings": [[0, 0], [1, 1], [1, 1], [0, 0]]}))
+    w = g.add_const("w", rng.normal(size=(4, 3, 3, 2)).astype(np.float32))
+    g.add_tensor("c", (-1, 5, 5, 4))
+    attrs = {"stride": [1, 1], "dilation": [1, 1], "padding": "VALID", "activation": "NONE"}
+    g.add_node(Node("conv", "CONV_2D", ["p", w, None], ["c"], attrs))
+    g.outputs = ["c"]
+    g.validate()
+    return g
+
+
+@pytest.mark.parametrize("graph", [_small_graph, _pad_graph])
+def test_runtime_engine_matches_reference(graph) -> None:
+    """The C++ runtime's fp32 activations (every tensor kept, folded PADs included)
+    equal the reference interpreter's to float32 tolerance, and so do the ranges."""
+    g = graph()
+    rng = np.random.default_rng(6)
+    shape = g.tensors["x"].shape[1:]
+    # a batch larger than the runtime's chunk comes back in consecutive parts
+    batches = [
+        rng.normal(size=(n, *shape)).astype(np.float32) for n in (3, 2 * cal.RUNTIME_CHUNK + 1)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no silent fallback
+        got = list(cal.activations(g, batches, progress=False, engine="runtime"))
+    want = list(cal.activations(g, batches, progress=False, engine="reference"))
+    assert len(got) == 4 and len(want) == 2
+    for k in want[0]:
+        np.testing.assert_allclose(
+            np.concatenate([a[k] for a in got]),
+            np.concatenate([b[k] for b in want]),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+    # the yielded arrays are the caller's: later runs do not overwrite them
+    assert not np.array_equal(got[1]["c"][:2], got[2]["c"][:2])
+    for method in ("minmax", "input_percentile", "moving_minmax", "percentile"):
+        r = cal.calibrate(g, batches, method, progress=False, engine="runtime", warn=False)
+        ref = cal.calibrate(g, batches, method, progress=False, engine="reference", warn=False)
+        for k in ref:
+            np.testing.assert_allclose(r[k], ref[k], rtol=1e-4, atol=1e-5)
+
+
+def test_engine_fallback_and_errors(monkeypatch) -> None:
+    g = _small_graph()
+    x = np.ones((2, 4, 4, 2), np.float32)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no runtime here")
+
+    monkeypatch.setattr(cal._RuntimeRunner, "open", broken)
+    with pytest.warns(RuntimeWarning, match="numpy reference interpreter"):
+        ranges = cal.calibrate(g, [x], "minmax", progress=False)  # auto: falls back
+    assert set(ranges) == {"x", "c", "r", "y"}
+    with pytest.raises(RuntimeError, match="no runtime here"):
+        cal.calibrate(g, [x], "minmax", progress=False, engine="runtime")
+    with pytest.raises(ValueError, match="unknown engine"):
+        list(cal.activations(g, [x], engine="gpu"))

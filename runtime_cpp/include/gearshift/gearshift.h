@@ -80,6 +80,11 @@ struct RuntimeOptions {
   // current one are dropped and prepared again at their next use; a gear
   // that does not fit alone makes SetGear/Prepare/Run fail.
   int64_t memory_budget_bytes = 0;
+  // Keep every tensor the graph computes readable after Run (ReadTensor):
+  // no activation memory is reused and no PAD is folded into its
+  // convolution, so the arena grows to the sum of all activations. For
+  // calibration and debugging, not for deployment.
+  bool keep_tensors = false;
 };
 
 class Runtime {
@@ -125,6 +130,17 @@ class Runtime {
 
   // Bytes of the activation arena of the current plan (0 before Prepare).
   virtual int64_t arena_bytes() const = 0;
+  // With RuntimeOptions::keep_tensors, after a Run: the values of tensor
+  // `name` (a graph input of an int8 gear or any node output) as float32,
+  // an int8 gear's dequantized with the gear's activation parameters, and
+  // their shape. Fails without keep_tensors, before a Run of the current
+  // plan, for constants, for a float gear's graph inputs (the caller's
+  // own buffers) and for unknown names.
+  virtual Status ReadTensor(const std::string& name, std::vector<float>* values, Shape* shape) = 0;
+  // The same for a float gear without a copy: *data points into the
+  // activation arena and stays valid only until the next Run, Prepare or
+  // SetGear of this Runtime.
+  virtual Status TensorView(const std::string& name, const float** data, Shape* shape) = 0;
   // Wall time of the last Run, in milliseconds.
   virtual double last_latency_ms() const = 0;
   // Per-node profiling, off by default. When on, every Run also reads the

@@ -378,7 +378,7 @@ std::vector<int> FoldablePads(const ModelDesc& model) {
 
 Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> weights,
                    const std::vector<Shape>& input_shapes, const KernelTable& kernels,
-                   PackedWeightsCache* packs, std::unique_ptr<Plan>* out) {
+                   PackedWeightsCache* packs, std::unique_ptr<Plan>* out, bool keep_tensors) {
   if (weights == nullptr) return InvalidArgument("Plan::Build: null weights");
   const int gear = weights->gear();
   if (gear < 0 || static_cast<size_t>(gear) >= model.gears.size() ||
@@ -432,7 +432,8 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
 
   // The tensors each step reads: the node's inputs, except that a
   // convolution reading a foldable PAD reads the PAD's input instead.
-  const std::vector<int> folds = FoldablePads(model);
+  const std::vector<int> folds =
+      keep_tensors ? std::vector<int>(num_nodes, -1) : FoldablePads(model);
   std::vector<std::vector<int>> reads(num_nodes);
   for (int s = 0; s < num_nodes; ++s) {
     reads[s] = model.nodes[s].inputs;
@@ -471,6 +472,11 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     for (int t : model.inputs) {
       producer[t] = 0;
       last_use[t] = std::max(last_use[t], 0);
+    }
+  }
+  if (keep_tensors) {  // nothing computed is overwritten before Run returns
+    for (size_t t = 0; t < num_tensors; ++t) {
+      if (producer[t] >= 0) last_use[t] = num_nodes;
     }
   }
   const int64_t element_bytes = int8 ? 1 : static_cast<int64_t>(sizeof(float));
@@ -739,6 +745,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
   }
   if (int8) plan->ExpandQ4Reads(model);
   if (!int8) plan->MaterializeRecipeReads(model, packs);
+  if (keep_tensors) plan->tensor_refs_ = refs;
   for (int o : model.outputs) {
     plan->graph_outputs_.push_back(refs[o]);
     plan->output_shapes_.push_back(shapes[o]);
@@ -808,6 +815,12 @@ void Plan::Run(const void* const* inputs, void* const* outputs, uint8_t* arena, 
   } else {
     RunF32(inputs, outputs, arena, pool, step_ms);
   }
+}
+
+const void* Plan::TensorData(int t, const uint8_t* arena) const {
+  if (t < 0 || static_cast<size_t>(t) >= tensor_refs_.size()) return nullptr;
+  const TensorRef& r = tensor_refs_[t];
+  return r.kind == TensorRef::Kind::kArena ? arena + r.index : nullptr;
 }
 
 void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* arena,
@@ -1428,7 +1441,8 @@ Status PlanCache::Get(const ModelDesc& model, const std::shared_ptr<const GearWe
     }
   }
   Entry fresh;
-  GS_RETURN_IF_ERROR(Plan::Build(model, weights, input_shapes, kernels_, &packs_, &fresh.plan));
+  GS_RETURN_IF_ERROR(
+      Plan::Build(model, weights, input_shapes, kernels_, &packs_, &fresh.plan, keep_tensors_));
   ++builds_;
   fresh.last_use = tick_;
   if (entries_.size() >= capacity_) {

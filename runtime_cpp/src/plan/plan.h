@@ -239,9 +239,13 @@ class Plan {
   // running conv/dense on `kernels` (reference ops where it has none).
   // `packs` (may be null) shares packed weights with other plans. The plan
   // keeps `weights` alive.
+  // keep_tensors: every tensor the graph computes gets its own arena bytes
+  // and no PAD is folded, so each node's output stays readable after Run
+  // (TensorData); costs memory (calibration and debugging only).
   static Status Build(const ModelDesc& model, std::shared_ptr<const GearWeights> weights,
                       const std::vector<Shape>& input_shapes, const KernelTable& kernels,
-                      PackedWeightsCache* packs, std::unique_ptr<Plan>* out);
+                      PackedWeightsCache* packs, std::unique_ptr<Plan>* out,
+                      bool keep_tensors = false);
 
   int gear() const { return gear_; }
   const std::vector<Shape>& input_shapes() const { return input_shapes_; }
@@ -254,6 +258,11 @@ class Plan {
   bool int8() const { return int8_; }
   // Bytes of packed weights this plan owns (0 on the reference path).
   int64_t packed_bytes() const { return packed_bytes_; }
+  bool keeps_tensors() const { return !tensor_refs_.empty(); }
+  // A plan built with keep_tensors: where tensor t's values are after a Run
+  // with `arena` (int8 gears: int8 values, float gears: float), or null
+  // for a constant, or a float gear's graph input (the caller's buffer).
+  const void* TensorData(int t, const uint8_t* arena) const;
 
   // arena: arena_bytes() bytes, 64-byte aligned. inputs/outputs as in
   // Runtime::Run. Not thread-safe (reuses an internal pointer table).
@@ -326,6 +335,7 @@ class Plan {
   std::vector<PlanStep> steps_;
   std::vector<TensorRef> operands_;       // all steps' inputs, flattened
   std::vector<TensorRef> graph_outputs_;  // where each graph output is
+  std::vector<TensorRef> tensor_refs_;    // keep_tensors: where every tensor is
   std::vector<int64_t> output_bytes_;
   std::vector<const float*> scratch_;      // resolved operands of one step
   std::vector<const int8_t*> scratch_q8_;  // the same, int8 gears
@@ -342,8 +352,11 @@ class Plan {
 // Least-recently-used cache of plans keyed by (gear, input shapes).
 class PlanCache {
  public:
-  explicit PlanCache(size_t capacity = 16, KernelTable kernels = KernelTable())
-      : capacity_(capacity < 1 ? 1 : capacity), kernels_(std::move(kernels)) {}
+  explicit PlanCache(size_t capacity = 16, KernelTable kernels = KernelTable(),
+                     bool keep_tensors = false)
+      : capacity_(capacity < 1 ? 1 : capacity),
+        kernels_(std::move(kernels)),
+        keep_tensors_(keep_tensors) {}
 
   // Returns the cached plan of (weights->gear(), input_shapes) or builds
   // (and caches) it. The pointer stays valid until a later Get evicts it or
@@ -363,6 +376,7 @@ class PlanCache {
   };
   size_t capacity_;
   KernelTable kernels_;
+  bool keep_tensors_;  // Plan::Build's keep_tensors
   PackedWeightsCache packs_;
   std::vector<Entry> entries_;
   uint64_t tick_ = 0;
