@@ -113,9 +113,10 @@ class Runtime {
   // Concrete output shapes after the last successful Prepare().
   virtual const std::vector<Shape>& output_shapes() const = 0;
 
-  // Runs the prepared plan. inputs[i] points to a C-contiguous buffer of
-  // input i's prepared shape and dtype; outputs[i] to a buffer the size of
-  // output_shapes()[i]. Buffers are only read/written during the call.
+  // Runs the prepared plan. inputs[i] points to a C-contiguous float32
+  // buffer of input i's prepared shape (real values, also for an input whose
+  // TensorInfo::dtype is an integer: see RunIo); outputs[i] to a float32
+  // buffer of output_shapes()[i]. Buffers are only read/written during the call.
   // Calls from several threads run one at a time.
   virtual Status Run(const void* const* inputs, void* const* outputs) = 0;
   // As Run, but every buffer is in its interface dtype (TensorInfo::dtype):
