@@ -271,6 +271,62 @@ def _gear_notes(graph: Graph, gear: str) -> list[str]:
     return [f"kept at int8 (first layers, which amplify weight error most): {', '.join(kept)}"]
 
 
+def _refine_compact(
+    graph: Graph,
+    out: str,
+    gears: tuple[str, ...],
+    storage: str,
+    qplan: Any,
+    xs: list[np.ndarray],
+    ref: list[np.ndarray],
+    progress: bool,
+) -> tuple[set[str], str]:
+    """Compact files with an fp32 gear: the weights to keep float32 so that the fp32
+    gear stays within ``COMPACT_TARGET`` of the source (``compact_refine``), the
+    file at ``out`` rewritten with them; and a report note ("" when none)."""
+    from .compact_refine import COMPACT_TARGET, refine_compact
+    from .write_gear import q8r4_weights, write_gear
+
+    candidates = q8r4_weights(graph)
+    if storage != "compact" or "fp32" not in gears or not candidates:
+        return set(), ""
+    run_file = None
+
+    def write(keep: set[str]) -> str:
+        if keep:
+            write_gear(
+                graph,
+                out,
+                gears,
+                metadata={"gearshift.storage": storage},
+                storage=storage,
+                qplan=qplan,
+                keep_f32=keep,
+            )
+        return out
+
+    def measure(path: str) -> float:
+        nonlocal run_file
+        run_file, _ = _file_runner(path)
+        return _errors(ref, _run_batched(run_file, "fp32", xs))[1]
+
+    try:
+        keep, err, history = refine_compact(graph, candidates, write, measure, xs)
+    except ImportError:  # no C++ extension: the per-layer comparison needs the runtime
+        return set(), ""
+    if not keep:
+        return keep, ""
+    _say(progress, f"compact: kept {len(keep)} of {len(candidates)} large weights float32")
+    kb = sum(graph.tensors[w].data.size for w in keep) * 2.5 / 1000  # 4 bytes instead of 1.5
+    within = "within" if err <= COMPACT_TARGET else "still over"
+    return keep, (
+        f"compact storage: {len(keep)} of {len(candidates)} large weights kept float32 "
+        f"(+{kb:.0f} kB) for an fp32 error {err:.2g}, {within} the target {COMPACT_TARGET:g} "
+        f"(all in q8r4: {history[0]:.2g}): {', '.join(sorted(keep)[:6])}"
+        + (", ..." if len(keep) > 6 else "")
+    )
+
+
 def _calibrate(
     graph: Graph, xs: list[np.ndarray], method: str, progress: bool
 ) -> dict[str, tuple[float, float]]:
@@ -406,6 +462,7 @@ def convert(
 
     _say(progress, f"measuring the error on {xs[0].shape[0]} {'random ' if random else ''}samples")
     ref = src.outputs(xs)
+    keep_f32, refine_note = _refine_compact(graph, out, gears, storage, qplan, xs, ref, progress)
     source_accuracy = None
     if val is not None:
         source_accuracy = _accuracy(src.outputs(val[0]), val[1])
@@ -427,7 +484,8 @@ def convert(
                 error_backend=backend,
                 mean_abs_error=mean_abs,
                 accuracy=acc,
-                notes=_gear_notes(graph, g),
+                notes=_gear_notes(graph, g)
+                + ([refine_note] if refine_note and g == "fp32" else []),
             )
         )
     # Each gear's measured quality into the file's metadata, for the runtime
@@ -452,6 +510,7 @@ def convert(
         metadata={"gearshift.storage": storage, **quality},
         storage=storage,
         qplan=qplan,
+        keep_f32=keep_f32,
     )
     report = ConvertReport(
         path=out,

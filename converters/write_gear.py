@@ -28,6 +28,7 @@ import json
 import os
 import struct
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -202,7 +203,8 @@ def _weight_roles(graph: Graph) -> dict[str, tuple[str, int]]:
 
 
 def _lift_midpoints(w: np.ndarray, q: np.ndarray, scale: np.ndarray, axis: int) -> np.ndarray:
-    """Under a q8r4 residual, rounds up the int8 values just below a rounding midpoint.
+    """Under a q8r4 residual, rounds up the int8 values just below a rounding midpoint
+    (files without an integer gear only: it would change the int8 gear).
 
     The residual's 16 levels reach -8/16 but only +7/16 of a step: a weight
     with ``w / s - q > 15/32`` would be clamped to ``q + 7/16`` (error up to
@@ -227,8 +229,13 @@ def _int8_base(
     qplan: QuantPlan | None,
     op: str = "",
     residual: bool = False,
+    lift: bool = False,
 ) -> StorageEntry:
     """The i8 entry of a conv/dense weight: the int8 gear's, and the compact base.
+
+    ``lift`` (a residual over a base that no integer gear reads):
+    :func:`_lift_midpoints`. A file with an int8/int4 gear keeps nearest
+    rounding, so its integer gears equal an exact file's.
 
     Int8 values with zeros go in the smallest of dense/bitmap/csr/2:4
     (``sparse_codec.choose_encoding``; with ``residual``, counting the q8r4
@@ -242,7 +249,7 @@ def _int8_base(
     else:
         q, qp = quantize_weights_q8(f32, axis)
     q = np.ascontiguousarray(q, "i1")
-    if residual:
+    if residual and lift:
         q = _lift_midpoints(f32, q, np.asarray(qp.scale, np.float32), axis)
     quant = _quant_json(qp, False)
     entry = StorageEntry("i8", f32.shape, data=q, quant=quant, values=q)
@@ -272,6 +279,19 @@ def _q8r4_entry(f32: np.ndarray, b: StorageEntry, axis: int) -> StorageEntry:
     return StorageEntry("f32", f32.shape, "q8r4", pack_nibbles(r), base=b)
 
 
+def q8r4_weights(graph: Graph) -> set[str]:
+    """The weights a compact file with a float gear stores as ``q8r4`` (before ``keep_f32``)."""
+    roles = _weight_roles(graph)
+    return {
+        name
+        for name, (op, pos) in roles.items()
+        if op in _WEIGHT_AXIS
+        and pos == 1
+        and graph.tensors[name].data is not None
+        and graph.tensors[name].data.size >= COMPACT_MIN_ELEMENTS
+    }
+
+
 def int4_int8_layers(graph: Graph) -> set[str]:
     """Weights the int4 gears keep at int8: those of the layers reading a graph input.
 
@@ -293,8 +313,12 @@ def _plan_storage(
     gears: tuple[str, ...],
     storage: str,
     qplan: QuantPlan | None,
+    keep_f32: Collection[str] = (),
 ) -> tuple[list[StorageEntry], dict[str, dict[str, StorageEntry]], int]:
     """Storage entries and, per gear, tensor -> entry. See FORMAT.md "Storage".
+
+    ``keep_f32``: weights that stay dense float32 in a compact file (chosen by
+    their measured effect on the outputs, ``compact_refine``).
 
     Float gears (fp32, fp16) read conv/dense weights as ``q8r4`` in compact mode (int8 plus a
     4-bit residual: 1.5 bytes a weight, shared with the int8 gear's values) and as dense f32 in
@@ -312,6 +336,8 @@ def _plan_storage(
     exact = storage == "exact" or tuple(gears) == ("fp32",)
     # whether the compact float gears put a q8r4 residual over the int8 weight bases
     residual = not exact and any(t in ("f32", "f16") for t in tokens)
+    # rounding up near-midpoints helps the float gears but would move int8 values
+    lift = residual and not integer
     roles = _weight_roles(graph)
     keep_int8 = int4_int8_layers(graph)
     p = _Planner()
@@ -324,7 +350,7 @@ def _plan_storage(
         op, pos = roles.get(name, ("", -1))
         is_weight = op in _WEIGHT_AXIS and pos == 1
         # small weights stay float32 even in compact files (see COMPACT_MIN_ELEMENTS)
-        q8r4 = is_weight and not exact and f32.size >= COMPACT_MIN_ELEMENTS
+        q8r4 = is_weight and not exact and f32.size >= COMPACT_MIN_ELEMENTS and name not in keep_f32
         base: StorageEntry | None = None
         float_entry: StorageEntry | None = None
         for g, tok in zip(gears, tokens):
@@ -332,7 +358,7 @@ def _plan_storage(
                 if float_entry is None:
                     if q8r4:
                         b = base = base or _int8_base(
-                            p, name, f32, _WEIGHT_AXIS[op], qplan, op, residual and q8r4
+                            p, name, f32, _WEIGHT_AXIS[op], qplan, op, residual and q8r4, lift
                         )
                         float_entry = p.add(_q8r4_entry(f32, b, _WEIGHT_AXIS[op]), name)
                     elif tok == "f16" and "fp32" not in gears:
@@ -345,7 +371,7 @@ def _plan_storage(
             assert qplan is not None
             if is_weight:
                 b = base = base or _int8_base(
-                    p, name, f32, _WEIGHT_AXIS[op], qplan, op, residual and q8r4
+                    p, name, f32, _WEIGHT_AXIS[op], qplan, op, residual and q8r4, lift
                 )
                 if tok == "q8" or name in keep_int8:
                     per_gear[g][name] = b
@@ -434,6 +460,7 @@ def build_manifest(
     metadata: dict[str, str] | None = None,
     storage: str = "compact",
     qplan: QuantPlan | None = None,
+    keep_f32: Collection[str] = (),
 ) -> tuple[dict[str, Any], list[StorageEntry], dict[str, dict[str, StorageEntry]], int]:
     """The manifest dict, the storage entries, per gear tensor -> entry, and the shared count."""
     graph.validate(format_only=True)
@@ -445,7 +472,7 @@ def build_manifest(
     gears = tuple(sorted(gears, key=lambda g: DTYPE_GEARS[g].rank))
     names = _tensor_order(graph)
     index = {name: i for i, name in enumerate(names)}
-    entries, per_gear, shared = _plan_storage(graph, names, gears, storage, qplan)
+    entries, per_gear, shared = _plan_storage(graph, names, gears, storage, qplan, keep_f32)
 
     def node_json(n: Node) -> dict[str, Any]:
         return {
@@ -562,13 +589,15 @@ def write_gear(
     metadata: dict[str, str] | None = None,
     storage: str = "compact",
     qplan: QuantPlan | None = None,
+    keep_f32: Collection[str] = (),
 ) -> WriteResult:
     """Writes ``graph`` with ``gears`` to ``path`` atomically; see the module docstring.
 
     ``qplan`` (from ``quantize.quantize_graph``) is required for int8/int4.
+    ``keep_f32``: weights a compact file stores as dense float32 anyway.
     """
     manifest, entries, per_gear, shared = build_manifest(
-        graph, tuple(gears), metadata, storage, qplan
+        graph, tuple(gears), metadata, storage, qplan, keep_f32
     )
     manifest_bytes = json.dumps(
         manifest, ensure_ascii=False, allow_nan=False, separators=(",", ":")

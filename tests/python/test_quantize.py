@@ -175,9 +175,56 @@ def test_compact_residual_reconstructs_within_bound(tmp_path, graph_and_plan):
     values = s * (q.astype(np.float32) + r * np.float32(0.0625))
     orig = g.tensors["fc/w"].data
     err = np.abs(values - orig)
-    # within s/32 everywhere: values just below a midpoint are stored as q + 1, r = -8
-    assert np.all(err <= s / 32 * (1 + 1e-6))
+    # the int8 gear's own values (nearest rounding, as in an exact file) and a
+    # residual that reaches +7/16 of a step: within s/16
+    np.testing.assert_array_equal(q, plan.weights["fc/w"][0])
+    assert np.all(err <= s / 16 * (1 + 1e-6))
     assert f.version == (1, 1)
+
+
+def test_compact_without_integer_gears_lifts_midpoints(graph_and_plan):
+    """No int8 gear reads the base: values just below a midpoint are stored as
+    q + 1 with residual -8, so every float weight is within s/32."""
+    g, _, _plan = graph_and_plan
+    man, entries, _, _ = write_gear.build_manifest(g, ("fp32", "fp16"), storage="compact")
+    w = storage_of(man, "fp32")["fc/w"]
+    assert w["encoding"] == "q8r4"
+    base = next(e for e in entries if e.index == w["base"])
+    res = next(
+        e
+        for e in entries
+        if e.index
+        == next(s for t, s in man["gears"][0]["constants"] if man["tensors"][t]["name"] == "fc/w")
+    )
+    q = np.asarray(base.values, np.float32)
+    nib = np.empty(res.data.size * 2, np.int16)
+    nib[0::2], nib[1::2] = res.data & 15, res.data >> 4
+    r = ((nib ^ 8) - 8)[: q.size].reshape(q.shape).astype(np.float32)
+    s = np.asarray(base.quant["scale"], np.float32)[:, None]
+    err = np.abs(s * (q + r * np.float32(0.0625)) - g.tensors["fc/w"].data)
+    assert np.all(err <= s / 32 * (1 + 1e-6))
+
+
+def test_compact_and_exact_files_give_the_same_integer_gears(graph_and_plan):
+    g, _, plan = graph_and_plan
+    gears = ("fp32", "fp16", "int8", "int4")
+    runs = {}
+    for storage in ("compact", "exact"):
+        man, entries, _, _ = write_gear.build_manifest(g, gears, storage=storage, qplan=plan)
+        by_index = {e.index: e for e in entries}
+        runs[storage] = {
+            (ge["name"], man["tensors"][t]["name"]): np.asarray(by_index[s].values)
+            for ge in man["gears"][2:]
+            for t, s in ge["constants"]
+            if by_index[s].values is not None
+        }
+    # the case matters: lifting would have moved some of fc/w's int8 values
+    q, qp = plan.weights["fc/w"]
+    lifted = write_gear._lift_midpoints(g.tensors["fc/w"].data, q, np.asarray(qp.scale), 0)
+    assert not np.array_equal(lifted, q)
+    assert runs["compact"].keys() == runs["exact"].keys()
+    for k, v in runs["exact"].items():
+        np.testing.assert_array_equal(runs["compact"][k], v, err_msg=str(k))
 
 
 def test_exact_storage_keeps_float32_bits(graph_and_plan):

@@ -1,0 +1,100 @@
+"""Compact storage chosen by measured error: which weights stay float32.
+
+A compact file stores a conv/dense weight as its int8 values plus a 4-bit
+residual (``q8r4``, within ``s / 16`` of each weight). Most tensors lose
+nothing that shows in the outputs; a few amplify it (hand_landmark_lite's
+fp32 gear: 0.12 max relative error with every large weight in q8r4). This
+module finds those few by measurement and keeps them float32, so the fp32
+gear stays within a target error of the source while the rest stay compact.
+
+How: the compact fp32 gear and an exact fp32 file run the same inputs on the
+C++ runtime with every tensor kept (``Runtime(keep_tensors=True)``). The
+error a layer *introduces* is its output's relative error minus the largest
+relative error among its inputs; the layers whose weights are in ``q8r4``
+are promoted in order of that introduced error, 1, 2, 4, ... at a time, the
+file rewritten and measured again, until the output error is within the
+target or no q8r4 weight is left.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .ir import Graph
+
+__all__ = ["COMPACT_TARGET", "introduced_errors", "refine_compact"]
+
+# The compact fp32 gear's max relative output error against the source that
+# refinement aims for (the error a float32 runtime's own rounding stays far below).
+COMPACT_TARGET = 1e-3
+# Inputs the per-layer comparison runs on (the whole calibration set measures the result).
+PROBE_INPUTS = 8
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    scale = float(np.max(np.abs(b))) if b.size else 0.0
+    err = float(np.max(np.abs(a.astype(np.float64) - b))) if b.size else 0.0
+    return err / scale if scale > 0 else err
+
+
+def introduced_errors(
+    graph: Graph, compact_path: str, xs: Sequence[np.ndarray], candidates: set[str]
+) -> dict[str, float]:
+    """For each weight in ``candidates``: the relative error its layer adds in the
+    compact file's fp32 gear over an exact fp32 file, on ``xs`` (graph inputs)."""
+    from ..runtime import Runtime
+    from .write_gear import write_gear
+
+    feed = {t: np.ascontiguousarray(x[:PROBE_INPUTS]) for t, x in zip(graph.inputs, xs)}
+    with tempfile.TemporaryDirectory(prefix="gearshift-refine-") as folder:
+        exact_path = os.path.join(folder, "exact.gear")
+        write_gear(graph, exact_path, gears=("fp32",), storage="exact")
+        exact = Runtime(exact_path, keep_tensors=True, verify_checksums=False)
+        compact = Runtime(compact_path, gear="fp32", keep_tensors=True, verify_checksums=False)
+        exact.run(feed)
+        compact.run(feed)
+        rel: dict[str, float] = {t: 0.0 for t in graph.inputs}
+        out: dict[str, float] = {}
+        for node in graph.nodes:
+            y = node.outputs[0]
+            rel[y] = _rel(compact.read_tensor(y), exact.read_tensor(y))
+            w = node.inputs[1] if len(node.inputs) > 1 else None
+            if w in candidates:
+                before = max((rel.get(t, 0.0) for t in node.inputs if t is not None), default=0.0)
+                out[w] = max(out.get(w, 0.0), rel[y] - before)
+    return out
+
+
+def refine_compact(
+    graph: Graph,
+    q8r4_weights: set[str],
+    write: Callable[[set[str]], str],
+    measure: Callable[[str], float],
+    xs: Sequence[np.ndarray],
+    target: float = COMPACT_TARGET,
+) -> tuple[set[str], float, list[float]]:
+    """Promotes q8r4 weights to float32 until ``measure(path) <= target``.
+
+    ``write(keep_f32)`` writes the file with those weights kept float32 and
+    returns its path; ``measure(path)`` is the fp32 gear's max relative error
+    against the source. Returns the weights kept, the final error and the
+    error after each round (the first: nothing kept).
+    """
+    keep: set[str] = set()
+    path = write(keep)
+    err = measure(path)
+    history = [err]
+    step = 1
+    while err > target and len(keep) < len(q8r4_weights):
+        added = introduced_errors(graph, path, xs, q8r4_weights - keep)
+        order = sorted(added, key=lambda w: -added[w])
+        keep |= set(order[:step])
+        step *= 2
+        path = write(keep)
+        err = measure(path)
+        history.append(err)
+    return keep, err, history
