@@ -113,6 +113,27 @@ def test_float_gear_and_float_model(io):
     }
 
 
+def test_tflite_without_tensorflow(io):
+    """The golden model's .tflite, opened with the importer alone: the flatbuffers
+    package and LiteRT's pure-Python schema module, no TensorFlow (on the emulated
+    board, TensorFlow does not exist). Skipped where no schema module is installed."""
+    from gearshift.converters.tflite_file import load_schema
+
+    try:
+        load_schema()
+    except ImportError as e:
+        pytest.skip(str(e))
+    xs, ys = io
+    it = gs.Interpreter(model_path=str(DATA / "golden_v1_4_uint8.tflite"))
+    assert it.gear == "int8" and it.gears == ("fp32", "int8")
+    d, o = it.get_input_details()[0], it.get_output_details()[0]
+    it.resize_tensor_input(d["index"], list(xs.shape))
+    it.allocate_tensors()
+    it.set_tensor(d["index"], xs)
+    it.invoke()
+    np.testing.assert_array_equal(it.get_tensor(o["index"]), ys)
+
+
 def test_shifter_behind_invoke(io):
     """A Shifter on it.runtime picks the gear of each invoke; the arrays stay uint8."""
     xs, ys = io
