@@ -22,6 +22,7 @@ Unsupported ops are found before any work: :func:`check_ops` raises one
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .ir import Graph, Node
+from .ir import Graph, IoSpec, Node
 from .quant_ref import QParams
 from .quantize import QuantPlan
 from .tflite_file import TensorInfo, TFLiteFile, TFLiteFormatError, read_tflite
@@ -107,6 +108,11 @@ def import_tflite(source: str | os.PathLike[str] | bytes) -> TFLiteImport:
 def _short(name: str) -> str:
     """TFLite names a fused tensor by all its source ops, ``;``-joined: keep the first."""
     return name.split(";")[0] or name
+
+
+def _text(v: Any) -> str:
+    """A flatbuffer string (bytes in the object API) as text."""
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v or "")
 
 
 def _act_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -286,6 +292,8 @@ class _Importer:
                 )
             self.g.outputs.append(self.names[i])
         self.rename_outputs()
+        self.record_io()
+        self.record_signatures()
         if self.densified:
             self.notes.append(
                 f"{len(self.densified)} sparse-encoded constant(s) decoded (DENSIFY), "
@@ -314,6 +322,43 @@ class _Importer:
             self.g.outputs = [want if x == cur else x for x in self.g.outputs]
             if cur in self.qact:
                 self.qact[want] = self.qact.pop(cur)
+
+    def record_io(self) -> None:
+        """Integer graph inputs/outputs keep the file's interface dtype and parameters
+        (FORMAT.md ``io``), so the runtime takes and returns the same arrays as LiteRT."""
+        sg = self.tf.subgraph
+        for i, name in [
+            *zip(_ints(sg.inputs), self.g.inputs),
+            *zip(_ints(sg.outputs), self.g.outputs),
+        ]:
+            t = self.info(i)
+            if t.type_name not in _INT_TYPES or t.scale.size != 1:
+                continue
+            self.g.io[name] = IoSpec(
+                "u8" if t.type_name == "uint8" else "i8",
+                float(np.float32(t.scale[0])),
+                int(t.zero_point[0]),
+            )
+
+    def record_signatures(self) -> None:
+        """The file's SignatureDefs of the main subgraph, as positions among the graph's
+        inputs/outputs (metadata ``gearshift.tflite.signatures``, JSON), so that a
+        signature runner over the ``.gear`` takes LiteRT's keyword names."""
+        sg = self.tf.subgraph
+        ins, outs = _ints(sg.inputs), _ints(sg.outputs)
+        sigs: dict[str, Any] = {}
+        for d in getattr(self.tf.model, "signatureDefs", None) or []:
+            if int(getattr(d, "subgraphIndex", 0) or 0) != 0:
+                continue
+            try:
+                key = _text(d.signatureKey)
+                inputs = {_text(t.name): ins.index(int(t.tensorIndex)) for t in d.inputs or []}
+                outputs = {_text(t.name): outs.index(int(t.tensorIndex)) for t in d.outputs or []}
+            except ValueError:  # names a tensor that is no graph input/output: skip it
+                continue
+            sigs[key] = {"inputs": inputs, "outputs": outputs}
+        if sigs:
+            self.g.metadata["gearshift.tflite.signatures"] = json.dumps(sigs, sort_keys=True)
 
     def convert_op(self, name: str, op: Any) -> None:
         ins, outs = _ints(op.inputs), _ints(op.outputs)

@@ -27,6 +27,7 @@ __all__ = [
     "IR_ONLY_OPS",
     "Graph",
     "IRError",
+    "IoSpec",
     "Node",
     "Tensor",
 ]
@@ -154,15 +155,32 @@ class Node:
         return self.attrs.get("activation", "NONE")
 
 
+@dataclass(frozen=True)
+class IoSpec:
+    """How a graph input/output crosses the interface when the source model
+    exchanged it as integers (FORMAT.md ``io``): ``dtype`` ``"i8"`` or
+    ``"u8"``, ``real = scale * (q - zero_point)`` (zero point in the dtype's range)."""
+
+    dtype: str
+    scale: float
+    zero_point: int
+
+
 @dataclass
 class Graph:
-    """Tensors by name, nodes in topological order, graph inputs and outputs."""
+    """Tensors by name, nodes in topological order, graph inputs and outputs.
+
+    ``io`` maps a graph input/output name to its integer interface (absent:
+    float32); the writer keeps the entries of names that are still graph
+    inputs or outputs.
+    """
 
     tensors: dict[str, Tensor] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
+    io: dict[str, IoSpec] = field(default_factory=dict)
 
     # -- building ---------------------------------------------------------------
     def unique_name(self, base: str, among: str = "all") -> str:
@@ -245,6 +263,8 @@ class Graph:
         """Makes every consumer (and the graph outputs) read ``new`` instead of ``old``."""
         for n in self.nodes:
             n.inputs = [new if t == old else t for t in n.inputs]
+        if old in self.outputs and old in self.io:  # the same values: the same interface
+            self.io.setdefault(new, self.io.pop(old))
         self.outputs = [new if t == old else t for t in self.outputs]
 
     def prune(self) -> list[str]:

@@ -49,7 +49,7 @@ from .quantize import QuantPlan
 
 __all__ = ["GEARS", "StorageEntry", "WriteResult", "build_manifest", "write_gear"]
 
-FORMAT_MAJOR, FORMAT_MINOR = 1, 3
+FORMAT_MAJOR, FORMAT_MINOR = 1, 4
 ALIGNMENT = 64
 KIND_MANIFEST, KIND_TENSOR_DATA = 1, 2
 _HEADER = struct.Struct("<4sHHIIQQII24s")  # FileHeader, FORMAT.md 2.1
@@ -429,7 +429,9 @@ def _storage_json(e: StorageEntry) -> dict[str, Any]:
 def _minor(manifest: dict[str, Any]) -> int:
     """The lowest minor that expresses the file: 1.0 readers keep reading fp32-only files,
     1.1 readers every file without sparse storage or a sparse gear, 1.2 readers every file
-    without a 1.3 op or a PAD ``value``."""
+    without a 1.3 op or a PAD ``value``, 1.3 readers every file without an ``io``."""
+    if any("io" in t for t in manifest["tensors"]):
+        return 4
     if any(
         n["op"] in FORMAT_13_OPS or (n["op"] == "PAD" and "value" in n.get("attrs", {}))
         for n in manifest["nodes"]
@@ -482,11 +484,19 @@ def build_manifest(
         }
 
     tensors = []
+    interface = set(graph.inputs) | set(graph.outputs)
     for name in names:
         t = graph.tensors[name]
         entry: dict[str, Any] = {"name": name, "shape": list(t.shape), "dtype": t.dtype}
         if t.is_const:
             entry["const"] = True
+        io = graph.io.get(name)
+        if io is not None and name in interface:  # 1.4: the source's integer interface
+            entry["io"] = {
+                "dtype": io.dtype,
+                "scale": float(np.float32(io.scale)),
+                "zero_point": int(io.zero_point),
+            }
         tensors.append(entry)
 
     def gear_json(g: str) -> dict[str, Any]:

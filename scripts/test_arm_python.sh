@@ -7,7 +7,8 @@
 #      scripts/fetch_target_python.sh (apt-get download + dpkg -x; cached);
 #   2. `gearshift build --board rpi4 -o build-arm/dist-rpi4`: the aarch64 wheel,
 #      checked to hold an AArch64 _core, unzipped into build-arm/py-rpi4/site;
-#   3. pytest (pure Python, from the host's pip) into build-arm/py-tools;
+#   3. pytest (pure Python, from the host's pip) into build-arm/py-tools, with
+#      flatbuffers and LiteRT's pure-Python TFLite schema (the .tflite importer);
 #   4. qemu-aarch64 -L SYSROOT -cpu cortex-a72 SYSROOT/usr/bin/python3.11 -m pytest
 #      tests/python: tests that need TensorFlow/Keras skip (no keras there).
 # The tests import the ARM gearshift from the unpacked wheel: PYTHONPATH holds
@@ -78,13 +79,13 @@ done_step
 
 # ---- 3. pytest for the target (pure Python) -------------------------------------------------
 step "pytest into $OUT/py-tools"
-if [ ! -f "$TOOLS/.stamp" ]; then
+if [ ! -f "$TOOLS/.stamp-v2" ]; then
   rm -rf "$TOOLS"
   # the host venv's versions (pure-Python packages: the same files serve aarch64)
   pins=$("$PY" - <<'PYEOF'
 from importlib.metadata import PackageNotFoundError, version
 out = []
-for name in ("pytest", "pluggy", "iniconfig", "packaging", "pygments"):
+for name in ("pytest", "pluggy", "iniconfig", "packaging", "pygments", "flatbuffers"):
     try:
         out.append(f"{name}=={version(name)}")
     except PackageNotFoundError:
@@ -94,7 +95,16 @@ PYEOF
 )
   # shellcheck disable=SC2086
   "$PY" -m pip install -q --target "$TOOLS" --no-deps --no-compile $pins
-  touch "$TOOLS/.stamp"
+  # The .tflite importer's schema: LiteRT's pure-Python flatbuffer module alone (its
+  # native parts cannot load here), beside flatbuffers: what the importer uses on a
+  # board with `pip install gearshift[tflite]`, without TensorFlow.
+  schema=$("$PY" -c "import importlib.util as u; print(u.find_spec('ai_edge_litert.schema_py_generated').origin)" 2>/dev/null || true)
+  if [ -n "$schema" ]; then
+    mkdir -p "$TOOLS/ai_edge_litert"
+    : >"$TOOLS/ai_edge_litert/__init__.py"
+    cp "$schema" "$TOOLS/ai_edge_litert/"
+  fi
+  touch "$TOOLS/.stamp-v2"
 fi
 done_step
 

@@ -11,6 +11,7 @@ from gearshift import calibration, power
 from gearshift.cascade import Cascade
 from gearshift.convert import Prune, convert
 from gearshift.errors import FormatError
+from gearshift.interpreter import Interpreter
 from gearshift.runtime import Runtime, TensorSpec, runtime_info
 from gearshift.shifter import Shifter
 
@@ -19,6 +20,7 @@ __version__ = "0.3.0"
 __all__ = [
     "Cascade",
     "FormatError",
+    "Interpreter",
     "Prune",
     "Runtime",
     "Shifter",

@@ -50,14 +50,50 @@ void Check(const Status& s) {
   if (!s.ok()) Raise(s);
 }
 
+const char* DTypeName(gearshift::DType d) {
+  switch (d) {
+    case gearshift::DType::kI8:
+      return "int8";
+    case gearshift::DType::kU8:
+      return "uint8";
+    default:
+      return "float32";
+  }
+}
+
+// [(name, shape, interface dtype, scale, zero point)]; scale 0 for float32.
 py::list SpecList(const std::vector<gearshift::TensorInfo>& infos) {
   py::list out;
   for (const auto& t : infos) {
     py::list shape;
     for (int64_t d : t.shape) shape.append(d);
-    out.append(py::make_tuple(t.name, py::tuple(shape), "float32"));
+    out.append(py::make_tuple(t.name, py::tuple(shape), DTypeName(t.dtype), t.scale, t.zero_point));
   }
   return out;
+}
+
+// A C-contiguous array of the dtype `d` (RunIo's buffers; float32 for Run).
+bool IsBuffer(const py::array& a, gearshift::DType d) {
+  if (!(a.flags() & py::array::c_style)) return false;
+  switch (d) {
+    case gearshift::DType::kI8:
+      return py::isinstance<py::array_t<int8_t>>(a);
+    case gearshift::DType::kU8:
+      return py::isinstance<py::array_t<uint8_t>>(a);
+    default:
+      return py::isinstance<py::array_t<float>>(a);
+  }
+}
+
+py::array NewArray(gearshift::DType d, const gearshift::Shape& shape) {
+  switch (d) {
+    case gearshift::DType::kI8:
+      return py::array_t<int8_t>(shape);
+    case gearshift::DType::kU8:
+      return py::array_t<uint8_t>(shape);
+    default:
+      return py::array_t<float>(shape);
+  }
 }
 
 std::string ShapeStr(const gearshift::Shape& s) {
@@ -155,11 +191,16 @@ class PyRuntime {
   int threads() const { return rt_->threads(); }
   std::string isa() const { return rt_->isa(); }
 
-  // inputs: float32 C-contiguous arrays, one per graph input, in order (the
-  // Python facade converts and checks dtypes). out: optional arrays to write
-  // into. Returns the output arrays.
-  py::list Run(const std::vector<py::array>& inputs, py::object out) {
+  // inputs: C-contiguous arrays, one per graph input, in order (the Python
+  // facade converts and checks dtypes): float32, or with native_io each in
+  // its interface dtype (int8/uint8 where the model's is). out: optional
+  // arrays to write into. Returns the output arrays.
+  py::list Run(const std::vector<py::array>& inputs, py::object out, bool native_io) {
     const auto& specs = rt_->inputs();
+    const auto& out_specs = rt_->outputs();
+    auto dtype = [native_io](const gearshift::TensorInfo& t) {
+      return native_io ? t.dtype : gearshift::DType::kF32;
+    };
     if (inputs.size() != specs.size()) {
       throw py::value_error("expected " + std::to_string(specs.size()) + " input(s), got " +
                             std::to_string(inputs.size()));
@@ -168,10 +209,9 @@ class PyRuntime {
     std::vector<const void*> in_ptrs;
     for (size_t i = 0; i < inputs.size(); ++i) {
       const py::array& a = inputs[i];
-      if (!py::isinstance<py::array_t<float>>(a) ||
-          !(a.flags() & py::array::c_style)) {
-        throw py::value_error("input '" + specs[i].name +
-                              "': expected a C-contiguous float32 array");
+      if (!IsBuffer(a, dtype(specs[i]))) {
+        throw py::value_error("input '" + specs[i].name + "': expected a C-contiguous " +
+                              DTypeName(dtype(specs[i])) + " array");
       }
       gearshift::Shape shape(a.shape(), a.shape() + a.ndim());
       shapes.push_back(shape);
@@ -186,9 +226,11 @@ class PyRuntime {
     }
     Check(prepared);
     const auto& out_shapes = rt_->output_shapes();
-    std::vector<py::array_t<float>> outs;
+    std::vector<py::array> outs;
     if (out.is_none()) {
-      for (const auto& s : out_shapes) outs.emplace_back(s);
+      for (size_t i = 0; i < out_shapes.size(); ++i) {
+        outs.push_back(NewArray(dtype(out_specs[i]), out_shapes[i]));
+      }
     } else {
       auto given = out.cast<std::vector<py::array>>();
       if (given.size() != out_shapes.size()) {
@@ -198,13 +240,12 @@ class PyRuntime {
       for (size_t i = 0; i < given.size(); ++i) {
         const py::array& a = given[i];
         gearshift::Shape shape(a.shape(), a.shape() + a.ndim());
-        if (!py::isinstance<py::array_t<float>>(a) || !(a.flags() & py::array::c_style) ||
-            !a.writeable() || shape != out_shapes[i]) {
-          throw py::value_error("out[" + std::to_string(i) +
-                                "]: expected a writeable C-contiguous float32 array of shape " +
-                                ShapeStr(out_shapes[i]));
+        if (!IsBuffer(a, dtype(out_specs[i])) || !a.writeable() || shape != out_shapes[i]) {
+          throw py::value_error(
+              "out[" + std::to_string(i) + "]: expected a writeable C-contiguous " +
+              DTypeName(dtype(out_specs[i])) + " array of shape " + ShapeStr(out_shapes[i]));
         }
-        outs.push_back(py::reinterpret_borrow<py::array_t<float>>(a));
+        outs.push_back(a);
       }
     }
     std::vector<void*> out_ptrs;
@@ -212,7 +253,8 @@ class PyRuntime {
     Status s;
     {
       py::gil_scoped_release nogil;
-      s = rt_->Run(in_ptrs.data(), out_ptrs.data());
+      s = native_io ? rt_->RunIo(in_ptrs.data(), out_ptrs.data())
+                    : rt_->Run(in_ptrs.data(), out_ptrs.data());
     }
     Check(s);
     py::list result;
@@ -348,7 +390,8 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("prepared_bytes", &PyRuntime::prepared_bytes)
       .def_property_readonly("threads", &PyRuntime::threads)
       .def_property_readonly("isa", &PyRuntime::isa)
-      .def("run", &PyRuntime::Run, py::arg("inputs"), py::arg("out") = py::none())
+      .def("run", &PyRuntime::Run, py::arg("inputs"), py::arg("out") = py::none(),
+           py::arg("native_io") = false)
       .def(
           "_tensor_view",
           [](py::object self, const std::string& name) {

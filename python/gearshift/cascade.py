@@ -135,13 +135,22 @@ class Cascade:
         self.runs_per_gear[gear] += len(x)
         return np.asarray(y)
 
+    def _confidence(self, y: np.ndarray) -> np.ndarray:
+        """Per-row confidence of the real scores: an int8/uint8 output (a model with an
+        integer interface) is dequantized first, so its integers are not taken as logits."""
+        if y.dtype.kind in "iu" and hasattr(self.runtime, "quantization"):
+            scale, zero_point = self.runtime.quantization(self.runtime.outputs[0].name)
+            if scale > 0:
+                y = (y.astype(np.float64) - zero_point) * scale
+        return confidence(y, self.measure)
+
     def run(self, x: np.ndarray) -> np.ndarray:
         """The answer for ``x`` (batch first): cheap where confident, else escalated."""
         x = np.asarray(x)
         y = self._run(self.gears[0], x).copy()
         n = len(x)
         self.inputs += n
-        pending = np.flatnonzero(confidence(y, self.measure) < self.confidence)
+        pending = np.flatnonzero(self._confidence(y) < self.confidence)
         if len(pending):
             self.escalated += len(pending)
         for gear in self.gears[1:]:
@@ -149,7 +158,7 @@ class Cascade:
                 break
             yy = self._run(gear, np.ascontiguousarray(x[pending]))
             y[pending] = yy
-            still = confidence(yy, self.measure) < self.confidence
+            still = self._confidence(yy) < self.confidence
             pending = pending[still]
         return y
 

@@ -123,10 +123,8 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
         "format_version": f"{gf.version[0]}.{gf.version[1]}",
         "producer": m.get("producer", ""),
         "metadata": m.get("metadata", {}),
-        "inputs": [{"name": tensors[i]["name"], "shape": tensors[i]["shape"]} for i in m["inputs"]],
-        "outputs": [
-            {"name": tensors[i]["name"], "shape": tensors[i]["shape"]} for i in m["outputs"]
-        ],
+        "inputs": [_io_json(tensors[i]) for i in m["inputs"]],
+        "outputs": [_io_json(tensors[i]) for i in m["outputs"]],
         "nodes": [
             {
                 "name": n.get("name", ""),
@@ -155,12 +153,30 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     }
 
 
+def _io_json(t: dict[str, Any]) -> dict[str, Any]:
+    """A graph input/output: name, shape, and (1.4) its integer interface."""
+    out: dict[str, Any] = {"name": t["name"], "shape": t["shape"]}
+    if "io" in t:
+        io = t["io"]
+        out["dtype"] = {"i8": "int8", "u8": "uint8"}[io["dtype"]]
+        out["quantization"] = [io["scale"], io["zero_point"]]
+    return out
+
+
+def _io_text(t: dict[str, Any]) -> str:
+    text = f"{t['name']} {_shape(t['shape'])}"
+    if "dtype" in t:
+        scale, zero_point = t["quantization"]
+        text += f" {t['dtype']} (scale {scale:.6g}, zero point {zero_point})"
+    return text
+
+
 def format_description(d: dict[str, Any]) -> str:
     out = [
         f"{d['file']}: gear format {d['format_version']}, {d['file_bytes']:,} bytes, "
         f"producer {d['producer']!r}",
-        "inputs:  " + ", ".join(f"{t['name']} {_shape(t['shape'])}" for t in d["inputs"]),
-        "outputs: " + ", ".join(f"{t['name']} {_shape(t['shape'])}" for t in d["outputs"]),
+        "inputs:  " + ", ".join(_io_text(t) for t in d["inputs"]),
+        "outputs: " + ", ".join(_io_text(t) for t in d["outputs"]),
         "",
         f"graph: {len(d['nodes'])} nodes",
     ]

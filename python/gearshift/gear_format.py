@@ -1,4 +1,4 @@
-"""Pure-Python reader of the ``.gear`` format (docs/FORMAT.md, version 1.3).
+"""Pure-Python reader of the ``.gear`` format (docs/FORMAT.md, version 1.4).
 
 This is the second, independent implementation of the spec: the C++ runtime
 is the first. ``gearshift inspect`` uses it to describe a file without
@@ -51,7 +51,7 @@ __all__ = [
 
 MAGIC = b"GEAR"
 VERSION_MAJOR = 1
-VERSION_MINOR = 3
+VERSION_MINOR = 4
 ALIGNMENT = 64
 HEADER_SIZE = 64
 SECTION_ENTRY_SIZE = 32
@@ -890,6 +890,9 @@ def _validate_manifest(
     _need(bool(outputs), "outputs", "the graph has no outputs")
     for i in inputs:
         _need(not const[i], "inputs", f"graph input {i} is a constant")
+    for i, t in enumerate(tensors):
+        if "io" in t:
+            _check_io(t["io"], f"tensors[{i}].io", i in inputs or i in outputs)
     available = set(inputs) | {i for i in range(nt) if const[i]}
     for k, node in enumerate(_get(m, "nodes", list, "manifest")):
         w = f"nodes[{k}]"
@@ -939,6 +942,19 @@ def _validate_manifest(
         w = f"gear {gname[:60]!r} ({w})"
         _validate_gear(g, w, tensors, const, nodes, storage, quants, i8_values)
     _check_two_four(storage, gears, tensors, nodes)
+
+
+def _check_io(io: Any, w: str, at_interface: bool) -> None:
+    """1.4: a graph input/output's integer interface (FORMAT.md "Tensors")."""
+    _need(at_interface, w, "only graph inputs and outputs carry an io")
+    _need(isinstance(io, dict), w, "expected an object")
+    dtype = _get(io, "dtype", str, w)
+    _need(dtype in ("i8", "u8"), f"{w}.dtype", f'expected "i8" or "u8", found {dtype[:40]!r}')
+    _need("scale" in io, w, 'missing required key "scale"')
+    _need(_f32_scale(io["scale"]) is not None, f"{w}.scale", "expected a float32 value > 0")
+    zp = io.get("zero_point")
+    lo, hi = (-128, 127) if dtype == "i8" else (0, 255)
+    _need(_is_int(zp) and lo <= zp <= hi, f"{w}.zero_point", f"expected an integer in [{lo}, {hi}]")
 
 
 # ---------------------------------------------------------------------------

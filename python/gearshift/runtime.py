@@ -14,7 +14,12 @@ ArrayOrArrays = Union[np.ndarray, Sequence[np.ndarray], Mapping[str, np.ndarray]
 
 
 class TensorSpec(NamedTuple):
-    """A graph input or output: name, shape (-1 = batch, set per run), dtype."""
+    """A graph input or output: name, shape (-1 = batch, set per run), dtype.
+
+    ``dtype`` is ``"float32"``, or ``"int8"``/``"uint8"`` where the source model
+    exchanged the tensor as integers (a fully-int8 ``.tflite``); its scale and
+    zero point: :meth:`Runtime.quantization`.
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -99,8 +104,14 @@ class Runtime:
             keep_tensors=bool(keep_tensors),
         )
         self._gear_info: dict[str, dict[str, Any]] | None = None
-        self._inputs = [TensorSpec(n, tuple(s), d) for n, s, d in self._rt.inputs]
-        self._outputs = [TensorSpec(n, tuple(s), d) for n, s, d in self._rt.outputs]
+        specs = [*self._rt.inputs, *self._rt.outputs]
+        self._inputs = [TensorSpec(n, tuple(s), d) for n, s, d, _, _ in self._rt.inputs]
+        self._outputs = [TensorSpec(n, tuple(s), d) for n, s, d, _, _ in self._rt.outputs]
+        self._quant = {n: (float(sc), int(z)) for n, _, _, sc, z in specs}
+        self._integer_inputs = any(spec.dtype != "float32" for spec in self._inputs)
+        self._integer_io = self._integer_inputs or any(
+            spec.dtype != "float32" for spec in self._outputs
+        )
 
     # -- description ---------------------------------------------------------
     @property
@@ -114,6 +125,14 @@ class Runtime:
     @property
     def outputs(self) -> list[TensorSpec]:
         return list(self._outputs)
+
+    def quantization(self, name: str) -> tuple[float, int]:
+        """``(scale, zero_point)`` of an int8/uint8 input or output (``real = scale *
+        (q - zero_point)``); ``(0.0, 0)`` for float32 ones, as LiteRT reports them."""
+        if name not in self._quant:
+            known = [s.name for s in (*self._inputs, *self._outputs)]
+            raise ValueError(f"no graph input or output named {name!r}; expected one of {known}")
+        return self._quant[name]
 
     @property
     def gears(self) -> tuple[str, ...]:
@@ -224,30 +243,70 @@ class Runtime:
         return self._rt.prepared_bytes
 
     # -- inference -------------------------------------------------------------
-    def run(self, x: ArrayOrArrays, out: np.ndarray | Sequence[np.ndarray] | None = None) -> Any:
+    def run(
+        self,
+        x: ArrayOrArrays,
+        out: np.ndarray | Sequence[np.ndarray] | None = None,
+        *,
+        io: str = "auto",
+    ) -> Any:
         """Runs the current gear.
 
         ``x`` is one array for a one-input model, or a list (in ``inputs``
         order) or dict (by input name) for several. The batch dimension is
         taken from the input. float32 C-contiguous inputs are used in place;
         other float dtypes or non-contiguous arrays are copied once (to
-        float32, C order). Integer, bool or complex inputs are refused.
+        float32, C order). Integer, bool or complex inputs are refused, except
+        int8/uint8 arrays for inputs whose ``dtype`` says so.
+
+        Integer interfaces (``inputs``/``outputs`` dtype ``int8``/``uint8``, a
+        model converted from a fully-int8 ``.tflite``): ``io="auto"`` takes
+        those inputs as integers of their dtype and returns such outputs as
+        integers, as LiteRT does; the int8 gear uses them directly, float gears
+        dequantize/quantize with :meth:`quantization`. Passing float32 for all
+        of them instead (or ``io="float"``) runs on real values: float32 in,
+        float32 out, in every gear. ``io="native"`` demands the integers.
 
         Returns one array for a one-output model, else a dict by output name.
-        Outputs are fresh arrays unless ``out`` gives arrays to write into.
+        Outputs are fresh arrays unless ``out`` gives arrays (of the output
+        dtypes) to write into.
         """
-        arrays = self._input_list(x)
+        if io not in ("auto", "native", "float"):
+            raise ValueError(f'io must be "auto", "native" or "float", got {io!r}')
+        items = self._input_items(x)
+        native = self._native_io(items, io)
+        arrays = [_as_input(a, spec, native) for a, spec in zip(items, self._inputs)]
         outs = None
         if out is not None:
             outs = [out] if isinstance(out, np.ndarray) else list(out)
-        results = self._rt.run(arrays, outs)
+        results = self._rt.run(arrays, outs, native)
         if len(self._outputs) == 1:
             return results[0]
         return {spec.name: r for spec, r in zip(self._outputs, results)}
 
     __call__ = run
 
-    def _input_list(self, x: ArrayOrArrays) -> list[np.ndarray]:
+    def _native_io(self, items: list[Any], io: str) -> bool:
+        """Whether this run exchanges integer-interface tensors as integers."""
+        if not self._integer_io or io == "float":
+            return False
+        if io == "native" or not self._integer_inputs:
+            return True
+        # "auto": float arrays for every integer input mean real values.
+        kinds = {
+            np.asarray(a).dtype.kind == "f"
+            for a, spec in zip(items, self._inputs)
+            if spec.dtype != "float32"
+        }
+        if kinds == {True, False}:
+            names = [s.name for s in self._inputs if s.dtype != "float32"]
+            raise ValueError(
+                f"inputs {names}: give them all as their integer dtypes or all as float32 "
+                "(real values), not a mix"
+            )
+        return kinds == {False}
+
+    def _input_items(self, x: ArrayOrArrays) -> list[Any]:
         specs = self._inputs
         if isinstance(x, Mapping):
             names = [s.name for s in specs]
@@ -267,7 +326,7 @@ class Runtime:
             raise ValueError(
                 f"expected {len(specs)} input(s) {[s.name for s in specs]}, got {len(items)}"
             )
-        return [_as_input(a, spec) for a, spec in zip(items, specs)]
+        return items
 
     def __repr__(self) -> str:
         return (
@@ -292,9 +351,16 @@ def _budget_bytes(memory_budget_mb: float | None) -> int:
     return max(1, int(memory_budget_mb * 1024 * 1024))
 
 
-def _as_input(a: Any, spec: TensorSpec) -> np.ndarray:
+def _as_input(a: Any, spec: TensorSpec, native: bool = False) -> np.ndarray:
     arr = np.asarray(a)
-    if arr.dtype == np.float32 and arr.flags.c_contiguous:
+    if native and spec.dtype != "float32":
+        if arr.dtype != np.dtype(spec.dtype):
+            raise ValueError(
+                f"input {spec.name!r}: expected dtype {spec.dtype} (the model's integer "
+                f"interface), got {arr.dtype}"
+            )
+        arr = np.ascontiguousarray(arr)
+    elif arr.dtype == np.float32 and arr.flags.c_contiguous:
         pass
     elif arr.dtype.kind == "f":
         arr = np.ascontiguousarray(arr, dtype=np.float32)

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "dispatch.h"
+#include "plan/graph_io.h"
 #include "plan/plan.h"
 #include "plan/shape_inference.h"
 #include "runtime_impl.h"
@@ -86,6 +87,8 @@ class RuntimeImpl final : public Runtime {
         slots_(model_.gears.size()) {
     for (int t : model_.inputs) inputs_.push_back(Info(t));
     for (int t : model_.outputs) outputs_.push_back(Info(t));
+    for (const TensorInfo& t : inputs_) integer_io_ |= t.dtype != DType::kF32;
+    for (const TensorInfo& t : outputs_) integer_io_ |= t.dtype != DType::kF32;
     for (const GearDesc& g : model_.gears) gears_.push_back(g.name);
   }
 
@@ -134,6 +137,13 @@ class RuntimeImpl final : public Runtime {
   }
 
   Status Run(const void* const* inputs, void* const* outputs) override {
+    return RunImpl(inputs, outputs, false);
+  }
+  Status RunIo(const void* const* inputs, void* const* outputs) override {
+    return RunImpl(inputs, outputs, integer_io_);
+  }
+
+  Status RunImpl(const void* const* inputs, void* const* outputs, bool native_io) {
     return Guarded("Run", [&]() -> Status {
       if (inputs == nullptr || outputs == nullptr) {
         return InvalidArgument("Run: inputs and outputs must not be null");
@@ -163,7 +173,12 @@ class RuntimeImpl final : public Runtime {
       if (profile) step_ms_.assign(plan_->steps().size(), 0.0);
       const auto start = std::chrono::steady_clock::now();
       ran_plan_ = nullptr;
-      plan_->Run(inputs, outputs, arena_.data(), &pool_, profile ? step_ms_.data() : nullptr);
+      if (native_io && !plan_->int8()) {
+        RunFloatGearIo(inputs, outputs, profile);
+      } else {
+        plan_->Run(inputs, outputs, arena_.data(), &pool_, profile ? step_ms_.data() : nullptr,
+                   native_io);
+      }
       ran_plan_ = plan_;
       const auto end = std::chrono::steady_clock::now();
       last_latency_ms_.store(std::chrono::duration<double, std::milli>(end - start).count());
@@ -273,10 +288,46 @@ class RuntimeImpl final : public Runtime {
 
   TensorInfo Info(int t) const {
     TensorInfo info;
-    info.name = model_.tensors[t].name;
-    info.shape = model_.tensors[t].shape;
-    info.dtype = model_.tensors[t].dtype;
+    const TensorDesc& td = model_.tensors[t];
+    info.name = td.name;
+    info.shape = td.shape;
+    info.dtype = td.io.dtype;  // the interface: float32, or the source model's integers
+    info.scale = td.io.scale;
+    info.zero_point = td.io.zero_point;
     return info;
+  }
+
+  // RunIo in a float gear of a model with an integer interface: its integer
+  // inputs dequantized into float staging buffers, its integer outputs
+  // computed into others and quantized with the interface parameters (run_mu_
+  // held, plan_ prepared).
+  void RunFloatGearIo(const void* const* inputs, void* const* outputs, bool profile) {
+    const std::vector<Shape>& in_shapes = plan_->input_shapes();
+    const std::vector<Shape>& out_shapes = plan_->output_shapes();
+    io_in_.resize(inputs_.size());
+    io_out_.resize(outputs_.size());
+    io_in_ptrs_.assign(inputs, inputs + inputs_.size());
+    io_out_ptrs_.assign(outputs, outputs + outputs_.size());
+    for (size_t i = 0; i < inputs_.size(); ++i) {
+      const IoDesc& io = model_.tensors[model_.inputs[i]].io;
+      if (io.dtype == DType::kF32) continue;
+      const int64_t n = NumElements(in_shapes[i]);
+      io_in_[i].resize(static_cast<size_t>(n));
+      IoToF32(io, inputs[i], io_in_[i].data(), n);
+      io_in_ptrs_[i] = io_in_[i].data();
+    }
+    for (size_t i = 0; i < outputs_.size(); ++i) {
+      if (model_.tensors[model_.outputs[i]].io.dtype == DType::kF32) continue;
+      io_out_[i].resize(static_cast<size_t>(NumElements(out_shapes[i])));
+      io_out_ptrs_[i] = io_out_[i].data();
+    }
+    plan_->Run(io_in_ptrs_.data(), io_out_ptrs_.data(), arena_.data(), &pool_,
+               profile ? step_ms_.data() : nullptr);
+    for (size_t i = 0; i < outputs_.size(); ++i) {
+      const IoDesc& io = model_.tensors[model_.outputs[i]].io;
+      if (io.dtype == DType::kF32) continue;
+      F32ToIo(io, io_out_[i].data(), outputs[i], static_cast<int64_t>(io_out_[i].size()));
+    }
   }
 
   int64_t PreparedBytesLocked() const {
@@ -478,6 +529,11 @@ class RuntimeImpl final : public Runtime {
   Plan* plan_ = nullptr;   // owned by cache_
   Plan* ran_plan_ = nullptr;     // keep_tensors: the plan whose run the arena holds
   std::vector<double> step_ms_;  // a profiled run's step times
+  bool integer_io_ = false;      // some input/output has an integer interface
+  // RunFloatGearIo's staging: float values of integer-interface tensors.
+  std::vector<std::vector<float>> io_in_, io_out_;
+  std::vector<const void*> io_in_ptrs_;
+  std::vector<void*> io_out_ptrs_;
   bool prepared_ = false;  // a Prepare succeeded; prepared_shapes_ is valid
   std::vector<Shape> prepared_shapes_;
   bool all_prepared_ = false;  // prepare="all": every gear planned for all_shapes_

@@ -34,17 +34,23 @@ namespace gearshift {
 // Version of this runtime library and of the .gear format it reads.
 constexpr const char* kVersion = "0.3.0";
 constexpr int kFormatMajor = 1;
-constexpr int kFormatMinor = 3;
+constexpr int kFormatMinor = 4;
 
 using Shape = std::vector<int64_t>;
 
-// Logical element types of graph tensors. 1.0 files use only kF32.
-enum class DType { kF32 = 0 };
+// Element types of graph inputs/outputs at the interface. Every graph tensor
+// holds real values (f32); since format 1.4 a graph input or output may say
+// that the source model exchanged it as int8 or uint8 integers (its `io`).
+enum class DType { kF32 = 0, kI8 = 1, kU8 = 2 };
 
 struct TensorInfo {
   std::string name;
   Shape shape;  // -1 in dimension 0 = batch, fixed by Prepare()
+  // The interface dtype: what RunIo reads/writes for this tensor. For kI8 and
+  // kU8, real = scale * (q - zero_point) (zero_point in the dtype's range).
   DType dtype = DType::kF32;
+  float scale = 0.0f;      // kI8 / kU8 only
+  int32_t zero_point = 0;  // kI8 / kU8 only
 };
 
 // One node's wall time in a profiled Run (Runtime::SetProfiling).
@@ -107,11 +113,21 @@ class Runtime {
   // Concrete output shapes after the last successful Prepare().
   virtual const std::vector<Shape>& output_shapes() const = 0;
 
-  // Runs the prepared plan. inputs[i] points to a C-contiguous buffer of
-  // input i's prepared shape and dtype; outputs[i] to a buffer the size of
-  // output_shapes()[i]. Buffers are only read/written during the call.
+  // Runs the prepared plan. inputs[i] points to a C-contiguous float32
+  // buffer of input i's prepared shape (real values, also for an input whose
+  // TensorInfo::dtype is an integer: see RunIo); outputs[i] to a float32
+  // buffer of output_shapes()[i]. Buffers are only read/written during the call.
   // Calls from several threads run one at a time.
   virtual Status Run(const void* const* inputs, void* const* outputs) = 0;
+  // As Run, but every buffer is in its interface dtype (TensorInfo::dtype):
+  // int8/uint8 where the source model exchanged integers, float32 elsewhere.
+  // An int8/int4 gear then consumes and produces the integers directly (a
+  // copy, or a zero-point shift for uint8, where the interface parameters
+  // equal the gear's); float gears dequantize such inputs and quantize such
+  // outputs with the interface parameters. Equals Run for float interfaces.
+  virtual Status RunIo(const void* const* inputs, void* const* outputs) {
+    return Run(inputs, outputs);
+  }
 
   // Bytes of the activation arena of the current plan (0 before Prepare).
   virtual int64_t arena_bytes() const = 0;

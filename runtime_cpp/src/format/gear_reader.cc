@@ -579,7 +579,34 @@ class ManifestReader {
                        dtype.substr(0, 40) + "\"");
       }
       td.dtype = DType::kF32;
+      GS_RETURN_IF_ERROR(t.OptionalMember("io", &r, &found));
+      if (found) GS_RETURN_IF_ERROR(ReadIo(r, &td.io));
     }
+    return Status::Ok();
+  }
+
+  // 1.4: a graph input/output's interface, {"dtype": "i8"|"u8", "scale",
+  // "zero_point"} (FORMAT.md "Tensors"). ReadGraphIo checks where it sits.
+  static Status ReadIo(const json::Ref& io, IoDesc* out) {
+    GS_RETURN_IF_ERROR(io.ExpectObject());
+    json::Ref r;
+    GS_RETURN_IF_ERROR(io.Member("dtype", &r));
+    std::string dtype;
+    GS_RETURN_IF_ERROR(r.GetString(&dtype));
+    int zp_min = -128, zp_max = 127;
+    if (dtype == "i8") {
+      out->dtype = DType::kI8;
+    } else if (dtype == "u8") {
+      out->dtype = DType::kU8;
+      zp_min = 0;
+      zp_max = 255;
+    } else {
+      return r.Error("expected \"i8\" or \"u8\", found \"" + Printable(dtype.substr(0, 40)) + "\"");
+    }
+    GS_RETURN_IF_ERROR(io.Member("scale", &r));
+    GS_RETURN_IF_ERROR(ReadScale(r, &out->scale));
+    GS_RETURN_IF_ERROR(io.Member("zero_point", &r));
+    GS_RETURN_IF_ERROR(r.GetInt(&out->zero_point, zp_min, zp_max));
     return Status::Ok();
   }
 
@@ -615,6 +642,16 @@ class ManifestReader {
                            " is a constant; graph inputs cannot be constant");
       }
       is_input_[t] = 1;
+    }
+    // An `io` only on graph inputs and outputs: elsewhere it would mean nothing.
+    std::vector<char> is_io(is_input_);
+    for (int t : m_->outputs) is_io[t] = 1;
+    for (size_t t = 0; t < m_->tensors.size(); ++t) {
+      if (m_->tensors[t].io.dtype != DType::kF32 && !is_io[t]) {
+        return FormatError("tensors[" + std::to_string(t) +
+                           "].io: " + TensorLabel(static_cast<int>(t)) +
+                           " is not a graph input or output; only those carry \"io\"");
+      }
     }
     return Status::Ok();
   }

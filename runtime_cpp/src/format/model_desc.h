@@ -141,11 +141,20 @@ struct NodeDesc {
   NodeAttrs attrs;
 };
 
+// 1.4: how a graph input/output crosses the interface (its `io`): the
+// source model's integer dtype and quantization. kF32 (absent) elsewhere.
+struct IoDesc {
+  DType dtype = DType::kF32;
+  float scale = 0.0f;      // finite float32 > 0 for kI8 / kU8
+  int32_t zero_point = 0;  // [-128, 127] for kI8, [0, 255] for kU8
+};
+
 struct TensorDesc {
   std::string name;
   Shape shape;  // dim 0 may be -1 for non-constant tensors
   DType dtype = DType::kF32;
   bool is_const = false;
+  IoDesc io;  // only graph inputs/outputs may carry one (the reader checks)
 };
 
 struct StorageDesc {

@@ -753,14 +753,16 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
   }
   if (int8) {
     for (int t : model.inputs) {
-      plan->q8_inputs_.push_back({refs[t].index, NumElements(shapes[t]), g.activations[t]});
+      plan->q8_inputs_.push_back({refs[t].index, NumElements(shapes[t]), g.activations[t],
+                                  MakeIoConv(model.tensors[t].io, g.activations[t])});
     }
     for (int o : model.outputs) {
       if (refs[o].kind == TensorRef::Kind::kConst) {
         return Unsupported("gear '" + g.name + "': graph output '" + model.tensors[o].name +
                            "' is a constant");
       }
-      plan->q8_outputs_.push_back({refs[o].index, NumElements(shapes[o]), g.activations[o]});
+      plan->q8_outputs_.push_back({refs[o].index, NumElements(shapes[o]), g.activations[o],
+                                   MakeIoConv(model.tensors[o].io, g.activations[o])});
     }
   }
   plan->scratch_.assign(max_operands, nullptr);
@@ -807,9 +809,9 @@ class StepTimer {
 }  // namespace
 
 void Plan::Run(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool,
-               double* step_ms) {
+               double* step_ms, bool native_io) {
   if (int8_) {
-    RunQ8(inputs, outputs, arena, pool, step_ms);
+    RunQ8(inputs, outputs, arena, pool, step_ms, native_io);
   } else {
     RunF32(inputs, outputs, arena, pool, step_ms);
   }
@@ -1263,10 +1265,14 @@ Status Plan::PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
   return Status::Ok();
 }
 
-void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena,
-                 ThreadPool* pool, double* step_ms) {
+void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool,
+                 double* step_ms, bool native_io) {
   for (size_t i = 0; i < q8_inputs_.size(); ++i) {
     const Q8Io& io = q8_inputs_[i];
+    if (native_io && io.conv.kind != IoConv::Kind::kFloat) {  // integers as they are
+      IoToQ8(io.conv, inputs[i], reinterpret_cast<int8_t*>(arena + io.offset), io.elements);
+      continue;
+    }
     q8_quantize__opt(static_cast<const float*>(inputs[i]), io.quant,
                      reinterpret_cast<int8_t*>(arena + io.offset), io.elements, pool,
                      kernels_.q8_quantize.fn);
@@ -1407,6 +1413,10 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
   timer.Next();
   for (size_t i = 0; i < q8_outputs_.size(); ++i) {
     const Q8Io& io = q8_outputs_[i];
+    if (native_io && io.conv.kind != IoConv::Kind::kFloat) {
+      Q8ToIo(io.conv, reinterpret_cast<const int8_t*>(arena + io.offset), outputs[i], io.elements);
+      continue;
+    }
     q8_dequantize__opt(reinterpret_cast<const int8_t*>(arena + io.offset), io.quant,
                        static_cast<float*>(outputs[i]), io.elements, pool);
   }

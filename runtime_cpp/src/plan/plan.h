@@ -78,6 +78,7 @@
 #include "ops_q8/q8_shape_ops.h"
 #include "ops_q8/q8_sparse.h"
 #include "ops_q8/q8_transpose_conv.h"
+#include "plan/graph_io.h"
 #include "prepare/gear_weights.h"
 #include "thread_pool.h"
 
@@ -267,8 +268,11 @@ class Plan {
   // Runtime::Run. Not thread-safe (reuses an internal pointer table).
   // step_ms (may be null): steps().size() doubles, each step's wall time
   // (step i runs model.nodes[i]).
+  // native_io: int8 gears read/write integer-interface inputs/outputs
+  // (graph_io.h) in their interface dtype, not float32 (Runtime::RunIo).
+  // Float gears ignore it (the Runtime converts around them).
   void Run(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool,
-           double* step_ms = nullptr);
+           double* step_ms = nullptr, bool native_io = false);
 
  private:
   Plan() = default;
@@ -277,7 +281,7 @@ class Plan {
   void RunF32(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool,
               double* step_ms);
   void RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool,
-             double* step_ms);
+             double* step_ms, bool native_io);
   // Fills the q8_* fields of `st` (geometry already set) for an int8 gear.
   Status PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
                        const std::vector<TensorRef>& refs, PackedWeightsCache* packs, PlanStep* st);
@@ -340,6 +344,7 @@ class Plan {
     int64_t offset = 0;  // arena byte offset (inputs)
     int64_t elements = 0;
     Q8Quant quant;
+    IoConv conv;  // an integer interface's conversion (kFloat: none)
   };
   std::vector<Q8Io> q8_inputs_, q8_outputs_;
 };
