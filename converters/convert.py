@@ -271,6 +271,15 @@ def _gear_notes(graph: Graph, gear: str) -> list[str]:
     return [f"kept at int8 (first layers, which amplify weight error most): {', '.join(kept)}"]
 
 
+def _trained_marks(model: Any) -> dict[str, Any] | None:
+    """What ``gearshift.train`` recorded on a Keras model it returned, else None."""
+    if isinstance(model, (str, os.PathLike)):
+        return None
+    from .train.prune import training_marks
+
+    return training_marks(model)
+
+
 def _calibrate(
     graph: Graph, xs: list[np.ndarray], method: str, progress: bool
 ) -> dict[str, tuple[float, float]]:
@@ -369,6 +378,11 @@ def convert(
     _say(progress, f"imported {len(graph.nodes)} nodes; running passes")
     pass_results = run_passes(graph, qact=src.qplan.activations if src.qplan else None)
     pruning: list[str] = []
+    trained = _trained_marks(model)
+    if trained is not None and prune is None:
+        from .train.export import remove_pruned_channels
+
+        pruning = remove_pruned_channels(model, graph)
     if prune is not None:
         from .passes.prune import apply_pruning
 
