@@ -54,7 +54,9 @@ def remove_pruned_channels(model: Any, graph: Graph) -> list[str]:
     )
     plan = plan_channels(graph, prune, scores=norms)
     live = [
-        p for p, idx in plan.removed.items() if len(idx) and np.any(norms.get(p, np.zeros(0))[idx] > 0)
+        p
+        for p, idx in plan.removed.items()
+        if len(idx) and np.any(norms.get(p, np.zeros(0))[idx] > 0)
     ]
     remove_channels(graph, plan)
     graph.validate()

@@ -197,7 +197,11 @@ def channel_masks(
                 m["bias"] = out_keep.copy()
             bn = bns.get(layer.name)
             if bn is not None:
-                bm = {v: out_keep.copy() for v in ("gamma", "beta") if getattr(bn, v, None) is not None}
+                bm = {
+                    v: out_keep.copy()
+                    for v in ("gamma", "beta")
+                    if getattr(bn, v, None) is not None
+                }
                 masks[bn.name] = bm
         if in_keep is not None:
             axis = 2 if node.op == "CONV_2D" else 0

@@ -73,7 +73,9 @@ def weight_scores(
         raise ValueError(f"score must be one of {', '.join(SCORES)}, got {score!r}")
     layers = prunable_layers(model)
     if score == "magnitude":
-        return {layer.name: np.abs(np.asarray(layer.kernel.numpy(), np.float64)) for layer in layers}
+        return {
+            layer.name: np.abs(np.asarray(layer.kernel.numpy(), np.float64)) for layer in layers
+        }
     import tensorflow as tf
 
     fn = _loss_fn(model, loss)
