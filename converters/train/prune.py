@@ -221,7 +221,7 @@ def prune(
     compile_like(net, model, ds, optimizer, learning_rate, loss)
     steps = _steps_per_epoch(ds) * epochs
     if schedule is None:
-        end = max(1, int(round(pruning_fraction * steps)))
+        end = max(1, round(pruning_fraction * steps))
         schedule = PolynomialSchedule(
             final_sparsity=float(sparsity),
             begin_step=0,

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from ..quant_ref import choose_qparams, dequantize, quantize_weights_q8
-from .data import as_dataset, clone_model, compile_like, first_batches, validation_data
+from .data import as_dataset, clone_model, compile_like, validation_data
 
 __all__ = ["QAT_GEARS", "export_float", "fold_and_split", "qat"]
 
@@ -197,7 +197,7 @@ def _fold_bn(layer: Any, bn: Any) -> None:
         shift = shift + bn.beta.numpy()
     kind = type(layer).__name__
     if kind == "DepthwiseConv2D":
-        kh, kw, c, m = k.shape
+        c, m = k.shape[2:]
         k = k * scale.reshape(c, m)[None, None]
     else:
         k = k * scale  # the output axis is last for Conv2D and Dense
@@ -525,7 +525,3 @@ def qparams_of(qat_model: Any) -> dict[str, Any]:
     """Each quantized tensor's ``QParams`` as the converter will choose them (tests)."""
     _, ranges, _ = export_float(qat_model)
     return {t: choose_qparams(*r) for t, r in ranges.items()}
-
-
-def first_batch(ds: Any) -> Any:
-    return next(iter(first_batches(ds, 1)))

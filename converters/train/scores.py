@@ -112,9 +112,6 @@ def weight_scores(
 
 def channel_scores(layer: Any, scores: np.ndarray) -> np.ndarray:
     """Per output channel: the sum of the scores of the weights producing it."""
-    axis = kernel_channel_axis(layer) % scores.ndim
-    other = tuple(i for i in range(scores.ndim) if i != axis)
-    s = scores.sum(axis=other)
     if type(layer).__name__ == "DepthwiseConv2D":  # [C, M] -> channel c*M + m, as the IR
-        s = np.asarray(scores.sum(axis=(0, 1))).reshape(-1)
-    return s
+        return np.asarray(scores.sum(axis=(0, 1))).reshape(-1)
+    return scores.reshape(-1, scores.shape[-1]).sum(axis=0)
