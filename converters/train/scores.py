@@ -52,7 +52,11 @@ def kernel_channel_axis(layer: Any) -> int:
 
 
 def _loss_fn(model: Any, loss: Any) -> Any:
-    return loss if loss is not None else model.loss
+    """A callable ``loss(y, out)``: ``loss``, else the model's compiled loss (names resolved)."""
+    import keras
+
+    fn = loss if loss is not None else getattr(model, "loss", None)
+    return keras.losses.get(fn) if isinstance(fn, (str, dict)) else fn
 
 
 def weight_scores(

@@ -289,3 +289,39 @@ def test_import_gearshift_train_does_not_import_tensorflow():
     code = "import sys, gearshift; gearshift.train.prune; gearshift.distill; "
     code += "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- sensitivity and budgets -------------------------------------------------------------------
+def test_sensitivity_scan_and_budget_choice(digits, trained, tmp_path):
+    _, _, xv, yv = digits
+    before = [w.copy() for w in trained.get_weights()]
+    rep = gs.train.sensitivity(
+        trained, (xv, yv), sparsities=(0.5, 0.9), bits=("int8", "int4"), progress=False
+    )
+    for a, b in zip(before, trained.get_weights()):  # every layer restored
+        np.testing.assert_array_equal(a, b)
+    assert len(rep.rows) == 4 * 4 and set(rep.layers) == {
+        layer.name for layer in trained.layers if hasattr(layer, "kernel")
+    }
+    # one layer at 90% sparsity, evaluated by hand, is the row's number
+    name = trained.layers[-2].name
+    k0 = trained.layers[-2].kernel.numpy()
+    keep = np.abs(k0) > np.sort(np.abs(k0).ravel())[int(0.9 * k0.size) - 1]
+    trained.layers[-2].kernel.assign(k0 * keep)
+    acc = np.mean(trained.predict(xv, verbose=0).argmax(1) == yv)
+    trained.layers[-2].kernel.assign(k0)
+    row = next(r for r in rep.rows if r["layer"] == name and r["setting"] == 0.9)
+    assert row["accuracy"] == pytest.approx(acc)
+    choice = rep.choose(sparsity=0.5)
+    kept = sum(rep.layers[n] * (1 - c["sparsity"]) for n, c in choice["layers"].items())
+    assert kept <= 0.5 * sum(rep.layers.values())
+    budget = sum(rep.layers.values())  # one byte a weight: int8 everywhere at most
+    choice = rep.choose(bytes=budget)
+    spent = sum(
+        rep.layers[n] * (1 - c["sparsity"]) * {"fp32": 4, "int8": 1, "int4": 0.5}[c["bits"]]
+        for n, c in choice["layers"].items()
+    )
+    assert spent <= budget
+    assert "budget choice" in str(rep)
+    pytest.importorskip("matplotlib")
+    assert rep.plot(str(tmp_path / "s.png")) and (tmp_path / "s.png").stat().st_size > 1000
