@@ -489,7 +489,12 @@ def qat(
             shuffle=False,
             verbose=verbose,
         )
-    object.__setattr__(net, MARKS, {"kind": "qat", "gear": gear, "float_model": float_model})
+    # tensors of the converted graph with no Keras tensor of their own (inside a
+    # decomposed activation such as swish) keep their calibrated range
+    keras_names = {layer.name for layer in float_model.layers}
+    static = {t: r for t, r in plan.ranges.items() if t in plan.quantized and t not in keras_names}
+    marks = {"kind": "qat", "gear": gear, "float_model": float_model, "static_ranges": static}
+    object.__setattr__(net, MARKS, marks)
     return net
 
 
@@ -512,7 +517,7 @@ def export_float(qat_model: Any) -> tuple[Any, dict[str, tuple[float, float]], s
         if kind in WEIGHT_KINDS:
             weights[0] = fake_quant_weights(kind, weights[0], int4=False)
         layer.set_weights(weights)
-    ranges: dict[str, tuple[float, float]] = {}
+    ranges: dict[str, tuple[float, float]] = dict(marks.get("static_ranges", {}))
     for layer in qat_model.layers:
         if isinstance(layer, quantizer_cls):
             r = (float(layer.rmin.numpy()), float(layer.rmax.numpy()))
