@@ -104,6 +104,21 @@ def test_scores_against_hand_computed_values():
     np.testing.assert_allclose(channel_scores(m.layers[0], taylor), taylor.sum(axis=0))
 
 
+def test_scores_take_a_loss_compiled_by_name():
+    w = np.array([[0.5, -1.0], [2.0, 0.1]], np.float32)
+    m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    m.layers[0].set_weights([w, np.zeros(2, np.float32)])
+    m.compile("adam", "sparse_categorical_crossentropy")
+    ds = tf.data.Dataset.from_tensor_slices(
+        (np.array([[1.0, 2.0], [0.5, -1.0]], np.float32), np.array([0, 1]))
+    ).batch(2)
+    by_name = weight_scores(m, "taylor", ds, progress=False)
+    explicit = keras.losses.SparseCategoricalCrossentropy()
+    np.testing.assert_allclose(
+        by_name[m.layers[0].name], weight_scores(m, "taylor", ds, explicit)[m.layers[0].name]
+    )
+
+
 def test_channel_scores_of_conv_and_depthwise():
     conv = keras.layers.Conv2D(3, 2)
     conv.build((None, 4, 4, 2))
