@@ -82,10 +82,14 @@ def distill(
     validation: Any = None,
     batch_size: int = 32,
     optimizer: Any = None,
-    learning_rate: float = 1e-3,
+    learning_rate: float | None = None,
     verbose: Any = "auto",
 ) -> Any:
     """Trains a copy of ``student`` on ``data`` against ``teacher``; returns it.
+
+    The optimizer: ``optimizer``, else a fresh copy of the student's compiled one
+    (its learning rate unless ``learning_rate`` is given), else Adam at
+    ``learning_rate`` (1e-3 when None).
 
     Shows a progress bar per epoch (Keras' ``Progbar``) with the loss, and the
     validation accuracy at the end of each epoch when ``validation`` is given.
@@ -108,7 +112,14 @@ def distill(
     net = clone_model(student)
     marks = training_marks(student)
     masks = (marks or {}).get("masks") or {}
-    opt = optimizer if optimizer is not None else keras.optimizers.Adam(learning_rate)
+    opt = optimizer
+    compiled = getattr(student, "optimizer", None)
+    if opt is None and compiled is not None:
+        opt = type(compiled).from_config(compiled.get_config())
+        if learning_rate is not None:
+            opt.learning_rate = learning_rate
+    elif opt is None:
+        opt = keras.optimizers.Adam(1e-3 if learning_rate is None else learning_rate)
     default_loss(net, ds)  # checks the labels' form early
     pairs = [(v, tf.constant(m, v.dtype)) for layer in net.layers for v, m in _masked(layer, masks)]
 

@@ -46,6 +46,8 @@ import numpy as np
 
 from ..quant_ref import choose_qparams, dequantize, quantize_weights_q8
 from .data import as_dataset, clone_model, compile_like, validation_data
+from .masks import apply_masks
+from .prune import training_marks
 
 __all__ = ["QAT_GEARS", "export_float", "fold_and_split", "qat"]
 
@@ -424,6 +426,36 @@ def _build_qat(float_model: Any, plan: _Plan, gear: str, decay: float) -> Any:
     return keras.Model(inputs, [tmap[id(t)] for t in fn.outputs], name=f"{float_model.name}_qat")
 
 
+def _qat_masks(net: Any, pruned: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """The pruned model's masks for its QAT model: a channel-pruned layer whose bias was
+    folded in from a batch norm gets a bias mask too (its pruned channels stay zero)."""
+    masks = {k: dict(v) for k, v in (pruned.get("masks") or {}).items()}
+    if pruned.get("structure") != "channel":
+        return masks
+    layers = {layer.name: layer for layer in net.layers}
+    for name, m in masks.items():
+        layer = layers.get(name)
+        if layer is None or "kernel" not in m or "bias" in m:
+            continue
+        k = m["kernel"]
+        if type(layer).__name__ == "DepthwiseConv2D":
+            m["bias"] = k.any(axis=(0, 1)).reshape(-1)
+        else:
+            m["bias"] = k.reshape(-1, k.shape[-1]).any(axis=0)
+    return masks
+
+
+def _hold_masks(masks: Any) -> Any:
+    """A callback re-applying ``masks`` after every training step."""
+    import keras
+
+    class _Hold(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            apply_masks(self.model, masks)
+
+    return _Hold()
+
+
 def _inputs_of(data: Any, limit: int = 256) -> np.ndarray:
     import tensorflow as tf
 
@@ -480,12 +512,21 @@ def qat(
     plan = _plan(float_model, cal)
     net = _build_qat(float_model, plan, gear, ema_decay)
     compile_like(net, model, ds, optimizer, learning_rate, loss)
+    # a model gearshift.train.prune returned stays pruned: its kernel and bias masks
+    # are held (the folded kernel of a zero weight is zero too), and gs.convert still
+    # removes its pruned channels
+    pruned = training_marks(model)
+    pruned = pruned if pruned is not None and pruned.get("kind") == "prune" else None
+    masks = _qat_masks(net, pruned) if pruned else {}
+    extra = [_hold_masks(masks)] if masks else []
+    if masks:
+        apply_masks(net, masks)
     if epochs:
         net.fit(
             ds,
             epochs=epochs,
             validation_data=validation_data(validation),
-            callbacks=list(callbacks or []),
+            callbacks=[*extra, *(callbacks or [])],
             shuffle=False,
             verbose=verbose,
         )
@@ -493,7 +534,13 @@ def qat(
     # decomposed activation such as swish) keep their calibrated range
     keras_names = {layer.name for layer in float_model.layers}
     static = {t: r for t, r in plan.ranges.items() if t in plan.quantized and t not in keras_names}
-    marks = {"kind": "qat", "gear": gear, "float_model": float_model, "static_ranges": static}
+    marks = {
+        "kind": "qat",
+        "gear": gear,
+        "float_model": float_model,
+        "static_ranges": static,
+        "pruned": pruned,
+    }
     object.__setattr__(net, MARKS, marks)
     return net
 
@@ -517,6 +564,8 @@ def export_float(qat_model: Any) -> tuple[Any, dict[str, tuple[float, float]], s
         if kind in WEIGHT_KINDS:
             weights[0] = fake_quant_weights(kind, weights[0], int4=False)
         layer.set_weights(weights)
+    if marks.get("pruned"):
+        object.__setattr__(float_model, MARKS, marks["pruned"])
     ranges: dict[str, tuple[float, float]] = dict(marks.get("static_ranges", {}))
     for layer in qat_model.layers:
         if isinstance(layer, quantizer_cls):

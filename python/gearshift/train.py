@@ -87,6 +87,8 @@ def distill(
     """Trains ``student`` to match ``teacher``'s softened outputs; returns the trained student.
 
     The loss is ``alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(y, s)``.
+    ``**kwargs``: ``batch_size``, ``optimizer`` (default: a copy of the student's
+    compiled optimizer, else Adam), ``learning_rate``, ``verbose``.
     """
     from .converters.train.distill import distill as _distill
 

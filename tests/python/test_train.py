@@ -215,6 +215,14 @@ def test_channel_pruning_removes_channels_at_export(digits, trained, tmp_path):
     # removing the zeroed channels changes nothing: the file computes the Keras model
     rt = gs.Runtime(str(out), gear="fp32")
     np.testing.assert_allclose(rt.run(xv[:32]), p.predict(xv[:32], verbose=0), atol=1e-4)
+    # QAT of the pruned model holds its masks (bias folded in from the BN included)
+    # and its conversion still removes the channels
+    q = gs.train.qat(p, (x[:320], y[:320]), epochs=1, verbose=0)
+    qconv = next(layer for layer in q.layers if layer.name == p.layers[1].name)
+    assert np.all(qconv.kernel.numpy()[..., zero_out] == 0)
+    assert np.all(qconv.bias.numpy()[zero_out] == 0)
+    r = gs.convert(q, tmp_path / "cq.gear", gears=("int8",), progress=False)
+    assert any("removed" in line for line in r.pruning)
 
 
 # -- QAT -----------------------------------------------------------------------------------
