@@ -40,6 +40,35 @@ def logits_of(model: Any, out: Any) -> Any:
     return out
 
 
+def logit_model(model: Any) -> Any:
+    """``f(x, training) -> logits`` sharing ``model``'s weights.
+
+    For a model ending in a softmax Dense or a Softmax/Activation("softmax")
+    layer, the values before the softmax (exact logits: no gradient lost where a
+    probability underflows); else the log of the clipped outputs, or the
+    outputs themselves when the model has no softmax.
+    """
+    import keras
+
+    last = model.layers[-1]
+    kind = type(last).__name__
+    if _ends_in_softmax(model):
+        try:
+            feats = keras.Model(model.inputs, last.input)
+        except (AttributeError, ValueError):
+            feats = None
+        if feats is not None and kind == "Dense":
+
+            def dense_logits(x: Any, training: bool) -> Any:
+                z = keras.ops.matmul(feats(x, training=training), last.kernel)
+                return z + last.bias if last.use_bias else z
+
+            return dense_logits
+        if feats is not None and kind in ("Softmax", "Activation"):
+            return lambda x, training: feats(x, training=training)
+    return lambda x, training: logits_of(model, model(x, training=training))
+
+
 def distillation_loss(
     teacher_logits: Any, student_logits: Any, y: Any, temperature: float, alpha: float
 ) -> Any:
@@ -123,11 +152,13 @@ def distill(
     default_loss(net, ds)  # checks the labels' form early
     pairs = [(v, tf.constant(m, v.dtype)) for layer in net.layers for v, m in _masked(layer, masks)]
 
+    t_fn, s_fn = logit_model(teacher), logit_model(net)
+
     @tf.function
     def step(x: Any, y: Any) -> Any:
-        t_logits = logits_of(teacher, teacher(x, training=False))
+        t_logits = t_fn(x, False)
         with tf.GradientTape() as tape:
-            s_logits = logits_of(net, net(x, training=True))
+            s_logits = s_fn(x, True)
             loss = distillation_loss(t_logits, s_logits, y, temperature, alpha)
         grads = tape.gradient(loss, net.trainable_variables)
         opt.apply_gradients(zip(grads, net.trainable_variables))
