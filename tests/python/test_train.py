@@ -285,6 +285,18 @@ def test_distillation_loss_against_hand_computation():
     assert onehot == pytest.approx(want, rel=1e-5)
 
 
+def test_logits_of_a_softmax_model_are_the_pre_softmax_values(digits):
+    from gearshift.converters.train.distill import logit_model
+
+    x = digits[0][:16]
+    m = _cnn(3, bn=False, softmax=True)
+    logits = keras.Model(m.inputs, m.layers[-1].input)(x) @ m.layers[-1].kernel
+    logits = logits + m.layers[-1].bias
+    np.testing.assert_allclose(logit_model(m)(x, False), logits, rtol=1e-5, atol=1e-5)
+    plain = _cnn(3, bn=False)
+    np.testing.assert_allclose(logit_model(plain)(x, False), plain(x), rtol=1e-6)
+
+
 def test_distill_trains_the_student_toward_the_teacher(digits, trained):
     x, y, xv, yv = digits
     student = _cnn(2, bn=False)
