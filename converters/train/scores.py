@@ -92,7 +92,7 @@ def weight_scores(
         for x, y in first_batches(data, batches):
             with tf.GradientTape() as tape:
                 out = model(x, training=False)
-                value = fn(y, out)
+                value = tf.reduce_mean(fn(y, out))  # a loss function gives one per sample
             grads = tape.gradient(value, kernels)
             for a, k, g in zip(acc, kernels, grads):
                 g64 = np.asarray(g, np.float64)

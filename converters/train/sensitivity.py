@@ -197,7 +197,7 @@ def _evaluate(model: Any, ds: Any, loss_fn: Any) -> tuple[float, float]:
     n = 0
     for x, y in ds:
         out = model(x, training=False)
-        total += float(loss_fn(y, out)) * int(x.shape[0])
+        total += float(np.mean(loss_fn(y, out))) * int(x.shape[0])
         pred = np.asarray(out).argmax(-1)
         lab = np.asarray(y)
         lab = lab.argmax(-1) if lab.ndim == pred.ndim + 1 else lab.reshape(pred.shape)
