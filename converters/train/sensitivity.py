@@ -31,7 +31,7 @@ from .masks import _keep_lowest
 from .qat import fake_quant_weights
 from .scores import prunable_layers, weight_scores
 
-__all__ = ["BITS", "SensitivityReport", "sensitivity"]
+__all__ = ["BITS", "SensitivityReport", "latency_table", "sensitivity"]
 
 BITS = {"fp32": 32, "fp16": 16, "int8": 8, "int4": 4}
 
@@ -128,13 +128,34 @@ class SensitivityReport:
         plt.close(fig)
         return True
 
-    def choose(self, bytes: int | None = None, sparsity: float | None = None) -> dict[str, Any]:
-        """Per-layer ``(sparsity, bits)`` meeting the budget with the least loss (module doc)."""
-        if (bytes is None) == (sparsity is None):
-            raise ValueError("choose needs exactly one budget: bytes= or sparsity=")
+    def choose(
+        self,
+        bytes: int | None = None,
+        sparsity: float | None = None,
+        latency_ms: float | None = None,
+        profile: Any = None,
+    ) -> dict[str, Any]:
+        """Per-layer ``(sparsity, bits)`` meeting one budget with the least loss (module doc).
+
+        ``latency_ms`` needs ``profile``: the JSON of ``gearshift bench --profile``
+        (a path, or the loaded dict) of the model's ``.gear`` file on the board, with
+        the gears to choose among; see :func:`latency_table`.
+        """
+        given = [b for b in (bytes, sparsity, latency_ms) if b is not None]
+        if len(given) != 1:
+            raise ValueError("choose needs exactly one budget: bytes=, sparsity= or latency_ms=")
+        table = None
+        if latency_ms is not None:
+            if profile is None:
+                raise ValueError("a latency budget needs profile= (gearshift bench --profile JSON)")
+            table = latency_table(profile, list(self.layers))
         sps = sorted({0.0} | {r["setting"] for r in self.rows if r["kind"] == "sparsity"})
         scanned = {r["setting"] for r in self.rows if r["kind"] == "bits"}
         bts = ["fp32", *[b for b in BITS if b in scanned]]
+        if table is not None:
+            bts = [b for b in bts if b in table["layers"]]
+            if "fp32" not in bts:
+                raise ValueError("the profile has no fp32 gear: it is the starting point")
         cur = {n: (0.0, "fp32") for n in self.layers}
 
         def dloss(n: str, s: float, b: str) -> float:
@@ -146,17 +167,25 @@ class SensitivityReport:
             return max(d, 0.0)
 
         def cost(n: str, s: float, b: str) -> float:
+            if table is not None:  # a layer's time scales with the fraction it keeps
+                return table["layers"][b].get(n, 0.0) * (1 - s)
             if bytes is not None:
                 return self.layers[n] * (1 - s) * BITS[b] / 8
             return self.layers[n] * (1 - s)
 
         total = sum(self.layers.values())
+        fixed = table["rest_ms"] if table is not None else 0.0
+        if table is not None:
+            unit, limit = "ms", float(latency_ms) - fixed  # type: ignore[arg-type]
+        elif bytes is not None:
+            unit, limit = "bytes", float(bytes)
+        else:
+            unit, limit = "weights", (1 - float(sparsity)) * total  # type: ignore[arg-type]
 
-        def met() -> bool:
-            c = sum(cost(n, *cur[n]) for n in self.layers)
-            return c <= bytes if bytes is not None else c <= (1 - sparsity) * total  # type: ignore[operator]
+        def spent() -> float:
+            return sum(cost(n, *cur[n]) for n in self.layers)
 
-        while not met():
+        while spent() > limit:
             best = None
             for n in self.layers:
                 s0, b0 = cur[n]
@@ -171,25 +200,69 @@ class SensitivityReport:
                         if best is None or rate < best[0]:
                             best = (rate, n, s, b)
             if best is None:
-                raise ValueError("the budget cannot be met with the scanned settings")
+                raise ValueError(
+                    f"the budget cannot be met with the scanned settings: at best "
+                    f"{spent() + fixed:.4g} {unit}"
+                )
             cur[best[1]] = (best[2], best[3])
         lines = ["budget choice (least summed loss increase; one layer at a time measured):"]
         for n, (s, b) in cur.items():
             lines.append(
                 f"  {n}: sparsity {s:g}, {b} weights, +{dloss(n, s, b):.4f} loss, "
-                f"{cost(n, s, b):.0f} {'bytes' if bytes is not None else 'weights'}"
+                f"{cost(n, s, b):.4g} {unit}"
             )
-        spent = sum(cost(n, *cur[n]) for n in self.layers)
+        budget = {"bytes": bytes, "weights": f"sparsity {sparsity}", "ms": f"{latency_ms} ms"}
+        predicted = self.base_loss + sum(dloss(n, *cur[n]) for n in self.layers)
         lines.append(
-            f"  total {spent:.0f} {'bytes' if bytes is not None else 'weights'} "
-            f"(budget {bytes if bytes is not None else f'{sparsity:g} sparsity'}); predicted loss "
-            f"{self.base_loss + sum(dloss(n, *cur[n]) for n in self.layers):.4f}"
+            f"  total {spent() + fixed:.4g} {unit} (budget {budget[unit]}"
+            + (f"; {fixed:.4g} ms in the other nodes" if table is not None else "")
+            + f"); predicted loss {predicted:.4f}"
         )
+        if table is not None:
+            lines.append(
+                "  assumes a layer's time scales with the weights it keeps (true of removed "
+                "channels; sparse kernels gain less below ~80% zeros)"
+            )
         self.choice = {
             "layers": {n: {"sparsity": s, "bits": b} for n, (s, b) in cur.items()},
             "explanation": "\n".join(lines),
         }
         return self.choice
+
+
+def latency_table(profile: Any, layers: list[str]) -> dict[str, Any]:
+    """Per gear, each layer's median time (ms) from a ``gearshift bench --profile`` JSON
+    (a path or the loaded dict: one result, a list of them, or ``{"results": [...]}``),
+    and ``rest_ms``: the fp32 gear's time outside those layers."""
+    import json
+    import os
+
+    if isinstance(profile, (str, os.PathLike)):
+        with open(profile) as f:
+            profile = json.load(f)
+    results = profile.get("results", profile) if isinstance(profile, dict) else profile
+    if isinstance(results, dict):
+        results = [results]
+    gears: dict[str, Any] = {}
+    for r in results:
+        for g, info in (r.get("gears") or {}).items():
+            if isinstance(info, dict) and info.get("profile"):
+                gears.setdefault(g, info["profile"])
+        # the flat form: one result per (runtime, gear)
+        if r.get("profile") and r.get("gear") and r.get("runtime", "gearshift") == "gearshift":
+            gears.setdefault(r["gear"], r["profile"])
+    if not gears:
+        raise ValueError("profile has no per-node times: run gearshift bench --profile --json")
+    table: dict[str, dict[str, float]] = {}
+    rest = 0.0
+    for g, prof in gears.items():
+        times = {n["name"]: float(n["ms"]) for n in prof.get("nodes", [])}
+        table[g] = {n: times[n] for n in layers if n in times}
+        if g == "fp32":
+            rest = sum(v for k, v in times.items() if k not in table[g]) + float(
+                prof.get("other_ms", 0.0)
+            )
+    return {"layers": table, "rest_ms": rest}
 
 
 def _evaluate(model: Any, ds: Any, loss_fn: Any) -> tuple[float, float]:

@@ -358,5 +358,30 @@ def test_sensitivity_scan_and_budget_choice(digits, trained, tmp_path):
     )
     assert spent <= budget
     assert "budget choice" in str(rep)
+    # a latency budget from a profile (gearshift bench --profile's JSON form)
+    names = list(rep.layers)
+    profile = {
+        "results": [
+            {
+                "gears": {
+                    g: {
+                        "profile": {
+                            "nodes": [{"name": n, "op": "CONV_2D", "ms": ms} for n in names]
+                            + [{"name": "pool", "op": "MAX_POOL_2D", "ms": 0.1}],
+                            "other_ms": 0.05,
+                        }
+                    }
+                    for g, ms in (("fp32", 1.0), ("int8", 0.5), ("int4", 0.45))
+                }
+            }
+        ]
+    }
+    choice = rep.choose(latency_ms=2.5, profile=profile)
+    ms = {"fp32": 1.0, "int8": 0.5, "int4": 0.45}
+    took = sum(ms[c["bits"]] * (1 - c["sparsity"]) for c in choice["layers"].values())
+    assert took + 0.15 <= 2.5
+    assert "ms in the other nodes" in choice["explanation"]
+    with pytest.raises(ValueError, match="cannot be met"):
+        rep.choose(latency_ms=0.1, profile=profile)
     pytest.importorskip("matplotlib")
     assert rep.plot(str(tmp_path / "s.png")) and (tmp_path / "s.png").stat().st_size > 1000
