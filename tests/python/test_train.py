@@ -145,6 +145,23 @@ def test_polynomial_schedule_values():
         PolynomialSchedule(final_sparsity=1.0)
 
 
+def test_callback_follows_the_schedule_in_a_users_fit(digits):
+    from gearshift.converters.train.prune import make_callback
+
+    x, y, _, _ = digits
+    m = _cnn(4, bn=False)
+    m.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    sched = PolynomialSchedule(final_sparsity=0.6, begin_step=2, end_step=20, frequency=6)
+    cb = make_callback(sched, include_first_last=True)
+    m.fit(x[:960], y[:960], batch_size=32, epochs=1, callbacks=[cb], verbose=0)  # 30 steps
+    assert [t for t, _ in cb.history] == [2, 8, 14, 20]
+    for t, s in cb.history:
+        assert s == pytest.approx(sched.sparsity(t))
+    kernels = [layer.kernel.numpy() for layer in m.layers if hasattr(layer, "kernel")]
+    zeros = sum(int((k == 0).sum()) for k in kernels)
+    assert zeros == round(0.6 * sum(k.size for k in kernels))  # held for the last 10 steps
+
+
 def test_two_four_masks_keep_the_two_best_of_every_four():
     m = _dense_model(np.ones((8, 3), np.float32), np.zeros(3, np.float32))
     name = m.layers[0].name
