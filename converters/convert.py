@@ -329,6 +329,15 @@ def _refine_compact(
     )
 
 
+def _trained_marks(model: Any) -> dict[str, Any] | None:
+    """What ``gearshift.train`` recorded on a Keras model it returned, else None."""
+    if isinstance(model, (str, os.PathLike)):
+        return None
+    from .train.prune import training_marks
+
+    return training_marks(model)
+
+
 def _calibrate(
     graph: Graph, xs: list[np.ndarray], method: str, progress: bool
 ) -> dict[str, tuple[float, float]]:
@@ -390,6 +399,16 @@ def convert(
         A :class:`gearshift.report.ConvertReport`.
     """
     t0 = time.perf_counter()
+    # A gearshift.train.qat model: convert its folded float model, with the
+    # int8 ranges it learned instead of a calibration (converters/train/qat.py).
+    qat_ranges: dict[str, tuple[float, float]] | None = None
+    marks = _trained_marks(model)
+    if marks is not None and marks.get("kind") == "qat":
+        from .train.qat import export_float
+
+        model, qat_ranges, qat_gear = export_float(model)
+        if gears is None:
+            gears = ("fp32", qat_gear)
     auto = gears is None
     gears = ("fp32", "fp16") if auto else _check_gears(gears)
     if prune is not None and not hasattr(prune, "sparsity"):
@@ -397,7 +416,7 @@ def convert(
     if storage not in STORAGE_MODES:
         raise ValueError(f"storage must be 'compact' or 'exact', got {storage!r}")
     integer = [g for g in gears if GEARS[g] in ("q8", "q4")]
-    if integer and calibration is None and not _is_tflite(model):
+    if integer and calibration is None and not _is_tflite(model) and qat_ranges is None:
         raise ValueError(
             f"gear(s) {', '.join(integer)} need calibration=: a few hundred representative "
             "inputs (an array, batch first), from which the int8 ranges are measured"
@@ -432,6 +451,10 @@ def convert(
     _say(progress, f"imported {len(graph.nodes)} nodes; running passes")
     pass_results = run_passes(graph, qact=src.qplan.activations if src.qplan else None)
     pruning: list[str] = []
+    if marks is not None and prune is None:
+        from .train.export import remove_pruned_channels
+
+        pruning = remove_pruned_channels(model, graph)
     if prune is not None:
         from .passes.prune import apply_pruning
 
@@ -451,6 +474,19 @@ def convert(
 
         qplan = refit_plan(graph, src.qplan)
         calibration_note = "the model's own int8 parameters"
+    elif integer and qat_ranges is not None:
+        from .quantize import quantize_graph
+
+        missing = [
+            t.name for t in graph.tensors.values() if not t.is_const and t.name not in qat_ranges
+        ]
+        if missing:
+            raise ValueError(
+                f"the QAT model has no learned range for {len(missing)} tensor(s) of the "
+                f"converted graph, e.g. {missing[0]!r}: convert it without prune="
+            )
+        qplan = quantize_graph(graph, qat_ranges)
+        calibration_note = "ranges learned by quantization-aware training"
     elif integer:
         if calibration is None:
             raise ValueError(

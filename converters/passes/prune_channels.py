@@ -29,6 +29,7 @@ the same outputs, which is how the tests check the surgery.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -319,11 +320,15 @@ def _quota(sparsity: float, n: int) -> int:
     return min(int(np.floor(sparsity * n + 0.5)), n - 1)
 
 
-def plan_channels(graph: Graph, prune: Prune) -> ChannelPlan:
+def plan_channels(
+    graph: Graph, prune: Prune, scores: Mapping[str, np.ndarray] | None = None
+) -> ChannelPlan:
     """Chooses the channels to remove (see the module docstring); changes nothing.
 
     The first and last layers keep their output channels unless
-    ``prune.include_first_last``.
+    ``prune.include_first_last``. ``scores`` (producer node name -> one
+    non-negative score per output channel, e.g. ``gearshift.train``'s Taylor or
+    Fisher importance) replaces the filter norms of the producers it names.
     """
     first, last = edge_layers(graph)
     protected = set() if prune.include_first_last else first | last
@@ -358,7 +363,10 @@ def plan_channels(graph: Graph, prune: Prune) -> ChannelPlan:
     score: dict[int, float] = {}
     members: dict[int, int] = {}
     for p, rs in roots.items():
-        nrm = _norms(graph, nodes[p], prune.norm)
+        if scores is not None and p in scores:
+            nrm = np.asarray(scores[p], np.float64).reshape(-1)
+        else:
+            nrm = _norms(graph, nodes[p], prune.norm)
         if scope == "global":
             mean = float(nrm.mean()) if len(nrm) else 1.0
             nrm = nrm / (mean if mean > 0 else 1.0)

@@ -7,13 +7,14 @@ board without TensorFlow can ``import gearshift``.
 
 from __future__ import annotations
 
-from gearshift import calibration, power
+from gearshift import calibration, power, train
 from gearshift.cascade import Cascade
 from gearshift.convert import Prune, convert
 from gearshift.errors import FormatError
 from gearshift.interpreter import Interpreter
 from gearshift.runtime import Runtime, TensorSpec, runtime_info
 from gearshift.shifter import Shifter
+from gearshift.train import distill
 
 __version__ = "0.3.0"
 
@@ -28,6 +29,8 @@ __all__ = [
     "__version__",
     "calibration",
     "convert",
+    "distill",
     "power",
     "runtime_info",
+    "train",
 ]

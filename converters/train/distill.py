@@ -1,0 +1,186 @@
+"""Knowledge distillation: ``gearshift.distill(teacher, student, data, temperature, alpha)``.
+
+Hinton et al. (2015). With teacher logits ``t``, student logits ``s``,
+temperature ``T`` and labels ``y``, the student minimises
+
+    alpha * T^2 * KL(softmax(t / T) || softmax(s / T)) + (1 - alpha) * CE(y, softmax(s))
+
+(the ``T^2`` keeps the soft term's gradients on the hard term's scale as
+``T`` changes). A model that ends in softmax gives its log-probabilities as
+logits: ``softmax(log p / T) = softmax(z / T)`` for any logits ``z`` of ``p``.
+The student may be a model ``gearshift.train.prune`` returned (a channel-pruned
+teacher, say): its masks are held through distillation and its marks kept, so
+``gearshift.convert`` still removes the pruned channels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .data import as_dataset, clone_model, default_loss
+from .prune import MARKS, training_marks
+
+__all__ = ["distill", "distillation_loss", "logits_of"]
+
+
+def _ends_in_softmax(model: Any) -> bool:
+    from .data import _ends_in_softmax as f
+
+    return f(model)
+
+
+def logits_of(model: Any, out: Any) -> Any:
+    """``out`` as logits: log-probabilities when ``model`` ends in softmax."""
+    import tensorflow as tf
+
+    if _ends_in_softmax(model):
+        return tf.math.log(tf.clip_by_value(out, 1e-12, 1.0))
+    return out
+
+
+def logit_model(model: Any) -> Any:
+    """``f(x, training) -> logits`` sharing ``model``'s weights.
+
+    For a model ending in a softmax Dense or a Softmax/Activation("softmax")
+    layer, the values before the softmax (exact logits: no gradient lost where a
+    probability underflows); else the log of the clipped outputs, or the
+    outputs themselves when the model has no softmax.
+    """
+    import keras
+
+    last = model.layers[-1]
+    kind = type(last).__name__
+    if _ends_in_softmax(model):
+        try:
+            feats = keras.Model(model.inputs, last.input)
+        except (AttributeError, ValueError):
+            feats = None
+        if feats is not None and kind == "Dense":
+
+            def dense_logits(x: Any, training: bool) -> Any:
+                z = keras.ops.matmul(feats(x, training=training), last.kernel)
+                return z + last.bias if last.use_bias else z
+
+            return dense_logits
+        if feats is not None and kind in ("Softmax", "Activation"):
+            return lambda x, training: feats(x, training=training)
+    return lambda x, training: logits_of(model, model(x, training=training))
+
+
+def distillation_loss(
+    teacher_logits: Any, student_logits: Any, y: Any, temperature: float, alpha: float
+) -> Any:
+    """The batch mean of the loss in the module doc (``y``: class indices or one-hot)."""
+    import tensorflow as tf
+
+    t = tf.cast(temperature, tf.float32)
+    p_t = tf.nn.softmax(teacher_logits / t, axis=-1)
+    log_p_t = tf.nn.log_softmax(teacher_logits / t, axis=-1)
+    log_p_s = tf.nn.log_softmax(student_logits / t, axis=-1)
+    kl = tf.reduce_sum(p_t * (log_p_t - log_p_s), axis=-1)
+    y = tf.convert_to_tensor(y)
+    if len(y.shape) == len(student_logits.shape):
+        ce = tf.nn.softmax_cross_entropy_with_logits(tf.cast(y, tf.float32), student_logits)
+    else:
+        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
+            tf.cast(tf.reshape(y, [-1]), tf.int32), student_logits
+        )
+    return tf.reduce_mean(alpha * t * t * kl + (1.0 - alpha) * ce)
+
+
+def _accuracy(model: Any, ds: Any) -> float:
+    hits = total = 0
+    for x, y in ds:
+        pred = np.asarray(model(x, training=False)).argmax(-1)
+        lab = np.asarray(y)
+        lab = lab.argmax(-1) if lab.ndim == pred.ndim + 1 else lab.reshape(pred.shape)
+        hits += int((pred == lab).sum())
+        total += lab.size
+    return hits / max(total, 1)
+
+
+def distill(
+    teacher: Any,
+    student: Any,
+    data: Any,
+    temperature: float = 4.0,
+    alpha: float = 0.9,
+    epochs: int = 10,
+    validation: Any = None,
+    batch_size: int = 32,
+    optimizer: Any = None,
+    learning_rate: float | None = None,
+    verbose: Any = "auto",
+) -> Any:
+    """Trains a copy of ``student`` on ``data`` against ``teacher``; returns it.
+
+    The optimizer: ``optimizer``, else a fresh copy of the student's compiled one
+    (its learning rate unless ``learning_rate`` is given), else Adam at
+    ``learning_rate`` (1e-3 when None).
+
+    Shows a progress bar per epoch (Keras' ``Progbar``) with the loss, and the
+    validation accuracy at the end of each epoch when ``validation`` is given.
+    """
+    import keras
+    import tensorflow as tf
+
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    t_out = teacher.outputs[0].shape[-1]
+    s_out = student.outputs[0].shape[-1]
+    if t_out != s_out:
+        raise ValueError(f"teacher has {t_out} outputs but the student {s_out}: they must match")
+    ds = as_dataset(data, batch_size)
+    val = as_dataset(validation, 128, shuffle=False) if validation is not None else None
+    net = clone_model(student)
+    marks = training_marks(student)
+    masks = (marks or {}).get("masks") or {}
+    opt = optimizer
+    compiled = getattr(student, "optimizer", None)
+    if opt is None and compiled is not None:
+        opt = type(compiled).from_config(compiled.get_config())
+        if learning_rate is not None:
+            opt.learning_rate = learning_rate
+    elif opt is None:
+        opt = keras.optimizers.Adam(1e-3 if learning_rate is None else learning_rate)
+    default_loss(net, ds)  # checks the labels' form early
+    pairs = [(v, tf.constant(m, v.dtype)) for layer in net.layers for v, m in _masked(layer, masks)]
+
+    t_fn, s_fn = logit_model(teacher), logit_model(net)
+
+    @tf.function
+    def step(x: Any, y: Any) -> Any:
+        t_logits = t_fn(x, False)
+        with tf.GradientTape() as tape:
+            s_logits = s_fn(x, True)
+            loss = distillation_loss(t_logits, s_logits, y, temperature, alpha)
+        grads = tape.gradient(loss, net.trainable_variables)
+        opt.apply_gradients(zip(grads, net.trainable_variables))
+        for v, m in pairs:  # a pruned student stays pruned
+            v.assign(v * m)
+        return loss
+
+    show = 1 if verbose == "auto" else int(verbose)
+    n = int(ds.cardinality()) if int(ds.cardinality()) > 0 else None
+    for epoch in range(epochs):
+        bar = keras.utils.Progbar(n, verbose=show, stateful_metrics=["val_accuracy"])
+        if show:
+            print(f"distill epoch {epoch + 1}/{epochs}")
+        for i, (x, y) in enumerate(ds):
+            loss = step(x, y)
+            bar.update(i + 1, [("loss", float(loss))])
+        if val is not None:
+            bar.update(n or i + 1, [("val_accuracy", _accuracy(net, val))], finalize=True)
+    if marks is not None:
+        object.__setattr__(net, MARKS, marks)
+    return net
+
+
+def _masked(layer: Any, masks: dict[str, dict[str, np.ndarray]]) -> list[tuple[Any, np.ndarray]]:
+    return [(getattr(layer, v), m.astype(np.float32)) for v, m in masks.get(layer.name, {}).items()]

@@ -1,0 +1,102 @@
+"""``gearshift.train``: training-aware compression (host side, TensorFlow/Keras).
+
+``gs.train.prune`` (gradual pruning with fine-tuning), ``gs.train.qat``
+(quantization-aware training for the int8/int4 gears) and ``gs.distill``
+(knowledge distillation). This module imports nothing heavy: each function
+imports the work (``gearshift.converters.train``) and TensorFlow on first call,
+so ``import gearshift`` stays TensorFlow-free. See docs/TRAINING.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["distill", "prune", "qat", "sensitivity"]
+
+
+def prune(
+    model: Any,
+    data: Any,
+    sparsity: float = 0.8,
+    score: str = "magnitude",
+    structure: str = "unstructured",
+    epochs: int = 2,
+    validation: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Prunes a Keras model gradually while fine-tuning it on ``data``; returns the pruned copy.
+
+    Args:
+        model: a ``keras.Model`` (not changed: a copy is trained).
+        data: ``(x, y)`` arrays (class indices or one-hot) or a ``tf.data.Dataset``
+            of ``(x, y)`` batches.
+        sparsity: the final fraction of zero weights (of output channels for
+            ``structure="channel"``; ``"2:4"`` is always 0.5).
+        score: ``"magnitude"``, ``"taylor"`` (``|w * dL/dw|``) or ``"fisher"``
+            (``1/2 * F * w^2``), measured on ``data``.
+        structure: ``"unstructured"``, ``"2:4"`` or ``"channel"``.
+        epochs: fine-tuning epochs; the sparsity ramps up (Zhu & Gupta's cubic
+            schedule) over the first 60% of the steps.
+        validation: optional ``(x, y)`` or Dataset, evaluated after every epoch.
+        **kwargs: ``batch_size``, ``optimizer``, ``learning_rate``, ``loss``,
+            ``scope`` (``"global"``/``"layer"``), ``include_first_last``,
+            ``schedule``, ``pruning_fraction``, ``updates``, ``score_batches``,
+            ``callbacks``, ``verbose`` (``converters/train/prune.py``).
+
+    Returns:
+        The fine-tuned Keras model with its pruned weights exactly zero;
+        ``gs.convert`` of it stores them sparse, or removes the channels.
+    """
+    from .converters.train.prune import prune as _prune
+
+    return _prune(model, data, sparsity, score, structure, epochs, validation, **kwargs)
+
+
+def qat(
+    model: Any,
+    data: Any,
+    gear: str = "int8",
+    calibration: Any = None,
+    epochs: int = 2,
+    validation: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Quantization-aware training for the ``int8`` or ``int4`` gear; returns the QAT model.
+
+    The returned Keras model computes with fake quantization that follows the
+    gear's integer arithmetic; ``gs.convert(qat_model, path, gears=(...))``
+    writes that gear with the ranges the model learned. ``calibration``
+    (inputs, as ``gs.convert`` takes them) sets the initial activation ranges;
+    ``data`` when None. See docs/TRAINING.md.
+    """
+    from .converters.train.qat import qat as _qat
+
+    return _qat(model, data, gear, calibration, epochs, validation, **kwargs)
+
+
+def distill(
+    teacher: Any,
+    student: Any,
+    data: Any,
+    temperature: float = 4.0,
+    alpha: float = 0.9,
+    epochs: int = 10,
+    validation: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Trains ``student`` to match ``teacher``'s softened outputs; returns the trained student.
+
+    The loss is ``alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(y, s)``.
+    ``**kwargs``: ``batch_size``, ``optimizer`` (default: a copy of the student's
+    compiled optimizer, else Adam), ``learning_rate``, ``verbose``.
+    """
+    from .converters.train.distill import distill as _distill
+
+    return _distill(teacher, student, data, temperature, alpha, epochs, validation, **kwargs)
+
+
+def sensitivity(model: Any, data: Any, **kwargs: Any) -> Any:
+    """Per-layer loss/accuracy against sparsity and bit-width (a table; see docs/TRAINING.md)."""
+    from .converters.train.sensitivity import sensitivity as _sensitivity
+
+    return _sensitivity(model, data, **kwargs)
