@@ -677,17 +677,30 @@ def q8_mul(
     return _requantize_to(prod, float(m), y, *activation_range(activation, y))
 
 
+def mean_multiplier(x_scale: float, y_scale: float, n: int) -> tuple[int, int]:
+    """int8 MEAN's fixed-point multiplier and shift, as LiteRT's reference kernel derives
+    them: ``(M, s) = quantize_multiplier(sx / sy)``, then ``k = min(floor(log2 n), 32,
+    31 + s)``, ``M' = (M << k) // n`` (int64, truncating), ``s' = s - k``."""
+    m, shift = quantize_multiplier(float(np.float64(x_scale) / np.float64(y_scale)))
+    if n <= 0:
+        return m, shift
+    k = max(0, min(int(n).bit_length() - 1, 32, 31 + shift))
+    return int((int(m) << k) // int(n)), shift - k
+
+
 def q8_mean(
     xq: np.ndarray, x: QParams, y: QParams, axes: tuple[int, ...] | list[int], keep_dims: bool
 ) -> np.ndarray:
     """int8 MEAN: ``acc = sum(q - zx)`` over the reduced positions (int32), ``n`` their
-    count, ``MBQM(acc, sx / (sy * n)) + zy``, clamped to [-128, 127]."""
+    count, ``MBQM(acc, M', s') + zy`` with :func:`mean_multiplier`'s ``(M', s')`` (the
+    1/n folded into the integer multiplier), clamped to [-128, 127]."""
     xq = np.asarray(xq, np.int64)
     axes = tuple(int(a) for a in axes)
     n = int(np.prod([xq.shape[a] for a in axes], dtype=np.int64)) if axes else 1
     acc = np.sum(xq - int(x.zero_point), axis=axes, keepdims=bool(keep_dims))
-    m = np.float64(x.scale) / (np.float64(y.scale) * np.float64(n))
-    return _requantize_to(acc, float(m), y, -128, 127)
+    m, s = mean_multiplier(float(x.scale), float(y.scale), n)
+    out = multiply_by_quantized_multiplier(_wrap_int32(acc), m, s) + int(y.zero_point)
+    return np.clip(out, -128, 127).astype(np.int8)
 
 
 def q8_relu(xq: np.ndarray, x: QParams, y: QParams, op: str = "RELU") -> np.ndarray:

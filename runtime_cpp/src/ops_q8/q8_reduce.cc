@@ -17,8 +17,18 @@ Q8RescaleParams MakeQ8MeanParams(Q8Quant x, Q8Quant y, int64_t reduced_count) {
   Q8RescaleParams p;
   p.x_zero_point = x.zero_point;
   p.y_zero_point = y.zero_point;
-  p.requant = MakeQ8Requant(static_cast<double>(x.scale) /
-                            (static_cast<double>(y.scale) * static_cast<double>(reduced_count)));
+  // LiteRT's reference MEAN: the multiplier of sx / sy, then 1/n folded into
+  // it in integers (M << k) / n with 2^k <= n, k <= 32 and s - k >= -31;
+  // a double sx / (sy * n) rounds differently on some sums.
+  p.requant = MakeQ8Requant(static_cast<double>(x.scale) / static_cast<double>(y.scale));
+  if (reduced_count > 0 && p.requant.multiplier != 0) {
+    int k = 0;
+    while ((int64_t{2} << k) <= reduced_count && k < 32) ++k;
+    k = std::max(0, std::min(k, 31 + p.requant.shift));
+    p.requant.multiplier =
+        static_cast<int32_t>((int64_t{p.requant.multiplier} << k) / reduced_count);
+    p.requant.shift -= k;
+  }
   return p;
 }
 
