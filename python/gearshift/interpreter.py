@@ -20,9 +20,13 @@ Behaviour, where it differs from LiteRT:
 
 - Delegates (``experimental_delegates``) are ignored with a warning: gearshift
   picks its own kernels for the CPU it runs on.
-- Only graph inputs and outputs are tensors a caller can read or write;
-  intermediate tensors stay inside the runtime (``get_tensor`` of one raises
-  ``ValueError``). There are no variables: ``reset_all_variables`` does nothing.
+- Only graph inputs are writable. Intermediate tensors are readable with
+  ``experimental_preserve_all_tensors=True`` (the runtime then keeps every
+  tensor, ``Runtime(keep_tensors=True)``): ``get_tensor`` returns a node's
+  output as float32 real values in every gear (an integer gear's dequantized)
+  and ``get_tensor_details`` lists them; without it ``get_tensor`` of one
+  raises ``ValueError``. There are no variables: ``reset_all_variables`` does
+  nothing.
 - ``resize_tensor_input`` changes the batch (dimension 0) only.
 - A model without a SignatureDef (a ``.gear`` from Keras) gets one
   ``serving_default`` signature named after its inputs and outputs.
@@ -108,13 +112,7 @@ class Interpreter:
         unknown = [k for k in kwargs if not k.startswith("experimental_")]
         if unknown:
             raise TypeError(f"Interpreter() got unexpected keyword argument(s) {unknown}")
-        if experimental_preserve_all_tensors:
-            warnings.warn(
-                "gearshift.Interpreter ignores experimental_preserve_all_tensors: only the "
-                "graph inputs and outputs are readable tensors",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        self._keep = bool(experimental_preserve_all_tensors)
         if experimental_delegates:
             warnings.warn(
                 "gearshift.Interpreter ignores experimental_delegates: it runs its own "
@@ -127,18 +125,19 @@ class Interpreter:
             raise ValueError(f"num_threads must be an integer >= 1 (or -1), got {num_threads!r}")
         path, rebuild, digest = _model_file(model_path, model_content)
         try:
-            manifest, self._rt = _open(path, gear, threads, digest)
+            manifest, self._rt = _open(path, gear, threads, digest, self._keep)
         except FormatError:
             if rebuild is None:  # the user's own .gear: report, never rewrite
                 raise
             path = rebuild()  # a corrupt or stale cache entry is never trusted
-            manifest, self._rt = _open(path, gear, threads, digest)
+            manifest, self._rt = _open(path, gear, threads, digest, self._keep)
         self._path = path
         self._tensor_index = (
             [int(t) for t in manifest["inputs"]],
             [int(t) for t in manifest["outputs"]],
         )
         self._num_tensors = len(manifest["tensors"])
+        self._tensors = manifest["tensors"]  # name, shape, const, per index
         self._signatures = _signatures(manifest, self._rt)
         self._in_specs = self._rt.inputs
         self._out_specs = self._rt.outputs
@@ -170,8 +169,16 @@ class Interpreter:
         return [self._details(i, False) for i in range(len(self._out_specs))]
 
     def get_tensor_details(self) -> list[dict[str, Any]]:
-        """The inputs' and outputs' details (the only tensors gearshift exposes)."""
-        return self.get_input_details() + self.get_output_details()
+        """The inputs' and outputs' details; with ``experimental_preserve_all_tensors``
+        also every intermediate tensor's (float32, by index)."""
+        details = self.get_input_details() + self.get_output_details()
+        if self._keep:
+            seen = {d["index"] for d in details}
+            for i, t in enumerate(self._tensors):
+                if i not in seen and not t.get("const"):
+                    details.append(self._intermediate_details(i))
+            details.sort(key=lambda d: d["index"])
+        return details
 
     def set_tensor(self, tensor_index: int, value: Any) -> None:
         """Copies ``value`` into input ``tensor_index``: its dtype and shape must match."""
@@ -347,6 +354,25 @@ class Interpreter:
             "sparsity_parameters": {},
         }
 
+    def _intermediate_details(self, index: int) -> dict[str, Any]:
+        t = self._tensors[index]
+        shape = [1 if d == -1 else int(d) for d in t["shape"]]
+        return {
+            "name": t["name"],
+            "index": index,
+            "shape": np.array(shape, np.int32),
+            "shape_signature": np.array(t["shape"], np.int32),
+            "dtype": np.float32,
+            "quantization": (0.0, 0),
+            "quantization_parameters": {
+                "scales": np.array([], np.float32),
+                "zero_points": np.array([], np.int32),
+                "quantized_dimension": 0,
+                "block_size": 0,
+            },
+            "sparsity_parameters": {},
+        }
+
     def _check_index(self, index: int) -> None:
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise ValueError(f"tensor index must be an integer, got {index!r}")
@@ -375,9 +401,15 @@ class Interpreter:
             return self._out_bufs[outs.index(index)]
         if index in ins:
             return self._in_bufs[ins.index(index)]
+        if self._keep and not self._tensors[index].get("const"):
+            try:
+                return self._rt.read_tensor(self._tensors[index]["name"])
+            except ValueError as e:
+                raise ValueError(f"tensor {index}: {e} (call invoke() first)") from None
         raise ValueError(
-            f"tensor {index} is an intermediate tensor: gearshift keeps those inside the "
-            f"runtime; read the outputs {outs} or the inputs {ins}"
+            f"tensor {index} is an intermediate tensor: open the Interpreter with "
+            f"experimental_preserve_all_tensors=True to read it, or read the outputs {outs} "
+            f"or the inputs {ins}"
         )
 
     def __repr__(self) -> str:
@@ -425,7 +457,7 @@ class SignatureRunner:
 # Model files: .gear as is, .tflite converted once into the cache
 # ---------------------------------------------------------------------------------------
 def _open(
-    path: str, gear: str | None, threads: int, digest: str | None
+    path: str, gear: str | None, threads: int, digest: str | None, keep: bool = False
 ) -> tuple[dict[str, Any], Runtime]:
     """The manifest and a Runtime of ``path``; a converted file must name its source's
     SHA-256 ``digest`` (a cache entry holds what its name says)."""
@@ -434,7 +466,8 @@ def _open(
         got = manifest.get("metadata", {}).get(_SOURCE_KEY)
         if got != digest:
             raise FormatError(f"{path}: cache entry made from {got!r}, expected {digest!r}")
-    return manifest, Runtime(path, gear=gear or _default_gear(manifest), threads=threads)
+    rt = Runtime(path, gear=gear or _default_gear(manifest), threads=threads, keep_tensors=keep)
+    return manifest, rt
 
 
 def _model_file(

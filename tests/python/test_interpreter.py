@@ -380,8 +380,6 @@ def test_stale_entry_rebuilt_and_unwritable_cache(models, tmp_path, monkeypatch)
     entry.write_bytes(other.read_bytes())  # a valid file, made from another model
     it = gs.Interpreter(model_path=str(src))
     assert it.get_input_details()[0]["dtype"] is np.int8
-    with pytest.warns(RuntimeWarning, match="preserve_all_tensors"):
-        gs.Interpreter(model_path=str(src), experimental_preserve_all_tensors=True)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
     monkeypatch.setenv("GEARSHIFT_CACHE_DIR", str(blocker / "cache"))
@@ -484,3 +482,41 @@ def test_mediapipe_hand_landmark(tmp_path):
     for (na, a), (nb, b) in zip(ours, ref):
         assert na == nb and a.shape == b.shape
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3 * max(1.0, float(np.abs(b).max())))
+
+
+def test_preserve_all_tensors_reads_intermediates_as_litert_does(models):
+    """With experimental_preserve_all_tensors, every intermediate tensor is readable:
+    float32 real values, equal to LiteRT's (dequantized) for the int8 model's own
+    int8 gear, matched by name."""
+    src = models["int8"]
+    frame = _frames("int8", 1, seed=3)[0]
+    ref = LiteRT(model_path=str(src), experimental_preserve_all_tensors=True)
+    ref.allocate_tensors()
+    ref.set_tensor(ref.get_input_details()[0]["index"], frame)
+    ref.invoke()
+    litert = {d["name"]: d for d in ref.get_tensor_details()}
+    it = gs.Interpreter(model_path=str(src), experimental_preserve_all_tensors=True)
+    it.allocate_tensors()
+    ins = {d["index"] for d in it.get_input_details() + it.get_output_details()}
+    inner = [d for d in it.get_tensor_details() if d["index"] not in ins]
+    assert inner and all(d["dtype"] is np.float32 for d in inner)
+    with pytest.raises(ValueError, match="invoke"):
+        it.get_tensor(inner[0]["index"])
+    it.set_tensor(it.get_input_details()[0]["index"], frame)
+    it.invoke()
+    compared = 0
+    for d in inner:
+        got = it.get_tensor(d["index"])
+        assert got.dtype == np.float32 and got.shape == tuple(d["shape"])
+        r = litert.get(d["name"])
+        if r is None or not r["quantization"][0]:
+            continue
+        s, z = r["quantization"]
+        want = np.float32(s) * (ref.get_tensor(r["index"]).astype(np.float32) - np.float32(z))
+        np.testing.assert_array_equal(got, want.reshape(got.shape), err_msg=d["name"])
+        compared += 1
+    assert compared >= 2
+    plain = gs.Interpreter(model_path=str(src))
+    plain.allocate_tensors()
+    with pytest.raises(ValueError, match="experimental_preserve_all_tensors"):
+        plain.get_tensor(inner[0]["index"])
