@@ -982,12 +982,15 @@ class Quant:
 
 
 def _f32_scale(v: Any) -> np.float32 | None:
-    """``v`` as a float32 scale if it is a number that stays finite and > 0 as float32."""
+    """``v`` as a float32 scale if it is a finite float32 value > 0 exactly (FORMAT.md:
+    a number that is not one, e.g. ``0.1``, is refused, as the C++ reader does)."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
     if not (math.isfinite(float(v)) and abs(float(v)) <= _F32_MAX):
         return None
     f = np.float32(v)
+    if float(f) != float(v):
+        return None
     return f if np.isfinite(f) and f > 0 else None
 
 
@@ -1415,7 +1418,8 @@ def _validate_gear(
             f"(takes {sorted(COMPUTE_DTYPES[compute])})",
         )
         if integer:
-            for role in sorted(roles.get(t, {"operand"}), key=str):
+            # a constant no node reads has no role to check (as the C++ reader)
+            for role in sorted(roles.get(t, set()), key=str):
                 _check_integer_constant(role, compute, s, storage, quants, i8_values, pw)
     missing = sorted(const_ids - set(seen))
     _need(not missing, w, f"no storage for constant tensors {missing[:8]}")

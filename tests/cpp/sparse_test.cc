@@ -584,24 +584,6 @@ TEST(SparsePlanTest, SparseGearsMatchTheirDenseTwins) {
   }
 }
 
-// Not a timed assertion: a log line comparing the int8-sparse plan with the
-// int8 reference plan on the dense-layer-heavy model above.
-TEST(SparsePlanTest, LogsSparseVersusDenseLatency) {
-  std::mt19937 rng(9);
-  for (double zeros : {0.5, 0.9}) {
-    const std::vector<uint8_t> bytes = PlanModel(&rng, zeros, false);
-    std::unique_ptr<GearFile> file;
-    ASSERT_TRUE(GearFile::FromBuffer(bytes.data(), bytes.size(), GearFile::Options(), &file).ok());
-    std::vector<float> x(8 * 6 * 6 * 4, 0.5f);
-    double dense_ms = 0, sparse_ms = 0;
-    RunPlan(file->model(), 2, x, 8, &dense_ms, 20);
-    RunPlan(file->model(), 3, x, 8, &sparse_ms, 20);
-    std::printf("[sparse] %.0f%% zeros, batch 8, reference kernels: int8 %.3f ms, int8-sparse "
-                "%.3f ms (%.2fx)\n",
-                zeros * 100, dense_ms, sparse_ms, dense_ms / sparse_ms);
-  }
-}
-
 // Seeds for tests/cpp/fuzz_gear_reader.cc: the 1.2 files of this test.
 TEST(SparseReaderTest, WritesFuzzSeedsWhenAsked) {
   const char* dir = std::getenv("GEARSHIFT_FUZZ_CORPUS");

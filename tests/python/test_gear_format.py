@@ -483,7 +483,7 @@ V11_REJECTIONS = [
     ),
     (
         lambda m: _s(m, "mul/k", "int8").update(
-            quant={"axis": 0, "scale": [0.1] * 8, "zero_point": [0] * 8}
+            quant={"axis": 0, "scale": [0.125] * 8, "zero_point": [0] * 8}
         ),
         "constant operand of a q8 gear must be i8 dense with per-tensor quant",
     ),

@@ -346,7 +346,7 @@ def _two_four_for_mul_k(m, payloads):
     k = next(i for i, e in enumerate(m["tensors"]) if e["name"] == "mul/k")
     q = np.array([1, 0, 2, 0, 0, 3, 0, 0], np.int8)
     payload, nnz, _ = spec_encode(q.reshape(8), 0, "2:4")
-    quant = {"axis": 0, "scale": [0.1] * 8}
+    quant = {"axis": 0, "scale": [0.125] * 8}
     m["storage"].append(
         {"dtype": "i8", "shape": [8], "encoding": "2:4", "nnz": nnz, "quant": quant}
     )
