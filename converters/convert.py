@@ -273,20 +273,21 @@ def _gear_notes(graph: Graph, gear: str) -> list[str]:
 
 def _refine_compact(
     graph: Graph,
-    out: str,
+    path: str,
+    write_file: Callable[[set[str]], WriteResult],
     gears: tuple[str, ...],
     storage: str,
-    qplan: Any,
     xs: list[np.ndarray],
     ref: list[np.ndarray],
     progress: bool,
     kept: set[str] | None = None,
 ) -> tuple[set[str], str]:
-    """Compact files with an fp32 gear: the weights to keep float32 so that the fp32
-    gear stays within ``COMPACT_TARGET`` of the source (``compact_refine``), the
-    file at ``out`` rewritten with them; and a report note ("" when none)."""
+    """Compact files with an fp32 gear (written at ``path``): the weights to keep
+    float32 so that the fp32 gear stays within ``COMPACT_TARGET`` of the source
+    (``compact_refine``), the file rewritten with them by ``write_file(keep_f32)``;
+    and a report note ("" when none)."""
     from .compact_refine import COMPACT_TARGET, refine_compact
-    from .write_gear import q8r4_weights, write_gear
+    from .write_gear import q8r4_weights
 
     kept = set(kept or ())  # float32 already (equalized weights)
     candidates = q8r4_weights(graph) - kept
@@ -295,17 +296,9 @@ def _refine_compact(
     run_file = None
 
     def write(keep: set[str]) -> str:
-        if keep:
-            write_gear(
-                graph,
-                out,
-                gears,
-                metadata={"gearshift.storage": storage},
-                storage=storage,
-                qplan=qplan,
-                keep_f32=keep | kept,
-            )
-        return out
+        if keep:  # nothing kept: the file as first written
+            write_file(keep | kept)
+        return path
 
     def measure(path: str) -> float:
         nonlocal run_file
@@ -505,21 +498,25 @@ def convert(
         ranges = _calibrate(qgraph, xs, calibration_method, progress)
         qplan = quantize_graph(qgraph, ranges)
         calibration_note = f"{calibration_method} on {xs[0].shape[0]} samples"
+
+    def write_file(keep_f32: set[str], extra: dict[str, str] | None = None) -> WriteResult:
+        return write_gear(
+            graph,
+            out,
+            gears,
+            metadata={"gearshift.storage": storage, **(extra or {})},
+            storage=storage,
+            qplan=qplan,
+            keep_f32=keep_f32,
+        )
+
     _say(progress, f"writing {out}")
-    written = write_gear(
-        graph,
-        out,
-        gears,
-        metadata={"gearshift.storage": storage},
-        storage=storage,
-        qplan=qplan,
-        keep_f32=equalized,
-    )
+    written = write_file(equalized)
 
     _say(progress, f"measuring the error on {xs[0].shape[0]} {'random ' if random else ''}samples")
     ref = src.outputs(xs)
     keep_f32, refine_note = _refine_compact(
-        graph, out, gears, storage, qplan, xs, ref, progress, equalized
+        graph, written.path, write_file, gears, storage, xs, ref, progress, equalized
     )
     source_accuracy = None
     if val is not None:
@@ -561,15 +558,7 @@ def convert(
         quality["gearshift.accuracy.source"] = f"{source_accuracy:.6g}"
     if _is_tflite(model):  # what `gearshift bench --compare` runs the peers on
         quality["gearshift.source_tflite"] = os.path.abspath(os.fspath(model))
-    written = write_gear(
-        graph,
-        out,
-        gears,
-        metadata={"gearshift.storage": storage, **quality},
-        storage=storage,
-        qplan=qplan,
-        keep_f32=keep_f32,
-    )
+    written = write_file(keep_f32, quality)
     report = ConvertReport(
         path=out,
         file_bytes=written.file_bytes,
