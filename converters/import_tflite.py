@@ -98,9 +98,10 @@ def check_ops(tf: TFLiteFile) -> None:
         raise UnsupportedOpsError(tf.path, bad)
 
 
-def import_tflite(source: str | os.PathLike[str] | bytes) -> TFLiteImport:
-    """Reads a ``.tflite`` model into the IR; see the module docstring."""
-    tf = read_tflite(source)
+def import_tflite(source: str | os.PathLike[str] | bytes | TFLiteFile) -> TFLiteImport:
+    """Reads a ``.tflite`` model (or an already parsed one) into the IR; see the module
+    docstring."""
+    tf = source if isinstance(source, TFLiteFile) else read_tflite(source)
     check_ops(tf)
     return _Importer(tf).run()
 

@@ -1,7 +1,9 @@
-"""Reading a ``.tflite`` flatbuffer, defensively, with the schema module LiteRT or TensorFlow ships.
+"""Reading a ``.tflite`` flatbuffer, defensively, with the schema module LiteRT or TensorFlow
+ships, or without either.
 
-The bytes are decoded by ``schema_py_generated`` (object API), never by hand;
-this module adds what the generated code does not do: it checks the file
+The bytes are decoded by ``schema_py_generated`` (object API) where LiteRT or
+TensorFlow is installed, else by ``tflite_reader`` (plain Python and numpy, the
+same object shapes); this module adds what the generated code does not do: it checks the file
 identifier, turns the flatbuffers library's ``struct.error``/``IndexError`` on
 a truncated or corrupted file into :class:`TFLiteFormatError`, bounds-checks
 every tensor, buffer and opcode index before it is used, and decodes constant
@@ -151,9 +153,22 @@ def _ints(a: Any) -> list[int]:
     return [] if a is None else [int(v) for v in np.asarray(a).ravel()]
 
 
-def read_tflite(source: str | os.PathLike[str] | bytes) -> TFLiteFile:
-    """Parses and checks a ``.tflite`` file (a path or its bytes)."""
-    schema = load_schema()
+def read_tflite(source: str | os.PathLike[str] | bytes, reader: str = "auto") -> TFLiteFile:
+    """Parses and checks a ``.tflite`` file (a path or its bytes).
+
+    ``reader``: ``"schema"`` (LiteRT's or TensorFlow's generated module),
+    ``"builtin"`` (``tflite_reader``, no dependency) or ``"auto"`` (the schema
+    module where one is installed, else the builtin reader).
+    """
+    if reader not in ("auto", "schema", "builtin"):
+        raise ValueError(f"reader must be 'auto', 'schema' or 'builtin', got {reader!r}")
+    schema: Any = None
+    if reader != "builtin":
+        try:
+            schema = load_schema()
+        except ImportError:
+            if reader == "schema":
+                raise
     if isinstance(source, (bytes, bytearray)):
         data, path = bytes(source), "<bytes>"
     else:
@@ -169,7 +184,12 @@ def read_tflite(source: str | os.PathLike[str] | bytes) -> TFLiteFile:
             f"{path}: not a TFLite model (file identifier {data[4:8]!r}, expected b'TFL3')"
         )
     try:
-        model = schema.ModelT.InitFromPackedBuf(data, 0)
+        if schema is None:
+            from . import tflite_reader
+
+            model, schema = tflite_reader.read_model(data), tflite_reader.SCHEMA
+        else:
+            model = schema.ModelT.InitFromPackedBuf(data, 0)
     except Exception as e:  # the generated code raises whatever a bad offset triggers
         raise TFLiteFormatError(
             f"{path}: corrupted or truncated TFLite flatbuffer ({type(e).__name__}: {e})"

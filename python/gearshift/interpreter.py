@@ -13,8 +13,8 @@ Over a ``.gear`` file it needs only numpy and the runtime. A ``.tflite`` is
 converted on first use into a ``.gear`` (``fp32``, plus the file's own ``int8``
 gear for an integer model) kept in the user cache folder under the SHA-256 of
 its bytes, so the next start opens that directly. Converting reads the
-flatbuffer with the TFLite schema module of ``ai-edge-litert`` (or of
-TensorFlow): no TensorFlow needed (``pip install gearshift[tflite]``).
+flatbuffer with the TFLite schema module of ``ai-edge-litert`` or TensorFlow
+where one is installed, else with ``converters/tflite_reader.py`` (numpy only).
 
 Behaviour, where it differs from LiteRT:
 
@@ -556,17 +556,8 @@ def _make_entry(entry: Path, make: Callable[[str], None]) -> None:
 
 def _convert_tflite(content: bytes, label: str, digest: str, out: str) -> None:
     """``.tflite`` bytes -> a ``.gear``: fp32 (weights kept exactly), plus the file's own
-    int8 gear for an integer model. Needs the TFLite schema module, not TensorFlow."""
-    try:
-        from .converters.tflite_file import load_schema
-
-        load_schema()
-    except ImportError as e:
-        raise ImportError(
-            f"{label}: opening a .tflite needs its schema reader, from ai-edge-litert or "
-            "tensorflow (pip install gearshift[tflite]). On a board without them, convert "
-            "on the host (gearshift convert model.tflite -o model.gear) and pass the .gear"
-        ) from e
+    int8 gear for an integer model. Needs numpy only (``converters/tflite_reader.py``
+    where neither LiteRT's nor TensorFlow's schema module is installed)."""
     from .converters.tflite_convert import tflite_to_gear
 
     tflite_to_gear(content, out, label=label, metadata={_SOURCE_KEY: digest})
