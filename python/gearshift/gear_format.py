@@ -1064,6 +1064,10 @@ def _check_payload(
 I8Values = Callable[[int], np.ndarray]
 
 
+# A sparse entry describes at most this many values per payload byte (FORMAT.md).
+SPARSE_VALUES_PER_BYTE = 1024
+
+
 def _check_sparse_fields(s: dict[str, Any], w: str, shape: list[int], q: Quant) -> int:
     """``nnz`` and the applicability of a sparse entry; returns its payload length."""
     enc = s["encoding"]
@@ -1084,7 +1088,15 @@ def _check_sparse_fields(s: dict[str, Any], w: str, shape: list[int], q: Quant) 
             f"2:4 needs a CONV_2D/FULLY_CONNECTED weight (channel axis 0) whose last dimension "
             f"is a multiple of 4, found axis {q.axis} and shape {shape}",
         )
-    return sparse_codec.sparse_length(enc, shape, q.axis, nnz)
+    length = sparse_codec.sparse_length(enc, shape, q.axis, nnz)
+    most_values = SPARSE_VALUES_PER_BYTE * max(length, 64)
+    _need(
+        n <= most_values,
+        w,
+        f"a {enc} entry of {length} bytes describes {n} values; at most {most_values} "
+        f"(1024 per payload byte, 64 bytes min)",
+    )
+    return length
 
 
 def _validate_storage(

@@ -25,6 +25,7 @@ from gear_bytes import (
     tiny_graph,
 )
 
+import gearshift as gs
 from gearshift import FormatError, gear_codec, sparse_codec
 from gearshift import gear_format as gf
 from gearshift.converters import write_gear as wg
@@ -594,3 +595,23 @@ def test_describe_sparse(written):
     assert next(g for g in d["gears"] if g["name"] == "int8-sparse")["sparse"] is True
     text = format_description(d)
     assert "q8r4/2:4" in text and "nnz" in text and "q8 sparse" in text
+
+
+def test_a_tiny_csr_entry_cannot_describe_a_huge_tensor(sparse_file, tmp_path):
+    """20 bytes of csr (4 empty rows) claiming 75 M values: both readers refuse it before
+    anything is allocated (FORMAT.md: at most 1024 values per payload byte)."""
+    b, _x, _data = sparse_file
+    huge = [4, 3, 3, 2**21]
+
+    def payload_edit(m, payloads):
+        k = _name_stor(m, "conv/w", "int8-sparse")
+        m["storage"][k].update(shape=huge, nnz=0)
+        payloads[k] = bytes(4 * 5)  # ptr[0..4] = 0: no stored values
+
+    data = _rebuilt(b, lambda m: None, payload_edit)
+    with pytest.raises(FormatError, match=r"describes 75497472 values; at most 65536"):
+        gf.read_gear(data)
+    path = tmp_path / "huge.gear"
+    path.write_bytes(data)
+    with pytest.raises(FormatError, match=r"describes 75497472 values; at most 65536"):
+        gs.Runtime(path)

@@ -44,6 +44,8 @@ constexpr uint32_t kFirstOptionalKind = 1024;
 constexpr uint32_t kLastOptionalKind = 65535;
 constexpr uint64_t kMaxManifestBytes = uint64_t{64} << 20;
 constexpr size_t kMaxRank = 6;
+// A sparse entry describes at most this many values per payload byte.
+constexpr uint64_t kSparseValuesPerByte = 1024;
 // Data pointers handed to kernels are at least this aligned (model_desc.h).
 constexpr uintptr_t kDataAlignment = 64;
 constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
@@ -1314,6 +1316,20 @@ class ManifestReader {
                            EncodingName(sd->encoding) + " i8 " + ShapeStr(sd->shape) +
                            " with nnz " + std::to_string(sd->nnz) + " needs " +
                            std::to_string(need));
+      }
+      // A tiny payload must not describe a huge tensor (csr with few rows and
+      // non-zeros): decoding it would allocate that tensor (FORMAT.md).
+      const uint64_t most_values = kSparseValuesPerByte * std::max<uint64_t>(need, 64);
+      uint64_t values = 1;  // saturating: dims are checked, their product is not
+      for (int64_t d : sd->shape) {
+        const auto u = static_cast<uint64_t>(d);
+        values = (u != 0 && values > UINT64_MAX / u) ? UINT64_MAX : values * u;
+      }
+      if (values > most_values) {
+        return FormatError(s.path() + ": a " + EncodingName(sd->encoding) + " entry of " +
+                           std::to_string(need) + " bytes describes " + std::to_string(values) +
+                           " values; at most " + std::to_string(most_values) +
+                           " (1024 per payload byte, 64 bytes min)");
       }
     }
     return Status::Ok();
