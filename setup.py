@@ -67,6 +67,7 @@ setup(
         "gearshift",
         "gearshift.converters",
         "gearshift.converters.passes",
+        "gearshift.converters.train",
         "gearshift._boards",
         "gearshift.schemas",  # data only: the bench JSON schema (docs/BENCH.md)
     ],
