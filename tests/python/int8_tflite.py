@@ -13,9 +13,8 @@ def classifier(n_outputs: int = 1, seed: int = 0):
     ``seed``; with ``n_outputs=2`` a second head (a box-like regression), as detection
     models have.
 
-    It pools with AVERAGE_POOL_2D and a reshape rather than a global MEAN: gearshift's
-    int8 MEAN differs by one unit from LiteRT's reference kernel on some inputs, which
-    is not what these tests are about."""
+    It pools with AVERAGE_POOL_2D and a reshape (int8 MEAN has its own test against
+    LiteRT's reference kernel in test_tflite_import.py)."""
     import keras
     from keras import layers
 

@@ -192,3 +192,59 @@ def test_a_13_file_without_io_keeps_float(models, tmp_path):
     assert [s.dtype for s in rt.inputs + rt.outputs] == ["float32", "float32"]
     assert rt.run(np.zeros((1, 12, 12, 3), np.float32)).dtype == np.float32
     assert json.loads(json.dumps(gf.read_gear(path).manifest))  # valid for the Python reader too
+
+
+def test_two_integer_inputs(tmp_path):
+    """A model with an int8 image and a uint8 side input: rt.run takes both by name,
+    and the Interpreter by index, giving LiteRT's reference integers."""
+    import keras
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from keras import layers
+
+    keras.utils.set_random_seed(3)
+    img = keras.Input((8, 8, 3), name="image")
+    side = keras.Input((5,), name="side")
+    x = layers.Conv2D(4, 3, padding="same", activation="relu")(img)
+    x = layers.Flatten()(layers.AveragePooling2D(8)(x))
+    y = layers.Concatenate()([x, layers.Dense(4, activation="relu")(side)])
+    model = keras.Model([img, side], layers.Dense(3, name="out")(y))
+    rng = np.random.default_rng(0)
+    data = [rng.uniform(-1, 1, (16, 8, 8, 3)), rng.uniform(0, 1, (16, 5))]
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    # keyed by input name: the converter's own input order is not the model's
+    conv.representative_dataset = lambda: (
+        {
+            "image": data[0][i : i + 1].astype(np.float32),
+            "side": data[1][i : i + 1].astype(np.float32),
+        }
+        for i in range(16)
+    )
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    src = tmp_path / "two.tflite"
+    src.write_bytes(conv.convert())
+
+    ref = Interpreter(model_path=str(src), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    ref.allocate_tensors()
+    ours = gs.Interpreter(model_path=str(src))
+    ours.allocate_tensors()
+    gear = tmp_path / "two.gear"
+    gs.convert(src, gear, gears=("fp32", "int8"), progress=False)
+    rt = gs.Runtime(gear, gear="int8")
+    assert [s.dtype for s in rt.inputs] == ["int8", "int8"]
+    for _ in range(8):
+        feed = {}
+        for it in (ref, ours):
+            for d in it.get_input_details():
+                if d["name"] not in feed:
+                    feed[d["name"]] = rng.integers(-128, 128, d["shape"], dtype=np.int8)
+                it.set_tensor(d["index"], feed[d["name"]])
+            it.invoke()
+        want = ref.get_tensor(ref.get_output_details()[0]["index"])
+        got = ours.get_tensor(ours.get_output_details()[0]["index"])
+        assert got.dtype == np.int8
+        np.testing.assert_array_equal(got, want)
+        by_name = rt.run({s.name: feed[s.name] for s in rt.inputs})
+        np.testing.assert_array_equal(by_name, want)
