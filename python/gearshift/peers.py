@@ -122,7 +122,16 @@ class GearshiftContestant(Contestant):
         self.rt = Runtime(path, gear=gear, threads=threads)
         self.gear = self.rt.gear
         self.names = [s.name for s in self.rt.outputs]
-        self._x: Any = xs[0] if len(xs) == 1 else list(xs)
+        # an integer interface takes its integers, as the peers are fed (_quantize)
+        native = [
+            x
+            if np.dtype(spec.dtype).kind == "f"
+            else _quantize(
+                x, {"dtype": spec.dtype, "quantization": self.rt.quantization(spec.name)}
+            )
+            for spec, x in zip(self.rt.inputs, xs)
+        ]
+        self._x: Any = native[0] if len(native) == 1 else native
         self._delay = slowdown_ms(self.runtime, self.gear)
         _sleep_ms(self._delay)  # the first inference, as run() would
         y = self.rt.run(self._x)

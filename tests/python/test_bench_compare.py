@@ -345,3 +345,17 @@ def test_onnxruntime_adapter_with_a_stand_in_session(model, monkeypatch, tmp_pat
         r["file_bytes"] == len(b"stand-in") and r["threads"] == 2 and r["ratio_base_gear"] == "fp32"
     )
     assert r["accuracy"] == got["gearshift", "fp32"]["accuracy"]  # the same model ran
+
+
+def test_gearshift_is_fed_an_integer_interface_natively():
+    """A model with uint8 inputs and outputs (format 1.4 io) is timed on its integers,
+    as the peers are fed, not through the float conversion."""
+    path = str(Path(__file__).parent / "data" / "golden_v1_4_uint8.gear")
+    spec = gs.Runtime(path).inputs[0]
+    x = np.random.default_rng(0).uniform(0, 1, (1, *spec.shape[1:])).astype(np.float32)
+    c = peers.GearshiftContestant(path, "int8", 1, [x])
+    assert c._x.dtype == np.uint8 and c._out[0].dtype == np.uint8
+    c.run()
+    scale, zp = c.rt.quantization(spec.name)
+    want = np.clip(np.floor(x / scale + 0.5) + zp, 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(c._x, want)
