@@ -32,36 +32,29 @@ EQUALIZABLE_ACTIVATIONS = ("NONE", "RELU")
 MAX_SCALE = 1e3
 
 
-def _out_axis(node: Node) -> int | None:
-    """Output-channel axis of the layer's weight, if it maps channel c to channel c."""
-    if node.op == "CONV_2D":
-        return 0
-    if node.op == "DEPTHWISE_CONV_2D" and int(node.attrs.get("depth_multiplier", 1)) == 1:
-        return 3
-    return None
+# (output-channel axis, input-channel axis) of the weight of a layer that maps channel c
+# to channel c: CONV_2D [O,KH,KW,I], depthwise (multiplier 1) [1,KH,KW,C]
+_AXES = {"CONV_2D": (0, 3), "DEPTHWISE_CONV_2D": (3, 3)}
 
 
-def _in_axis(node: Node) -> int | None:
-    """Input-channel axis of the layer's weight (CONV_2D [O,KH,KW,I], depthwise [1,KH,KW,C])."""
-    if node.op == "CONV_2D":
-        return 3
-    if node.op == "DEPTHWISE_CONV_2D" and int(node.attrs.get("depth_multiplier", 1)) == 1:
-        return 3
-    return None
+def _axes(node: Node) -> tuple[int, int] | None:
+    if node.op == "DEPTHWISE_CONV_2D" and int(node.attrs.get("depth_multiplier", 1)) != 1:
+        return None
+    return _AXES.get(node.op)
 
 
 def _pairs(graph: Graph) -> list[tuple[Node, Node]]:
     consumers = graph.consumer_map()
     pairs = []
     for a in graph.nodes:
-        if _out_axis(a) is None or a.activation not in EQUALIZABLE_ACTIVATIONS:
+        if _axes(a) is None or a.activation not in EQUALIZABLE_ACTIVATIONS:
             continue
         y = a.outputs[0]
         users = consumers.get(y, [])
         if y in graph.outputs or len(users) != 1:
             continue
         b = users[0]
-        if _in_axis(b) is None or b.inputs[0] != y or y in b.inputs[1:]:
+        if _axes(b) is None or b.inputs[0] != y or y in b.inputs[1:]:
             continue
         wa, wb = a.inputs[1], b.inputs[1]
         if (
@@ -91,8 +84,10 @@ def equalize(graph: Graph) -> PassResult:
     for a, b in _pairs(graph):
         wa = graph.tensors[a.inputs[1]]
         wb = graph.tensors[b.inputs[1]]
-        ax_a, ax_b = _out_axis(a), _in_axis(b)
-        assert ax_a is not None and ax_b is not None and wa.data is not None and wb.data is not None
+        axes_a, axes_b = _axes(a), _axes(b)
+        assert axes_a is not None and axes_b is not None
+        assert wa.data is not None and wb.data is not None
+        ax_a, ax_b = axes_a[0], axes_b[1]
         r1, r2 = _channel_max(wa.data, ax_a), _channel_max(wb.data, ax_b)
         if r1.shape != r2.shape:
             continue
