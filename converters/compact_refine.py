@@ -7,10 +7,11 @@ fp32 gear: 0.12 max relative error with every large weight in q8r4). This
 module finds those few by measurement and keeps them float32, so the fp32
 gear stays within a target error of the source while the rest stay compact.
 
-How: the compact fp32 gear and an exact fp32 file run the same inputs on the
-C++ runtime with every tensor kept (``Runtime(keep_tensors=True)``). The
-error a layer *introduces* is its output's relative error minus the largest
-relative error among its inputs; the layers whose weights are in ``q8r4``
+How: the compact fp32 gear and an exact fp32 file (written and run once for all
+rounds) run the same inputs on the C++ runtime with every tensor kept
+(``Runtime(keep_tensors=True)``). The error a layer *introduces* is its
+output's relative error minus the largest relative error among its inputs;
+the layers whose weights are in ``q8r4``
 are promoted in order of that introduced error, 1, 2, 4, ... at a time, the
 file rewritten and measured again, until the output error is within the
 target or no q8r4 weight is left.
@@ -18,15 +19,17 @@ target or no q8r4 weight is left.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from .ir import Graph
 
-__all__ = ["COMPACT_TARGET", "introduced_errors", "refine_compact"]
+__all__ = ["COMPACT_TARGET", "exact_reference", "introduced_errors", "refine_compact"]
 
 # The compact fp32 gear's max relative output error against the source that
 # refinement aims for (the error a float32 runtime's own rounding stays far below).
@@ -41,31 +44,52 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
     return err / scale if scale > 0 else err
 
 
-def introduced_errors(
-    graph: Graph, compact_path: str, xs: Sequence[np.ndarray], candidates: set[str]
-) -> dict[str, float]:
-    """For each weight in ``candidates``: the relative error its layer adds in the
-    compact file's fp32 gear over an exact fp32 file, on ``xs`` (graph inputs)."""
+@contextlib.contextmanager
+def exact_reference(graph: Graph, xs: Sequence[np.ndarray]) -> Iterator[Any]:
+    """The graph's exact fp32 gear on the runtime, run once on the probe inputs with
+    every tensor kept: the reference each refinement round reads (its arena keeps the
+    values until it runs again)."""
     from ..runtime import Runtime
     from .write_gear import write_gear
 
-    feed = {t: np.ascontiguousarray(x[:PROBE_INPUTS]) for t, x in zip(graph.inputs, xs)}
     with tempfile.TemporaryDirectory(prefix="gearshift-refine-") as folder:
-        exact_path = os.path.join(folder, "exact.gear")
-        write_gear(graph, exact_path, gears=("fp32",), storage="exact")
-        exact = Runtime(exact_path, keep_tensors=True, verify_checksums=False)
-        compact = Runtime(compact_path, gear="fp32", keep_tensors=True, verify_checksums=False)
-        exact.run(feed)
-        compact.run(feed)
-        rel: dict[str, float] = {t: 0.0 for t in graph.inputs}
-        out: dict[str, float] = {}
-        for node in graph.nodes:
-            y = node.outputs[0]
-            rel[y] = _rel(compact.read_tensor(y), exact.read_tensor(y))
-            w = node.inputs[1] if len(node.inputs) > 1 else None
-            if w in candidates:
-                before = max((rel.get(t, 0.0) for t in node.inputs if t is not None), default=0.0)
-                out[w] = max(out.get(w, 0.0), rel[y] - before)
+        path = os.path.join(folder, "exact.gear")
+        write_gear(graph, path, gears=("fp32",), storage="exact")
+        rt = Runtime(path, keep_tensors=True, verify_checksums=False)
+        rt.run(_feed(graph, xs))
+        yield rt
+
+
+def _feed(graph: Graph, xs: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    return {t: np.ascontiguousarray(x[:PROBE_INPUTS]) for t, x in zip(graph.inputs, xs)}
+
+
+def introduced_errors(
+    graph: Graph,
+    compact_path: str,
+    xs: Sequence[np.ndarray],
+    candidates: set[str],
+    exact: Any = None,
+) -> dict[str, float]:
+    """For each weight in ``candidates``: the relative error its layer adds in the
+    compact file's fp32 gear over an exact fp32 file, on ``xs`` (graph inputs).
+    ``exact``: an open :func:`exact_reference` of the same ``xs``, else one is made."""
+    from ..runtime import Runtime
+
+    if exact is None:
+        with exact_reference(graph, xs) as ref:
+            return introduced_errors(graph, compact_path, xs, candidates, ref)
+    compact = Runtime(compact_path, gear="fp32", keep_tensors=True, verify_checksums=False)
+    compact.run(_feed(graph, xs))
+    rel: dict[str, float] = {t: 0.0 for t in graph.inputs}
+    out: dict[str, float] = {}
+    for node in graph.nodes:
+        y = node.outputs[0]
+        rel[y] = _rel(compact.read_tensor(y), exact.read_tensor(y))
+        w = node.inputs[1] if len(node.inputs) > 1 else None
+        if w in candidates:
+            before = max((rel.get(t, 0.0) for t in node.inputs if t is not None), default=0.0)
+            out[w] = max(out.get(w, 0.0), rel[y] - before)
     return out
 
 
@@ -89,12 +113,16 @@ def refine_compact(
     err = measure(path)
     history = [err]
     step = 1
-    while err > target and len(keep) < len(q8r4_weights):
-        added = introduced_errors(graph, path, xs, q8r4_weights - keep)
-        order = sorted(added, key=lambda w: -added[w])
-        keep |= set(order[:step])
-        step *= 2
-        path = write(keep)
-        err = measure(path)
-        history.append(err)
+    with contextlib.ExitStack() as stack:
+        exact = None  # opened at the first round: the exact gear does not change between rounds
+        while err > target and len(keep) < len(q8r4_weights):
+            if exact is None:
+                exact = stack.enter_context(exact_reference(graph, xs))
+            added = introduced_errors(graph, path, xs, q8r4_weights - keep, exact=exact)
+            order = sorted(added, key=lambda w: -added[w])
+            keep |= set(order[:step])
+            step *= 2
+            path = write(keep)
+            err = measure(path)
+            history.append(err)
     return keep, err, history

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -48,12 +49,15 @@ def test_refine_promotes_in_doubling_rounds_until_within_target() -> None:
     order = {"a": 3.0, "b": 2.0, "c": 1.0, "d": 0.5, "e": 0.1}
     cr_introduced = cr.introduced_errors
     try:
-        cr.introduced_errors = lambda graph, path, xs, cands: {w: order[w] for w in cands}
+        cr.introduced_errors = lambda graph, path, xs, cands, **_: {w: order[w] for w in cands}
+        cr_exact = cr.exact_reference
+        cr.exact_reference = lambda graph, xs: contextlib.nullcontext(None)
         keep, err, history = cr.refine_compact(
             g, set(order), write, lambda path: next(errors), [np.zeros((1, 64), np.float32)]
         )
     finally:
         cr.introduced_errors = cr_introduced
+        cr.exact_reference = cr_exact
     assert [len(k) for k in kept_per_round] == [0, 1, 3, 5]
     assert kept_per_round[1] == {"a"} and kept_per_round[2] == {"a", "b", "c"}
     assert keep == set(order) and err == 0.0005 and history == [0.5, 0.2, 0.05, 0.0005]
