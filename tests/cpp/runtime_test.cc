@@ -56,15 +56,38 @@ std::vector<float> Random(std::mt19937* rng, size_t n) {
   return v;
 }
 
+// The temp files a test made, removed when it ends (the test may still hold
+// them open or mapped: unlinking is safe), so runs leave nothing in TempDir().
+class TempFileCleanup : public ::testing::EmptyTestEventListener {
+ public:
+  static TempFileCleanup* Get() {
+    static TempFileCleanup* const listener = [] {
+      auto* l = new TempFileCleanup;  // owned by gtest's listener list
+      ::testing::UnitTest::GetInstance()->listeners().Append(l);
+      return l;
+    }();
+    return listener;
+  }
+  void Add(const std::string& path) { paths_.push_back(path); }
+  void OnTestEnd(const ::testing::TestInfo&) override {
+    for (const std::string& p : paths_) std::remove(p.c_str());
+    paths_.clear();
+  }
+
+ private:
+  std::vector<std::string> paths_;
+};
+
 // A temp path private to this process and test: ctest runs tests in parallel
 // processes that share TempDir(), so fixed names would race.
 std::string TempPath(const std::string& stem) {
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::string test = info != nullptr ? std::string(info->test_suite_name()) + "." +
-                                                 info->name()
-                                           : "none";
-  return ::testing::TempDir() + "/gearshift_" + std::to_string(getpid()) + "_" + test + "_" +
-         stem;
+  const std::string test =
+      info != nullptr ? std::string(info->test_suite_name()) + "." + info->name() : "none";
+  std::string path =
+      ::testing::TempDir() + "/gearshift_" + std::to_string(getpid()) + "_" + test + "_" + stem;
+  TempFileCleanup::Get()->Add(path);
+  return path;
 }
 
 std::string WriteTemp(const std::vector<uint8_t>& bytes, const std::string& name) {
