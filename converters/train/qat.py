@@ -540,6 +540,8 @@ def qat(
         "float_model": float_model,
         "static_ranges": static,
         "pruned": pruned,
+        "plan": plan,  # with ema_decay: what gs.train.load rebuilds the model from
+        "ema_decay": float(ema_decay),
     }
     object.__setattr__(net, MARKS, marks)
     return net

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["distill", "prune", "qat", "sensitivity"]
+__all__ = ["distill", "load", "prune", "qat", "save", "sensitivity"]
 
 
 def prune(
@@ -100,3 +100,23 @@ def sensitivity(model: Any, data: Any, **kwargs: Any) -> Any:
     from .converters.train.sensitivity import sensitivity as _sensitivity
 
     return _sensitivity(model, data, **kwargs)
+
+
+def save(model: Any, path: Any) -> Any:
+    """Saves a model ``prune``/``qat``/``distill`` returned, with what ``gs.convert`` needs.
+
+    Keras' ``model.save`` drops gearshift's record (a channel-pruned model's
+    structure, a QAT model's learned ranges and gear) and cannot store a QAT
+    model at all; this writes one zip archive that :func:`load` reads back.
+    Any other Keras model is saved too. Returns the path.
+    """
+    from .converters.train.persist import save as _save
+
+    return _save(model, path)
+
+
+def load(path: Any) -> Any:
+    """The model :func:`save` wrote; a QAT model comes back uncompiled (compile it to train on)."""
+    from .converters.train.persist import load as _load
+
+    return _load(path)

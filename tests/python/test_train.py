@@ -402,3 +402,53 @@ def test_sensitivity_scan_and_budget_choice(digits, trained, tmp_path):
         rep.choose(latency_ms=0.1, profile=profile)
     pytest.importorskip("matplotlib")
     assert rep.plot(str(tmp_path / "s.png")) and (tmp_path / "s.png").stat().st_size > 1000
+
+
+# -- save / load ---------------------------------------------------------------------------
+def test_qat_and_pruned_models_survive_save_and_load(digits, trained, tmp_path):
+    x, y, xv, _ = digits
+    p = gs.train.prune(trained, (x, y), sparsity=0.5, structure="channel", epochs=1, verbose=0)
+    q = gs.train.qat(p, (x[:320], y[:320]), epochs=1, verbose=0)
+    for model, gear in ((p, "fp32"), (q, "int8")):
+        path = gs.train.save(model, tmp_path / f"{model.name}.gstrain")
+        back = gs.train.load(path)
+        np.testing.assert_array_equal(back.predict(xv, verbose=0), model.predict(xv, verbose=0))
+        a = gs.convert(
+            model, tmp_path / "a.gear", gears=(gear,), calibration=x[:32], progress=False
+        )
+        b = gs.convert(back, tmp_path / "b.gear", gears=(gear,), calibration=x[:32], progress=False)
+        # the record came back: channels still removed, QAT ranges still the learned ones
+        assert any("removed" in line for line in b.pruning)
+        assert a.calibration == b.calibration
+        np.testing.assert_array_equal(
+            gs.Runtime(str(tmp_path / "a.gear")).run(xv),
+            gs.Runtime(str(tmp_path / "b.gear")).run(xv),
+        )
+    # a loaded QAT model trains on once compiled
+    back.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    back.fit(x[:64], y[:64], epochs=1, verbose=0)
+
+
+def test_load_refuses_other_files_and_save_is_atomic(trained, tmp_path, monkeypatch):
+    bad = tmp_path / "bad.gstrain"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match=r"not a file gs\.train\.save wrote"):
+        gs.train.load(bad)
+    path = gs.train.save(trained, tmp_path / "plain.gstrain")  # a plain Keras model too
+    before = path.read_bytes()
+
+    import zipfile
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt  # a save killed while writing the archive
+
+    monkeypatch.setattr(zipfile.ZipFile, "write", killed)
+    with pytest.raises(KeyboardInterrupt):
+        gs.train.save(trained, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [f.name for f in tmp_path.iterdir() if f.name.endswith(".part")] == []
+    np.testing.assert_array_equal(
+        gs.train.load(path).predict(np.zeros((2, 8, 8, 1), np.float32), verbose=0),
+        trained.predict(np.zeros((2, 8, 8, 1), np.float32), verbose=0),
+    )
