@@ -279,6 +279,28 @@ def _evaluate(model: Any, ds: Any, loss_fn: Any) -> tuple[float, float]:
     return total / n, hits / n
 
 
+def _changed_kernel(k0: np.ndarray, kind: str, what: str, setting: Any, score: Any) -> np.ndarray:
+    """The kernel of one scan configuration: pruned to ``setting`` or rounded to its bits."""
+    if what == "sparsity":
+        return k0 * _keep_lowest(score, int(np.floor(setting * k0.size + 0.5)))
+    if setting == "fp16":
+        return k0.astype(np.float16).astype(np.float32)
+    return fake_quant_weights(kind, k0, int4=setting == "int4")
+
+
+def _scan_local(model: Any, ds: Any, loss_fn: Any, configs: list, scores: dict, bar: Any) -> list:
+    by_name = {la.name: la for la in prunable_layers(model)}
+    out = []
+    for name, what, setting in configs:
+        layer = by_name[name]
+        k0 = layer.kernel.numpy()
+        layer.kernel.assign(_changed_kernel(k0, type(layer).__name__, what, setting, scores[name]))
+        out.append(_evaluate(model, ds, loss_fn))
+        layer.kernel.assign(k0)
+        bar.update()
+    return out
+
+
 def sensitivity(
     model: Any,
     data: Any,
@@ -288,8 +310,15 @@ def sensitivity(
     loss: Any = None,
     batch_size: int = 128,
     progress: bool = True,
+    ray: Any = None,
 ) -> SensitivityReport:
-    """Scans every Conv2D/DepthwiseConv2D/Dense layer of ``model`` on ``data`` (module doc)."""
+    """Scans every Conv2D/DepthwiseConv2D/Dense layer of ``model`` on ``data`` (module doc).
+
+    ``ray``: None or False runs the scan here; True runs one Ray task per
+    (layer, setting) on a local Ray (started if needed), a string on the Ray
+    cluster at that address (``converters/train/parallel.py``). The results are
+    those of the local scan.
+    """
     import keras
 
     for b in bits:
@@ -304,35 +333,23 @@ def sensitivity(
     rep = SensitivityReport(
         base_loss, base_acc, {la.name: int(la.kernel.numpy().size) for la in layers}
     )
-    total = len(layers) * (len(sparsities) + len(bits))
-    with Progress(total, "sensitivity", enabled=None if progress else False) as bar:
-        for layer in layers:
-            k0 = layer.kernel.numpy()
-            kind = type(layer).__name__
-            for s in sparsities:
-                keep = _keep_lowest(scores[layer.name], int(np.floor(s * k0.size + 0.5)))
-                layer.kernel.assign(k0 * keep)
-                lo, acc = _evaluate(model, ds, loss_fn)
-                rep.rows.append(
-                    {
-                        "layer": layer.name,
-                        "kind": "sparsity",
-                        "setting": float(s),
-                        "loss": lo,
-                        "accuracy": acc,
-                    }
-                )
-                bar.update()
-            for b in bits:
-                if b == "fp16":
-                    w = k0.astype(np.float16).astype(np.float32)
-                else:
-                    w = fake_quant_weights(kind, k0, int4=b == "int4")
-                layer.kernel.assign(w)
-                lo, acc = _evaluate(model, ds, loss_fn)
-                rep.rows.append(
-                    {"layer": layer.name, "kind": "bits", "setting": b, "loss": lo, "accuracy": acc}
-                )
-                bar.update()
-            layer.kernel.assign(k0)
+    configs = [
+        (la.name, what, setting)
+        for la in layers
+        for what, setting in [
+            *(("sparsity", float(s)) for s in sparsities),
+            *(("bits", b) for b in bits),
+        ]
+    ]
+    with Progress(len(configs), "sensitivity", enabled=None if progress else False) as bar:
+        if ray:
+            from .parallel import scan_on_ray
+
+            results = scan_on_ray(ray, model, ds, loss_fn, configs, scores, bar)
+        else:
+            results = _scan_local(model, ds, loss_fn, configs, scores, bar)
+    for (name, what, setting), (lo, acc) in zip(configs, results):
+        rep.rows.append(
+            {"layer": name, "kind": what, "setting": setting, "loss": lo, "accuracy": acc}
+        )
     return rep

@@ -96,7 +96,11 @@ def distill(
 
 
 def sensitivity(model: Any, data: Any, **kwargs: Any) -> Any:
-    """Per-layer loss/accuracy against sparsity and bit-width (a table; see docs/TRAINING.md)."""
+    """Per-layer loss/accuracy against sparsity and bit-width (a table; see docs/TRAINING.md).
+
+    ``ray=True`` runs the scan as Ray tasks on a local Ray, ``ray="ADDRESS"`` on
+    a cluster (``pip install "gearshift[ray]"``); the results are the local scan's.
+    """
     from .converters.train.sensitivity import sensitivity as _sensitivity
 
     return _sensitivity(model, data, **kwargs)

@@ -452,3 +452,35 @@ def test_load_refuses_other_files_and_save_is_atomic(trained, tmp_path, monkeypa
         gs.train.load(path).predict(np.zeros((2, 8, 8, 1), np.float32), verbose=0),
         trained.predict(np.zeros((2, 8, 8, 1), np.float32), verbose=0),
     )
+
+
+def test_sensitivity_on_ray_gives_the_local_scan(digits, trained):
+    pytest.importorskip("ray", reason="Ray not installed (pip install gearshift[ray])")
+    _, _, xv, yv = digits
+    kw = dict(sparsities=(0.5, 0.9), bits=("fp16", "int4"), progress=False)
+    local = gs.train.sensitivity(trained, (xv, yv), **kw)
+    remote = gs.train.sensitivity(trained, (xv, yv), ray=True, **kw)
+    assert [(r["layer"], r["kind"], r["setting"]) for r in remote.rows] == [
+        (r["layer"], r["kind"], r["setting"]) for r in local.rows
+    ]
+    for a, b in zip(local.rows, remote.rows):
+        assert b["accuracy"] == a["accuracy"]
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-6)
+
+
+def test_ray_missing_says_how_to_install(digits, trained, monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_ray(name, *a, **k):
+        if name == "ray":
+            raise ImportError("No module named 'ray'")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    _, _, xv, yv = digits
+    with pytest.raises(ImportError, match=r"gearshift\[ray\]"):
+        gs.train.sensitivity(
+            trained, (xv[:64], yv[:64]), bits=(), sparsities=(0.5,), ray=True, progress=False
+        )
