@@ -36,6 +36,14 @@ std::vector<Entry<F32DwconvUkernelFn>> F32DwconvEntries() {
   return v;
 }
 
+std::vector<Entry<F32VBinaryUkernelFn>> F32VBinaryEntries() {
+  std::vector<Entry<F32VBinaryUkernelFn>> v;
+#define GS_UKERNEL(isa, name) v.push_back({isa, &name});
+#include "kernels/f32_vbinary/f32_vbinary.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
 std::vector<Entry<F16wGemmKernel>> F16wGemmEntries() {
   std::vector<Entry<F16wGemmKernel>> v;
 #define GS_UKERNEL(isa, name, mr, nr) v.push_back({isa, {&name, mr, nr, #name}});
@@ -126,6 +134,7 @@ bool ParseIsa(const std::string& s, Isa* isa) {
 
 bool Compiled(Isa isa) {
   return isa == kIsaRef || HasIsa(F32GemmEntries(), isa) || HasIsa(F32DwconvEntries(), isa) ||
+         HasIsa(F32VBinaryEntries(), isa) ||
          HasIsa(Q8GemmEntries(), isa) || HasIsa(Q8DwconvEntries(), isa) ||
          HasIsa(Q8QuantizeEntries(), isa) || HasIsa(Q8VBinaryEntries(), isa) ||
          HasIsa(Q8ResizeEntries(), isa) || HasIsa(Q8LutEntries(), isa);
@@ -317,6 +326,8 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
     }
   }
   t.f32_dwconv = PickBest<F32DwconvUkernelFn>(F32DwconvEntries(), isa, features, false, nullptr);
+  t.f32_vbinary =
+      PickBest<F32VBinaryUkernelFn>(F32VBinaryEntries(), isa, features, false, nullptr);
   // The fp16-weight families keep their ref entries (as the int8 ones do):
   // the reference ops read f32 weights, which the fp16 gear no longer holds.
   t.f16w_gemm = PickBest(F16wGemmEntries(), isa, features, true, F16wGemmKernel());

@@ -23,6 +23,7 @@
 #include "kernels/f16w_dwconv/f16w_dwconv.h"
 #include "kernels/f16w_gemm/f16w_gemm.h"
 #include "kernels/f32_dwconv/f32_dwconv.h"
+#include "kernels/f32_vbinary/f32_vbinary.h"
 #include "kernels/f32_gemm/f32_gemm.h"
 #include "kernels/q8_dwconv/q8_dwconv.h"
 #include "kernels/q8_gemm/q8_gemm.h"
@@ -62,6 +63,7 @@ struct KernelTable {
   // layers of at most 16 output columns take it; else unset.
   F32GemmKernel f32_gemm_n16;
   F32DwconvUkernelFn f32_dwconv = nullptr;
+  F32VBinaryUkernelFn f32_vbinary = nullptr;  // ADD/MUL/.../PRELU rows; null: the reference op
   // The fp16 gear's weights-in-half kernels, picked like the f32 ones (same
   // ISA, same tile), so they compute what f32_gemm/f32_dwconv would on the
   // widened weights; always set (ref is the fallback, so the fp16 gear never

@@ -4,7 +4,10 @@
 // f32_unary__opt against f32_unary__ref: LOGISTIC (a polynomial exp) within
 // 4 ulp, or 1e-37 absolute where the reference is subnormal, over a sweep
 // of every exponent, the edges and the specials; the other ops (the
-// reference's own expressions) bit for bit; any thread count alike.
+// reference's own expressions) bit for bit; any thread count alike. The
+// binary ops' row kernels of every ISA this CPU runs (f32_binary__opt) bit
+// for bit against f32_binary__ref, over every broadcast kind, odd sizes,
+// clamps and the specials.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,7 +17,10 @@
 #include <random>
 #include <vector>
 
+#include "cpu_features.h"
+#include "dispatch.h"
 #include "ops/elementwise.h"
+#include "plan/shape_inference.h"
 #include "thread_pool.h"
 
 namespace gearshift {
@@ -81,6 +87,68 @@ TEST(ElementwiseOpt, OtherOpsEqualReference) {
     f32_unary__opt(op, x.data(), got.data(), n, &pool);
     EXPECT_EQ(0, std::memcmp(want.data(), got.data(), got.size() * sizeof(float)))
         << static_cast<int>(op);
+  }
+}
+
+struct VBinaryEntry {
+  Isa isa;
+  F32VBinaryUkernelFn fn;
+  const char* name;
+};
+
+std::vector<VBinaryEntry> VBinaryEntries() {
+  std::vector<VBinaryEntry> v;
+#define GS_UKERNEL(isa, name) v.push_back({isa, &name, #name});
+#include "kernels/f32_vbinary/f32_vbinary.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
+TEST(ElementwiseOpt, BinaryRowKernelsEqualReferenceBitForBit) {
+  const std::vector<float> pool_values = Inputs();
+  std::mt19937 rng(11);
+  auto values = [&](size_t n) {
+    std::vector<float> v(n);
+    std::uniform_int_distribution<size_t> pick(0, pool_values.size() - 1);
+    for (float& x : v) x = pool_values[pick(rng)] * 1e-2f;  // products stay finite mostly
+    if (n > 3) v[1] = std::numeric_limits<float>::quiet_NaN(), v[2] = -0.0f;
+    return v;
+  };
+  ThreadPool pool(3, 1);
+  const Shape full = {1, 7, 9, 37};  // 2331 values: odd rows, odd channels
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {full, full},
+      {{1}, full},
+      {full, {1}},
+      {{37}, full},
+      {full, {1, 1, 37}},
+      {{1, 1, 1, 37}, full},
+      {{5000}, {5000}},          // several blocks
+      {{2, 1, 37}, {2, 9, 37}},  // general broadcast: the reference either way
+  };
+  const BinaryOp ops[] = {BinaryOp::kAdd,     BinaryOp::kMul,     BinaryOp::kSub,  BinaryOp::kDiv,
+                          BinaryOp::kMaximum, BinaryOp::kMinimum, BinaryOp::kPrelu};
+  const Activation acts[] = {Activation::kNone, Activation::kRelu, Activation::kRelu6,
+                             Activation::kReluN1To1};
+  for (const VBinaryEntry& e : VBinaryEntries()) {
+    if (!IsaSupported(e.isa, DetectCpuFeatures())) continue;
+    for (const auto& [sa, sb] : shapes) {
+      for (BinaryOp op : ops) {
+        for (Activation act : acts) {
+          BinaryParams p;
+          ASSERT_TRUE(MakeBinaryParams(sa, sb, act, &p));
+          const std::vector<float> a = values(NumElements(sa)), b = values(NumElements(sb));
+          std::vector<float> want(p.size), got(p.size, 7.0f), threaded(p.size, 7.0f);
+          f32_binary__ref(op, p, a.data(), b.data(), want.data());
+          f32_binary__opt(op, p, e.fn, a.data(), b.data(), got.data(), nullptr);
+          f32_binary__opt(op, p, e.fn, a.data(), b.data(), threaded.data(), &pool);
+          const auto bytes = want.size() * sizeof(float);
+          ASSERT_EQ(0, std::memcmp(want.data(), got.data(), bytes))
+              << e.name << " op " << static_cast<int>(op) << " kind " << static_cast<int>(p.kind);
+          ASSERT_EQ(0, std::memcmp(want.data(), threaded.data(), bytes)) << e.name;
+        }
+      }
+    }
   }
 }
 

@@ -226,8 +226,7 @@ bool MakeBinaryParams(const Shape& a, const Shape& b, Activation act, BinaryPara
   return true;
 }
 
-void f32_binary__ref(BinaryOp op, const BinaryParams& p, const float* a, const float* b,
-                     float* y) {
+void f32_binary__ref(BinaryOp op, const BinaryParams& p, const float* a, const float* b, float* y) {
   switch (op) {
     case BinaryOp::kAdd:
       return BinaryLoops<AddOp>(p, a, b, y);
@@ -244,6 +243,40 @@ void f32_binary__ref(BinaryOp op, const BinaryParams& p, const float* a, const f
     case BinaryOp::kPrelu:
       return BinaryLoops<PreluOp>(p, a, b, y);
   }
+}
+
+void f32_binary__opt(BinaryOp op, const BinaryParams& p, F32VBinaryUkernelFn kernel, const float* a,
+                     const float* b, float* y, ThreadPool* pool) {
+  if (kernel == nullptr || p.kind == BroadcastKind::kGeneral)
+    return f32_binary__ref(op, p, a, b, y);
+  static constexpr F32VBinOp kOps[] = {F32VBinOp::kAdd,  F32VBinOp::kMul, F32VBinOp::kSub,
+                                       F32VBinOp::kDiv,  F32VBinOp::kMax, F32VBinOp::kMin,
+                                       F32VBinOp::kPrelu};
+  const F32VBinOp vop = kOps[static_cast<int>(op)];
+  const float lo = p.act.lo, hi = p.act.hi;
+  const int64_t cost = op == BinaryOp::kDiv ? 4 : 1;  // per output, for the thread split
+  if (p.kind == BroadcastKind::kPerChannelA || p.kind == BroadcastKind::kPerChannelB) {
+    // Rows of `channels` outputs against the one channel vector: threads take rows.
+    const int64_t c = p.channels, rows = c > 0 ? p.size / c : 0;
+    const bool va = p.kind == BroadcastKind::kPerChannelA;
+    ParallelItems(pool, rows, c * cost, [=](int64_t begin, int64_t end) {
+      const size_t off = static_cast<size_t>(begin * c);
+      kernel(vop, static_cast<size_t>(end - begin), static_cast<size_t>(c), va ? a : a + off,
+             va ? 0 : static_cast<size_t>(c), 1, va ? b + off : b, va ? static_cast<size_t>(c) : 0,
+             1, y + off, lo, hi);
+    });
+    return;
+  }
+  // Same shape or a scalar operand: one row, cut into blocks for the threads.
+  constexpr int64_t kBlock = 4096;
+  const int64_t n = p.size, blocks = (n + kBlock - 1) / kBlock;
+  const size_t a_col = p.kind == BroadcastKind::kScalarA ? 0 : 1;
+  const size_t b_col = p.kind == BroadcastKind::kScalarB ? 0 : 1;
+  ParallelItems(pool, blocks, std::min(n, kBlock) * cost, [=](int64_t begin, int64_t end) {
+    const int64_t first = begin * kBlock, count = std::min(end * kBlock, n) - first;
+    kernel(vop, 1, static_cast<size_t>(count), a + first * static_cast<int64_t>(a_col), 0, a_col,
+           b + first * static_cast<int64_t>(b_col), 0, b_col, y + first, lo, hi);
+  });
 }
 
 void f32_leaky_relu__ref(float alpha, const float* x, float* y, int64_t n) {

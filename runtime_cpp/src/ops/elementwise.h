@@ -12,6 +12,7 @@
 
 #include <cstdint>
 
+#include "kernels/f32_vbinary/f32_vbinary.h"
 #include "ops/op_common.h"
 #include "thread_pool.h"
 
@@ -67,6 +68,13 @@ bool MakeBinaryParams(const Shape& a, const Shape& b, Activation act, BinaryPara
 
 void f32_binary__ref(BinaryOp op, const BinaryParams& p, const float* a, const float* b,
                      float* y);
+
+// The same op on `kernel`'s rows (the dispatcher's f32_vbinary; null: the
+// reference), split across `pool`'s threads: same shape, scalar and
+// per-channel operands; the general strided broadcast runs the reference.
+// Bit for bit the reference (tests/cpp/elementwise_opt_test.cc).
+void f32_binary__opt(BinaryOp op, const BinaryParams& p, F32VBinaryUkernelFn kernel,
+                     const float* a, const float* b, float* y, ThreadPool* pool);
 
 }  // namespace gearshift
 

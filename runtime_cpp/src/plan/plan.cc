@@ -903,10 +903,10 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
         f32_softmax__ref(st.softmax, in[0], y);
         break;
       case OpType::kAdd:
-        f32_binary__ref(BinaryOp::kAdd, st.binary, in[0], in[1], y);
+        f32_binary__opt(BinaryOp::kAdd, st.binary, kernels_.f32_vbinary, in[0], in[1], y, pool);
         break;
       case OpType::kMul:
-        f32_binary__ref(BinaryOp::kMul, st.binary, in[0], in[1], y);
+        f32_binary__opt(BinaryOp::kMul, st.binary, kernels_.f32_vbinary, in[0], in[1], y, pool);
         break;
       case OpType::kConcatenation:
         f32_concat__ref(st.concat, in, y);
@@ -932,19 +932,19 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
                                   pool);
         break;
       case OpType::kSub:
-        f32_binary__ref(BinaryOp::kSub, st.binary, in[0], in[1], y);
+        f32_binary__opt(BinaryOp::kSub, st.binary, kernels_.f32_vbinary, in[0], in[1], y, pool);
         break;
       case OpType::kDiv:
-        f32_binary__ref(BinaryOp::kDiv, st.binary, in[0], in[1], y);
+        f32_binary__opt(BinaryOp::kDiv, st.binary, kernels_.f32_vbinary, in[0], in[1], y, pool);
         break;
       case OpType::kMaximum:
-        f32_binary__ref(BinaryOp::kMaximum, st.binary, in[0], in[1], y);
+        f32_binary__opt(BinaryOp::kMaximum, st.binary, kernels_.f32_vbinary, in[0], in[1], y, pool);
         break;
       case OpType::kMinimum:
-        f32_binary__ref(BinaryOp::kMinimum, st.binary, in[0], in[1], y);
+        f32_binary__opt(BinaryOp::kMinimum, st.binary, kernels_.f32_vbinary, in[0], in[1], y, pool);
         break;
       case OpType::kPrelu:
-        f32_binary__ref(BinaryOp::kPrelu, st.binary, in[0], in[1], y);
+        f32_binary__opt(BinaryOp::kPrelu, st.binary, kernels_.f32_vbinary, in[0], in[1], y, pool);
         break;
       case OpType::kLeakyRelu:
         f32_leaky_relu__ref(st.alpha, in[0], y, st.out_elements);
