@@ -44,6 +44,14 @@ std::vector<Entry<F32VBinaryUkernelFn>> F32VBinaryEntries() {
   return v;
 }
 
+std::vector<Entry<F32PoolUkernelFn>> F32PoolEntries() {
+  std::vector<Entry<F32PoolUkernelFn>> v;
+#define GS_UKERNEL(isa, name) v.push_back({isa, &name});
+#include "kernels/f32_pool/f32_pool.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
 std::vector<Entry<F16wGemmKernel>> F16wGemmEntries() {
   std::vector<Entry<F16wGemmKernel>> v;
 #define GS_UKERNEL(isa, name, mr, nr) v.push_back({isa, {&name, mr, nr, #name}});
@@ -134,7 +142,7 @@ bool ParseIsa(const std::string& s, Isa* isa) {
 
 bool Compiled(Isa isa) {
   return isa == kIsaRef || HasIsa(F32GemmEntries(), isa) || HasIsa(F32DwconvEntries(), isa) ||
-         HasIsa(F32VBinaryEntries(), isa) ||
+         HasIsa(F32VBinaryEntries(), isa) || HasIsa(F32PoolEntries(), isa) ||
          HasIsa(Q8GemmEntries(), isa) || HasIsa(Q8DwconvEntries(), isa) ||
          HasIsa(Q8QuantizeEntries(), isa) || HasIsa(Q8VBinaryEntries(), isa) ||
          HasIsa(Q8ResizeEntries(), isa) || HasIsa(Q8LutEntries(), isa);
@@ -270,6 +278,8 @@ CpuFeatures DetectCpuFeaturesMasked() {
 
 std::map<std::string, std::string> SelectedKernels(const KernelTable& t) {
   return {{"f32_gemm", t.f32_gemm.fn != nullptr ? t.f32_gemm.name : "ref"},
+          {"f32_vbinary", t.f32_vbinary != nullptr ? "opt" : "ref"},
+          {"f32_pool", t.f32_pool != nullptr ? "opt" : "ref"},
           {"f16w_gemm", t.f16w_gemm.fn != nullptr ? t.f16w_gemm.name : "ref"},
           {"q8_gemm", t.q8_gemm.fn != nullptr ? t.q8_gemm.name : "ref"},
           {"q8_gemm_w127", t.q8_gemm_w127.fn != nullptr ? t.q8_gemm_w127.name : "ref"},
@@ -328,6 +338,7 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
   t.f32_dwconv = PickBest<F32DwconvUkernelFn>(F32DwconvEntries(), isa, features, false, nullptr);
   t.f32_vbinary =
       PickBest<F32VBinaryUkernelFn>(F32VBinaryEntries(), isa, features, false, nullptr);
+  t.f32_pool = PickBest<F32PoolUkernelFn>(F32PoolEntries(), isa, features, false, nullptr);
   // The fp16-weight families keep their ref entries (as the int8 ones do):
   // the reference ops read f32 weights, which the fp16 gear no longer holds.
   t.f16w_gemm = PickBest(F16wGemmEntries(), isa, features, true, F16wGemmKernel());

@@ -20,6 +20,7 @@
 #include "cpu_features.h"
 #include "dispatch.h"
 #include "ops/elementwise.h"
+#include "ops/pool.h"
 #include "plan/shape_inference.h"
 #include "thread_pool.h"
 
@@ -146,6 +147,64 @@ TEST(ElementwiseOpt, BinaryRowKernelsEqualReferenceBitForBit) {
           ASSERT_EQ(0, std::memcmp(want.data(), got.data(), bytes))
               << e.name << " op " << static_cast<int>(op) << " kind " << static_cast<int>(p.kind);
           ASSERT_EQ(0, std::memcmp(want.data(), threaded.data(), bytes)) << e.name;
+        }
+      }
+    }
+  }
+}
+
+struct PoolEntry {
+  Isa isa;
+  F32PoolUkernelFn fn;
+  const char* name;
+};
+
+TEST(ElementwiseOpt, PoolKernelsEqualReferenceBitForBit) {
+  std::vector<PoolEntry> entries;
+#define GS_UKERNEL(isa, name) entries.push_back({isa, &name, #name});
+#include "kernels/f32_pool/f32_pool.inc"
+#undef GS_UKERNEL
+  const std::vector<float> pool_values = Inputs();
+  std::mt19937 rng(5);
+  ThreadPool threads(2, 1);
+  struct Case {
+    int64_t h, w, c;
+    int k, s;
+    int64_t pad;
+  };
+  // Odd channel counts (a block of 64 and a tail), 2x2/3x3 windows, strides,
+  // padding (windows clipped at the edges; a 2x2 window at pad 2 on a 1x1
+  // input has no taps at all at its first pixel), NaN and infinities.
+  const Case cases[] = {{9, 7, 70, 3, 2, 1},
+                        {8, 8, 3, 2, 2, 0},
+                        {5, 6, 129, 3, 1, 1},
+                        {1, 1, 5, 3, 1, 2},
+                        {1, 1, 5, 2, 1, 2}};
+  for (const PoolEntry& e : entries) {
+    if (!IsaSupported(e.isa, DetectCpuFeatures())) continue;
+    for (const Case& k : cases) {
+      for (Activation act : {Activation::kNone, Activation::kRelu6}) {
+        Pool2DParams p;
+        p.batch = 2, p.in_h = k.h, p.in_w = k.w, p.channels = k.c;
+        p.filter_h = p.filter_w = k.k, p.stride_h = p.stride_w = k.s;
+        p.pad_top = p.pad_left = k.pad;
+        p.out_h = (k.h + 2 * k.pad - k.k) / k.s + 1, p.out_w = (k.w + 2 * k.pad - k.k) / k.s + 1;
+        p.act = ActivationRange(act);
+        std::vector<float> x(p.batch * k.h * k.w * k.c);
+        std::uniform_int_distribution<size_t> pick(0, pool_values.size() - 1);
+        for (float& v : x) v = pool_values[pick(rng)];
+        const size_t n = p.batch * p.out_h * p.out_w * k.c;
+        for (bool max : {true, false}) {
+          std::vector<float> want(n), got(n, 7.0f);
+          if (max) {
+            f32_max_pool2d__ref(p, x.data(), want.data(), nullptr);
+            f32_max_pool2d__opt(p, e.fn, x.data(), got.data(), &threads);
+          } else {
+            f32_average_pool2d__ref(p, x.data(), want.data(), nullptr);
+            f32_average_pool2d__opt(p, e.fn, x.data(), got.data(), &threads);
+          }
+          ASSERT_EQ(0, std::memcmp(want.data(), got.data(), n * sizeof(float)))
+              << e.name << (max ? " max" : " average") << " c=" << k.c;
         }
       }
     }

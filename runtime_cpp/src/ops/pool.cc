@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 namespace gearshift {
 namespace {
@@ -55,23 +56,61 @@ void f32_max_pool2d__ref(const Pool2DParams& p, const float* x, float* y, Thread
 void f32_average_pool2d__ref(const Pool2DParams& p, const float* x, float* y,
                              ThreadPool* pool) {
   const int64_t c_count = p.channels;
-  ParallelItems(pool, p.batch * p.out_h * p.out_w,
-                c_count * p.filter_h * p.filter_w, [&](int64_t begin, int64_t end) {
-    for (int64_t pix = begin; pix < end; ++pix) {
-      const Window w = ClipWindow(p, pix);
-      float* yp = y + pix * c_count;
-      std::fill(yp, yp + c_count, 0.0f);
-      for (int64_t iy = w.y0; iy < w.y1; ++iy) {
-        for (int64_t ix = w.x0; ix < w.x1; ++ix) {
-          const float* xp = x + ((w.n * p.in_h + iy) * p.in_w + ix) * c_count;
-          for (int64_t c = 0; c < c_count; ++c) yp[c] += xp[c];
-        }
-      }
-      const int64_t count = std::max<int64_t>(w.y1 - w.y0, 0) * std::max<int64_t>(w.x1 - w.x0, 0);
-      const float div = static_cast<float>(std::max<int64_t>(count, 1));
-      for (int64_t c = 0; c < c_count; ++c) yp[c] = Clamp(yp[c] / div, p.act);
-    }
-  });
+  ParallelItems(pool, p.batch * p.out_h * p.out_w, c_count * p.filter_h * p.filter_w,
+                [&](int64_t begin, int64_t end) {
+                  for (int64_t pix = begin; pix < end; ++pix) {
+                    const Window w = ClipWindow(p, pix);
+                    float* yp = y + pix * c_count;
+                    std::fill(yp, yp + c_count, 0.0f);
+                    for (int64_t iy = w.y0; iy < w.y1; ++iy) {
+                      for (int64_t ix = w.x0; ix < w.x1; ++ix) {
+                        const float* xp = x + ((w.n * p.in_h + iy) * p.in_w + ix) * c_count;
+                        for (int64_t c = 0; c < c_count; ++c) yp[c] += xp[c];
+                      }
+                    }
+                    const int64_t count =
+                        std::max<int64_t>(w.y1 - w.y0, 0) * std::max<int64_t>(w.x1 - w.x0, 0);
+                    const float div = static_cast<float>(std::max<int64_t>(count, 1));
+                    for (int64_t c = 0; c < c_count; ++c) yp[c] = Clamp(yp[c] / div, p.act);
+                  }
+                });
+}
+
+namespace {
+
+void PoolOpt(F32PoolOp op, const Pool2DParams& p, F32PoolUkernelFn kernel, const float* x, float* y,
+             ThreadPool* pool) {
+  const int64_t c_count = p.channels;
+  ParallelItems(pool, p.batch * p.out_h * p.out_w, c_count * p.filter_h * p.filter_w,
+                [&](int64_t begin, int64_t end) {
+                  std::vector<const float*> taps(static_cast<size_t>(p.filter_h) * p.filter_w);
+                  for (int64_t pix = begin; pix < end; ++pix) {
+                    const Window w = ClipWindow(p, pix);
+                    size_t n = 0;
+                    for (int64_t iy = w.y0; iy < w.y1; ++iy) {
+                      for (int64_t ix = w.x0; ix < w.x1; ++ix) {
+                        taps[n++] = x + ((w.n * p.in_h + iy) * p.in_w + ix) * c_count;
+                      }
+                    }
+                    const float div = static_cast<float>(std::max<size_t>(n, 1));
+                    kernel(op, static_cast<size_t>(c_count), n, taps.data(), div, y + pix * c_count,
+                           p.act.lo, p.act.hi);
+                  }
+                });
+}
+
+}  // namespace
+
+void f32_max_pool2d__opt(const Pool2DParams& p, F32PoolUkernelFn kernel, const float* x, float* y,
+                         ThreadPool* pool) {
+  if (kernel == nullptr) return f32_max_pool2d__ref(p, x, y, pool);
+  PoolOpt(F32PoolOp::kMax, p, kernel, x, y, pool);
+}
+
+void f32_average_pool2d__opt(const Pool2DParams& p, F32PoolUkernelFn kernel, const float* x,
+                             float* y, ThreadPool* pool) {
+  if (kernel == nullptr) return f32_average_pool2d__ref(p, x, y, pool);
+  PoolOpt(F32PoolOp::kAverage, p, kernel, x, y, pool);
 }
 
 }  // namespace gearshift

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "kernels/f32_pool/f32_pool.h"
 #include "ops/op_common.h"
 
 namespace gearshift {
@@ -24,6 +25,14 @@ struct Pool2DParams {
 
 void f32_max_pool2d__ref(const Pool2DParams& p, const float* x, float* y, ThreadPool* pool);
 void f32_average_pool2d__ref(const Pool2DParams& p, const float* x, float* y, ThreadPool* pool);
+
+// The same ops on `kernel` (the dispatcher's f32_pool; null: the reference),
+// one output pixel per call over its window's in-bounds taps; bit for bit
+// the reference (tests/cpp/elementwise_opt_test.cc).
+void f32_max_pool2d__opt(const Pool2DParams& p, F32PoolUkernelFn kernel, const float* x, float* y,
+                         ThreadPool* pool);
+void f32_average_pool2d__opt(const Pool2DParams& p, F32PoolUkernelFn kernel, const float* x,
+                             float* y, ThreadPool* pool);
 
 }  // namespace gearshift
 

@@ -883,10 +883,10 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
                                  pool);
         break;
       case OpType::kMaxPool2D:
-        f32_max_pool2d__ref(st.pool, in[0], y, pool);
+        f32_max_pool2d__opt(st.pool, kernels_.f32_pool, in[0], y, pool);
         break;
       case OpType::kAveragePool2D:
-        f32_average_pool2d__ref(st.pool, in[0], y, pool);
+        f32_average_pool2d__opt(st.pool, kernels_.f32_pool, in[0], y, pool);
         break;
       case OpType::kMean:
         f32_mean__opt(st.mean, in[0], y);
