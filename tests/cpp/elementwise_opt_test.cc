@@ -153,6 +153,21 @@ TEST(ElementwiseOpt, BinaryRowKernelsEqualReferenceBitForBit) {
   }
 }
 
+TEST(ElementwiseOpt, LeakyReluOnRowKernelsEqualsReference) {
+  const std::vector<float> x = Inputs();
+  const auto n = static_cast<int64_t>(x.size());
+  ThreadPool pool(2, 1);
+  for (const VBinaryEntry& e : VBinaryEntries()) {
+    if (!IsaSupported(e.isa, DetectCpuFeatures())) continue;
+    for (float alpha : {0.2f, -1.5f, 0.0f}) {
+      std::vector<float> want(x.size()), got(x.size());
+      f32_leaky_relu__ref(alpha, x.data(), want.data(), n);
+      f32_leaky_relu__opt(alpha, e.fn, x.data(), got.data(), n, &pool);
+      ASSERT_EQ(0, std::memcmp(want.data(), got.data(), got.size() * sizeof(float))) << e.name;
+    }
+  }
+}
+
 struct PoolEntry {
   Isa isa;
   F32PoolUkernelFn fn;

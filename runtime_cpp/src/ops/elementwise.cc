@@ -283,4 +283,13 @@ void f32_leaky_relu__ref(float alpha, const float* x, float* y, int64_t n) {
   UnaryLoop(x, y, n, [alpha](float v) { return v >= 0.0f ? v : alpha * v; });
 }
 
+void f32_leaky_relu__opt(float alpha, F32VBinaryUkernelFn kernel, const float* x, float* y,
+                         int64_t n, ThreadPool* pool) {
+  if (kernel == nullptr) return f32_leaky_relu__ref(alpha, x, y, n);
+  BinaryParams p;
+  p.kind = BroadcastKind::kScalarB;
+  p.size = n;
+  f32_binary__opt(BinaryOp::kPrelu, p, kernel, x, &alpha, y, pool);
+}
+
 }  // namespace gearshift

@@ -34,6 +34,9 @@ void f32_unary__opt(UnaryOp op, const float* x, float* y, int64_t n, ThreadPool*
 
 // y = x >= 0 ? x : alpha * x.
 void f32_leaky_relu__ref(float alpha, const float* x, float* y, int64_t n);
+// The same as PRELU's rows with a scalar alpha (f32_binary__opt; bit for bit).
+void f32_leaky_relu__opt(float alpha, F32VBinaryUkernelFn kernel, const float* x, float* y,
+                         int64_t n, ThreadPool* pool);
 
 // kPrelu: a >= 0 ? a : b * a (b is alpha). kMaximum/kMinimum as TFLite:
 // a > b ? a : b and a < b ? a : b.

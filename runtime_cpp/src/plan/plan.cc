@@ -947,7 +947,7 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
         f32_binary__opt(BinaryOp::kPrelu, st.binary, kernels_.f32_vbinary, in[0], in[1], y, pool);
         break;
       case OpType::kLeakyRelu:
-        f32_leaky_relu__ref(st.alpha, in[0], y, st.out_elements);
+        f32_leaky_relu__opt(st.alpha, kernels_.f32_vbinary, in[0], y, st.out_elements, pool);
         break;
       case OpType::kResizeBilinear:
         f32_resize_bilinear__opt(st.resize, in[0], y, pool);
