@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["distill", "load", "prune", "qat", "save", "sensitivity"]
+__all__ = ["distill", "load", "prune", "qat", "save", "sensitivity", "sweep"]
 
 
 def prune(
@@ -124,3 +124,20 @@ def load(path: Any) -> Any:
     from .converters.train.persist import load as _load
 
     return _load(path)
+
+
+def sweep(
+    model: Any, data: Any, configs: list, validation: Any, ray: Any = None, **kwargs: Any
+) -> Any:
+    """Several ``prune``/``qat`` runs of ``model``, each evaluated on ``validation``.
+
+    ``configs``: dicts such as ``{"method": "prune", "sparsity": 0.8, "epochs": 2}``
+    or ``{"method": "qat", "gear": "int4"}`` (the other keys are that function's
+    arguments). ``ray=True`` runs one Ray task per configuration on a local Ray,
+    ``ray="ADDRESS"`` on a cluster. Returns a report: ``print(rep)``,
+    ``rep.rows``, ``rep.models``, ``rep.best("accuracy")``. ``**kwargs``:
+    ``seed``, ``progress``.
+    """
+    from .converters.train.sweep import sweep as _sweep
+
+    return _sweep(model, data, configs, validation, ray=ray, **kwargs)

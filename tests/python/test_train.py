@@ -484,3 +484,32 @@ def test_ray_missing_says_how_to_install(digits, trained, monkeypatch):
         gs.train.sensitivity(
             trained, (xv[:64], yv[:64]), bits=(), sparsities=(0.5,), ray=True, progress=False
         )
+
+
+def test_sweep_here_and_on_ray(digits, trained):
+    x, y, xv, yv = digits
+    configs = [
+        {"method": "prune", "sparsity": 0.5, "epochs": 1},
+        {"method": "qat", "gear": "int8", "epochs": 1},
+    ]
+    local = gs.train.sweep(trained, (x[:600], y[:600]), configs, (xv, yv), progress=False)
+    assert [r["config"]["method"] for r in local.rows] == ["prune", "qat"]
+    # 50% of the middle layers (the first and last are not pruned by default)
+    assert 0.4 < local.rows[0]["zero_fraction"] <= 0.5 and local.rows[1]["zero_fraction"] < 0.05
+    assert "sweep" in str(local) and local.best()[0] in local.rows
+    with pytest.raises(ValueError, match="method"):
+        gs.train.sweep(trained, (x, y), [{"method": "grow"}], (xv, yv))
+    pytest.importorskip("ray", reason="Ray not installed (pip install gearshift[ray])")
+    remote = gs.train.sweep(
+        trained, (x[:600], y[:600]), configs, (xv, yv), ray=True, progress=False
+    )
+    for a, b in zip(local.rows, remote.rows):
+        assert a["config"] == b["config"]
+        assert b["zero_fraction"] == pytest.approx(a["zero_fraction"], abs=0.01)
+        # the same seed and data; TensorFlow training is not bit-reproducible across processes
+        assert b["accuracy"] == pytest.approx(a["accuracy"], abs=0.05)
+    # the models came back with their records: gs.convert still knows the QAT ranges
+    from gearshift.converters.train.prune import training_marks
+
+    assert training_marks(remote.models[0])["kind"] == "prune"
+    assert training_marks(remote.models[1])["kind"] == "qat"
