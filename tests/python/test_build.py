@@ -161,7 +161,8 @@ def test_target_python_too_old_or_other_version(tmp_path, monkeypatch):
 
 # -- the wheel's ELF check ---------------------------------------------------------------------
 def _elf(machine: int) -> bytes:
-    return b"\x7fELF\x02\x01\x01" + b"\0" * 9 + struct.pack("<HH", 3, machine) + b"\0" * 40
+    # a whole 64-byte ELF header (no sections: no needs, what a static file has)
+    return b"\x7fELF\x02\x01\x01" + b"\0" * 9 + struct.pack("<HH", 3, machine) + b"\0" * 44
 
 
 def _wheel(path: Path, machine: int) -> Path:
@@ -248,7 +249,7 @@ def test_build_without_target_headers_skips_the_wheel(tmp_path, monkeypatch, no_
             d = Path(cmd[cmd.index("--build") + 1])
             d.mkdir(parents=True, exist_ok=True)
             for name in ("libgearshift_runtime.a", "gearshift-run", "gearshift-bench"):
-                (d / name).write_bytes(b"x")
+                (d / name).write_bytes(_elf(0xB7))
 
     monkeypatch.setattr(gb, "_run", fake_run)
     monkeypatch.setattr(gb, "_build_wheel", lambda *a: pytest.fail("no headers: no wheel"))
@@ -260,3 +261,78 @@ def test_build_without_target_headers_skips_the_wheel(tmp_path, monkeypatch, no_
     assert info["wheel"] is None
     assert "fetch_target_python.sh" in info["wheel_note"]
     assert any("no wheel" in s for s in lines)
+
+
+# -- how a board's oldest OS is met: the link plan --------------------------------------------
+@pytest.fixture
+def fetched_sysroots(tmp_path, monkeypatch):
+    """A source tree whose sysroots are already fetched, and a cross glibc of 2.36."""
+    src = tmp_path / "src"
+    for arch in ("arm64", "armhf"):
+        root = src / "build-arm" / f"sysroot-bullseye-{arch}"
+        root.mkdir(parents=True)
+        (root / ".stamp-sysroot-bullseye").write_text("")
+    monkeypatch.setattr(gb, "toolchain_glibc", lambda cxx: "2.36")
+    monkeypatch.setattr(gb, "_run", lambda *a, **k: pytest.fail("nothing to fetch"))
+    return src
+
+
+def _plan(board: str, src: Path, sysroot=None) -> gb.LinkPlan:
+    tools = {"cxx": "/usr/bin/aarch64-linux-gnu-g++"}
+    return gb.plan_link(load_board(board), tools, src, sysroot, logf=src / "log", log=print)
+
+
+def test_link_plan_per_board(fetched_sysroots):
+    src = fetched_sysroots
+    rpi5 = _plan("rpi5", src)  # bookworm: the cross compiler's glibc fits
+    assert rpi5.sysroot is None and not rpi5.static_tools
+    rpi4 = _plan("rpi4", src)  # bullseye
+    assert rpi4.sysroot == src / "build-arm/sysroot-bullseye-arm64" and not rpi4.static_tools
+    assert _plan("rpi3", src).sysroot == src / "build-arm/sysroot-bullseye-armhf"
+    nano = _plan("jetson-nano", src)  # glibc 2.27: older than any sysroot here
+    assert nano.static_tools and "fully static" in nano.why
+    assert _plan("host", src).sysroot is None
+    assert "-DGEARSHIFT_STATIC_LIBSTDCXX=ON" in rpi4.cmake_args()
+    assert f"-DGEARSHIFT_SYSROOT={src / 'build-arm/sysroot-bullseye-arm64'}" in rpi4.cmake_args()
+    assert "-DGEARSHIFT_STATIC_TOOLS=ON" in nano.cmake_args()
+    args = gb.cmake_args(load_board("rpi4"), REPO, rpi4)
+    assert args[-3:] == rpi4.cmake_args()
+
+
+def test_link_plan_overrides(fetched_sysroots, tmp_path):
+    none = _plan("rpi4", fetched_sysroots, "none")
+    assert none.sysroot is None and "own glibc" in none.why
+    with pytest.raises(gb.BuildError, match="not a sysroot"):
+        _plan("rpi4", fetched_sysroots, tmp_path / "empty")
+    mine = tmp_path / "mine"
+    (mine / "usr/include").mkdir(parents=True)
+    (mine / "usr/include/stdio.h").write_text("")
+    (mine / "SYSROOT.txt").write_text("release=bullseye\nglibc=2.31\n")
+    plan = _plan("rpi4", fetched_sysroots, mine)
+    assert plan.sysroot == mine and "glibc 2.31" in plan.why
+
+
+def test_link_plan_fetch_failure_says_how(tmp_path, monkeypatch):
+    monkeypatch.setattr(gb, "toolchain_glibc", lambda cxx: "2.36")
+
+    def failing_run(cmd, *, log, cwd=None, env=None):
+        raise gb.BuildError("bash failed (exit 100); full log: x")
+
+    monkeypatch.setattr(gb, "_run", failing_run)
+    with pytest.raises(gb.BuildError, match=r"fetch_sysroot.sh arm64 .* bullseye.*--sysroot none"):
+        _plan("rpi4", tmp_path)
+
+
+def test_check_abi_fails_with_the_binary_version_and_limit(monkeypatch):
+    from gearshift.abi import Violation
+
+    def fake_check(data, levels, *, name=None):
+        return [Violation(name, "libm.so.6", "GLIBC_2.29", f"{levels.os} has GLIBC_2.27", ("exp",))]
+
+    monkeypatch.setattr(gb, "check_binary", fake_check)
+    with pytest.raises(gb.BuildError) as e:
+        gb.check_abi(load_board("jetson-nano"), {"bin/gearshift-run": _elf(0xB7)})
+    msg = str(e.value)
+    assert msg.startswith("board jetson-nano: the build does not fit its oldest OS")
+    assert "bin/gearshift-run needs GLIBC_2.29 from libm.so.6 (symbols: exp)" in msg
+    assert "Ubuntu 18.04 has GLIBC_2.27" in msg and "\n" not in msg
