@@ -384,18 +384,27 @@ class LinkPlan:
     static_tools: bool  # gearshift-run/-bench fully static
     why: str  # one line: for the log and BUILD_INFO
 
-    def cmake_args(self) -> list[str]:
-        args = ["-DGEARSHIFT_STATIC_LIBSTDCXX=ON"]
-        args.append(f"-DGEARSHIFT_SYSROOT={self.sysroot or ''}")
-        args.append(f"-DGEARSHIFT_STATIC_TOOLS={'ON' if self.static_tools else 'OFF'}")
-        return args
+    def cmake_args(self, tools: bool = True) -> list[str]:
+        """For the tools' build (``tools``) or the extension's. Fully static
+        tools link the cross compiler's own static glibc, never an older
+        sysroot's: before glibc 2.34, a static program's std::thread finds
+        libpthread's weak symbols unresolved and aborts at the first thread."""
+        static = tools and self.static_tools
+        sysroot = None if static else self.sysroot
+        return [
+            "-DGEARSHIFT_STATIC_LIBSTDCXX=ON",
+            f"-DGEARSHIFT_SYSROOT={sysroot or ''}",
+            f"-DGEARSHIFT_STATIC_TOOLS={'ON' if static else 'OFF'}",
+        ]
 
 
-def cmake_args(board: BoardProfile, source: Path, plan: LinkPlan | None = None) -> list[str]:
+def cmake_args(
+    board: BoardProfile, source: Path, plan: LinkPlan | None = None, *, tools: bool = True
+) -> list[str]:
     """The -D options that select the board (toolchain file and CPU flags) and,
-    with ``plan``, how it links (sysroot, static libraries)."""
+    with ``plan``, how the tools (or the extension) link."""
     flags = " ".join(board.cflags)
-    extra = plan.cmake_args() if plan is not None else []
+    extra = plan.cmake_args(tools) if plan is not None else []
     if board.cross:
         assert board.toolchain is not None
         return [
@@ -442,9 +451,11 @@ def plan_link(
     *,
     logf: Path,
     log: Callable[[str], None],
+    extension: bool = True,
 ) -> LinkPlan:
     """Choose how to meet the board's glibc: the cross compiler's own, an older
-    Debian release's (fetched when missing), or fully static tools."""
+    Debian release's (fetched when missing), or fully static tools (then the
+    sysroot is for the extension only, and not fetched without one)."""
     if not board.cross:
         return LinkPlan(None, False, "native build for this machine")
     want = board.glibc
@@ -465,6 +476,10 @@ def plan_link(
     release = fits[0] if fits else list(SYSROOT_RELEASES)[-1]
     debarch = DEBIAN_ARCH[board.triple]
     root = src / "build-arm" / f"sysroot-{release}-{debarch}"
+    if not fits and not extension:
+        return LinkPlan(
+            None, True, f"no sysroot with glibc <= {want}: fully static tools (no extension)"
+        )
     if not (root / f".stamp-sysroot-{release}").is_file():
         script = src / "scripts" / "fetch_sysroot.sh"
         log(f"   fetching Debian {release}'s {debarch} C library into {root} (once)")
@@ -549,7 +564,8 @@ def build(
     logf.write_text("", encoding="utf-8")
     jobs = jobs or os.cpu_count() or 2
     gen = ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={tools['ninja']}"] if "ninja" in tools else []
-    plan = plan_link(board, tools, src, sysroot, logf=logf, log=log)
+    extension = wheel and board.python_supported
+    plan = plan_link(board, tools, src, sysroot, logf=logf, log=log, extension=extension)
 
     # 1. runtime library and tools
     what = f"{board.triple or 'native'} {' '.join(board.cflags)}"
@@ -642,7 +658,7 @@ def _build_wheel(
         shutil.rmtree(old, ignore_errors=True)
     base.mkdir(parents=True, exist_ok=True)
     wheels.mkdir(parents=True, exist_ok=True)
-    args = cmake_args(board, src, plan)
+    args = cmake_args(board, src, plan, tools=False)
     if board.cross:
         soabi = target.ext_suffix[1:-3]  # cpython-311-aarch64-linux-gnu
         args += [

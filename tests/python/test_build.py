@@ -294,9 +294,19 @@ def test_link_plan_per_board(fetched_sysroots):
     assert _plan("host", src).sysroot is None
     assert "-DGEARSHIFT_STATIC_LIBSTDCXX=ON" in rpi4.cmake_args()
     assert f"-DGEARSHIFT_SYSROOT={src / 'build-arm/sysroot-bullseye-arm64'}" in rpi4.cmake_args()
+    # static tools take the compiler's own static glibc; the extension the sysroot
     assert "-DGEARSHIFT_STATIC_TOOLS=ON" in nano.cmake_args()
+    assert "-DGEARSHIFT_SYSROOT=" in nano.cmake_args()
+    assert f"-DGEARSHIFT_SYSROOT={nano.sysroot}" in nano.cmake_args(tools=False)
+    assert "-DGEARSHIFT_STATIC_TOOLS=OFF" in nano.cmake_args(tools=False)
     args = gb.cmake_args(load_board("rpi4"), REPO, rpi4)
     assert args[-3:] == rpi4.cmake_args()
+    # no wheel to build (the Nano's Python 3.6): nothing fetched, tools static
+    none_fetched = gb.plan_link(
+        load_board("jetson-nano"), {"cxx": "g++"}, src / "nowhere", None,
+        logf=src / "log", log=print, extension=False,
+    )  # fmt: skip
+    assert none_fetched.static_tools and none_fetched.sysroot is None
 
 
 def test_link_plan_overrides(fetched_sysroots, tmp_path):
