@@ -24,6 +24,7 @@ from gearshift.elf import ElfInfo, read_elf
 
 __all__ = [
     "GLIBCXX_LEVELS",
+    "MANYLINUX_GLIBC",
     "Levels",
     "Violation",
     "check_binary",
@@ -168,11 +169,19 @@ def check_binary(
     return out
 
 
+# glibc levels that have a manylinux policy (the manylinux build images'
+# glibc; auditwheel's policy list): a wheel's tag names one of them, so that
+# `auditwheel show` reports the same tag.
+MANYLINUX_GLIBC = (
+    "2.17", "2.24", "2.26", "2.27", "2.28", "2.31", "2.34", "2.35", "2.36", "2.37", "2.38",
+    "2.39", "2.40", "2.41",
+)  # fmt: skip
+
+
 def manylinux_tag(info: ElfInfo, arch: str) -> str:
     """The PEP 600 tag (``manylinux_2_31_aarch64``) a binary satisfies: the
-    newest GLIBC_x.y it needs (2.17 at least, the oldest manylinux glibc)."""
-    need = glibc_needed(info) or "2.17"
-    major, minor = _tuple(need)[:2]
-    if (major, minor) < (2, 17):
-        major, minor = 2, 17
+    oldest manylinux glibc level at or above the newest GLIBC_x.y it needs."""
+    need = _tuple(glibc_needed(info) or "2.17")[:2]
+    level = next((v for v in MANYLINUX_GLIBC if _tuple(v) >= need), None)
+    major, minor = _tuple(level)[:2] if level else need
     return f"manylinux_{major}_{minor}_{arch}"

@@ -567,6 +567,15 @@ def build(
     extension = wheel and board.python_supported
     plan = plan_link(board, tools, src, sysroot, logf=logf, log=log, extension=extension)
 
+    # The sysroot's flags enter CMake's cached CMAKE_CXX_FLAGS at the first
+    # configure only: another link plan needs fresh build folders.
+    stamp = work / "link-plan.json"
+    want = json.dumps({"tools": plan.cmake_args(True), "ext": plan.cmake_args(False)})
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") != want:
+        shutil.rmtree(work / "cmake", ignore_errors=True)
+        shutil.rmtree(work / "wheel", ignore_errors=True)
+    stamp.write_text(want, encoding="utf-8")
+
     # 1. runtime library and tools
     what = f"{board.triple or 'native'} {' '.join(board.cflags)}"
     log(f"== {board.name}: runtime and tools ({what}; {plan.why})")

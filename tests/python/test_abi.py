@@ -16,9 +16,16 @@ from pathlib import Path
 import pytest
 
 import gearshift.build as gb
-from gearshift.abi import GLIBCXX_LEVELS, Levels, check_binary, glibc_needed, manylinux_tag
+from gearshift.abi import (
+    GLIBCXX_LEVELS,
+    MANYLINUX_GLIBC,
+    Levels,
+    check_binary,
+    glibc_needed,
+    manylinux_tag,
+)
 from gearshift.boards import BoardError, list_boards, load_board
-from gearshift.elf import ElfError, read_elf, version_definitions
+from gearshift.elf import ElfError, ElfInfo, VersionNeed, read_elf, version_definitions
 
 REPO = Path(__file__).resolve().parents[2]
 OBJDUMP = shutil.which("objdump")
@@ -158,10 +165,23 @@ def test_manylinux_tag():
     import gearshift._core as core
 
     info = read_elf(Path(core.__file__))
-    tag = manylinux_tag(info, "x86_64")
     need = glibc_needed(info)
     assert need is not None
-    assert tag == f"manylinux_{need.replace('.', '_')}_x86_64"
+    tag = manylinux_tag(info, "x86_64")
+    level = tag.split("_")[1:3]
+    assert tag.endswith("_x86_64") and (int(level[0]), int(level[1])) >= tuple(
+        int(p) for p in need.split(".")
+    )
+
+    def needing(version: str) -> ElfInfo:
+        return ElfInfo(0xB7, 64, ("libc.so.6",), None, (VersionNeed("libm.so.6", version, ()),))
+
+    # rounded up to a level with a manylinux policy (what auditwheel reports)
+    assert manylinux_tag(needing("GLIBC_2.29"), "aarch64") == "manylinux_2_31_aarch64"
+    assert manylinux_tag(needing("GLIBC_2.31"), "armv7l") == "manylinux_2_31_armv7l"
+    assert manylinux_tag(needing("GLIBC_2.4"), "armv7l") == "manylinux_2_17_armv7l"
+    assert manylinux_tag(needing("GLIBC_2.99"), "aarch64") == "manylinux_2_99_aarch64"
+    assert "2.31" in MANYLINUX_GLIBC
 
 
 # -- profiles ------------------------------------------------------------------------
