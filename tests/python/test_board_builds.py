@@ -45,9 +45,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _env() -> dict[str, str]:
+def _env(isolated: bool = False) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
+    if isolated:  # the installed copy only: no source tree on the path
+        env.pop("PYTHONPATH", None)
     return env
 
 
@@ -170,6 +172,7 @@ def installed(tmp_path_factory) -> Path:
         "build", "--build-base", str(base / "build"),
         "bdist_wheel", "--bdist-dir", str(base / "bdist"), "--dist-dir", str(dist),
     ]  # fmt: skip
+    base.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(base / "bdist", ignore_errors=True)
     for old in (base / "build").glob("lib*"):
         shutil.rmtree(old)
@@ -207,7 +210,7 @@ def installed(tmp_path_factory) -> Path:
     (Path(site) / "numpy_from_project.pth").write_text(str(numpy_dir) + "\n")
     r = subprocess.run(
         [str(py), "-c", "import gearshift, numpy; print(gearshift.__file__)"],
-        capture_output=True, text=True, cwd=venv,
+        capture_output=True, text=True, cwd=venv, env=_env(isolated=True),
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().startswith(site), r.stdout
@@ -220,7 +223,9 @@ def test_installed_package_builds_jetson_nano(installed, tmp_path):
         str(installed), "-m", "gearshift.cli", "build", "--board", "jetson-nano", "-o", str(out),
         "--jobs", "2", "--no-wheel",
     ]  # fmt: skip
-    r = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=3000, cwd=tmp_path)
+    r = subprocess.run(
+        cmd, env=_env(isolated=True), capture_output=True, text=True, timeout=3000, cwd=tmp_path
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     info = json.loads((out / "BUILD_INFO.json").read_text())
     src = out / ".build" / "source"
@@ -243,7 +248,7 @@ def test_installed_package_ships_the_runtime_sources(installed):
     r = subprocess.run(
         [str(installed), "-c", "import gearshift, pathlib; "
          "print(pathlib.Path(gearshift.__file__).parent / '_src')"],
-        capture_output=True, text=True,
+        capture_output=True, text=True, env=_env(isolated=True),
     )  # fmt: skip
     shipped = Path(r.stdout.strip())
     want = sorted(
