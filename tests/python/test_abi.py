@@ -96,7 +96,10 @@ def test_version_needs_match_objdump(kind):
         info = read_elf(path)
         mine = {(n.library, n.version) for n in info.needs}
         assert mine == _objdump_refs(path), path
-        assert mine or info.static, f"{path}: no version needs found"
+        if info.static:  # objdump -T refuses a file without dynamic symbols
+            assert not mine and not info.needed
+            continue
+        assert mine, f"{path}: no version needs found"
         syms = {(s, n.version) for n in info.needs for s in n.symbols}
         assert syms == _objdump_undefined(path), path
 
