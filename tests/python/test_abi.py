@@ -65,8 +65,15 @@ def _objdump_undefined(path: Path) -> set[tuple[str, str]]:
     return found
 
 
+def _python_binary() -> Path:
+    """This interpreter's ELF file (sys.executable may be a launcher script, as
+    under qemu in scripts/test_arm_python.sh; /proc/self/exe is the binary)."""
+    exe = Path("/proc/self/exe")
+    return exe.resolve() if exe.exists() else Path(sys.executable).resolve()
+
+
 def _host_binaries() -> list[Path]:
-    cands = [Path(sys.executable).resolve(), Path(shutil.which("ls") or "/bin/ls")]
+    cands = [_python_binary(), Path(shutil.which("ls") or "/bin/ls")]
     import gearshift._core as core  # the host extension: libstdc++ needs as well
 
     cands.append(Path(core.__file__))
@@ -105,7 +112,7 @@ def test_version_needs_match_objdump(kind):
 
 
 def test_needed_and_interpreter_of_this_python():
-    info = read_elf(Path(sys.executable).resolve())
+    info = read_elf(_python_binary())
     assert info.bits == 64 and not info.static
     assert any(lib.startswith("libc.so") for lib in info.needed) or "libc" in str(info.needed)
     assert info.interpreter and "ld-linux" in info.interpreter
@@ -129,7 +136,7 @@ def test_version_definitions_of_libc():
 def test_not_elf_and_truncated():
     with pytest.raises(ElfError, match="not an ELF"):
         read_elf(b"#!/bin/sh\n" + b"\0" * 64)
-    data = Path(sys.executable).resolve().read_bytes()
+    data = _python_binary().read_bytes()
     with pytest.raises(ElfError, match="truncated"):
         read_elf(data[:200])
 
