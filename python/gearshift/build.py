@@ -104,25 +104,39 @@ def find_source(source: str | Path | None = None, unpack_to: str | Path | None =
 def unpack_source(package: Path, dest: Path) -> Path:
     """Rebuild a source tree from an installed package: ``_src`` (CMakeLists.txt,
     runtime_cpp/, setup.py, scripts) plus the package's own Python files laid
-    out as in the repository (python/gearshift, converters, boards). The sysroots
-    under ``dest/build-arm`` are kept between builds."""
+    out as in the repository (python/gearshift, converters, boards). Files
+    whose bytes are unchanged are left alone (their times too: a second build
+    only recompiles what changed); the sysroots in ``dest/build-arm`` are kept."""
     dest = dest.resolve()
-    dest.mkdir(parents=True, exist_ok=True)
+    want: dict[Path, Path] = {}  # destination -> source file
+
+    def add(src_dir: Path, dst_dir: Path, skip_top: tuple[str, ...] = ()) -> None:
+        for f in src_dir.rglob("*"):
+            rel = f.relative_to(src_dir)
+            if (
+                not f.is_file()
+                or "__pycache__" in rel.parts
+                or f.suffix in (".so", ".pyc")
+                or rel.parts[0] in skip_top
+            ):
+                continue
+            want[dst_dir / rel] = f
+
+    add(package / "_src", dest)
+    add(package, dest / "python" / "gearshift", ("_src", "_boards", "converters"))
+    add(package / "converters", dest / "converters")
+    add(package / "_boards", dest / "boards")
     for sub in ("python", "converters", "boards", "runtime_cpp", "scripts"):
-        shutil.rmtree(dest / sub, ignore_errors=True)
-    shutil.copytree(package / "_src", dest, dirs_exist_ok=True)
-    skip = shutil.ignore_patterns("__pycache__", "*.so", "*.pyc")
-    shutil.copytree(
-        package,
-        dest / "python" / "gearshift",
-        ignore=lambda d, names: [
-            *skip(d, names),
-            *(n for n in names if Path(d) == package and n in ("_src", "_boards", "converters")),
-        ],
-        dirs_exist_ok=True,
-    )
-    shutil.copytree(package / "converters", dest / "converters", ignore=skip)
-    shutil.copytree(package / "_boards", dest / "boards", ignore=skip)
+        for old in (dest / sub).rglob("*") if (dest / sub).is_dir() else []:
+            if old.is_file() and old not in want:
+                old.unlink()  # removed from the package since the last unpack
+    for dst, src in want.items():
+        data = src.read_bytes()
+        if dst.is_file() and dst.read_bytes() == data:
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(data)
+        shutil.copymode(src, dst)
     if not _is_source(dest):
         raise BuildError(f"unpacking the shipped sources into {dest} did not make a source tree")
     return dest

@@ -5,6 +5,7 @@ cross build runs in scripts/test_arm_python.sh)."""
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zipfile
 from pathlib import Path
@@ -346,3 +347,47 @@ def test_check_abi_fails_with_the_binary_version_and_limit(monkeypatch):
     assert msg.startswith("board jetson-nano: the build does not fit its oldest OS")
     assert "bin/gearshift-run needs GLIBC_2.29 from libm.so.6 (symbols: exp)" in msg
     assert "Ubuntu 18.04 has GLIBC_2.27" in msg and "\n" not in msg
+
+
+# -- an installed package's shipped sources -------------------------------------------------
+def _fake_installed(root: Path) -> Path:
+    pkg = root / "site-packages" / "gearshift"
+    for rel, text in {
+        "__init__.py": "",
+        "build.py": "",
+        "_core.cpython-311-x86_64-linux-gnu.so": "ELF",
+        "converters/__init__.py": "",
+        "_boards/rpi4.toml": "name = 'rpi4'",
+        "_boards/toolchains/aarch64-linux-gnu.cmake": "",
+        "_src/CMakeLists.txt": "project(gearshift)",
+        "_src/runtime_cpp/src/runtime.cc": "int x;",
+        "_src/python/gearshift/_core.cc": "",
+        "_src/scripts/fetch_sysroot.sh": "",
+    }.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text)
+    return pkg
+
+
+def test_unpack_source_lays_out_the_tree_and_keeps_unchanged_files(tmp_path, monkeypatch):
+    pkg = _fake_installed(tmp_path)
+    monkeypatch.setattr(gb, "__file__", str(pkg / "build.py"))
+    dest = gb.find_source(unpack_to=tmp_path / "src")
+    assert dest == (tmp_path / "src").resolve()
+    for rel in (
+        "CMakeLists.txt", "runtime_cpp/src/runtime.cc", "python/gearshift/_core.cc",
+        "python/gearshift/__init__.py", "converters/__init__.py", "boards/rpi4.toml",
+        "boards/toolchains/aarch64-linux-gnu.cmake", "scripts/fetch_sysroot.sh",
+    ):  # fmt: skip
+        assert (dest / rel).is_file(), rel
+    assert not list(dest.rglob("*.so")) and not (dest / "python/gearshift/_src").exists()
+    kept = dest / "runtime_cpp/src/runtime.cc"
+    os.utime(kept, (1_000_000, 1_000_000))
+    (pkg / "_src/runtime_cpp/src/gone.cc").write_text("")
+    gb.find_source(unpack_to=tmp_path / "src")
+    (pkg / "_src/runtime_cpp/src/gone.cc").unlink()
+    (pkg / "_src/CMakeLists.txt").write_text("project(gearshift) # changed")
+    gb.find_source(unpack_to=tmp_path / "src")
+    assert kept.stat().st_mtime == 1_000_000  # unchanged bytes: not rewritten
+    assert not (dest / "runtime_cpp/src/gone.cc").exists()
+    assert (dest / "CMakeLists.txt").read_text().endswith("# changed")
