@@ -14,7 +14,7 @@ The output folders (build-arm/dist-rpi4: the same as scripts/test_arm_python.sh;
 build-arm/boards-*, build-arm/pkg-host) are kept, so a second run only
 relinks: measured on the 2-vCPU build VM beside other jobs, the first run
 took about 8 + 4.5 + 5 minutes (rpi4 with its wheel, the host wheel, the
-installed jetson-nano build), a second run of the rpi4 tests 38 s. Needs the
+installed jetson-nano build), a second run of the module 72 s. Needs the
 cross compiler (g++-aarch64-linux-gnu) and, for the first run, the network
 (the bullseye sysroot: scripts/fetch_sysroot.sh); skips without them, or with
 GEARSHIFT_SKIP_BOARD_BUILDS=1.
@@ -53,7 +53,7 @@ pytestmark = [
         shutil.which("aarch64-linux-gnu-g++") is None,
         reason="no aarch64 cross compiler (apt-get install g++-aarch64-linux-gnu)",
     ),
-    # the first run compiles three builds (~15 min on 2 cores; later runs ~1 min)
+    # the first run compiles three builds (~15 min on 2 cores; later runs ~72 s)
     pytest.mark.skipif(
         os.environ.get("GEARSHIFT_SKIP_BOARD_BUILDS") == "1",
         reason="GEARSHIFT_SKIP_BOARD_BUILDS=1",
