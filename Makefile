@@ -27,7 +27,8 @@ $(VENV)/.stamp-venv:
 $(VENV)/.stamp-deps: pyproject.toml $(VENV)/.stamp-venv
 	$(PIP) install -q setuptools wheel "pybind11>=2.10" "cmake>=3.18" ninja
 	$(PIP) install -q "numpy>=1.22" "tensorflow>=2.16" pytest scikit-learn ruff mlxtend \
-		pillow scikit-image "ai-edge-litert; python_version >= '3.10'" jsonschema matplotlib paramiko ray
+		pillow scikit-image "ai-edge-litert; python_version >= '3.10'" jsonschema matplotlib paramiko \
+		auditwheel ray
 	# Real, third-party .tflite vision models for the importer's tests: MediaPipe ships
 	# them inside its wheel. --no-deps: only the model files are used, never the package.
 	$(PIP) install -q --no-deps "mediapipe==0.10.14" || \

@@ -11,14 +11,31 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
+# What `gearshift build` needs besides the Python package itself to build the
+# runtime for a board from an installed copy (no git clone): shipped as
+# gearshift/_src, laid out as in the repository (python/gearshift/build.py
+# unpacks it). The board profiles and toolchain files are gearshift._boards.
+SOURCE_FILES = [
+    "CMakeLists.txt",
+    "setup.py",
+    "pyproject.toml",
+    "README.md",
+    "python/gearshift/_core.cc",
+    "python/gearshift/_shift.cc",
+    "scripts/fetch_sysroot.sh",
+    "scripts/fetch_target_python.sh",
+]
+SOURCE_DIRS = ["runtime_cpp/include", "runtime_cpp/src", "runtime_cpp/tools"]
 
 
 class CMakeExtension(Extension):
@@ -62,6 +79,24 @@ class CMakeBuild(build_ext):
         )
 
 
+class BuildPyWithSources(build_py):
+    """build_py, plus the runtime sources copied into gearshift/_src."""
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return  # an editable install runs from the tree itself
+        dest = Path(self.build_lib) / "gearshift" / "_src"
+        shutil.rmtree(dest, ignore_errors=True)
+        for rel in SOURCE_FILES:
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+        for rel in SOURCE_DIRS:
+            shutil.copytree(
+                ROOT / rel, dest / rel, ignore=shutil.ignore_patterns("__pycache__", "*.o")
+            )
+
+
 setup(
     packages=[
         "gearshift",
@@ -81,6 +116,6 @@ setup(
         "gearshift._boards": ["*.toml", "toolchains/*.cmake"],
     },
     ext_modules=[CMakeExtension("gearshift._core")],
-    cmdclass={"build_ext": CMakeBuild},
+    cmdclass={"build_ext": CMakeBuild, "build_py": BuildPyWithSources},
     zip_safe=False,
 )

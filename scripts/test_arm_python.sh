@@ -67,7 +67,7 @@ done_step
 step "gearshift build --board $BOARD -o $OUT/dist-$BOARD"
 "$PY" -m gearshift.cli build --board "$BOARD" -o "$DIST" --jobs "$JOBS" --source "$ROOT" \
   --python-root "$SYSROOT"
-wheel=$(ls "$DIST"/wheels/gearshift-*-cp311-cp311-linux_aarch64.whl)
+wheel=$(ls "$DIST"/wheels/gearshift-*-cp311-cp311-*_aarch64.whl)
 rm -rf "$SITE"
 mkdir -p "$SITE"
 "$PY" - "$wheel" "$SITE" <<'PYEOF'

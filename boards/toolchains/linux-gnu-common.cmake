@@ -30,7 +30,49 @@ endif()
 set(CMAKE_C_FLAGS_INIT "${GEARSHIFT_BOARD_CFLAGS}")
 set(CMAKE_CXX_FLAGS_INIT "${GEARSHIFT_BOARD_CFLAGS}")
 # try_compile projects re-read this file: hand them the board's settings too.
-list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES GEARSHIFT_BOARD_CFLAGS GEARSHIFT_QEMU_CPU)
+list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES GEARSHIFT_BOARD_CFLAGS GEARSHIFT_QEMU_CPU
+     GEARSHIFT_SYSROOT)
+
+# An older release's C library and C++ runtime (scripts/fetch_sysroot.sh): the
+# binaries then need no newer glibc than that release's. The cross compiler's
+# own glibc headers (/usr/<triple>/include, searched before any --sysroot) and
+# startup files would pull in its newer glibc, so the search paths are given in
+# full: -nostdinc, then the release's libstdc++ headers, the compiler's own
+# intrinsics (arm_neon.h), and the release's C headers; -B and -L make the
+# linker take the release's crt*.o, libc and libstdc++.a/libgcc_eh.a first.
+# Link with -static-libstdc++ -static-libgcc (GEARSHIFT_STATIC_LIBSTDCXX).
+set(GEARSHIFT_SYSROOT "" CACHE PATH "Older glibc sysroot (scripts/fetch_sysroot.sh); empty: none")
+if(GEARSHIFT_SYSROOT)
+  set(_sr ${GEARSHIFT_SYSROOT})
+  set(_t ${GEARSHIFT_TARGET_TRIPLE})
+  file(GLOB _cxx_dirs LIST_DIRECTORIES true ${_sr}/usr/include/c++/*)
+  file(GLOB _gcc_dirs LIST_DIRECTORIES true ${_sr}/usr/lib/gcc/${_t}/*)
+  list(LENGTH _cxx_dirs _ncxx)
+  list(LENGTH _gcc_dirs _ngcc)
+  if(NOT _ncxx EQUAL 1 OR NOT _ngcc EQUAL 1 OR NOT EXISTS ${_sr}/usr/include/stdio.h)
+    message(FATAL_ERROR "GEARSHIFT_SYSROOT=${_sr} is not a sysroot made by "
+                        "scripts/fetch_sysroot.sh (one usr/include/c++/N, one usr/lib/gcc/${_t}/N, "
+                        "usr/include/stdio.h)")
+  endif()
+  get_filename_component(_cxxver ${_cxx_dirs} NAME)
+  execute_process(COMMAND ${GEARSHIFT_CROSS_CXX} -print-file-name=include
+                  OUTPUT_VARIABLE _gcc_include OUTPUT_STRIP_TRAILING_WHITESPACE)
+  set(_inc "-nostdinc -isystem ${_sr}/usr/include/c++/${_cxxver}"
+           "-isystem ${_sr}/usr/include/${_t}/c++/${_cxxver}"
+           "-isystem ${_sr}/usr/include/c++/${_cxxver}/backward"
+           "-isystem ${_gcc_include} -isystem ${_sr}/usr/include/${_t}"
+           "-isystem ${_sr}/usr/include --sysroot=${_sr}")
+  string(JOIN " " _inc ${_inc})
+  set(_link "--sysroot=${_sr} -B${_sr}/usr/lib/${_t}/ -L${_gcc_dirs} -L${_sr}/usr/lib/${_t}"
+            "-L${_sr}/lib/${_t}")
+  string(JOIN " " _link ${_link})
+  string(APPEND CMAKE_C_FLAGS_INIT " ${_inc}")
+  string(APPEND CMAKE_CXX_FLAGS_INIT " ${_inc}")
+  foreach(_kind EXE SHARED MODULE)
+    set(CMAKE_${_kind}_LINKER_FLAGS_INIT "${_link}")
+  endforeach()
+  list(APPEND CMAKE_FIND_ROOT_PATH ${_sr})
+endif()
 
 # Run the target's programs (tests, gtest discovery) under qemu-user.
 set(GEARSHIFT_QEMU_CPU "${GEARSHIFT_QEMU_DEFAULT_CPU}" CACHE STRING

@@ -4,7 +4,9 @@ One TOML file per board lives in ``boards/`` (installed as the data package
 ``gearshift._boards``); ``boards/toolchains/<triple>.cmake`` holds the CMake
 toolchain file each cross target names. A profile is data only: the compiler
 flags it may use, the ISA extensions the runtime may assume, the default
-thread count, the OS's Python, the QEMU CPU that emulates it and, for Jetson
+thread count, the OS's Python, the QEMU CPU that emulates it, the oldest OS
+release it supports with that release's glibc and libstdc++ levels (what the
+built binaries may need, checked by ``gearshift build``) and, for Jetson
 boards, the CUDA compute capability.
 
 ``load_board(name)`` reads and validates one profile; ``list_boards()`` lists
@@ -20,6 +22,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from gearshift.abi import GLIBCXX_LEVELS, Levels, host_levels
 
 __all__ = ["ARCHES", "ISA_TOKENS", "BoardError", "BoardProfile", "list_boards", "load_board"]
 
@@ -66,6 +70,9 @@ class BoardProfile:
     qemu_cpu: str | None = None
     cuda_compute_capability: str | None = None
     notes: str = ""
+    oldest_os: str | None = None  # the oldest OS release supported ("" for host)
+    glibc: str | None = None  # that OS's glibc, "2.31"
+    glibcxx: str | None = None  # that OS's libstdc++ symbol level, "3.4.28"
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -86,6 +93,15 @@ class BoardProfile:
         """CUDA architecture name such as ``sm_87``, or None without a CUDA GPU."""
         cc = self.cuda_compute_capability
         return None if cc is None else "sm_" + cc.replace(".", "")
+
+    @property
+    def levels(self) -> Levels:
+        """The glibc/libstdc++ levels the board's binaries must fit (the host:
+        this machine's glibc)."""
+        if not self.cross:
+            return host_levels()
+        assert self.oldest_os and self.glibc and self.glibcxx  # validated on load
+        return Levels(self.oldest_os, self.glibc, self.glibcxx)
 
     @property
     def python_supported(self) -> bool:
@@ -178,7 +194,11 @@ _OPTIONAL = {
     "qemu_cpu": str,
     "cuda_compute_capability": str,
     "notes": str,
+    "oldest_os": str,
+    "glibc": str,
+    "glibcxx": str,
 }
+_GLIBC = re.compile(r"^2\.\d+$")
 
 
 def _check(data: dict[str, Any], path: Path, stem: str) -> BoardProfile:
@@ -231,6 +251,20 @@ def _check(data: dict[str, Any], path: Path, stem: str) -> BoardProfile:
             raise bad(f"'{k}' must be a version like '8.7', found {data[k]!r}")
     if arch != "native" and not data.get("qemu_cpu"):
         raise bad("a cross target needs 'qemu_cpu' (the CPU QEMU emulates for its tests)")
+    if arch != "native":
+        lacking = [k for k in ("oldest_os", "glibc", "glibcxx") if not data.get(k)]
+        if lacking:
+            raise bad(
+                f"a cross target needs {', '.join(lacking)}: the oldest OS release it supports "
+                "and that release's glibc ('2.31') and libstdc++ ('3.4.28') levels"
+            )
+        if not _GLIBC.match(data["glibc"]):
+            raise bad(f"'glibc' must be a version like '2.31', found {data['glibc']!r}")
+        if data["glibcxx"] not in GLIBCXX_LEVELS:
+            known = ", ".join(GLIBCXX_LEVELS)
+            raise bad(f"'glibcxx' must be a GLIBCXX level ({known}), found {data['glibcxx']!r}")
+    elif any(k in data for k in ("glibc", "glibcxx")):
+        raise bad("the native profile takes its glibc from this machine: no 'glibc'/'glibcxx'")
     if not data["sources"]:
         raise bad("'sources' must name at least one document the facts were checked against")
 

@@ -430,6 +430,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         wheel=not args.no_wheel,
         source=args.source,
         python_root=args.python_root,
+        sysroot=args.sysroot,
     )
     return 0
 
@@ -653,6 +654,12 @@ def build_parser() -> argparse.ArgumentParser:
     bu.add_argument("--no-wheel", action="store_true", help="skip the Python wheel")
     bu.add_argument("--source", help="gearshift source tree (default: the one this runs from)")
     bu.add_argument("--python-root", help="folder with the target Python's headers (usr/include)")
+    bu.add_argument(
+        "--sysroot",
+        metavar="DIR|none",
+        help="older glibc to build against (scripts/fetch_sysroot.sh; default: fetched when the "
+        "board's oldest OS has an older glibc than the cross compiler's); none: the compiler's own",
+    )
     bu.set_defaults(func=cmd_build)
     return p
 

@@ -5,6 +5,7 @@ cross build runs in scripts/test_arm_python.sh)."""
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zipfile
 from pathlib import Path
@@ -161,7 +162,8 @@ def test_target_python_too_old_or_other_version(tmp_path, monkeypatch):
 
 # -- the wheel's ELF check ---------------------------------------------------------------------
 def _elf(machine: int) -> bytes:
-    return b"\x7fELF\x02\x01\x01" + b"\0" * 9 + struct.pack("<HH", 3, machine) + b"\0" * 40
+    # a whole 64-byte ELF header (no sections: no needs, what a static file has)
+    return b"\x7fELF\x02\x01\x01" + b"\0" * 9 + struct.pack("<HH", 3, machine) + b"\0" * 44
 
 
 def _wheel(path: Path, machine: int) -> Path:
@@ -248,7 +250,7 @@ def test_build_without_target_headers_skips_the_wheel(tmp_path, monkeypatch, no_
             d = Path(cmd[cmd.index("--build") + 1])
             d.mkdir(parents=True, exist_ok=True)
             for name in ("libgearshift_runtime.a", "gearshift-run", "gearshift-bench"):
-                (d / name).write_bytes(b"x")
+                (d / name).write_bytes(_elf(0xB7))
 
     monkeypatch.setattr(gb, "_run", fake_run)
     monkeypatch.setattr(gb, "_build_wheel", lambda *a: pytest.fail("no headers: no wheel"))
@@ -260,3 +262,132 @@ def test_build_without_target_headers_skips_the_wheel(tmp_path, monkeypatch, no_
     assert info["wheel"] is None
     assert "fetch_target_python.sh" in info["wheel_note"]
     assert any("no wheel" in s for s in lines)
+
+
+# -- how a board's oldest OS is met: the link plan --------------------------------------------
+@pytest.fixture
+def fetched_sysroots(tmp_path, monkeypatch):
+    """A source tree whose sysroots are already fetched, and a cross glibc of 2.36."""
+    src = tmp_path / "src"
+    for arch in ("arm64", "armhf"):
+        root = src / "build-arm" / f"sysroot-bullseye-{arch}"
+        root.mkdir(parents=True)
+        (root / ".stamp-sysroot-bullseye").write_text("")
+    monkeypatch.setattr(gb, "toolchain_glibc", lambda cxx: "2.36")
+    monkeypatch.setattr(gb, "_run", lambda *a, **k: pytest.fail("nothing to fetch"))
+    return src
+
+
+def _plan(board: str, src: Path, sysroot=None) -> gb.LinkPlan:
+    tools = {"cxx": "/usr/bin/aarch64-linux-gnu-g++"}
+    return gb.plan_link(load_board(board), tools, src, sysroot, logf=src / "log", log=print)
+
+
+def test_link_plan_per_board(fetched_sysroots):
+    src = fetched_sysroots
+    rpi5 = _plan("rpi5", src)  # bookworm: the cross compiler's glibc fits
+    assert rpi5.sysroot is None and not rpi5.static_tools
+    rpi4 = _plan("rpi4", src)  # bullseye
+    assert rpi4.sysroot == src / "build-arm/sysroot-bullseye-arm64" and not rpi4.static_tools
+    assert _plan("rpi3", src).sysroot == src / "build-arm/sysroot-bullseye-armhf"
+    nano = _plan("jetson-nano", src)  # glibc 2.27: older than any sysroot here
+    assert nano.static_tools and "fully static" in nano.why
+    assert _plan("host", src).sysroot is None
+    assert "-DGEARSHIFT_STATIC_LIBSTDCXX=ON" in rpi4.cmake_args()
+    assert f"-DGEARSHIFT_SYSROOT={src / 'build-arm/sysroot-bullseye-arm64'}" in rpi4.cmake_args()
+    # static tools take the compiler's own static glibc; the extension the sysroot
+    assert "-DGEARSHIFT_STATIC_TOOLS=ON" in nano.cmake_args()
+    assert "-DGEARSHIFT_SYSROOT=" in nano.cmake_args()
+    assert f"-DGEARSHIFT_SYSROOT={nano.sysroot}" in nano.cmake_args(tools=False)
+    assert "-DGEARSHIFT_STATIC_TOOLS=OFF" in nano.cmake_args(tools=False)
+    args = gb.cmake_args(load_board("rpi4"), REPO, rpi4)
+    assert args[-3:] == rpi4.cmake_args()
+    # no wheel to build (the Nano's Python 3.6): nothing fetched, tools static
+    none_fetched = gb.plan_link(
+        load_board("jetson-nano"), {"cxx": "g++"}, src / "nowhere", None,
+        logf=src / "log", log=print, extension=False,
+    )  # fmt: skip
+    assert none_fetched.static_tools and none_fetched.sysroot is None
+
+
+def test_link_plan_overrides(fetched_sysroots, tmp_path):
+    none = _plan("rpi4", fetched_sysroots, "none")
+    assert none.sysroot is None and "own glibc" in none.why
+    with pytest.raises(gb.BuildError, match="not a sysroot"):
+        _plan("rpi4", fetched_sysroots, tmp_path / "empty")
+    mine = tmp_path / "mine"
+    (mine / "usr/include").mkdir(parents=True)
+    (mine / "usr/include/stdio.h").write_text("")
+    (mine / "SYSROOT.txt").write_text("release=bullseye\nglibc=2.31\n")
+    plan = _plan("rpi4", fetched_sysroots, mine)
+    assert plan.sysroot == mine and "glibc 2.31" in plan.why
+
+
+def test_link_plan_fetch_failure_says_how(tmp_path, monkeypatch):
+    monkeypatch.setattr(gb, "toolchain_glibc", lambda cxx: "2.36")
+
+    def failing_run(cmd, *, log, cwd=None, env=None):
+        raise gb.BuildError("bash failed (exit 100); full log: x")
+
+    monkeypatch.setattr(gb, "_run", failing_run)
+    with pytest.raises(gb.BuildError, match=r"fetch_sysroot.sh arm64 .* bullseye.*--sysroot none"):
+        _plan("rpi4", tmp_path)
+
+
+def test_check_abi_fails_with_the_binary_version_and_limit(monkeypatch):
+    from gearshift.abi import Violation
+
+    def fake_check(data, levels, *, name=None):
+        return [Violation(name, "libm.so.6", "GLIBC_2.29", f"{levels.os} has GLIBC_2.27", ("exp",))]
+
+    monkeypatch.setattr(gb, "check_binary", fake_check)
+    with pytest.raises(gb.BuildError) as e:
+        gb.check_abi(load_board("jetson-nano"), {"bin/gearshift-run": _elf(0xB7)})
+    msg = str(e.value)
+    assert msg.startswith("board jetson-nano: the build does not fit its oldest OS")
+    assert "bin/gearshift-run needs GLIBC_2.29 from libm.so.6 (symbols: exp)" in msg
+    assert "Ubuntu 18.04 has GLIBC_2.27" in msg and "\n" not in msg
+
+
+# -- an installed package's shipped sources -------------------------------------------------
+def _fake_installed(root: Path) -> Path:
+    pkg = root / "site-packages" / "gearshift"
+    for rel, text in {
+        "__init__.py": "",
+        "build.py": "",
+        "_core.cpython-311-x86_64-linux-gnu.so": "ELF",
+        "converters/__init__.py": "",
+        "_boards/rpi4.toml": "name = 'rpi4'",
+        "_boards/toolchains/aarch64-linux-gnu.cmake": "",
+        "_src/CMakeLists.txt": "project(gearshift)",
+        "_src/runtime_cpp/src/runtime.cc": "int x;",
+        "_src/python/gearshift/_core.cc": "",
+        "_src/scripts/fetch_sysroot.sh": "",
+    }.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text)
+    return pkg
+
+
+def test_unpack_source_lays_out_the_tree_and_keeps_unchanged_files(tmp_path, monkeypatch):
+    pkg = _fake_installed(tmp_path)
+    monkeypatch.setattr(gb, "__file__", str(pkg / "build.py"))
+    dest = gb.find_source(unpack_to=tmp_path / "src")
+    assert dest == (tmp_path / "src").resolve()
+    for rel in (
+        "CMakeLists.txt", "runtime_cpp/src/runtime.cc", "python/gearshift/_core.cc",
+        "python/gearshift/__init__.py", "converters/__init__.py", "boards/rpi4.toml",
+        "boards/toolchains/aarch64-linux-gnu.cmake", "scripts/fetch_sysroot.sh",
+    ):  # fmt: skip
+        assert (dest / rel).is_file(), rel
+    assert not list(dest.rglob("*.so")) and not (dest / "python/gearshift/_src").exists()
+    kept = dest / "runtime_cpp/src/runtime.cc"
+    os.utime(kept, (1_000_000, 1_000_000))
+    (pkg / "_src/runtime_cpp/src/gone.cc").write_text("")
+    gb.find_source(unpack_to=tmp_path / "src")
+    (pkg / "_src/runtime_cpp/src/gone.cc").unlink()
+    (pkg / "_src/CMakeLists.txt").write_text("project(gearshift) # changed")
+    gb.find_source(unpack_to=tmp_path / "src")
+    assert kept.stat().st_mtime == 1_000_000  # unchanged bytes: not rewritten
+    assert not (dest / "runtime_cpp/src/gone.cc").exists()
+    assert (dest / "CMakeLists.txt").read_text().endswith("# changed")
