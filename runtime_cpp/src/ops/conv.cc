@@ -13,8 +13,8 @@
 
 namespace gearshift {
 
-void f32_conv2d__ref(const Conv2DParams& p, const float* x, const float* filter, const float* bias,
-                     float* y, ThreadPool* pool) {
+void f32_conv2d__ref(const Conv2DParams& p, const float* x, const float* filter,
+                     const float* bias, float* y, ThreadPool* pool) {
   const int64_t pixels = p.batch * p.out_h * p.out_w;
   const int64_t cost = p.out_c * p.kernel_h * p.kernel_w * p.in_c;
   ParallelItems(pool, pixels, cost, [&](int64_t begin, int64_t end) {
@@ -390,8 +390,8 @@ void f32_transpose_conv2d__phased(const Conv2DParams& p, const F32GemmKernel& ke
       float* out = y + ((n * p.out_h + oy) * p.out_w + ox) * out_c + n0;
       const int64_t stride = sw * out_c;
       const int64_t ks = static_cast<int64_t>(ph.taps.size());
-      const size_t block =
-          F32GemmPackedBlockFloats(static_cast<size_t>(ks * c), static_cast<size_t>(nr));
+      const size_t block = F32GemmPackedBlockFloats(static_cast<size_t>(ks * c),
+                                                    static_cast<size_t>(nr));
       const float* packed = phase_packed[ph_index] + nt * block;
       if (ks == 0) {  // no tap lands here: the bias alone
         for (int64_t i = 0; i < m; ++i) {
@@ -482,8 +482,8 @@ void DepthwiseDwconv(const Conv2DParams& p, Ukernel ukernel, const float* x, con
       if (o.iy0 >= 0 && o.iy0 + span_h < p.in_h && o.ix0 >= 0 && o.ix0 + span_w < p.in_w) {
         const float* base = image + (o.iy0 * p.in_w + o.ix0) * c;
         for (int64_t t = 0; t < taps; ++t) in[t] = base + offset[t];
-        ukernel(static_cast<size_t>(c), static_cast<size_t>(taps), in, w_all, bias, y + pix * c,
-                p.act.lo, p.act.hi);
+        ukernel(static_cast<size_t>(c), static_cast<size_t>(taps), in, w_all, bias,
+                y + pix * c, p.act.lo, p.act.hi);
         continue;
       }
       size_t n = 0;
