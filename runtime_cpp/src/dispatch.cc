@@ -68,6 +68,22 @@ std::vector<Entry<F16wDwconvUkernelFn>> F16wDwconvEntries() {
   return v;
 }
 
+std::vector<Entry<F16GemmKernel>> F16GemmEntries() {
+  std::vector<Entry<F16GemmKernel>> v;
+#define GS_UKERNEL(isa, name, mr, nr, convert) v.push_back({isa, {&name, mr, nr, #name, &convert}});
+#include "kernels/f16_gemm/f16_gemm.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
+std::vector<Entry<F16DwconvKernel>> F16DwconvEntries() {
+  std::vector<Entry<F16DwconvKernel>> v;
+#define GS_UKERNEL(isa, name, ct, convert) v.push_back({isa, {&name, ct, #name, &convert}});
+#include "kernels/f16_dwconv/f16_dwconv.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
 std::vector<Entry<Q8GemmKernel>> Q8GemmEntries() {
   std::vector<Entry<Q8GemmKernel>> v;
 #define GS_UKERNEL(isa, name, mr, nr, kr, a_offset, wmin, wide_nc) \
@@ -143,14 +159,17 @@ bool ParseIsa(const std::string& s, Isa* isa) {
 bool Compiled(Isa isa) {
   return isa == kIsaRef || HasIsa(F32GemmEntries(), isa) || HasIsa(F32DwconvEntries(), isa) ||
          HasIsa(F32VBinaryEntries(), isa) || HasIsa(F32PoolEntries(), isa) ||
+         HasIsa(F16GemmEntries(), isa) || HasIsa(F16DwconvEntries(), isa) ||
          HasIsa(Q8GemmEntries(), isa) || HasIsa(Q8DwconvEntries(), isa) ||
          HasIsa(Q8QuantizeEntries(), isa) || HasIsa(Q8VBinaryEntries(), isa) ||
          HasIsa(Q8ResizeEntries(), isa) || HasIsa(Q8LutEntries(), isa);
 }
 
 // True when a kernel of `candidate` may run under the selected ISA: the ISA
-// itself, the bases it extends (neon under neon_dot/neon_fp16; those three
-// under neon_i8mm) and ref.
+// itself, the bases it extends (neon under neon_dot/neon_fp16; neon_fp16
+// under neon_dot, since the CPUs with SDOT (A55, A75, A76, N1...) have half
+// arithmetic too and select neon_dot; those three under neon_i8mm) and ref.
+// PickBest still checks each candidate against the CPU's features.
 bool Within(Isa candidate, Isa selected) {
   if (candidate == selected || candidate == kIsaRef) return true;
   if (candidate == kIsaAvx2) {
@@ -160,6 +179,7 @@ bool Within(Isa candidate, Isa selected) {
   if (selected == kIsaNeonI8mm) {
     return candidate == kIsaNeon || candidate == kIsaNeonDot || candidate == kIsaNeonFp16;
   }
+  if (candidate == kIsaNeonFp16) return selected == kIsaNeonDot;
   return candidate == kIsaNeon && (selected == kIsaNeonDot || selected == kIsaNeonFp16);
 }
 
@@ -281,6 +301,8 @@ std::map<std::string, std::string> SelectedKernels(const KernelTable& t) {
           {"f32_vbinary", t.f32_vbinary != nullptr ? "opt" : "ref"},
           {"f32_pool", t.f32_pool != nullptr ? "opt" : "ref"},
           {"f16w_gemm", t.f16w_gemm.fn != nullptr ? t.f16w_gemm.name : "ref"},
+          {"f16_gemm", t.f16_gemm.fn != nullptr ? t.f16_gemm.name : "none"},
+          {"f16_dwconv", t.f16_dwconv.fn != nullptr ? t.f16_dwconv.name : "none"},
           {"q8_gemm", t.q8_gemm.fn != nullptr ? t.q8_gemm.name : "ref"},
           {"q8_gemm_w127", t.q8_gemm_w127.fn != nullptr ? t.q8_gemm_w127.name : "ref"},
           {"q8_dwconv", t.q8_dwconv.fn != nullptr ? t.q8_dwconv.name : "ref"},
@@ -343,6 +365,9 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
   // the reference ops read f32 weights, which the fp16 gear no longer holds.
   t.f16w_gemm = PickBest(F16wGemmEntries(), isa, features, true, F16wGemmKernel());
   t.f16w_dwconv = PickBest<F16wDwconvUkernelFn>(F16wDwconvEntries(), isa, features, true, nullptr);
+  // fp16 arithmetic: no reference entry (unset = the f16w kernels above).
+  t.f16_gemm = PickBest(F16GemmEntries(), isa, features, false, F16GemmKernel());
+  t.f16_dwconv = PickBest(F16DwconvEntries(), isa, features, false, F16DwconvKernel());
   t.q8_dwconv = PickBest(Q8DwconvEntries(), isa, features, true, Q8DwconvKernel());
   t.q8_quantize = PickBest(Q8QuantizeEntries(), isa, features, true, Q8QuantizeKernel());
   t.q8_vbinary = PickBest(Q8VBinaryEntries(), isa, features, false, Q8VBinaryKernel());

@@ -20,6 +20,8 @@
 
 #include "cpu_features.h"
 #include "gearshift/status.h"
+#include "kernels/f16_dwconv/f16_dwconv.h"
+#include "kernels/f16_gemm/f16_gemm.h"
 #include "kernels/f16w_dwconv/f16w_dwconv.h"
 #include "kernels/f16w_gemm/f16w_gemm.h"
 #include "kernels/f32_dwconv/f32_dwconv.h"
@@ -40,8 +42,10 @@ namespace gearshift {
 // that plus AVX512-VNNI. A table may run the kernels of the tokens an ISA
 // includes: avx512vnni includes avx512, avxvnni and avx2; avx512 and avxvnni
 // include avx2 (an avx512vnni table runs the AVX-512 fp32 GEMM). On ARM,
-// neon_dot and neon_fp16 include neon, and neon_i8mm (SMMLA) includes
-// neon_dot, neon_fp16 and neon (each still only where the CPU has it).
+// neon_dot and neon_fp16 include neon, neon_dot also includes neon_fp16,
+// and neon_i8mm (SMMLA) includes neon_dot, neon_fp16 and neon (each still
+// only where the CPU has it: an A76 selects neon_dot and runs the neon_fp16
+// kernels beside the SDOT ones; GEARSHIFT_DISABLE=neon_fp16 masks them).
 enum Isa {
   kIsaRef = 0,
   kIsaNeon,
@@ -72,6 +76,11 @@ struct KernelTable {
   // holds f32 weights; a null one would make the plan widen them).
   F16wGemmKernel f16w_gemm;
   F16wDwconvUkernelFn f16w_dwconv = nullptr;
+  // The fp16 gear's fp16-arithmetic kernels (neon_fp16: half inputs,
+  // weights and sums); unset where the CPU lacks half arithmetic, and then
+  // the fp16 gear runs f16w_gemm/f16w_dwconv above.
+  F16GemmKernel f16_gemm;
+  F16DwconvKernel f16_dwconv;
   Q8GemmKernel q8_gemm;          // always set: the ref microkernel is the fallback
   Q8GemmKernel q8_gemm_w127;     // for layers without a -128 weight (== q8_gemm if none faster)
   Q8DwconvKernel q8_dwconv;      // always set, likewise

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -489,7 +490,32 @@ std::vector<float> RunModel(Runtime* rt, const std::vector<float>& x) {
   return y;
 }
 
+// The whole-model tests below check the widening kernels bit for bit, so
+// they mask fp16 arithmetic (a Runtime reads GEARSHIFT_DISABLE when it is
+// created); f16_kernels_test.cc covers the fp16-arithmetic gear.
+class ScopedNoHalfArithmetic {
+ public:
+  ScopedNoHalfArithmetic() {
+    const char* old = std::getenv("GEARSHIFT_DISABLE");
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    setenv("GEARSHIFT_DISABLE", (had_ ? old_ + ",neon_fp16" : std::string("neon_fp16")).c_str(), 1);
+  }
+  ~ScopedNoHalfArithmetic() {
+    if (had_) {
+      setenv("GEARSHIFT_DISABLE", old_.c_str(), 1);
+    } else {
+      unsetenv("GEARSHIFT_DISABLE");
+    }
+  }
+
+ private:
+  bool had_ = false;
+  std::string old_;
+};
+
 TEST(F16wModel, Fp16GearEqualsFp32OverRoundedWeightsOnEveryIsa) {
+  const ScopedNoHalfArithmetic no_half;
   std::mt19937 rng(42);
   const std::vector<float> x = Random(&rng, 15 * 13 * 5);
   const std::vector<uint8_t> rounded = ShapesNet(true).Build();
@@ -589,6 +615,7 @@ std::vector<uint8_t> CompactNet(bool reference) {
 }
 
 TEST(F16wModel, CompactFp16GearRoundsItsQ8R4WeightsOnceAtPackTime) {
+  const ScopedNoHalfArithmetic no_half;
   std::mt19937 rng(44);
   const std::vector<float> x = Random(&rng, 6 * 7 * 8);
   const std::vector<uint8_t> compact = CompactNet(false), reference = CompactNet(true);

@@ -9,14 +9,17 @@
 // one gear's. Build with -fsanitize=thread (make test-tsan) to check races.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "dispatch.h"
 #include "format/model_desc.h"
 #include "gear_builder.h"
 #include "gearshift/gearshift.h"
@@ -108,12 +111,29 @@ std::vector<float> RunOnce(Runtime* rt, const std::vector<float>& x) {
   return y;
 }
 
-// The fp16 gears equal fp32 over weights rounded to half, bit for bit.
+// The fp16 gears equal fp32 over weights rounded to half, bit for bit,
+// where they widen the weights (f16w kernels); on a CPU with fp16
+// arithmetic (neon_fp16: half activations and sums) within the fp16 gear's
+// stated tolerance of it (1e-2 of the largest output, docs/QUANTIZATION.md),
+// and both storages still give the same bits.
 TEST(RuntimeGears, Fp16GearsEqualFp32OverRoundedWeights) {
+  KernelTable table;
+  ASSERT_TRUE(BuildKernelTable("", &table).ok());
+  const bool half_arithmetic = table.f16_gemm.fn != nullptr;
   const std::vector<float> x = Input();
   auto rounded = Open(SwitchNet(true, false).Build());
   ASSERT_NE(rounded, nullptr);
   const std::vector<float> want16 = RunOnce(rounded.get(), x);
+  float max_abs = 0.0f;
+  for (float v : want16) max_abs = std::max(max_abs, std::fabs(v));
+  auto expect_fp16 = [&](const std::vector<float>& y) {
+    if (!half_arithmetic) {
+      EXPECT_EQ(y, want16);
+      return;
+    }
+    ASSERT_EQ(y.size(), want16.size());
+    for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want16[i], 1e-2f * max_abs) << i;
+  };
   auto rt = Open(SwitchNet(false, true).Build());
   ASSERT_NE(rt, nullptr);
   EXPECT_EQ(rt->gears(), (std::vector<std::string>{"fp32", "fp16", "fp16s"}));
@@ -121,9 +141,10 @@ TEST(RuntimeGears, Fp16GearsEqualFp32OverRoundedWeights) {
   for (int round = 0; round < 2; ++round) {
     ASSERT_TRUE(rt->SetGear("fp16").ok());
     EXPECT_EQ(rt->gear(), "fp16");
-    EXPECT_EQ(RunOnce(rt.get(), x), want16);
+    const std::vector<float> y16 = RunOnce(rt.get(), x);
+    expect_fp16(y16);
     ASSERT_TRUE(rt->SetGear("fp16s").ok());
-    EXPECT_EQ(RunOnce(rt.get(), x), want16);
+    EXPECT_EQ(RunOnce(rt.get(), x), y16);
     ASSERT_TRUE(rt->SetGear("fp32").ok());
     EXPECT_EQ(RunOnce(rt.get(), x), y32);
   }

@@ -178,46 +178,71 @@ void IgemmTiles(const Conv2DParams& p, int64_t kdim, int64_t ks, const Kernel& k
   });
 }
 
+// The tap pointers of CONV_2D's indirect GEMM (fill for IgemmTiles): tap t
+// of row i (pixel r0 + i) at ind[t * mr + i], an input row of C floats or
+// `zero` where the tap falls in the padding.
+class ConvIndirection {
+ public:
+  ConvIndirection(const Conv2DParams& p, int64_t mr, const float* x)
+      : p_(p), mr_(mr), x_(x), ks_(IsDirect1x1(p) ? 1 : int64_t{p.kernel_h} * p.kernel_w) {
+    // 1x1 without padding: one tap of C floats, straight from the input.
+    contiguous_ = ks_ == 1 && p.stride_h == 1 && p.stride_w == 1;
+    // A window wholly inside the input (most pixels) needs no per-tap
+    // checks: its tap pointers are fixed offsets from the top-left tap.
+    const int64_t kw = p.kernel_w, taps = int64_t{p.kernel_h} * kw;
+    offset_.resize(static_cast<size_t>(taps));
+    for (int64_t t = 0; t < taps; ++t) {
+      offset_[t] = ((t / kw) * p.dilation_h * p.in_w + (t % kw) * p.dilation_w) * p.in_c;
+    }
+    span_h_ = (p.kernel_h - 1) * p.dilation_h;
+    span_w_ = (p.kernel_w - 1) * p.dilation_w;
+  }
+  int64_t ks() const { return ks_; }
+  // 1x1, stride 1, no padding: row i is pixel r0 + i, rows consecutive.
+  bool contiguous() const { return contiguous_; }
+
+  void operator()(int64_t r0, int64_t m, const float** ind, const float* zero) const {
+    const Conv2DParams& p = p_;
+    if (contiguous_) {
+      for (int64_t i = 0; i < m; ++i) ind[i] = x_ + (r0 + i) * p.in_c;
+      return;
+    }
+    const int64_t kw = p.kernel_w;
+    OriginWalk walk(p, r0);
+    for (int64_t i = 0; i < m; ++i, walk.Next()) {
+      const Origin& o = *walk;
+      const float* image = x_ + o.n * p.in_h * p.in_w * p.in_c;
+      if (o.iy0 >= 0 && o.iy0 + span_h_ < p.in_h && o.ix0 >= 0 && o.ix0 + span_w_ < p.in_w) {
+        const float* base = image + (o.iy0 * p.in_w + o.ix0) * p.in_c;
+        for (int64_t t = 0; t < ks_; ++t) ind[t * mr_ + i] = base + offset_[t];
+        continue;
+      }
+      for (int64_t t = 0; t < ks_; ++t) {
+        const int64_t iy = o.iy0 + (t / kw) * p.dilation_h;
+        const int64_t ix = o.ix0 + (t % kw) * p.dilation_w;
+        const bool inside = iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w;
+        ind[t * mr_ + i] = inside ? image + (iy * p.in_w + ix) * p.in_c : zero;
+      }
+    }
+  }
+
+ private:
+  const Conv2DParams& p_;
+  int64_t mr_;
+  const float* x_;
+  int64_t ks_;
+  bool contiguous_ = false;
+  std::vector<int64_t> offset_;
+  int64_t span_h_ = 0, span_w_ = 0;
+};
+
 // CONV_2D on an indirect GEMM of either family (f32_conv2d__gemm).
 template <typename Kernel>
 void Conv2DGemm(const Conv2DParams& p, const Kernel& kernel, const void* packed, size_t block_bytes,
                 const float* x, float* y, ThreadPool* pool) {
-  const int64_t kh = p.kernel_h, kw = p.kernel_w, taps = kh * kw;
-  const int64_t mr = kernel.mr;
-  // 1x1 without padding: one tap of C floats, straight from the input.
-  const int64_t ks = IsDirect1x1(p) ? 1 : taps;
-  const bool contiguous = ks == 1 && p.stride_h == 1 && p.stride_w == 1;
-  // A window wholly inside the input (most pixels) needs no per-tap checks:
-  // its tap pointers are fixed offsets from the top-left tap.
-  std::vector<int64_t> offset(static_cast<size_t>(taps));
-  for (int64_t t = 0; t < taps; ++t) {
-    offset[t] = ((t / kw) * p.dilation_h * p.in_w + (t % kw) * p.dilation_w) * p.in_c;
-  }
-  const int64_t span_h = (kh - 1) * p.dilation_h, span_w = (kw - 1) * p.dilation_w;
-  IgemmTiles(p, taps * p.in_c, ks, kernel, packed, block_bytes, y, pool,
-             [&](int64_t r0, int64_t m, const float** ind, const float* zero) {
-               if (contiguous) {  // 1x1, stride 1, no padding: row i is pixel r0 + i
-                 for (int64_t i = 0; i < m; ++i) ind[i] = x + (r0 + i) * p.in_c;
-                 return;
-               }
-               OriginWalk walk(p, r0);
-               for (int64_t i = 0; i < m; ++i, walk.Next()) {
-                 const Origin& o = *walk;
-                 const float* image = x + o.n * p.in_h * p.in_w * p.in_c;
-                 if (o.iy0 >= 0 && o.iy0 + span_h < p.in_h && o.ix0 >= 0 &&
-                     o.ix0 + span_w < p.in_w) {
-                   const float* base = image + (o.iy0 * p.in_w + o.ix0) * p.in_c;
-                   for (int64_t t = 0; t < ks; ++t) ind[t * mr + i] = base + offset[t];
-                   continue;
-                 }
-                 for (int64_t t = 0; t < ks; ++t) {
-                   const int64_t iy = o.iy0 + (t / kw) * p.dilation_h;
-                   const int64_t ix = o.ix0 + (t % kw) * p.dilation_w;
-                   const bool inside = iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w;
-                   ind[t * mr + i] = inside ? image + (iy * p.in_w + ix) * p.in_c : zero;
-                 }
-               }
-             });
+  const ConvIndirection fill(p, kernel.mr, x);
+  IgemmTiles(p, int64_t{p.kernel_h} * p.kernel_w * p.in_c, fill.ks(), kernel, packed, block_bytes,
+             y, pool, fill);
 }
 
 }  // namespace
@@ -235,6 +260,61 @@ void f16w_conv2d__gemm(const Conv2DParams& p, const F16wGemmKernel& kernel, cons
   const auto k = static_cast<size_t>(int64_t{p.kernel_h} * p.kernel_w * p.in_c);
   Conv2DGemm(p, kernel, packed, F16wGemmPackedBlockBytes(k, static_cast<size_t>(kernel.nr)), x, y,
              pool);
+}
+
+void f16_conv2d__gemm(const Conv2DParams& p, const F16GemmKernel& kernel, const void* packed,
+                      const float* x, float* y, ThreadPool* pool) {
+  const ConvIndirection fill(p, kernel.mr, x);
+  const int64_t ks = fill.ks(), kdim = int64_t{p.kernel_h} * p.kernel_w * p.in_c;
+  const int64_t kc = kdim / ks;
+  const int64_t pixels = p.batch * p.out_h * p.out_w, out_c = p.out_c;
+  const int64_t mr = kernel.mr, nr = kernel.nr;
+  const int64_t mtiles = (pixels + mr - 1) / mr, ntiles = (out_c + nr - 1) / nr;
+  const size_t block = F16GemmPackedBlockBytes(static_cast<size_t>(kdim), static_cast<size_t>(nr));
+  ParallelItems(pool, mtiles * ntiles, mr * nr * kdim, [&](int64_t begin, int64_t end) {
+    // Per thread: the row tile's fp32 tap pointers, its rows in half (one
+    // conversion per row tile: items are row-tile major), their pointers,
+    // and the zero rows for taps in the padding.
+    std::vector<const float*> ind(static_cast<size_t>(ks * mr));
+    std::vector<const uint16_t*> ind16(static_cast<size_t>(ks * mr));
+    std::vector<uint16_t> half(static_cast<size_t>(ks * mr * kc));
+    const std::vector<float> zero(static_cast<size_t>(kc), 0.0f);
+    const std::vector<uint16_t> zero16(static_cast<size_t>(kc), 0);
+    int64_t have_mt = -1;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t mt = item / ntiles, nt = item % ntiles;
+      const int64_t r0 = mt * mr, m = std::min(mr, pixels - r0);
+      if (mt != have_mt) {
+        have_mt = mt;
+        if (fill.contiguous()) {  // the m rows are one run of m * C floats
+          kernel.convert(static_cast<size_t>(m * kc), x + r0 * kc, half.data());
+          for (int64_t i = 0; i < m; ++i) ind16[i] = half.data() + i * kc;
+        } else {
+          fill(r0, m, ind.data(), zero.data());
+          for (int64_t t = 0; t < ks; ++t) {
+            for (int64_t i = 0; i < m; ++i) {
+              const float* src = ind[t * mr + i];
+              if (src == zero.data()) {
+                ind16[t * mr + i] = zero16.data();
+                continue;
+              }
+              uint16_t* dst = half.data() + (t * mr + i) * kc;
+              kernel.convert(static_cast<size_t>(kc), src, dst);
+              ind16[t * mr + i] = dst;
+            }
+          }
+        }
+        for (int64_t i = m; i < mr; ++i) {  // rows past m repeat the last real one
+          for (int64_t t = 0; t < ks; ++t) ind16[t * mr + i] = ind16[t * mr + m - 1];
+        }
+      }
+      const int64_t n0 = nt * nr;
+      kernel.fn(static_cast<size_t>(m), static_cast<size_t>(std::min(nr, out_c - n0)),
+                static_cast<size_t>(kc), static_cast<size_t>(ks), ind16.data(),
+                static_cast<const uint8_t*>(packed) + static_cast<size_t>(nt) * block,
+                y + r0 * out_c + n0, static_cast<size_t>(out_c), p.act.lo, p.act.hi);
+    }
+  });
 }
 
 std::vector<int> TransposeConvPhaseTaps(const Conv2DParams& p, int ry, int rx) {
@@ -435,6 +515,73 @@ void f16w_depthwise_conv2d__dwconv(const Conv2DParams& p, F16wDwconvUkernelFn uk
                                    const float* x, const uint16_t* filter, const float* bias,
                                    float* y, ThreadPool* pool) {
   DepthwiseDwconv(p, ukernel, x, filter, bias, y, pool);
+}
+
+void f16_depthwise_conv2d__dwconv(const Conv2DParams& p, const F16DwconvKernel& kernel,
+                                  const float* x, const uint16_t* filter, const float* bias,
+                                  float* y, ThreadPool* pool) {
+  const int64_t c = p.in_c, kh = p.kernel_h, kw = p.kernel_w, taps = kh * kw;
+  const int64_t dh = p.dilation_h, dw = p.dilation_w;
+  const int64_t span_w = (kw - 1) * dw;
+  // A window's rows iy0 + ky * dh lie within (kh - 1) * dh + 1 consecutive
+  // input rows, so a ring of that many slots (slot iy % ring) holds them all
+  // at once; consecutive output rows of one thread reuse the rows they
+  // share, so each input row is converted about once per thread.
+  const int64_t ring = (kh - 1) * dh + 1;
+  const int64_t row_elems = p.in_w * c;
+  const uint16_t* w_all[kDwconvMaxTaps];
+  for (int64_t t = 0; t < taps; ++t) w_all[t] = filter + t * c;
+  ParallelItems(pool, p.batch * p.out_h, p.out_w * c * taps, [&](int64_t begin, int64_t end) {
+    std::vector<uint16_t> rows(static_cast<size_t>(ring * row_elems));
+    std::vector<int64_t> tag(static_cast<size_t>(ring), -1);  // n * in_h + iy held per slot
+    const uint16_t* row[kDwconvMaxTaps];  // per ky: the converted row, or null (padding)
+    const uint16_t* in[kDwconvMaxTaps];
+    const uint16_t* w[kDwconvMaxTaps];
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t n = item / p.out_h, oy = item % p.out_h;
+      const int64_t iy0 = oy * p.stride_h - p.pad_top;
+      bool rows_inside = true;
+      for (int64_t ky = 0; ky < kh; ++ky) {
+        const int64_t iy = iy0 + ky * dh;
+        if (iy < 0 || iy >= p.in_h) {
+          row[ky] = nullptr;
+          rows_inside = false;
+          continue;
+        }
+        const int64_t slot = iy % ring, id = n * p.in_h + iy;
+        uint16_t* dst = rows.data() + slot * row_elems;
+        if (tag[slot] != id) {
+          kernel.convert(static_cast<size_t>(row_elems), x + id * row_elems, dst);
+          tag[slot] = id;
+        }
+        row[ky] = dst;
+      }
+      float* out = y + item * p.out_w * c;
+      for (int64_t ox = 0; ox < p.out_w; ++ox, out += c) {
+        const int64_t ix0 = ox * p.stride_w - p.pad_left;
+        if (rows_inside && ix0 >= 0 && ix0 + span_w < p.in_w) {
+          for (int64_t ky = 0; ky < kh; ++ky) {
+            for (int64_t kx = 0; kx < kw; ++kx) in[ky * kw + kx] = row[ky] + (ix0 + kx * dw) * c;
+          }
+          kernel.fn(static_cast<size_t>(c), static_cast<size_t>(taps), in, w_all, bias, out,
+                    p.act.lo, p.act.hi);
+          continue;
+        }
+        size_t k = 0;
+        for (int64_t ky = 0; ky < kh; ++ky) {
+          if (row[ky] == nullptr) continue;
+          for (int64_t kx = 0; kx < kw; ++kx) {
+            const int64_t ix = ix0 + kx * dw;
+            if (ix < 0 || ix >= p.in_w) continue;
+            in[k] = row[ky] + ix * c;
+            w[k] = filter + (ky * kw + kx) * c;
+            ++k;
+          }
+        }
+        kernel.fn(static_cast<size_t>(c), k, in, w, bias, out, p.act.lo, p.act.hi);
+      }
+    }
+  });
 }
 
 }  // namespace gearshift

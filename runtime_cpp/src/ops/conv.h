@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/f16_dwconv/f16_dwconv.h"
+#include "kernels/f16_gemm/f16_gemm.h"
 #include "kernels/f16w_dwconv/f16w_dwconv.h"
 #include "kernels/f16w_gemm/f16w_gemm.h"
 #include "kernels/f32_dwconv/f32_dwconv.h"
@@ -59,6 +61,14 @@ void f32_conv2d__gemm(const Conv2DParams& p, const F32GemmKernel& kernel, const 
 // ISA it gives f32_conv2d__gemm's output on the widened weights, bit for bit.
 void f16w_conv2d__gemm(const Conv2DParams& p, const F16wGemmKernel& kernel, const void* packed,
                        const float* x, float* y, ThreadPool* pool);
+
+// The same in fp16 arithmetic (neon_fp16): `packed` is PackF16GemmWeights'
+// layout for `kernel`; each row tile's input rows (the taps of its MR
+// pixels) are converted to half once, as the tile is gathered, into a
+// per-thread buffer; the output is fp32. Same split: bit-identical for any
+// thread count.
+void f16_conv2d__gemm(const Conv2DParams& p, const F16GemmKernel& kernel, const void* packed,
+                      const float* x, float* y, ThreadPool* pool);
 
 // TRANSPOSE_CONV on the indirect GEMM, split by output phase: the output
 // pixels whose (oy + pad_top) % stride_h and (ox + pad_left) % stride_w are
@@ -133,6 +143,13 @@ void f32_depthwise_conv2d__dwconv(const Conv2DParams& p, F32DwconvUkernelFn uker
 void f16w_depthwise_conv2d__dwconv(const Conv2DParams& p, F16wDwconvUkernelFn ukernel,
                                    const float* x, const uint16_t* filter, const float* bias,
                                    float* y, ThreadPool* pool);
+
+// The same in fp16 arithmetic (neon_fp16): split over output rows; each
+// thread converts the input rows its windows read to half once (a ring of
+// (KH - 1) * dilation + 1 rows), then runs the per-pixel kernel on them.
+void f16_depthwise_conv2d__dwconv(const Conv2DParams& p, const F16DwconvKernel& kernel,
+                                  const float* x, const uint16_t* filter, const float* bias,
+                                  float* y, ThreadPool* pool);
 
 }  // namespace gearshift
 

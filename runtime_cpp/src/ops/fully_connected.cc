@@ -7,6 +7,7 @@
 #include "ops/fully_connected.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace gearshift {
 
@@ -75,6 +76,36 @@ void f16w_fully_connected__gemm(const FullyConnectedParams& p, const F16wGemmKer
       p, kernel, packed,
       F16wGemmPackedBlockBytes(static_cast<size_t>(p.in_features), static_cast<size_t>(kernel.nr)),
       x, y, pool);
+}
+
+void f16_fully_connected__gemm(const FullyConnectedParams& p, const F16GemmKernel& kernel,
+                               const void* packed, const float* x, float* y, ThreadPool* pool) {
+  const int64_t in = p.in_features, out = p.out_features;
+  const int64_t mr = kernel.mr, nr = kernel.nr;
+  const int64_t mtiles = (p.rows + mr - 1) / mr, ntiles = (out + nr - 1) / nr;
+  const size_t block = F16GemmPackedBlockBytes(static_cast<size_t>(in), static_cast<size_t>(nr));
+  ParallelItems(pool, mtiles * ntiles, mr * nr * in, [&](int64_t begin, int64_t end) {
+    // The row tile's inputs in half, converted once per tile (items are
+    // row-tile major).
+    std::vector<uint16_t> half(static_cast<size_t>(mr * in));
+    const uint16_t* rows[kF32GemmMaxMr];
+    int64_t have_mt = -1;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t mt = item / ntiles, nt = item % ntiles;
+      const int64_t r0 = mt * mr, m = std::min(mr, p.rows - r0);
+      if (mt != have_mt) {
+        have_mt = mt;
+        kernel.convert(static_cast<size_t>(m * in), x + r0 * in, half.data());
+        // Rows past m repeat the last real one (kernels may read all MR).
+        for (int64_t i = 0; i < mr; ++i) rows[i] = half.data() + std::min(i, m - 1) * in;
+      }
+      const int64_t n0 = nt * nr;
+      kernel.fn(static_cast<size_t>(m), static_cast<size_t>(std::min(nr, out - n0)),
+                static_cast<size_t>(in), 1, rows,
+                static_cast<const uint8_t*>(packed) + static_cast<size_t>(nt) * block,
+                y + r0 * out + n0, static_cast<size_t>(out), p.act.lo, p.act.hi);
+    }
+  });
 }
 
 }  // namespace gearshift

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 
+#include "kernels/f16_gemm/f16_gemm.h"
 #include "kernels/f16w_gemm/f16w_gemm.h"
 #include "kernels/f32_gemm/f32_gemm.h"
 #include "ops/op_common.h"
@@ -37,6 +38,11 @@ void f32_fully_connected__gemm(const FullyConnectedParams& p, const F32GemmKerne
 // The same on fp16 weights (PackF16wGemmWeights' layout for `kernel`).
 void f16w_fully_connected__gemm(const FullyConnectedParams& p, const F16wGemmKernel& kernel,
                                 const void* packed, const float* x, float* y, ThreadPool* pool);
+
+// The same in fp16 arithmetic (PackF16GemmWeights' layout for `kernel`):
+// each row tile's inputs are converted to half once; the output is fp32.
+void f16_fully_connected__gemm(const FullyConnectedParams& p, const F16GemmKernel& kernel,
+                               const void* packed, const float* x, float* y, ThreadPool* pool);
 
 }  // namespace gearshift
 

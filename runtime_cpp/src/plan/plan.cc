@@ -216,6 +216,25 @@ std::shared_ptr<const void> PackedWeightsCache::GetF16w(const F16wGemmKernel& ke
   });
 }
 
+std::shared_ptr<const void> PackedWeightsCache::GetF16(const F16GemmKernel& kernel, int64_t n,
+                                                       int64_t k, const F16Tensor& w,
+                                                       const float* bias, size_t* bytes) {
+  const auto un = static_cast<size_t>(n), uk = static_cast<size_t>(k);
+  const auto nr = static_cast<size_t>(kernel.nr);
+  *bytes = (un + nr - 1) / nr * F16GemmPackedBlockBytes(uk, nr);
+  const auto* bias_id = reinterpret_cast<const int32_t*>(bias);
+  return FindOrPackQ8({&w, bias_id, n, k, kernel.nr, -3, 0, 0, {}, {}, 0}, *bytes, [&](void* out) {
+    std::vector<uint16_t> tmp;
+    const uint16_t* h = w.InPlace();
+    if (h == nullptr) {
+      tmp.resize(static_cast<size_t>(w.elements));
+      w.Derive(tmp.data());
+      h = tmp.data();
+    }
+    PackF16GemmWeights(un, uk, nr, h, bias, out);
+  });
+}
+
 std::shared_ptr<const void> PackedWeightsCache::GetF16Values(const F16Tensor& w, size_t* bytes) {
   *bytes = static_cast<size_t>(w.elements) * sizeof(uint16_t);
   return FindOrPackQ8({&w, nullptr, w.elements, 0, 0, -2, 0, 0, {}, {}, 0}, *bytes,
@@ -226,8 +245,10 @@ const void* Plan::PackGemmF16(int64_t n, int64_t k, const F16Tensor& w, const fl
                               PackedWeightsCache* packs) {
   PackedWeightsCache local;
   size_t bytes = 0;
+  PackedWeightsCache* cache = packs != nullptr ? packs : &local;
   std::shared_ptr<const void> pack =
-      (packs != nullptr ? packs : &local)->GetF16w(kernels_.f16w_gemm, n, k, w, bias, &bytes);
+      kernels_.f16_gemm.fn != nullptr ? cache->GetF16(kernels_.f16_gemm, n, k, w, bias, &bytes)
+                                      : cache->GetF16w(kernels_.f16w_gemm, n, k, w, bias, &bytes);
   packed_bytes_ += static_cast<int64_t>(bytes);
   packed_storage_.push_back(pack);
   return pack.get();
@@ -842,7 +863,11 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
           break;
         }
         if (st.f16_packed != nullptr) {
-          f16w_conv2d__gemm(st.conv, kernels_.f16w_gemm, st.f16_packed, in[0], y, pool);
+          if (kernels_.f16_gemm.fn != nullptr) {  // packed for it (PackGemmF16)
+            f16_conv2d__gemm(st.conv, kernels_.f16_gemm, st.f16_packed, in[0], y, pool);
+          } else {
+            f16w_conv2d__gemm(st.conv, kernels_.f16w_gemm, st.f16_packed, in[0], y, pool);
+          }
           break;
         }
         if (st.packed != nullptr) {
@@ -852,6 +877,11 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
         f32_conv2d__ref(st.conv, in[0], in[1], st.num_operands > 2 ? in[2] : nullptr, y, pool);
         break;
       case OpType::kDepthwiseConv2D:
+        if (st.f16_filter != nullptr && kernels_.f16_dwconv.fn != nullptr) {
+          f16_depthwise_conv2d__dwconv(st.conv, kernels_.f16_dwconv, in[0], st.f16_filter,
+                                       st.num_operands > 2 ? in[2] : nullptr, y, pool);
+          break;
+        }
         if (st.f16_filter != nullptr) {
           f16w_depthwise_conv2d__dwconv(st.conv, kernels_.f16w_dwconv, in[0], st.f16_filter,
                                         st.num_operands > 2 ? in[2] : nullptr, y, pool);
@@ -872,7 +902,11 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
           break;
         }
         if (st.f16_packed != nullptr) {
-          f16w_fully_connected__gemm(st.dense, kernels_.f16w_gemm, st.f16_packed, in[0], y, pool);
+          if (kernels_.f16_gemm.fn != nullptr) {
+            f16_fully_connected__gemm(st.dense, kernels_.f16_gemm, st.f16_packed, in[0], y, pool);
+          } else {
+            f16w_fully_connected__gemm(st.dense, kernels_.f16w_gemm, st.f16_packed, in[0], y, pool);
+          }
           break;
         }
         if (st.packed != nullptr) {

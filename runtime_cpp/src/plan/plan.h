@@ -123,6 +123,9 @@ class PackedWeightsCache {
   // size. The half bits exist outside the pack only while it is made.
   std::shared_ptr<const void> GetF16w(const F16wGemmKernel& kernel, int64_t n, int64_t k,
                                       const F16Tensor& w, const float* bias, size_t* bytes);
+  // The same for the fp16-arithmetic GEMM (PackF16GemmWeights: half bias).
+  std::shared_ptr<const void> GetF16(const F16GemmKernel& kernel, int64_t n, int64_t k,
+                                     const F16Tensor& w, const float* bias, size_t* bytes);
   // w's half bits (F16Tensor::Derive), for a weight that has none in place.
   std::shared_ptr<const void> GetF16Values(const F16Tensor& w, size_t* bytes);
   // The int8 depthwise pack (PackQ8Depthwise) of filter w for geometry p
@@ -289,8 +292,9 @@ class Plan {
   // reference kernel, TRANSPOSE_CONV) its int8 values, expanded once per
   // plan into memory the plan owns (counted in packed_bytes()).
   void ExpandQ4Reads(const ModelDesc& model);
-  // fp16 gear: packs weight `w` (its [n, k] rows) for kernels_.f16w_gemm,
-  // or reuses the pack in `packs`. May throw std::bad_alloc.
+  // fp16 gear: packs weight `w` (its [n, k] rows) for kernels_.f16_gemm
+  // where the CPU has fp16 arithmetic, else for kernels_.f16w_gemm, or
+  // reuses the pack in `packs`. May throw std::bad_alloc.
   const void* PackGemmF16(int64_t n, int64_t k, const F16Tensor& w, const float* bias,
                           PackedWeightsCache* packs);
   // fp16 gear: w's half bits, in place or derived once (shared via `packs`).
