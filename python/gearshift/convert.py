@@ -103,6 +103,8 @@ def convert(
     calibration_method: str = "input_percentile",
     validation: Any = None,
     equalize: bool = False,
+    float_layers: Sequence[str] | str | None = None,
+    float_budget: float = 4,
 ) -> ConvertReport:
     """Converts a Keras model (object or file) into a ``.gear`` file.
 
@@ -122,4 +124,6 @@ def convert(
         calibration_method=calibration_method,
         validation=validation,
         equalize=equalize,
+        float_layers=float_layers,
+        float_budget=float_budget,
     )
