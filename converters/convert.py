@@ -280,6 +280,7 @@ def _float_islands(
     xs: list[np.ndarray],
     ref: list[np.ndarray],
     progress: bool,
+    metric: Callable[[list[np.ndarray], list[np.ndarray]], float] | None = None,
 ) -> tuple[list[str], str]:
     """The integer gears' float islands (node names) and a report note."""
     if float_layers is None or not integer:
@@ -291,7 +292,9 @@ def _float_islands(
             )
         from .islands import choose_float_layers
 
-        choice = choose_float_layers(graph, qplan, xs, ref, budget, say=lambda m: _say(progress, m))
+        choice = choose_float_layers(
+            graph, qplan, xs, ref, budget, say=lambda m: _say(progress, m), metric=metric
+        )
         return choice.layers, choice.note()
     layers = list(float_layers)
     known = {n.name for n in graph.nodes}
@@ -301,6 +304,9 @@ def _float_islands(
             f"float_layers: no layer named {unknown[:5]} in the converted graph "
             "(`gearshift inspect` lists the names)"
         )
+    from .islands import close_islands
+
+    layers = close_islands(graph, layers) if layers else []
     return layers, f"float islands: {', '.join(layers)}" if layers else ""
 
 
@@ -390,6 +396,7 @@ def convert(
     equalize: bool = False,
     float_layers: Sequence[str] | str | None = None,
     float_budget: float = 4,
+    float_metric: Callable[[list[np.ndarray], list[np.ndarray]], float] | None = None,
 ) -> ConvertReport:
     """Converts a Keras model (object or ``.keras``/``.h5`` path) or a ``.tflite`` file into a
     ``.gear`` file.
@@ -430,6 +437,10 @@ def convert(
             named in the report. None (the default): no islands.
         float_budget: ``float_layers="auto"``: at most this many layers, or
             (a number below 1) at most this share of the weights.
+        float_metric: ``float_layers="auto"``: ``metric(ref, got) -> error``
+            over the source's and the gear's outputs on the calibration inputs
+            (lists in graph output order; lower is better), e.g. a detector's
+            box IoU; default ``islands.output_error``.
 
     Returns:
         A :class:`gearshift.report.ConvertReport`.
@@ -545,7 +556,7 @@ def convert(
 
     ref = src.outputs(xs)
     islands, island_note = _float_islands(
-        float_layers, float_budget, qgraph, integer, qplan, xs, ref, progress
+        float_layers, float_budget, qgraph, integer, qplan, xs, ref, progress, float_metric
     )
     # An equalized copy's islands compute with its (equalized) float weights.
     island_data = {t: qgraph.tensors[t].data for t in equalized}
@@ -626,6 +637,7 @@ def convert(
         calibration=calibration_note,
         source_accuracy=source_accuracy,
         pruning=pruning,
+        float_layers=list(islands) if integer else [],
         import_notes=src.notes,
         skipped_gears=skipped,
     )

@@ -105,6 +105,7 @@ def convert(
     equalize: bool = False,
     float_layers: Sequence[str] | str | None = None,
     float_budget: float = 4,
+    float_metric: Any = None,
 ) -> ConvertReport:
     """Converts a Keras model (object or file) into a ``.gear`` file.
 
@@ -126,4 +127,5 @@ def convert(
         equalize=equalize,
         float_layers=float_layers,
         float_budget=float_budget,
+        float_metric=float_metric,
     )
