@@ -72,12 +72,27 @@ def output_error(ref: Sequence[np.ndarray], got: Sequence[np.ndarray]) -> float:
     return float(np.mean(errs)) if errs else 0.0
 
 
+def _shared_constants(graph: Graph) -> set[str]:
+    """Constants that several nodes read (a float node may not share one with an integer
+    node, FORMAT.md 1.5)."""
+    readers: dict[str, int] = {}
+    for n in graph.nodes:
+        for t in set(n.inputs):
+            if t is not None and graph.tensors[t].data is not None:
+                readers[t] = readers.get(t, 0) + 1
+    return {t for t, k in readers.items() if k > 1}
+
+
 def candidates(graph: Graph) -> list[str]:
-    """Layers with constant weights, in graph order."""
+    """Layers with constant weights that no other node shares, in graph order."""
+    shared = _shared_constants(graph)
     return [
         n.name
         for n in graph.nodes
-        if n.op in ISLAND_OPS and n.inputs[1] is not None and graph.tensors[n.inputs[1]].is_const
+        if n.op in ISLAND_OPS
+        and n.inputs[1] is not None
+        and graph.tensors[n.inputs[1]].is_const
+        and not shared.intersection(t for t in n.inputs if t is not None)
     ]
 
 
@@ -90,7 +105,12 @@ def close_islands(graph: Graph, layers: Sequence[str]) -> list[str]:
     concatenations and activations after a detector's heads), where any input is float.
     Otherwise a float head would be quantized again on its way to the outputs. Graph
     order."""
-    weighted = set(candidates(graph))
+    weighted = {
+        n.name
+        for n in graph.nodes
+        if n.op in ISLAND_OPS and n.inputs[1] is not None and graph.tensors[n.inputs[1]].is_const
+    }
+    shared = _shared_constants(graph)
     consumers: dict[str, list[str]] = {}
     for n in graph.nodes:
         for t in n.inputs:
@@ -107,7 +127,8 @@ def close_islands(graph: Graph, layers: Sequence[str]) -> list[str]:
     float_tensors: set[str] = set()
     for n in graph.nodes:
         ins = [t for t in n.inputs if t is not None and graph.tensors[t].data is None]
-        if n.name not in chosen and n.name not in weighted and ins:
+        mine = shared.isdisjoint(t for t in n.inputs if t is not None)
+        if n.name not in chosen and n.name not in weighted and ins and mine:
             flt = [t in float_tensors for t in ins]
             if all(flt) or (n.name in tail and any(flt)):
                 chosen.add(n.name)
