@@ -37,7 +37,8 @@ A method ending in ``+cle`` (``input_percentile+cle``) converts with
 cross-layer equalization (``gs.convert(equalize=True)``); ``+islands`` (or
 ``+islandsN``, a budget of N layers) with float islands chosen by measured
 sensitivity (``gs.convert(float_layers="auto")``): the JSON records the layers,
-the file size and the int8 gear's batch-1 latency (median, one thread).
+the file size and the int8 gear's batch-1 latency (median, one thread);
+``+heads`` with the last weighted layers in float (``float_layers="heads"``).
 
 Needs ``pip install --no-deps mediapipe==0.10.14 scikit-image ai-edge-litert``.
 Prints a table and writes JSON (default
@@ -297,7 +298,7 @@ def bench_model(
     with tempfile.TemporaryDirectory() as tmp:
         for method in methods:
             out = Path(tmp) / f"{path.stem}-{method}.gear"
-            base, _, islands = method.partition("+islands")
+            base, _, islands = method.removesuffix("+heads").partition("+islands")
             budget = int(islands) if islands else 4
             t0 = time.perf_counter()
             with warnings.catch_warnings(record=True) as caught:
@@ -306,7 +307,8 @@ def bench_model(
                     path, out, gears=GEARS, calibration=x_cal,
                     calibration_method=base.removesuffix("+cle"), progress=False,
                     equalize=base.endswith("+cle"),
-                    float_layers="auto" if "+islands" in method else None, float_budget=budget,
+                    float_layers="auto" if "+islands" in method else "heads"
+                    if method.endswith("+heads") else None, float_budget=budget,
                     float_metric=task_error,
                 )  # fmt: skip
             seconds = time.perf_counter() - t0

@@ -285,10 +285,16 @@ def _float_islands(
     """The integer gears' float islands (node names) and a report note."""
     if float_layers is None or not integer:
         return [], ""
+    if float_layers == "heads":
+        from .islands import close_islands, heads
+
+        layers = close_islands(graph, heads(graph))
+        return layers, f"float islands (the heads): {', '.join(layers)}" if layers else ""
     if isinstance(float_layers, str):
         if float_layers != "auto":
             raise ValueError(
-                f"float_layers must be a list of layer names or 'auto', got {float_layers!r}"
+                "float_layers must be a list of layer names, 'auto' or 'heads', got "
+                f"{float_layers!r}"
             )
         from .islands import choose_float_layers
 
@@ -434,7 +440,9 @@ def convert(
             FORMAT.md 1.5; their weights are the fp32 gear's), or ``"auto"``:
             the layers whose int8 error hurts the outputs most, measured one
             by one on the calibration data (``converters/islands.py``) and
-            named in the report. None (the default): no islands.
+            named in the report; or ``"heads"``: the last weighted layers (from
+            which no other weighted layer is reached), unmeasured. None (the
+            default): no islands.
         float_budget: ``float_layers="auto"``: at most this many layers, or
             (a number below 1) at most this share of the weights.
         float_metric: ``float_layers="auto"``: ``metric(ref, got) -> error``

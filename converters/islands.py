@@ -137,6 +137,27 @@ def close_islands(graph: Graph, layers: Sequence[str]) -> list[str]:
     return [n.name for n in graph.nodes if n.name in chosen]
 
 
+def heads(graph: Graph) -> list[str]:
+    """The last weighted layers: candidates from which no other weighted layer is reached
+    (a detector's classifier and box regressors, a landmark model's final layers)."""
+    weighted = {
+        n.name
+        for n in graph.nodes
+        if n.op in ISLAND_OPS and n.inputs[1] is not None and graph.tensors[n.inputs[1]].is_const
+    }
+    consumers: dict[str, list[str]] = {}
+    for n in graph.nodes:
+        for t in n.inputs:
+            if t is not None:
+                consumers.setdefault(t, []).append(n.name)
+    reaches: dict[str, bool] = {}  # node -> a weighted layer lies downstream
+    for n in reversed(graph.nodes):
+        nxt = [c for t in n.outputs for c in consumers.get(t, [])]
+        reaches[n.name] = any(c in weighted or reaches[c] for c in nxt)
+    cands = set(candidates(graph))
+    return [n.name for n in graph.nodes if n.name in cands and not reaches[n.name]]
+
+
 def _weight_elements(graph: Graph, name: str) -> int:
     node = next(n for n in graph.nodes if n.name == name)
     return int(graph.tensors[node.inputs[1]].size)  # type: ignore[index]
