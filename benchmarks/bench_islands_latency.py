@@ -45,19 +45,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--method", default="input_percentile+cle+islands")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--models", default="", help="comma-separated substrings of model names")
     args = ap.parse_args(argv)
     chosen = json.loads(args.results.read_text())["results"]
     files = {f.stem: f for f in mediapipe_models() or []}
     cal, ev = photo_sets()
     rows = [["model", "float layers", "int8 ms", "int8 + islands ms", "ratio"]]
     results = {}
+    wanted = [m for m in args.models.split(",") if m]
     for model, r in chosen.items():
+        if wanted and not any(w in model for w in wanted):
+            continue
         layers = r["methods"][args.method]["float_layers"]
         path = files[model]
         size = gs_input_size(path)
         lo, hi = input_range(model)
         x_cal, x_ev = to_input(cal, size, lo, hi), to_input(ev, size, lo, hi)
-        base = args.method.split("+islands")[0]
+        base = args.method.removesuffix("+heads").split("+islands")[0]
         with tempfile.TemporaryDirectory() as tmp:
             rts = []
             for name, fl in (("plain", None), ("islands", layers or None)):
