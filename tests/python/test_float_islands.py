@@ -23,7 +23,7 @@ from gearshift import gear_format as gf
 from gearshift.converters.calibrate import calibrate
 from gearshift.converters.gear_reference import run_gear, run_gear_int8
 from gearshift.converters.ir import Graph, Node
-from gearshift.converters.islands import choose_float_layers, close_islands
+from gearshift.converters.islands import candidates, choose_float_layers, close_islands, heads
 from gearshift.converters.quantize import quantize_graph
 from gearshift.converters.reference import run_graph
 from gearshift.converters.write_gear import write_gear
@@ -168,6 +168,15 @@ def test_close_islands_follows_the_heads():
     assert close_islands(g, ["fc"]) == ["fc", "hs", "cat", "reshape", "pad", "softmax"]
     assert close_islands(g, ["conv"]) == ["conv"]  # dw has weights: stays int8
     assert close_islands(g, ["dw"]) == ["dw", "pool", "mul", "mean"]
+
+
+def test_heads_and_candidates():
+    g = tiny_graph()
+    assert candidates(g) == ["conv", "dw", "fc"]
+    assert heads(g) == ["fc"]  # the last weighted layer
+    # a layer whose constant another node reads is no candidate (it could not be float alone)
+    g.nodes[3].inputs[1] = "fc/b"  # MUL reads the FC's bias
+    assert candidates(g) == ["conv", "dw"]
 
 
 def _fragile_graph() -> Graph:
