@@ -825,8 +825,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
   if (int8) {
     for (int t : model.inputs) {
       plan->q8_inputs_.push_back({refs[t].index, NumElements(shapes[t]), g.activations[t],
-                                  MakeIoConv(model.tensors[t].io, g.activations[t]), -1,
-                                  IoDesc()});
+                                  MakeIoConv(model.tensors[t].io, g.activations[t]), -1, IoDesc()});
     }
     for (int o : model.outputs) {
       if (refs[o].kind == TensorRef::Kind::kConst) {
