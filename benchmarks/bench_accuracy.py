@@ -34,7 +34,11 @@ evaluation images next to LiteRT's fp32 interpreter:
         [--models SUBSTR,...] [--json OUT]
 
 A method ending in ``+cle`` (``input_percentile+cle``) converts with
-cross-layer equalization (``gs.convert(equalize=True)``).
+cross-layer equalization (``gs.convert(equalize=True)``); ``+islands`` (or
+``+islandsN``, a budget of N layers) with float islands chosen by measured
+sensitivity (``gs.convert(float_layers="auto")``): the JSON records the layers,
+the file size and the int8 gear's batch-1 latency (median, one thread);
+``+heads`` with the last weighted layers in float (``float_layers="heads"``).
 
 Needs ``pip install --no-deps mediapipe==0.10.14 scikit-image ai-edge-litert``.
 Prints a table and writes JSON (default
@@ -276,17 +280,36 @@ def bench_model(
         score = lambda ys: detector_scores(ys, refs, anchors)  # noqa: E731
     else:
         score = lambda ys: landmark_scores(ys, refs, kind.points)  # noqa: E731
+    # float_layers="auto" ranks layers by this task's own error on the calibration inputs
+    # (the source's outputs there are LiteRT's; the evaluation images are never used)
+    task_error: Callable[[list[np.ndarray], list[np.ndarray]], float]
+    if kind.kind == "detector":
+        anchors_cal = ssd_anchors(it_size, kind.strides)
+
+        def task_error(ref: list[np.ndarray], got: list[np.ndarray]) -> float:
+            s = detector_scores(got, ref, anchors_cal)
+            return 1.0 - s["iou_mean"] + s["score_diff_mean"]
+    else:
+
+        def task_error(ref: list[np.ndarray], got: list[np.ndarray]) -> float:
+            return landmark_scores(got, ref, kind.points)["shift_px_mean"]
+
     result: dict[str, Any] = {"input_size": it_size, "methods": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for method in methods:
             out = Path(tmp) / f"{path.stem}-{method}.gear"
+            base, _, islands = method.removesuffix("+heads").partition("+islands")
+            budget = int(islands) if islands else 4
             t0 = time.perf_counter()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                gs.convert(
+                report = gs.convert(
                     path, out, gears=GEARS, calibration=x_cal,
-                    calibration_method=method.removesuffix("+cle"), progress=False,
-                    equalize=method.endswith("+cle"),
+                    calibration_method=base.removesuffix("+cle"), progress=False,
+                    equalize=base.endswith("+cle"),
+                    float_layers="auto" if "+islands" in method else "heads"
+                    if method.endswith("+heads") else None, float_budget=budget,
+                    float_metric=task_error,
                 )  # fmt: skip
             seconds = time.perf_counter() - t0
             notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
@@ -298,8 +321,23 @@ def bench_model(
                 "convert_seconds": seconds,
                 "warnings": notes,
                 "gears": gears,
+                "float_layers": report.float_layers,
+                "file_bytes": out.stat().st_size,
+                "int8_ms": int8_latency_ms(rt, x_ev),
             }
     return result
+
+
+def int8_latency_ms(rt: gs.Runtime, x: np.ndarray, runs: int = 5) -> float:
+    """The int8 gear's median batch-1 latency over ``runs`` passes of the images."""
+    rt.gear = "int8"
+    times = []
+    for _ in range(runs):
+        for i in range(x.shape[0]):
+            t0 = time.perf_counter()
+            rt.run(x[i : i + 1])
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1e3)
 
 
 def gs_input_size(path: Path) -> int:
@@ -350,6 +388,12 @@ def main(argv: list[str] | None = None) -> int:
     head = ["model", "calibration", "gear", "IoU", "IoU detected (n)", "IoU min", "shift px"]
     head.append("|d score|")
     print(table([head, *rows]))
+    cost = [["model", "calibration", "file KiB", "int8 ms (batch 1, 1 thread)", "float layers"]]
+    for model, r in results.items():
+        for m, v in r["methods"].items():
+            layers = ", ".join(v["float_layers"]) or "-"
+            cost.append([model, m, f"{v['file_bytes'] / 1024:.0f}", f"{v['int8_ms']:.2f}", layers])
+    print(table(cost))
     write_results(
         results,
         "",

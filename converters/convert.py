@@ -271,6 +271,51 @@ def _gear_notes(graph: Graph, gear: str) -> list[str]:
     return [f"kept at int8 (first layers, which amplify weight error most): {', '.join(kept)}"]
 
 
+def _float_islands(
+    float_layers: Sequence[str] | str | None,
+    budget: float,
+    graph: Graph,
+    integer: list[str],
+    qplan: Any,
+    xs: list[np.ndarray],
+    ref: list[np.ndarray],
+    progress: bool,
+    metric: Callable[[list[np.ndarray], list[np.ndarray]], float] | None = None,
+) -> tuple[list[str], str]:
+    """The integer gears' float islands (node names) and a report note."""
+    if float_layers is None or not integer:
+        return [], ""
+    if float_layers == "heads":
+        from .islands import close_islands, heads
+
+        layers = close_islands(graph, heads(graph))
+        return layers, f"float islands (the heads): {', '.join(layers)}" if layers else ""
+    if isinstance(float_layers, str):
+        if float_layers != "auto":
+            raise ValueError(
+                "float_layers must be a list of layer names, 'auto' or 'heads', got "
+                f"{float_layers!r}"
+            )
+        from .islands import choose_float_layers
+
+        choice = choose_float_layers(
+            graph, qplan, xs, ref, budget, say=lambda m: _say(progress, m), metric=metric
+        )
+        return choice.layers, choice.note()
+    layers = list(float_layers)
+    known = {n.name for n in graph.nodes}
+    unknown = [x for x in layers if x not in known]
+    if unknown:
+        raise ValueError(
+            f"float_layers: no layer named {unknown[:5]} in the converted graph "
+            "(`gearshift inspect` lists the names)"
+        )
+    from .islands import close_islands
+
+    layers = close_islands(graph, layers) if layers else []
+    return layers, f"float islands: {', '.join(layers)}" if layers else ""
+
+
 def _refine_compact(
     graph: Graph,
     path: str,
@@ -355,6 +400,9 @@ def convert(
     calibration_method: str = DEFAULT_CALIBRATION,
     validation: Any = None,
     equalize: bool = False,
+    float_layers: Sequence[str] | str | None = None,
+    float_budget: float = 4,
+    float_metric: Callable[[list[np.ndarray], list[np.ndarray]], float] | None = None,
 ) -> ConvertReport:
     """Converts a Keras model (object or ``.keras``/``.h5`` path) or a ``.tflite`` file into a
     ``.gear`` file.
@@ -387,6 +435,20 @@ def convert(
             graph with cross-layer equalization (``passes/equalize.py``); the
             float gears keep the source's weights, and in a compact file the
             equalized weights' float storage stays float32.
+        float_layers: layers (node names, as ``gearshift inspect`` lists them)
+            that the int8/int4 gears compute in float32 ("float islands",
+            FORMAT.md 1.5; their weights are the fp32 gear's), or ``"auto"``:
+            the layers whose int8 error hurts the outputs most, measured one
+            by one on the calibration data (``converters/islands.py``) and
+            named in the report; or ``"heads"``: the last weighted layers (from
+            which no other weighted layer is reached), unmeasured. None (the
+            default): no islands.
+        float_budget: ``float_layers="auto"``: at most this many layers, or
+            (a number below 1) at most this share of the weights.
+        float_metric: ``float_layers="auto"``: ``metric(ref, got) -> error``
+            over the source's and the gear's outputs on the calibration inputs
+            (lists in graph output order; lower is better), e.g. a detector's
+            box IoU; default ``islands.output_error``.
 
     Returns:
         A :class:`gearshift.report.ConvertReport`.
@@ -462,6 +524,7 @@ def convert(
     )
     qplan, calibration_note = None, ""
     equalized: set[str] = set()  # weights the integer gears hold equalized
+    qgraph = graph  # the graph the integer gears are quantized from
     if integer and src.qplan is not None:
         from .quantize import refit_plan
 
@@ -499,6 +562,13 @@ def convert(
         qplan = quantize_graph(qgraph, ranges)
         calibration_note = f"{calibration_method} on {xs[0].shape[0]} samples"
 
+    ref = src.outputs(xs)
+    islands, island_note = _float_islands(
+        float_layers, float_budget, qgraph, integer, qplan, xs, ref, progress, float_metric
+    )
+    # An equalized copy's islands compute with its (equalized) float weights.
+    island_data = {t: qgraph.tensors[t].data for t in equalized}
+
     def write_file(keep_f32: set[str], extra: dict[str, str] | None = None) -> WriteResult:
         return write_gear(
             graph,
@@ -508,13 +578,14 @@ def convert(
             storage=storage,
             qplan=qplan,
             keep_f32=keep_f32,
+            float_nodes=islands if integer else (),
+            island_data=island_data or None,
         )
 
     _say(progress, f"writing {out}")
     written = write_file(equalized)
 
     _say(progress, f"measuring the error on {xs[0].shape[0]} {'random ' if random else ''}samples")
-    ref = src.outputs(xs)
     keep_f32, refine_note = _refine_compact(
         graph, written.path, write_file, gears, storage, xs, ref, progress, equalized
     )
@@ -540,7 +611,8 @@ def convert(
                 mean_abs_error=mean_abs,
                 accuracy=acc,
                 notes=_gear_notes(graph, g)
-                + ([refine_note] if refine_note and g == "fp32" else []),
+                + ([refine_note] if refine_note and g == "fp32" else [])
+                + ([island_note] if island_note and GEARS[g] in ("q8", "q4") else []),
             )
         )
     # Each gear's measured quality into the file's metadata, for the runtime
@@ -573,6 +645,7 @@ def convert(
         calibration=calibration_note,
         source_accuracy=source_accuracy,
         pruning=pruning,
+        float_layers=list(islands) if integer else [],
         import_notes=src.notes,
         skipped_gears=skipped,
     )

@@ -11,6 +11,12 @@
   op" specifies: graph inputs quantized with the gear's activation
   parameters, every intermediate tensor int8, outputs dequantized. The C++
   runtime's integer gears must match this bit for bit.
+- ``q8+f32`` and ``q4+f32`` gears (1.5): the same, except that the nodes in
+  ``float_nodes`` run on the float interpreter (``reference._eval``, float64
+  inside an op, float32 between ops), with the boundary conversions of
+  FORMAT.md. The integer tensors must match bit for bit up to the first
+  integer node that reads a float tensor; from there a float rounding
+  difference may move a quantized value by one step.
 
 :func:`run_gear_int8` returns every tensor's int8 values, to find the first
 node where a runtime departs from the oracle.
@@ -33,9 +39,12 @@ import numpy as np
 
 from ..gear_format import GearFile, read_gear
 from . import quant_ref as qr
-from .reference import MOVE_OPS, graph_from_gear, run_graph
+from .ir import Node
+from .reference import MOVE_OPS, _eval, graph_from_gear, run_graph
 
 __all__ = ["run_gear", "run_gear_int8"]
+
+INTEGER_COMPUTE = ("q8", "q4", "q8+f32", "q4+f32")
 
 Source = Union[str, "os.PathLike[str]", bytes, GearFile]
 
@@ -142,29 +151,61 @@ def _eval_int8(
 
 def run_gear_int8(source: Source, gear: str, inputs: Any) -> dict[str, np.ndarray]:
     """Runs q8/q4 gear ``gear``; returns every non-constant tensor's int8 values by name
-    (graph inputs after quantization included)."""
+    (graph inputs after quantization included). In a ``q8+f32``/``q4+f32`` gear the
+    tensors its float nodes compute are float32 arrays."""
     gf = _open(source)
     g = gf.gear(gear)
-    if g["compute"] not in ("q8", "q4"):
+    if g["compute"] not in INTEGER_COMPUTE:
         raise ValueError(f"gear {gear!r} computes {g['compute']}, not q8/q4")
     m = gf.manifest
     tensors = m["tensors"]
+    names = [t["name"] for t in tensors]
     params: dict[int, qr.QParams] = {
         t: qr.QParams.of(np.float32(s), int(z)) for t, s, z in g["activations"]
     }
-    values: dict[int, np.ndarray] = {}
+    floats = set(g.get("float_nodes", ()))
+    values: dict[int, np.ndarray] = {}  # int8 tensors and integer constants
+    fvalues: dict[int, np.ndarray] = {}  # float tensors and float constants (1.5)
     for t, s in g["constants"]:
+        if m["storage"][s]["dtype"] in ("f32", "f16"):  # a float island's constant
+            fvalues[t] = np.asarray(gf.storage_values(s), np.float32)
+            continue
         values[t] = np.asarray(gf.storage_values(s))
         params[t] = _qparams(gf.storage_quant(s))
     for i, x in _input_map(gf, inputs).items():
         values[i] = qr.quantize_input(x, params[i])
-    for node in m["nodes"]:
+    for k, node in enumerate(m["nodes"]):
         ins = node["inputs"]
-        xs = [None if t < 0 else values[t] for t in ins]
-        ps = [None if t < 0 else params[t] for t in ins]
         out = node["outputs"][0]
         try:
-            y = _eval_int8(node, xs, ps, params[out])
+            if k in floats:  # float arithmetic; int8 operands dequantized (FORMAT.md 1.5)
+                args = [
+                    None
+                    if t < 0
+                    else fvalues[t]
+                    if t in fvalues
+                    else qr.dequantize_output(values[t], params[t])
+                    for t in ins
+                ]
+                ir_node = Node(
+                    node["name"],
+                    node["op"],
+                    [None if t < 0 else names[t] for t in ins],
+                    [names[out]],
+                    dict(node.get("attrs", {})),
+                )
+                y = np.asarray(_eval(ir_node, args), np.float32)
+            else:  # float operands quantized with their own parameters
+                xs = [
+                    None
+                    if t < 0
+                    else qr.quantize_input(fvalues[t], params[t])
+                    if t in fvalues
+                    else values[t]
+                    for t in ins
+                ]
+                ps = [None if t < 0 else params[t] for t in ins]
+                y = _eval_int8(node, xs, ps, params[out])
         except Exception as e:
             raise type(e)(f"node {node['name']!r} ({node['op']}): {e}") from e
         want = tensors[out]["shape"]
@@ -172,8 +213,11 @@ def run_gear_int8(source: Source, gear: str, inputs: Any) -> dict[str, np.ndarra
             raise ValueError(
                 f"node {node['name']!r} ({node['op']}): computed shape {y.shape}, declared {want}"
             )
-        values[out] = np.asarray(y, np.int8)
-    return {tensors[t]["name"]: v for t, v in values.items() if not tensors[t].get("const")}
+        if k in floats:
+            fvalues[out] = y
+        else:
+            values[out] = np.asarray(y, np.int8)
+    return {names[t]: v for t, v in {**values, **fvalues}.items() if not tensors[t].get("const")}
 
 
 def run_gear(source: Source, gear: str, inputs: Any) -> dict[str, np.ndarray]:
@@ -192,6 +236,9 @@ def run_gear(source: Source, gear: str, inputs: Any) -> dict[str, np.ndarray]:
     out = {}
     for i in gf.manifest["outputs"]:
         name = tensors[i]["name"]
+        if q[name].dtype == np.float32:  # a float island's output leaves as it is
+            out[name] = q[name]
+            continue
         s, z = acts[name]
         out[name] = qr.dequantize_output(q[name], qr.QParams.of(np.float32(s), z))
     return out

@@ -454,7 +454,8 @@ def float_constants(gf: Any, gear: str | None = None) -> dict[str, np.ndarray]:
         v = gf.storage_values(s)
         if g["compute"] == "f16":
             v = quantize_f16(v) if v.dtype == np.float32 else v
-        elif g["compute"] in ("q8", "q4"):
+        elif g["compute"] in ("q8", "q4", "q8+f32", "q4+f32") and v.dtype.kind in "iu":
+            # (a float island's constant, 1.5, is f32/f16 storage: kept as it is)
             q = gf.storage_quant(s)
             v = dequantize(v, QParams.of(q.scale, q.zero_point, q.axis))
         out[tensors[t]["name"]] = np.array(v, dtype=np.float32)  # a writable copy

@@ -28,7 +28,7 @@ import json
 import os
 import struct
 import tempfile
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -49,7 +49,7 @@ from .quantize import QuantPlan
 
 __all__ = ["GEARS", "StorageEntry", "WriteResult", "build_manifest", "write_gear"]
 
-FORMAT_MAJOR, FORMAT_MINOR = 1, 4
+FORMAT_MAJOR, FORMAT_MINOR = 1, 5
 ALIGNMENT = 64
 KIND_MANIFEST, KIND_TENSOR_DATA = 1, 2
 _HEADER = struct.Struct("<4sHHIIQQII24s")  # FileHeader, FORMAT.md 2.1
@@ -314,11 +314,17 @@ def _plan_storage(
     storage: str,
     qplan: QuantPlan | None,
     keep_f32: Collection[str] = (),
+    island_consts: Collection[str] = (),
+    island_data: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[list[StorageEntry], dict[str, dict[str, StorageEntry]], int]:
     """Storage entries and, per gear, tensor -> entry. See FORMAT.md "Storage".
 
     ``keep_f32``: weights that stay dense float32 in a compact file (chosen by
     their measured effect on the outputs, ``compact_refine``).
+    ``island_consts``: constants of float island nodes (FORMAT.md 1.5): the integer gears
+    read them as the fp32 gear does (the same entry: no extra bytes when it is written),
+    or, where ``island_data`` has their values (an equalized copy's), as dense float32 of
+    their own.
 
     Float gears (fp32, fp16) read conv/dense weights as ``q8r4`` in compact mode (int8 plus a
     4-bit residual: 1.5 bytes a weight, shared with the int8 gear's values) and as dense f32 in
@@ -353,8 +359,15 @@ def _plan_storage(
         q8r4 = is_weight and not exact and f32.size >= COMPACT_MIN_ELEMENTS and name not in keep_f32
         base: StorageEntry | None = None
         float_entry: StorageEntry | None = None
+        own = None if island_data is None else island_data.get(name)
         for g, tok in zip(gears, tokens):
-            if tok in ("f32", "f16"):
+            if own is not None and name in island_consts and tok not in ("f32", "f16"):
+                values = np.ascontiguousarray(own, dtype="<f4")
+                per_gear[g][name] = p.add(StorageEntry("f32", values.shape, data=values), name)
+                continue
+            if tok in ("f32", "f16") or name in island_consts:
+                if name in island_consts and tok not in ("f32", "f16"):
+                    tok = "f32"  # an island computes as the f32 gear does
                 if float_entry is None:
                     if q8r4:
                         b = base = base or _int8_base(
@@ -430,6 +443,8 @@ def _minor(manifest: dict[str, Any]) -> int:
     """The lowest minor that expresses the file: 1.0 readers keep reading fp32-only files,
     1.1 readers every file without sparse storage or a sparse gear, 1.2 readers every file
     without a 1.3 op or a PAD ``value``, 1.3 readers every file without an ``io``."""
+    if any("float_nodes" in g for g in manifest["gears"]):
+        return 5
     if any("io" in t for t in manifest["tensors"]):
         return 4
     if any(
@@ -443,6 +458,36 @@ def _minor(manifest: dict[str, Any]) -> int:
         return 2
     plain = all(s["dtype"] == "f32" and s["encoding"] == "dense" for s in manifest["storage"])
     return 0 if plain and all(g["compute"] == "f32" for g in manifest["gears"]) else 1
+
+
+def island_plan(graph: Graph, float_nodes: Collection[str]) -> tuple[list[int], set[str]]:
+    """The float island nodes' indices (graph order) and the constants they read.
+
+    Raises ``ValueError`` naming an unknown node, or a constant that a float node and an
+    integer node both read (FORMAT.md 1.5: a constant belongs to one side)."""
+    wanted = set(float_nodes)
+    known = {n.name for n in graph.nodes}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise ValueError(f"float_layers: no node named {unknown[:5]} in the graph")
+    idx = [k for k, n in enumerate(graph.nodes) if n.name in wanted]
+    consts: set[str] = set()
+    int_reads: dict[str, str] = {}
+    for n in graph.nodes:
+        for t in n.inputs:
+            if t is None or graph.tensors[t].data is None:
+                continue
+            if n.name in wanted:
+                consts.add(t)
+            else:
+                int_reads.setdefault(t, n.name)
+    both = sorted(consts & set(int_reads))
+    if both:
+        raise ValueError(
+            f"float_layers: constant {both[0]!r} is read by float node(s) and by integer node "
+            f"{int_reads[both[0]]!r}; put both in float or neither"
+        )
+    return idx, consts
 
 
 def _gear_bytes(entries: dict[str, StorageEntry]) -> int:
@@ -461,8 +506,13 @@ def build_manifest(
     storage: str = "compact",
     qplan: QuantPlan | None = None,
     keep_f32: Collection[str] = (),
+    float_nodes: Collection[str] = (),
+    island_data: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, Any], list[StorageEntry], dict[str, dict[str, StorageEntry]], int]:
-    """The manifest dict, the storage entries, per gear tensor -> entry, and the shared count."""
+    """The manifest dict, the storage entries, per gear tensor -> entry, and the shared count.
+
+    ``float_nodes``: names of the nodes the integer gears compute in float32 (float islands,
+    FORMAT.md 1.5; those gears are written ``q8+f32`` / ``q4+f32``)."""
     graph.validate(format_only=True)
     unknown = [g for g in gears if g not in GEARS]
     if unknown or not gears or len(set(gears)) != len(gears):
@@ -472,7 +522,10 @@ def build_manifest(
     gears = tuple(sorted(gears, key=lambda g: DTYPE_GEARS[g].rank))
     names = _tensor_order(graph)
     index = {name: i for i, name in enumerate(names)}
-    entries, per_gear, shared = _plan_storage(graph, names, gears, storage, qplan, keep_f32)
+    island_nodes, island_consts = island_plan(graph, float_nodes)
+    entries, per_gear, shared = _plan_storage(
+        graph, names, gears, storage, qplan, keep_f32, island_consts, island_data
+    )
 
     def node_json(n: Node) -> dict[str, Any]:
         return {
@@ -507,6 +560,9 @@ def build_manifest(
         }
         if DTYPE_GEARS[g].sparse:
             out["sparse"] = True
+        if GEARS[g] in ("q8", "q4") and island_nodes:
+            out["compute"] = GEARS[g] + "+f32"
+            out["float_nodes"] = island_nodes
         if GEARS[g] in ("q8", "q4"):
             assert qplan is not None
             out["activations"] = [
@@ -590,14 +646,19 @@ def write_gear(
     storage: str = "compact",
     qplan: QuantPlan | None = None,
     keep_f32: Collection[str] = (),
+    float_nodes: Collection[str] = (),
+    island_data: Mapping[str, np.ndarray] | None = None,
 ) -> WriteResult:
     """Writes ``graph`` with ``gears`` to ``path`` atomically; see the module docstring.
 
     ``qplan`` (from ``quantize.quantize_graph``) is required for int8/int4.
     ``keep_f32``: weights a compact file stores as dense float32 anyway.
+    ``float_nodes``: nodes the integer gears compute in float32 (FORMAT.md 1.5);
+    ``island_data``: their constants' float values where they differ from ``graph``'s (the
+    equalized copy the integer gears were quantized from).
     """
     manifest, entries, per_gear, shared = build_manifest(
-        graph, tuple(gears), metadata, storage, qplan, keep_f32
+        graph, tuple(gears), metadata, storage, qplan, keep_f32, float_nodes, island_data
     )
     manifest_bytes = json.dumps(
         manifest, ensure_ascii=False, allow_nan=False, separators=(",", ":")

@@ -88,6 +88,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
         storage=args.storage,
         calibration_method=args.calibration_method,
         validation=_load_validation(args.validation),
+        float_layers=(
+            None
+            if not args.float_layers
+            else "auto"
+            if args.float_layers == "auto"
+            else _split_list(args.float_layers)
+        ),
+        float_budget=args.float_budget,
     )
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -503,6 +511,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument(
         "--validation", metavar="FILE.npz", help="arrays x and y: report accuracy per gear"
+    )
+    c.add_argument(
+        "--float-layers",
+        metavar="auto|NAME,...",
+        help="layers the int8/int4 gears compute in float32 (float islands), or auto: the "
+        "ones whose int8 error hurts the outputs most, measured on the calibration data",
+    )
+    c.add_argument(
+        "--float-budget",
+        type=float,
+        default=4,
+        metavar="N",
+        help="--float-layers auto: at most N layers, or (N < 1) that share of the weights",
     )
     c.add_argument("--prune", type=_sparsity, metavar="SPARSITY")
     c.add_argument("--prune-method", default="magnitude", choices=["magnitude", "2:4", "channel"])

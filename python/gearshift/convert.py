@@ -103,6 +103,9 @@ def convert(
     calibration_method: str = "input_percentile",
     validation: Any = None,
     equalize: bool = False,
+    float_layers: Sequence[str] | str | None = None,
+    float_budget: float = 4,
+    float_metric: Any = None,
 ) -> ConvertReport:
     """Converts a Keras model (object or file) into a ``.gear`` file.
 
@@ -122,4 +125,7 @@ def convert(
         calibration_method=calibration_method,
         validation=validation,
         equalize=equalize,
+        float_layers=float_layers,
+        float_budget=float_budget,
+        float_metric=float_metric,
     )

@@ -94,6 +94,8 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
                 "sparse": bool(g.get("sparse", False)),
                 "constants": len(g["constants"]),
                 "activations": len(g.get("activations") or []),
+                # 1.5: the nodes an integer gear computes in float32
+                "float_nodes": [m["nodes"][k]["name"] for k in g.get("float_nodes", [])],
                 "weight_bytes": nbytes(used),
                 "unique_bytes": nbytes(used - others),
             }
@@ -199,6 +201,9 @@ def format_description(d: dict[str, Any]) -> str:
             )
         )
     out += [table(rows), f"weights stored: {d.get('storage_bytes', 0):,} bytes", ""]
+    for g in d["gears"]:
+        if g.get("float_nodes"):
+            out += [f"gear {g['name']}: float islands: {', '.join(g['float_nodes'])}", ""]
     gnames = [g["name"] for g in d["gears"]]
     rows = [("tensor", "shape", *gnames)]
     for c in d.get("constants", []):

@@ -51,7 +51,7 @@ __all__ = [
 
 MAGIC = b"GEAR"
 VERSION_MAJOR = 1
-VERSION_MINOR = 4
+VERSION_MINOR = 5
 ALIGNMENT = 64
 HEADER_SIZE = 64
 SECTION_ENTRY_SIZE = 32
@@ -83,7 +83,16 @@ ENCODINGS = ("dense", "q8r4", "q4m", *SPARSE_ENCODINGS)
 I8_BASE_ENCODINGS = ("dense", *SPARSE_ENCODINGS)
 # compute token -> storage dtypes its constants may have (the per-role rules
 # of q8/q4 are checked on top, in _check_integer_constant).
-COMPUTE_DTYPES = {"f32": {"f32"}, "f16": {"f16", "f32"}, "q8": {"i8", "i32"}, "q4": {"i8", "i32"}}
+COMPUTE_DTYPES = {
+    "f32": {"f32"},
+    "f16": {"f16", "f32"},
+    "q8": {"i8", "i32"},
+    "q4": {"i8", "i32"},
+    # 1.5: integer gears with float islands (their float nodes' constants are f32/f16)
+    "q8+f32": {"i8", "i32", "f32", "f16"},
+    "q4+f32": {"i8", "i32", "f32", "f16"},
+}
+ISLAND_COMPUTE = ("q8+f32", "q4+f32")
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 
 # op -> required attrs with their JSON type check. Optional attrs (activation,
@@ -1402,8 +1411,11 @@ def _validate_gear(
         f"{w}.compute",
         f"expected one of {tuple(COMPUTE_DTYPES)}, found {compute[:40]!r}",
     )
-    integer = compute in ("q8", "q4")
-    roles = _constant_roles(nodes, const) if integer else {}
+    integer = compute in ("q8", "q4", *ISLAND_COMPUTE)
+    floats = _float_nodes(g, w, compute, nodes)
+    int_nodes = [n for k, n in enumerate(nodes) if k not in floats]
+    roles = _constant_roles(int_nodes, const) if integer else {}
+    float_reads = {t for k in floats for t in nodes[k]["inputs"] if t >= 0 and const[t]}
     const_ids = {i for i in range(len(tensors)) if const[i]}
     seen: dict[int, int] = {}
     for j, pair in enumerate(_get(g, "constants", list, w)):
@@ -1429,10 +1441,24 @@ def _validate_gear(
             f"storage[{s}] dtype {storage[s]['dtype']} cannot feed compute {compute} "
             f"(takes {sorted(COMPUTE_DTYPES[compute])})",
         )
-        if integer:
+        if t in float_reads:  # 1.5: a float island's constant
+            _need(
+                t not in roles,
+                pw,
+                "is read by a float node and by an integer node; a constant belongs to one side "
+                "of a float island",
+            )
+            _need(
+                storage[s]["dtype"] in ("f32", "f16"),
+                pw,
+                f"a constant of a float node must be f32 (dense or q8r4) or f16, found "
+                f"storage[{s}] ({storage[s]['dtype']} {storage[s]['encoding']})",
+            )
+        elif integer:
             # a constant no node reads has no role to check (as the C++ reader)
             for role in sorted(roles.get(t, set()), key=str):
-                _check_integer_constant(role, compute, s, storage, quants, i8_values, pw)
+                base = compute.split("+")[0]  # q8+f32 -> q8
+                _check_integer_constant(role, base, s, storage, quants, i8_values, pw)
     missing = sorted(const_ids - set(seen))
     _need(not missing, w, f"no storage for constant tensors {missing[:8]}")
     if not integer:
@@ -1443,7 +1469,39 @@ def _validate_gear(
         )
         return
     acts = _parse_activations(g, w, tensors, const)
-    _check_tied(nodes, acts, {t: quants[s] for t, s in seen.items()}, tensors, w)
+    _check_tied(int_nodes, acts, {t: quants[s] for t, s in seen.items()}, tensors, w)
+
+
+def _float_nodes(g: dict[str, Any], w: str, compute: str, nodes: list[Any]) -> set[int]:
+    """1.5: a ``q8+f32``/``q4+f32`` gear's ``float_nodes`` (required there, absent elsewhere:
+    a reader that ignored the key would run the islands in int8)."""
+    if compute not in ISLAND_COMPUTE:
+        _need(
+            "float_nodes" not in g,
+            f"{w}.float_nodes",
+            f"only q8+f32 and q4+f32 gears have float nodes; compute {compute!r} must leave it "
+            "absent",
+        )
+        return set()
+    _need(
+        "float_nodes" in g,
+        w,
+        f"compute {compute!r} needs 'float_nodes': the indices of the nodes computed in float",
+    )
+    idx = g["float_nodes"]
+    fw = f"{w}.float_nodes"
+    _need(
+        isinstance(idx, list) and all(_is_int(k) and 0 <= k < len(nodes) for k in idx),
+        fw,
+        f"expected node indices in [0, {len(nodes)}), found {json.dumps(idx)[:60]}",
+    )
+    _need(bool(idx), fw, "lists no node; a gear without float nodes computes 'q8' or 'q4'")
+    _need(
+        all(a < b for a, b in zip(idx, idx[1:])),
+        fw,
+        f"node indices must be strictly increasing, found {json.dumps(idx)[:60]}",
+    )
+    return set(idx)
 
 
 def _check_two_four(

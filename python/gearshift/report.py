@@ -76,6 +76,8 @@ class ConvertReport:
     pruning: list[str] = field(default_factory=list)  # the pruning report's lines
     import_notes: list[str] = field(default_factory=list)  # what the importer changed or kept
     skipped_gears: list[str] = field(default_factory=list)  # default gears left out, and why
+    # layers the integer gears compute in float32 (float islands, FORMAT.md 1.5)
+    float_layers: list[str] = field(default_factory=list)
 
     @property
     def params(self) -> int:

@@ -203,7 +203,7 @@ class RuntimeImpl final : public Runtime {
       GS_RETURN_IF_ERROR(KeptTensorLocked("ReadTensor", name, &t, &data));
       *shape = plan_->tensor_shapes()[t];
       const int64_t n = NumElements(*shape);
-      if (plan_->int8()) {
+      if (plan_->tensor_int8(t)) {
         values->resize(static_cast<size_t>(n));
         const ActQuant q = model_.gears[plan_->gear()].activations[t];
         const auto* v = static_cast<const int8_t*>(data);
@@ -225,7 +225,7 @@ class RuntimeImpl final : public Runtime {
       int t;
       const void* p;
       GS_RETURN_IF_ERROR(KeptTensorLocked("TensorView", name, &t, &p));
-      if (plan_->int8()) {
+      if (plan_->tensor_int8(t)) {
         return InvalidArgument("TensorView: gear '" + gears_[plan_->gear()] +
                                "' holds int8 values; ReadTensor dequantizes them");
       }

@@ -557,9 +557,10 @@ TEST(GearReaderTest, GearErrors) {
   ExpectFormatError(SmallFileWith("\"name\": \"fp32-shared\"", "\"name\": \"fp32\""),
                     "gears[1].name: duplicate gear name, also used by gears[0]");
   ExpectFormatError(SmallFileWith("\"name\": \"fp32\"", "\"name\": \"\""), "non-empty");
-  ExpectFormatError(SmallFileWith("\"compute\": \"f32\", \"constants\": [[1, 0]",
-                                  "\"compute\": \"q16\", \"constants\": [[1, 0]"),
-                    "gears[0].compute: unknown compute token \"q16\" (known: f32, f16, q8, q4)");
+  ExpectFormatError(
+      SmallFileWith("\"compute\": \"f32\", \"constants\": [[1, 0]",
+                    "\"compute\": \"q16\", \"constants\": [[1, 0]"),
+      "gears[0].compute: unknown compute token \"q16\" (known: f32, f16, q8, q4, q8+f32, q4+f32)");
   ExpectFormatError(SmallFileWith("\"compute\": \"f32\", \"constants\": [[1, 0]",
                                   "\"compute\": \"q8\", \"constants\": [[1, 0]"),
                     "gears[0].constants[0]: tensor 1 (conv/w): compute \"q8\" takes i8 dense, "

@@ -1433,13 +1433,18 @@ class ManifestReader {
         gd.arith = Compute::kQ8;
       } else if (gd.compute == "q4") {
         gd.arith = Compute::kQ4;
+      } else if (gd.compute == "q8+f32") {  // 1.5: with float islands
+        gd.arith = Compute::kQ8;
+      } else if (gd.compute == "q4+f32") {
+        gd.arith = Compute::kQ4;
       } else {
         return r.Error("unknown compute token \"" + gd.compute.substr(0, 40) +
-                       "\" (known: f32, f16, q8, q4)");
+                       "\" (known: f32, f16, q8, q4, q8+f32, q4+f32)");
       }
       bool has_sparse = false;
       GS_RETURN_IF_ERROR(g.OptionalMember("sparse", &r, &has_sparse));
       if (has_sparse) GS_RETURN_IF_ERROR(r.GetBool(&gd.sparse));
+      GS_RETURN_IF_ERROR(ReadFloatNodes(g, &gd));
       json::Ref constants;
       GS_RETURN_IF_ERROR(g.Member("constants", &constants));
       size_t nc;
@@ -1487,6 +1492,48 @@ class ManifestReader {
     return Status::Ok();
   }
 
+  // 1.5: a "q8+f32"/"q4+f32" gear's float islands, `float_nodes`: node
+  // indices, strictly increasing, at least one. Any other gear must not carry
+  // the key: a reader that ignored it would run the islands in int8.
+  Status ReadFloatNodes(const json::Ref& g, GearDesc* gd) const {
+    json::Ref r;
+    bool found = false;
+    GS_RETURN_IF_ERROR(g.OptionalMember("float_nodes", &r, &found));
+    const bool islands = gd->compute == "q8+f32" || gd->compute == "q4+f32";
+    if (!islands) {
+      if (found) {
+        return r.Error("only q8+f32 and q4+f32 gears have float nodes; compute \"" + gd->compute +
+                       "\" must leave \"float_nodes\" absent");
+      }
+      return Status::Ok();
+    }
+    if (!found) {
+      return g.Error("compute \"" + gd->compute +
+                     "\" needs \"float_nodes\": the indices of the nodes computed in float");
+    }
+    const int64_t nn = static_cast<int64_t>(m_->nodes.size());
+    std::vector<int64_t> idx;
+    GS_RETURN_IF_ERROR(r.GetIntArray(&idx, 0, nn - 1));
+    if (idx.empty()) {
+      return r.Error("lists no node; a gear without float nodes computes \"q8\" or \"q4\"");
+    }
+    gd->float_nodes.assign(static_cast<size_t>(nn), 0);
+    for (size_t i = 0; i < idx.size(); ++i) {
+      if (i > 0 && idx[i] <= idx[i - 1]) {
+        return r.Error("node indices must be strictly increasing, found " +
+                       std::to_string(idx[i - 1]) + " then " + std::to_string(idx[i]));
+      }
+      gd->float_nodes[static_cast<size_t>(idx[i])] = 1;
+    }
+    // A float graph output with an integer interface is quantized with its
+    // activation parameters (FORMAT.md); nothing else to check here.
+    return Status::Ok();
+  }
+
+  static bool IsFloatNode(const GearDesc& gd, int node) {
+    return !gd.float_nodes.empty() && gd.float_nodes[static_cast<size_t>(node)] != 0;
+  }
+
   // Where each constant tensor is read: (node, input position) pairs.
   void CollectConstUses() {
     const_uses_.assign(m_->tensors.size(), {});
@@ -1530,6 +1577,26 @@ class ManifestReader {
       case Compute::kQ8:
       case Compute::kQ4:
         break;
+    }
+    // 1.5: a constant a float node reads is float (f32 dense or q8r4, f16
+    // dense), and no integer node reads it.
+    int float_use = -1, int_use = -1;
+    for (const auto& use : const_uses_[t]) {
+      (IsFloatNode(gd, use.first) ? float_use : int_use) = use.first;
+    }
+    if (float_use >= 0) {
+      const std::string node =
+          "nodes[" + std::to_string(float_use) + "] (" + Printable(m_->nodes[float_use].name) + ")";
+      if (int_use >= 0) {
+        return pr.Error(TensorLabel(t) + " is read by float node " + node +
+                        " and by integer node nodes[" + std::to_string(int_use) + "] (" +
+                        Printable(m_->nodes[int_use].name) +
+                        "); a constant belongs to one side of a float island");
+      }
+      if (sd.dtype != StorageDType::kF32 && sd.dtype != StorageDType::kF16) {
+        return fail("f32 (dense or q8r4) or f16 storage for float node " + node);
+      }
+      return Status::Ok();
     }
     for (const auto& use : const_uses_[t]) {
       const NodeDesc& nd = m_->nodes[use.first];
@@ -1677,7 +1744,7 @@ class ManifestReader {
     // Value-moving ops keep (scale, zero point): TFLite's int8 specification.
     for (size_t k = 0; k < m_->nodes.size(); ++k) {
       const NodeDesc& nd = m_->nodes[k];
-      if (!MovesValues(nd.op)) continue;
+      if (!MovesValues(nd.op) || IsFloatNode(*gd, static_cast<int>(k))) continue;
       const int out = nd.outputs[0];
       const ActQuant& y = gd->activations[out];
       for (size_t j = 0; j < nd.inputs.size(); ++j) {

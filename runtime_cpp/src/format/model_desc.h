@@ -175,7 +175,7 @@ struct StorageDesc {
 
 struct GearDesc {
   std::string name;     // "fp32", ...
-  std::string compute;  // "f32", "f16", "q8", "q4" (the token as written)
+  std::string compute;  // "f32", "f16", "q8", "q4", "q8+f32", "q4+f32" (as written)
   Compute arith = Compute::kF32;
   // For each tensor index: storage index, or -1 for non-constant tensors.
   // Size == tensors.size(); every constant tensor has a valid entry.
@@ -186,6 +186,9 @@ struct GearDesc {
   // 1.2: run conv/dense layers whose weights are stored sparse on sparse
   // kernels (PrepareGearWeights keeps them compressed); default false.
   bool sparse = false;
+  // 1.5, compute "q8+f32" / "q4+f32": per node index, 1 for a node computed
+  // in float32 (a float island), 0 for an integer node. Empty otherwise.
+  std::vector<char> float_nodes;
 };
 
 struct ModelDesc {

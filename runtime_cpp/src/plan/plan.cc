@@ -439,6 +439,8 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     if (data == nullptr && int8) data = cv.q4;
     // A sparse weight: only its steps read it, through PlanStep::sparse.
     if (data == nullptr) data = cv.sparse;
+    // A float island's weight in an int8 gear: f32 values.
+    if (data == nullptr) data = cv.f32;
     if (data == nullptr) {
       return FormatError("gear '" + g.name + "': constant '" + td.name + "' has no " +
                          (int8 ? "int8/int32" : "f32") + " data");
@@ -451,10 +453,23 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     refs[model.inputs[i]].index = static_cast<int64_t>(i);
   }
 
+  // Float islands (FORMAT.md 1.5): the nodes of an int8 gear computed in
+  // float32, and the tensors they produce, which hold float32.
+  const bool islands = int8 && !g.float_nodes.empty();
+  auto float_node = [&](int s) { return islands && g.float_nodes[static_cast<size_t>(s)] != 0; };
+  std::vector<char> float_tensor(islands ? num_tensors : 0, 0);
+  for (int s = 0; s < num_nodes && islands; ++s) {
+    if (float_node(s)) float_tensor[model.nodes[s].outputs[0]] = 1;
+  }
+  auto is_float = [&](int t) { return islands && float_tensor[static_cast<size_t>(t)] != 0; };
+
   // The tensors each step reads: the node's inputs, except that a
-  // convolution reading a foldable PAD reads the PAD's input instead.
-  const std::vector<int> folds =
-      keep_tensors ? std::vector<int>(num_nodes, -1) : FoldablePads(model);
+  // convolution reading a foldable PAD reads the PAD's input instead (not
+  // across an island's boundary: the PAD runs in its own arithmetic).
+  std::vector<int> folds = keep_tensors ? std::vector<int>(num_nodes, -1) : FoldablePads(model);
+  for (int s = 0; s < num_nodes && islands; ++s) {
+    if (folds[s] >= 0 && float_node(s) != float_node(folds[s])) folds[s] = -1;
+  }
   std::vector<std::vector<int>> reads(num_nodes);
   for (int s = 0; s < num_nodes; ++s) {
     reads[s] = model.nodes[s].inputs;
@@ -500,24 +515,60 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
       if (producer[t] >= 0) last_use[t] = num_nodes;
     }
   }
-  const int64_t element_bytes = int8 ? 1 : static_cast<int64_t>(sizeof(float));
+  auto element_bytes = [&](int t) -> int64_t {
+    return int8 && !is_float(t) ? 1 : static_cast<int64_t>(sizeof(float));
+  };
   std::vector<ArenaRequest> requests;
   std::vector<int> request_tensor;
   for (size_t t = 0; t < num_tensors; ++t) {
     if (producer[t] < 0) continue;
     ArenaRequest r;
-    r.bytes = NumElements(shapes[t]) * element_bytes;
+    r.bytes = NumElements(shapes[t]) * element_bytes(static_cast<int>(t));
     r.first_step = producer[t];
     r.last_step = last_use[t];
     requests.push_back(r);
     request_tensor.push_back(static_cast<int>(t));
   }
+  // An island's boundary: a tensor read in the other arithmetic than it
+  // holds gets a converted copy, made by the first step that reads it so and
+  // live until the last. copies[t]: index into `requests`, or -1.
+  std::vector<int> copies(islands ? num_tensors : 0, -1);
+  for (int s = 0; s < num_nodes && islands; ++s) {
+    if (folded[s]) continue;
+    for (int t : reads[s]) {
+      if (t < 0 || refs[t].kind == TensorRef::Kind::kConst || is_float(t) == float_node(s)) {
+        continue;
+      }
+      if (copies[t] < 0) {
+        ArenaRequest r;
+        r.bytes = NumElements(shapes[t]) * (is_float(t) ? 1 : static_cast<int64_t>(sizeof(float)));
+        r.first_step = s;
+        copies[t] = static_cast<int>(requests.size());
+        requests.push_back(r);
+        request_tensor.push_back(-1 - t);
+      }
+      requests[copies[t]].last_step = keep_tensors ? num_nodes : s;
+    }
+  }
   const ArenaLayout layout = PlanArena(requests);
   plan->arena_bytes_ = layout.arena_bytes;
   for (size_t i = 0; i < requests.size(); ++i) {
+    if (request_tensor[i] < 0) continue;  // a boundary copy
     refs[request_tensor[i]].kind = TensorRef::Kind::kArena;
     refs[request_tensor[i]].index = layout.offsets[i];
   }
+  // Where step s reads tensor t: t itself, or its boundary copy.
+  auto operand = [&](int s, int t) -> TensorRef {
+    if (t < 0) return TensorRef();
+    if (!islands || copies[t] < 0 || refs[t].kind == TensorRef::Kind::kConst ||
+        is_float(t) == float_node(s)) {
+      return refs[t];
+    }
+    TensorRef r;
+    r.kind = TensorRef::Kind::kArena;
+    r.index = layout.offsets[copies[t]];
+    return r;
+  };
 
   // Kernel parameters.
   size_t max_operands = 0;
@@ -530,7 +581,26 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     st.first_operand = static_cast<int>(plan->operands_.size());
     st.num_operands = static_cast<int>(node.inputs.size());
     max_operands = std::max(max_operands, node.inputs.size());
-    for (int t : reads[s]) plan->operands_.push_back(t >= 0 ? refs[t] : TensorRef());
+    for (int t : reads[s]) plan->operands_.push_back(operand(s, t));
+    // The boundary copies this step makes first (each tensor's first reader
+    // in the other arithmetic).
+    for (int t : reads[s]) {
+      if (t < 0 || !islands || copies[t] < 0 || requests[copies[t]].first_step != s) continue;
+      if (is_float(t) == float_node(s) || refs[t].kind == TensorRef::Kind::kConst) continue;
+      bool listed = false;
+      for (const PlanStep::Conversion& c : st.convert) listed |= c.src == refs[t].index;
+      if (listed) continue;
+      PlanStep::Conversion c;
+      c.src = refs[t].index;
+      c.dst = layout.offsets[copies[t]];
+      c.elements = NumElements(shapes[t]);
+      c.quant = g.activations[t];
+      c.to_f32 = float_node(s);
+      st.convert.push_back(c);
+    }
+    // The arithmetic of this step: an island's node computes in float32.
+    const bool q8 = int8 && !float_node(s);
+    st.f32 = int8 && !q8;
     const int o = node.outputs[0];
     st.output = refs[o];
     st.out_elements = NumElements(shapes[o]);
@@ -572,7 +642,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         st.sparse = SparseWeights(*weights, refs, node);
         if (st.sparse != nullptr &&
             (st.sparse->rows != p.out_c || st.sparse->cols != p.kernel_h * p.kernel_w * p.in_c ||
-             (int8 ? st.sparse->i8.size() : st.sparse->f32.size()) != st.sparse->col.size())) {
+             (q8 ? st.sparse->i8.size() : st.sparse->f32.size()) != st.sparse->col.size())) {
           return FormatError("node '" + node.name + "': its sparse weights do not fit the filter");
         }
         const F16Tensor* f16 = F16Weights(*weights, refs, node);
@@ -580,7 +650,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
             kernels.f16w_gemm.fn != nullptr && kernels.f16w_gemm.mr <= kF32GemmMaxMr) {
           st.f16_packed = plan->PackGemmF16(p.out_c, p.kernel_h * p.kernel_w * p.in_c, *f16,
                                             static_cast<const float*>(BiasData(refs, node)), packs);
-        } else if (st.sparse == nullptr && !int8 && node.op == OpType::kConv2D &&
+        } else if (st.sparse == nullptr && !q8 && node.op == OpType::kConv2D &&
                    ConstWeights(refs, node) && F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
           st.f32_gemm = NarrowOr(kernels, p.out_c);
           st.packed = plan->PackF32Weight(node, refs, p.out_c, p.kernel_h * p.kernel_w * p.in_c,
@@ -590,7 +660,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
             kernels.f16w_dwconv != nullptr && F32DepthwiseDwconvSupported(p)) {
           st.f16_filter = plan->F16Values(*f16, packs);
         }
-        st.dwconv = !int8 && node.op == OpType::kDepthwiseConv2D && kernels.f32_dwconv != nullptr &&
+        st.dwconv = !q8 && node.op == OpType::kDepthwiseConv2D && kernels.f32_dwconv != nullptr &&
                     F32DepthwiseDwconvSupported(p);
         break;
       }
@@ -602,7 +672,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         st.sparse = SparseWeights(*weights, refs, node);
         if (st.sparse != nullptr &&
             (st.sparse->rows != st.dense.out_features || st.sparse->cols != st.dense.in_features ||
-             (int8 ? st.sparse->i8.size() : st.sparse->f32.size()) != st.sparse->col.size())) {
+             (q8 ? st.sparse->i8.size() : st.sparse->f32.size()) != st.sparse->col.size())) {
           return FormatError("node '" + node.name + "': its sparse weights do not fit the layer");
         }
         const F16Tensor* f16 = F16Weights(*weights, refs, node);
@@ -610,7 +680,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
             kernels.f16w_gemm.mr <= kF32GemmMaxMr) {
           st.f16_packed = plan->PackGemmF16(st.dense.out_features, st.dense.in_features, *f16,
                                             static_cast<const float*>(BiasData(refs, node)), packs);
-        } else if (st.sparse == nullptr && !int8 && kernels.f32_gemm.fn != nullptr &&
+        } else if (st.sparse == nullptr && !q8 && kernels.f32_gemm.fn != nullptr &&
                    kernels.f32_gemm.mr <= kF32GemmMaxMr && ConstWeights(refs, node)) {
           st.f32_gemm = NarrowOr(kernels, st.dense.out_features);
           st.packed = plan->PackF32Weight(node, refs, st.dense.out_features, st.dense.in_features,
@@ -696,7 +766,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         p.act = ActivationRange(a.activation);
         p.pad_top = TransposeConvPadBefore(p.in_h, p.out_h, p.kernel_h, p.stride_h, a.padding);
         p.pad_left = TransposeConvPadBefore(p.in_w, p.out_w, p.kernel_w, p.stride_w, a.padding);
-        if (!int8 && ConstWeights(refs, node) && weights->at(node.inputs[1]).sparse == nullptr &&
+        if (!q8 && ConstWeights(refs, node) && weights->at(node.inputs[1]).sparse == nullptr &&
             F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
           const auto* w = static_cast<const float*>(refs[node.inputs[1]].data);
           const auto* b = static_cast<const float*>(BiasData(refs, node));
@@ -761,12 +831,13 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
         st.gather = MakeGatherParams(x, a.axis, a.indices);
         break;
     }
-    if (int8) GS_RETURN_IF_ERROR(plan->PrepareQ8Step(model, node, refs, packs, &st));
+    if (q8) GS_RETURN_IF_ERROR(plan->PrepareQ8Step(model, node, refs, packs, &st));
     plan->steps_.push_back(std::move(st));
   }
   if (int8) plan->ExpandQ4Reads(model);
   if (!int8) plan->MaterializeRecipeReads(model, packs);
   if (keep_tensors) plan->tensor_refs_ = refs;
+  plan->float_tensor_ = float_tensor;
   for (int o : model.outputs) {
     plan->graph_outputs_.push_back(refs[o]);
     plan->output_shapes_.push_back(shapes[o]);
@@ -775,15 +846,18 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
   if (int8) {
     for (int t : model.inputs) {
       plan->q8_inputs_.push_back({refs[t].index, NumElements(shapes[t]), g.activations[t],
-                                  MakeIoConv(model.tensors[t].io, g.activations[t])});
+                                  MakeIoConv(model.tensors[t].io, g.activations[t]), -1, IoDesc()});
     }
     for (int o : model.outputs) {
       if (refs[o].kind == TensorRef::Kind::kConst) {
         return Unsupported("gear '" + g.name + "': graph output '" + model.tensors[o].name +
                            "' is a constant");
       }
+      // An island's output leaves as float32 (f32_offset), converted as f32
+      // gears convert at an integer interface.
       plan->q8_outputs_.push_back({refs[o].index, NumElements(shapes[o]), g.activations[o],
-                                   MakeIoConv(model.tensors[o].io, g.activations[o])});
+                                   MakeIoConv(model.tensors[o].io, g.activations[o]),
+                                   is_float(o) ? refs[o].index : -1, model.tensors[o].io});
     }
   }
   plan->scratch_.assign(max_operands, nullptr);
@@ -844,11 +918,14 @@ const void* Plan::TensorData(int t, const uint8_t* arena) const {
   return r.kind == TensorRef::Kind::kArena ? arena + r.index : nullptr;
 }
 
-void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* arena,
-                  ThreadPool* pool, double* step_ms) {
+void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool,
+                  double* step_ms, int only_step) {
   const float** in = scratch_.data();
   StepTimer timer(step_ms);
-  for (const PlanStep& st : steps_) {
+  const size_t first = only_step < 0 ? 0 : static_cast<size_t>(only_step);
+  const size_t end = only_step < 0 ? steps_.size() : first + 1;
+  for (size_t s = first; s < end; ++s) {
+    const PlanStep& st = steps_[s];
     timer.Next();
     if (st.skip) continue;  // a PAD folded into its convolution
     for (int i = 0; i < st.num_operands; ++i) {
@@ -1003,6 +1080,7 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
         break;
     }
   }
+  if (only_step >= 0) return;  // an int8 gear's float island step (RunQ8)
   timer.Next();
   for (size_t i = 0; i < graph_outputs_.size(); ++i) {
     const void* src = Resolve(graph_outputs_[i], inputs, arena);
@@ -1316,6 +1394,20 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
   for (const PlanStep& st : steps_) {
     timer.Next();
     if (st.skip) continue;  // a PAD folded into its convolution
+    for (const PlanStep::Conversion& c : st.convert) {  // across an island's boundary
+      if (c.to_f32) {
+        q8_dequantize__opt(reinterpret_cast<const int8_t*>(arena + c.src), c.quant,
+                           reinterpret_cast<float*>(arena + c.dst), c.elements, pool);
+      } else {
+        q8_quantize__opt(reinterpret_cast<const float*>(arena + c.src), c.quant,
+                         reinterpret_cast<int8_t*>(arena + c.dst), c.elements, pool,
+                         kernels_.q8_quantize.fn);
+      }
+    }
+    if (st.f32) {  // a float island's node: the float path, this step alone
+      RunF32(inputs, outputs, arena, pool, nullptr, static_cast<int>(&st - steps_.data()));
+      continue;
+    }
     for (int i = 0; i < st.num_operands; ++i) {
       in[i] = static_cast<const int8_t*>(Resolve(operands_[st.first_operand + i], inputs, arena));
     }
@@ -1447,6 +1539,15 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
   timer.Next();
   for (size_t i = 0; i < q8_outputs_.size(); ++i) {
     const Q8Io& io = q8_outputs_[i];
+    if (io.f32_offset >= 0) {  // a float island's output: float32, as f32 gears give it
+      const auto* v = reinterpret_cast<const float*>(arena + io.f32_offset);
+      if (native_io && io.conv.kind != IoConv::Kind::kFloat) {
+        F32ToIo(io.io, v, outputs[i], io.elements);
+      } else {
+        std::memcpy(outputs[i], v, static_cast<size_t>(io.elements) * sizeof(float));
+      }
+      continue;
+    }
     if (native_io && io.conv.kind != IoConv::Kind::kFloat) {
       Q8ToIo(io.conv, reinterpret_cast<const int8_t*>(arena + io.offset), outputs[i], io.elements);
       continue;

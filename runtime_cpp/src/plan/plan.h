@@ -229,6 +229,19 @@ struct PlanStep {
   Q8SoftmaxParams q8_softmax;
   Q8Range q8_act;           // pools, CONCATENATION
   int8_t q8_pad_value = 0;  // PAD: zy, or its `value` quantized
+  // Integer gears with float islands (FORMAT.md 1.5, "q8+f32"): `f32` runs
+  // the step on the float path above (float operands, float output); each
+  // conversion, made just before the step, copies a tensor across the
+  // island's boundary into arena bytes of its own (dequantized for a float
+  // step, quantized with the tensor's parameters for an integer one).
+  struct Conversion {
+    int64_t src = 0, dst = 0;  // arena byte offsets
+    int64_t elements = 0;
+    Q8Quant quant;
+    bool to_f32 = false;
+  };
+  bool f32 = false;
+  std::vector<Conversion> convert;
 };
 
 class Plan {
@@ -259,6 +272,11 @@ class Plan {
   const KernelTable& kernels() const { return kernels_; }
   // True for q8/q4 gears: int8 activations and kernels.
   bool int8() const { return int8_; }
+  // Whether tensor t holds int8 values: in an int8 gear, every tensor but
+  // those its float islands compute (float32).
+  bool tensor_int8(int t) const {
+    return int8_ && (float_tensor_.empty() || float_tensor_[static_cast<size_t>(t)] == 0);
+  }
   // Bytes of packed weights this plan owns (0 on the reference path).
   int64_t packed_bytes() const { return packed_bytes_; }
   bool keeps_tensors() const { return !tensor_refs_.empty(); }
@@ -281,8 +299,10 @@ class Plan {
   Plan() = default;
 
   const void* Resolve(const TensorRef& ref, const void* const* inputs, uint8_t* arena) const;
+  // only_step >= 0: that step alone, no outputs copied (an int8 gear's float
+  // island step, from RunQ8).
   void RunF32(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool,
-              double* step_ms);
+              double* step_ms, int only_step = -1);
   void RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool,
              double* step_ms, bool native_io);
   // Fills the q8_* fields of `st` (geometry already set) for an int8 gear.
@@ -340,6 +360,7 @@ class Plan {
   std::vector<TensorRef> operands_;       // all steps' inputs, flattened
   std::vector<TensorRef> graph_outputs_;  // where each graph output is
   std::vector<TensorRef> tensor_refs_;    // keep_tensors: where every tensor is
+  std::vector<char> float_tensor_;        // float islands: 1 for a float32 tensor
   std::vector<int64_t> output_bytes_;
   std::vector<const float*> scratch_;      // resolved operands of one step
   std::vector<const int8_t*> scratch_q8_;  // the same, int8 gears
@@ -349,6 +370,9 @@ class Plan {
     int64_t elements = 0;
     Q8Quant quant;
     IoConv conv;  // an integer interface's conversion (kFloat: none)
+    // Outputs a float island computes: float32 at this arena offset (-1: int8).
+    int64_t f32_offset = -1;
+    IoDesc io;  // its interface, if any (converted as f32 gears do)
   };
   std::vector<Q8Io> q8_inputs_, q8_outputs_;
 };

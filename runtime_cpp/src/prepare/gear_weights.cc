@@ -353,7 +353,11 @@ class Preparer {
         return FormatError("gear '" + g_.name + "': no storage for constant '" + td.name + "'");
       }
       ConstView* v = &w_->mutable_at(static_cast<int>(t));
-      if (g_.sparse && uses[t] > 0 && uses[t] == weight_uses[t] && SparseStored(s)) {
+      // A float island's weight (f32 storage in an integer gear) runs dense.
+      const bool island =
+          !g_.float_nodes.empty() && (model_.storage[s].dtype == StorageDType::kF32 ||
+                                      model_.storage[s].dtype == StorageDType::kF16);
+      if (g_.sparse && !island && uses[t] > 0 && uses[t] == weight_uses[t] && SparseStored(s)) {
         GS_RETURN_IF_ERROR(SparseConst(td, s, v));
       } else if (g_.arith == Compute::kF16 && uses[t] > 0 && uses[t] == filter_uses[t]) {
         GS_RETURN_IF_ERROR(F16Const(td, s, v));
@@ -558,6 +562,25 @@ class Preparer {
       case Compute::kQ8:
       case Compute::kQ4:
         break;
+    }
+    // 1.5: a float island's constant in an integer gear (the reader checked
+    // that only float nodes read it): f32 values, as the f32 gear takes them
+    // (an f16 payload widened exactly, never rounded again).
+    if (!g_.float_nodes.empty() &&
+        (sd.dtype == StorageDType::kF32 || sd.dtype == StorageDType::kF16)) {
+      auto it = f32_cache_.find(s);
+      if (it == f32_cache_.end()) {
+        const float* p = nullptr;
+        bool derived = false;
+        if (sd.dtype == StorageDType::kF16) {
+          GS_RETURN_IF_ERROR(F16Into(td, s, owned_f, &p));
+        } else {
+          GS_RETURN_IF_ERROR(F32Into(td, s, owned_f, &p, &derived));
+        }
+        it = f32_cache_.emplace(s, p).first;
+      }
+      v->f32 = it->second;
+      return Status::Ok();
     }
     if (!sd.quant.present || sd.quant.scale.empty()) {
       return Bad(td, s, "has no quantization parameters");

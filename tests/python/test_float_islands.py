@@ -1,0 +1,243 @@
+"""Float islands (FORMAT.md 1.5): nodes of an integer gear computed in float32.
+
+The C++ runtime against the numpy oracle (converters/gear_reference.py) on the tiny graph
+with islands at the start, in the middle and at the end, in int8 and int4, exact and
+compact storage, reference and dispatched kernels: every int8 tensor bit for bit, every
+float tensor and output within float32 rounding. Both readers refuse bad ``float_nodes``
+with a message naming the field; a file without islands is what it was (minor version,
+bytes); the sensitivity-driven choice keeps a deliberately fragile layer in float.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gear_bytes import tiny_graph
+from test_reader_parity import cpp_verdict, py_verdict, rebuild
+
+import gearshift as gs
+from gearshift import gear_format as gf
+from gearshift.converters.calibrate import calibrate
+from gearshift.converters.gear_reference import run_gear, run_gear_int8
+from gearshift.converters.ir import Graph, Node
+from gearshift.converters.islands import candidates, choose_float_layers, close_islands, heads
+from gearshift.converters.quantize import quantize_graph
+from gearshift.converters.reference import run_graph
+from gearshift.converters.write_gear import write_gear
+
+ISLANDS = {
+    "start": ("conv",),
+    "middle": ("mul", "mean"),
+    "middle_dw": ("dw", "pool"),
+    "end": ("softmax",),
+    "start_and_end": ("conv", "fc", "hs", "cat", "reshape", "pad", "softmax"),
+}
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    g = tiny_graph()
+    x = np.random.default_rng(1).normal(size=(16, 6, 6, 2)).astype(np.float32)
+    qplan = quantize_graph(g, calibrate(g, [{"x": x}], progress=False, warn=False))
+    return g, x, qplan
+
+
+def _write(tiny, path: Path, islands, storage: str = "exact") -> Path:
+    g, _, qplan = tiny
+    write_gear(g, path, ("fp32", "int8", "int4"), storage=storage, qplan=qplan, float_nodes=islands)
+    return path
+
+
+@pytest.mark.parametrize("storage", ["exact", "compact"])
+@pytest.mark.parametrize("where", list(ISLANDS))
+def test_runtime_matches_oracle(tiny, tmp_path, where, storage):
+    _, x, _ = tiny
+    path = _write(tiny, tmp_path / "t.gear", ISLANDS[where], storage)
+    f = gf.read_gear(path)
+    for gear in ("int8", "int4"):
+        g = f.gear(gear)
+        assert g["compute"] == ("q8+f32" if gear == "int8" else "q4+f32")
+        names = [n["name"] for n in f.manifest["nodes"]]
+        assert [names[k] for k in g["float_nodes"]] == list(ISLANDS[where])
+        want = run_gear_int8(f, gear, x)
+        acts = f.activations(gear)
+        for isa in ("ref", None):
+            rt = gs.Runtime(path, gear=gear, keep_tensors=True, **({"isa": isa} if isa else {}))
+            y = rt.run(x)
+            np.testing.assert_allclose(y, run_gear(f, gear, x)["y"], rtol=1e-5, atol=1e-6)
+            for name, v in want.items():
+                if name == "x":
+                    continue
+                got = rt.read_tensor(name)
+                if v.dtype == np.int8:  # integer tensors: bit for bit
+                    s, z = acts[name]
+                    q = np.round(got.astype(np.float64) / np.float32(s)) + z
+                    np.testing.assert_array_equal(q, v, err_msg=f"{gear} {isa} {name}")
+                else:
+                    np.testing.assert_allclose(got, v, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_islands_change_the_integer_gear_only(tiny, tmp_path):
+    """The fp32 gear is unchanged; an island's weights are the fp32 gear's own entries."""
+    _, x, _ = tiny
+    plain = _write(tiny, tmp_path / "plain.gear", ())
+    isl = _write(tiny, tmp_path / "isl.gear", ISLANDS["start_and_end"])
+    a, b = gs.Runtime(plain), gs.Runtime(isl)
+    np.testing.assert_array_equal(a.run(x), b.run(x))
+    f = gf.read_gear(isl)
+    fp32 = dict(map(tuple, f.gear("fp32")["constants"]))
+    for t, s in f.gear("int8")["constants"]:
+        if f.manifest["storage"][s]["dtype"] == "f32":
+            assert fp32[t] == s
+    # the float head moves the int8 output towards the float model
+    ref = run_graph(tiny[0], x)["y"]
+    a.gear = b.gear = "int8"
+    assert np.abs(b.run(x) - ref).mean() < np.abs(a.run(x) - ref).mean()
+
+
+def test_files_without_islands_are_unchanged(tiny, tmp_path):
+    p1 = _write(tiny, tmp_path / "a.gear", ())
+    f = gf.read_gear(p1)
+    assert f.header.version_minor == 1  # as before 1.5: no 1.2+ feature in this file
+    assert all(g["compute"] in ("f32", "q8", "q4") for g in f.manifest["gears"])
+    assert all("float_nodes" not in g for g in f.manifest["gears"])
+    g, _, qplan = tiny
+    p2 = tmp_path / "b.gear"
+    write_gear(g, p2, ("fp32", "int8", "int4"), storage="exact", qplan=qplan)
+    assert p1.read_bytes() == p2.read_bytes()
+    assert gf.read_gear(_write(tiny, tmp_path / "c.gear", ("conv",))).header.version_minor == 5
+
+
+def _edit(path: Path, change) -> bytes:
+    base = gf.read_gear(path)
+    m = json.loads(bytes(base.section_bytes(0)))
+    change(m)
+    return rebuild(base, json.dumps(m).encode())
+
+
+def _int8(m):
+    return next(g for g in m["gears"] if g["name"] == "int8")
+
+
+def _node(m, name):
+    return next(k for k, n in enumerate(m["nodes"]) if n["name"] == name)
+
+
+HOSTILE = {
+    "float_nodes on a q8 gear": (
+        lambda m: _int8(m).update(compute="q8"),
+        "float_nodes",
+    ),
+    "q8+f32 without float_nodes": (lambda m: _int8(m).pop("float_nodes"), "float_nodes"),
+    "empty float_nodes": (lambda m: _int8(m).update(float_nodes=[]), "float_nodes"),
+    "index out of range": (lambda m: _int8(m).update(float_nodes=[0, 99]), "float_nodes"),
+    "not increasing": (lambda m: _int8(m).update(float_nodes=[0, 0]), "float_nodes"),
+    "not an integer": (lambda m: _int8(m).update(float_nodes=["conv"]), "float_nodes"),
+    "float node with int8 weights": (
+        lambda m: _int8(m).update(float_nodes=[_node(m, "conv"), _node(m, "dw")]),
+        "dw/w",
+    ),
+    "int8 node with float weights": (
+        lambda m: _int8(m).update(float_nodes=[_node(m, "dw")]),
+        "conv/w",
+    ),
+    "unknown compute token": (lambda m: _int8(m).update(compute="q8+f16"), "q8+f16"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_both_readers_refuse_bad_islands(tiny, tmp_path, case):
+    good = _write(tiny, tmp_path / "good.gear", ("conv",))
+    change, word = HOSTILE[case]
+    data = _edit(good, change)
+    bad = tmp_path / "bad.gear"
+    bad.write_bytes(data)
+    c_ok, c_msg = cpp_verdict(bad)
+    p_ok, p_msg = py_verdict(data)
+    assert not c_ok and not p_ok, (c_msg, p_msg)
+    assert word in c_msg and word in p_msg, (c_msg, p_msg)
+
+
+def test_close_islands_follows_the_heads():
+    """A float head's reshape and concatenation join it (else quantized again); a
+    weighted layer never joins by itself."""
+    g = tiny_graph()
+    assert close_islands(g, ["fc"]) == ["fc", "hs", "cat", "reshape", "pad", "softmax"]
+    assert close_islands(g, ["conv"]) == ["conv"]  # dw has weights: stays int8
+    assert close_islands(g, ["dw"]) == ["dw", "pool", "mul", "mean"]
+
+
+def test_heads_and_candidates():
+    g = tiny_graph()
+    assert candidates(g) == ["conv", "dw", "fc"]
+    assert heads(g) == ["fc"]  # the last weighted layer
+    # a layer whose constant another node reads is no candidate (it could not be float alone)
+    g.nodes[3].inputs[1] = "fc/b"  # MUL reads the FC's bias
+    assert candidates(g) == ["conv", "dw"]
+
+
+def _fragile_graph() -> Graph:
+    """x -> conv a -> conv b -> y, where b's output has one channel 500x the others: its
+    int8 output range crushes the small channels, so b alone in float fixes most error."""
+    rng = np.random.default_rng(3)
+    g = Graph()
+    g.add_tensor("x", (-1, 8, 8, 3))
+    for t in ("a", "y"):
+        g.add_tensor(t, (-1, 8, 8, 4))
+    wa = g.add_const("a/w", rng.normal(size=(4, 3, 3, 3)).astype(np.float32) * 0.3)
+    wb = rng.normal(size=(4, 1, 1, 4)).astype(np.float32) * 0.3
+    wb[0] *= 500.0
+    wb = g.add_const("b/w", wb)
+    conv = {"stride": [1, 1], "dilation": [1, 1], "padding": "SAME", "activation": "NONE"}
+    g.add_node(Node("a", "CONV_2D", ["x", wa, None], ["a"], dict(conv)))
+    g.add_node(Node("b", "CONV_2D", ["a", wb, None], ["y"], dict(conv)))
+    g.inputs, g.outputs = ["x"], ["y"]
+    g.validate(format_only=True)
+    return g
+
+
+def test_auto_choice_keeps_the_fragile_layer_in_float():
+    g = _fragile_graph()
+    x = np.random.default_rng(4).normal(size=(32, 8, 8, 3)).astype(np.float32)
+    qplan = quantize_graph(g, calibrate(g, [{"x": x}], progress=False, warn=False))
+    ref = [run_graph(g, x)["y"]]
+    choice = choose_float_layers(g, qplan, [x], ref, budget=1)
+    assert choice.layers == ["b"], choice
+    assert choice.error_islands < 0.2 * choice.error_int8
+    assert choice.gains["b"] > 10 * max(choice.gains["a"], 0.0)
+    assert "b" in choice.note()
+
+
+def test_convert_float_layers(tmp_path):
+    """gs.convert(float_layers=[...]): the named layer (and the weightless tail after it)
+    computes in float in the int8 gear, reported; unknown names are refused by name."""
+    keras = pytest.importorskip("keras")
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 2)),
+            layers.Conv2D(4, 3, activation="relu", name="body"),
+            layers.Flatten(name="flat"),
+            layers.Dense(3, name="head"),
+            layers.Softmax(name="probs"),
+        ]
+    )
+    x = np.random.default_rng(5).standard_normal((32, 8, 8, 2)).astype(np.float32)
+    out = tmp_path / "m.gear"
+    report = gs.convert(
+        model, out, gears=("fp32", "int8"), calibration=x, progress=False, float_layers=["head"]
+    )
+    assert report.float_layers[0] == "head" and "body" not in report.float_layers
+    assert any("float islands: head" in n for n in report.gear("int8").notes)
+    rt = gs.Runtime(out, gear="int8")
+    assert rt.gear_info["int8"]["compute"] == "q8+f32"
+    np.testing.assert_allclose(
+        rt.run(x), run_gear(gf.read_gear(out), "int8", x)["probs"], rtol=1e-5, atol=1e-6
+    )
+    with pytest.raises(ValueError, match=r"no layer named.*'nope'"):
+        gs.convert(
+            model, out, gears=("int8",), calibration=x, progress=False, float_layers=["nope"]
+        )
