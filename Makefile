@@ -70,6 +70,12 @@ test-tsan: deps
 	$(CMAKE) --build build-tsan -j $(JOBS) --target gearshift_tests
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/gearshift_tests --gtest_filter='Runtime*:Prepare*'
 
+# The C++ tests and the runtime's Python tests against an ASan+UBSan build
+# (gcc, -O1) of the runtime and the extension, in build-asan/; see
+# scripts/test_asan.sh (ASAN_PYTEST=tests/python runs every Python test).
+test-asan: deps
+	PY=$(PY) CMAKE=$(CMAKE) JOBS=$(JOBS) bash scripts/test_asan.sh
+
 # Fuzzing (fuzz/): libFuzzer harnesses for the .gear loader and for
 # load-then-run on every gear (clang, ASan+UBSan), and an atheris target for
 # the TFLite importer; each runs FUZZ_SECONDS on one core and a crash fails
