@@ -50,10 +50,15 @@ rm -rf "$OUT/pkg/gearshift/converters" "$OUT/pkg/gearshift/_boards" "$OUT/pkg/ge
 cp -r converters "$OUT/pkg/gearshift/converters"
 cp -r boards "$OUT/pkg/gearshift/_boards"
 cp "$OUT"/_core*.so "$OUT/pkg/gearshift/"
-libasan=$(g++ -print-file-name=libasan.so)
+# libstdc++ is preloaded too: the interpreter does not link it, and libasan's
+# __cxa_throw interceptor must find it at start-up (else the first C++
+# exception of any extension, matplotlib's for one, aborts in a CHECK).
+preload="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libstdc++.so)"
 start=$(date +%s)
+# --capture=sys: pytest captures Python's output only, so a sanitizer report
+# (written to fd 2 as the process dies) stays in the log.
 # shellcheck disable=SC2086  # PYTEST is a list of paths
-env LD_PRELOAD="$libasan" ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 PYTHONPATH="$PWD/$OUT/pkg" \
-  "$PY" -m pytest -q -p no:cacheprovider $PYTEST
+env LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 PYTHONPATH="$PWD/$OUT/pkg" \
+  "$PY" -m pytest -q -p no:cacheprovider --capture=sys $PYTEST
 py_s=$(( $(date +%s) - start ))
 echo "test-asan: build ${build_s}s, C++ tests ${cpp_s}s, Python tests ${py_s}s under ASan+UBSan"
