@@ -12,7 +12,7 @@ JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all demo test test-cpp test-tsan test-python test-arm test-arm-python install dev deps sysdeps lint fmt bench icount clean
+.PHONY: all demo test test-cpp test-tsan test-asan fuzz test-python test-arm test-arm-python install dev deps sysdeps lint fmt bench icount clean
 
 all: test
 
@@ -70,6 +70,24 @@ test-tsan: deps
 		-DCMAKE_CXX_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
 	$(CMAKE) --build build-tsan -j $(JOBS) --target gearshift_tests
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/gearshift_tests --gtest_filter='Runtime*:Prepare*'
+
+# The C++ tests and the runtime's Python tests against an ASan+UBSan build
+# (gcc, -O1) of the runtime and the extension, in build-asan/; see
+# scripts/test_asan.sh (ASAN_PYTEST=tests/python runs every Python test).
+test-asan: deps
+	PY=$(PY) CMAKE=$(CMAKE) JOBS=$(JOBS) bash scripts/test_asan.sh
+
+# Fuzzing (fuzz/): libFuzzer harnesses for the .gear loader and for
+# load-then-run on every gear (clang, ASan+UBSan), and an atheris target for
+# the TFLite importer; each runs FUZZ_SECONDS on one core and a crash fails
+# the target (fuzz/run.sh says where the input is). Not part of `make test`.
+# `install` first: the atheris target fuzzes the installed converters.
+FUZZ_SECONDS ?= 60
+fuzz: install
+	@bash scripts/install_system_deps.sh --fuzz
+	@$(PY) -c "import atheris" 2>/dev/null || $(PIP) install -q atheris || \
+		echo "note: atheris not installable here; the TFLite importer target will skip"
+	FUZZ_SECONDS=$(FUZZ_SECONDS) PY=$(PY) CMAKE=$(CMAKE) JOBS=$(JOBS) bash fuzz/run.sh
 
 # pytest exits 5 when it collects no test; that is a failure of the suite
 # layout, not a pass, so it is reported as such.

@@ -22,15 +22,17 @@ Unsupported ops are found before any work: :func:`check_ops` raises one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .ir import Graph, IoSpec, Node
+from .ir import Graph, IoSpec, IRError, Node
 from .quant_ref import QParams
 from .quantize import QuantPlan
 from .tflite_file import TensorInfo, TFLiteFile, TFLiteFormatError, read_tflite
@@ -103,7 +105,15 @@ def import_tflite(source: str | os.PathLike[str] | bytes | TFLiteFile) -> TFLite
     docstring."""
     tf = source if isinstance(source, TFLiteFile) else read_tflite(source)
     check_ops(tf)
-    return _Importer(tf).run()
+    try:
+        return _Importer(tf).run()
+    except IRError as e:
+        # The graph built from the file breaks an IR invariant (fuzzing found, e.g.,
+        # a tensor with a zero dimension): an inconsistent file, reported as such.
+        raise TFLiteImportError(
+            f"{tf.path}: the model's tensors are inconsistent ({e}); check that the "
+            "file loads in LiteRT and re-export it"
+        ) from None
 
 
 def _short(name: str) -> str:
@@ -363,6 +373,19 @@ class _Importer:
 
     def convert_op(self, name: str, op: Any) -> None:
         ins, outs = _ints(op.inputs), _ints(op.outputs)
+        if not outs:
+            raise self.fail("the operator has no output")
+        try:
+            self._convert_op(name, op, ins, outs)
+        except IndexError:
+            # The handlers read the operands their op has in TFLite's schema; a file
+            # with fewer (fuzzing found them) is refused here rather than crashing.
+            raise self.fail(
+                f"{len(ins)} input(s) and {len(outs)} output(s) are fewer operands than "
+                f"{name} has in TFLite"
+            ) from None
+
+    def _convert_op(self, name: str, op: Any, ins: list[int], outs: list[int]) -> None:
         opts = op.builtinOptions
         all_const = all(i < 0 or self.is_const(i) for i in ins)
         if name in ("DEQUANTIZE", "DENSIFY", "QUANTIZE") and all_const:
@@ -374,15 +397,28 @@ class _Importer:
             self.ints[outs[0]] = np.asarray(self.info(ins[0]).shape, np.int32)
             return
         if all_const and self.info(outs[0]).type_name in ("int32", "int64"):
-            self.ints[outs[0]] = fold_ints(self, name, ins, outs[0], opts)
+            with self._numpy_errors(name):
+                self.ints[outs[0]] = fold_ints(self, name, ins, outs[0], opts)
             return
         if all_const and name in _FOLDABLE:
-            self.fold(name, ins, outs)
+            with self._numpy_errors(name):
+                self.fold(name, ins, outs)
             return
         handler = _HANDLERS.get(name)
         if handler is None:  # check_ops guarantees this does not happen
             raise self.fail("unsupported operator")
         handler(self, ins, outs, opts, op)
+
+    @contextlib.contextmanager
+    def _numpy_errors(self, name: str) -> Iterator[None]:
+        """Constants computed here with numpy (shape arithmetic, reshapes) whose shapes
+        or values disagree (fuzzing found them) fail as the file's error, not numpy's."""
+        try:
+            yield
+        except TFLiteImportError:
+            raise
+        except (ValueError, IndexError, TypeError, ZeroDivisionError) as e:
+            raise self.fail(f"cannot compute {name} on the file's constants: {e}") from None
 
     def fold(self, name: str, ins: list[int], outs: list[int]) -> None:
         """Shape-only ops on constants (weights reshaped/transposed in the file)."""

@@ -1,0 +1,36 @@
+"""The TFLite importer on the inputs its fuzzer (fuzz/fuzz_tflite_importer.py) found
+crashing it: each must now fail with the importer's own error, saying what is wrong,
+with the builtin numpy reader and with the schema module alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gearshift.converters.import_tflite import TFLiteImportError, import_tflite
+from gearshift.converters.tflite_file import read_tflite
+
+CORPUS = Path(__file__).resolve().parents[2] / "fuzz" / "corpus" / "tflite"
+# file -> what the error must say (before the fixes: IRError, IndexError, ZeroDivisionError)
+EXPECTED = {
+    "regress_irerror_zero_dim.tflite": "tensors are inconsistent .*bad dimension 0",
+    "regress_no_output.tflite": r"DEPTHWISE_CONV_2D\): the operator has no output",
+    "regress_slice_empty.tflite": r"STRIDED_SLICE\): cannot compute STRIDED_SLICE",
+}
+
+pytestmark = pytest.mark.skipif(
+    not CORPUS.is_dir(), reason="fuzz/corpus is not part of this copy of the tests"
+)
+
+
+def test_every_regression_seed_is_checked():
+    assert sorted(p.name for p in CORPUS.glob("regress_*.tflite")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("reader", ["builtin", "auto"])
+def test_fuzz_finding_fails_with_the_importers_error(name, reader):
+    data = (CORPUS / name).read_bytes()
+    with pytest.raises(TFLiteImportError, match=EXPECTED[name]):
+        import_tflite(read_tflite(data, reader=reader))
