@@ -196,6 +196,18 @@ std::shared_ptr<const void> PackedWeightsCache::GetQ8Depthwise(const Q8DwconvKer
                       *bytes, [&](void* out) { PackQ8Depthwise(p, q, kernel, w, bias, out); });
 }
 
+namespace {
+
+// w's half bits: in place in the file, or derived (rounded) into *tmp.
+const uint16_t* HalfBits(const F16Tensor& w, std::vector<uint16_t>* tmp) {
+  if (const uint16_t* h = w.InPlace()) return h;
+  tmp->resize(static_cast<size_t>(w.elements));
+  w.Derive(tmp->data());
+  return tmp->data();
+}
+
+}  // namespace
+
 std::shared_ptr<const void> PackedWeightsCache::GetF16w(const F16wGemmKernel& kernel, int64_t n,
                                                         int64_t k, const F16Tensor& w,
                                                         const float* bias, size_t* bytes) {
@@ -206,12 +218,7 @@ std::shared_ptr<const void> PackedWeightsCache::GetF16w(const F16wGemmKernel& ke
   const auto* bias_id = reinterpret_cast<const int32_t*>(bias);
   return FindOrPackQ8({&w, bias_id, n, k, kernel.nr, -1, 0, 0, {}, {}, 0}, *bytes, [&](void* out) {
     std::vector<uint16_t> tmp;
-    const uint16_t* h = w.InPlace();
-    if (h == nullptr) {
-      tmp.resize(static_cast<size_t>(w.elements));
-      w.Derive(tmp.data());
-      h = tmp.data();
-    }
+    const uint16_t* h = HalfBits(w, &tmp);
     PackF16wGemmWeights(un, uk, nr, h, bias, out);
   });
 }
@@ -225,12 +232,7 @@ std::shared_ptr<const void> PackedWeightsCache::GetF16(const F16GemmKernel& kern
   const auto* bias_id = reinterpret_cast<const int32_t*>(bias);
   return FindOrPackQ8({&w, bias_id, n, k, kernel.nr, -3, 0, 0, {}, {}, 0}, *bytes, [&](void* out) {
     std::vector<uint16_t> tmp;
-    const uint16_t* h = w.InPlace();
-    if (h == nullptr) {
-      tmp.resize(static_cast<size_t>(w.elements));
-      w.Derive(tmp.data());
-      h = tmp.data();
-    }
+    const uint16_t* h = HalfBits(w, &tmp);
     PackF16GemmWeights(un, uk, nr, h, bias, out);
   });
 }
