@@ -17,14 +17,16 @@ workers need gearshift and TensorFlow installed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["scan_on_ray"]
+__all__ = ["ray_session", "scan_on_ray"]
 
 
 def _import_ray() -> Any:
@@ -36,6 +38,26 @@ def _import_ray() -> Any:
             "or leave ray unset to scan in this process"
         ) from None
     return ray
+
+
+@contextlib.contextmanager
+def ray_session(address: Any) -> Iterator[Any]:
+    """The ``ray`` module, initialised: the Ray already running in this process, or
+    one started for the block (``address`` True: local; a string: that cluster)
+    and shut down after it."""
+    ray = _import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    ray.init(
+        address=None if address is True else str(address),
+        include_dashboard=False,
+        log_to_driver=False,
+    )
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
 
 
 def _model_bytes(model: Any) -> bytes:
@@ -83,16 +105,7 @@ def scan_on_ray(
     """``(loss, accuracy)`` per configuration, in ``configs`` order, computed on Ray."""
     import keras
 
-    ray = _import_ray()
-    started = False
-    if not ray.is_initialized():
-        ray.init(
-            address=None if address is True else str(address),
-            include_dashboard=False,
-            log_to_driver=False,
-        )
-        started = True
-    try:
+    with ray_session(address) as ray:
         loss = (
             keras.losses.serialize(loss_fn) if isinstance(loss_fn, keras.losses.Loss) else loss_fn
         )
@@ -111,6 +124,3 @@ def scan_on_ray(
             results.append((float(r[0]), float(r[1])))
             bar.update()
         return results
-    finally:
-        if started:
-            ray.shutdown()

@@ -176,18 +176,9 @@ def sweep(
                 rep.models.append(net)
                 bar.update()
             return rep
-        from .parallel import _import_ray
+        from .parallel import ray_session
 
-        ray_mod = _import_ray()
-        started = False
-        if not ray_mod.is_initialized():
-            ray_mod.init(
-                address=None if ray is True else str(ray),
-                include_dashboard=False,
-                log_to_driver=False,
-            )
-            started = True
-        try:
+        with ray_session(ray) as ray_mod:
             task = ray_mod.remote(num_cpus=1)(_remote_run)
             model_ref = ray_mod.put(_to_bytes(model))
             arrays_ref = ray_mod.put((x, y, xv, yv))
@@ -197,7 +188,4 @@ def sweep(
                 rep.rows.append(row)
                 rep.models.append(_from_bytes(blob))
                 bar.update()
-        finally:
-            if started:
-                ray_mod.shutdown()
     return rep
