@@ -56,6 +56,19 @@ def mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
 
 
+def _compiled(model, decay_steps: int):
+    """Adam at 2e-3 (cosine-decayed to 0 over ``decay_steps`` when given), sparse CE."""
+    import keras
+
+    lr = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps) if decay_steps else 2e-3
+    model.compile(
+        optimizer=keras.optimizers.Adam(lr),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
 def cnn(width: float = 1.0, seed: int = 0, decay_steps: int = 0):
     """The MNIST CNN of bench_gears.py, its widths scaled by ``width``; Adam at 2e-3,
     cosine-decayed to 0 over ``decay_steps`` when given (the dense model: a teacher
@@ -80,13 +93,7 @@ def cnn(width: float = 1.0, seed: int = 0, decay_steps: int = 0):
     x = layers.Dropout(0.3)(x)
     out = layers.Dense(10, activation="softmax", name="probs")(x)
     model = keras.Model(inp, out, name=f"mnist_cnn_w{width:g}")
-    lr = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps) if decay_steps else 2e-3
-    model.compile(
-        optimizer=keras.optimizers.Adam(lr),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+    return _compiled(model, decay_steps)
 
 
 def mobilenet(width: float = 1.0, seed: int = 0, decay_steps: int = 0):
@@ -133,13 +140,7 @@ def mobilenet(width: float = 1.0, seed: int = 0, decay_steps: int = 0):
     x = layers.Dropout(0.2)(x)
     out = layers.Dense(10, activation="softmax", name="probs")(x)
     model = keras.Model(inp, out, name=f"mnist_mobilenet_w{width:g}")
-    lr = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps) if decay_steps else 2e-3
-    model.compile(
-        optimizer=keras.optimizers.Adam(lr),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+    return _compiled(model, decay_steps)
 
 
 MODELS = {"cnn": cnn, "mobilenet": mobilenet}
