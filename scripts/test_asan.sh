@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 CMAKE=${CMAKE:-.venv/bin/cmake}
 NINJA=${NINJA:-$(dirname "$CMAKE")/ninja}
+# absolute: CMake's compiler checks run ninja from their own scratch folders
+NINJA=$(cd "$(dirname "$NINJA")" && pwd)/$(basename "$NINJA")
 JOBS=${JOBS:-2}
 OUT=build-asan
 DEFAULT_PYTEST="tests/python/test_api.py tests/python/test_corrupt_files.py
