@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 The gearshift authors.
 //
-// ThreadPool implementation: atomics for the hand-off, with a bounded spin
-// before falling back to a mutex and condition variables, so back-to-back
-// kernel calls do not pay a sleep/wake-up each while an idle pool sleeps.
+// ThreadPool implementation: atomics for the hand-off and for claiming
+// chunks, with a bounded spin before falling back to a mutex and condition
+// variables, so back-to-back kernel calls do not pay a sleep/wake-up each
+// while an idle pool sleeps.
 #include "thread_pool.h"
 
 #include <algorithm>
@@ -41,13 +42,21 @@ bool SpinUntil(Pred done, std::chrono::microseconds budget) {
 constexpr std::chrono::microseconds kWorkerSpin{200};
 constexpr std::chrono::microseconds kCallerSpin{2000};
 
+// Chunks per thread a job is cut into (when it has enough items): a worker
+// the OS runs late then delays the job by about one chunk, not by the
+// share a fixed split would have given it. More chunks cost a claim (one
+// compare-and-swap) and a kernel's per-call setup each.
+constexpr int64_t kChunksPerThread = 4;
+// claim_ packs (job << 32 | chunks << 16 | next chunk).
+constexpr uint64_t kField = 0xffff;
+
 }  // namespace
 
 ThreadPool::ThreadPool(int threads, int64_t min_cost_per_thread)
     : threads_(std::max(1, threads)), min_cost_per_thread_(min_cost_per_thread) {
   workers_.reserve(threads_ - 1);
   for (int i = 1; i < threads_; ++i) {
-    workers_.emplace_back([this, i] { WorkerLoop(i); });
+    workers_.emplace_back([this] { WorkerLoop(); });
   }
 }
 
@@ -61,7 +70,7 @@ ThreadPool::~ThreadPool() {
 }
 
 // Chunk c of `chunks` over [0, n): the same split for the same (n, chunks).
-static inline void ChunkBounds(int64_t n, int chunks, int c, int64_t* b, int64_t* e) {
+static inline void ChunkBounds(int64_t n, int64_t chunks, int64_t c, int64_t* b, int64_t* e) {
   *b = n * c / chunks;
   *e = n * (c + 1) / chunks;
 }
@@ -69,9 +78,9 @@ static inline void ChunkBounds(int64_t n, int chunks, int c, int64_t* b, int64_t
 void ThreadPool::RunChunks(int64_t n, int64_t min_per_thread, ChunkFn fn, void* ctx) {
   if (n <= 0) return;
   const int64_t min_items = std::max<int64_t>(1, min_per_thread);
-  const int chunks = static_cast<int>(
-      std::min<int64_t>(threads_, std::max<int64_t>(1, n / min_items)));
-  if (chunks <= 1) {
+  const int64_t most = std::min<int64_t>(threads_ * kChunksPerThread, kField);
+  const int chunks = static_cast<int>(std::min<int64_t>(most, std::max<int64_t>(1, n / min_items)));
+  if (chunks <= 1 || threads_ == 1) {
     fn(ctx, 0, n);
     return;
   }
@@ -79,24 +88,52 @@ void ThreadPool::RunChunks(int64_t n, int64_t min_per_thread, ChunkFn fn, void* 
   ctx_ = ctx;
   n_ = n;
   chunks_ = chunks;
-  pending_.store(threads_ - 1, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  // Only this thread writes generation_ (RunChunks is not reentrant).
+  const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
+  const auto job = static_cast<uint32_t>(gen);
+  claim_.store(uint64_t{job} << 32 | static_cast<uint64_t>(chunks) << 16,
+               std::memory_order_release);
   {
     // Under mu_ so a worker about to sleep cannot miss the new generation.
     std::lock_guard<std::mutex> lock(mu_);
-    generation_.fetch_add(1, std::memory_order_release);
+    generation_.store(gen, std::memory_order_release);
   }
   work_cv_.notify_all();
-  int64_t b, e;
-  ChunkBounds(n, chunks, 0, &b, &e);
-  fn(ctx, b, e);
-  auto all_done = [this] { return pending_.load(std::memory_order_acquire) == 0; };
+  ClaimAndRun(job);
+  auto all_done = [this] { return done_.load(std::memory_order_acquire) == chunks_; };
   if (!SpinUntil(all_done, kCallerSpin)) {
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, all_done);
   }
 }
 
-void ThreadPool::WorkerLoop(int worker_index) {
+int ThreadPool::ClaimAndRun(uint32_t job) {
+  int ran = 0;
+  uint64_t cur = claim_.load(std::memory_order_acquire);
+  for (;;) {
+    if (static_cast<uint32_t>(cur >> 32) != job) return ran;  // a later job's word
+    const uint64_t chunks = (cur >> 16) & kField;
+    const uint64_t c = cur & kField;
+    if (c >= chunks) return ran;  // every chunk is taken
+    // On failure cur is reloaded and checked again.
+    if (!claim_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+      continue;
+    }
+    int64_t b, e;
+    ChunkBounds(n_, static_cast<int64_t>(chunks), static_cast<int64_t>(c), &b, &e);
+    fn_(ctx_, b, e);
+    ++ran;
+    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<int>(chunks)) {
+      std::lock_guard<std::mutex> lock(mu_);  // pairs with the caller's sleep
+      done_cv_.notify_one();
+    }
+    cur = claim_.load(std::memory_order_acquire);
+  }
+}
+
+void ThreadPool::WorkerLoop() {
   uint64_t seen = 0;
   for (;;) {
     uint64_t gen = seen;
@@ -110,15 +147,7 @@ void ThreadPool::WorkerLoop(int worker_index) {
     }
     if (stop_.load(std::memory_order_acquire)) return;
     seen = gen;
-    if (worker_index < chunks_) {
-      int64_t b, e;
-      ChunkBounds(n_, chunks_, worker_index, &b, &e);
-      fn_(ctx_, b, e);
-    }
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lock(mu_);  // pairs with the caller's sleep
-      done_cv_.notify_one();
-    }
+    ClaimAndRun(static_cast<uint32_t>(gen));
   }
 }
 

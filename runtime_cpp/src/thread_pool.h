@@ -2,11 +2,21 @@
 // Copyright 2026 The gearshift authors.
 //
 // ThreadPool: a small pool of persistent workers owned by one Runtime (no
-// global state). ParallelFor splits [0, n) into one contiguous chunk per
-// thread, the calling thread taking the first; because each index is handled
-// by exactly one thread and the split never changes the work done per index,
-// kernels that compute each output element inside one index give bit-identical
-// results for every thread count. With one thread everything runs inline.
+// global state). ParallelFor splits [0, n) into a few contiguous chunks per
+// thread, which the calling thread and the workers claim one at a time until
+// none is left; because each index is handled by exactly one thread and the
+// split never changes the work done per index, kernels that compute each
+// output element inside one index give bit-identical results for every
+// thread count and every claiming order. With one thread everything runs
+// inline.
+//
+// Why claiming rather than one fixed chunk per thread: on a board the pool
+// shares its cores with other processes (a camera pipeline, the UI). A
+// worker that the OS has not scheduled yet would hold its fixed chunk and
+// the caller would wait for it; here the caller (and any worker that is
+// running) takes the chunks nobody has claimed, so a late worker costs at
+// most the one chunk it is in, and a job never waits for a worker that has
+// not started it.
 #ifndef GEARSHIFT_THREAD_POOL_H_
 #define GEARSHIFT_THREAD_POOL_H_
 
@@ -42,15 +52,15 @@ class ThreadPool {
   template <typename F>
   void ParallelFor(int64_t n, int64_t min_per_thread, F&& fn) {
     using Fn = std::remove_reference_t<F>;
-    RunChunks(n, min_per_thread,
-              [](void* ctx, int64_t b, int64_t e) { (*static_cast<Fn*>(ctx))(b, e); },
-              const_cast<void*>(static_cast<const void*>(&fn)));
+    RunChunks(
+        n, min_per_thread, [](void* ctx, int64_t b, int64_t e) { (*static_cast<Fn*>(ctx))(b, e); },
+        const_cast<void*>(static_cast<const void*>(&fn)));
   }
 
  private:
   using ChunkFn = void (*)(void* ctx, int64_t begin, int64_t end);
   void RunChunks(int64_t n, int64_t min_per_thread, ChunkFn fn, void* ctx);
-  void WorkerLoop(int worker_index);
+  void WorkerLoop();
 
   const int threads_;
   const int64_t min_cost_per_thread_;
@@ -58,20 +68,28 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  // Current job. The caller writes fn_..chunks_ and then bumps generation_
-  // (release, under mu_); a worker that sees the new generation (acquire) may
-  // read them until it decrements pending_. Every worker decrements pending_
-  // once per job, taking part or not, so the caller cannot overwrite a job a
-  // worker is still reading. Waits spin briefly before sleeping: the ops of one
-  // inference come back to back, and a futex round trip per op would cost more
-  // than a small op's work (pthreadpool and XNNPACK spin for the same reason).
+  // Claims chunks of the job `job` (claim_'s tag) until none is left; returns
+  // how many this thread ran.
+  int ClaimAndRun(uint32_t job);
+
+  // Current job. The caller writes fn_, ctx_, n_, resets done_, then
+  // publishes claim_ = (job << 32 | chunks << 16 | 0) (release) and bumps
+  // generation_ under mu_ to wake sleepers. A thread runs chunk i only after
+  // a compare-and-swap moved claim_ from (job, chunks, i) to i + 1 (acquire),
+  // so it reads fn_..n_ of that job; the caller overwrites them only after
+  // done_ reached chunks, i.e. after every claimed chunk finished. A worker
+  // that wakes late sees another job's tag (or no chunk left) and touches
+  // nothing. Waits spin briefly before sleeping: the ops of one inference
+  // come back to back, and a futex round trip per op would cost more than a
+  // small op's work (pthreadpool and XNNPACK spin for the same reason).
   std::atomic<uint64_t> generation_{0};
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int> done_{0};
   std::atomic<bool> stop_{false};
-  std::atomic<int> pending_{0};
   ChunkFn fn_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0;
-  int chunks_ = 0;
+  int chunks_ = 0;  // the caller's copy (workers read claim_'s)
 };
 
 }  // namespace gearshift
