@@ -549,6 +549,27 @@ def build_info(
     }
 
 
+def reset_build_folders(work: Path, link_plan: str) -> bool:
+    """Removes the CMake build folders under ``work`` unless they were configured
+    for ``link_plan`` (recorded in ``work/link-plan.json``), and records it.
+
+    The sysroot's flags enter CMake's cached CMAKE_CXX_FLAGS at the first
+    configure only, so another link plan needs fresh folders; so do folders
+    left by a gearshift that wrote no record (they were configured without a
+    sysroot, and would link against the cross compiler's newer glibc).
+    Returns whether anything was removed."""
+    stamp = work / "link-plan.json"
+    folders = [work / "cmake", work / "wheel"]
+    stale = any(f.exists() for f in folders) and (
+        not stamp.is_file() or stamp.read_text(encoding="utf-8") != link_plan
+    )
+    if stale:
+        for f in folders:
+            shutil.rmtree(f, ignore_errors=True)
+    stamp.write_text(link_plan, encoding="utf-8")
+    return stale
+
+
 def build(
     board_name: str,
     out: str | Path | None = None,
@@ -581,14 +602,9 @@ def build(
     extension = wheel and board.python_supported
     plan = plan_link(board, tools, src, sysroot, logf=logf, log=log, extension=extension)
 
-    # The sysroot's flags enter CMake's cached CMAKE_CXX_FLAGS at the first
-    # configure only: another link plan needs fresh build folders.
-    stamp = work / "link-plan.json"
-    want = json.dumps({"tools": plan.cmake_args(True), "ext": plan.cmake_args(False)})
-    if stamp.is_file() and stamp.read_text(encoding="utf-8") != want:
-        shutil.rmtree(work / "cmake", ignore_errors=True)
-        shutil.rmtree(work / "wheel", ignore_errors=True)
-    stamp.write_text(want, encoding="utf-8")
+    reset_build_folders(
+        work, json.dumps({"tools": plan.cmake_args(True), "ext": plan.cmake_args(False)})
+    )
 
     # 1. runtime library and tools
     what = f"{board.triple or 'native'} {' '.join(board.cflags)}"

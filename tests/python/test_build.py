@@ -393,3 +393,22 @@ def test_unpack_source_lays_out_the_tree_and_keeps_unchanged_files(tmp_path, mon
     assert kept.stat().st_mtime == 1_000_000  # unchanged bytes: not rewritten
     assert not (dest / "runtime_cpp/src/gone.cc").exists()
     assert (dest / "CMakeLists.txt").read_text().endswith("# changed")
+
+
+def test_reset_build_folders(tmp_path):
+    """Build folders configured for another link plan, or by a gearshift that
+    recorded none (configured without a sysroot), are made afresh."""
+    work = tmp_path / ".build"
+    (work / "cmake").mkdir(parents=True)
+    (work / "cmake" / "CMakeCache.txt").write_text("stale")
+    assert gb.reset_build_folders(work, "plan-a")  # no record: stale
+    assert not (work / "cmake").exists()
+    (work / "cmake").mkdir()
+    assert not gb.reset_build_folders(work, "plan-a")  # same plan: kept
+    assert (work / "cmake").exists()
+    (work / "wheel").mkdir()
+    assert gb.reset_build_folders(work, "plan-b")  # another plan: both removed
+    assert not (work / "cmake").exists() and not (work / "wheel").exists()
+    assert (work / "link-plan.json").read_text() == "plan-b"
+    (tmp_path / "fresh").mkdir()
+    assert not gb.reset_build_folders(tmp_path / "fresh", "plan-a")  # nothing to remove
