@@ -550,24 +550,27 @@ def build_info(
 
 
 def reset_build_folders(work: Path, link_plan: str) -> bool:
-    """Removes the CMake build folders under ``work`` unless they were configured
-    for ``link_plan`` (recorded in ``work/link-plan.json``), and records it.
+    """Removes each CMake build folder under ``work`` (``cmake``, ``wheel``)
+    unless it was configured for ``link_plan`` (recorded in the folder itself,
+    ``.gearshift-link-plan``), and records it in each.
 
     The sysroot's flags enter CMake's cached CMAKE_CXX_FLAGS at the first
     configure only, so another link plan needs fresh folders; so do folders
-    left by a gearshift that wrote no record (they were configured without a
-    sysroot, and would link against the cross compiler's newer glibc).
-    Returns whether anything was removed."""
-    stamp = work / "link-plan.json"
-    folders = [work / "cmake", work / "wheel"]
-    stale = any(f.exists() for f in folders) and (
-        not stamp.is_file() or stamp.read_text(encoding="utf-8") != link_plan
-    )
-    if stale:
-        for f in folders:
-            shutil.rmtree(f, ignore_errors=True)
-    stamp.write_text(link_plan, encoding="utf-8")
-    return stale
+    a gearshift that recorded no plan there configured (without a sysroot:
+    they would link against the cross compiler's newer glibc). Returns
+    whether anything was removed."""
+    removed = False
+    for folder in (work / "cmake", work / "wheel"):
+        stamp = folder / ".gearshift-link-plan"
+        if folder.exists() and (
+            not stamp.is_file() or stamp.read_text(encoding="utf-8") != link_plan
+        ):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed = True
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(link_plan, encoding="utf-8")
+    (work / "link-plan.json").unlink(missing_ok=True)  # where earlier versions kept one
+    return removed
 
 
 def build(

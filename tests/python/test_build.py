@@ -397,18 +397,19 @@ def test_unpack_source_lays_out_the_tree_and_keeps_unchanged_files(tmp_path, mon
 
 def test_reset_build_folders(tmp_path):
     """Build folders configured for another link plan, or by a gearshift that
-    recorded none (configured without a sysroot), are made afresh."""
+    recorded none there (configured without a sysroot), are made afresh."""
     work = tmp_path / ".build"
     (work / "cmake").mkdir(parents=True)
     (work / "cmake" / "CMakeCache.txt").write_text("stale")
-    assert gb.reset_build_folders(work, "plan-a")  # no record: stale
-    assert not (work / "cmake").exists()
-    (work / "cmake").mkdir()
+    (work / "link-plan.json").write_text("plan-a")  # an older gearshift's record
+    assert gb.reset_build_folders(work, "plan-a")  # no record in the folder: stale
+    assert not (work / "cmake" / "CMakeCache.txt").exists()
+    (work / "cmake" / "CMakeCache.txt").write_text("configured for plan-a")
     assert not gb.reset_build_folders(work, "plan-a")  # same plan: kept
-    assert (work / "cmake").exists()
-    (work / "wheel").mkdir()
-    assert gb.reset_build_folders(work, "plan-b")  # another plan: both removed
-    assert not (work / "cmake").exists() and not (work / "wheel").exists()
-    assert (work / "link-plan.json").read_text() == "plan-b"
-    (tmp_path / "fresh").mkdir()
+    assert (work / "cmake" / "CMakeCache.txt").exists()
+    (work / "wheel" / "CMakeCache.txt").write_text("configured for plan-a")
+    assert gb.reset_build_folders(work, "plan-b")  # another plan: both made afresh
+    assert not (work / "cmake" / "CMakeCache.txt").exists()
+    assert not (work / "wheel" / "CMakeCache.txt").exists()
+    assert (work / "cmake" / ".gearshift-link-plan").read_text() == "plan-b"
     assert not gb.reset_build_folders(tmp_path / "fresh", "plan-a")  # nothing to remove
