@@ -219,7 +219,7 @@ TEST_P(F16DwconvUkernel, WithinTheHalfDotBoundOfTheExactSum) {
   std::mt19937 rng(63);
   int cases = 0;
   for (size_t channels : {1, 7, 8, 9, 15, 16, 17, 24, 33, 40, 96}) {
-    for (size_t taps : {1, 4, 8, 9, 10, 25}) {
+    for (size_t taps : {1, 4, 6, 8, 9, 10, 25}) {
       for (int variant = 0; variant < 2; ++variant) {
         std::vector<std::vector<float>> xs(taps);
         std::vector<std::vector<uint16_t>> xh(taps), wh(taps);
@@ -253,6 +253,42 @@ TEST_P(F16DwconvUkernel, WithinTheHalfDotBoundOfTheExactSum) {
     }
   }
   EXPECT_GT(cases, 100);
+}
+
+// The unrolled paths (4, 6, 9 and 25 taps; 9 taps x 16 channels in
+// assembly on AArch64) against the run-time loop, bit for bit: the same taps
+// plus one of zero input and zero weight, which takes the run-time loop and
+// adds exactly 0 last (equal as floats: -0 + 0 is +0).
+TEST_P(F16DwconvUkernel, UnrolledTapsEqualTheRunTimeLoop) {
+  const DwEntry& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP() << "CPU lacks " << IsaName(e.isa);
+  std::mt19937 rng(64);
+  for (size_t channels : {8, 16, 17, 32, 40, 48, 96, 144}) {
+    for (size_t taps : {4, 6, 9, 25}) {
+      for (int variant = 0; variant < 3; ++variant) {
+        std::vector<std::vector<uint16_t>> xh(taps + 1), wh(taps + 1);
+        std::vector<const uint16_t*> in(taps + 1), w(taps + 1);
+        for (size_t t = 0; t <= taps; ++t) {
+          xh[t] = ToHalf(Random(&rng, static_cast<int64_t>(channels)));
+          wh[t] = ToHalf(Random(&rng, static_cast<int64_t>(channels)));
+          if (t == taps) std::fill(wh[t].begin(), wh[t].end(), uint16_t{0});
+          in[t] = xh[t].data();
+          w[t] = wh[t].data();
+        }
+        std::fill(xh[taps].begin(), xh[taps].end(), uint16_t{0});
+        const std::vector<float> b = Random(&rng, static_cast<int64_t>(channels));
+        const float* bias = variant == 1 ? nullptr : b.data();
+        const float lo = variant == 2 ? 0.0f : -1e30f, hi = variant == 2 ? 0.5f : 1e30f;
+        std::vector<float> fixed(channels), loop(channels);
+        e.k.fn(channels, taps, in.data(), w.data(), bias, fixed.data(), lo, hi);
+        e.k.fn(channels, taps + 1, in.data(), w.data(), bias, loop.data(), lo, hi);
+        for (size_t c = 0; c < channels; ++c) {
+          ASSERT_EQ(fixed[c], loop[c]) << e.k.name << " channels=" << channels << " taps=" << taps
+                                       << " variant=" << variant << " c=" << c;
+        }
+      }
+    }
+  }
 }
 
 std::string DwName(const ::testing::TestParamInfo<DwEntry>& info) { return info.param.k.name; }

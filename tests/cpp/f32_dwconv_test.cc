@@ -4,10 +4,12 @@
 // fp32 depthwise microkernels (f32_dwconv.inc): every entry against the
 // exact (double) result at channel counts equal to, multiples of, below and
 // above its channel tile, plus 1 and a prime, with and without bias and
-// clamp, for 0..25 taps (9 and 25 have their own unrolled loops); entries
+// clamp, for 0..25 taps (4, 6, 9 and 25 have their own unrolled loops); entries
 // the CPU cannot run are skipped. The op built
 // on them must match the reference op within tolerance (tolerances.h) and be
 // bit-identical for 1, 2 and 3 threads.
+#include "kernels/f32_dwconv/f32_dwconv.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,7 +21,6 @@
 #include <vector>
 
 #include "dispatch.h"
-#include "kernels/f32_dwconv/f32_dwconv.h"
 #include "ops/conv.h"
 #include "thread_pool.h"
 #include "tolerances.h"
@@ -55,6 +56,43 @@ std::string EntryName(const ::testing::TestParamInfo<Entry>& info) { return info
 
 class F32DwconvUkernel : public ::testing::TestWithParam<Entry> {};
 
+// The unrolled paths (4, 6, 9 and 25 taps) against the run-time loop, bit
+// for bit: the same taps plus one of zero input and zero weight, which takes
+// the run-time loop and adds exactly 0 last (equal as floats: -0 + 0 is +0).
+TEST_P(F32DwconvUkernel, UnrolledTapsEqualTheRunTimeLoop) {
+  const Entry& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP() << "CPU lacks " << IsaName(e.isa);
+  std::mt19937 rng(4);
+  for (size_t channels : {4, 8, 16, 17, 32, 40, 96, 144}) {
+    for (size_t taps : {4, 6, 9, 25}) {
+      for (int variant = 0; variant < 3; ++variant) {
+        std::vector<std::vector<float>> x(taps + 1), w(taps + 1);
+        std::vector<const float*> in(taps + 1), wp(taps + 1);
+        for (size_t t = 0; t <= taps; ++t) {
+          x[t] = Random(&rng, static_cast<int64_t>(channels));
+          w[t] = Random(&rng, static_cast<int64_t>(channels));
+          if (t == taps) {
+            std::fill(x[t].begin(), x[t].end(), 0.0f);
+            std::fill(w[t].begin(), w[t].end(), 0.0f);
+          }
+          in[t] = x[t].data();
+          wp[t] = w[t].data();
+        }
+        const std::vector<float> b = Random(&rng, static_cast<int64_t>(channels));
+        const float* bias = variant == 1 ? nullptr : b.data();
+        const float lo = variant == 2 ? 0.0f : -1e30f, hi = variant == 2 ? 0.5f : 1e30f;
+        std::vector<float> fixed(channels), loop(channels);
+        e.fn(channels, taps, in.data(), wp.data(), bias, fixed.data(), lo, hi);
+        e.fn(channels, taps + 1, in.data(), wp.data(), bias, loop.data(), lo, hi);
+        for (size_t c = 0; c < channels; ++c) {
+          ASSERT_EQ(fixed[c], loop[c]) << e.name << " channels=" << channels << " taps=" << taps
+                                       << " variant=" << variant << " c=" << c;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(F32DwconvUkernel, MatchesExactAtChannelTileEdges) {
   const Entry& e = GetParam();
   if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP() << "CPU lacks " << IsaName(e.isa);
@@ -64,7 +102,7 @@ TEST_P(F32DwconvUkernel, MatchesExactAtChannelTileEdges) {
   for (int64_t c : {int64_t{1}, ct - 1, ct, ct + 1, 2 * ct, 3 * ct + 5, int64_t{13}, int64_t{4},
                     int64_t{8}, int64_t{9}, int64_t{23}}) {
     if (c < 1) continue;
-    for (size_t taps : {size_t{0}, size_t{1}, size_t{4}, size_t{9}, size_t{25}}) {
+    for (size_t taps : {size_t{0}, size_t{1}, size_t{4}, size_t{6}, size_t{9}, size_t{25}}) {
       for (int variant = 0; variant < 3; ++variant) {
         const auto in = Random(&rng, static_cast<int64_t>(taps) * c);
         const auto w = Random(&rng, static_cast<int64_t>(taps) * c);

@@ -35,6 +35,88 @@ inline void Store8(float* out, float16x8_t v) {
   vst1q_f32(out + 4, vcvt_high_f32_f16(v));
 }
 
+// 3x3 interior pixels (the bulk of every MobileNet-style depthwise layer),
+// 16 channels a step, in assembly: GCC 12 keeps the 18 walking pointers of
+// the intrinsics loop on the stack and re-derives them every step (25
+// instructions a step, beside 36 loads and multiply-adds); here each LD1
+// post-increments its own register (x0-x8 the taps' inputs, x9-x17 their
+// weights): 52 instructions a step instead of 82.
+// The same operations in the same order as Dwconv<9>: bit for bit.
+// Returns the channels done (a multiple of 16).
+template <bool kBias>
+size_t Dwconv9x16(size_t channels, const float16_t* const* input, const float16_t* const* weights,
+                  const float* bias, float* output, float16x8_t vlo, float16x8_t vhi) {
+  size_t steps = channels / 16;
+  if (steps == 0) return 0;
+  const float* b = bias;
+  float* out = output;
+  // clang-format off
+#define GS_F16DW_TAP(I, W, X0, X1, W0, W1) \
+  "ld1 {" X0 ".8h, " X1 ".8h}, [" I "], #32\n" \
+  "ld1 {" W0 ".8h, " W1 ".8h}, [" W "], #32\n" \
+  "fmla v0.8h, " X0 ".8h, " W0 ".8h\n" \
+  "fmla v1.8h, " X1 ".8h, " W1 ".8h\n"
+#define GS_F16DW_LOOP(BIAS) \
+  asm volatile( \
+      "ldp x0, x1, [%[in]]\n" \
+      "ldp x2, x3, [%[in], #16]\n" \
+      "ldp x4, x5, [%[in], #32]\n" \
+      "ldp x6, x7, [%[in], #48]\n" \
+      "ldr x8, [%[in], #64]\n" \
+      "ldp x9, x10, [%[wt]]\n" \
+      "ldp x11, x12, [%[wt], #16]\n" \
+      "ldp x13, x14, [%[wt], #32]\n" \
+      "ldp x15, x16, [%[wt], #48]\n" \
+      "ldr x17, [%[wt], #64]\n" \
+      "1:\n" \
+      BIAS \
+      GS_F16DW_TAP("x0", "x9", "v2", "v3", "v4", "v5") \
+      GS_F16DW_TAP("x1", "x10", "v6", "v7", "v16", "v17") \
+      GS_F16DW_TAP("x2", "x11", "v2", "v3", "v4", "v5") \
+      GS_F16DW_TAP("x3", "x12", "v6", "v7", "v16", "v17") \
+      GS_F16DW_TAP("x4", "x13", "v2", "v3", "v4", "v5") \
+      GS_F16DW_TAP("x5", "x14", "v6", "v7", "v16", "v17") \
+      GS_F16DW_TAP("x6", "x15", "v2", "v3", "v4", "v5") \
+      GS_F16DW_TAP("x7", "x16", "v6", "v7", "v16", "v17") \
+      GS_F16DW_TAP("x8", "x17", "v2", "v3", "v4", "v5") \
+      "fmax v0.8h, v0.8h, %[lo].8h\n" \
+      "fmax v1.8h, v1.8h, %[lo].8h\n" \
+      "fmin v0.8h, v0.8h, %[hi].8h\n" \
+      "fmin v1.8h, v1.8h, %[hi].8h\n" \
+      "fcvtl v18.4s, v0.4h\n" \
+      "fcvtl2 v19.4s, v0.8h\n" \
+      "fcvtl v20.4s, v1.4h\n" \
+      "fcvtl2 v21.4s, v1.8h\n" \
+      "st1 {v18.4s, v19.4s, v20.4s, v21.4s}, [%[out]], #64\n" \
+      "subs %[n], %[n], #1\n" \
+      "b.ne 1b\n" \
+      : [b] "+r"(b), [out] "+r"(out), [n] "+r"(steps) \
+      : [in] "r"(input), [wt] "r"(weights), [lo] "w"(vlo), [hi] "w"(vhi) \
+      : "cc", "memory", "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", \
+        "x12", "x13", "x14", "x15", "x16", "x17", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", \
+        "v16", "v17", "v18", "v19", "v20", "v21");
+#define GS_F16DW_BIAS \
+  "ld1 {v18.4s, v19.4s, v20.4s, v21.4s}, [%[b]], #64\n" \
+  "fcvtn v0.4h, v18.4s\n" \
+  "fcvtn2 v0.8h, v19.4s\n" \
+  "fcvtn v1.4h, v20.4s\n" \
+  "fcvtn2 v1.8h, v21.4s\n"
+#define GS_F16DW_ZERO \
+  "movi v0.16b, #0\n" \
+  "movi v1.16b, #0\n"
+  if (kBias) {
+    GS_F16DW_LOOP(GS_F16DW_BIAS);
+  } else {
+    GS_F16DW_LOOP(GS_F16DW_ZERO);
+  }
+  // clang-format on
+#undef GS_F16DW_ZERO
+#undef GS_F16DW_BIAS
+#undef GS_F16DW_LOOP
+#undef GS_F16DW_TAP
+  return channels / 16 * 16;
+}
+
 // kTaps > 0: the tap count, known at compile time; 0: `taps` at run time.
 template <size_t kTaps>
 void Dwconv(size_t channels, size_t taps, const float16_t* const* input,
@@ -49,6 +131,10 @@ void Dwconv(size_t channels, size_t taps, const float16_t* const* input,
     for (size_t t = 0; t < kTaps; ++t) {
       ip[t] = input[t];
       wp[t] = weights[t];
+    }
+    if (kTaps == 9) {
+      c = bias != nullptr ? Dwconv9x16<true>(channels, input, weights, bias, output, vlo, vhi)
+                          : Dwconv9x16<false>(channels, input, weights, bias, output, vlo, vhi);
     }
     for (; c + 16 <= channels; c += 16) {
       float16x8_t acc0 = Bias8(bias != nullptr ? bias + c : nullptr);

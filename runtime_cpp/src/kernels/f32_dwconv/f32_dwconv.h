@@ -21,11 +21,18 @@ using F32DwconvUkernelFn = void (*)(size_t channels, size_t taps, const float* c
                                     float* output, float lo, float hi);
 
 // Calls f(std::integral_constant<size_t, N>()) with N = taps for 9 and 25
-// (interior pixels of 3x3 and 5x5 filters, whose loops the kernels unroll)
-// and N = 0 (tap count known only at run time) otherwise.
+// (interior pixels of 3x3 and 5x5 filters, whose loops the kernels unroll),
+// 6 and 4 (a 3x3 filter's edge and corner pixels under SAME padding: on a
+// 112x112 output they are 1 in 28 pixels, and the run-time loop costs about
+// twice the unrolled one per tap) and N = 0 (tap count known only at run
+// time) otherwise. Either path adds the taps in the same order.
 template <typename F>
 void ByTapCount(size_t taps, F&& f) {
   switch (taps) {
+    case 4:
+      return f(std::integral_constant<size_t, 4>());
+    case 6:
+      return f(std::integral_constant<size_t, 6>());
     case 9:
       return f(std::integral_constant<size_t, 9>());
     case 25:
