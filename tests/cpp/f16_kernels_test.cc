@@ -184,13 +184,14 @@ TEST_P(F16GemmUkernel, ConversionRoundsToNearestHalf) {
   const GemmEntry& e = GetParam();
   if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP() << "CPU lacks " << IsaName(e.isa);
   std::mt19937 rng(62);
-  for (int64_t n : {0, 1, 3, 4, 15, 16, 17, 37, 100}) {
+  for (int64_t n : {0, 1, 3, 4, 15, 16, 17, 31, 32, 33, 37, 64, 100, 203}) {
     std::vector<float> x = Random(&rng, n);
     for (float& v : x) v *= 300.0f;
     // Beyond the half range: +-inf, as FCVTN rounds it (F32ToF16Bits, for
     // weights, saturates instead; docs/QUANTIZATION.md).
     if (n > 3) x[3] = 1e6f;
     if (n > 5) x[5] = -7e4f;
+    if (n > 40) x[40] = 65519.0f;  // in the 32-a-step loop: rounds to 65504
     std::vector<uint16_t> got(static_cast<size_t>(n) + 1, 0xABCD);
     e.k.convert(static_cast<size_t>(n), x.data(), got.data());
     for (int64_t i = 0; i < n; ++i) {

@@ -34,6 +34,30 @@ namespace gearshift {
 
 void f32_to_f16__neon_fp16(size_t n, const float* x, uint16_t* y) {
   float16_t* out = reinterpret_cast<float16_t*>(y);
+  // 32 values a step in assembly, loads and the store post-incremented: 13
+  // instructions per 32 values where the intrinsics loop below takes 20
+  // (this conversion is about 8% of the fp16 gear's instructions on
+  // MobileNetV2). FCVTN rounds as vcvt_f16_f32 does (to nearest, even).
+  if (size_t steps = n / 32) {
+    // clang-format off
+    asm volatile(
+        "1:\n"
+        "ld1 {v0.4s, v1.4s, v2.4s, v3.4s}, [%[x]], #64\n"
+        "ld1 {v4.4s, v5.4s, v6.4s, v7.4s}, [%[x]], #64\n"
+        "fcvtn v16.4h, v0.4s\n fcvtn2 v16.8h, v1.4s\n"
+        "fcvtn v17.4h, v2.4s\n fcvtn2 v17.8h, v3.4s\n"
+        "fcvtn v18.4h, v4.4s\n fcvtn2 v18.8h, v5.4s\n"
+        "fcvtn v19.4h, v6.4s\n fcvtn2 v19.8h, v7.4s\n"
+        "st1 {v16.8h, v17.8h, v18.8h, v19.8h}, [%[out]], #64\n"
+        "subs %[steps], %[steps], #1\n"
+        "b.ne 1b\n"
+        : [x] "+r"(x), [out] "+r"(out), [steps] "+r"(steps)
+        :
+        : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18",
+          "v19");
+    // clang-format on
+    n %= 32;
+  }
   for (; n >= 16; n -= 16, x += 16, out += 16) {
     const float32x4x4_t v = vld1q_f32_x4(x);
     vst1q_f16(out, vcvt_high_f16_f32(vcvt_f16_f32(v.val[0]), v.val[1]));
