@@ -391,6 +391,75 @@ TEST(F16Ops, ConvWithinTheHalfBoundOfTheF32Reference) {
   EXPECT_GT(cases, 40);
 }
 
+// Taps of fewer than 16 channels are gathered into one row per pixel
+// (f16_conv2d__gemm): bit for bit an explicit im2col followed by a 1x1
+// convolution over kdim channels with the same packed weights.
+TEST(F16Ops, SmallChannelConvEqualsIm2colThen1x1) {
+  const F16GemmKernel* k = SupportedGemm();
+  if (k == nullptr) GTEST_SKIP() << "no fp16-arithmetic GEMM on this CPU";
+  std::mt19937 rng(66);
+  int cases = 0;
+  for (int in_c : {1, 3, 8, 15}) {
+    for (int stride : {1, 2}) {
+      for (Padding padding : {Padding::kSame, Padding::kValid}) {
+        Conv2DParams p;
+        p.batch = 2;
+        p.in_h = 9;
+        p.in_w = 11;
+        p.in_c = in_c;
+        p.out_c = 21;
+        p.kernel_h = p.kernel_w = 3;
+        p.stride_h = p.stride_w = stride;
+        p.act = ActivationRange(in_c == 3 ? Activation::kRelu6 : Activation::kNone);
+        ASSERT_TRUE(ComputeWindow(p.in_h, 3, stride, 1, padding, &p.out_h, &p.pad_top));
+        ASSERT_TRUE(ComputeWindow(p.in_w, 3, stride, 1, padding, &p.out_w, &p.pad_left));
+        const int64_t kdim = 9 * int64_t{in_c};
+        const std::vector<float> x = Random(&rng, p.batch * p.in_h * p.in_w * in_c);
+        const std::vector<uint16_t> wh = ToHalf(Random(&rng, p.out_c * kdim));
+        const std::vector<float> b = Random(&rng, p.out_c);
+        const size_t block = F16GemmPackedBlockBytes(static_cast<size_t>(kdim), k->nr);
+        std::vector<uint8_t> packed((p.out_c + k->nr - 1) / k->nr * block);
+        PackF16GemmWeights(p.out_c, kdim, k->nr, wh.data(), b.data(), packed.data());
+        // im2col: [batch, out_h, out_w, 9 * in_c], zeros in the padding.
+        const int64_t pixels = p.batch * p.out_h * p.out_w;
+        std::vector<float> col(static_cast<size_t>(pixels * kdim), 0.0f);
+        for (int64_t n = 0; n < p.batch; ++n) {
+          for (int64_t oy = 0; oy < p.out_h; ++oy) {
+            for (int64_t ox = 0; ox < p.out_w; ++ox) {
+              float* dst = col.data() + ((n * p.out_h + oy) * p.out_w + ox) * kdim;
+              for (int64_t ky = 0; ky < 3; ++ky) {
+                for (int64_t kx = 0; kx < 3; ++kx) {
+                  const int64_t iy = oy * stride - p.pad_top + ky,
+                                ix = ox * stride - p.pad_left + kx;
+                  if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) continue;
+                  std::memcpy(dst + (ky * 3 + kx) * in_c,
+                              x.data() + ((n * p.in_h + iy) * p.in_w + ix) * in_c,
+                              sizeof(float) * static_cast<size_t>(in_c));
+                }
+              }
+            }
+          }
+        }
+        Conv2DParams q = p;
+        q.in_h = p.out_h;
+        q.in_w = p.out_w;
+        q.in_c = static_cast<int>(kdim);
+        q.kernel_h = q.kernel_w = 1;
+        q.stride_h = q.stride_w = 1;
+        q.pad_top = q.pad_left = 0;
+        const size_t out = static_cast<size_t>(pixels * p.out_c);
+        std::vector<float> got(out, -5.0f), want(out, -7.0f);
+        f16_conv2d__gemm(p, *k, packed.data(), x.data(), got.data(), nullptr);
+        f16_conv2d__gemm(q, *k, packed.data(), col.data(), want.data(), nullptr);
+        ASSERT_EQ(std::memcmp(got.data(), want.data(), out * sizeof(float)), 0)
+            << "in_c " << in_c << " stride " << stride;
+        ++cases;
+      }
+    }
+  }
+  EXPECT_EQ(cases, 16);
+}
+
 TEST(F16Ops, DenseWithinTheHalfBoundOfTheF32Reference) {
   const F16GemmKernel* k = SupportedGemm();
   if (k == nullptr) GTEST_SKIP() << "no fp16-arithmetic GEMM on this CPU";

@@ -271,6 +271,13 @@ void f16_conv2d__gemm(const Conv2DParams& p, const F16GemmKernel& kernel, const 
   const int64_t mr = kernel.mr, nr = kernel.nr;
   const int64_t mtiles = (pixels + mr - 1) / mr, ntiles = (out_c + nr - 1) / nr;
   const size_t block = F16GemmPackedBlockBytes(static_cast<size_t>(kdim), static_cast<size_t>(nr));
+  // Taps of fewer than 16 channels (a stem's 3): each row's taps are
+  // gathered into one row of kdim values and converted in one call, and the
+  // kernel runs one tap of kdim. The packed weights are tap-major, so the
+  // kernel adds the same products in the same order: the same bits, without
+  // a conversion call and a kernel tap loop per 3 values.
+  const bool gather = !fill.contiguous() && kc < 16;
+  const int64_t run_ks = gather ? 1 : ks, run_kc = gather ? kdim : kc;
   ParallelItems(pool, mtiles * ntiles, mr * nr * kdim, [&](int64_t begin, int64_t end) {
     // Per thread: the row tile's fp32 tap pointers, its rows in half (one
     // conversion per row tile: items are row-tile major), their pointers,
@@ -278,6 +285,7 @@ void f16_conv2d__gemm(const Conv2DParams& p, const F16GemmKernel& kernel, const 
     std::vector<const float*> ind(static_cast<size_t>(ks * mr));
     std::vector<const uint16_t*> ind16(static_cast<size_t>(ks * mr));
     std::vector<uint16_t> half(static_cast<size_t>(ks * mr * kc));
+    std::vector<float> rows(gather ? static_cast<size_t>(mr * kdim) : 0);
     const std::vector<float> zero(static_cast<size_t>(kc), 0.0f);
     const std::vector<uint16_t> zero16(static_cast<size_t>(kc), 0);
     int64_t have_mt = -1;
@@ -289,6 +297,16 @@ void f16_conv2d__gemm(const Conv2DParams& p, const F16GemmKernel& kernel, const 
         if (fill.contiguous()) {  // the m rows are one run of m * C floats
           kernel.convert(static_cast<size_t>(m * kc), x + r0 * kc, half.data());
           for (int64_t i = 0; i < m; ++i) ind16[i] = half.data() + i * kc;
+        } else if (gather) {
+          fill(r0, m, ind.data(), zero.data());
+          for (int64_t i = 0; i < m; ++i) {
+            for (int64_t t = 0; t < ks; ++t) {
+              std::memcpy(rows.data() + i * kdim + t * kc, ind[t * mr + i],
+                          static_cast<size_t>(kc) * sizeof(float));
+            }
+            ind16[i] = half.data() + i * kdim;
+          }
+          kernel.convert(static_cast<size_t>(m * kdim), rows.data(), half.data());
         } else {
           fill(r0, m, ind.data(), zero.data());
           for (int64_t t = 0; t < ks; ++t) {
@@ -305,12 +323,12 @@ void f16_conv2d__gemm(const Conv2DParams& p, const F16GemmKernel& kernel, const 
           }
         }
         for (int64_t i = m; i < mr; ++i) {  // rows past m repeat the last real one
-          for (int64_t t = 0; t < ks; ++t) ind16[t * mr + i] = ind16[t * mr + m - 1];
+          for (int64_t t = 0; t < run_ks; ++t) ind16[t * mr + i] = ind16[t * mr + m - 1];
         }
       }
       const int64_t n0 = nt * nr;
       kernel.fn(static_cast<size_t>(m), static_cast<size_t>(std::min(nr, out_c - n0)),
-                static_cast<size_t>(kc), static_cast<size_t>(ks), ind16.data(),
+                static_cast<size_t>(run_kc), static_cast<size_t>(run_ks), ind16.data(),
                 static_cast<const uint8_t*>(packed) + static_cast<size_t>(nt) * block,
                 y + r0 * out_c + n0, static_cast<size_t>(out_c), p.act.lo, p.act.hi);
     }
