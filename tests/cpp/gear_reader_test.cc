@@ -713,8 +713,8 @@ TEST(GearReaderTest, SectionErrors) {
     RefreshGearCrcs(&f);
     return f;
   };
-  ExpectFormatError(patched(e1 + testing::kOffSecKind, 3, 4),
-                    "section 1 (kind 3): unknown section kind 3");
+  ExpectFormatError(patched(e1 + testing::kOffSecKind, 4, 4),
+                    "section 1 (kind 4): unknown section kind 4");
   ExpectFormatError(patched(e1 + testing::kOffSecKind, 65536, 4), "unknown section kind");
   ExpectFormatError(patched(e1 + testing::kOffSecKind, 1, 4),
                     "expected exactly one MANIFEST section, found 2");
@@ -1020,7 +1020,7 @@ TEST(GearReader11Test, QuantScaleErrors) {
   ExpectFormatError(MixedFileWith(w, "\"scale\":[0.015625,0.03125,0.046875]"),
                     "storage[5].quant.scale: 3 values, expected 4 (shape[0] of [4,1,1,3])");
   ExpectFormatError(MixedFileWith(w, "\"scale\":0.5"),
-                    "storage[5].quant.scale: expected array of numbers, found number");
+                    "storage[5].quant.scale: expected array of numbers or (1.6) a params reference, found number");
   ExpectFormatError(MixedFileWith("\"scale\":[0.0234375]", "\"scale\":[0.0234375,1]"),
                     "storage[8].quant.scale: 2 values, expected 1 (axis null");
   ExpectFormatError(MixedFileWith("{\"axis\":0,\"scale\":[0.015625", "{\"scale\":[0.015625"),
