@@ -822,9 +822,7 @@ def repack(
         manifest, ensure_ascii=False, allow_nan=False, separators=(",", ":")
     ).encode("utf-8")
     with open(path, "wb") as f:
-        size, _ = _write_file(
-            f, manifest_bytes, [], _minor(manifest, params), params, raw_data=raw
-        )
+        size, _ = _write_file(f, manifest_bytes, [], _minor(manifest, params), params, raw_data=raw)
     return size
 
 

@@ -1747,6 +1747,14 @@ TEST(GearReaderTest, WritesFuzzSeedCorpusWhenAsked) {
               static_cast<std::streamsize>(files[i].size()));
     ASSERT_TRUE(out.good()) << path;
   }
+  // Format 1.6: the mixed model with binary scales and activation records in a
+  // PARAMS section, so that mutations reach the params references' checks.
+  const std::vector<uint8_t> binary = MixedBinary().Build();
+  const std::string path = std::string(dir) + "/seed_params_0.gear";
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(binary.data()),
+            static_cast<std::streamsize>(binary.size()));
+  ASSERT_TRUE(out.good()) << path;
 }
 
 }  // namespace
