@@ -11,10 +11,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <fstream>
 #include <limits>
 #include <string>
@@ -1022,7 +1022,8 @@ TEST(GearReader11Test, QuantScaleErrors) {
   ExpectFormatError(MixedFileWith(w, "\"scale\":[0.015625,0.03125,0.046875]"),
                     "storage[5].quant.scale: 3 values, expected 4 (shape[0] of [4,1,1,3])");
   ExpectFormatError(MixedFileWith(w, "\"scale\":0.5"),
-                    "storage[5].quant.scale: expected array of numbers or (1.6) a params reference, found number");
+                    "storage[5].quant.scale: expected array of numbers or (1.6) a params "
+                    "reference, found number");
   ExpectFormatError(MixedFileWith("\"scale\":[0.0234375]", "\"scale\":[0.0234375,1]"),
                     "storage[8].quant.scale: 2 values, expected 1 (axis null");
   ExpectFormatError(MixedFileWith("{\"axis\":0,\"scale\":[0.015625", "{\"scale\":[0.015625"),
@@ -1106,15 +1107,15 @@ Binary16 MixedBinary() {
   const ModelDesc& m = json_form->model();
   Binary16 out;
   out.data = b.data();
-  out.params = F32Le(m.storage[5].quant.scale);        // offset 0, 4 floats
+  out.params = F32Le(m.storage[5].quant.scale);               // offset 0, 4 floats
   const std::vector<uint8_t> acts = ActivationRecords(m, 2);  // offset 16
   out.params.insert(out.params.end(), acts.begin(), acts.end());
   const std::string w = "\"scale\":[0.015625,0.03125,0.046875,0.0078125]";
   std::string text = Replace(b.ManifestJson(), w, "\"scale\":{\"offset\":0,\"count\":4}");
   const std::string a = ActivationsJson(text, 0);  // the int8 gear's
   const size_t records = acts.size() / 12;
-  text = Replace(text, a,
-                 "\"activations\":{\"offset\":16,\"count\":" + std::to_string(records) + "}");
+  text =
+      Replace(text, a, "\"activations\":{\"offset\":16,\"count\":" + std::to_string(records) + "}");
   out.manifest = text;
   return out;
 }
@@ -1199,11 +1200,12 @@ TEST(GearReader16Test, BinaryParamsErrors) {
     const size_t at = b.params.size();
     const std::vector<uint8_t> z = testing::I32Bytes({0, 0, 200, 0});
     b.params.insert(b.params.end(), z.begin(), z.end());
-    b.manifest = Replace(b.manifest, ref,
-                         ref + ",\"zero_point\":{\"offset\":" + std::to_string(at) +
-                             ",\"count\":4}");
-    ExpectFormatError(b.Build(), "storage[5].quant.zero_point[2]: zero point 200 out of the "
-                                 "i8 range [-128, 127]");
+    b.manifest =
+        Replace(b.manifest, ref,
+                ref + ",\"zero_point\":{\"offset\":" + std::to_string(at) + ",\"count\":4}");
+    ExpectFormatError(b.Build(),
+                      "storage[5].quant.zero_point[2]: zero point 200 out of the "
+                      "i8 range [-128, 127]");
   }
   // Truncated: the section ends inside the activation records.
   {

@@ -505,8 +505,8 @@ class AttrReader {
 
 class ManifestReader {
  public:
-  ManifestReader(const Header& header, const std::vector<Section>& sections,
-                 const uint8_t* file, ModelDesc* model)
+  ManifestReader(const Header& header, const std::vector<Section>& sections, const uint8_t* file,
+                 ModelDesc* model)
       : header_(header), sections_(sections), file_(file), m_(model) {
     for (const Section& s : sections_) {
       if (s.kind == kKindParams) params_ = &s;
@@ -1388,10 +1388,10 @@ class ManifestReader {
     const int64_t channels = qd.axis < 0 ? 1 : sd->shape[qd.axis];
     auto count_error = [&](const json::Ref& at, int64_t n) {
       return at.Error(std::to_string(n) + " values, expected " +
-                      (qd.axis < 0 ? std::string("1 (axis null: one scale for the tensor)")
-                                   : std::to_string(channels) + " (shape[" +
-                                         std::to_string(qd.axis) + "] of " +
-                                         ShapeStr(sd->shape) + ")"));
+                      (qd.axis < 0
+                           ? std::string("1 (axis null: one scale for the tensor)")
+                           : std::to_string(channels) + " (shape[" + std::to_string(qd.axis) +
+                                 "] of " + ShapeStr(sd->shape) + ")"));
     };
     GS_RETURN_IF_ERROR(q.Member("scale", &r));
     if (r->is_object()) {  // 1.6: float32 values in the PARAMS section
@@ -1401,9 +1401,8 @@ class ManifestReader {
       if (n != channels) return count_error(r, n);
       qd.scale.resize(static_cast<size_t>(channels));
       for (size_t i = 0; i < qd.scale.size(); ++i) {
-        GS_RETURN_IF_ERROR(
-            CheckBinaryScale(LoadF32(p + 4 * i), r.path() + "[" + std::to_string(i) + "]",
-                             &qd.scale[i]));
+        GS_RETURN_IF_ERROR(CheckBinaryScale(
+            LoadF32(p + 4 * i), r.path() + "[" + std::to_string(i) + "]", &qd.scale[i]));
       }
     } else {
       if (!r->is_array()) {
