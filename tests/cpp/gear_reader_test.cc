@@ -1152,6 +1152,23 @@ TEST(GearReader16Test, BinaryParamsLoadAsTheJsonForm) {
       << bad.message();
 }
 
+// A later minor's required section kind: refused, and the message says that the
+// reader is the older party (what a 1.5 reader cannot say of a 1.6 file).
+TEST(GearReader16Test, UnknownKindOfANewerMinorNamesBothVersions) {
+  Binary16 b = MixedBinary();
+  std::vector<uint8_t> f = b.Build(/*minor=*/kFormatMinor + 1);
+  PutLe(&f, SectionEntryOffset(2) + testing::kOffSecKind, 4, 4);
+  RefreshGearCrcs(&f);
+  ExpectFormatError(f, "section 2 (kind 4): unknown section kind 4");
+  ExpectFormatError(f, "; the file is format 1." + std::to_string(kFormatMinor + 1) +
+                           ", newer than this reader's 1." + std::to_string(kFormatMinor));
+  f = b.Build();
+  PutLe(&f, SectionEntryOffset(2) + testing::kOffSecKind, 4, 4);
+  RefreshGearCrcs(&f);
+  Status s = Load(f);
+  EXPECT_EQ(s.message().find("newer"), std::string::npos) << s.message();
+}
+
 TEST(GearReader16Test, BinaryParamsErrors) {
   const Binary16 good = MixedBinary();
   auto with_scales = [&](const std::vector<float>& v) {

@@ -315,3 +315,18 @@ def test_random_params_bytes_parity(golden, tmp_path):
         refused += c is not None
     assert not mismatches, "\n".join(mismatches[:10])
     assert refused > 50
+
+
+def test_unknown_kind_of_a_newer_minor_names_both_versions(golden):
+    """A later minor's required section kind is refused; the message says the reader is
+    the older party, in both readers."""
+    k = params_index(golden)
+    parts = [
+        (4 if s.index == k else s.kind, bytes(golden.section_bytes(s.index)))
+        for s in golden.sections
+    ]
+    data = pack(parts, minor=gf.VERSION_MINOR + 1)
+    with pytest.raises(FormatError, match=rf"newer than this reader's 1\.{gf.VERSION_MINOR}"):
+        gf.read_gear(data)
+    with pytest.raises(FormatError, match=r"unknown section kind 4 .*1024\.\.65535\)$"):
+        gf.read_gear(pack(parts, minor=gf.VERSION_MINOR))

@@ -209,9 +209,18 @@ Status ReadSections(const uint8_t* d, size_t n, const Header& h, bool verify_che
     const bool optional = s.kind >= kFirstOptionalKind && s.kind <= kLastOptionalKind;
     if (s.kind != kKindManifest && s.kind != kKindTensorData && s.kind != kKindParams &&
         !optional) {
+      // A later minor may add a required kind (as 1.6 added PARAMS): say so,
+      // since the reader, not the file, is what is out of date then.
+      const std::string newer = h.minor > kFormatMinor
+                                    ? "; the file is format 1." + std::to_string(h.minor) +
+                                          ", newer than this reader's 1." +
+                                          std::to_string(kFormatMinor) +
+                                          ": a newer gearshift runtime reads it"
+                                    : "";
       return FormatError(s.label + ": unknown section kind " + std::to_string(s.kind) +
                          " (known: 1 = MANIFEST, 2 = TENSOR_DATA, 3 = PARAMS, optional "
-                         "1024..65535)");
+                         "1024..65535)" +
+                         newer);
     }
     if (s.kind == kKindParams && ++params > 1) {
       return FormatError(s.label + ": a second PARAMS section; a file has at most one");
