@@ -154,10 +154,14 @@ def test_file_records_the_interface(models):
 
 def _rewrite(gear, tmp_path, edit) -> str:
     f = gf.read_gear(gear)
-    m = copy.deepcopy(f.manifest)
+    m = copy.deepcopy(f.manifest)  # params references read: the JSON form
     edit(m)
+    data = next(s for s in f.sections if s.kind == gf.SECTION_TENSOR_DATA)
+    for e in m["storage"]:  # pack() lays out TENSOR_DATA as section 1
+        if "section" in e:
+            e["section"] = 1
     path = tmp_path / "edited.gear"
-    path.write_bytes(pack(m, bytes(f.section_bytes(1)), minor=4))
+    path.write_bytes(pack(m, bytes(f.section_bytes(data.index)), minor=4))
     return str(path)
 
 
