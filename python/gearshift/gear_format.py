@@ -475,9 +475,15 @@ def _read_sections(data: bytes | memoryview, h: Header, verify_checksums: bool) 
     for s in sections:
         label = s.label()
         if s.kind not in SECTION_NAMES and s.kind not in OPTIONAL_KINDS:
+            newer = (
+                f"; the file is format 1.{h.version_minor}, newer than this reader's "
+                f"1.{VERSION_MINOR}: a newer gearshift reads it"
+                if h.version_minor > VERSION_MINOR
+                else ""
+            )
             raise FormatError(
                 f"{label}: unknown section kind {s.kind} (known: 1 = MANIFEST, "
-                "2 = TENSOR_DATA, 3 = PARAMS, optional 1024..65535)"
+                f"2 = TENSOR_DATA, 3 = PARAMS, optional 1024..65535){newer}"
             )
         params += s.kind == SECTION_PARAMS
         if params > 1:

@@ -1410,8 +1410,10 @@ class ManifestReader {
       if (n != channels) return count_error(r, n);
       qd.scale.resize(static_cast<size_t>(channels));
       for (size_t i = 0; i < qd.scale.size(); ++i) {
-        GS_RETURN_IF_ERROR(CheckBinaryScale(
-            LoadF32(p + 4 * i), r.path() + "[" + std::to_string(i) + "]", &qd.scale[i]));
+        qd.scale[i] = LoadF32(p + 4 * i);
+        if (!ScaleOk(qd.scale[i])) {
+          return FormatError(r.path() + "[" + std::to_string(i) + "]: " + BadScale(qd.scale[i]));
+        }
       }
     } else {
       if (!r->is_array()) {
@@ -1436,12 +1438,12 @@ class ManifestReader {
       if (n != channels) return count_error(r, n);
       for (size_t i = 0; i < qd.zero_point.size(); ++i) {
         const int32_t z = LoadI32(p + 4 * i);
-        const std::string at = r.path() + "[" + std::to_string(i) + "]";
+        auto at = [&] { return r.path() + "[" + std::to_string(i) + "]"; };
         if (sd->dtype == StorageDType::kI32 && z != 0) {
-          return FormatError(at + ": must be 0 for i32 storage, got " + std::to_string(z));
+          return FormatError(at() + ": must be 0 for i32 storage, got " + std::to_string(z));
         }
         if (z < -128 || z > 127) {
-          return FormatError(at + ": zero point " + std::to_string(z) +
+          return FormatError(at() + ": zero point " + std::to_string(z) +
                              " out of the i8 range [-128, 127]");
         }
         qd.zero_point[i] = z;
@@ -1787,17 +1789,18 @@ class ManifestReader {
     gd->activations.assign(nt, ActQuant());
     std::vector<char> seen(nt, 0);
     // One [tensor, scale, zero point] entry, JSON or binary: same rules.
-    auto take = [&](int64_t t, const std::string& at) -> Status {
+    // `at` names the entry; called only to build a message.
+    auto take = [&](int64_t t, const auto& at) -> Status {
       if (t < 0 || t >= static_cast<int64_t>(nt)) {
-        return FormatError(at + ": tensor index " + std::to_string(t) + " out of range [0, " +
+        return FormatError(at() + ": tensor index " + std::to_string(t) + " out of range [0, " +
                            std::to_string(static_cast<int64_t>(nt) - 1) + "]");
       }
       if (m_->tensors[t].is_const) {
-        return FormatError(at + ": " + TensorLabel(static_cast<int>(t)) +
+        return FormatError(at() + ": " + TensorLabel(static_cast<int>(t)) +
                            " is a constant; its parameters are its storage's quant");
       }
       if (seen[t]) {
-        return FormatError(at + ": " + TensorLabel(static_cast<int>(t)) + " is listed twice");
+        return FormatError(at() + ": " + TensorLabel(static_cast<int>(t)) + " is listed twice");
       }
       seen[t] = 1;
       return Status::Ok();
@@ -1807,14 +1810,15 @@ class ManifestReader {
       const uint8_t* p;
       GS_RETURN_IF_ERROR(ReadParamsRef(acts, 12, &n, &p));
       for (int64_t i = 0; i < n; ++i, p += 12) {
-        const std::string at = acts.path() + "[" + std::to_string(i) + "]";
+        auto at = [&] { return acts.path() + "[" + std::to_string(i) + "]"; };
         const int64_t t = LoadI32(p);
         GS_RETURN_IF_ERROR(take(t, at));
         ActQuant& aq = gd->activations[t];
-        GS_RETURN_IF_ERROR(CheckBinaryScale(LoadF32(p + 4), at + ".scale", &aq.scale));
+        aq.scale = LoadF32(p + 4);
+        if (!ScaleOk(aq.scale)) return FormatError(at() + ".scale: " + BadScale(aq.scale));
         const int32_t z = LoadI32(p + 8);
         if (z < -128 || z > 127) {
-          return FormatError(at + ".zero_point: " + std::to_string(z) +
+          return FormatError(at() + ".zero_point: " + std::to_string(z) +
                              " out of the i8 range [-128, 127]");
         }
         aq.zero_point = z;
@@ -1835,7 +1839,7 @@ class ManifestReader {
         }
         int64_t t;
         GS_RETURN_IF_ERROR(item.Item(0).GetInt(&t, 0, static_cast<int64_t>(nt) - 1));
-        GS_RETURN_IF_ERROR(take(t, item.path()));
+        GS_RETURN_IF_ERROR(take(t, [&] { return item.path(); }));
         ActQuant& aq = gd->activations[t];
         GS_RETURN_IF_ERROR(ReadScale(item.Item(1), &aq.scale));
         GS_RETURN_IF_ERROR(item.Item(2).GetInt(&aq.zero_point, -128, 127));
@@ -1933,14 +1937,12 @@ class ManifestReader {
     return Status::Ok();
   }
 
-  // A binary scale: finite and > 0 (a NaN, an infinity, zero and -0 fail).
-  static Status CheckBinaryScale(float f, const std::string& at, float* out) {
-    if (!(f > 0) || !(f <= std::numeric_limits<float>::max())) {
-      return FormatError(at + ": scale must be a finite float32 > 0, got " +
-                         (std::isnan(f) ? std::string("NaN") : Num(f, 9)));
-    }
-    *out = f;
-    return Status::Ok();
+  // A binary scale must be finite and > 0 (a NaN, an infinity, zero and -0
+  // fail). The message is built only on failure: a file holds thousands.
+  static bool ScaleOk(float f) { return f > 0 && f <= std::numeric_limits<float>::max(); }
+  static std::string BadScale(float f) {
+    return "scale must be a finite float32 > 0, got " +
+           (std::isnan(f) ? std::string("NaN") : Num(f, 9));
   }
 
   // Scales (quant and activations): finite float32 values > 0, written so
