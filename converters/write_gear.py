@@ -1,8 +1,11 @@
-"""IR graph + gears -> ``.gear`` file, exactly as docs/FORMAT.md (1.3) lays it out.
+"""IR graph + gears -> ``.gear`` file, exactly as docs/FORMAT.md (1.6) lays it out.
 
-File layout written here: header (64 B), section table (2 x 32 B), zero
-padding, section 0 = MANIFEST (JSON), zero padding, section 1 = TENSOR_DATA
-(every storage payload at an offset that is a multiple of 64). The file ends
+File layout written here: header (64 B), section table (up to 3 x 32 B), zero
+padding, section 0 = MANIFEST (JSON), zero padding, then (1.6, when there are
+any) the PARAMS section with the binary per-channel scales, zero points and
+activation parameters the manifest references (:func:`binary_params`), zero
+padding, and the TENSOR_DATA section (every storage payload at an offset that
+is a multiple of 64). The file ends
 right after the last payload. Identical storage entries (same description
 and bytes) are stored once; which entries each gear reads is
 :func:`_plan_storage`'s business (compact: int8 + 4-bit residual shared by all
@@ -47,11 +50,19 @@ from .ir import FORMAT_13_OPS, Graph, Node
 from .quant_ref import QParams, quantize_f16, quantize_weights_q8
 from .quantize import QuantPlan
 
-__all__ = ["GEARS", "StorageEntry", "WriteResult", "build_manifest", "write_gear"]
+__all__ = [
+    "GEARS",
+    "StorageEntry",
+    "WriteResult",
+    "binary_params",
+    "build_manifest",
+    "repack",
+    "write_gear",
+]
 
-FORMAT_MAJOR, FORMAT_MINOR = 1, 5
+FORMAT_MAJOR, FORMAT_MINOR = 1, 6
 ALIGNMENT = 64
-KIND_MANIFEST, KIND_TENSOR_DATA = 1, 2
+KIND_MANIFEST, KIND_TENSOR_DATA, KIND_PARAMS = 1, 2, 3
 _HEADER = struct.Struct("<4sHHIIQQII24s")  # FileHeader, FORMAT.md 2.1
 _SECTION = struct.Struct("<IIQQII")  # SectionEntry, FORMAT.md 2.2
 _HEADER_SIZE, _SECTION_SIZE = 64, 32
@@ -129,6 +140,7 @@ class WriteResult:
     tensor_bytes: dict[str, int]  # constant tensor -> bytes it takes in the file (all gears)
     storage_entries: int
     deduplicated: int  # entries that share another's payload
+    params_bytes: int = 0  # the PARAMS section (1.6), 0 when the file has none
 
 
 def _jsonable(v: Any) -> Any:
@@ -439,10 +451,13 @@ def _storage_json(e: StorageEntry) -> dict[str, Any]:
     return out
 
 
-def _minor(manifest: dict[str, Any]) -> int:
+def _minor(manifest: dict[str, Any], params: bytes = b"") -> int:
     """The lowest minor that expresses the file: 1.0 readers keep reading fp32-only files,
     1.1 readers every file without sparse storage or a sparse gear, 1.2 readers every file
-    without a 1.3 op or a PAD ``value``, 1.3 readers every file without an ``io``."""
+    without a 1.3 op or a PAD ``value``, 1.3 readers every file without an ``io``, 1.5
+    readers every file without a PARAMS section (``params``: its bytes)."""
+    if params:
+        return 6
     if any("float_nodes" in g for g in manifest["gears"]):
         return 5
     if any("io" in t for t in manifest["tensors"]):
@@ -458,6 +473,45 @@ def _minor(manifest: dict[str, Any]) -> int:
         return 2
     plain = all(s["dtype"] == "f32" and s["encoding"] == "dense" for s in manifest["storage"])
     return 0 if plain and all(g["compute"] == "f32" for g in manifest["gears"]) else 1
+
+
+def binary_params(manifest: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """The manifest with its parameter arrays moved to a PARAMS section (FORMAT.md 2.4).
+
+    Returns a copy of ``manifest`` in which every ``quant.scale`` / ``quant.zero_point``
+    of two or more values and every gear's ``activations`` is a params reference
+    ``{"offset", "count"}``, and the section's bytes (little-endian float32 / int32 /
+    12-byte records). One-element arrays stay JSON (a reference would be longer).
+    Identical arrays are stored once. ``manifest`` itself is not modified."""
+    out = json.loads(json.dumps(manifest))
+    buf = bytearray()
+    seen: dict[bytes, int] = {}
+
+    def ref(raw: bytes, count: int) -> dict[str, int]:
+        off = seen.get(raw)
+        if off is None:
+            off = seen[raw] = len(buf)
+            buf.extend(raw)  # every element is 4 or 12 bytes: offsets stay multiples of 4
+        return {"offset": off, "count": count}
+
+    for entry in out["storage"]:
+        q = entry.get("quant")
+        if not q:
+            continue
+        if len(q["scale"]) > 1:
+            q["scale"] = ref(np.asarray(q["scale"], "<f4").tobytes(), len(q["scale"]))
+        zp = q.get("zero_point")
+        if zp is not None and len(zp) > 1:
+            q["zero_point"] = ref(np.asarray(zp, "<i4").tobytes(), len(zp))
+    rec = np.dtype([("t", "<i4"), ("s", "<f4"), ("z", "<i4")])
+    for g in out["gears"]:
+        acts = g.get("activations")
+        if acts:
+            raw = np.array([tuple(a) for a in acts], rec).tobytes()
+            g["activations"] = ref(raw, len(acts))
+    if not buf:
+        return manifest, b""
+    return out, bytes(buf)
 
 
 def island_plan(graph: Graph, float_nodes: Collection[str]) -> tuple[list[int], set[str]]:
@@ -605,22 +659,43 @@ def _write_data(f: IO[bytes], storage: list[StorageEntry]) -> tuple[int, int]:
 
 
 def _write_file(
-    f: IO[bytes], manifest_bytes: bytes, storage: list[StorageEntry], minor: int = FORMAT_MINOR
+    f: IO[bytes],
+    manifest_bytes: bytes,
+    storage: list[StorageEntry],
+    minor: int = FORMAT_MINOR,
+    params: bytes = b"",
+    raw_data: bytes | memoryview | None = None,
 ) -> tuple[int, int]:
-    """Writes the whole file into ``f``; returns ``(file_size, data_size)``."""
+    """Writes the whole file into ``f``; returns ``(file_size, data_size)``.
+
+    The TENSOR_DATA section is always the last one: its index is ``1`` without
+    ``params`` and ``2`` with (the manifest's storage entries say which).
+    ``raw_data``: the TENSOR_DATA payload as bytes (:func:`repack`) instead of
+    ``storage``'s entries."""
     storage = [e for e in storage if e.data is not None]
-    count = 2 if storage else 1
+    has_data = bool(raw_data) if raw_data is not None else bool(storage)
+    count = 1 + bool(params) + has_data
     table_end = _HEADER_SIZE + count * _SECTION_SIZE
     manifest_off = _align(table_end)
     f.write(bytes(manifest_off))  # header + table + padding, filled in at the end
     f.write(manifest_bytes)
     sections = [(KIND_MANIFEST, manifest_off, len(manifest_bytes), fast_crc32c(manifest_bytes))]
     end = manifest_off + len(manifest_bytes)
+    if params:
+        params_off = _align(end)
+        f.write(bytes(params_off - end))
+        f.write(params)
+        sections.append((KIND_PARAMS, params_off, len(params), fast_crc32c(params)))
+        end = params_off + len(params)
     data_size = 0
-    if storage:
+    if has_data:
         data_off = _align(end)
         f.write(bytes(data_off - end))
-        data_size, data_crc = _write_data(f, storage)
+        if raw_data is not None:
+            f.write(raw_data)
+            data_size, data_crc = len(raw_data), fast_crc32c(raw_data)
+        else:
+            data_size, data_crc = _write_data(f, storage)
         sections.append((KIND_TENSOR_DATA, data_off, data_size, data_crc))
         end = data_off + data_size
     table = b"".join(_SECTION.pack(k, 0, off, size, crc, 0) for k, off, size, crc in sections)
@@ -648,6 +723,7 @@ def write_gear(
     keep_f32: Collection[str] = (),
     float_nodes: Collection[str] = (),
     island_data: Mapping[str, np.ndarray] | None = None,
+    binary: bool = True,
 ) -> WriteResult:
     """Writes ``graph`` with ``gears`` to ``path`` atomically; see the module docstring.
 
@@ -656,10 +732,20 @@ def write_gear(
     ``float_nodes``: nodes the integer gears compute in float32 (FORMAT.md 1.5);
     ``island_data``: their constants' float values where they differ from ``graph``'s (the
     equalized copy the integer gears were quantized from).
+    ``binary``: store per-channel scales, zero points and activation parameters in a
+    PARAMS section (format 1.6, :func:`binary_params`); ``False`` writes them as JSON
+    arrays, a file that 1.5 readers read (same values, same results).
     """
     manifest, entries, per_gear, shared = build_manifest(
         graph, tuple(gears), metadata, storage, qplan, keep_f32, float_nodes, island_data
     )
+    params = b""
+    if binary:
+        manifest, params = binary_params(manifest)
+        if params:  # TENSOR_DATA moves from section 1 to section 2
+            for s in manifest["storage"]:
+                if "section" in s:
+                    s["section"] = 2
     manifest_bytes = json.dumps(
         manifest, ensure_ascii=False, allow_nan=False, separators=(",", ":")
     ).encode("utf-8")
@@ -672,7 +758,9 @@ def write_gear(
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            file_size, data_size = _write_file(f, manifest_bytes, entries, _minor(manifest))
+            file_size, data_size = _write_file(
+                f, manifest_bytes, entries, _minor(manifest, params), params
+            )
             f.flush()
             os.fsync(f.fileno())
         mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
@@ -696,7 +784,46 @@ def write_gear(
         tensor_bytes=tensor_bytes,
         storage_entries=len(entries),
         deduplicated=shared,
+        params_bytes=len(params),
     )
+
+
+def repack(
+    source: str | os.PathLike[str], path: str | os.PathLike[str], binary: bool = False
+) -> int:
+    """Rewrites a ``.gear`` file with its parameters in the other form; returns the size.
+
+    ``binary=False`` moves a 1.6 file's PARAMS values back into JSON arrays: the same
+    model, gears and weights (the TENSOR_DATA bytes are copied as they are), readable by
+    1.5 readers, and marked with the lowest minor that expresses it. ``binary=True``
+    does the opposite. Files with optional sections (1024..65535) are refused: they
+    would be dropped. The source is validated by :func:`gearshift.gear_format.read_gear`.
+    """
+    from ..gear_format import SECTION_MANIFEST, SECTION_PARAMS, SECTION_TENSOR_DATA, read_gear
+
+    gf = read_gear(source)  # expands params references into JSON arrays
+    data_sections = [s for s in gf.sections if s.kind == SECTION_TENSOR_DATA]
+    other = [s for s in gf.sections if s.kind not in (SECTION_MANIFEST, SECTION_PARAMS)]
+    if len(data_sections) > 1 or len(other) > len(data_sections):
+        raise ValueError(
+            f"{os.fspath(source)!r}: repack handles files with one TENSOR_DATA section and no "
+            "optional sections"
+        )
+    manifest = gf.manifest
+    params = b""
+    if binary:
+        manifest, params = binary_params(manifest)
+    index = 1 + bool(params)
+    for e in manifest["storage"]:
+        if "section" in e:
+            e["section"] = index
+    raw = gf.section_bytes(data_sections[0].index) if data_sections else None
+    manifest_bytes = json.dumps(
+        manifest, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode("utf-8")
+    with open(path, "wb") as f:
+        size, _ = _write_file(f, manifest_bytes, [], _minor(manifest, params), params, raw_data=raw)
+    return size
 
 
 def _fsync_dir(folder: str) -> None:

@@ -14,8 +14,9 @@
 // decoding, q4m views), so the derivations see hostile-but-valid files too.
 // Seeds, format 1.0 and 1.1 (every storage dtype, encoding and compute) and
 // 1.2 (bitmap, csr and 2:4 weights, q8r4/q4m over them, sparse gears) and 1.3
-// (one file per op added in 1.3), committed under fuzz/corpus/gear with the
-// golden files of tests/python/data; regenerate them with
+// (one file per op added in 1.3) and 1.6 (binary params: seed_params_0),
+// committed under fuzz/corpus/gear with the golden files of tests/python/data
+// (one per format version); regenerate them with
 //   GEARSHIFT_FUZZ_CORPUS=fuzz/corpus/gear build/gearshift_tests
 //       --gtest_filter=GearReaderTest.WritesFuzzSeedCorpusWhenAsked:SparseReaderTest.WritesFuzzSeeds*
 #include <cstddef>

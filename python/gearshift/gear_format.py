@@ -1,4 +1,4 @@
-"""Pure-Python reader of the ``.gear`` format (docs/FORMAT.md, version 1.4).
+"""Pure-Python reader of the ``.gear`` format (docs/FORMAT.md, version 1.6).
 
 This is the second, independent implementation of the spec: the C++ runtime
 is the first. ``gearshift inspect`` uses it to describe a file without
@@ -36,6 +36,7 @@ __all__ = [
     "OPS",
     "SECTION_ENTRY_SIZE",
     "SECTION_MANIFEST",
+    "SECTION_PARAMS",
     "SECTION_TENSOR_DATA",
     "VERSION_MAJOR",
     "VERSION_MINOR",
@@ -51,19 +52,24 @@ __all__ = [
 
 MAGIC = b"GEAR"
 VERSION_MAJOR = 1
-VERSION_MINOR = 5
+VERSION_MINOR = 6
 ALIGNMENT = 64
 HEADER_SIZE = 64
 SECTION_ENTRY_SIZE = 32
 SECTION_MANIFEST = 1
 SECTION_TENSOR_DATA = 2
+SECTION_PARAMS = 3  # 1.6: binary quant/activation parameters (FORMAT.md 2.4)
 MAX_SECTIONS = 1024
 MAX_MANIFEST_BYTES = 64 << 20
 MAX_JSON_DEPTH = 64
 MAX_JSON_VALUES = 1 << 20  # every JSON value counts, containers included; keys do not
 MAX_RANK = 6
 OPTIONAL_KINDS = range(1024, 65536)
-SECTION_NAMES = {SECTION_MANIFEST: "MANIFEST", SECTION_TENSOR_DATA: "TENSOR_DATA"}
+SECTION_NAMES = {
+    SECTION_MANIFEST: "MANIFEST",
+    SECTION_TENSOR_DATA: "TENSOR_DATA",
+    SECTION_PARAMS: "PARAMS",
+}
 
 # struct layouts, little-endian, exactly as the C structs in FORMAT.md 2.1/2.2.
 HEADER_STRUCT = struct.Struct("<4sHHIIQQII24s")
@@ -403,6 +409,7 @@ def read_gear(source: Source, verify_checksums: bool = True) -> GearFile:
     header = _read_header(data)
     sections = _read_sections(data, header, verify_checksums)
     manifest = _read_manifest(data, sections)
+    _expand_params(manifest, sections, data)
     _validate_manifest(manifest, sections, header.alignment, data)
     return GearFile(header=header, sections=sections, manifest=manifest, data=data)
 
@@ -464,11 +471,27 @@ def _read_sections(data: bytes | memoryview, h: Header, verify_checksums: bool) 
         for i in range(h.section_count)
     ]
     prev_end = table_end
-    manifests = 0
+    manifests = params = 0
     for s in sections:
         label = s.label()
         if s.kind not in SECTION_NAMES and s.kind not in OPTIONAL_KINDS:
-            raise FormatError(f"{label}: unknown section kind {s.kind}")
+            newer = (
+                f"; the file is format 1.{h.version_minor}, newer than this reader's "
+                f"1.{VERSION_MINOR}: a newer gearshift reads it"
+                if h.version_minor > VERSION_MINOR
+                else ""
+            )
+            raise FormatError(
+                f"{label}: unknown section kind {s.kind} (known: 1 = MANIFEST, "
+                f"2 = TENSOR_DATA, 3 = PARAMS, optional 1024..65535){newer}"
+            )
+        params += s.kind == SECTION_PARAMS
+        if params > 1:
+            raise FormatError(f"{label}: a second PARAMS section; a file has at most one")
+        if s.kind == SECTION_PARAMS and s.size > MAX_MANIFEST_BYTES:
+            raise FormatError(
+                f"{label}: {s.size} bytes, more than the PARAMS limit of {MAX_MANIFEST_BYTES}"
+            )
         manifests += s.kind == SECTION_MANIFEST
         if s.flags != 0:
             raise FormatError(f"{label}: flags: expected 0, found {s.flags:#x}")
@@ -592,6 +615,62 @@ def _read_manifest(data: bytes | memoryview, sections: list[Section]) -> dict[st
     if not isinstance(manifest, dict):
         raise FormatError(f"manifest: expected a JSON object, found {type(manifest).__name__}")
     return manifest
+
+
+# ---------------------------------------------------------------------------
+# 1.6 params references (FORMAT.md 2.4)
+# ---------------------------------------------------------------------------
+_F32_LE, _I32_LE = np.dtype("<f4"), np.dtype("<i4")
+_ACT_RECORD = np.dtype([("t", "<i4"), ("s", "<f4"), ("z", "<i4")])  # 12 bytes, no padding
+
+
+def _params_ref(
+    ref: dict[str, Any], where: str, params: Section | None, data: Any, dtype: np.dtype
+) -> np.ndarray:
+    """The values a params reference ``{"offset", "count"}`` points at, bounds checked."""
+    _need(
+        params is not None,
+        where,
+        'a params reference {"offset", "count"}, but the file has no PARAMS section '
+        "(kind 3, format 1.6); write the values as a JSON array or add the section",
+    )
+    assert params is not None
+    off, n = ref.get("offset"), ref.get("count")
+    _need(_is_int(off) and off >= 0, f"{where}.offset", f"expected an integer >= 0, found {off}")
+    _need(off % 4 == 0, f"{where}.offset", f"offset {off} is not a multiple of 4")
+    _need(_is_int(n) and n >= 1, f"{where}.count", f"expected an integer >= 1, found {n}")
+    _need(
+        off + n * dtype.itemsize <= params.size,
+        where,
+        f"{n} values of {dtype.itemsize} bytes from offset {off} lie outside "
+        f"{params.label()} of {params.size} bytes",
+    )
+    start = params.offset + off
+    return np.frombuffer(data, dtype, n, start)
+
+
+def _expand_params(manifest: dict[str, Any], sections: list[Section], data: Any) -> None:
+    """Replaces every params reference by the JSON array it stands for, so that the
+    validator and every user of ``GearFile.manifest`` see one form. The values then
+    meet the JSON form's rules (checked by the validator, as for JSON arrays)."""
+    params = next((s for s in sections if s.kind == SECTION_PARAMS), None)
+    storage = manifest.get("storage")
+    for k, entry in enumerate(storage if isinstance(storage, list) else []):
+        q = entry.get("quant") if isinstance(entry, dict) else None
+        if not isinstance(q, dict):
+            continue
+        w = f"storage[{k}].quant"
+        if isinstance(q.get("scale"), dict):
+            v = _params_ref(q["scale"], f"{w}.scale", params, data, _F32_LE)
+            q["scale"] = [float(x) for x in v]
+        if isinstance(q.get("zero_point"), dict):
+            v = _params_ref(q["zero_point"], f"{w}.zero_point", params, data, _I32_LE)
+            q["zero_point"] = [int(x) for x in v]
+    gears = manifest.get("gears")
+    for j, g in enumerate(gears if isinstance(gears, list) else []):
+        if isinstance(g, dict) and isinstance(g.get("activations"), dict):
+            r = _params_ref(g["activations"], f"gears[{j}].activations", params, data, _ACT_RECORD)
+            g["activations"] = [[int(t), float(s), int(z)] for t, s, z in r.tolist()]
 
 
 # ---------------------------------------------------------------------------

@@ -11,10 +11,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -713,8 +715,8 @@ TEST(GearReaderTest, SectionErrors) {
     RefreshGearCrcs(&f);
     return f;
   };
-  ExpectFormatError(patched(e1 + testing::kOffSecKind, 3, 4),
-                    "section 1 (kind 3): unknown section kind 3");
+  ExpectFormatError(patched(e1 + testing::kOffSecKind, 4, 4),
+                    "section 1 (kind 4): unknown section kind 4");
   ExpectFormatError(patched(e1 + testing::kOffSecKind, 65536, 4), "unknown section kind");
   ExpectFormatError(patched(e1 + testing::kOffSecKind, 1, 4),
                     "expected exactly one MANIFEST section, found 2");
@@ -1020,7 +1022,8 @@ TEST(GearReader11Test, QuantScaleErrors) {
   ExpectFormatError(MixedFileWith(w, "\"scale\":[0.015625,0.03125,0.046875]"),
                     "storage[5].quant.scale: 3 values, expected 4 (shape[0] of [4,1,1,3])");
   ExpectFormatError(MixedFileWith(w, "\"scale\":0.5"),
-                    "storage[5].quant.scale: expected array of numbers, found number");
+                    "storage[5].quant.scale: expected array of numbers or (1.6) a params "
+                    "reference, found number");
   ExpectFormatError(MixedFileWith("\"scale\":[0.0234375]", "\"scale\":[0.0234375,1]"),
                     "storage[8].quant.scale: 2 values, expected 1 (axis null");
   ExpectFormatError(MixedFileWith("{\"axis\":0,\"scale\":[0.015625", "{\"scale\":[0.015625"),
@@ -1028,6 +1031,239 @@ TEST(GearReader11Test, QuantScaleErrors) {
   // A bias scale that is not exactly a float32 (a double product).
   ExpectFormatError(MixedFileWith("0.0006103515625,", "0.00061035156,"),
                     "storage[6].quant.scale[0]: must be a float32 value");
+}
+
+// ---- format 1.6: binary parameters in the PARAMS section ------------------------
+
+// Little-endian bytes of float32 / int32 values (PARAMS payloads).
+std::vector<uint8_t> F32Le(const std::vector<float>& v) {
+  std::vector<uint8_t> b;
+  for (float f : v) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(u >> (8 * i)));
+  }
+  return b;
+}
+
+// One 12-byte activation record {int32 tensor; float32 scale; int32 zero_point}.
+std::vector<uint8_t> Record(int32_t t, float s, int32_t z) {
+  std::vector<uint8_t> r(12, 0);
+  uint32_t bits;
+  std::memcpy(&bits, &s, 4);
+  PutLe(&r, 0, static_cast<uint32_t>(t), 4);
+  PutLe(&r, 4, bits, 4);
+  PutLe(&r, 8, static_cast<uint32_t>(z), 4);
+  return r;
+}
+
+// The q8 gear's activations of the mixed model as 12-byte records, read back
+// from the JSON-form file (the oracle).
+std::vector<uint8_t> ActivationRecords(const ModelDesc& m, size_t gear) {
+  std::vector<uint8_t> b;
+  for (size_t t = 0; t < m.tensors.size(); ++t) {
+    if (m.tensors[t].is_const) continue;
+    const ActQuant& a = m.gears[gear].activations[t];
+    const std::vector<uint8_t> r = Record(static_cast<int32_t>(t), a.scale, a.zero_point);
+    b.insert(b.end(), r.begin(), r.end());
+  }
+  return b;
+}
+
+// The activations array of gear `which` (0-based among gears that have one) in
+// the manifest text, "activations":[...]] included.
+std::string ActivationsJson(const std::string& manifest, int which) {
+  size_t pos = 0;
+  for (int i = 0; i <= which; ++i) pos = manifest.find("\"activations\":[", pos + 1);
+  const size_t end = manifest.find("]]", pos);
+  return manifest.substr(pos, end + 2 - pos);
+}
+
+// The mixed model in the 1.6 form: storage[5]'s four scales and the int8
+// gear's activations in a PARAMS section (section 2, after TENSOR_DATA), then
+// `edit` applied to the manifest and `params` patched by `patch`.
+struct Binary16 {
+  std::string manifest;
+  std::vector<uint8_t> params;
+  std::vector<uint8_t> data;
+  std::vector<uint8_t> Build(uint16_t minor = 6) const {
+    std::vector<GearSection> s(3);
+    s[0].kind = testing::kSectionManifest;
+    s[0].payload.assign(manifest.begin(), manifest.end());
+    s[1].kind = testing::kSectionTensorData;
+    s[1].payload = data;
+    s[2].kind = 3;  // PARAMS
+    s[2].payload = params;
+    GearLayout layout;
+    layout.minor = minor;
+    return BuildGearFileSections(s, layout);
+  }
+};
+
+Binary16 MixedBinary() {
+  const GearModelBuilder b = MixedGearModel();
+  std::unique_ptr<GearFile> json_form;
+  EXPECT_TRUE(Load(b.Build(), &json_form).ok());
+  const ModelDesc& m = json_form->model();
+  Binary16 out;
+  out.data = b.data();
+  out.params = F32Le(m.storage[5].quant.scale);               // offset 0, 4 floats
+  const std::vector<uint8_t> acts = ActivationRecords(m, 2);  // offset 16
+  out.params.insert(out.params.end(), acts.begin(), acts.end());
+  const std::string w = "\"scale\":[0.015625,0.03125,0.046875,0.0078125]";
+  std::string text = Replace(b.ManifestJson(), w, "\"scale\":{\"offset\":0,\"count\":4}");
+  const std::string a = ActivationsJson(text, 0);  // the int8 gear's
+  const size_t records = acts.size() / 12;
+  text =
+      Replace(text, a, "\"activations\":{\"offset\":16,\"count\":" + std::to_string(records) + "}");
+  out.manifest = text;
+  return out;
+}
+
+TEST(GearReader16Test, BinaryParamsLoadAsTheJsonForm) {
+  std::unique_ptr<GearFile> json_form, binary;
+  ASSERT_TRUE(Load(MixedFile(), &json_form).ok());
+  const Binary16 b = MixedBinary();
+  Status s = Load(b.Build(), &binary);
+  ASSERT_TRUE(s.ok()) << s.message();
+  const ModelDesc &j = json_form->model(), &m = binary->model();
+  EXPECT_EQ(m.version_minor, 6);
+  ASSERT_EQ(m.storage.size(), j.storage.size());
+  for (size_t k = 0; k < m.storage.size(); ++k) {
+    EXPECT_EQ(m.storage[k].quant.axis, j.storage[k].quant.axis) << k;
+    EXPECT_EQ(m.storage[k].quant.scale, j.storage[k].quant.scale) << k;
+    EXPECT_EQ(m.storage[k].quant.zero_point, j.storage[k].quant.zero_point) << k;
+  }
+  ASSERT_EQ(m.gears.size(), j.gears.size());
+  for (size_t g = 0; g < m.gears.size(); ++g) {
+    ASSERT_EQ(m.gears[g].activations.size(), j.gears[g].activations.size());
+    for (size_t t = 0; t < m.gears[g].activations.size(); ++t) {
+      EXPECT_EQ(m.gears[g].activations[t].scale, j.gears[g].activations[t].scale);
+      EXPECT_EQ(m.gears[g].activations[t].zero_point, j.gears[g].activations[t].zero_point);
+    }
+  }
+  // The PARAMS section is manifest data: its CRC is checked even when the
+  // data sections' are not.
+  std::vector<uint8_t> f = b.Build();
+  const uint64_t off = testing::GetLe(f, SectionEntryOffset(2) + testing::kOffSecOffset, 8);
+  f[off + 1] ^= 1;  // a bit of the first scale, CRC left stale
+  Status bad = Load(f, nullptr, /*verify=*/false);
+  EXPECT_NE(bad.message().find("section 2 (PARAMS): CRC32C mismatch"), std::string::npos)
+      << bad.message();
+}
+
+// A later minor's required section kind: refused, and the message says that the
+// reader is the older party (what a 1.5 reader cannot say of a 1.6 file).
+TEST(GearReader16Test, UnknownKindOfANewerMinorNamesBothVersions) {
+  Binary16 b = MixedBinary();
+  std::vector<uint8_t> f = b.Build(/*minor=*/kFormatMinor + 1);
+  PutLe(&f, SectionEntryOffset(2) + testing::kOffSecKind, 4, 4);
+  RefreshGearCrcs(&f);
+  ExpectFormatError(f, "section 2 (kind 4): unknown section kind 4");
+  ExpectFormatError(f, "; the file is format 1." + std::to_string(kFormatMinor + 1) +
+                           ", newer than this reader's 1." + std::to_string(kFormatMinor));
+  f = b.Build();
+  PutLe(&f, SectionEntryOffset(2) + testing::kOffSecKind, 4, 4);
+  RefreshGearCrcs(&f);
+  Status s = Load(f);
+  EXPECT_EQ(s.message().find("newer"), std::string::npos) << s.message();
+}
+
+TEST(GearReader16Test, BinaryParamsErrors) {
+  const Binary16 good = MixedBinary();
+  auto with_scales = [&](const std::vector<float>& v) {
+    Binary16 b = good;
+    const std::vector<uint8_t> s = F32Le(v);
+    std::copy(s.begin(), s.end(), b.params.begin());
+    return b.Build();
+  };
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  ExpectFormatError(with_scales({0.015625f, 0.03125f, nan, 0.0078125f}),
+                    "storage[5].quant.scale[2]: scale must be a finite float32 > 0, got NaN");
+  ExpectFormatError(with_scales({0.015625f, 0.03125f, 0.f, 0.0078125f}),
+                    "storage[5].quant.scale[2]: scale must be a finite float32 > 0, got 0");
+  ExpectFormatError(with_scales({0.015625f, -0.5f, 0.5f, 0.0078125f}),
+                    "storage[5].quant.scale[1]: scale must be a finite float32 > 0, got -0.5");
+  ExpectFormatError(with_scales({-0.f, 0.5f, 0.5f, 0.5f}), "storage[5].quant.scale[0]: scale");
+  ExpectFormatError(with_scales({0.5f, 0.5f, 0.5f, inf}), "storage[5].quant.scale[3]: scale");
+  auto edited = [&](const std::string& from, const std::string& to) {
+    Binary16 b = good;
+    b.manifest = Replace(b.manifest, from, to);
+    return b.Build();
+  };
+  const std::string ref = "\"scale\":{\"offset\":0,\"count\":4}";
+  ExpectFormatError(edited(ref, "\"scale\":{\"offset\":0,\"count\":3}"),
+                    "storage[5].quant.scale: 3 values, expected 4 (shape[0] of [4,1,1,3])");
+  ExpectFormatError(edited(ref, "\"scale\":{\"offset\":2,\"count\":4}"),
+                    "storage[5].quant.scale.offset: offset 2 is not a multiple of 4");
+  const std::string size = std::to_string(good.params.size());
+  ExpectFormatError(edited(ref, "\"scale\":{\"offset\":" + size + ",\"count\":4}"),
+                    "storage[5].quant.scale: 4 values of 4 bytes from offset " + size +
+                        " lie outside section 2 (PARAMS) of " + size + " bytes");
+  ExpectFormatError(edited(ref, "\"scale\":{\"offset\":9223372036854775804,\"count\":4}"),
+                    "lie outside section 2 (PARAMS)");
+  ExpectFormatError(edited(ref, "\"scale\":{\"offset\":0,\"count\":4611686018427387904}"),
+                    "lie outside section 2 (PARAMS)");
+  ExpectFormatError(edited(ref, "\"scale\":{\"offset\":-4,\"count\":4}"),
+                    "storage[5].quant.scale.offset");
+  ExpectFormatError(edited(ref, "\"scale\":{\"offset\":0,\"count\":0}"),
+                    "storage[5].quant.scale.count");
+  ExpectFormatError(edited(ref, "\"scale\":{\"count\":4}"),
+                    "storage[5].quant.scale: missing required key \"offset\"");
+  // Zero points: int32 values with the JSON form's range rules.
+  {
+    Binary16 b = good;
+    const size_t at = b.params.size();
+    const std::vector<uint8_t> z = testing::I32Bytes({0, 0, 200, 0});
+    b.params.insert(b.params.end(), z.begin(), z.end());
+    b.manifest =
+        Replace(b.manifest, ref,
+                ref + ",\"zero_point\":{\"offset\":" + std::to_string(at) + ",\"count\":4}");
+    ExpectFormatError(b.Build(),
+                      "storage[5].quant.zero_point[2]: zero point 200 out of the "
+                      "i8 range [-128, 127]");
+  }
+  // Truncated: the section ends inside the activation records.
+  {
+    Binary16 b = good;
+    b.params.resize(b.params.size() - 4);
+    ExpectFormatError(b.Build(), "gears[2].activations: ");
+    ExpectFormatError(b.Build(), "lie outside section 2 (PARAMS)");
+  }
+  // Activation records: tensor index, constant, duplicate, scale, zero point.
+  auto record = [&](size_t i, int32_t t, float s, int32_t z) {
+    Binary16 b = good;
+    const std::vector<uint8_t> r = Record(t, s, z);
+    std::copy(r.begin(), r.end(), b.params.begin() + 16 + 12 * i);
+    return b.Build();
+  };
+  ExpectFormatError(record(0, 1000, 0.5f, 0), "gears[2].activations[0]: tensor index 1000 out of");
+  ExpectFormatError(record(0, -1, 0.5f, 0), "gears[2].activations[0]: tensor index -1 out of");
+  ExpectFormatError(record(0, 1, 0.5f, 0), "is a constant; its parameters are its storage's");
+  ExpectFormatError(record(1, 0, 0.5f, 0), "gears[2].activations[1]: tensor 0 (");
+  ExpectFormatError(record(0, 0, nan, 0),
+                    "gears[2].activations[0].scale: scale must be a finite float32 > 0, got NaN");
+  ExpectFormatError(record(0, 0, 0.0390625f, -129),
+                    "gears[2].activations[0].zero_point: -129 out of the i8 range");
+  // A reference needs the section; one section at most.
+  {
+    Binary16 b = good;
+    std::vector<GearSection> s(2);
+    s[0].kind = testing::kSectionManifest;
+    s[0].payload.assign(b.manifest.begin(), b.manifest.end());
+    s[1].kind = testing::kSectionTensorData;
+    s[1].payload = b.data;
+    ExpectFormatError(BuildGearFileSections(s),
+                      "storage[5].quant.scale: a params reference {\"offset\", \"count\"}, but "
+                      "the file has no PARAMS section");
+    s.push_back(s[1]);
+    s[1].kind = 3;
+    s[1].payload = b.params;
+    s.push_back(s[1]);
+    ExpectFormatError(BuildGearFileSections(s),
+                      "section 3 (PARAMS): a second PARAMS section; a file has at most one");
+  }
 }
 
 TEST(GearReader11Test, QuantAxisAndZeroPointErrors) {
@@ -1530,6 +1766,14 @@ TEST(GearReaderTest, WritesFuzzSeedCorpusWhenAsked) {
               static_cast<std::streamsize>(files[i].size()));
     ASSERT_TRUE(out.good()) << path;
   }
+  // Format 1.6: the mixed model with binary scales and activation records in a
+  // PARAMS section, so that mutations reach the params references' checks.
+  const std::vector<uint8_t> binary = MixedBinary().Build();
+  const std::string path = std::string(dir) + "/seed_params_0.gear";
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(binary.data()),
+            static_cast<std::streamsize>(binary.size()));
+  ASSERT_TRUE(out.good()) << path;
 }
 
 }  // namespace

@@ -101,14 +101,21 @@ def test_islands_change_the_integer_gear_only(tiny, tmp_path):
 def test_files_without_islands_are_unchanged(tiny, tmp_path):
     p1 = _write(tiny, tmp_path / "a.gear", ())
     f = gf.read_gear(p1)
-    assert f.header.version_minor == 1  # as before 1.5: no 1.2+ feature in this file
+    assert f.header.version_minor == 6  # binary params (1.6); no island
     assert all(g["compute"] in ("f32", "q8", "q4") for g in f.manifest["gears"])
     assert all("float_nodes" not in g for g in f.manifest["gears"])
     g, _, qplan = tiny
     p2 = tmp_path / "b.gear"
     write_gear(g, p2, ("fp32", "int8", "int4"), storage="exact", qplan=qplan)
     assert p1.read_bytes() == p2.read_bytes()
-    assert gf.read_gear(_write(tiny, tmp_path / "c.gear", ("conv",))).header.version_minor == 5
+    # In the JSON form (what 1.5 writers wrote) the lowest minor: 1 without islands, 5 with.
+    write_gear(g, p2, ("fp32", "int8", "int4"), storage="exact", qplan=qplan, binary=False)
+    assert gf.read_gear(p2).header.version_minor == 1
+    c = tmp_path / "c.gear"
+    write_gear(
+        g, c, ("fp32", "int8"), storage="exact", qplan=qplan, float_nodes=("conv",), binary=False
+    )
+    assert gf.read_gear(c).header.version_minor == 5
 
 
 def _edit(path: Path, change) -> bytes:

@@ -14,6 +14,7 @@ from int8_tflite import classifier, to_tflite
 
 import gearshift as gs
 from gearshift import gear_format as gf
+from gearshift.converters.write_gear import repack
 
 tf = pytest.importorskip("tensorflow")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
@@ -135,7 +136,10 @@ def test_wrong_integer_dtype_refused(models):
 def test_file_records_the_interface(models):
     src, gear = models["uint8"]
     f = gf.read_gear(gear)
-    assert f.version == (1, 4)
+    assert f.version == (1, 6)  # binary params; the JSON form is a 1.4 file
+    json_form = gear.with_name("uint8-json.gear")
+    repack(gear, json_form, binary=False)
+    assert gf.read_gear(json_form).version == (1, 4)
     m = f.manifest
     io = {m["tensors"][t]["name"]: m["tensors"][t].get("io") for t in m["inputs"] + m["outputs"]}
     d = litert.Interpreter(model_path=str(src)).get_input_details()[0]
@@ -150,10 +154,14 @@ def test_file_records_the_interface(models):
 
 def _rewrite(gear, tmp_path, edit) -> str:
     f = gf.read_gear(gear)
-    m = copy.deepcopy(f.manifest)
+    m = copy.deepcopy(f.manifest)  # params references read: the JSON form
     edit(m)
+    data = next(s for s in f.sections if s.kind == gf.SECTION_TENSOR_DATA)
+    for e in m["storage"]:  # pack() lays out TENSOR_DATA as section 1
+        if "section" in e:
+            e["section"] = 1
     path = tmp_path / "edited.gear"
-    path.write_bytes(pack(m, bytes(f.section_bytes(1)), minor=4))
+    path.write_bytes(pack(m, bytes(f.section_bytes(data.index)), minor=4))
     return str(path)
 
 

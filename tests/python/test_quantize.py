@@ -163,9 +163,9 @@ def test_compact_residual_reconstructs_within_bound(tmp_path, graph_and_plan):
     raw = path.read_bytes()
     f = gf.read_gear(path)
     man = f.manifest
-    data = f.sections[1]
     w = storage_of(man, "fp32")["fc/w"]
     base = man["storage"][w["base"]]
+    data = f.sections[base["section"]]  # TENSOR_DATA (section 2 after 1.6's PARAMS)
     q = np.frombuffer(raw, np.int8, base["length"], data.offset + base["offset"]).reshape(5, 72)
     packed = np.frombuffer(raw, np.uint8, w["length"], data.offset + w["offset"])
     nib = np.empty(packed.size * 2, np.int16)
@@ -179,7 +179,7 @@ def test_compact_residual_reconstructs_within_bound(tmp_path, graph_and_plan):
     # residual that reaches +7/16 of a step: within s/16
     np.testing.assert_array_equal(q, plan.weights["fc/w"][0])
     assert np.all(err <= s / 16 * (1 + 1e-6))
-    assert f.version == (1, 1)
+    assert f.version == (1, 6)  # binary params; 1.1 in the JSON form
 
 
 def test_compact_without_integer_gears_lifts_midpoints(graph_and_plan):

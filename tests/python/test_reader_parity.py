@@ -1,6 +1,6 @@
 """Differential test: the C++ reader and the pure-Python reader agree.
 
-Starting from the golden format-1.0 file, a seeded generator applies
+Starting from the golden files (one per format version), a seeded generator applies
 structured mutations to the decoded manifest (deleted keys, changed types,
 out-of-range indices, duplicate keys, non-finite and huge numbers, shape
 changes, attribute values at their boundaries, reordered nodes, changed ops),
@@ -371,8 +371,12 @@ def py_verdict(data: bytes) -> tuple[bool, str]:
 
 
 # The 1.4 golden (an int8 model with integer I/O) brings the 1.1+ manifest: storage
-# entries with quant, q8 gears with activations, io.
-GOLDENS = [GOLDEN, GOLDEN.parent / "golden_v1_4_uint8.gear"]
+# entries with quant, q8 gears with activations, io. The others one format version
+# each (make_golden_versions.py): int4 views, sparse storage, the 1.3 ops, float
+# islands, and (1.6) params references into the PARAMS section.
+GOLDENS = [GOLDEN, GOLDEN.parent / "golden_v1_4_uint8.gear"] + [
+    GOLDEN.parent / f"golden_v{v}.gear" for v in ("1_1", "1_2", "1_3", "1_5", "1_6")
+]
 
 
 @pytest.fixture(scope="module")

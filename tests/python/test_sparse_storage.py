@@ -471,7 +471,7 @@ def written(tmp_path_factory):
 def test_written_pruned_file_equals_dense_and_is_smaller(written):
     _g, _x, _plan, sparse, dense = written
     fs, fd = gf.read_gear(sparse.path), gf.read_gear(dense.path)
-    assert fs.version == (1, 2) and fd.version == (1, 2)  # dense.gear still has sparse gears
+    assert fs.version == (1, 6) and fd.version == (1, 6)  # binary params (format 1.6)
     encs = {e["encoding"] for e in fs.manifest["storage"]}
     assert encs & {"bitmap", "csr", "2:4"}
     assert not {e["encoding"] for e in fd.manifest["storage"]} & {"bitmap", "csr", "2:4"}
@@ -529,15 +529,20 @@ def _x_of(g):
 
 
 def test_minor_and_flags(tmp_path, written):
+    """The lowest minor that expresses a file, in the JSON form of the parameters
+    (``binary=False``; the binary form, the default, is 1.6 wherever there are any)."""
     g, _x, plan, _s, _d = written
     # int8 only: 1.2 because the bases are sparse; fp32 only: exact f32, 1.0
     f = gf.read_gear(wg.write_gear(g, tmp_path / "i8.gear", ("int8",), qplan=plan).path)
+    assert f.version == (1, 6)
+    r = wg.write_gear(g, tmp_path / "i8.gear", ("int8",), qplan=plan, binary=False)
+    f = gf.read_gear(r.path)
     assert f.version == (1, 2) and "sparse" not in f.gear("int8")
     assert gf.read_gear(wg.write_gear(g, tmp_path / "f.gear", ("fp32",)).path).version == (1, 0)
     # an unpruned graph: dense storage, 1.1; a sparse gear alone still makes it 1.2
     dense_g = tiny_graph(3)
     dplan = quantize_graph(dense_g, calibrate(dense_g, [_x_of(dense_g)], progress=False))
-    r = wg.write_gear(dense_g, tmp_path / "d.gear", ("fp32", "int8"), qplan=dplan)
+    r = wg.write_gear(dense_g, tmp_path / "d.gear", ("fp32", "int8"), qplan=dplan, binary=False)
     f = gf.read_gear(r.path)
     assert f.version == (1, 1)
     assert not {e["encoding"] for e in f.manifest["storage"]} & {"bitmap", "csr", "2:4"}

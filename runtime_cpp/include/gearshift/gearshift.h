@@ -34,7 +34,7 @@ namespace gearshift {
 // Version of this runtime library and of the .gear format it reads.
 constexpr const char* kVersion = "0.3.0";
 constexpr int kFormatMajor = 1;
-constexpr int kFormatMinor = 5;
+constexpr int kFormatMinor = 6;
 
 using Shape = std::vector<int64_t>;
 

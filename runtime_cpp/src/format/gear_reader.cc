@@ -40,6 +40,8 @@ constexpr uint32_t kMinAlignment = 16;
 constexpr uint32_t kMaxAlignment = 65536;
 constexpr uint32_t kKindManifest = 1;
 constexpr uint32_t kKindTensorData = 2;
+// 1.6: binary quantization parameters referenced from the manifest (FORMAT.md 2.4).
+constexpr uint32_t kKindParams = 3;
 constexpr uint32_t kFirstOptionalKind = 1024;
 constexpr uint32_t kLastOptionalKind = 65535;
 constexpr uint64_t kMaxManifestBytes = uint64_t{64} << 20;
@@ -53,6 +55,20 @@ constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
 uint64_t LoadLe(const uint8_t* p, int bytes) {
   uint64_t v = 0;
   for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
+  return v;
+}
+
+// Little-endian binary32 / int32 at any alignment (PARAMS section values).
+float LoadF32(const uint8_t* p) {
+  const uint32_t bits = static_cast<uint32_t>(LoadLe(p, 4));
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+int32_t LoadI32(const uint8_t* p) {
+  const uint32_t bits = static_cast<uint32_t>(LoadLe(p, 4));
+  int32_t v;
+  std::memcpy(&v, &bits, 4);
   return v;
 }
 
@@ -93,6 +109,7 @@ std::string SectionLabel(size_t index, uint32_t kind) {
   std::string s = "section " + std::to_string(index) + " (";
   if (kind == kKindManifest) return s + "MANIFEST)";
   if (kind == kKindTensorData) return s + "TENSOR_DATA)";
+  if (kind == kKindParams) return s + "PARAMS)";
   return s + "kind " + std::to_string(kind) + ")";
 }
 
@@ -178,7 +195,7 @@ Status ReadSections(const uint8_t* d, size_t n, const Header& h, bool verify_che
                     std::vector<Section>* sections, size_t* manifest_index) {
   const uint64_t table_end = kHeaderSize + uint64_t{h.section_count} * kSectionEntrySize;
   uint64_t prev_end = table_end;
-  int manifests = 0;
+  int manifests = 0, params = 0;
   sections->resize(h.section_count);
   for (uint32_t i = 0; i < h.section_count; ++i) {
     const uint8_t* e = d + kHeaderSize + size_t{i} * kSectionEntrySize;
@@ -190,9 +207,23 @@ Status ReadSections(const uint8_t* d, size_t n, const Header& h, bool verify_che
     s.crc = static_cast<uint32_t>(LoadLe(e + 24, 4));
     s.label = SectionLabel(i, s.kind);
     const bool optional = s.kind >= kFirstOptionalKind && s.kind <= kLastOptionalKind;
-    if (s.kind != kKindManifest && s.kind != kKindTensorData && !optional) {
+    if (s.kind != kKindManifest && s.kind != kKindTensorData && s.kind != kKindParams &&
+        !optional) {
+      // A later minor may add a required kind (as 1.6 added PARAMS): say so,
+      // since the reader, not the file, is what is out of date then.
+      const std::string newer = h.minor > kFormatMinor
+                                    ? "; the file is format 1." + std::to_string(h.minor) +
+                                          ", newer than this reader's 1." +
+                                          std::to_string(kFormatMinor) +
+                                          ": a newer gearshift runtime reads it"
+                                    : "";
       return FormatError(s.label + ": unknown section kind " + std::to_string(s.kind) +
-                         " (known: 1 = MANIFEST, 2 = TENSOR_DATA, optional 1024..65535)");
+                         " (known: 1 = MANIFEST, 2 = TENSOR_DATA, 3 = PARAMS, optional "
+                         "1024..65535)" +
+                         newer);
+    }
+    if (s.kind == kKindParams && ++params > 1) {
+      return FormatError(s.label + ": a second PARAMS section; a file has at most one");
     }
     if (s.kind == kKindManifest) {
       ++manifests;
@@ -216,6 +247,11 @@ Status ReadSections(const uint8_t* d, size_t n, const Header& h, bool verify_che
                          std::to_string(s.size) + ") extend past the end of the " +
                          std::to_string(n) + "-byte file");
     }
+    if (s.kind == kKindParams && s.size > kMaxManifestBytes) {
+      return FormatError(s.label + ": " + std::to_string(s.size) +
+                         " bytes, more than the PARAMS limit of " +
+                         std::to_string(kMaxManifestBytes));
+    }
     prev_end = s.offset + s.size;
   }
   if (manifests != 1) {
@@ -223,7 +259,8 @@ Status ReadSections(const uint8_t* d, size_t n, const Header& h, bool verify_che
                        std::to_string(manifests));
   }
   for (const Section& s : *sections) {
-    if (!verify_checksums && s.kind != kKindManifest) continue;
+    // PARAMS is manifest data (scales, zero points): always verified.
+    if (!verify_checksums && s.kind != kKindManifest && s.kind != kKindParams) continue;
     const uint32_t crc = Crc32c(d + s.offset, s.size);
     if (crc != s.crc) {
       return FormatError(s.label + ": CRC32C mismatch: stored " + Hex32(s.crc) +
@@ -477,9 +514,13 @@ class AttrReader {
 
 class ManifestReader {
  public:
-  ManifestReader(const Header& header, const std::vector<Section>& sections,
-                 const uint8_t* file, ModelDesc* model)
-      : header_(header), sections_(sections), file_(file), m_(model) {}
+  ManifestReader(const Header& header, const std::vector<Section>& sections, const uint8_t* file,
+                 ModelDesc* model)
+      : header_(header), sections_(sections), file_(file), m_(model) {
+    for (const Section& s : sections_) {
+      if (s.kind == kKindParams) params_ = &s;
+    }
+  }
 
   Status Read(const uint8_t* text, uint64_t size, const std::string& label) {
     if (size > kMaxManifestBytes) {
@@ -1354,24 +1395,60 @@ class ManifestReader {
       qd.axis = static_cast<int>(a);
     }
     const int64_t channels = qd.axis < 0 ? 1 : sd->shape[qd.axis];
+    auto count_error = [&](const json::Ref& at, int64_t n) {
+      return at.Error(std::to_string(n) + " values, expected " +
+                      (qd.axis < 0
+                           ? std::string("1 (axis null: one scale for the tensor)")
+                           : std::to_string(channels) + " (shape[" + std::to_string(qd.axis) +
+                                 "] of " + ShapeStr(sd->shape) + ")"));
+    };
     GS_RETURN_IF_ERROR(q.Member("scale", &r));
-    if (!r->is_array()) {
-      return r.Error(std::string("expected array of numbers, found ") + r->TypeName());
-    }
-    if (static_cast<int64_t>(r->size()) != channels) {
-      return r.Error(std::to_string(r->size()) + " values, expected " +
-                     (qd.axis < 0 ? std::string("1 (axis null: one scale for the tensor)")
-                                  : std::to_string(channels) + " (shape[" +
-                                        std::to_string(qd.axis) + "] of " +
-                                        ShapeStr(sd->shape) + ")"));
-    }
-    qd.scale.resize(static_cast<size_t>(channels));
-    for (size_t i = 0; i < qd.scale.size(); ++i) {
-      GS_RETURN_IF_ERROR(ReadScale(r.Item(i), &qd.scale[i]));
+    if (r->is_object()) {  // 1.6: float32 values in the PARAMS section
+      int64_t n;
+      const uint8_t* p;
+      GS_RETURN_IF_ERROR(ReadParamsRef(r, 4, &n, &p));
+      if (n != channels) return count_error(r, n);
+      qd.scale.resize(static_cast<size_t>(channels));
+      for (size_t i = 0; i < qd.scale.size(); ++i) {
+        qd.scale[i] = LoadF32(p + 4 * i);
+        if (!ScaleOk(qd.scale[i])) {
+          return FormatError(r.path() + "[" + std::to_string(i) + "]: " + BadScale(qd.scale[i]));
+        }
+      }
+    } else {
+      if (!r->is_array()) {
+        return r.Error(std::string("expected array of numbers or (1.6) a params reference, "
+                                   "found ") +
+                       r->TypeName());
+      }
+      if (static_cast<int64_t>(r->size()) != channels) {
+        return count_error(r, static_cast<int64_t>(r->size()));
+      }
+      qd.scale.resize(static_cast<size_t>(channels));
+      for (size_t i = 0; i < qd.scale.size(); ++i) {
+        GS_RETURN_IF_ERROR(ReadScale(r.Item(i), &qd.scale[i]));
+      }
     }
     qd.zero_point.assign(qd.scale.size(), 0);
     GS_RETURN_IF_ERROR(q.OptionalMember("zero_point", &r, &found));
-    if (found && !r->is_null()) {
+    if (found && r->is_object()) {  // 1.6: int32 values in the PARAMS section
+      int64_t n;
+      const uint8_t* p;
+      GS_RETURN_IF_ERROR(ReadParamsRef(r, 4, &n, &p));
+      if (n != channels) return count_error(r, n);
+      for (size_t i = 0; i < qd.zero_point.size(); ++i) {
+        const int32_t z = LoadI32(p + 4 * i);
+        auto at = [&] { return r.path() + "[" + std::to_string(i) + "]"; };
+        if (sd->dtype == StorageDType::kI32 && z != 0) {
+          return FormatError(at() + ": must be 0 for i32 storage, got " + std::to_string(z));
+        }
+        if (z < -128 || z > 127) {
+          return FormatError(at() + ": zero point " + std::to_string(z) +
+                             " out of the i8 range [-128, 127]");
+        }
+        qd.zero_point[i] = z;
+      }
+    } else if (found && !r->is_null()) {
       std::vector<int64_t> zps;
       GS_RETURN_IF_ERROR(r.GetIntArray(&zps, std::numeric_limits<int64_t>::min(),
                                        std::numeric_limits<int64_t>::max(),
@@ -1708,31 +1785,65 @@ class ManifestReader {
                          "\" needs \"activations\": int8 (scale, zero point) of every "
                          "non-constant tensor");
     }
-    size_t n;
-    if (!acts->is_array()) {
-      return acts.Error(std::string("expected array of [tensor, scale, zero_point], found ") +
-                        acts->TypeName());
-    }
-    GS_RETURN_IF_ERROR(acts.ExpectArray(&n));
     const size_t nt = m_->tensors.size();
     gd->activations.assign(nt, ActQuant());
     std::vector<char> seen(nt, 0);
-    for (size_t i = 0; i < n; ++i) {
-      const json::Ref item = acts.Item(i);
-      if (!item->is_array() || item->size() != 3) {
-        return item.Error("expected [tensor, scale, zero_point]");
+    // One [tensor, scale, zero point] entry, JSON or binary: same rules.
+    // `at` names the entry; called only to build a message.
+    auto take = [&](int64_t t, const auto& at) -> Status {
+      if (t < 0 || t >= static_cast<int64_t>(nt)) {
+        return FormatError(at() + ": tensor index " + std::to_string(t) + " out of range [0, " +
+                           std::to_string(static_cast<int64_t>(nt) - 1) + "]");
       }
-      int64_t t;
-      GS_RETURN_IF_ERROR(item.Item(0).GetInt(&t, 0, static_cast<int64_t>(nt) - 1));
       if (m_->tensors[t].is_const) {
-        return item.Error(TensorLabel(static_cast<int>(t)) +
-                          " is a constant; its parameters are its storage's quant");
+        return FormatError(at() + ": " + TensorLabel(static_cast<int>(t)) +
+                           " is a constant; its parameters are its storage's quant");
       }
-      if (seen[t]) return item.Error(TensorLabel(static_cast<int>(t)) + " is listed twice");
+      if (seen[t]) {
+        return FormatError(at() + ": " + TensorLabel(static_cast<int>(t)) + " is listed twice");
+      }
       seen[t] = 1;
-      ActQuant& aq = gd->activations[t];
-      GS_RETURN_IF_ERROR(ReadScale(item.Item(1), &aq.scale));
-      GS_RETURN_IF_ERROR(item.Item(2).GetInt(&aq.zero_point, -128, 127));
+      return Status::Ok();
+    };
+    if (acts->is_object()) {  // 1.6: 12-byte records in the PARAMS section
+      int64_t n;
+      const uint8_t* p;
+      GS_RETURN_IF_ERROR(ReadParamsRef(acts, 12, &n, &p));
+      for (int64_t i = 0; i < n; ++i, p += 12) {
+        auto at = [&] { return acts.path() + "[" + std::to_string(i) + "]"; };
+        const int64_t t = LoadI32(p);
+        GS_RETURN_IF_ERROR(take(t, at));
+        ActQuant& aq = gd->activations[t];
+        aq.scale = LoadF32(p + 4);
+        if (!ScaleOk(aq.scale)) return FormatError(at() + ".scale: " + BadScale(aq.scale));
+        const int32_t z = LoadI32(p + 8);
+        if (z < -128 || z > 127) {
+          return FormatError(at() + ".zero_point: " + std::to_string(z) +
+                             " out of the i8 range [-128, 127]");
+        }
+        aq.zero_point = z;
+      }
+    } else {
+      size_t n;
+      if (!acts->is_array()) {
+        return acts.Error(
+            std::string("expected array of [tensor, scale, zero_point] or (1.6) a params "
+                        "reference, found ") +
+            acts->TypeName());
+      }
+      GS_RETURN_IF_ERROR(acts.ExpectArray(&n));
+      for (size_t i = 0; i < n; ++i) {
+        const json::Ref item = acts.Item(i);
+        if (!item->is_array() || item->size() != 3) {
+          return item.Error("expected [tensor, scale, zero_point]");
+        }
+        int64_t t;
+        GS_RETURN_IF_ERROR(item.Item(0).GetInt(&t, 0, static_cast<int64_t>(nt) - 1));
+        GS_RETURN_IF_ERROR(take(t, [&] { return item.path(); }));
+        ActQuant& aq = gd->activations[t];
+        GS_RETURN_IF_ERROR(ReadScale(item.Item(1), &aq.scale));
+        GS_RETURN_IF_ERROR(item.Item(2).GetInt(&aq.zero_point, -128, 127));
+      }
     }
     for (size_t t = 0; t < nt; ++t) {
       if (!m_->tensors[t].is_const && !seen[t]) {
@@ -1795,6 +1906,45 @@ class ManifestReader {
     return "(scale " + Num(a.scale, 9) + ", zero point " + std::to_string(a.zero_point) + ")";
   }
 
+  // A 1.6 params reference {"offset", "count"} (FORMAT.md 2.4): *bytes
+  // receives the first of `count` elements of elem_size bytes inside the
+  // PARAMS section. Every byte of it is hostile: alignment, count and bounds
+  // are checked (without overflow) before a value is read.
+  Status ReadParamsRef(const json::Ref& r, uint64_t elem_size, int64_t* count,
+                       const uint8_t** bytes) const {
+    GS_RETURN_IF_ERROR(r.ExpectObject());
+    if (params_ == nullptr) {
+      return r.Error(
+          "a params reference {\"offset\", \"count\"}, but the file has no PARAMS section "
+          "(kind 3, format 1.6); write the values as a JSON array or add the section");
+    }
+    json::Ref v;
+    int64_t off, n;
+    GS_RETURN_IF_ERROR(r.Member("offset", &v));
+    GS_RETURN_IF_ERROR(v.GetInt(&off, 0));
+    if (off % 4 != 0) return v.Error("offset " + std::to_string(off) + " is not a multiple of 4");
+    GS_RETURN_IF_ERROR(r.Member("count", &v));
+    GS_RETURN_IF_ERROR(v.GetInt(&n, 1));
+    const uint64_t size = params_->size;
+    if (static_cast<uint64_t>(off) > size ||
+        static_cast<uint64_t>(n) > (size - static_cast<uint64_t>(off)) / elem_size) {
+      return r.Error(std::to_string(n) + " values of " + std::to_string(elem_size) +
+                     " bytes from offset " + std::to_string(off) + " lie outside " +
+                     params_->label + " of " + std::to_string(size) + " bytes");
+    }
+    *count = n;
+    *bytes = file_ + params_->offset + off;
+    return Status::Ok();
+  }
+
+  // A binary scale must be finite and > 0 (a NaN, an infinity, zero and -0
+  // fail). The message is built only on failure: a file holds thousands.
+  static bool ScaleOk(float f) { return f > 0 && f <= std::numeric_limits<float>::max(); }
+  static std::string BadScale(float f) {
+    return "scale must be a finite float32 > 0, got " +
+           (std::isnan(f) ? std::string("NaN") : Num(f, 9));
+  }
+
   // Scales (quant and activations): finite float32 values > 0, written so
   // that they read back as the same float32.
   static Status ReadScale(const json::Ref& r, float* out) {
@@ -1816,6 +1966,7 @@ class ManifestReader {
   const Header& header_;
   const std::vector<Section>& sections_;
   const uint8_t* file_;
+  const Section* params_ = nullptr;  // the PARAMS section (1.6), if any
   ModelDesc* m_;
   const json::Value* root_ = nullptr;
   std::vector<char> is_input_;
