@@ -208,18 +208,6 @@ Status PlanMemory(const ModelDesc& model, const GearWeights& weights, int gear, 
     refs[request_tensor[i]].kind = TensorRef::Kind::kArena;
     refs[request_tensor[i]].index = layout.offsets[i];
   }
-  // Where step s reads tensor t: t itself, or its boundary copy.
-  auto operand = [&](int s, int t) -> TensorRef {
-    if (t < 0) return TensorRef();
-    if (!islands || copies[t] < 0 || refs[t].kind == TensorRef::Kind::kConst ||
-        is_float(t) == float_node(s)) {
-      return refs[t];
-    }
-    TensorRef r;
-    r.kind = TensorRef::Kind::kArena;
-    r.index = layout.offsets[copies[t]];
-    return r;
-  };
   m.refs = std::move(refs);
   m.folds = std::move(folds);
   m.reads = std::move(reads);

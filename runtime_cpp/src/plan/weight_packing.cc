@@ -191,72 +191,102 @@ std::shared_ptr<const void> PackedWeightsCache::GetF16Values(const F16Tensor& w,
                       [&](void* out) { w.Derive(static_cast<uint16_t*>(out)); });
 }
 
-const void* Plan::PackGemmF16(int64_t n, int64_t k, const F16Tensor& w, const float* bias,
-                              PackedWeightsCache* packs) {
+PlanPacks::PlanPacks(std::shared_ptr<const GearWeights> weights, const KernelTable* kernels)
+    : weights_(std::move(weights)), kernels_(kernels) {}
+
+const void* PlanPacks::PackGemmF16(int64_t n, int64_t k, const F16Tensor& w, const float* bias,
+                                   PackedWeightsCache* packs) {
   PackedWeightsCache local;
   size_t bytes = 0;
   PackedWeightsCache* cache = packs != nullptr ? packs : &local;
   std::shared_ptr<const void> pack =
-      kernels_.f16_gemm.fn != nullptr ? cache->GetF16(kernels_.f16_gemm, n, k, w, bias, &bytes)
-                                      : cache->GetF16w(kernels_.f16w_gemm, n, k, w, bias, &bytes);
-  packed_bytes_ += static_cast<int64_t>(bytes);
-  packed_storage_.push_back(pack);
+      kernels_->f16_gemm.fn != nullptr ? cache->GetF16(kernels_->f16_gemm, n, k, w, bias, &bytes)
+                                       : cache->GetF16w(kernels_->f16w_gemm, n, k, w, bias, &bytes);
+  bytes_ += static_cast<int64_t>(bytes);
+  storage_.push_back(pack);
   return pack.get();
 }
 
-const uint16_t* Plan::F16Values(const F16Tensor& w, PackedWeightsCache* packs) {
+const uint16_t* PlanPacks::F16Values(const F16Tensor& w, PackedWeightsCache* packs) {
   if (const uint16_t* in_place = w.InPlace()) return in_place;
   PackedWeightsCache local;
   size_t bytes = 0;
   std::shared_ptr<const void> values = (packs != nullptr ? packs : &local)->GetF16Values(w, &bytes);
-  packed_bytes_ += static_cast<int64_t>(bytes);
-  packed_storage_.push_back(values);
+  bytes_ += static_cast<int64_t>(bytes);
+  storage_.push_back(values);
   return static_cast<const uint16_t*>(values.get());
 }
 
-const float* Plan::WidenedF16(int t) {
+const float* PlanPacks::WidenedF16(int t) {
   auto it = widened_f16_.find(t);
   if (it != widened_f16_.end()) return it->second;
   const F16Tensor& w = *weights_->at(t).f16;
   const size_t bytes = static_cast<size_t>(w.elements) * sizeof(float);
   std::shared_ptr<void> values = AlignedBytes(bytes);
   w.Widen(static_cast<float*>(values.get()));
-  packed_bytes_ += static_cast<int64_t>(bytes);
+  bytes_ += static_cast<int64_t>(bytes);
   const float* f = static_cast<const float*>(values.get());
-  packed_storage_.push_back(std::move(values));
+  storage_.push_back(std::move(values));
   widened_f16_.emplace(t, f);
   return f;
 }
 
-const float* Plan::PackGemmQ8R4(int64_t n, int64_t k, const Q8R4Tensor& w, const float* bias,
-                                PackedWeightsCache* packs, int tile_nr) {
+const float* PlanPacks::PackGemmQ8R4(int64_t n, int64_t k, const Q8R4Tensor& w, const float* bias,
+                                     PackedWeightsCache* packs, int tile_nr) {
   PackedWeightsCache local;
   return KeepF32Pack((packs != nullptr ? packs : &local)->GetQ8R4(n, k, tile_nr, w, bias), n, k,
                      tile_nr);
 }
 
-const float* Plan::KeepF32Pack(std::shared_ptr<const float> pack, int64_t n, int64_t k, int nr) {
+const float* PlanPacks::KeepF32Pack(std::shared_ptr<const float> pack, int64_t n, int64_t k,
+                                    int nr) {
   const auto unr = static_cast<size_t>(nr);
-  packed_bytes_ +=
+  bytes_ +=
       static_cast<int64_t>(((static_cast<size_t>(n) + unr - 1) / unr) *
                            F32GemmPackedBlockFloats(static_cast<size_t>(k), unr) * sizeof(float));
   const float* p = pack.get();
-  packed_storage_.push_back(std::move(pack));
+  storage_.push_back(std::move(pack));
   return p;
 }
 
-const float* Plan::DecodedQ8R4(const Q8R4Tensor& w, PackedWeightsCache* packs) {
+const float* PlanPacks::DecodedQ8R4(const Q8R4Tensor& w, PackedWeightsCache* packs) {
   auto it = decoded_q8r4_.find(&w);
   if (it != decoded_q8r4_.end()) return it->second;
   PackedWeightsCache local;
   size_t bytes = 0;
   std::shared_ptr<const void> values =
       (packs != nullptr ? packs : &local)->GetQ8R4Values(w, &bytes);
-  packed_bytes_ += static_cast<int64_t>(bytes);
+  bytes_ += static_cast<int64_t>(bytes);
   const auto* f = static_cast<const float*>(values.get());
-  packed_storage_.push_back(std::move(values));
+  storage_.push_back(std::move(values));
   decoded_q8r4_.emplace(&w, f);
   return f;
+}
+
+const float* PlanPacks::PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
+                                 PackedWeightsCache* packs, int tile_nr) {
+  if (tile_nr <= 0) tile_nr = kernels_->f32_gemm.nr;
+  PackedWeightsCache local;
+  return KeepF32Pack((packs != nullptr ? packs : &local)->Get(n, k, tile_nr, w, bias), n, k,
+                     tile_nr);
+}
+
+const void* PlanPacks::Keep(std::shared_ptr<const void> pack, size_t bytes) {
+  bytes_ += static_cast<int64_t>(bytes);
+  const void* p = pack.get();
+  storage_.push_back(std::move(pack));
+  return p;
+}
+
+const float* PlanPacks::PackF32Weight(const NodeDesc& node, const std::vector<TensorRef>& refs,
+                                      int64_t n, int64_t k, const F32GemmKernel& kernel,
+                                      PackedWeightsCache* packs) {
+  const auto* bias = static_cast<const float*>(BiasData(refs, node));
+  const ConstView& cv = weights_->at(node.inputs[1]);
+  if (cv.q8r4 != nullptr) return PackGemmQ8R4(n, k, *cv.q8r4, bias, packs, kernel.nr);
+  const float* w = cv.f16 != nullptr ? WidenedF16(node.inputs[1])
+                                     : static_cast<const float*>(refs[node.inputs[1]].data);
+  return PackGemm(n, k, w, bias, packs, kernel.nr);
 }
 
 void Plan::MaterializeRecipeReads(const ModelDesc& model, PackedWeightsCache* packs) {
@@ -269,33 +299,12 @@ void Plan::MaterializeRecipeReads(const ModelDesc& model, PackedWeightsCache* pa
       const ConstView& cv = weights_->at(t);
       if (cv.f16 == nullptr && cv.q8r4 == nullptr) continue;
       // A packed step or an f16w depthwise step never reads operand 1 itself.
-      if (j == 1 &&
-          (st.packed != nullptr || st.f16_packed != nullptr || st.f16_filter != nullptr)) {
-        continue;
-      }
+      if (j == 1 && FloatStepPacksWeight(st.params)) continue;
       operands_[static_cast<size_t>(st.first_operand) + j].data =
-          cv.f16 != nullptr ? WidenedF16(t) : DecodedQ8R4(*cv.q8r4, packs);
+          cv.f16 != nullptr ? plan_packs_->WidenedF16(t)
+                            : plan_packs_->DecodedQ8R4(*cv.q8r4, packs);
     }
   }
-}
-
-const float* Plan::PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
-                            PackedWeightsCache* packs, int tile_nr) {
-  if (tile_nr <= 0) tile_nr = kernels_.f32_gemm.nr;
-  PackedWeightsCache local;
-  return KeepF32Pack((packs != nullptr ? packs : &local)->Get(n, k, tile_nr, w, bias), n, k,
-                     tile_nr);
-}
-
-const float* Plan::PackF32Weight(const NodeDesc& node, const std::vector<TensorRef>& refs,
-                                 int64_t n, int64_t k, const F32GemmKernel& kernel,
-                                 PackedWeightsCache* packs) {
-  const auto* bias = static_cast<const float*>(BiasData(refs, node));
-  const ConstView& cv = weights_->at(node.inputs[1]);
-  if (cv.q8r4 != nullptr) return PackGemmQ8R4(n, k, *cv.q8r4, bias, packs, kernel.nr);
-  const float* w = cv.f16 != nullptr ? WidenedF16(node.inputs[1])
-                                     : static_cast<const float*>(refs[node.inputs[1]].data);
-  return PackGemm(n, k, w, bias, packs, kernel.nr);
 }
 
 void Plan::ExpandQ4Reads(const ModelDesc& model) {
@@ -307,14 +316,13 @@ void Plan::ExpandQ4Reads(const ModelDesc& model) {
       const int t = node.inputs[j];
       const Q4MTensor* q4 = t >= 0 ? weights_->at(t).q4 : nullptr;
       // A packed conv/dense/depthwise step never reads operand 1 itself.
-      if (q4 == nullptr || (j == 1 && st.q8_packed != nullptr)) continue;
+      if (q4 == nullptr || (j == 1 && Q8StepPacksWeight(st.params))) continue;
       auto it = expanded.find(t);
       if (it == expanded.end()) {
         std::shared_ptr<void> values = AlignedBytes(static_cast<size_t>(q4->elements));
         q4->Expand(static_cast<int8_t*>(values.get()));
-        packed_bytes_ += q4->elements;
         it = expanded.emplace(t, static_cast<const int8_t*>(values.get())).first;
-        packed_storage_.push_back(std::move(values));
+        plan_packs_->Keep(std::move(values), static_cast<size_t>(q4->elements));
       }
       operands_[static_cast<size_t>(st.first_operand) + j].data = it->second;
     }

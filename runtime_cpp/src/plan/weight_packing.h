@@ -11,11 +11,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "dispatch.h"
 #include "ops/conv.h"
 #include "ops_q8/q8_conv.h"
+#include "plan/memory_plan.h"
 #include "prepare/gear_weights.h"
 
 namespace gearshift {
@@ -104,6 +106,58 @@ class PackedWeightsCache {
                                              const std::function<void(float*)>& pack_into);
   std::vector<Entry> entries_;
   std::vector<Q8Entry> q8_entries_;
+};
+
+// The packs and other derived weight memory one plan keeps alive (shared
+// with other plans through a PackedWeightsCache where one is given), and
+// their bytes (Plan::packed_bytes()). Packing may throw std::bad_alloc
+// (Runtime catches). `packs` arguments may be null: a pack then goes
+// through a temporary cache (shared with no other plan).
+class PlanPacks {
+ public:
+  // `kernels` must outlive this object (the Plan owns both).
+  PlanPacks(std::shared_ptr<const GearWeights> weights, const KernelTable* kernels);
+
+  int64_t bytes() const { return bytes_; }
+  // Keeps `pack` alive with the plan and counts `bytes`; returns it.
+  const void* Keep(std::shared_ptr<const void> pack, size_t bytes);
+  // Counts `bytes` of prepared memory a step keeps itself (tables).
+  void AddBytes(int64_t bytes) { bytes_ += bytes; }
+  // fp16 gear: packs weight `w` (its [n, k] rows) for kernels->f16_gemm
+  // where the CPU has fp16 arithmetic, else for kernels->f16w_gemm, or
+  // reuses the pack in `packs`.
+  const void* PackGemmF16(int64_t n, int64_t k, const F16Tensor& w, const float* bias,
+                          PackedWeightsCache* packs);
+  // fp16 gear: w's half bits, in place or derived once (shared via `packs`).
+  const uint16_t* F16Values(const F16Tensor& w, PackedWeightsCache* packs);
+  // fp16 gear: tensor t's weight widened to f32 into memory the plan owns,
+  // once per plan: for the steps no f16w kernel runs (reference ops, or a
+  // table without one).
+  const float* WidenedF16(int t);
+  // f32 gear: a q8r4 weight packed as PackGemm packs its decoded values.
+  const float* PackGemmQ8R4(int64_t n, int64_t k, const Q8R4Tensor& w, const float* bias,
+                            PackedWeightsCache* packs, int nr);
+  // f32 gear: w's decoded values (shared via `packs`), counted once per plan.
+  const float* DecodedQ8R4(const Q8R4Tensor& w, PackedWeightsCache* packs);
+  // Keeps an fp32 GEMM pack of [n, k] for tile width nr alive with the plan
+  // and counts its bytes; returns it.
+  const float* KeepF32Pack(std::shared_ptr<const float> pack, int64_t n, int64_t k, int nr);
+  // The fp32 pack of a conv/dense node's weight (input 1: f32, a widened
+  // fp16 recipe or a q8r4 recipe decoded into the pack) for `kernel`.
+  const float* PackF32Weight(const NodeDesc& node, const std::vector<TensorRef>& refs, int64_t n,
+                             int64_t k, const F32GemmKernel& kernel, PackedWeightsCache* packs);
+  // Packs w [n, k] (+ bias) for tile width nr (0: kernels->f32_gemm's;
+  // 64-byte aligned), or reuses the pack in `packs`.
+  const float* PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
+                        PackedWeightsCache* packs, int nr = 0);
+
+ private:
+  std::shared_ptr<const GearWeights> weights_;
+  const KernelTable* kernels_;
+  std::vector<std::shared_ptr<const void>> storage_;
+  std::unordered_map<int, const float*> widened_f16_;                 // WidenedF16, by tensor
+  std::unordered_map<const Q8R4Tensor*, const float*> decoded_q8r4_;  // DecodedQ8R4
+  int64_t bytes_ = 0;
 };
 
 }  // namespace gearshift
