@@ -102,10 +102,10 @@ TEST(OpRegistry, DefaultRegistryDefinesEveryOpCompletely) {
     EXPECT_EQ(d->op, op);
     EXPECT_STREQ(d->name, OpName(op));
     EXPECT_NE(d->shape, nullptr) << d->name;
-    EXPECT_NE(d->prepare_f32, nullptr) << d->name;
-    EXPECT_NE(d->run_f32, nullptr) << d->name;
-    EXPECT_NE(d->prepare_q8, nullptr) << d->name;
-    EXPECT_NE(d->run_q8, nullptr) << d->name;
+    EXPECT_NE(d->f32.prepare, nullptr) << d->name;
+    EXPECT_NE(d->f32.run, nullptr) << d->name;
+    EXPECT_NE(d->q8.prepare, nullptr) << d->name;
+    EXPECT_NE(d->q8.run, nullptr) << d->name;
   }
   EXPECT_EQ(&r, &OpRegistry::Default());  // one immutable instance
 }
@@ -118,7 +118,7 @@ TEST(OpRegistry, CompleteRegistryBuildsBothGears) {
 
 TEST(OpRegistry, MissingInt8KernelIsRefusedAtPlanBuild) {
   auto m = Tiny(false);
-  const OpRegistry no_q8 = Without([](OpDef* d) { d->run_q8 = nullptr; });
+  const OpRegistry no_q8 = Without([](OpDef* d) { d->q8.run = nullptr; });
   const Status s = BuildWith(*m, true, no_q8);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), StatusCode::kUnsupported);
@@ -137,7 +137,7 @@ TEST(OpRegistry, MissingInt8KernelIsRefusedAtPlanBuild) {
 }
 
 TEST(OpRegistry, MissingFloatKernelIsRefusedForFloatGearsAndIslands) {
-  const OpRegistry no_f32 = Without([](OpDef* d) { d->run_f32 = nullptr; });
+  const OpRegistry no_f32 = Without([](OpDef* d) { d->f32.run = nullptr; });
   auto m = Tiny(false);
   Status s = BuildWith(*m, false, no_f32);
   ASSERT_FALSE(s.ok());

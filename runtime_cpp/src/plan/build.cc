@@ -3,7 +3,8 @@
 //
 // Plan building: shapes (plan/shape_inference.h), memory
 // (plan/memory_plan.h), then each step's kernel parameters and packed
-// weights (plan/weight_packing.h; int8 gears: prepare_q8.cc).
+// weights through each op's OpDef (plan/op_registry.h, plan/op_defs/) and
+// plan/weight_packing.h.
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -114,14 +115,14 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     StepBuild b{
         model, g,  node, s, shapes, mem, *weights, plan->kernels_, packs, *plan->plan_packs_,
         q8,    {}, {}};
-    GS_RETURN_IF_ERROR(def.prepare_f32(b, &st));  // geometry (and float packs)
+    GS_RETURN_IF_ERROR(def.f32.prepare(b, &st));  // geometry (and float packs)
     if (q8) {
       GS_RETURN_IF_ERROR(op_defs::Q8QuantOf(b, node.inputs[0], &b.q8_x));
       b.q8_y = g.activations[o];
-      GS_RETURN_IF_ERROR(def.prepare_q8(b, &st));
-      st.run_q8 = def.run_q8;
+      GS_RETURN_IF_ERROR(def.q8.prepare(b, &st));
+      st.run_q8 = def.q8.run;
     } else {
-      st.run_f32 = def.run_f32;
+      st.run_f32 = def.f32.run;
     }
     plan->steps_.push_back(std::move(st));
   }

@@ -75,11 +75,11 @@ Status OpRegistry::CheckGear(const ModelDesc& model, int gear, bool int8) const 
       missing = "no definition";
     } else if (def->shape == nullptr) {
       missing = "no shape rule";
-    } else if (def->prepare_f32 == nullptr) {  // the geometry every dtype starts from
+    } else if (def->f32.prepare == nullptr) {  // the geometry every dtype starts from
       missing = "no float32 prepare function";
-    } else if (dtype == StepDtype::kF32 && def->run_f32 == nullptr) {
+    } else if (dtype == StepDtype::kF32 && def->f32.run == nullptr) {
       missing = "no float32 kernel";
-    } else if (dtype == StepDtype::kQ8 && (def->prepare_q8 == nullptr || def->run_q8 == nullptr)) {
+    } else if (dtype == StepDtype::kQ8 && (def->q8.prepare == nullptr || def->q8.run == nullptr)) {
       missing = "no int8 kernel";
     }
     if (missing.empty()) continue;

@@ -51,7 +51,7 @@ struct StepBuild {
   PlanPacks& plan_packs;      // the plan's own packs and their bytes
   bool q8;                    // the step computes in int8
   // q8 steps: input 0's and the output's int8 parameters (checked before
-  // the op's prepare_q8 runs).
+  // the op's q8.prepare runs).
   Q8Quant q8_x, q8_y;
 
   const Shape& in_shape(size_t i) const { return shapes[node.inputs[i]]; }
@@ -65,7 +65,7 @@ struct StepBuild {
 using ShapeRuleFn = Status (*)(const NodeDesc& node, const std::vector<const Shape*>& in,
                                Shape* out);
 // Fills st->params for this op (geometry, float packs where b.q8 is false;
-// the int8 side in the q8 prepare, which runs after the f32 one).
+// the int8 side in q8.prepare, which runs after f32.prepare).
 using PrepareFn = Status (*)(const StepBuild& b, PlanStep* st);
 // One step on float operands into y.
 using RunF32Fn = void (*)(const PlanStep& st, const KernelTable& kernels, const float* const* in,
@@ -78,17 +78,26 @@ using RunQ8Fn = void (*)(const PlanStep& st, const KernelTable& kernels, const i
 enum class StepDtype { kF32, kQ8 };
 const char* StepDtypeName(StepDtype d);
 
+// f32 (also the fp16 gear and compact recipes, and an int8 gear's float
+// islands): `prepare` fills the geometry and the float packs. Every op
+// needs it (the int8 side starts from the geometry); `run` may be null.
+struct F32Kernels {
+  PrepareFn prepare = nullptr;
+  RunF32Fn run = nullptr;
+};
+// q8 (q8 and q4 gears): `prepare` runs after the f32 one and adds the int8
+// side; both null for an op without an int8 kernel.
+struct Q8Kernels {
+  PrepareFn prepare = nullptr;
+  RunQ8Fn run = nullptr;
+};
+
 struct OpDef {
   OpType op = OpType::kRelu;
   const char* name = nullptr;  // as docs/FORMAT.md spells it
   ShapeRuleFn shape = nullptr;
-  // f32 (also the fp16 gear and compact recipes, and an int8 gear's float
-  // islands): geometry and float packs.
-  PrepareFn prepare_f32 = nullptr;
-  RunF32Fn run_f32 = nullptr;
-  // q8 (q8 and q4 gears): runs after prepare_f32, adds the int8 side.
-  PrepareFn prepare_q8 = nullptr;
-  RunQ8Fn run_q8 = nullptr;
+  F32Kernels f32;
+  Q8Kernels q8;
 };
 
 constexpr size_t kNumOpTypes = static_cast<size_t>(OpType::kQuantize) + 1;

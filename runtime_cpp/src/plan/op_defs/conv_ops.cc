@@ -444,26 +444,32 @@ void RunDenseQ8(const PlanStep& st, const KernelTable&, const int8_t* const* in,
 }  // namespace
 
 OpDef Conv2DOp() {
-  return {OpType::kConv2D,          "CONV_2D",  shape_rules::Conv, PrepareConvF32, RunConv2DF32,
-          PrepareLayerQ8<ConvStep>, RunConv2DQ8};
+  return {OpType::kConv2D,
+          "CONV_2D",
+          shape_rules::Conv,
+          {PrepareConvF32, RunConv2DF32},
+          {PrepareLayerQ8<ConvStep>, RunConv2DQ8}};
 }
 OpDef DepthwiseConv2DOp() {
-  return {OpType::kDepthwiseConv2D, "DEPTHWISE_CONV_2D",      shape_rules::Conv, PrepareConvF32,
-          RunDepthwiseF32,          PrepareLayerQ8<ConvStep>, RunDepthwiseQ8};
+  return {OpType::kDepthwiseConv2D,
+          "DEPTHWISE_CONV_2D",
+          shape_rules::Conv,
+          {PrepareConvF32, RunDepthwiseF32},
+          {PrepareLayerQ8<ConvStep>, RunDepthwiseQ8}};
 }
 OpDef TransposeConvOp() {
-  return {OpType::kTransposeConv,  "TRANSPOSE_CONV",    shape_rules::TransposeConv,
-          PrepareTransposeConvF32, RunTransposeConvF32, PrepareLayerQ8<ConvStep>,
-          RunTransposeConvQ8};
+  return {OpType::kTransposeConv,
+          "TRANSPOSE_CONV",
+          shape_rules::TransposeConv,
+          {PrepareTransposeConvF32, RunTransposeConvF32},
+          {PrepareLayerQ8<ConvStep>, RunTransposeConvQ8}};
 }
 OpDef FullyConnectedOp() {
   return {OpType::kFullyConnected,
           "FULLY_CONNECTED",
           shape_rules::Dense,
-          PrepareDenseF32,
-          RunDenseF32,
-          PrepareLayerQ8<DenseStep>,
-          RunDenseQ8};
+          {PrepareDenseF32, RunDenseF32},
+          {PrepareLayerQ8<DenseStep>, RunDenseQ8}};
 }
 
 }  // namespace gearshift

@@ -200,90 +200,116 @@ void RunPreluQ8(const PlanStep& st, const KernelTable& k, const int8_t* const* i
 }  // namespace
 
 OpDef ReluOp() {
-  return {OpType::kRelu, "RELU",        shape_rules::Unary, PrepareUnaryF32<UnaryOp::kRelu>,
-          RunUnaryF32,   PrepareReluQ8, RunLookupQ8};
+  return {OpType::kRelu,
+          "RELU",
+          shape_rules::Unary,
+          {PrepareUnaryF32<UnaryOp::kRelu>, RunUnaryF32},
+          {PrepareReluQ8, RunLookupQ8}};
 }
 OpDef Relu6Op() {
-  return {OpType::kRelu6, "RELU6",       shape_rules::Unary, PrepareUnaryF32<UnaryOp::kRelu6>,
-          RunUnaryF32,    PrepareReluQ8, RunLookupQ8};
+  return {OpType::kRelu6,
+          "RELU6",
+          shape_rules::Unary,
+          {PrepareUnaryF32<UnaryOp::kRelu6>, RunUnaryF32},
+          {PrepareReluQ8, RunLookupQ8}};
 }
 OpDef ReluN1To1Op() {
-  return {
-      OpType::kReluN1To1, "RELU_N1_TO_1", shape_rules::Unary, PrepareUnaryF32<UnaryOp::kReluN1To1>,
-      RunUnaryF32,        PrepareReluQ8,  RunLookupQ8};
+  return {OpType::kReluN1To1,
+          "RELU_N1_TO_1",
+          shape_rules::Unary,
+          {PrepareUnaryF32<UnaryOp::kReluN1To1>, RunUnaryF32},
+          {PrepareReluQ8, RunLookupQ8}};
 }
 OpDef LogisticOp() {
-  return {
-      OpType::kLogistic, "LOGISTIC",     shape_rules::Unary, PrepareUnaryF32<UnaryOp::kLogistic>,
-      RunUnaryF32,       PrepareTableQ8, RunLookupQ8};
+  return {OpType::kLogistic,
+          "LOGISTIC",
+          shape_rules::Unary,
+          {PrepareUnaryF32<UnaryOp::kLogistic>, RunUnaryF32},
+          {PrepareTableQ8, RunLookupQ8}};
 }
 OpDef TanhOp() {
-  return {OpType::kTanh, "TANH",         shape_rules::Unary, PrepareUnaryF32<UnaryOp::kTanh>,
-          RunUnaryF32,   PrepareTableQ8, RunLookupQ8};
+  return {OpType::kTanh,
+          "TANH",
+          shape_rules::Unary,
+          {PrepareUnaryF32<UnaryOp::kTanh>, RunUnaryF32},
+          {PrepareTableQ8, RunLookupQ8}};
 }
 OpDef HardSwishOp() {
-  return {
-      OpType::kHardSwish, "HARD_SWISH",   shape_rules::Unary, PrepareUnaryF32<UnaryOp::kHardSwish>,
-      RunUnaryF32,        PrepareTableQ8, RunLookupQ8};
+  return {OpType::kHardSwish,
+          "HARD_SWISH",
+          shape_rules::Unary,
+          {PrepareUnaryF32<UnaryOp::kHardSwish>, RunUnaryF32},
+          {PrepareTableQ8, RunLookupQ8}};
 }
 OpDef LeakyReluOp() {
-  return {OpType::kLeakyRelu, "LEAKY_RELU",       shape_rules::Unary, PrepareLeakyReluF32,
-          RunLeakyReluF32,    PrepareLeakyReluQ8, RunLookupQ8};
+  return {OpType::kLeakyRelu,
+          "LEAKY_RELU",
+          shape_rules::Unary,
+          {PrepareLeakyReluF32, RunLeakyReluF32},
+          {PrepareLeakyReluQ8, RunLookupQ8}};
 }
 OpDef QuantizeOp() {
-  return {OpType::kQuantize, "QUANTIZE",        shape_rules::Unary, PrepareQuantizeF32,
-          RunCopyF32,        PrepareQuantizeQ8, RunLookupQ8};
+  return {OpType::kQuantize,
+          "QUANTIZE",
+          shape_rules::Unary,
+          {PrepareQuantizeF32, RunCopyF32},
+          {PrepareQuantizeQ8, RunLookupQ8}};
 }
 OpDef SoftmaxOp() {
-  return {OpType::kSoftmax, "SOFTMAX",        shape_rules::Softmax, PrepareSoftmaxF32,
-          RunSoftmaxF32,    PrepareSoftmaxQ8, RunSoftmaxQ8};
+  return {OpType::kSoftmax,
+          "SOFTMAX",
+          shape_rules::Softmax,
+          {PrepareSoftmaxF32, RunSoftmaxF32},
+          {PrepareSoftmaxQ8, RunSoftmaxQ8}};
 }
 OpDef AddOp() {
-  return {
-      OpType::kAdd, "ADD",   shape_rules::Binary, PrepareBinaryF32, RunBinaryF32<BinaryOp::kAdd>,
-      PrepareAddQ8, RunAddQ8};
+  return {OpType::kAdd,
+          "ADD",
+          shape_rules::Binary,
+          {PrepareBinaryF32, RunBinaryF32<BinaryOp::kAdd>},
+          {PrepareAddQ8, RunAddQ8}};
 }
 OpDef MulOp() {
-  return {
-      OpType::kMul, "MUL",   shape_rules::Binary, PrepareBinaryF32, RunBinaryF32<BinaryOp::kMul>,
-      PrepareMulQ8, RunMulQ8};
+  return {OpType::kMul,
+          "MUL",
+          shape_rules::Binary,
+          {PrepareBinaryF32, RunBinaryF32<BinaryOp::kMul>},
+          {PrepareMulQ8, RunMulQ8}};
 }
 OpDef SubOp() {
-  return {
-      OpType::kSub, "SUB",   shape_rules::Binary, PrepareBinaryF32, RunBinaryF32<BinaryOp::kSub>,
-      PrepareSubQ8, RunAddQ8};
+  return {OpType::kSub,
+          "SUB",
+          shape_rules::Binary,
+          {PrepareBinaryF32, RunBinaryF32<BinaryOp::kSub>},
+          {PrepareSubQ8, RunAddQ8}};
 }
 OpDef DivOp() {
-  return {
-      OpType::kDiv, "DIV",   shape_rules::Binary, PrepareBinaryF32, RunBinaryF32<BinaryOp::kDiv>,
-      PrepareDivQ8, RunDivQ8};
+  return {OpType::kDiv,
+          "DIV",
+          shape_rules::Binary,
+          {PrepareBinaryF32, RunBinaryF32<BinaryOp::kDiv>},
+          {PrepareDivQ8, RunDivQ8}};
 }
 OpDef MaximumOp() {
   return {OpType::kMaximum,
           "MAXIMUM",
           shape_rules::Binary,
-          PrepareBinaryF32,
-          RunBinaryF32<BinaryOp::kMaximum>,
-          PrepareMinMaxQ8,
-          RunMaximumQ8};
+          {PrepareBinaryF32, RunBinaryF32<BinaryOp::kMaximum>},
+          {PrepareMinMaxQ8, RunMaximumQ8}};
 }
 OpDef MinimumOp() {
   return {OpType::kMinimum,
           "MINIMUM",
           shape_rules::Binary,
-          PrepareBinaryF32,
-          RunBinaryF32<BinaryOp::kMinimum>,
-          PrepareMinMaxQ8,
-          RunMinimumQ8};
+          {PrepareBinaryF32, RunBinaryF32<BinaryOp::kMinimum>},
+          {PrepareMinMaxQ8, RunMinimumQ8}};
 }
 OpDef PreluOp() {
   return {OpType::kPrelu,
           "PRELU",
           shape_rules::Prelu,
-          PrepareBinaryF32,
-          RunBinaryF32<BinaryOp::kPrelu>,
-          PreparePreluQ8,
-          RunPreluQ8};
+          {PrepareBinaryF32, RunBinaryF32<BinaryOp::kPrelu>},
+          {PreparePreluQ8, RunPreluQ8}};
 }
 
 }  // namespace gearshift

@@ -152,59 +152,71 @@ void RunGatherQ8(const PlanStep& st, const KernelTable&, const int8_t* const* in
 }  // namespace
 
 OpDef ConcatenationOp() {
-  return {OpType::kConcatenation, "CONCATENATION", shape_rules::Concat, PrepareConcatF32,
-          RunConcatF32,           PrepareConcatQ8, RunConcatQ8};
+  return {OpType::kConcatenation,
+          "CONCATENATION",
+          shape_rules::Concat,
+          {PrepareConcatF32, RunConcatF32},
+          {PrepareConcatQ8, RunConcatQ8}};
 }
 OpDef ReshapeOp() {
-  return {OpType::kReshape, "RESHAPE", shape_rules::Reshape, PrepareNothing, RunCopyF32,
-          PrepareSameQ8,    RunCopyQ8};
+  return {OpType::kReshape,
+          "RESHAPE",
+          shape_rules::Reshape,
+          {PrepareNothing, RunCopyF32},
+          {PrepareSameQ8, RunCopyQ8}};
 }
 OpDef PadOp() {
-  return {OpType::kPad, "PAD", shape_rules::Pad, PreparePadF32, RunPadF32, PreparePadQ8, RunPadQ8};
+  return {
+      OpType::kPad, "PAD", shape_rules::Pad, {PreparePadF32, RunPadF32}, {PreparePadQ8, RunPadQ8}};
 }
 OpDef ResizeBilinearOp() {
-  return {OpType::kResizeBilinear, "RESIZE_BILINEAR", shape_rules::Resize, PrepareResizeF32,
-          RunResizeBilinearF32,    PrepareSameQ8,     RunResizeBilinearQ8};
+  return {OpType::kResizeBilinear,
+          "RESIZE_BILINEAR",
+          shape_rules::Resize,
+          {PrepareResizeF32, RunResizeBilinearF32},
+          {PrepareSameQ8, RunResizeBilinearQ8}};
 }
 OpDef ResizeNearestNeighborOp() {
   return {OpType::kResizeNearestNeighbor,
           "RESIZE_NEAREST_NEIGHBOR",
           shape_rules::Resize,
-          PrepareResizeF32,
-          RunResizeNearestF32,
-          PrepareSameQ8,
-          RunResizeNearestQ8};
+          {PrepareResizeF32, RunResizeNearestF32},
+          {PrepareSameQ8, RunResizeNearestQ8}};
 }
 OpDef DepthToSpaceOp() {
   return {OpType::kDepthToSpace,
           "DEPTH_TO_SPACE",
           shape_rules::BlockShuffle,
-          PrepareDepthToSpaceF32,
-          RunStridedF32,
-          PrepareSameQ8,
-          RunStridedQ8};
+          {PrepareDepthToSpaceF32, RunStridedF32},
+          {PrepareSameQ8, RunStridedQ8}};
 }
 OpDef SpaceToDepthOp() {
   return {OpType::kSpaceToDepth,
           "SPACE_TO_DEPTH",
           shape_rules::BlockShuffle,
-          PrepareSpaceToDepthF32,
-          RunStridedF32,
-          PrepareSameQ8,
-          RunStridedQ8};
+          {PrepareSpaceToDepthF32, RunStridedF32},
+          {PrepareSameQ8, RunStridedQ8}};
 }
 OpDef TransposeOp() {
-  return {OpType::kTranspose,  "TRANSPOSE",   shape_rules::Transpose,
-          PrepareTransposeF32, RunStridedF32, PrepareSameQ8,
-          RunStridedQ8};
+  return {OpType::kTranspose,
+          "TRANSPOSE",
+          shape_rules::Transpose,
+          {PrepareTransposeF32, RunStridedF32},
+          {PrepareSameQ8, RunStridedQ8}};
 }
 OpDef SliceOp() {
-  return {OpType::kSlice, "SLICE",       shape_rules::Slice, PrepareSliceF32,
-          RunStridedF32,  PrepareSameQ8, RunStridedQ8};
+  return {OpType::kSlice,
+          "SLICE",
+          shape_rules::Slice,
+          {PrepareSliceF32, RunStridedF32},
+          {PrepareSameQ8, RunStridedQ8}};
 }
 OpDef GatherOp() {
-  return {OpType::kGather, "GATHER",      shape_rules::Gather, PrepareGatherF32,
-          RunGatherF32,    PrepareSameQ8, RunGatherQ8};
+  return {OpType::kGather,
+          "GATHER",
+          shape_rules::Gather,
+          {PrepareGatherF32, RunGatherF32},
+          {PrepareSameQ8, RunGatherQ8}};
 }
 
 }  // namespace gearshift

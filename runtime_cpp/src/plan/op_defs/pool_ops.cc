@@ -80,16 +80,25 @@ void RunMeanQ8(const PlanStep& st, const KernelTable&, const int8_t* const* in, 
 }  // namespace
 
 OpDef MaxPool2DOp() {
-  return {OpType::kMaxPool2D, "MAX_POOL_2D", shape_rules::Pool, PreparePoolF32,
-          RunMaxPoolF32,      PreparePoolQ8, RunMaxPoolQ8};
+  return {OpType::kMaxPool2D,
+          "MAX_POOL_2D",
+          shape_rules::Pool,
+          {PreparePoolF32, RunMaxPoolF32},
+          {PreparePoolQ8, RunMaxPoolQ8}};
 }
 OpDef AveragePool2DOp() {
-  return {OpType::kAveragePool2D, "AVERAGE_POOL_2D", shape_rules::Pool, PreparePoolF32,
-          RunAveragePoolF32,      PreparePoolQ8,     RunAveragePoolQ8};
+  return {OpType::kAveragePool2D,
+          "AVERAGE_POOL_2D",
+          shape_rules::Pool,
+          {PreparePoolF32, RunAveragePoolF32},
+          {PreparePoolQ8, RunAveragePoolQ8}};
 }
 OpDef MeanOp() {
-  return {OpType::kMean, "MEAN",        shape_rules::Mean, PrepareMeanF32,
-          RunMeanF32,    PrepareMeanQ8, RunMeanQ8};
+  return {OpType::kMean,
+          "MEAN",
+          shape_rules::Mean,
+          {PrepareMeanF32, RunMeanF32},
+          {PrepareMeanQ8, RunMeanQ8}};
 }
 
 }  // namespace gearshift
