@@ -568,8 +568,8 @@ TEST(DispatchRuntime, PlansOfOneCacheSharePackedWeights) {
   EXPECT_GT(a->packed_bytes(), 0);
   int packed_steps = 0;
   for (size_t i = 0; i < a->steps().size(); ++i) {
-    EXPECT_EQ(a->steps()[i].packed, b->steps()[i].packed) << "step " << i;
-    packed_steps += a->steps()[i].packed != nullptr;
+    EXPECT_EQ(a->steps()[i].packed(), b->steps()[i].packed()) << "step " << i;
+    packed_steps += a->steps()[i].packed() != nullptr;
   }
   EXPECT_EQ(packed_steps, 3);  // two convs and the dense layer
   // The reference table packs nothing.

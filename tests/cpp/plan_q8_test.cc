@@ -283,9 +283,9 @@ TEST(PlanQ8, GemmPathPacksConvAndDenseAndSharesPacks) {
   ASSERT_TRUE(Plan::Build(m->model, m->weights, {{1, 8, 8, 3}}, KernelTable(), nullptr, &r).ok());
   int packed = 0;
   for (size_t i = 0; i < a->steps().size(); ++i) {
-    EXPECT_EQ(a->steps()[i].q8_packed, b->steps()[i].q8_packed) << "step " << i;
-    EXPECT_EQ(r->steps()[i].q8_packed, nullptr);
-    packed += a->steps()[i].q8_packed != nullptr;
+    EXPECT_EQ(a->steps()[i].q8_packed(), b->steps()[i].q8_packed()) << "step " << i;
+    EXPECT_EQ(r->steps()[i].q8_packed(), nullptr);
+    packed += a->steps()[i].q8_packed() != nullptr;
   }
   EXPECT_EQ(packed, 4);  // conv 3x3 (gathered), conv 1x1 (direct), depthwise, dense
   EXPECT_GT(a->packed_bytes(), 0);
@@ -323,9 +323,11 @@ TEST(PlanQ8, LayerWithMinus128WeightTakesTheGeneralKernel) {
   ASSERT_TRUE(Plan::Build(m->model, m->weights, {{1, 8, 8, 3}}, t, nullptr, &plan).ok());
   int general = 0, fast = 0;
   for (const PlanStep& st : plan->steps()) {
-    if (st.q8_packed == nullptr || st.op == OpType::kDepthwiseConv2D) continue;
-    general += st.q8_gemm.fn == &q8_gemm_4x4__ref;
-    fast += st.q8_gemm.wmin == -127;
+    if (st.q8_packed() == nullptr || st.op == OpType::kDepthwiseConv2D) continue;
+    const Q8GemmKernel& gemm =
+        st.get<ConvStep>() != nullptr ? st.get<ConvStep>()->q8_gemm : st.get<DenseStep>()->q8_gemm;
+    general += gemm.fn == &q8_gemm_4x4__ref;
+    fast += gemm.wmin == -127;
   }
   EXPECT_EQ(general, 1);  // pw
   EXPECT_EQ(fast, 2);     // conv, fc

@@ -572,7 +572,7 @@ TEST(SparsePlanTest, SparseGearsMatchTheirDenseTwins) {
     std::unique_ptr<Plan> plan;
     ASSERT_TRUE(Plan::Build(m, 3, {{2, 6, 6, 4}}, &plan).ok());
     int sparse_steps = 0;
-    for (const PlanStep& s : plan->steps()) sparse_steps += s.sparse != nullptr;
+    for (const PlanStep& s : plan->steps()) sparse_steps += s.sparse() != nullptr;
     EXPECT_EQ(sparse_steps, 3);  // c1, c2, f1; dw and f2 are dense
     EXPECT_EQ(RunPlan(m, 2, x, 2), RunPlan(m, 3, x, 2)) << "int8, zeros " << zeros;
     EXPECT_EQ(RunPlan(m, 4, x, 2), RunPlan(m, 5, x, 2)) << "int4, zeros " << zeros;

@@ -46,6 +46,11 @@
 //
 // PlanCache keeps recently used plans, so switching back to a gear or to a
 // batch size seen before does not plan again.
+//
+// Where each part lives (docs/ARCHITECTURE.md, "The plan, inside"): every
+// per-op decision is the op's OpDef (op_registry.h, op_defs/*.cc); build.cc
+// drives the build, memory_plan.cc places tensors, weight_packing.cc makes
+// the packs, execute.cc / execute_q8.cc run the steps.
 #ifndef GEARSHIFT_PLAN_PLAN_H_
 #define GEARSHIFT_PLAN_PLAN_H_
 
@@ -54,183 +59,36 @@
 #include <memory>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "dispatch.h"
 #include "format/model_desc.h"
 #include "gearshift/status.h"
-#include "ops/conv.h"
-#include "ops/elementwise.h"
-#include "ops/fully_connected.h"
-#include "ops/layout_ops.h"
-#include "ops/pool.h"
-#include "ops/reduce.h"
-#include "ops/resize.h"
-#include "ops/shape_ops.h"
-#include "ops/sparse_conv.h"
-#include "ops/transpose_conv.h"
-#include "ops_q8/q8_conv.h"
-#include "ops_q8/q8_elementwise.h"
-#include "ops_q8/q8_layout_ops.h"
-#include "ops_q8/q8_pool.h"
-#include "ops_q8/q8_reduce.h"
-#include "ops_q8/q8_resize.h"
-#include "ops_q8/q8_shape_ops.h"
-#include "ops_q8/q8_sparse.h"
-#include "ops_q8/q8_transpose_conv.h"
 #include "plan/graph_io.h"
+#include "plan/memory_plan.h"
+#include "plan/op_registry.h"
+#include "plan/step_params.h"
+#include "plan/weight_packing.h"
 #include "prepare/gear_weights.h"
 #include "thread_pool.h"
 
 namespace gearshift {
 
-// Where an operand lives at run time.
-struct TensorRef {
-  enum class Kind { kAbsent, kInput, kConst, kArena };
-  Kind kind = Kind::kAbsent;
-  int64_t index = 0;           // kInput: graph input index; kArena: byte offset
-  const void* data = nullptr;  // kConst: the constant (f32; int8 gears: i8 or i32)
-};
-
-// GEMM-packed weights shared between the plans of one Runtime, keyed by the
-// constant's address and packing shape. Entries are held weakly: a pack is
-// freed when the last plan using it is evicted.
-class PackedWeightsCache {
- public:
-  // The pack of w [n, k] (+ bias) for tile width nr, made on first use.
-  // May throw std::bad_alloc (Runtime catches).
-  std::shared_ptr<const float> Get(int64_t n, int64_t k, int nr, const float* w, const float* bias);
-  // The same pack of an f32 gear's q8r4 weight, decoded into a temporary
-  // only while it is made (keyed by the recipe).
-  std::shared_ptr<const float> GetQ8R4(int64_t n, int64_t k, int nr, const Q8R4Tensor& w,
-                                       const float* bias);
-  // w's decoded f32 values, for steps that read the filter itself.
-  std::shared_ptr<const void> GetQ8R4Values(const Q8R4Tensor& w, size_t* bytes);
-  // The int8 pack (PackQ8GemmWeights) of w [n, k] (+ bias) for `kernel`
-  // with q's multipliers, shifts and input zero point, made on first use.
-  // `id` (if set) identifies the weights instead of w, for values expanded
-  // into a temporary (a q4 weight's int8 values).
-  std::shared_ptr<const void> GetQ8(const Q8GemmKernel& kernel, int64_t n, int64_t k,
-                                    const int8_t* w, const int32_t* bias, const Q8ChannelRequant& q,
-                                    const void* id = nullptr);
-  // The int4 pack (PackQ4GemmWeights) of a q4m weight whose channel rows are
-  // the GEMM's [n, k] rows; `bytes` receives its size.
-  std::shared_ptr<const void> GetQ4(const Q8GemmKernel& kernel, int64_t n, int64_t k,
-                                    const Q4MTensor& w, const int32_t* bias,
-                                    const Q8ChannelRequant& q, size_t* bytes);
-  // The fp16-weight GEMM pack (PackF16wGemmWeights) of an f16 gear's weight
-  // w, whose [n, k] rows are the GEMM's, for `kernel`; `bytes` receives its
-  // size. The half bits exist outside the pack only while it is made.
-  std::shared_ptr<const void> GetF16w(const F16wGemmKernel& kernel, int64_t n, int64_t k,
-                                      const F16Tensor& w, const float* bias, size_t* bytes);
-  // The same for the fp16-arithmetic GEMM (PackF16GemmWeights: half bias).
-  std::shared_ptr<const void> GetF16(const F16GemmKernel& kernel, int64_t n, int64_t k,
-                                     const F16Tensor& w, const float* bias, size_t* bytes);
-  // w's half bits (F16Tensor::Derive), for a weight that has none in place.
-  std::shared_ptr<const void> GetF16Values(const F16Tensor& w, size_t* bytes);
-  // The int8 depthwise pack (PackQ8Depthwise) of filter w for geometry p
-  // and `kernel`, made on first use; `bytes` receives its size.
-  std::shared_ptr<const void> GetQ8Depthwise(const Q8DwconvKernel& kernel, const Conv2DParams& p,
-                                             const int8_t* w, const int32_t* bias,
-                                             const Q8ChannelRequant& q, size_t* bytes,
-                                             const void* id = nullptr);
-
- private:
-  struct Entry {
-    const void* w;  // the weights' address, or their Q8R4Tensor's
-    const float* bias;
-    int64_t n, k;
-    int nr;
-    std::weak_ptr<const float> pack;
-  };
-  // What identifies an int8 pack: the weights, the layout it was made for
-  // (a depthwise pack has kr = 0 and nr = its channel tile) and the
-  // requantization folded into it.
-  struct Q8Key {
-    const void* w;
-    const int32_t* bias;
-    int64_t n, k;
-    int nr, kr, a_offset;
-    int32_t a_zero_point;
-    std::vector<int32_t> multiplier, shift;
-    int q4_block;  // > 0: an int4 pack
-    // kr < 0 marks the float gears' packs kept here too: -1 an f16w GEMM
-    // pack, -2 a weight's half bits, -3 a q8r4 weight's decoded floats.
-    bool operator==(const Q8Key& o) const;
-  };
-  struct Q8Entry {
-    Q8Key key;
-    std::weak_ptr<const void> pack;
-  };
-  // The live pack for `key`, else a new one of `bytes` bytes filled by
-  // `pack_into` (expired entries are dropped on the way).
-  std::shared_ptr<const void> FindOrPackQ8(Q8Key key, size_t bytes,
-                                           const std::function<void(void*)>& pack_into);
-  // The live f32 pack of (id, bias, n, k, nr), else a new one filled by
-  // `pack_into`.
-  std::shared_ptr<const float> FindOrPackF32(const void* id, const float* bias, int64_t n,
-                                             int64_t k, int nr,
-                                             const std::function<void(float*)>& pack_into);
-  std::vector<Entry> entries_;
-  std::vector<Q8Entry> q8_entries_;
-};
-
-// One node, ready to call. Only the params of `op` are meaningful.
+// One node, ready to call: where its operands and output live, the kernel
+// it runs (its op's run function for the step's dtype, from the
+// OpRegistry) and its own op's parameters (step_params.h).
 struct PlanStep {
   OpType op = OpType::kRelu;
-  bool skip = false;  // a PAD folded into the convolution that reads it
+  bool skip = false;                        // a PAD folded into the convolution that reads it
   int first_operand = 0, num_operands = 0;  // range in Plan::operands_
   TensorRef output;
   int64_t out_elements = 0;
-  const float* packed = nullptr;  // conv/dense: GEMM-packed weights, else ref op
-  F32GemmKernel f32_gemm;         // the kernel `packed` is packed for (per layer: N <= 16 may
-                                  // take KernelTable::f32_gemm_n16)
-  // TRANSPOSE_CONV: one GEMM pack per output phase, or per filter row where
-  // `shuffle` (TransposeConvIsShuffle, ops/conv.h); q8_phase_packed: the
-  // int8 gear's filter-row packs.
-  std::vector<const float*> phase_packed;
-  std::vector<const void*> q8_phase_packed;
-  bool shuffle = false;
-  bool dwconv = false;            // depthwise: run KernelTable::f32_dwconv
-  // fp16 gear: conv/dense on KernelTable::f16w_gemm (its pack), depthwise on
-  // f16w_dwconv (the filter's half bits); null: the f32 paths above, on the
-  // weights widened (Plan::MaterializeRecipeReads).
-  const void* f16_packed = nullptr;
-  const uint16_t* f16_filter = nullptr;
-  // CONV_2D / FULLY_CONNECTED of a `sparse` gear whose weights are stored
-  // sparse: the sparse kernels (ops/sparse_conv.h, ops_q8/q8_sparse.h).
-  const SparseMatrix* sparse = nullptr;
-  Conv2DParams conv;  // also TRANSPOSE_CONV
-  FullyConnectedParams dense;
-  Pool2DParams pool;
-  BinaryParams binary;
-  MeanParams mean;
-  SoftmaxParams softmax;
-  ConcatParams concat;
-  PadParams pad;
-  UnaryOp unary = UnaryOp::kRelu;
-  float alpha = 0.0f;         // LEAKY_RELU
-  ResizeParams resize;        // RESIZE_*
-  StridedCopyParams strided;  // TRANSPOSE, SLICE, DEPTH_TO_SPACE, SPACE_TO_DEPTH
-  GatherParams gather;        // GATHER
-  // int8 gears: the quantized side of the params above.
-  const void* q8_packed = nullptr;  // conv/dense: q8 GEMM pack, else ref op
-  Q8GemmKernel q8_gemm;             // the GEMM kernel q8_packed is packed for
-  size_t q4_block = 0;              // > 0: q8_packed is an int4 pack (q4m blocks)
-  Q8ChannelRequant q8_channel;      // conv, depthwise, dense
-  Q8AddParams q8_add;               // ADD, SUB
-  Q8MulParams q8_mul;
-  Q8DivParams q8_div;
-  Q8LeakyReluParams q8_leaky_relu;
-  Q8PreluParams q8_prelu;
-  std::vector<int8_t> q8_prelu_tables;  // constant per-channel alpha: C x 256
-  Q8RescaleParams q8_rescale;  // RELU family, MEAN, QUANTIZE
-  Q8Table q8_table{};          // one-input int8 -> int8 ops run as a lookup
-  Q8SoftmaxParams q8_softmax;
-  Q8Range q8_act;           // pools, CONCATENATION
-  int8_t q8_pad_value = 0;  // PAD: zy, or its `value` quantized
+  RunF32Fn run_f32 = nullptr;  // float gears, and an int8 gear's float islands
+  RunQ8Fn run_q8 = nullptr;    // int8 gears
+  StepParams params;           // the op's own parameters (monostate: none)
   // Integer gears with float islands (FORMAT.md 1.5, "q8+f32"): `f32` runs
-  // the step on the float path above (float operands, float output); each
+  // the step on the float path (float operands, float output); each
   // conversion, made just before the step, copies a tensor across the
   // island's boundary into arena bytes of its own (dequantized for a float
   // step, quantized with the tensor's parameters for an integer one).
@@ -242,7 +100,25 @@ struct PlanStep {
   };
   bool f32 = false;
   std::vector<Conversion> convert;
+
+  // The params of op family T (ConvStep, DenseStep, ...), or null for a
+  // step of another family.
+  template <class T>
+  const T* get() const {
+    return std::get_if<T>(&params);
+  }
+  // The step's GEMM / depthwise pack if it has one (null otherwise): float
+  // (fp32 `packed`) and int8 (`q8_packed`) sides, and its sparse weights.
+  const float* packed() const;
+  const void* q8_packed() const;
+  const SparseMatrix* sparse() const;
 };
+
+// Whether a step reads its weight (operand 1) through a pack or half bits
+// of its own rather than through the operand: float gears (a GEMM or f16w
+// pack, f16 depthwise filter bits) and int8 gears (an int8 pack).
+bool FloatStepPacksWeight(const StepParams& p);
+bool Q8StepPacksWeight(const StepParams& p);
 
 class Plan {
  public:
@@ -262,6 +138,13 @@ class Plan {
                       const std::vector<Shape>& input_shapes, const KernelTable& kernels,
                       PackedWeightsCache* packs, std::unique_ptr<Plan>* out,
                       bool keep_tensors = false);
+  // Same with the ops of `registry` (tests: a registry lacking a kernel).
+  // A node whose op has no kernel there for the dtype it computes in is
+  // refused here, before anything is packed (OpRegistry::CheckGear).
+  static Status Build(const ModelDesc& model, std::shared_ptr<const GearWeights> weights,
+                      const std::vector<Shape>& input_shapes, const KernelTable& kernels,
+                      PackedWeightsCache* packs, std::unique_ptr<Plan>* out, bool keep_tensors,
+                      const OpRegistry& registry);
 
   int gear() const { return gear_; }
   const std::vector<Shape>& input_shapes() const { return input_shapes_; }
@@ -278,7 +161,7 @@ class Plan {
     return int8_ && (float_tensor_.empty() || float_tensor_[static_cast<size_t>(t)] == 0);
   }
   // Bytes of packed weights this plan owns (0 on the reference path).
-  int64_t packed_bytes() const { return packed_bytes_; }
+  int64_t packed_bytes() const { return plan_packs_ != nullptr ? plan_packs_->bytes() : 0; }
   bool keeps_tensors() const { return !tensor_refs_.empty(); }
   // A plan built with keep_tensors: where tensor t's values are after a Run
   // with `arena` (int8 gears: int8 values, float gears: float), or null
@@ -305,55 +188,20 @@ class Plan {
               double* step_ms, int only_step = -1);
   void RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena, ThreadPool* pool,
              double* step_ms, bool native_io);
-  // Fills the q8_* fields of `st` (geometry already set) for an int8 gear.
-  Status PrepareQ8Step(const ModelDesc& model, const NodeDesc& node,
-                       const std::vector<TensorRef>& refs, PackedWeightsCache* packs, PlanStep* st);
   // Gives every step that reads a q4 weight itself (not through a pack: a
   // reference kernel, TRANSPOSE_CONV) its int8 values, expanded once per
   // plan into memory the plan owns (counted in packed_bytes()).
   void ExpandQ4Reads(const ModelDesc& model);
-  // fp16 gear: packs weight `w` (its [n, k] rows) for kernels_.f16_gemm
-  // where the CPU has fp16 arithmetic, else for kernels_.f16w_gemm, or
-  // reuses the pack in `packs`. May throw std::bad_alloc.
-  const void* PackGemmF16(int64_t n, int64_t k, const F16Tensor& w, const float* bias,
-                          PackedWeightsCache* packs);
-  // fp16 gear: w's half bits, in place or derived once (shared via `packs`).
-  const uint16_t* F16Values(const F16Tensor& w, PackedWeightsCache* packs);
-  // fp16 gear: tensor t's weight widened to f32 into memory the plan owns
-  // (counted in packed_bytes()), once per plan: for the steps no f16w
-  // kernel runs (reference ops, or a table without one).
-  const float* WidenedF16(int t);
-  // f32 gear: a q8r4 weight packed as PackGemm packs its decoded values.
-  const float* PackGemmQ8R4(int64_t n, int64_t k, const Q8R4Tensor& w, const float* bias,
-                            PackedWeightsCache* packs, int nr);
-  // f32 gear: w's decoded values (shared via `packs`), counted in
-  // packed_bytes() once per plan.
-  const float* DecodedQ8R4(const Q8R4Tensor& w, PackedWeightsCache* packs);
   // Float gears: points every operand that is a weight recipe (an
   // underived fp16 or undecoded q8r4 weight) and that its step reads itself
   // (no pack or f16w kernel took it) at WidenedF16 / DecodedQ8R4.
   void MaterializeRecipeReads(const ModelDesc& model, PackedWeightsCache* packs);
-  // Keeps an fp32 GEMM pack of [n, k] for tile width nr alive with the plan
-  // and counts its bytes; returns it.
-  const float* KeepF32Pack(std::shared_ptr<const float> pack, int64_t n, int64_t k, int nr);
-  // The fp32 pack of a conv/dense node's weight (input 1: f32, a widened
-  // fp16 recipe or a q8r4 recipe decoded into the pack) for `kernel`.
-  const float* PackF32Weight(const NodeDesc& node, const std::vector<TensorRef>& refs, int64_t n,
-                             int64_t k, const F32GemmKernel& kernel, PackedWeightsCache* packs);
-  // Packs w [n, k] (+ bias) for tile width nr (0: kernels_.f32_gemm's;
-  // 64-byte aligned), or reuses the pack in `packs`. May throw
-  // std::bad_alloc (Runtime catches).
-  const float* PackGemm(int64_t n, int64_t k, const float* w, const float* bias,
-                        PackedWeightsCache* packs, int nr = 0);
 
   int gear_ = 0;
   bool int8_ = false;
   std::shared_ptr<const GearWeights> weights_;
   KernelTable kernels_;
-  std::vector<std::shared_ptr<const void>> packed_storage_;
-  std::unordered_map<int, const float*> widened_f16_;  // WidenedF16, by tensor
-  std::unordered_map<const Q8R4Tensor*, const float*> decoded_q8r4_;  // DecodedQ8R4
-  int64_t packed_bytes_ = 0;
+  std::unique_ptr<PlanPacks> plan_packs_;  // the packs its steps point into
   std::vector<Shape> input_shapes_, output_shapes_, tensor_shapes_;
   int64_t arena_bytes_ = 0;
   std::vector<PlanStep> steps_;

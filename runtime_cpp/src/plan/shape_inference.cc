@@ -11,44 +11,78 @@
 
 #include "ops/elementwise.h"
 #include "ops/op_common.h"
+#include "plan/op_registry.h"
 
 namespace gearshift {
 
 const char* OpName(OpType op) {
   switch (op) {
-    case OpType::kConv2D: return "CONV_2D";
-    case OpType::kDepthwiseConv2D: return "DEPTHWISE_CONV_2D";
-    case OpType::kFullyConnected: return "FULLY_CONNECTED";
-    case OpType::kMaxPool2D: return "MAX_POOL_2D";
-    case OpType::kAveragePool2D: return "AVERAGE_POOL_2D";
-    case OpType::kMean: return "MEAN";
-    case OpType::kRelu: return "RELU";
-    case OpType::kRelu6: return "RELU6";
-    case OpType::kReluN1To1: return "RELU_N1_TO_1";
-    case OpType::kLogistic: return "LOGISTIC";
-    case OpType::kTanh: return "TANH";
-    case OpType::kHardSwish: return "HARD_SWISH";
-    case OpType::kSoftmax: return "SOFTMAX";
-    case OpType::kAdd: return "ADD";
-    case OpType::kMul: return "MUL";
-    case OpType::kConcatenation: return "CONCATENATION";
-    case OpType::kReshape: return "RESHAPE";
-    case OpType::kPad: return "PAD";
-    case OpType::kTransposeConv: return "TRANSPOSE_CONV";
-    case OpType::kSub: return "SUB";
-    case OpType::kDiv: return "DIV";
-    case OpType::kMaximum: return "MAXIMUM";
-    case OpType::kMinimum: return "MINIMUM";
-    case OpType::kLeakyRelu: return "LEAKY_RELU";
-    case OpType::kPrelu: return "PRELU";
-    case OpType::kResizeBilinear: return "RESIZE_BILINEAR";
-    case OpType::kResizeNearestNeighbor: return "RESIZE_NEAREST_NEIGHBOR";
-    case OpType::kDepthToSpace: return "DEPTH_TO_SPACE";
-    case OpType::kSpaceToDepth: return "SPACE_TO_DEPTH";
-    case OpType::kTranspose: return "TRANSPOSE";
-    case OpType::kSlice: return "SLICE";
-    case OpType::kGather: return "GATHER";
-    case OpType::kQuantize: return "QUANTIZE";
+    case OpType::kConv2D:
+      return "CONV_2D";
+    case OpType::kDepthwiseConv2D:
+      return "DEPTHWISE_CONV_2D";
+    case OpType::kFullyConnected:
+      return "FULLY_CONNECTED";
+    case OpType::kMaxPool2D:
+      return "MAX_POOL_2D";
+    case OpType::kAveragePool2D:
+      return "AVERAGE_POOL_2D";
+    case OpType::kMean:
+      return "MEAN";
+    case OpType::kRelu:
+      return "RELU";
+    case OpType::kRelu6:
+      return "RELU6";
+    case OpType::kReluN1To1:
+      return "RELU_N1_TO_1";
+    case OpType::kLogistic:
+      return "LOGISTIC";
+    case OpType::kTanh:
+      return "TANH";
+    case OpType::kHardSwish:
+      return "HARD_SWISH";
+    case OpType::kSoftmax:
+      return "SOFTMAX";
+    case OpType::kAdd:
+      return "ADD";
+    case OpType::kMul:
+      return "MUL";
+    case OpType::kConcatenation:
+      return "CONCATENATION";
+    case OpType::kReshape:
+      return "RESHAPE";
+    case OpType::kPad:
+      return "PAD";
+    case OpType::kTransposeConv:
+      return "TRANSPOSE_CONV";
+    case OpType::kSub:
+      return "SUB";
+    case OpType::kDiv:
+      return "DIV";
+    case OpType::kMaximum:
+      return "MAXIMUM";
+    case OpType::kMinimum:
+      return "MINIMUM";
+    case OpType::kLeakyRelu:
+      return "LEAKY_RELU";
+    case OpType::kPrelu:
+      return "PRELU";
+    case OpType::kResizeBilinear:
+      return "RESIZE_BILINEAR";
+    case OpType::kResizeNearestNeighbor:
+      return "RESIZE_NEAREST_NEIGHBOR";
+    case OpType::kDepthToSpace:
+      return "DEPTH_TO_SPACE";
+    case OpType::kSpaceToDepth:
+      return "SPACE_TO_DEPTH";
+    case OpType::kTranspose:
+      return "TRANSPOSE";
+    case OpType::kSlice:
+      return "SLICE";
+    case OpType::kGather:
+      return "GATHER";
+    case OpType::kQuantize:
+      return "QUANTIZE";
   }
   return "?";
 }
@@ -62,50 +96,16 @@ class NodeShapes {
   NodeShapes(const NodeDesc& node, std::vector<const Shape*> in)
       : node_(node), in_(std::move(in)) {}
 
-  Status Infer(Shape* out) {
-    switch (node_.op) {
-      case OpType::kConv2D:
-      case OpType::kDepthwiseConv2D: return Conv(out);
-      case OpType::kFullyConnected: return Dense(out);
-      case OpType::kMaxPool2D:
-      case OpType::kAveragePool2D: return Pool(out);
-      case OpType::kMean: return Mean(out);
-      case OpType::kRelu:
-      case OpType::kRelu6:
-      case OpType::kReluN1To1:
-      case OpType::kLogistic:
-      case OpType::kTanh:
-      case OpType::kHardSwish:
-      case OpType::kLeakyRelu:
-      case OpType::kQuantize:
-        GS_RETURN_IF_ERROR(Arity(1, 1));
-        *out = *in_[0];
-        return Status::Ok();
-      case OpType::kSoftmax:
-        GS_RETURN_IF_ERROR(Arity(1, 1));
-        GS_RETURN_IF_ERROR(MinRank(0, 1, "x"));
-        *out = *in_[0];
-        return Status::Ok();
-      case OpType::kAdd:
-      case OpType::kMul:
-      case OpType::kSub:
-      case OpType::kDiv:
-      case OpType::kMaximum:
-      case OpType::kMinimum: return Binary(out);
-      case OpType::kConcatenation: return Concat(out);
-      case OpType::kReshape: return Reshape(out);
-      case OpType::kPad: return Pad(out);
-      case OpType::kTransposeConv: return TransposeConv(out);
-      case OpType::kPrelu: return Prelu(out);
-      case OpType::kResizeBilinear:
-      case OpType::kResizeNearestNeighbor: return Resize(out);
-      case OpType::kDepthToSpace:
-      case OpType::kSpaceToDepth: return BlockShuffle(out);
-      case OpType::kTranspose: return Transpose(out);
-      case OpType::kSlice: return Slice(out);
-      case OpType::kGather: return Gather(out);
-    }
-    return Error("unknown op");
+  Status Unary(Shape* out) {
+    GS_RETURN_IF_ERROR(Arity(1, 1));
+    *out = *in_[0];
+    return Status::Ok();
+  }
+  Status Softmax(Shape* out) {
+    GS_RETURN_IF_ERROR(Arity(1, 1));
+    GS_RETURN_IF_ERROR(MinRank(0, 1, "x"));
+    *out = *in_[0];
+    return Status::Ok();
   }
 
  private:
@@ -116,8 +116,8 @@ class NodeShapes {
   Status Arity(size_t required, size_t max) const {
     if (in_.size() < required || in_.size() > max) {
       return Error("expected " + std::to_string(required) +
-                   (max > required ? "-" + std::to_string(max) : std::string()) +
-                   " inputs, got " + std::to_string(in_.size()));
+                   (max > required ? "-" + std::to_string(max) : std::string()) + " inputs, got " +
+                   std::to_string(in_.size()));
     }
     for (size_t i = 0; i < required; ++i) {
       if (in_[i] == nullptr) return Error("input " + std::to_string(i) + " is required");
@@ -133,12 +133,13 @@ class NodeShapes {
   }
   Status MinRank(size_t i, size_t rank, const char* what) const {
     if (in_[i]->size() < rank) {
-      return Error(std::string(what) + " must have rank >= " + std::to_string(rank) +
-                   ", got " + ShapeToString(*in_[i]));
+      return Error(std::string(what) + " must have rank >= " + std::to_string(rank) + ", got " +
+                   ShapeToString(*in_[i]));
     }
     return Status::Ok();
   }
 
+ public:
   Status Conv(Shape* out) {
     const NodeAttrs& a = node_.attrs;
     const bool depthwise = node_.op == OpType::kDepthwiseConv2D;
@@ -212,8 +213,7 @@ class NodeShapes {
     if (!ComputeWindow(x[1], a.filter_h, a.stride_h, 1, a.padding, &oh, &pad) ||
         !ComputeWindow(x[2], a.filter_w, a.stride_w, 1, a.padding, &ow, &pad)) {
       return Error("VALID filter [" + std::to_string(a.filter_h) + ", " +
-                   std::to_string(a.filter_w) + "] is larger than the input " +
-                   ShapeToString(x));
+                   std::to_string(a.filter_w) + "] is larger than the input " + ShapeToString(x));
     }
     *out = {x[0], oh, ow, x[3]};
     return Status::Ok();
@@ -259,8 +259,7 @@ class NodeShapes {
     const Shape& s0 = *in_[0];
     const int axis = node_.attrs.axis;
     if (axis < 0 || static_cast<size_t>(axis) >= s0.size()) {
-      return Error("axis " + std::to_string(axis) + " out of range for input " +
-                   ShapeToString(s0));
+      return Error("axis " + std::to_string(axis) + " out of range for input " + ShapeToString(s0));
     }
     *out = s0;
     for (size_t i = 1; i < in_.size(); ++i) {
@@ -271,8 +270,8 @@ class NodeShapes {
       }
       if (!ok) {
         return Error("input " + std::to_string(i) + " shape " + ShapeToString(s) +
-                     " does not match input 0 shape " + ShapeToString(s0) +
-                     " outside axis " + std::to_string(axis));
+                     " does not match input 0 shape " + ShapeToString(s0) + " outside axis " +
+                     std::to_string(axis));
       }
       (*out)[axis] += s[axis];
     }
@@ -308,9 +307,9 @@ class NodeShapes {
       }
       (*out)[wildcard + 1] = rest / known;
     } else if (known != rest) {
-      return Error("cannot reshape " + ShapeToString(x) + " to [batch] + " +
-                   ShapeToString(target) + ": element count mismatch (" +
-                   std::to_string(rest) + " vs " + std::to_string(known) + ")");
+      return Error("cannot reshape " + ShapeToString(x) + " to [batch] + " + ShapeToString(target) +
+                   ": element count mismatch (" + std::to_string(rest) + " vs " +
+                   std::to_string(known) + ")");
     }
     return Status::Ok();
   }
@@ -461,6 +460,37 @@ class NodeShapes {
   std::vector<const Shape*> in_;
 };
 
+}  // namespace
+
+namespace shape_rules {
+
+#define GEARSHIFT_SHAPE_RULE(Name)                                                     \
+  Status Name(const NodeDesc& node, const std::vector<const Shape*>& in, Shape* out) { \
+    return NodeShapes(node, in).Name(out);                                             \
+  }
+GEARSHIFT_SHAPE_RULE(Conv)
+GEARSHIFT_SHAPE_RULE(Dense)
+GEARSHIFT_SHAPE_RULE(Pool)
+GEARSHIFT_SHAPE_RULE(Mean)
+GEARSHIFT_SHAPE_RULE(Unary)
+GEARSHIFT_SHAPE_RULE(Softmax)
+GEARSHIFT_SHAPE_RULE(Binary)
+GEARSHIFT_SHAPE_RULE(Concat)
+GEARSHIFT_SHAPE_RULE(Reshape)
+GEARSHIFT_SHAPE_RULE(Pad)
+GEARSHIFT_SHAPE_RULE(TransposeConv)
+GEARSHIFT_SHAPE_RULE(Prelu)
+GEARSHIFT_SHAPE_RULE(Resize)
+GEARSHIFT_SHAPE_RULE(BlockShuffle)
+GEARSHIFT_SHAPE_RULE(Transpose)
+GEARSHIFT_SHAPE_RULE(Slice)
+GEARSHIFT_SHAPE_RULE(Gather)
+#undef GEARSHIFT_SHAPE_RULE
+
+}  // namespace shape_rules
+
+namespace {
+
 // Declared shape `declared` admits `actual`: same rank, equal dims, except a
 // -1 in dimension 0.
 bool Matches(const Shape& declared, const Shape& actual) {
@@ -490,6 +520,11 @@ int64_t NumElements(const Shape& shape) {
 
 Status InferShapes(const ModelDesc& model, const std::vector<Shape>& input_shapes,
                    std::vector<Shape>* shapes) {
+  return InferShapes(model, input_shapes, OpRegistry::Default(), shapes);
+}
+
+Status InferShapes(const ModelDesc& model, const std::vector<Shape>& input_shapes,
+                   const OpRegistry& registry, std::vector<Shape>* shapes) {
   if (input_shapes.size() != model.inputs.size()) {
     return InvalidArgument("expected " + std::to_string(model.inputs.size()) +
                            " input shape(s), got " + std::to_string(input_shapes.size()));
@@ -518,12 +553,11 @@ Status InferShapes(const ModelDesc& model, const std::vector<Shape>& input_shape
       elems *= static_cast<double>(d);
     }
     if (!Matches(t.shape, s) || !positive) {
-      return InvalidArgument("input '" + t.name + "': expected shape " +
-                             ShapeToString(t.shape) + ", got " + ShapeToString(s));
+      return InvalidArgument("input '" + t.name + "': expected shape " + ShapeToString(t.shape) +
+                             ", got " + ShapeToString(s));
     }
     if (elems > static_cast<double>(kMaxElements)) {
-      return InvalidArgument("input '" + t.name + "': shape " + ShapeToString(s) +
-                             " is too large");
+      return InvalidArgument("input '" + t.name + "': shape " + ShapeToString(s) + " is too large");
     }
     result[model.inputs[i]] = s;
     known[model.inputs[i]] = true;
@@ -543,7 +577,12 @@ Status InferShapes(const ModelDesc& model, const std::vector<Shape>& input_shape
       return FormatError("node '" + node.name + "': expected exactly one output tensor");
     }
     Shape out;
-    GS_RETURN_IF_ERROR(NodeShapes(node, std::move(in)).Infer(&out));
+    const OpDef* def = registry.Find(node.op);
+    if (def == nullptr || def->shape == nullptr) {
+      return Status(StatusCode::kUnsupported, "node '" + node.name + "': op " + OpName(node.op) +
+                                                  " has no shape rule in this runtime");
+    }
+    GS_RETURN_IF_ERROR(def->shape(node, in, &out));
     const int o = node.outputs[0];
     const TensorDesc& t = model.tensors[o];
     if (!Matches(t.shape, out)) {
