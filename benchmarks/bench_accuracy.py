@@ -42,7 +42,7 @@ the file size and the int8 gear's batch-1 latency (median, one thread);
 A last suffix ``+bc`` adds bias correction (``gs.convert(bias_correction=True)``,
 sequential, measured for the int8 gear, which the int4 gear shares), ``+bcw`` its
 weight-only form (``bias_correction="weights"``), ``+bc4`` the sequential form for
-the int4 gear (the file then holds fp32 and int4 only):
+the int4 gear (the file then holds fp32 and int4 only), ``+bcw4`` its weight-only form:
 ``input_percentile+heads+bc``.
 
 Needs ``pip install --no-deps mediapipe==0.10.14 scikit-image ai-edge-litert``.
@@ -338,11 +338,12 @@ def bench_model(
 
 def bias_suffix(method: str) -> tuple[str, bool | str, tuple[str, ...]]:
     """A method's bias-correction suffix: ``+bc`` (sequential, for the int8 gear),
-    ``+bcw`` (weight error alone) or ``+bc4`` (sequential, for an int4 gear: the file
-    has no int8 gear, whose biases the int4 gear would share); the method without it,
-    ``gs.convert``'s ``bias_correction`` and the gears to write."""
+    ``+bcw`` (weight error alone), ``+bc4``/``+bcw4`` (the same for an int4 gear: the
+    file has no int8 gear, whose biases the int4 gear would share); the method without
+    it, ``gs.convert``'s ``bias_correction`` and the gears to write."""
     for suffix, bias, gears in (
         ("+bc4", "sequential", ("fp32", "int4")),
+        ("+bcw4", "weights", ("fp32", "int4")),
         ("+bcw", "weights", GEARS),
         ("+bc", "sequential", GEARS),
     ):

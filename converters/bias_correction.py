@@ -25,10 +25,13 @@ Two variants (``mode``):
   ``x`` (Nagel's form): one float pass, no integer runs; cheaper, but blind to the
   error coming from quantized activations.
 
-The mean is taken where it matters after the layer's fused activation: over the
-positions whose float pre-activation lies in the activation's linear range (``RELU``:
-``y > 0``), since a shift of the bias changes nothing where the activation clamps. A
-channel with fewer than ``MIN_POSITIONS`` such positions is left as it is.
+The mean is taken where a shift of the bias reaches the layer's int8 output: over the
+positions whose float pre-activation lies in the fused activation's linear range
+(``RELU``: ``y > 0``) and inside the range the output's int8 parameters represent. Where
+the output clamps, the error is not a shift, and counting it would move the bias for
+the positions that do pass (measured on BlazeFace: the background logits of the
+classifier, clamped at the low end of its range, pulled its bias by 2.4 output steps).
+A channel with fewer than ``MIN_POSITIONS`` such positions is left as it is.
 
 The int8 and int4 gears of one file share their biases (``write_gear``), so one gear
 is corrected: int8 when the file has one, else int4 (whose weight error is larger).
@@ -93,15 +96,14 @@ def _preact_node(n: Node) -> Node:
     return Node(n.name, n.op, list(n.inputs), list(n.outputs), {**n.attrs, "activation": "NONE"})
 
 
-def _linear_mask(y: np.ndarray, act: str) -> np.ndarray | None:
-    """Where a fused activation passes its input through (None: everywhere)."""
-    if act == "RELU":
-        return y > 0
-    if act == "RELU6":
-        return (y > 0) & (y < 6)
-    if act == "RELU_N1_TO_1":
-        return (y > -1) & (y < 1)
-    return None
+ACTIVATION_RANGE = {"RELU": (0.0, np.inf), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
+
+
+def _linear_mask(y: np.ndarray, act: str, out: tuple[float, float]) -> np.ndarray:
+    """Where the layer's output follows its pre-activation ``y``: inside the fused
+    activation's linear range and inside ``out``, the range its int8 output represents."""
+    lo, hi = ACTIVATION_RANGE.get(act, (-np.inf, np.inf))
+    return (y > max(lo, out[0])) & (y < min(hi, out[1]))
 
 
 @dataclass
@@ -111,6 +113,7 @@ class _Layer:
     weight: np.ndarray  # float
     weight_q: np.ndarray  # the gear's weights, dequantized (float64)
     bias: np.ndarray  # float
+    out_range: tuple[float, float]  # what the int8 output represents
     total: np.ndarray = field(default_factory=lambda: np.zeros(0))
     count: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
@@ -124,14 +127,9 @@ class _Layer:
         else:
             y_q = np.asarray(_eval(pre, [x_q, self.weight_q, self.bias]), np.float64)
             err = y_q - y_f
-        mask = _linear_mask(y_f, self.node.activation)
         c = err.shape[-1]
-        err = err.reshape(-1, c)
-        if mask is None:
-            s, k = err.sum(axis=0), np.full(c, err.shape[0], np.float64)
-        else:
-            m = mask.reshape(-1, c)
-            s, k = np.where(m, err, 0.0).sum(axis=0), m.sum(axis=0).astype(np.float64)
+        m = _linear_mask(y_f, self.node.activation, self.out_range).reshape(-1, c)
+        s, k = np.where(m, err.reshape(-1, c), 0.0).sum(axis=0), m.sum(axis=0).astype(np.float64)
         if self.total.size == 0:
             self.total, self.count = np.zeros(c), np.zeros(c)
         self.total += s
@@ -183,6 +181,8 @@ def _layers(
             skipped[n.name] = why
             continue
         assert x is not None and w is not None and b is not None
+        qp = plan.activations[n.outputs[0]]
+        scale, zp = float(qp.scale), int(qp.zero_point)
         layers.append(
             _Layer(
                 n,
@@ -190,6 +190,7 @@ def _layers(
                 np.asarray(graph.tensors[w].data, np.float64),
                 _gear_weights(plan, w, n.op, q4 and w not in keep8),
                 np.asarray(graph.tensors[b].data, np.float64),
+                (scale * (-128 - zp), scale * (127 - zp)),
             )
         )
     return layers, skipped
