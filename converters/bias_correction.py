@@ -230,12 +230,14 @@ def _waves(graph: Graph, layers: list[_Layer]) -> list[list[_Layer]]:
 
 
 @contextlib.contextmanager
-def _runtime(graph: Graph, gear: str, plan: QuantPlan | None, folder: str) -> Iterator[Any]:
+def _runtime(
+    graph: Graph, gear: str, plan: QuantPlan | None, folder: str, islands: Collection[str] = ()
+) -> Iterator[Any]:
     from ..runtime import Runtime
     from .write_gear import write_gear
 
     path = os.path.join(folder, f"{gear}.gear")
-    write_gear(graph, path, (gear,), storage="exact", qplan=plan)
+    write_gear(graph, path, (gear,), storage="exact", qplan=plan, float_nodes=list(islands))
     rt = Runtime(path, gear=gear, keep_tensors=True, verify_checksums=False)
     try:
         yield rt
@@ -278,7 +280,9 @@ def correct_biases(
     ``graph``: the graph ``plan`` was quantized from; ``xs``: the calibration inputs (one
     array per graph input, at most :data:`BIAS_SAMPLES` used); ``gear``: the integer gear
     whose error is measured (an ``int8``/``int4`` gear name, its sparse forms included);
-    ``skip``: layers to leave alone (float islands). Needs the C++ extension."""
+    ``skip``: the float islands (node names, closed as ``islands.close_islands`` closes
+    them): their layers are left alone, and the sequential runs compute them in float.
+    Needs the C++ extension."""
     from .write_gear import GEARS
 
     if mode not in MODES:
@@ -309,7 +313,7 @@ def correct_biases(
             with contextlib.ExitStack() as stack:
                 rt_q = None
                 if mode == "sequential":
-                    rt_q = stack.enter_context(_runtime(graph, gear, out, folder))
+                    rt_q = stack.enter_context(_runtime(graph, gear, out, folder, skip))
                 for chunk in chunks:
                     given = dict(zip(graph.inputs, chunk))
                     _run(rt_f, graph, chunk)

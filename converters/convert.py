@@ -412,15 +412,17 @@ def _correct_biases(
     mode: str,
     gears: tuple[str, ...],
     progress: bool,
+    islands: Sequence[str] = (),
 ) -> tuple[QuantPlan, str]:
     """``plan`` with the integer gear's biases corrected (the int8 one when the file has
-    one: the int4 gear shares its biases), and the report note."""
+    one: the int4 gear shares its biases) around the float ``islands``, and the report
+    note."""
     from .bias_correction import correct_biases
 
     integer = [g for g in gears if GEARS[g] in ("q8", "q4")]
     gear = next((g for g in integer if GEARS[g] == "q8"), integer[0])
     plan, result = correct_biases(
-        graph, plan, xs, mode, gear, progress=progress, say=lambda m: _say(progress, m)
+        graph, plan, xs, mode, gear, islands, progress=progress, say=lambda m: _say(progress, m)
     )
     return plan, result.note()
 
@@ -570,6 +572,7 @@ def convert(
         input_names=graph.inputs,
     )
     qplan, calibration_note, bias_note = None, "", ""
+    calibrated = False  # the integer parameters are this conversion's own
     equalized: set[str] = set()  # weights the integer gears hold equalized
     qgraph = graph  # the graph the integer gears are quantized from
     if integer and src.qplan is not None:
@@ -612,13 +615,16 @@ def convert(
         ranges = _calibrate(qgraph, xs, calibration_method, progress)
         qplan = quantize_graph(qgraph, ranges)
         calibration_note = f"{calibration_method} on {xs[0].shape[0]} samples"
-        if bias_mode:
-            qplan, bias_note = _correct_biases(qgraph, qplan, xs, bias_mode, gears, progress)
+        calibrated = True
 
     ref = src.outputs(xs)
     islands, island_note = _float_islands(
         float_layers, float_budget, qgraph, integer, qplan, xs, ref, progress, float_metric
     )
+    if bias_mode and calibrated:  # after the islands: corrected with them in place
+        qplan, bias_note = _correct_biases(
+            qgraph, qplan, xs, bias_mode, gears, progress, islands if integer else []
+        )
     # An equalized copy's islands compute with its (equalized) float weights.
     island_data = {t: qgraph.tensors[t].data for t in equalized}
 

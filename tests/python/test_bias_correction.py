@@ -165,9 +165,7 @@ def test_int8_tflite_keeps_its_own_biases(tmp_path):
     a, b = gf.read_gear(paths[False]), gf.read_gear(paths[True])
     for k, v in a.constants("int8").items():
         np.testing.assert_array_equal(b.constants("int8")[k], v)
-    np.testing.assert_array_equal(
-        gs.Runtime(paths[True]).run(x), gs.Runtime(paths[False]).run(x)
-    )
+    np.testing.assert_array_equal(gs.Runtime(paths[True]).run(x), gs.Runtime(paths[False]).run(x))
 
 
 def test_bad_value_says_what_is_accepted(case, tmp_path):
@@ -184,3 +182,15 @@ def test_cli_flag(tmp_path):
     assert a.bias_correction and a.bias_correction_mode == "sequential"
     a = build_parser().parse_args(["convert", "m.keras", "-o", "x.gear"])
     assert not a.bias_correction
+
+
+def test_with_float_islands_the_islands_are_left_alone(case, tmp_path):
+    model, cal, test, ref, files, _ = case
+    out = tmp_path / "heads.gear"
+    r = gs.convert(model, out, gears=("fp32", "int8"), calibration=cal, float_layers="heads",
+                   bias_correction=True, progress=False)  # fmt: skip
+    note = next(n for g in r.gears if g.name == "int8" for n in g.notes if n.startswith("bias"))
+    assert "4 layers; 1 skipped" in note, note
+    assert r.float_layers and _mean_abs(out, "int8", test, ref) < _mean_abs(
+        files["off"], "int8", test, ref
+    )
