@@ -251,14 +251,17 @@ def _chunks(xs: list[np.ndarray]) -> Iterator[list[np.ndarray]]:
         yield [np.ascontiguousarray(x[i : i + CHUNK]) for x in xs]
 
 
-def _read(rt: Any, graph: Graph, plan: QuantPlan | None, t: str, chunk: dict[str, Any]) -> Any:
-    """Tensor ``t`` after a run; a graph input as the gear sees it (quantized) or as given."""
-    if t in chunk:
-        if plan is None:
-            return chunk[t]
-        qp = plan.activations[t]
-        return dequantize_output(quantize_input(chunk[t], qp), qp)
-    return rt.read_tensor(t)
+def _read(
+    rt: Any, plan: QuantPlan | None, t: str, chunk: dict[str, Any], floats: Collection[str] = ()
+) -> Any:
+    """Tensor ``t`` after a run, as the float model has it (``plan`` None) or as an integer
+    layer of the gear reads it: a graph input, or a tensor in ``floats`` (a float island's
+    output), quantized with ``t``'s parameters; an int8 tensor as the runtime dequantizes it."""
+    value = chunk[t] if t in chunk else rt.read_tensor(t)
+    if plan is None or (t not in chunk and t not in floats):
+        return value
+    qp = plan.activations[t]
+    return dequantize_output(quantize_input(value, qp), qp)
 
 
 def _run(rt: Any, graph: Graph, xs: list[np.ndarray]) -> None:
@@ -302,6 +305,7 @@ def correct_biases(
     result.waves = len(waves)
     say(f"bias correction ({mode}): {len(layers)} layers in {len(waves)} waves on {n} samples")
     chunks = list(_chunks(xs))
+    floats = {t for node in graph.nodes if node.name in skip for t in node.outputs}
     with (
         tempfile.TemporaryDirectory(prefix="gearshift-biascorr-") as folder,
         _runtime(graph, "fp32", None, folder) as rt_f,
@@ -320,8 +324,8 @@ def correct_biases(
                     if rt_q is not None:
                         _run(rt_q, graph, chunk)
                     for lay in wave:
-                        x_f = _read(rt_f, graph, None, lay.x, given)
-                        x_q = None if rt_q is None else _read(rt_q, graph, out, lay.x, given)
+                        x_f = _read(rt_f, None, lay.x, given)
+                        x_q = None if rt_q is None else _read(rt_q, out, lay.x, given, floats)
                         lay.accumulate(x_f, x_q)
                     bar.update()
             for lay in wave:
