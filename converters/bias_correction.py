@@ -294,6 +294,13 @@ def correct_biases(
         raise ValueError(f"bias correction needs an int8 or int4 gear, got {gear!r}")
     from ..progress import Progress
 
+    try:
+        from .. import runtime as _  # noqa: F401  (the C++ extension)
+    except ImportError as e:
+        raise RuntimeError(
+            "bias correction runs the gears on the C++ runtime, and its extension is not "
+            f"built ({e}): build it (make install) or convert without bias_correction"
+        ) from e
     n = min(BIAS_SAMPLES, xs[0].shape[0])
     xs = [np.asarray(x[:n], np.float32) for x in xs]
     layers, skipped = _layers(graph, plan, GEARS[gear] == "q4", skip)
