@@ -39,6 +39,11 @@ cross-layer equalization (``gs.convert(equalize=True)``); ``+islands`` (or
 sensitivity (``gs.convert(float_layers="auto")``): the JSON records the layers,
 the file size and the int8 gear's batch-1 latency (median, one thread);
 ``+heads`` with the last weighted layers in float (``float_layers="heads"``).
+A last suffix ``+bc`` adds bias correction (``gs.convert(bias_correction=True)``,
+sequential, measured for the int8 gear, which the int4 gear shares), ``+bcw`` its
+weight-only form (``bias_correction="weights"``), ``+bc4`` the sequential form for
+the int4 gear (the file then holds fp32 and int4 only), ``+bcw4`` its weight-only form:
+``input_percentile+heads+bc``.
 
 Needs ``pip install --no-deps mediapipe==0.10.14 scikit-image ai-edge-litert``.
 Prints a table and writes JSON (default
@@ -298,34 +303,53 @@ def bench_model(
     with tempfile.TemporaryDirectory() as tmp:
         for method in methods:
             out = Path(tmp) / f"{path.stem}-{method}.gear"
-            base, _, islands = method.removesuffix("+heads").partition("+islands")
+            rest, bias, gears_ = bias_suffix(method)
+            base, _, islands = rest.removesuffix("+heads").partition("+islands")
             budget = int(islands) if islands else 4
             t0 = time.perf_counter()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 report = gs.convert(
-                    path, out, gears=GEARS, calibration=x_cal,
+                    path, out, gears=gears_, calibration=x_cal,
                     calibration_method=base.removesuffix("+cle"), progress=False,
                     equalize=base.endswith("+cle"),
-                    float_layers="auto" if "+islands" in method else "heads"
-                    if method.endswith("+heads") else None, float_budget=budget,
-                    float_metric=task_error,
+                    float_layers="auto" if "+islands" in rest else "heads"
+                    if rest.endswith("+heads") else None, float_budget=budget,
+                    float_metric=task_error, bias_correction=bias,
                 )  # fmt: skip
             seconds = time.perf_counter() - t0
             notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
             for n in notes:
                 print(f"  [{path.stem} {method}] warning: {n}", file=sys.stderr)
             rt = gs.Runtime(str(out), threads=1)
-            gears = {g: score(run_gear(rt, g, x_ev, names)) for g in GEARS}
+            gears = {g: score(run_gear(rt, g, x_ev, names)) for g in gears_}
             result["methods"][method] = {
                 "convert_seconds": seconds,
                 "warnings": notes,
                 "gears": gears,
                 "float_layers": report.float_layers,
+                "bias_correction": bias,
+                "notes": [n for g in report.gears for n in g.notes if n.startswith("bias")][:1],
                 "file_bytes": out.stat().st_size,
-                "int8_ms": int8_latency_ms(rt, x_ev),
+                "int8_ms": int8_latency_ms(rt, x_ev) if "int8" in gears_ else None,
             }
     return result
+
+
+def bias_suffix(method: str) -> tuple[str, bool | str, tuple[str, ...]]:
+    """A method's bias-correction suffix: ``+bc`` (sequential, for the int8 gear),
+    ``+bcw`` (weight error alone), ``+bc4``/``+bcw4`` (the same for an int4 gear: the
+    file has no int8 gear, whose biases the int4 gear would share); the method without
+    it, ``gs.convert``'s ``bias_correction`` and the gears to write."""
+    for suffix, bias, gears in (
+        ("+bc4", "sequential", ("fp32", "int4")),
+        ("+bcw4", "weights", ("fp32", "int4")),
+        ("+bcw", "weights", GEARS),
+        ("+bc", "sequential", GEARS),
+    ):
+        if method.endswith(suffix):
+            return method.removesuffix(suffix), bias, gears
+    return method, False, GEARS
 
 
 def int8_latency_ms(rt: gs.Runtime, x: np.ndarray, runs: int = 5) -> float:
@@ -392,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     for model, r in results.items():
         for m, v in r["methods"].items():
             layers = ", ".join(v["float_layers"]) or "-"
-            cost.append([model, m, f"{v['file_bytes'] / 1024:.0f}", f"{v['int8_ms']:.2f}", layers])
+            ms = "-" if v["int8_ms"] is None else f"{v['int8_ms']:.2f}"
+            cost.append([model, m, f"{v['file_bytes'] / 1024:.0f}", ms, layers])
     print(table(cost))
     write_results(
         results,

@@ -389,6 +389,44 @@ def _calibrate(
     return calibrate(graph, batches, method=method, progress=progress)
 
 
+def _bias_mode(bias_correction: bool | str | None) -> str:
+    """``convert(bias_correction=...)`` as a mode of ``bias_correction.MODES``, "" for off."""
+    from .bias_correction import MODES
+
+    if bias_correction is None or bias_correction is False:
+        return ""
+    if bias_correction is True:
+        return "sequential"
+    if isinstance(bias_correction, str) and bias_correction in MODES:
+        return bias_correction
+    raise ValueError(
+        f"bias_correction must be True, False or one of {', '.join(map(repr, MODES))}, "
+        f"got {bias_correction!r}"
+    )
+
+
+def _correct_biases(
+    graph: Graph,
+    plan: QuantPlan,
+    xs: list[np.ndarray],
+    mode: str,
+    gears: tuple[str, ...],
+    progress: bool,
+    islands: Sequence[str] = (),
+) -> tuple[QuantPlan, str]:
+    """``plan`` with the integer gear's biases corrected (the int8 one when the file has
+    one: the int4 gear shares its biases) around the float ``islands``, and the report
+    note."""
+    from .bias_correction import correct_biases
+
+    integer = [g for g in gears if GEARS[g] in ("q8", "q4")]
+    gear = next((g for g in integer if GEARS[g] == "q8"), integer[0])
+    plan, result = correct_biases(
+        graph, plan, xs, mode, gear, islands, progress=progress, say=lambda m: _say(progress, m)
+    )
+    return plan, result.note()
+
+
 def convert(
     model: Any,
     path: str | os.PathLike[str],
@@ -403,6 +441,7 @@ def convert(
     float_layers: Sequence[str] | str | None = None,
     float_budget: float = 4,
     float_metric: Callable[[list[np.ndarray], list[np.ndarray]], float] | None = None,
+    bias_correction: bool | str = False,
 ) -> ConvertReport:
     """Converts a Keras model (object or ``.keras``/``.h5`` path) or a ``.tflite`` file into a
     ``.gear`` file.
@@ -449,6 +488,15 @@ def convert(
             over the source's and the gear's outputs on the calibration inputs
             (lists in graph output order; lower is better), e.g. a detector's
             box IoU; default ``islands.output_error``.
+        bias_correction: subtract from each conv/depthwise/dense layer's int32
+            bias the mean error its integer gear adds to the layer's output,
+            measured on the calibration data (``converters/bias_correction.py``,
+            docs/QUANTIZATION.md "Bias correction"): ``True`` or
+            ``"sequential"`` (the gear's own upstream outputs: weight and
+            activation error), ``"weights"`` (weight error alone on float
+            inputs), ``False`` (the default). Corrects the int8 gear (the int4
+            gear shares its biases), or int4 when it is the only integer gear.
+            Calibrated conversions only: an int8 ``.tflite`` keeps its own biases.
 
     Returns:
         A :class:`gearshift.report.ConvertReport`.
@@ -483,6 +531,7 @@ def convert(
             f"unknown calibration_method {calibration_method!r}; expected one of "
             f"{', '.join(CALIBRATORS)}"
         )
+    bias_mode = _bias_mode(bias_correction)
     out = os.fspath(path)
     if not out:
         raise ValueError("output path is empty")
@@ -522,7 +571,8 @@ def convert(
         limit=MAX_ERROR_SAMPLES,
         input_names=graph.inputs,
     )
-    qplan, calibration_note = None, ""
+    qplan, calibration_note, bias_note = None, "", ""
+    calibrated = False  # the integer parameters are this conversion's own
     equalized: set[str] = set()  # weights the integer gears hold equalized
     qgraph = graph  # the graph the integer gears are quantized from
     if integer and src.qplan is not None:
@@ -530,6 +580,8 @@ def convert(
 
         qplan = refit_plan(graph, src.qplan)
         calibration_note = "the model's own int8 parameters"
+        if bias_mode:
+            bias_note = "bias correction: not applied (the model's own int8 parameters kept)"
     elif integer and qat_ranges is not None:
         from .quantize import quantize_graph
 
@@ -543,6 +595,8 @@ def convert(
             )
         qplan = quantize_graph(graph, qat_ranges)
         calibration_note = "ranges learned by quantization-aware training"
+        if bias_mode:
+            bias_note = "bias correction: not applied (a quantization-aware trained model)"
     elif integer:
         if calibration is None:
             raise ValueError(
@@ -561,11 +615,16 @@ def convert(
         ranges = _calibrate(qgraph, xs, calibration_method, progress)
         qplan = quantize_graph(qgraph, ranges)
         calibration_note = f"{calibration_method} on {xs[0].shape[0]} samples"
+        calibrated = True
 
     ref = src.outputs(xs)
     islands, island_note = _float_islands(
         float_layers, float_budget, qgraph, integer, qplan, xs, ref, progress, float_metric
     )
+    if bias_mode and calibrated:  # after the islands: corrected with them in place
+        qplan, bias_note = _correct_biases(
+            qgraph, qplan, xs, bias_mode, gears, progress, islands if integer else []
+        )
     # An equalized copy's islands compute with its (equalized) float weights.
     island_data = {t: qgraph.tensors[t].data for t in equalized}
 
@@ -612,7 +671,8 @@ def convert(
                 accuracy=acc,
                 notes=_gear_notes(graph, g)
                 + ([refine_note] if refine_note and g == "fp32" else [])
-                + ([island_note] if island_note and GEARS[g] in ("q8", "q4") else []),
+                + ([island_note] if island_note and GEARS[g] in ("q8", "q4") else [])
+                + ([bias_note] if bias_note and GEARS[g] in ("q8", "q4") else []),
             )
         )
     # Each gear's measured quality into the file's metadata, for the runtime

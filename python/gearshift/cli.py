@@ -96,6 +96,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             else _split_list(args.float_layers)
         ),
         float_budget=args.float_budget,
+        bias_correction=args.bias_correction_mode if args.bias_correction else False,
     )
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -524,6 +525,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=4,
         metavar="N",
         help="--float-layers auto: at most N layers, or (N < 1) that share of the weights",
+    )
+    c.add_argument(
+        "--bias-correction",
+        action="store_true",
+        help="subtract from each layer's int32 bias the mean error the integer gear adds to "
+        "its output, measured on the calibration data",
+    )
+    c.add_argument(
+        "--bias-correction-mode",
+        choices=["sequential", "weights"],
+        default="sequential",
+        help="--bias-correction: measure with the gear's own upstream outputs (sequential, "
+        "the default) or the weight error alone on float inputs (weights)",
     )
     c.add_argument("--prune", type=_sparsity, metavar="SPARSITY")
     c.add_argument("--prune-method", default="magnitude", choices=["magnitude", "2:4", "channel"])

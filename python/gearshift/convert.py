@@ -106,6 +106,7 @@ def convert(
     float_layers: Sequence[str] | str | None = None,
     float_budget: float = 4,
     float_metric: Any = None,
+    bias_correction: bool | str = False,
 ) -> ConvertReport:
     """Converts a Keras model (object or file) into a ``.gear`` file.
 
@@ -128,4 +129,5 @@ def convert(
         float_layers=float_layers,
         float_budget=float_budget,
         float_metric=float_metric,
+        bias_correction=bias_correction,
     )
