@@ -97,6 +97,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         ),
         float_budget=args.float_budget,
         bias_correction=args.bias_correction_mode if args.bias_correction else False,
+        binary_params=not args.json_params,
     )
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -538,6 +539,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="sequential",
         help="--bias-correction: measure with the gear's own upstream outputs (sequential, "
         "the default) or the weight error alone on float inputs (weights)",
+    )
+    c.add_argument(
+        "--json-params",
+        action="store_true",
+        help="write per-channel quantization parameters as JSON (format 1.5: loads on older "
+        "runtimes, larger file) instead of binary (format 1.6)",
     )
     c.add_argument("--prune", type=_sparsity, metavar="SPARSITY")
     c.add_argument("--prune-method", default="magnitude", choices=["magnitude", "2:4", "channel"])

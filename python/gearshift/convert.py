@@ -107,6 +107,7 @@ def convert(
     float_budget: float = 4,
     float_metric: Any = None,
     bias_correction: bool | str = False,
+    binary_params: bool = True,
 ) -> ConvertReport:
     """Converts a Keras model (object or file) into a ``.gear`` file.
 
@@ -130,4 +131,5 @@ def convert(
         float_budget=float_budget,
         float_metric=float_metric,
         bias_correction=bias_correction,
+        binary_params=binary_params,
     )
