@@ -21,6 +21,7 @@
 #include <arm_neon.h>
 
 #include "kernels/f16_dwconv/f16_dwconv.h"
+#include "kernels/f32_dwconv/aarch64_dw9.h"
 
 namespace gearshift {
 namespace {
@@ -58,16 +59,7 @@ size_t Dwconv9x16(size_t channels, const float16_t* const* input, const float16_
   "fmla v1.8h, " X1 ".8h, " W1 ".8h\n"
 #define GS_F16DW_LOOP(BIAS) \
   asm volatile( \
-      "ldp x0, x1, [%[in]]\n" \
-      "ldp x2, x3, [%[in], #16]\n" \
-      "ldp x4, x5, [%[in], #32]\n" \
-      "ldp x6, x7, [%[in], #48]\n" \
-      "ldr x8, [%[in], #64]\n" \
-      "ldp x9, x10, [%[wt]]\n" \
-      "ldp x11, x12, [%[wt], #16]\n" \
-      "ldp x13, x14, [%[wt], #32]\n" \
-      "ldp x15, x16, [%[wt], #48]\n" \
-      "ldr x17, [%[wt], #64]\n" \
+      GS_DW9_LOAD_POINTERS \
       "1:\n" \
       BIAS \
       GS_F16DW_TAP("x0", "x9", "v2", "v3", "v4", "v5") \
@@ -92,8 +84,7 @@ size_t Dwconv9x16(size_t channels, const float16_t* const* input, const float16_
       "b.ne 1b\n" \
       : [b] "+r"(b), [out] "+r"(out), [n] "+r"(steps) \
       : [in] "r"(input), [wt] "r"(weights), [lo] "w"(vlo), [hi] "w"(vhi) \
-      : "cc", "memory", "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", \
-        "x12", "x13", "x14", "x15", "x16", "x17", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", \
+      : "cc", "memory", GS_DW9_POINTER_CLOBBERS, "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", \
         "v16", "v17", "v18", "v19", "v20", "v21");
 #define GS_F16DW_BIAS \
   "ld1 {v18.4s, v19.4s, v20.4s, v21.4s}, [%[b]], #64\n" \
