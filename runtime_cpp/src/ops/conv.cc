@@ -262,6 +262,31 @@ void f16w_conv2d__gemm(const Conv2DParams& p, const F16wGemmKernel& kernel, cons
              pool);
 }
 
+namespace {
+
+// n floats from src to dst: inline stores for a stem's 1-4 channels (a
+// memcpy call per tap of 3 values cost more than the copy), memcpy beyond.
+inline void CopyFewFloats(float* dst, const float* src, int64_t n) {
+  switch (n) {
+    case 4:
+      dst[3] = src[3];
+      [[fallthrough]];
+    case 3:
+      dst[2] = src[2];
+      [[fallthrough]];
+    case 2:
+      dst[1] = src[1];
+      [[fallthrough]];
+    case 1:
+      dst[0] = src[0];
+      return;
+    default:
+      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+  }
+}
+
+}  // namespace
+
 void f16_conv2d__gemm(const Conv2DParams& p, const F16GemmKernel& kernel, const void* packed,
                       const float* x, float* y, ThreadPool* pool) {
   const ConvIndirection fill(p, kernel.mr, x);
@@ -301,8 +326,7 @@ void f16_conv2d__gemm(const Conv2DParams& p, const F16GemmKernel& kernel, const 
           fill(r0, m, ind.data(), zero.data());
           for (int64_t i = 0; i < m; ++i) {
             for (int64_t t = 0; t < ks; ++t) {
-              std::memcpy(rows.data() + i * kdim + t * kc, ind[t * mr + i],
-                          static_cast<size_t>(kc) * sizeof(float));
+              CopyFewFloats(rows.data() + i * kdim + t * kc, ind[t * mr + i], kc);
             }
             ind16[i] = half.data() + i * kdim;
           }
