@@ -209,7 +209,7 @@ TEST_P(F32DwconvUkernel, PixelGroupsEqualOneCallPerPixel) {
     p.batch = ri(1, 2);
     p.in_h = ri(1, 6);
     p.in_w = ri(10, 70);
-    p.in_c = p.out_c = 4 * ri(1, 16);  // 4 .. 64: below, at and past the group width
+    p.in_c = p.out_c = 4 * ri(1, 36);  // 4 .. 144: below, at and past the group width
     const int k = 2 * ri(0, 2) + 1;
     p.kernel_h = iter % 5 == 0 ? 1 : k;
     p.kernel_w = k;

@@ -129,7 +129,7 @@ void f32_depthwise_conv2d__ref(const Conv2DParams& p, const float* x, const floa
 constexpr int kDwconvMaxTaps = 64;
 // f32_depthwise_conv2d__dwconv computes a layer of fewer channels than this
 // (stride 1 along x) this many floats of adjacent pixels per microkernel call.
-constexpr int64_t kDwconvGroupWidth = 64;
+constexpr int64_t kDwconvGroupWidth = 128;
 
 // Whether f32_depthwise_conv2d__dwconv can run `p` (depth multiplier 1 and
 // at most kDwconvMaxTaps taps).
