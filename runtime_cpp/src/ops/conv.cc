@@ -502,7 +502,7 @@ void DepthwiseDwconv(const Conv2DParams& p, Ukernel ukernel, const float* x, con
   // multiple of 4, so that no kernel's scalar tail takes a different share
   // of the channels).
   const int64_t group =
-      p.stride_w == 1 && c % 4 == 0 && c < kDwconvGroupWidth ? kDwconvGroupWidth / c : 1;
+      p.stride_w == 1 && c % 4 == 0 && c <= kDwconvGroupMaxChannels ? kDwconvGroupWidth / c : 1;
   std::vector<W> w_group;
   std::vector<float> bias_group;
   const W* wg_all[kDwconvMaxTaps];
