@@ -187,14 +187,21 @@ TEST(ElementwiseOpt, PoolKernelsEqualReferenceBitForBit) {
     int k, s;
     int64_t pad;
   };
-  // Odd channel counts (a block of 64 and a tail), 2x2/3x3 windows, strides,
+  // Odd channel counts (a block of 64 and a tail), 8, 16, 32 and 64 (their
+  // own compile-time loops), 2x2/3x3 windows, strides,
   // padding (windows clipped at the edges; a 2x2 window at pad 2 on a 1x1
   // input has no taps at all at its first pixel), NaN and infinities.
   const Case cases[] = {{9, 7, 70, 3, 2, 1},
                         {8, 8, 3, 2, 2, 0},
                         {5, 6, 129, 3, 1, 1},
                         {1, 1, 5, 3, 1, 2},
-                        {1, 1, 5, 2, 1, 2}};
+                        {1, 1, 5, 2, 1, 2},
+                        // the compile-time channel counts (8, 16, 32, 64)
+                        {12, 10, 8, 2, 2, 0},
+                        {7, 9, 16, 2, 2, 1},
+                        {6, 7, 32, 3, 2, 1},
+                        {5, 5, 64, 3, 1, 1},
+                        {1, 1, 16, 2, 1, 2}};
   for (const PoolEntry& e : entries) {
     if (!IsaSupported(e.isa, DetectCpuFeatures())) continue;
     for (const Case& k : cases) {

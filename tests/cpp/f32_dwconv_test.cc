@@ -193,6 +193,81 @@ TEST_P(F32DwconvUkernel, OpMatchesReferenceAndIsThreadInvariant) {
   EXPECT_FALSE(F32DepthwiseDwconvSupported(m2));
 }
 
+// The op computes a few-channel layer (c a multiple of 4, at most
+// kDwconvGroupMaxChannels) with stride 1 along x `kDwconvGroupWidth / c` adjacent
+// interior pixels per microkernel call, on a repeated filter: it must equal,
+// bit for bit, one call per pixel (written out here) on rows wide enough for
+// the groups to start anywhere, and thread ranges that split rows.
+TEST_P(F32DwconvUkernel, PixelGroupsEqualOneCallPerPixel) {
+  const Entry& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP();
+  std::mt19937 rng(5);
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int grouped = 0;
+  for (int iter = 0; iter < 100; ++iter) {
+    Conv2DParams p;
+    p.batch = ri(1, 2);
+    p.in_h = ri(1, 6);
+    p.in_w = ri(16, 80);
+    p.in_c = p.out_c = 4 * ri(1, 6);  // 4 .. 24: grouped up to kDwconvGroupMaxChannels
+    const int k = 2 * ri(0, 2) + 1;
+    p.kernel_h = iter % 5 == 0 ? 1 : k;
+    p.kernel_w = k;
+    p.stride_h = ri(1, 2);
+    p.stride_w = iter % 7 == 3 ? 2 : 1;  // some ungrouped layers for contrast
+    p.dilation_h = ri(1, 2);
+    p.dilation_w = iter % 4 == 2 ? 2 : 1;
+    const Padding padding = iter % 2 ? Padding::kSame : Padding::kValid;
+    if (!ComputeWindow(p.in_h, p.kernel_h, p.stride_h, p.dilation_h, padding, &p.out_h,
+                       &p.pad_top) ||
+        !ComputeWindow(p.in_w, p.kernel_w, p.stride_w, p.dilation_w, padding, &p.out_w,
+                       &p.pad_left)) {
+      continue;
+    }
+    if (iter % 3 == 1) p.act = {0.0f, 6.0f};
+    const int64_t c = p.in_c;
+    const auto x = Random(&rng, p.batch * p.in_h * p.in_w * c);
+    const auto w = Random(&rng, p.kernel_h * p.kernel_w * c);
+    const auto b = Random(&rng, c);
+    const float* bias = iter % 4 ? b.data() : nullptr;
+    const int64_t ny = p.batch * p.out_h * p.out_w * c;
+    std::vector<float> want(ny);
+    for (int64_t n = 0; n < p.batch; ++n) {
+      for (int64_t oy = 0; oy < p.out_h; ++oy) {
+        for (int64_t ox = 0; ox < p.out_w; ++ox) {
+          std::vector<const float*> ip, wp;
+          for (int64_t ky = 0; ky < p.kernel_h; ++ky) {
+            const int64_t iy = oy * p.stride_h - p.pad_top + ky * p.dilation_h;
+            if (iy < 0 || iy >= p.in_h) continue;
+            for (int64_t kx = 0; kx < p.kernel_w; ++kx) {
+              const int64_t ix = ox * p.stride_w - p.pad_left + kx * p.dilation_w;
+              if (ix < 0 || ix >= p.in_w) continue;
+              ip.push_back(x.data() + ((n * p.in_h + iy) * p.in_w + ix) * c);
+              wp.push_back(w.data() + (ky * p.kernel_w + kx) * c);
+            }
+          }
+          e.fn(static_cast<size_t>(c), ip.size(), ip.data(), wp.data(), bias,
+               want.data() + ((n * p.out_h + oy) * p.out_w + ox) * c, p.act.lo, p.act.hi);
+        }
+      }
+    }
+    const std::string what = std::string(e.name) + " iter " + std::to_string(iter) + " c" +
+                             std::to_string(c) + " w" + std::to_string(p.in_w) + " k" +
+                             std::to_string(k);
+    for (int threads : {1, 2, 3}) {
+      ThreadPool pool(threads, 1);
+      std::vector<float> y(ny, 777.0f);
+      f32_depthwise_conv2d__dwconv(p, e.fn, x.data(), w.data(), bias, y.data(), &pool);
+      ASSERT_EQ(std::memcmp(y.data(), want.data(), ny * sizeof(float)), 0)
+          << what << " threads " << threads;
+    }
+    if (p.stride_w == 1 && c <= kDwconvGroupMaxChannels && p.out_w >= kDwconvGroupWidth / c) {
+      ++grouped;
+    }
+  }
+  EXPECT_GT(grouped, 30);
+}
+
 INSTANTIATE_TEST_SUITE_P(All, F32DwconvUkernel, ::testing::ValuesIn(AllEntries()), EntryName);
 
 }  // namespace

@@ -99,6 +99,7 @@ class OriginWalk {
   OriginWalk(const Conv2DParams& p, int64_t pix)
       : p_(p), o_(OriginOf(p, pix)), ox_(pix % p.out_w), oy_((pix / p.out_w) % p.out_h) {}
   const Origin& operator*() const { return o_; }
+  int64_t ox() const { return ox_; }
   void Next() {
     o_.ix0 += p_.stride_w;
     if (++ox_ < p_.out_w) return;
@@ -514,6 +515,35 @@ void DepthwiseDwconv(const Conv2DParams& p, Ukernel ukernel, const float* x, con
     w_all[t] = filter + t * c;
   }
   const int64_t span_h = (kh - 1) * p.dilation_h, span_w = (kw - 1) * p.dilation_w;
+  // Few channels (8 or 16 in MediaPipe's BlazeFace-style early layers) leave
+  // the microkernel one or two vectors of work per pixel, so the per-pixel
+  // call and pointer setup cost more than the arithmetic. With stride 1
+  // along x, output pixel ox + j reads the taps of pixel ox shifted by j * c
+  // floats and writes j * c floats further on, so ONE call over group * c
+  // "channels", with the filter and bias repeated group times, computes
+  // `group` adjacent interior pixels: every element from the same taps in
+  // the same order as a call per pixel, hence bit-identical to it (c a
+  // multiple of 4, so that no kernel's scalar tail takes a different share
+  // of the channels).
+  const int64_t group =
+      p.stride_w == 1 && c % 4 == 0 && c <= kDwconvGroupMaxChannels ? kDwconvGroupWidth / c : 1;
+  std::vector<W> w_group;
+  std::vector<float> bias_group;
+  const W* wg_all[kDwconvMaxTaps];
+  if (group > 1) {
+    const int64_t gc = group * c;
+    w_group.resize(static_cast<size_t>(taps * gc));
+    for (int64_t t = 0; t < taps; ++t) {
+      for (int64_t j = 0; j < group; ++j) {
+        std::copy(filter + t * c, filter + (t + 1) * c, w_group.begin() + t * gc + j * c);
+      }
+      wg_all[t] = w_group.data() + t * gc;
+    }
+    if (bias != nullptr) {
+      bias_group.resize(static_cast<size_t>(gc));
+      for (int64_t j = 0; j < group; ++j) std::copy(bias, bias + c, bias_group.begin() + j * c);
+    }
+  }
   ParallelItems(pool, pixels, c * taps, [&](int64_t begin, int64_t end) {
     const float* in[kDwconvMaxTaps];
     const W* w[kDwconvMaxTaps];
@@ -523,6 +553,15 @@ void DepthwiseDwconv(const Conv2DParams& p, Ukernel ukernel, const float* x, con
       const float* image = x + o.n * p.in_h * p.in_w * c;
       if (o.iy0 >= 0 && o.iy0 + span_h < p.in_h && o.ix0 >= 0 && o.ix0 + span_w < p.in_w) {
         const float* base = image + (o.iy0 * p.in_w + o.ix0) * c;
+        if (group > 1 && pix + group <= end && walk.ox() + group <= p.out_w &&
+            o.ix0 + group - 1 + span_w < p.in_w) {
+          for (int64_t t = 0; t < taps; ++t) in[t] = base + offset[t];
+          ukernel(static_cast<size_t>(group * c), static_cast<size_t>(taps), in, wg_all,
+                  bias != nullptr ? bias_group.data() : nullptr, y + pix * c, p.act.lo, p.act.hi);
+          for (int64_t j = 1; j < group; ++j) walk.Next();  // stays within the row
+          pix += group - 1;
+          continue;
+        }
         for (int64_t t = 0; t < taps; ++t) in[t] = base + offset[t];
         ukernel(static_cast<size_t>(c), static_cast<size_t>(taps), in, w_all, bias,
                 y + pix * c, p.act.lo, p.act.hi);
