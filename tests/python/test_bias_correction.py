@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytest.importorskip("keras")  # a host-side conversion feature (the board tests have no Keras)
+
 import gearshift as gs
 from gearshift import gear_format as gf
 from gearshift.converters.bias_correction import MIN_POSITIONS, correct_biases
