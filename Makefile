@@ -69,7 +69,7 @@ test-tsan: deps
 		-DGEARSHIFT_BUILD_TESTS=ON -DGEARSHIFT_BUILD_TOOLS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DCMAKE_CXX_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
 	$(CMAKE) --build build-tsan -j $(JOBS) --target gearshift_tests
-	TSAN_OPTIONS=halt_on_error=1 build-tsan/gearshift_tests --gtest_filter='Runtime*:Prepare*'
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/gearshift_tests --gtest_filter='Runtime*:Prepare*:ThreadPool*'
 
 # The C++ tests and the runtime's Python tests against an ASan+UBSan build
 # (gcc, -O1) of the runtime and the extension, in build-asan/; see
