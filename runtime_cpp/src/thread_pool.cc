@@ -108,14 +108,13 @@ void ThreadPool::RunChunks(int64_t n, int64_t min_per_thread, ChunkFn fn, void* 
   }
 }
 
-int ThreadPool::ClaimAndRun(uint32_t job) {
-  int ran = 0;
+void ThreadPool::ClaimAndRun(uint32_t job) {
   uint64_t cur = claim_.load(std::memory_order_acquire);
   for (;;) {
-    if (static_cast<uint32_t>(cur >> 32) != job) return ran;  // a later job's word
+    if (static_cast<uint32_t>(cur >> 32) != job) return;  // a later job's word
     const uint64_t chunks = (cur >> 16) & kField;
     const uint64_t c = cur & kField;
-    if (c >= chunks) return ran;  // every chunk is taken
+    if (c >= chunks) return;  // every chunk is taken
     // On failure cur is reloaded and checked again.
     if (!claim_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel,
                                       std::memory_order_acquire)) {
@@ -124,7 +123,6 @@ int ThreadPool::ClaimAndRun(uint32_t job) {
     int64_t b, e;
     ChunkBounds(n_, static_cast<int64_t>(chunks), static_cast<int64_t>(c), &b, &e);
     fn_(ctx_, b, e);
-    ++ran;
     if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<int>(chunks)) {
       std::lock_guard<std::mutex> lock(mu_);  // pairs with the caller's sleep
       done_cv_.notify_one();

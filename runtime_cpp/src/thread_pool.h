@@ -68,9 +68,8 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  // Claims chunks of the job `job` (claim_'s tag) until none is left; returns
-  // how many this thread ran.
-  int ClaimAndRun(uint32_t job);
+  // Claims and runs chunks of the job `job` (claim_'s tag) until none is left.
+  void ClaimAndRun(uint32_t job);
 
   // Current job. The caller writes fn_, ctx_, n_, resets done_, then
   // publishes claim_ = (job << 32 | chunks << 16 | 0) (release) and bumps
