@@ -123,10 +123,6 @@ void Dwconv(size_t channels, size_t taps, const float16_t* const* input,
       ip[t] = input[t];
       wp[t] = weights[t];
     }
-    if (kTaps == 9) {
-      c = bias != nullptr ? Dwconv9x16<true>(channels, input, weights, bias, output, vlo, vhi)
-                          : Dwconv9x16<false>(channels, input, weights, bias, output, vlo, vhi);
-    }
     for (; c + 16 <= channels; c += 16) {
       float16x8_t acc0 = Bias8(bias != nullptr ? bias + c : nullptr);
       float16x8_t acc1 = Bias8(bias != nullptr ? bias + c + 8 : nullptr);
@@ -167,17 +163,22 @@ void f16_dwconv_16c__neon_fp16(size_t channels, size_t taps, const uint16_t* con
                                float lo, float hi) {
   const auto* in = reinterpret_cast<const float16_t* const*>(input);
   const auto* w = reinterpret_cast<const float16_t* const*>(weights);
-  if (taps == 9 && channels % 16 == 0) {  // every 3x3 interior pixel of MobileNet-style layers:
-    // straight to the assembly, without Dwconv<9>'s copies of the 18 tap
-    // pointers for a remainder there is none of (about 40 instructions a call)
+  if (taps == 9 && channels >= 16) {  // 3x3 interior pixels: the assembly step, as
+    // f32_dwconv/neon.cc, then Dwconv<9> for the channels past the last 16
     const float16x8_t vlo = vdupq_n_f16(static_cast<float16_t>(lo));
     const float16x8_t vhi = vdupq_n_f16(static_cast<float16_t>(hi));
-    if (bias != nullptr) {
-      Dwconv9x16<true>(channels, in, w, bias, output, vlo, vhi);
-    } else {
-      Dwconv9x16<false>(channels, in, w, bias, output, vlo, vhi);
+    const size_t done = bias != nullptr
+                            ? Dwconv9x16<true>(channels, in, w, bias, output, vlo, vhi)
+                            : Dwconv9x16<false>(channels, in, w, bias, output, vlo, vhi);
+    if (done == channels) return;
+    const float16_t* in_rest[9];
+    const float16_t* w_rest[9];
+    for (size_t t = 0; t < 9; ++t) {
+      in_rest[t] = in[t] + done;
+      w_rest[t] = w[t] + done;
     }
-    return;
+    return Dwconv<9>(channels - done, taps, in_rest, w_rest,
+                     bias != nullptr ? bias + done : nullptr, output + done, lo, hi);
   }
   ByTapCount(taps, [&](auto fixed) {
     Dwconv<decltype(fixed)::value>(channels, taps, in, w, bias, output, lo, hi);
