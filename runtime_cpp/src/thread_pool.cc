@@ -47,16 +47,22 @@ constexpr std::chrono::microseconds kCallerSpin{2000};
 // share a fixed split would have given it. More chunks cost a claim (one
 // compare-and-swap) and a kernel's per-call setup each.
 constexpr int64_t kChunksPerThread = 4;
-// claim_ packs (job << 32 | chunks << 16 | next chunk).
+// A run packs (job << 32 | next chunk << 16 | end chunk).
 constexpr uint64_t kField = 0xffff;
+
+constexpr uint64_t PackRun(uint32_t job, uint64_t next, uint64_t end) {
+  return uint64_t{job} << 32 | next << 16 | end;
+}
 
 }  // namespace
 
 ThreadPool::ThreadPool(int threads, int64_t min_cost_per_thread)
-    : threads_(std::max(1, threads)), min_cost_per_thread_(min_cost_per_thread) {
+    : threads_(std::max(1, threads)),
+      min_cost_per_thread_(min_cost_per_thread),
+      runs_(static_cast<size_t>(threads_)) {
   workers_.reserve(threads_ - 1);
   for (int i = 1; i < threads_; ++i) {
-    workers_.emplace_back([this] { WorkerLoop(); });
+    workers_.emplace_back([this, i] { WorkerLoop(i); });
   }
 }
 
@@ -92,15 +98,20 @@ void ThreadPool::RunChunks(int64_t n, int64_t min_per_thread, ChunkFn fn, void* 
   // Only this thread writes generation_ (RunChunks is not reentrant).
   const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
   const auto job = static_cast<uint32_t>(gen);
-  claim_.store(uint64_t{job} << 32 | static_cast<uint64_t>(chunks) << 16,
-               std::memory_order_release);
+  for (int t = 0; t < threads_; ++t) {
+    // Thread t owns chunks [chunks * t / threads, chunks * (t + 1) / threads).
+    const uint64_t b = static_cast<uint64_t>(chunks) * t / threads_;
+    const uint64_t e = static_cast<uint64_t>(chunks) * (t + 1) / threads_;
+    runs_[t].word.store(PackRun(job, b, e), std::memory_order_relaxed);
+  }
   {
-    // Under mu_ so a worker about to sleep cannot miss the new generation.
+    // Under mu_ so a worker about to sleep cannot miss the new generation;
+    // the release publishes the runs and fn_..chunks_ with it.
     std::lock_guard<std::mutex> lock(mu_);
     generation_.store(gen, std::memory_order_release);
   }
   work_cv_.notify_all();
-  ClaimAndRun(job);
+  ClaimAndRun(0, job);
   auto all_done = [this] { return done_.load(std::memory_order_acquire) == chunks_; };
   if (!SpinUntil(all_done, kCallerSpin)) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -108,30 +119,45 @@ void ThreadPool::RunChunks(int64_t n, int64_t min_per_thread, ChunkFn fn, void* 
   }
 }
 
-void ThreadPool::ClaimAndRun(uint32_t job) {
-  uint64_t cur = claim_.load(std::memory_order_acquire);
+bool ThreadPool::RunOneChunk(int r, uint32_t job, bool front) {
+  std::atomic<uint64_t>& word = runs_[r].word;
+  uint64_t cur = word.load(std::memory_order_acquire);
+  uint64_t c;
   for (;;) {
-    if (static_cast<uint32_t>(cur >> 32) != job) return;  // a later job's word
-    const uint64_t chunks = (cur >> 16) & kField;
-    const uint64_t c = cur & kField;
-    if (c >= chunks) return;  // every chunk is taken
+    if (static_cast<uint32_t>(cur >> 32) != job) return false;  // a later job's run
+    const uint64_t next = (cur >> 16) & kField, end = cur & kField;
+    if (next >= end) return false;  // every chunk of the run is taken
+    c = front ? next : end - 1;
+    const uint64_t want = front ? PackRun(job, next + 1, end) : PackRun(job, next, end - 1);
     // On failure cur is reloaded and checked again.
-    if (!claim_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel,
-                                      std::memory_order_acquire)) {
-      continue;
+    if (word.compare_exchange_weak(cur, want, std::memory_order_acq_rel,
+                                   std::memory_order_acquire)) {
+      break;
     }
-    int64_t b, e;
-    ChunkBounds(n_, static_cast<int64_t>(chunks), static_cast<int64_t>(c), &b, &e);
-    fn_(ctx_, b, e);
-    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<int>(chunks)) {
-      std::lock_guard<std::mutex> lock(mu_);  // pairs with the caller's sleep
-      done_cv_.notify_one();
+  }
+  const int chunks = chunks_;
+  int64_t b, e;
+  ChunkBounds(n_, chunks, static_cast<int64_t>(c), &b, &e);
+  fn_(ctx_, b, e);
+  if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) {
+    std::lock_guard<std::mutex> lock(mu_);  // pairs with the caller's sleep
+    done_cv_.notify_one();
+  }
+  return true;
+}
+
+void ThreadPool::ClaimAndRun(int self, uint32_t job) {
+  while (RunOneChunk(self, job, /*front=*/true)) {
+  }
+  // Own run done: take what the others have not started, nearest first.
+  for (int k = 1; k < threads_; ++k) {
+    const int victim = (self + k) % threads_;
+    while (RunOneChunk(victim, job, /*front=*/false)) {
     }
-    cur = claim_.load(std::memory_order_acquire);
   }
 }
 
-void ThreadPool::WorkerLoop() {
+void ThreadPool::WorkerLoop(int self) {
   uint64_t seen = 0;
   for (;;) {
     uint64_t gen = seen;
@@ -145,7 +171,7 @@ void ThreadPool::WorkerLoop() {
     }
     if (stop_.load(std::memory_order_acquire)) return;
     seen = gen;
-    ClaimAndRun(static_cast<uint32_t>(gen));
+    ClaimAndRun(self, static_cast<uint32_t>(gen));
   }
 }
 
