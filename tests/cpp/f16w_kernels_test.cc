@@ -171,7 +171,8 @@ TEST_P(F16wGemmUkernel, BitEqualsTheF32KernelOnWidenedWeights) {
   const float kInf = std::numeric_limits<float>::infinity();
   std::mt19937 rng(31);
   int cases = 0;
-  for (int64_t m : {int64_t{1}, mr - 1, mr, mr + 1, 2 * mr + 3}) {
+  for (int64_t m :
+       {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{4}, mr - 1, mr, mr + 1, 2 * mr + 3}) {
     if (m < 1) continue;
     for (int64_t n : {int64_t{1}, nr - 1, nr, nr + 1, 2 * nr + 5}) {
       if (n < 1) continue;

@@ -11,6 +11,8 @@
 // forced, masked and unknown ISAs; and a small CNN (with a depthwise layer,
 // f32_dwconv_test.cc checks those kernels) must give the same
 // outputs (within 1e-5 relative) on the reference and the selected path.
+#include "kernels/f32_gemm/f32_gemm.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -24,12 +26,11 @@
 
 #include "dispatch.h"
 #include "gear_builder.h"
-#include "kernels/f32_gemm/f32_gemm.h"
 #include "ops/conv.h"
-#include "plan/plan.h"
-#include "prepare/gear_weights.h"
 #include "ops/fully_connected.h"
 #include "ops/transpose_conv.h"
+#include "plan/plan.h"
+#include "prepare/gear_weights.h"
 #include "runtime_impl.h"
 #include "thread_pool.h"
 #include "tolerances.h"
@@ -104,7 +105,10 @@ TEST_P(F32GemmUkernel, MatchesExactAndReferenceAtTileEdges) {
   const F32GemmKernel ref = AllEntries()[0].kernel;
   ASSERT_EQ(std::string(ref.name), "f32_gemm_4x4__ref");
   const int64_t mr = e.kernel.mr, nr = e.kernel.nr;
-  const std::vector<int64_t> ms = {1, mr - 1, mr, mr + 1, 2 * mr, 3 * mr + 1, 7};
+  // 2..5 and the remainders after whole tiles: kernels compute small tiles
+  // with fewer rows (AVX-512: bodies of 1, 2, 4 and 8 rows).
+  const std::vector<int64_t> ms = {1,  2,      3,      4,          5,          mr - 1,
+                                   mr, mr + 1, 2 * mr, 2 * mr + 3, 3 * mr + 1, 7};
   const std::vector<int64_t> ns = {1, nr - 1, nr, nr + 1, 2 * nr, 13};
   const std::vector<int64_t> ks = {1, 2, 3, 8, 16, 17, 64, 131};
   std::mt19937 rng(7);
@@ -130,10 +134,9 @@ TEST_P(F32GemmUkernel, MatchesExactAndReferenceAtTileEdges) {
           std::vector<float> got(m * ldc, kSentinel), want_ref(m * ldc, kSentinel);
           DriveGemm(e.kernel, m, n, k, a.data(), w.data(), bias, lo, hi, got.data(), ldc, ks);
           DriveGemm(ref, m, n, k, a.data(), w.data(), bias, lo, hi, want_ref.data(), ldc);
-          const std::string what = std::string(e.kernel.name) + " m" + std::to_string(m) +
-                                   " n" + std::to_string(n) + " k" + std::to_string(k) +
-                                   " taps " + std::to_string(ks) + " variant " +
-                                   std::to_string(variant);
+          const std::string what = std::string(e.kernel.name) + " m" + std::to_string(m) + " n" +
+                                   std::to_string(n) + " k" + std::to_string(k) + " taps " +
+                                   std::to_string(ks) + " variant " + std::to_string(variant);
           for (int64_t i = 0; i < m; ++i) {
             for (int64_t j = 0; j < ldc; ++j) {
               const float g = got[i * ldc + j];
@@ -150,8 +153,8 @@ TEST_P(F32GemmUkernel, MatchesExactAndReferenceAtTileEdges) {
               exact = std::min<double>(std::max<double>(exact, lo), hi);
               const double tol = F32DotTolerance(k, abs_sum);
               ASSERT_NEAR(g, exact, tol) << what << " at " << i << "," << j;
-              ASSERT_NEAR(g, want_ref[i * ldc + j], 2 * tol) << what << " vs ref at " << i
-                                                             << "," << j;
+              ASSERT_NEAR(g, want_ref[i * ldc + j], 2 * tol)
+                  << what << " vs ref at " << i << "," << j;
             }
           }
           ++cases;
@@ -562,8 +565,10 @@ TEST(DispatchRuntime, PlansOfOneCacheSharePackedWeights) {
   PlanCache cache(4, best);
   Plan* a = nullptr;
   Plan* b = nullptr;
-  ASSERT_TRUE(cache.Get(file->model(), PreparedWeights(file->model(), 0), {{1, 10, 10, 3}}, &a).ok());
-  ASSERT_TRUE(cache.Get(file->model(), PreparedWeights(file->model(), 0), {{2, 10, 10, 3}}, &b).ok());
+  ASSERT_TRUE(
+      cache.Get(file->model(), PreparedWeights(file->model(), 0), {{1, 10, 10, 3}}, &a).ok());
+  ASSERT_TRUE(
+      cache.Get(file->model(), PreparedWeights(file->model(), 0), {{2, 10, 10, 3}}, &b).ok());
   ASSERT_NE(a, b);
   EXPECT_GT(a->packed_bytes(), 0);
   int packed_steps = 0;
@@ -575,7 +580,8 @@ TEST(DispatchRuntime, PlansOfOneCacheSharePackedWeights) {
   // The reference table packs nothing.
   PlanCache ref_cache;
   Plan* r = nullptr;
-  ASSERT_TRUE(ref_cache.Get(file->model(), PreparedWeights(file->model(), 0), {{1, 10, 10, 3}}, &r).ok());
+  ASSERT_TRUE(
+      ref_cache.Get(file->model(), PreparedWeights(file->model(), 0), {{1, 10, 10, 3}}, &r).ok());
   EXPECT_EQ(r->packed_bytes(), 0);
 }
 

@@ -42,9 +42,9 @@ inline void StorePartial(float* p, __m256 v, size_t n) {
 // Rows past mr are computed from the row pointers the caller repeats (all
 // MR rows are filled), never stored.
 template <typename W, typename Load8>
-inline void Gemm6x16(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a,
-                     const float* bias, const W* w, float* c, size_t c_stride, float lo, float hi,
-                     Load8 load) {
+inline void Gemm6Rows(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a,
+                      const float* bias, const W* w, float* c, size_t c_stride, float lo, float hi,
+                      Load8 load) {
   __m256 acc0a = _mm256_loadu_ps(bias);
   __m256 acc0b = _mm256_loadu_ps(bias + 8);
   __m256 acc1a = acc0a, acc1b = acc0b;
@@ -103,6 +103,72 @@ inline void Gemm6x16(size_t mr, size_t nc, size_t kc, size_t ks, const float* co
       StorePartial(cr + 8, vb, nb);
     }
   }
+}
+
+// Rows [0, kRows) of a 6-row tile, kRows <= 4 (the indirection keeps its 6
+// pointers per tap). A tile of few rows (the last row tile of a 7x7 layer, a
+// fully connected layer at batch 1) runs a body of 1, 2 or 4 rows: the same
+// FMAs in the same order for the rows it computes, none for rows nobody
+// stores. Gemm6x16 picks it. (The 6-row body keeps named accumulators: as
+// an array GCC 12 spilled them, 12 of the 16 ymm registers.)
+template <int kRows, typename W, typename Load8>
+inline void GemmRows(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a,
+                     const float* bias, const W* w, float* c, size_t c_stride, float lo, float hi,
+                     Load8 load) {
+  static_assert(kRows >= 1 && kRows <= 4, "a few rows of a 6-row tile");
+  __m256 acc[kRows][2];
+  acc[0][0] = _mm256_loadu_ps(bias);
+  acc[0][1] = _mm256_loadu_ps(bias + 8);
+  for (int r = 1; r < kRows; ++r) {
+    acc[r][0] = acc[0][0];
+    acc[r][1] = acc[0][1];
+  }
+  for (size_t t = 0; t < ks; ++t, a += 6) {
+    const float* a0 = a[0];
+    const float* a1 = kRows > 1 ? a[1] : nullptr;
+    const float* a2 = kRows > 2 ? a[2] : nullptr;
+    const float* a3 = kRows > 3 ? a[3] : nullptr;
+    for (size_t k = 0; k < kc; ++k) {
+      const __m256 wa = load(w);
+      const __m256 wb = load(w + 8);
+      w += 16;
+#define GS_ROW(r)                                   \
+  if constexpr (kRows > r) {                        \
+    const __m256 x = _mm256_broadcast_ss(a##r + k); \
+    acc[r][0] = _mm256_fmadd_ps(x, wa, acc[r][0]);  \
+    acc[r][1] = _mm256_fmadd_ps(x, wb, acc[r][1]);  \
+  }
+      GS_ROW(0) GS_ROW(1) GS_ROW(2) GS_ROW(3)
+#undef GS_ROW
+    }
+  }
+
+  const __m256 vlo = _mm256_set1_ps(lo);
+  const __m256 vhi = _mm256_set1_ps(hi);
+  const size_t na = nc < 8 ? nc : 8;
+  const size_t nb = nc > 8 ? nc - 8 : 0;
+  for (size_t r = 0; r < mr; ++r) {
+    float* cr = c + r * c_stride;
+    const __m256 va = ClampPs(acc[r][0], vlo, vhi);
+    const __m256 vb = ClampPs(acc[r][1], vlo, vhi);
+    if (nc == 16) {
+      _mm256_storeu_ps(cr, va);
+      _mm256_storeu_ps(cr + 8, vb);
+    } else {
+      StorePartial(cr, va, na);
+      StorePartial(cr + 8, vb, nb);
+    }
+  }
+}
+
+template <typename W, typename Load8>
+inline void Gemm6x16(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a,
+                     const float* bias, const W* w, float* c, size_t c_stride, float lo, float hi,
+                     Load8 load) {
+  if (mr >= 5) return Gemm6Rows(mr, nc, kc, ks, a, bias, w, c, c_stride, lo, hi, load);
+  if (mr >= 3) return GemmRows<4>(mr, nc, kc, ks, a, bias, w, c, c_stride, lo, hi, load);
+  if (mr == 2) return GemmRows<2>(mr, nc, kc, ks, a, bias, w, c, c_stride, lo, hi, load);
+  GemmRows<1>(mr, nc, kc, ks, a, bias, w, c, c_stride, lo, hi, load);
 }
 
 }  // namespace avx2_gemm

@@ -9,6 +9,12 @@
 // and one broadcast of A per row and step: 16 independent FMA chains cover
 // the latency of two FMA ports. Partial column tiles store through a lane
 // mask. Include only from files compiled with AVX-512 flags (avx512.cc).
+//
+// A tile of few rows (the last row tile of a 7x7 layer holds 1 of 49
+// pixels, a fully connected layer at batch 1 has one row) runs GemmRows with
+// kRows < 8: the same FMAs in the same order for the rows it computes, none
+// for rows nobody stores (the 8-row body would compute them from repeated
+// pointers: 8 times the work at batch 1). Gemm8x32 picks the body.
 #ifndef GEARSHIFT_KERNELS_F32_GEMM_AVX512_8X32_H_
 #define GEARSHIFT_KERNELS_F32_GEMM_AVX512_8X32_H_
 
@@ -29,33 +35,36 @@ inline __mmask16 LaneMask(size_t n) {
   return static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u);
 }
 
-template <typename W, typename Load16>
-inline void Gemm8x32(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a,
+// Rows [0, kRows) of an 8-row tile (the indirection keeps its 8 pointers
+// per tap); mr <= kRows.
+template <int kRows, typename W, typename Load16>
+inline void GemmRows(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a,
                      const float* bias, const W* w, float* c, size_t c_stride, float lo, float hi,
                      Load16 load) {
-  __m512 acc[8][2];
+  static_assert(kRows >= 1 && kRows <= 8, "an 8-row tile");
+  __m512 acc[kRows][2];
   acc[0][0] = _mm512_loadu_ps(bias);
   acc[0][1] = _mm512_loadu_ps(bias + 16);
-  for (int r = 1; r < 8; ++r) {
+  for (int r = 1; r < kRows; ++r) {
     acc[r][0] = acc[0][0];
     acc[r][1] = acc[0][1];
   }
   for (size_t t = 0; t < ks; ++t, a += 8) {
     // The caller fills all MR rows (rows past mr repeat a real one).
     const float* a0 = a[0];
-    const float* a1 = a[1];
-    const float* a2 = a[2];
-    const float* a3 = a[3];
-    const float* a4 = a[4];
-    const float* a5 = a[5];
-    const float* a6 = a[6];
-    const float* a7 = a[7];
+    const float* a1 = kRows > 1 ? a[1] : nullptr;
+    const float* a2 = kRows > 2 ? a[2] : nullptr;
+    const float* a3 = kRows > 3 ? a[3] : nullptr;
+    const float* a4 = kRows > 4 ? a[4] : nullptr;
+    const float* a5 = kRows > 5 ? a[5] : nullptr;
+    const float* a6 = kRows > 6 ? a[6] : nullptr;
+    const float* a7 = kRows > 7 ? a[7] : nullptr;
     for (size_t k = 0; k < kc; ++k) {
       const __m512 wa = load(w);
       const __m512 wb = load(w + 16);
       w += 32;
 #define GS_ROW(r)                                  \
-  {                                                \
+  if constexpr (kRows > r) {                       \
     const __m512 x = _mm512_set1_ps(a##r[k]);      \
     acc[r][0] = _mm512_fmadd_ps(x, wa, acc[r][0]); \
     acc[r][1] = _mm512_fmadd_ps(x, wb, acc[r][1]); \
@@ -80,6 +89,16 @@ inline void Gemm8x32(size_t mr, size_t nc, size_t kc, size_t ks, const float* co
       _mm512_mask_storeu_ps(cr + 16, mb, vb);
     }
   }
+}
+
+template <typename W, typename Load16>
+inline void Gemm8x32(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a,
+                     const float* bias, const W* w, float* c, size_t c_stride, float lo, float hi,
+                     Load16 load) {
+  if (mr >= 5) return GemmRows<8>(mr, nc, kc, ks, a, bias, w, c, c_stride, lo, hi, load);
+  if (mr >= 3) return GemmRows<4>(mr, nc, kc, ks, a, bias, w, c, c_stride, lo, hi, load);
+  if (mr == 2) return GemmRows<2>(mr, nc, kc, ks, a, bias, w, c, c_stride, lo, hi, load);
+  GemmRows<1>(mr, nc, kc, ks, a, bias, w, c, c_stride, lo, hi, load);
 }
 
 }  // namespace avx512_gemm
