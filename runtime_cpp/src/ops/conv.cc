@@ -13,8 +13,8 @@
 
 namespace gearshift {
 
-void f32_conv2d__ref(const Conv2DParams& p, const float* x, const float* filter,
-                     const float* bias, float* y, ThreadPool* pool) {
+void f32_conv2d__ref(const Conv2DParams& p, const float* x, const float* filter, const float* bias,
+                     float* y, ThreadPool* pool) {
   const int64_t pixels = p.batch * p.out_h * p.out_w;
   const int64_t cost = p.out_c * p.kernel_h * p.kernel_w * p.in_c;
   ParallelItems(pool, pixels, cost, [&](int64_t begin, int64_t end) {
@@ -87,17 +87,16 @@ struct Origin {
   int64_t n, iy0, ix0;
 };
 
-Origin OriginOf(const Conv2DParams& p, int64_t pix) {
-  const int64_t ox = pix % p.out_w;
-  const int64_t oy = (pix / p.out_w) % p.out_h;
-  return {pix / (p.out_w * p.out_h), oy * p.stride_h - p.pad_top, ox * p.stride_w - p.pad_left};
-}
-
 // Origins of consecutive output pixels from `pix` on, without divisions.
 class OriginWalk {
  public:
-  OriginWalk(const Conv2DParams& p, int64_t pix)
-      : p_(p), o_(OriginOf(p, pix)), ox_(pix % p.out_w), oy_((pix / p.out_w) % p.out_h) {}
+  // Two divisions (this runs once per GEMM row tile).
+  OriginWalk(const Conv2DParams& p, int64_t pix) : p_(p) {
+    const int64_t row = pix / p.out_w, n = row / p.out_h;
+    ox_ = pix - row * p.out_w;
+    oy_ = row - n * p.out_h;
+    o_ = {n, oy_ * p.stride_h - p.pad_top, ox_ * p.stride_w - p.pad_left};
+  }
   const Origin& operator*() const { return o_; }
   int64_t ox() const { return ox_; }
   void Next() {
@@ -114,8 +113,8 @@ class OriginWalk {
 
  private:
   const Conv2DParams& p_;
-  Origin o_;
-  int64_t ox_, oy_;
+  Origin o_{};
+  int64_t ox_ = 0, oy_ = 0;
 };
 
 }  // namespace
@@ -210,6 +209,26 @@ class ConvIndirection {
     }
     const int64_t kw = p.kernel_w;
     OriginWalk walk(p, r0);
+    {
+      // A tile of pixels of one output row whose windows all lie inside the
+      // input (most tiles of a large layer): pixel i's taps are pixel 0's
+      // moved by i * stride_w * C floats, written tap by tap in a loop the
+      // compiler vectorises. Per pixel, the general loop below cost as much
+      // as the GEMM itself on a 3-channel stem (one column tile of 32).
+      const Origin& o = *walk;
+      const int64_t ix_last = o.ix0 + (m - 1) * p.stride_w;
+      if (walk.ox() + m <= p.out_w && o.iy0 >= 0 && o.iy0 + span_h_ < p.in_h && o.ix0 >= 0 &&
+          ix_last + span_w_ < p.in_w) {
+        const float* base = x_ + (o.n * p.in_h * p.in_w + o.iy0 * p.in_w + o.ix0) * p.in_c;
+        const int64_t step = int64_t{p.stride_w} * p.in_c;
+        for (int64_t t = 0; t < ks_; ++t) {
+          const float* tap = base + offset_[t];
+          const float** row = ind + t * mr_;
+          for (int64_t i = 0; i < m; ++i) row[i] = tap + i * step;
+        }
+        return;
+      }
+    }
     for (int64_t i = 0; i < m; ++i, walk.Next()) {
       const Origin& o = *walk;
       const float* image = x_ + o.n * p.in_h * p.in_w * p.in_c;
@@ -218,11 +237,13 @@ class ConvIndirection {
         for (int64_t t = 0; t < ks_; ++t) ind[t * mr_ + i] = base + offset_[t];
         continue;
       }
-      for (int64_t t = 0; t < ks_; ++t) {
-        const int64_t iy = o.iy0 + (t / kw) * p.dilation_h;
-        const int64_t ix = o.ix0 + (t % kw) * p.dilation_w;
-        const bool inside = iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w;
-        ind[t * mr_ + i] = inside ? image + (iy * p.in_w + ix) * p.in_c : zero;
+      for (int64_t ky = 0, t = 0; ky < p.kernel_h; ++ky) {  // no division per tap
+        const int64_t iy = o.iy0 + ky * p.dilation_h;
+        for (int64_t kx = 0; kx < kw; ++kx, ++t) {
+          const int64_t ix = o.ix0 + kx * p.dilation_w;
+          const bool inside = iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w;
+          ind[t * mr_ + i] = inside ? image + (iy * p.in_w + ix) * p.in_c : zero;
+        }
       }
     }
   }
@@ -433,8 +454,8 @@ void f32_transpose_conv2d__phased(const Conv2DParams& p, const F32GemmKernel& ke
       float* out = y + ((n * p.out_h + oy) * p.out_w + ox) * out_c + n0;
       const int64_t stride = sw * out_c;
       const int64_t ks = static_cast<int64_t>(ph.taps.size());
-      const size_t block = F32GemmPackedBlockFloats(static_cast<size_t>(ks * c),
-                                                    static_cast<size_t>(nr));
+      const size_t block =
+          F32GemmPackedBlockFloats(static_cast<size_t>(ks * c), static_cast<size_t>(nr));
       const float* packed = phase_packed[ph_index] + nt * block;
       if (ks == 0) {  // no tap lands here: the bias alone
         for (int64_t i = 0; i < m; ++i) {
@@ -563,8 +584,8 @@ void DepthwiseDwconv(const Conv2DParams& p, Ukernel ukernel, const float* x, con
           continue;
         }
         for (int64_t t = 0; t < taps; ++t) in[t] = base + offset[t];
-        ukernel(static_cast<size_t>(c), static_cast<size_t>(taps), in, w_all, bias,
-                y + pix * c, p.act.lo, p.act.hi);
+        ukernel(static_cast<size_t>(c), static_cast<size_t>(taps), in, w_all, bias, y + pix * c,
+                p.act.lo, p.act.hi);
         continue;
       }
       size_t n = 0;
