@@ -228,7 +228,8 @@ TEST_P(F16wDwconvUkernel, BitEqualsTheF32KernelOnWidenedWeights) {
   if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP() << "CPU lacks " << IsaName(e.isa);
   const int64_t ct = e.channel_tile;
   std::mt19937 rng(32);
-  for (int64_t c : {int64_t{1}, ct - 1, ct, ct + 1, 2 * ct, 3 * ct + 5, int64_t{67}}) {
+  for (int64_t c : {int64_t{1}, ct - 1, ct, ct + 1, 2 * ct, 3 * ct + 5, int64_t{67}, int64_t{128},
+                    int64_t{261}}) {
     if (c < 1) continue;
     for (int64_t taps : {0, 1, 4, 6, 9, 25, 49}) {
       for (int variant = 0; variant < 3; ++variant) {

@@ -99,8 +99,11 @@ TEST_P(F32DwconvUkernel, MatchesExactAtChannelTileEdges) {
   const int64_t ct = e.channel_tile;
   const float kInf = std::numeric_limits<float>::infinity();
   std::mt19937 rng(3);
+  // 64..261: the wide channel blocks (64 a step on AVX2, 128 on AVX-512)
+  // and what follows them.
   for (int64_t c : {int64_t{1}, ct - 1, ct, ct + 1, 2 * ct, 3 * ct + 5, int64_t{13}, int64_t{4},
-                    int64_t{8}, int64_t{9}, int64_t{23}}) {
+                    int64_t{8}, int64_t{9}, int64_t{23}, int64_t{64}, int64_t{72}, int64_t{128},
+                    int64_t{136}, int64_t{261}}) {
     if (c < 1) continue;
     for (size_t taps : {size_t{0}, size_t{1}, size_t{4}, size_t{6}, size_t{9}, size_t{25}}) {
       for (int variant = 0; variant < 3; ++variant) {
@@ -194,10 +197,10 @@ TEST_P(F32DwconvUkernel, OpMatchesReferenceAndIsThreadInvariant) {
 }
 
 // The op computes a few-channel layer (c a multiple of 4, at most
-// kDwconvGroupMaxChannels) with stride 1 along x `kDwconvGroupWidth / c` adjacent
-// interior pixels per microkernel call, on a repeated filter: it must equal,
-// bit for bit, one call per pixel (written out here) on rows wide enough for
-// the groups to start anywhere, and thread ranges that split rows.
+// kDwconvGroupMaxChannels, kDwconvGroupMaxChannels3x3 for at most 9 taps) with stride 1 along x
+// `kDwconvGroupWidth / c` adjacent interior pixels per microkernel call, on a repeated filter: it
+// must equal, bit for bit, one call per pixel (written out here) on rows wide enough for the groups
+// to start anywhere, and thread ranges that split rows.
 TEST_P(F32DwconvUkernel, PixelGroupsEqualOneCallPerPixel) {
   const Entry& e = GetParam();
   if (!IsaSupported(e.isa, DetectCpuFeatures())) GTEST_SKIP();
@@ -209,7 +212,7 @@ TEST_P(F32DwconvUkernel, PixelGroupsEqualOneCallPerPixel) {
     p.batch = ri(1, 2);
     p.in_h = ri(1, 6);
     p.in_w = ri(16, 80);
-    p.in_c = p.out_c = 4 * ri(1, 6);  // 4 .. 24: grouped up to kDwconvGroupMaxChannels
+    p.in_c = p.out_c = 4 * ri(1, 10);  // 4 .. 40: grouped up to kDwconvGroupMaxChannels(3x3)
     const int k = 2 * ri(0, 2) + 1;
     p.kernel_h = iter % 5 == 0 ? 1 : k;
     p.kernel_w = k;
@@ -261,7 +264,9 @@ TEST_P(F32DwconvUkernel, PixelGroupsEqualOneCallPerPixel) {
       ASSERT_EQ(std::memcmp(y.data(), want.data(), ny * sizeof(float)), 0)
           << what << " threads " << threads;
     }
-    if (p.stride_w == 1 && c <= kDwconvGroupMaxChannels && p.out_w >= kDwconvGroupWidth / c) {
+    const int64_t max_c = int64_t{p.kernel_h} * p.kernel_w <= 9 ? kDwconvGroupMaxChannels3x3
+                                                                : kDwconvGroupMaxChannels;
+    if (p.stride_w == 1 && c <= max_c && p.out_w >= kDwconvGroupWidth / c) {
       ++grouped;
     }
   }

@@ -546,8 +546,8 @@ void DepthwiseDwconv(const Conv2DParams& p, Ukernel ukernel, const float* x, con
   // the same order as a call per pixel, hence bit-identical to it (c a
   // multiple of 4, so that no kernel's scalar tail takes a different share
   // of the channels).
-  const int64_t group =
-      p.stride_w == 1 && c % 4 == 0 && c <= kDwconvGroupMaxChannels ? kDwconvGroupWidth / c : 1;
+  const int64_t max_c = taps <= 9 ? kDwconvGroupMaxChannels3x3 : kDwconvGroupMaxChannels;
+  const int64_t group = p.stride_w == 1 && c % 4 == 0 && c <= max_c ? kDwconvGroupWidth / c : 1;
   std::vector<W> w_group;
   std::vector<float> bias_group;
   const W* wg_all[kDwconvMaxTaps];

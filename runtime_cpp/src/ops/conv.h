@@ -43,8 +43,8 @@ struct Conv2DParams {
 
 // x [N,H,W,C], filter [O,KH,KW,C], bias [O] or null, y [N,OH,OW,O].
 // `pool` may be null (single-threaded).
-void f32_conv2d__ref(const Conv2DParams& p, const float* x, const float* filter,
-                     const float* bias, float* y, ThreadPool* pool);
+void f32_conv2d__ref(const Conv2DParams& p, const float* x, const float* filter, const float* bias,
+                     float* y, ThreadPool* pool);
 
 // Whether f32_conv2d__gemm can run `p` with `kernel`: any shape, given a
 // GEMM microkernel.
@@ -129,11 +129,14 @@ void f32_depthwise_conv2d__ref(const Conv2DParams& p, const float* x, const floa
 constexpr int kDwconvMaxTaps = 64;
 // f32_depthwise_conv2d__dwconv computes a layer of at most
 // kDwconvGroupMaxChannels channels (a multiple of 4, stride 1 along x)
-// kDwconvGroupWidth floats of adjacent pixels per microkernel call. Wider
-// layers stay one pixel a call: grouping 32 and 64 channels made palm
-// detection's 5x5 layers 10-25% slower (Intel Xeon, AVX-512).
+// kDwconvGroupWidth floats of adjacent pixels per microkernel call; 3x3 and
+// smaller filters up to kDwconvGroupMaxChannels3x3 (MobileNetV2's first
+// 32-channel layer then runs the kernels' 128-channel blocks). Wider layers
+// stay one pixel a call: grouping 32 and 64 channels made palm detection's
+// 5x5 layers 10-25% slower (Intel Xeon, AVX-512).
 constexpr int64_t kDwconvGroupWidth = 128;
 constexpr int64_t kDwconvGroupMaxChannels = 16;
+constexpr int64_t kDwconvGroupMaxChannels3x3 = 32;
 
 // Whether f32_depthwise_conv2d__dwconv can run `p` (depth multiplier 1 and
 // at most kDwconvMaxTaps taps).
@@ -142,9 +145,9 @@ bool F32DepthwiseDwconvSupported(const Conv2DParams& p);
 // Depthwise convolution (depth multiplier 1) on `ukernel`, weights used in
 // place. Split over output pixels like the reference: bit-identical for any
 // thread count.
-void f32_depthwise_conv2d__dwconv(const Conv2DParams& p, F32DwconvUkernelFn ukernel,
-                                  const float* x, const float* filter, const float* bias,
-                                  float* y, ThreadPool* pool);
+void f32_depthwise_conv2d__dwconv(const Conv2DParams& p, F32DwconvUkernelFn ukernel, const float* x,
+                                  const float* filter, const float* bias, float* y,
+                                  ThreadPool* pool);
 
 // The same with the filter [KH, KW, C] in half bits (the fp16 gear).
 void f16w_depthwise_conv2d__dwconv(const Conv2DParams& p, F16wDwconvUkernelFn ukernel,

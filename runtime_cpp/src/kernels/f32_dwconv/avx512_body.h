@@ -33,6 +33,26 @@ void Dwconv(size_t channels, size_t taps, const float* const* input, const W* co
   const __m512 vlo = _mm512_set1_ps(lo);
   const __m512 vhi = _mm512_set1_ps(hi);
   size_t c = 0;
+  // 128 channels a step first: eight accumulators, so eight independent
+  // FMA chains, and each tap's two pointers loaded once per 128 channels
+  // (with 32 a step GCC reloaded all 18 per step: 16 GPRs). Every channel
+  // still sums bias, tap 0, tap 1, ... in that order: the same bits.
+  for (; c + 128 <= channels; c += 128) {
+    __m512 acc[8];
+    for (int j = 0; j < 8; ++j) {
+      acc[j] = bias != nullptr ? _mm512_loadu_ps(bias + c + 16 * j) : _mm512_setzero_ps();
+    }
+    for (size_t t = 0; t < n; ++t) {
+      const float* in = input[t] + c;
+      const W* w = weights[t] + c;
+      for (int j = 0; j < 8; ++j) {
+        acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(in + 16 * j), Weights::Load(w + 16 * j), acc[j]);
+      }
+    }
+    for (int j = 0; j < 8; ++j) {
+      _mm512_storeu_ps(output + c + 16 * j, ClampPs(acc[j], vlo, vhi));
+    }
+  }
   for (; c + 32 <= channels; c += 32) {
     __m512 acc0 = bias != nullptr ? _mm512_loadu_ps(bias + c) : _mm512_setzero_ps();
     __m512 acc1 = bias != nullptr ? _mm512_loadu_ps(bias + c + 16) : _mm512_setzero_ps();
