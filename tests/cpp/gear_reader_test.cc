@@ -548,6 +548,10 @@ TEST(GearReaderTest, StorageErrors) {
                     "storage[0].encoding: encoding \"csr\" yields i8 values, but dtype is \"f32\"");
   ExpectFormatError(SmallFileWith("\"quant\": null", "\"quant\": {}"),
                     "storage[1].quant: must be absent or null");
+  // FORMAT.md: `base` belongs to q8r4 and q4m entries; a dense one naming a base is refused.
+  ExpectFormatError(
+      SmallFileWith("\"encoding\": \"dense\"}", "\"encoding\": \"dense\", \"base\": 1}"),
+      "storage[0].base: only q8r4 and q4m entries have a base");
   ExpectFormatError(SmallFileWith("\"shape\": [3], \"encoding\"", "\"shape\": [0], \"encoding\""),
                     "storage[1].shape[0]");
   ExpectFormatError(SmallFileWith("\"shape\": [3], \"encoding\"",

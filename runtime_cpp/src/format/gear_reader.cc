@@ -1310,7 +1310,10 @@ class ManifestReader {
     if (sd->encoding == Encoding::kQ8R4 || sd->encoding == Encoding::kQ4M) {
       GS_RETURN_IF_ERROR(s.Member("base", &r));
       GS_RETURN_IF_ERROR(r.GetInt(&sd->base, 0, static_cast<int>(m_->storage.size()) - 1));
-    } else if (sparse) {
+    } else {
+      // FORMAT.md "Storage": `base` is for q8r4 and q4m only. A dense or
+      // sparse entry that names one is refused rather than ignored: a writer
+      // that meant a derived entry would otherwise be read as something else.
       GS_RETURN_IF_ERROR(s.OptionalMember("base", &r, &found));
       if (found) return r.Error("only q8r4 and q4m entries have a base");
     }
