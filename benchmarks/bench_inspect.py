@@ -18,6 +18,8 @@ benchmarks/results/<date>-<arch>-inspect-<label>.json).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import platform
 import statistics
 import time
 from pathlib import Path
@@ -61,14 +63,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"gearshift from {Path(gs.__file__).parent} ({args.label}); {cpu_model()}")
     print(f"{'file':<60} {'bytes':>11} {'read_gear ms':>13} {'inspect ms':>11} {'Runtime ms':>11}")
     for r in rows:
+        name = "/".join(Path(r["file"]).parts[-2:])[-60:]
         print(
-            f"{r['file'][-60:]:<60} {r['bytes']:>11,} {r['read_gear_ms']:>13.1f} "
+            f"{name:<60} {r['bytes']:>11,} {r['read_gear_ms']:>13.1f} "
             f"{r['describe_ms']:>11.1f} {r['runtime_open_ms']:>11.1f}"
         )
+    default = (
+        Path(__file__).parent
+        / "results"
+        / f"{dt.date.today().isoformat()}-{platform.machine()}-inspect-{args.label}.json"
+    )
     write_results(
         rows,
-        f"inspect-{args.label}-",
-        args.json,
+        "",
+        args.json or default,
         kind="inspect",
         label=args.label,
         runs=args.runs,
