@@ -1094,11 +1094,27 @@ class ManifestReader {
         }
         break;
       }
-      case OpType::kPrelu:
+      case OpType::kPrelu: {
         if (!m_->tensors[in[1]].is_const) {
           return fail("alpha (inputs[1]) must be a constant, found " + TensorLabel(in[1]));
         }
+        // FORMAT.md: alpha broadcasts to x as ADD's operands do (trailing
+        // dimensions equal or 1; the batch, -1, takes any). Known without a
+        // batch size, so refused at load rather than at the first Prepare.
+        const Shape& x = ShapeOf(in[0]);
+        const Shape& a = ShapeOf(in[1]);
+        bool fits = a.size() <= x.size();
+        for (size_t i = 0; fits && i < a.size(); ++i) {
+          const int64_t d = a[a.size() - 1 - i];
+          const int64_t xd = x[x.size() - 1 - i];
+          fits = d == 1 || d == xd || xd == -1;
+        }
+        if (!fits) {
+          return fail("alpha shape " + ShapeStr(a) + " does not broadcast to the input " +
+                      ShapeStr(x));
+        }
         break;
+      }
       case OpType::kResizeBilinear:
       case OpType::kResizeNearestNeighbor:
         if (ShapeOf(in[0]).size() != 4) {
