@@ -16,8 +16,10 @@
 
 #include "dispatch.h"
 #include "format/crc32c.h"
+#include "format/model_desc.h"
 #include "gearshift/gearshift.h"
 #include "kernels/q8_gemm/q8_gemm.h"
+#include "runtime_impl.h"
 
 namespace py = pybind11;
 using gearshift::Status;
@@ -282,6 +284,27 @@ class PyRuntime {
   std::mutex mu_;
 };
 
+// What Runtime::Open does to accept a file, without building a runtime: the
+// reader (GearFile: FORMAT.md section 3, steps 1-3) and the runtime's own
+// open-time checks (ValidateOpenable). `data` (bytes-like) is validated as
+// given, so a caller that decodes those bytes afterwards decodes exactly what
+// was checked; `path` is mapped as Runtime maps it. Runs without the GIL.
+Status ValidateGear(const uint8_t* data, size_t size, const std::string* path,
+                    bool verify_checksums) {
+  gearshift::GearFile::Options options;
+  options.verify_checksums = verify_checksums;
+  try {
+    std::unique_ptr<gearshift::GearFile> file;
+    Status s = path != nullptr ? gearshift::GearFile::Open(*path, options, &file)
+                               : gearshift::GearFile::FromBuffer(data, size, options, &file);
+    if (!s.ok()) return s;
+    return gearshift::ValidateOpenable(*file);
+  } catch (const std::exception& e) {
+    // Runtime::Open turns escaping exceptions (bad_alloc) into kInternal too.
+    return Status(StatusCode::kInternal, std::string("validate_gear: ") + e.what());
+  }
+}
+
 }  // namespace
 
 void RegisterShift(pybind11::module_& m);
@@ -303,6 +326,34 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("data"), py::arg("crc") = 0u,
       "CRC-32C (Castagnoli) of a bytes-like object, continuing from `crc`.");
+
+  m.def(
+      "validate_gear",
+      [](py::object source, bool verify_checksums) {
+        Status s;
+        if (py::isinstance<py::str>(source) ||
+            py::isinstance(source, py::module_::import("os").attr("PathLike"))) {
+          const std::string path = py::str(py::module_::import("os").attr("fspath")(source));
+          py::gil_scoped_release nogil;
+          s = ValidateGear(nullptr, 0, &path, verify_checksums);
+        } else {
+          // The buffer export pins the object (a bytearray cannot resize)
+          // while the GIL is released.
+          py::buffer_info info = py::buffer(source).request();
+          if (!PyBuffer_IsContiguous(info.view(), 'C')) {
+            throw py::value_error("validate_gear: expected a contiguous bytes-like object");
+          }
+          const auto n = static_cast<size_t>(info.size * info.itemsize);
+          py::gil_scoped_release nogil;
+          s = ValidateGear(static_cast<const uint8_t*>(info.ptr), n, nullptr, verify_checksums);
+        }
+        Check(s);
+      },
+      py::arg("source"), py::arg("verify_checksums") = true,
+      "Validates a .gear file (a path, or its bytes) exactly as gearshift.Runtime does "
+      "when it opens one, without building a runtime; raises gearshift.FormatError "
+      "(FileNotFoundError, OSError) with the runtime's message. verify_checksums=False "
+      "skips the data sections' CRC, as Runtime's option of the same name.");
 
   m.def("runtime_info", []() {
     gearshift::RuntimeInfo info = gearshift::GetRuntimeInfo();

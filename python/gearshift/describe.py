@@ -1,5 +1,5 @@
-"""``gearshift inspect``: what a .gear file holds, read with the pure-Python
-reader (an implementation of docs/FORMAT.md independent of the C++ one)."""
+"""``gearshift inspect``: what a .gear file holds, read with ``gear_format.read_gear``
+(validated by the C++ reader, as ``gearshift.Runtime`` validates it, then decoded)."""
 
 from __future__ import annotations
 

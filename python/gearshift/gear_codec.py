@@ -2,9 +2,9 @@
 
 docs/FORMAT.md defines two derived encodings: ``q8r4`` (float weights as the
 int8 base plus a 4-bit residual per element) and ``q4m`` (the int4 view of an
-int8 base, no payload). The writer, the pure-Python reader, the numpy oracle
-and the tests all call this one module, so there is exactly one Python
-implementation of each rule; the C++ reader is the independent second one.
+int8 base, no payload). The writer, the Python reader (decoding), the numpy
+oracle and the tests all call this one module, so there is exactly one Python
+implementation of each value rule; the C++ runtime's is the independent second one.
 It imports numpy only, so a board without TensorFlow can use it.
 
 Bit-exactness: ``q8r4_values`` computes ``s[c] * (q + r * 0.0625)`` in IEEE

@@ -22,7 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Union
 
-from gearshift import _core
+from gearshift._extension import load_core
+
+_core = load_core()  # ImportError saying how to build it when missing
 
 __all__ = [
     "Callback",

@@ -8,7 +8,9 @@ from typing import Any, NamedTuple, Union
 
 import numpy as np
 
-from gearshift import _core
+from gearshift._extension import load_core
+
+_core = load_core()  # the one place `import gearshift` needs it: a clear error if missing
 
 ArrayOrArrays = Union[np.ndarray, Sequence[np.ndarray], Mapping[str, np.ndarray]]
 

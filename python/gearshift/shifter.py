@@ -20,8 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, Union
 
-from gearshift import _core
+from gearshift._extension import load_core
 from gearshift.power import PowerState, Source, as_state, auto
+
+_core = load_core()  # ImportError saying how to build it when missing
 
 __all__ = ["ShiftContext", "ShiftLogEntry", "Shifter"]
 

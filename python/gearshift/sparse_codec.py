@@ -1,9 +1,10 @@
 """The sparse int8 storage encodings of ``.gear`` 1.2 (``bitmap``, ``csr``, ``2:4``), in numpy.
 
 docs/FORMAT.md "Storage" defines them; this module is the one Python
-implementation, shared by the writer (encode, choose by size), the pure-Python
-reader (decode with every check the spec implies, so a damaged payload is
-refused instead of densified into garbage) and the tests. Like
+implementation, shared by the writer (encode, choose by size), the Python
+reader (decode, once the C++ reader has validated the payload) and the tests;
+``decode_sparse`` keeps every check the spec implies, so a damaged payload
+given to it directly is refused instead of densified into garbage. Like
 :mod:`gearshift.gear_codec` it imports numpy only, so it runs on a board.
 
 Conventions used by every function:

@@ -571,8 +571,8 @@ Status CreateRuntime(std::unique_ptr<GearFile> file, const RuntimeOptions& optio
       return InvalidArgument("memory_budget_bytes must be >= 0 (0: unlimited), got " +
                              std::to_string(options.memory_budget_bytes));
     }
+    GS_RETURN_IF_ERROR(ValidateOpenable(*file));
     const ModelDesc& model = file->model();
-    if (model.gears.empty()) return FormatError("file has no gears");
     int gear = 0;
     if (!options.gear.empty()) {
       GS_RETURN_IF_ERROR(RuntimeImpl::FindGear(model, options.gear, &gear));
@@ -586,6 +586,13 @@ Status CreateRuntime(std::unique_ptr<GearFile> file, const RuntimeOptions& optio
     *out = std::move(rt);
     return Status::Ok();
   });
+}
+
+Status ValidateOpenable(const GearFile& file) {
+  // The reader already refuses a manifest without gears; a GearFile built
+  // another way (CreateRuntime's callers) must not reach the planner without one.
+  if (file.model().gears.empty()) return FormatError("file has no gears");
+  return Status::Ok();
 }
 
 Status Runtime::Open(const std::string& path, const RuntimeOptions& options,

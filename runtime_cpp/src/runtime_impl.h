@@ -17,6 +17,14 @@ namespace gearshift {
 Status CreateRuntime(std::unique_ptr<GearFile> file, const RuntimeOptions& options,
                      std::unique_ptr<Runtime>* out);
 
+// The checks the runtime adds, at open, to the reader's (GearFile::Open:
+// FORMAT.md section 3, steps 1-3) before it builds anything. CreateRuntime
+// runs them; so does gearshift._core.validate_gear, which is how the Python
+// reader (gear_format.read_gear, `gearshift inspect`) accepts exactly the
+// files Runtime::Open accepts, with the same message, and has no rules of
+// its own.
+Status ValidateOpenable(const GearFile& file);
+
 }  // namespace gearshift
 
 #endif  // GEARSHIFT_RUNTIME_IMPL_H_

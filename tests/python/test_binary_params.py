@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 import struct
 from pathlib import Path
 from typing import Callable
@@ -202,119 +201,31 @@ def _act_record(field: int, value: int) -> Callable[[gf.GearFile, dict, bytearra
     return edit
 
 
-# (id, edit, C++ message part, Python message part)
+# (id, edit, part of the message Runtime and read_gear give: one validator, one message)
 CASES = [
-    (
-        "nan-scale",
-        _set_scale(1, float("nan")),
-        "scale must be a finite float32 > 0, got NaN",
-        "expected a finite float32 > 0, found NaN",
-    ),
-    (
-        "zero-scale",
-        _set_scale(0, 0.0),
-        "scale must be a finite float32 > 0, got 0",
-        "expected a finite float32 > 0, found 0.0",
-    ),
-    ("negative-scale", _set_scale(2, -0.25), "got -0.25", "found -0.25"),
-    ("minus-zero-scale", _set_scale(0, -0.0), "got -0", "found -0.0"),
-    (
-        "inf-scale",
-        _set_scale(0, float("inf")),
-        "scale must be a finite float32 > 0",
-        "found Infinity",
-    ),
-    ("count-mismatch", _set_ref(count=-1), "values, expected", "values, found"),
-    (
-        "offset-out-of-range",
-        _set_ref(offset=1 << 40),
-        "lie outside section 1 (PARAMS)",
-        "lie outside section 1 (PARAMS)",
-    ),
-    (
-        "offset-misaligned",
-        _set_ref(offset=2),
-        "offset 2 is not a multiple of 4",
-        "offset 2 is not a multiple of 4",
-    ),
-    ("truncated", _truncate, "lie outside section 1 (PARAMS)", "lie outside section 1 (PARAMS)"),
-    (
-        "act-tensor-range",
-        _act_record(0, 10_000),
-        "tensor index 10000 out of range",
-        "is not the index of a non-constant tensor",
-    ),
-    (
-        "act-zero-point",
-        _act_record(2, 128),
-        "128 out of the i8 range",
-        "expected an integer in [-128, 127], found 128",
-    ),
+    ("nan-scale", _set_scale(1, float("nan")), "scale must be a finite float32 > 0, got NaN"),
+    ("zero-scale", _set_scale(0, 0.0), "scale must be a finite float32 > 0, got 0"),
+    ("negative-scale", _set_scale(2, -0.25), "got -0.25"),
+    ("minus-zero-scale", _set_scale(0, -0.0), "got -0"),
+    ("inf-scale", _set_scale(0, float("inf")), "scale must be a finite float32 > 0"),
+    ("count-mismatch", _set_ref(count=-1), "values, expected"),
+    ("offset-out-of-range", _set_ref(offset=1 << 40), "lie outside section 1 (PARAMS)"),
+    ("offset-misaligned", _set_ref(offset=2), "offset 2 is not a multiple of 4"),
+    ("truncated", _truncate, "lie outside section 1 (PARAMS)"),
+    ("act-tensor-range", _act_record(0, 10_000), "tensor index 10000 out of range"),
+    ("act-zero-point", _act_record(2, 128), "128 out of the i8 range"),
 ]
 
 
-@pytest.mark.parametrize("desc,edit,c_part,p_part", CASES, ids=[c[0] for c in CASES])
-def test_corrupted_params_refused_by_both_readers(golden, tmp_path, desc, edit, c_part, p_part):
+@pytest.mark.parametrize("desc,edit,part", CASES, ids=[c[0] for c in CASES])
+def test_corrupted_params_refused_by_both_readers(golden, tmp_path, desc, edit, part):
     m = raw_manifest(golden)
     p = bytearray(golden.section_bytes(params_index(golden)))
     edit(golden, m, p)
     data = rebuild(golden, {0: json.dumps(m).encode(), params_index(golden): bytes(p)})
     c, py = verdicts(data, tmp_path / "c.gear")
-    assert c is not None and c_part in c, c
-    assert py is not None and p_part in py, py
-
-
-def test_reference_without_params_section_refused(golden, tmp_path):
-    """A file whose manifest references PARAMS but lacks the section (e.g. a 1.6 manifest
-    pasted into a 1.5 layout) is refused, naming the key, by both readers."""
-    k = params_index(golden)
-    parts = [(s.kind, bytes(golden.section_bytes(s.index))) for s in golden.sections]
-    m = raw_manifest(golden)
-    for e in m["storage"]:  # TENSOR_DATA is section 1 once PARAMS is gone
-        if "section" in e:
-            e["section"] = 1
-    parts = [(kind, json.dumps(m).encode() if i == 0 else p) for i, (kind, p) in enumerate(parts)]
-    data = pack([x for i, x in enumerate(parts) if i != k], minor=5)
-    c, p = verdicts(data, tmp_path / "n.gear")
-    want = "but the file has no PARAMS section"
-    assert c is not None and want in c and "quant.scale" in c, c
-    assert p is not None and want in p and "quant.scale" in p, p
-
-
-def test_params_crc_checked_even_without_checksums(golden, tmp_path):
-    """PARAMS holds manifest data: its CRC is verified when data CRCs are skipped."""
-    k = params_index(golden)
-    data = bytearray(GOLDEN.read_bytes())
-    data[golden.sections[k].offset + 1] ^= 0x01
-    with pytest.raises(FormatError, match=r"section 1 \(PARAMS\): CRC32C mismatch"):
-        gf.read_gear(bytes(data), verify_checksums=False)
-    path = tmp_path / "crc.gear"
-    path.write_bytes(bytes(data))
-    with pytest.raises(FormatError, match=r"section 1 \(PARAMS\): CRC32C mismatch"):
-        gs.Runtime(path, verify_checksums=False)
-
-
-def test_random_params_bytes_parity(golden, tmp_path):
-    """Random 4-byte values written over the PARAMS section (scales, zero points, tensor
-    indices): the two readers accept and refuse the same files."""
-    rng = random.Random(20261206)
-    k = params_index(golden)
-    original = bytes(golden.section_bytes(k))
-    interesting = [
-        struct.pack("<f", v)
-        for v in (float("nan"), float("inf"), -1.0, 0.0, -0.0, 1e-45, 3.4e38, 0.5)
-    ] + [struct.pack("<i", v) for v in (-129, -128, 127, 128, 0, 1, 2**31 - 1, -(2**31))]
-    mismatches, refused = [], 0
-    for i in range(300):
-        p = bytearray(original)
-        pos = 4 * rng.randrange(len(p) // 4)
-        p[pos : pos + 4] = rng.choice(interesting)
-        c, py = verdicts(rebuild(golden, {k: bytes(p)}), tmp_path / "r.gear")
-        if (c is None) != (py is None):
-            mismatches.append(f"#{i} at {pos}: C++ {c!r}; Python {py!r}")
-        refused += c is not None
-    assert not mismatches, "\n".join(mismatches[:10])
-    assert refused > 50
+    assert c is not None and part in c, c
+    assert py == c  # read_gear refuses with the runtime's message
 
 
 def test_unknown_kind_of_a_newer_minor_names_both_versions(golden):

@@ -249,7 +249,7 @@ def test_attr_checks(op, attrs, ok) -> None:
     if ok:
         gf.read_gear(data)
     else:
-        with pytest.raises(FormatError, match="node 'n'"):
+        with pytest.raises(FormatError, match=r"^nodes\[0\]"):  # names the node
             gf.read_gear(data)
 
 
@@ -288,7 +288,7 @@ def test_prelu_alpha_checks() -> None:
     gf.read_gear(_node_file("PRELU", {}, X4, [-1, 1], [np.ones((1, 1, 8), np.float32)]))
     with pytest.raises(FormatError, match="broadcast"):
         gf.read_gear(_node_file("PRELU", {}, X4, [-1, 1], [np.ones((3,), np.float32)]))
-    with pytest.raises(FormatError, match=r"takes 2\.\.2"):
+    with pytest.raises(FormatError, match=r"PRELU takes 2 inputs, found 1"):
         gf.read_gear(_node_file("PRELU", {}, X4, [-1, 1]))
 
 

@@ -361,18 +361,26 @@ def _two_four_for_mul_k(m, payloads):
 
 
 READER_REJECTIONS = [
-    (lambda m: _e(m, "conv/w").pop("nnz"), None, r"storage\[\d+\]: missing key 'nnz'"),
+    (lambda m: _e(m, "conv/w").pop("nnz"), None, r'storage\[\d+\]: missing required key "nnz"'),
     (lambda m: _e(m, "conv/w").update(nnz=1.5), None, r"storage\[\d+\]\.nnz: expected int"),
     (lambda m: _e(m, "conv/w").update(nnz=-1), None, r"nnz: expected an integer in \[0, 72\]"),
     (lambda m: _e(m, "fc/w").update(nnz=21), None, r"nnz: expected an integer in \[0, 20\]"),
     (
         lambda m: _e(m, "conv/w").update(nnz=15),
         None,
-        r"length: expected \d+ \(csr i8 x \[4, 3, 3, 2\] with nnz 15\)",
+        r"length: 62 bytes, but csr i8 \[4,3,3,2\] with nnz 15 needs 65",
     ),
-    (lambda m: _e(m, "dw/w").update(nnz=30), None, r"length: expected \d+ \(bitmap"),
-    (lambda m: _e(m, "conv/w").update(dtype="f32"), None, "encoding csr yields i8"),
-    (lambda m: _e(m, "conv/w").pop("quant"), None, r"quant: required for i8"),
+    (
+        lambda m: _e(m, "dw/w").update(nnz=30),
+        None,
+        r"length: 38 bytes, but bitmap i8 \[1,3,3,8\] with nnz 30 needs 39",
+    ),
+    (
+        lambda m: _e(m, "conv/w").update(dtype="f32"),
+        None,
+        'encoding "csr" yields i8 values, but dtype is "f32"',
+    ),
+    (lambda m: _e(m, "conv/w").pop("quant"), None, r'an i8 entry needs "quant"'),
     (
         lambda m: _e(m, "conv/w")["quant"].update(axis=None, scale=[1.0], zero_point=[0]),
         None,
@@ -388,14 +396,18 @@ READER_REJECTIONS = [
     (
         lambda m: _e(m, "conv/w", "fp32r-sparse").update(length=36),
         None,
-        r"length: expected 7 \(q8r4 .*csr, 14 slots",
+        r"length: 36 bytes, but q8r4 f32 \[4,3,3,2\] needs 7 .*\(csr, 14 slots\)",
     ),
     (
         lambda m: _e(m, "fc/w", "fp32r-sparse").update(length=5),
         None,
-        r"length: expected 10 \(q8r4 .*2:4, 20 slots",
+        r"length: 5 bytes, but q8r4 f32 \[5,8\] needs 10 .*\(2:4, 20 slots\)",
     ),
-    (lambda m: m["gears"][6].update(sparse="yes"), None, r"gears\[6\]\)\.sparse: expected bool"),
+    (
+        lambda m: m["gears"][6].update(sparse="yes"),
+        None,
+        r"gears\[6\]\.sparse: expected boolean, found string",
+    ),
     (
         lambda m: None,
         _poke("dw/w", 0, 0xFF),
@@ -419,11 +431,15 @@ READER_REJECTIONS = [
         _poke("fc/w", 0, 0),
         r"storage\[\d+\]: 2:4: 19 non-zero stored values, nnz says 20",
     ),
-    (lambda m: None, _poke("fc/w", 0, 0x80), r"must be in \[-127, 127\] \(symmetric\), found -128"),
+    (
+        lambda m: None,
+        _poke("fc/w", 0, 0x80),
+        r"value -128 at element 0; weights .* are symmetric, in \[-127, 127\]",
+    ),
     (
         lambda m: None,
         _two_four_for_mul_k,
-        r"2:4 applies only to CONV_2D and FULLY_CONNECTED weights.*'mul/k'.*input 1 of MUL",
+        r"2:4 applies only to CONV_2D and FULLY_CONNECTED weights.*\(mul/k\).*input 1 of MUL",
     ),
 ]
 

@@ -184,3 +184,33 @@ def test_overwrite_replaces_and_keeps_mode(tmp_path):
 def test_missing_output_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="folder"):
         write_gear.write_gear(small_graph(), tmp_path / "nope" / "m.gear")
+
+
+def _float32_numbers(m: dict) -> list[float]:
+    """Every number FORMAT.md says is a float32: quant scales, activation and io scales."""
+    out = [v for e in m["storage"] if e.get("quant") for v in e["quant"]["scale"]]
+    out += [a[1] for g in m["gears"] for a in g.get("activations") or []]
+    out += [t["io"]["scale"] for t in m["tensors"] if "io" in t]
+    return out
+
+
+def test_json_scales_are_exactly_float32(tmp_path):
+    """FORMAT.md 1: a JSON number that stands for a float32 must be one exactly (the reader
+    refuses 0.1); the writer prints the float32's value, which round-trips."""
+    from gearshift.converters.calibrate import calibrate
+    from gearshift.converters.quant_ref import QParams
+    from gearshift.converters.quantize import quantize_graph
+
+    q = write_gear._quant_json(QParams(np.float32(0.1), np.int64(3)))
+    assert q["scale"] == [0.10000000149011612] and q["scale"][0] != 0.1
+
+    g = small_graph()
+    x = RNG.standard_normal((8, 6, 6, 3)).astype(np.float32)
+    plan = quantize_graph(g, calibrate(g, [x], progress=False, warn=False))
+    path = tmp_path / "q.gear"
+    write_gear.write_gear(g, path, gears=("fp32", "int8"), qplan=plan, binary=False)
+    f = gf.read_gear(path)  # the validator (the C++ reader) accepts it
+    assert gf.SECTION_PARAMS not in [s.kind for s in f.sections]  # JSON numbers, not binary
+    values = _float32_numbers(json.loads(bytes(f.section_bytes(0))))
+    assert len(values) > 10
+    assert all(float(np.float32(v)) == v for v in values)

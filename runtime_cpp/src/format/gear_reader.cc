@@ -1094,11 +1094,27 @@ class ManifestReader {
         }
         break;
       }
-      case OpType::kPrelu:
+      case OpType::kPrelu: {
         if (!m_->tensors[in[1]].is_const) {
           return fail("alpha (inputs[1]) must be a constant, found " + TensorLabel(in[1]));
         }
+        // FORMAT.md: alpha broadcasts to x as ADD's operands do (trailing
+        // dimensions equal or 1; the batch, -1, takes any). Known without a
+        // batch size, so refused at load rather than at the first Prepare.
+        const Shape& x = ShapeOf(in[0]);
+        const Shape& a = ShapeOf(in[1]);
+        bool fits = a.size() <= x.size();
+        for (size_t i = 0; fits && i < a.size(); ++i) {
+          const int64_t d = a[a.size() - 1 - i];
+          const int64_t xd = x[x.size() - 1 - i];
+          fits = d == 1 || d == xd || xd == -1;
+        }
+        if (!fits) {
+          return fail("alpha shape " + ShapeStr(a) + " does not broadcast to the input " +
+                      ShapeStr(x));
+        }
         break;
+      }
       case OpType::kResizeBilinear:
       case OpType::kResizeNearestNeighbor:
         if (ShapeOf(in[0]).size() != 4) {
@@ -1310,7 +1326,10 @@ class ManifestReader {
     if (sd->encoding == Encoding::kQ8R4 || sd->encoding == Encoding::kQ4M) {
       GS_RETURN_IF_ERROR(s.Member("base", &r));
       GS_RETURN_IF_ERROR(r.GetInt(&sd->base, 0, static_cast<int>(m_->storage.size()) - 1));
-    } else if (sparse) {
+    } else {
+      // FORMAT.md "Storage": `base` is for q8r4 and q4m only. A dense or
+      // sparse entry that names one is refused rather than ignored: a writer
+      // that meant a derived entry would otherwise be read as something else.
       GS_RETURN_IF_ERROR(s.OptionalMember("base", &r, &found));
       if (found) return r.Error("only q8r4 and q4m entries have a base");
     }
