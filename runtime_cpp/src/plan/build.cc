@@ -64,7 +64,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
   const std::vector<Shape>& shapes = plan->tensor_shapes_;
   const int num_nodes = static_cast<int>(model.nodes.size());
   MemoryPlan mem;
-  GS_RETURN_IF_ERROR(PlanMemory(model, *weights, gear, int8, shapes, keep_tensors, &mem));
+  GS_RETURN_IF_ERROR(PlanMemory(model, *weights, gear, int8, shapes, keep_tensors, registry, &mem));
   plan->arena_bytes_ = mem.layout.arena_bytes;
   const std::vector<TensorRef>& refs = mem.refs;
   const std::vector<std::vector<int>>& reads = mem.reads;
@@ -84,7 +84,8 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     const NodeDesc& node = model.nodes[s];
     PlanStep st;
     st.op = node.op;
-    st.skip = folded[s];
+    st.alias = mem.aliased[s];
+    st.skip = folded[s] || st.alias;
     st.first_operand = static_cast<int>(plan->operands_.size());
     st.num_operands = static_cast<int>(node.inputs.size());
     max_operands = std::max(max_operands, node.inputs.size());
@@ -95,7 +96,11 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
       if (t < 0 || !islands || copies[t] < 0 || requests[copies[t]].first_step != s) continue;
       if (is_float(t) == float_node(s) || refs[t].kind == TensorRef::Kind::kConst) continue;
       bool listed = false;
-      for (const PlanStep::Conversion& c : st.convert) listed |= c.src == refs[t].index;
+      // Listed once per copy (an aliased tensor and its root share `src`
+      // but have copies of their own).
+      for (const PlanStep::Conversion& c : st.convert) {
+        listed |= c.dst == layout.offsets[copies[t]];
+      }
       if (listed) continue;
       PlanStep::Conversion c;
       c.src = refs[t].index;
@@ -156,6 +161,12 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
   plan->scratch_q8_.assign(max_operands, nullptr);
   *out = std::move(plan);
   return Status::Ok();
+}
+
+int Plan::alias_steps() const {
+  int n = 0;
+  for (const PlanStep& st : steps_) n += st.alias ? 1 : 0;
+  return n;
 }
 
 const float* PlanStep::packed() const {
