@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "plan/memory_plan.h"
@@ -170,35 +171,42 @@ int Plan::alias_steps() const {
 }
 
 const float* PlanStep::packed() const {
-  if (const ConvStep* c = get<ConvStep>()) return c->packed;
+  if (const Conv2DStep* c = get<Conv2DStep>()) return c->packed;
   if (const DenseStep* d = get<DenseStep>()) return d->packed;
   return nullptr;
 }
 
 const void* PlanStep::q8_packed() const {
-  if (const ConvStep* c = get<ConvStep>()) return c->q8_packed;
+  if (const Conv2DStep* c = get<Conv2DStep>()) return c->q8_packed;
+  if (const DepthwiseStep* c = get<DepthwiseStep>()) return c->q8_packed;
+  if (const TransposeConvStep* c = get<TransposeConvStep>()) return c->q8_packed;
   if (const DenseStep* d = get<DenseStep>()) return d->q8_packed;
   return nullptr;
 }
 
 const SparseMatrix* PlanStep::sparse() const {
-  if (const ConvStep* c = get<ConvStep>()) return c->sparse;
+  if (const Conv2DStep* c = get<Conv2DStep>()) return c->sparse;
   if (const DenseStep* d = get<DenseStep>()) return d->sparse;
   return nullptr;
 }
 
 bool FloatStepPacksWeight(const StepParams& p) {
-  if (const ConvStep* c = std::get_if<ConvStep>(&p)) {
-    return c->packed != nullptr || c->f16_packed != nullptr || c->f16_filter != nullptr;
+  if (const Conv2DStep* c = std::get_if<Conv2DStep>(&p)) {
+    return c->packed != nullptr || c->f16_packed != nullptr;
   }
+  if (const DepthwiseStep* c = std::get_if<DepthwiseStep>(&p)) return c->f16_filter != nullptr;
   if (const DenseStep* d = std::get_if<DenseStep>(&p)) {
     return d->packed != nullptr || d->f16_packed != nullptr;
   }
-  return false;
+  return false;  // TRANSPOSE_CONV: its float steps read the operand itself
 }
 
 bool Q8StepPacksWeight(const StepParams& p) {
-  if (const ConvStep* c = std::get_if<ConvStep>(&p)) return c->q8_packed != nullptr;
+  if (const Conv2DStep* c = std::get_if<Conv2DStep>(&p)) return c->q8_packed != nullptr;
+  if (const DepthwiseStep* c = std::get_if<DepthwiseStep>(&p)) return c->q8_packed != nullptr;
+  if (const TransposeConvStep* c = std::get_if<TransposeConvStep>(&p)) {
+    return c->q8_packed != nullptr;
+  }
   if (const DenseStep* d = std::get_if<DenseStep>(&p)) return d->q8_packed != nullptr;
   return false;
 }
