@@ -52,6 +52,14 @@ std::vector<Entry<F32PoolUkernelFn>> F32PoolEntries() {
   return v;
 }
 
+std::vector<Entry<F32SoftmaxKernel>> F32SoftmaxEntries() {
+  std::vector<Entry<F32SoftmaxKernel>> v;
+#define GS_UKERNEL(isa, row, exp) v.push_back({isa, {&row, &exp, #row}});
+#include "kernels/f32_softmax/f32_softmax.inc"
+#undef GS_UKERNEL
+  return v;
+}
+
 std::vector<Entry<F16wGemmKernel>> F16wGemmEntries() {
   std::vector<Entry<F16wGemmKernel>> v;
 #define GS_UKERNEL(isa, name, mr, nr) v.push_back({isa, {&name, mr, nr, #name}});
@@ -159,10 +167,11 @@ bool ParseIsa(const std::string& s, Isa* isa) {
 bool Compiled(Isa isa) {
   return isa == kIsaRef || HasIsa(F32GemmEntries(), isa) || HasIsa(F32DwconvEntries(), isa) ||
          HasIsa(F32VBinaryEntries(), isa) || HasIsa(F32PoolEntries(), isa) ||
-         HasIsa(F16GemmEntries(), isa) || HasIsa(F16DwconvEntries(), isa) ||
-         HasIsa(Q8GemmEntries(), isa) || HasIsa(Q8DwconvEntries(), isa) ||
-         HasIsa(Q8QuantizeEntries(), isa) || HasIsa(Q8VBinaryEntries(), isa) ||
-         HasIsa(Q8ResizeEntries(), isa) || HasIsa(Q8LutEntries(), isa);
+         HasIsa(F32SoftmaxEntries(), isa) || HasIsa(F16GemmEntries(), isa) ||
+         HasIsa(F16DwconvEntries(), isa) || HasIsa(Q8GemmEntries(), isa) ||
+         HasIsa(Q8DwconvEntries(), isa) || HasIsa(Q8QuantizeEntries(), isa) ||
+         HasIsa(Q8VBinaryEntries(), isa) || HasIsa(Q8ResizeEntries(), isa) ||
+         HasIsa(Q8LutEntries(), isa);
 }
 
 // True when a kernel of `candidate` may run under the selected ISA: the ISA
@@ -300,6 +309,7 @@ std::map<std::string, std::string> SelectedKernels(const KernelTable& t) {
   return {{"f32_gemm", t.f32_gemm.fn != nullptr ? t.f32_gemm.name : "ref"},
           {"f32_vbinary", t.f32_vbinary != nullptr ? "opt" : "ref"},
           {"f32_pool", t.f32_pool != nullptr ? "opt" : "ref"},
+          {"f32_softmax", t.f32_softmax.row != nullptr ? t.f32_softmax.name : "ref"},
           {"f16w_gemm", t.f16w_gemm.fn != nullptr ? t.f16w_gemm.name : "ref"},
           {"f16_gemm", t.f16_gemm.fn != nullptr ? t.f16_gemm.name : "none"},
           {"f16_dwconv", t.f16_dwconv.fn != nullptr ? t.f16_dwconv.name : "none"},
@@ -361,6 +371,7 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
   t.f32_vbinary =
       PickBest<F32VBinaryUkernelFn>(F32VBinaryEntries(), isa, features, false, nullptr);
   t.f32_pool = PickBest<F32PoolUkernelFn>(F32PoolEntries(), isa, features, false, nullptr);
+  t.f32_softmax = PickBest(F32SoftmaxEntries(), isa, features, false, F32SoftmaxKernel());
   // The fp16-weight families keep their ref entries (as the int8 ones do):
   // the reference ops read f32 weights, which the fp16 gear no longer holds.
   t.f16w_gemm = PickBest(F16wGemmEntries(), isa, features, true, F16wGemmKernel());

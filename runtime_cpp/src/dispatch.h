@@ -26,6 +26,7 @@
 #include "kernels/f16w_gemm/f16w_gemm.h"
 #include "kernels/f32_dwconv/f32_dwconv.h"
 #include "kernels/f32_pool/f32_pool.h"
+#include "kernels/f32_softmax/f32_softmax.h"
 #include "kernels/f32_vbinary/f32_vbinary.h"
 #include "kernels/f32_gemm/f32_gemm.h"
 #include "kernels/q8_dwconv/q8_dwconv.h"
@@ -70,6 +71,9 @@ struct KernelTable {
   F32DwconvUkernelFn f32_dwconv = nullptr;
   F32VBinaryUkernelFn f32_vbinary = nullptr;  // ADD/MUL/.../PRELU rows; null: the reference op
   F32PoolUkernelFn f32_pool = nullptr;        // MAX/AVERAGE_POOL_2D pixels; null: the reference
+  // SOFTMAX rows with a polynomial exp (f32_softmax.h: within 2 ulp, not
+  // the reference's std::exp bits); unset: the reference op.
+  F32SoftmaxKernel f32_softmax;
   // The fp16 gear's weights-in-half kernels, picked like the f32 ones (same
   // ISA, same tile), so they compute what f32_gemm/f32_dwconv would on the
   // widened weights; always set (ref is the fallback, so the fp16 gear never

@@ -733,8 +733,8 @@ TEST(Ops13Graph, PadFoldsIntoTheConvolutionThatReadsIt) {
   ASSERT_TRUE(Plan::Build(gf->model(), 0, {{1, 5, 6, 3}}, &plan).ok());
   EXPECT_TRUE(plan->steps()[0].skip) << "the zero PAD feeding the depthwise was not folded";
   EXPECT_FALSE(plan->steps()[2].skip) << "a PAD that fills 0.5 cannot fold";
-  EXPECT_EQ(plan->steps()[1].get<ConvStep>()->conv.pad_top, 1);
-  EXPECT_EQ(plan->steps()[1].get<ConvStep>()->conv.in_h, 5);
+  EXPECT_EQ(plan->steps()[1].get<DepthwiseStep>()->conv.pad_top, 1);
+  EXPECT_EQ(plan->steps()[1].get<DepthwiseStep>()->conv.in_h, 5);
 }
 
 }  // namespace

@@ -324,8 +324,8 @@ TEST(PlanQ8, LayerWithMinus128WeightTakesTheGeneralKernel) {
   int general = 0, fast = 0;
   for (const PlanStep& st : plan->steps()) {
     if (st.q8_packed() == nullptr || st.op == OpType::kDepthwiseConv2D) continue;
-    const Q8GemmKernel& gemm =
-        st.get<ConvStep>() != nullptr ? st.get<ConvStep>()->q8_gemm : st.get<DenseStep>()->q8_gemm;
+    const Q8GemmKernel& gemm = st.get<Conv2DStep>() != nullptr ? st.get<Conv2DStep>()->q8_gemm
+                                                               : st.get<DenseStep>()->q8_gemm;
     general += gemm.fn == &q8_gemm_4x4__ref;
     fast += gemm.wmin == -127;
   }

@@ -9,6 +9,8 @@
 #include <vector>
 #include <cmath>
 
+#include "ops/op_common.h"
+
 namespace gearshift {
 
 MeanParams MakeMeanParams(const Shape& in, const std::vector<int>& axes) {
@@ -113,6 +115,16 @@ void f32_softmax__ref(const SoftmaxParams& p, const float* x, float* y) {
     const float inv = 1.0f / sum;
     for (int64_t c = 0; c < p.cols; ++c) yp[c] *= inv;
   }
+}
+
+void f32_softmax__opt(const SoftmaxParams& p, F32SoftmaxRowFn row, const float* x, float* y,
+                      ThreadPool* pool) {
+  if (row == nullptr) return f32_softmax__ref(p, x, y);
+  const size_t cols = static_cast<size_t>(p.cols);
+  // About 20 operations an element (the exp's polynomial and reduction).
+  ParallelItems(pool, p.rows, 20 * p.cols, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) row(cols, p.beta, x + r * p.cols, y + r * p.cols);
+  });
 }
 
 }  // namespace gearshift

@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/f32_softmax/f32_softmax.h"
 #include "ops/elementwise.h"
+#include "thread_pool.h"
 
 namespace gearshift {
 
@@ -38,6 +40,11 @@ struct SoftmaxParams {
   float beta = 1.0f;
 };
 void f32_softmax__ref(const SoftmaxParams& p, const float* x, float* y);
+// The rows on `row` (a KernelTable's f32_softmax.row; null: the reference
+// op), split over `pool` by rows: each row is one thread's, so the result
+// does not depend on the thread count.
+void f32_softmax__opt(const SoftmaxParams& p, F32SoftmaxRowFn row, const float* x, float* y,
+                      ThreadPool* pool);
 
 }  // namespace gearshift
 

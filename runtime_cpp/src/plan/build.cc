@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "plan/memory_plan.h"
@@ -64,7 +65,7 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
   const std::vector<Shape>& shapes = plan->tensor_shapes_;
   const int num_nodes = static_cast<int>(model.nodes.size());
   MemoryPlan mem;
-  GS_RETURN_IF_ERROR(PlanMemory(model, *weights, gear, int8, shapes, keep_tensors, &mem));
+  GS_RETURN_IF_ERROR(PlanMemory(model, *weights, gear, int8, shapes, keep_tensors, registry, &mem));
   plan->arena_bytes_ = mem.layout.arena_bytes;
   const std::vector<TensorRef>& refs = mem.refs;
   const std::vector<std::vector<int>>& reads = mem.reads;
@@ -84,7 +85,8 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
     const NodeDesc& node = model.nodes[s];
     PlanStep st;
     st.op = node.op;
-    st.skip = folded[s];
+    st.alias = mem.aliased[s];
+    st.skip = folded[s] || st.alias;
     st.first_operand = static_cast<int>(plan->operands_.size());
     st.num_operands = static_cast<int>(node.inputs.size());
     max_operands = std::max(max_operands, node.inputs.size());
@@ -95,7 +97,11 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
       if (t < 0 || !islands || copies[t] < 0 || requests[copies[t]].first_step != s) continue;
       if (is_float(t) == float_node(s) || refs[t].kind == TensorRef::Kind::kConst) continue;
       bool listed = false;
-      for (const PlanStep::Conversion& c : st.convert) listed |= c.src == refs[t].index;
+      // Listed once per copy (an aliased tensor and its root share `src`
+      // but have copies of their own).
+      for (const PlanStep::Conversion& c : st.convert) {
+        listed |= c.dst == layout.offsets[copies[t]];
+      }
       if (listed) continue;
       PlanStep::Conversion c;
       c.src = refs[t].index;
@@ -158,36 +164,49 @@ Status Plan::Build(const ModelDesc& model, std::shared_ptr<const GearWeights> we
   return Status::Ok();
 }
 
+int Plan::alias_steps() const {
+  int n = 0;
+  for (const PlanStep& st : steps_) n += st.alias ? 1 : 0;
+  return n;
+}
+
 const float* PlanStep::packed() const {
-  if (const ConvStep* c = get<ConvStep>()) return c->packed;
+  if (const Conv2DStep* c = get<Conv2DStep>()) return c->packed;
   if (const DenseStep* d = get<DenseStep>()) return d->packed;
   return nullptr;
 }
 
 const void* PlanStep::q8_packed() const {
-  if (const ConvStep* c = get<ConvStep>()) return c->q8_packed;
+  if (const Conv2DStep* c = get<Conv2DStep>()) return c->q8_packed;
+  if (const DepthwiseStep* c = get<DepthwiseStep>()) return c->q8_packed;
+  if (const TransposeConvStep* c = get<TransposeConvStep>()) return c->q8_packed;
   if (const DenseStep* d = get<DenseStep>()) return d->q8_packed;
   return nullptr;
 }
 
 const SparseMatrix* PlanStep::sparse() const {
-  if (const ConvStep* c = get<ConvStep>()) return c->sparse;
+  if (const Conv2DStep* c = get<Conv2DStep>()) return c->sparse;
   if (const DenseStep* d = get<DenseStep>()) return d->sparse;
   return nullptr;
 }
 
 bool FloatStepPacksWeight(const StepParams& p) {
-  if (const ConvStep* c = std::get_if<ConvStep>(&p)) {
-    return c->packed != nullptr || c->f16_packed != nullptr || c->f16_filter != nullptr;
+  if (const Conv2DStep* c = std::get_if<Conv2DStep>(&p)) {
+    return c->packed != nullptr || c->f16_packed != nullptr;
   }
+  if (const DepthwiseStep* c = std::get_if<DepthwiseStep>(&p)) return c->f16_filter != nullptr;
   if (const DenseStep* d = std::get_if<DenseStep>(&p)) {
     return d->packed != nullptr || d->f16_packed != nullptr;
   }
-  return false;
+  return false;  // TRANSPOSE_CONV: its float steps read the operand itself
 }
 
 bool Q8StepPacksWeight(const StepParams& p) {
-  if (const ConvStep* c = std::get_if<ConvStep>(&p)) return c->q8_packed != nullptr;
+  if (const Conv2DStep* c = std::get_if<Conv2DStep>(&p)) return c->q8_packed != nullptr;
+  if (const DepthwiseStep* c = std::get_if<DepthwiseStep>(&p)) return c->q8_packed != nullptr;
+  if (const TransposeConvStep* c = std::get_if<TransposeConvStep>(&p)) {
+    return c->q8_packed != nullptr;
+  }
   if (const DenseStep* d = std::get_if<DenseStep>(&p)) return d->q8_packed != nullptr;
   return false;
 }

@@ -54,7 +54,7 @@ void Plan::RunF32(const void* const* inputs, void* const* outputs, uint8_t* aren
   for (size_t s = first; s < end; ++s) {
     const PlanStep& st = steps_[s];
     timer.Next();
-    if (st.skip) continue;  // a PAD folded into its convolution
+    if (st.skip) continue;  // a PAD folded into its convolution, or an alias
     for (int i = 0; i < st.num_operands; ++i) {
       in[i] = static_cast<const float*>(Resolve(operands_[st.first_operand + i], inputs, arena));
     }

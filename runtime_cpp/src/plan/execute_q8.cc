@@ -31,7 +31,7 @@ void Plan::RunQ8(const void* const* inputs, void* const* outputs, uint8_t* arena
   StepTimer timer(step_ms);
   for (const PlanStep& st : steps_) {
     timer.Next();
-    if (st.skip) continue;                              // a PAD folded into its convolution
+    if (st.skip) continue;  // a PAD folded into its convolution, or an alias
     for (const PlanStep::Conversion& c : st.convert) {  // across an island's boundary
       if (c.to_f32) {
         q8_dequantize__opt(reinterpret_cast<const int8_t*>(arena + c.src), c.quant,

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "plan/op_registry.h"
 #include "plan/shape_inference.h"
 
 namespace gearshift {
@@ -69,7 +70,8 @@ TensorRef MemoryPlan::Operand(int s, int t) const {
 }
 
 Status PlanMemory(const ModelDesc& model, const GearWeights& weights, int gear, bool int8,
-                  const std::vector<Shape>& shapes, bool keep_tensors, MemoryPlan* out) {
+                  const std::vector<Shape>& shapes, bool keep_tensors, const OpRegistry& registry,
+                  MemoryPlan* out) {
   const GearDesc& g = model.gears[gear];
   const size_t num_tensors = model.tensors.size();
   const int num_nodes = static_cast<int>(model.nodes.size());
@@ -162,6 +164,39 @@ Status PlanMemory(const ModelDesc& model, const GearWeights& weights, int gear, 
       last_use[t] = std::max(last_use[t], 0);
     }
   }
+  // Aliases (memory_plan.h), decided in node order so that a chain of
+  // them shares its first input's bytes: the output gets no request of its
+  // own, and the buffer it shares lives to the last use of either.
+  std::vector<int> alias_of(num_tensors, -1);
+  std::vector<bool> aliased(num_nodes, false);
+  std::vector<bool> graph_output(num_tensors, false);
+  for (int o : model.outputs) graph_output[o] = true;
+  for (int s = 0; s < num_nodes && !keep_tensors; ++s) {
+    const NodeDesc& node = model.nodes[s];
+    const OpDef* def = registry.Find(node.op);
+    if (def == nullptr || !def->alias || folded[s] || reads[s].empty()) continue;
+    const int i = reads[s][0];
+    const int o = node.outputs[0];
+    if (i < 0 || refs[i].kind == TensorRef::Kind::kConst) continue;
+    if (NumElements(shapes[i]) != NumElements(shapes[o])) continue;
+    const int root = alias_of[i] >= 0 ? alias_of[i] : i;
+    // A float gear reads its graph inputs in the caller's buffers (int8
+    // gears quantize them into the arena first): the caller's input must
+    // not become the caller's output.
+    if (!int8 && refs[root].kind == TensorRef::Kind::kInput && graph_output[o]) continue;
+    // Across an island's boundary the step converts, and in int8 unequal
+    // parameters make it a requantizing copy.
+    if (islands && is_float(i) != float_node(s)) continue;
+    if (int8 && !float_node(s)) {
+      const ActQuant& qi = g.activations[i];
+      const ActQuant& qo = g.activations[o];
+      if (qi.scale != qo.scale || qi.zero_point != qo.zero_point) continue;
+    }
+    alias_of[o] = root;
+    aliased[s] = true;
+    producer[o] = -1;
+    last_use[root] = std::max(last_use[root], last_use[o]);
+  }
   if (keep_tensors) {  // nothing computed is overwritten before Run returns
     for (size_t t = 0; t < num_tensors; ++t) {
       if (producer[t] >= 0) last_use[t] = num_nodes;
@@ -208,10 +243,15 @@ Status PlanMemory(const ModelDesc& model, const GearWeights& weights, int gear, 
     refs[request_tensor[i]].kind = TensorRef::Kind::kArena;
     refs[request_tensor[i]].index = layout.offsets[i];
   }
+  for (size_t t = 0; t < num_tensors; ++t) {
+    if (alias_of[t] >= 0) refs[t] = refs[alias_of[t]];
+  }
   m.refs = std::move(refs);
   m.folds = std::move(folds);
   m.reads = std::move(reads);
   m.folded = std::move(folded);
+  m.alias_of = std::move(alias_of);
+  m.aliased = std::move(aliased);
   m.islands = islands;
   m.float_tensor = std::move(float_tensor);
   m.float_node.assign(islands ? num_nodes : 0, 0);

@@ -19,6 +19,8 @@
 
 namespace gearshift {
 
+class OpRegistry;
+
 // Where an operand lives at run time.
 struct TensorRef {
   enum class Kind { kAbsent, kInput, kConst, kArena };
@@ -38,6 +40,11 @@ struct MemoryPlan {
   std::vector<int> copies;              // islands: tensor -> its boundary copy's request, or -1
   std::vector<ArenaRequest> requests;   // every arena buffer (tensors and boundary copies)
   ArenaLayout layout;                   // their offsets
+  // Per tensor: the tensor whose bytes it shares (an alias op's output, see
+  // PlanMemory), or -1 for a tensor with bytes of its own.
+  std::vector<int> alias_of;
+  // Per node: its output shares input 0's bytes (its step does nothing).
+  std::vector<bool> aliased;
 
   bool FloatNode(int s) const { return islands && float_node[static_cast<size_t>(s)] != 0; }
   bool IsFloat(int t) const { return islands && float_tensor[static_cast<size_t>(t)] != 0; }
@@ -47,9 +54,21 @@ struct MemoryPlan {
 
 // Plans the memory of gear `gear` (int8: one byte per activation) for the
 // tensor shapes `shapes` (InferShapes). keep_tensors: every computed tensor
-// keeps its own bytes to the end and no PAD is folded.
+// keeps its own bytes to the end, no PAD is folded and nothing is aliased.
+// `registry` says which ops may alias (OpDef::alias).
+//
+// Aliases: the output of an alias op (RESHAPE) shares the bytes of the
+// tensor it reads (of that tensor's own root, through a chain of them),
+// and that buffer lives to the last use of any of them. Refused (the step
+// copies) where the two could not hold the same bytes for their whole
+// lives: the input is a caller's buffer (a float gear's graph input) and
+// the output a graph output; the input is a constant; the step converts
+// across a float island's boundary; or, in int8, the input's parameters
+// differ from the output's (the step requantizes). Nothing writes a tensor
+// after its producer, so a shared buffer never holds two contents.
 Status PlanMemory(const ModelDesc& model, const GearWeights& weights, int gear, bool int8,
-                  const std::vector<Shape>& shapes, bool keep_tensors, MemoryPlan* out);
+                  const std::vector<Shape>& shapes, bool keep_tensors, const OpRegistry& registry,
+                  MemoryPlan* out);
 
 }  // namespace gearshift
 

@@ -98,6 +98,12 @@ struct OpDef {
   ShapeRuleFn shape = nullptr;
   F32Kernels f32;
   Q8Kernels q8;
+  // The output is input 0's values, unchanged and in the same order (a pure
+  // metadata op: RESHAPE). The memory plan lets the output share input 0's
+  // bytes where that is safe (PlanMemory, "aliases") and the step then does
+  // nothing; where it is not, the step runs its copy (int8: its
+  // requantizing copy when the parameters differ).
+  bool alias = false;
 };
 
 constexpr size_t kNumOpTypes = static_cast<size_t>(OpType::kQuantize) + 1;

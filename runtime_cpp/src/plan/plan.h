@@ -80,7 +80,8 @@ namespace gearshift {
 // OpRegistry) and its own op's parameters (step_params.h).
 struct PlanStep {
   OpType op = OpType::kRelu;
-  bool skip = false;                        // a PAD folded into the convolution that reads it
+  bool skip = false;   // does nothing: a folded PAD, or an alias
+  bool alias = false;  // its output shares input 0's bytes (OpDef::alias, PlanMemory)
   int first_operand = 0, num_operands = 0;  // range in Plan::operands_
   TensorRef output;
   int64_t out_elements = 0;
@@ -152,6 +153,9 @@ class Plan {
   const std::vector<Shape>& tensor_shapes() const { return tensor_shapes_; }
   int64_t arena_bytes() const { return arena_bytes_; }
   const std::vector<PlanStep>& steps() const { return steps_; }
+  // Steps whose output shares its input's bytes instead of a copy
+  // (OpDef::alias; PlanMemory says when that is safe).
+  int alias_steps() const;
   const KernelTable& kernels() const { return kernels_; }
   // True for q8/q4 gears: int8 activations and kernels.
   bool int8() const { return int8_; }

@@ -15,76 +15,11 @@
 
 namespace gearshift {
 
+// The registry's name (OpDef::name): one table of op names, so the two
+// cannot disagree.
 const char* OpName(OpType op) {
-  switch (op) {
-    case OpType::kConv2D:
-      return "CONV_2D";
-    case OpType::kDepthwiseConv2D:
-      return "DEPTHWISE_CONV_2D";
-    case OpType::kFullyConnected:
-      return "FULLY_CONNECTED";
-    case OpType::kMaxPool2D:
-      return "MAX_POOL_2D";
-    case OpType::kAveragePool2D:
-      return "AVERAGE_POOL_2D";
-    case OpType::kMean:
-      return "MEAN";
-    case OpType::kRelu:
-      return "RELU";
-    case OpType::kRelu6:
-      return "RELU6";
-    case OpType::kReluN1To1:
-      return "RELU_N1_TO_1";
-    case OpType::kLogistic:
-      return "LOGISTIC";
-    case OpType::kTanh:
-      return "TANH";
-    case OpType::kHardSwish:
-      return "HARD_SWISH";
-    case OpType::kSoftmax:
-      return "SOFTMAX";
-    case OpType::kAdd:
-      return "ADD";
-    case OpType::kMul:
-      return "MUL";
-    case OpType::kConcatenation:
-      return "CONCATENATION";
-    case OpType::kReshape:
-      return "RESHAPE";
-    case OpType::kPad:
-      return "PAD";
-    case OpType::kTransposeConv:
-      return "TRANSPOSE_CONV";
-    case OpType::kSub:
-      return "SUB";
-    case OpType::kDiv:
-      return "DIV";
-    case OpType::kMaximum:
-      return "MAXIMUM";
-    case OpType::kMinimum:
-      return "MINIMUM";
-    case OpType::kLeakyRelu:
-      return "LEAKY_RELU";
-    case OpType::kPrelu:
-      return "PRELU";
-    case OpType::kResizeBilinear:
-      return "RESIZE_BILINEAR";
-    case OpType::kResizeNearestNeighbor:
-      return "RESIZE_NEAREST_NEIGHBOR";
-    case OpType::kDepthToSpace:
-      return "DEPTH_TO_SPACE";
-    case OpType::kSpaceToDepth:
-      return "SPACE_TO_DEPTH";
-    case OpType::kTranspose:
-      return "TRANSPOSE";
-    case OpType::kSlice:
-      return "SLICE";
-    case OpType::kGather:
-      return "GATHER";
-    case OpType::kQuantize:
-      return "QUANTIZE";
-  }
-  return "?";
+  const OpDef* def = OpRegistry::Default().Find(op);
+  return def != nullptr ? def->name : "?";
 }
 
 namespace {

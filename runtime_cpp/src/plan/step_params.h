@@ -36,30 +36,49 @@
 
 namespace gearshift {
 
-// CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV: geometry and weight packs.
-struct ConvStep {
+// CONV_2D: geometry and weight packs.
+struct Conv2DStep {
   Conv2DParams conv;
   const float* packed = nullptr;  // GEMM-packed weights, else the reference op
   F32GemmKernel f32_gemm;         // the kernel `packed` is packed for (per layer: N <= 16 may
                                   // take KernelTable::f32_gemm_n16)
-  // TRANSPOSE_CONV: one GEMM pack per output phase, or per filter row where
-  // `shuffle` (TransposeConvIsShuffle, ops/conv.h); q8_phase_packed: the
-  // int8 gear's filter-row packs.
+  // fp16 gear: the conv on KernelTable::f16w_gemm (this pack); null: the
+  // f32 paths above, on the weights widened (Plan::MaterializeRecipeReads).
+  const void* f16_packed = nullptr;
+  // A `sparse` gear's conv whose weights are stored sparse.
+  const SparseMatrix* sparse = nullptr;
+  // int8 gears.
+  const void* q8_packed = nullptr;  // q8 GEMM pack, else the reference op
+  Q8GemmKernel q8_gemm;             // the GEMM kernel q8_packed is packed for
+  size_t q4_block = 0;              // > 0: q8_packed is an int4 pack (q4m blocks)
+  Q8ChannelRequant q8_channel;
+};
+
+// DEPTHWISE_CONV_2D: geometry and its kernel choice.
+struct DepthwiseStep {
+  Conv2DParams conv;
+  bool dwconv = false;  // run KernelTable::f32_dwconv, else the reference op
+  // fp16 gear: the filter's half bits for f16w_dwconv / f16_dwconv; null:
+  // the f32 paths, on the weights widened.
+  const uint16_t* f16_filter = nullptr;
+  // int8 gears.
+  const void* q8_packed = nullptr;  // q8 depthwise pack, else the reference op
+  Q8ChannelRequant q8_channel;
+};
+
+// TRANSPOSE_CONV: geometry and its packs.
+struct TransposeConvStep {
+  Conv2DParams conv;
+  // One GEMM pack per output phase, or per filter row where `shuffle`
+  // (TransposeConvIsShuffle, ops/conv.h); q8_phase_packed: the int8
+  // gear's filter-row packs. Empty: the reference op.
   std::vector<const float*> phase_packed;
   std::vector<const void*> q8_phase_packed;
   bool shuffle = false;
-  bool dwconv = false;  // depthwise: run KernelTable::f32_dwconv
-  // fp16 gear: conv on KernelTable::f16w_gemm (its pack), depthwise on
-  // f16w_dwconv (the filter's half bits); null: the f32 paths above, on the
-  // weights widened (Plan::MaterializeRecipeReads).
-  const void* f16_packed = nullptr;
-  const uint16_t* f16_filter = nullptr;
-  // CONV_2D of a `sparse` gear whose weights are stored sparse.
-  const SparseMatrix* sparse = nullptr;
-  // int8 gears.
-  const void* q8_packed = nullptr;  // q8 GEMM / depthwise pack, else the reference op
-  Q8GemmKernel q8_gemm;             // the GEMM kernel q8_packed is packed for
-  size_t q4_block = 0;              // > 0: q8_packed is an int4 pack (q4m blocks)
+  // int8 gears, not shuffled: one GEMM pack over all taps, else the op.
+  const void* q8_packed = nullptr;
+  Q8GemmKernel q8_gemm;
+  size_t q4_block = 0;
   Q8ChannelRequant q8_channel;
 };
 
@@ -140,9 +159,9 @@ struct GatherStep {
 };
 
 // RESHAPE has no parameters (monostate).
-using StepParams =
-    std::variant<std::monostate, ConvStep, DenseStep, PoolStep, MeanStep, UnaryStep, SoftmaxStep,
-                 BinaryStep, ConcatStep, PadStep, ResizeStep, StridedStep, GatherStep>;
+using StepParams = std::variant<std::monostate, Conv2DStep, DepthwiseStep, TransposeConvStep,
+                                DenseStep, PoolStep, MeanStep, UnaryStep, SoftmaxStep, BinaryStep,
+                                ConcatStep, PadStep, ResizeStep, StridedStep, GatherStep>;
 
 }  // namespace gearshift
 

@@ -37,16 +37,14 @@ F32GemmKernel NarrowOr(const KernelTable& kernels, int64_t n) {
 
 // ---- CONV_2D and DEPTHWISE_CONV_2D ----------------------------------------
 
-Status PrepareConvF32(const StepBuild& b, PlanStep* st) {
-  const NodeDesc& node = b.node;
-  const NodeAttrs& a = node.attrs;
+// The geometry CONV_2D and DEPTHWISE_CONV_2D share, a folded PAD's
+// padding included.
+void ConvGeometry(const StepBuild& b, Conv2DParams* out) {
+  const NodeAttrs& a = b.node.attrs;
   const Shape& x = b.in_shape(0);
   const Shape& y = b.out_shape();
   const Shape& f = b.in_shape(1);
-  const std::vector<TensorRef>& refs = b.refs();
-  const KernelTable& kernels = b.kernels;
-  ConvStep& s = st->params.emplace<ConvStep>();
-  Conv2DParams& p = s.conv;
+  Conv2DParams& p = *out;
   p.batch = x[0];
   p.in_h = x[1];
   p.in_w = x[2];
@@ -73,6 +71,15 @@ Status PrepareConvF32(const StepBuild& b, PlanStep* st) {
     p.pad_top += pad.attrs.paddings[1].first;
     p.pad_left += pad.attrs.paddings[2].first;
   }
+}
+
+Status PrepareConv2DF32(const StepBuild& b, PlanStep* st) {
+  const NodeDesc& node = b.node;
+  const std::vector<TensorRef>& refs = b.refs();
+  const KernelTable& kernels = b.kernels;
+  Conv2DStep& s = st->params.emplace<Conv2DStep>();
+  Conv2DParams& p = s.conv;
+  ConvGeometry(b, &p);
   s.sparse = SparseWeights(b.weights, refs, node);
   if (s.sparse != nullptr &&
       (s.sparse->rows != p.out_c || s.sparse->cols != p.kernel_h * p.kernel_w * p.in_c ||
@@ -80,29 +87,38 @@ Status PrepareConvF32(const StepBuild& b, PlanStep* st) {
     return FormatError("node '" + node.name + "': its sparse weights do not fit the filter");
   }
   const F16Tensor* f16 = F16Weights(b.weights, refs, node);
-  if (f16 != nullptr && node.op == OpType::kConv2D && ConstWeights(refs, node) &&
-      kernels.f16w_gemm.fn != nullptr && kernels.f16w_gemm.mr <= kF32GemmMaxMr) {
+  if (f16 != nullptr && ConstWeights(refs, node) && kernels.f16w_gemm.fn != nullptr &&
+      kernels.f16w_gemm.mr <= kF32GemmMaxMr) {
     s.f16_packed =
         b.plan_packs.PackGemmF16(p.out_c, p.kernel_h * p.kernel_w * p.in_c, *f16,
                                  static_cast<const float*>(BiasData(refs, node)), b.packs);
-  } else if (s.sparse == nullptr && !b.q8 && node.op == OpType::kConv2D &&
-             ConstWeights(refs, node) && F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
+  } else if (s.sparse == nullptr && !b.q8 && ConstWeights(refs, node) &&
+             F32Conv2DGemmSupported(p, kernels.f32_gemm)) {
     s.f32_gemm = NarrowOr(kernels, p.out_c);
     s.packed = b.plan_packs.PackF32Weight(node, refs, p.out_c, p.kernel_h * p.kernel_w * p.in_c,
                                           s.f32_gemm, b.packs);
   }
-  if (f16 != nullptr && node.op == OpType::kDepthwiseConv2D && kernels.f16w_dwconv != nullptr &&
-      F32DepthwiseDwconvSupported(p)) {
+  return Status::Ok();
+}
+
+// Depthwise weights are never sparse (PrepareGearWeights makes sparse
+// matrices of CONV_2D and FULLY_CONNECTED weights only).
+Status PrepareDepthwiseF32(const StepBuild& b, PlanStep* st) {
+  const KernelTable& kernels = b.kernels;
+  DepthwiseStep& s = st->params.emplace<DepthwiseStep>();
+  Conv2DParams& p = s.conv;
+  ConvGeometry(b, &p);
+  const F16Tensor* f16 = F16Weights(b.weights, b.refs(), b.node);
+  if (f16 != nullptr && kernels.f16w_dwconv != nullptr && F32DepthwiseDwconvSupported(p)) {
     s.f16_filter = b.plan_packs.F16Values(*f16, b.packs);
   }
-  s.dwconv = !b.q8 && node.op == OpType::kDepthwiseConv2D && kernels.f32_dwconv != nullptr &&
-             F32DepthwiseDwconvSupported(p);
+  s.dwconv = !b.q8 && kernels.f32_dwconv != nullptr && F32DepthwiseDwconvSupported(p);
   return Status::Ok();
 }
 
 void RunConv2DF32(const PlanStep& st, const KernelTable& k, const float* const* in, float* y,
                   ThreadPool* pool) {
-  const ConvStep& s = Params<ConvStep>(st);
+  const Conv2DStep& s = Params<Conv2DStep>(st);
   const float* bias = st.num_operands > 2 ? in[2] : nullptr;
   if (s.sparse != nullptr) {
     f32_conv2d__sparse(s.conv, *s.sparse, in[0], bias, y, pool);
@@ -121,7 +137,7 @@ void RunConv2DF32(const PlanStep& st, const KernelTable& k, const float* const* 
 
 void RunDepthwiseF32(const PlanStep& st, const KernelTable& k, const float* const* in, float* y,
                      ThreadPool* pool) {
-  const ConvStep& s = Params<ConvStep>(st);
+  const DepthwiseStep& s = Params<DepthwiseStep>(st);
   const float* bias = st.num_operands > 2 ? in[2] : nullptr;
   if (s.f16_filter != nullptr && k.f16_dwconv.fn != nullptr) {
     f16_depthwise_conv2d__dwconv(s.conv, k.f16_dwconv, in[0], s.f16_filter, bias, y, pool);
@@ -143,7 +159,7 @@ Status PrepareTransposeConvF32(const StepBuild& b, PlanStep* st) {
   const Shape& y = b.out_shape();
   const Shape& f = b.in_shape(1);
   const std::vector<TensorRef>& refs = b.refs();
-  ConvStep& s = st->params.emplace<ConvStep>();
+  TransposeConvStep& s = st->params.emplace<TransposeConvStep>();
   Conv2DParams& p = s.conv;
   p.batch = x[0];
   p.in_h = x[1];
@@ -198,7 +214,7 @@ Status PrepareTransposeConvF32(const StepBuild& b, PlanStep* st) {
 
 void RunTransposeConvF32(const PlanStep& st, const KernelTable& k, const float* const* in, float* y,
                          ThreadPool* pool) {
-  const ConvStep& s = Params<ConvStep>(st);
+  const TransposeConvStep& s = Params<TransposeConvStep>(st);
   if (s.shuffle) {
     f32_transpose_conv2d__shuffle(s.conv, k.f32_gemm, s.phase_packed.data(), in[0], y, pool);
   } else if (!s.phase_packed.empty()) {
@@ -263,7 +279,13 @@ void RunDenseF32(const PlanStep& st, const KernelTable& k, const float* const* i
 
 // ---- int8: the requantization and packs of all four ------------------------
 
-// S: ConvStep (CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV) or DenseStep.
+// The sparse weights of a step that may have them.
+const SparseMatrix* SparseOf(const Conv2DStep& s) { return s.sparse; }
+const SparseMatrix* SparseOf(const DenseStep& s) { return s.sparse; }
+const SparseMatrix* SparseOf(const DepthwiseStep&) { return nullptr; }
+const SparseMatrix* SparseOf(const TransposeConvStep&) { return nullptr; }
+
+// S: Conv2DStep, DepthwiseStep, TransposeConvStep or DenseStep.
 template <class S>
 Status PrepareLayerQ8(const StepBuild& b, PlanStep* step) {
   S* st = &MutableParams<S>(step);
@@ -271,6 +293,9 @@ Status PrepareLayerQ8(const StepBuild& b, PlanStep* step) {
   const std::vector<TensorRef>& refs = b.refs();
   const KernelTable& kernels = b.kernels;
   constexpr bool dense = std::is_same<S, DenseStep>::value;
+  constexpr bool depthwise = std::is_same<S, DepthwiseStep>::value;
+  constexpr bool transpose = std::is_same<S, TransposeConvStep>::value;
+  const SparseMatrix* sparse = SparseOf(*st);
   const int wt = node.inputs[1];
   const int bt = node.inputs.size() > 2 ? node.inputs[2] : -1;
   if (refs[wt].kind != TensorRef::Kind::kConst) {
@@ -279,16 +304,14 @@ Status PrepareLayerQ8(const StepBuild& b, PlanStep* step) {
   }
   const ConstView& w = b.weights.at(wt);
   int64_t channels = 0, k = 0;
-  const Conv2DParams* conv = nullptr;
   if constexpr (dense) {
     channels = st->dense.out_features;
     k = st->dense.in_features;
   } else {
-    conv = &st->conv;
-    channels = conv->out_c;
-    k = int64_t{conv->kernel_h} * conv->kernel_w * conv->in_c;
+    channels = st->conv.out_c;
+    k = int64_t{st->conv.kernel_h} * st->conv.kernel_w * st->conv.in_c;
   }
-  const int axis = node.op == OpType::kDepthwiseConv2D ? 3 : 0;
+  const int axis = depthwise ? 3 : 0;
   if ((w.i8 == nullptr && w.sparse == nullptr && w.q4 == nullptr) || w.quant == nullptr) {
     return Q8Fail(b, "weights are not int8");
   }
@@ -306,78 +329,8 @@ Status PrepareLayerQ8(const StepBuild& b, PlanStep* step) {
     if (bias == nullptr) return Q8Fail(b, "the bias is not a constant int32 tensor");
   }
   MakeQ8ChannelRequant(b.q8_x, wq.scale, b.q8_y, channels, node.attrs.activation, &st->q8_channel);
-  // A kernel that sums two int8 products in int16 is exact only without
-  // -128 weights: checked here, per layer, on the gear's own values.
-  bool has_w_min = false;
-  if (w.i8 != nullptr &&
-      (dense || node.op == OpType::kConv2D || node.op == OpType::kTransposeConv) &&
-      kernels.q8_gemm_w127.fn != kernels.q8_gemm.fn) {
-    const int64_t count = channels * k;
-    for (int64_t i = 0; i < count && !has_w_min; ++i) has_w_min = w.i8[i] == -128;
-  }
-  const Q8GemmKernel& kernel = has_w_min ? kernels.q8_gemm : kernels.q8_gemm_w127;
-  st->q8_gemm = kernel;
-  if constexpr (!dense) {
-    if (node.op == OpType::kTransposeConv && st->sparse == nullptr &&
-        TransposeConvIsShuffle(st->conv) && Q8GemmUsable(kernels.q8_gemm)) {
-      // One pack per filter row, of rearranged (temporary) rows: packed
-      // through a local cache, never shared by address.
-      const Conv2DParams& p = st->conv;
-      std::vector<int8_t> expanded;
-      const int8_t* values = Int8Values(w, &expanded);
-      const int64_t count = p.out_c * p.kernel_h * p.kernel_w * p.in_c;
-      const bool w_min = std::find(values, values + count, int8_t{-128}) != values + count;
-      st->q8_gemm = w_min ? kernels.q8_gemm : kernels.q8_gemm_w127;
-      Q8ChannelRequant cols = st->q8_channel;
-      cols.multiplier = TransposeConvShuffleColumns(p, st->q8_channel.multiplier.data());
-      cols.shift = TransposeConvShuffleColumns(p, st->q8_channel.shift.data());
-      const std::vector<int32_t> bias_cols =
-          bias != nullptr ? TransposeConvShuffleColumns(p, bias) : std::vector<int32_t>();
-      const int64_t n = p.kernel_w * p.out_c;
-      for (int ky = 0; ky < p.kernel_h; ++ky) {
-        const std::vector<int8_t> rows = TransposeConvShuffleFilter(p, values, ky);
-        PackedWeightsCache local;
-        std::shared_ptr<const void> pack =
-            local.GetQ8(st->q8_gemm, n, p.in_c, rows.data(),
-                        bias != nullptr ? bias_cols.data() : nullptr, cols);
-        st->q8_phase_packed.push_back(b.plan_packs.Keep(
-            std::move(pack),
-            Q8GemmPackedBytes(static_cast<size_t>(n), static_cast<size_t>(p.in_c), st->q8_gemm)));
-      }
-      st->shuffle = true;
-      return Status::Ok();
-    }
-  }
-  bool gemm = false;
-  if constexpr (dense) {
-    gemm = st->sparse == nullptr && Q8GemmUsable(kernel);
-  } else {
-    gemm = st->sparse == nullptr &&
-           (node.op == OpType::kConv2D || node.op == OpType::kTransposeConv) &&
-           Q8Conv2DGemmSupported(st->conv, kernel);
-  }
-  if (gemm) {
-    PackedWeightsCache local;
-    PackedWeightsCache* cache = b.packs != nullptr ? b.packs : &local;
-    std::shared_ptr<const void> pack;
-    size_t bytes = 0;
-    const Q4MTensor* q4 = w.q4;
-    if (q4 != nullptr && q4->layout.outer == 1 && q4->layout.channels == channels &&
-        q4->layout.inner == k) {
-      // Rows are the channels' rows of the q4m view: pack it 4-bit.
-      pack = cache->GetQ4(kernel, channels, k, *q4, bias, st->q8_channel, &bytes);
-      st->q4_block = static_cast<size_t>(q4->block);
-    } else {  // int8 weights, or a q4 weight of a hand-made layout: an int8 pack
-      std::vector<int8_t> expanded;
-      pack = cache->GetQ8(kernel, channels, k, Int8Values(w, &expanded), bias, st->q8_channel, q4);
-      bytes = Q8GemmPackedBytes(static_cast<size_t>(channels), static_cast<size_t>(k), kernel);
-    }
-    st->q8_packed = b.plan_packs.Keep(std::move(pack), bytes);
-    return Status::Ok();
-  }
-  if constexpr (!dense) {
-    if (node.op == OpType::kDepthwiseConv2D && st->sparse == nullptr &&
-        (w.i8 != nullptr || w.q4 != nullptr) &&
+  if constexpr (depthwise) {
+    if ((w.i8 != nullptr || w.q4 != nullptr) &&
         Q8DepthwiseDwconvSupported(st->conv, kernels.q8_dwconv)) {
       size_t bytes = 0;
       PackedWeightsCache local;
@@ -388,13 +341,79 @@ Status PrepareLayerQ8(const StepBuild& b, PlanStep* step) {
                                st->q8_channel, &bytes, w.q4);
       st->q8_packed = b.plan_packs.Keep(std::move(pack), bytes);
     }
+    return Status::Ok();
+  } else {
+    // A kernel that sums two int8 products in int16 is exact only without
+    // -128 weights: checked here, per layer, on the gear's own values.
+    bool has_w_min = false;
+    if (w.i8 != nullptr && kernels.q8_gemm_w127.fn != kernels.q8_gemm.fn) {
+      const int64_t count = channels * k;
+      for (int64_t i = 0; i < count && !has_w_min; ++i) has_w_min = w.i8[i] == -128;
+    }
+    const Q8GemmKernel& kernel = has_w_min ? kernels.q8_gemm : kernels.q8_gemm_w127;
+    st->q8_gemm = kernel;
+    if constexpr (transpose) {
+      if (TransposeConvIsShuffle(st->conv) && Q8GemmUsable(kernels.q8_gemm)) {
+        // One pack per filter row, of rearranged (temporary) rows: packed
+        // through a local cache, never shared by address.
+        const Conv2DParams& p = st->conv;
+        std::vector<int8_t> expanded;
+        const int8_t* values = Int8Values(w, &expanded);
+        const int64_t count = p.out_c * p.kernel_h * p.kernel_w * p.in_c;
+        const bool w_min = std::find(values, values + count, int8_t{-128}) != values + count;
+        st->q8_gemm = w_min ? kernels.q8_gemm : kernels.q8_gemm_w127;
+        Q8ChannelRequant cols = st->q8_channel;
+        cols.multiplier = TransposeConvShuffleColumns(p, st->q8_channel.multiplier.data());
+        cols.shift = TransposeConvShuffleColumns(p, st->q8_channel.shift.data());
+        const std::vector<int32_t> bias_cols =
+            bias != nullptr ? TransposeConvShuffleColumns(p, bias) : std::vector<int32_t>();
+        const int64_t n = p.kernel_w * p.out_c;
+        for (int ky = 0; ky < p.kernel_h; ++ky) {
+          const std::vector<int8_t> rows = TransposeConvShuffleFilter(p, values, ky);
+          PackedWeightsCache local;
+          std::shared_ptr<const void> pack =
+              local.GetQ8(st->q8_gemm, n, p.in_c, rows.data(),
+                          bias != nullptr ? bias_cols.data() : nullptr, cols);
+          st->q8_phase_packed.push_back(b.plan_packs.Keep(
+              std::move(pack),
+              Q8GemmPackedBytes(static_cast<size_t>(n), static_cast<size_t>(p.in_c), st->q8_gemm)));
+        }
+        st->shuffle = true;
+        return Status::Ok();
+      }
+    }
+    bool gemm = false;
+    if constexpr (dense) {
+      gemm = sparse == nullptr && Q8GemmUsable(kernel);
+    } else {
+      gemm = sparse == nullptr && Q8Conv2DGemmSupported(st->conv, kernel);
+    }
+    if (gemm) {
+      PackedWeightsCache local;
+      PackedWeightsCache* cache = b.packs != nullptr ? b.packs : &local;
+      std::shared_ptr<const void> pack;
+      size_t bytes = 0;
+      const Q4MTensor* q4 = w.q4;
+      if (q4 != nullptr && q4->layout.outer == 1 && q4->layout.channels == channels &&
+          q4->layout.inner == k) {
+        // Rows are the channels' rows of the q4m view: pack it 4-bit.
+        pack = cache->GetQ4(kernel, channels, k, *q4, bias, st->q8_channel, &bytes);
+        st->q4_block = static_cast<size_t>(q4->block);
+      } else {  // int8 weights, or a q4 weight of a hand-made layout: an int8 pack
+        std::vector<int8_t> expanded;
+        pack =
+            cache->GetQ8(kernel, channels, k, Int8Values(w, &expanded), bias, st->q8_channel, q4);
+        bytes = Q8GemmPackedBytes(static_cast<size_t>(channels), static_cast<size_t>(k), kernel);
+      }
+      st->q8_packed = b.plan_packs.Keep(std::move(pack), bytes);
+    }
+    return Status::Ok();
   }
-  return Status::Ok();
 }
 
 void RunConv2DQ8(const PlanStep& st, const KernelTable&, const int8_t* const* in,
                  const int32_t* bias, int8_t* y, ThreadPool* pool) {
-  const ConvStep& s = Params<ConvStep>(st);
+  const Conv2DStep& s = Params<Conv2DStep>(st);
   if (s.sparse != nullptr) {
     q8_conv2d__sparse(s.conv, s.q8_channel, *s.sparse, in[0], bias, y, pool);
   } else if (s.q8_packed != nullptr) {
@@ -406,7 +425,7 @@ void RunConv2DQ8(const PlanStep& st, const KernelTable&, const int8_t* const* in
 
 void RunDepthwiseQ8(const PlanStep& st, const KernelTable& k, const int8_t* const* in,
                     const int32_t* bias, int8_t* y, ThreadPool* pool) {
-  const ConvStep& s = Params<ConvStep>(st);
+  const DepthwiseStep& s = Params<DepthwiseStep>(st);
   if (s.q8_packed != nullptr) {
     q8_depthwise_conv2d__dw(s.conv, s.q8_channel, k.q8_dwconv, s.q8_packed, in[0], y, pool);
   } else {
@@ -416,7 +435,7 @@ void RunDepthwiseQ8(const PlanStep& st, const KernelTable& k, const int8_t* cons
 
 void RunTransposeConvQ8(const PlanStep& st, const KernelTable&, const int8_t* const* in,
                         const int32_t* bias, int8_t* y, ThreadPool* pool) {
-  const ConvStep& s = Params<ConvStep>(st);
+  const TransposeConvStep& s = Params<TransposeConvStep>(st);
   if (s.shuffle) {
     q8_transpose_conv2d__shuffle(s.conv, s.q8_channel, s.q8_gemm, s.q8_phase_packed.data(), in[0],
                                  y, pool);
@@ -447,22 +466,22 @@ OpDef Conv2DOp() {
   return {OpType::kConv2D,
           "CONV_2D",
           shape_rules::Conv,
-          {PrepareConvF32, RunConv2DF32},
-          {PrepareLayerQ8<ConvStep>, RunConv2DQ8}};
+          {PrepareConv2DF32, RunConv2DF32},
+          {PrepareLayerQ8<Conv2DStep>, RunConv2DQ8}};
 }
 OpDef DepthwiseConv2DOp() {
   return {OpType::kDepthwiseConv2D,
           "DEPTHWISE_CONV_2D",
           shape_rules::Conv,
-          {PrepareConvF32, RunDepthwiseF32},
-          {PrepareLayerQ8<ConvStep>, RunDepthwiseQ8}};
+          {PrepareDepthwiseF32, RunDepthwiseF32},
+          {PrepareLayerQ8<DepthwiseStep>, RunDepthwiseQ8}};
 }
 OpDef TransposeConvOp() {
   return {OpType::kTransposeConv,
           "TRANSPOSE_CONV",
           shape_rules::TransposeConv,
           {PrepareTransposeConvF32, RunTransposeConvF32},
-          {PrepareLayerQ8<ConvStep>, RunTransposeConvQ8}};
+          {PrepareLayerQ8<TransposeConvStep>, RunTransposeConvQ8}};
 }
 OpDef FullyConnectedOp() {
   return {OpType::kFullyConnected,

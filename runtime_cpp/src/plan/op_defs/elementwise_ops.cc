@@ -88,9 +88,9 @@ Status PrepareSoftmaxQ8(const StepBuild& b, PlanStep* st) {
       MakeQ8SoftmaxParams(b.node.attrs.beta, b.q8_x, b.q8_y);
   return Status::Ok();
 }
-void RunSoftmaxF32(const PlanStep& st, const KernelTable&, const float* const* in, float* y,
-                   ThreadPool*) {
-  f32_softmax__ref(Params<SoftmaxStep>(st).softmax, in[0], y);
+void RunSoftmaxF32(const PlanStep& st, const KernelTable& k, const float* const* in, float* y,
+                   ThreadPool* pool) {
+  f32_softmax__opt(Params<SoftmaxStep>(st).softmax, k.f32_softmax.row, in[0], y, pool);
 }
 void RunSoftmaxQ8(const PlanStep& st, const KernelTable&, const int8_t* const* in, const int32_t*,
                   int8_t* y, ThreadPool* pool) {

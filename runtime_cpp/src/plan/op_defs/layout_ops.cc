@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "plan/op_defs/op_defs.h"
+#include "plan/plan_internal.h"
 #include "plan/shape_inference.h"
 
 namespace gearshift {
@@ -44,15 +45,29 @@ void RunConcatQ8(const PlanStep& st, const KernelTable&, const int8_t* const* in
 }
 
 // ---- RESHAPE ----------------------------------------------------------------------
+// An alias (OpDef::alias) wherever the memory plan allows: its step then
+// does nothing. Otherwise a copy; in int8 with input parameters unlike the
+// output's, a requantizing copy (a 256-entry lookup, as QUANTIZE).
 
 Status PrepareNothing(const StepBuild&, PlanStep*) { return Status::Ok(); }
+Status PrepareReshapeQ8(const StepBuild& b, PlanStep* st) {
+  if (!plan_internal::SameQuant(b.q8_x, b.q8_y)) {
+    st->params.emplace<UnaryStep>().q8_table =
+        MakeQ8RescaleTable(MakeQ8RequantizeParams(b.q8_x, b.q8_y));
+  }
+  return Status::Ok();
+}
 void RunCopyF32(const PlanStep& st, const KernelTable&, const float* const* in, float* y,
                 ThreadPool*) {
   f32_copy__ref(in[0], y, st.out_elements);
 }
-void RunCopyQ8(const PlanStep& st, const KernelTable&, const int8_t* const* in, const int32_t*,
-               int8_t* y, ThreadPool*) {
-  q8_copy__ref(in[0], y, st.out_elements);
+void RunReshapeQ8(const PlanStep& st, const KernelTable& k, const int8_t* const* in, const int32_t*,
+                  int8_t* y, ThreadPool* pool) {
+  if (const UnaryStep* u = st.get<UnaryStep>()) {
+    q8_lookup__opt(u->q8_table, in[0], y, st.out_elements, pool, k.q8_lut.fn);
+  } else {
+    q8_copy__ref(in[0], y, st.out_elements);
+  }
 }
 
 // ---- PAD ----------------------------------------------------------------------------
@@ -163,7 +178,8 @@ OpDef ReshapeOp() {
           "RESHAPE",
           shape_rules::Reshape,
           {PrepareNothing, RunCopyF32},
-          {PrepareSameQ8, RunCopyQ8}};
+          {PrepareReshapeQ8, RunReshapeQ8},
+          /*alias=*/true};
 }
 OpDef PadOp() {
   return {
