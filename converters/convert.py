@@ -443,6 +443,7 @@ def convert(
     float_metric: Callable[[list[np.ndarray], list[np.ndarray]], float] | None = None,
     bias_correction: bool | str = False,
     binary_params: bool = True,
+    weight_rounding: str = "nearest",
 ) -> ConvertReport:
     """Converts a Keras model (object or ``.keras``/``.h5`` path) or a ``.tflite`` file into a
     ``.gear`` file.
@@ -498,6 +499,15 @@ def convert(
             inputs), ``False`` (the default). Corrects the int8 gear (the int4
             gear shares its biases), or int4 when it is the only integer gear.
             Calibrated conversions only: an int8 ``.tflite`` keeps its own biases.
+        weight_rounding: how the int4 gear's 4-bit weights are chosen
+            (``converters/weight_rounding.py``, docs/QUANTIZATION.md "int4 weight
+            rounding"): ``"nearest"`` (the default: the ``q4m`` view of the int8
+            weights, no bytes of its own), ``"mse"`` (per block the multiplier of least
+            error, weighted by each input's second moment on the calibration data) or
+            ``"gptq"`` (that multiplier, then GPTQ's error compensation across each
+            layer's inputs). The latter two store the int4 weights as a base of their
+            own (one byte a weight); the int8 gear is unchanged. Calibrated
+            conversions only.
         binary_params: store per-channel quantization parameters (scales, zero
             points, activation ranges) as binary in a PARAMS section (format
             1.6, the default: a small int8 file shrinks by about 40%);
@@ -538,6 +548,13 @@ def convert(
             f"{', '.join(CALIBRATORS)}"
         )
     bias_mode = _bias_mode(bias_correction)
+    from .weight_rounding import ROUNDINGS
+
+    if weight_rounding not in ROUNDINGS:
+        raise ValueError(
+            f"weight_rounding must be one of {', '.join(map(repr, ROUNDINGS))}, "
+            f"got {weight_rounding!r}"
+        )
     out = os.fspath(path)
     if not out:
         raise ValueError("output path is empty")
@@ -627,6 +644,21 @@ def convert(
     islands, island_note = _float_islands(
         float_layers, float_budget, qgraph, integer, qplan, xs, ref, progress, float_metric
     )
+    rounding_note = ""
+    if weight_rounding != "nearest" and any(GEARS[g] == "q4" for g in integer):
+        if calibrated:  # before bias correction: an int4 correction sees these weights
+            from .weight_rounding import round_int4_weights
+
+            qplan, rounded = round_int4_weights(
+                qgraph, qplan, xs, weight_rounding, islands, progress,
+                say=lambda m: _say(progress, m),
+            )  # fmt: skip
+            rounding_note = rounded.note()
+        else:
+            rounding_note = (
+                f"int4 weight rounding ({weight_rounding}): not applied (the model's own "
+                "int8 parameters, not a calibration)"
+            )
     if bias_mode and calibrated:  # after the islands: corrected with them in place
         qplan, bias_note = _correct_biases(
             qgraph, qplan, xs, bias_mode, gears, progress, islands if integer else []
@@ -679,7 +711,8 @@ def convert(
                 notes=_gear_notes(graph, g)
                 + ([refine_note] if refine_note and g == "fp32" else [])
                 + ([island_note] if island_note and GEARS[g] in ("q8", "q4") else [])
-                + ([bias_note] if bias_note and GEARS[g] in ("q8", "q4") else []),
+                + ([bias_note] if bias_note and GEARS[g] in ("q8", "q4") else [])
+                + ([rounding_note] if rounding_note and GEARS[g] == "q4" else []),
             )
         )
     # Each gear's measured quality into the file's metadata, for the runtime

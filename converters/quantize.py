@@ -93,6 +93,9 @@ class QuantPlan:
     biases: dict[str, tuple[np.ndarray, QParams]] = field(default_factory=dict)
     # every other constant operand: int8 values and per-tensor params
     others: dict[str, tuple[np.ndarray, QParams]] = field(default_factory=dict)
+    # the int4 gear's own weights where they are not the q4m view of ``weights``
+    # (``weight_rounding``): int8 values on the q4m grid, with ``weights``' params
+    q4_weights: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class _Groups:
