@@ -298,9 +298,12 @@ def _float_islands(
             )
         from .islands import choose_float_layers
 
+        # the int8 gear's error decides; the int4 gear's where it is the only integer gear
+        gear = "int8" if any(GEARS[g] == "q8" for g in integer) else integer[0]
         choice = choose_float_layers(
-            graph, qplan, xs, ref, budget, say=lambda m: _say(progress, m), metric=metric
-        )
+            graph, qplan, xs, ref, budget, say=lambda m: _say(progress, m), metric=metric,
+            gear=gear,
+        )  # fmt: skip
         return choice.layers, choice.note()
     layers = list(float_layers)
     known = {n.name for n in graph.nodes}
@@ -641,16 +644,13 @@ def convert(
         calibrated = True
 
     ref = src.outputs(xs)
-    islands, island_note = _float_islands(
-        float_layers, float_budget, qgraph, integer, qplan, xs, ref, progress, float_metric
-    )
     rounding_note = ""
     if weight_rounding != "nearest" and any(GEARS[g] == "q4" for g in integer):
-        if calibrated:  # before bias correction: an int4 correction sees these weights
+        if calibrated:  # before the islands and bias correction, which measure int4 with them
             from .weight_rounding import round_int4_weights
 
             qplan, rounded = round_int4_weights(
-                qgraph, qplan, xs, weight_rounding, islands, progress,
+                qgraph, qplan, xs, weight_rounding, (), progress,
                 say=lambda m: _say(progress, m),
             )  # fmt: skip
             rounding_note = rounded.note()
@@ -659,6 +659,9 @@ def convert(
                 f"int4 weight rounding ({weight_rounding}): not applied (the model's own "
                 "int8 parameters, not a calibration)"
             )
+    islands, island_note = _float_islands(
+        float_layers, float_budget, qgraph, integer, qplan, xs, ref, progress, float_metric
+    )
     if bias_mode and calibrated:  # after the islands: corrected with them in place
         qplan, bias_note = _correct_biases(
             qgraph, qplan, xs, bias_mode, gears, progress, islands if integer else []

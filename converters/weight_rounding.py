@@ -63,6 +63,8 @@ ROUNDINGS = ("nearest", "mse", "gptq")
 ROUNDING_SAMPLES = 64
 #: H's damping, a share of its mean diagonal (GPTQ's default)
 DAMP = 0.01
+#: GPTQ quantizes the columns with the largest input second moments first
+ACT_ORDER = True
 #: im2col rows of one chunk are subsampled to keep rows * K^2 under this (H costs that)
 MAX_FLOPS = 2e9
 #: layers with a longer reduction (a dense layer after a flatten) keep only H's diagonal:
@@ -117,6 +119,7 @@ def gptq_rows(
     block: int = Q4M_BLOCK,
     damp: float = DAMP,
     keep_zero: np.ndarray | None = None,
+    act_order: bool = False,
 ) -> np.ndarray:
     """GPTQ on rows ``[G, R, K]`` (``G`` independent problems of ``R`` rows sharing one
     ``H [G, K, K]``), with the block multipliers ``[G, R, nb]`` fixed: the quantized values
@@ -128,6 +131,29 @@ def gptq_rows(
     those columns for the rounding just made. A column whose input is always 0 (``H``'s
     diagonal 0) gets nearest rounding and passes no error on.
     """
+    if act_order:  # GPTQ's "act-order": the columns with the largest inputs first
+        order = np.argsort(-np.einsum("gkk->gk", np.asarray(h)), axis=1, kind="stable")
+        inv = np.argsort(order, axis=1)
+        g_idx = np.arange(order.shape[0])[:, None]
+        mult = np.repeat(np.asarray(multipliers), block, axis=2)[:, :, : order.shape[1]]
+        zero = None if keep_zero is None else np.asarray(keep_zero, bool)
+        out = _gptq(
+            np.take_along_axis(np.asarray(target, np.float64), order[:, None], axis=2),
+            np.asarray(h, np.float64)[g_idx[:, :, None], order[:, :, None], order[:, None, :]],
+            np.take_along_axis(mult, order[:, None], axis=2),
+            damp,
+            None if zero is None else np.take_along_axis(zero, order[:, None], axis=2),
+        )
+        return np.take_along_axis(out, inv[:, None], axis=2)
+    k = np.asarray(target).shape[2]
+    m = np.repeat(np.asarray(multipliers, np.float64), block, axis=2)[:, :, :k]
+    return _gptq(target, h, m, damp, keep_zero)
+
+
+def _gptq(
+    target: np.ndarray, h: np.ndarray, m: np.ndarray, damp: float, keep_zero: np.ndarray | None
+) -> np.ndarray:
+    """:func:`gptq_rows` with one multiplier per column ``m [G, R, K]``, in column order."""
     w = np.array(target, np.float64)
     k = w.shape[2]
     h = np.array(h, np.float64)
@@ -138,7 +164,6 @@ def gptq_rows(
     h[:, idx, idx] = np.maximum(h[:, idx, idx], 1e-12)
     hinv = np.linalg.inv(h)
     u = np.linalg.cholesky((hinv + hinv.transpose(0, 2, 1)) / 2).transpose(0, 2, 1)  # H^-1 = U^T U
-    m = np.repeat(np.asarray(multipliers, np.float64), block, axis=2)[:, :, :k]
     out = np.zeros_like(w)
     zero = np.zeros(w.shape, bool) if keep_zero is None else np.asarray(keep_zero, bool)
     for j in range(k):
@@ -354,10 +379,16 @@ def round_int4_weights(
             values = np.where(zero, 0.0, values)
             if mode == "gptq" and h is not None:
                 if lay.depthwise:  # one problem per channel
-                    values = gptq_rows(lay.rows[:, None], h, ms[:, None], keep_zero=zero[:, None])
+                    values = gptq_rows(
+                        lay.rows[:, None], h, ms[:, None], keep_zero=zero[:, None],
+                        act_order=ACT_ORDER,
+                    )  # fmt: skip
                     values = values[:, 0]
                 else:
-                    values = gptq_rows(lay.rows[None], h[None], ms[None], keep_zero=zero[None])[0]
+                    values = gptq_rows(
+                        lay.rows[None], h[None], ms[None], keep_zero=zero[None],
+                        act_order=ACT_ORDER,
+                    )[0]  # fmt: skip
             axis = WEIGHT_AXIS[lay.node.op]
             q = from_channel_rows(values, plan.weights[w][0].shape, axis)
             q = np.ascontiguousarray(np.asarray(q, np.int64).astype(np.int8))
