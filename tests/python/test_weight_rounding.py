@@ -75,23 +75,25 @@ def _dense_case(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.nd
     return x, t, x.T @ x
 
 
-def test_gptq_lowers_the_output_error_of_a_dense_layer() -> None:
+@pytest.mark.parametrize("act_order", [False, True])
+def test_gptq_lowers_the_output_error_of_a_dense_layer(act_order: bool) -> None:
     x, t, h = _dense_case(np.random.default_rng(1))
     nearest, ms = q4m_search(t, np.diag(h))
-    ours = gptq_rows(t[None], h[None], ms[None])[0]
+    ours = gptq_rows(t[None], h[None], ms[None], act_order=act_order)[0]
     np.testing.assert_array_equal(q4m_values(ours.astype(np.int8), 0), ours)
     err_nearest = np.linalg.norm(x @ (t - nearest).T)
     err_gptq = np.linalg.norm(x @ (t - ours).T)
     assert err_gptq < 0.5 * err_nearest, (err_gptq, err_nearest)
 
 
-def test_gptq_is_nearest_rounding_when_h_is_diagonal() -> None:
+@pytest.mark.parametrize("act_order", [False, True])
+def test_gptq_is_nearest_rounding_when_h_is_diagonal(act_order: bool) -> None:
     rng = np.random.default_rng(2)
     t = rng.standard_normal((3, 16, 40)) * 25
     h = np.stack([np.diag(rng.uniform(0.5, 2.0, 40)) for _ in range(3)])
     ms = np.stack([q4m_search(t[i], np.diag(h[i]))[1] for i in range(3)])
     nearest = np.stack([q4m_search(t[i], np.diag(h[i]))[0] for i in range(3)])
-    np.testing.assert_array_equal(gptq_rows(t, h, ms), nearest)
+    np.testing.assert_array_equal(gptq_rows(t, h, ms, act_order=act_order), nearest)
 
 
 def test_gptq_keeps_zeros_and_passes_no_error_from_a_dead_input() -> None:
