@@ -45,7 +45,9 @@ weight-only form (``bias_correction="weights"``), ``+bc4`` the sequential form f
 the int4 gear (the file then holds fp32 and int4 only), ``+bcw4`` its weight-only form:
 ``input_percentile+heads+bc``. A token ``+wmse`` or ``+gptq`` anywhere after the
 calibration method chooses the int4 gear's weight rounding
-(``gs.convert(weight_rounding="mse"|"gptq")``): ``input_percentile+gptq+heads+bc4``.
+(``gs.convert(weight_rounding="mse"|"gptq")``), ``+dw8`` keeps its depthwise layers at
+int8 (``int4_int8_layers="depthwise"``), ``+i4`` writes fp32 and int4 only (float islands
+then chosen by the int4 gear): ``input_percentile+gptq+dw8+islands8+i4``.
 
 Needs ``pip install --no-deps mediapipe==0.10.14 scikit-image ai-edge-litert``.
 Prints a table and writes JSON (default
@@ -305,8 +307,10 @@ def bench_model(
     with tempfile.TemporaryDirectory() as tmp:
         for method in methods:
             out = Path(tmp) / f"{path.stem}-{method}.gear"
-            plain, rounding = rounding_suffix(method)
+            plain, rounding, int8_layers, only4 = rounding_suffix(method)
             rest, bias, gears_ = bias_suffix(plain)
+            if only4:
+                gears_ = ("fp32", "int4")
             base, _, islands = rest.removesuffix("+heads").partition("+islands")
             budget = int(islands) if islands else 4
             t0 = time.perf_counter()
@@ -319,6 +323,7 @@ def bench_model(
                     float_layers="auto" if "+islands" in rest else "heads"
                     if rest.endswith("+heads") else None, float_budget=budget,
                     float_metric=task_error, bias_correction=bias, weight_rounding=rounding,
+                    int4_int8_layers=int8_layers,
                 )  # fmt: skip
             seconds = time.perf_counter() - t0
             notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
@@ -333,6 +338,7 @@ def bench_model(
                 "float_layers": report.float_layers,
                 "bias_correction": bias,
                 "weight_rounding": rounding,
+                "int4_int8_layers": int8_layers,
                 "notes": [n for g in report.gears for n in g.notes if n.startswith("bias")][:1]
                 + [n for g in report.gears for n in g.notes if n.startswith("int4 weight")][:1],
                 "file_bytes": out.stat().st_size,
@@ -344,14 +350,19 @@ def bench_model(
 ROUNDING_TOKENS = {"wmse": "mse", "gptq": "gptq"}
 
 
-def rounding_suffix(method: str) -> tuple[str, str]:
-    """A method's int4 weight-rounding token, ``+wmse`` or ``+gptq`` anywhere after the
-    calibration method (``input_percentile+gptq+heads``): the method without it and
-    ``gs.convert``'s ``weight_rounding`` (``"nearest"`` without one)."""
+def rounding_suffix(method: str) -> tuple[str, str, str, bool]:
+    """A method's int4 tokens anywhere after the calibration method
+    (``input_percentile+gptq+dw8+heads``): ``+wmse``/``+gptq`` (``gs.convert``'s
+    ``weight_rounding``, ``"nearest"`` without one) and ``+dw8`` (``int4_int8_layers=
+    "depthwise"``, else ``"first"``) and ``+i4`` (a file of fp32 and int4 only, whose
+    ``+islands`` are then chosen by the int4 gear's error); the method without them and
+    the three choices."""
     first, *tokens = method.split("+")
     chosen = [ROUNDING_TOKENS[t] for t in tokens if t in ROUNDING_TOKENS]
-    rest = [t for t in tokens if t not in ROUNDING_TOKENS]
-    return "+".join([first, *rest]), chosen[-1] if chosen else "nearest"
+    rest = [t for t in tokens if t not in ROUNDING_TOKENS and t not in ("dw8", "i4")]
+    int8_layers = "depthwise" if "dw8" in tokens else "first"
+    only4 = "i4" in tokens
+    return "+".join([first, *rest]), chosen[-1] if chosen else "nearest", int8_layers, only4
 
 
 def bias_suffix(method: str) -> tuple[str, bool | str, tuple[str, ...]]:

@@ -163,7 +163,7 @@ def _layers(
         for t in set(n.inputs):
             if t is not None:
                 readers[t] = readers.get(t, 0) + 1
-    keep8 = int4_int8_layers(graph) if q4 else set()
+    keep8 = int4_int8_layers(graph) | plan.q4_int8 if q4 else set()
     layers, skipped = [], {}
     for n in graph.nodes:
         if n.op not in WEIGHT_OPS:

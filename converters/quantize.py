@@ -96,6 +96,8 @@ class QuantPlan:
     # the int4 gear's own weights where they are not the q4m view of ``weights``
     # (``weight_rounding``): int8 values on the q4m grid, with ``weights``' params
     q4_weights: dict[str, np.ndarray] = field(default_factory=dict)
+    # weights the int4 gear keeps at int8 besides the first layers' (``int4_int8_layers``)
+    q4_int8: set[str] = field(default_factory=set)
 
 
 class _Groups:

@@ -257,7 +257,7 @@ def _layers(
     for n in graph.nodes:
         if n.op in WEIGHT_AXIS and len(n.inputs) > 1 and n.inputs[1] is not None:
             readers[n.inputs[1]] = readers.get(n.inputs[1], 0) + 1
-    keep8 = int4_int8_layers(graph)
+    keep8 = int4_int8_layers(graph) | plan.q4_int8
     layers, skipped = [], {}
     for n in graph.nodes:
         if n.op not in WEIGHT_AXIS:
@@ -269,7 +269,8 @@ def _layers(
         elif x is None or w is None or w not in plan.weights or graph.tensors[w].data is None:
             why = "no constant weights"
         elif w in keep8:
-            why = "int8 in the int4 gear (reads a graph input)"
+            first = w not in plan.q4_int8
+            why = "int8 in the int4 gear" + (" (reads a graph input)" if first else "")
         elif readers.get(w, 0) > 1:
             why = "weights shared by several layers"
         if why:

@@ -365,7 +365,7 @@ def _plan_storage(
     # rounding up near-midpoints helps the float gears but would move int8 values
     lift = residual and not integer
     roles = _weight_roles(graph)
-    keep_int8 = int4_int8_layers(graph)
+    keep_int8 = int4_int8_layers(graph) | (qplan.q4_int8 if qplan is not None else set())
     p = _Planner()
     per_gear: dict[str, dict[str, StorageEntry]] = {g: {} for g in gears}
     for name in names:

@@ -109,6 +109,7 @@ def convert(
     bias_correction: bool | str = False,
     binary_params: bool = True,
     weight_rounding: str = "nearest",
+    int4_int8_layers: Sequence[str] | str = "first",
 ) -> ConvertReport:
     """Converts a Keras model (object or file) into a ``.gear`` file.
 
@@ -134,4 +135,5 @@ def convert(
         bias_correction=bias_correction,
         binary_params=binary_params,
         weight_rounding=weight_rounding,
+        int4_int8_layers=int4_int8_layers,
     )
