@@ -185,3 +185,26 @@ def test_cli_flag() -> None:
     )
     with pytest.raises(SystemExit):
         build_parser().parse_args(["convert", "m.keras", "-o", "x.gear", "--weight-rounding", "x"])
+
+
+def test_depthwise_kept_at_int8_in_the_int4_gear(files, tmp_path) -> None:
+    from gearshift.converters.convert import _int4_int8
+
+    g = files["graph"]
+    assert _int4_int8(g, "first") == set()
+    assert _int4_int8(g, "depthwise") == {"dw/w"}
+    assert _int4_int8(g, ["conv3"]) == {"conv3/w"}
+    with pytest.raises(ValueError, match="no convolution or dense layer named"):
+        _int4_int8(g, ["mean"])
+    rng = np.random.default_rng(11)
+    cal = rng.uniform(-1, 1, (16, 12, 12, 3)).astype(np.float32)
+    plan = quantize_graph(g, calibrate(g, [cal], progress=False))
+    plan.q4_int8 = {"dw/w"}
+    plan, result = round_int4_weights(g, plan, [cal], "gptq", progress=False)
+    assert result.skipped["dw"] == "int8 in the int4 gear" and "dw/w" not in plan.q4_weights
+    path = tmp_path / "dw8.gear"
+    write_gear.write_gear(g, path, ("fp32", "int8", "int4"), qplan=plan)
+    f = gf.read_gear(path)
+    np.testing.assert_array_equal(f.constants("int4")["dw/w"], f.constants("int8")["dw/w"])
+    want = np.asarray(next(iter(run_gear(str(path), "int4", files["x"]).values())))
+    np.testing.assert_array_equal(gs.Runtime(path, gear="int4").run(files["x"]), want)
