@@ -382,13 +382,13 @@ def round_int4_weights(
                 if lay.depthwise:  # one problem per channel
                     values = gptq_rows(
                         lay.rows[:, None], h, ms[:, None], keep_zero=zero[:, None],
-                        act_order=ACT_ORDER,
+                        act_order=ACT_ORDER, damp=DAMP,
                     )  # fmt: skip
                     values = values[:, 0]
                 else:
                     values = gptq_rows(
                         lay.rows[None], h[None], ms[None], keep_zero=zero[None],
-                        act_order=ACT_ORDER,
+                        act_order=ACT_ORDER, damp=DAMP,
                     )[0]  # fmt: skip
             axis = WEIGHT_AXIS[lay.node.op]
             q = from_channel_rows(values, plan.weights[w][0].shape, axis)
