@@ -273,7 +273,8 @@ def _gear_notes(graph: Graph, gear: str, qplan: QuantPlan | None = None) -> list
         )
     more = sorted(qplan.q4_int8 - set(kept)) if qplan is not None else []
     if more:
-        notes.append(f"kept at int8 (int4_int8_layers): {len(more)} weights: {', '.join(more)}")
+        shown = ", ".join(more[:5]) + (f", ... ({len(more) - 5} more)" if len(more) > 5 else "")
+        notes.append(f"kept at int8 (int4_int8_layers): {len(more)} weights: {shown}")
     return notes
 
 
