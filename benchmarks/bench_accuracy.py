@@ -43,7 +43,11 @@ A last suffix ``+bc`` adds bias correction (``gs.convert(bias_correction=True)``
 sequential, measured for the int8 gear, which the int4 gear shares), ``+bcw`` its
 weight-only form (``bias_correction="weights"``), ``+bc4`` the sequential form for
 the int4 gear (the file then holds fp32 and int4 only), ``+bcw4`` its weight-only form:
-``input_percentile+heads+bc``.
+``input_percentile+heads+bc``. A token ``+wmse`` or ``+gptq`` anywhere after the
+calibration method chooses the int4 gear's weight rounding
+(``gs.convert(weight_rounding="mse"|"gptq")``), ``+dw8`` keeps its depthwise layers at
+int8 (``int4_int8_layers="depthwise"``), ``+i4`` writes fp32 and int4 only (float islands
+then chosen by the int4 gear): ``input_percentile+gptq+dw8+islands8+i4``.
 
 Needs ``pip install --no-deps mediapipe==0.10.14 scikit-image ai-edge-litert``.
 Prints a table and writes JSON (default
@@ -303,7 +307,10 @@ def bench_model(
     with tempfile.TemporaryDirectory() as tmp:
         for method in methods:
             out = Path(tmp) / f"{path.stem}-{method}.gear"
-            rest, bias, gears_ = bias_suffix(method)
+            plain, rounding, int8_layers, only4 = rounding_suffix(method)
+            rest, bias, gears_ = bias_suffix(plain)
+            if only4:
+                gears_ = ("fp32", "int4")
             base, _, islands = rest.removesuffix("+heads").partition("+islands")
             budget = int(islands) if islands else 4
             t0 = time.perf_counter()
@@ -315,7 +322,8 @@ def bench_model(
                     equalize=base.endswith("+cle"),
                     float_layers="auto" if "+islands" in rest else "heads"
                     if rest.endswith("+heads") else None, float_budget=budget,
-                    float_metric=task_error, bias_correction=bias,
+                    float_metric=task_error, bias_correction=bias, weight_rounding=rounding,
+                    int4_int8_layers=int8_layers,
                 )  # fmt: skip
             seconds = time.perf_counter() - t0
             notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
@@ -329,11 +337,32 @@ def bench_model(
                 "gears": gears,
                 "float_layers": report.float_layers,
                 "bias_correction": bias,
-                "notes": [n for g in report.gears for n in g.notes if n.startswith("bias")][:1],
+                "weight_rounding": rounding,
+                "int4_int8_layers": int8_layers,
+                "notes": [n for g in report.gears for n in g.notes if n.startswith("bias")][:1]
+                + [n for g in report.gears for n in g.notes if n.startswith("int4 weight")][:1],
                 "file_bytes": out.stat().st_size,
                 "int8_ms": int8_latency_ms(rt, x_ev) if "int8" in gears_ else None,
             }
     return result
+
+
+ROUNDING_TOKENS = {"wmse": "mse", "gptq": "gptq"}
+
+
+def rounding_suffix(method: str) -> tuple[str, str, str, bool]:
+    """A method's int4 tokens anywhere after the calibration method
+    (``input_percentile+gptq+dw8+heads``): ``+wmse``/``+gptq`` (``gs.convert``'s
+    ``weight_rounding``, ``"nearest"`` without one) and ``+dw8`` (``int4_int8_layers=
+    "depthwise"``, else ``"first"``) and ``+i4`` (a file of fp32 and int4 only, whose
+    ``+islands`` are then chosen by the int4 gear's error); the method without them and
+    the three choices."""
+    first, *tokens = method.split("+")
+    chosen = [ROUNDING_TOKENS[t] for t in tokens if t in ROUNDING_TOKENS]
+    rest = [t for t in tokens if t not in ROUNDING_TOKENS and t not in ("dw8", "i4")]
+    int8_layers = "depthwise" if "dw8" in tokens else "first"
+    only4 = "i4" in tokens
+    return "+".join([first, *rest]), chosen[-1] if chosen else "nearest", int8_layers, only4
 
 
 def bias_suffix(method: str) -> tuple[str, bool | str, tuple[str, ...]]:

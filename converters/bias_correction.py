@@ -144,7 +144,9 @@ def _gear_weights(plan: QuantPlan, w: str, op: str, q4: bool) -> np.ndarray:
     """The gear's weight values in float64: int8 (or its int4 ``q4m`` view) times scale."""
     q, qp = plan.weights[w]
     axis = WEIGHT_AXIS[op]
-    if q4:
+    if q4 and w in plan.q4_weights:  # the int4 gear's own rounding (weight_rounding)
+        q = plan.q4_weights[w]
+    elif q4:
         q = q4m_values(q, axis, Q4M_BLOCK)
     shape = [1] * q.ndim
     shape[axis % q.ndim] = -1
@@ -161,7 +163,7 @@ def _layers(
         for t in set(n.inputs):
             if t is not None:
                 readers[t] = readers.get(t, 0) + 1
-    keep8 = int4_int8_layers(graph) if q4 else set()
+    keep8 = int4_int8_layers(graph) | plan.q4_int8 if q4 else set()
     layers, skipped = [], {}
     for n in graph.nodes:
         if n.op not in WEIGHT_OPS:

@@ -260,15 +260,53 @@ def _say(progress: bool, msg: str) -> None:
         print(f"gearshift: {msg}", file=sys.stderr, flush=True)
 
 
-def _gear_notes(graph: Graph, gear: str) -> list[str]:
+def _gear_notes(graph: Graph, gear: str, qplan: QuantPlan | None = None) -> list[str]:
     from .write_gear import int4_int8_layers
 
     if GEARS[gear] != "q4":
         return []
     kept = sorted(int4_int8_layers(graph))
-    if not kept:
-        return []
-    return [f"kept at int8 (first layers, which amplify weight error most): {', '.join(kept)}"]
+    notes = []
+    if kept:
+        notes.append(
+            f"kept at int8 (first layers, which amplify weight error most): {', '.join(kept)}"
+        )
+    more = sorted(qplan.q4_int8 - set(kept)) if qplan is not None else []
+    if more:
+        shown = ", ".join(more[:5]) + (f", ... ({len(more) - 5} more)" if len(more) > 5 else "")
+        notes.append(f"kept at int8 (int4_int8_layers): {len(more)} weights: {shown}")
+    return notes
+
+
+INT4_INT8_CHOICES = ("first", "depthwise")
+
+
+def _int4_int8(graph: Graph, choice: Sequence[str] | str) -> set[str]:
+    """``convert(int4_int8_layers=...)`` as the weight tensors the int4 gear keeps at int8
+    besides the first layers'."""
+    from .quantize import WEIGHT_OPS
+
+    if isinstance(choice, str):
+        if choice not in INT4_INT8_CHOICES:
+            raise ValueError(
+                "int4_int8_layers must be 'first', 'depthwise' or a list of layer names, got "
+                f"{choice!r}"
+            )
+        if choice == "first":
+            return set()
+        return {
+            n.inputs[1]
+            for n in graph.nodes
+            if n.op == "DEPTHWISE_CONV_2D" and n.inputs[1] is not None
+        }
+    by_name = {n.name: n for n in graph.nodes if n.op in WEIGHT_OPS and n.inputs[1] is not None}
+    unknown = [x for x in choice if x not in by_name]
+    if unknown:
+        raise ValueError(
+            f"int4_int8_layers: no convolution or dense layer named {unknown[:5]} in the "
+            "converted graph (`gearshift inspect` lists the names)"
+        )
+    return {by_name[x].inputs[1] for x in choice}  # type: ignore[misc]
 
 
 def _float_islands(
@@ -298,9 +336,12 @@ def _float_islands(
             )
         from .islands import choose_float_layers
 
+        # the int8 gear's error decides; the int4 gear's where it is the only integer gear
+        gear = "int8" if any(GEARS[g] == "q8" for g in integer) else integer[0]
         choice = choose_float_layers(
-            graph, qplan, xs, ref, budget, say=lambda m: _say(progress, m), metric=metric
-        )
+            graph, qplan, xs, ref, budget, say=lambda m: _say(progress, m), metric=metric,
+            gear=gear,
+        )  # fmt: skip
         return choice.layers, choice.note()
     layers = list(float_layers)
     known = {n.name for n in graph.nodes}
@@ -443,6 +484,8 @@ def convert(
     float_metric: Callable[[list[np.ndarray], list[np.ndarray]], float] | None = None,
     bias_correction: bool | str = False,
     binary_params: bool = True,
+    weight_rounding: str = "nearest",
+    int4_int8_layers: Sequence[str] | str = "first",
 ) -> ConvertReport:
     """Converts a Keras model (object or ``.keras``/``.h5`` path) or a ``.tflite`` file into a
     ``.gear`` file.
@@ -498,6 +541,21 @@ def convert(
             inputs), ``False`` (the default). Corrects the int8 gear (the int4
             gear shares its biases), or int4 when it is the only integer gear.
             Calibrated conversions only: an int8 ``.tflite`` keeps its own biases.
+        weight_rounding: how the int4 gear's 4-bit weights are chosen
+            (``converters/weight_rounding.py``, docs/QUANTIZATION.md "int4 weight
+            rounding"): ``"nearest"`` (the default: the ``q4m`` view of the int8
+            weights, no bytes of its own), ``"mse"`` (per block the multiplier of least
+            error, weighted by each input's second moment on the calibration data) or
+            ``"gptq"`` (that multiplier, then GPTQ's error compensation across each
+            layer's inputs). The latter two store the int4 weights as a base of their
+            own (one byte a weight); the int8 gear is unchanged. Calibrated
+            conversions only.
+        int4_int8_layers: the layers the int4 gear keeps at int8: ``"first"`` (the
+            default: those reading a graph input), ``"depthwise"`` (those and every
+            depthwise layer, whose weights the runtime packs as int8 in either gear: no
+            memory cost, and none in a file with an int8 gear), or a list of layer names
+            (added to the first layers). Measured in docs/QUANTIZATION.md "int4 weight
+            rounding".
         binary_params: store per-channel quantization parameters (scales, zero
             points, activation ranges) as binary in a PARAMS section (format
             1.6, the default: a small int8 file shrinks by about 40%);
@@ -538,6 +596,15 @@ def convert(
             f"{', '.join(CALIBRATORS)}"
         )
     bias_mode = _bias_mode(bias_correction)
+    from .weight_rounding import ROUNDINGS
+
+    if weight_rounding not in ROUNDINGS:
+        raise ValueError(
+            f"weight_rounding must be one of {', '.join(map(repr, ROUNDINGS))}, "
+            f"got {weight_rounding!r}"
+        )
+    if isinstance(int4_int8_layers, str) and int4_int8_layers not in INT4_INT8_CHOICES:
+        _int4_int8(Graph(), int4_int8_layers)  # raises, naming the choices
     out = os.fspath(path)
     if not out:
         raise ValueError("output path is empty")
@@ -624,6 +691,23 @@ def convert(
         calibrated = True
 
     ref = src.outputs(xs)
+    if qplan is not None and any(GEARS[g] == "q4" for g in integer):
+        qplan.q4_int8 = _int4_int8(qgraph, int4_int8_layers)
+    rounding_note = ""
+    if weight_rounding != "nearest" and any(GEARS[g] == "q4" for g in integer):
+        if calibrated:  # before the islands and bias correction, which measure int4 with them
+            from .weight_rounding import round_int4_weights
+
+            qplan, rounded = round_int4_weights(
+                qgraph, qplan, xs, weight_rounding, (), progress,
+                say=lambda m: _say(progress, m),
+            )  # fmt: skip
+            rounding_note = rounded.note()
+        else:
+            rounding_note = (
+                f"int4 weight rounding ({weight_rounding}): not applied (the model's own "
+                "int8 parameters, not a calibration)"
+            )
     islands, island_note = _float_islands(
         float_layers, float_budget, qgraph, integer, qplan, xs, ref, progress, float_metric
     )
@@ -676,10 +760,11 @@ def convert(
                 error_backend=backend,
                 mean_abs_error=mean_abs,
                 accuracy=acc,
-                notes=_gear_notes(graph, g)
+                notes=_gear_notes(graph, g, qplan)
                 + ([refine_note] if refine_note and g == "fp32" else [])
                 + ([island_note] if island_note and GEARS[g] in ("q8", "q4") else [])
-                + ([bias_note] if bias_note and GEARS[g] in ("q8", "q4") else []),
+                + ([bias_note] if bias_note and GEARS[g] in ("q8", "q4") else [])
+                + ([rounding_note] if rounding_note and GEARS[g] == "q4" else []),
             )
         )
     # Each gear's measured quality into the file's metadata, for the runtime

@@ -171,13 +171,15 @@ def choose_float_layers(
     budget: float = DEFAULT_BUDGET,
     say: Callable[[str], None] = lambda _m: None,
     metric: Metric | None = None,
+    gear: str = "int8",
 ) -> IslandChoice:
     """The layers to compute in float (see the module docstring). Needs the C++ runtime.
 
     ``metric(ref, got)``: the error to reduce (lower is better), from the source's and the
     gear's outputs on the calibration inputs, in graph output order; default
     :func:`output_error`. A task's own measure (a detector's box IoU) ranks the layers by
-    what matters for it."""
+    what matters for it. ``gear``: the integer gear measured (``int4`` in a file whose only
+    integer gear it is: its weights, ``qplan.q4_weights`` included, decide)."""
     error = metric or output_error
     from ..runtime import Runtime
     from .write_gear import write_gear
@@ -193,8 +195,8 @@ def choose_float_layers(
 
     def measure(layers: Sequence[str]) -> float:
         layers = close_islands(graph, layers)
-        write_gear(graph, path, ("int8",), storage="exact", qplan=qplan, float_nodes=layers)
-        rt = Runtime(path, gear="int8")
+        write_gear(graph, path, (gear,), storage="exact", qplan=qplan, float_nodes=layers)
+        rt = Runtime(path, gear=gear)
         parts = []
         for i in range(0, n, BATCH):
             y = rt.run(xs[0][i : i + BATCH] if len(xs) == 1 else [x[i : i + BATCH] for x in xs])

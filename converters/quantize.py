@@ -93,6 +93,11 @@ class QuantPlan:
     biases: dict[str, tuple[np.ndarray, QParams]] = field(default_factory=dict)
     # every other constant operand: int8 values and per-tensor params
     others: dict[str, tuple[np.ndarray, QParams]] = field(default_factory=dict)
+    # the int4 gear's own weights where they are not the q4m view of ``weights``
+    # (``weight_rounding``): int8 values on the q4m grid, with ``weights``' params
+    q4_weights: dict[str, np.ndarray] = field(default_factory=dict)
+    # weights the int4 gear keeps at int8 besides the first layers' (``int4_int8_layers``)
+    q4_int8: set[str] = field(default_factory=set)
 
 
 class _Groups:

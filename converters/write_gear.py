@@ -242,6 +242,7 @@ def _int8_base(
     op: str = "",
     residual: bool = False,
     lift: bool = False,
+    values: np.ndarray | None = None,
 ) -> StorageEntry:
     """The i8 entry of a conv/dense weight: the int8 gear's, and the compact base.
 
@@ -255,9 +256,14 @@ def _int8_base(
     value it does not store, so under a residual it is used only when those
     residuals are all 0 (pruned weights are exact zeros): the float gears'
     values stay bit for bit what a dense base gives, else the base stays dense.
+
+    ``values``: other int8 values at the same scales (an int4 gear's own, on the q4m
+    grid: ``QuantPlan.q4_weights``).
     """
     if qplan is not None and name in qplan.weights:
         q, qp = qplan.weights[name]
+        if values is not None:  # the int4 gear's own values, at the int8 gear's scales
+            q = values
     else:
         q, qp = quantize_weights_q8(f32, axis)
     q = np.ascontiguousarray(q, "i1")
@@ -343,9 +349,11 @@ def _plan_storage(
     exact mode, when fp32 is the only gear, or for tensors under COMPACT_MIN_ELEMENTS weights;
     fp16 reads the same entry (the runtime rounds to half), except in an exact file without
     fp32, where it gets its own f16 payload. The int4 gear reads the ``q4m`` view of the int8
-    values: no payload. An int8 weight base with zeros is stored sparse where that is smaller
-    (:func:`_int8_base`). A ``<gear>-sparse`` gear reads exactly what its dense counterpart
-    reads; only its ``sparse`` flag differs (FORMAT.md "Gears").
+    values: no payload; where ``qplan.q4_weights`` holds its own values (``weight_rounding``)
+    it reads the view of a base of its own (one byte a weight). An int8 weight base with zeros
+    is stored sparse where that is smaller (:func:`_int8_base`). A ``<gear>-sparse`` gear
+    reads exactly what its dense counterpart reads; only its ``sparse`` flag differs
+    (FORMAT.md "Gears").
     """
     tokens = [GEARS[g] for g in gears]
     integer = any(t in ("q8", "q4") for t in tokens)
@@ -357,7 +365,7 @@ def _plan_storage(
     # rounding up near-midpoints helps the float gears but would move int8 values
     lift = residual and not integer
     roles = _weight_roles(graph)
-    keep_int8 = int4_int8_layers(graph)
+    keep_int8 = int4_int8_layers(graph) | (qplan.q4_int8 if qplan is not None else set())
     p = _Planner()
     per_gear: dict[str, dict[str, StorageEntry]] = {g: {} for g in gears}
     for name in names:
@@ -395,9 +403,14 @@ def _plan_storage(
                 continue
             assert qplan is not None
             if is_weight:
-                b = base = base or _int8_base(
-                    p, name, f32, _WEIGHT_AXIS[op], qplan, op, residual and q8r4, lift
-                )
+                own4 = qplan.q4_weights.get(name) if tok == "q4" else None
+                if own4 is not None and name not in keep_int8:
+                    # the int4 gear's own rounding (weight_rounding): a base of its own
+                    b = _int8_base(p, name, f32, _WEIGHT_AXIS[op], qplan, op, values=own4)
+                else:
+                    b = base = base or _int8_base(
+                        p, name, f32, _WEIGHT_AXIS[op], qplan, op, residual and q8r4, lift
+                    )
                 if tok == "q8" or name in keep_int8:
                     per_gear[g][name] = b
                 else:

@@ -98,6 +98,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
         float_budget=args.float_budget,
         bias_correction=args.bias_correction_mode if args.bias_correction else False,
         binary_params=not args.json_params,
+        weight_rounding=args.weight_rounding,
+        int4_int8_layers=(
+            args.int4_int8_layers
+            if args.int4_int8_layers in ("first", "depthwise")
+            else _split_list(args.int4_int8_layers)
+        ),
     )
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -539,6 +545,22 @@ def build_parser() -> argparse.ArgumentParser:
         default="sequential",
         help="--bias-correction: measure with the gear's own upstream outputs (sequential, "
         "the default) or the weight error alone on float inputs (weights)",
+    )
+    c.add_argument(
+        "--weight-rounding",
+        choices=["nearest", "mse", "gptq"],
+        default="nearest",
+        help="how the int4 gear's weights are rounded: nearest (the q4m view of the int8 "
+        "weights, no extra bytes), mse (per-block multiplier search weighted by the inputs' "
+        "second moments) or gptq (error compensation across each layer's inputs); mse and "
+        "gptq store the int4 weights on their own (one byte a weight)",
+    )
+    c.add_argument(
+        "--int4-int8-layers",
+        default="first",
+        metavar="first|depthwise|NAME,...",
+        help="layers the int4 gear keeps at int8: first (those reading a graph input), "
+        "depthwise (and every depthwise layer: no memory cost) or names added to the first",
     )
     c.add_argument(
         "--json-params",

@@ -108,6 +108,8 @@ def convert(
     float_metric: Any = None,
     bias_correction: bool | str = False,
     binary_params: bool = True,
+    weight_rounding: str = "nearest",
+    int4_int8_layers: Sequence[str] | str = "first",
 ) -> ConvertReport:
     """Converts a Keras model (object or file) into a ``.gear`` file.
 
@@ -132,4 +134,6 @@ def convert(
         float_metric=float_metric,
         bias_correction=bias_correction,
         binary_params=binary_params,
+        weight_rounding=weight_rounding,
+        int4_int8_layers=int4_int8_layers,
     )
