@@ -40,9 +40,9 @@ sensitivity (``gs.convert(float_layers="auto")``): the JSON records the layers,
 the file size and the int8 gear's batch-1 latency (median, one thread);
 ``+heads`` with the last weighted layers in float (``float_layers="heads"``).
 A last suffix ``+bc`` adds bias correction (``gs.convert(bias_correction=True)``,
-sequential, measured for the int8 gear, which the int4 gear shares), ``+bcw`` its
-weight-only form (``bias_correction="weights"``), ``+bc4`` the sequential form for
-the int4 gear (the file then holds fp32 and int4 only), ``+bcw4`` its weight-only form:
+sequential, measured for the int8 gear and again for the int4 gear, each keeping its
+own biases), ``+bcw`` its weight-only form (``bias_correction="weights"``), ``+bc4``
+the sequential form with fp32 and int4 only in the file, ``+bcw4`` its weight-only form:
 ``input_percentile+heads+bc``. A token ``+wmse`` or ``+gptq`` anywhere after the
 calibration method chooses the int4 gear's weight rounding
 (``gs.convert(weight_rounding="mse"|"gptq")``), ``+dw8`` keeps its depthwise layers at
@@ -366,10 +366,10 @@ def rounding_suffix(method: str) -> tuple[str, str, str, bool]:
 
 
 def bias_suffix(method: str) -> tuple[str, bool | str, tuple[str, ...]]:
-    """A method's bias-correction suffix: ``+bc`` (sequential, for the int8 gear),
-    ``+bcw`` (weight error alone), ``+bc4``/``+bcw4`` (the same for an int4 gear: the
-    file has no int8 gear, whose biases the int4 gear would share); the method without
-    it, ``gs.convert``'s ``bias_correction`` and the gears to write."""
+    """A method's bias-correction suffix: ``+bc`` (sequential, each integer gear
+    measured on its own), ``+bcw`` (weight error alone), ``+bc4``/``+bcw4`` (the same in
+    a file of fp32 and int4 only); the method without it, ``gs.convert``'s
+    ``bias_correction`` and the gears to write."""
     for suffix, bias, gears in (
         ("+bc4", "sequential", ("fp32", "int4")),
         ("+bcw4", "weights", ("fp32", "int4")),

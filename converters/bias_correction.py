@@ -307,7 +307,10 @@ def correct_biases(
     xs = [np.asarray(x[:n], np.float32) for x in xs]
     layers, skipped = _layers(graph, plan, GEARS[gear] == "q4", skip)
     result = BiasCorrection(mode, gear, n, skipped=skipped)
-    out = dataclasses.replace(plan, biases=dict(plan.biases))
+    q4 = GEARS[gear] == "q4"
+    # the int4 gear's corrections go to its own biases (QuantPlan.q4_biases), so a file
+    # with both integer gears keeps the int8 gear's
+    out = dataclasses.replace(plan, biases=dict(plan.biases), q4_biases=dict(plan.q4_biases))
     if not layers:
         return out, result
     waves = _waves(graph, layers) if mode == "sequential" else [layers]
@@ -338,18 +341,22 @@ def correct_biases(
                         lay.accumulate(x_f, x_q)
                     bar.update()
             for lay in wave:
-                _apply(lay, graph, out, result)
+                _apply(lay, graph, out, result, q4)
     return out, result
 
 
-def _apply(lay: _Layer, graph: Graph, plan: QuantPlan, result: BiasCorrection) -> None:
-    """Subtracts ``lay``'s measured shift from its bias in ``plan`` (re-quantized)."""
+def _apply(
+    lay: _Layer, graph: Graph, plan: QuantPlan, result: BiasCorrection, q4: bool = False
+) -> None:
+    """Subtracts ``lay``'s measured shift from its bias in ``plan`` (re-quantized): the
+    int4 gear's own bias (``q4``) or the shared one."""
     n = lay.node
     x, w, b = n.inputs[0], n.inputs[1], n.inputs[2]
     assert x is not None and w is not None and b is not None
     shift = lay.shift()
     corrected = (lay.bias - shift).astype(np.float32)
-    plan.biases[b] = quantize_bias_q32(corrected, plan.activations[x], plan.weights[w][1])
+    target = plan.q4_biases if q4 else plan.biases
+    target[b] = quantize_bias_q32(corrected, plan.activations[x], plan.weights[w][1])
     result.corrected.append(n.name)
     step = float(plan.activations[n.outputs[0]].scale)
     result.steps[n.name] = float(np.mean(np.abs(shift))) / step

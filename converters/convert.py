@@ -454,18 +454,23 @@ def _correct_biases(
     gears: tuple[str, ...],
     progress: bool,
     islands: Sequence[str] = (),
-) -> tuple[QuantPlan, str]:
-    """``plan`` with the integer gear's biases corrected (the int8 one when the file has
-    one: the int4 gear shares its biases) around the float ``islands``, and the report
-    note."""
+) -> tuple[QuantPlan, dict[str, str]]:
+    """``plan`` with each integer gear's biases corrected on that gear (the int8 gear's in
+    ``biases``, the int4 gear's in ``q4_biases``: a file with both stores each gear's own)
+    around the float ``islands``, and the report note per gear token (``q8``, ``q4``)."""
     from .bias_correction import correct_biases
 
-    integer = [g for g in gears if GEARS[g] in ("q8", "q4")]
-    gear = next((g for g in integer if GEARS[g] == "q8"), integer[0])
-    plan, result = correct_biases(
-        graph, plan, xs, mode, gear, islands, progress=progress, say=lambda m: _say(progress, m)
-    )
-    return plan, result.note()
+    notes = {}
+    for token in ("q8", "q4"):  # int8 first: the int4 gear falls back to its biases
+        gear = next((g for g in gears if GEARS[g] == token), None)
+        if gear is None:
+            continue
+        plan, result = correct_biases(
+            graph, plan, xs, mode, gear, islands, progress=progress,
+            say=lambda m: _say(progress, m),
+        )  # fmt: skip
+        notes[token] = result.note()
+    return plan, notes
 
 
 def convert(
@@ -645,6 +650,7 @@ def convert(
         input_names=graph.inputs,
     )
     qplan, calibration_note, bias_note = None, "", ""
+    bias_notes: dict[str, str] = {}  # per integer gear token, where biases were corrected
     calibrated = False  # the integer parameters are this conversion's own
     equalized: set[str] = set()  # weights the integer gears hold equalized
     qgraph = graph  # the graph the integer gears are quantized from
@@ -712,7 +718,7 @@ def convert(
         float_layers, float_budget, qgraph, integer, qplan, xs, ref, progress, float_metric
     )
     if bias_mode and calibrated:  # after the islands: corrected with them in place
-        qplan, bias_note = _correct_biases(
+        qplan, bias_notes = _correct_biases(
             qgraph, qplan, xs, bias_mode, gears, progress, islands if integer else []
         )
     # An equalized copy's islands compute with its (equalized) float weights.
@@ -763,7 +769,11 @@ def convert(
                 notes=_gear_notes(graph, g, qplan)
                 + ([refine_note] if refine_note and g == "fp32" else [])
                 + ([island_note] if island_note and GEARS[g] in ("q8", "q4") else [])
-                + ([bias_note] if bias_note and GEARS[g] in ("q8", "q4") else [])
+                + [
+                    note
+                    for note in (bias_notes.get(GEARS[g]) or bias_note,)
+                    if note and GEARS[g] in ("q8", "q4")
+                ]
                 + ([rounding_note] if rounding_note and GEARS[g] == "q4" else []),
             )
         )

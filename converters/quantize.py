@@ -98,6 +98,10 @@ class QuantPlan:
     q4_weights: dict[str, np.ndarray] = field(default_factory=dict)
     # weights the int4 gear keeps at int8 besides the first layers' (``int4_int8_layers``)
     q4_int8: set[str] = field(default_factory=set)
+    # the int4 gear's own biases where they are not ``biases`` (bias correction measured
+    # on the int4 gear): int32 values with ``biases``' params; the writer stores them as
+    # the int4 gear's own entries (identical ones are shared)
+    q4_biases: dict[str, tuple[np.ndarray, QParams]] = field(default_factory=dict)
 
 
 class _Groups:

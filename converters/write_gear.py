@@ -421,7 +421,8 @@ def _plan_storage(
                         name,
                     )
             elif name in qplan.biases:
-                q, qp = qplan.biases[name]
+                own_b = qplan.q4_biases.get(name) if tok == "q4" else None
+                q, qp = own_b if own_b is not None else qplan.biases[name]
                 per_gear[g][name] = p.add(
                     StorageEntry(
                         "i32",

@@ -75,6 +75,7 @@ def case(tmp_path_factory):
         ("weights", "weights", GEARS),
         ("int4", "sequential", ("fp32", "int4")),
         ("int4_off", False, ("fp32", "int4")),
+        ("int8_only", "sequential", ("fp32", "int8")),
     ):
         files[name] = folder / f"{name}.gear"
         reports[name] = gs.convert(
@@ -104,6 +105,25 @@ def test_reduces_int4_error_when_corrected_for_int4(case):
     assert after < 0.5 * before, (before, after)
 
 
+def test_a_file_with_both_integer_gears_corrects_each_on_its_own(case):
+    # int8 and int4 each get biases measured on their own gear: the int4 gear's are its
+    # own storage entries, and the int8 gear is the one a file without int4 has
+    _, _, test, ref, files, reports = case
+    both = gf.read_gear(files["sequential"])
+    c8, c4 = both.constants("int8"), both.constants("int4")
+    own = [k for k in c8 if c8[k].dtype == np.int32 and not np.array_equal(c8[k], c4[k])]
+    assert own, "the int4 gear should have biases of its own"
+    only8 = gf.read_gear(files["int8_only"]).constants("int8")
+    assert all(np.array_equal(c8[k], only8[k]) for k in c8 if c8[k].dtype == np.int32)
+    before = _mean_abs(files["off"], "int4", test, ref)
+    after = _mean_abs(files["sequential"], "int4", test, ref)
+    assert after < 0.5 * before, (before, after)
+    notes = {g.name: [n for n in g.notes if n.startswith("bias correction")] for g in
+             reports["sequential"].gears}  # fmt: skip
+    assert notes["int8"][0].startswith("bias correction (sequential, for the int8 gear")
+    assert notes["int4"][0].startswith("bias correction (sequential, for the int4 gear")
+
+
 def test_only_the_int32_biases_change(case):
     _, _, test, _, files, _ = case
     off, on = gf.read_gear(files["off"]), gf.read_gear(files["sequential"])
@@ -117,10 +137,12 @@ def test_only_the_int32_biases_change(case):
     np.testing.assert_array_equal(gs.Runtime(files["sequential"], gear="fp32").run(test), y_off)
 
 
-@pytest.mark.parametrize("gear", ["int8", "int4"])
-def test_runtime_matches_oracle_on_corrected_gear(case, gear):
+@pytest.mark.parametrize(
+    "gear,name", [("int8", "sequential"), ("int4", "int4"), ("int4", "sequential")]
+)
+def test_runtime_matches_oracle_on_corrected_gear(case, gear, name):
     _, _, test, _, files, _ = case
-    path = files["sequential"] if gear == "int8" else files["int4"]
+    path = files[name]
     f = gf.read_gear(path)
     want = run_gear_int8(f, gear, test)
     acts = f.activations(gear)
