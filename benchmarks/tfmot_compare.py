@@ -219,7 +219,9 @@ def compare(
         stripped = tfmot.sparsity.keras.strip_pruning(net)
         timing[f"{label}_s"] = time.perf_counter() - t
         sp = _sparsity(stripped, where)
-        pruned = [type(twin.layers[i]).__name__ for i in where]
+        pruned = [
+            f"{type(twin.layers[i]).__name__} {_sparsity(stripped, [i]):.3f}" for i in where
+        ]  # each pruned layer and its sparsity
         common = {"pruned_layers": pruned, "sparsity": sp, "start_same_argmax": same}
         for fmt, blob in (
             ("tflite fp32", _tflite(stripped, None, int8=False)),
