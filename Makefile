@@ -12,7 +12,7 @@ JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all demo test test-cpp test-tsan test-asan fuzz test-python test-arm test-arm-python install dev deps sysdeps lint fmt bench icount clean
+.PHONY: all demo test test-cpp test-tsan test-asan fuzz test-python test-arm test-arm-python install dev deps sysdeps lint fmt bench tfmot-env icount clean
 
 all: test
 
@@ -117,6 +117,12 @@ bench: install
 	$(PY) benchmarks/bench_vs_litert.py
 	$(PY) benchmarks/bench_gears.py
 	$(PY) benchmarks/bench_compare.py --json out/bench-compare.json --html out/bench-compare.html
+
+# TensorFlow Model Optimization Toolkit (Keras 2) for bench_train.py's comparison, in
+# build-tfmot/site-packages (--no-deps: the venv's TensorFlow and absl-py stay as they
+# are). Optional: make test never needs it.
+tfmot-env: deps
+	VENV=$(VENV) bash scripts/tfmot_env.sh
 
 # Instructions per inference on emulated ARM (Cortex-A72 = Raspberry Pi 4,
 # Cortex-A76 = Pi 5): gearshift fp32 and int8 against LiteRT fp32 and int8 on

@@ -20,9 +20,14 @@ dense fp32 model of the same run. Rows:
 - the 50%-channel model as a student: distilled from the dense model against
   the same loop on the labels alone (``alpha=0``), as many epochs.
 
-TensorFlow Model Optimization Toolkit's ``prune_low_magnitude`` /
-``quantize_model`` run beside when ``tensorflow_model_optimization`` and
-``tf_keras`` are importable; otherwise the JSON says they were skipped.
+TensorFlow Model Optimization Toolkit beside (``tfmot_compare.py``): from the
+same dense weights, with gs.train's schedule, optimizer and epochs,
+``prune_low_magnitude`` to 80% and to 2:4 (beside gs.train's 2:4 row, made
+only then) and ``quantize_model`` (QAT, int8), each as TFLite run by LiteRT and
+as a ``.gear``; when ``tensorflow_model_optimization`` and ``tf_keras`` are
+importable (``make tfmot-env`` puts them in build-tfmot/site-packages, which is
+found by default; ``--tfmot-path DIR`` elsewhere; ``--no-tfmot`` to skip),
+otherwise the JSON says it was skipped and how to enable it.
 
     python benchmarks/bench_train.py --json benchmarks/results/2026-12-06-train.json
     python benchmarks/bench_train.py --model mobilenet --json .../2026-12-06-train-mobilenet.json
@@ -56,9 +61,10 @@ def mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
 
 
-def _compiled(model, decay_steps: int):
-    """Adam at 2e-3 (cosine-decayed to 0 over ``decay_steps`` when given), sparse CE."""
-    import keras
+def _compiled(model, decay_steps: int, k=None):
+    """Adam at 2e-3 (cosine-decayed to 0 over ``decay_steps`` when given), sparse CE.
+    ``k``: the Keras module (``tf_keras`` for the TFMOT twin; Keras 3 when None)."""
+    keras = k or __import__("keras")
 
     lr = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps) if decay_steps else 2e-3
     model.compile(
@@ -69,12 +75,13 @@ def _compiled(model, decay_steps: int):
     return model
 
 
-def cnn(width: float = 1.0, seed: int = 0, decay_steps: int = 0):
+def cnn(width: float = 1.0, seed: int = 0, decay_steps: int = 0, k=None):
     """The MNIST CNN of bench_gears.py, its widths scaled by ``width``; Adam at 2e-3,
     cosine-decayed to 0 over ``decay_steps`` when given (the dense model: a teacher
-    has to be better than what its students reach alone)."""
-    import keras
-    from keras import layers
+    has to be better than what its students reach alone). ``k``: the Keras module
+    to build it with (``tf_keras`` for TFMOT; Keras 3 when None)."""
+    keras = k or __import__("keras")
+    layers = keras.layers
 
     keras.utils.set_random_seed(seed)
     c = [max(1, round(n * width)) for n in (32, 32, 64, 64, 128)]
@@ -93,19 +100,19 @@ def cnn(width: float = 1.0, seed: int = 0, decay_steps: int = 0):
     x = layers.Dropout(0.3)(x)
     out = layers.Dense(10, activation="softmax", name="probs")(x)
     model = keras.Model(inp, out, name=f"mnist_cnn_w{width:g}")
-    return _compiled(model, decay_steps)
+    return _compiled(model, decay_steps, k)
 
 
-def mobilenet(width: float = 1.0, seed: int = 0, decay_steps: int = 0):
+def mobilenet(width: float = 1.0, seed: int = 0, decay_steps: int = 0, k=None):
     """A MobileNetV2-style model for 28x28 digits: a stride-2 stem, inverted residual
     blocks (1x1 expansion, 3x3 depthwise, linear 1x1 projection, batch norm, ReLU6,
     residual adds where shapes allow), global average pooling; widths scaled by
     ``width`` (0.5: about a quarter of the parameters). Batch-norm momentum 0.9:
     with 0.99 the moving variances of a few hundred steps still hold ~10% of
     their initial 1.0 against true values near 1e-3, and inference is at
-    chance while training accuracy is high. Compiled as :func:`cnn`."""
-    import keras
-    from keras import layers
+    chance while training accuracy is high. Compiled as :func:`cnn`; ``k`` as there."""
+    keras = k or __import__("keras")
+    layers = keras.layers
 
     keras.utils.set_random_seed(seed)
 
@@ -140,7 +147,7 @@ def mobilenet(width: float = 1.0, seed: int = 0, decay_steps: int = 0):
     x = layers.Dropout(0.2)(x)
     out = layers.Dense(10, activation="softmax", name="probs")(x)
     model = keras.Model(inp, out, name=f"mnist_mobilenet_w{width:g}")
-    return _compiled(model, decay_steps)
+    return _compiled(model, decay_steps, k)
 
 
 MODELS = {"cnn": cnn, "mobilenet": mobilenet}
@@ -174,13 +181,20 @@ def params(model) -> int:
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
-def tfmot_rows() -> dict[str, Any]:
-    try:
-        import tensorflow_model_optimization  # noqa: F401
-        import tf_keras  # noqa: F401
-    except ImportError as e:
-        return {"skipped": f"TensorFlow Model Optimization Toolkit not importable ({e})"}
-    return {"skipped": "tensorflow_model_optimization found, but its comparison is not wired yet"}
+def tfmot_rows(args: argparse.Namespace, run: Any) -> dict[str, Any]:
+    """TFMOT's methods beside gs.train's (``tfmot_compare.py``), or why they were skipped.
+
+    ``run(dense, data, cal, work, row)`` bundles what the comparison needs; the
+    gs.train 2:4 row it stands beside is made here, only when TFMOT is found."""
+    import tfmot_compare
+
+    if args.no_tfmot:
+        return {"skipped": f"--no-tfmot given; to compare, {tfmot_compare.HOW_TO}"}
+    found = tfmot_compare.find(args.tfmot_path)
+    if isinstance(found, str):
+        print(f"TFMOT comparison skipped: {found}", flush=True)
+        return {"skipped": found}
+    return run()
 
 
 def main() -> None:
@@ -194,6 +208,13 @@ def main() -> None:
     ap.add_argument(
         "--model", choices=sorted(MODELS), default="cnn", help="the MNIST CNN or MobileNet-style"
     )
+    ap.add_argument(
+        "--tfmot-path",
+        help="folder holding tensorflow_model_optimization and tf_keras (scripts/tfmot_env.sh; "
+        "default $GEARSHIFT_TFMOT_PATH or build-tfmot/site-packages): TFMOT runs beside "
+        "when importable",
+    )
+    ap.add_argument("--no-tfmot", action="store_true", help="skip the TFMOT comparison")
     args = ap.parse_args()
     build = MODELS[args.model]
 
@@ -311,6 +332,41 @@ def main() -> None:
         accs["taught"].append(sd["accuracy"])
     alone_acc, taught_acc = float(np.mean(accs["alone"])), float(np.mean(accs["taught"]))
 
+    def tfmot_run() -> dict[str, Any]:
+        import tfmot_compare
+
+        t = time.perf_counter()
+        two4 = gs.train.prune(
+            dense,
+            (xtr, ytr),
+            sparsity=0.5,
+            score="taylor",
+            structure="2:4",
+            epochs=args.tune,
+            verbose=0,
+        )
+        timing["prune_2of4_s"] = time.perf_counter() - t
+        g24 = row("2:4 (taylor) + int8", convert(two4, work / "two4.gear", ("int8",), cal), "int8")
+        t = time.perf_counter()
+        res = tfmot_compare.compare(
+            dense,
+            build,
+            (xtr, xte, ytr, yte),
+            cal,
+            args.tune,
+            work,
+            lambda name, path, gear: {"name": name, **measure(path, gear, xte, yte, args.runs)},
+            {"80% unstructured": s8["name"], "2:4": g24["name"], "QAT int8": qa8["name"]},
+            args.tfmot_path,
+        )
+        timing["tfmot_s"] = time.perf_counter() - t
+        return res
+
+    tfmot = tfmot_rows(args, tfmot_run)
+    for r in tfmot.get("rows", []):
+        acc = f"{100 * r['accuracy']:.2f}%" if "accuracy" in r else r.get("error", "")
+        print(f"{r['name']:40s} {r['format']:36s} {acc}  {r.get('file_bytes', 0):8d} B")
+
     base = d32["accuracy"]
     tuned = dl32["accuracy"]
     med = lambda r: r["latency_ms"]["median"]  # noqa: E731
@@ -365,7 +421,7 @@ def main() -> None:
         student_seeds=args.student_seeds,
         checks=checks,
         timing_s=timing,
-        tfmot=tfmot_rows(),
+        tfmot=tfmot,
     )
 
 
