@@ -39,6 +39,28 @@ inline void StorePartial(float* p, __m256 v, size_t n) {
   _mm256_maskstore_ps(p, mask, v);
 }
 
+// Clamps rows [0, mr) of a tile's accumulators (two ymm a row) to [lo, hi]
+// and stores their first nc columns.
+inline void StoreRows(const __m256 (*rows)[2], size_t mr, size_t nc, float* c, size_t c_stride,
+                      float lo, float hi) {
+  const __m256 vlo = _mm256_set1_ps(lo);
+  const __m256 vhi = _mm256_set1_ps(hi);
+  const size_t na = nc < 8 ? nc : 8;
+  const size_t nb = nc > 8 ? nc - 8 : 0;
+  for (size_t r = 0; r < mr; ++r) {
+    float* cr = c + r * c_stride;
+    const __m256 va = ClampPs(rows[r][0], vlo, vhi);
+    const __m256 vb = ClampPs(rows[r][1], vlo, vhi);
+    if (nc == 16) {
+      _mm256_storeu_ps(cr, va);
+      _mm256_storeu_ps(cr + 8, vb);
+    } else {
+      StorePartial(cr, va, na);
+      StorePartial(cr + 8, vb, nb);
+    }
+  }
+}
+
 // Rows past mr are computed from the row pointers the caller repeats (all
 // MR rows are filled), never stored.
 template <typename W, typename Load8>
@@ -85,24 +107,9 @@ inline void Gemm6Rows(size_t mr, size_t nc, size_t kc, size_t ks, const float* c
     }
   }
 
-  const __m256 vlo = _mm256_set1_ps(lo);
-  const __m256 vhi = _mm256_set1_ps(hi);
   const __m256 rows[6][2] = {{acc0a, acc0b}, {acc1a, acc1b}, {acc2a, acc2b},
                              {acc3a, acc3b}, {acc4a, acc4b}, {acc5a, acc5b}};
-  const size_t na = nc < 8 ? nc : 8;
-  const size_t nb = nc > 8 ? nc - 8 : 0;
-  for (size_t r = 0; r < mr; ++r) {
-    float* cr = c + r * c_stride;
-    const __m256 va = ClampPs(rows[r][0], vlo, vhi);
-    const __m256 vb = ClampPs(rows[r][1], vlo, vhi);
-    if (nc == 16) {
-      _mm256_storeu_ps(cr, va);
-      _mm256_storeu_ps(cr + 8, vb);
-    } else {
-      StorePartial(cr, va, na);
-      StorePartial(cr + 8, vb, nb);
-    }
-  }
+  StoreRows(rows, mr, nc, c, c_stride, lo, hi);
 }
 
 // Rows [0, kRows) of a 6-row tile, kRows <= 4 (the indirection keeps its 6
@@ -143,22 +150,7 @@ inline void GemmRows(size_t mr, size_t nc, size_t kc, size_t ks, const float* co
     }
   }
 
-  const __m256 vlo = _mm256_set1_ps(lo);
-  const __m256 vhi = _mm256_set1_ps(hi);
-  const size_t na = nc < 8 ? nc : 8;
-  const size_t nb = nc > 8 ? nc - 8 : 0;
-  for (size_t r = 0; r < mr; ++r) {
-    float* cr = c + r * c_stride;
-    const __m256 va = ClampPs(acc[r][0], vlo, vhi);
-    const __m256 vb = ClampPs(acc[r][1], vlo, vhi);
-    if (nc == 16) {
-      _mm256_storeu_ps(cr, va);
-      _mm256_storeu_ps(cr + 8, vb);
-    } else {
-      StorePartial(cr, va, na);
-      StorePartial(cr + 8, vb, nb);
-    }
-  }
+  StoreRows(acc, mr, nc, c, c_stride, lo, hi);
 }
 
 template <typename W, typename Load8>
