@@ -34,7 +34,7 @@ import numpy as np
 
 from .ir import Graph, IoSpec, IRError, Node
 from .quant_ref import QParams
-from .quantize import QuantPlan
+from .quantize import WEIGHT_AXIS, QuantPlan
 from .tflite_file import TensorInfo, TFLiteFile, TFLiteFormatError, read_tflite
 from .tflite_ops import HANDLERS as _HANDLERS
 from .tflite_ops import fold_ints
@@ -313,8 +313,39 @@ class _Importer:
             )
         self.g.prune()
         self.g.validate()
+        self.check_weighted_layers()
         kind, qplan = self.quant_plan()
         return TFLiteImport(self.g, kind, qplan, self.notes)
+
+    def check_weighted_layers(self) -> None:
+        """Refuses a conv/depthwise/dense/transposed-conv node whose constant weights or bias
+        do not match its output's channels (a depthwise filter must also be [1, kh, kw, C]):
+        the file's shapes contradict each other, and the quantizer and the writer rely on them
+        (found by fuzzing: a CONV_2D's op code changed to DEPTHWISE_CONV_2D)."""
+        for n in self.g.nodes:
+            axis = WEIGHT_AXIS.get(n.op)
+            if axis is None or len(n.inputs) < 2 or n.inputs[1] is None:
+                continue
+            w = self.g.tensors[n.inputs[1]]
+            out = self.g.tensors[n.outputs[0]]
+            if not w.is_const or not out.shape:
+                continue
+            channels = out.shape[-1]
+            bad = ""
+            if len(w.shape) <= axis or w.shape[axis] != channels:
+                bad = f"weights {list(w.shape)}"
+            elif n.op == "DEPTHWISE_CONV_2D" and (len(w.shape) != 4 or w.shape[0] != 1):
+                bad = f"weights {list(w.shape)} (a depthwise filter is [1, kh, kw, C])"
+            elif len(n.inputs) > 2 and n.inputs[2] is not None:
+                b = self.g.tensors[n.inputs[2]]
+                if b.is_const and int(np.prod(b.shape)) != channels:
+                    bad = f"bias of {int(np.prod(b.shape))} values"
+            if bad:
+                raise TFLiteImportError(
+                    f"{self.tf.path}: {n.op} {n.name!r}: {bad} for an output of {channels} "
+                    "channels: the file's shapes contradict each other (a damaged or "
+                    "hand-edited file?)"
+                )
 
     def rename_outputs(self) -> None:
         """Graph outputs carry the TFLite output names (aliases may have hidden them)."""

@@ -17,6 +17,8 @@ EXPECTED = {
     "regress_irerror_zero_dim.tflite": "tensors are inconsistent .*bad dimension 0",
     "regress_no_output.tflite": r"DEPTHWISE_CONV_2D\): the operator has no output",
     "regress_slice_empty.tflite": r"STRIDED_SLICE\): cannot compute STRIDED_SLICE",
+    "regress_depthwise_op_code.tflite": r"DEPTHWISE_CONV_2D .*weights \[8, 3, 3, 3\] for an "
+    r"output of 8 channels",
 }
 
 pytestmark = pytest.mark.skipif(
