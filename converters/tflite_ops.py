@@ -210,10 +210,18 @@ def _reshape(imp: _Importer, ins: list[int], outs: list[int], opts: Any, op: Any
     imp.emit("RESHAPE", [x], outs[0], {"shape": list(b[1:])})
 
 
+def _axis(imp: _Importer, a: int, rank: int, what: str) -> int:
+    """Axis ``a`` of a rank-``rank`` tensor in [0, rank), as TFLite reads negative axes;
+    an error naming ``what`` where it has no such axis (a scalar has none)."""
+    if not -rank <= a < rank:
+        raise imp.fail(f"{what} {a} does not exist in a tensor of rank {rank}")
+    return a % rank
+
+
 @_handles("TRANSPOSE")
 def _transpose(imp: _Importer, ins: list[int], outs: list[int], opts: Any, op: Any) -> None:
     rank = imp.rank(ins[0])
-    perm = [p % rank for p in imp.params(ins[1])]
+    perm = [_axis(imp, p, rank, "permutation axis") for p in imp.params(ins[1])]
     if sorted(perm) != list(range(rank)) or perm[0] != 0:
         raise imp.fail(f"permutation {perm} must keep axis 0 (the batch) first")
     if perm == list(range(rank)):
@@ -261,7 +269,7 @@ def _pool(imp: _Importer, ins: list[int], outs: list[int], opts: Any, op: Any) -
 @_handles("MEAN")
 def _mean(imp: _Importer, ins: list[int], outs: list[int], opts: Any, op: Any) -> None:
     rank = imp.rank(ins[0])
-    axes = sorted({a % rank for a in imp.params(ins[1])})
+    axes = sorted({_axis(imp, a, rank, "MEAN axis") for a in imp.params(ins[1])})
     if 0 in axes:
         raise imp.fail("a mean over the batch axis")
     attrs = {"axes": axes, "keep_dims": bool(_opt(opts, "keepDims", False))}
@@ -387,8 +395,8 @@ def _split_pieces(imp: _Importer, x: int, axis: int, sizes: list[int], outs: lis
 @_handles("SPLIT")
 def _split(imp: _Importer, ins: list[int], outs: list[int], opts: Any, op: Any) -> None:
     axis = imp.params(ins[0])[0]
-    dim = imp.info(ins[1]).shape[axis % imp.rank(ins[1])]
-    if dim % len(outs):
+    dim = imp.info(ins[1]).shape[_axis(imp, axis, imp.rank(ins[1]), "SPLIT axis")]
+    if not outs or dim % len(outs):
         raise imp.fail(f"{dim} does not split into {len(outs)} equal parts")
     _split_pieces(imp, ins[1], axis, [dim // len(outs)] * len(outs), outs)
 
