@@ -184,7 +184,21 @@ class _Importer:
         return v
 
     def params(self, i: int) -> list[int]:
-        return _ints(self.raw(i))
+        """An op parameter tensor (shape, axes, paddings, sizes) as ints, each within int32:
+        larger values are no dimension or axis of anything gearshift runs (found by
+        fuzzing: a PAD's paddings past int64 reached numpy as an OverflowError)."""
+        raw = self.raw(i)
+        if np.asarray(raw).dtype.kind not in "iub":
+            raise self.fail(
+                f"parameter {self.info(i).name!r} is {np.asarray(raw).dtype}, not integers"
+            )
+        values = _ints(raw)
+        if any(not -(2**31) <= v < 2**31 for v in values):
+            raise self.fail(
+                f"parameter {self.info(i).name!r} holds a value outside the int32 range: "
+                f"{[v for v in values if not -(2**31) <= v < 2**31][:3]}"
+            )
+        return values
 
     def fconst(self, i: int) -> np.ndarray:
         """A constant as float32 (dequantized when stored as integers or fp16)."""
