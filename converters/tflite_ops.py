@@ -87,8 +87,8 @@ def _conv(imp: _Importer, ins: list[int], outs: list[int], opts: Any, op: Any) -
 def _depthwise(imp: _Importer, ins: list[int], outs: list[int], opts: Any, op: Any) -> None:
     x, w = imp.act(ins[0]), _weight(imp, ins[1])
     c, cm = imp.info(ins[0]).shape[-1], imp.info(ins[1]).shape[-1]
-    if cm % c:
-        raise imp.fail(f"filter depth {cm} is not a multiple of the {c} input channels")
+    if c < 1 or cm < 1 or cm % c:
+        raise imp.fail(f"filter depth {cm} is not a positive multiple of the {c} input channels")
     attrs = {
         "stride": [int(_opt(opts, "strideH", 1)), int(_opt(opts, "strideW", 1))],
         "dilation": [int(_opt(opts, "dilationHFactor", 1)), int(_opt(opts, "dilationWFactor", 1))],
@@ -403,8 +403,8 @@ def _split(imp: _Importer, ins: list[int], outs: list[int], opts: Any, op: Any) 
 
 @_handles("SPLIT_V")
 def _split_v(imp: _Importer, ins: list[int], outs: list[int], opts: Any, op: Any) -> None:
-    axis = imp.params(ins[2])[0]
-    dim = imp.info(ins[0]).shape[axis % imp.rank(ins[0])]
+    axis = _axis(imp, imp.params(ins[2])[0], imp.rank(ins[0]), "SPLIT_V axis")
+    dim = imp.info(ins[0]).shape[axis]
     sizes = imp.params(ins[1])
     if sizes.count(-1) == 1:
         sizes[sizes.index(-1)] = dim - (sum(sizes) + 1)

@@ -21,6 +21,8 @@ EXPECTED = {
     r"output of 8 channels",
     "regress_mean_scalar.tflite": r"MEAN\): MEAN axis 1 does not exist in a tensor of rank 0",
     "regress_pad_float_paddings.tflite": r"PAD\): parameter .* is float32, not integers",
+    "regress_depthwise_zero_channels.tflite": r"DEPTHWISE_CONV_2D\): filter depth 8 is not a "
+    r"positive multiple of the 0 input channels",
 }
 
 pytestmark = pytest.mark.skipif(
