@@ -226,6 +226,8 @@ class _Importer:
         name = self.g.add_const(_short(t.name), arr)
         self.const_names[i] = name
         if t.quantized and t.type_name in (*_INT_TYPES, "int32") and t.buffer:
+            if not np.all(np.isfinite(t.scale)):
+                raise self.fail(f"constant {t.name!r} has a scale that is not finite")
             self.qconst[name] = (self.raw(i), t)
         return name
 
@@ -248,6 +250,10 @@ class _Importer:
         self.g.add_tensor(name, _act_shape(t.shape))
         self.names[i] = name
         if t.quantized and t.type_name in _INT_TYPES:
+            if t.scale.size != 1 or not (np.isfinite(t.scale[0]) and t.scale[0] > 0):
+                raise self.fail(
+                    f"activation {t.name!r} needs one finite scale > 0, has {t.scale.tolist()[:4]}"
+                )
             self.qact[name] = tensor_qparams(t)
         return name
 
@@ -492,7 +498,14 @@ class _Importer:
             )
             return "mixed", None
         uint8 = any(self.info(i).type_name == "uint8" for i in self.names)
-        return ("uint8" if uint8 else "int8"), file_plan(self.g, self.qact, self.qconst, self.notes)
+        try:
+            plan = file_plan(self.g, self.qact, self.qconst, self.notes)
+        except ValueError as e:  # QParams' checks: a scale or product that is 0, inf or NaN
+            raise TFLiteImportError(
+                f"{self.tf.path}: the file's int8 parameters cannot be used ({e}); import the "
+                "float model and calibrate instead"
+            ) from e
+        return ("uint8" if uint8 else "int8"), plan
 
 
 _FOLDABLE = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE"})

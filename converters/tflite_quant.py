@@ -129,7 +129,15 @@ def _plan_weight(ctx: _Context, n: Node, t: str) -> tuple[np.ndarray, QParams]:
     data = np.asarray(ctx.g.tensors[t].data)
     if raw is not None:
         q, info = raw
-        if info.type_name == "int8" and not np.any(info.zero_point) and q.shape == data.shape:
+        # the file's values where its scales can be used as they are (a zero scale, which
+        # some converters write for an all-zero channel, is requantized from the floats)
+        usable = bool(np.all(np.isfinite(info.scale)) and np.all(info.scale > 0))
+        if (
+            usable
+            and info.type_name == "int8"
+            and not np.any(info.zero_point)
+            and q.shape == data.shape
+        ):
             if info.scale.size == 1:
                 scale = np.full(data.shape[axis], info.scale[0], np.float32)
                 return np.asarray(q, np.int8), QParams.of(
