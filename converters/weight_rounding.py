@@ -26,7 +26,8 @@ Either way the chosen values are exact ``q4m`` values (``m * r`` in int8 units),
 writer stores them as an int8 base of their own under the int4 gear's ``q4m`` view
 (one byte a weight in the file: the view of a base already on the grid is the base,
 bit for bit) and the int4 gear stays integer arithmetic, bit-exact with the oracle.
-The int8 gear, the channel scales and the shared int32 biases are unchanged.
+The int8 gear, the channel scales and the int32 biases are unchanged (bias correction,
+when asked for, then gives the int4 gear biases of its own: ``QuantPlan.q4_biases``).
 Weights that are exactly zero (pruned) stay zero. Layers the int4 gear keeps at int8
 (those reading a graph input), float islands and TRANSPOSE_CONV (``"gptq"`` falls back
 to ``"mse"`` there, with uniform weighting) are left as they are.
