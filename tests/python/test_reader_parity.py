@@ -31,6 +31,7 @@ import pytest
 
 from gearshift import FormatError, Runtime
 from gearshift import gear_format as gf
+from gearshift.converters.ir import FORMAT_OPS
 from gearshift.describe import describe
 
 GOLDEN = Path(__file__).parent / "data" / "golden_v1_0.gear"
@@ -196,42 +197,8 @@ INTERESTING: list[Any] = [
     Raw('"\\u0000"'),
     {"scale": 1},
 ]
-# Op names of FORMAT.md "Nodes" (1.0, then 1.3), for the "change an op" mutation.
-OPS = [
-    "CONV_2D",
-    "DEPTHWISE_CONV_2D",
-    "FULLY_CONNECTED",
-    "MAX_POOL_2D",
-    "AVERAGE_POOL_2D",
-    "MEAN",
-    "RELU",
-    "RELU6",
-    "RELU_N1_TO_1",
-    "LOGISTIC",
-    "TANH",
-    "HARD_SWISH",
-    "SOFTMAX",
-    "ADD",
-    "MUL",
-    "CONCATENATION",
-    "RESHAPE",
-    "PAD",
-    "TRANSPOSE_CONV",
-    "SUB",
-    "DIV",
-    "MAXIMUM",
-    "MINIMUM",
-    "LEAKY_RELU",
-    "PRELU",
-    "RESIZE_BILINEAR",
-    "RESIZE_NEAREST_NEIGHBOR",
-    "DEPTH_TO_SPACE",
-    "SPACE_TO_DEPTH",
-    "TRANSPOSE",
-    "SLICE",
-    "GATHER",
-    "QUANTIZE",
-]
+# Op names of FORMAT.md "Nodes", for the "change an op" mutation (the IR's one list).
+OPS = sorted(FORMAT_OPS)
 ATTR_KEYS = [
     "stride",
     "dilation",
