@@ -111,8 +111,10 @@ std::vector<Entry<Q8DwconvKernel>> Q8DwconvEntries() {
 
 std::vector<Entry<Q8VBinaryKernel>> Q8VBinaryEntries() {
   std::vector<Entry<Q8VBinaryKernel>> v;
-#define GS_UKERNEL(isa, suffix) \
-  v.push_back({isa, {&q8_vadd__##suffix, &q8_vmul__##suffix, &q8_vprelu__##suffix, #suffix}});
+#define GS_UKERNEL(isa, suffix, prelu_suffix, vbmi)                                                \
+  v.push_back({isa,                                                                                \
+               {&q8_vadd__##suffix, &q8_vmul__##suffix, &q8_vprelu__##prelu_suffix, #prelu_suffix, \
+                vbmi != 0}});
 #include "kernels/q8_vbinary/q8_vbinary.inc"
 #undef GS_UKERNEL
   return v;
@@ -368,8 +370,7 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
     }
   }
   t.f32_dwconv = PickBest<F32DwconvUkernelFn>(F32DwconvEntries(), isa, features, false, nullptr);
-  t.f32_vbinary =
-      PickBest<F32VBinaryUkernelFn>(F32VBinaryEntries(), isa, features, false, nullptr);
+  t.f32_vbinary = PickBest<F32VBinaryUkernelFn>(F32VBinaryEntries(), isa, features, false, nullptr);
   t.f32_pool = PickBest<F32PoolUkernelFn>(F32PoolEntries(), isa, features, false, nullptr);
   t.f32_softmax = PickBest(F32SoftmaxEntries(), isa, features, false, F32SoftmaxKernel());
   // The fp16-weight families keep their ref entries (as the int8 ones do):
@@ -381,7 +382,11 @@ Status BuildKernelTable(const std::string& requested, const CpuFeatures& feature
   t.f16_dwconv = PickBest(F16DwconvEntries(), isa, features, false, F16DwconvKernel());
   t.q8_dwconv = PickBest(Q8DwconvEntries(), isa, features, true, Q8DwconvKernel());
   t.q8_quantize = PickBest(Q8QuantizeEntries(), isa, features, true, Q8QuantizeKernel());
-  t.q8_vbinary = PickBest(Q8VBinaryEntries(), isa, features, false, Q8VBinaryKernel());
+  std::vector<Entry<Q8VBinaryKernel>> vbinary;  // less those needing VBMI where the CPU lacks it
+  for (const Entry<Q8VBinaryKernel>& e : Q8VBinaryEntries()) {
+    if (!e.kernel.needs_vbmi || features.avx512_vbmi) vbinary.push_back(e);
+  }
+  t.q8_vbinary = PickBest(vbinary, isa, features, false, Q8VBinaryKernel());
   t.q8_resize = PickBest(Q8ResizeEntries(), isa, features, true, Q8ResizeKernel());
   std::vector<Entry<Q8LutKernel>> luts;  // less those needing VBMI where the CPU lacks it
   for (const Entry<Q8LutKernel>& e : Q8LutEntries()) {

@@ -188,9 +188,10 @@ TEST_F(Q8Fast, QuantizeAndDequantizeMatchReference) {
 std::vector<Q8VBinaryKernel> VBinaryKernels() {
   std::vector<Q8VBinaryKernel> v(1);
   const CpuFeatures f = DetectCpuFeatures();
-#define GS_UKERNEL(isa, suffix)                                                           \
-  if (IsaSupported(isa, f)) {                                                             \
-    v.push_back({&q8_vadd__##suffix, &q8_vmul__##suffix, &q8_vprelu__##suffix, #suffix}); \
+#define GS_UKERNEL(isa, suffix, prelu_suffix, vbmi)                                  \
+  if (IsaSupported(isa, f) && (!(vbmi) || f.avx512_vbmi)) {                          \
+    v.push_back({&q8_vadd__##suffix, &q8_vmul__##suffix, &q8_vprelu__##prelu_suffix, \
+                 #prelu_suffix, vbmi != 0});                                         \
   }
 #include "kernels/q8_vbinary/q8_vbinary.inc"
 #undef GS_UKERNEL

@@ -665,12 +665,13 @@ void q8_prelu__opt(const BinaryParams& shape, const Q8PreluParams& p, const int8
       // [pixels, C] x [C] (the usual per-channel alpha): many pixel rows per
       // call, the kernel's set-up paid once per block rather than per pixel.
       // The alpha row is repeated over k pixels so that a period is a
-      // multiple of 16 bytes: the kernels' vectors then never straddle a
-      // period end (an 8-channel PRELU was all padded tails). The last
-      // pixels short of k go with the single row.
+      // multiple of 64 bytes (the VBMI kernel's step; 16 for the others):
+      // the kernels' vectors then never straddle a period end (an 8-channel
+      // PRELU was all padded tails). The last pixels short of k go with the
+      // single row.
       const int64_t pixels = shape.size / c;
       int64_t k = 1;
-      while ((c * k) % 16 != 0 && k < 16) k *= 2;
+      while ((c * k) % 64 != 0 && k < 64) k *= 2;
       std::vector<int8_t> wide;
       const int8_t* alpha_k = alpha;
       if (k > 1 && pixels >= k) {

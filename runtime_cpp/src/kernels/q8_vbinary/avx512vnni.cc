@@ -114,6 +114,84 @@ void q8_vprelu__avx512vnni(size_t n, const int8_t* x, const int8_t* alpha, int8_
   for (size_t off = 0; off < n; off += period) Rows(period, x + off, alpha, y + off, step);
 }
 
+#define GS_VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")))
+
+// PRELU with VBMI, 64 bytes a step. The non-negative side, clamp and zero
+// point included, depends on x alone (one multiplier per tensor), so it is a
+// 256-byte table built on entry with the same Mbqm as q8_vprelu__avx512vnni
+// (bit for bit that kernel's values) and looked up with VPERMI2B as
+// q8_lut/avx512vnni.cc does; only the negative side (alpha per channel)
+// still runs the 32-bit arithmetic: one MBQM per value instead of two. The
+// ops repeat the alpha row to a multiple of 64 bytes (q8_elementwise.cc), so
+// whole periods run 64 at a time; a period's last bytes are masked.
+namespace {
+
+// 64 lookups of a 256-byte table held in t0-t3 (entries 0-127 by the low 7
+// index bits, 128-255 likewise, the top bit picking). Lambdas do not inherit
+// a target attribute, so this is a function of its own.
+GS_VBMI inline __m512i Look256(__m512i i, __m512i t0, __m512i t1, __m512i t2, __m512i t3) {
+  const __m512i lo = _mm512_permutex2var_epi8(t0, i, t1);
+  const __m512i hi = _mm512_permutex2var_epi8(t2, i, t3);
+  return _mm512_mask_blend_epi8(_mm512_movepi8_mask(i), lo, hi);
+}
+
+}  // namespace
+
+GS_VBMI void q8_vprelu__avx512vbmi(size_t n, const int8_t* x, const int8_t* alpha, int8_t* y,
+                                   const Q8VPreluParams* p) {
+  const requant_avx512::Params ri = MbqmOnly(p->identity), ra = MbqmOnly(p->alpha);
+  const requant_avx512::Params out = Broadcast(0, 0, p->y_zero_point, -128, 127);  // the clamp
+  const __m512i zx = _mm512_set1_epi32(p->x_zero_point);
+  const __m512i za = _mm512_set1_epi32(p->alpha_zero_point);
+  alignas(64) int8_t table[256];  // entry q + 128: the output for x = q where q >= zx
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int i = 0; i < 256; i += 16) {
+    const __m512i d = _mm512_sub_epi32(_mm512_add_epi32(_mm512_set1_epi32(i - 128), iota), zx);
+    const __m512i v = requant_avx512::ClampAddZeroPoint(Mbqm(d, ri), out);
+    _mm_store_si128(reinterpret_cast<__m128i*>(table + i), requant_avx512::PackToI8(v));
+  }
+  const __m512i t0 = _mm512_load_si512(table), t1 = _mm512_load_si512(table + 64);
+  const __m512i t2 = _mm512_load_si512(table + 128), t3 = _mm512_load_si512(table + 192);
+  const __m512i zx8 = _mm512_set1_epi8(static_cast<char>(p->x_zero_point));
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  // 16 values of the negative side, clamped, zero point added, as bytes.
+  auto neg16 = [&](__m128i xb, __m128i ab) {
+    const __m512i d = _mm512_sub_epi32(_mm512_cvtepi8_epi32(xb), zx);
+    const __m512i v =
+        Mbqm(_mm512_mullo_epi32(d, _mm512_sub_epi32(_mm512_cvtepi8_epi32(ab), za)), ra);
+    return requant_avx512::PackToI8(requant_avx512::ClampAddZeroPoint(v, out));
+  };
+  auto step = [&](__m512i xv, __m512i av) {
+    const __m512i pos = Look256(_mm512_xor_si512(xv, flip), t0, t1, t2, t3);  // at x + 128
+    __m512i neg =
+        _mm512_castsi128_si512(neg16(_mm512_castsi512_si128(xv), _mm512_castsi512_si128(av)));
+    neg = _mm512_inserti32x4(
+        neg, neg16(_mm512_extracti32x4_epi32(xv, 1), _mm512_extracti32x4_epi32(av, 1)), 1);
+    neg = _mm512_inserti32x4(
+        neg, neg16(_mm512_extracti32x4_epi32(xv, 2), _mm512_extracti32x4_epi32(av, 2)), 2);
+    neg = _mm512_inserti32x4(
+        neg, neg16(_mm512_extracti32x4_epi32(xv, 3), _mm512_extracti32x4_epi32(av, 3)), 3);
+    return _mm512_mask_blend_epi8(_mm512_cmplt_epi8_mask(xv, zx8), pos, neg);  // x < zx: neg
+  };
+  const size_t period = p->alpha_period > 0 ? p->alpha_period : n;
+  for (size_t off = 0; off < n; off += period) {
+    const int8_t* xp = x + off;
+    int8_t* yp = y + off;
+    size_t i = 0;
+    for (; i + 64 <= period; i += 64) {
+      _mm512_storeu_si512(yp + i, step(_mm512_loadu_si512(xp + i), _mm512_loadu_si512(alpha + i)));
+    }
+    if (i < period) {
+      const __mmask64 m = (~__mmask64{0}) >> (64 - (period - i));
+      _mm512_mask_storeu_epi8(
+          yp + i, m,
+          step(_mm512_maskz_loadu_epi8(m, xp + i), _mm512_maskz_loadu_epi8(m, alpha + i)));
+    }
+  }
+}
+
+#undef GS_VBMI
+
 }  // namespace gearshift
 
 #endif  // defined(__x86_64__) || defined(_M_X64)

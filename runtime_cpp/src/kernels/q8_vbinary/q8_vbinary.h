@@ -68,15 +68,16 @@ struct Q8VBinaryKernel {
   Q8VMulUkernelFn mul = nullptr;
   Q8VPreluUkernelFn prelu = nullptr;
   const char* name = "";
+  bool needs_vbmi = false;  // also needs AVX512-VBMI (beyond its ISA token)
 };
 
-#define GS_UKERNEL(isa, suffix)                                                       \
-  void q8_vadd__##suffix(size_t n, const int8_t* a, const int8_t* b, int8_t* y,       \
-                         const Q8VAddParams* p);                                      \
-  void q8_vmul__##suffix(size_t n, const int8_t* a, const int8_t* b, int8_t* y,       \
-                         const Q8VMulParams* p);                                      \
-  void q8_vprelu__##suffix(size_t n, const int8_t* x, const int8_t* alpha, int8_t* y, \
-                           const Q8VPreluParams* p);
+#define GS_UKERNEL(isa, suffix, prelu_suffix, vbmi)                                         \
+  void q8_vadd__##suffix(size_t n, const int8_t* a, const int8_t* b, int8_t* y,             \
+                         const Q8VAddParams* p);                                            \
+  void q8_vmul__##suffix(size_t n, const int8_t* a, const int8_t* b, int8_t* y,             \
+                         const Q8VMulParams* p);                                            \
+  void q8_vprelu__##prelu_suffix(size_t n, const int8_t* x, const int8_t* alpha, int8_t* y, \
+                                 const Q8VPreluParams* p);
 #include "kernels/q8_vbinary/q8_vbinary.inc"
 #undef GS_UKERNEL
 
