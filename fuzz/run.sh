@@ -17,7 +17,8 @@ RUNS=${FUZZ_RUNS:--1}
 TARGETS=${FUZZ_TARGETS:-"gear_reader gear_run tflite_importer"}
 PY=${PY:-.venv/bin/python}
 CMAKE=${CMAKE:-.venv/bin/cmake}
-NINJA=${NINJA:-$(dirname "$CMAKE")/ninja}
+# absolute: CMake runs ninja from its scratch folders too (`make fuzz` passes .venv/bin/cmake)
+NINJA=${NINJA:-$(cd "$(dirname "$CMAKE")" && pwd)/ninja}
 OUT=build-fuzz
 
 if ! command -v clang++ >/dev/null; then
