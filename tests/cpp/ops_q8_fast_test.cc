@@ -26,6 +26,7 @@
 #include "ops_q8/q8_resize.h"
 #include "ops_q8/q8_shape_ops.h"
 #include "ops_q8/q8_transpose_conv.h"
+#include "requant.h"
 #include "thread_pool.h"
 
 namespace gearshift {
@@ -254,6 +255,39 @@ TEST_F(Q8Fast, BinaryOpsMatchReference) {
           q8_prelu__opt(shape, prelu, a.data(), b.data(), y, pool, rows);
         });
   }
+}
+
+// The ADD input stage with 32-bit multiplies (Q8VPow2Stage, used by the
+// x86 row kernels) against requant.h's doubling high multiply of d << E, for
+// every d in [-255, 255], multipliers of both signs (SUB negates them) and
+// every left shift; it refuses E outside [8, 23]. This checks the stage
+// itself: through a whole ADD a unit's error in it hides under the output
+// requantization (a rounding there moved no output in these tests).
+TEST(Q8VPow2Stage, EqualsTheDoublingHighMulForEveryInput) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int32_t> mag(int32_t{1} << 30, INT32_MAX);
+  int checked = 0;
+  for (int32_t left_shift = 0; left_shift <= 26; ++left_shift) {
+    for (int trial = 0; trial < 40; ++trial) {
+      Q8VRequant r;
+      r.multiplier = trial % 2 ? -mag(rng) : mag(rng);
+      if (trial == 0) r.multiplier = INT32_MAX;
+      if (trial == 1) r.multiplier = -INT32_MAX;
+      r.shift = static_cast<int32_t>(rng() % 12) - 8;  // -8 .. 3
+      const int32_t e = left_shift + std::max(r.shift, 0);
+      Q8VPow2Stage s;
+      const bool ok = MakeQ8VPow2Stage(r, left_shift, &s);
+      ASSERT_EQ(ok, e >= 8 && e <= 23) << e;
+      if (!ok) continue;
+      for (int32_t d = -255; d <= 255; ++d) {
+        const int32_t want = SaturatingRoundingDoublingHighMul(d * (int32_t{1} << e), r.multiplier);
+        const int32_t got = d * s.high + ((d * s.low + s.round) >> s.k);
+        ASSERT_EQ(got, want) << "d " << d << " M " << r.multiplier << " E " << e;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 100000);
 }
 
 // Same-scale inputs (the residual ADD of MobileNetV2) and extreme scale

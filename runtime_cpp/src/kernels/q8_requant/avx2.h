@@ -60,6 +60,13 @@ inline Params Broadcast(int32_t multiplier, int32_t shift, int32_t zero_point, i
   return Load(m, s, zero_point, act_min, act_max);
 }
 
+// RoundingDivideByPOT(r, right): round half away from zero.
+inline __m256i Rdbpot(__m256i r, const Params& p) {
+  const __m256i rem = _mm256_and_si256(r, p.mask);
+  const __m256i thr = _mm256_add_epi32(p.half_mask, _mm256_srli_epi32(r, 31));
+  return _mm256_sub_epi32(_mm256_srav_epi32(r, p.right), _mm256_cmpgt_epi32(rem, thr));
+}
+
 // MultiplyByQuantizedMultiplier alone: no zero point, no clamp.
 inline __m256i Mbqm(__m256i acc, const Params& p) {
   const __m256i x = _mm256_sllv_epi32(acc, p.left);
@@ -69,10 +76,16 @@ inline __m256i Mbqm(__m256i acc, const Params& p) {
       _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(p.multiplier, 32)), half);
   const __m256i r =
       _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
-  // RoundingDivideByPOT(r, right)
-  const __m256i rem = _mm256_and_si256(r, p.mask);
-  const __m256i thr = _mm256_add_epi32(p.half_mask, _mm256_srli_epi32(r, 31));
-  return _mm256_sub_epi32(_mm256_srav_epi32(r, p.right), _mm256_cmpgt_epi32(rem, thr));
+  return Rdbpot(r, p);
+}
+
+// The MBQM of d << e where MakeQ8VPow2Stage (q8_vbinary.h) gave s: the
+// doubling high multiply with two 32-bit multiplies, then the same
+// RoundingDivideByPOT. high/low/round broadcast, k the uniform shift count.
+inline __m256i MbqmPow2(__m256i d, __m256i high, __m256i low, __m256i round, __m128i k,
+                        const Params& p) {
+  const __m256i lo = _mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(d, low), round), k);
+  return Rdbpot(_mm256_add_epi32(_mm256_mullo_epi32(d, high), lo), p);
 }
 
 // The output stage: clamped to [act_min, act_max], zero point added.

@@ -50,6 +50,15 @@ inline Params Broadcast(int32_t multiplier, int32_t shift, int32_t zero_point, i
   return Load(m, s, zero_point, act_min, act_max);
 }
 
+// RoundingDivideByPOT(r, right): round half away from zero.
+inline __m512i Rdbpot(__m512i r, const Params& p) {
+  const __m512i rem = _mm512_and_si512(r, p.mask);
+  const __m512i thr = _mm512_add_epi32(p.half_mask, _mm512_srli_epi32(r, 31));
+  const __mmask16 up = _mm512_cmpgt_epi32_mask(rem, thr);
+  const __m512i v = _mm512_srav_epi32(r, p.right);
+  return _mm512_mask_add_epi32(v, up, v, _mm512_set1_epi32(1));
+}
+
 // MultiplyByQuantizedMultiplier alone: no zero point, no clamp.
 inline __m512i Mbqm(__m512i acc, const Params& p) {
   const __m512i x = _mm512_sllv_epi32(acc, p.left);
@@ -59,11 +68,16 @@ inline __m512i Mbqm(__m512i acc, const Params& p) {
       _mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(p.multiplier, 32)), half);
   const __m512i r =
       _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1));
-  const __m512i rem = _mm512_and_si512(r, p.mask);
-  const __m512i thr = _mm512_add_epi32(p.half_mask, _mm512_srli_epi32(r, 31));
-  const __mmask16 up = _mm512_cmpgt_epi32_mask(rem, thr);
-  const __m512i v = _mm512_srav_epi32(r, p.right);
-  return _mm512_mask_add_epi32(v, up, v, _mm512_set1_epi32(1));
+  return Rdbpot(r, p);
+}
+
+// The MBQM of d << e where MakeQ8VPow2Stage (q8_vbinary.h) gave s: the
+// doubling high multiply with two 32-bit multiplies, then the same
+// RoundingDivideByPOT. high/low/round broadcast, k the uniform shift count.
+inline __m512i MbqmPow2(__m512i d, __m512i high, __m512i low, __m512i round, __m128i k,
+                        const Params& p) {
+  const __m512i lo = _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(d, low), round), k);
+  return Rdbpot(_mm512_add_epi32(_mm512_mullo_epi32(d, high), lo), p);
 }
 
 // The output stage: clamped to [act_min, act_max], zero point added.

@@ -59,26 +59,57 @@ void q8_vadd__avx2(size_t n, const int8_t* a, const int8_t* b, int8_t* y, const 
   const __m256i zb = _mm256_set1_epi32(p->b_zero_point);
   const __m128i s = _mm_cvtsi32_si128(p->left_shift);
   const __m128i sa = _mm_cvtsi32_si128(p->a_shift), sb = _mm_cvtsi32_si128(p->b_shift);
-  // An input whose stage is a plain shift (q8_vbinary.h) skips its MBQM.
-  auto run = [&](auto a_plain, auto b_plain) {
+  // Each input's stage, chosen once per call (templated): 0, a plain shift
+  // (q8_vbinary.h: the larger-scale input); 1, the MBQM of d << 20 with
+  // 32-bit multiplies (Q8VPow2Stage); 2, the general MBQM.
+  Q8VPow2Stage qa, qb;
+  const int ma = p->a_shift >= 0 ? 0 : MakeQ8VPow2Stage(p->a, p->left_shift, &qa) ? 1 : 2;
+  const int mb = p->b_shift >= 0 ? 0 : MakeQ8VPow2Stage(p->b, p->left_shift, &qb) ? 1 : 2;
+  const __m256i ha = _mm256_set1_epi32(qa.high), la = _mm256_set1_epi32(qa.low);
+  const __m256i rda = _mm256_set1_epi32(qa.round);
+  const __m256i hb = _mm256_set1_epi32(qb.high), lb = _mm256_set1_epi32(qb.low);
+  const __m256i rdb = _mm256_set1_epi32(qb.round);
+  const __m128i ka = _mm_cvtsi32_si128(qa.k), kb = _mm_cvtsi32_si128(qb.k);
+  auto run = [&](auto a_mode, auto b_mode) {
+    constexpr int kA = decltype(a_mode)::value, kB = decltype(b_mode)::value;
     Rows(n, a, b, y, [&](const int8_t* pa, const int8_t* pb) {
       const __m256i da = _mm256_sub_epi32(Load8(pa), za), db = _mm256_sub_epi32(Load8(pb), zb);
-      const __m256i xa =
-          decltype(a_plain)::value ? _mm256_sll_epi32(da, sa) : Mbqm(_mm256_sll_epi32(da, s), ra);
-      const __m256i xb =
-          decltype(b_plain)::value ? _mm256_sll_epi32(db, sb) : Mbqm(_mm256_sll_epi32(db, s), rb);
+      __m256i xa, xb;
+      if constexpr (kA == 0) {
+        xa = _mm256_sll_epi32(da, sa);
+      } else if constexpr (kA == 1) {
+        xa = requant_avx2::MbqmPow2(da, ha, la, rda, ka, ra);
+      } else {
+        xa = Mbqm(_mm256_sll_epi32(da, s), ra);
+      }
+      if constexpr (kB == 0) {
+        xb = _mm256_sll_epi32(db, sb);
+      } else if constexpr (kB == 1) {
+        xb = requant_avx2::MbqmPow2(db, hb, lb, rdb, kb, rb);
+      } else {
+        xb = Mbqm(_mm256_sll_epi32(db, s), rb);
+      }
       return requant_avx2::PackToI8(requant_avx2::Apply(_mm256_add_epi32(xa, xb), ro));
     });
   };
-  const bool pa = p->a_shift >= 0, pb = p->b_shift >= 0;
-  if (pa && pb) {
-    run(std::true_type(), std::true_type());
-  } else if (pa) {
-    run(std::true_type(), std::false_type());
-  } else if (pb) {
-    run(std::false_type(), std::true_type());
+  using M0 = std::integral_constant<int, 0>;
+  using M1 = std::integral_constant<int, 1>;
+  using M2 = std::integral_constant<int, 2>;
+  auto with_b = [&](auto a_mode) {
+    if (mb == 0) {
+      run(a_mode, M0());
+    } else if (mb == 1) {
+      run(a_mode, M1());
+    } else {
+      run(a_mode, M2());
+    }
+  };
+  if (ma == 0) {
+    with_b(M0());
+  } else if (ma == 1) {
+    with_b(M1());
   } else {
-    run(std::false_type(), std::false_type());
+    with_b(M2());
   }
 }
 

@@ -39,6 +39,30 @@ struct Q8VAddParams {
   int32_t a_shift = -1, b_shift = -1;
 };
 
+// The SaturatingRoundingDoublingHighMul of an ADD input's MBQM of d << e
+// (|d| <= 255, e = left_shift plus the MBQM's own left shift) with 32-bit
+// multiplies only: with E = e in [8, 23] and k = 31 - E,
+//   floor((d 2^E M + 2^30) / 2^31) = floor((d M + 2^(k-1)) / 2^k)
+//                                  = d high + floor((d low + 2^(k-1)) / 2^k),
+// where high = M >> k (arithmetic) and low = M - (high << k) in [0, 2^k):
+// |d high| <= 255 * 2^23 and d low + 2^(k-1) < 255 * 2^23 + 2^22 both fit
+// int32, so no 64-bit product is needed; the RoundingDivideByPOT follows as
+// in the MBQM. Kernels use it where MakeQ8VPow2Stage says it applies.
+struct Q8VPow2Stage {
+  int32_t high = 0, low = 0, round = 0, k = 0;
+};
+
+inline bool MakeQ8VPow2Stage(const Q8VRequant& r, int32_t left_shift, Q8VPow2Stage* out) {
+  const int32_t e = left_shift + (r.shift > 0 ? r.shift : 0);
+  if (e < 8 || e > 23 || r.multiplier == INT32_MIN) return false;
+  out->k = 31 - e;
+  out->high = r.multiplier >> out->k;  // arithmetic: SUB's negated multipliers too
+  out->low = static_cast<int32_t>(static_cast<int64_t>(r.multiplier) -
+                                  (static_cast<int64_t>(out->high) << out->k));
+  out->round = int32_t{1} << (out->k - 1);
+  return true;
+}
+
 // MUL: y = clamp(MBQM((a - za) * (b - zb), ro) + zy, lo, hi).
 struct Q8VMulParams {
   int32_t a_zero_point = 0, b_zero_point = 0, y_zero_point = 0;
