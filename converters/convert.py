@@ -580,7 +580,7 @@ def convert(
             Measured in docs/QUANTIZATION.md "int4 weight rounding".
         int4_int8_budget: ``int4_int8_layers="auto"``: at most this many layers, or (a
             number below 1, the default 0.25) at most this share of the int4 gear's
-            4-bit weight elements (each costs half a byte more in memory at int8).
+            4-bit weight elements (each at least half a byte more in memory at int8).
         int8_weight_rounding: how the int8 gear's weights are rounded: ``"nearest"``
             (the default) or ``"gptq"`` (GPTQ's error compensation on the int8 grid, the
             same scales: ``weight_rounding.round_int8_weights``). The values stay plain

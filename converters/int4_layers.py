@@ -11,9 +11,10 @@ score is how much of the int4 gear's output error (:func:`islands.output_error`,
 caller's metric) it removes. The candidates are then taken greedily in that order, each
 kept if the error falls with it together with those already chosen, within the budget: a
 count of layers, or (a number below 1) a share of the int4 gear's 4-bit weight elements,
-which bounds what the choice costs in the int4 gear's memory (one extra half byte a
-weight). The weights the int4 gear rounds on its own (``weight_rounding``) are measured as
-they will be written.
+which bounds what the choice costs in the int4 gear's memory (a weight held as int8 takes
+at least half a byte more once packed; measured in docs/QUANTIZATION.md), stopping after
+:data:`MAX_REJECTED` candidates that did not help. The weights the int4 gear rounds on
+its own (``weight_rounding``) are measured as they will be written.
 """
 
 from __future__ import annotations
@@ -63,9 +64,8 @@ class Int8Choice:
         )
         return (
             f"kept at int8 (int4_int8_layers auto, by measured output error): {shown}; "
-            f"{self.elements:,} weights ({share:.1%} of the 4-bit ones, about "
-            f"{self.elements // 2:,} more bytes of int4 weights in memory); output error "
-            f"{self.error_int4:.3g} -> {self.error_chosen:.3g}"
+            f"{self.elements:,} weights ({share:.1%} of the 4-bit ones) held as int8 in the "
+            f"int4 gear; output error {self.error_int4:.3g} -> {self.error_chosen:.3g}"
         )
 
 
