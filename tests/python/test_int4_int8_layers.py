@@ -162,3 +162,44 @@ def test_bad_values_say_what_is_accepted(tmp_path) -> None:
         gs.convert(tmp_path / "m.keras", tmp_path / "x.gear", int4_int8_budget=0)
     with pytest.raises(ValueError, match="'auto'"):
         gs.convert(tmp_path / "m.keras", tmp_path / "x.gear", int4_int8_layers="all")
+
+
+def test_convert_reports_the_layers_kept_at_int8(tmp_path) -> None:
+    """gs.convert(int4_int8_layers="auto"): the first layer and at most ``budget`` measured
+    ones, named in the report and the int4 gear's note; the int4 gear is the oracle's."""
+    keras = pytest.importorskip("keras")
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            layers.Conv2D(8, 3, padding="same", activation="relu", name="stem"),
+            layers.Conv2D(32, 1, activation="relu", name="mid"),
+            layers.Conv2D(32, 3, padding="same", activation="relu", name="wide"),
+            layers.GlobalAveragePooling2D(name="pool"),
+            layers.Dense(5, name="head"),
+        ]
+    )
+    x = np.random.default_rng(6).standard_normal((32, 8, 8, 3)).astype(np.float32)
+    out = tmp_path / "m.gear"
+    report = gs.convert(
+        model, out, gears=("fp32", "int4"), calibration=x, progress=False,
+        weight_rounding="gptq", int4_int8_layers="auto", int4_int8_budget=1,
+    )  # fmt: skip
+    kept = report.int4_int8_layers
+    assert kept[0] == "stem" and len(kept) <= 2 and set(kept) <= {"stem", "mid", "wide", "head"}
+    note = [n for n in report.gear("int4").notes if "int4_int8_layers auto" in n]
+    assert len(note) == 1 and all(k in note[0] for k in kept[1:])
+    f = gf.read_gear(out)
+    m = f.manifest
+    storage = f.constant_storage("int4")
+    for node in m["nodes"]:  # the kept layers read plain int8, the others the q4m view
+        if node["op"] in ("CONV_2D", "FULLY_CONNECTED"):
+            w = m["tensors"][node["inputs"][1]]["name"]
+            q4m = m["storage"][storage[w]]["encoding"] == "q4m"
+            assert q4m == (node["name"] not in kept), node["name"]
+    want = np.asarray(next(iter(run_gear(str(out), "int4", x[:4]).values())))
+    np.testing.assert_array_equal(gs.Runtime(out, gear="int4").run(x[:4]), want)
+    plain = gs.convert(
+        model, tmp_path / "p.gear", gears=("fp32", "int4"), calibration=x, progress=False
+    )
+    assert plain.int4_int8_layers == ["stem"]
