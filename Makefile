@@ -12,7 +12,7 @@ JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all demo test test-cpp test-tsan test-asan fuzz test-python test-arm test-arm-python install dev deps sysdeps lint fmt bench tfmot-env icount clean
+.PHONY: all demo test test-cpp test-tsan test-asan fuzz test-python test-arm test-arm-python install dev deps sysdeps lint fmt bench tfmot-env aeq-env icount clean
 
 all: test
 
@@ -123,6 +123,11 @@ bench: install
 # are). Optional: make test never needs it.
 tfmot-env: deps
 	VENV=$(VENV) bash scripts/tfmot_env.sh
+
+# Google's AI Edge Quantizer for bench_accuracy.py's comparison (method "aeq"), in
+# build-aeq/site-packages (--no-deps: the venv's LiteRT stays as it is). Optional.
+aeq-env: deps
+	VENV=$(VENV) bash scripts/aeq_env.sh
 
 # Instructions per inference on emulated ARM (Cortex-A72 = Raspberry Pi 4,
 # Cortex-A76 = Pi 5): gearshift fp32 and int8 against LiteRT fp32 and int8 on

@@ -38,7 +38,8 @@ cross-layer equalization (``gs.convert(equalize=True)``); ``+islands`` (or
 ``+islandsN``, a budget of N layers) with float islands chosen by measured
 sensitivity (``gs.convert(float_layers="auto")``): the JSON records the layers,
 the file size and the int8 gear's batch-1 latency (median, one thread);
-``+heads`` with the last weighted layers in float (``float_layers="heads"``).
+``+heads`` with the last weighted layers in float (``float_layers="heads"``); ``+hislands``
+(``+hislandsN``) with those and up to N (4) more chosen with them (``"heads+auto"``).
 A last suffix ``+bc`` adds bias correction (``gs.convert(bias_correction=True)``,
 sequential, measured for the int8 gear and again for the int4 gear, each keeping its
 own biases), ``+bcw`` its weight-only form (``bias_correction="weights"``), ``+bc4``
@@ -46,8 +47,17 @@ the sequential form with fp32 and int4 only in the file, ``+bcw4`` its weight-on
 ``input_percentile+heads+bc``. A token ``+wmse`` or ``+gptq`` anywhere after the
 calibration method chooses the int4 gear's weight rounding
 (``gs.convert(weight_rounding="mse"|"gptq")``), ``+dw8`` keeps its depthwise layers at
-int8 (``int4_int8_layers="depthwise"``), ``+i4`` writes fp32 and int4 only (float islands
-then chosen by the int4 gear): ``input_percentile+gptq+dw8+islands8+i4``.
+int8 (``int4_int8_layers="depthwise"``), ``+i8auto`` (``+i8autoB``, a budget: ``B`` layers,
+or below 1 that share of the 4-bit weights) those and the layers whose 4-bit weights cost
+the task's error most, measured on the calibration photographs (``int4_int8_layers="auto"``,
+the JSON names them and the int4 gear's prepared weight bytes), ``+gptq8`` rounds the int8
+gear's weights with GPTQ (``int8_weight_rounding="gptq"``), ``+i4`` writes fp32 and
+int4 only (float islands then chosen by the int4 gear): ``input_percentile+gptq+dw8+islands8+i4``.
+
+The method ``aeq`` is Google's AI Edge Quantizer beside them (``aeq_compare.py``: its
+static int8 recipe, calibrated on the same images in the same order, the int8 ``.tflite``
+run by LiteRT), reported as an ``int8`` row; it needs AEQ in a folder of its own
+(``make aeq-env``, ``--aeq-path``), and without it the row is skipped with the reason.
 
 Needs ``pip install --no-deps mediapipe==0.10.14 scikit-image ai-edge-litert``.
 Prints a table and writes JSON (default
@@ -275,8 +285,45 @@ def run_gear(rt: gs.Runtime, gear: str, x: np.ndarray, names: list[str]) -> list
     return [np.concatenate(col) for col in zip(*outs)]
 
 
+def aeq_row(
+    path: Path,
+    x_cal: np.ndarray,
+    x_ev: np.ndarray,
+    names: list[str],
+    score: Callable[[list[np.ndarray]], dict[str, float]],
+    tmp: str,
+    aeq: tuple[Any, Any] | str | None,
+) -> dict[str, Any]:
+    """The ``aeq`` method: AEQ's static int8 model (``aeq_compare.quantize``, the same
+    calibration images in the same order) run by LiteRT on the evaluation images; or,
+    when AEQ is not importable, why the row is skipped."""
+    import aeq_compare
+
+    from gearshift.converters.litert_runner import interpreter_class, run_tflite
+
+    if aeq is None or isinstance(aeq, str):
+        return {"skipped": aeq or "AEQ not requested", "gears": {}}
+    out = Path(tmp) / f"{path.stem}-aeq.tflite"
+    info = aeq_compare.quantize(path, x_cal, out, aeq)
+    order = [d["name"] for d in interpreter_class()(model_path=os.fspath(out)).get_output_details()]
+    got = run_tflite(out, [x_ev])
+    ys = [got[order.index(n)] for n in names] if set(names) <= set(order) else got
+    return {
+        **info,
+        "gears": {"int8": score(ys)},
+        "recipe": "static_wi8_ai8",
+        "float_layers": [],
+        "int8_ms": None,
+    }
+
+
 def bench_model(
-    path: Path, kind: ModelKind, methods: list[str], cal_imgs: list, eval_imgs: list
+    path: Path,
+    kind: ModelKind,
+    methods: list[str],
+    cal_imgs: list,
+    eval_imgs: list,
+    aeq: tuple[Any, Any] | str | None = None,
 ) -> dict[str, Any]:
     it_size = int(gs_input_size(path))
     lo, hi = input_range(path.stem)
@@ -306,13 +353,23 @@ def bench_model(
     result: dict[str, Any] = {"input_size": it_size, "methods": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for method in methods:
+            if method == AEQ_METHOD:
+                result["methods"][method] = aeq_row(path, x_cal, x_ev, names, score, tmp, aeq)
+                continue
             out = Path(tmp) / f"{path.stem}-{method}.gear"
             plain, rounding, int8_layers, only4 = rounding_suffix(method)
             rest, bias, gears_ = bias_suffix(plain)
             if only4:
                 gears_ = ("fp32", "int4")
-            base, _, islands = rest.removesuffix("+heads").partition("+islands")
+            both = "+hislands" in rest  # the heads, then "auto" with them in float
+            base, _, islands = rest.removesuffix("+heads").partition(
+                "+hislands" if both else "+islands"
+            )
             budget = int(islands) if islands else 4
+            islands_mode = (
+                "heads+auto" if both else "auto" if "+islands" in rest
+                else "heads" if rest.endswith("+heads") else None
+            )  # fmt: skip
             t0 = time.perf_counter()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -320,10 +377,10 @@ def bench_model(
                     path, out, gears=gears_, calibration=x_cal,
                     calibration_method=base.removesuffix("+cle"), progress=False,
                     equalize=base.endswith("+cle"),
-                    float_layers="auto" if "+islands" in rest else "heads"
-                    if rest.endswith("+heads") else None, float_budget=budget,
+                    float_layers=islands_mode, float_budget=budget,
                     float_metric=task_error, bias_correction=bias, weight_rounding=rounding,
-                    int4_int8_layers=int8_layers,
+                    int4_int8_layers=int8_layers, int4_int8_budget=int8_budget(method),
+                    int8_weight_rounding="gptq" if "gptq8" in method.split("+") else "nearest",
                 )  # fmt: skip
             seconds = time.perf_counter() - t0
             notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
@@ -339,14 +396,23 @@ def bench_model(
                 "bias_correction": bias,
                 "weight_rounding": rounding,
                 "int4_int8_layers": int8_layers,
+                "int8_weight_rounding": "gptq" if "gptq8" in method.split("+") else "nearest",
+                "int4_int8_kept": report.int4_int8_layers if "int4" in gears_ else [],
                 "notes": [n for g in report.gears for n in g.notes if n.startswith("bias")][:1]
-                + [n for g in report.gears for n in g.notes if n.startswith("int4 weight")][:1],
+                + [n for g in report.gears for n in g.notes if n.startswith("int4 weight")][:1]
+                + [n for g in report.gears for n in g.notes if n.startswith("int8 weight")][:1]
+                + [n for g in report.gears for n in g.notes if "int4_int8_layers auto" in n][:1],
+                "int4_prepared_bytes": prepared_bytes(out, "int4", x_ev)
+                if "int4" in gears_
+                else None,
                 "file_bytes": out.stat().st_size,
                 "int8_ms": int8_latency_ms(rt, x_ev) if "int8" in gears_ else None,
             }
     return result
 
 
+#: the method name of AEQ's row (``aeq_compare.py``): static int8, AEQ's own calibration
+AEQ_METHOD = "aeq"
 ROUNDING_TOKENS = {"wmse": "mse", "gptq": "gptq"}
 
 
@@ -354,15 +420,32 @@ def rounding_suffix(method: str) -> tuple[str, str, str, bool]:
     """A method's int4 tokens anywhere after the calibration method
     (``input_percentile+gptq+dw8+heads``): ``+wmse``/``+gptq`` (``gs.convert``'s
     ``weight_rounding``, ``"nearest"`` without one) and ``+dw8`` (``int4_int8_layers=
-    "depthwise"``, else ``"first"``) and ``+i4`` (a file of fp32 and int4 only, whose
-    ``+islands`` are then chosen by the int4 gear's error); the method without them and
-    the three choices."""
+    "depthwise"``, else ``"first"``; ``+i8auto[B]``: ``"auto"``) and ``+i4`` (a file of
+    fp32 and int4 only, whose ``+islands`` are then chosen by the int4 gear's error); the
+    method without them and the three choices."""
     first, *tokens = method.split("+")
     chosen = [ROUNDING_TOKENS[t] for t in tokens if t in ROUNDING_TOKENS]
-    rest = [t for t in tokens if t not in ROUNDING_TOKENS and t not in ("dw8", "i4")]
+    rest = [
+        t
+        for t in tokens
+        if t not in ROUNDING_TOKENS
+        and t not in ("dw8", "i4", "gptq8")
+        and not t.startswith("i8auto")
+    ]
     int8_layers = "depthwise" if "dw8" in tokens else "first"
+    if any(t.startswith("i8auto") for t in tokens):
+        int8_layers = "auto"
     only4 = "i4" in tokens
     return "+".join([first, *rest]), chosen[-1] if chosen else "nearest", int8_layers, only4
+
+
+def int8_budget(method: str) -> float:
+    """``+i8autoB``'s budget (``gs.convert``'s ``int4_int8_budget``): ``i8auto`` the
+    default (0.25), ``i8auto8`` 8 layers, ``i8auto0.4`` 40% of the 4-bit weights."""
+    for t in method.split("+")[1:]:
+        if t.startswith("i8auto"):
+            return float(t.removeprefix("i8auto") or 0.25)
+    return 0.25
 
 
 def bias_suffix(method: str) -> tuple[str, bool | str, tuple[str, ...]]:
@@ -379,6 +462,13 @@ def bias_suffix(method: str) -> tuple[str, bool | str, tuple[str, ...]]:
         if method.endswith(suffix):
             return method.removesuffix(suffix), bias, gears
     return method, False, GEARS
+
+
+def prepared_bytes(path: Path, gear: str, x: np.ndarray) -> int:
+    """The bytes a fresh runtime prepares for ``gear``'s weights (one run)."""
+    rt = gs.Runtime(str(path), gear=gear, threads=1)
+    rt.run(x[:1])
+    return int(rt.prepared_bytes)
 
 
 def int8_latency_ms(rt: gs.Runtime, x: np.ndarray, runs: int = 5) -> float:
@@ -419,6 +509,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default="minmax,input_percentile")
     ap.add_argument("--models", default="", help="comma-separated substrings of model names")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--aeq-path",
+        default=None,
+        help="folder holding ai_edge_quantizer (scripts/aeq_env.sh; default "
+        "build-aeq/site-packages): the method 'aeq' runs AEQ's static int8 there",
+    )
     args = ap.parse_args(argv)
     files = mediapipe_models()
     if files is None:
@@ -429,13 +525,20 @@ def main(argv: list[str] | None = None) -> int:
         f for f in files if f.stem in MODELS and (not wanted or any(w in f.stem for w in wanted))
     ]
     methods = [m for m in args.methods.split(",") if m]
+    aeq: tuple[Any, Any] | str | None = None
+    if AEQ_METHOD in methods:
+        import aeq_compare
+
+        aeq = aeq_compare.find(args.aeq_path)
+        if isinstance(aeq, str):
+            print(f"skipping the AEQ rows: {aeq}", file=sys.stderr)
     cal, ev = photo_sets()
     print(f"{len(cal)} calibration and {len(ev)} evaluation photographs; CPU: {cpu_model()}")
     results, rows = {}, []
     for f in files:
         kind = MODELS[f.stem]
         print(f"{f.stem}: converting with {', '.join(methods)}", flush=True)
-        results[f.stem] = bench_model(f, kind, methods, cal, ev)
+        results[f.stem] = bench_model(f, kind, methods, cal, ev, aeq)
         for m, r in results[f.stem]["methods"].items():
             rows += [_row(f.stem, m, g, kind, s) for g, s in r["gears"].items()]
     head = ["model", "calibration", "gear", "IoU", "IoU detected (n)", "IoU min", "shift px"]
@@ -444,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     cost = [["model", "calibration", "file KiB", "int8 ms (batch 1, 1 thread)", "float layers"]]
     for model, r in results.items():
         for m, v in r["methods"].items():
+            if "skipped" in v:
+                continue
             layers = ", ".join(v["float_layers"]) or "-"
             ms = "-" if v["int8_ms"] is None else f"{v['int8_ms']:.2f}"
             cost.append([model, m, f"{v['file_bytes'] / 1024:.0f}", ms, layers])

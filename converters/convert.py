@@ -278,18 +278,20 @@ def _gear_notes(graph: Graph, gear: str, qplan: QuantPlan | None = None) -> list
     return notes
 
 
-INT4_INT8_CHOICES = ("first", "depthwise")
+INT4_INT8_CHOICES = ("first", "depthwise", "auto")
 
 
 def _int4_int8(graph: Graph, choice: Sequence[str] | str) -> set[str]:
     """``convert(int4_int8_layers=...)`` as the weight tensors the int4 gear keeps at int8
-    besides the first layers'."""
+    besides the first layers' (``"auto"``: its starting point, the depthwise layers; the
+    measured choice adds to them, :func:`int4_layers.choose_int8_layers`)."""
     from .quantize import WEIGHT_OPS
 
     if isinstance(choice, str):
         if choice not in INT4_INT8_CHOICES:
             raise ValueError(
-                "int4_int8_layers must be 'first', 'depthwise' or a list of layer names, got "
+                "int4_int8_layers must be 'first', 'depthwise', 'auto' or a list of layer "
+                "names, got "
                 f"{choice!r}"
             )
         if choice == "first":
@@ -307,6 +309,14 @@ def _int4_int8(graph: Graph, choice: Sequence[str] | str) -> set[str]:
             "converted graph (`gearshift inspect` lists the names)"
         )
     return {by_name[x].inputs[1] for x in choice}  # type: ignore[misc]
+
+
+def _int4_int8_names(graph: Graph, qplan: QuantPlan | None) -> list[str]:
+    """The layers (node names, graph order) whose weights the int4 gear keeps at int8."""
+    from .write_gear import int4_int8_layers
+
+    kept = int4_int8_layers(graph) | (qplan.q4_int8 if qplan is not None else set())
+    return [n.name for n in graph.nodes if len(n.inputs) > 1 and n.inputs[1] in kept]
 
 
 def _float_islands(
@@ -329,18 +339,18 @@ def _float_islands(
         layers = close_islands(graph, heads(graph))
         return layers, f"float islands (the heads): {', '.join(layers)}" if layers else ""
     if isinstance(float_layers, str):
-        if float_layers != "auto":
+        if float_layers not in ("auto", "heads+auto"):
             raise ValueError(
-                "float_layers must be a list of layer names, 'auto' or 'heads', got "
-                f"{float_layers!r}"
+                "float_layers must be a list of layer names, 'auto', 'heads' or 'heads+auto', "
+                f"got {float_layers!r}"
             )
-        from .islands import choose_float_layers
+        from .islands import choose_float_layers, heads
 
         # the int8 gear's error decides; the int4 gear's where it is the only integer gear
         gear = "int8" if any(GEARS[g] == "q8" for g in integer) else integer[0]
         choice = choose_float_layers(
             graph, qplan, xs, ref, budget, say=lambda m: _say(progress, m), metric=metric,
-            gear=gear,
+            gear=gear, start=heads(graph) if float_layers == "heads+auto" else (),
         )  # fmt: skip
         return choice.layers, choice.note()
     layers = list(float_layers)
@@ -491,6 +501,8 @@ def convert(
     binary_params: bool = True,
     weight_rounding: str = "nearest",
     int4_int8_layers: Sequence[str] | str = "first",
+    int4_int8_budget: float = 0.25,
+    int8_weight_rounding: str = "nearest",
 ) -> ConvertReport:
     """Converts a Keras model (object or ``.keras``/``.h5`` path) or a ``.tflite`` file into a
     ``.gear`` file.
@@ -529,14 +541,16 @@ def convert(
             the layers whose int8 error hurts the outputs most, measured one
             by one on the calibration data (``converters/islands.py``) and
             named in the report; or ``"heads"``: the last weighted layers (from
-            which no other weighted layer is reached), unmeasured. None (the
-            default): no islands.
+            which no other weighted layer is reached), unmeasured; or
+            ``"heads+auto"``: the heads, and ``"auto"``'s choice measured with them
+            in float (the budget counting the layers added). None (the default): no
+            islands.
         float_budget: ``float_layers="auto"``: at most this many layers, or
             (a number below 1) at most this share of the weights.
-        float_metric: ``float_layers="auto"``: ``metric(ref, got) -> error``
-            over the source's and the gear's outputs on the calibration inputs
-            (lists in graph output order; lower is better), e.g. a detector's
-            box IoU; default ``islands.output_error``.
+        float_metric: ``float_layers="auto"`` and ``int4_int8_layers="auto"``:
+            ``metric(ref, got) -> error`` over the source's and the gear's outputs
+            on the calibration inputs (lists in graph output order; lower is
+            better), e.g. a detector's box IoU; default ``islands.output_error``.
         bias_correction: subtract from each conv/depthwise/dense layer's int32
             bias the mean error its integer gear adds to the layer's output,
             measured on the calibration data (``converters/bias_correction.py``,
@@ -558,9 +572,21 @@ def convert(
         int4_int8_layers: the layers the int4 gear keeps at int8: ``"first"`` (the
             default: those reading a graph input), ``"depthwise"`` (those and every
             depthwise layer, whose weights the runtime packs as int8 in either gear: no
-            memory cost, and none in a file with an int8 gear), or a list of layer names
-            (added to the first layers). Measured in docs/QUANTIZATION.md "int4 weight
-            rounding".
+            memory cost, and none in a file with an int8 gear), ``"auto"`` (those, and
+            the convolution and dense layers whose 4-bit weights cost the int4 gear's
+            outputs most, measured one by one on the calibration data and chosen
+            greedily within ``int4_int8_budget``: ``converters/int4_layers.py``, named
+            in the report), or a list of layer names (added to the first layers).
+            Measured in docs/QUANTIZATION.md "int4 weight rounding".
+        int4_int8_budget: ``int4_int8_layers="auto"``: at most this many layers, or (a
+            number below 1, the default 0.25) at most this share of the int4 gear's
+            4-bit weight elements (each at least half a byte more in memory at int8).
+        int8_weight_rounding: how the int8 gear's weights are rounded: ``"nearest"``
+            (the default) or ``"gptq"`` (GPTQ's error compensation on the int8 grid, the
+            same scales: ``weight_rounding.round_int8_weights``). The values stay plain
+            int8 (runtime and oracle bit-exact as before); in a compact file the float
+            gears then keep those weights as float32 (their int8 values are no longer
+            the nearest, which the 4-bit residual assumes). Calibrated conversions only.
         binary_params: store per-channel quantization parameters (scales, zero
             points, activation ranges) as binary in a PARAMS section (format
             1.6, the default: a small int8 file shrinks by about 40%);
@@ -601,8 +627,13 @@ def convert(
             f"{', '.join(CALIBRATORS)}"
         )
     bias_mode = _bias_mode(bias_correction)
-    from .weight_rounding import ROUNDINGS
+    from .weight_rounding import INT8_ROUNDINGS, ROUNDINGS
 
+    if int8_weight_rounding not in INT8_ROUNDINGS:
+        raise ValueError(
+            f"int8_weight_rounding must be one of {', '.join(map(repr, INT8_ROUNDINGS))}, "
+            f"got {int8_weight_rounding!r}"
+        )
     if weight_rounding not in ROUNDINGS:
         raise ValueError(
             f"weight_rounding must be one of {', '.join(map(repr, ROUNDINGS))}, "
@@ -610,6 +641,10 @@ def convert(
         )
     if isinstance(int4_int8_layers, str) and int4_int8_layers not in INT4_INT8_CHOICES:
         _int4_int8(Graph(), int4_int8_layers)  # raises, naming the choices
+    if int4_int8_budget <= 0:
+        raise ValueError(
+            f"int4_int8_budget must be > 0 (a count, or a share below 1), got {int4_int8_budget}"
+        )
     out = os.fspath(path)
     if not out:
         raise ValueError("output path is empty")
@@ -699,7 +734,24 @@ def convert(
     ref = src.outputs(xs)
     if qplan is not None and any(GEARS[g] == "q4" for g in integer):
         qplan.q4_int8 = _int4_int8(qgraph, int4_int8_layers)
-    rounding_note = ""
+    rounding_note, rounding8_note = "", ""
+    rounded8: set[str] = set()  # int8 weights no longer nearest: float storage of their own
+    if int8_weight_rounding != "nearest" and any(GEARS[g] == "q8" for g in integer):
+        if calibrated:
+            from .weight_rounding import round_int8_weights
+
+            qplan, rounded = round_int8_weights(
+                qgraph, qplan, xs, int8_weight_rounding, (), progress,
+                say=lambda m: _say(progress, m),
+            )  # fmt: skip
+            rounding8_note = rounded.note()
+            by_node = {n.name: n.inputs[1] for n in qgraph.nodes if len(n.inputs) > 1}
+            rounded8 = {by_node[name] for name in rounded.layers if by_node[name] is not None}
+        else:
+            rounding8_note = (
+                f"int8 weight rounding ({int8_weight_rounding}): not applied (the model's own "
+                "int8 parameters, not a calibration)"
+            )
     if weight_rounding != "nearest" and any(GEARS[g] == "q4" for g in integer):
         if calibrated:  # before the islands and bias correction, which measure int4 with them
             from .weight_rounding import round_int4_weights
@@ -717,6 +769,17 @@ def convert(
     islands, island_note = _float_islands(
         float_layers, float_budget, qgraph, integer, qplan, xs, ref, progress, float_metric
     )
+    int8_note = ""
+    if int4_int8_layers == "auto" and qplan is not None and any(GEARS[g] == "q4" for g in integer):
+        # after the rounding and the islands (measured with both), before bias correction
+        from .int4_layers import choose_int8_layers
+
+        choice8 = choose_int8_layers(
+            qgraph, qplan, xs, ref, int4_int8_budget, islands, say=lambda m: _say(progress, m),
+            metric=float_metric,
+        )  # fmt: skip
+        qplan.q4_int8 |= set(choice8.weights)
+        int8_note = choice8.note()
     if bias_mode and calibrated:  # after the islands: corrected with them in place
         qplan, bias_notes = _correct_biases(
             qgraph, qplan, xs, bias_mode, gears, progress, islands if integer else []
@@ -739,11 +802,11 @@ def convert(
         )
 
     _say(progress, f"writing {out}")
-    written = write_file(equalized)
+    written = write_file(equalized | rounded8)
 
     _say(progress, f"measuring the error on {xs[0].shape[0]} {'random ' if random else ''}samples")
     keep_f32, refine_note = _refine_compact(
-        graph, written.path, write_file, gears, storage, xs, ref, progress, equalized
+        graph, written.path, write_file, gears, storage, xs, ref, progress, equalized | rounded8
     )
     source_accuracy = None
     if val is not None:
@@ -774,7 +837,9 @@ def convert(
                     for note in (bias_notes.get(GEARS[g]) or bias_note,)
                     if note and GEARS[g] in ("q8", "q4")
                 ]
-                + ([rounding_note] if rounding_note and GEARS[g] == "q4" else []),
+                + ([rounding_note] if rounding_note and GEARS[g] == "q4" else [])
+                + ([rounding8_note] if rounding8_note and GEARS[g] == "q8" else [])
+                + ([int8_note] if int8_note and GEARS[g] == "q4" else []),
             )
         )
     # Each gear's measured quality into the file's metadata, for the runtime
@@ -808,6 +873,7 @@ def convert(
         source_accuracy=source_accuracy,
         pruning=pruning,
         float_layers=list(islands) if integer else [],
+        int4_int8_layers=_int4_int8_names(qgraph, qplan) if "q4" in map(GEARS.get, integer) else [],
         import_notes=src.notes,
         skipped_gears=skipped,
     )

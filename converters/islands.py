@@ -172,6 +172,7 @@ def choose_float_layers(
     say: Callable[[str], None] = lambda _m: None,
     metric: Metric | None = None,
     gear: str = "int8",
+    start: Sequence[str] = (),
 ) -> IslandChoice:
     """The layers to compute in float (see the module docstring). Needs the C++ runtime.
 
@@ -179,7 +180,9 @@ def choose_float_layers(
     gear's outputs on the calibration inputs, in graph output order; default
     :func:`output_error`. A task's own measure (a detector's box IoU) ranks the layers by
     what matters for it. ``gear``: the integer gear measured (``int4`` in a file whose only
-    integer gear it is: its weights, ``qplan.q4_weights`` included, decide)."""
+    integer gear it is: its weights, ``qplan.q4_weights`` included, decide). ``start``:
+    layers in float from the outset (``float_layers="heads+auto"``: the heads), measured
+    with every candidate and kept; the budget counts the layers added to them."""
     error = metric or output_error
     from ..runtime import Runtime
     from .write_gear import write_gear
@@ -204,13 +207,14 @@ def choose_float_layers(
         got = [np.concatenate(col) for col in zip(*parts)]
         return float(error(ref, got))
 
+    fixed = list(start)
     try:
-        base = measure(())
+        base = measure(fixed)
         gains: dict[str, float] = {}
-        cands = candidates(graph)
+        cands = [c for c in candidates(graph) if c not in set(fixed)]
         say(f"float islands: measuring {len(cands)} layers alone in float on {n} inputs")
         for name in cands:
-            gains[name] = base - measure([name])
+            gains[name] = base - measure([*fixed, name])
         ranked = [c for g, c in sorted((g, c) for c, g in gains.items() if g > 0)[::-1]]
         total = sum(_weight_elements(graph, c) for c in cands) or 1
 
@@ -227,7 +231,7 @@ def choose_float_layers(
         chosen: list[str] = []
         current = base
         while True:
-            trials = [(measure([*chosen, c]), c) for c in shortlist if fits([*chosen, c])]
+            trials = [(measure([*fixed, *chosen, c]), c) for c in shortlist if fits([*chosen, c])]
             if not trials:
                 break
             err, best = min(trials)
@@ -236,8 +240,8 @@ def choose_float_layers(
             chosen.append(best)
             shortlist.remove(best)
             current = err
-        order = {c: i for i, c in enumerate(cands)}
-        chosen.sort(key=order.__getitem__)
+        order = {n.name: i for i, n in enumerate(graph.nodes)}
+        chosen = sorted([*fixed, *chosen], key=order.__getitem__)
         final = current
         chosen = close_islands(graph, chosen) if chosen else []
     finally:

@@ -57,6 +57,7 @@ __all__ = [
     "gptq_rows",
     "q4m_search",
     "round_int4_weights",
+    "round_int8_weights",
 ]
 
 ROUNDINGS = ("nearest", "mse", "gptq")
@@ -121,6 +122,8 @@ def gptq_rows(
     damp: float = DAMP,
     keep_zero: np.ndarray | None = None,
     act_order: bool = False,
+    qmin: int = -8,
+    qmax: int = 7,
 ) -> np.ndarray:
     """GPTQ on rows ``[G, R, K]`` (``G`` independent problems of ``R`` rows sharing one
     ``H [G, K, K]``), with the block multipliers ``[G, R, nb]`` fixed: the quantized values
@@ -130,7 +133,9 @@ def gptq_rows(
     ``U`` the upper Cholesky factor of ``H^-1``) is subtracted from the later columns
     through ``U[k, k+1:]``: the OBQ update, which minimises ``||X (W - W_q)^T||`` over
     those columns for the rounding just made. A column whose input is always 0 (``H``'s
-    diagonal 0) gets nearest rounding and passes no error on.
+    diagonal 0) gets nearest rounding and passes no error on. ``qmin``/``qmax``: the
+    grid's codes (``[-8, 7]``, 4 bits; ``[-127, 127]`` with multipliers 1: the int8 gear's
+    own grid, :func:`round_int8_weights`).
     """
     if act_order:  # GPTQ's "act-order": the columns with the largest inputs first
         order = np.argsort(-np.einsum("gkk->gk", np.asarray(h)), axis=1, kind="stable")
@@ -144,15 +149,23 @@ def gptq_rows(
             np.take_along_axis(mult, order[:, None], axis=2),
             damp,
             None if zero is None else np.take_along_axis(zero, order[:, None], axis=2),
+            qmin,
+            qmax,
         )
         return np.take_along_axis(out, inv[:, None], axis=2)
     k = np.asarray(target).shape[2]
     m = np.repeat(np.asarray(multipliers, np.float64), block, axis=2)[:, :, :k]
-    return _gptq(target, h, m, damp, keep_zero)
+    return _gptq(target, h, m, damp, keep_zero, qmin, qmax)
 
 
 def _gptq(
-    target: np.ndarray, h: np.ndarray, m: np.ndarray, damp: float, keep_zero: np.ndarray | None
+    target: np.ndarray,
+    h: np.ndarray,
+    m: np.ndarray,
+    damp: float,
+    keep_zero: np.ndarray | None,
+    qmin: int = -8,
+    qmax: int = 7,
 ) -> np.ndarray:
     """:func:`gptq_rows` with one multiplier per column ``m [G, R, K]``, in column order."""
     w = np.array(target, np.float64)
@@ -169,7 +182,7 @@ def _gptq(
     zero = np.zeros(w.shape, bool) if keep_zero is None else np.asarray(keep_zero, bool)
     for j in range(k):
         col = w[:, :, j]
-        q = m[:, :, j] * np.clip(_rha(col / m[:, :, j]), -8, 7)
+        q = m[:, :, j] * np.clip(_rha(col / m[:, :, j]), qmin, qmax)
         q = np.where(zero[:, :, j], 0.0, q)
         out[:, :, j] = q
         if j + 1 < k:
@@ -191,14 +204,16 @@ class Rounding:
     # rounding's, tr((W - W_q) H (W - W_q)^T) over the same for the int8-derived view
     gain: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    gear: str = "int4"  # the gear whose weights were rounded
 
     def note(self) -> str:
         if not self.layers:
-            return f"int4 weight rounding ({self.mode}): no layer"
+            return f"{self.gear} weight rounding ({self.mode}): no layer"
         ratio = np.exp(np.mean(np.log(np.maximum(list(self.gain.values()), 1e-12))))
         skipped = f"; {len(self.skipped)} left as they were" if self.skipped else ""
         return (
-            f"int4 weight rounding ({self.mode}, {self.samples} samples, {self.seconds:.1f} s): "
+            f"{self.gear} weight rounding ({self.mode}, {self.samples} samples, "
+            f"{self.seconds:.1f} s): "
             f"{len(self.layers)} layers{skipped}; output error x{ratio:.2f} of nearest "
             "rounding's (geometric mean over the layers)"
         )
@@ -249,7 +264,7 @@ def _im2col(node: Node, x: np.ndarray, kernel: tuple[int, int], depthwise: bool)
 
 
 def _layers(
-    graph: Graph, plan: QuantPlan, skip: Collection[str]
+    graph: Graph, plan: QuantPlan, skip: Collection[str], bits: int = 4
 ) -> tuple[list[_Layer], dict[str, str]]:
     from ..gear_codec import q4m_values
     from .write_gear import int4_int8_layers
@@ -258,7 +273,7 @@ def _layers(
     for n in graph.nodes:
         if n.op in WEIGHT_AXIS and len(n.inputs) > 1 and n.inputs[1] is not None:
             readers[n.inputs[1]] = readers.get(n.inputs[1], 0) + 1
-    keep8 = int4_int8_layers(graph) | plan.q4_int8
+    keep8 = int4_int8_layers(graph) | plan.q4_int8 if bits == 4 else set()
     layers, skipped = [], {}
     for n in graph.nodes:
         if n.op not in WEIGHT_AXIS:
@@ -283,7 +298,8 @@ def _layers(
         scale = np.asarray(qp.scale, np.float64).ravel()
         data = np.asarray(graph.tensors[w].data, np.float64)
         rows = channel_rows(data, axis) / scale[:, None]
-        base = channel_rows(q4m_values(q8, axis, Q4M_BLOCK), axis).astype(np.float64)
+        base = channel_rows(q4m_values(q8, axis, Q4M_BLOCK) if bits == 4 else q8, axis)
+        base = base.astype(np.float64)
         kernel = tuple(data.shape[1:3]) if n.op != "FULLY_CONNECTED" else (1, 1)
         layers.append(_Layer(n, x, rows, base, n.op == "DEPTHWISE_CONV_2D", kernel))  # type: ignore[arg-type]
     return layers, skipped
@@ -405,3 +421,89 @@ def round_int4_weights(
             bar.update()
     result.seconds = time.perf_counter() - t0
     return dataclasses.replace(plan, q4_weights=q4), result
+
+
+#: the int8 gear's weight codes (``quant_ref.quantize_weights_q8``: symmetric, never -128)
+Q8_MIN, Q8_MAX = -127, 127
+INT8_ROUNDINGS = ("nearest", "gptq")
+
+
+def round_int8_weights(
+    graph: Graph,
+    plan: QuantPlan,
+    xs: list[np.ndarray],
+    mode: str = "gptq",
+    skip: Collection[str] = (),
+    progress: bool = True,
+    say: Callable[[str], None] = lambda _m: None,
+) -> tuple[QuantPlan, Rounding]:
+    """A copy of ``plan`` whose int8 weights (``weights``) are chosen by GPTQ on the int8
+    gear's own grid (the same channel scales, codes in [-127, 127]) instead of nearest
+    rounding (``gs.convert(int8_weight_rounding="gptq")``), and what was done.
+
+    Each layer's ``H`` comes from its float inputs on the calibration data, as for the
+    int4 gear; the values stay plain int8 at the same scales, so the int8 gear is still
+    integer arithmetic, written and run (runtime and oracle) as any other int8 gear. The
+    int4 gear derived from them (``"nearest"``) sees the new values; one rounded on its own
+    (``round_int4_weights``) does not. Layers with the diagonal of ``H`` only (a reduction
+    over :data:`MAX_FULL_K`), TRANSPOSE_CONV, float islands and shared weights stay as they
+    are. ``"nearest"`` returns ``plan`` unchanged."""
+    import dataclasses
+
+    from ..progress import Progress
+
+    if mode not in INT8_ROUNDINGS:
+        raise ValueError(
+            f"int8_weight_rounding must be one of {', '.join(map(repr, INT8_ROUNDINGS))}, "
+            f"got {mode!r}"
+        )
+    t0 = time.perf_counter()
+    result = Rounding(mode, gear="int8")
+    if mode == "nearest":
+        return plan, result
+    n = min(ROUNDING_SAMPLES, xs[0].shape[0])
+    xs = [np.asarray(x[:n], np.float32) for x in xs]
+    layers, result.skipped = _layers(graph, plan, skip, bits=8)
+    for lay in [lay for lay in layers if lay.node.op == "TRANSPOSE_CONV"]:
+        result.skipped[lay.node.name] = "transposed convolution"
+        layers.remove(lay)
+    result.samples = n
+    if not layers:
+        return plan, result
+    say(f"int8 weight rounding ({mode}): {len(layers)} layers on {n} samples")
+    _collect(graph, layers, xs, progress)
+    weights = dict(plan.weights)
+    with Progress(len(layers), "int8 rounding: layers", enabled=None if progress else False) as bar:
+        for lay in layers:
+            w = lay.node.inputs[1]
+            assert w is not None
+            h = lay.h
+            bar.update()
+            if h is None or h.ndim == 1:
+                result.skipped[lay.node.name] = "reduction too long for the full H"
+                continue
+            zero = lay.rows == 0
+            ones = np.ones((lay.rows.shape[0], -(-lay.rows.shape[1] // Q4M_BLOCK)))
+            if lay.depthwise:
+                values = gptq_rows(
+                    lay.rows[:, None], h, ones[:, None], keep_zero=zero[:, None],
+                    act_order=ACT_ORDER, damp=DAMP, qmin=Q8_MIN, qmax=Q8_MAX,
+                )[:, 0]  # fmt: skip
+                diag = np.einsum("ckk->ck", h)
+            else:
+                values = gptq_rows(
+                    lay.rows[None], h[None], ones[None], keep_zero=zero[None],
+                    act_order=ACT_ORDER, damp=DAMP, qmin=Q8_MIN, qmax=Q8_MAX,
+                )[0]  # fmt: skip
+                diag = np.diag(h)
+            q8, qp = plan.weights[w]
+            axis = WEIGHT_AXIS[lay.node.op]
+            q = from_channel_rows(values, q8.shape, axis)
+            weights[w] = (np.ascontiguousarray(np.asarray(q, np.int64).astype(np.int8)), qp)
+            scale = np.asarray(qp.scale, np.float64).ravel()[:, None]
+            ours = _output_error(scale * (values - lay.rows), h, lay.depthwise, diag)
+            near = _output_error(scale * (lay.base - lay.rows), h, lay.depthwise, diag)
+            result.gain[lay.node.name] = ours / near if near > 0 else 1.0
+            result.layers.append(lay.node.name)
+    result.seconds = time.perf_counter() - t0
+    return dataclasses.replace(plan, weights=weights), result

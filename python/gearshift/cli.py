@@ -91,8 +91,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
         float_layers=(
             None
             if not args.float_layers
-            else "auto"
-            if args.float_layers == "auto"
+            else args.float_layers
+            if args.float_layers in ("auto", "heads", "heads+auto")
             else _split_list(args.float_layers)
         ),
         float_budget=args.float_budget,
@@ -101,9 +101,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
         weight_rounding=args.weight_rounding,
         int4_int8_layers=(
             args.int4_int8_layers
-            if args.int4_int8_layers in ("first", "depthwise")
+            if args.int4_int8_layers in ("first", "depthwise", "auto")
             else _split_list(args.int4_int8_layers)
         ),
+        int4_int8_budget=args.int4_int8_budget,
+        int8_weight_rounding=args.int8_weight_rounding,
     )
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -558,9 +560,27 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--int4-int8-layers",
         default="first",
-        metavar="first|depthwise|NAME,...",
+        metavar="first|depthwise|auto|NAME,...",
         help="layers the int4 gear keeps at int8: first (those reading a graph input), "
-        "depthwise (and every depthwise layer: no memory cost) or names added to the first",
+        "depthwise (and every depthwise layer: no memory cost), auto (and the layers whose "
+        "4-bit weights cost the outputs most, measured on the calibration data) or names "
+        "added to the first",
+    )
+    c.add_argument(
+        "--int8-weight-rounding",
+        choices=["nearest", "gptq"],
+        default="nearest",
+        help="how the int8 gear's weights are rounded: nearest, or gptq (error compensation "
+        "across each layer's inputs on the int8 grid; compact files then keep those weights' "
+        "float storage as float32)",
+    )
+    c.add_argument(
+        "--int4-int8-budget",
+        type=float,
+        default=0.25,
+        metavar="N",
+        help="--int4-int8-layers auto: at most N layers, or (N < 1) that share of the 4-bit "
+        "weights",
     )
     c.add_argument(
         "--json-params",

@@ -110,6 +110,8 @@ def convert(
     binary_params: bool = True,
     weight_rounding: str = "nearest",
     int4_int8_layers: Sequence[str] | str = "first",
+    int4_int8_budget: float = 0.25,
+    int8_weight_rounding: str = "nearest",
 ) -> ConvertReport:
     """Converts a Keras model (object or file) into a ``.gear`` file.
 
@@ -136,4 +138,6 @@ def convert(
         binary_params=binary_params,
         weight_rounding=weight_rounding,
         int4_int8_layers=int4_int8_layers,
+        int4_int8_budget=int4_int8_budget,
+        int8_weight_rounding=int8_weight_rounding,
     )

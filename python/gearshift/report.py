@@ -78,6 +78,8 @@ class ConvertReport:
     skipped_gears: list[str] = field(default_factory=list)  # default gears left out, and why
     # layers the integer gears compute in float32 (float islands, FORMAT.md 1.5)
     float_layers: list[str] = field(default_factory=list)
+    # layers whose weights the int4 gear keeps at int8 (``int4_int8_layers``), graph order
+    int4_int8_layers: list[str] = field(default_factory=list)
 
     @property
     def params(self) -> int:

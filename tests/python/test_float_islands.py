@@ -217,6 +217,21 @@ def test_auto_choice_keeps_the_fragile_layer_in_float():
     assert "b" in choice.note()
 
 
+def test_heads_plus_auto_starts_from_the_heads():
+    """float_layers="heads+auto": the heads stay in float whatever the search finds, and
+    the budget counts only the layers it adds."""
+    g = _fragile_graph()
+    x = np.random.default_rng(4).normal(size=(32, 8, 8, 3)).astype(np.float32)
+    qplan = quantize_graph(g, calibrate(g, [{"x": x}], progress=False, warn=False))
+    ref = [run_graph(g, x)["y"]]
+    assert heads(g) == ["b"]
+    choice = choose_float_layers(g, qplan, [x], ref, budget=1, start=heads(g))
+    assert "b" in choice.layers and "b" not in choice.gains  # fixed, not a candidate
+    assert set(choice.gains) == {"a"}
+    alone = choose_float_layers(g, qplan, [x], ref, budget=1)
+    assert choice.error_int8 == pytest.approx(alone.error_islands)  # measured with b in float
+
+
 def test_convert_float_layers(tmp_path):
     """gs.convert(float_layers=[...]): the named layer (and the weightless tail after it)
     computes in float in the int8 gear, reported; unknown names are refused by name."""
