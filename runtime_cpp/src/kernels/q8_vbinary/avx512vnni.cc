@@ -62,8 +62,8 @@ void q8_vadd__avx512vnni(size_t n, const int8_t* a, const int8_t* b, int8_t* y,
   // (q8_vbinary.h: the larger-scale input); 1, the MBQM of d << 20 with
   // 32-bit multiplies (Q8VPow2Stage); 2, the general MBQM.
   Q8VPow2Stage qa, qb;
-  const int ma = p->a_shift >= 0 ? 0 : MakeQ8VPow2Stage(p->a, p->left_shift, &qa) ? 1 : 2;
-  const int mb = p->b_shift >= 0 ? 0 : MakeQ8VPow2Stage(p->b, p->left_shift, &qb) ? 1 : 2;
+  const int ma = Q8VAddStageMode(p->a_shift, p->a, p->left_shift, &qa);
+  const int mb = Q8VAddStageMode(p->b_shift, p->b, p->left_shift, &qb);
   const __m512i ha = _mm512_set1_epi32(qa.high), la = _mm512_set1_epi32(qa.low);
   const __m512i rda = _mm512_set1_epi32(qa.round);
   const __m512i hb = _mm512_set1_epi32(qb.high), lb = _mm512_set1_epi32(qb.low);
@@ -91,25 +91,7 @@ void q8_vadd__avx512vnni(size_t n, const int8_t* a, const int8_t* b, int8_t* y,
       return requant_avx512::PackToI8(requant_avx512::Apply(_mm512_add_epi32(xa, xb), ro));
     });
   };
-  using M0 = std::integral_constant<int, 0>;
-  using M1 = std::integral_constant<int, 1>;
-  using M2 = std::integral_constant<int, 2>;
-  auto with_b = [&](auto a_mode) {
-    if (mb == 0) {
-      run(a_mode, M0());
-    } else if (mb == 1) {
-      run(a_mode, M1());
-    } else {
-      run(a_mode, M2());
-    }
-  };
-  if (ma == 0) {
-    with_b(M0());
-  } else if (ma == 1) {
-    with_b(M1());
-  } else {
-    with_b(M2());
-  }
+  WithQ8VAddModes(ma, mb, run);
 }
 
 void q8_vmul__avx512vnni(size_t n, const int8_t* a, const int8_t* b, int8_t* y,

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace gearshift {
 
@@ -61,6 +62,41 @@ inline bool MakeQ8VPow2Stage(const Q8VRequant& r, int32_t left_shift, Q8VPow2Sta
                                   (static_cast<int64_t>(out->high) << out->k));
   out->round = int32_t{1} << (out->k - 1);
   return true;
+}
+
+// How an ADD input's stage runs: 0, a plain shift (plain_shift >= 0, the
+// larger-scale input); 1, the MBQM with 32-bit multiplies (s filled); 2, the
+// general MBQM.
+inline int Q8VAddStageMode(int32_t plain_shift, const Q8VRequant& r, int32_t left_shift,
+                           Q8VPow2Stage* s) {
+  if (plain_shift >= 0) return 0;
+  return MakeQ8VPow2Stage(r, left_shift, s) ? 1 : 2;
+}
+
+// Calls run(A, B) with std::integral_constant<int, mode> for the two
+// inputs' stage modes chosen at run time, so that each kernel's row loop is
+// compiled once per pair of modes and branches on none of them.
+template <typename Run>
+inline void WithQ8VAddModes(int a_mode, int b_mode, const Run& run) {
+  using M0 = std::integral_constant<int, 0>;
+  using M1 = std::integral_constant<int, 1>;
+  using M2 = std::integral_constant<int, 2>;
+  auto with_b = [&](auto a) {
+    if (b_mode == 0) {
+      run(a, M0());
+    } else if (b_mode == 1) {
+      run(a, M1());
+    } else {
+      run(a, M2());
+    }
+  };
+  if (a_mode == 0) {
+    with_b(M0());
+  } else if (a_mode == 1) {
+    with_b(M1());
+  } else {
+    with_b(M2());
+  }
 }
 
 // MUL: y = clamp(MBQM((a - za) * (b - zb), ro) + zy, lo, hi).
