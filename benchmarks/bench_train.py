@@ -33,7 +33,10 @@ spread over the layers by the Erdős-Rényi-kernel rule (``scope="erk"``).
 the schedule and learning rate alone, the other scores, self-distillation).
 
 Latency: the median of ``--runs`` single-image runs (on the MobileNet-style
-model mostly per-call overhead) and of 20 runs of a 100-image batch.
+model mostly per-call overhead) and of 20 runs of a 100-image batch, each row
+when it is made; and for the dense and 50%-channel files (fp32, int8) again at
+the end in five alternating rounds (``paired_latency``), the ratios the
+channel target reads (``*_paired`` in the checks).
 
 TensorFlow Model Optimization Toolkit beside (``tfmot_compare.py``): from the
 same dense weights, with gs.train's schedule, optimizer and epochs,
@@ -202,6 +205,31 @@ def measure(path: Path, gear: str, x: np.ndarray, y: np.ndarray, runs: int) -> d
         "latency_ms": percentiles(samples),
         "batch100_latency_ms": percentiles(batch),
         "file_bytes": path.stat().st_size,
+    }
+
+
+def paired_latency(
+    gears: dict[str, tuple[Path, str]], x: np.ndarray, rounds: int, runs: int
+) -> dict[str, dict[str, Any]]:
+    """Single-image and 100-image latency of each ``name: (file, gear)``, measured in
+    ``rounds`` alternating rounds of ``runs`` (and ``runs // 10``) calls each, so that
+    the files being compared share the machine's load (1 thread; medians of all)."""
+    rts = {k: gs.Runtime(str(p), gear=g, threads=1) for k, (p, g) in gears.items()}
+    one: dict[str, list[float]] = {k: [] for k in gears}
+    many: dict[str, list[float]] = {k: [] for k in gears}
+    for rt in rts.values():
+        for _ in range(10):
+            rt.run(x[:1])
+    for _ in range(rounds):
+        for k, rt in rts.items():
+            for i in range(runs):
+                rt.run(x[i % len(x)][None])
+                one[k].append(rt.last_latency_ms)
+            for _ in range(max(1, runs // 10)):
+                rt.run(x[:100])
+                many[k].append(rt.last_latency_ms)
+    return {
+        k: {"single_ms": percentiles(one[k]), "batch100_ms": percentiles(many[k])} for k in gears
     }
 
 
@@ -478,6 +506,18 @@ def main() -> None:
         acc = f"{100 * r['accuracy']:.2f}%" if "accuracy" in r else r.get("error", "")
         print(f"{r['name']:40s} {r['format']:36s} {acc}  {r.get('file_bytes', 0):8d} B")
 
+    paired = paired_latency(
+        {
+            "dense fp32": (work / "dense32.gear", "fp32"),
+            "50% channels fp32": (work / "slim32.gear", "fp32"),
+            "dense int8": (work / "dense8.gear", "int8"),
+            "50% channels int8": (work / "slim8.gear", "int8"),
+        },
+        xte,
+        rounds=5,
+        runs=args.runs,
+    )
+    pmed = lambda k, w: paired[k][w]["median"]  # noqa: E731
     base = d32["accuracy"]
     tuned = dl32["accuracy"]
     refd = dr32["accuracy"]
@@ -496,6 +536,14 @@ def main() -> None:
         "channels50_batch100_latency_ratio": bmed(c32) / bmed(d32),
         "channels50_file_ratio": c32["file_bytes"] / d32["file_bytes"],
         "channels50_int8_latency_ratio_vs_dense_int8": med(c8) / med(d8),
+        "channels50_latency_ratio_paired": pmed("50% channels fp32", "single_ms")
+        / pmed("dense fp32", "single_ms"),
+        "channels50_batch100_latency_ratio_paired": pmed("50% channels fp32", "batch100_ms")
+        / pmed("dense fp32", "batch100_ms"),
+        "channels50_int8_latency_ratio_paired": pmed("50% channels int8", "single_ms")
+        / pmed("dense int8", "single_ms"),
+        "channels50_int8_batch100_latency_ratio_paired": pmed("50% channels int8", "batch100_ms")
+        / pmed("dense int8", "batch100_ms"),
         "int4_ptq_drop_points": 100 * (base - d4["accuracy"]),
         "int4_qat_drop_points": 100 * (base - qa4["accuracy"]),
         "int4_qat_drop_vs_dense_plus_tune_points": 100 * (tuned - qa4["accuracy"]),
@@ -537,6 +585,7 @@ def main() -> None:
         epochs={"dense": args.epochs, "tune": args.tune, "student": args.student_epochs},
         pruning_recipe=recipe,
         levers=levers,
+        paired_latency=paired,
         student_seeds=args.student_seeds,
         checks=checks,
         timing_s=timing,
