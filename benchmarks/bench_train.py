@@ -242,6 +242,15 @@ def params(model) -> int:
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
+def reseed(seed: int | None) -> None:
+    """Before each pruning row with ``--tune-seed``: the same random state (dropout) for
+    every fine-tuning, whatever ran before it; without it, the process's running state."""
+    if seed is not None:
+        import keras
+
+        keras.utils.set_random_seed(seed)
+
+
 def zero_fractions(model) -> dict[str, float]:
     """The fraction of zero weights of each Conv2D / DepthwiseConv2D / Dense kernel."""
     from gearshift.converters.train.scores import prunable_layers
@@ -281,12 +290,14 @@ def lever_rows(dense, data, recipe, args, cal, work: Path, row) -> list[dict[str
     out = []
     for i, (name, kw) in enumerate(unstructured):
         t = time.perf_counter()
+        reseed(args.tune_seed)
         m = gs.train.prune(dense, data, sparsity=0.8, verbose=0, **kw)
         s = time.perf_counter() - t
         path = convert(m, work / f"lever_u{i}.gear", ("int8",), cal)
         out.append(row(f"lever: 80% + int8, {name}", path, "int8", config=kw, train_s=s))
     for i, (name, kw) in enumerate(channel):
         t = time.perf_counter()
+        reseed(args.tune_seed)
         m = gs.train.prune(dense, data, sparsity=0.5, structure="channel", verbose=0, **kw)
         s = time.perf_counter() - t
         path = convert(m, work / f"lever_c{i}.gear", ("fp32",), None)
@@ -334,6 +345,12 @@ def main() -> None:
     ap.add_argument(
         "--levers", action="store_true", help="also the rows that measure the recipe's parts"
     )
+    ap.add_argument(
+        "--tune-seed",
+        type=int,
+        help="reseed Keras before each pruning row (dense +N and pruned rows, levers): "
+        "their dropout from this seed (default: the process's running random state)",
+    )
     args = ap.parse_args()
     build = MODELS[args.model]
     recipe = dict(RECIPES[args.model])
@@ -360,6 +377,7 @@ def main() -> None:
     d8 = row("dense PTQ", convert(dense, work / "dense8.gear", ("int8",), cal), "int8")
     d4 = row("dense PTQ", convert(dense, work / "dense4.gear", ("int4",), cal), "int4")
     # the fair reference for fine-tuned rows: the dense model trained as many more epochs
+    reseed(args.tune_seed)
     longer = gs.train.prune(dense, (xtr, ytr), sparsity=0.0, epochs=args.tune, verbose=0)
     dl32 = row(
         f"dense +{args.tune} epochs", convert(longer, work / "longer.gear", ("fp32",), None), "fp32"
@@ -367,6 +385,7 @@ def main() -> None:
     # the pruned rows' reference: the dense model fine-tuned by the same recipe, no pruning
     own = {k: v for k, v in recipe.items() if k != "scope"}
     if own != {"epochs": args.tune}:
+        reseed(args.tune_seed)
         ref = gs.train.prune(dense, (xtr, ytr), sparsity=0.0, verbose=0, **own)
         dr32 = row(
             f"dense +{recipe['epochs']} epochs (pruning recipe)",
@@ -378,6 +397,7 @@ def main() -> None:
     tag = f"{recipe['epochs']} ep"
 
     t = time.perf_counter()
+    reseed(args.tune_seed)
     sparse = gs.train.prune(dense, (xtr, ytr), sparsity=0.8, score="taylor", verbose=0, **recipe)
     timing["prune_unstructured_s"] = time.perf_counter() - t
     s8 = row(
@@ -394,6 +414,7 @@ def main() -> None:
 
     t = time.perf_counter()
     own_ch = {k: v for k, v in recipe.items() if k != "scope"}
+    reseed(args.tune_seed)
     slim = gs.train.prune(
         dense, (xtr, ytr), sparsity=0.5, score="taylor", structure="channel", verbose=0, **own_ch
     )
@@ -584,6 +605,7 @@ def main() -> None:
         model=dense.name,
         epochs={"dense": args.epochs, "tune": args.tune, "student": args.student_epochs},
         pruning_recipe=recipe,
+        tune_seed=args.tune_seed,
         levers=levers,
         paired_latency=paired,
         student_seeds=args.student_seeds,
