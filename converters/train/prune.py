@@ -9,6 +9,11 @@ rises from ``s_i`` to ``s_f`` over ``[t0, t0 + n*dt]`` as
 (fast at first, while many weights are redundant, slowly near the end), with
 the masks recomputed every ``dt`` steps and held (re-applied after every
 training step, so the optimizer cannot regrow a pruned weight) until the end.
+
+The learning rate: constant (``lr_schedule="constant"``), or held while the
+sparsity ramps and then cosine-decayed to ``final_learning_rate`` over the
+recovery steps (``lr_schedule="cosine"``, :func:`recovery_learning_rate`), so
+the last epochs settle at the final masks instead of jumping around them.
 """
 
 from __future__ import annotations
@@ -20,12 +25,63 @@ from typing import Any
 import numpy as np
 
 from .data import as_dataset, clone_model, compile_like, validation_data
-from .masks import STRUCTURES, Masks, apply_masks, channel_masks, edge_layer_names, weight_masks
+from .masks import (
+    SCOPES,
+    STRUCTURES,
+    Masks,
+    apply_masks,
+    channel_masks,
+    edge_layer_names,
+    weight_masks,
+)
 from .scores import SCORES, weight_scores
 
-__all__ = ["GradualPruning", "PolynomialSchedule", "prune", "training_marks"]
+__all__ = [
+    "LR_SCHEDULES",
+    "GradualPruning",
+    "PolynomialSchedule",
+    "prune",
+    "recovery_learning_rate",
+    "training_marks",
+]
 
 MARKS = "_gearshift_train"  # attribute a returned model carries for gs.convert
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def recovery_learning_rate(
+    step: int, hold_steps: int, total_steps: int, learning_rate: float, final: float = 0.0
+) -> float:
+    """The ``"cosine"`` schedule: ``learning_rate`` for the first ``hold_steps`` (the
+    sparsity ramp), then ``final + (lr - final) * (1 + cos(pi * t)) / 2`` with ``t``
+    going from 0 to 1 over the remaining steps; ``final`` at the last step
+    (``total_steps - 1``) and after."""
+    if step < hold_steps:
+        return float(learning_rate)
+    span = total_steps - 1 - hold_steps
+    t = 1.0 if span <= 0 else min((step - hold_steps) / span, 1.0)
+    return float(final + (learning_rate - final) * 0.5 * (1.0 + math.cos(math.pi * t)))
+
+
+def _lr_callback(hold_steps: int, total_steps: int, learning_rate: float, final: float) -> Any:
+    """Sets the optimizer's learning rate before every training step (cosine recovery)."""
+    base = _keras_callback_base()
+
+    class _LR(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            super().__init__()
+            self.step = 0
+            self.rates: list[float] = []
+
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            lr = recovery_learning_rate(self.step, hold_steps, total_steps, learning_rate, final)
+            self.model.optimizer.learning_rate.assign(lr)
+            self.rates.append(lr)
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            self.step += 1
+
+    return _LR()
 
 
 @dataclass(frozen=True)
@@ -160,6 +216,37 @@ def _steps_per_epoch(ds: Any) -> int:
     return n
 
 
+def _self_distilling(net: Any, teacher: Any, ds: Any, temperature: float, alpha: float) -> Any:
+    """Recompiles ``net`` with the distillation loss against ``teacher`` and returns ``ds``
+    with the teacher's logits packed after one-hot labels (``[B, 2C]`` targets)."""
+    import tensorflow as tf
+
+    from .distill import distillation_loss, logit_model, logits_of
+
+    classes = int(teacher.outputs[0].shape[-1])
+    t_fn = logit_model(teacher)
+    one_hot = len(ds.element_spec[1].shape) >= 2 and ds.element_spec[1].shape[-1] == classes
+
+    def pack(x: Any, y: Any) -> Any:
+        lab = (
+            tf.cast(y, tf.float32)
+            if one_hot
+            else tf.one_hot(tf.cast(tf.reshape(y, [-1]), tf.int32), classes)
+        )
+        return x, tf.concat([lab, tf.cast(t_fn(x, False), tf.float32)], axis=-1)
+
+    def kd_loss(packed: Any, out: Any) -> Any:
+        s = logits_of(net, out)
+        return distillation_loss(packed[:, classes:], s, packed[:, :classes], temperature, alpha)
+
+    def accuracy(packed: Any, out: Any) -> Any:
+        hit = tf.equal(tf.argmax(packed[:, :classes], -1), tf.argmax(out, -1))
+        return tf.reduce_mean(tf.cast(hit, tf.float32))
+
+    net.compile(optimizer=net.optimizer, loss=kd_loss, metrics=[accuracy])
+    return ds.map(pack)
+
+
 def training_marks(model: Any) -> dict[str, Any] | None:
     """What ``gearshift.train`` recorded on a model it returned (None for others)."""
     marks = getattr(model, MARKS, None)
@@ -191,6 +278,10 @@ def prune(
     score_batches: int = 8,
     callbacks: list[Any] | None = None,
     verbose: Any = "auto",
+    lr_schedule: str = "constant",
+    final_learning_rate: float = 0.0,
+    distill_alpha: float = 0.0,
+    distill_temperature: float = 4.0,
 ) -> Any:
     """Prunes ``model`` gradually while fine-tuning it; returns the pruned copy.
 
@@ -201,6 +292,18 @@ def prune(
     each group of tied layers. The returned model has its pruned weights at
     exactly zero; ``gearshift.convert`` stores them sparse, and for ``channel``
     removes the pruned channels from the graph.
+
+    ``scope`` (unstructured): ``"global"`` ranks all eligible kernels together,
+    ``"layer"`` prunes each to ``sparsity``, ``"erk"`` gives each kernel its own
+    share by its shape (``masks.erk_counts``); in every case ``sparsity`` is the
+    fraction of the eligible kernels' weights (first and last layers excluded
+    unless ``include_first_last``; biases and batch norm never pruned).
+    ``lr_schedule="cosine"`` holds ``learning_rate`` while the sparsity ramps and
+    cosine-decays it to ``final_learning_rate`` by the last step (Adam at
+    ``learning_rate`` only; not with ``optimizer``); ``"constant"`` keeps it.
+    ``distill_alpha > 0`` fine-tunes against ``model`` itself as the teacher
+    (self-distillation, :func:`gearshift.distill`'s loss at
+    ``distill_temperature``); the scores still use the labels' loss.
     """
     if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)):
         raise ValueError(f"sparsity must be a number in [0, 1), got {sparsity!r}")
@@ -212,13 +315,28 @@ def prune(
         sparsity = 0.5
     if score not in SCORES:
         raise ValueError(f"score must be one of {', '.join(SCORES)}, got {score!r}")
-    if scope not in ("global", "layer"):
-        raise ValueError(f"scope must be 'global' or 'layer', got {scope!r}")
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(
+            f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {lr_schedule!r}"
+        )
+    if lr_schedule != "constant" and optimizer is not None:
+        raise ValueError("lr_schedule applies to the default Adam; schedule your optimizer's own")
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not 0.0 <= distill_alpha <= 1.0 or not distill_temperature > 0:
+        raise ValueError(
+            f"need 0 <= distill_alpha <= 1 and distill_temperature > 0, got {distill_alpha!r} "
+            f"and {distill_temperature!r}"
+        )
     ds = as_dataset(data, batch_size)
     net = clone_model(model)
     compile_like(net, model, ds, optimizer, learning_rate, loss)
+    label_loss = net.loss
+    train_ds = ds
+    if distill_alpha > 0:
+        train_ds = _self_distilling(net, model, ds, distill_temperature, distill_alpha)
     steps = _steps_per_epoch(ds) * epochs
     if schedule is None:
         end = max(1, round(pruning_fraction * steps))
@@ -233,16 +351,19 @@ def prune(
         structure,
         score,
         data=ds,
-        loss=net.loss,
+        loss=label_loss,
         scope=scope,
         include_first_last=include_first_last,
         score_batches=score_batches,
     )
+    extra = []
+    if lr_schedule == "cosine":
+        extra.append(_lr_callback(schedule.end_step, steps, learning_rate, final_learning_rate))
     net.fit(
-        ds,
+        train_ds,
         epochs=epochs,
         validation_data=validation_data(validation),
-        callbacks=[cb, *(callbacks or [])],
+        callbacks=[cb, *extra, *(callbacks or [])],
         shuffle=False,  # the Dataset is shuffled already (as_dataset)
         verbose=verbose,
     )
@@ -253,6 +374,8 @@ def prune(
             "structure": structure,
             "sparsity": float(sparsity),
             "score": score,
+            "scope": scope,
+            "lr_schedule": lr_schedule,
             "include_first_last": include_first_last,
             "channels_removed": cb.channels_removed,
             "masks": {k: {v: np.asarray(m) for v, m in d.items()} for k, d in cb.masks.items()},

@@ -39,9 +39,17 @@ def prune(
             schedule) over the first 60% of the steps.
         validation: optional ``(x, y)`` or Dataset, evaluated after every epoch.
         **kwargs: ``batch_size``, ``optimizer``, ``learning_rate``, ``loss``,
-            ``scope`` (``"global"``/``"layer"``), ``include_first_last``,
-            ``schedule``, ``pruning_fraction``, ``updates``, ``score_batches``,
-            ``callbacks``, ``verbose`` (``converters/train/prune.py``).
+            ``scope`` (``"global"``: one ranking; ``"layer"``: the same fraction
+            per layer; ``"erk"``: a per-layer fraction from each kernel's shape,
+            thin and depthwise kernels pruned less, wide 1x1 ones more; always
+            ``sparsity`` of the eligible kernels' weights overall),
+            ``include_first_last``, ``schedule``, ``pruning_fraction``,
+            ``updates``, ``score_batches``, ``callbacks``, ``verbose``,
+            ``lr_schedule`` (``"constant"``, or ``"cosine"``: held during the
+            ramp, then cosine-decayed to ``final_learning_rate``, default 0),
+            ``distill_alpha`` and ``distill_temperature`` (self-distillation
+            from ``model`` while fine-tuning; 0: labels only)
+            (``converters/train/prune.py``).
 
     Returns:
         The fine-tuned Keras model with its pruned weights exactly zero;
