@@ -23,12 +23,12 @@ outputs by name.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from optional_env import add_folder
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = REPO / "build-aeq" / "site-packages"
@@ -45,11 +45,9 @@ def find(path: str | os.PathLike[str] | None = None) -> tuple[Any, Any] | str:
     fix it. ``path`` (else ``$GEARSHIFT_AEQ_PATH``, else ``build-aeq/site-packages``) is
     appended to ``sys.path`` when it exists; a copy installed in the venv is found
     without it."""
-    folder = Path(path or os.environ.get(ENV_VAR) or DEFAULT_DIR)
-    if path is not None and not folder.is_dir():
-        return f"--aeq-path {folder} is not a folder; {HOW_TO}"
-    if folder.is_dir() and str(folder) not in sys.path:
-        sys.path.append(str(folder))
+    problem = add_folder(path, ENV_VAR, DEFAULT_DIR, "--aeq-path", HOW_TO)
+    if problem is not None:
+        return problem
     try:
         from ai_edge_quantizer import quantizer, recipe
     except ImportError as e:

@@ -26,13 +26,13 @@ the ``gs.train`` call it stands beside:
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from optional_env import add_folder
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = REPO / "build-tfmot" / "site-packages"
@@ -51,11 +51,9 @@ def find(path: str | os.PathLike[str] | None = None) -> tuple[Any, Any] | str:
     is appended to ``sys.path`` when it exists; packages installed in the venv
     itself are found without it.
     """
-    folder = Path(path or os.environ.get(ENV_VAR) or DEFAULT_DIR)
-    if path is not None and not folder.is_dir():
-        return f"--tfmot-path {folder} is not a folder; {HOW_TO}"
-    if folder.is_dir() and str(folder) not in sys.path:
-        sys.path.append(str(folder))
+    problem = add_folder(path, ENV_VAR, DEFAULT_DIR, "--tfmot-path", HOW_TO)
+    if problem is not None:
+        return problem
     try:
         import tensorflow_model_optimization as tfmot
         import tf_keras
