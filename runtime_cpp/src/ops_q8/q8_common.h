@@ -60,22 +60,35 @@ inline int32_t WrapAddI32(int32_t a, int32_t b) {
 // quant_ref.activation_range (TFLite CalculateActivationRangeQuantized): the
 // bound f maps to zp + round_half_away(float32(f) / float32(scale)), the
 // division in float32.
+// A tiny scale (a hostile file's) puts f / scale beyond every integer type,
+// where the conversion would be undefined: the rounded value is first held to
+// +-2^40, which changes no result (a bound past the int8 range clamps to its
+// end either way; libFuzzer/UBSan finding, regress seed in fuzz/corpus/gear).
 inline Q8Range Q8ActivationRange(Activation a, Q8Quant y) {
-  auto q = [&](float f) { return y.zero_point + static_cast<int32_t>(std::round(f / y.scale)); };
+  auto q = [&](float f) {
+    const float v = std::min(std::max(std::round(f / y.scale), -0x1p40f), 0x1p40f);
+    return int64_t{y.zero_point} + static_cast<int64_t>(v);
+  };
+  auto at_least = [](int32_t lo, int64_t v) {
+    return static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(lo, v), 127));
+  };
+  auto at_most = [](int32_t hi, int64_t v) {
+    return static_cast<int32_t>(std::max<int64_t>(std::min<int64_t>(hi, v), -128));
+  };
   Q8Range r;
   switch (a) {
     case Activation::kNone:
       break;
     case Activation::kRelu:
-      r.lo = std::max(r.lo, q(0.0f));
+      r.lo = at_least(r.lo, q(0.0f));
       break;
     case Activation::kRelu6:
-      r.lo = std::max(r.lo, q(0.0f));
-      r.hi = std::min(r.hi, q(6.0f));
+      r.lo = at_least(r.lo, q(0.0f));
+      r.hi = at_most(r.hi, q(6.0f));
       break;
     case Activation::kReluN1To1:
-      r.lo = std::max(r.lo, q(-1.0f));
-      r.hi = std::min(r.hi, q(1.0f));
+      r.lo = at_least(r.lo, q(-1.0f));
+      r.hi = at_most(r.hi, q(1.0f));
       break;
   }
   return r;
