@@ -58,8 +58,9 @@ inline bool MakeQ8VPow2Stage(const Q8VRequant& r, int32_t left_shift, Q8VPow2Sta
   if (e < 8 || e > 23 || r.multiplier == INT32_MIN) return false;
   out->k = 31 - e;
   out->high = r.multiplier >> out->k;  // arithmetic: SUB's negated multipliers too
+  // a product, not a shift: shifting a negative value left is undefined in C++17
   out->low = static_cast<int32_t>(static_cast<int64_t>(r.multiplier) -
-                                  (static_cast<int64_t>(out->high) << out->k));
+                                  static_cast<int64_t>(out->high) * (int64_t{1} << out->k));
   out->round = int32_t{1} << (out->k - 1);
   return true;
 }
