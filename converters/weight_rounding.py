@@ -337,6 +337,23 @@ def _collect(graph: Graph, layers: list[_Layer], xs: list[np.ndarray], progress:
             bar.update()
 
 
+def _gptq_layer(
+    lay: _Layer, h: np.ndarray, multipliers: np.ndarray, zero: np.ndarray, **grid: int
+) -> np.ndarray:
+    """GPTQ of one layer's channel rows (``gptq_rows``): one problem per channel for a
+    depthwise layer (its own k x k ``H``), one for all rows otherwise (one shared ``H``).
+    ``grid``: ``qmin``/``qmax`` where the codes are not 4-bit (the int8 gear)."""
+    if lay.depthwise:
+        return gptq_rows(
+            lay.rows[:, None], h, multipliers[:, None], keep_zero=zero[:, None],
+            act_order=ACT_ORDER, damp=DAMP, **grid,
+        )[:, 0]  # fmt: skip
+    return gptq_rows(
+        lay.rows[None], h[None], multipliers[None], keep_zero=zero[None],
+        act_order=ACT_ORDER, damp=DAMP, **grid,
+    )[0]  # fmt: skip
+
+
 def round_int4_weights(
     graph: Graph,
     plan: QuantPlan,
@@ -396,17 +413,7 @@ def round_int4_weights(
             zero = lay.rows == 0
             values = np.where(zero, 0.0, values)
             if mode == "gptq" and h is not None:
-                if lay.depthwise:  # one problem per channel
-                    values = gptq_rows(
-                        lay.rows[:, None], h, ms[:, None], keep_zero=zero[:, None],
-                        act_order=ACT_ORDER, damp=DAMP,
-                    )  # fmt: skip
-                    values = values[:, 0]
-                else:
-                    values = gptq_rows(
-                        lay.rows[None], h[None], ms[None], keep_zero=zero[None],
-                        act_order=ACT_ORDER, damp=DAMP,
-                    )[0]  # fmt: skip
+                values = _gptq_layer(lay, h, ms, zero)
             axis = WEIGHT_AXIS[lay.node.op]
             q = from_channel_rows(values, plan.weights[w][0].shape, axis)
             q = np.ascontiguousarray(np.asarray(q, np.int64).astype(np.int8))
@@ -484,18 +491,8 @@ def round_int8_weights(
                 continue
             zero = lay.rows == 0
             ones = np.ones((lay.rows.shape[0], -(-lay.rows.shape[1] // Q4M_BLOCK)))
-            if lay.depthwise:
-                values = gptq_rows(
-                    lay.rows[:, None], h, ones[:, None], keep_zero=zero[:, None],
-                    act_order=ACT_ORDER, damp=DAMP, qmin=Q8_MIN, qmax=Q8_MAX,
-                )[:, 0]  # fmt: skip
-                diag = np.einsum("ckk->ck", h)
-            else:
-                values = gptq_rows(
-                    lay.rows[None], h[None], ones[None], keep_zero=zero[None],
-                    act_order=ACT_ORDER, damp=DAMP, qmin=Q8_MIN, qmax=Q8_MAX,
-                )[0]  # fmt: skip
-                diag = np.diag(h)
+            values = _gptq_layer(lay, h, ones, zero, qmin=Q8_MIN, qmax=Q8_MAX)
+            diag = np.einsum("ckk->ck", h) if lay.depthwise else np.diag(h)
             q8, qp = plan.weights[w]
             axis = WEIGHT_AXIS[lay.node.op]
             q = from_channel_rows(values, q8.shape, axis)
