@@ -1,17 +1,20 @@
-"""Compact storage chosen by measured error: which weights stay float32.
+"""Compact storage chosen by measured error: which weights need more bits.
 
 A compact file stores a conv/dense weight as its int8 values plus a 4-bit
-residual (``q8r4``, within ``s / 16`` of each weight). Most tensors lose
-nothing that shows in the outputs; a few amplify it (hand_landmark_lite's
-fp32 gear: 0.12 max relative error with every large weight in q8r4). This
-module finds those few by measurement and keeps them float32, so the fp32
-gear stays within a target error of the source while the rest stay compact.
+residual (``q8r4``, within ``s / 16`` of each weight; small weights an
+8-bit one, ``q8r8``, within ``s / 256``). Most tensors lose nothing that
+shows in the outputs; a few amplify it (hand_landmark_lite's fp32 gear: 0.12
+max relative error with every large weight in q8r4). This module finds those
+few by measurement and moves them up one storage step (q8r4 -> q8r8, and if
+that is not enough, -> float32: ``convert._refine_compact`` runs the two
+stages), so the fp32 gear stays within a target error of the source while
+the rest stay compact.
 
 How: the compact fp32 gear and an exact fp32 file (written and run once for all
 rounds) run the same inputs on the C++ runtime with every tensor kept
 (``Runtime(keep_tensors=True)``). The error a layer *introduces* is its
 output's relative error minus the largest relative error among its inputs;
-the layers whose weights are in ``q8r4``
+the layers whose weights are candidates
 are promoted in order of that introduced error, 1, 2, 4, ... at a time, the
 file rewritten and measured again, until the output error is within the
 target or no q8r4 weight is left.
@@ -95,17 +98,17 @@ def introduced_errors(
 
 def refine_compact(
     graph: Graph,
-    q8r4_weights: set[str],
+    candidates: set[str],
     write: Callable[[set[str]], str],
     measure: Callable[[str], float],
     xs: Sequence[np.ndarray],
     target: float = COMPACT_TARGET,
 ) -> tuple[set[str], float, list[float]]:
-    """Promotes q8r4 weights to float32 until ``measure(path) <= target``.
+    """Promotes ``candidates`` to the next storage step until ``measure(path) <= target``.
 
-    ``write(keep_f32)`` writes the file with those weights kept float32 and
-    returns its path; ``measure(path)`` is the fp32 gear's max relative error
-    against the source. Returns the weights kept, the final error and the
+    ``write(keep)`` writes the file with those weights promoted and returns its
+    path; ``measure(path)`` is the fp32 gear's max relative error against the
+    source. Returns the weights kept, the final error and the
     error after each round (the first: nothing kept).
     """
     keep: set[str] = set()
@@ -115,10 +118,10 @@ def refine_compact(
     step = 1
     with contextlib.ExitStack() as stack:
         exact = None  # opened at the first round: the exact gear does not change between rounds
-        while err > target and len(keep) < len(q8r4_weights):
+        while err > target and len(keep) < len(candidates):
             if exact is None:
                 exact = stack.enter_context(exact_reference(graph, xs))
-            added = introduced_errors(graph, path, xs, q8r4_weights - keep, exact=exact)
+            added = introduced_errors(graph, path, xs, candidates - keep, exact=exact)
             order = sorted(added, key=lambda w: -added[w])
             keep |= set(order[:step])
             step *= 2

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -370,51 +371,83 @@ def _float_islands(
 def _refine_compact(
     graph: Graph,
     path: str,
-    write_file: Callable[[set[str]], WriteResult],
+    write_file: Callable[[set[str], set[str]], WriteResult],
     gears: tuple[str, ...],
     storage: str,
     xs: list[np.ndarray],
-    ref: list[np.ndarray],
     progress: bool,
     kept: set[str] | None = None,
-) -> tuple[set[str], str]:
-    """Compact files with an fp32 gear (written at ``path``): the weights to keep
-    float32 so that the fp32 gear stays within ``COMPACT_TARGET`` of the source
-    (``compact_refine``), the file rewritten with them by ``write_file(keep_f32)``;
-    and a report note ("" when none)."""
+) -> tuple[set[str], set[str], str]:
+    """Compact files with an fp32 gear (written at ``path``): the storage of each weight
+    such that the fp32 gear stays within ``COMPACT_TARGET`` of the same graph stored
+    exactly (``compact_refine``; the source itself unless the conversion pruned it, which
+    changes the function on purpose), cheapest first: large weights move from a 4-bit residual to an
+    8-bit one, then, if that is not enough, weights with a residual to float32. The file
+    is rewritten by ``write_file(keep_f32, keep_r8)``. Returns ``(keep_f32, keep_r8,
+    report note)`` (the note "" when nothing moved)."""
     from .compact_refine import COMPACT_TARGET, refine_compact
-    from .write_gear import q8r4_weights
+    from .write_gear import q8r4_weights, residual_weights, write_gear
 
     kept = set(kept or ())  # float32 already (equalized weights)
-    candidates = q8r4_weights(graph) - kept
-    if storage != "compact" or "fp32" not in gears or not candidates:
-        return set(kept), ""
+    if storage != "compact" or "fp32" not in gears or not residual_weights(graph) - kept:
+        return set(kept), set(), ""
     run_file = None
-
-    def write(keep: set[str]) -> str:
-        if keep:  # nothing kept: the file as first written
-            write_file(keep | kept)
-        return path
+    ref: list[np.ndarray] = []
 
     def measure(path: str) -> float:
         nonlocal run_file
+        if not ref:  # the exact fp32 gear's outputs, once
+            with tempfile.TemporaryDirectory(prefix="gearshift-exact-") as folder:
+                exact = os.path.join(folder, "exact.gear")
+                write_gear(graph, exact, gears=("fp32",), storage="exact")
+                ref.extend(_run_batched(_file_runner(exact)[0], "fp32", xs))
         run_file, _ = _file_runner(path)
         return _errors(ref, _run_batched(run_file, "fp32", xs))[1]
 
+    r8: set[str] = set()
+    f32: set[str] = set()
+    history: list[float] = []
+    stages = (  # (candidates, how a kept set is written)
+        (q8r4_weights(graph) - kept, lambda keep: write_file(kept, keep)),
+        (residual_weights(graph) - kept, lambda keep: write_file(keep | kept, r8 - keep)),
+    )
     try:
-        keep, err, history = refine_compact(graph, candidates, write, measure, xs)
+        for stage, (candidates, write_kept) in enumerate(stages):
+            if not candidates or (history and history[-1] <= COMPACT_TARGET):
+                continue
+            first = True
+
+            def write(keep: set[str], write_kept=write_kept) -> str:
+                nonlocal first
+                if keep or not first:  # nothing kept at first: the file as it stands
+                    write_kept(keep)
+                first = False
+                return path
+
+            keep, err, hist = refine_compact(
+                graph, candidates, write, measure, xs, target=COMPACT_TARGET
+            )
+            history += hist if not history else hist[1:]
+            if stage == 0:
+                r8 = keep
+            else:
+                f32 = keep
     except ImportError:  # no C++ extension: the per-layer comparison needs the runtime
-        return set(kept), ""
-    if not keep:
-        return set(kept), ""
-    _say(progress, f"compact: kept {len(keep)} of {len(candidates)} large weights float32")
-    kb = sum(graph.tensors[w].data.size for w in keep) * 2.5 / 1000  # 4 bytes instead of 1.5
+        return set(kept), set(), ""
+    if not r8 and not f32:
+        return set(kept), set(), ""
+    r8 -= f32
+    _say(progress, f"compact: {len(r8)} weights to an 8-bit residual, {len(f32)} kept float32")
+    err = history[-1]
     within = "within" if err <= COMPACT_TARGET else "still over"
-    return keep | kept, (
-        f"compact storage: {len(keep)} of {len(candidates)} large weights kept float32 "
-        f"(+{kb:.0f} kB) for an fp32 error {err:.2g}, {within} the target {COMPACT_TARGET:g} "
-        f"(all in q8r4: {history[0]:.2g}): {', '.join(sorted(keep)[:6])}"
-        + (", ..." if len(keep) > 6 else "")
+    moved = sorted(f32) + sorted(r8)
+    return (
+        f32 | kept,
+        r8,
+        f"compact storage: {len(r8)} large weights with an 8-bit residual (q8r8), "
+        f"{len(f32)} kept float32, for an fp32 error {err:.2g}, {within} the target "
+        f"{COMPACT_TARGET:g} (as first written: {history[0]:.2g}): {', '.join(moved[:6])}"
+        + (", ..." if len(moved) > 6 else ""),
     )
 
 
@@ -787,7 +820,9 @@ def convert(
     # An equalized copy's islands compute with its (equalized) float weights.
     island_data = {t: qgraph.tensors[t].data for t in equalized}
 
-    def write_file(keep_f32: set[str], extra: dict[str, str] | None = None) -> WriteResult:
+    def write_file(
+        keep_f32: set[str], keep_r8: set[str], extra: dict[str, str] | None = None
+    ) -> WriteResult:
         return write_gear(
             graph,
             out,
@@ -796,17 +831,18 @@ def convert(
             storage=storage,
             qplan=qplan,
             keep_f32=keep_f32,
+            keep_r8=keep_r8,
             float_nodes=islands if integer else (),
             island_data=island_data or None,
             binary=binary_params,
         )
 
     _say(progress, f"writing {out}")
-    written = write_file(equalized | rounded8)
+    written = write_file(equalized | rounded8, set())
 
     _say(progress, f"measuring the error on {xs[0].shape[0]} {'random ' if random else ''}samples")
-    keep_f32, refine_note = _refine_compact(
-        graph, written.path, write_file, gears, storage, xs, ref, progress, equalized | rounded8
+    keep_f32, keep_r8, refine_note = _refine_compact(
+        graph, written.path, write_file, gears, storage, xs, progress, equalized | rounded8
     )
     source_accuracy = None
     if val is not None:
@@ -857,7 +893,7 @@ def convert(
         quality["gearshift.accuracy.source"] = f"{source_accuracy:.6g}"
     if _is_tflite(model):  # what `gearshift bench --compare` runs the peers on
         quality["gearshift.source_tflite"] = os.path.abspath(os.fspath(model))
-    written = write_file(keep_f32, quality)
+    written = write_file(keep_f32, keep_r8, quality)
     report = ConvertReport(
         path=out,
         file_bytes=written.file_bytes,

@@ -4,7 +4,7 @@
 
 - ``f32`` and ``f16`` gears: the float interpreter of ``reference.py`` on the
   gear's constants as ``reference.float_constants`` materialises them
-  (``q8r4`` bit-exact; f16 rounding by ``quant_ref.quantize_f16``). Float
+  (``q8r4`` / ``q8r8`` bit-exact; f16 rounding by ``quant_ref.quantize_f16``). Float
   kernels may differ from it by rounding, so compare those with a tolerance.
 - ``q8`` and ``q4`` gears: integer arithmetic end to end with the kernels of
   ``quant_ref.py``, op by op as docs/QUANTIZATION.md "The int8 gear, op by
@@ -21,7 +21,7 @@
 :func:`run_gear_int8` returns every tensor's int8 values, to find the first
 node where a runtime departs from the oracle.
 
-Sparse storage (``bitmap``/``csr``/``2:4``, a ``q8r4`` over a sparse base) is
+Sparse storage (``bitmap``/``csr``/``2:4``, a ``q8r4`` or ``q8r8`` over a sparse base) is
 densified by ``GearFile.storage_values``, and a gear's ``sparse`` flag is
 ignored: FORMAT.md defines a sparse gear's results as its dense
 counterpart's (identical for ``q8``/``q4``, whose sums are integers; for

@@ -438,7 +438,7 @@ def run(graph: Graph, x: Any) -> np.ndarray | dict[str, np.ndarray]:
 def float_constants(gf: Any, gear: str | None = None) -> dict[str, np.ndarray]:
     """Tensor name -> float32 values of every constant of a gear, as its compute sees them.
 
-    ``f32``: the stored values (``dense``, or ``q8r4`` materialised bit-exactly).
+    ``f32``: the stored values (``dense``, or ``q8r4`` / ``q8r8`` materialised bit-exactly).
     ``f16``: half values (``f16`` storage, or ``f32`` storage rounded by
     ``quant_ref.quantize_f16``, as FORMAT.md says) widened to float32.
     ``q8``/``q4``: the dequantized integers, ``scale * (q - zero_point)``: only

@@ -1,4 +1,4 @@
-"""IR graph + gears -> ``.gear`` file, exactly as docs/FORMAT.md (1.6) lays it out.
+"""IR graph + gears -> ``.gear`` file, exactly as docs/FORMAT.md (1.7) lays it out.
 
 File layout written here: header (64 B), section table (up to 3 x 32 B), zero
 padding, section 0 = MANIFEST (JSON), zero padding, then (1.6, when there are
@@ -8,8 +8,8 @@ padding, and the TENSOR_DATA section (every storage payload at an offset that
 is a multiple of 64). The file ends
 right after the last payload. Identical storage entries (same description
 and bytes) are stored once; which entries each gear reads is
-:func:`_plan_storage`'s business (compact: int8 + 4-bit residual shared by all
-gears; exact: float32 kept bit for bit; int8 weights with zeros in the
+:func:`_plan_storage`'s business (compact: int8 + a 4- or 8-bit residual shared
+by all gears; exact: float32 kept bit for bit; int8 weights with zeros in the
 smallest of dense/bitmap/csr/2:4). The header says the lowest minor version
 that expresses the file (:func:`_minor`).
 
@@ -37,7 +37,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..gear_codec import Q4M_BLOCK, pack_nibbles, q8r4_residual
+from ..gear_codec import Q4M_BLOCK, pack_residuals
+from ..gear_codec import residual as residual_of
 from ..gear_format import fast_crc32c
 from ..sparse_codec import (
     SPARSE_ENCODINGS,
@@ -60,7 +61,7 @@ __all__ = [
     "write_gear",
 ]
 
-FORMAT_MAJOR, FORMAT_MINOR = 1, 6
+FORMAT_MAJOR, FORMAT_MINOR = 1, 7
 ALIGNMENT = 64
 KIND_MANIFEST, KIND_TENSOR_DATA, KIND_PARAMS = 1, 2, 3
 _HEADER = struct.Struct("<4sHHIIQQII24s")  # FileHeader, FORMAT.md 2.1
@@ -69,13 +70,13 @@ _HEADER_SIZE, _SECTION_SIZE = 64, 32
 
 # User-facing gear name -> compute token (converters/dtypes.py is the table).
 GEARS = {name: spec.token for name, spec in DTYPE_GEARS.items()}
-# Weight tensors smaller than this stay float32 in compact files: they cost at
-# most 2.5 bytes a weight more (under 40 KB each, little beside the large
-# layers that dominate a real model's size), and small layers such as the
-# first ones amplify weight error the most. Measured on the digits CNN, whose
-# layers are all small: compact fp32 error vs Keras 1.6e-3 with every layer
-# q8r4 (half of it from the first conv's 144 weights), 1.1e-3 with only its
-# 9,216-weight conv q8r4; the issue's target is 1e-3.
+# Weight tensors smaller than this get an 8-bit residual (q8r8, 2 bytes a
+# weight with the int8 base) in compact files, larger ones a 4-bit one (q8r4,
+# 1.5 bytes): small layers such as the first ones amplify weight error the
+# most, and they cost little. Measured on the digits CNN, whose layers are all
+# small: compact fp32 error vs Keras 1.6e-3 with every layer q8r4 (half of it
+# from the first conv's 144 weights), 1.1e-3 with only its 9,216-weight conv
+# q8r4; the target is 1e-3. An 8-bit residual is 16 times finer.
 COMPACT_MIN_ELEMENTS = 16384
 _WEIGHT_AXIS = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3, "TRANSPOSE_CONV": 0}
 
@@ -240,22 +241,23 @@ def _int8_base(
     axis: int,
     qplan: QuantPlan | None,
     op: str = "",
-    residual: bool = False,
+    residual_bits: int = 0,
     lift: bool = False,
     values: np.ndarray | None = None,
 ) -> StorageEntry:
     """The i8 entry of a conv/dense weight: the int8 gear's, and the compact base.
 
-    ``lift`` (a residual over a base that no integer gear reads):
+    ``residual_bits``: 4 or 8 where a float gear reads a q8r4 / q8r8 residual over it.
+    ``lift`` (a q8r4 residual over a base that no integer gear reads):
     :func:`_lift_midpoints`. A file with an int8/int4 gear keeps nearest
     rounding, so its integer gears equal an exact file's.
 
     Int8 values with zeros go in the smallest of dense/bitmap/csr/2:4
-    (``sparse_codec.choose_encoding``; with ``residual``, counting the q8r4
-    residual the float gears add). A sparse base drops the residual of every
-    value it does not store, so under a residual it is used only when those
-    residuals are all 0 (pruned weights are exact zeros): the float gears'
-    values stay bit for bit what a dense base gives, else the base stays dense.
+    (``sparse_codec.choose_encoding``, counting the residual the float gears
+    add). A sparse base drops the residual of every value it does not store,
+    so under a residual it is used only when those residuals are all 0
+    (pruned weights are exact zeros): the float gears' values stay bit for bit
+    what a dense base gives, else the base stays dense.
 
     ``values``: other int8 values at the same scales (an int4 gear's own, on the q4m
     grid: ``QuantPlan.q4_weights``).
@@ -267,18 +269,20 @@ def _int8_base(
     else:
         q, qp = quantize_weights_q8(f32, axis)
     q = np.ascontiguousarray(q, "i1")
-    if residual and lift:
+    if residual_bits == 4 and lift:
         q = _lift_midpoints(f32, q, np.asarray(qp.scale, np.float32), axis)
     quant = _quant_json(qp, False)
     entry = StorageEntry("i8", f32.shape, data=q, quant=quant, values=q)
     if np.any(q == 0):
-        enc = choose_encoding(q, axis, op, residual=residual)
+        enc = choose_encoding(q, axis, op, residual_bits=residual_bits)
         if enc != "dense":
             sp = encode_sparse(q, axis, enc)
             lost = np.ones(q.size, bool)
             lost[sp.slots] = False
             scale = np.asarray(quant["scale"], np.float32)
-            if not residual or not np.any(q8r4_residual(f32, q, scale, axis).ravel()[lost]):
+            if not residual_bits or not np.any(
+                residual_of(f32, q, scale, axis, residual_bits).ravel()[lost]
+            ):
                 entry = StorageEntry(
                     "i8", f32.shape, enc, sp.payload, quant=quant, nnz=sp.nnz, values=q
                 )
@@ -286,27 +290,36 @@ def _int8_base(
     return p.add(entry, name)
 
 
-def _q8r4_entry(f32: np.ndarray, b: StorageEntry, axis: int) -> StorageEntry:
-    """The compact float entry over int8 base ``b``: one residual nibble per stored value."""
+def _residual_entry(f32: np.ndarray, b: StorageEntry, axis: int, bits: int) -> StorageEntry:
+    """The compact float entry over int8 base ``b``: one residual nibble (q8r4) or byte
+    (q8r8) per stored value."""
     q = np.asarray(b.values, np.int8)
     scale = np.asarray(b.quant["scale"], np.float32)  # type: ignore[index]
     if b.slots is None:
-        r = q8r4_residual(f32, q, scale, axis)
+        r = residual_of(f32, q, scale, axis, bits)
     else:
-        r = q8r4_sparse_residual(f32, q, scale, axis, b.slots)
-    return StorageEntry("f32", f32.shape, "q8r4", pack_nibbles(r), base=b)
+        r = q8r4_sparse_residual(f32, q, scale, axis, b.slots, bits)
+    return StorageEntry("f32", f32.shape, f"q8r{bits}", pack_residuals(r, bits), base=b)
 
 
-def q8r4_weights(graph: Graph) -> set[str]:
-    """The weights a compact file with a float gear stores as ``q8r4`` (before ``keep_f32``)."""
+def residual_weights(graph: Graph) -> set[str]:
+    """The weights a compact file with a float gear stores with a residual (q8r4 or
+    q8r8) unless ``keep_f32`` names them: every conv/depthwise/dense weight."""
     roles = _weight_roles(graph)
     return {
         name
         for name, (op, pos) in roles.items()
-        if op in _WEIGHT_AXIS
-        and pos == 1
-        and graph.tensors[name].data is not None
-        and graph.tensors[name].data.size >= COMPACT_MIN_ELEMENTS
+        if op in _WEIGHT_AXIS and pos == 1 and graph.tensors[name].data is not None
+    }
+
+
+def q8r4_weights(graph: Graph) -> set[str]:
+    """The weights a compact file with a float gear stores as ``q8r4`` (before ``keep_r8``
+    and ``keep_f32``): those of at least COMPACT_MIN_ELEMENTS values."""
+    return {
+        name
+        for name in residual_weights(graph)
+        if graph.tensors[name].data.size >= COMPACT_MIN_ELEMENTS  # type: ignore[union-attr]
     }
 
 
@@ -334,19 +347,22 @@ def _plan_storage(
     keep_f32: Collection[str] = (),
     island_consts: Collection[str] = (),
     island_data: Mapping[str, np.ndarray] | None = None,
+    keep_r8: Collection[str] = (),
 ) -> tuple[list[StorageEntry], dict[str, dict[str, StorageEntry]], int]:
     """Storage entries and, per gear, tensor -> entry. See FORMAT.md "Storage".
 
-    ``keep_f32``: weights that stay dense float32 in a compact file (chosen by
-    their measured effect on the outputs, ``compact_refine``).
+    ``keep_f32``: weights that stay dense float32 in a compact file, ``keep_r8``: large
+    weights that get an 8-bit residual instead of a 4-bit one (both chosen by their
+    measured effect on the outputs, ``compact_refine``).
     ``island_consts``: constants of float island nodes (FORMAT.md 1.5): the integer gears
     read them as the fp32 gear does (the same entry: no extra bytes when it is written),
     or, where ``island_data`` has their values (an equalized copy's), as dense float32 of
     their own.
 
     Float gears (fp32, fp16) read conv/dense weights as ``q8r4`` in compact mode (int8 plus a
-    4-bit residual: 1.5 bytes a weight, shared with the int8 gear's values) and as dense f32 in
-    exact mode, when fp32 is the only gear, or for tensors under COMPACT_MIN_ELEMENTS weights;
+    4-bit residual: 1.5 bytes a weight, shared with the int8 gear's values), as ``q8r8`` (an
+    8-bit residual, 2 bytes a weight) for tensors under COMPACT_MIN_ELEMENTS weights or in
+    ``keep_r8``, and as dense f32 in exact mode, when fp32 is the only gear, or in ``keep_f32``;
     fp16 reads the same entry (the runtime rounds to half), except in an exact file without
     fp32, where it gets its own f16 payload. The int4 gear reads the ``q4m`` view of the int8
     values: no payload; where ``qplan.q4_weights`` holds its own values (``weight_rounding``)
@@ -364,6 +380,7 @@ def _plan_storage(
     residual = not exact and any(t in ("f32", "f16") for t in tokens)
     # rounding up near-midpoints helps the float gears but would move int8 values
     lift = residual and not integer
+    sparse_gears = any(DTYPE_GEARS[g].sparse for g in gears)
     roles = _weight_roles(graph)
     keep_int8 = int4_int8_layers(graph) | (qplan.q4_int8 if qplan is not None else set())
     p = _Planner()
@@ -375,8 +392,10 @@ def _plan_storage(
         f32 = np.ascontiguousarray(t.data, dtype="<f4")
         op, pos = roles.get(name, ("", -1))
         is_weight = op in _WEIGHT_AXIS and pos == 1
-        # small weights stay float32 even in compact files (see COMPACT_MIN_ELEMENTS)
-        q8r4 = is_weight and not exact and f32.size >= COMPACT_MIN_ELEMENTS and name not in keep_f32
+        # the residual's width in compact files (see COMPACT_MIN_ELEMENTS); 0: dense float32
+        bits = 0
+        if is_weight and not exact and name not in keep_f32:
+            bits = 4 if f32.size >= COMPACT_MIN_ELEMENTS and name not in keep_r8 else 8
         base: StorageEntry | None = None
         float_entry: StorageEntry | None = None
         own = None if island_data is None else island_data.get(name)
@@ -389,11 +408,11 @@ def _plan_storage(
                 if name in island_consts and tok not in ("f32", "f16"):
                     tok = "f32"  # an island computes as the f32 gear does
                 if float_entry is None:
-                    if q8r4:
+                    if bits:
                         b = base = base or _int8_base(
-                            p, name, f32, _WEIGHT_AXIS[op], qplan, op, residual and q8r4, lift
+                            p, name, f32, _WEIGHT_AXIS[op], qplan, op, bits if residual else 0, lift
                         )
-                        float_entry = p.add(_q8r4_entry(f32, b, _WEIGHT_AXIS[op]), name)
+                        float_entry = p.add(_residual_entry(f32, b, _WEIGHT_AXIS[op], bits), name)
                     elif tok == "f16" and "fp32" not in gears:
                         f16 = np.ascontiguousarray(quantize_f16(f32), "<f2")
                         float_entry = p.add(StorageEntry("f16", f32.shape, data=f16), name)
@@ -409,8 +428,13 @@ def _plan_storage(
                     b = _int8_base(p, name, f32, _WEIGHT_AXIS[op], qplan, op, values=own4)
                 else:
                     b = base = base or _int8_base(
-                        p, name, f32, _WEIGHT_AXIS[op], qplan, op, residual and q8r4, lift
+                        p, name, f32, _WEIGHT_AXIS[op], qplan, op, bits if residual else 0, lift
                     )
+                    if sparse_gears and residual and bits and b.encoding == "dense":
+                        # The float gears' residual kept the shared base dense (it has
+                        # int8 zeros that are not zero weights): the integer gears read a
+                        # sparse twin of the same values, so a sparse gear stays sparse.
+                        b = _int8_base(p, name, f32, _WEIGHT_AXIS[op], qplan, op)
                 if tok == "q8" or name in keep_int8:
                     per_gear[g][name] = b
                 else:
@@ -469,7 +493,10 @@ def _minor(manifest: dict[str, Any], params: bytes = b"") -> int:
     """The lowest minor that expresses the file: 1.0 readers keep reading fp32-only files,
     1.1 readers every file without sparse storage or a sparse gear, 1.2 readers every file
     without a 1.3 op or a PAD ``value``, 1.3 readers every file without an ``io``, 1.5
-    readers every file without a PARAMS section (``params``: its bytes)."""
+    readers every file without a PARAMS section (``params``: its bytes), 1.6 readers every
+    file without a ``q8r8`` entry."""
+    if any(s["encoding"] == "q8r8" for s in manifest["storage"]):
+        return 7
     if params:
         return 6
     if any("float_nodes" in g for g in manifest["gears"]):
@@ -576,6 +603,7 @@ def build_manifest(
     keep_f32: Collection[str] = (),
     float_nodes: Collection[str] = (),
     island_data: Mapping[str, np.ndarray] | None = None,
+    keep_r8: Collection[str] = (),
 ) -> tuple[dict[str, Any], list[StorageEntry], dict[str, dict[str, StorageEntry]], int]:
     """The manifest dict, the storage entries, per gear tensor -> entry, and the shared count.
 
@@ -592,7 +620,7 @@ def build_manifest(
     index = {name: i for i, name in enumerate(names)}
     island_nodes, island_consts = island_plan(graph, float_nodes)
     entries, per_gear, shared = _plan_storage(
-        graph, names, gears, storage, qplan, keep_f32, island_consts, island_data
+        graph, names, gears, storage, qplan, keep_f32, island_consts, island_data, keep_r8
     )
 
     def node_json(n: Node) -> dict[str, Any]:
@@ -738,11 +766,13 @@ def write_gear(
     float_nodes: Collection[str] = (),
     island_data: Mapping[str, np.ndarray] | None = None,
     binary: bool = True,
+    keep_r8: Collection[str] = (),
 ) -> WriteResult:
     """Writes ``graph`` with ``gears`` to ``path`` atomically; see the module docstring.
 
     ``qplan`` (from ``quantize.quantize_graph``) is required for int8/int4.
-    ``keep_f32``: weights a compact file stores as dense float32 anyway.
+    ``keep_f32``: weights a compact file stores as dense float32 anyway; ``keep_r8``: large
+    weights it stores with an 8-bit residual (q8r8) instead of a 4-bit one.
     ``float_nodes``: nodes the integer gears compute in float32 (FORMAT.md 1.5);
     ``island_data``: their constants' float values where they differ from ``graph``'s (the
     equalized copy the integer gears were quantized from).
@@ -751,7 +781,7 @@ def write_gear(
     arrays, a file that 1.5 readers read (same values, same results).
     """
     manifest, entries, per_gear, shared = build_manifest(
-        graph, tuple(gears), metadata, storage, qplan, keep_f32, float_nodes, island_data
+        graph, tuple(gears), metadata, storage, qplan, keep_f32, float_nodes, island_data, keep_r8
     )
     params = b""
     if binary:

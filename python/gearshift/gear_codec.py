@@ -1,13 +1,14 @@
-"""The value rules of the ``.gear`` 1.1 storage encodings, in numpy only.
+"""The value rules of the ``.gear`` derived storage encodings, in numpy only.
 
-docs/FORMAT.md defines two derived encodings: ``q8r4`` (float weights as the
-int8 base plus a 4-bit residual per element) and ``q4m`` (the int4 view of an
-int8 base, no payload). The writer, the Python reader (decoding), the numpy
-oracle and the tests all call this one module, so there is exactly one Python
-implementation of each value rule; the C++ runtime's is the independent second one.
-It imports numpy only, so a board without TensorFlow can use it.
+docs/FORMAT.md defines three derived encodings: ``q8r4`` and (1.7) ``q8r8``
+(float weights as the int8 base plus a 4-bit or 8-bit residual per element)
+and ``q4m`` (the int4 view of an int8 base, no payload). The writer, the
+Python reader (decoding), the numpy oracle and the tests all call this one
+module, so there is exactly one Python implementation of each value rule;
+the C++ runtime's is the independent second one. It imports numpy only, so
+a board without TensorFlow can use it.
 
-Bit-exactness: ``q8r4_values`` computes ``s[c] * (q + r * 0.0625)`` in IEEE
+Bit-exactness: ``residual_values`` computes ``s[c] * (q + r * 2^-bits)`` in IEEE
 binary32 (the sum is exact, the product is the one rounding), and
 ``q4m_values`` uses integer arithmetic only, so both give every reader the
 same bits.
@@ -20,20 +21,26 @@ import numpy as np
 __all__ = [
     "Q4M_BLOCK",
     "Q4M_MAX_BLOCK",
+    "RESIDUAL_BITS",
     "channel_rows",
     "from_channel_rows",
     "pack_nibbles",
+    "pack_residuals",
     "q4m_multipliers",
     "q4m_values",
     "q8r4_residual",
     "q8r4_values",
     "rdiv",
+    "residual",
+    "residual_values",
     "unpack_nibbles",
+    "unpack_residuals",
 ]
 
 Q4M_BLOCK = 32  # the block size files are written with today
 Q4M_MAX_BLOCK = 65536
-_SIXTEENTH = np.float32(0.0625)
+# The residual encodings and their residual width in bits (FORMAT.md "Storage").
+RESIDUAL_BITS = {"q8r4": 4, "q8r8": 8}
 
 
 # -- nibbles ------------------------------------------------------------------------
@@ -67,6 +74,28 @@ def unpack_nibbles(packed: np.ndarray | bytes | memoryview, count: int) -> np.nd
     return ((nib[:count].astype(np.int16) ^ 8) - 8).astype(np.int8)
 
 
+def pack_residuals(values: np.ndarray, bits: int) -> np.ndarray:
+    """A residual payload: nibbles (:func:`pack_nibbles`) for 4 bits, one signed byte
+    per value (two's complement) for 8."""
+    if bits == 4:
+        return pack_nibbles(values)
+    flat = np.asarray(values).ravel()
+    if flat.size and (flat.min() < -128 or flat.max() > 127):
+        raise ValueError(f"8-bit values must be in [-128, 127], found [{flat.min()}, {flat.max()}]")
+    return flat.astype(np.int8).view(np.uint8)
+
+
+def unpack_residuals(packed: np.ndarray | bytes | memoryview, count: int, bits: int) -> np.ndarray:
+    """Inverse of :func:`pack_residuals`: the first ``count`` residuals as int8."""
+    if bits == 4:
+        return unpack_nibbles(packed, count)
+    p = np.frombuffer(packed, np.uint8) if not isinstance(packed, np.ndarray) else packed
+    p = np.asarray(p, np.uint8).ravel()
+    if p.size != count:
+        raise ValueError(f"{count} residual bytes expected, found {p.size}")
+    return p.view(np.int8).copy()
+
+
 # -- per-channel layout ---------------------------------------------------------------
 def channel_rows(a: np.ndarray, axis: int) -> np.ndarray:
     """``a`` as ``[C, K]``: the channel axis moved to the front, the rest flattened (C order)."""
@@ -89,30 +118,47 @@ def _bcast_scale(scale: np.ndarray, ndim: int, axis: int) -> np.ndarray:
     return s.reshape(shape)
 
 
-# -- q8r4 --------------------------------------------------------------------------
+# -- q8r4 and q8r8 -------------------------------------------------------------------
 def _round_half_away(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 
-def q8r4_residual(w: np.ndarray, q: np.ndarray, scale: np.ndarray, axis: int) -> np.ndarray:
-    """The writer's residual: ``r = clamp(round_half_away((w / s[c] - q) * 16), -8, 7)``.
+def residual(
+    w: np.ndarray, q: np.ndarray, scale: np.ndarray, axis: int, bits: int = 4
+) -> np.ndarray:
+    """The writer's residual: ``r = clamp(round_half_away((w / s[c] - q) * 2^bits),
+    -2^(bits-1), 2^(bits-1) - 1)`` (q8r4: bits 4, q8r8: bits 8).
 
     ``w`` float weights, ``q`` their int8 values (same shape), ``scale`` the
     per-channel scales along ``axis``. Computed in float64 (the choice is the
-    writer's; the reader only needs ``r``). Returns int8 in [-8, 7].
+    writer's; the reader only needs ``r``). Returns int8.
     """
     w = np.asarray(w, np.float64)
     s = _bcast_scale(scale, w.ndim, axis).astype(np.float64)
-    d = (w / s - np.asarray(q, np.float64)) * 16.0
-    return np.clip(_round_half_away(d), -8, 7).astype(np.int8)
+    d = (w / s - np.asarray(q, np.float64)) * float(1 << bits)
+    half = 1 << (bits - 1)
+    return np.clip(_round_half_away(d), -half, half - 1).astype(np.int8)
 
 
-def q8r4_values(q: np.ndarray, r: np.ndarray, scale: np.ndarray, axis: int) -> np.ndarray:
-    """FORMAT.md's q8r4 value: ``s[c] * ((float)q + (float)r * 0.0625f)`` in binary32."""
+def residual_values(
+    q: np.ndarray, r: np.ndarray, scale: np.ndarray, axis: int, bits: int = 4
+) -> np.ndarray:
+    """FORMAT.md's q8r4 / q8r8 value: ``s[c] * ((float)q + (float)r * 2^-bits)`` in
+    binary32 (the sum is exact, the product the one rounding)."""
     q32 = np.asarray(q).astype(np.float32)
     r32 = np.asarray(r).reshape(q32.shape).astype(np.float32)
     s = _bcast_scale(scale, q32.ndim, axis)
-    return (s * (q32 + r32 * _SIXTEENTH)).astype(np.float32)
+    return (s * (q32 + r32 * np.float32(2.0**-bits))).astype(np.float32)
+
+
+def q8r4_residual(w: np.ndarray, q: np.ndarray, scale: np.ndarray, axis: int) -> np.ndarray:
+    """:func:`residual` with 4 bits: int8 in [-8, 7]."""
+    return residual(w, q, scale, axis, 4)
+
+
+def q8r4_values(q: np.ndarray, r: np.ndarray, scale: np.ndarray, axis: int) -> np.ndarray:
+    """:func:`residual_values` with 4 bits: ``s[c] * ((float)q + (float)r * 0.0625f)``."""
+    return residual_values(q, r, scale, axis, 4)
 
 
 # -- q4m ---------------------------------------------------------------------------

@@ -47,7 +47,7 @@ __all__ = [
 
 MAGIC = b"GEAR"
 VERSION_MAJOR = 1
-VERSION_MINOR = 6
+VERSION_MINOR = 7
 ALIGNMENT = 64
 HEADER_SIZE = 64
 SECTION_ENTRY_SIZE = 32
@@ -183,7 +183,7 @@ class GearFile:
 
     ``data`` holds the whole file; :meth:`storage_values` returns read-only
     numpy views into it for ``dense`` entries (no copy), as the C++ runtime
-    uses mmapped weights, and materialises ``q8r4``/``q4m`` values and the
+    uses mmapped weights, and materialises ``q8r4``/``q8r8``/``q4m`` values and the
     sparse (``bitmap``/``csr``/``2:4``) ones, densified.
     """
 
@@ -225,8 +225,8 @@ class GearFile:
 
         ``dense``: a read-only view of the payload in its dtype (float32,
         float16, int8, int32). ``bitmap``/``csr``/``2:4``: the int8 values
-        densified (zeros where nothing is stored). ``q8r4``: float32
-        ``s[c] * (q + r * 0.0625)`` in binary32 (over a sparse base: at its
+        densified (zeros where nothing is stored). ``q8r4`` / ``q8r8``: float32
+        ``s[c] * (q + r * 2^-bits)`` in binary32 (over a sparse base: at its
         stored slots, exact zero elsewhere). ``q4m``: int8, the base's
         (densified) values by the integer rule.
         """
@@ -242,14 +242,15 @@ class GearFile:
         base = entry["base"]
         bq = self.storage_quant(base)
         assert bq is not None and bq.axis is not None  # checked by the C++ reader
-        if enc == "q8r4" and self.manifest["storage"][base]["encoding"] in SPARSE_ENCODINGS:
+        bits = gear_codec.RESIDUAL_BITS.get(enc)
+        if bits and self.manifest["storage"][base]["encoding"] in SPARSE_ENCODINGS:
             q, slots = self._sparse(base)
-            r = gear_codec.unpack_nibbles(self.storage_payload(index), slots.size)
-            return sparse_codec.q8r4_sparse_values(q, r, slots, bq.scale, bq.axis)
+            r = gear_codec.unpack_residuals(self.storage_payload(index), slots.size, bits)
+            return sparse_codec.q8r4_sparse_values(q, r, slots, bq.scale, bq.axis, bits)
         q = self.storage_values(base)
-        if enc == "q8r4":
-            r = gear_codec.unpack_nibbles(self.storage_payload(index), q.size)
-            return gear_codec.q8r4_values(q, r.reshape(q.shape), bq.scale, bq.axis)
+        if bits:
+            r = gear_codec.unpack_residuals(self.storage_payload(index), q.size, bits)
+            return gear_codec.residual_values(q, r.reshape(q.shape), bq.scale, bq.axis, bits)
         return gear_codec.q4m_values(q, bq.axis, int(entry["block"]))
 
     def _sparse(self, index: int) -> tuple[np.ndarray, np.ndarray]:

@@ -238,7 +238,7 @@ class Runtime:
     def prepared_bytes(self) -> int:
         """Bytes the runtime allocated for prepared weights of the gears it holds.
 
-        Values derived from the file (fp16 rounding, int4 views, q8r4 decodes)
+        Values derived from the file (fp16 rounding, int4 views, q8r4 / q8r8 decodes)
         plus copies packed for the kernels; weights used in place from the
         mapped file count nothing. Bounded by ``memory_budget_mb``.
         """

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .gear_codec import channel_rows, from_channel_rows, q8r4_residual, q8r4_values
+from .gear_codec import channel_rows, from_channel_rows, residual, residual_values
 
 __all__ = [
     "ENCODINGS",
@@ -116,29 +116,33 @@ def _two_four_fits(q: np.ndarray) -> bool:
 
 
 def encoded_size(
-    q: np.ndarray, axis: int, encoding: str, op: str | None = None, residual: bool = False
+    q: np.ndarray, axis: int, encoding: str, op: str | None = None, residual_bits: int = 0
 ) -> int | None:
-    """Bytes ``q`` takes in ``encoding`` (plus its ``q8r4`` residual when ``residual``);
-    None where the encoding cannot hold it (``2:4`` off its ops or pattern)."""
+    """Bytes ``q`` takes in ``encoding`` (plus the ``q8r4`` / ``q8r8`` residual of
+    ``residual_bits`` 4 / 8 over it); None where the encoding cannot hold it (``2:4`` off
+    its ops or pattern)."""
     q = np.asarray(q)
     if encoding == "2:4" and not (two_four_applies(q.shape, axis, op) and _two_four_fits(q)):
         return None
     nnz = int(np.count_nonzero(q))
     size = sparse_length(encoding, q.shape, axis, nnz)
-    if residual:
-        size += (slot_count(encoding, q.shape, nnz) + 1) // 2
+    slots = slot_count(encoding, q.shape, nnz)
+    if residual_bits == 4:
+        size += (slots + 1) // 2
+    elif residual_bits == 8:
+        size += slots
     return size
 
 
 def encoded_sizes(
-    q: np.ndarray, axis: int, op: str | None = None, residual: bool = False
+    q: np.ndarray, axis: int, op: str | None = None, residual_bits: int = 0
 ) -> dict[str, int]:
     """Every encoding that can hold ``q`` -> its size in bytes (see :func:`encoded_size`)."""
-    sizes = {e: encoded_size(q, axis, e, op, residual) for e in ENCODINGS}
+    sizes = {e: encoded_size(q, axis, e, op, residual_bits) for e in ENCODINGS}
     return {e: s for e, s in sizes.items() if s is not None}
 
 
-def choose_encoding(q: np.ndarray, axis: int, op: str | None = None, residual: bool = False) -> str:
+def choose_encoding(q: np.ndarray, axis: int, op: str | None = None, residual_bits: int = 0) -> str:
     """The smallest of ``dense``, ``bitmap``, ``csr`` and (where it applies) ``2:4``.
 
     Ties go to ``dense`` (nothing to decode), then ``2:4`` (its fixed pattern
@@ -147,11 +151,11 @@ def choose_encoding(q: np.ndarray, axis: int, op: str | None = None, residual: b
     ``n/2 + n/8`` bytes in both ``2:4`` and ``bitmap``, and ``2:4`` is never
     strictly smaller, so without this rule it would never be chosen.
 
-    With ``residual`` the sizes include the ``q8r4`` residual a float gear
-    adds over this base (``ceil(slots / 2)``), since that is what the file
-    then holds.
+    With ``residual_bits`` (4 or 8) the sizes include the ``q8r4`` / ``q8r8``
+    residual a float gear adds over this base (``ceil(slots / 2)`` or
+    ``slots`` bytes), since that is what the file then holds.
     """
-    sizes = encoded_sizes(q, axis, op, residual)
+    sizes = encoded_sizes(q, axis, op, residual_bits)
     return min(sizes, key=lambda e: (sizes[e], _TIE_ORDER.index(e)))
 
 
@@ -340,21 +344,27 @@ def decode_sparse(
     return decode_slots(payload, encoding, shape, axis, nnz)[0]
 
 
-# -- q8r4 over a sparse base ------------------------------------------------------------
+# -- q8r4 / q8r8 over a sparse base ----------------------------------------------------
 def q8r4_sparse_residual(
-    w: np.ndarray, q: np.ndarray, scale: np.ndarray, axis: int, slots: np.ndarray
+    w: np.ndarray, q: np.ndarray, scale: np.ndarray, axis: int, slots: np.ndarray, bits: int = 4
 ) -> np.ndarray:
-    """The writer's residual (:func:`gear_codec.q8r4_residual`) at the base's stored
-    ``slots`` only, in their order: int8 ``[len(slots)]`` in [-8, 7]."""
-    return q8r4_residual(w, q, scale, axis).ravel()[np.asarray(slots, np.int64)]
+    """The writer's residual (:func:`gear_codec.residual`, ``bits`` wide) at the base's
+    stored ``slots`` only, in their order: int8 ``[len(slots)]``."""
+    return residual(w, q, scale, axis, bits).ravel()[np.asarray(slots, np.int64)]
 
 
 def q8r4_sparse_values(
-    q: np.ndarray, r: np.ndarray, slots: np.ndarray, scale: np.ndarray, axis: int
+    q: np.ndarray,
+    r: np.ndarray,
+    slots: np.ndarray,
+    scale: np.ndarray,
+    axis: int,
+    bits: int = 4,
 ) -> np.ndarray:
-    """FORMAT.md's q8r4 value over a sparse base: ``s[c] * (q + r / 16)`` in binary32 at the
-    stored slots, exact zero (``+0.0``) everywhere else (a pruned weight stays 0)."""
+    """FORMAT.md's q8r4 / q8r8 value over a sparse base: ``s[c] * (q + r / 2^bits)`` in
+    binary32 at the stored slots, exact zero (``+0.0``) everywhere else (a pruned weight
+    stays 0)."""
     q = np.asarray(q)
     full = np.zeros(q.size, np.int8)
     full[np.asarray(slots, np.int64)] = np.asarray(r, np.int8).ravel()
-    return q8r4_values(q, full.reshape(q.shape), scale, axis)
+    return residual_values(q, full.reshape(q.shape), scale, axis, bits)

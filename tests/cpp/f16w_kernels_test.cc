@@ -605,7 +605,7 @@ std::vector<uint8_t> CompactNet(bool reference) {
     const std::vector<int8_t> q8(qv.begin(), qv.end());
     const std::vector<uint8_t> nib = testing::NibbleBytes(rv);
     std::vector<float> v(qv.size());
-    DecodeQ8R4(q8.data(), nib.data(), LayoutOf(shape, axis), scale.data(), v.data());
+    DecodeResidual(q8.data(), nib.data(), 4, LayoutOf(shape, axis), scale.data(), v.data());
     for (float& f : v) f = RoundToF16(f);
     return v;
   };

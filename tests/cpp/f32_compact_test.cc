@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 The gearshift authors.
 //
-// The fp32 gear of compact storage (q8r4: int8 plus a 4-bit residual) keeps
+// The fp32 gear of compact storage (q8r4 / q8r8: int8 plus a 4- or 8-bit
+// residual) keeps
 // no decoded copy of a conv/depthwise/dense weight beside its pack: the plan
 // decodes it straight into the GEMM pack, or once for a step that reads the
 // filter itself (depthwise, the reference ops). Oracle: the same model with
 // the decoded values stored as dense f32 (what the gear computed on before:
-// the decode is one rounding, DecodeQ8R4) gives the same outputs bit for
+// the decode is one rounding, DecodeResidual) gives the same outputs bit for
 // bit on every ISA this CPU runs, at 1 and 3 threads, and the compact gear
 // prepares exactly the dense one's packs plus the recipes, the decoded
 // filters no pack holds and the q8r4 constants other ops read; at most
@@ -30,25 +31,32 @@ namespace {
 
 using testing::GearModelBuilder;
 
-// One q8r4 weight: int8 base, residuals and per-channel scales.
+// One residual weight: int8 base, residuals (`bits` wide) and per-channel scales.
 struct Q8R4Weight {
   std::vector<int64_t> shape;
   int axis = 0;
+  int bits = 4;
   std::vector<int> q, r;
   std::vector<float> scale;
   int64_t elements() const { return static_cast<int64_t>(q.size()); }
   std::vector<float> Decoded() const {
     const std::vector<int8_t> q8(q.begin(), q.end());
-    const std::vector<uint8_t> nib = testing::NibbleBytes(r);
+    std::vector<uint8_t> res = testing::NibbleBytes(r);
+    if (bits == 8) {
+      res.assign(r.size(), 0);
+      for (size_t i = 0; i < r.size(); ++i) res[i] = static_cast<uint8_t>(r[i] & 0xFF);
+    }
     std::vector<float> v(q.size());
-    DecodeQ8R4(q8.data(), nib.data(), LayoutOf(shape, axis), scale.data(), v.data());
+    DecodeResidual(q8.data(), res.data(), bits, LayoutOf(shape, axis), scale.data(), v.data());
     return v;
   }
 };
 
-Q8R4Weight RandomQ8R4(std::mt19937* rng, std::vector<int64_t> shape, int axis) {
-  std::uniform_int_distribution<int> q(-127, 127), r(-8, 7);
+Q8R4Weight RandomQ8R4(std::mt19937* rng, std::vector<int64_t> shape, int axis, int bits) {
+  const int half = 1 << (bits - 1);
+  std::uniform_int_distribution<int> q(-127, 127), r(-half, half - 1);
   Q8R4Weight w;
+  w.bits = bits;
   w.shape = std::move(shape);
   w.axis = axis;
   int64_t n = 1;
@@ -78,7 +86,7 @@ struct CompactNet {
   int recipes = 0;
 };
 
-CompactNet BuildNet(bool compact) {
+CompactNet BuildNet(bool compact, int bits) {
   std::mt19937 rng(51);
   std::uniform_real_distribution<float> d(-0.25f, 0.25f);
   auto values = [&](size_t n) {
@@ -86,13 +94,13 @@ CompactNet BuildNet(bool compact) {
     for (float& x : v) x = d(rng);
     return v;
   };
-  const Q8R4Weight w1 = RandomQ8R4(&rng, {16, 1, 1, 5}, 0);
-  const Q8R4Weight w2 = RandomQ8R4(&rng, {32, 3, 3, 16}, 0);
-  const Q8R4Weight d1 = RandomQ8R4(&rng, {1, 3, 3, 32}, 3);
-  const Q8R4Weight d2 = RandomQ8R4(&rng, {1, 3, 3, 64}, 3);
-  const Q8R4Weight w3 = RandomQ8R4(&rng, {64, 5, 5, 64}, 0);
-  const Q8R4Weight fw = RandomQ8R4(&rng, {64, 64}, 0);
-  const Q8R4Weight k = RandomQ8R4(&rng, {1, 64}, 1);
+  const Q8R4Weight w1 = RandomQ8R4(&rng, {16, 1, 1, 5}, 0, bits);
+  const Q8R4Weight w2 = RandomQ8R4(&rng, {32, 3, 3, 16}, 0, bits);
+  const Q8R4Weight d1 = RandomQ8R4(&rng, {1, 3, 3, 32}, 3, bits);
+  const Q8R4Weight d2 = RandomQ8R4(&rng, {1, 3, 3, 64}, 3, bits);
+  const Q8R4Weight w3 = RandomQ8R4(&rng, {64, 5, 5, 64}, 0, bits);
+  const Q8R4Weight fw = RandomQ8R4(&rng, {64, 64}, 0, bits);
+  const Q8R4Weight k = RandomQ8R4(&rng, {1, 64}, 1, bits);
   GearModelBuilder b;
   const int x = b.AddInput("x", {1, 15, 13, 5});
   const std::vector<float> b1 = values(16), b2 = values(32), bd1 = values(32), bf = values(64);
@@ -111,7 +119,7 @@ CompactNet BuildNet(bool compact) {
       q.axis = w.axis;
       q.scale = w.scale;
       const int base = b.AddI8Storage(w.shape, std::vector<int8_t>(w.q.begin(), w.q.end()), q);
-      s = b.AddQ8R4Storage(w.shape, base, w.r);
+      s = bits == 8 ? b.AddQ8R8Storage(w.shape, base, w.r) : b.AddQ8R4Storage(w.shape, base, w.r);
     } else {
       s = b.AddF32Storage(w.shape, w.Decoded());
     }
@@ -183,8 +191,10 @@ bool BitEqual(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-TEST(F32Compact, GearEqualsDecodedWeightsBitForBitWithoutADecodedCopy) {
-  const CompactNet compact = BuildNet(true), dense = BuildNet(false);
+class F32Compact : public ::testing::TestWithParam<int> {};  // residual bits: q8r4, q8r8
+
+TEST_P(F32Compact, GearEqualsDecodedWeightsBitForBitWithoutADecodedCopy) {
+  const CompactNet compact = BuildNet(true, GetParam()), dense = BuildNet(false, GetParam());
   std::mt19937 rng(52);
   std::uniform_real_distribution<float> d(-1.0f, 1.0f);
   std::vector<float> x(15 * 13 * 5);
@@ -225,6 +235,8 @@ TEST(F32Compact, GearEqualsDecodedWeightsBitForBitWithoutADecodedCopy) {
   }
   EXPECT_GE(isas, 1);
 }
+
+INSTANTIATE_TEST_SUITE_P(ResidualBits, F32Compact, ::testing::Values(4, 8));
 
 }  // namespace
 }  // namespace gearshift

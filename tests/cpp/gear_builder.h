@@ -364,6 +364,12 @@ class GearModelBuilder {
   int AddQ8R4Storage(const std::vector<int64_t>& shape, int base, const std::vector<int>& r) {
     return AddStorage("f32", "q8r4", shape, NibbleBytes(r), base);
   }
+  // 1.7: one signed residual byte per base value.
+  int AddQ8R8Storage(const std::vector<int64_t>& shape, int base, const std::vector<int>& r) {
+    std::vector<uint8_t> bytes(r.size());
+    for (size_t i = 0; i < r.size(); ++i) bytes[i] = static_cast<uint8_t>(r[i] & 0xFF);
+    return AddStorage("f32", "q8r8", shape, bytes, base);
+  }
   int AddQ4MStorage(const std::vector<int64_t>& shape, int base, int block) {
     Storage st;
     st.dtype = "i8";

@@ -551,7 +551,7 @@ TEST(GearReaderTest, StorageErrors) {
   // FORMAT.md: `base` belongs to q8r4 and q4m entries; a dense one naming a base is refused.
   ExpectFormatError(
       SmallFileWith("\"encoding\": \"dense\"}", "\"encoding\": \"dense\", \"base\": 1}"),
-      "storage[0].base: only q8r4 and q4m entries have a base");
+      "storage[0].base: only q8r4, q8r8 and q4m entries have a base");
   ExpectFormatError(SmallFileWith("\"shape\": [3], \"encoding\"", "\"shape\": [0], \"encoding\""),
                     "storage[1].shape[0]");
   ExpectFormatError(SmallFileWith("\"shape\": [3], \"encoding\"",
@@ -1318,6 +1318,25 @@ TEST(GearReader11Test, EncodingErrors) {
                     "(dense, bitmap, csr or 2:4)");
   ExpectFormatError(MixedFileWith("\"encoding\":\"q8r4\",\"base\":5", "\"encoding\":\"q8r4\",\"base\":9"),
                     "storage[9].base: storage[9] is f32 q8r4");
+  // q8r8 (1.7): one residual byte per element, f32 only, the same base rules.
+  ExpectFormatError(MixedFileWith("\"encoding\":\"q8r4\"", "\"encoding\":\"q8r8\""),
+                    "storage[9].length: 6 bytes, but q8r8 f32 [4,1,1,3] needs 12 (one byte per "
+                    "value stored by storage[5])");
+  {
+    const GearModelBuilder b = MixedGearModel();
+    const std::string m =
+        Replace(Replace(b.ManifestJson(), "\"encoding\":\"q8r4\"", "\"encoding\":\"q8r8\""),
+                "\"length\":6,\"dtype\":\"f32\"", "\"length\":6,\"dtype\":\"i8\"");
+    ExpectFormatError(
+        BuildGearFile(m, b.data(), 1, 1),
+        "storage[9].encoding: encoding \"q8r8\" yields f32 values, but dtype is \"i8\"");
+  }
+  ExpectFormatError(
+      MixedFileWith("\"encoding\":\"q8r4\",\"base\":5", "\"encoding\":\"q8r8\",\"base\":0"),
+      "storage[9].base: storage[0] is f32 dense; a base must be an i8 entry "
+      "(dense, bitmap, csr or 2:4)");
+  ExpectFormatError(MixedFileWith("\"encoding\":\"q8r4\",\"base\":5", "\"encoding\":\"q8r8\""),
+                    "storage[9]: missing required key \"base\"");
   // q4m: no payload, a block, a per-channel base of the same shape.
   ExpectFormatError(MixedFileWith("\"encoding\":\"q4m\",\"base\":5", "\"encoding\":\"q4m\",\"base\":6"),
                     "storage[10].base: storage[6] is i32 dense; a base must be an i8 entry "
@@ -1370,7 +1389,7 @@ TEST(GearReader11Test, ComputeTokenConstantRules) {
   // f32 takes f32 storage only; f16 takes f16 or f32.
   ExpectFormatError(MixedFileWith("\"constants\":[[1,9],", "\"constants\":[[1,4],"),
                     "gears[0].constants[0]: tensor 1 (conv/w): compute \"f32\" takes f32 storage "
-                    "(dense or q8r4); storage[4] is f16 dense");
+                    "(dense, q8r4 or q8r8); storage[4] is f16 dense");
   ExpectFormatError(MixedFileWith("\"constants\":[[1,9],", "\"constants\":[[1,5],"),
                     "storage[5] is i8 dense");
   EXPECT_TRUE(Load(MixedFileWith("\"constants\":[[1,4],", "\"constants\":[[1,9],")).ok());

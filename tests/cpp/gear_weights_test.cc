@@ -138,7 +138,7 @@ TEST(Q8R4Test, DecodesPerChannelWithOddCount) {
   const uint8_t r[] = {0xF1, 0x07};  // r = 1, -1, 7
   const float scale[] = {1.0f, 2.0f, 4.0f};
   float out[3];
-  DecodeQ8R4(q, r, LayoutOf({1, 3}, 1), scale, out);
+  DecodeResidual(q, r, 4, LayoutOf({1, 3}, 1), scale, out);
   EXPECT_EQ(out[0], 1.0625f);  // 1 * (1 + 1/16)
   EXPECT_EQ(out[1], 3.875f);   // 2 * (2 - 1/16)
   EXPECT_EQ(out[2], 13.75f);   // 4 * (3 + 7/16)
@@ -147,13 +147,27 @@ TEST(Q8R4Test, DecodesPerChannelWithOddCount) {
   const uint8_t r2[] = {0x83, 0x00, 0x7F};  // r = 3, -8, 0, 0, -1, 7
   const float s2[] = {0.5f, 0.25f};
   float out2[6];
-  DecodeQ8R4(q2, r2, LayoutOf({2, 3}, 0), s2, out2);
+  DecodeResidual(q2, r2, 4, LayoutOf({2, 3}, 0), s2, out2);
   EXPECT_EQ(out2[0], 5.09375f);  // 0.5 * 10.1875
   EXPECT_EQ(out2[1], -1.75f);    // 0.5 * (-3 - 0.5)
   EXPECT_EQ(out2[2], 0.0f);
   EXPECT_EQ(out2[3], 31.75f);                        // 0.25 * 127
   EXPECT_EQ(out2[4], 0.25f * (-127.0f - 0.0625f));   // -31.765625
   EXPECT_EQ(out2[5], 0.25f * (1.0f + 7 * 0.0625f));  // 0.359375
+}
+
+TEST(Q8R8Test, DecodesSignedBytesInUnitsOfAStep256th) {
+  // Shape [2, 2], channel axis 0; residual bytes are two's complement.
+  const int8_t q[] = {1, -127, 0, 127};
+  const uint8_t r[] = {0x01, 0x80, 0x7F, 0xFF};  // r = 1, -128, 127, -1
+  const float scale[] = {1.0f, 0.5f};
+  float out[4];
+  DecodeResidual(q, r, 8, LayoutOf({2, 2}, 0), scale, out);
+  EXPECT_EQ(out[0], 1.00390625f);                    // 1 + 1/256
+  EXPECT_EQ(out[1], -127.5f);                        // -127 - 128/256
+  EXPECT_EQ(out[2], 0.5f * 0.49609375f);             // 0.5 * 127/256
+  EXPECT_EQ(out[3], 0.5f * (127.0f - 0.00390625f));  // the sum is exact
+  EXPECT_NE(out[3], 0.5f * 127.0f);
 }
 
 TEST(Q4MTest, HandComputedBlocks) {

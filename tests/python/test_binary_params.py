@@ -243,22 +243,23 @@ def test_unknown_kind_of_a_newer_minor_names_both_versions(golden):
         gf.read_gear(pack(parts, minor=gf.VERSION_MINOR))
 
 
-def test_convert_json_params_for_older_runtimes(tmp_path):
+@pytest.mark.parametrize("storage, minors", [("exact", (6, 1)), ("compact", (7, 7))])
+def test_convert_json_params_for_older_runtimes(tmp_path, storage, minors):
     """``gs.convert(binary_params=False)`` and ``gearshift convert --json-params`` write the
-    JSON form (no PARAMS section, the lowest minor that fits: 1.1 here, which 1.5 runtimes
-    read), which runs to the same outputs as the default binary form."""
+    JSON form (no PARAMS section, the lowest minor that fits: 1.1 for exact storage, which
+    1.5 runtimes read; compact storage gives this model's small weights an 8-bit residual,
+    1.7 either way), which runs to the same outputs as the default binary form."""
     pytest.importorskip("keras")
     from gearshift.cli import main
 
     x = np.random.default_rng(1).uniform(-1, 1, (8, 6, 6, 2)).astype(np.float32)
     binary, jsonf = tmp_path / "b.gear", tmp_path / "j.gear"
     model = _small_model()
-    gs.convert(model, binary, gears=("fp32", "int8"), calibration=x, progress=False)
-    gs.convert(
-        model, jsonf, gears=("fp32", "int8"), calibration=x, progress=False, binary_params=False
-    )
+    kw = dict(gears=("fp32", "int8"), calibration=x, progress=False, storage=storage)
+    gs.convert(model, binary, **kw)
+    gs.convert(model, jsonf, binary_params=False, **kw)
     fb, fj = gf.read_gear(binary), gf.read_gear(jsonf)
-    assert fb.version == (1, 6) and fj.version == (1, 1)
+    assert fb.version == (1, minors[0]) and fj.version == (1, minors[1])
     assert gf.SECTION_PARAMS not in [s.kind for s in fj.sections]
     np.testing.assert_array_equal(
         gs.Runtime(binary, gear="int8").run(x), gs.Runtime(jsonf, gear="int8").run(x)
@@ -267,5 +268,6 @@ def test_convert_json_params_for_older_runtimes(tmp_path):
     model.save(keras_path)
     np.save(calib, x)
     args = ["convert", str(keras_path), "-o", str(cli_out), "--gears", "fp32,int8"]
+    args += ["--storage", storage]
     assert main([*args, "--calibration", str(calib), "--json-params"]) == 0
-    assert gf.read_gear(cli_out).version == (1, 1)
+    assert gf.read_gear(cli_out).version == (1, minors[1])

@@ -481,7 +481,10 @@ V11_REJECTIONS = [
         lambda m: _s(m, "conv/w", "int4").update(base=_stor(m, "dw/w", "int8")),
         r"has shape \[1,3,3,8\], this entry \[4,3,3,2\]; they must be equal",
     ),
-    (lambda m: _s(m, "conv/w", "fp32").update(base=1), "only q8r4 and q4m entries have a base"),
+    (
+        lambda m: _s(m, "conv/w", "fp32").update(base=1),
+        "only q8r4, q8r8 and q4m entries have a base",
+    ),
     (lambda m: _s(m, "conv/w", "int8").pop("quant"), 'an i8 entry needs "quant"'),
     (lambda m: _s(m, "conv/b", "int8").update(quant=None), 'an i32 entry needs "quant"'),
     (lambda m: _s(m, "conv/w", "fp32").update(quant={"scale": [1.0]}), "absent or null for f32"),
@@ -537,7 +540,7 @@ V11_REJECTIONS = [
     ),
     (
         lambda m: m["gears"][0]["constants"][0].__setitem__(1, 1),
-        r'"f32" takes f32 storage \(dense or q8r4\); storage\[1\] is i8 dense',
+        r'"f32" takes f32 storage \(dense, q8r4 or q8r8\); storage\[1\] is i8 dense',
     ),
     (
         lambda m: m["gears"][2]["constants"][0].__setitem__(1, 1),

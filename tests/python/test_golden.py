@@ -146,3 +146,38 @@ def test_golden_v1_6_is_v1_1_with_binary_params():
     io = np.load(DATA / "golden_versions_io.npz")
     for g in ("fp32", "fp16", "int8", "int4"):
         np.testing.assert_array_equal(io[f"golden_v1_6/{g}"], io[f"golden_v1_1/{g}"])
+
+
+# Files of make_golden_v1_7.py (the q8r8 encoding): (file, gears).
+V1_7 = [
+    ("golden_v1_7", ("fp32", "fp16", "int8", "int4")),
+    ("golden_v1_7_sparse", ("fp32", "int8")),
+]
+
+
+@pytest.mark.parametrize("name,gears", V1_7, ids=[v[0] for v in V1_7])
+def test_golden_v1_7(name, gears):
+    """q8r8 entries (over dense and over sparse bases) read and run as when written, in
+    both readers: the runtime's integer gears bit for bit, float gears to float rounding;
+    the Python reader decodes every q8r8 entry to the values the numpy oracle runs the
+    int8 gear's float twin on, and the oracle's int8 outputs equal the runtime's."""
+    from gearshift.converters.gear_reference import run_gear
+
+    io = np.load(DATA / "golden_v1_7_io.npz")
+    rt = gs.Runtime(DATA / f"{name}.gear")
+    assert rt.gears == gears
+    for g in gears:
+        rt.gear = g
+        y = rt.run(io["x"])
+        if g in INTEGER_GEARS:
+            np.testing.assert_array_equal(y, io[f"{name}/{g}"], err_msg=g)
+        else:
+            np.testing.assert_allclose(y, io[f"{name}/{g}"], rtol=1e-5, atol=1e-6, err_msg=g)
+    gf = read_gear(DATA / f"{name}.gear")
+    assert gf.version == (1, 7)
+    encodings = {e["encoding"] for e in gf.manifest["storage"]}
+    assert "q8r8" in encodings
+    (y,) = run_gear(gf, "int8", io["x"]).values()
+    np.testing.assert_array_equal(y, io[f"{name}/int8"])
+    (y,) = run_gear(gf, "fp32", io["x"]).values()
+    np.testing.assert_allclose(y, io[f"{name}/fp32"], rtol=1e-5, atol=1e-6)

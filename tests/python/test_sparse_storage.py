@@ -170,7 +170,7 @@ def test_choose_encoding_two_four_only_where_it_applies():
     q1[0, 0] = 0  # one group with a single non-zero: bitmap is a byte smaller
     assert sparse_codec.choose_encoding(q1, 0, "CONV_2D") == "bitmap"
     # with the residual counted: 2:4 stores n/2 slots, bitmap nnz
-    sizes = sparse_codec.encoded_sizes(q, 0, "CONV_2D", residual=True)
+    sizes = sparse_codec.encoded_sizes(q, 0, "CONV_2D", residual_bits=4)
     assert sizes["2:4"] == q.size // 2 + q.size // 8 + q.size // 4
     assert sizes["dense"] == q.size + q.size // 2
 
@@ -386,7 +386,7 @@ READER_REJECTIONS = [
         None,
         r"quant\.axis: a csr entry needs per-channel quant",
     ),
-    (lambda m: _e(m, "conv/w").update(base=0), None, "only q8r4 and q4m entries have a base"),
+    (lambda m: _e(m, "conv/w").update(base=0), None, "only q8r4, q8r8 and q4m entries have a base"),
     (lambda m: _e(m, "conv/w", "int8").update(nnz=3), None, r"nnz: only bitmap, csr and 2:4"),
     (
         lambda m: _e(m, "fc/w").update(shape=[5, 4, 2]),
@@ -532,7 +532,7 @@ def test_written_encodings_are_the_smallest(written):
         k = _name_stor(f.manifest, name, "int8")
         q, qp = plan.weights[name]
         # the int8 gear's values are the plan's: no midpoint lifting beside an int8 gear
-        want = sparse_codec.choose_encoding(q, qp.axis, op, residual=True)
+        want = sparse_codec.choose_encoding(q, qp.axis, op, residual_bits=4)
         assert f.manifest["storage"][k]["encoding"] == want
         np.testing.assert_array_equal(f.storage_values(k), q)
         r = _name_stor(f.manifest, name, "fp32")

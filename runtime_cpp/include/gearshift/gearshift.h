@@ -34,7 +34,7 @@ namespace gearshift {
 // Version of this runtime library and of the .gear format it reads.
 constexpr const char* kVersion = "0.3.0";
 constexpr int kFormatMajor = 1;
-constexpr int kFormatMinor = 6;
+constexpr int kFormatMinor = 7;
 
 using Shape = std::vector<int64_t>;
 
@@ -151,7 +151,7 @@ class Runtime {
   virtual void SetProfiling(bool on) = 0;
   virtual std::vector<NodeTime> last_profile() const = 0;
   // Bytes allocated for prepared weights of the gears held now: values
-  // derived from the file (q8r4, f16, int4 views) plus kernel-packed copies.
+  // derived from the file (q8r4 and q8r8, f16, int4 views) plus kernel-packed copies.
   // Weights used in place from the file count nothing.
   virtual int64_t prepared_bytes() const = 0;
   virtual int threads() const = 0;

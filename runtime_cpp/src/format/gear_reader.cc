@@ -1166,7 +1166,7 @@ class ManifestReader {
     // Bases may come later in the array, so they are resolved in a second pass.
     for (size_t k = 0; k < n; ++k) {
       StorageDesc& sd = m_->storage[k];
-      if (sd.encoding != Encoding::kQ8R4 && sd.encoding != Encoding::kQ4M) continue;
+      if (!IsResidualEncoding(sd.encoding) && sd.encoding != Encoding::kQ4M) continue;
       const std::string path = "storage[" + std::to_string(k) + "].base";
       const StorageDesc& b = m_->storage[sd.base];
       const std::string bl = "storage[" + std::to_string(sd.base) + "]";
@@ -1193,20 +1193,23 @@ class ManifestReader {
         }
         sd.quant = b.quant;
       }
-      if (sd.encoding == Encoding::kQ8R4) {
-        // One nibble per value the base stores (a pruned weight stays 0).
+      if (IsResidualEncoding(sd.encoding)) {
+        // One nibble (q8r4) or byte (q8r8) per value the base stores (a
+        // pruned weight stays 0).
         const int64_t slots = SlotCount(b.encoding, b.shape, b.nnz);
-        const uint64_t need = static_cast<uint64_t>(slots / 2 + slots % 2);
+        const bool nibbles = ResidualBits(sd.encoding) == 4;
+        const uint64_t need = static_cast<uint64_t>(nibbles ? slots / 2 + slots % 2 : slots);
         if (sd.length != need) {
-          std::string what = "one nibble per value stored by " + bl;
+          std::string what =
+              std::string(nibbles ? "one nibble" : "one byte") + " per value stored by " + bl;
           if (b.encoding != Encoding::kDense) {
             what += std::string(" (") + EncodingName(b.encoding) + ", " + std::to_string(slots) +
                     " slots)";
           }
           return FormatError("storage[" + std::to_string(k) + "].length: " +
-                             std::to_string(sd.length) + " bytes, but q8r4 f32 " +
-                             ShapeStr(sd.shape) + " needs " + std::to_string(need) + " (" +
-                             what + ")");
+                             std::to_string(sd.length) + " bytes, but " +
+                             EncodingName(sd.encoding) + " f32 " + ShapeStr(sd.shape) + " needs " +
+                             std::to_string(need) + " (" + what + ")");
         }
       }
     }
@@ -1236,6 +1239,8 @@ class ManifestReader {
       sd->encoding = Encoding::kDense;
     } else if (str == "q8r4") {
       sd->encoding = Encoding::kQ8R4;
+    } else if (str == "q8r8") {
+      sd->encoding = Encoding::kQ8R8;
     } else if (str == "q4m") {
       sd->encoding = Encoding::kQ4M;
     } else if (str == "bitmap") {
@@ -1246,15 +1251,15 @@ class ManifestReader {
       sd->encoding = Encoding::kTwoFour;
     } else {
       return r.Error("unknown encoding \"" + str.substr(0, 40) +
-                     "\" (known: dense, q8r4, q4m, bitmap, csr, 2:4)");
+                     "\" (known: dense, q8r4, q8r8, q4m, bitmap, csr, 2:4)");
     }
     const bool sparse = IsSparseEncoding(sd->encoding);
     if (sparse && sd->dtype != StorageDType::kI8) {
       return r.Error("encoding \"" + str + "\" yields i8 values, but dtype is \"" +
                      DTypeName(sd->dtype) + "\"");
     }
-    if (sd->encoding == Encoding::kQ8R4 && sd->dtype != StorageDType::kF32) {
-      return r.Error(std::string("encoding \"q8r4\" yields f32 values, but dtype is \"") +
+    if (IsResidualEncoding(sd->encoding) && sd->dtype != StorageDType::kF32) {
+      return r.Error("encoding \"" + str + "\" yields f32 values, but dtype is \"" +
                      DTypeName(sd->dtype) + "\"");
     }
     if (sd->encoding == Encoding::kQ4M && sd->dtype != StorageDType::kI8) {
@@ -1313,7 +1318,7 @@ class ManifestReader {
                            std::to_string(sd->length) + ") lie outside " + sec.label + " of " +
                            std::to_string(sec.size) + " bytes");
       }
-      // q8r4's length depends on its base, sparse lengths on nnz and quant:
+      // A residual's length depends on its base, sparse lengths on nnz and quant:
       // both are checked once those are known (ReadStorage, below).
       const int64_t need = bytes;
       if (sd->encoding == Encoding::kDense && sd->length != static_cast<uint64_t>(need)) {
@@ -1323,15 +1328,15 @@ class ManifestReader {
       }
       sd->data = file_ + sec.offset + sd->offset;
     }
-    if (sd->encoding == Encoding::kQ8R4 || sd->encoding == Encoding::kQ4M) {
+    if (IsResidualEncoding(sd->encoding) || sd->encoding == Encoding::kQ4M) {
       GS_RETURN_IF_ERROR(s.Member("base", &r));
       GS_RETURN_IF_ERROR(r.GetInt(&sd->base, 0, static_cast<int>(m_->storage.size()) - 1));
     } else {
-      // FORMAT.md "Storage": `base` is for q8r4 and q4m only. A dense or
+      // FORMAT.md "Storage": `base` is for q8r4, q8r8 and q4m only. A dense or
       // sparse entry that names one is refused rather than ignored: a writer
       // that meant a derived entry would otherwise be read as something else.
       GS_RETURN_IF_ERROR(s.OptionalMember("base", &r, &found));
-      if (found) return r.Error("only q8r4 and q4m entries have a base");
+      if (found) return r.Error("only q8r4, q8r8 and q4m entries have a base");
     }
     GS_RETURN_IF_ERROR(s.OptionalMember("nnz", &r, &found));
     if (sparse) {
@@ -1663,7 +1668,7 @@ class ManifestReader {
     };
     switch (gd.arith) {
       case Compute::kF32:
-        if (sd.dtype != StorageDType::kF32) return fail("f32 storage (dense or q8r4)");
+        if (sd.dtype != StorageDType::kF32) return fail("f32 storage (dense, q8r4 or q8r8)");
         return Status::Ok();
       case Compute::kF16:
         if (sd.dtype != StorageDType::kF16 && sd.dtype != StorageDType::kF32) {
@@ -1674,7 +1679,7 @@ class ManifestReader {
       case Compute::kQ4:
         break;
     }
-    // 1.5: a constant a float node reads is float (f32 dense or q8r4, f16
+    // 1.5: a constant a float node reads is float (f32 dense, q8r4 or q8r8, f16
     // dense), and no integer node reads it.
     int float_use = -1, int_use = -1;
     for (const auto& use : const_uses_[t]) {
@@ -1690,7 +1695,7 @@ class ManifestReader {
                         "); a constant belongs to one side of a float island");
       }
       if (sd.dtype != StorageDType::kF32 && sd.dtype != StorageDType::kF16) {
-        return fail("f32 (dense or q8r4) or f16 storage for float node " + node);
+        return fail("f32 (dense, q8r4 or q8r8) or f16 storage for float node " + node);
       }
       return Status::Ok();
     }

@@ -69,7 +69,13 @@ enum class Encoding {
   kBitmap,   // presence bits over the [C, K] rows, then the non-zeros
   kCsr,      // u32 row offsets, u16/u32 column indices, then the non-zeros
   kTwoFour,  // two slots per group of four along the last dim, 2-bit positions
+  kQ8R8,     // 1.7: f32 = scale[c] * (q8 + r8 / 256), q8 from `base`, r8 the payload
 };
+
+// The residual encodings: an f32 entry as its i8 base plus a residual per
+// stored base value, `bits` wide (q8r4: 4, q8r8: 8).
+inline bool IsResidualEncoding(Encoding e) { return e == Encoding::kQ8R4 || e == Encoding::kQ8R8; }
+inline int ResidualBits(Encoding e) { return e == Encoding::kQ8R8 ? 8 : 4; }
 
 // The encoding's name as FORMAT.md spells it (error messages of the reader).
 inline const char* EncodingName(Encoding e) {
@@ -86,6 +92,8 @@ inline const char* EncodingName(Encoding e) {
       return "csr";
     case Encoding::kTwoFour:
       return "2:4";
+    case Encoding::kQ8R8:
+      return "q8r8";
   }
   return "?";
 }

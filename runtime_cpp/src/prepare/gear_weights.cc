@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 The gearshift authors.
 //
-// The per-gear derivations of docs/FORMAT.md: q8r4 -> f32, f32/f16 -> the
+// The per-gear derivations of docs/FORMAT.md: q8r4 / q8r8 -> f32, f32/f16 -> the
 // f16 gear's values, q4m -> int8. Each is exact integer or single-rounding
 // float arithmetic, so every build and ISA derives the same bits (the f16
 // rounding is written with integer operations, not F16C, for that reason).
@@ -64,15 +64,25 @@ void DensifySparse(const StorageDesc& sd, int8_t* out) {
   });
 }
 
-void DecodeQ8R4Sparse(const StorageDesc& base, const uint8_t* residuals, float* out) {
+namespace {
+
+// Residual i of a q8r4 (signed nibbles, low first) or q8r8 (signed bytes)
+// payload, in units of the int8 step: r / 16 or r / 256, exact in float.
+inline float ResidualAt(const uint8_t* residuals, int64_t i, int bits) {
+  if (bits == 8) return static_cast<float>(static_cast<int8_t>(residuals[i])) * 0.00390625f;
+  const uint8_t byte = residuals[i / 2];
+  const int nibble = (i % 2 == 0) ? (byte & 0x0F) : (byte >> 4);
+  return static_cast<float>(nibble >= 8 ? nibble - 16 : nibble) * 0.0625f;
+}
+
+}  // namespace
+
+void DecodeResidualSparse(const StorageDesc& base, const uint8_t* residuals, int bits, float* out) {
   const SparseRows rows = SparseRowsOf(base.shape, base.quant.axis);
   const float* scale = base.quant.scale.data();
   ForEachSparseSlot(base, [&](int64_t j, int64_t index, int8_t q) {
-    const uint8_t byte = residuals[j / 2];
-    const int nibble = (j % 2 == 0) ? (byte & 0x0F) : (byte >> 4);
-    const int r = nibble >= 8 ? nibble - 16 : nibble;
     out[index] =
-        scale[rows.ChannelOf(index)] * (static_cast<float>(q) + static_cast<float>(r) * 0.0625f);
+        scale[rows.ChannelOf(index)] * (static_cast<float>(q) + ResidualAt(residuals, j, bits));
   });
 }
 
@@ -129,7 +139,7 @@ float F16BitsToF32(uint16_t h) {
   return x;
 }
 
-// ---- q8r4 and q4m ------------------------------------------------------------------
+// ---- q8r4, q8r8 and q4m ------------------------------------------------------------------
 
 ChannelLayout LayoutOf(const Shape& shape, int axis) {
   ChannelLayout l;
@@ -146,18 +156,15 @@ ChannelLayout LayoutOf(const Shape& shape, int axis) {
   return l;
 }
 
-void DecodeQ8R4(const int8_t* q, const uint8_t* residuals, const ChannelLayout& layout,
-                const float* scale, float* out) {
+void DecodeResidual(const int8_t* q, const uint8_t* residuals, int bits,
+                    const ChannelLayout& layout, const float* scale, float* out) {
   int64_t i = 0;
   for (int64_t o = 0; o < layout.outer; ++o) {
     for (int64_t c = 0; c < layout.channels; ++c) {
       const float s = scale[c];
       for (int64_t k = 0; k < layout.inner; ++k, ++i) {
-        const uint8_t byte = residuals[i / 2];
-        const int nibble = (i % 2 == 0) ? (byte & 0x0F) : (byte >> 4);
-        const int r = nibble >= 8 ? nibble - 16 : nibble;
-        // q + r/16 is exact in float; the product is the one rounding.
-        out[i] = s * (static_cast<float>(q[i]) + static_cast<float>(r) * 0.0625f);
+        // q + r/16 (r/256) is exact in float; the product is the one rounding.
+        out[i] = s * (static_cast<float>(q[i]) + ResidualAt(residuals, i, bits));
       }
     }
   }
@@ -277,7 +284,7 @@ void F16Tensor::Derive(uint16_t* out) const {
     for (size_t i = 0; i < n; ++i) out[i] = F32ToF16Bits(src[i]);
     return;
   }
-  // q8r4: decoded into a temporary, then rounded once.
+  // q8r4 / q8r8: decoded into a temporary, then rounded once.
   std::vector<float> f(n);
   Q8R4Tensor q8r4;
   q8r4.elements = elements;
@@ -290,10 +297,11 @@ void F16Tensor::Derive(uint16_t* out) const {
 void Q8R4Tensor::Decode(float* out) const {
   if (IsSparseEncoding(base->encoding)) {
     std::fill(out, out + elements, 0.0f);  // a pruned weight is an exact zero
-    DecodeQ8R4Sparse(*base, entry->data, out);
+    DecodeResidualSparse(*base, entry->data, ResidualBits(entry->encoding), out);
   } else {
-    DecodeQ8R4(reinterpret_cast<const int8_t*>(base->data), entry->data,
-               LayoutOf(entry->shape, base->quant.axis), base->quant.scale.data(), out);
+    DecodeResidual(reinterpret_cast<const int8_t*>(base->data), entry->data,
+                   ResidualBits(entry->encoding), LayoutOf(entry->shape, base->quant.axis),
+                   base->quant.scale.data(), out);
   }
 }
 
@@ -362,7 +370,7 @@ class Preparer {
       } else if (g_.arith == Compute::kF16 && uses[t] > 0 && uses[t] == filter_uses[t]) {
         GS_RETURN_IF_ERROR(F16Const(td, s, v));
       } else if (g_.arith == Compute::kF32 && uses[t] > 0 && uses[t] == filter_uses[t] &&
-                 model_.storage[s].encoding == Encoding::kQ8R4) {
+                 IsResidualEncoding(model_.storage[s].encoding)) {
         GS_RETURN_IF_ERROR(Q8R4Const(td, s, v));
       } else {
         GS_RETURN_IF_ERROR(Const(td, s, v));
@@ -388,7 +396,7 @@ class Preparer {
   bool SparseStored(int s) const {
     const StorageDesc& sd = model_.storage[s];
     if (IsSparseEncoding(sd.encoding)) return true;
-    if (sd.encoding != Encoding::kQ8R4 && sd.encoding != Encoding::kQ4M) return false;
+    if (!IsResidualEncoding(sd.encoding) && sd.encoding != Encoding::kQ4M) return false;
     return sd.base >= 0 && static_cast<size_t>(sd.base) < model_.storage.size() &&
            IsSparseEncoding(model_.storage[sd.base].encoding);
   }
@@ -427,22 +435,24 @@ class Preparer {
     return Status::Ok();
   }
 
-  // The base of q8r4 entry s (Base), with the entry's residual length
-  // checked against it: one nibble per base slot, rounded up to bytes.
+  // The base of residual (q8r4 / q8r8) entry s (Base), with the entry's
+  // length checked against it: one nibble (rounded up to bytes) or one byte
+  // per base slot.
   Status Q8R4Base(const TensorDesc& td, int s, const StorageDesc** base) const {
     GS_RETURN_IF_ERROR(Base(td, s, base));
     const StorageDesc& sd = model_.storage[s];
     const StorageDesc* b = *base;
     const int64_t slots = IsSparseEncoding(b->encoding) ? SlotCount(b->encoding, b->shape, b->nnz)
                                                         : Elements(sd.shape);
-    if (sd.length != static_cast<uint64_t>(slots / 2 + slots % 2)) {
-      return Bad(td, s, "has a q8r4 residual of the wrong length for its base");
+    const int64_t need = ResidualBits(sd.encoding) == 8 ? slots : slots / 2 + slots % 2;
+    if (sd.length != static_cast<uint64_t>(need)) {
+      return Bad(td, s, "has a residual of the wrong length for its base");
     }
     return Status::Ok();
   }
 
   // f32 values of an f32 entry: in place for dense, decoded (into `sink`)
-  // for q8r4 over a dense or a sparse base.
+  // for q8r4 / q8r8 over a dense or a sparse base.
   Status F32Into(const TensorDesc& td, int s, const FloatSink& sink, const float** out,
                  bool* derived) {
     const StorageDesc& sd = model_.storage[s];
@@ -451,8 +461,8 @@ class Preparer {
       *out = reinterpret_cast<const float*>(sd.data);
       return Status::Ok();
     }
-    if (sd.dtype != StorageDType::kF32 || sd.encoding != Encoding::kQ8R4 || !sd.data) {
-      return Bad(td, s, "is not f32 (dense or q8r4)");
+    if (sd.dtype != StorageDType::kF32 || !IsResidualEncoding(sd.encoding) || !sd.data) {
+      return Bad(td, s, "is not f32 (dense, q8r4 or q8r8)");
     }
     Q8R4Tensor q;  // the recipe's decoder, used at once
     GS_RETURN_IF_ERROR(Q8R4Base(td, s, &q.base));
@@ -617,10 +627,10 @@ class Preparer {
         // the half bits themselves
       } else if (sd.dtype == StorageDType::kF32 && sd.encoding == Encoding::kDense && sd.data) {
         // rounded at pack time
-      } else if (sd.dtype == StorageDType::kF32 && sd.encoding == Encoding::kQ8R4 && sd.data) {
+      } else if (sd.dtype == StorageDType::kF32 && IsResidualEncoding(sd.encoding) && sd.data) {
         GS_RETURN_IF_ERROR(Q8R4Base(td, s, &base));
       } else {
-        return Bad(td, s, "is neither f16 (dense) nor f32 (dense or q8r4)");
+        return Bad(td, s, "is neither f16 (dense) nor f32 (dense, q8r4 or q8r8)");
       }
       F16Tensor* t = w_->NewF16();
       t->elements = Elements(sd.shape);
@@ -632,14 +642,14 @@ class Preparer {
     return Status::Ok();
   }
 
-  // An f32 gear's q8r4 conv/depthwise/dense weight: its recipe
+  // An f32 gear's q8r4 / q8r8 conv/depthwise/dense weight: its recipe
   // (Q8R4Tensor), checked as F32Into would check it, decoded by the plan.
   Status Q8R4Const(const TensorDesc& td, int s, ConstView* v) {
     auto it = q8r4_cache_.find(s);
     if (it == q8r4_cache_.end()) {
       const StorageDesc& sd = model_.storage[s];
       if (sd.dtype != StorageDType::kF32 || sd.data == nullptr) {
-        return Bad(td, s, "is not f32 (dense or q8r4)");
+        return Bad(td, s, "is not f32 (dense, q8r4 or q8r8)");
       }
       const StorageDesc* base = nullptr;
       GS_RETURN_IF_ERROR(Q8R4Base(td, s, &base));

@@ -65,14 +65,15 @@ struct F16Tensor {
   void Widen(float* out) const;
 };
 
-// An f32 gear's q8r4-stored convolution, depthwise or dense weight that no
-// other op reads, not materialised: the plan decodes it (DecodeQ8R4, the
+// An f32 gear's convolution, depthwise or dense weight stored with a
+// residual (q8r4 or q8r8: "q8r4" names the family in the code) that no
+// other op reads, not materialised: the plan decodes it (DecodeResidual, the
 // f32 gear's values bit for bit) straight into its GEMM pack, or once into
 // memory it owns for a step that reads the filter itself (depthwise,
 // reference ops), so the gear keeps no decoded copy beside the pack.
 struct Q8R4Tensor {
   int64_t elements = 0;
-  const StorageDesc* entry = nullptr;  // f32 q8r4 (residual nibbles), checked
+  const StorageDesc* entry = nullptr;  // f32 q8r4 or q8r8 (the residuals), checked
   const StorageDesc* base = nullptr;   // its i8 base (dense or sparse), checked
   // `elements` floats: exact zeros where a sparse base stores nothing.
   void Decode(float* out) const;
@@ -183,10 +184,11 @@ inline float RoundToF16(float x) { return F16BitsToF32(F32ToF16Bits(x)); }
 // Layout of `shape` around `axis` (axis < 0: one channel).
 ChannelLayout LayoutOf(const Shape& shape, int axis);
 
-// q8r4 (FORMAT.md): out[i] = scale[c] * ((float)q[i] + (float)r[i] * 0.0625f),
-// r[i] the signed nibble i of `residuals` (low nibble first).
-void DecodeQ8R4(const int8_t* q, const uint8_t* residuals, const ChannelLayout& layout,
-                const float* scale, float* out);
+// q8r4 / q8r8 (FORMAT.md), `bits` 4 / 8: out[i] = scale[c] * ((float)q[i] +
+// (float)r[i] * 2^-bits), r[i] the signed nibble i of `residuals` (low
+// nibble first) or its signed byte i.
+void DecodeResidual(const int8_t* q, const uint8_t* residuals, int bits,
+                    const ChannelLayout& layout, const float* scale, float* out);
 
 // q4m (FORMAT.md): each channel's row of K = outer * inner values (C order
 // with the channel axis removed) is cut into blocks of `block`; a block's
@@ -199,10 +201,10 @@ void DeriveQ4M(const int8_t* q, const ChannelLayout& layout, int block, int8_t* 
 void DeriveQ4MParts(const int8_t* q, const ChannelLayout& layout, int block, uint8_t* r_out,
                     uint8_t* m_out);
 
-// q8r4 over a sparse base: out (n floats, zeroed by the caller) gets
-// scale[c] * ((float)q + (float)r * 0.0625f) at every slot the base stores,
-// r the slot's nibble of `residuals`. `base` must be a checked sparse entry.
-void DecodeQ8R4Sparse(const StorageDesc& base, const uint8_t* residuals, float* out);
+// q8r4 / q8r8 over a sparse base: out (n floats, zeroed by the caller) gets
+// scale[c] * ((float)q + (float)r * 2^-bits) at every slot the base stores,
+// r the slot's residual in `residuals`. `base` must be a checked sparse entry.
+void DecodeResidualSparse(const StorageDesc& base, const uint8_t* residuals, int bits, float* out);
 // The dense int8 values of a checked sparse entry into out (n bytes, zeroed).
 void DensifySparse(const StorageDesc& sd, int8_t* out);
 
