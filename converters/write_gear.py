@@ -292,13 +292,18 @@ def _int8_base(
 
 def _residual_entry(f32: np.ndarray, b: StorageEntry, axis: int, bits: int) -> StorageEntry:
     """The compact float entry over int8 base ``b``: one residual nibble (q8r4) or byte
-    (q8r8) per stored value."""
+    (q8r8) per stored value. An 8-bit residual whose every value is a multiple of 16 is
+    written as the 4-bit one with the same values (r / 256 == (r / 16) / 16 exactly):
+    weights that are already int8 values times their scale (an imported int8 model's)
+    cost half a byte a weight, not one."""
     q = np.asarray(b.values, np.int8)
     scale = np.asarray(b.quant["scale"], np.float32)  # type: ignore[index]
     if b.slots is None:
         r = residual_of(f32, q, scale, axis, bits)
     else:
         r = q8r4_sparse_residual(f32, q, scale, axis, b.slots, bits)
+    if bits == 8 and not np.any(r % 16):
+        r, bits = (r // 16).astype(np.int8), 4
     return StorageEntry("f32", f32.shape, f"q8r{bits}", pack_residuals(r, bits), base=b)
 
 

@@ -10,6 +10,7 @@ q8r8, then -> float32), measured against the exact fp32 gear of the same graph
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,29 @@ def test_keep_r8_and_keep_f32_move_weights_up_the_ladder(cnn, tmp_path: Path) ->
     wg.write_gear(g, tmp_path / "r4.gear", ("fp32", "int8"), qplan=plan)
     r4_err = np.abs(gs.Runtime(tmp_path / "r4.gear").run(x) - want).max() / np.abs(want).max()
     assert compact_err < r4_err / 4
+
+
+def test_weights_on_the_int8_grid_keep_a_4_bit_residual_of_zeros(cnn, tmp_path) -> None:
+    """Weights that are int8 values times their scale (an imported int8 model's) need no
+    residual: the 8-bit one would be all zeros, so the writer stores the 4-bit one (the
+    same values, half the bytes) and the fp32 gear reads them exactly."""
+    g, _, plan = cnn
+    g = copy.deepcopy(g)  # the fixture's graph is shared
+    for name in ("c1/w", "fc/w"):
+        q, qp = plan.weights[name]
+        shape = [1] * q.ndim
+        shape[qp.axis] = -1
+        scale = np.asarray(qp.scale, np.float32).reshape(shape)
+        g.tensors[name].data = (np.asarray(q, np.float32) * scale).astype(np.float32)
+    path = tmp_path / "grid.gear"
+    wg.write_gear(g, path, ("fp32", "int8"), qplan=plan)
+    enc = _fp32_encodings(path)
+    assert enc["c1/w"] == enc["fc/w"] == "q8r4", enc
+    f = gf.read_gear(path)
+    names = [t["name"] for t in f.manifest["tensors"]]
+    for t, s in f.gear("fp32")["constants"]:
+        if names[t] in ("c1/w", "fc/w"):
+            np.testing.assert_array_equal(f.storage_values(s), g.tensors[names[t]].data)
 
 
 @pytest.mark.parametrize("gears", [("fp32", "int8"), ("fp32", "int8", "int4")])
