@@ -547,6 +547,9 @@ void DepthwiseDwconv(const Conv2DParams& p, Ukernel ukernel, const float* x, con
   // multiple of 4, so that no kernel's scalar tail takes a different share
   // of the channels).
   const int64_t max_c = taps <= 9 ? kDwconvGroupMaxChannels3x3 : kDwconvGroupMaxChannels;
+  // A row's interior run shorter than `group` pixels (a 14-pixel row of 8
+  // channels has 12, against a group of 16) is still one call: any prefix
+  // of g pixels of the repeated filter is the same filter repeated g times.
   const int64_t group = p.stride_w == 1 && c % 4 == 0 && c <= max_c ? kDwconvGroupWidth / c : 1;
   std::vector<W> w_group;
   std::vector<float> bias_group;
@@ -574,13 +577,17 @@ void DepthwiseDwconv(const Conv2DParams& p, Ukernel ukernel, const float* x, con
       const float* image = x + o.n * p.in_h * p.in_w * c;
       if (o.iy0 >= 0 && o.iy0 + span_h < p.in_h && o.ix0 >= 0 && o.ix0 + span_w < p.in_w) {
         const float* base = image + (o.iy0 * p.in_w + o.ix0) * c;
-        if (group > 1 && pix + group <= end && walk.ox() + group <= p.out_w &&
-            o.ix0 + group - 1 + span_w < p.in_w) {
+        // Up to `group` pixels of this row from here, all inside this
+        // thread's range and interior (stride 1: pixel j starts at ix0 + j).
+        const int64_t g =
+            group > 1 ? std::min({group, end - pix, p.out_w - walk.ox(), p.in_w - span_w - o.ix0})
+                      : 1;
+        if (g >= 2) {
           for (int64_t t = 0; t < taps; ++t) in[t] = base + offset[t];
-          ukernel(static_cast<size_t>(group * c), static_cast<size_t>(taps), in, wg_all,
+          ukernel(static_cast<size_t>(g * c), static_cast<size_t>(taps), in, wg_all,
                   bias != nullptr ? bias_group.data() : nullptr, y + pix * c, p.act.lo, p.act.hi);
-          for (int64_t j = 1; j < group; ++j) walk.Next();  // stays within the row
-          pix += group - 1;
+          for (int64_t j = 1; j < g; ++j) walk.Next();  // stays within the row
+          pix += g - 1;
           continue;
         }
         for (int64_t t = 0; t < taps; ++t) in[t] = base + offset[t];
