@@ -50,13 +50,16 @@ inline void WeightPair(const int8_t* wt, size_t t, size_t taps, __m512i* lo, __m
 // 32 lanes, pixel A in the low 16 int16 lanes and pixel B in the high 16,
 // and the weights are the tile's first 16 repeated in both halves; the same
 // unpack and permute then leave pixel A's 16 channels in one accumulator and
-// pixel B's in the other, so no lane is computed for nothing. Returns the
-// pixels done (an even count).
-size_t TwoPixels(size_t channels, size_t width, size_t taps, const int8_t* const* input,
-                 const void* w, int8_t* output, const Q8GemmOutput* out) {
+// pixel B's in the other, so no lane is computed for nothing. Also a wider
+// layer's last tile of at most 16 channels (48 = 32 + 16, MobileNetV2's
+// 144 = 4 x 32 + 16): channels c0 .. c0 + cn - 1 of pixels `stride` bytes
+// apart, `w` that tile's block. Returns the pixels done (an even count).
+size_t TwoPixels(size_t cn, size_t c0, size_t stride, size_t width, size_t taps,
+                 const int8_t* const* input, const void* w, int8_t* output,
+                 const Q8GemmOutput* out) {
   const size_t pairs = (taps + 1) / 2;
   if (pairs > kMaxPairs) return 0;
-  const auto m = static_cast<__mmask16>((1u << channels) - 1);
+  const auto m = static_cast<__mmask16>((1u << cn) - 1);
   const auto* head = static_cast<const int32_t*>(w);
   const auto* wt = reinterpret_cast<const int8_t*>(head + 3 * kCt);
   const __m512i bias = _mm512_loadu_si512(head);
@@ -87,16 +90,17 @@ size_t TwoPixels(size_t channels, size_t width, size_t taps, const int8_t* const
     __m512i acc_a = _mm512_setzero_si512();
     __m512i acc_b = _mm512_setzero_si512();
     for (size_t q = 0, t = 0; q < pairs; ++q, t += 2) {
-      const __m512i x0 = load_x(in_a[t], in_b[t]);
-      const __m512i x1 = t + 1 < taps ? load_x(in_a[t + 1], in_b[t + 1]) : _mm512_setzero_si512();
+      const __m512i x0 = load_x(in_a[t] + c0, in_b[t] + c0);
+      const __m512i x1 =
+          t + 1 < taps ? load_x(in_a[t + 1] + c0, in_b[t + 1] + c0) : _mm512_setzero_si512();
       acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, x1), wlo[q]);
       acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, x1), whi[q]);
     }
     const __m512i pa = _mm512_add_epi32(bias, _mm512_permutex2var_epi64(acc_a, lo_idx, acc_b));
     const __m512i pb = _mm512_add_epi32(bias, _mm512_permutex2var_epi64(acc_a, hi_idx, acc_b));
-    int8_t* y = output + px * channels;
+    int8_t* y = output + px * stride + c0;
     _mm_mask_storeu_epi8(y, m, requant_avx512::PackToI8(requant_avx512::Apply(pa, r)));
-    _mm_mask_storeu_epi8(y + channels, m, requant_avx512::PackToI8(requant_avx512::Apply(pb, r)));
+    _mm_mask_storeu_epi8(y + stride, m, requant_avx512::PackToI8(requant_avx512::Apply(pb, r)));
   }
   return px;
 }
@@ -189,7 +193,7 @@ void q8_dwconv_32c__avx512vnni(size_t channels, size_t width, size_t taps,
     width -= done;
   }
   if (channels <= 16 && width >= 2) {  // the last odd pixel below, alone
-    const size_t done = TwoPixels(channels, width, taps, input, w, output, out);
+    const size_t done = TwoPixels(channels, 0, channels, width, taps, input, w, output, out);
     input += done * taps;
     output += done * channels;
     width -= done;
@@ -215,7 +219,11 @@ void q8_dwconv_32c__avx512vnni(size_t channels, size_t width, size_t taps,
     const size_t pairs = (taps + 1) / 2;
     const bool cached = pairs <= kMaxPairs;
     for (size_t q = 0; cached && q < pairs; ++q) WeightPair(wt, 2 * q, taps, &wlo[q], &whi[q]);
-    for (size_t px = 0; px < width; ++px) {
+    // A last tile of at most 16 channels: two pixels a step, then the odd one.
+    const size_t px0 = c0 > 0 && cn <= 16 && width >= 2
+                           ? TwoPixels(cn, c0, channels, width, taps, input, wb, output, out)
+                           : 0;
+    for (size_t px = px0; px < width; ++px) {
       const int8_t* const* in = input + px * taps;
       __m512i acc_a = _mm512_setzero_si512();
       __m512i acc_b = _mm512_setzero_si512();
