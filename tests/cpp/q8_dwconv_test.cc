@@ -60,10 +60,14 @@ TEST_P(Q8DwconvUkernel, MatchesReferenceOpBitExact) {
     GTEST_SKIP() << e.kernel.name << ": CPU lacks " << IsaName(e.isa);
   }
   std::vector<Case> cases;
-  for (int64_t c : {1, 3, 8, 15, 16, 17, 33}) {
+  for (int64_t c : {1, 3, 8, 15, 16, 17, 33, 40, 48}) {  // 33-48: a last tile of 1-16
     cases.push_back({5, 6, c, 3, 3, 1, 1, Padding::kSame});
     cases.push_back({7, 7, c, 3, 3, 2, 1, Padding::kSame});
   }
+  // 14-pixel rows of 2-12 channels (a channel-pruned MobileNet's first
+  // depthwise layer): 4 pixels a step up to 8 channels, then the 1-3 left.
+  for (int64_t c : {2, 4, 5, 8, 12}) cases.push_back({14, 14, c, 3, 3, 1, 1, Padding::kSame});
+  cases.push_back({9, 11, 6, 5, 5, 1, 1, Padding::kSame});
   cases.push_back({6, 5, 24, 1, 1, 1, 1, Padding::kValid});
   cases.push_back({9, 9, 16, 5, 5, 1, 1, Padding::kSame});
   cases.push_back({9, 8, 20, 5, 5, 2, 1, Padding::kValid});

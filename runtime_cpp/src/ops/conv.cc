@@ -155,23 +155,41 @@ void IgemmTiles(const Conv2DParams& p, int64_t kdim, int64_t ks, const Kernel& k
   const int64_t mtiles = (pixels + mr - 1) / mr, ntiles = (out_c + nr - 1) / nr;
   ParallelItems(pool, mtiles * ntiles, mr * nr * kdim, [&](int64_t begin, int64_t end) {
     // Per thread: the row tile's tap pointers and the zero row for taps
-    // that read nothing (padding).
-    std::vector<const float*> ind(static_cast<size_t>(ks * mr));
-    std::vector<float> zero(static_cast<size_t>(kdim / ks), 0.0f);
+    // that read nothing (padding); on the stack up to a 5x5 filter's taps
+    // and 256 channels (a call on a 7x7 layer costs a few hundred
+    // nanoseconds: two heap allocations were a tenth of that).
+    constexpr int64_t kStackPointers = 25 * kF32GemmMaxMr, kStackZeros = 256;
+    const float* ind_stack[kStackPointers];
+    alignas(64) float zero_stack[kStackZeros];
+    std::vector<const float*> ind_heap;
+    std::vector<float> zero_heap;
+    const int64_t kc = kdim / ks;
+    const float** ind = ind_stack;
+    if (ks * mr > kStackPointers) {
+      ind_heap.resize(static_cast<size_t>(ks * mr));
+      ind = ind_heap.data();
+    }
+    float* zero = zero_stack;
+    if (kc > kStackZeros) {
+      zero_heap.assign(static_cast<size_t>(kc), 0.0f);
+      zero = zero_heap.data();
+    } else {
+      std::fill(zero_stack, zero_stack + kc, 0.0f);
+    }
     int64_t have_mt = -1;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t mt = item / ntiles, nt = item % ntiles;
       const int64_t r0 = mt * mr, m = std::min(mr, pixels - r0);
       if (mt != have_mt) {  // items are row-tile major: build once per tile
         have_mt = mt;
-        fill(r0, m, ind.data(), zero.data());
+        fill(r0, m, ind, zero);
         for (int64_t i = m; i < mr; ++i) {
           for (int64_t t = 0; t < ks; ++t) ind[t * mr + i] = ind[t * mr + m - 1];
         }
       }
       const int64_t n0 = nt * nr;
       CallGemm(kernel, static_cast<size_t>(m), static_cast<size_t>(std::min(nr, out_c - n0)),
-               static_cast<size_t>(kdim / ks), static_cast<size_t>(ks), ind.data(),
+               static_cast<size_t>(kc), static_cast<size_t>(ks), ind,
                static_cast<const uint8_t*>(packed) + static_cast<size_t>(nt) * block_bytes,
                y + r0 * out_c + n0, static_cast<size_t>(out_c), p.act.lo, p.act.hi);
     }
@@ -190,13 +208,19 @@ class ConvIndirection {
     // A window wholly inside the input (most pixels) needs no per-tap
     // checks: its tap pointers are fixed offsets from the top-left tap.
     const int64_t kw = p.kernel_w, taps = int64_t{p.kernel_h} * kw;
-    offset_.resize(static_cast<size_t>(taps));
+    if (taps > kStackTaps) {
+      offset_heap_.resize(static_cast<size_t>(taps));
+      offset_ = offset_heap_.data();
+    }
     for (int64_t t = 0; t < taps; ++t) {
       offset_[t] = ((t / kw) * p.dilation_h * p.in_w + (t % kw) * p.dilation_w) * p.in_c;
     }
     span_h_ = (p.kernel_h - 1) * p.dilation_h;
     span_w_ = (p.kernel_w - 1) * p.dilation_w;
   }
+  // offset_ may point into the object itself.
+  ConvIndirection(const ConvIndirection&) = delete;
+  ConvIndirection& operator=(const ConvIndirection&) = delete;
   int64_t ks() const { return ks_; }
   // 1x1, stride 1, no padding: row i is pixel r0 + i, rows consecutive.
   bool contiguous() const { return contiguous_; }
@@ -209,34 +233,29 @@ class ConvIndirection {
     }
     const int64_t kw = p.kernel_w;
     OriginWalk walk(p, r0);
-    {
-      // A tile of pixels of one output row whose windows all lie inside the
-      // input (most tiles of a large layer): pixel i's taps are pixel 0's
-      // moved by i * stride_w * C floats, written tap by tap in a loop the
-      // compiler vectorises. Per pixel, the general loop below cost as much
-      // as the GEMM itself on a 3-channel stem (one column tile of 32).
+    for (int64_t i = 0; i < m;) {
+      // A run of pixels of one output row whose windows all lie inside the
+      // input (most pixels; a tile of a 14- or 7-pixel-wide layer spans
+      // rows, so runs end inside tiles): pixel j's taps are the run's first
+      // pixel's moved by j * stride_w * C floats, written tap by tap in a
+      // loop the compiler vectorises. Per pixel, the general loop below cost
+      // as much as the GEMM itself on a 3-channel stem.
       const Origin& o = *walk;
-      const int64_t ix_last = o.ix0 + (m - 1) * p.stride_w;
-      if (walk.ox() + m <= p.out_w && o.iy0 >= 0 && o.iy0 + span_h_ < p.in_h && o.ix0 >= 0 &&
-          ix_last + span_w_ < p.in_w) {
+      if (o.iy0 >= 0 && o.iy0 + span_h_ < p.in_h && o.ix0 >= 0 && o.ix0 + span_w_ < p.in_w) {
+        const int64_t inside = (p.in_w - 1 - span_w_ - o.ix0) / p.stride_w + 1;
+        const int64_t run = std::min({m - i, p.out_w - walk.ox(), inside});
         const float* base = x_ + (o.n * p.in_h * p.in_w + o.iy0 * p.in_w + o.ix0) * p.in_c;
         const int64_t step = int64_t{p.stride_w} * p.in_c;
         for (int64_t t = 0; t < ks_; ++t) {
           const float* tap = base + offset_[t];
-          const float** row = ind + t * mr_;
-          for (int64_t i = 0; i < m; ++i) row[i] = tap + i * step;
+          const float** row = ind + t * mr_ + i;
+          for (int64_t j = 0; j < run; ++j) row[j] = tap + j * step;
         }
-        return;
-      }
-    }
-    for (int64_t i = 0; i < m; ++i, walk.Next()) {
-      const Origin& o = *walk;
-      const float* image = x_ + o.n * p.in_h * p.in_w * p.in_c;
-      if (o.iy0 >= 0 && o.iy0 + span_h_ < p.in_h && o.ix0 >= 0 && o.ix0 + span_w_ < p.in_w) {
-        const float* base = image + (o.iy0 * p.in_w + o.ix0) * p.in_c;
-        for (int64_t t = 0; t < ks_; ++t) ind[t * mr_ + i] = base + offset_[t];
+        for (int64_t j = 0; j < run; ++j) walk.Next();
+        i += run;
         continue;
       }
+      const float* image = x_ + o.n * p.in_h * p.in_w * p.in_c;
       for (int64_t ky = 0, t = 0; ky < p.kernel_h; ++ky) {  // no division per tap
         const int64_t iy = o.iy0 + ky * p.dilation_h;
         for (int64_t kx = 0; kx < kw; ++kx, ++t) {
@@ -245,6 +264,8 @@ class ConvIndirection {
           ind[t * mr_ + i] = inside ? image + (iy * p.in_w + ix) * p.in_c : zero;
         }
       }
+      walk.Next();
+      ++i;
     }
   }
 
@@ -254,7 +275,11 @@ class ConvIndirection {
   const float* x_;
   int64_t ks_;
   bool contiguous_ = false;
-  std::vector<int64_t> offset_;
+  // The taps' offsets: inline up to a 7x7 filter (no allocation per call).
+  static constexpr int64_t kStackTaps = 49;
+  int64_t offset_inline_[kStackTaps];
+  std::vector<int64_t> offset_heap_;
+  int64_t* offset_ = offset_inline_;
   int64_t span_h_ = 0, span_w_ = 0;
 };
 
@@ -547,6 +572,9 @@ void DepthwiseDwconv(const Conv2DParams& p, Ukernel ukernel, const float* x, con
   // multiple of 4, so that no kernel's scalar tail takes a different share
   // of the channels).
   const int64_t max_c = taps <= 9 ? kDwconvGroupMaxChannels3x3 : kDwconvGroupMaxChannels;
+  // A row's interior run shorter than `group` pixels (a 14-pixel row of 8
+  // channels has 12, against a group of 16) is still one call: any prefix
+  // of g pixels of the repeated filter is the same filter repeated g times.
   const int64_t group = p.stride_w == 1 && c % 4 == 0 && c <= max_c ? kDwconvGroupWidth / c : 1;
   std::vector<W> w_group;
   std::vector<float> bias_group;
@@ -574,13 +602,17 @@ void DepthwiseDwconv(const Conv2DParams& p, Ukernel ukernel, const float* x, con
       const float* image = x + o.n * p.in_h * p.in_w * c;
       if (o.iy0 >= 0 && o.iy0 + span_h < p.in_h && o.ix0 >= 0 && o.ix0 + span_w < p.in_w) {
         const float* base = image + (o.iy0 * p.in_w + o.ix0) * c;
-        if (group > 1 && pix + group <= end && walk.ox() + group <= p.out_w &&
-            o.ix0 + group - 1 + span_w < p.in_w) {
+        // Up to `group` pixels of this row from here, all inside this
+        // thread's range and interior (stride 1: pixel j starts at ix0 + j).
+        const int64_t g =
+            group > 1 ? std::min({group, end - pix, p.out_w - walk.ox(), p.in_w - span_w - o.ix0})
+                      : 1;
+        if (g >= 2) {
           for (int64_t t = 0; t < taps; ++t) in[t] = base + offset[t];
-          ukernel(static_cast<size_t>(group * c), static_cast<size_t>(taps), in, wg_all,
+          ukernel(static_cast<size_t>(g * c), static_cast<size_t>(taps), in, wg_all,
                   bias != nullptr ? bias_group.data() : nullptr, y + pix * c, p.act.lo, p.act.hi);
-          for (int64_t j = 1; j < group; ++j) walk.Next();  // stays within the row
-          pix += group - 1;
+          for (int64_t j = 1; j < g; ++j) walk.Next();  // stays within the row
+          pix += g - 1;
           continue;
         }
         for (int64_t t = 0; t < taps; ++t) in[t] = base + offset[t];

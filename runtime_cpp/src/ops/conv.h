@@ -129,7 +129,8 @@ void f32_depthwise_conv2d__ref(const Conv2DParams& p, const float* x, const floa
 constexpr int kDwconvMaxTaps = 64;
 // f32_depthwise_conv2d__dwconv computes a layer of at most
 // kDwconvGroupMaxChannels channels (a multiple of 4, stride 1 along x)
-// kDwconvGroupWidth floats of adjacent pixels per microkernel call; 3x3 and
+// up to kDwconvGroupWidth floats of adjacent pixels per microkernel call
+// (fewer where a row's interior run ends first: 12 of a 14-pixel row); 3x3 and
 // smaller filters up to kDwconvGroupMaxChannels3x3 (MobileNetV2's first
 // 32-channel layer then runs the kernels' 128-channel blocks). Wider layers
 // stay one pixel a call: grouping 32 and 64 channels made palm detection's

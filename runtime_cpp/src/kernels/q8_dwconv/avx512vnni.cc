@@ -2,7 +2,7 @@
 // Copyright 2026 The gearshift authors.
 //
 // AVX-512 int8 depthwise microkernel, 32 channels per tile (or two pixels of
-// up to 16 channels: TwoPixels), taps in pairs:
+// up to 16 channels: TwoPixels; four of up to 8: FourPixels), taps in pairs:
 // the two taps' activations and weights are sign-extended to int16 and
 // interleaved, and one VPDPWSSD (AVX512-VNNI) adds x[t] * w[t] + x[t+1] *
 // w[t+1] per channel into an int32 lane, exactly (each product is at most
@@ -17,6 +17,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/q8_dwconv/q8_dwconv.h"
 #include "kernels/q8_requant/avx512.h"
@@ -49,13 +50,16 @@ inline void WeightPair(const int8_t* wt, size_t t, size_t taps, __m512i* lo, __m
 // 32 lanes, pixel A in the low 16 int16 lanes and pixel B in the high 16,
 // and the weights are the tile's first 16 repeated in both halves; the same
 // unpack and permute then leave pixel A's 16 channels in one accumulator and
-// pixel B's in the other, so no lane is computed for nothing. Returns the
-// pixels done (an even count).
-size_t TwoPixels(size_t channels, size_t width, size_t taps, const int8_t* const* input,
-                 const void* w, int8_t* output, const Q8GemmOutput* out) {
+// pixel B's in the other, so no lane is computed for nothing. Also a wider
+// layer's last tile of at most 16 channels (48 = 32 + 16, MobileNetV2's
+// 144 = 4 x 32 + 16): channels c0 .. c0 + cn - 1 of pixels `stride` bytes
+// apart, `w` that tile's block. Returns the pixels done (an even count).
+size_t TwoPixels(size_t cn, size_t c0, size_t stride, size_t width, size_t taps,
+                 const int8_t* const* input, const void* w, int8_t* output,
+                 const Q8GemmOutput* out) {
   const size_t pairs = (taps + 1) / 2;
   if (pairs > kMaxPairs) return 0;
-  const auto m = static_cast<__mmask16>((1u << channels) - 1);
+  const auto m = static_cast<__mmask16>((1u << cn) - 1);
   const auto* head = static_cast<const int32_t*>(w);
   const auto* wt = reinterpret_cast<const int8_t*>(head + 3 * kCt);
   const __m512i bias = _mm512_loadu_si512(head);
@@ -86,16 +90,93 @@ size_t TwoPixels(size_t channels, size_t width, size_t taps, const int8_t* const
     __m512i acc_a = _mm512_setzero_si512();
     __m512i acc_b = _mm512_setzero_si512();
     for (size_t q = 0, t = 0; q < pairs; ++q, t += 2) {
-      const __m512i x0 = load_x(in_a[t], in_b[t]);
-      const __m512i x1 = t + 1 < taps ? load_x(in_a[t + 1], in_b[t + 1]) : _mm512_setzero_si512();
+      const __m512i x0 = load_x(in_a[t] + c0, in_b[t] + c0);
+      const __m512i x1 =
+          t + 1 < taps ? load_x(in_a[t + 1] + c0, in_b[t + 1] + c0) : _mm512_setzero_si512();
       acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, x1), wlo[q]);
       acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, x1), whi[q]);
     }
     const __m512i pa = _mm512_add_epi32(bias, _mm512_permutex2var_epi64(acc_a, lo_idx, acc_b));
     const __m512i pb = _mm512_add_epi32(bias, _mm512_permutex2var_epi64(acc_a, hi_idx, acc_b));
-    int8_t* y = output + px * channels;
+    int8_t* y = output + px * stride + c0;
     _mm_mask_storeu_epi8(y, m, requant_avx512::PackToI8(requant_avx512::Apply(pa, r)));
-    _mm_mask_storeu_epi8(y + channels, m, requant_avx512::PackToI8(requant_avx512::Apply(pb, r)));
+    _mm_mask_storeu_epi8(y + stride, m, requant_avx512::PackToI8(requant_avx512::Apply(pb, r)));
+  }
+  return px;
+}
+
+// At most 8 channels (a channel-pruned MobileNet's 8-channel expansion):
+// four pixels share the 32 lanes, A, B, C, D in int16 lanes 0-7, 8-15,
+// 16-23, 24-31 (each 128-bit lane one pixel), the weights the tile's first
+// 8 repeated four times. Per 128-bit lane the unpacks leave channels 0-3 of
+// that pixel in acc_a and 4-7 in acc_b, so the same two permutes as
+// TwoPixels give A then B in one result and C then D in the other; the
+// requantization's per-channel values are channels 0-7 twice. Returns the
+// pixels done (a multiple of 4).
+size_t FourPixels(size_t channels, size_t width, size_t taps, const int8_t* const* input,
+                  const void* w, int8_t* output, const Q8GemmOutput* out) {
+  const size_t pairs = (taps + 1) / 2;
+  if (pairs > kMaxPairs) return 0;
+  const auto m = static_cast<__mmask16>((1u << channels) - 1);
+  const auto* head = static_cast<const int32_t*>(w);
+  const auto* wt = reinterpret_cast<const int8_t*>(head + 3 * kCt);
+  const __m512i twice = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
+  const __m512i bias = _mm512_permutexvar_epi32(twice, _mm512_loadu_si512(head));
+  int32_t mult[16], shift[16];
+  for (int i = 0; i < 16; ++i) {
+    mult[i] = head[kCt + (i & 7)];
+    shift[i] = head[2 * kCt + (i & 7)];
+  }
+  const requant_avx512::Params r =
+      requant_avx512::Load(mult, shift, out->c_zero_point, out->act_min, out->act_max);
+  auto load_w = [&](size_t t) {  // the 8 weights in each 64-bit quarter, widened
+    int64_t eight;
+    std::memcpy(&eight, wt + t * kCt, sizeof(eight));
+    return _mm512_cvtepi8_epi16(_mm256_set1_epi64x(eight));
+  };
+  __m512i wlo[kMaxPairs], whi[kMaxPairs];
+  for (size_t q = 0; q < pairs; ++q) {
+    const __m512i w0 = load_w(2 * q);
+    const __m512i w1 = 2 * q + 1 < taps ? load_w(2 * q + 1) : _mm512_setzero_si512();
+    wlo[q] = _mm512_unpacklo_epi16(w0, w1);
+    whi[q] = _mm512_unpackhi_epi16(w0, w1);
+  }
+  const __m512i lo_idx = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+  const __m512i hi_idx = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+  auto load_x = [&](const int8_t* a, const int8_t* b, const int8_t* c, const int8_t* d) {
+    const __m128i ab = _mm_unpacklo_epi64(_mm_maskz_loadu_epi8(m, a), _mm_maskz_loadu_epi8(m, b));
+    const __m128i cd = _mm_unpacklo_epi64(_mm_maskz_loadu_epi8(m, c), _mm_maskz_loadu_epi8(m, d));
+    return _mm512_cvtepi8_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(ab), cd, 1));
+  };
+  size_t px = 0;
+  for (; px + 4 <= width; px += 4) {
+    const int8_t* const* in_a = input + px * taps;
+    const int8_t* const* in_b = in_a + taps;
+    const int8_t* const* in_c = in_b + taps;
+    const int8_t* const* in_d = in_c + taps;
+    __m512i acc_a = _mm512_setzero_si512();
+    __m512i acc_b = _mm512_setzero_si512();
+    for (size_t q = 0, t = 0; q < pairs; ++q, t += 2) {
+      const __m512i x0 = load_x(in_a[t], in_b[t], in_c[t], in_d[t]);
+      const __m512i x1 = t + 1 < taps ? load_x(in_a[t + 1], in_b[t + 1], in_c[t + 1], in_d[t + 1])
+                                      : _mm512_setzero_si512();
+      acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, x1), wlo[q]);
+      acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, x1), whi[q]);
+    }
+    const __m512i pab = _mm512_add_epi32(bias, _mm512_permutex2var_epi64(acc_a, lo_idx, acc_b));
+    const __m512i pcd = _mm512_add_epi32(bias, _mm512_permutex2var_epi64(acc_a, hi_idx, acc_b));
+    const __m128i yab = requant_avx512::PackToI8(requant_avx512::Apply(pab, r));
+    const __m128i ycd = requant_avx512::PackToI8(requant_avx512::Apply(pcd, r));
+    int8_t* y = output + px * channels;
+    if (channels == 8) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y), yab);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y + 16), ycd);
+    } else {
+      _mm_mask_storeu_epi8(y, m, yab);
+      _mm_mask_storeu_epi8(y + channels, m, _mm_srli_si128(yab, 8));
+      _mm_mask_storeu_epi8(y + 2 * channels, m, ycd);
+      _mm_mask_storeu_epi8(y + 3 * channels, m, _mm_srli_si128(ycd, 8));
+    }
   }
   return px;
 }
@@ -105,8 +186,14 @@ size_t TwoPixels(size_t channels, size_t width, size_t taps, const int8_t* const
 void q8_dwconv_32c__avx512vnni(size_t channels, size_t width, size_t taps,
                                const int8_t* const* input, const void* w, int8_t* output,
                                const Q8GemmOutput* out) {
+  if (channels <= 8 && width >= 4) {  // the last 1-3 pixels below
+    const size_t done = FourPixels(channels, width, taps, input, w, output, out);
+    input += done * taps;
+    output += done * channels;
+    width -= done;
+  }
   if (channels <= 16 && width >= 2) {  // the last odd pixel below, alone
-    const size_t done = TwoPixels(channels, width, taps, input, w, output, out);
+    const size_t done = TwoPixels(channels, 0, channels, width, taps, input, w, output, out);
     input += done * taps;
     output += done * channels;
     width -= done;
@@ -132,7 +219,11 @@ void q8_dwconv_32c__avx512vnni(size_t channels, size_t width, size_t taps,
     const size_t pairs = (taps + 1) / 2;
     const bool cached = pairs <= kMaxPairs;
     for (size_t q = 0; cached && q < pairs; ++q) WeightPair(wt, 2 * q, taps, &wlo[q], &whi[q]);
-    for (size_t px = 0; px < width; ++px) {
+    // A last tile of at most 16 channels: two pixels a step, then the odd one.
+    const size_t px0 = c0 > 0 && cn <= 16 && width >= 2
+                           ? TwoPixels(cn, c0, channels, width, taps, input, wb, output, out)
+                           : 0;
+    for (size_t px = px0; px < width; ++px) {
       const int8_t* const* in = input + px * taps;
       __m512i acc_a = _mm512_setzero_si512();
       __m512i acc_b = _mm512_setzero_si512();
