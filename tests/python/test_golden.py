@@ -99,7 +99,11 @@ def test_golden_versions_runtime(name, version, gears):
     """Every gear of every version's file gives the outputs it gave when written: integer
     gears bit for bit (integer arithmetic, the same on every ISA), float gears to float
     rounding (kernels differ in summation order across ISAs)."""
-    io = np.load(DATA / "golden_versions_io.npz")
+    _check_runtime(name, gears, np.load(DATA / "golden_versions_io.npz"))
+
+
+def _check_runtime(name: str, gears: tuple[str, ...], io) -> None:
+    """Each gear of ``name``.gear against its saved outputs in ``io``."""
     rt = gs.Runtime(DATA / f"{name}.gear")
     assert rt.gears == gears
     for g in gears:
@@ -164,15 +168,7 @@ def test_golden_v1_7(name, gears):
     from gearshift.converters.gear_reference import run_gear
 
     io = np.load(DATA / "golden_v1_7_io.npz")
-    rt = gs.Runtime(DATA / f"{name}.gear")
-    assert rt.gears == gears
-    for g in gears:
-        rt.gear = g
-        y = rt.run(io["x"])
-        if g in INTEGER_GEARS:
-            np.testing.assert_array_equal(y, io[f"{name}/{g}"], err_msg=g)
-        else:
-            np.testing.assert_allclose(y, io[f"{name}/{g}"], rtol=1e-5, atol=1e-6, err_msg=g)
+    _check_runtime(name, gears, io)
     gf = read_gear(DATA / f"{name}.gear")
     assert gf.version == (1, 7)
     encodings = {e["encoding"] for e in gf.manifest["storage"]}

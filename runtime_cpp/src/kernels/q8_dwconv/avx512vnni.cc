@@ -46,6 +46,18 @@ inline void WeightPair(const int8_t* wt, size_t t, size_t taps, __m512i* lo, __m
   *hi = _mm512_unpackhi_epi16(w0, w1);
 }
 
+// Every tap pair's widened weights (load_w(t): one tap's, as the kernel
+// lays its pixels out), interleaved as WeightPair interleaves them.
+template <typename LoadW>
+inline void InterleaveTapPairs(const LoadW& load_w, size_t taps, __m512i* lo, __m512i* hi) {
+  for (size_t q = 0; q < (taps + 1) / 2; ++q) {
+    const __m512i w0 = load_w(2 * q);
+    const __m512i w1 = 2 * q + 1 < taps ? load_w(2 * q + 1) : _mm512_setzero_si512();
+    lo[q] = _mm512_unpacklo_epi16(w0, w1);
+    hi[q] = _mm512_unpackhi_epi16(w0, w1);
+  }
+}
+
 // At most 16 channels (MediaPipe's 16-channel stages): two pixels share the
 // 32 lanes, pixel A in the low 16 int16 lanes and pixel B in the high 16,
 // and the weights are the tile's first 16 repeated in both halves; the same
@@ -70,12 +82,7 @@ size_t TwoPixels(size_t cn, size_t c0, size_t stride, size_t width, size_t taps,
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(wt + t * kCt))));
   };
   __m512i wlo[kMaxPairs], whi[kMaxPairs];
-  for (size_t q = 0; q < pairs; ++q) {
-    const __m512i w0 = load_w(2 * q);
-    const __m512i w1 = 2 * q + 1 < taps ? load_w(2 * q + 1) : _mm512_setzero_si512();
-    wlo[q] = _mm512_unpacklo_epi16(w0, w1);
-    whi[q] = _mm512_unpackhi_epi16(w0, w1);
-  }
+  InterleaveTapPairs(load_w, taps, wlo, whi);
   const __m512i lo_idx = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
   const __m512i hi_idx = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
   auto load_x = [&](const int8_t* a, const int8_t* b) {
@@ -135,12 +142,7 @@ size_t FourPixels(size_t channels, size_t width, size_t taps, const int8_t* cons
     return _mm512_cvtepi8_epi16(_mm256_set1_epi64x(eight));
   };
   __m512i wlo[kMaxPairs], whi[kMaxPairs];
-  for (size_t q = 0; q < pairs; ++q) {
-    const __m512i w0 = load_w(2 * q);
-    const __m512i w1 = 2 * q + 1 < taps ? load_w(2 * q + 1) : _mm512_setzero_si512();
-    wlo[q] = _mm512_unpacklo_epi16(w0, w1);
-    whi[q] = _mm512_unpackhi_epi16(w0, w1);
-  }
+  InterleaveTapPairs(load_w, taps, wlo, whi);
   const __m512i lo_idx = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
   const __m512i hi_idx = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
   auto load_x = [&](const int8_t* a, const int8_t* b, const int8_t* c, const int8_t* d) {
