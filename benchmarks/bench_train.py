@@ -260,6 +260,30 @@ def zero_fractions(model) -> dict[str, float]:
     }
 
 
+def eligible_sparsity(model) -> dict[str, Any]:
+    """The zero fraction of the Conv2D / DepthwiseConv2D / Dense kernels gs.train.prune
+    may prune (the first and last weight layers excluded, its default), all together
+    and of the DepthwiseConv2D ones alone."""
+    from gearshift.converters.train.masks import edge_layer_names
+    from gearshift.converters.train.scores import prunable_layers
+
+    edges = edge_layer_names(model)
+    ks = [
+        (type(la).__name__, la.kernel.numpy())
+        for la in prunable_layers(model)
+        if la.name not in edges
+    ]
+
+    def frac(ws: list[np.ndarray]) -> float | None:
+        n = sum(w.size for w in ws)
+        return float(sum(int(np.sum(w == 0)) for w in ws) / n) if n else None
+
+    return {
+        "eligible_layers": frac([w for _, w in ks]),
+        "depthwise_layers": frac([w for k, w in ks if k == "DepthwiseConv2D"]),
+    }
+
+
 def lever_rows(dense, data, recipe, args, cal, work: Path, row) -> list[dict[str, Any]]:
     """Each part of the recipe on its own or changed (``--levers``): 80% unstructured +
     int8 and 50% of channels, from the same dense model."""
@@ -518,8 +542,12 @@ def main() -> None:
             lambda name, path, gear: {"name": name, **measure(path, gear, xte, yte, args.runs)},
             {"80% unstructured": s8["name"], "2:4": g24["name"], "QAT int8": qa8["name"]},
             args.tfmot_path,
+            recipe=recipe,
         )
         timing["tfmot_s"] = time.perf_counter() - t
+        # what gs.train reached, measured on its own model, over the layers it may prune
+        # (TFMOT's rows carry theirs: its uniform 80% leaves DepthwiseConv2D dense)
+        res["gs_sparsity"] = {"80% unstructured": eligible_sparsity(sparse)}
         return res
 
     tfmot = tfmot_rows(args, tfmot_run)

@@ -12,15 +12,25 @@ trained weights copied, so both toolkits start from the same dense model; each
 TFMOT method then fine-tunes with the schedule, optimizer, batch and epochs of
 the ``gs.train`` call it stands beside:
 
-- ``prune_low_magnitude``, ``PolynomialDecay`` (cubic) to 80% over the first 60%
-  of the steps with 10 mask updates, the first and last weight layers dense
-  (``gs.train.prune``'s defaults), Adam 5e-4; ``strip_pruning``; TFLite float
-  and int8 (the same 256 calibration images) run by LiteRT, and the stripped
-  weights converted by ``gs.convert`` (int8 gear, zeros stored sparse);
-- ``quantize_model`` (QAT), Adam 1e-4 (``gs.train.qat``'s), int8 TFLite run by
-  LiteRT, and that file imported by ``gs.convert`` (its own int8 parameters);
+- ``prune_low_magnitude`` to 80% with the model's pruning recipe (bench_train's
+  ``RECIPES``, the keyword arguments of its ``gs.train.prune`` call): its epochs,
+  ``PolynomialDecay`` (cubic) over its ``pruning_fraction`` of the steps (0.6
+  by default) with 10 mask updates, its learning rate (Adam, 5e-4 by default;
+  with ``lr_schedule="cosine"`` held during the ramp and cosine-decayed to
+  ``final_learning_rate`` by the last step, :func:`recovery_schedule`, the
+  schedule of ``gs.train.prune``), the first and last weight layers dense;
+  ``strip_pruning``; TFLite float and int8 (the same 256 calibration images)
+  run by LiteRT, and the stripped weights converted by ``gs.convert`` (int8
+  gear, zeros stored sparse). Not reproduced: ``scope="erk"`` (gs.train's
+  per-layer shares of the 80%); TFMOT prunes each layer it wraps to the same
+  80% and leaves ``DepthwiseConv2D`` dense, so the sparsity each reached is
+  recorded (``sparsity``) instead;
 - ``prune_low_magnitude(sparsity_m_by_n=(2, 4))`` on the Conv2D/Dense layers
-  TFMOT accepts for 2:4 (not DepthwiseConv2D), same schedule steps.
+  TFMOT accepts for 2:4 (not DepthwiseConv2D), beside gs.train's 2:4 row, which
+  fine-tunes ``tune`` epochs with the defaults (60% ramp, Adam 5e-4);
+- ``quantize_model`` (QAT), Adam 1e-4, 1 epoch (``gs.train.qat``'s), int8 TFLite
+  run by LiteRT, and that file imported by ``gs.convert`` (its own int8
+  parameters).
 """
 
 from __future__ import annotations
@@ -67,27 +77,100 @@ def _prunable(model: Any) -> list[int]:
     return [i for i, layer in enumerate(model.layers) if type(layer).__name__ in WEIGHT_LAYERS]
 
 
-def _schedule(tfmot: Any, steps: int, sparsity: float) -> Any:
-    """``gs.train.prune``'s schedule: cubic ramp 0 -> ``sparsity`` over the first 60% of
-    ``steps``, 10 mask updates (``converters/train/prune.py``)."""
-    end = max(1, round(0.6 * steps))
+# gs.train.prune's defaults for what a recipe may set (converters/train/prune.py)
+PRUNE_DEFAULTS: dict[str, Any] = {
+    "pruning_fraction": 0.6,
+    "updates": 10,
+    "learning_rate": 5e-4,
+    "lr_schedule": "constant",
+    "final_learning_rate": 0.0,
+    "scope": "global",
+}
+BATCH = 32  # gs.train's default batch, as bench_train calls it
+
+
+def plan(recipe: dict[str, Any], tune: int, n_train: int) -> dict[str, Any]:
+    """The schedule TFMOT follows for a ``gs.train.prune`` recipe (its keyword arguments
+    beyond sparsity, score and structure; ``epochs`` None means ``tune``): epochs,
+    steps, the sparsity ramp's end step and mask-update frequency (as gs.train.prune
+    computes them), the learning-rate schedule; and what TFMOT cannot follow."""
+    unknown = set(recipe) - set(PRUNE_DEFAULTS) - {"epochs"}
+    if unknown:
+        raise ValueError(f"no TFMOT equivalent written for recipe keys {sorted(unknown)}")
+    r = {**PRUNE_DEFAULTS, **recipe}
+    epochs = int(r.get("epochs") or tune)
+    steps = epochs * -(-n_train // BATCH)
+    end = max(1, round(r["pruning_fraction"] * steps))
+    if r["lr_schedule"] not in ("constant", "cosine"):
+        raise ValueError(f"unknown lr_schedule {r['lr_schedule']!r}")
+    return {
+        "epochs": epochs,
+        "batch_size": BATCH,
+        "steps": steps,
+        "pruning_fraction": r["pruning_fraction"],
+        "end_step": end,
+        "frequency": max(1, end // max(r["updates"], 1)),
+        "optimizer": "Adam",
+        "learning_rate": r["learning_rate"],
+        "lr_schedule": r["lr_schedule"],
+        "final_learning_rate": r["final_learning_rate"],
+        "gs_scope": r["scope"],
+        "tfmot_scope": "each wrapped layer to the same sparsity (no ERK or global ranking)",
+    }
+
+
+def _schedule(tfmot: Any, p: dict[str, Any], sparsity: float) -> Any:
+    """``gs.train.prune``'s sparsity schedule (:func:`plan`): cubic ramp 0 -> ``sparsity``
+    over the first ``end_step`` steps, a mask update every ``frequency`` steps."""
     return tfmot.sparsity.keras.PolynomialDecay(
         initial_sparsity=0.0,
         final_sparsity=sparsity,
         begin_step=0,
-        end_step=end,
+        end_step=p["end_step"],
         power=3,
-        frequency=max(1, end // 10),
+        frequency=p["frequency"],
     )
 
 
-def _fit(tk: Any, model: Any, x: np.ndarray, y: np.ndarray, lr: float, epochs: int, cbs=()):
+def recovery_schedule(base: type, hold: int, total: int, lr: float, final: float = 0.0) -> Any:
+    """``gs.train.prune``'s ``lr_schedule="cosine"`` as a Keras ``LearningRateSchedule``
+    (``base``: ``tf_keras``'s class for TFMOT): ``lr`` for the first ``hold`` steps
+    (the sparsity ramp), then cosine-decayed to ``final`` at step ``total - 1``
+    (``converters/train/prune.py``'s ``recovery_learning_rate``, which gs.train sets
+    before each step by a callback; the optimizer calls this with its step count,
+    0 for the first update)."""
+    import tensorflow as tf
+
+    class Recovery(base):  # type: ignore[misc, valid-type]
+        def __call__(self, step: Any) -> Any:
+            s = tf.cast(step, tf.float32)
+            span = float(total - 1 - hold)
+            t = tf.ones_like(s) if span <= 0 else tf.minimum((s - hold) / span, 1.0)
+            cos = final + (lr - final) * 0.5 * (1.0 + tf.cos(np.pi * t))
+            return tf.where(s < hold, tf.constant(lr, tf.float32), cos)
+
+        def get_config(self) -> dict[str, Any]:
+            return {"hold": hold, "total": total, "lr": lr, "final": final}
+
+    return Recovery()
+
+
+def _learning_rate(tk: Any, p: dict[str, Any]) -> Any:
+    if p["lr_schedule"] == "cosine":
+        base = tk.optimizers.schedules.LearningRateSchedule
+        return recovery_schedule(
+            base, p["end_step"], p["steps"], p["learning_rate"], p["final_learning_rate"]
+        )
+    return p["learning_rate"]
+
+
+def _fit(tk: Any, model: Any, x: np.ndarray, y: np.ndarray, lr: Any, epochs: int, cbs=()):
     model.compile(
         optimizer=tk.optimizers.Adam(lr),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    model.fit(x, y, batch_size=32, epochs=epochs, shuffle=True, verbose=0, callbacks=list(cbs))
+    model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0, callbacks=list(cbs))
     return model
 
 
@@ -150,12 +233,15 @@ def compare(
     gear_row: Callable[..., dict[str, Any]],
     gs_rows: dict[str, Any],
     path: str | None = None,
+    recipe: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Runs the three TFMOT methods from ``dense``'s weights; returns their rows.
 
     ``build(k=tf_keras)`` rebuilds the architecture in ``tf_keras``; ``gear_row(name,
     path, gear)`` measures a ``.gear`` file as bench_train's other rows;
-    ``gs_rows`` are the ``gs.train`` rows each method stands beside (by method).
+    ``gs_rows`` are the ``gs.train`` rows each method stands beside (by method);
+    ``recipe``: the 80% row's ``gs.train.prune`` keyword arguments (:func:`plan`;
+    None: the defaults for ``tune`` epochs, as the 2:4 row).
     """
     found = find(path)
     if isinstance(found, str):
@@ -164,7 +250,10 @@ def compare(
     import gearshift as gs
 
     xtr, xte, ytr, yte = data
-    steps = tune * -(-len(xtr) // 32)
+    plans = {
+        "80% unstructured": plan(recipe or {"epochs": tune}, tune, len(xtr)),
+        "2:4": plan({"epochs": tune}, tune, len(xtr)),
+    }
     tk.utils.set_random_seed(0)
     twin = build(k=tk)
     twin.set_weights(dense.get_weights())
@@ -176,7 +265,7 @@ def compare(
     out: dict[str, Any] = {
         "versions": {"tfmot": tfmot.__version__, "tf_keras": tk.__version__},
         "dense_copy_same_argmax": agree,
-        "steps": steps,
+        "schedules": plans,
         "rows": rows,
         "timing_s": timing,
     }
@@ -199,7 +288,8 @@ def compare(
     def prune(label: str, kinds: tuple[str, ...], m_by_n: tuple[int, int] | None) -> None:
         t = time.perf_counter()
         where = [i for i in inner if type(twin.layers[i]).__name__ in kinds]
-        sched = _schedule(tfmot, steps, 0.5 if m_by_n else 0.8)
+        p = plans[label]
+        sched = _schedule(tfmot, p, 0.5 if m_by_n else 0.8)
         kw = {"sparsity_m_by_n": m_by_n} if m_by_n else {}
 
         def wrap(layer: Any) -> Any:
@@ -213,7 +303,8 @@ def compare(
         # wrappers around the dense layers themselves: the trained weights are kept
         net = tk.models.clone_model(base, clone_function=wrap)
         same = float(np.mean(net(xte[:200]).numpy().argmax(1) == base(xte[:200]).numpy().argmax(1)))
-        _fit(tk, net, xtr, ytr, 5e-4, tune, [tfmot.sparsity.keras.UpdatePruningStep()])
+        cbs = [tfmot.sparsity.keras.UpdatePruningStep()]
+        _fit(tk, net, xtr, ytr, _learning_rate(tk, p), p["epochs"], cbs)
         stripped = tfmot.sparsity.keras.strip_pruning(net)
         timing[f"{label}_s"] = time.perf_counter() - t
         sp = _sparsity(stripped, where)

@@ -75,3 +75,63 @@ def test_folder_is_appended_not_prepended(modules, tmp_path, monkeypatch):
     assert not isinstance(found, str), found
     assert sys.path[-1] == str(tmp_path)  # after the venv: its TensorFlow and absl win
     assert all(getattr(m, "FAKE", False) for m in found)
+
+
+def test_plan_follows_the_recipe(modules):
+    """The 80% row's TFMOT schedule is the gs.train.prune call's: the MobileNet-style
+    model's 8 epochs, 40% ramp and cosine 2e-3; the CNN's (and 2:4's) the defaults."""
+    tc, bt = modules
+    p = tc.plan(bt.RECIPES["mobilenet"], 3, 4000)
+    assert (p["epochs"], p["steps"], p["end_step"], p["frequency"]) == (8, 1000, 400, 40)
+    assert (p["lr_schedule"], p["learning_rate"], p["final_learning_rate"]) == ("cosine", 2e-3, 0)
+    assert p["gs_scope"] == "erk" and "same sparsity" in p["tfmot_scope"]
+    d = tc.plan(bt.RECIPES["cnn"], 3, 4000)  # "epochs": None means --tune
+    assert (d["epochs"], d["steps"], d["end_step"], d["frequency"]) == (3, 375, 225, 22)
+    assert (d["lr_schedule"], d["learning_rate"]) == ("constant", 5e-4)
+    with pytest.raises(ValueError, match="distill_alpha"):
+        tc.plan({"epochs": 8, "distill_alpha": 0.5}, 3, 4000)  # no silent difference
+
+
+def test_recovery_schedule_is_gs_trains(modules):
+    """The LearningRateSchedule given to TFMOT's optimizer gives gs.train.prune's cosine
+    recovery at every step (checked on Keras 3's base class; TFMOT passes tf_keras's)."""
+    import keras
+    import numpy as np
+
+    from gearshift.converters.train.prune import recovery_learning_rate
+
+    tc, _ = modules
+    for hold, total, lr, final in ((400, 1000, 2e-3, 0.0), (10, 50, 1e-3, 1e-5), (50, 50, 1e-3, 0)):
+        s = tc.recovery_schedule(
+            keras.optimizers.schedules.LearningRateSchedule, hold, total, lr, final
+        )
+        steps = np.arange(total + 20)
+        got = np.asarray(s(keras.ops.convert_to_tensor(steps)))
+        want = [recovery_learning_rate(int(t), hold, total, lr, final) for t in steps]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-9)
+
+
+def test_eligible_sparsity_skips_the_edges(modules):
+    """gs.train's reached sparsity, recorded beside TFMOT's: the inner weight layers."""
+    import keras
+    import numpy as np
+
+    _, bt = modules
+    m = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(4, 3, name="first"),
+            keras.layers.DepthwiseConv2D(3, name="dw"),
+            keras.layers.Conv2D(8, 1, name="mid"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, name="last"),
+        ]
+    )
+    dw, mid = m.get_layer("dw"), m.get_layer("mid")
+    k = dw.kernel.numpy()
+    k[..., :2, :] = 0  # half of the 36 depthwise weights
+    dw.kernel.assign(k)
+    mid.kernel.assign(np.zeros_like(mid.kernel.numpy()))  # all 32
+    got = bt.eligible_sparsity(m)
+    assert got["depthwise_layers"] == 0.5
+    assert got["eligible_layers"] == (18 + 32) / (36 + 32)
