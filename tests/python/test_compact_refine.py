@@ -37,9 +37,18 @@ def _mlp() -> Graph:
     return g
 
 
-def test_refine_promotes_in_doubling_rounds_until_within_target() -> None:
+@pytest.mark.parametrize(
+    "probe, kept, err",
+    [
+        (0.0008, [0, 1, 3, 5, 4], 0.0008),  # 4 weights meet the target: the fifth stays
+        (0.002, [0, 1, 3, 5, 4, 5], 0.0005),  # they do not: all 5, the file written again
+    ],
+)
+def test_refine_promotes_in_doubling_rounds_until_within_target(probe, kept, err) -> None:
+    """Rounds of 1, 2, 4, ... worst weights until the target is met, then the last
+    round's additions bisected (here {d, e}: is {a, b, c, d} enough?)."""
     g = _mlp()
-    errors = iter([0.5, 0.2, 0.05, 0.0005])
+    errors = iter([0.5, 0.2, 0.05, 0.0005, probe])
     kept_per_round: list[set[str]] = []
 
     def write(keep: set[str]) -> str:
@@ -52,15 +61,17 @@ def test_refine_promotes_in_doubling_rounds_until_within_target() -> None:
         cr.introduced_errors = lambda graph, path, xs, cands, **_: {w: order[w] for w in cands}
         cr_exact = cr.exact_reference
         cr.exact_reference = lambda graph, xs: contextlib.nullcontext(None)
-        keep, err, history = cr.refine_compact(
+        keep, got_err, history = cr.refine_compact(
             g, set(order), write, lambda path: next(errors), [np.zeros((1, 64), np.float32)]
         )
     finally:
         cr.introduced_errors = cr_introduced
         cr.exact_reference = cr_exact
-    assert [len(k) for k in kept_per_round] == [0, 1, 3, 5]
+    assert [len(k) for k in kept_per_round] == kept
     assert kept_per_round[1] == {"a"} and kept_per_round[2] == {"a", "b", "c"}
-    assert keep == set(order) and err == 0.0005 and history == [0.5, 0.2, 0.05, 0.0005]
+    assert kept_per_round[4] == {"a", "b", "c", "d"}
+    assert keep == kept_per_round[-1] and got_err == err
+    assert history == [0.5, 0.2, 0.05, 0.0005, probe]
 
 
 def test_refined_file_keeps_the_named_weights_float32(tmp_path: Path) -> None:
