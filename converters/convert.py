@@ -33,6 +33,7 @@ import numpy as np
 from ..report import ConvertReport, GearReport, LayerRow, PassReport
 from .calibrate import DEFAULT_METHOD
 from .calibration_data import prepare_calibration
+from .compact_refine import REL_ERROR_FLOOR
 from .ir import Graph
 from .quantize import QuantPlan
 from .write_gear import GEARS, WriteResult
@@ -188,7 +189,9 @@ def _file_runner(path: str) -> tuple[Callable[[str, list[np.ndarray]], list[np.n
 
 
 def _errors(ref: list[np.ndarray], got: list[np.ndarray]) -> tuple[float, float, float]:
-    """``(max abs, max rel, mean abs)`` error of ``got`` against ``ref``, over all outputs."""
+    """``(max abs, max rel, mean abs)`` error of ``got`` against ``ref``, over all outputs
+    (relative to each output's largest magnitude, or absolute where that is below
+    ``REL_ERROR_FLOOR``)."""
     max_abs, max_rel, total, count = 0.0, 0.0, 0.0, 0
     for r, y in zip(ref, got):
         if r.shape != y.shape:
@@ -197,7 +200,7 @@ def _errors(ref: list[np.ndarray], got: list[np.ndarray]) -> tuple[float, float,
         err = float(np.max(diff)) if r.size else 0.0
         scale = float(np.max(np.abs(r))) if r.size else 0.0
         max_abs = max(max_abs, err)
-        max_rel = max(max_rel, err / scale if scale > 0 else err)
+        max_rel = max(max_rel, err / scale if scale >= REL_ERROR_FLOOR else err)
         total += float(diff.sum())
         count += diff.size
     return max_abs, max_rel, total / max(count, 1)

@@ -120,3 +120,18 @@ def test_nothing_promoted_when_within_target(tmp_path: Path, target: float) -> N
         _mlp(), {"w1"}, lambda k: calls.append(set(k)) or "p", lambda p: 0.01, [], target=target
     )
     assert keep == set() and calls == [set()] and history == [0.01]
+
+
+def test_a_vanishing_output_is_compared_absolutely() -> None:
+    """An output (or tensor) whose largest magnitude is below REL_ERROR_FLOOR counts its
+    absolute error: relative to ~1e-23 (pose_landmark_full's presence output on synthetic
+    inputs) any rounding reads as a 50% error, and refinement chased it."""
+    from gearshift.converters.convert import _errors
+
+    tiny = np.array([4.34e-23, 1e-24])
+    big = np.array([2.0, -4.0])
+    _, rel, _ = _errors([tiny, big], [tiny * 0.5, big + 0.004])
+    assert rel == pytest.approx(1e-3)  # the large output's 0.004 / 4; the tiny one ~2e-23
+    assert cr._rel(tiny * 0.5, tiny) < 1e-22
+    assert cr._rel(big + 0.004, big) == pytest.approx(1e-3)
+    assert cr.REL_ERROR_FLOOR == 1e-6
