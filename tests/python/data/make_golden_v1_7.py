@@ -25,7 +25,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
-from make_golden_versions import SEED, base_model
+from make_golden_versions import SEED, base_model, save_outputs
 
 import gearshift as gs
 
@@ -55,15 +55,7 @@ def main() -> int:
         prune=gs.Prune(0.6, include_first_last=True),
         progress=False,
     )
-    out: dict[str, np.ndarray] = {"x": x}
-    for f in FILES:
-        rt = gs.Runtime(HERE / f"{f}.gear")
-        for g in rt.gears:
-            rt.gear = g
-            out[f"{f}/{g}"] = rt.run(x)
-    np.savez(HERE / "golden_v1_7_io.npz", **out)
-    for f in FILES:
-        print(f"wrote {f}.gear ({(HERE / f'{f}.gear').stat().st_size} bytes)")
+    save_outputs(FILES, x, "golden_v1_7_io.npz")
     return 0
 
 

@@ -110,16 +110,22 @@ def main() -> int:
             progress=False,
         )
         repack(islands, HERE / "golden_v1_5.gear", binary=False)
+    save_outputs(FILES, x, "golden_versions_io.npz")
+    return 0
+
+
+def save_outputs(files: tuple[str, ...], x: np.ndarray, npz: str) -> None:
+    """Every gear's outputs of each ``<file>.gear`` on ``x``, saved with ``x`` in ``npz``
+    (keys ``x`` and ``<file>/<gear>``): what test_golden.py compares against forever."""
     out: dict[str, np.ndarray] = {"x": x}
-    for f in FILES:
+    for f in files:
         rt = gs.Runtime(HERE / f"{f}.gear")
         for g in rt.gears:
             rt.gear = g
             out[f"{f}/{g}"] = rt.run(x)
-    np.savez(HERE / "golden_versions_io.npz", **out)
-    for f in FILES:
+    np.savez(HERE / npz, **out)
+    for f in files:
         print(f"wrote {f}.gear ({(HERE / f'{f}.gear').stat().st_size} bytes)")
-    return 0
 
 
 if __name__ == "__main__":
