@@ -118,17 +118,19 @@ def refine_compact(
     measure: Callable[[str], float],
     xs: Sequence[np.ndarray],
     target: float = COMPACT_TARGET,
+    known: float | None = None,
 ) -> tuple[set[str], float, list[float]]:
     """Promotes ``candidates`` to the next storage step until ``measure(path) <= target``.
 
     ``write(keep)`` writes the file with those weights promoted and returns its
     path; ``measure(path)`` is the fp32 gear's max relative error against the
-    source. Returns the weights kept, the final error and the
-    error after each round (the first: nothing kept).
+    source. ``known``: that error of the file as ``write(set())`` leaves it, when the
+    caller has measured it already (not measured again). Returns the weights kept, the
+    final error and the error after each round (the first: nothing kept).
     """
     keep: set[str] = set()
     path = write(keep)
-    err = measure(path)
+    err = measure(path) if known is None else known
     history = [err]
     step = 1
     before: set[str] = set()

@@ -223,6 +223,41 @@ def test_refinement_moves_large_weights_to_q8r8_before_float32(tmp_path, monkeyp
     )
 
 
+def test_the_exact_files_own_error_is_taken_off_the_target(tmp_path, monkeypatch) -> None:
+    """The compact gear is held within the target of the source, not only of the exact
+    file: where the exact file is itself some way from the source (another summation
+    order), refinement aims that much lower."""
+    from gearshift.converters import convert as cv
+
+    model = _keras_cnn()
+    x = np.random.default_rng(14).uniform(-1, 1, (32, 8, 8, 3)).astype(np.float32)
+    exact = tmp_path / "e.gear"
+    gs.convert(model, exact, gears=("fp32",), calibration=x, storage="exact", progress=False)
+    plain = tmp_path / "p.gear"
+    gs.convert(model, plain, gears=("fp32", "int8"), calibration=x, progress=False)
+    r4 = _fp32_err(plain, exact, x)
+    monkeypatch.setattr(compact_refine, "COMPACT_TARGET", r4 * 1.5)  # q8r4 alone meets it
+    load = cv._load_source
+
+    def offset_source(*args, **kwargs):  # the source's outputs moved by r4 of their scale
+        src = load(*args, **kwargs)
+        outputs = src.outputs
+
+        def moved(xs):
+            return [y + r4 * np.abs(y).max() for y in outputs(xs)]
+
+        src.outputs = moved
+        return src
+
+    monkeypatch.setattr(cv, "_load_source", offset_source)
+    out = tmp_path / "m.gear"
+    rep = gs.convert(model, out, gears=("fp32", "int8"), calibration=x, progress=False)
+    note = " ".join(rep.gear("fp32").notes)
+    assert _fp32_encodings(out)["large/filter"] == "q8r8", note
+    assert "less the exact file's own" in note, note
+    assert _fp32_err(out, exact, x) <= r4 * 0.75  # half the target: the floor
+
+
 def test_pruned_model_is_measured_against_its_own_exact_gear(tmp_path) -> None:
     """Pruning changes the function on purpose; compact storage is judged against the
     pruned graph stored exactly, so nothing is promoted for the pruning's own error."""
