@@ -39,7 +39,9 @@ cross-layer equalization (``gs.convert(equalize=True)``); ``+islands`` (or
 sensitivity (``gs.convert(float_layers="auto")``): the JSON records the layers,
 the file size and the int8 gear's batch-1 latency (median, one thread);
 ``+heads`` with the last weighted layers in float (``float_layers="heads"``); ``+hislands``
-(``+hislandsN``) with those and up to N (4) more chosen with them (``"heads+auto"``).
+(``+hislandsN``) with those and up to N (4) more chosen with them (``"heads+auto"``);
+``+tail`` (``+tailN``) with the heads and a float tail of up to N (4) weighted layers,
+its cut measured (``"tail"``).
 A last suffix ``+bc`` adds bias correction (``gs.convert(bias_correction=True)``,
 sequential, measured for the int8 gear and again for the int4 gear, each keeping its
 own biases), ``+bcw`` its weight-only form (``bias_correction="weights"``), ``+bc4``
@@ -248,6 +250,7 @@ def detector_scores(
         "iou_detected": float(np.mean(np.asarray(ious)[det])) if det.any() else float("nan"),
         "detected": int(det.sum()),
         "iou_min": float(np.min(ious)),
+        "iou_min_detected": float(np.min(np.asarray(ious)[det])) if det.any() else float("nan"),
         "shift_px_mean": float(np.mean(shifts)),
         "score_diff_mean": float(np.mean(dscore)),
         "score_diff_max": float(np.max(dscore)),
@@ -362,13 +365,13 @@ def bench_model(
             if only4:
                 gears_ = ("fp32", "int4")
             both = "+hislands" in rest  # the heads, then "auto" with them in float
-            base, _, islands = rest.removesuffix("+heads").partition(
-                "+hislands" if both else "+islands"
-            )
+            marker = "+tail" if "+tail" in rest else "+hislands" if both else "+islands"
+            base, _, islands = rest.removesuffix("+heads").partition(marker)
             budget = int(islands) if islands else 4
             islands_mode = (
-                "heads+auto" if both else "auto" if "+islands" in rest
-                else "heads" if rest.endswith("+heads") else None
+                "tail" if marker == "+tail" else "heads+auto" if both
+                else "auto" if "+islands" in rest else "heads" if rest.endswith("+heads")
+                else None
             )  # fmt: skip
             t0 = time.perf_counter()
             with warnings.catch_warnings(record=True) as caught:

@@ -343,15 +343,21 @@ def _float_islands(
         layers = close_islands(graph, heads(graph))
         return layers, f"float islands (the heads): {', '.join(layers)}" if layers else ""
     if isinstance(float_layers, str):
-        if float_layers not in ("auto", "heads+auto"):
+        if float_layers not in ("auto", "heads+auto", "tail"):
             raise ValueError(
-                "float_layers must be a list of layer names, 'auto', 'heads' or 'heads+auto', "
-                f"got {float_layers!r}"
+                "float_layers must be a list of layer names, 'auto', 'heads', 'heads+auto' or "
+                f"'tail', got {float_layers!r}"
             )
-        from .islands import choose_float_layers, heads
+        from .islands import choose_float_layers, choose_float_tail, heads
 
         # the int8 gear's error decides; the int4 gear's where it is the only integer gear
         gear = "int8" if any(GEARS[g] == "q8" for g in integer) else integer[0]
+        if float_layers == "tail":
+            choice = choose_float_tail(
+                graph, qplan, xs, ref, budget, say=lambda m: _say(progress, m), metric=metric,
+                gear=gear,
+            )  # fmt: skip
+            return choice.layers, choice.note()
         choice = choose_float_layers(
             graph, qplan, xs, ref, budget, say=lambda m: _say(progress, m), metric=metric,
             gear=gear, start=heads(graph) if float_layers == "heads+auto" else (),
@@ -589,10 +595,13 @@ def convert(
             named in the report; or ``"heads"``: the last weighted layers (from
             which no other weighted layer is reached), unmeasured; or
             ``"heads+auto"``: the heads, and ``"auto"``'s choice measured with them
-            in float (the budget counting the layers added). None (the default): no
-            islands.
+            in float (the budget counting the layers added); or ``"tail"``: the
+            heads and every node from a cut to the end in float (activations
+            included, so no int8 rounding is left after the cut), the cut chosen
+            by measured error within the budget. None (the default): no islands.
         float_budget: ``float_layers="auto"``: at most this many layers, or
-            (a number below 1) at most this share of the weights.
+            (a number below 1) at most this share of the weights; ``"tail"``: the
+            weighted layers the tail may hold besides the heads, the same way.
         float_metric: ``float_layers="auto"`` and ``int4_int8_layers="auto"``:
             ``metric(ref, got) -> error`` over the source's and the gear's outputs
             on the calibration inputs (lists in graph output order; lower is

@@ -42,8 +42,21 @@ class IslandChoice:
     error_int8: float  # output error (the metric), all int8
     error_islands: float  # with the chosen layers in float
     gains: dict[str, float] = field(default_factory=dict)  # candidate -> error removed alone
+    cut: str = ""  # float_layers="tail": the first layer of the float tail ("" if none)
+    is_tail: bool = False  # chosen by float_layers="tail"
 
     def note(self) -> str:
+        if self.is_tail and not self.cut:
+            return (
+                f"float tail: no cut helps (int8 output error {self.error_int8:.3g}); "
+                f"the heads in float: {', '.join(self.layers)}"
+            )
+        if self.cut:
+            return (
+                f"float tail (by measured output error) from {self.cut}: {len(self.layers)} "
+                f"nodes, the heads included; output error {self.error_int8:.3g} -> "
+                f"{self.error_islands:.3g}"
+            )
         if not self.layers:
             return f"float islands (auto): none helps (int8 output error {self.error_int8:.3g})"
         return (
@@ -158,9 +171,110 @@ def heads(graph: Graph) -> list[str]:
     return [n.name for n in graph.nodes if n.name in cands and not reaches[n.name]]
 
 
+def tail(graph: Graph, cut: str) -> list[str]:
+    """The nodes from ``cut`` to the end in graph order, with the heads: a float tail.
+
+    Unlike islands over single layers, a tail keeps the activations between its layers
+    float - a residual stream whose skip input comes from before the cut is dequantized
+    once (exactly) and stays float - so no int8 activation rounding is left after the cut.
+    A node that reads a constant shared with a node before the cut stays integer."""
+    names = [n.name for n in graph.nodes]
+    shared = _shared_constants(graph)
+    before = {t for n in graph.nodes[: names.index(cut)] for t in n.inputs if t in shared}
+    after = [
+        n.name
+        for n in graph.nodes[names.index(cut) :]
+        if before.isdisjoint(t for t in n.inputs if t is not None)
+    ]
+    return close_islands(graph, sorted({*after, *heads(graph)}, key=names.index))
+
+
 def _weight_elements(graph: Graph, name: str) -> int:
     node = next(n for n in graph.nodes if n.name == name)
     return int(graph.tensors[node.inputs[1]].size)  # type: ignore[index]
+
+
+class _Probe:
+    """Measures the integer gear with given float islands (closed by :func:`close_islands`)
+    on at most ``AUTO_SAMPLES`` calibration inputs: ``with _Probe(...) as measure:
+    measure(layers) -> error``. Each call rewrites one temporary file."""
+
+    def __init__(
+        self, graph: Graph, qplan: Any, xs: list[np.ndarray], ref: list[np.ndarray],
+        error: Metric, gear: str,
+    ) -> None:  # fmt: skip
+        self.n = min(AUTO_SAMPLES, xs[0].shape[0])
+        self.graph, self.qplan, self.error, self.gear = graph, qplan, error, gear
+        self.xs, self.ref = [x[: self.n] for x in xs], [r[: self.n] for r in ref]
+        self.folder = ""
+
+    def __enter__(self) -> _Probe:
+        self.folder = tempfile.mkdtemp(prefix="gearshift-islands-")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for f in os.listdir(self.folder):
+            os.unlink(os.path.join(self.folder, f))
+        os.rmdir(self.folder)
+
+    def __call__(self, layers: Sequence[str]) -> float:
+        from ..runtime import Runtime
+        from .write_gear import write_gear
+
+        path = os.path.join(self.folder, "probe.gear")
+        layers = close_islands(self.graph, layers)
+        write_gear(
+            self.graph, path, (self.gear,), storage="exact", qplan=self.qplan, float_nodes=layers
+        )
+        rt = Runtime(path, gear=self.gear)
+        names, xs, parts = list(self.graph.outputs), self.xs, []
+        for i in range(0, self.n, BATCH):
+            y = rt.run(xs[0][i : i + BATCH] if len(xs) == 1 else [x[i : i + BATCH] for x in xs])
+            parts.append([y] if len(names) == 1 else [y[k] for k in names])
+        got = [np.concatenate(col) for col in zip(*parts)]
+        return float(self.error(self.ref, got))
+
+
+def choose_float_tail(
+    graph: Graph,
+    qplan: Any,
+    xs: list[np.ndarray],
+    ref: list[np.ndarray],
+    budget: float = DEFAULT_BUDGET,
+    say: Callable[[str], None] = lambda _m: None,
+    metric: Metric | None = None,
+    gear: str = "int8",
+) -> IslandChoice:
+    """``float_layers="tail"``: the heads and a float tail of the graph (:func:`tail`),
+    its cut chosen by measurement - every cut at a weighted layer whose tail holds at most
+    ``budget`` weighted layers besides the heads (a count, or, below 1, a share of the
+    model's weight elements) is measured, and the one with the least error is kept (the
+    shorter on a tie). ``gains`` maps each cut to the error its tail removes."""
+    if budget <= 0:
+        raise ValueError(f"float_budget must be > 0 (a count, or a share below 1), got {budget}")
+    error = metric or output_error
+    cands = candidates(graph)
+    fixed = set(heads(graph))
+    total = sum(_weight_elements(graph, c) for c in cands) or 1
+
+    def fits(layers: list[str]) -> bool:
+        body = [c for c in layers if c in set(cands) - fixed]
+        if budget >= 1:
+            return len(body) <= int(budget)
+        return sum(_weight_elements(graph, c) for c in body) / total <= budget
+
+    cuts = [c for c in cands if c not in fixed and fits(tail(graph, c))]
+    with _Probe(graph, qplan, xs, ref, error, gear) as measure:
+        base = measure(sorted(fixed))
+        say(f"float tail: measuring {len(cuts)} cuts on {measure.n} inputs")
+        errors = {c: measure(tail(graph, c)) for c in cuts}
+    gains = {c: base - e for c, e in errors.items()}
+    if not errors or min(errors.values()) >= base:
+        layers = close_islands(graph, sorted(fixed, key=[n.name for n in graph.nodes].index))
+        return IslandChoice(layers, base, base, gains, is_tail=True)
+    # the least error; among equal errors the latest cut (the shortest tail)
+    best = min(reversed(cuts), key=errors.__getitem__)
+    return IslandChoice(tail(graph, best), base, errors[best], gains, cut=best, is_tail=True)
 
 
 def choose_float_layers(
@@ -184,31 +298,11 @@ def choose_float_layers(
     layers in float from the outset (``float_layers="heads+auto"``: the heads), measured
     with every candidate and kept; the budget counts the layers added to them."""
     error = metric or output_error
-    from ..runtime import Runtime
-    from .write_gear import write_gear
-
     if budget <= 0:
         raise ValueError(f"float_budget must be > 0 (a count, or a share below 1), got {budget}")
-    n = min(AUTO_SAMPLES, xs[0].shape[0])
-    xs, ref = [x[:n] for x in xs], [r[:n] for r in ref]
-    names = list(graph.outputs)
-
-    folder = tempfile.mkdtemp(prefix="gearshift-islands-")
-    path = os.path.join(folder, "probe.gear")
-
-    def measure(layers: Sequence[str]) -> float:
-        layers = close_islands(graph, layers)
-        write_gear(graph, path, (gear,), storage="exact", qplan=qplan, float_nodes=layers)
-        rt = Runtime(path, gear=gear)
-        parts = []
-        for i in range(0, n, BATCH):
-            y = rt.run(xs[0][i : i + BATCH] if len(xs) == 1 else [x[i : i + BATCH] for x in xs])
-            parts.append([y] if len(names) == 1 else [y[k] for k in names])
-        got = [np.concatenate(col) for col in zip(*parts)]
-        return float(error(ref, got))
-
     fixed = list(start)
-    try:
+    with _Probe(graph, qplan, xs, ref, error, gear) as measure:
+        n = measure.n
         base = measure(fixed)
         gains: dict[str, float] = {}
         cands = [c for c in candidates(graph) if c not in set(fixed)]
@@ -244,8 +338,4 @@ def choose_float_layers(
         chosen = sorted([*fixed, *chosen], key=order.__getitem__)
         final = current
         chosen = close_islands(graph, chosen) if chosen else []
-    finally:
-        for f in os.listdir(folder):
-            os.unlink(os.path.join(folder, f))
-        os.rmdir(folder)
     return IslandChoice(chosen, base, final, gains)

@@ -92,7 +92,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             None
             if not args.float_layers
             else args.float_layers
-            if args.float_layers in ("auto", "heads", "heads+auto")
+            if args.float_layers in ("auto", "heads", "heads+auto", "tail")
             else _split_list(args.float_layers)
         ),
         float_budget=args.float_budget,
@@ -524,16 +524,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument(
         "--float-layers",
-        metavar="auto|NAME,...",
+        metavar="auto|heads|heads+auto|tail|NAME,...",
         help="layers the int8/int4 gears compute in float32 (float islands), or auto: the "
-        "ones whose int8 error hurts the outputs most, measured on the calibration data",
+        "ones whose int8 error hurts the outputs most, measured on the calibration data; "
+        "tail: the heads and every node after a measured cut",
     )
     c.add_argument(
         "--float-budget",
         type=float,
         default=4,
         metavar="N",
-        help="--float-layers auto: at most N layers, or (N < 1) that share of the weights",
+        help="--float-layers auto: at most N layers, or (N < 1) that share of the weights; "
+        "tail: that many weighted layers besides the heads",
     )
     c.add_argument(
         "--bias-correction",

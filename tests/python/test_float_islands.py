@@ -23,7 +23,14 @@ from gearshift import gear_format as gf
 from gearshift.converters.calibrate import calibrate
 from gearshift.converters.gear_reference import run_gear, run_gear_int8
 from gearshift.converters.ir import Graph, Node
-from gearshift.converters.islands import candidates, choose_float_layers, close_islands, heads
+from gearshift.converters.islands import (
+    candidates,
+    choose_float_layers,
+    choose_float_tail,
+    close_islands,
+    heads,
+    tail,
+)
 from gearshift.converters.quantize import quantize_graph
 from gearshift.converters.reference import run_graph
 from gearshift.converters.write_gear import write_gear
@@ -262,3 +269,99 @@ def test_convert_float_layers(tmp_path):
         gs.convert(
             model, out, gears=("int8",), calibration=x, progress=False, float_layers=["nope"]
         )
+
+
+def _residual_graph() -> Graph:
+    """x -> conv a -> dw b -> conv c -> add(a, c) -> conv head -> y: the add's skip input
+    comes from before any cut after ``a``."""
+    rng = np.random.default_rng(6)
+    g = Graph()
+    g.add_tensor("x", (-1, 6, 6, 3))
+    for t in ("a", "b", "c", "r"):
+        g.add_tensor(t, (-1, 6, 6, 4))
+    g.add_tensor("y", (-1, 6, 6, 2))
+    conv = {"stride": [1, 1], "dilation": [1, 1], "padding": "SAME", "activation": "NONE"}
+    dw = {**conv, "depth_multiplier": 1}
+
+    def const(name: str, shape: tuple[int, ...]) -> str:
+        return g.add_const(name, (rng.normal(size=shape) * 0.4).astype(np.float32))
+
+    g.add_node(Node("a", "CONV_2D", ["x", const("a/w", (4, 3, 3, 3)), None], ["a"],
+                    {**conv, "activation": "RELU"}))  # fmt: skip
+    g.add_node(Node("b", "DEPTHWISE_CONV_2D", ["a", const("b/w", (1, 3, 3, 4)), None], ["b"], dw))
+    g.add_node(Node("c", "CONV_2D", ["b", const("c/w", (4, 1, 1, 4)), None], ["c"], dict(conv)))
+    g.add_node(Node("add", "ADD", ["a", "c"], ["r"], {"activation": "NONE"}))
+    g.add_node(Node("head", "CONV_2D", ["r", const("h/w", (2, 1, 1, 4)), None], ["y"], dict(conv)))
+    g.inputs, g.outputs = ["x"], ["y"]
+    g.validate(format_only=True)
+    return g
+
+
+def test_a_float_tail_keeps_the_residual_stream_float():
+    """Islands over single layers leave an add with an int8 skip input integer (its output
+    is rounded to int8 again); a tail takes every node after the cut, that add included."""
+    g = _residual_graph()
+    assert heads(g) == ["head"]
+    assert "add" not in close_islands(g, ["b", "c", "head"])
+    assert tail(g, "b") == ["b", "c", "add", "head"]
+    assert tail(g, "head") == ["head"]
+
+
+def test_float_tail_matches_the_oracle(tmp_path):
+    g = _residual_graph()
+    x = np.random.default_rng(7).normal(size=(8, 6, 6, 3)).astype(np.float32)
+    qplan = quantize_graph(g, calibrate(g, [{"x": x}], progress=False, warn=False))
+    path = tmp_path / "t.gear"
+    write_gear(g, path, ("fp32", "int8"), storage="exact", qplan=qplan, float_nodes=tail(g, "b"))
+    f = gf.read_gear(path)
+    want = run_gear_int8(f, "int8", x)
+    acts = f.activations("int8")
+    for isa in ("ref", None):
+        rt = gs.Runtime(path, gear="int8", keep_tensors=True, **({"isa": isa} if isa else {}))
+        np.testing.assert_allclose(rt.run(x), run_gear(f, "int8", x)["y"], rtol=1e-5, atol=1e-6)
+        s, z = acts["a"]  # the int8 tensor before the cut: bit for bit
+        q = np.round(rt.read_tensor("a").astype(np.float64) / np.float32(s)) + z
+        np.testing.assert_array_equal(q, want["a"])
+
+
+def test_float_tail_choice_measures_each_cut_within_the_budget():
+    g = _residual_graph()
+    x = np.random.default_rng(8).normal(size=(32, 6, 6, 3)).astype(np.float32)
+    qplan = quantize_graph(g, calibrate(g, [{"x": x}], progress=False, warn=False))
+    ref = [run_graph(g, x)["y"]]
+    one = choose_float_tail(g, qplan, [x], ref, budget=1)
+    assert set(one.gains) == {"c"}  # tail(c) holds c besides the head; tail(b) b and c
+    three = choose_float_tail(g, qplan, [x], ref, budget=3)
+    assert set(three.gains) == {"a", "b", "c"}
+    assert three.error_islands == pytest.approx(
+        min(three.error_int8 - gain for gain in three.gains.values())
+    )
+    assert three.error_islands <= three.error_int8
+    assert three.layers == tail(g, three.cut) and "float tail" in three.note()
+    with pytest.raises(ValueError, match="float_budget"):
+        choose_float_tail(g, qplan, [x], ref, budget=0)
+
+
+def test_convert_float_tail(tmp_path):
+    keras = pytest.importorskip("keras")
+    layers = keras.layers
+    inp = keras.Input((8, 8, 2))
+    a = layers.Conv2D(4, 3, padding="same", activation="relu", name="a")(inp)
+    c = layers.Conv2D(4, 1, name="c")(layers.DepthwiseConv2D(3, padding="same", name="b")(a))
+    r = layers.Add(name="add")([a, c])
+    model = keras.Model(inp, layers.Conv2D(2, 1, name="head")(r))
+    x = np.random.default_rng(9).standard_normal((32, 8, 8, 2)).astype(np.float32)
+    out = tmp_path / "m.gear"
+    report = gs.convert(
+        model, out, gears=("fp32", "int8"), calibration=x, progress=False,
+        float_layers="tail", float_budget=1,
+    )  # fmt: skip
+    note = " ".join(report.gear("int8").notes)
+    assert "float tail" in note, note
+    assert report.float_layers[-1] == "head" and "a" not in report.float_layers
+    np.testing.assert_allclose(
+        gs.Runtime(out, gear="int8").run(x),
+        run_gear(gf.read_gear(out), "int8", x)["head"],
+        rtol=1e-5,
+        atol=1e-6,
+    )
