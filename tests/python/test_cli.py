@@ -99,3 +99,20 @@ def test_usage_error_exit_2():
     assert r.returncode == 2
     r = gearshift("frobnicate")
     assert r.returncode == 2
+
+
+@pytest.mark.parametrize("mode", ["tail", "heads"])
+def test_convert_float_layers_modes(model_files, mode):
+    """--float-layers takes the named modes (not a list of layer names) and the report
+    says what stayed float."""
+    d, _ = model_files
+    out = d / f"f-{mode}.gear"
+    r = gearshift(
+        "convert", d / "m.keras", "-o", out, "--gears", "fp32,int8", "--calibration",
+        d / "x.npy", "--float-layers", mode, "--float-budget", "1",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = gearshift("inspect", out, "--json")
+    assert r.returncode == 0, r.stderr
+    int8 = next(g for g in json.loads(r.stdout)["gears"] if g["name"] == "int8")
+    assert int8["compute"] == "q8+f32", int8
