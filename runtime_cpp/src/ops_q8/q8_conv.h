@@ -87,8 +87,10 @@ bool Q8GemmUsable(const Q8GemmKernel& kernel);
 
 // Whether q8_conv2d__gemm can run `p` on `kernel`: any geometry, given a
 // usable kernel (a convolution that is not a plain 1x1/stride-1/unpadded GEMM
-// gathers MR rows of KH*KW*C bytes into a per-thread buffer of that size, so
-// no layer size pushes it onto the reference loop).
+// gathers MR rows of KH*KW*C bytes, each padded to whole K groups of the
+// kernel, into a per-thread buffer of that size, so no layer size pushes it
+// onto the reference loop). Filter rows of at most 4 bytes (a one-channel
+// stem) read a copy of the input framed by its padding, made once per call.
 bool Q8Conv2DGemmSupported(const Conv2DParams& p, const Q8GemmKernel& kernel);
 
 // `packed`: filter [O, KH*KW*C], bias, q.multiplier/shift and q.x_zero_point
@@ -140,10 +142,10 @@ size_t Q8DepthwisePackedBytes(const Conv2DParams& p, const Q8DwconvKernel& kerne
 void PackQ8Depthwise(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8DwconvKernel& kernel,
                      const int8_t* filter, const int32_t* bias, void* packed);
 
-// Output rows split over threads; per row, the tap pointers of its pixels
-// are built on the fly (the padding taps point to the zero-point row), so
-// no im2col copy exists and strides, dilation and padding are all the
-// driver's business.
+// Output rows split over threads; per group of rows (up to 128 pixels, one
+// kernel call), the tap pointers of its pixels are built on the fly (the
+// padding taps point to the zero-point row), so no im2col copy exists and
+// strides, dilation and padding are all the driver's business.
 void q8_depthwise_conv2d__dw(const Conv2DParams& p, const Q8ChannelRequant& q,
                              const Q8DwconvKernel& kernel, const void* packed, const int8_t* x,
                              int8_t* y, ThreadPool* pool);
