@@ -34,10 +34,19 @@ struct Entry {
   Q8DwconvKernel kernel;
 };
 
+// Every pointer form, and every direct form (kernel.rows) as an entry of
+// its own (named after it), so both paths of the driver run.
 std::vector<Entry> AllEntries() {
   std::vector<Entry> v;
 #define GS_UKERNEL(isa, name, ct) v.push_back({isa, {&name, ct, #name}});
+#define GS_ROWS_UKERNEL(name, rows_fn)                                      \
+  for (size_t i = 0, n = v.size(); i < n; ++i) {                            \
+    if (v[i].kernel.fn == &name) {                                          \
+      v.push_back({v[i].isa, {&name, v[i].kernel.ct, #rows_fn, &rows_fn}}); \
+    }                                                                       \
+  }
 #include "kernels/q8_dwconv/q8_dwconv.inc"
+#undef GS_ROWS_UKERNEL
 #undef GS_UKERNEL
   return v;
 }
@@ -194,7 +203,9 @@ TEST_P(Q8DwconvUkernel, ThreeByThreeTilesBitExact) {
 // pixels, rows of several images too): group ends inside a layer, rows
 // wider than a group (one row a call, pointers beyond the stack buffer),
 // more column offsets than the stack holds, 1-48 channels, odd widths,
-// edge pixels, strides 1-2, batches of 1-3, 1 and 3 threads.
+// edge pixels, strides 1-2, a filter dilated in rows only, batches of 1-3,
+// 1 and 3 threads; and the direct form's runs of 32 bytes across pixels
+// (1-16 channels), their masked ends, frames of 1-3 images.
 TEST_P(Q8DwconvUkernel, RowGroupsBitExact) {
   const Entry& e = GetParam();
   if (!IsaSupported(e.isa, DetectCpuFeatures())) {
@@ -204,15 +215,17 @@ TEST_P(Q8DwconvUkernel, RowGroupsBitExact) {
     int64_t h, w;
     int k, stride;
     int64_t batch;
+    int dilation_h = 1;
   };
   const Shape shapes[] = {{20, 13, 3, 1, 1}, {5, 3, 3, 1, 3},   {14, 14, 3, 1, 2},
                           {9, 1, 3, 2, 2},   {3, 130, 3, 1, 1}, {2, 200, 3, 1, 2},
-                          {7, 29, 5, 2, 1},  {12, 11, 1, 1, 3}};
+                          {7, 29, 5, 2, 1},  {12, 11, 1, 1, 3}, {11, 9, 3, 1, 2, 2},
+                          {7, 7, 3, 1, 1}};
   std::mt19937 rng(31);
   std::uniform_int_distribution<int> i8(-128, 127);
   int n = 0;
   for (const Shape& sh : shapes) {
-    for (int64_t c : {1, 2, 5, 8, 12, 16, 17, 24, 33, 48}) {
+    for (int64_t c : {1, 2, 4, 5, 8, 12, 16, 17, 24, 33, 48}) {
       ++n;
       Conv2DParams p;
       p.batch = sh.batch;
@@ -221,9 +234,10 @@ TEST_P(Q8DwconvUkernel, RowGroupsBitExact) {
       p.in_c = p.out_c = c;
       p.kernel_h = p.kernel_w = sh.k;
       p.stride_h = p.stride_w = sh.stride;
-      p.dilation_h = p.dilation_w = 1;
+      p.dilation_h = sh.dilation_h;  // rows of a 2-dilated filter, adjacent columns
+      p.dilation_w = 1;
       const Padding pad = n % 3 == 2 ? Padding::kValid : Padding::kSame;
-      ComputeWindow(sh.h, sh.k, sh.stride, 1, pad, &p.out_h, &p.pad_top);
+      ComputeWindow(sh.h, sh.k, sh.stride, sh.dilation_h, pad, &p.out_h, &p.pad_top);
       ComputeWindow(sh.w, sh.k, sh.stride, 1, pad, &p.out_w, &p.pad_left);
       if (p.out_h < 1 || p.out_w < 1) continue;
       const int64_t taps = int64_t{sh.k} * sh.k;

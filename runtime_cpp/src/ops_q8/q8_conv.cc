@@ -721,6 +721,12 @@ bool Q8DepthwiseDwconvSupported(const Conv2DParams& p, const Q8DwconvKernel& ker
   return kernel.fn != nullptr && kernel.ct > 0 && p.depth_multiplier == 1 && p.in_c == p.out_c;
 }
 
+bool Q8DepthwiseRowsUsable(const Conv2DParams& p, const Q8DwconvKernel& kernel) {
+  return kernel.rows != nullptr && Q8DepthwiseDwconvSupported(p, kernel) && p.stride_w == 1 &&
+         p.dilation_w == 1 && p.out_c >= 1 && p.out_c <= 16 && 16 % p.out_c == 0 &&
+         static_cast<size_t>(p.kernel_h) * static_cast<size_t>(p.kernel_w) <= kQ8DwconvRowsMaxTaps;
+}
+
 size_t Q8DepthwisePackedBytes(const Conv2DParams& p, const Q8DwconvKernel& kernel) {
   const auto taps = static_cast<size_t>(p.kernel_h) * static_cast<size_t>(p.kernel_w);
   return Q8DwconvPackedBytes(static_cast<size_t>(p.out_c), taps, static_cast<size_t>(kernel.ct)) +
@@ -750,6 +756,40 @@ void q8_depthwise_conv2d__dw(const Conv2DParams& p, const Q8ChannelRequant& q,
   const int64_t rows = p.batch * p.out_h;
   const int64_t out_w = p.out_w;
   const int kw = p.kernel_w, kh = p.kernel_h;
+  if (Q8DepthwiseRowsUsable(p, kernel)) {
+    // The direct form: the input framed by its padding (the zero point),
+    // once per call; then runs of output rows, one call per image's share of
+    // a thread's rows.
+    const int64_t hp = std::max(p.pad_top + p.in_h,
+                                (p.out_h - 1) * p.stride_h + int64_t{kh - 1} * p.dilation_h + 1);
+    const int64_t wp = std::max(p.pad_left + p.in_w, out_w - 1 + kw);
+    const int64_t frame_row = wp * c;
+    Scratch<int8_t, 8192> frame(static_cast<size_t>(p.batch * hp * frame_row));
+    int8_t* const f = frame.data();
+    std::memset(f, static_cast<int8_t>(q.x_zero_point),
+                static_cast<size_t>(p.batch * hp * frame_row));
+    const auto in_row = static_cast<size_t>(p.in_w * c);
+    for (int64_t n = 0; n < p.batch; ++n) {
+      for (int64_t iy = 0; iy < p.in_h; ++iy) {
+        std::memcpy(f + (n * hp + iy + p.pad_top) * frame_row + p.pad_left * c,
+                    x + (n * p.in_h + iy) * p.in_w * c, in_row);
+      }
+    }
+    const auto row_step = static_cast<size_t>(p.stride_h * frame_row);
+    const auto tap_row = static_cast<size_t>(p.dilation_h * frame_row);
+    ParallelItems(pool, rows, out_w * c * taps, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end;) {
+        const int64_t n = row / p.out_h, oy = row % p.out_h;
+        const int64_t count = std::min(end, (n + 1) * p.out_h) - row;
+        kernel.rows(static_cast<size_t>(c), static_cast<size_t>(out_w), static_cast<size_t>(count),
+                    static_cast<size_t>(kh), static_cast<size_t>(kw),
+                    f + (n * hp + oy * p.stride_h) * frame_row, row_step, tap_row, packed,
+                    y + row * out_w * c, &out);
+        row += count;
+      }
+    });
+    return;
+  }
   // The input offset of each (output column, filter column), -1 in the
   // padding: built once per call, so the pointer rows need no bounds tests.
   Scratch<int64_t, 512> offsets(static_cast<size_t>(out_w * kw));

@@ -133,6 +133,11 @@ size_t Q4GemmPackedBytes(size_t n, size_t k, const Q8GemmKernel& kernel, size_t 
 // Whether q8_depthwise_conv2d__dw can run `p`: depth multiplier 1.
 bool Q8DepthwiseDwconvSupported(const Conv2DParams& p, const Q8DwconvKernel& kernel);
 
+// Whether q8_depthwise_conv2d__dw runs `p` on kernel.rows (the direct
+// form, q8_dwconv.h): one, given, with a horizontal stride and dilation of
+// 1, 1, 2, 4, 8 or 16 channels and at most kQ8DwconvRowsMaxTaps taps.
+bool Q8DepthwiseRowsUsable(const Conv2DParams& p, const Q8DwconvKernel& kernel);
+
 // Bytes of the prepared depthwise layer: the packed weights, then a row of
 // in_c copies of the input zero point (what padding taps point to).
 size_t Q8DepthwisePackedBytes(const Conv2DParams& p, const Q8DwconvKernel& kernel);
@@ -145,7 +150,9 @@ void PackQ8Depthwise(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8D
 // Output rows split over threads; per group of rows (up to 128 pixels, one
 // kernel call), the tap pointers of its pixels are built on the fly (the
 // padding taps point to the zero-point row), so no im2col copy exists and
-// strides, dilation and padding are all the driver's business.
+// strides, dilation and padding are all the driver's business. Where
+// Q8DepthwiseRowsUsable, the input is instead copied once, framed by its
+// padding, and kernel.rows takes each thread's rows of an image at once.
 void q8_depthwise_conv2d__dw(const Conv2DParams& p, const Q8ChannelRequant& q,
                              const Q8DwconvKernel& kernel, const void* packed, const int8_t* x,
                              int8_t* y, ThreadPool* pool);
