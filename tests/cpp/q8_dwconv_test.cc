@@ -225,7 +225,7 @@ TEST_P(Q8DwconvUkernel, RowGroupsBitExact) {
   std::uniform_int_distribution<int> i8(-128, 127);
   int n = 0;
   for (const Shape& sh : shapes) {
-    for (int64_t c : {1, 2, 4, 5, 8, 12, 16, 17, 24, 33, 48}) {
+    for (int64_t c : {1, 2, 4, 5, 8, 12, 16, 17, 24, 33, 48, 56, 64}) {
       ++n;
       Conv2DParams p;
       p.batch = sh.batch;

@@ -723,7 +723,7 @@ bool Q8DepthwiseDwconvSupported(const Conv2DParams& p, const Q8DwconvKernel& ker
 
 bool Q8DepthwiseRowsUsable(const Conv2DParams& p, const Q8DwconvKernel& kernel) {
   return kernel.rows != nullptr && Q8DepthwiseDwconvSupported(p, kernel) && p.stride_w == 1 &&
-         p.dilation_w == 1 && p.out_c >= 1 && p.out_c <= 16 && 16 % p.out_c == 0 &&
+         p.dilation_w == 1 && Q8DwconvRowsChannels(static_cast<size_t>(p.out_c)) &&
          static_cast<size_t>(p.kernel_h) * static_cast<size_t>(p.kernel_w) <= kQ8DwconvRowsMaxTaps;
 }
 

@@ -135,7 +135,8 @@ bool Q8DepthwiseDwconvSupported(const Conv2DParams& p, const Q8DwconvKernel& ker
 
 // Whether q8_depthwise_conv2d__dw runs `p` on kernel.rows (the direct
 // form, q8_dwconv.h): one, given, with a horizontal stride and dilation of
-// 1, 1, 2, 4, 8 or 16 channels and at most kQ8DwconvRowsMaxTaps taps.
+// 1, channels Q8DwconvRowsChannels takes and at most kQ8DwconvRowsMaxTaps
+// taps.
 bool Q8DepthwiseRowsUsable(const Conv2DParams& p, const Q8DwconvKernel& kernel);
 
 // Bytes of the prepared depthwise layer: the packed weights, then a row of
