@@ -104,7 +104,12 @@ std::vector<Entry<Q8GemmKernel>> Q8GemmEntries() {
 std::vector<Entry<Q8DwconvKernel>> Q8DwconvEntries() {
   std::vector<Entry<Q8DwconvKernel>> v;
 #define GS_UKERNEL(isa, name, ct) v.push_back({isa, {&name, ct, #name}});
+#define GS_ROWS_UKERNEL(name, rows_fn)                  \
+  for (Entry<Q8DwconvKernel>& e : v) {                  \
+    if (e.kernel.fn == &name) e.kernel.rows = &rows_fn; \
+  }
 #include "kernels/q8_dwconv/q8_dwconv.inc"
+#undef GS_ROWS_UKERNEL
 #undef GS_UKERNEL
   return v;
 }

@@ -518,6 +518,59 @@ TEST(OpsQ8, ConvGemmMatchesReference) {
   }
 }
 
+// Stems of 1-4 input channels (filter rows of at most 4 bytes: the gather's
+// 4-byte copies, its exact-length copy where a 4-byte read would pass the
+// input's end, and rows padded to the kernel's K groups), odd widths, 1-48
+// output channels, edge pixels of same and valid padding, batches of 1-2:
+// every runnable kernel gives the reference's integers.
+TEST(OpsQ8, NarrowStemGemmMatchesReference) {
+  struct Case {
+    int h, w, c, kh, kw, o, stride;
+    Padding pad;
+  };
+  const Case cases[] = {
+      {28, 28, 1, 3, 3, 16, 2, Padding::kSame}, {28, 28, 1, 3, 3, 8, 2, Padding::kSame},
+      {13, 11, 1, 3, 3, 5, 1, Padding::kSame},  {9, 7, 1, 3, 3, 48, 2, Padding::kValid},
+      {7, 9, 1, 3, 3, 17, 1, Padding::kValid},  {5, 5, 1, 2, 2, 1, 1, Padding::kSame},
+      {11, 6, 1, 2, 4, 33, 2, Padding::kSame},  {8, 13, 2, 3, 2, 12, 2, Padding::kSame},
+      {6, 15, 4, 3, 1, 24, 1, Padding::kValid}, {29, 29, 1, 3, 3, 16, 2, Padding::kSame},
+      {3, 3, 1, 3, 3, 40, 1, Padding::kValid},  {1, 1, 1, 3, 3, 3, 1, Padding::kSame},
+      {7, 8, 3, 3, 1, 9, 1, Padding::kSame},    {10, 9, 1, 4, 3, 2, 3, Padding::kSame},
+  };
+  std::mt19937 rng(23);
+  const std::vector<Q8GemmKernel> kernels = RunnableKernels();
+  ASSERT_FALSE(kernels.empty());
+  for (const Case& cs : cases) {
+    for (int batch : {1, 2}) {
+      Conv2DParams p = Geometry(cs.h, cs.w, cs.c, cs.kh, cs.kw, cs.o, cs.stride, cs.pad, 1);
+      p.batch = batch;
+      const int64_t kdim = int64_t{cs.kh} * cs.kw * cs.c;
+      // Exactly the input's size: a read past its end would be out of bounds.
+      const I8 x = RandomI8(&rng, batch * cs.h * cs.w * cs.c);
+      const I8 w = RandomI8(&rng, cs.o * kdim);
+      const std::vector<int32_t> bias = RandomBias(&rng, cs.o);
+      const int32_t zx = batch == 1 ? -128 : std::uniform_int_distribution<int>(-128, 127)(rng);
+      Q8ChannelRequant q;
+      MakeQ8ChannelRequant({0.02f, zx}, RandomScales(&rng, cs.o, 0.0005f, 0.01f), {0.05f, 9}, cs.o,
+                           batch == 1 ? Activation::kRelu6 : Activation::kNone, &q);
+      const size_t out = static_cast<size_t>(batch * p.out_h * p.out_w * cs.o);
+      I8 ref(out);
+      q8_conv2d__ref(p, q, x.data(), w.data(), bias.data(), ref.data(), nullptr);
+      for (const Q8GemmKernel& k : kernels) {
+        const std::vector<int32_t> packed = Pack(k, cs.o, kdim, w, bias, q);
+        for (int threads : {1, 3}) {
+          ThreadPool pool(threads, 1);
+          I8 y(out, 0x55);
+          q8_conv2d__gemm(p, q, k, packed.data(), x.data(), y.data(), &pool);
+          EXPECT_EQ(y, ref) << k.name << " " << cs.h << "x" << cs.w << "x" << cs.c << " k" << cs.kh
+                            << "x" << cs.kw << " o" << cs.o << " s" << cs.stride << " batch "
+                            << batch << " threads " << threads;
+        }
+      }
+    }
+  }
+}
+
 // TRANSPOSE_CONV on the GEMM kernels (gathered taps, padding where a tap
 // reads no input pixel) gives the reference's integers: strides 1-3, kernels
 // larger and smaller than the stride, SAME and VALID, every runnable kernel.

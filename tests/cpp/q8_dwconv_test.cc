@@ -34,10 +34,19 @@ struct Entry {
   Q8DwconvKernel kernel;
 };
 
+// Every pointer form, and every direct form (kernel.rows) as an entry of
+// its own (named after it), so both paths of the driver run.
 std::vector<Entry> AllEntries() {
   std::vector<Entry> v;
 #define GS_UKERNEL(isa, name, ct) v.push_back({isa, {&name, ct, #name}});
+#define GS_ROWS_UKERNEL(name, rows_fn)                                      \
+  for (size_t i = 0, n = v.size(); i < n; ++i) {                            \
+    if (v[i].kernel.fn == &name) {                                          \
+      v.push_back({v[i].isa, {&name, v[i].kernel.ct, #rows_fn, &rows_fn}}); \
+    }                                                                       \
+  }
 #include "kernels/q8_dwconv/q8_dwconv.inc"
+#undef GS_ROWS_UKERNEL
 #undef GS_UKERNEL
   return v;
 }
@@ -186,6 +195,77 @@ TEST_P(Q8DwconvUkernel, ThreeByThreeTilesBitExact) {
       PackQ8Depthwise(p, q, e.kernel, w.data(), bias.data(), packed.data());
       q8_depthwise_conv2d__dw(p, q, e.kernel, packed.data(), x.data(), y.data(), nullptr);
       ASSERT_EQ(y, ref) << e.kernel.name << " variant " << variant << " stride " << stride;
+    }
+  }
+}
+
+// The driver hands the kernel a group of output rows per call (up to 128
+// pixels, rows of several images too): group ends inside a layer, rows
+// wider than a group (one row a call, pointers beyond the stack buffer),
+// more column offsets than the stack holds, 1-48 channels, odd widths,
+// edge pixels, strides 1-2, a filter dilated in rows only, batches of 1-3,
+// 1 and 3 threads; and the direct form's runs of 32 bytes across pixels
+// (1-16 channels), their masked ends, frames of 1-3 images.
+TEST_P(Q8DwconvUkernel, RowGroupsBitExact) {
+  const Entry& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) {
+    GTEST_SKIP() << e.kernel.name << ": CPU lacks " << IsaName(e.isa);
+  }
+  struct Shape {
+    int64_t h, w;
+    int k, stride;
+    int64_t batch;
+    int dilation_h = 1;
+  };
+  const Shape shapes[] = {{20, 13, 3, 1, 1}, {5, 3, 3, 1, 3},   {14, 14, 3, 1, 2},
+                          {9, 1, 3, 2, 2},   {3, 130, 3, 1, 1}, {2, 200, 3, 1, 2},
+                          {7, 29, 5, 2, 1},  {12, 11, 1, 1, 3}, {11, 9, 3, 1, 2, 2},
+                          {7, 7, 3, 1, 1}};
+  std::mt19937 rng(31);
+  std::uniform_int_distribution<int> i8(-128, 127);
+  int n = 0;
+  for (const Shape& sh : shapes) {
+    for (int64_t c : {1, 2, 4, 5, 8, 12, 16, 17, 24, 33, 48, 56, 64}) {
+      ++n;
+      Conv2DParams p;
+      p.batch = sh.batch;
+      p.in_h = sh.h;
+      p.in_w = sh.w;
+      p.in_c = p.out_c = c;
+      p.kernel_h = p.kernel_w = sh.k;
+      p.stride_h = p.stride_w = sh.stride;
+      p.dilation_h = sh.dilation_h;  // rows of a 2-dilated filter, adjacent columns
+      p.dilation_w = 1;
+      const Padding pad = n % 3 == 2 ? Padding::kValid : Padding::kSame;
+      ComputeWindow(sh.h, sh.k, sh.stride, sh.dilation_h, pad, &p.out_h, &p.pad_top);
+      ComputeWindow(sh.w, sh.k, sh.stride, 1, pad, &p.out_w, &p.pad_left);
+      if (p.out_h < 1 || p.out_w < 1) continue;
+      const int64_t taps = int64_t{sh.k} * sh.k;
+      I8 x(static_cast<size_t>(p.batch * sh.h * sh.w * c));
+      I8 w(static_cast<size_t>(taps * c));
+      for (int8_t& v : x) v = static_cast<int8_t>(i8(rng));
+      for (int8_t& v : w) v = static_cast<int8_t>(i8(rng));
+      std::vector<int32_t> bias(static_cast<size_t>(c));
+      std::uniform_int_distribution<int32_t> bd(-50000, 50000);
+      for (int32_t& b : bias) b = bd(rng);
+      std::vector<float> ws;
+      std::uniform_real_distribution<float> sd(0.0005f, 0.02f);
+      for (int64_t i = 0; i < c; ++i) ws.push_back(sd(rng));
+      Q8ChannelRequant q;
+      MakeQ8ChannelRequant({0.03f, n % 2 == 0 ? -128 : i8(rng)}, ws, {0.04f, n % 2 == 0 ? 3 : -128},
+                           c, n % 4 == 0 ? Activation::kRelu6 : Activation::kNone, &q);
+      const size_t out = static_cast<size_t>(p.batch * p.out_h * p.out_w * c);
+      I8 ref(out);
+      q8_depthwise_conv2d__ref(p, q, x.data(), w.data(), bias.data(), ref.data(), nullptr);
+      std::vector<int64_t> packed((Q8DepthwisePackedBytes(p, e.kernel) + 7) / 8);
+      PackQ8Depthwise(p, q, e.kernel, w.data(), bias.data(), packed.data());
+      for (int threads : {1, 3}) {
+        ThreadPool pool(threads, 1);
+        I8 y(out, 0x55);
+        q8_depthwise_conv2d__dw(p, q, e.kernel, packed.data(), x.data(), y.data(), &pool);
+        ASSERT_EQ(y, ref) << e.kernel.name << " " << sh.h << "x" << sh.w << "x" << c << " k" << sh.k
+                          << " s" << sh.stride << " batch " << sh.batch << " threads " << threads;
+      }
     }
   }
 }

@@ -249,6 +249,38 @@ TEST_P(Q8GemmUkernel, MatchesReferenceOnEdgeCases) {
   }
 }
 
+// At most 8 columns (the AVX-512 kernel puts two rows in one vector there):
+// every column count 1-8, row counts 1-9 (odd ones leave a pair's second
+// row unused), K with and without a partial last group, both roundings,
+// zero points and clamps at both ends.
+TEST_P(Q8GemmUkernel, NarrowColumnsBitExact) {
+  const Entry& e = GetParam();
+  if (!IsaSupported(e.isa, DetectCpuFeatures())) {
+    GTEST_SKIP() << e.kernel.name << ": CPU lacks " << IsaName(e.isa);
+  }
+  uint32_t seed = 500;
+  for (size_t n = 1; n <= 8; ++n) {
+    for (size_t m = 1; m <= 9; ++m) {
+      for (size_t k : {size_t{1}, size_t{3}, size_t{8}, size_t{12}, size_t{16}, size_t{33}}) {
+        for (bool single : {false, true}) {
+          Case cs;
+          cs.single_rounding = single;
+          cs.a_zp = m % 3 == 0 ? -128 : (m % 3 == 1 ? 127 : 3);
+          cs.c_zp = n % 2 == 0 ? -128 : 127;
+          cs.mult_kind = static_cast<int>(k % 3);
+          cs.bias = k != 16;
+          if (m == 4) {
+            cs.act_min = -20;
+            cs.act_max = 40;
+          }
+          CheckEntry(e, m, n, k, cs, seed++);
+          if (HasFatalFailure()) return;
+        }
+      }
+    }
+  }
+}
+
 // The in-register epilogues (q8_requant/*.h) over the whole int32 range:
 // k = 1 with a zero activation leaves acc = bias, so random full-range
 // biases, multipliers in [0, 2^31) and every shift in [-31, 30] reach the
@@ -261,10 +293,12 @@ TEST_P(Q8GemmUkernel, RequantizesFullInt32RangeBitExact) {
   std::mt19937 rng(77);
   std::uniform_int_distribution<int32_t> any(kI32Min, kI32Max);
   std::uniform_int_distribution<int32_t> md(0, kI32Max);
-  const size_t n = 64, k = 1;
+  const size_t k = 1;
   // m = 13: a full 8-row tile too (the dot kernel's clamp-free path where
-  // the range is all of int8); 1 and 3: its 1- and 4-row paths.
-  for (size_t m : {size_t{1}, size_t{3}, size_t{13}}) {
+  // the range is all of int8); 1 and 3: its 1- and 4-row paths. n = 8 (with
+  // m = 13): the AVX-512 kernel's two rows per vector.
+  for (size_t m : {size_t{1}, size_t{3}, size_t{13}, size_t{14}}) {
+    const size_t n = m == 14 ? 8 : 64;
     for (int round = 0; round < 62; ++round) {
       std::vector<int8_t> a(m, 0), b(n, 1);
       std::vector<int32_t> bias(n), mult(n), shift(n);

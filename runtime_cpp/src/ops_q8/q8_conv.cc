@@ -182,6 +182,28 @@ inline void FillChannels(int8_t* d, int8_t v, size_t n) {
   for (size_t i = 0; i < n; ++i) d[i] = v;
 }
 
+// n values of scratch for one call: on the stack up to N, else on the heap.
+// A small layer runs in about a microsecond, and a heap allocation or two
+// per call is a visible part of that.
+template <typename T, size_t N>
+class Scratch {
+ public:
+  explicit Scratch(size_t n) : data_(local_) {
+    if (n > N) {
+      heap_.resize(n);
+      data_ = heap_.data();
+    }
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* data() { return data_; }
+
+ private:
+  T local_[N];
+  std::vector<T> heap_;
+  T* data_;
+};
+
 bool IsDirectGemm(const Conv2DParams& p) {
   return p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
          p.pad_top == 0 && p.pad_left == 0;
@@ -257,6 +279,7 @@ struct GatherGeometry {
   const int64_t* sy = nullptr;
   const int64_t* sx = nullptr;
   int64_t in_w = 0, in_c = 0, out_w = 0, out_h = 0, image_bytes = 0;
+  int64_t pitch = 0;  // bytes from one GEMM row to the next (>= KH*KW*C)
   int kh = 0, kw = 0;
   bool adjacent = false;  // a filter row's taps are adjacent input pixels
   int8_t pad = 0;
@@ -280,8 +303,8 @@ __attribute__((noinline)) void GatherPixel(const GatherGeometry& g, const int8_t
   }
 }
 
-// Rows r0 .. r0 + m - 1 of the GEMM's A (KH*KW*C each) into tile, one after
-// another. Out of line with its values in locals: inside the driver's
+// Rows r0 .. r0 + m - 1 of the GEMM's A (KH*KW*C each, g.pitch apart) into
+// tile. Out of line with its values in locals: inside the driver's
 // lambda GCC spilled them and reloaded the layer's sizes after every store.
 // A pixel whose taps are all inside and whose filter rows' taps are adjacent
 // input pixels copies one contiguous run per filter row (a stem's 3 x 3 x 3
@@ -291,7 +314,7 @@ __attribute__((noinline)) void GatherRows(const GatherGeometry& geometry, int64_
   const GatherGeometry g = geometry;
   const auto row_bytes = static_cast<size_t>(g.in_c * g.kw);
   const int64_t row_stride = g.in_w * g.in_c;
-  const size_t pixel_bytes = row_bytes * static_cast<size_t>(g.kh);
+  const auto pixel_bytes = static_cast<size_t>(g.pitch);
   const bool short_run = row_bytes >= 8 && row_bytes <= 16;
   int64_t ox = r0 % g.out_w, oy = (r0 / g.out_w) % g.out_h, n = r0 / (g.out_w * g.out_h);
   int8_t* dst = tile;
@@ -351,6 +374,86 @@ __attribute__((noinline)) void GatherRows(const GatherGeometry& geometry, int64_
   }
 }
 
+// Narrow filter rows (KW*C <= 4 bytes, KH*KW*C <= 16: a one-channel
+// stem's 3 x 3): the input is first copied, flipped for the kernel, into an
+// image framed by its padding (the zero point, flipped), so that every
+// pixel's taps are inside: per pixel one 4-byte load per filter row, the
+// rows' bytes joined in two 64-bit registers and stored as 16 bytes (what
+// passes the row's pitch is overwritten by the next row or lands in the
+// tile's slack). No per-tap copies, no edge cases, no flip pass after.
+struct PaddedGeometry {
+  const uint8_t* image = nullptr;  // [batch][hp][wp][c], flipped, + 4 bytes of slack
+  int64_t hp = 0, wp = 0, c = 0, out_w = 0, out_h = 0;
+  int64_t stride_h = 0, stride_w = 0, row_step = 0;  // row_step: bytes between filter rows
+  int64_t pitch = 0;
+  int kh = 0, row_bytes = 0;
+};
+
+// The framed, flipped copy of x (PaddedGeometry::image): hp x wp pixels per
+// image, the input at (pad_top, pad_left).
+void FramePaddedInput(const Conv2DParams& p, int64_t hp, int64_t wp, uint8_t pad, uint8_t flip,
+                      const int8_t* x, uint8_t* image) {
+  const auto c = static_cast<size_t>(p.in_c);
+  const size_t row = static_cast<size_t>(wp) * c, in_row = static_cast<size_t>(p.in_w) * c;
+  const size_t left = static_cast<size_t>(p.pad_left) * c;
+  std::memset(image, pad, static_cast<size_t>(p.batch * hp) * row + 4);
+  for (int64_t n = 0; n < p.batch; ++n) {
+    for (int64_t iy = 0; iy < p.in_h; ++iy) {
+      uint8_t* d = image + static_cast<size_t>(n * hp + iy + p.pad_top) * row + left;
+      const auto* s = reinterpret_cast<const uint8_t*>(x + (n * p.in_h + iy) * p.in_w * p.in_c);
+      for (size_t i = 0; i < in_row; ++i) d[i] = static_cast<uint8_t>(s[i] ^ flip);
+    }
+  }
+}
+
+// kFixed: a 3 x 3 one-channel stem's rows of 3 bytes, the loop unrolled;
+// otherwise any g.kh and g.row_bytes.
+template <bool kFixed>
+__attribute__((noinline)) void GatherPaddedRows(const PaddedGeometry& geometry, int64_t r0,
+                                                int64_t m, int8_t* tile) {
+  const PaddedGeometry g = geometry;
+  int64_t ox = r0 % g.out_w, oy = (r0 / g.out_w) % g.out_h, n = r0 / (g.out_w * g.out_h);
+  const uint64_t mask = g.row_bytes == 4 ? 0xffffffffu : (uint64_t{1} << (8 * g.row_bytes)) - 1;
+  const int64_t image_bytes = g.hp * g.wp * g.c;
+  const int64_t x_step = g.stride_w * g.c;
+  const uint8_t* row = nullptr;
+  int8_t* dst = tile;
+  for (int64_t i = 0; i < m; ++i, dst += g.pitch) {
+    if (i == 0 || ox == 0) row = g.image + n * image_bytes + oy * g.stride_h * g.wp * g.c;
+    const uint8_t* s = row + ox * x_step;
+    uint64_t lo = 0, hi = 0;
+    if constexpr (kFixed) {
+      uint32_t a, b, c;
+      std::memcpy(&a, s, 4);
+      std::memcpy(&b, s + g.row_step, 4);
+      std::memcpy(&c, s + 2 * g.row_step, 4);
+      const uint64_t v2 = c & 0xffffffu;
+      lo = (a & 0xffffffu) | uint64_t{b & 0xffffffu} << 24 | v2 << 48;
+      hi = v2 >> 16;
+    }
+    for (int ky = 0, off = 0; !kFixed && ky < g.kh; ++ky, off += g.row_bytes, s += g.row_step) {
+      uint32_t v32;
+      std::memcpy(&v32, s, 4);
+      const uint64_t v = v32 & mask;
+      if (off < 8) {
+        lo |= v << (8 * off);
+        if (off + g.row_bytes > 8) hi |= v >> (8 * (8 - off));
+      } else {
+        hi |= v << (8 * (off - 8));
+      }
+    }
+    std::memcpy(dst, &lo, 8);
+    std::memcpy(dst + 8, &hi, 8);
+    if (++ox == g.out_w) {  // next output row
+      ox = 0;
+      if (++oy == g.out_h) {
+        oy = 0;
+        ++n;
+      }
+    }
+  }
+}
+
 // CONV_2D, or TRANSPOSE_CONV (transposed: output pixel (oy, ox) reads tap
 // (ky, kx) at input ((oy + pad_top - ky) / stride, ...) where that divides
 // exactly and lies inside; every other tap is padding), as one GEMM over
@@ -379,13 +482,37 @@ void ConvGemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKern
   const bool direct = !transposed && IsDirectGemm(p) && flip == 0;
   const bool flip_direct = !transposed && IsDirectGemm(p) && flip != 0;
   const auto pad = static_cast<int8_t>(q.x_zero_point);  // flipped with the tile
+  const bool gathered = !direct && !flip_direct;
+  // Gathered rows are padded to a whole number of the kernel's K groups:
+  // the packed weights are zero there, so the pad bytes add nothing and the
+  // kernel runs no partial last group (a one-channel 3x3 stem: K 9 -> 12).
+  const int64_t kr = std::max(1, kernel.kr);
+  const int64_t pitch = !gathered ? kdim : (kdim + kr - 1) / kr * kr;
+  // A narrow stem (GatherPaddedRows): the framed, flipped input, once per call.
+  const bool padded =
+      gathered && !transposed && p.dilation_w == 1 && p.in_c * p.kernel_w <= 4 && pitch <= 16;
+  PaddedGeometry pg;
+  if (padded) {
+    pg.hp = std::max(p.pad_top + p.in_h,
+                     (p.out_h - 1) * p.stride_h + int64_t{p.kernel_h - 1} * p.dilation_h + 1);
+    pg.wp = std::max(p.pad_left + p.in_w, (p.out_w - 1) * p.stride_w + p.kernel_w);
+    pg.c = p.in_c;
+    pg.out_w = p.out_w;
+    pg.out_h = p.out_h;
+    pg.stride_h = p.stride_h;
+    pg.stride_w = p.stride_w;
+    pg.row_step = p.dilation_h * pg.wp * p.in_c;
+    pg.pitch = pitch;
+    pg.kh = p.kernel_h;
+    pg.row_bytes = static_cast<int>(p.in_c * p.kernel_w);
+  }
   // The input row of each (output row, filter row), the input column of each
   // (output column, filter column); -1: padding. Built once per call, so the
   // gather has no divisions.
-  std::vector<int64_t> src_y, src_x;
-  if (!direct && !flip_direct) {
-    src_y.resize(static_cast<size_t>(p.out_h * p.kernel_h));
-    src_x.resize(static_cast<size_t>(p.out_w * p.kernel_w));
+  const bool tables = gathered && !padded;
+  Scratch<int64_t, 256> src_y(tables ? static_cast<size_t>(p.out_h * p.kernel_h) : 0);
+  Scratch<int64_t, 256> src_x(tables ? static_cast<size_t>(p.out_w * p.kernel_w) : 0);
+  if (tables) {
     auto source = [transposed](int64_t o, int k, int64_t stride, int64_t pad_before,
                                int64_t dilation, int64_t in) -> int64_t {
       int64_t i = o * stride - pad_before + int64_t{k} * dilation;
@@ -397,20 +524,27 @@ void ConvGemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKern
     };
     for (int64_t oy = 0; oy < p.out_h; ++oy) {
       for (int ky = 0; ky < p.kernel_h; ++ky) {
-        src_y[static_cast<size_t>(oy * p.kernel_h + ky)] =
+        src_y.data()[oy * p.kernel_h + ky] =
             source(oy, ky, p.stride_h, p.pad_top, p.dilation_h, p.in_h);
       }
     }
     for (int64_t ox = 0; ox < p.out_w; ++ox) {
       for (int kx = 0; kx < p.kernel_w; ++kx) {
-        src_x[static_cast<size_t>(ox * p.kernel_w + kx)] =
+        src_x.data()[ox * p.kernel_w + kx] =
             source(ox, kx, p.stride_w, p.pad_left, p.dilation_w, p.in_w);
       }
     }
   }
+  Scratch<uint8_t, 4096> framed(padded ? static_cast<size_t>(p.batch * pg.hp * pg.wp * pg.c) + 4
+                                       : 0);
+  if (padded) {
+    FramePaddedInput(p, pg.hp, pg.wp, static_cast<uint8_t>(pad) ^ flip, flip, x, framed.data());
+    pg.image = framed.data();
+  }
   GatherGeometry g;
-  if (!direct && !flip_direct) {
+  if (tables) {
     g.x = x;
+    g.pitch = pitch;
     g.sy = src_y.data();
     g.sx = src_x.data();
     g.in_w = p.in_w;
@@ -424,14 +558,18 @@ void ConvGemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKern
     g.pad = pad;
   }
   ParallelItems(pool, mtiles * ntiles, mr * nr * kdim, [&](int64_t begin, int64_t end) {
-    // One buffer per chunk of work, not per tile; empty when direct.
-    std::vector<int8_t> gather(direct ? 0 : static_cast<size_t>(mr * kdim));
+    // One buffer per chunk of work, not per tile; unused when direct. Its
+    // row padding (pitch > KH*KW*C) is read against zero weights: zeroed
+    // once so that no uninitialised byte is read.
+    const size_t tile_bytes = direct ? 0 : static_cast<size_t>(mr * pitch) + (padded ? 16 : 0);
+    Scratch<int8_t, 4096> gather(tile_bytes);
     int8_t* tile = gather.data();
+    if (pitch != kdim) std::memset(tile, 0, tile_bytes);
     // Per-call values as locals: through the by-reference captures the
     // compiler reloads them around every microkernel call.
     const Q8GemmUkernelFn ukernel = kernel.fn;
     const Q8GemmOutput o = out;
-    const auto kc = static_cast<size_t>(kdim), ldc = static_cast<size_t>(out_c);
+    const auto kc = static_cast<size_t>(pitch), ldc = static_cast<size_t>(out_c);
     const char* const wb = w;
     const size_t wstride = block;
     const bool wide = kernel.wide_nc;
@@ -448,9 +586,17 @@ void ConvGemm(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8GemmKern
         FlipRows(tile, x + r0 * p.in_c, static_cast<size_t>(m * p.in_c), flip);
         a = tile;
         a_stride = kc;
+      } else if (padded) {  // rows of the framed input, flipped already
+        if (pg.kh == 3 && pg.row_bytes == 3) {
+          GatherPaddedRows<true>(pg, r0, m, tile);
+        } else {
+          GatherPaddedRows<false>(pg, r0, m, tile);
+        }
+        a = tile;
+        a_stride = kc;
       } else {  // gather the tile's rows once, then flip them in one pass
         GatherRows(g, r0, m, tile);
-        if (flip != 0) FlipRows(tile, tile, static_cast<size_t>(m * kdim), flip);
+        if (flip != 0) FlipRows(tile, tile, static_cast<size_t>(m * pitch), flip);
         a = tile;
         a_stride = kc;
       }
@@ -575,6 +721,12 @@ bool Q8DepthwiseDwconvSupported(const Conv2DParams& p, const Q8DwconvKernel& ker
   return kernel.fn != nullptr && kernel.ct > 0 && p.depth_multiplier == 1 && p.in_c == p.out_c;
 }
 
+bool Q8DepthwiseRowsUsable(const Conv2DParams& p, const Q8DwconvKernel& kernel) {
+  return kernel.rows != nullptr && Q8DepthwiseDwconvSupported(p, kernel) && p.stride_w == 1 &&
+         p.dilation_w == 1 && Q8DwconvRowsChannels(static_cast<size_t>(p.out_c)) &&
+         static_cast<size_t>(p.kernel_h) * static_cast<size_t>(p.kernel_w) <= kQ8DwconvRowsMaxTaps;
+}
+
 size_t Q8DepthwisePackedBytes(const Conv2DParams& p, const Q8DwconvKernel& kernel) {
   const auto taps = static_cast<size_t>(p.kernel_h) * static_cast<size_t>(p.kernel_w);
   return Q8DwconvPackedBytes(static_cast<size_t>(p.out_c), taps, static_cast<size_t>(kernel.ct)) +
@@ -602,71 +754,118 @@ void q8_depthwise_conv2d__dw(const Conv2DParams& p, const Q8ChannelRequant& q,
                                          static_cast<size_t>(kernel.ct));
   const Q8GemmOutput out = GemmOutput(q);
   const int64_t rows = p.batch * p.out_h;
+  const int64_t out_w = p.out_w;
+  const int kw = p.kernel_w, kh = p.kernel_h;
+  if (Q8DepthwiseRowsUsable(p, kernel)) {
+    // The direct form: the input framed by its padding (the zero point),
+    // once per call; then runs of output rows, one call per image's share of
+    // a thread's rows.
+    const int64_t hp = std::max(p.pad_top + p.in_h,
+                                (p.out_h - 1) * p.stride_h + int64_t{kh - 1} * p.dilation_h + 1);
+    const int64_t wp = std::max(p.pad_left + p.in_w, out_w - 1 + kw);
+    const int64_t frame_row = wp * c;
+    Scratch<int8_t, 8192> frame(static_cast<size_t>(p.batch * hp * frame_row));
+    int8_t* const f = frame.data();
+    std::memset(f, static_cast<int8_t>(q.x_zero_point),
+                static_cast<size_t>(p.batch * hp * frame_row));
+    const auto in_row = static_cast<size_t>(p.in_w * c);
+    for (int64_t n = 0; n < p.batch; ++n) {
+      for (int64_t iy = 0; iy < p.in_h; ++iy) {
+        std::memcpy(f + (n * hp + iy + p.pad_top) * frame_row + p.pad_left * c,
+                    x + (n * p.in_h + iy) * p.in_w * c, in_row);
+      }
+    }
+    const auto row_step = static_cast<size_t>(p.stride_h * frame_row);
+    const auto tap_row = static_cast<size_t>(p.dilation_h * frame_row);
+    ParallelItems(pool, rows, out_w * c * taps, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end;) {
+        const int64_t n = row / p.out_h, oy = row % p.out_h;
+        const int64_t count = std::min(end, (n + 1) * p.out_h) - row;
+        kernel.rows(static_cast<size_t>(c), static_cast<size_t>(out_w), static_cast<size_t>(count),
+                    static_cast<size_t>(kh), static_cast<size_t>(kw),
+                    f + (n * hp + oy * p.stride_h) * frame_row, row_step, tap_row, packed,
+                    y + row * out_w * c, &out);
+        row += count;
+      }
+    });
+    return;
+  }
   // The input offset of each (output column, filter column), -1 in the
   // padding: built once per call, so the pointer rows need no bounds tests.
-  std::vector<int64_t> col_off(static_cast<size_t>(p.out_w * p.kernel_w));
-  for (int64_t ox = 0; ox < p.out_w; ++ox) {
-    for (int kx = 0; kx < p.kernel_w; ++kx) {
+  Scratch<int64_t, 512> offsets(static_cast<size_t>(out_w * kw));
+  int64_t* const col_off = offsets.data();
+  for (int64_t ox = 0; ox < out_w; ++ox) {
+    for (int kx = 0; kx < kw; ++kx) {
       const int64_t ix = ox * p.stride_w - p.pad_left + int64_t{kx} * p.dilation_w;
-      col_off[static_cast<size_t>(ox * p.kernel_w + kx)] = ix < 0 || ix >= p.in_w ? -1 : ix * c;
+      col_off[ox * kw + kx] = ix < 0 || ix >= p.in_w ? -1 : ix * c;
     }
   }
-  ParallelItems(pool, rows, p.out_w * c * taps, [&](int64_t begin, int64_t end) {
-    std::vector<const int8_t*> ptrs(static_cast<size_t>(p.out_w * taps));
-    std::vector<const int8_t*> in_rows(static_cast<size_t>(p.kernel_h));
-    const int kw = p.kernel_w, kh = p.kernel_h;
-    const int64_t out_w = p.out_w;
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t n = row / p.out_h, oy = row % p.out_h;
-      const int8_t* image = x + n * p.in_h * p.in_w * c;
-      // Per filter row: the input row it reads, or null in the padding.
-      for (int ky = 0; ky < p.kernel_h; ++ky) {
-        const int64_t iy = oy * p.stride_h - p.pad_top + int64_t{ky} * p.dilation_h;
-        in_rows[static_cast<size_t>(ky)] =
-            iy < 0 || iy >= p.in_h ? nullptr : image + iy * p.in_w * c;
-      }
-      const int8_t** ptr = ptrs.data();
-      const int64_t* off = col_off.data();
-      // 3x3 with the three input rows inside: 9 sums per pixel.
-      const int8_t* const r0 = in_rows[0];
-      const int8_t* const r1 = kh == 3 ? in_rows[1] : nullptr;
-      const int8_t* const r2 = kh == 3 ? in_rows[2] : nullptr;
-      const bool rows_in = kh == 3 && kw == 3 && r0 != nullptr && r1 != nullptr && r2 != nullptr;
-      for (int64_t ox = 0; ox < out_w; ++ox, off += kw) {
-        if (rows_in && (off[0] | off[1] | off[2]) >= 0) {
-          const int64_t o0 = off[0], o1 = off[1], o2 = off[2];
-          ptr[0] = r0 + o0;
-          ptr[1] = r0 + o1;
-          ptr[2] = r0 + o2;
-          ptr[3] = r1 + o0;
-          ptr[4] = r1 + o1;
-          ptr[5] = r1 + o2;
-          ptr[6] = r2 + o0;
-          ptr[7] = r2 + o1;
-          ptr[8] = r2 + o2;
-          ptr += 9;
-          continue;
-        }
-        if (kw == 3 && (off[0] | off[1] | off[2]) >= 0) {  // 3 columns inside
-          for (int ky = 0; ky < kh; ++ky, ptr += 3) {
-            const int8_t* r = in_rows[static_cast<size_t>(ky)];
-            ptr[0] = r == nullptr ? zero : r + off[0];
-            ptr[1] = r == nullptr ? zero : r + off[1];
-            ptr[2] = r == nullptr ? zero : r + off[2];
-          }
-          continue;
-        }
+  // Consecutive output rows are consecutive pixels of y, so one kernel call
+  // takes a group of rows (up to kGroupPixels pixels, at least one row):
+  // the kernel's per-call set-up (weights widened and interleaved, the
+  // requantization constants) is paid once per group, not once per row, and
+  // its multi-pixel steps run on across row ends.
+  constexpr int64_t kGroupPixels = 128;
+  const int64_t group_rows = std::max<int64_t>(1, kGroupPixels / std::max<int64_t>(1, out_w));
+  ParallelItems(pool, rows, out_w * c * taps, [&](int64_t begin, int64_t end) {
+    const int64_t group = std::min(group_rows, end - begin);
+    Scratch<const int8_t*, kGroupPixels * 9> ptr_buffer(static_cast<size_t>(group * out_w * taps));
+    Scratch<const int8_t*, 16> row_buffer(static_cast<size_t>(kh));
+    const int8_t** const ptrs = ptr_buffer.data();
+    const int8_t** const in_rows = row_buffer.data();
+    for (int64_t row0 = begin; row0 < end; row0 += group) {
+      const int64_t row_end = std::min(end, row0 + group);
+      const int8_t** ptr = ptrs;
+      for (int64_t row = row0; row < row_end; ++row) {
+        const int64_t n = row / p.out_h, oy = row % p.out_h;
+        const int8_t* image = x + n * p.in_h * p.in_w * c;
+        // Per filter row: the input row it reads, or null in the padding.
         for (int ky = 0; ky < kh; ++ky) {
-          const int8_t* r = in_rows[static_cast<size_t>(ky)];
-          if (r == nullptr) {
-            for (int kx = 0; kx < kw; ++kx) *ptr++ = zero;
+          const int64_t iy = oy * p.stride_h - p.pad_top + int64_t{ky} * p.dilation_h;
+          in_rows[ky] = iy < 0 || iy >= p.in_h ? nullptr : image + iy * p.in_w * c;
+        }
+        const int64_t* off = col_off;
+        // 3x3 with the three input rows inside: 9 sums per pixel.
+        const int8_t* const r0 = in_rows[0];
+        const int8_t* const r1 = kh == 3 ? in_rows[1] : nullptr;
+        const int8_t* const r2 = kh == 3 ? in_rows[2] : nullptr;
+        const bool rows_in = kh == 3 && kw == 3 && r0 != nullptr && r1 != nullptr && r2 != nullptr;
+        for (int64_t ox = 0; ox < out_w; ++ox, off += kw) {
+          if (rows_in && (off[0] | off[1] | off[2]) >= 0) {
+            const int64_t o0 = off[0], o1 = off[1], o2 = off[2];
+            ptr[0] = r0 + o0;
+            ptr[1] = r0 + o1;
+            ptr[2] = r0 + o2;
+            ptr[3] = r1 + o0;
+            ptr[4] = r1 + o1;
+            ptr[5] = r1 + o2;
+            ptr[6] = r2 + o0;
+            ptr[7] = r2 + o1;
+            ptr[8] = r2 + o2;
+            ptr += 9;
             continue;
           }
-          for (int kx = 0; kx < kw; ++kx) *ptr++ = off[kx] < 0 ? zero : r + off[kx];
+          if (kw == 3 && (off[0] | off[1] | off[2]) >= 0) {  // 3 columns inside
+            for (int ky = 0; ky < kh; ++ky, ptr += 3) {
+              const int8_t* r = in_rows[ky];
+              ptr[0] = r == nullptr ? zero : r + off[0];
+              ptr[1] = r == nullptr ? zero : r + off[1];
+              ptr[2] = r == nullptr ? zero : r + off[2];
+            }
+            continue;
+          }
+          for (int ky = 0; ky < kh; ++ky) {
+            const int8_t* r = in_rows[ky];
+            if (r == nullptr) {
+              for (int kx = 0; kx < kw; ++kx) *ptr++ = zero;
+              continue;
+            }
+            for (int kx = 0; kx < kw; ++kx) *ptr++ = off[kx] < 0 ? zero : r + off[kx];
+          }
         }
       }
-      kernel.fn(static_cast<size_t>(c), static_cast<size_t>(p.out_w), static_cast<size_t>(taps),
-                ptrs.data(), packed, y + row * p.out_w * c, &out);
+      kernel.fn(static_cast<size_t>(c), static_cast<size_t>((row_end - row0) * out_w),
+                static_cast<size_t>(taps), ptrs, packed, y + row0 * out_w * c, &out);
     }
   });
 }

@@ -87,8 +87,10 @@ bool Q8GemmUsable(const Q8GemmKernel& kernel);
 
 // Whether q8_conv2d__gemm can run `p` on `kernel`: any geometry, given a
 // usable kernel (a convolution that is not a plain 1x1/stride-1/unpadded GEMM
-// gathers MR rows of KH*KW*C bytes into a per-thread buffer of that size, so
-// no layer size pushes it onto the reference loop).
+// gathers MR rows of KH*KW*C bytes, each padded to whole K groups of the
+// kernel, into a per-thread buffer of that size, so no layer size pushes it
+// onto the reference loop). Filter rows of at most 4 bytes (a one-channel
+// stem) read a copy of the input framed by its padding, made once per call.
 bool Q8Conv2DGemmSupported(const Conv2DParams& p, const Q8GemmKernel& kernel);
 
 // `packed`: filter [O, KH*KW*C], bias, q.multiplier/shift and q.x_zero_point
@@ -131,6 +133,12 @@ size_t Q4GemmPackedBytes(size_t n, size_t k, const Q8GemmKernel& kernel, size_t 
 // Whether q8_depthwise_conv2d__dw can run `p`: depth multiplier 1.
 bool Q8DepthwiseDwconvSupported(const Conv2DParams& p, const Q8DwconvKernel& kernel);
 
+// Whether q8_depthwise_conv2d__dw runs `p` on kernel.rows (the direct
+// form, q8_dwconv.h): one, given, with a horizontal stride and dilation of
+// 1, channels Q8DwconvRowsChannels takes and at most kQ8DwconvRowsMaxTaps
+// taps.
+bool Q8DepthwiseRowsUsable(const Conv2DParams& p, const Q8DwconvKernel& kernel);
+
 // Bytes of the prepared depthwise layer: the packed weights, then a row of
 // in_c copies of the input zero point (what padding taps point to).
 size_t Q8DepthwisePackedBytes(const Conv2DParams& p, const Q8DwconvKernel& kernel);
@@ -140,10 +148,12 @@ size_t Q8DepthwisePackedBytes(const Conv2DParams& p, const Q8DwconvKernel& kerne
 void PackQ8Depthwise(const Conv2DParams& p, const Q8ChannelRequant& q, const Q8DwconvKernel& kernel,
                      const int8_t* filter, const int32_t* bias, void* packed);
 
-// Output rows split over threads; per row, the tap pointers of its pixels
-// are built on the fly (the padding taps point to the zero-point row), so
-// no im2col copy exists and strides, dilation and padding are all the
-// driver's business.
+// Output rows split over threads; per group of rows (up to 128 pixels, one
+// kernel call), the tap pointers of its pixels are built on the fly (the
+// padding taps point to the zero-point row), so no im2col copy exists and
+// strides, dilation and padding are all the driver's business. Where
+// Q8DepthwiseRowsUsable, the input is instead copied once, framed by its
+// padding, and kernel.rows takes each thread's rows of an image at once.
 void q8_depthwise_conv2d__dw(const Conv2DParams& p, const Q8ChannelRequant& q,
                              const Q8DwconvKernel& kernel, const void* packed, const int8_t* x,
                              int8_t* y, ThreadPool* pool);

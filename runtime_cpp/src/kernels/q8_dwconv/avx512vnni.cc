@@ -252,6 +252,126 @@ void q8_dwconv_32c__avx512vnni(size_t channels, size_t width, size_t taps,
   }
 }
 
+// The direct form (Q8DwconvRowsFn): an output row of a stride-1 layer is
+// out_w * C contiguous bytes, and so is each tap's input for it, so the row
+// is computed in runs of 32 bytes whatever the pixels and channels in them.
+// Lane j of the run starting at byte b is channel (b + j) % C; b steps by
+// 32, so the runs cycle through C / gcd(C, 32) lane patterns (1 where C
+// divides 32; 3 for 12, 24 or 48 channels), each with its weights and
+// requantization constants gathered from the packed channel tiles once per
+// call (Q8DwconvRowsPatterns). Per run and tap one 32-byte load (masked in
+// a row's last run), then the pointer form's widen / interleave / VPDPWSSD /
+// permute / requantization: no tap pointers, no merging of per-pixel loads.
+namespace {
+
+constexpr size_t kRowsMaxPatterns = 8;  // q8_dwconv.h: kQ8DwconvRowsMaxPatterns
+
+struct RowsPattern {
+  __m512i wlo[kMaxPairs], whi[kMaxPairs];
+  __m512i bias[2];
+  requant_avx512::Params r[2];
+};
+
+size_t Gcd(size_t a, size_t b) {
+  while (b != 0) {
+    const size_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+// The lane patterns of C channels (q8_dwconv.h: Q8DwconvRowsChannels
+// admits at most kRowsMaxPatterns).
+size_t Patterns(size_t channels) { return channels / Gcd(channels, kCt); }
+
+}  // namespace
+
+void q8_dwconv_rows__avx512vnni(size_t channels, size_t out_w, size_t out_rows, size_t kh,
+                                size_t kw, const int8_t* input, size_t row_step,
+                                size_t tap_row_bytes, const void* w, int8_t* output,
+                                const Q8GemmOutput* out) {
+  const size_t taps = kh * kw;
+  const size_t pairs = (taps + 1) / 2;
+  const size_t patterns = Patterns(channels);
+  const size_t block = 3 * sizeof(int32_t) * kCt + taps * kCt;
+  const auto* w0 = static_cast<const char*>(w);
+  const char* w1 = channels > kCt ? w0 + block : w0;  // the second tile, where there is one
+  const auto* h0 = reinterpret_cast<const int32_t*>(w0);
+  const auto* h1 = reinterpret_cast<const int32_t*>(w1);
+  alignas(64) RowsPattern pat[kRowsMaxPatterns];
+  for (size_t p = 0; p < patterns; ++p) {
+    RowsPattern& rp = pat[p];
+    const size_t start = (p * kCt) % channels;  // the channel in lane 0
+    // Lane j: channel c = (start + j) % C, element c of [tile 0 | tile 1].
+    // (Counted, not divided: a division per lane cost more than the layer.)
+    alignas(64) int16_t lane16[32];
+    alignas(64) int32_t lane32[32];
+    for (size_t j = 0, c = start; j < 32; ++j, c = c + 1 == channels ? 0 : c + 1) {
+      lane16[j] = static_cast<int16_t>(c);
+      lane32[j] = static_cast<int32_t>(c);
+    }
+    const __m512i idx16 = _mm512_load_si512(lane16);
+    auto load_w = [&](size_t t) {
+      return _mm512_permutex2var_epi16(
+          LoadW(reinterpret_cast<const int8_t*>(h0 + 3 * kCt) + t * kCt), idx16,
+          LoadW(reinterpret_cast<const int8_t*>(h1 + 3 * kCt) + t * kCt));
+    };
+    InterleaveTapPairs(load_w, taps, rp.wlo, rp.whi);
+    for (size_t half = 0; half < 2; ++half) {
+      const __m512i idx = _mm512_load_si512(lane32 + 16 * half);
+      const __mmask16 second = _mm512_cmpge_epi32_mask(idx, _mm512_set1_epi32(kCt));
+      // 32 int32 values of a tile (offset 0: bias, kCt: multipliers, 2 kCt:
+      // shifts), the lanes' channels picked from both tiles.
+      auto gather = [&](size_t offset) {
+        const __m512i a = _mm512_permutex2var_epi32(_mm512_loadu_si512(h0 + offset), idx,
+                                                    _mm512_loadu_si512(h0 + offset + 16));
+        const __m512i b = _mm512_permutex2var_epi32(_mm512_loadu_si512(h1 + offset), idx,
+                                                    _mm512_loadu_si512(h1 + offset + 16));
+        return _mm512_mask_blend_epi32(second, a, b);
+      };
+      rp.bias[half] = gather(0);
+      alignas(64) int32_t mult[16], shift[16];
+      _mm512_store_si512(mult, gather(kCt));
+      _mm512_store_si512(shift, gather(2 * kCt));
+      rp.r[half] = requant_avx512::Load(mult, shift, out->c_zero_point, out->act_min, out->act_max);
+    }
+  }
+  size_t off[2 * kMaxPairs];  // each tap's offset from the run's start
+  for (size_t ky = 0, t = 0; ky < kh; ++ky) {
+    for (size_t kx = 0; kx < kw; ++kx, ++t) off[t] = ky * tap_row_bytes + kx * channels;
+  }
+  const __m512i lo_idx = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+  const __m512i hi_idx = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+  const size_t row_bytes = out_w * channels;
+  for (size_t row = 0; row < out_rows; ++row) {
+    const int8_t* in = input + row * row_step;
+    int8_t* y = output + row * row_bytes;
+    size_t p = 0;
+    for (size_t b = 0; b < row_bytes; b += kCt) {
+      const RowsPattern& rp = pat[p];
+      p = p + 1 == patterns ? 0 : p + 1;
+      const size_t n = row_bytes - b;
+      const __mmask32 m = n >= kCt ? ~__mmask32{0} : static_cast<__mmask32>((1u << n) - 1);
+      __m512i acc_a = _mm512_setzero_si512();
+      __m512i acc_b = _mm512_setzero_si512();
+      for (size_t q = 0, t = 0; q < pairs; ++q, t += 2) {
+        const __m512i x0 = LoadX(in + off[t] + b, m);
+        const __m512i x1 = t + 1 < taps ? LoadX(in + off[t + 1] + b, m) : _mm512_setzero_si512();
+        acc_a = _mm512_dpwssd_epi32(acc_a, _mm512_unpacklo_epi16(x0, x1), rp.wlo[q]);
+        acc_b = _mm512_dpwssd_epi32(acc_b, _mm512_unpackhi_epi16(x0, x1), rp.whi[q]);
+      }
+      const __m512i acc0 =
+          _mm512_add_epi32(rp.bias[0], _mm512_permutex2var_epi64(acc_a, lo_idx, acc_b));
+      const __m512i acc1 =
+          _mm512_add_epi32(rp.bias[1], _mm512_permutex2var_epi64(acc_a, hi_idx, acc_b));
+      const __m128i y0 = requant_avx512::PackToI8(requant_avx512::Apply(acc0, rp.r[0]));
+      const __m128i y1 = requant_avx512::PackToI8(requant_avx512::Apply(acc1, rp.r[1]));
+      _mm256_mask_storeu_epi8(y + b, m, _mm256_set_m128i(y1, y0));
+    }
+  }
+}
+
 }  // namespace gearshift
 
 #endif  // defined(__x86_64__) || defined(_M_X64)

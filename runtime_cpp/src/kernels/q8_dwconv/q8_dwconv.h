@@ -31,16 +31,56 @@ using Q8DwconvUkernelFn = void (*)(size_t channels, size_t width, size_t taps,
                                    const int8_t* const* input, const void* w, int8_t* output,
                                    const Q8GemmOutput* out);
 
+// Optional direct form for narrow layers (Q8DwconvRowsChannels): no tap
+// pointers; the input is framed by its padding (the driver copies it with
+// the zero point around it), so every tap is inside, and with a horizontal
+// stride and dilation of 1 an output row's pixels read one contiguous run
+// of bytes per tap: tap (ky, kx) of output row r, pixel p, channel c is at
+// input + r * row_step + ky * tap_row_bytes + (p + kx) * channels + c.
+// out_rows rows of out_w pixels are written at output, one after another.
+// Same weight packing as the pointer form. The kernel computes a row in
+// runs of 32 bytes; run k's lanes start at channel 32k mod C, so the runs
+// cycle through C / gcd(C, 32) lane patterns, each set up once per call.
+using Q8DwconvRowsFn = void (*)(size_t channels, size_t out_w, size_t out_rows, size_t kh,
+                                size_t kw, const int8_t* input, size_t row_step,
+                                size_t tap_row_bytes, const void* w, int8_t* output,
+                                const Q8GemmOutput* out);
+
+// The most taps a rows kernel takes (5x5), the most channels (two packed
+// tiles of 32) and lane patterns.
+constexpr size_t kQ8DwconvRowsMaxTaps = 26;
+constexpr size_t kQ8DwconvRowsMaxChannels = 64;
+constexpr size_t kQ8DwconvRowsMaxPatterns = 8;
+
+// Whether a rows kernel takes `channels`: at most 64, in at most 8 lane
+// patterns (1-8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64).
+constexpr bool Q8DwconvRowsChannels(size_t channels) {
+  size_t a = channels, b = 32;
+  while (b != 0) {
+    const size_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return channels >= 1 && channels <= kQ8DwconvRowsMaxChannels &&
+         channels / a <= kQ8DwconvRowsMaxPatterns;
+}
+
 struct Q8DwconvKernel {
   Q8DwconvUkernelFn fn = nullptr;
   int ct = 0;  // channel tile
   const char* name = "";
+  Q8DwconvRowsFn rows = nullptr;  // the direct form, where the ISA has one
 };
 
 #define GS_UKERNEL(isa, name, ct)                                                                  \
   void name(size_t channels, size_t width, size_t taps, const int8_t* const* input, const void* w, \
             int8_t* output, const Q8GemmOutput* out);
+#define GS_ROWS_UKERNEL(name, rows)                                                    \
+  void rows(size_t channels, size_t out_w, size_t out_rows, size_t kh, size_t kw,      \
+            const int8_t* input, size_t row_step, size_t tap_row_bytes, const void* w, \
+            int8_t* output, const Q8GemmOutput* out);
 #include "kernels/q8_dwconv/q8_dwconv.inc"
+#undef GS_ROWS_UKERNEL
 #undef GS_UKERNEL
 
 // Bytes PackQ8DwconvWeights writes for `channels` channels and `taps` taps.

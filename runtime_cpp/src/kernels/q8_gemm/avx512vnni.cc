@@ -34,10 +34,72 @@ inline int32_t Load4(const int8_t* p) {
   return v;
 }
 
+// The last 1-3 bytes of a row, zero-filled, in memcpy's (little-endian)
+// order; byte loads, not a memcpy of a variable length (a library call per
+// row, around which the accumulators were spilled: a stem's K of 9).
 inline int32_t LoadTail(const int8_t* p, size_t n) {
-  int32_t v = 0;
-  std::memcpy(&v, p, n);
-  return v;
+  const auto* u = reinterpret_cast<const uint8_t*>(p);
+  uint32_t v = u[0];
+  if (n > 1) v |= uint32_t{u[1]} << 8;
+  if (n > 2) v |= uint32_t{u[2]} << 16;
+  return static_cast<int32_t>(v);
+}
+
+// At most 8 columns (a channel-pruned layer's 8 outputs): two rows share
+// one accumulator, row 2i in lanes 0-7 and row 2i + 1 in lanes 8-15, the
+// block's first 8 columns of weights in both halves, so the
+// requantization, whose cost is per vector whatever the column count, runs
+// once per row pair instead of once per row. Same products, same sums,
+// same per-lane arithmetic: the result is the one-row layout's.
+void NarrowColumns(size_t mr, size_t nc, size_t kc, const int8_t* const* rows, const int32_t* head,
+                   int8_t* c, size_t c_stride, const Q8GemmOutput* out) {
+  constexpr size_t kNr = 16;
+  const __m512i twice = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
+  const __m512i bias = _mm512_permutexvar_epi32(twice, _mm512_loadu_si512(head));
+  __m512i acc0 = bias, acc1 = bias, acc2 = bias, acc3 = bias;
+  const int8_t *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3];
+  const int8_t *a4 = rows[4], *a5 = rows[5], *a6 = rows[6], *a7 = rows[7];
+  const auto* wp = reinterpret_cast<const int8_t*>(head + 3 * kNr);
+  constexpr __mmask16 kHigh = 0xff00;
+#define GS_DP2(i, lo, hi) \
+  acc##i = _mm512_dpbusd_epi32(acc##i, _mm512_mask_set1_epi32(_mm512_set1_epi32(lo), kHigh, hi), wv)
+  size_t k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    // Columns 0-7 of the group: its first 32 bytes, in both halves.
+    const __m512i wv =
+        _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp)));
+    wp += 4 * kNr;
+    GS_DP2(0, Load4(a0 + k), Load4(a1 + k));
+    GS_DP2(1, Load4(a2 + k), Load4(a3 + k));
+    GS_DP2(2, Load4(a4 + k), Load4(a5 + k));
+    GS_DP2(3, Load4(a6 + k), Load4(a7 + k));
+  }
+  if (k < kc) {
+    const size_t n = kc - k;
+    const __m512i wv =
+        _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp)));
+    GS_DP2(0, LoadTail(a0 + k, n), LoadTail(a1 + k, n));
+    GS_DP2(1, LoadTail(a2 + k, n), LoadTail(a3 + k, n));
+    GS_DP2(2, LoadTail(a4 + k, n), LoadTail(a5 + k, n));
+    GS_DP2(3, LoadTail(a6 + k, n), LoadTail(a7 + k, n));
+  }
+#undef GS_DP2
+  alignas(64) int32_t mult[16], shift[16];  // columns 0-7 twice
+  _mm512_store_si512(mult, _mm512_permutexvar_epi32(twice, _mm512_loadu_si512(head + kNr)));
+  _mm512_store_si512(shift, _mm512_permutexvar_epi32(twice, _mm512_loadu_si512(head + 2 * kNr)));
+  const requant_avx512::Params rq =
+      requant_avx512::Load(mult, shift, out->c_zero_point, out->act_min, out->act_max);
+  const auto m = static_cast<__mmask16>((1u << nc) - 1);
+  auto store = [&](size_t r, __m512i v) {  // rows r and r + 1
+    if (r >= mr) return;
+    const __m128i y = requant_avx512::PackToI8(requant_avx512::Apply(v, rq));
+    _mm_mask_storeu_epi8(c + r * c_stride, m, y);
+    if (r + 1 < mr) _mm_mask_storeu_epi8(c + (r + 1) * c_stride, m, _mm_srli_si128(y, 8));
+  };
+  store(0, acc0);
+  store(2, acc1);
+  store(4, acc2);
+  store(6, acc3);
 }
 
 }  // namespace
@@ -53,6 +115,10 @@ void q8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kc, const int8_t* a
   const int8_t* rows[kMr];
   rows[0] = a;
   for (size_t r = 1; r < kMr; ++r) rows[r] = r < mr ? rows[r - 1] + a_stride : rows[r - 1];
+  if (nc <= 8 && mr > 1 && !out->single_rounding) {
+    NarrowColumns(mr, nc, kc, rows, head, c, c_stride, out);
+    return;
+  }
   // Named accumulators, not an array: with an array GCC 12 keeps copies in
   // memory and adds a register move per row to every k step.
   const __m512i bias = _mm512_loadu_si512(head);

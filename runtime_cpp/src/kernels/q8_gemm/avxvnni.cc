@@ -31,10 +31,15 @@ inline int32_t Load4(const int8_t* p) {
   return v;
 }
 
+// The last 1-3 bytes of a row, zero-filled, in memcpy's (little-endian)
+// order; byte loads, not a memcpy of a variable length (a library call per
+// row, around which the accumulators were spilled: a stem's K of 9).
 inline int32_t LoadTail(const int8_t* p, size_t n) {
-  int32_t v = 0;
-  std::memcpy(&v, p, n);
-  return v;
+  const auto* u = reinterpret_cast<const uint8_t*>(p);
+  uint32_t v = u[0];
+  if (n > 1) v |= uint32_t{u[1]} << 8;
+  if (n > 2) v |= uint32_t{u[2]} << 16;
+  return static_cast<int32_t>(v);
 }
 
 inline __m256i Load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
