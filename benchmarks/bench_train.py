@@ -297,6 +297,14 @@ def stage_changes(stage: int, best: KD) -> list[dict[str, Any]]:
     return [{}, {"epochs": 2 * best.epochs}]
 
 
+def sweep_split(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The sweep's split of the training arrays (``x, y[, more]``): 80% / 20% validation,
+    stratified by ``y``; each array's train part, then its validation part."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(*arrays, test_size=0.2, random_state=1, stratify=arrays[1])
+
+
 def sweep_distill(
     build: Any,
     width: float,
@@ -308,12 +316,10 @@ def sweep_distill(
 ) -> dict[str, Any]:
     """Chooses temperature, alpha and epochs on a validation split (20%, stratified) of the
     training images: a teacher trained on the other 80%, ``seeds`` paired students per
-    setting (:func:`sweep_configs`, one knob at a time), the setting whose distilled
+    setting (:func:`stage_changes`, one knob at a time), the setting whose distilled
     students have the best mean validation accuracy (ties: the earlier). The held-out
     images are not used."""
-    from sklearn.model_selection import train_test_split
-
-    xa, xv, ya, yv = train_test_split(x, y, test_size=0.2, random_state=1, stratify=y)
+    xa, xv, ya, yv = sweep_split(x, y)
     teacher = build(decay_steps=steps_of(len(xa), teacher_epochs))
     teacher.fit(xa, ya, epochs=teacher_epochs, batch_size=32, verbose=0)
     teacher_acc = float(np.mean(keras_correct(teacher, xv, yv)))

@@ -105,3 +105,28 @@ def test_command_line_student_options(bt):
     )
     assert (args.student_seeds, args.sweep_seeds, args.student_width) == (3, 2, 0.4)
     assert args.distill_sweep and (args.distill_temperature, args.distill_alpha) == (2.0, 0.5)
+
+
+def test_folds_leave_out_the_sweeps_validation_images(bt):
+    bf = importlib.import_module("bench_distill_folds")
+    x, y = bf.all_images()
+    held = bf.sweep_validation(y)
+    xtr, _, ytr, _ = bt.mnist()
+    _, xv, _, _ = bt.sweep_split(xtr, ytr)
+    assert len(held) == len(xv) == 800
+    rows = {r.tobytes() for r in xv}
+    assert all(x[i].tobytes() in rows for i in held)  # the very images the sweep chose on
+    tests = [te for _, te in bf.folds(y, 5, held)]
+    assert sum(map(len, tests)) == len(y) - len(held)
+    assert not np.intersect1d(np.concatenate(tests), held).size
+
+
+def test_fold_stats_against_hand_values(bt):
+    bf = importlib.import_module("bench_distill_folds")
+    alone = [np.array([1, 0, 0, 1]), np.array([1, 1, 0])]
+    taught = [np.array([1, 1, 0, 1]), np.array([1, 0, 0])]
+    got = bf.fold_stats(alone, taught)
+    assert got["diff_points"] == pytest.approx([25.0, -100 / 3])
+    assert got["pooled_images"] == 7
+    assert got["pooled_diff_points"] == pytest.approx(0.0)
+    assert got["only_distilled_right"] == [1, 0] and got["only_alone_right"] == [0, 1]
