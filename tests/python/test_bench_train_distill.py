@@ -40,11 +40,11 @@ def _same(a, b) -> bool:
 
 def test_paired_students_differ_only_by_the_loss(bt):
     x, y = _digits()
-    teacher = bt.cnn(0.25, seed=5)
+    teacher = bt.cnn(0.5, seed=5)
     kd = bt.KD(temperature=4.0, alpha=0.9, epochs=1)
-    init = bt.student_init(bt.mobilenet, 0.42, 3, len(x), kd.epochs)
+    init = bt.student_init(bt.cnn, 0.25, 3, len(x), kd.epochs)  # with dropout
     before = [w.copy() for w in init.get_weights()]
-    again = bt.student_init(bt.mobilenet, 0.42, 3, len(x), kd.epochs)
+    again = bt.student_init(bt.cnn, 0.25, 3, len(x), kd.epochs)
     assert _same(init, again)  # one seed, one set of initial weights
     a = bt.train_student(teacher, init, (x, y), kd, 0.0, seed=3)
     b = bt.train_student(teacher, again, (x, y), kd, 0.0, seed=3)
@@ -84,8 +84,9 @@ def test_sweep_stages_move_one_knob_at_a_time(bt):
 
 
 def test_command_line_student_options(bt):
-    args = bt.parser().parse_args(["--json", "out.json"])
+    args = bt.parser().parse_args(["--json", "out.json", "--model", "mobilenet"])
     assert args.student_seeds == 5 and not args.distill_sweep and args.student_width is None
+    assert bt.distill_setting(args) == bt.DISTILL_DEFAULTS["mobilenet"]
     args = bt.parser().parse_args(
         [
             "--json",
@@ -105,6 +106,8 @@ def test_command_line_student_options(bt):
     )
     assert (args.student_seeds, args.sweep_seeds, args.student_width) == (3, 2, 0.4)
     assert args.distill_sweep and (args.distill_temperature, args.distill_alpha) == (2.0, 0.5)
+    args.student_epochs = 3
+    assert bt.distill_setting(args) == bt.KD(2.0, 0.5, 3)
 
 
 def test_folds_leave_out_the_sweeps_validation_images(bt):
