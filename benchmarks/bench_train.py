@@ -27,7 +27,8 @@ dense fp32 model of the same run. Rows:
   standard error over seeds and over the held-out images (``paired_stats``).
   ``--distill-sweep`` first chooses temperature, alpha and epochs on a
   validation split of the training images (``sweep_distill``), never on the
-  held-out ones;
+  held-out ones; without it, the flags or ``DISTILL_DEFAULTS`` (what the sweep
+  chose); ``bench_distill_folds.py`` repeats the pair over 5 folds;
 - the 50%-channel model as a student: distilled from the dense model against
   the same loop on the labels alone (``alpha=0``), as many epochs.
 
