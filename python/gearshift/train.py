@@ -96,7 +96,8 @@ def distill(
 
     The loss is ``alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(y, s)``.
     ``**kwargs``: ``batch_size``, ``optimizer`` (default: a copy of the student's
-    compiled optimizer, else Adam), ``learning_rate``, ``verbose``.
+    compiled optimizer, else Adam), ``learning_rate``, ``verbose``, ``seed`` (the
+    dropout and batch order: one seed and ``alpha=0`` give the paired labels-only run).
     """
     from .converters.train.distill import distill as _distill
 

@@ -323,6 +323,20 @@ def test_distill_trains_the_student_toward_the_teacher(digits, trained):
     assert after > before + 0.3
 
 
+def test_distill_with_a_seed_repeats_its_batches_and_dropout(digits, trained):
+    x, y, _, _ = digits
+    student = _cnn(4, bn=False)
+    student.add(keras.layers.Dropout(0.3))
+    runs = [
+        gs.distill(trained, student, (x[:256], y[:256]), alpha=0.0, epochs=1, verbose=0, seed=s)
+        for s in (7, 7, 8)
+    ]
+    same = [np.array_equal(a, b) for a, b in zip(runs[0].get_weights(), runs[1].get_weights())]
+    assert all(same)
+    other = [np.array_equal(a, b) for a, b in zip(runs[0].get_weights(), runs[2].get_weights())]
+    assert not all(other)
+
+
 def test_bad_arguments_say_what_was_expected(digits, trained):
     x, y, _, _ = digits
     with pytest.raises(ValueError, match="structure"):
