@@ -194,6 +194,14 @@ def _weight_elements(graph: Graph, name: str) -> int:
     return int(graph.tensors[node.inputs[1]].size)  # type: ignore[index]
 
 
+def _within_budget(graph: Graph, layers: Sequence[str], budget: float, total: int) -> bool:
+    """``layers`` fit ``float_budget``: at most ``budget`` of them, or, below 1, at most
+    that share of ``total`` weight elements."""
+    if budget >= 1:
+        return len(layers) <= int(budget)
+    return sum(_weight_elements(graph, c) for c in layers) / total <= budget
+
+
 class _Probe:
     """Measures the integer gear with given float islands (closed by :func:`close_islands`)
     on at most ``AUTO_SAMPLES`` calibration inputs: ``with _Probe(...) as measure:
@@ -206,22 +214,19 @@ class _Probe:
         self.n = min(AUTO_SAMPLES, xs[0].shape[0])
         self.graph, self.qplan, self.error, self.gear = graph, qplan, error, gear
         self.xs, self.ref = [x[: self.n] for x in xs], [r[: self.n] for r in ref]
-        self.folder = ""
+        self.folder = tempfile.TemporaryDirectory(prefix="gearshift-islands-")
 
     def __enter__(self) -> _Probe:
-        self.folder = tempfile.mkdtemp(prefix="gearshift-islands-")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for f in os.listdir(self.folder):
-            os.unlink(os.path.join(self.folder, f))
-        os.rmdir(self.folder)
+        self.folder.cleanup()
 
     def __call__(self, layers: Sequence[str]) -> float:
         from ..runtime import Runtime
         from .write_gear import write_gear
 
-        path = os.path.join(self.folder, "probe.gear")
+        path = os.path.join(self.folder.name, "probe.gear")
         layers = close_islands(self.graph, layers)
         write_gear(
             self.graph, path, (self.gear,), storage="exact", qplan=self.qplan, float_nodes=layers
@@ -256,25 +261,24 @@ def choose_float_tail(
     cands = candidates(graph)
     fixed = set(heads(graph))
     total = sum(_weight_elements(graph, c) for c in cands) or 1
-
-    def fits(layers: list[str]) -> bool:
-        body = [c for c in layers if c in set(cands) - fixed]
-        if budget >= 1:
-            return len(body) <= int(budget)
-        return sum(_weight_elements(graph, c) for c in body) / total <= budget
-
-    cuts = [c for c in cands if c not in fixed and fits(tail(graph, c))]
+    body = set(cands) - fixed  # what the budget counts
+    tails = {c: tail(graph, c) for c in cands if c not in fixed}
+    cuts = [
+        c
+        for c, t in tails.items()
+        if _within_budget(graph, [x for x in t if x in body], budget, total)
+    ]
     with _Probe(graph, qplan, xs, ref, error, gear) as measure:
         base = measure(sorted(fixed))
         say(f"float tail: measuring {len(cuts)} cuts on {measure.n} inputs")
-        errors = {c: measure(tail(graph, c)) for c in cuts}
+        errors = {c: measure(tails[c]) for c in cuts}
     gains = {c: base - e for c, e in errors.items()}
     if not errors or min(errors.values()) >= base:
-        layers = close_islands(graph, sorted(fixed, key=[n.name for n in graph.nodes].index))
+        layers = close_islands(graph, sorted(fixed))  # in graph order
         return IslandChoice(layers, base, base, gains, is_tail=True)
     # the least error; among equal errors the latest cut (the shortest tail)
     best = min(reversed(cuts), key=errors.__getitem__)
-    return IslandChoice(tail(graph, best), base, errors[best], gains, cut=best, is_tail=True)
+    return IslandChoice(tails[best], base, errors[best], gains, cut=best, is_tail=True)
 
 
 def choose_float_layers(
@@ -313,9 +317,7 @@ def choose_float_layers(
         total = sum(_weight_elements(graph, c) for c in cands) or 1
 
         def fits(layers: list[str]) -> bool:
-            if budget >= 1:
-                return len(layers) <= int(budget)
-            return sum(_weight_elements(graph, c) for c in layers) / total <= budget
+            return _within_budget(graph, layers, budget, total)
 
         # Greedy over the best single layers: gains are not additive (a float head
         # matters only if the layers feeding it are accurate enough, and two layers
