@@ -20,8 +20,6 @@ its own (``weight_rounding``) are measured as they will be written.
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,10 +27,8 @@ from typing import Any
 import numpy as np
 
 from .ir import Graph
-from .islands import BATCH, Metric, output_error
+from .islands import Metric, Probe, output_error, within_budget
 
-#: at most this many calibration inputs are run per candidate
-AUTO_SAMPLES = 64
 #: ``int4_int8_budget``'s default: at most a quarter of the 4-bit weights back at int8
 DEFAULT_BUDGET = 0.25
 #: the greedy pass tries at most this many ranked candidates beyond the ones it keeps
@@ -102,7 +98,6 @@ def choose_int8_layers(
     """The layers the int4 gear keeps at int8 besides ``qplan.q4_int8`` and the first
     layers (module docstring). Needs the C++ runtime. ``xs``/``ref``: the calibration
     inputs and the source's outputs there; ``islands``: the integer gears' float nodes."""
-    from ..runtime import Runtime
     from .write_gear import int4_int8_layers, write_gear
 
     if budget <= 0:
@@ -110,36 +105,23 @@ def choose_int8_layers(
             f"int4_int8_budget must be > 0 (a count, or a share below 1), got {budget}"
         )
     error = metric or output_error
-    n = min(AUTO_SAMPLES, xs[0].shape[0])
-    xs, ref = [x[:n] for x in xs], [r[:n] for r in ref]
-    names = list(graph.outputs)
     base_kept = set(qplan.q4_int8)
     cands = candidates(graph, int4_int8_layers(graph) | base_kept, set(islands))
     size = {w: int(graph.tensors[w].data.size) for _, w in cands}  # type: ignore[union-attr]
     total = sum(size.values())
 
-    folder = tempfile.mkdtemp(prefix="gearshift-int4-int8-")
-    path = os.path.join(folder, "probe.gear")
+    with Probe(graph, qplan, xs, ref, error, "int4") as probe:
 
-    def measure(weights: Collection[str]) -> float:
-        plan = dataclasses.replace(qplan, q4_int8=base_kept | set(weights))
-        write_gear(graph, path, ("int4",), storage="exact", qplan=plan, float_nodes=islands)
-        rt = Runtime(path, gear="int4")
-        parts = []
-        for i in range(0, n, BATCH):
-            y = rt.run(xs[0][i : i + BATCH] if len(xs) == 1 else [x[i : i + BATCH] for x in xs])
-            parts.append([y] if len(names) == 1 else [y[k] for k in names])
-        got = [np.concatenate(col) for col in zip(*parts)]
-        return float(error(ref, got))
+        def measure(weights: Collection[str]) -> float:
+            plan = dataclasses.replace(qplan, q4_int8=base_kept | set(weights))
+            return probe.file(
+                lambda path: write_gear(
+                    graph, path, ("int4",), storage="exact", qplan=plan, float_nodes=islands
+                )
+            )
 
-    def fits(weights: list[str]) -> bool:
-        if budget >= 1:
-            return len(weights) <= int(budget)
-        return sum(size[w] for w in weights) <= budget * total
-
-    try:
         base = measure(())
-        say(f"int4 layers at int8: measuring {len(cands)} layers alone at int8 on {n} inputs")
+        say(f"int4 layers at int8: measuring {len(cands)} layers alone at int8 on {probe.n} inputs")
         gains = {node: base - measure([w]) for node, w in cands}
         by_node = dict(cands)
         ranked = [c for c in sorted(gains, key=lambda c: -gains[c]) if gains[c] > 0]
@@ -147,7 +129,7 @@ def choose_int8_layers(
         current, rejected = base, 0
         for node in ranked:  # greedy in ranked order: gains are not additive
             trial = [*chosen, by_node[node]]
-            if not fits(trial):
+            if not within_budget([size[w] for w in trial], budget, total):
                 continue
             err = measure(trial)
             if err < current:
@@ -156,10 +138,6 @@ def choose_int8_layers(
                 rejected += 1
                 if rejected >= MAX_REJECTED:
                     break
-    finally:
-        for f in os.listdir(folder):
-            os.unlink(os.path.join(folder, f))
-        os.rmdir(folder)
     kept = set(chosen)
     layers = [node for node, w in cands if w in kept]
     return Int8Choice(

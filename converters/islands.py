@@ -194,18 +194,24 @@ def _weight_elements(graph: Graph, name: str) -> int:
     return int(graph.tensors[node.inputs[1]].size)  # type: ignore[index]
 
 
-def _within_budget(graph: Graph, layers: Sequence[str], budget: float, total: int) -> bool:
-    """``layers`` fit ``float_budget``: at most ``budget`` of them, or, below 1, at most
-    that share of ``total`` weight elements."""
+def within_budget(sizes: Sequence[int], budget: float, total: int) -> bool:
+    """A choice of layers with weight elements ``sizes`` fits ``budget``: at most
+    ``budget`` layers, or, below 1, at most that share of ``total`` weight elements."""
     if budget >= 1:
-        return len(layers) <= int(budget)
-    return sum(_weight_elements(graph, c) for c in layers) / total <= budget
+        return len(sizes) <= int(budget)
+    return sum(sizes) / total <= budget
 
 
-class _Probe:
-    """Measures the integer gear with given float islands (closed by :func:`close_islands`)
-    on at most ``AUTO_SAMPLES`` calibration inputs: ``with _Probe(...) as measure:
-    measure(layers) -> error``. Each call rewrites one temporary file."""
+def _within_budget(graph: Graph, layers: Sequence[str], budget: float, total: int) -> bool:
+    return within_budget([_weight_elements(graph, c) for c in layers], budget, total)
+
+
+class Probe:
+    """Measures one integer gear of trial files on at most ``AUTO_SAMPLES`` calibration
+    inputs against the source's outputs: ``with Probe(...) as measure: measure(layers)``
+    with those float islands (closed by :func:`close_islands`), or
+    ``measure.file(write)`` for a file ``write(path)`` makes (``int4_layers``' trials).
+    Each call rewrites one file in a temporary folder."""
 
     def __init__(
         self, graph: Graph, qplan: Any, xs: list[np.ndarray], ref: list[np.ndarray],
@@ -214,23 +220,31 @@ class _Probe:
         self.n = min(AUTO_SAMPLES, xs[0].shape[0])
         self.graph, self.qplan, self.error, self.gear = graph, qplan, error, gear
         self.xs, self.ref = [x[: self.n] for x in xs], [r[: self.n] for r in ref]
-        self.folder = tempfile.TemporaryDirectory(prefix="gearshift-islands-")
+        self.folder = tempfile.TemporaryDirectory(prefix=f"gearshift-probe-{gear}-")
 
-    def __enter__(self) -> _Probe:
+    def __enter__(self) -> Probe:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.folder.cleanup()
 
     def __call__(self, layers: Sequence[str]) -> float:
-        from ..runtime import Runtime
         from .write_gear import write_gear
 
-        path = os.path.join(self.folder.name, "probe.gear")
         layers = close_islands(self.graph, layers)
-        write_gear(
-            self.graph, path, (self.gear,), storage="exact", qplan=self.qplan, float_nodes=layers
-        )
+        return self.file(
+            lambda path: write_gear(
+                self.graph, path, (self.gear,), storage="exact", qplan=self.qplan,
+                float_nodes=layers,
+            )
+        )  # fmt: skip
+
+    def file(self, write: Callable[[str], None]) -> float:
+        """The error of the gear of the file ``write(path)`` writes."""
+        from ..runtime import Runtime
+
+        path = os.path.join(self.folder.name, "probe.gear")
+        write(path)
         rt = Runtime(path, gear=self.gear)
         names, xs, parts = list(self.graph.outputs), self.xs, []
         for i in range(0, self.n, BATCH):
@@ -268,7 +282,7 @@ def choose_float_tail(
         for c, t in tails.items()
         if _within_budget(graph, [x for x in t if x in body], budget, total)
     ]
-    with _Probe(graph, qplan, xs, ref, error, gear) as measure:
+    with Probe(graph, qplan, xs, ref, error, gear) as measure:
         base = measure(sorted(fixed))
         say(f"float tail: measuring {len(cuts)} cuts on {measure.n} inputs")
         errors = {c: measure(tails[c]) for c in cuts}
@@ -305,7 +319,7 @@ def choose_float_layers(
     if budget <= 0:
         raise ValueError(f"float_budget must be > 0 (a count, or a share below 1), got {budget}")
     fixed = list(start)
-    with _Probe(graph, qplan, xs, ref, error, gear) as measure:
+    with Probe(graph, qplan, xs, ref, error, gear) as measure:
         n = measure.n
         base = measure(fixed)
         gains: dict[str, float] = {}
