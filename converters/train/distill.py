@@ -22,7 +22,7 @@ import numpy as np
 from .data import as_dataset, clone_model, default_loss
 from .prune import MARKS, training_marks
 
-__all__ = ["distill", "distillation_loss", "logits_of"]
+__all__ = ["distill", "distillation_loss", "logits_of", "with_transfer_set"]
 
 
 def _ends_in_softmax(model: Any) -> bool:
@@ -72,7 +72,11 @@ def logit_model(model: Any) -> Any:
 def distillation_loss(
     teacher_logits: Any, student_logits: Any, y: Any, temperature: float, alpha: float
 ) -> Any:
-    """The batch mean of the loss in the module doc (``y``: class indices or one-hot)."""
+    """The batch mean of the loss in the module doc (``y``: class indices or one-hot).
+
+    A sample without a label (index ``-1``, or an all-zero one-hot row: what
+    ``distill(unlabeled=...)`` gives the transfer set) has the soft term alone,
+    ``T^2 * KL``."""
     import tensorflow as tf
 
     t = tf.cast(temperature, tf.float32)
@@ -82,12 +86,45 @@ def distillation_loss(
     kl = tf.reduce_sum(p_t * (log_p_t - log_p_s), axis=-1)
     y = tf.convert_to_tensor(y)
     if len(y.shape) == len(student_logits.shape):
-        ce = tf.nn.softmax_cross_entropy_with_logits(tf.cast(y, tf.float32), student_logits)
+        y = tf.cast(y, tf.float32)
+        labelled = tf.reduce_sum(y, axis=-1) > 0
+        ce = tf.nn.softmax_cross_entropy_with_logits(y, student_logits)
     else:
-        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
-            tf.cast(tf.reshape(y, [-1]), tf.int32), student_logits
+        y = tf.cast(tf.reshape(y, [-1]), tf.int32)
+        labelled = y >= 0
+        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.maximum(y, 0), student_logits)
+    soft = t * t * kl
+    per_sample = tf.where(labelled, alpha * soft + (1.0 - alpha) * ce, soft)
+    return tf.reduce_mean(per_sample)
+
+
+def with_transfer_set(data: Any, unlabeled: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``data``'s ``(x, y)`` arrays followed by the ``unlabeled`` inputs, labelled ``-1``
+    (class indices) or with all-zero rows (one-hot)."""
+    import tensorflow as tf
+
+    if isinstance(data, tf.data.Dataset):
+        raise ValueError(
+            "unlabeled= needs data as (x, y) arrays, not a tf.data.Dataset: give the "
+            "unlabeled samples label -1 (or an all-zero one-hot row) in the Dataset instead"
         )
-    return tf.reduce_mean(alpha * t * t * kl + (1.0 - alpha) * ce)
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise ValueError("data must be a pair (x, y) of arrays")
+    x, y = np.asarray(data[0], np.float32), np.asarray(data[1])
+    u = np.asarray(unlabeled, np.float32)
+    if u.ndim != x.ndim or u.shape[1:] != x.shape[1:]:
+        raise ValueError(
+            f"unlabeled inputs have shape {u.shape[1:]} per sample but data's x has "
+            f"{x.shape[1:]}: they must match"
+        )
+    if u.shape[0] == 0:
+        return x, y
+    if y.ndim == 2 and y.shape[1] > 1:
+        none = np.zeros((u.shape[0], y.shape[1]), y.dtype)
+    else:
+        none = np.full((u.shape[0], *y.shape[1:]), -1, dtype=np.int64)
+        y = y.astype(np.int64)
+    return np.concatenate([x, u]), np.concatenate([y, none])
 
 
 def _accuracy(model: Any, ds: Any) -> float:
@@ -114,6 +151,8 @@ def distill(
     learning_rate: float | None = None,
     verbose: Any = "auto",
     seed: int | None = None,
+    augment: Any = None,
+    unlabeled: Any = None,
 ) -> Any:
     """Trains a copy of ``student`` on ``data`` against ``teacher``; returns it.
 
@@ -129,6 +168,20 @@ def distill(
     one student start from the same weights and see the same batches in the same
     order: a run with ``alpha=0`` (the labels alone) is then the paired reference
     of a distilled one. Without it, the process's running state and shuffling seed 0.
+
+    ``augment``: a callable ``augment(x) -> x`` on a batch of inputs (TensorFlow ops or
+    Keras random layers, e.g. ``keras.Sequential([keras.layers.RandomTranslation(...)])``)
+    applied each step before the teacher and the student see it: both see the same
+    view, so the student matches the teacher's function on inputs the labels never
+    described ("consistent teaching", Beyer et al. 2022) - with ``alpha=0`` the same
+    views are trained on the labels alone. Keras random layers built with a ``seed``
+    give the same views in two calls.
+
+    ``unlabeled``: inputs without labels (a transfer set, same shape per sample as
+    ``data``'s ``x``; ``data`` must then be arrays): shuffled into the batches with the
+    labelled samples, they train on the soft term alone (``T^2 * KL``), so the student
+    learns the teacher's function where no label exists. The labels-only control of
+    such a run is the student trained on ``data`` alone.
     """
     import keras
     import tensorflow as tf
@@ -143,6 +196,8 @@ def distill(
     s_out = student.outputs[0].shape[-1]
     if t_out != s_out:
         raise ValueError(f"teacher has {t_out} outputs but the student {s_out}: they must match")
+    if unlabeled is not None:
+        data = with_transfer_set(data, unlabeled)
     if seed is not None:
         keras.utils.set_random_seed(seed)
     ds = as_dataset(data, batch_size, seed=0 if seed is None else seed)
@@ -165,6 +220,8 @@ def distill(
 
     @tf.function
     def step(x: Any, y: Any) -> Any:
+        if augment is not None:
+            x = augment(x)
         t_logits = t_fn(x, False)
         with tf.GradientTape() as tape:
             s_logits = s_fn(x, True)

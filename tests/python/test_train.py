@@ -300,6 +300,35 @@ def test_distillation_loss_against_hand_computation():
     assert got == pytest.approx(want, rel=1e-5)
     onehot = float(distillation_loss(t, s, np.eye(3)[y], temp, alpha))
     assert onehot == pytest.approx(want, rel=1e-5)
+    # the second sample without a label (-1, or an all-zero one-hot row): soft term alone
+    part = np.mean([alpha * temp**2 * kl[0] + (1 - alpha) * ce[0], temp**2 * kl[1]])
+    got = float(distillation_loss(t, s, np.array([0, -1]), temp, alpha))
+    assert got == pytest.approx(part, rel=1e-5)
+    hot = np.eye(3)[y]
+    hot[1] = 0
+    assert float(distillation_loss(t, s, hot, temp, alpha)) == pytest.approx(part, rel=1e-5)
+
+
+def test_transfer_set_joins_the_batches_without_labels(digits, trained):
+    from gearshift.converters.train.distill import with_transfer_set
+
+    x, y, xv, _ = digits
+    xs, ys = with_transfer_set((x[:10], y[:10]), xv[:4])
+    assert xs.shape == (14, 8, 8, 1) and list(ys[10:]) == [-1] * 4
+    xs, ys = with_transfer_set((x[:10], np.eye(10)[y[:10]]), xv[:4])
+    assert ys.shape == (14, 10) and not ys[10:].any()
+    with pytest.raises(ValueError, match="shape"):
+        with_transfer_set((x[:10], y[:10]), xv[:4, :4])
+    student = _cnn(2, bn=False)
+    kw = {"alpha": 0.5, "epochs": 1, "verbose": 0, "seed": 1}
+    a = gs.distill(trained, student, (x[:64], y[:64]), unlabeled=x[64:256], **kw)
+    b = gs.distill(trained, student, (x[:64], y[:64]), **kw)
+    assert not all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x[:64], y[:64])).batch(32)
+    with pytest.raises(ValueError, match="arrays"):
+        gs.distill(trained, student, ds, unlabeled=x[64:128], **kw)
 
 
 def test_logits_of_a_softmax_model_are_the_pre_softmax_values(digits):
@@ -335,6 +364,29 @@ def test_distill_with_a_seed_repeats_its_batches_and_dropout(digits, trained):
     assert all(same)
     other = [np.array_equal(a, b) for a, b in zip(runs[0].get_weights(), runs[2].get_weights())]
     assert not all(other)
+
+
+def test_distill_augment_shows_teacher_and_student_the_same_view(digits, trained):
+    x, y, _, _ = digits
+    x, y = x[:256], y[:256]
+    student = _cnn(4, bn=False)
+
+    def flip(v):  # deterministic: the run must equal one on flipped data
+        return v[:, :, ::-1, :]
+
+    kw = {"alpha": 0.9, "temperature": 2.0, "epochs": 1, "verbose": 0, "seed": 3}
+    a = gs.distill(trained, student, (x, y), augment=flip, **kw)
+    b = gs.distill(trained, student, (np.ascontiguousarray(x[:, :, ::-1, :]), y), **kw)
+    assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+    plain = gs.distill(trained, student, (x, y), **kw)
+    assert not all(np.array_equal(u, v) for u, v in zip(a.get_weights(), plain.get_weights()))
+
+    def shifts(seed):  # random views: seeded layers repeat them
+        return keras.Sequential([keras.layers.RandomTranslation(0.2, 0.2, seed=seed)])
+
+    r = [gs.distill(trained, student, (x, y), augment=shifts(s), **kw) for s in (5, 5, 6)]
+    assert all(np.array_equal(u, v) for u, v in zip(r[0].get_weights(), r[1].get_weights()))
+    assert not all(np.array_equal(u, v) for u, v in zip(r[0].get_weights(), r[2].get_weights()))
 
 
 def test_bad_arguments_say_what_was_expected(digits, trained):
