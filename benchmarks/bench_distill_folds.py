@@ -86,6 +86,19 @@ def fold_stats(alone: list[np.ndarray], taught: list[np.ndarray]) -> dict[str, A
     }
 
 
+def fold_summary(res: dict[str, list[np.ndarray]]) -> dict[str, Any]:
+    """:func:`fold_stats` of ``res["alone"]`` and ``res["taught"]``, with the teachers'
+    accuracies (``res["teacher"]``) and the distilled students' gap to them."""
+    stats = fold_stats(res["alone"], res["taught"])
+    teacher_acc = float(np.mean(np.concatenate(res["teacher"])))
+    stats["teacher_accuracy_per_fold"] = [float(np.mean(c)) for c in res["teacher"]]
+    stats["pooled_teacher_accuracy"] = teacher_acc
+    stats["distilled_gap_to_teacher_points"] = 100 * (
+        teacher_acc - stats["pooled_distilled_accuracy"]
+    )
+    return stats
+
+
 def setting_of(path: Path) -> tuple[bt.KD, float]:
     """The distillation setting and student width a ``bench_train.py`` result recorded."""
     d = json.loads(path.read_text())["distillation"]
@@ -127,13 +140,7 @@ def main() -> None:
             f"distilled {acc[2]:.2f}% ({time.perf_counter() - t:.0f} s)",
             flush=True,
         )
-    stats = fold_stats(res["alone"], res["taught"])
-    teacher_acc = float(np.mean(np.concatenate(res["teacher"])))
-    stats["teacher_accuracy_per_fold"] = [float(np.mean(c)) for c in res["teacher"]]
-    stats["pooled_teacher_accuracy"] = teacher_acc
-    stats["distilled_gap_to_teacher_points"] = 100 * (
-        teacher_acc - stats["pooled_distilled_accuracy"]
-    )
+    stats = fold_summary(res)
     print(json.dumps(stats, indent=1))
     total = time.perf_counter() - t0
     print(f"\n{cpu_model()}, {os.cpu_count()} CPUs; total {total:.0f} s")

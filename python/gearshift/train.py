@@ -97,7 +97,10 @@ def distill(
     The loss is ``alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(y, s)``.
     ``**kwargs``: ``batch_size``, ``optimizer`` (default: a copy of the student's
     compiled optimizer, else Adam), ``learning_rate``, ``verbose``, ``seed`` (the
-    dropout and batch order: one seed and ``alpha=0`` give the paired labels-only run).
+    dropout and batch order: one seed and ``alpha=0`` give the paired labels-only run),
+    ``augment`` (a callable on each input batch, e.g. Keras random layers: teacher and
+    student see the same view), ``unlabeled`` (inputs without labels, a transfer set:
+    they train on the soft term alone; ``data`` must then be arrays).
     """
     from .converters.train.distill import distill as _distill
 

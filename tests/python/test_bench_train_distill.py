@@ -133,3 +133,28 @@ def test_fold_stats_against_hand_values(bt):
     assert got["pooled_images"] == 7
     assert got["pooled_diff_points"] == pytest.approx(0.0)
     assert got["only_distilled_right"] == [1, 0] and got["only_alone_right"] == [0, 1]
+
+
+def test_transfer_pair_repeats_and_scales_the_labels_only_epochs(bt):
+    bx = importlib.import_module("bench_distill_transfer")
+    x, y = _digits(64)
+    xl, yl, xu = bx.split_labels(x, y, 0.25)
+    assert (len(xl), len(xu)) == (16, 48) and len(set(yl)) >= 8  # stratified
+    teacher = bt.cnn(0.25, seed=5)
+    pair = bx.student_pair(bt.cnn, teacher, (xl, yl), xu, (2.0, 0.5), 1, seed=2)
+    # the labels-only epochs scaled by all / labelled images (4); one batch per epoch here
+    assert pair["steps"] == {"alone": 4, "taught": 2}
+    init = bt.student_init(bt.cnn, bt.STUDENT_WIDTH["cnn"], 2, 16, 4)
+    again = bx.student_pair(bt.cnn, teacher, (xl, yl), xu, (2.0, 0.5), 1, seed=2)
+    assert _same(pair["alone"], again["alone"]) and _same(pair["taught"], again["taught"])
+    assert not _same(pair["alone"], init)
+    v = bx.views(3)(x[:4], training=True)
+    assert np.asarray(v).shape == x[:4].shape and not np.allclose(v, x[:4])
+
+
+def test_transfer_command_line(bt):
+    bx = importlib.import_module("bench_distill_transfer")
+    args = bx.parser().parse_args(["--json", "o.json", "--model", "mobilenet"])
+    assert (args.labelled, args.seeds, args.select, args.epochs) == (0.25, 5, False, None)
+    assert set(bx.CHOSEN) == set(bx.EPOCHS) == set(bt.MODELS)
+    assert all(c in bx.CANDIDATES for c in bx.CHOSEN.values())
