@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import as_dataset, clone_model, default_loss
+from .data import _check_pair, as_dataset, clone_model, default_loss
 from .prune import MARKS, training_marks
 
 __all__ = ["distill", "distillation_loss", "logits_of", "with_transfer_set"]
@@ -108,9 +108,7 @@ def with_transfer_set(data: Any, unlabeled: Any) -> tuple[np.ndarray, np.ndarray
             "unlabeled= needs data as (x, y) arrays, not a tf.data.Dataset: give the "
             "unlabeled samples label -1 (or an all-zero one-hot row) in the Dataset instead"
         )
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise ValueError("data must be a pair (x, y) of arrays")
-    x, y = np.asarray(data[0], np.float32), np.asarray(data[1])
+    x, y = _check_pair(data, "data")
     u = np.asarray(unlabeled, np.float32)
     if u.ndim != x.ndim or u.shape[1:] != x.shape[1:]:
         raise ValueError(
