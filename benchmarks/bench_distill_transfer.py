@@ -102,6 +102,56 @@ def teacher_on(build: Any, x: np.ndarray, y: np.ndarray, epochs: int) -> Any:
     return teacher
 
 
+def _student(build: Any, seed: int, n: int, epochs: int) -> Any:
+    return bt.student_init(build, bt.STUDENT_WIDTH[build.__name__], seed, n, epochs)
+
+
+def labels_only(
+    build: Any,
+    teacher: Any,
+    labelled: tuple[np.ndarray, np.ndarray],
+    n_all: int,
+    epochs: int,
+    seed: int,
+) -> tuple[Any, int]:
+    """The student of ``seed`` on the labelled images alone (``alpha=0``: no setting
+    enters), its epochs scaled by all images / labelled images (about as many optimizer
+    steps as the distilled run of ``epochs``); the model and its steps."""
+    import gearshift as gs
+
+    n = len(labelled[0])
+    scaled = round(epochs * n_all / n)
+    init = _student(build, seed, n, scaled)
+    model = gs.distill(
+        teacher, init, labelled, alpha=0.0, epochs=scaled, verbose=0, seed=seed,
+        augment=views(10 * seed),
+    )  # fmt: skip
+    return model, bt.steps_of(n, scaled)
+
+
+def distilled(
+    build: Any,
+    teacher: Any,
+    labelled: tuple[np.ndarray, np.ndarray],
+    unlabelled: np.ndarray,
+    setting: tuple[float, float],
+    epochs: int,
+    seed: int,
+) -> tuple[Any, int]:
+    """The student of ``seed`` (the labels-only run's initial weights and views)
+    distilled on the labelled images and the ``unlabelled`` ones; the model and its steps."""
+    import gearshift as gs
+
+    n_all = len(labelled[0]) + len(unlabelled)
+    temperature, alpha = setting
+    model = gs.distill(
+        teacher, _student(build, seed, n_all, epochs), labelled, temperature=temperature,
+        alpha=alpha, epochs=epochs, verbose=0, seed=seed, augment=views(10 * seed),
+        unlabeled=unlabelled,
+    )  # fmt: skip
+    return model, bt.steps_of(n_all, epochs)
+
+
 def student_pair(
     build: Any,
     teacher: Any,
@@ -111,39 +161,11 @@ def student_pair(
     epochs: int,
     seed: int,
 ) -> dict[str, Any]:
-    """The labels-only and the distilled student of ``seed``: one initial model, one
-    stream of views; the labels-only run's epochs are scaled by all images / labelled
-    images (about as many optimizer steps as the distilled run)."""
-    import gearshift as gs
-
-    width = bt.STUDENT_WIDTH[build.__name__]
+    """:func:`labels_only` and :func:`distilled` of ``seed``, with their steps."""
     n_all = len(labelled[0]) + len(unlabelled)
-    alone_epochs = round(epochs * n_all / len(labelled[0]))
-    temperature, alpha = setting
-    common = {"temperature": temperature, "verbose": 0, "seed": seed}
-    init = bt.student_init(build, width, seed, len(labelled[0]), alone_epochs)
-    alone = gs.distill(
-        teacher, init, labelled, alpha=0.0, epochs=alone_epochs, augment=views(10 * seed), **common
-    )
-    init = bt.student_init(build, width, seed, n_all, epochs)
-    taught = gs.distill(
-        teacher,
-        init,
-        labelled,
-        alpha=alpha,
-        epochs=epochs,
-        augment=views(10 * seed),
-        unlabeled=unlabelled,
-        **common,
-    )
-    return {
-        "alone": alone,
-        "taught": taught,
-        "steps": {
-            "alone": bt.steps_of(len(labelled[0]), alone_epochs),
-            "taught": bt.steps_of(n_all, epochs),
-        },
-    }
+    alone, alone_steps = labels_only(build, teacher, labelled, n_all, epochs, seed)
+    taught, steps = distilled(build, teacher, labelled, unlabelled, setting, epochs, seed)
+    return {"alone": alone, "taught": taught, "steps": {"alone": alone_steps, "taught": steps}}
 
 
 def select(build: Any, x: np.ndarray, y: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
@@ -154,13 +176,15 @@ def select(build: Any, x: np.ndarray, y: np.ndarray, args: argparse.Namespace) -
     teacher = teacher_on(build, xl, yl, args.teacher_epochs)
     runs = []
     alone: list[np.ndarray] = []
+    seeds = range(1, args.select_seeds + 1)
+    for seed in seeds:  # no setting enters the labels-only runs: one per seed
+        m, _ = labels_only(build, teacher, (xl, yl), len(xa), args.epochs, seed)
+        alone.append(bt.keras_correct(m, xv, yv))
     for cand in CANDIDATES:
         taught = []
-        for seed in range(1, args.select_seeds + 1):
-            pair = student_pair(build, teacher, (xl, yl), xu, cand, args.epochs, seed)
-            if len(alone) < seed:
-                alone.append(bt.keras_correct(pair["alone"], xv, yv))
-            taught.append(bt.keras_correct(pair["taught"], xv, yv))
+        for seed in seeds:
+            m, _ = distilled(build, teacher, (xl, yl), xu, cand, args.epochs, seed)
+            taught.append(bt.keras_correct(m, xv, yv))
         stats = bt.paired_stats(alone, taught)
         runs.append({"temperature": cand[0], "alpha": cand[1], **stats})
         print(f"select T {cand[0]} alpha {cand[1]}: {stats['mean_diff_points']:+.2f}", flush=True)
